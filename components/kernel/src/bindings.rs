@@ -1,0 +1,365 @@
+//! The kernel's WIT layer, in its two builds:
+//! - `component`: the composed kernel; exec and vfs are WIT imports, wrapped here into
+//!   the kernel's `Machine` and `Fs` traits;
+//! - `fused`: exec and vfs linked in as libraries; only the rootfs image is imported.
+//!
+//! Both export `wasi:cli/run` and share the WASI-backed `Host`.
+
+use std::io::{Read, Write};
+
+use crate::{Host, Kernel, Stdio};
+
+#[cfg(feature = "component")]
+mod generated {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "friscy:kernel/kernel",
+        features: ["cli-exit-with-code"],
+    });
+}
+
+#[cfg(all(feature = "fused", not(feature = "component")))]
+mod generated {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "friscy:kernel/kernel-fused",
+        features: ["cli-exit-with-code"],
+    });
+}
+
+use generated::wasi;
+
+/// The host side of the kernel, over WASI.
+struct WasiHost;
+
+impl Host for WasiHost {
+    fn read_stdin(&mut self, max: usize) -> Vec<u8> {
+        let mut buf = vec![0; max];
+        let n = std::io::stdin().read(&mut buf).unwrap_or(0);
+        buf.truncate(n);
+        buf
+    }
+    fn write(&mut self, stream: Stdio, data: &[u8]) {
+        // A closed host stream is the guest's EPIPE later; for now output is dropped.
+        let _ = match stream {
+            Stdio::Err => std::io::stderr().write_all(data),
+            _ => std::io::stdout().write_all(data),
+        };
+    }
+    fn is_terminal(&self, stream: Stdio) -> bool {
+        match stream {
+            Stdio::In => wasi::cli::terminal_stdin::get_terminal_stdin().is_some(),
+            Stdio::Out => wasi::cli::terminal_stdout::get_terminal_stdout().is_some(),
+            Stdio::Err => wasi::cli::terminal_stderr::get_terminal_stderr().is_some(),
+        }
+    }
+    fn wall_clock(&self) -> (i64, u32) {
+        let now = wasi::clocks::wall_clock::now();
+        (now.seconds as i64, now.nanoseconds)
+    }
+    fn monotonic_ns(&self) -> u64 {
+        wasi::clocks::monotonic_clock::now()
+    }
+    fn random(&mut self, buf: &mut [u8]) {
+        let bytes = wasi::random::random::get_random_bytes(buf.len() as u64);
+        buf.copy_from_slice(&bytes);
+    }
+    fn diagnostic(&mut self, line: &str) {
+        let mut err = std::io::stderr();
+        let _ = writeln!(err, "{line}");
+    }
+}
+
+/// The guest's argv from ours: drop our own name and a leading `--` (wasmtime passes it
+/// through, and users write `wasmtime run friscy.wasm -- /bin/ls`).
+pub fn guest_argv(args: impl IntoIterator<Item = String>) -> Vec<Vec<u8>> {
+    let mut args = args.into_iter().skip(1).peekable();
+    if args.peek().is_some_and(|a| a == "--") {
+        args.next();
+    }
+    args.map(String::into_bytes).collect()
+}
+
+/// Kernel options come from `FRISCY_*` variables, which are not passed to the guest.
+fn split_env() -> (Vec<Vec<u8>>, bool) {
+    let mut trace = false;
+    let mut envp = Vec::new();
+    for (k, v) in wasi::cli::environment::get_environment() {
+        if k == "FRISCY_TRACE" {
+            trace = !v.is_empty() && v != "0";
+        } else {
+            envp.push(format!("{k}={v}").into_bytes());
+        }
+    }
+    (envp, trace)
+}
+
+fn run(make: impl FnOnce() -> Result<Kernel, String>) -> Result<(), ()> {
+    let mut kernel = match make() {
+        Ok(k) => k,
+        Err(msg) => {
+            eprintln!("friscy: {msg}");
+            wasi::cli::exit::exit_with_code(125);
+            return Err(());
+        }
+    };
+    let (envp, trace) = split_env();
+    kernel.trace = trace;
+    let argv = guest_argv(wasi::cli::environment::get_arguments());
+    let status = kernel.run_command(argv, envp);
+    let _ = std::io::stdout().flush();
+    if status == 0 {
+        return Ok(());
+    }
+    // The exact status where the host supports it (wasmtime, our native host); a host
+    // without exit-with-code still sees failure through the error result.
+    wasi::cli::exit::exit_with_code(status);
+    Err(())
+}
+
+struct Component;
+
+impl generated::exports::wasi::cli::run::Guest for Component {
+    fn run() -> Result<(), ()> {
+        run(make_kernel)
+    }
+}
+
+generated::export!(Component with_types_in generated);
+
+#[cfg(all(feature = "fused", not(feature = "component")))]
+fn make_kernel() -> Result<Kernel, String> {
+    use friscy_vfs::{RootfsSource, Vfs};
+
+    struct ImportedRootfs;
+    impl RootfsSource for ImportedRootfs {
+        fn size(&self) -> u64 {
+            generated::friscy::vfs::rootfs::size()
+        }
+        fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
+            generated::friscy::vfs::rootfs::read(offset, len)
+        }
+    }
+    let vfs = Vfs::new(ImportedRootfs).map_err(|e| format!("rootfs: {e}"))?;
+    Ok(Kernel::new(Box::new(friscy_exec::Machines::new()), Box::new(vfs), Box::new(WasiHost)))
+}
+
+#[cfg(feature = "component")]
+fn make_kernel() -> Result<Kernel, String> {
+    if let Some(err) = generated::friscy::vfs::fs::image_error() {
+        return Err(format!("rootfs: {err}"));
+    }
+    Ok(Kernel::new(Box::new(imported::ImportedMachine::default()), Box::new(imported::ImportedFs), Box::new(WasiHost)))
+}
+
+/// exec and vfs over their WIT imports.
+#[cfg(feature = "component")]
+mod imported {
+    use std::collections::HashMap;
+
+    use friscy_abi::Errno;
+    use friscy_exec::{
+        Access, Fault, FaultCause, HartId, Machine, MapError, Prot, Registers, SpaceId, StopReason, Syscall,
+    };
+    use friscy_vfs::{Dirent, Fs, Ino, SetAttr, Stat, Timespec};
+
+    use super::generated::friscy::exec::machine as m;
+    use super::generated::friscy::vfs::{fs, types as t};
+
+    /// Owns the resources; the hot path uses the plain functions with their ids.
+    #[derive(Default)]
+    pub struct ImportedMachine {
+        spaces: HashMap<SpaceId, m::AddressSpace>,
+        harts: HashMap<HartId, m::Hart>,
+    }
+
+    fn prot(p: Prot) -> m::Prot {
+        m::Prot::from_bits_truncate(p.0)
+    }
+    fn map_err(e: m::MapError) -> MapError {
+        match e {
+            m::MapError::Invalid => MapError::Invalid,
+            m::MapError::OutOfMemory => MapError::OutOfMemory,
+        }
+    }
+    fn fault(f: m::Fault) -> Fault {
+        Fault {
+            addr: f.addr,
+            access: match f.access {
+                m::Access::Load => Access::Load,
+                m::Access::Store => Access::Store,
+                m::Access::Fetch => Access::Fetch,
+            },
+            cause: match f.cause {
+                m::FaultCause::Unmapped => FaultCause::Unmapped,
+                m::FaultCause::Protection => FaultCause::Protection,
+            },
+        }
+    }
+
+    impl Machine for ImportedMachine {
+        fn space_new(&mut self) -> SpaceId {
+            let s = m::AddressSpace::new();
+            let id = s.id();
+            self.spaces.insert(id, s);
+            id
+        }
+        fn space_fork(&mut self, space: SpaceId) -> SpaceId {
+            let s = self.spaces[&space].fork();
+            let id = s.id();
+            self.spaces.insert(id, s);
+            id
+        }
+        fn space_drop(&mut self, space: SpaceId) {
+            self.spaces.remove(&space);
+        }
+        fn hart_new(&mut self, space: SpaceId) -> HartId {
+            let h = m::Hart::new(&self.spaces[&space]);
+            let id = h.id();
+            self.harts.insert(id, h);
+            id
+        }
+        fn hart_drop(&mut self, hart: HartId) {
+            self.harts.remove(&hart);
+        }
+        fn map(&mut self, space: SpaceId, addr: u64, len: u64, p: Prot) -> Result<(), MapError> {
+            m::map(space, addr, len, prot(p)).map_err(map_err)
+        }
+        fn unmap(&mut self, space: SpaceId, addr: u64, len: u64) -> Result<(), MapError> {
+            m::unmap(space, addr, len).map_err(map_err)
+        }
+        fn protect(&mut self, space: SpaceId, addr: u64, len: u64, p: Prot) -> Result<(), MapError> {
+            m::protect(space, addr, len, prot(p)).map_err(map_err)
+        }
+        fn read(&mut self, space: SpaceId, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {
+            let data = m::read(space, addr, buf.len() as u32).map_err(fault)?;
+            buf.copy_from_slice(&data);
+            Ok(())
+        }
+        fn write(&mut self, space: SpaceId, addr: u64, data: &[u8]) -> Result<(), Fault> {
+            m::write(space, addr, data).map_err(fault)
+        }
+        fn read_cstr(&mut self, space: SpaceId, addr: u64, max: usize) -> Result<Vec<u8>, Fault> {
+            m::read_cstr(space, addr, max as u32).map_err(fault)
+        }
+        fn run(&mut self, hart: HartId, budget: u64) -> StopReason {
+            match m::run(hart, budget) {
+                m::StopReason::Ecall(s) => {
+                    let (a0, a1, a2, a3, a4, a5) = s.args;
+                    StopReason::Ecall(Syscall { nr: s.nr, args: [a0, a1, a2, a3, a4, a5] })
+                }
+                m::StopReason::Breakpoint => StopReason::Breakpoint,
+                m::StopReason::BudgetExhausted => StopReason::BudgetExhausted,
+                m::StopReason::IllegalInstruction(bits) => StopReason::IllegalInstruction(bits),
+                m::StopReason::Fault(f) => StopReason::Fault(fault(f)),
+            }
+        }
+        fn registers(&self, hart: HartId) -> Registers {
+            let r = m::get_registers(hart);
+            let mut out = Registers { x: [0; 32], f: [0; 32], pc: r.pc, fcsr: r.fcsr };
+            out.x.copy_from_slice(&r.x[..32]);
+            out.f.copy_from_slice(&r.f[..32]);
+            out
+        }
+        fn set_registers(&mut self, hart: HartId, r: &Registers) {
+            m::set_registers(hart, &m::Registers { x: r.x.to_vec(), f: r.f.to_vec(), pc: r.pc, fcsr: r.fcsr });
+        }
+        fn x(&self, hart: HartId, reg: u8) -> u64 {
+            m::get_x(hart, reg)
+        }
+        fn set_x(&mut self, hart: HartId, reg: u8, value: u64) {
+            m::set_x(hart, reg, value)
+        }
+        fn pc(&self, hart: HartId) -> u64 {
+            m::get_pc(hart)
+        }
+        fn set_pc(&mut self, hart: HartId, pc: u64) {
+            m::set_pc(hart, pc)
+        }
+        fn instret(&self, hart: HartId) -> u64 {
+            m::instret(hart)
+        }
+    }
+
+    pub struct ImportedFs;
+
+    fn errno(e: u16) -> Errno {
+        Errno::from_raw(e).unwrap_or(Errno::EIO)
+    }
+    fn ts(t: t::Timespec) -> Timespec {
+        Timespec { sec: t.sec, nsec: t.nsec }
+    }
+    fn ts_out(t: Timespec) -> t::Timespec {
+        t::Timespec { sec: t.sec, nsec: t.nsec }
+    }
+
+    impl Fs for ImportedFs {
+        fn root(&self) -> Ino {
+            fs::root()
+        }
+        fn lookup(&mut self, start: Ino, path: &[u8], follow: bool) -> Result<Ino, Errno> {
+            fs::lookup(start, path, follow).map_err(errno)
+        }
+        fn lookup_parent(&mut self, start: Ino, path: &[u8]) -> Result<(Ino, Vec<u8>), Errno> {
+            fs::lookup_parent(start, path).map_err(errno)
+        }
+        fn path(&mut self, dir: Ino) -> Result<Vec<u8>, Errno> {
+            fs::path(dir).map_err(errno)
+        }
+        fn stat(&mut self, node: Ino) -> Result<Stat, Errno> {
+            let s = fs::stat(node).map_err(errno)?;
+            Ok(Stat {
+                ino: s.ino,
+                mode: s.mode,
+                nlink: s.nlink,
+                uid: s.uid,
+                gid: s.gid,
+                rdev: s.rdev,
+                size: s.size,
+                blocks: s.blocks,
+                atime: ts(s.atime),
+                mtime: ts(s.mtime),
+                ctime: ts(s.ctime),
+            })
+        }
+        fn read(&mut self, node: Ino, offset: u64, len: u32) -> Result<Vec<u8>, Errno> {
+            fs::read(node, offset, len).map_err(errno)
+        }
+        fn write(&mut self, node: Ino, offset: u64, data: &[u8]) -> Result<u32, Errno> {
+            fs::write(node, offset, data).map_err(errno)
+        }
+        fn readdir(&mut self, dir: Ino, cookie: u64, max: u32) -> Result<Vec<Dirent>, Errno> {
+            let entries = fs::readdir(dir, cookie, max).map_err(errno)?;
+            Ok(entries.into_iter().map(|e| Dirent { ino: e.ino, kind: e.kind, name: e.name, next: e.next }).collect())
+        }
+        fn readlink(&mut self, node: Ino) -> Result<Vec<u8>, Errno> {
+            fs::readlink(node).map_err(errno)
+        }
+        fn create(&mut self, parent: Ino, name: &[u8], mode: u32, rdev: u64) -> Result<Ino, Errno> {
+            fs::create(parent, name, mode, rdev).map_err(errno)
+        }
+        fn symlink(&mut self, parent: Ino, name: &[u8], target: &[u8]) -> Result<Ino, Errno> {
+            fs::symlink(parent, name, target).map_err(errno)
+        }
+        fn link(&mut self, node: Ino, parent: Ino, name: &[u8]) -> Result<(), Errno> {
+            fs::link(node, parent, name).map_err(errno)
+        }
+        fn remove(&mut self, parent: Ino, name: &[u8], dir: bool) -> Result<(), Errno> {
+            fs::remove(parent, name, dir).map_err(errno)
+        }
+        fn rename(&mut self, op: Ino, on: &[u8], np: Ino, nn: &[u8], flags: u32) -> Result<(), Errno> {
+            fs::rename(op, on, np, nn, flags).map_err(errno)
+        }
+        fn set_attr(&mut self, node: Ino, a: &SetAttr) -> Result<(), Errno> {
+            let attr = t::SetAttr {
+                mode: a.mode,
+                uid: a.uid,
+                gid: a.gid,
+                size: a.size,
+                atime: a.atime.map(ts_out),
+                mtime: a.mtime.map(ts_out),
+            };
+            fs::set_attr(node, &attr).map_err(errno)
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! File descriptors: the per-process table (fd -> open file description, plus FD_CLOEXEC)
+//! and open file descriptions (what is open, its offset and status flags). Descriptions
+//! are shared by dup(2) and fork(2), as in Linux.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use friscy_abi::Errno;
+use friscy_vfs::Ino;
+
+use crate::host::Stdio;
+
+/// The character devices the kernel implements itself (devices(7) numbers in `rdev`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Device {
+    Null,
+    Zero,
+    Full,
+    Random,
+    Urandom,
+}
+
+impl Device {
+    pub fn from_name(name: &[u8]) -> Option<Device> {
+        Some(match name {
+            b"null" => Device::Null,
+            b"zero" => Device::Zero,
+            b"full" => Device::Full,
+            b"random" => Device::Random,
+            b"urandom" => Device::Urandom,
+            _ => return None,
+        })
+    }
+    /// (major, minor) as Linux numbers them (Documentation/admin-guide/devices.txt).
+    pub fn rdev(self) -> (u32, u32) {
+        match self {
+            Device::Null => (1, 3),
+            Device::Zero => (1, 5),
+            Device::Full => (1, 7),
+            Device::Random => (1, 8),
+            Device::Urandom => (1, 9),
+        }
+    }
+}
+
+/// What an open file description refers to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    /// One of the host's standard streams (the guest's terminal or pipe).
+    Stdio(Stdio),
+    /// A file, directory or symlink (O_PATH) in the vfs.
+    Inode(Ino),
+    Device(Device),
+}
+
+#[derive(Debug)]
+pub struct OpenFile {
+    pub kind: FileKind,
+    /// open(2) status flags: the access mode, O_APPEND, O_NONBLOCK...
+    pub flags: u32,
+    pub offset: u64,
+    /// The path it was opened by (for /proc/self/fd and diagnostics).
+    pub path: Vec<u8>,
+}
+
+pub type FileRef = Rc<RefCell<OpenFile>>;
+
+#[derive(Clone, Debug)]
+pub struct FdEntry {
+    pub file: FileRef,
+    pub cloexec: bool,
+}
+
+/// RLIMIT_NOFILE's usual soft limit.
+pub const NOFILE_MAX: i32 = 1024;
+
+#[derive(Clone, Debug, Default)]
+pub struct FdTable {
+    fds: BTreeMap<i32, FdEntry>,
+}
+
+impl FdTable {
+    pub fn get(&self, fd: i32) -> Result<&FdEntry, Errno> {
+        self.fds.get(&fd).ok_or(Errno::EBADF)
+    }
+    pub fn get_mut(&mut self, fd: i32) -> Result<&mut FdEntry, Errno> {
+        self.fds.get_mut(&fd).ok_or(Errno::EBADF)
+    }
+    pub fn file(&self, fd: i32) -> Result<FileRef, Errno> {
+        Ok(self.get(fd)?.file.clone())
+    }
+
+    /// Install at the lowest free descriptor >= `min` (open(2) and F_DUPFD).
+    pub fn insert_from(&mut self, min: i32, entry: FdEntry) -> Result<i32, Errno> {
+        let mut fd = min;
+        for (&used, _) in self.fds.range(min..) {
+            if used != fd {
+                break;
+            }
+            fd += 1;
+        }
+        if fd >= NOFILE_MAX {
+            return Err(Errno::EMFILE);
+        }
+        self.fds.insert(fd, entry);
+        Ok(fd)
+    }
+
+    pub fn insert(&mut self, entry: FdEntry) -> Result<i32, Errno> {
+        self.insert_from(0, entry)
+    }
+
+    /// Install at exactly `fd`, closing what was there (dup2/dup3).
+    pub fn insert_at(&mut self, fd: i32, entry: FdEntry) -> Result<(), Errno> {
+        if !(0..NOFILE_MAX).contains(&fd) {
+            return Err(Errno::EBADF);
+        }
+        self.fds.insert(fd, entry);
+        Ok(())
+    }
+
+    pub fn remove(&mut self, fd: i32) -> Result<FdEntry, Errno> {
+        self.fds.remove(&fd).ok_or(Errno::EBADF)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (i32, &FdEntry)> {
+        self.fds.iter().map(|(&fd, e)| (fd, e))
+    }
+
+    /// Close the descriptors in [first, last] (close_range(2)).
+    pub fn remove_range(&mut self, first: i32, last: i32) {
+        let doomed: Vec<i32> = self.fds.range(first..=last).map(|(&fd, _)| fd).collect();
+        for fd in doomed {
+            self.fds.remove(&fd);
+        }
+    }
+}
+
+pub fn new_file(kind: FileKind, flags: u32, path: Vec<u8>) -> FileRef {
+    Rc::new(RefCell::new(OpenFile { kind, flags, offset: 0, path }))
+}

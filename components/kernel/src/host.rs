@@ -1,0 +1,28 @@
+//! `Host`: what the kernel needs from whatever runs it (stdio, clocks, randomness, the
+//! trace sink). The component bindings implement it over WASI; native tests implement it
+//! over buffers. Keeping it a trait keeps the kernel a plain, natively testable library.
+
+/// One of the three standard streams the host gives the first process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stdio {
+    In,
+    Out,
+    Err,
+}
+
+pub trait Host {
+    /// Read up to `max` bytes from the host's stdin; an empty result is end of file.
+    fn read_stdin(&mut self, max: usize) -> Vec<u8>;
+    /// Write all of `data` to the host's stdout or stderr.
+    fn write(&mut self, stream: Stdio, data: &[u8]);
+    /// Whether a standard stream is a terminal (isatty).
+    fn is_terminal(&self, stream: Stdio) -> bool;
+    /// Wall-clock time since the Unix epoch: (seconds, nanoseconds).
+    fn wall_clock(&self) -> (i64, u32);
+    /// A monotonic clock in nanoseconds from an arbitrary start.
+    fn monotonic_ns(&self) -> u64;
+    /// Fill `buf` with cryptographically secure random bytes.
+    fn random(&mut self, buf: &mut [u8]);
+    /// Emit one diagnostic line (the syscall trace, friscy's own error messages).
+    fn diagnostic(&mut self, line: &str);
+}

@@ -1,0 +1,456 @@
+//! execve's loader: resolves the program (PATH search, `#!` scripts), maps an ELF
+//! executable and its PT_INTERP into a fresh address space, and builds the Linux initial
+//! stack (argc, argv, envp, auxv; fs/binfmt_elf.c `create_elf_tables`).
+
+use friscy_abi::{Errno, PAGE_SIZE};
+use friscy_exec::{HartId, Prot, SpaceId};
+use friscy_vfs::Ino;
+
+use crate::Kernel;
+use crate::elf::{self, Elf, ElfError};
+use crate::mm::{self, MemoryMap, VmaName, page_down, page_up};
+
+/// Linux's BINPRM_BUF_SIZE bounds a `#!` line; nested interpreters stop at 4 levels.
+const SHEBANG_MAX: usize = 256;
+const SHEBANG_DEPTH: usize = 4;
+
+/// AT_* keys of the auxiliary vector (include/uapi/linux/auxvec.h).
+mod at {
+    pub const NULL: u64 = 0;
+    pub const PHDR: u64 = 3;
+    pub const PHENT: u64 = 4;
+    pub const PHNUM: u64 = 5;
+    pub const PAGESZ: u64 = 6;
+    pub const BASE: u64 = 7;
+    pub const FLAGS: u64 = 8;
+    pub const ENTRY: u64 = 9;
+    pub const UID: u64 = 11;
+    pub const EUID: u64 = 12;
+    pub const GID: u64 = 13;
+    pub const EGID: u64 = 14;
+    pub const HWCAP: u64 = 16;
+    pub const CLKTCK: u64 = 17;
+    pub const SECURE: u64 = 23;
+    pub const RANDOM: u64 = 25;
+    pub const EXECFN: u64 = 31;
+}
+
+/// AT_HWCAP for RV64IMAFDC: one bit per single-letter extension ('a' = bit 0), as
+/// arch/riscv/kernel/cpufeature.c reports it.
+pub const HWCAP_RV64GC: u64 = {
+    let mut bits = 0;
+    let letters = *b"imafdc";
+    let mut i = 0;
+    while i < letters.len() {
+        bits |= 1 << (letters[i] - b'a');
+        i += 1;
+    }
+    bits
+};
+
+/// Why a program could not be started; each maps to the status and message a shell gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecError {
+    /// The program (or a `#!` interpreter) does not exist.
+    NotFound(Vec<u8>),
+    /// A dynamically linked program whose PT_INTERP is missing.
+    InterpreterNotFound { program: Vec<u8>, interp: Vec<u8> },
+    /// Exists but cannot be executed (a directory, no execute permission...).
+    Denied(Vec<u8>, Errno),
+    /// Not something we can run: not ELF, wrong architecture, corrupt.
+    Format(Vec<u8>, ElfError),
+    /// The address space could not hold it.
+    NoMemory(Vec<u8>),
+}
+
+impl ExecError {
+    /// The errno execve(2) returns for this failure.
+    pub fn errno(&self) -> Errno {
+        match self {
+            ExecError::NotFound(_) | ExecError::InterpreterNotFound { .. } => Errno::ENOENT,
+            ExecError::Denied(_, e) => *e,
+            ExecError::Format(..) => Errno::ENOEXEC,
+            ExecError::NoMemory(_) => Errno::ENOMEM,
+        }
+    }
+    /// The exit status a shell reports: 127 for "not found", 126 for "cannot execute".
+    pub fn shell_status(&self) -> u8 {
+        match self {
+            ExecError::NotFound(_) | ExecError::InterpreterNotFound { .. } => 127,
+            _ => 126,
+        }
+    }
+    /// The one-line message friscy prints.
+    pub fn message(&self) -> String {
+        let s = |p: &[u8]| String::from_utf8_lossy(p).into_owned();
+        match self {
+            ExecError::NotFound(p) => format!("{}: No such file or directory", s(p)),
+            ExecError::InterpreterNotFound { program, interp } => {
+                format!("{}: interpreter {} not found", s(program), s(interp))
+            }
+            ExecError::Denied(p, e) => format!("{}: {}", s(p), e.message()),
+            ExecError::Format(p, e) => format!("{}: cannot execute: {e}", s(p)),
+            ExecError::NoMemory(p) => format!("{}: out of guest memory while loading", s(p)),
+        }
+    }
+}
+
+/// A loaded program, ready to run.
+pub struct Image {
+    pub space: SpaceId,
+    pub hart: HartId,
+    pub mm: MemoryMap,
+    /// Absolute path of the executable that was loaded (the script itself for `#!`).
+    pub exe: Vec<u8>,
+    pub argv: Vec<Vec<u8>>,
+}
+
+/// Where one ELF file ended up.
+struct Loaded {
+    bias: u64,
+    entry: u64,
+    phdr: u64,
+    phnum: u16,
+}
+
+fn prot_of(flags: u32) -> Prot {
+    let mut p = Prot::NONE;
+    if flags & elf::PF_R != 0 {
+        p = p | Prot::READ;
+    }
+    if flags & elf::PF_W != 0 {
+        p = p | Prot::WRITE;
+    }
+    if flags & elf::PF_X != 0 {
+        p = p | Prot::EXEC;
+    }
+    p
+}
+
+impl Kernel {
+    /// Find a command the way execvp(3) does: a name with a `/` is a path, anything else
+    /// is searched in `PATH`.
+    pub fn find_command(&mut self, cwd: Ino, name: &[u8], path_var: &[u8]) -> Option<Vec<u8>> {
+        if name.contains(&b'/') {
+            return Some(name.to_vec());
+        }
+        for dir in path_var.split(|&b| b == b':') {
+            let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
+            let mut candidate = dir.to_vec();
+            candidate.push(b'/');
+            candidate.extend_from_slice(name);
+            if let Ok(ino) = self.fs.lookup(cwd, &candidate, true)
+                && self.fs.stat(ino).is_ok_and(|st| {
+                    st.mode & friscy_abi::mode::S_IFMT == friscy_abi::mode::S_IFREG
+                })
+            {
+                return Some(candidate);
+            }
+        }
+        None
+    }
+
+    /// Read a whole regular file that is to be executed.
+    fn read_executable(&mut self, cwd: Ino, path: &[u8]) -> Result<(Ino, Vec<u8>), ExecError> {
+        use friscy_abi::mode::{S_IFDIR, S_IFMT, S_IFREG};
+        let ino = match self.fs.lookup(cwd, path, true) {
+            Ok(ino) => ino,
+            Err(Errno::ENOENT) => return Err(ExecError::NotFound(path.to_vec())),
+            Err(e) => return Err(ExecError::Denied(path.to_vec(), e)),
+        };
+        let st = self
+            .fs
+            .stat(ino)
+            .map_err(|e| ExecError::Denied(path.to_vec(), e))?;
+        match st.mode & S_IFMT {
+            S_IFREG => {}
+            S_IFDIR => return Err(ExecError::Denied(path.to_vec(), Errno::EISDIR)),
+            _ => return Err(ExecError::Denied(path.to_vec(), Errno::EACCES)),
+        }
+        // execve(2): EACCES unless some execute bit is set (we run as root, which needs one).
+        if st.mode & 0o111 == 0 {
+            return Err(ExecError::Denied(path.to_vec(), Errno::EACCES));
+        }
+        let mut data = Vec::with_capacity(st.size as usize);
+        while (data.len() as u64) < st.size {
+            let want = (st.size - data.len() as u64).min(1 << 20) as u32;
+            let chunk = self
+                .fs
+                .read(ino, data.len() as u64, want)
+                .map_err(|e| ExecError::Denied(path.to_vec(), e))?;
+            if chunk.is_empty() {
+                break;
+            }
+            data.extend_from_slice(&chunk);
+        }
+        Ok((ino, data))
+    }
+
+    /// Load `path` with `argv` and `envp` into a new address space and hart.
+    pub fn load_program(
+        &mut self,
+        cwd: Ino,
+        path: &[u8],
+        mut argv: Vec<Vec<u8>>,
+        envp: &[Vec<u8>],
+    ) -> Result<Image, ExecError> {
+        let mut path = path.to_vec();
+        let mut file = self.read_executable(cwd, &path)?.1;
+        // `#!interpreter [one argument]`: binfmt_script.
+        let mut depth = 0;
+        while file.starts_with(b"#!") {
+            depth += 1;
+            if depth > SHEBANG_DEPTH {
+                return Err(ExecError::Denied(path, Errno::ELOOP));
+            }
+            let line = &file[2..file.len().min(SHEBANG_MAX)];
+            let line = line.split(|&b| b == b'\n').next().unwrap_or(line);
+            let mut words = line
+                .splitn(2, |&b| b == b' ' || b == b'\t')
+                .map(|w| w.trim_ascii())
+                .filter(|w| !w.is_empty());
+            let Some(interp) = words.next().map(<[u8]>::to_vec) else {
+                return Err(ExecError::Format(path, ElfError::NotElf));
+            };
+            let mut new_argv = vec![interp.clone()];
+            new_argv.extend(words.next().map(<[u8]>::to_vec));
+            new_argv.push(path.clone());
+            new_argv.extend(argv.into_iter().skip(1));
+            argv = new_argv;
+            file = match self.read_executable(cwd, &interp) {
+                Ok((_, data)) => data,
+                Err(ExecError::NotFound(_)) => {
+                    return Err(ExecError::InterpreterNotFound { program: path, interp });
+                }
+                Err(e) => return Err(e),
+            };
+            path = interp;
+        }
+        let exe = Elf::parse(&file).map_err(|e| ExecError::Format(path.clone(), e))?;
+        let interp = exe
+            .interp(&file)
+            .map_err(|e| ExecError::Format(path.clone(), e))?
+            .map(<[u8]>::to_vec);
+        let interp_file = match &interp {
+            None => None,
+            Some(ip) => match self.read_executable(cwd, ip) {
+                Ok((_, data)) => Some(data),
+                Err(ExecError::NotFound(_)) => {
+                    return Err(ExecError::InterpreterNotFound {
+                        program: path,
+                        interp: ip.clone(),
+                    });
+                }
+                Err(e) => return Err(e),
+            },
+        };
+        let abs_path = self.absolute(cwd, &path);
+
+        let space = self.machine.space_new();
+        let result = self.populate(space, &abs_path, &file, &exe, interp.as_deref(), interp_file.as_deref(), &argv, envp);
+        match result {
+            Ok((mm, pc, sp)) => {
+                let hart = self.machine.hart_new(space);
+                self.machine.set_pc(hart, pc);
+                self.machine.set_x(hart, 2, sp);
+                Ok(Image { space, hart, mm, exe: abs_path, argv })
+            }
+            Err(e) => {
+                self.machine.space_drop(space);
+                Err(e)
+            }
+        }
+    }
+
+    /// An absolute form of `path` for /proc/self/exe and AT_EXECFN.
+    fn absolute(&mut self, cwd: Ino, path: &[u8]) -> Vec<u8> {
+        if path.starts_with(b"/") {
+            return path.to_vec();
+        }
+        let mut abs = self.fs.path(cwd).unwrap_or_else(|_| b"/".to_vec());
+        if !abs.ends_with(b"/") {
+            abs.push(b'/');
+        }
+        abs.extend_from_slice(path.strip_prefix(b"./").unwrap_or(path));
+        abs
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn populate(
+        &mut self,
+        space: SpaceId,
+        path: &[u8],
+        file: &[u8],
+        exe: &Elf,
+        interp_path: Option<&[u8]>,
+        interp_file: Option<&[u8]>,
+        argv: &[Vec<u8>],
+        envp: &[Vec<u8>],
+    ) -> Result<(MemoryMap, u64, u64), ExecError> {
+        let oom = || ExecError::NoMemory(path.to_vec());
+        let (lo, hi) = exe.load_range();
+        let bias = if exe.e_type == elf::ET_DYN { mm::PIE_BASE - page_down(lo) } else { 0 };
+        let mut mm = MemoryMap::new(hi + bias);
+        let main = self.load_segments(space, &mut mm, file, exe, bias, path).ok_or_else(oom)?;
+
+        let mut entry = main.entry;
+        let mut base = 0;
+        if let (Some(ip), Some(idata)) = (interp_path, interp_file) {
+            let ielf = Elf::parse(idata).map_err(|e| ExecError::Format(ip.to_vec(), e))?;
+            let (ilo, ihi) = ielf.load_range();
+            let span = page_up(ihi - page_down(ilo)).ok_or_else(oom)?;
+            let at = mm.find_free(span).ok_or_else(oom)?;
+            let ibias = at - page_down(ilo);
+            let loaded = self.load_segments(space, &mut mm, idata, &ielf, ibias, ip).ok_or_else(oom)?;
+            entry = loaded.entry;
+            base = loaded.bias;
+        }
+
+        let (stack_lo, stack_top) = (mm.stack_top - mm::STACK_SIZE, mm.stack_top);
+        mm::map_region(&mut *self.machine, space, &mut mm, stack_lo, stack_top, Prot::READ | Prot::WRITE, VmaName::Stack)
+            .map_err(|_| oom())?;
+        let auxv = [
+            (at::PHDR, main.phdr),
+            (at::PHENT, elf::PHDR_SIZE as u64),
+            (at::PHNUM, main.phnum as u64),
+            (at::PAGESZ, PAGE_SIZE),
+            (at::BASE, base),
+            (at::FLAGS, 0),
+            (at::ENTRY, main.entry),
+            (at::UID, 0),
+            (at::EUID, 0),
+            (at::GID, 0),
+            (at::EGID, 0),
+            (at::HWCAP, HWCAP_RV64GC),
+            (at::CLKTCK, 100),
+            (at::SECURE, 0),
+        ];
+        let sp = self.build_stack(space, mm.stack_top, path, argv, envp, &auxv).ok_or_else(oom)?;
+        Ok((mm, entry, sp))
+    }
+
+    /// Map the PT_LOAD segments of one ELF file at `bias`.
+    fn load_segments(
+        &mut self,
+        space: SpaceId,
+        mm: &mut MemoryMap,
+        file: &[u8],
+        elf: &Elf,
+        bias: u64,
+        name: &[u8],
+    ) -> Option<Loaded> {
+        let loads: Vec<_> = elf.phdrs.iter().filter(|p| p.p_type == elf::PT_LOAD).collect();
+        let (lo, hi) = elf.load_range();
+        let start = page_down(lo.checked_add(bias)?);
+        let end = page_up(hi.checked_add(bias)?)?;
+        // Map the whole span writable to copy the file in, then give each segment its own
+        // protection and unmap the holes between segments.
+        self.machine.map(space, start, end - start, Prot::READ | Prot::WRITE).ok()?;
+        for ph in &loads {
+            let data = &file[ph.offset as usize..(ph.offset + ph.filesz) as usize];
+            self.machine.write(space, ph.vaddr + bias, data).ok()?;
+        }
+        // Page ranges with their protection, in address order; where two segments share
+        // pages, those pages get both protections.
+        let mut covered: Vec<(u64, u64, Prot)> = Vec::new();
+        for ph in &loads {
+            let s = page_down(ph.vaddr + bias);
+            let e = page_up(ph.vaddr + bias + ph.memsz)?;
+            let prot = prot_of(ph.flags);
+            match covered.last_mut() {
+                Some(last) if last.1 > s => {
+                    let (shared_end, shared) = (last.1.min(e), last.2 | prot);
+                    last.1 = s;
+                    covered.push((s, shared_end, shared));
+                    if e > shared_end {
+                        covered.push((shared_end, e, prot));
+                    }
+                }
+                _ => covered.push((s, e, prot)),
+            }
+        }
+        let mut at = start;
+        for &(s, e, prot) in &covered {
+            if s > at {
+                self.machine.unmap(space, at, s - at).ok()?;
+            }
+            if e > s {
+                self.machine.protect(space, s, e - s, prot).ok()?;
+                mm.insert(s, e, prot, VmaName::File(name.to_vec()));
+            }
+            at = at.max(e);
+        }
+        // AT_PHDR: PT_PHDR if present, else where the header table lies inside the
+        // segment that maps file offset 0.
+        let phdr = match elf.phdrs.iter().find(|p| p.p_type == elf::PT_PHDR) {
+            Some(p) => p.vaddr + bias,
+            None => loads
+                .iter()
+                .find(|p| p.offset <= elf.phoff && elf.phoff < p.offset + p.filesz)
+                .map(|p| p.vaddr - p.offset + elf.phoff + bias)
+                .unwrap_or(0),
+        };
+        Some(Loaded { bias, entry: elf.entry + bias, phdr, phnum: elf.phnum })
+    }
+
+    /// Lay out strings, random bytes, argv, envp and auxv below `top`; returns sp.
+    fn build_stack(
+        &mut self,
+        space: SpaceId,
+        top: u64,
+        execfn: &[u8],
+        argv: &[Vec<u8>],
+        envp: &[Vec<u8>],
+        auxv: &[(u64, u64)],
+    ) -> Option<u64> {
+        // Strings first, from the top down, remembering each one's address.
+        let mut strings: Vec<u8> = Vec::new();
+        let offsets = |s: &[u8], strings: &mut Vec<u8>| {
+            strings.extend_from_slice(s);
+            strings.push(0);
+            strings.len() as u64
+        };
+        let execfn_off = offsets(execfn, &mut strings);
+        let env_offs: Vec<u64> = envp.iter().map(|e| offsets(e, &mut strings)).collect();
+        let arg_offs: Vec<u64> = argv.iter().map(|a| offsets(a, &mut strings)).collect();
+        let mut random = [0u8; 16];
+        self.host.random(&mut random);
+        strings.extend_from_slice(&random);
+        let random_off = strings.len() as u64;
+        // Strings occupy [top - 8 - len, top - 8); an address is (top - 8 - len) + end_off - its_len.
+        let strings_lo = top - 8 - strings.len() as u64;
+        let addr_of = |end_off: u64, len: usize| strings_lo + end_off - len as u64 - 1;
+
+        let mut table: Vec<u64> = vec![argv.len() as u64];
+        table.extend(arg_offs.iter().zip(argv).map(|(&o, a)| addr_of(o, a.len())));
+        table.push(0);
+        table.extend(env_offs.iter().zip(envp).map(|(&o, e)| addr_of(o, e.len())));
+        table.push(0);
+        for &(k, v) in auxv {
+            table.extend([k, v]);
+        }
+        table.extend([at::RANDOM, strings_lo + random_off - 16]);
+        table.extend([at::EXECFN, addr_of(execfn_off, execfn.len())]);
+        table.extend([at::NULL, 0]);
+
+        let sp = (strings_lo - table.len() as u64 * 8) & !15;
+        if sp < top - crate::mm::STACK_SIZE + PAGE_SIZE {
+            return None; // E2BIG in execve terms; the arguments do not fit the stack
+        }
+        let mut image: Vec<u8> = table.iter().flat_map(|w| w.to_le_bytes()).collect();
+        image.resize((strings_lo - sp) as usize, 0);
+        image.extend_from_slice(&strings);
+        self.machine.write(space, sp, &image).ok()?;
+        Some(sp)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hwcap_has_imafdc() {
+        assert_eq!(HWCAP_RV64GC, 0x112d);
+    }
+}

@@ -1,0 +1,52 @@
+//! System information syscalls: uname, sysinfo, getrandom.
+
+use friscy_abi::Errno;
+
+use super::{Args, SysResult};
+use crate::{Kernel, Process};
+
+/// What uname(2) reports. The release is a real Linux version so libcs' version checks
+/// pass; "friscy" in the version string lets programs tell where they run.
+pub const UTS_SYSNAME: &str = "Linux";
+pub const UTS_NODENAME: &str = "friscy";
+pub const UTS_RELEASE: &str = "6.6.0-friscy";
+pub const UTS_VERSION: &str = "#1 SMP friscy";
+pub const UTS_MACHINE: &str = "riscv64";
+
+pub fn sys_uname(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    // struct utsname: six fields of 65 bytes.
+    let mut buf = [0u8; 65 * 6];
+    for (i, s) in [UTS_SYSNAME, UTS_NODENAME, UTS_RELEASE, UTS_VERSION, UTS_MACHINE, "(none)"].iter().enumerate() {
+        buf[i * 65..i * 65 + s.len()].copy_from_slice(s.as_bytes());
+    }
+    k.write_user(p, a[0], &buf)?;
+    Ok(0)
+}
+
+pub fn sys_sysinfo(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    // struct sysinfo on 64-bit: uptime, loads[3], totalram, freeram, sharedram, bufferram,
+    // totalswap, freeswap (longs), procs (u16), pad, totalhigh, freehigh, mem_unit (u32).
+    let uptime = k.host.monotonic_ns() / 1_000_000_000;
+    let mut b = [0u8; 112];
+    b[0..8].copy_from_slice(&uptime.to_le_bytes());
+    b[32..40].copy_from_slice(&(4u64 << 30).to_le_bytes()); // totalram: 4 GiB (wasm32's reach)
+    b[40..48].copy_from_slice(&(3u64 << 30).to_le_bytes()); // freeram
+    b[80..82].copy_from_slice(&1u16.to_le_bytes()); // procs
+    b[104..108].copy_from_slice(&1u32.to_le_bytes()); // mem_unit
+    k.write_user(p, a[0], &b)?;
+    Ok(0)
+}
+
+pub fn sys_getrandom(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    const GRND_NONBLOCK: u64 = 1;
+    const GRND_RANDOM: u64 = 2;
+    const GRND_INSECURE: u64 = 4;
+    if a[2] & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = (a[1] as usize).min(1 << 25); // Linux returns at most 32 MiB per call
+    let mut buf = vec![0; len];
+    k.host.random(&mut buf);
+    k.write_user(p, a[0], &buf)?;
+    Ok(len as u64)
+}

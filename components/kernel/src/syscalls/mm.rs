@@ -1,0 +1,159 @@
+//! Memory syscalls: brk, mmap, munmap, mprotect, madvise. The kernel's `MemoryMap` decides
+//! placement and remembers mappings; exec holds the pages.
+
+use friscy_abi::{Errno, PAGE_SIZE};
+use friscy_exec::Prot;
+
+use super::{Args, SysResult};
+use crate::fd::FileKind;
+use crate::mm::{VmaName, map_region, page_down, page_up};
+use crate::syscalls::fs::{O_ACCMODE, O_WRONLY};
+use crate::{Kernel, Process};
+
+/// MAP_SHARED (1) | MAP_PRIVATE (2): one of them (or MAP_SHARED_VALIDATE) is required.
+const MAP_SHARED_VALIDATE: u64 = 0x03;
+const MAP_FIXED: u64 = 0x10;
+const MAP_ANONYMOUS: u64 = 0x20;
+const MAP_FIXED_NOREPLACE: u64 = 0x100000;
+
+fn prot_arg(v: u64) -> Result<Prot, Errno> {
+    if v & !7 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(Prot(v as u8))
+}
+
+pub fn sys_brk(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let want = a[0];
+    let mm = &mut p.mm;
+    // brk(2): on failure the current break is returned unchanged.
+    if want < mm.brk_start || want > mm.brk_max {
+        return Ok(mm.brk);
+    }
+    let (old_end, new_end) = (page_up(mm.brk).unwrap(), page_up(want).unwrap());
+    if new_end > old_end {
+        if mm.vmas.range(old_end..new_end).next().is_some() {
+            return Ok(mm.brk);
+        }
+        let prot = Prot::READ | Prot::WRITE;
+        if map_region(&mut *k.machine, p.space, mm, old_end, new_end, prot, VmaName::Heap).is_err() {
+            return Ok(mm.brk);
+        }
+    } else if new_end < old_end {
+        k.machine.unmap(p.space, new_end, old_end - new_end).map_err(|_| Errno::ENOMEM)?;
+        mm.remove(new_end, old_end);
+    }
+    mm.brk = want;
+    Ok(want)
+}
+
+pub fn sys_mmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (addr, len, prot, flags, fd, offset) = (a[0], a[1], prot_arg(a[2])?, a[3], a[4] as i32, a[5]);
+    let kind = flags & MAP_SHARED_VALIDATE;
+    if kind == 0 || len == 0 || offset % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = page_up(len).ok_or(Errno::ENOMEM)?;
+    let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
+    if fixed && addr % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // The file (if any) is checked before anything is unmapped.
+    let file = if flags & MAP_ANONYMOUS == 0 {
+        let file = p.fds.file(fd)?;
+        let f = file.borrow();
+        let FileKind::Inode(ino) = f.kind else { return Err(Errno::ENODEV) };
+        if f.flags & O_ACCMODE == O_WRONLY {
+            return Err(Errno::EACCES);
+        }
+        Some((ino, f.path.clone()))
+    } else {
+        None
+    };
+    let start = if fixed {
+        if flags & MAP_FIXED_NOREPLACE != 0 && p.mm.vmas.range(..addr + len).next_back().is_some_and(|(_, v)| v.end > addr) {
+            return Err(Errno::EEXIST);
+        }
+        addr
+    } else {
+        // A hint is honoured when that range is free; otherwise we choose.
+        let hint = page_down(addr);
+        let free = hint >= p.mm.mmap_base && !p.mm.vmas.range(..hint + len).next_back().is_some_and(|(_, v)| v.end > hint);
+        if free { hint } else { p.mm.find_free(len).ok_or(Errno::ENOMEM)? }
+    };
+    let end = start.checked_add(len).ok_or(Errno::ENOMEM)?;
+    let name = match &file {
+        Some((_, path)) => VmaName::File(path.clone()),
+        None => VmaName::Anonymous,
+    };
+    match file {
+        None => map_region(&mut *k.machine, p.space, &mut p.mm, start, end, prot, name)?,
+        Some((ino, _)) => {
+            // A private file mapping is a copy of the file's bytes; past EOF reads zero.
+            map_region(&mut *k.machine, p.space, &mut p.mm, start, end, Prot::READ | Prot::WRITE, name)?;
+            let mut done = 0u64;
+            while done < len {
+                let chunk = k.fs.read(ino, offset + done, (len - done).min(1 << 20) as u32)?;
+                if chunk.is_empty() {
+                    break;
+                }
+                k.machine.write(p.space, start + done, &chunk).map_err(|_| Errno::EFAULT)?;
+                done += chunk.len() as u64;
+            }
+            k.machine.protect(p.space, start, len, prot).map_err(|_| Errno::ENOMEM)?;
+            p.mm.protect(start, end, prot)?;
+        }
+    }
+    Ok(start)
+}
+
+pub fn sys_munmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (addr, len) = (a[0], a[1]);
+    if addr % PAGE_SIZE != 0 || len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let end = page_up(addr.checked_add(len).ok_or(Errno::EINVAL)?).ok_or(Errno::EINVAL)?;
+    k.machine.unmap(p.space, addr, end - addr).map_err(|_| Errno::EINVAL)?;
+    p.mm.remove(addr, end);
+    Ok(0)
+}
+
+pub fn sys_mprotect(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (addr, len, prot) = (a[0], a[1], prot_arg(a[2] & !0x0300_0000)?); // PROT_GROWSDOWN/UP ignored
+    if addr % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if len == 0 {
+        return Ok(0);
+    }
+    let end = page_up(addr.checked_add(len).ok_or(Errno::ENOMEM)?).ok_or(Errno::ENOMEM)?;
+    p.mm.protect(addr, end, prot)?;
+    k.machine.protect(p.space, addr, end - addr, prot).map_err(|_| Errno::ENOMEM)?;
+    Ok(0)
+}
+
+pub fn sys_madvise(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    const MADV_DONTNEED: u64 = 4;
+    let (addr, len, advice) = (a[0], a[1], a[2]);
+    if addr % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let end = page_up(addr.checked_add(len).ok_or(Errno::EINVAL)?).ok_or(Errno::EINVAL)?;
+    if !p.mm.is_mapped(addr, end) {
+        return Err(Errno::ENOMEM);
+    }
+    if advice == MADV_DONTNEED {
+        // Private anonymous pages read back as zero afterwards: remap them fresh.
+        let vmas: Vec<(u64, u64, Prot)> = p
+            .mm
+            .vmas
+            .range(..end)
+            .filter(|(s, v)| v.end > addr && **s < end)
+            .map(|(&s, v)| (s.max(addr), v.end.min(end), v.prot))
+            .collect();
+        for (s, e, prot) in vmas {
+            k.machine.map(p.space, s, e - s, prot).map_err(|_| Errno::ENOMEM)?;
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,110 @@
+//! The syscall table: one line per riscv64 (asm-generic) number, with its handler and how
+//! completely friscy implements it. A number not listed returns ENOSYS (logged once per
+//! number when tracing).
+
+use super::{Args, SysResult, fs, info, mm, process, time};
+use crate::{Kernel, Process};
+
+/// How well a syscall is supported (after gVisor's support table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Support {
+    Full,
+    /// Implemented with a documented limitation.
+    Partial(&'static str),
+    /// Known, deliberately returns ENOSYS (callers have a fallback).
+    Unsupported(&'static str),
+}
+
+macro_rules! syscall_table {
+    ($($nr:literal $name:ident => $handler:expr, $support:expr;)*) => {
+        /// The Linux name of a syscall number.
+        pub fn name(nr: u64) -> Option<&'static str> {
+            match nr { $($nr => Some(stringify!($name)),)* _ => None }
+        }
+        /// How well a syscall number is supported; `None` for numbers not in the table.
+        pub fn support(nr: u64) -> Option<Support> {
+            use Support::*;
+            match nr { $($nr => Some($support),)* _ => None }
+        }
+        /// Run the handler; `None` when there is none (the caller returns ENOSYS).
+        pub(super) fn call(k: &mut Kernel, p: &mut Process, nr: u64, a: Args) -> Option<SysResult> {
+            let handler: Option<fn(&mut Kernel, &mut Process, Args) -> SysResult> = match nr {
+                $($nr => $handler,)*
+                _ => None,
+            };
+            handler.map(|h| h(k, p, a))
+        }
+    };
+}
+
+syscall_table! {
+    17  getcwd => Some(fs::sys_getcwd), Full;
+    23  dup => Some(fs::sys_dup), Full;
+    24  dup3 => Some(fs::sys_dup3), Full;
+    25  fcntl => Some(fs::sys_fcntl), Partial("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL; no locks");
+    29  ioctl => Some(fs::sys_ioctl), Partial("terminal: TCGETS, TIOCGWINSZ, TIOCGPGRP, FIOCLEX/FIONCLEX");
+    34  mkdirat => Some(fs::sys_mkdirat), Full;
+    35  unlinkat => Some(fs::sys_unlinkat), Full;
+    48  faccessat => Some(fs::sys_faccessat), Partial("runs as root: existence and execute bits");
+    49  chdir => Some(fs::sys_chdir), Full;
+    50  fchdir => Some(fs::sys_fchdir), Full;
+    56  openat => Some(fs::sys_openat), Partial("no O_TMPFILE");
+    57  close => Some(fs::sys_close), Full;
+    61  getdents64 => Some(fs::sys_getdents64), Full;
+    62  lseek => Some(fs::sys_lseek), Partial("no SEEK_DATA/SEEK_HOLE");
+    63  read => Some(fs::sys_read), Full;
+    64  write => Some(fs::sys_write), Full;
+    65  readv => Some(fs::sys_readv), Full;
+    66  writev => Some(fs::sys_writev), Full;
+    67  pread64 => Some(fs::sys_pread64), Full;
+    68  pwrite64 => Some(fs::sys_pwrite64), Full;
+    78  readlinkat => Some(fs::sys_readlinkat), Full;
+    79  newfstatat => Some(fs::sys_newfstatat), Full;
+    80  fstat => Some(fs::sys_fstat), Full;
+    93  exit => Some(process::sys_exit), Full;
+    94  exit_group => Some(process::sys_exit_group), Full;
+    96  set_tid_address => Some(process::sys_set_tid_address), Full;
+    99  set_robust_list => Some(process::sys_set_robust_list), Partial("accepted; one thread, never walked");
+    101 nanosleep => Some(time::sys_nanosleep), Full;
+    113 clock_gettime => Some(time::sys_clock_gettime), Full;
+    114 clock_getres => Some(time::sys_clock_getres), Full;
+    115 clock_nanosleep => Some(time::sys_clock_nanosleep), Partial("TIMER_ABSTIME on realtime and monotonic");
+    124 sched_yield => Some(process::sys_sched_yield), Full;
+    160 uname => Some(info::sys_uname), Full;
+    163 getrlimit => Some(process::sys_getrlimit), Full;
+    164 setrlimit => Some(process::sys_setrlimit), Full;
+    166 umask => Some(fs::sys_umask), Full;
+    169 gettimeofday => Some(time::sys_gettimeofday), Full;
+    172 getpid => Some(process::sys_getpid), Full;
+    173 getppid => Some(process::sys_getppid), Full;
+    174 getuid => Some(process::sys_getid), Full;
+    175 geteuid => Some(process::sys_getid), Full;
+    176 getgid => Some(process::sys_getid), Full;
+    177 getegid => Some(process::sys_getid), Full;
+    178 gettid => Some(process::sys_getpid), Full;
+    179 sysinfo => Some(info::sys_sysinfo), Full;
+    214 brk => Some(mm::sys_brk), Full;
+    215 munmap => Some(mm::sys_munmap), Full;
+    222 mmap => Some(mm::sys_mmap), Partial("MAP_SHARED file mappings are private copies");
+    226 mprotect => Some(mm::sys_mprotect), Full;
+    233 madvise => Some(mm::sys_madvise), Partial("advice only; MADV_DONTNEED zeroes private pages");
+    261 prlimit64 => Some(process::sys_prlimit64), Partial("own process only");
+    278 getrandom => Some(info::sys_getrandom), Full;
+    293 rseq => None, Unsupported("glibc falls back without restartable sequences");
+    439 faccessat2 => Some(fs::sys_faccessat2), Partial("runs as root: existence and execute bits");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_asm_generic_numbers() {
+        assert_eq!(name(56), Some("openat"));
+        assert_eq!(name(64), Some("write"));
+        assert_eq!(name(94), Some("exit_group"));
+        assert_eq!(name(222), Some("mmap"));
+        assert_eq!(name(9999), None);
+        assert!(matches!(support(293), Some(Support::Unsupported(_))));
+    }
+}

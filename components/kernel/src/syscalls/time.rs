@@ -1,0 +1,98 @@
+//! Time syscalls: clocks and sleeping, from the host's wall and monotonic clocks.
+
+use friscy_abi::Errno;
+
+use super::{Args, SysResult};
+use crate::{Kernel, Process};
+
+const CLOCK_REALTIME: u64 = 0;
+const CLOCK_MONOTONIC: u64 = 1;
+const CLOCK_PROCESS_CPUTIME_ID: u64 = 2;
+const CLOCK_THREAD_CPUTIME_ID: u64 = 3;
+const CLOCK_MONOTONIC_RAW: u64 = 4;
+const CLOCK_REALTIME_COARSE: u64 = 5;
+const CLOCK_MONOTONIC_COARSE: u64 = 6;
+const CLOCK_BOOTTIME: u64 = 7;
+const TIMER_ABSTIME: u64 = 1;
+
+impl Kernel {
+    /// The time on `clock` as (seconds, nanoseconds).
+    fn clock_now(&self, clock: u64) -> Result<(i64, u32), Errno> {
+        match clock {
+            CLOCK_REALTIME | CLOCK_REALTIME_COARSE => Ok(self.host.wall_clock()),
+            CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME
+            // One thread on one CPU: CPU time is approximated by elapsed time.
+            | CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
+                let ns = self.host.monotonic_ns();
+                Ok(((ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as u32))
+            }
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn read_timespec(&mut self, p: &Process, addr: u64) -> Result<(i64, u64), Errno> {
+        let sec = self.read_u64(p, addr)? as i64;
+        let nsec = self.read_u64(p, addr + 8)?;
+        if sec < 0 || nsec >= 1_000_000_000 {
+            return Err(Errno::EINVAL);
+        }
+        Ok((sec, nsec))
+    }
+
+    /// Sleep for `ns` nanoseconds. With one task there is nothing else to run, so this
+    /// blocks the host thread (std's sleep is `wasi:clocks` subscribe + poll).
+    fn sleep_ns(&mut self, ns: u64) {
+        std::thread::sleep(std::time::Duration::from_nanos(ns));
+    }
+}
+
+fn write_timespec(k: &mut Kernel, p: &Process, addr: u64, (sec, nsec): (i64, u32)) -> Result<(), Errno> {
+    k.write_u64(p, addr, sec as u64)?;
+    k.write_u64(p, addr + 8, nsec as u64)
+}
+
+pub fn sys_clock_gettime(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let now = k.clock_now(a[0])?;
+    write_timespec(k, p, a[1], now)?;
+    Ok(0)
+}
+
+pub fn sys_clock_getres(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    k.clock_now(a[0])?;
+    if a[1] != 0 {
+        write_timespec(k, p, a[1], (0, 1))?;
+    }
+    Ok(0)
+}
+
+pub fn sys_gettimeofday(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    if a[0] != 0 {
+        let (sec, nsec) = k.host.wall_clock();
+        k.write_u64(p, a[0], sec as u64)?;
+        k.write_u64(p, a[0] + 8, (nsec / 1000) as u64)?;
+    }
+    if a[1] != 0 {
+        k.write_user(p, a[1], &[0; 8])?; // struct timezone: UTC
+    }
+    Ok(0)
+}
+
+pub fn sys_nanosleep(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (sec, nsec) = k.read_timespec(p, a[0])?;
+    k.sleep_ns((sec as u64).saturating_mul(1_000_000_000).saturating_add(nsec));
+    Ok(0)
+}
+
+pub fn sys_clock_nanosleep(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (clock, flags) = (a[0], a[1]);
+    let now = k.clock_now(clock)?;
+    let (sec, nsec) = k.read_timespec(p, a[2])?;
+    let want = (sec as u64).saturating_mul(1_000_000_000).saturating_add(nsec);
+    let ns = if flags & TIMER_ABSTIME != 0 {
+        want.saturating_sub(now.0 as u64 * 1_000_000_000 + now.1 as u64)
+    } else {
+        want
+    };
+    k.sleep_ns(ns);
+    Ok(0)
+}

@@ -1,0 +1,83 @@
+//! Command-line parsing for `friscy run`.
+
+use std::path::PathBuf;
+
+pub const USAGE: &str = "\
+usage: friscy run --rootfs IMAGE.tar [options] [--] COMMAND [ARGS...]
+
+Runs a riscv64 Linux program from a root filesystem image inside the friscy component.
+
+options:
+  --rootfs IMAGE       root filesystem: an uncompressed tar archive
+  -e, --env KEY[=VAL]  set a guest environment variable (KEY alone copies ours)
+  --component FILE     the open friscy component (default: friscy-open.wasm beside
+                       this executable, or $FRISCY_COMPONENT)
+  --trace              print every guest syscall on stderr
+  -h, --help           this text
+  -V, --version        friscy's version
+
+The exit status is the guest's: its exit code, or 128+N when signal N killed it.
+125 means friscy itself failed; 126/127 that the command could not be executed/found.
+";
+
+pub struct RunArgs {
+    pub rootfs: PathBuf,
+    pub component: Option<PathBuf>,
+    pub env: Vec<(String, String)>,
+    pub trace: bool,
+    pub command: Vec<String>,
+}
+
+pub enum Command {
+    Run(RunArgs),
+    Help,
+    Version,
+}
+
+pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
+    match args.next().as_deref() {
+        Some("run") => {}
+        Some("-h" | "--help" | "help") | None => return Ok(Command::Help),
+        Some("-V" | "--version") => return Ok(Command::Version),
+        Some(other) => return Err(format!("unknown command '{other}'")),
+    }
+    let mut rootfs = None;
+    let mut component = None;
+    let mut env = Vec::new();
+    let mut trace = false;
+    let mut command = Vec::new();
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--rootfs" => rootfs = Some(PathBuf::from(value("--rootfs")?)),
+            "--component" => component = Some(PathBuf::from(value("--component")?)),
+            "-e" | "--env" => {
+                let kv = value("--env")?;
+                env.push(match kv.split_once('=') {
+                    Some((k, v)) => (k.to_string(), v.to_string()),
+                    None => {
+                        let v = std::env::var(&kv).unwrap_or_default();
+                        (kv, v)
+                    }
+                });
+            }
+            "--trace" => trace = true,
+            "-h" | "--help" => return Ok(Command::Help),
+            "--" => {
+                command.extend(args);
+                break;
+            }
+            s if s.starts_with('-') && command.is_empty() => return Err(format!("unknown option '{s}'")),
+            _ => {
+                command.push(arg);
+                command.extend(args);
+                break;
+            }
+        }
+    }
+    let rootfs = rootfs.ok_or("--rootfs IMAGE is required")?;
+    if command.is_empty() {
+        return Err("no command given".into());
+    }
+    Ok(Command::Run(RunArgs { rootfs, component, env, trace, command }))
+}

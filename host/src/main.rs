@@ -1,0 +1,148 @@
+//! `friscy`: the native host. It runs the open `friscy.wasm` (kernel + exec + vfs composed,
+//! still importing `friscy:vfs/rootfs`) on wasmtime, serves that import from an image file
+//! on disk, passes stdio and the chosen environment through, and exits with the guest's
+//! exact status.
+
+mod cli;
+mod rootfs;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store};
+use wasmtime_wasi::p2::bindings::sync::Command;
+use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
+
+use cli::RunArgs;
+use rootfs::RootfsFile;
+
+struct State {
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+fn main() -> ExitCode {
+    match cli::parse(std::env::args().skip(1)) {
+        Ok(cli::Command::Run(args)) => match run(args) {
+            Ok(status) => ExitCode::from(status),
+            Err(e) => {
+                eprintln!("friscy: {e:#}");
+                ExitCode::from(125)
+            }
+        },
+        Ok(cli::Command::Help) => {
+            print!("{}", cli::USAGE);
+            ExitCode::SUCCESS
+        }
+        Ok(cli::Command::Version) => {
+            println!("friscy {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Err(msg) => {
+            eprintln!("friscy: {msg}\n\n{}", cli::USAGE);
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The open component: `--component`, `$FRISCY_COMPONENT`, or `friscy-open.wasm` next to
+/// this executable (where `scripts/build.sh` puts both).
+fn component_path(args: &RunArgs) -> Result<PathBuf> {
+    if let Some(p) = &args.component {
+        return Ok(p.clone());
+    }
+    if let Some(p) = std::env::var_os("FRISCY_COMPONENT") {
+        return Ok(p.into());
+    }
+    let exe = std::env::current_exe().context("locating the friscy executable")?;
+    let beside = exe.with_file_name("friscy-open.wasm");
+    if beside.exists() {
+        return Ok(beside);
+    }
+    bail!(
+        "no component: pass --component friscy-open.wasm or set FRISCY_COMPONENT (looked for {})",
+        beside.display()
+    )
+}
+
+/// Compile the component, or load it from the cache of compiled components.
+fn load_component(engine: &Engine, path: &Path) -> Result<Component> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let key = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        bytes.hash(&mut h);
+        env!("CARGO_PKG_VERSION").hash(&mut h);
+        format!("{:016x}", h.finish())
+    };
+    let cache = std::env::var_os("FRISCY_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/friscy")))
+        .map(|d| d.join("compiled").join(format!("{key}.cwasm")));
+    if let Some(cached) = &cache
+        && cached.exists()
+    {
+        // SAFETY: the file is one this program serialized with the same wasmtime build
+        // (the key covers the component bytes and our version) into our own cache
+        // directory; wasmtime also checks its header for engine compatibility.
+        if let Ok(c) = unsafe { Component::deserialize_file(engine, cached) } {
+            return Ok(c);
+        }
+    }
+    let component = Component::new(engine, &bytes)
+        .with_context(|| format!("compiling {}", path.display()))?;
+    if let Some(cached) = &cache
+        && let Ok(serialized) = component.serialize()
+    {
+        // The cache is an optimisation: failing to write it is not an error.
+        let _ = std::fs::create_dir_all(cached.parent().unwrap());
+        let tmp = cached.with_extension("tmp");
+        if std::fs::write(&tmp, serialized).is_ok() {
+            let _ = std::fs::rename(&tmp, cached);
+        }
+    }
+    Ok(component)
+}
+
+fn run(args: RunArgs) -> Result<u8> {
+    let image = RootfsFile::open(&args.rootfs)?;
+    let engine = Engine::new(&Config::new())?;
+    let component = load_component(&engine, &component_path(&args)?)?;
+
+    let mut linker: Linker<State> = Linker::new(&engine);
+    wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    rootfs::add_to_linker(&mut linker, image)?;
+
+    let mut wasi = WasiCtx::builder();
+    wasi.inherit_stdio();
+    wasi.arg("friscy");
+    for a in &args.command {
+        wasi.arg(a);
+    }
+    for (k, v) in &args.env {
+        wasi.env(k, v);
+    }
+    if args.trace {
+        wasi.env("FRISCY_TRACE", "1");
+    }
+    let state = State { wasi: wasi.build(), table: ResourceTable::new() };
+    let mut store = Store::new(&engine, state);
+    let command = Command::instantiate(&mut store, &component, &linker)
+        .context("instantiating the friscy component")?;
+    match command.wasi_cli_run().call_run(&mut store) {
+        Ok(Ok(())) => Ok(0),
+        Ok(Err(())) => Ok(1),
+        Err(e) => match e.downcast_ref::<I32Exit>() {
+            Some(I32Exit(code)) => Ok(*code as u8),
+            None => Err(e.context("the friscy component trapped")),
+        },
+    }
+}

@@ -1,0 +1,56 @@
+//! Serves the `friscy:vfs/rootfs` import from an image file on disk, in chunks.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use wasmtime::component::Linker;
+
+/// Largest chunk one `read` call hands over, whatever the guest side asks for.
+const MAX_CHUNK: u32 = 4 << 20;
+
+pub struct RootfsFile {
+    file: File,
+    size: u64,
+}
+
+impl RootfsFile {
+    pub fn open(path: &Path) -> Result<RootfsFile> {
+        let file = File::open(path).with_context(|| format!("opening rootfs {}", path.display()))?;
+        let size = file.metadata()?.len();
+        let mut magic = [0u8; 4];
+        file.read_exact_at(&mut magic, 0).ok();
+        if magic[..2] == [0x1f, 0x8b] || magic == [0x28, 0xb5, 0x2f, 0xfd] {
+            bail!(
+                "{}: compressed images are not supported yet; decompress it first (gunzip / zstd -d)",
+                path.display()
+            );
+        }
+        Ok(RootfsFile { file, size })
+    }
+
+    fn read(&self, offset: u64, len: u32) -> Vec<u8> {
+        let len = len.min(MAX_CHUNK) as u64;
+        let len = len.min(self.size.saturating_sub(offset)) as usize;
+        let mut buf = vec![0; len];
+        let mut done = 0;
+        while done < len {
+            match self.file.read_at(&mut buf[done..], offset + done as u64) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => done += n,
+            }
+        }
+        buf.truncate(done);
+        buf
+    }
+}
+
+pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>, image: RootfsFile) -> Result<()> {
+    let image = std::sync::Arc::new(image);
+    let mut inst = linker.instance("friscy:vfs/rootfs@0.1.0")?;
+    let size = image.size;
+    inst.func_wrap("size", move |_, (): ()| Ok((size,)))?;
+    inst.func_wrap("read", move |_, (offset, len): (u64, u32)| Ok((image.read(offset, len),)))?;
+    Ok(())
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Builds everything into build/ (inside the clone, git-ignored; cargo's own target dir
+# stays in $CARGO_TARGET_DIR outside it):
+#
+#   build/guest/*            riscv64 test programs from tests/guest/ (static, glibc)
+#   build/rootfs.tar         the default image: those programs at /
+#   build/components/*.wasm  exec, vfs, kernel, kernel-fused, rootfs components
+#   build/friscy-open.wasm   kernel+exec+vfs composed; imports friscy:vfs/rootfs
+#   build/friscy.wasm        sealed: the open one + build/rootfs.tar; imports only wasi:*
+#   build/friscy-fused-open.wasm, build/friscy-fused.wasm   the same, fused build
+#   build/friscy             the native host (next to friscy-open.wasm, where it looks)
+#
+# Usage: scripts/build.sh [--no-host]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/friscy/target}"
+B=build
+mkdir -p $B/guest $B/components $B/rootfs
+step() { printf '\033[1mbuild:\033[0m %s\n' "$*" >&2; }
+
+step "guest programs (riscv64-linux-gnu-gcc -static)"
+for src in tests/guest/*.c; do
+  out=$B/guest/$(basename "$src" .c)
+  if [ ! -e "$out" ] || [ "$src" -nt "$out" ]; then
+    riscv64-linux-gnu-gcc -O2 -static -o "$out" "$src"
+  fi
+done
+
+step "default image build/rootfs.tar"
+rm -rf $B/rootfs && mkdir -p $B/rootfs/bin $B/rootfs/tmp $B/rootfs/etc
+cp $B/guest/* $B/rootfs/bin/
+ln -sf bin/hello $B/rootfs/hello
+echo "friscy" > $B/rootfs/etc/hostname
+# Things that must fail cleanly: a foreign ELF (the host's own `true`).
+cp "$(command -v true)" $B/rootfs/bin/x86_64_elf
+tar --owner=0 --group=0 --numeric-owner --sort=name --mtime=@0 -C $B/rootfs -cf $B/rootfs.tar .
+
+component() { # package features output-name [env]
+  local pkg=$1 features=$2 name=$3
+  step "component $name"
+  cargo build --quiet --target wasm32-wasip2 --profile component -p "$pkg" ${features:+--features "$features"}
+  cp "$CARGO_TARGET_DIR/wasm32-wasip2/component/${pkg//-/_}.wasm" "$B/components/$name.wasm"
+}
+component friscy-exec component exec
+step "component exec-debug (a second exec build, for the swap test)"
+cargo build --quiet --target wasm32-wasip2 -p friscy-exec --features component
+cp "$CARGO_TARGET_DIR/wasm32-wasip2/debug/friscy_exec.wasm" "$B/components/exec-debug.wasm"
+component friscy-vfs component vfs
+component friscy-kernel component kernel
+component friscy-kernel fused kernel-fused
+FRISCY_ROOTFS=$B/rootfs.tar component friscy-rootfs "" rootfs
+
+step "compose (wac)"
+C=$B/components
+wac compose -o $B/friscy-open.wasm \
+  --dep friscy:exec=$C/exec.wasm --dep friscy:vfs=$C/vfs.wasm --dep friscy:kernel=$C/kernel.wasm \
+  compose/friscy-open.wac
+wac compose -o $B/friscy.wasm \
+  --dep friscy:open=$B/friscy-open.wasm --dep friscy:rootfs=$C/rootfs.wasm compose/friscy-sealed.wac
+cp $C/kernel-fused.wasm $B/friscy-fused-open.wasm
+wac compose -o $B/friscy-fused.wasm \
+  --dep friscy:open=$B/friscy-fused-open.wasm --dep friscy:rootfs=$C/rootfs.wasm compose/friscy-sealed.wac
+
+if [ "${1:-}" != "--no-host" ]; then
+  step "native host (friscy)"
+  cargo build --quiet --release -p friscy-host
+  cp "$CARGO_TARGET_DIR/release/friscy" $B/friscy
+fi
+step "done: $(ls $B/*.wasm | tr '\n' ' ')"
