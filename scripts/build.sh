@@ -33,14 +33,14 @@ cp $B/guest/* $B/rootfs/bin/
 ln -sf bin/hello $B/rootfs/hello
 echo "friscy" > $B/rootfs/etc/hostname
 # Things that must fail cleanly: a foreign ELF (the host's own `true`).
-cp "$(command -v true)" $B/rootfs/bin/x86_64_elf
+cp /usr/bin/true $B/rootfs/bin/x86_64_elf
 tar --owner=0 --group=0 --numeric-owner --sort=name --mtime=@0 -C $B/rootfs -cf $B/rootfs.tar .
 
 component() { # package features output-name [env]
   local pkg=$1 features=$2 name=$3
   step "component $name"
-  cargo build --quiet --target wasm32-wasip2 --profile component -p "$pkg" ${features:+--features "$features"}
-  cp "$CARGO_TARGET_DIR/wasm32-wasip2/component/${pkg//-/_}.wasm" "$B/components/$name.wasm"
+  cargo build --quiet --target wasm32-wasip2 --release -p "$pkg" ${features:+--features "$features"}
+  cp "$CARGO_TARGET_DIR/wasm32-wasip2/release/${pkg//-/_}.wasm" "$B/components/$name.wasm"
 }
 component friscy-exec component exec
 step "component exec-debug (a second exec build, for the swap test)"
@@ -49,7 +49,7 @@ cp "$CARGO_TARGET_DIR/wasm32-wasip2/debug/friscy_exec.wasm" "$B/components/exec-
 component friscy-vfs component vfs
 component friscy-kernel component kernel
 component friscy-kernel fused kernel-fused
-FRISCY_ROOTFS=$B/rootfs.tar component friscy-rootfs "" rootfs
+FRISCY_ROOTFS=$PWD/$B/rootfs.tar component friscy-rootfs "" rootfs
 
 step "compose (wac)"
 C=$B/components

@@ -15,6 +15,7 @@ mod generated {
         path: "../../wit",
         world: "friscy:kernel/kernel",
         features: ["cli-exit-with-code"],
+        generate_all,
     });
 }
 
@@ -24,6 +25,7 @@ mod generated {
         path: "../../wit",
         world: "friscy:kernel/kernel-fused",
         features: ["cli-exit-with-code"],
+        generate_all,
     });
 }
 
@@ -174,7 +176,7 @@ mod imported {
     }
 
     fn prot(p: Prot) -> m::Prot {
-        m::Prot::from_bits_truncate(p.0)
+        m::Prot::from_bits_retain(p.0)
     }
     fn map_err(e: m::MapError) -> MapError {
         match e {
@@ -223,13 +225,13 @@ mod imported {
             self.harts.remove(&hart);
         }
         fn map(&mut self, space: SpaceId, addr: u64, len: u64, p: Prot) -> Result<(), MapError> {
-            m::map(space, addr, len, prot(p)).map_err(map_err)
+            m::map_pages(space, addr, len, prot(p)).map_err(map_err)
         }
         fn unmap(&mut self, space: SpaceId, addr: u64, len: u64) -> Result<(), MapError> {
-            m::unmap(space, addr, len).map_err(map_err)
+            m::unmap_pages(space, addr, len).map_err(map_err)
         }
         fn protect(&mut self, space: SpaceId, addr: u64, len: u64, p: Prot) -> Result<(), MapError> {
-            m::protect(space, addr, len, prot(p)).map_err(map_err)
+            m::protect_pages(space, addr, len, prot(p)).map_err(map_err)
         }
         fn read(&mut self, space: SpaceId, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {
             let data = m::read(space, addr, buf.len() as u32).map_err(fault)?;
@@ -351,7 +353,7 @@ mod imported {
             fs::rename(op, on, np, nn, flags).map_err(errno)
         }
         fn set_attr(&mut self, node: Ino, a: &SetAttr) -> Result<(), Errno> {
-            let attr = t::SetAttr {
+            let attr = t::AttrChanges {
                 mode: a.mode,
                 uid: a.uid,
                 gid: a.gid,
@@ -359,7 +361,7 @@ mod imported {
                 atime: a.atime.map(ts_out),
                 mtime: a.mtime.map(ts_out),
             };
-            fs::set_attr(node, &attr).map_err(errno)
+            fs::set_attr(node, attr).map_err(errno)
         }
     }
 }

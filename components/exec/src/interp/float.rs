@@ -1,0 +1,367 @@
+//! F and D: NaN-boxing, rounding-mode resolution, and the native fast paths in front of
+//! `softfloat`.
+//!
+//! Each helper reads its operands from the hart, computes, and writes the destination;
+//! `Err(bits)` means an illegal instruction (an invalid static or dynamic rounding mode,
+//! RISC-V unpriv 20.2). Native `f64`/`f32` arithmetic rounds to nearest-even, so the fast
+//! paths serve only `Rm::Rne` with finite, normal results far from the overflow and
+//! underflow thresholds, and detect inexactness with error-free transformations; anything
+//! else goes to `softfloat`, which implements every mode and flag exactly.
+
+use super::Hart;
+use crate::isa::Inst;
+use crate::softfloat::{self as sf, F32, F64, Float, NX, Rm};
+
+pub type FpResult = Result<(), u32>;
+
+/// A format as it sits in the 64-bit f registers.
+pub trait Reg: Float {
+    const IS_F64: bool;
+    /// The value of a register as this format: RISC-V unpriv 20.2, an f32 not NaN-boxed
+    /// (upper 32 bits all ones) reads as the canonical NaN.
+    fn unbox(raw: u64) -> u64;
+    /// The register value holding `v`.
+    fn rebox(v: u64) -> u64;
+}
+
+impl Reg for F32 {
+    const IS_F64: bool = false;
+    fn unbox(raw: u64) -> u64 {
+        if raw >> 32 == 0xffff_ffff {
+            raw & 0xffff_ffff
+        } else {
+            F32::NAN
+        }
+    }
+    fn rebox(v: u64) -> u64 {
+        v | 0xffff_ffff_0000_0000
+    }
+}
+
+impl Reg for F64 {
+    const IS_F64: bool = true;
+    fn unbox(raw: u64) -> u64 {
+        raw
+    }
+    fn rebox(v: u64) -> u64 {
+        v
+    }
+}
+
+/// The instruction's rounding mode: its rm field, or frm when rm is 7 (dynamic).
+fn rm(h: &Hart, i: &Inst) -> Result<Rm, u32> {
+    let bits = if i.rm == 7 { h.frm } else { i.rm };
+    Rm::from_bits(bits).ok_or(i.imm as u32)
+}
+
+fn src<F: Reg>(h: &Hart, r: u8) -> u64 {
+    F::unbox(h.f[r as usize & 31])
+}
+
+fn set<F: Reg>(h: &mut Hart, r: u8, v: u64) {
+    h.f[r as usize & 31] = F::rebox(v);
+}
+
+/// 2^k as f64.
+fn pow2(k: i32) -> f64 {
+    f64::from_bits(((1023 + k) as u64) << 52)
+}
+
+/// Whether `x` is a normal value well inside the range where error-free transformations
+/// are exact (no overflow, and error terms above the subnormal range).
+fn safe(x: f64) -> bool {
+    let a = x.abs();
+    a >= pow2(-900) && a <= pow2(900)
+}
+
+/// Rounds an f64 that is the exact result of an f32 operation, or the f64 result of one
+/// of + - * / sqrt (double rounding is innocuous there: 53 >= 2*24 + 2), to f32; `None`
+/// when the value is below the normal range (where tininess decides UF) or overflows.
+fn narrow(v: f64) -> Option<f32> {
+    let r = v as f32;
+    // NaN and values below the normal range fail the comparison.
+    (v.abs() >= f32::MIN_POSITIVE as f64 && r.is_finite()).then_some(r)
+}
+
+fn fast_add(a: u64, b: u64, f64_fmt: bool, flags: &mut u8) -> Option<u64> {
+    let (x, y) = if f64_fmt {
+        (f64::from_bits(a), f64::from_bits(b))
+    } else {
+        (
+            f32::from_bits(a as u32) as f64,
+            f32::from_bits(b as u32) as f64,
+        )
+    };
+    if !x.is_finite() || !y.is_finite() {
+        return None;
+    }
+    let s = x + y;
+    if !safe(s) {
+        return None;
+    }
+    // Knuth's TwoSum: err is exactly (x + y) - s.
+    let bb = s - x;
+    let err = (x - (s - bb)) + (y - bb);
+    if f64_fmt {
+        if err != 0.0 {
+            *flags |= NX;
+        }
+        return Some(s.to_bits());
+    }
+    let r = narrow(s)?;
+    if err != 0.0 || r as f64 != s {
+        *flags |= NX;
+    }
+    Some(r.to_bits() as u64)
+}
+
+fn fast_mul(a: u64, b: u64, f64_fmt: bool, flags: &mut u8) -> Option<u64> {
+    if f64_fmt {
+        let (x, y) = (f64::from_bits(a), f64::from_bits(b));
+        let p = x * y;
+        if !safe(p) {
+            return None;
+        }
+        if x.mul_add(y, -p) != 0.0 {
+            *flags |= NX;
+        }
+        return Some(p.to_bits());
+    }
+    // An f32 product is exact in f64 (48 bits).
+    let p = f32::from_bits(a as u32) as f64 * f32::from_bits(b as u32) as f64;
+    let r = narrow(p)?;
+    if r as f64 != p {
+        *flags |= NX;
+    }
+    Some(r.to_bits() as u64)
+}
+
+fn fast_div(a: u64, b: u64, f64_fmt: bool, flags: &mut u8) -> Option<u64> {
+    if f64_fmt {
+        let (x, y) = (f64::from_bits(a), f64::from_bits(b));
+        if !safe(x) || !safe(y) {
+            return None;
+        }
+        let q = x / y;
+        if !safe(q) {
+            return None;
+        }
+        // The remainder x - q*y is exact in one fma here.
+        if (-q).mul_add(y, x) != 0.0 {
+            *flags |= NX;
+        }
+        return Some(q.to_bits());
+    }
+    let (x, y) = (
+        f32::from_bits(a as u32) as f64,
+        f32::from_bits(b as u32) as f64,
+    );
+    if !x.is_finite() || !y.is_finite() || y == 0.0 {
+        return None;
+    }
+    let r = narrow(x / y)?;
+    if (-(r as f64)).mul_add(y, x) != 0.0 {
+        *flags |= NX;
+    }
+    Some(r.to_bits() as u64)
+}
+
+fn fast_sqrt(a: u64, f64_fmt: bool, flags: &mut u8) -> Option<u64> {
+    if f64_fmt {
+        let x = f64::from_bits(a);
+        if !safe(x) || x < 0.0 {
+            return None;
+        }
+        let r = x.sqrt();
+        if (-r).mul_add(r, x) != 0.0 {
+            *flags |= NX;
+        }
+        return Some(r.to_bits());
+    }
+    let x = f32::from_bits(a as u32) as f64;
+    if !x.is_normal() || x < 0.0 {
+        return None;
+    }
+    let r = narrow(x.sqrt())?;
+    if r as f64 * r as f64 != x {
+        *flags |= NX;
+    }
+    Some(r.to_bits() as u64)
+}
+
+/// f32 fma through f64: the product is exact; when the sum is exact too, one rounding to f32
+/// remains.
+fn fast_fma32(a: u64, b: u64, c: u64, neg_prod: bool, neg_c: bool, flags: &mut u8) -> Option<u64> {
+    let p = f32::from_bits(a as u32) as f64 * f32::from_bits(b as u32) as f64;
+    let z = f32::from_bits(c as u32) as f64;
+    let (p, z) = (if neg_prod { -p } else { p }, if neg_c { -z } else { z });
+    if !p.is_finite() || !z.is_finite() {
+        return None;
+    }
+    let s = p + z;
+    let bb = s - p;
+    if (p - (s - bb)) + (z - bb) != 0.0 {
+        return None;
+    }
+    let r = narrow(s)?;
+    if r as f64 != s {
+        *flags |= NX;
+    }
+    Some(r.to_bits() as u64)
+}
+
+/// fadd / fsub.
+pub fn add<F: Reg>(h: &mut Hart, i: &Inst, negate_b: bool) -> FpResult {
+    let rm = rm(h, i)?;
+    let (a, b) = (src::<F>(h, i.rs1), src::<F>(h, i.rs2));
+    let b = if negate_b && !sf::is_nan::<F>(b) {
+        b ^ F::SIGN
+    } else {
+        b
+    };
+    let mut fl = 0;
+    let r = match (rm == Rm::Rne)
+        .then(|| fast_add(a, b, F::IS_F64, &mut fl))
+        .flatten()
+    {
+        Some(r) => r,
+        None => sf::add::<F>(a, b, false, rm, &mut fl),
+    };
+    h.fflags |= fl;
+    set::<F>(h, i.rd, r);
+    Ok(())
+}
+
+pub fn mul<F: Reg>(h: &mut Hart, i: &Inst) -> FpResult {
+    let rm = rm(h, i)?;
+    let (a, b) = (src::<F>(h, i.rs1), src::<F>(h, i.rs2));
+    let mut fl = 0;
+    let r = match (rm == Rm::Rne)
+        .then(|| fast_mul(a, b, F::IS_F64, &mut fl))
+        .flatten()
+    {
+        Some(r) => r,
+        None => sf::mul::<F>(a, b, rm, &mut fl),
+    };
+    h.fflags |= fl;
+    set::<F>(h, i.rd, r);
+    Ok(())
+}
+
+pub fn div<F: Reg>(h: &mut Hart, i: &Inst) -> FpResult {
+    let rm = rm(h, i)?;
+    let (a, b) = (src::<F>(h, i.rs1), src::<F>(h, i.rs2));
+    let mut fl = 0;
+    let r = match (rm == Rm::Rne)
+        .then(|| fast_div(a, b, F::IS_F64, &mut fl))
+        .flatten()
+    {
+        Some(r) => r,
+        None => sf::div::<F>(a, b, rm, &mut fl),
+    };
+    h.fflags |= fl;
+    set::<F>(h, i.rd, r);
+    Ok(())
+}
+
+pub fn sqrt<F: Reg>(h: &mut Hart, i: &Inst) -> FpResult {
+    let rm = rm(h, i)?;
+    let a = src::<F>(h, i.rs1);
+    let mut fl = 0;
+    let r = match (rm == Rm::Rne)
+        .then(|| fast_sqrt(a, F::IS_F64, &mut fl))
+        .flatten()
+    {
+        Some(r) => r,
+        None => sf::sqrt::<F>(a, rm, &mut fl),
+    };
+    h.fflags |= fl;
+    set::<F>(h, i.rd, r);
+    Ok(())
+}
+
+/// fmadd (false, false), fmsub (false, true), fnmsub (true, false), fnmadd (true, true).
+pub fn fma<F: Reg>(h: &mut Hart, i: &Inst, neg_prod: bool, neg_c: bool) -> FpResult {
+    let rm = rm(h, i)?;
+    let (a, b, c) = (src::<F>(h, i.rs1), src::<F>(h, i.rs2), src::<F>(h, i.rs3));
+    let mut fl = 0;
+    let fast = if rm == Rm::Rne && !F::IS_F64 {
+        fast_fma32(a, b, c, neg_prod, neg_c, &mut fl)
+    } else {
+        None
+    };
+    let r = match fast {
+        Some(r) => r,
+        None => sf::fma::<F>(a, b, c, neg_prod, neg_c, rm, &mut fl),
+    };
+    h.fflags |= fl;
+    set::<F>(h, i.rd, r);
+    Ok(())
+}
+
+/// fsgnj (0), fsgnjn (1), fsgnjx (2): sign injection never raises flags or canonicalises.
+pub fn sgnj<F: Reg>(h: &mut Hart, i: &Inst, kind: u8) {
+    let (a, b) = (src::<F>(h, i.rs1), src::<F>(h, i.rs2));
+    let s = match kind {
+        0 => b & F::SIGN,
+        1 => !b & F::SIGN,
+        _ => (a ^ b) & F::SIGN,
+    };
+    set::<F>(h, i.rd, (a & !F::SIGN) | s);
+}
+
+pub fn min_max<F: Reg>(h: &mut Hart, i: &Inst, max: bool) {
+    let (a, b) = (src::<F>(h, i.rs1), src::<F>(h, i.rs2));
+    let r = sf::min_max::<F>(a, b, max, &mut h.fflags);
+    set::<F>(h, i.rd, r);
+}
+
+/// feq (0), flt (1), fle (2), into an integer register.
+pub fn compare<F: Reg>(h: &mut Hart, i: &Inst, kind: u8) -> u64 {
+    let (a, b) = (src::<F>(h, i.rs1), src::<F>(h, i.rs2));
+    (match kind {
+        0 => sf::eq::<F>(a, b, &mut h.fflags),
+        1 => sf::lt_le::<F>(a, b, false, &mut h.fflags),
+        _ => sf::lt_le::<F>(a, b, true, &mut h.fflags),
+    }) as u64
+}
+
+pub fn class<F: Reg>(h: &Hart, i: &Inst) -> u64 {
+    sf::class::<F>(src::<F>(h, i.rs1))
+}
+
+/// fcvt.{w,wu,l,lu}.{s,d}: the integer register value (32-bit results sign-extended, RISC-V
+/// unpriv 20.7, even for the unsigned forms).
+pub fn to_int<F: Reg>(h: &mut Hart, i: &Inst, signed: bool, bits: u32) -> Result<u64, u32> {
+    let rm = rm(h, i)?;
+    let a = src::<F>(h, i.rs1);
+    let r = sf::to_int::<F>(a, signed, bits, rm, &mut h.fflags);
+    Ok(if bits == 32 {
+        r as u32 as i32 as i64 as u64
+    } else {
+        r
+    })
+}
+
+/// fcvt.{s,d}.{w,wu,l,lu} from integer register value `v`.
+pub fn from_int<F: Reg>(h: &mut Hart, i: &Inst, v: u64, signed: bool, bits: u32) -> FpResult {
+    let rm = rm(h, i)?;
+    let (neg, mag) = match (signed, bits) {
+        (true, 32) => ((v as i32) < 0, (v as i32).unsigned_abs() as u64),
+        (true, _) => ((v as i64) < 0, (v as i64).unsigned_abs()),
+        (false, 32) => (false, v as u32 as u64),
+        (false, _) => (false, v),
+    };
+    let r = sf::from_int::<F>(neg, mag, rm, &mut h.fflags);
+    set::<F>(h, i.rd, r);
+    Ok(())
+}
+
+/// fcvt.s.d and fcvt.d.s.
+pub fn convert<From: Reg, To: Reg>(h: &mut Hart, i: &Inst) -> FpResult {
+    let rm = rm(h, i)?;
+    let a = src::<From>(h, i.rs1);
+    let r = sf::convert::<From, To>(a, rm, &mut h.fflags);
+    set::<To>(h, i.rd, r);
+    Ok(())
+}

@@ -1,0 +1,305 @@
+//! The `Machine` API the kernel drives (mirrors `wit/deps/friscy-exec/exec.wit`), and
+//! `Machines`, its implementation over handle tables of address spaces and harts.
+
+use core::ops::BitOr;
+
+use crate::block::CodeCache;
+use crate::interp::{self, Hart};
+use crate::memory::Memory;
+
+pub type SpaceId = u32;
+pub type HartId = u32;
+
+/// Page protection, with the bits of mmap(2)'s PROT_READ, PROT_WRITE, PROT_EXEC.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Prot(pub u8);
+
+impl Prot {
+    pub const NONE: Prot = Prot(0);
+    pub const READ: Prot = Prot(1);
+    pub const WRITE: Prot = Prot(2);
+    pub const EXEC: Prot = Prot(4);
+
+    /// Whether every bit of `other` is set in `self`.
+    pub fn contains(self, other: Prot) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl BitOr for Prot {
+    type Output = Prot;
+    fn bitor(self, rhs: Prot) -> Prot {
+        Prot(self.0 | rhs.0)
+    }
+}
+
+/// What a faulting access was doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Load,
+    Store,
+    Fetch,
+}
+
+/// Why an access faulted: SEGV_MAPERR (`Unmapped`) or SEGV_ACCERR (`Protection`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultCause {
+    Unmapped,
+    Protection,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fault {
+    pub addr: u64,
+    pub access: Access,
+    pub cause: FaultCause,
+}
+
+/// A system call: `a7` and `a0`..`a5` at the `ecall`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Syscall {
+    pub nr: u64,
+    pub args: [u64; 6],
+}
+
+/// Why `run` returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// pc already points past the ecall.
+    Ecall(Syscall),
+    /// pc points at the ebreak.
+    Breakpoint,
+    BudgetExhausted,
+    /// pc points at the instruction; 16-bit forms in the low half.
+    IllegalInstruction(u32),
+    /// pc points at the faulting instruction, which had no effect.
+    Fault(Fault),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MapError {
+    /// Not page aligned, zero length, or wrapping the address space.
+    Invalid,
+    /// Beyond what this address space can hold.
+    OutOfMemory,
+}
+
+/// The architectural register file of a hart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registers {
+    pub x: [u64; 32],
+    /// Raw 64-bit patterns (f32 values NaN-boxed).
+    pub f: [u64; 32],
+    pub pc: u64,
+    /// fflags in bits 0..5, frm in bits 5..8.
+    pub fcsr: u32,
+}
+
+/// Guest address spaces and harts, addressed by integer ids. Unknown ids panic (a kernel
+/// bug); ids are not reused while live.
+pub trait Machine {
+    fn space_new(&mut self) -> SpaceId;
+    /// A full copy of `space`'s mappings and contents (fork(2)).
+    fn space_fork(&mut self, space: SpaceId) -> SpaceId;
+    fn space_drop(&mut self, space: SpaceId);
+    /// A hart bound to `space`, all registers zero.
+    fn hart_new(&mut self, space: SpaceId) -> HartId;
+    fn hart_drop(&mut self, hart: HartId);
+    /// Zero-filled pages replacing what was there (MAP_FIXED).
+    fn map(&mut self, space: SpaceId, addr: u64, len: u64, prot: Prot) -> Result<(), MapError>;
+    fn unmap(&mut self, space: SpaceId, addr: u64, len: u64) -> Result<(), MapError>;
+    /// `Invalid` if any page in the range is unmapped.
+    fn protect(&mut self, space: SpaceId, addr: u64, len: u64, prot: Prot) -> Result<(), MapError>;
+    /// Needs READ on every page, like copy_from_user.
+    fn read(&mut self, space: SpaceId, addr: u64, buf: &mut [u8]) -> Result<(), Fault>;
+    /// Needs WRITE on every page; invalidates decoded code it overwrites.
+    fn write(&mut self, space: SpaceId, addr: u64, data: &[u8]) -> Result<(), Fault>;
+    /// The bytes before the NUL, at most `max` of them.
+    fn read_cstr(&mut self, space: SpaceId, addr: u64, max: usize) -> Result<Vec<u8>, Fault>;
+    /// Executes at most `budget` instructions.
+    fn run(&mut self, hart: HartId, budget: u64) -> StopReason;
+    fn registers(&self, hart: HartId) -> Registers;
+    fn set_registers(&mut self, hart: HartId, regs: &Registers);
+    fn x(&self, hart: HartId, reg: u8) -> u64;
+    /// Writes to x0 are ignored.
+    fn set_x(&mut self, hart: HartId, reg: u8, value: u64);
+    fn pc(&self, hart: HartId) -> u64;
+    fn set_pc(&mut self, hart: HartId, pc: u64);
+    /// Instructions retired: an `ecall` counts (pc is past it), an instruction that stops
+    /// with a fault, breakpoint or illegal-instruction does not.
+    fn instret(&self, hart: HartId) -> u64;
+}
+
+/// An address space: memory plus the code decoded from it.
+#[derive(Clone, Default)]
+pub(crate) struct Space {
+    pub mem: Memory,
+    pub code: CodeCache,
+}
+
+/// A table of live objects, indexed by id; freed ids are reused.
+struct Table<T> {
+    slots: Vec<Option<T>>,
+    free: Vec<u32>,
+}
+
+impl<T> Table<T> {
+    fn new() -> Self {
+        Table {
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+    fn insert(&mut self, v: T) -> u32 {
+        match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = Some(v);
+                id
+            }
+            None => {
+                self.slots.push(Some(v));
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+    fn remove(&mut self, id: u32) {
+        let slot = self.slots.get_mut(id as usize).and_then(Option::take);
+        assert!(slot.is_some(), "friscy-exec: drop of unknown id {id}");
+        self.free.push(id);
+    }
+    fn get(&self, id: u32) -> &T {
+        match self.slots.get(id as usize) {
+            Some(Some(v)) => v,
+            _ => panic!("friscy-exec: unknown id {id}"),
+        }
+    }
+    fn get_mut(&mut self, id: u32) -> &mut T {
+        match self.slots.get_mut(id as usize) {
+            Some(Some(v)) => v,
+            _ => panic!("friscy-exec: unknown id {id}"),
+        }
+    }
+}
+
+/// The interpreter's implementation of `Machine`.
+pub struct Machines {
+    spaces: Table<Space>,
+    harts: Table<Hart>,
+}
+
+impl Machines {
+    pub fn new() -> Self {
+        Machines {
+            spaces: Table::new(),
+            harts: Table::new(),
+        }
+    }
+}
+
+impl Default for Machines {
+    fn default() -> Self {
+        Machines::new()
+    }
+}
+
+impl Machine for Machines {
+    fn space_new(&mut self) -> SpaceId {
+        self.spaces.insert(Space::default())
+    }
+
+    fn space_fork(&mut self, space: SpaceId) -> SpaceId {
+        let s = self.spaces.get(space);
+        // Decoded code is not copied: the child re-decodes what it runs (usually an exec).
+        let copy = Space {
+            mem: s.mem.clone(),
+            code: CodeCache::default(),
+        };
+        let mut copy = copy;
+        copy.mem.clear_code_marks();
+        self.spaces.insert(copy)
+    }
+
+    fn space_drop(&mut self, space: SpaceId) {
+        self.spaces.remove(space);
+    }
+
+    fn hart_new(&mut self, space: SpaceId) -> HartId {
+        self.spaces.get(space);
+        self.harts.insert(Hart::new(space))
+    }
+
+    fn hart_drop(&mut self, hart: HartId) {
+        self.harts.remove(hart);
+    }
+
+    fn map(&mut self, space: SpaceId, addr: u64, len: u64, prot: Prot) -> Result<(), MapError> {
+        self.spaces.get_mut(space).mem.map(addr, len, prot)
+    }
+
+    fn unmap(&mut self, space: SpaceId, addr: u64, len: u64) -> Result<(), MapError> {
+        self.spaces.get_mut(space).mem.unmap(addr, len)
+    }
+
+    fn protect(&mut self, space: SpaceId, addr: u64, len: u64, prot: Prot) -> Result<(), MapError> {
+        self.spaces.get_mut(space).mem.protect(addr, len, prot)
+    }
+
+    fn read(&mut self, space: SpaceId, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {
+        self.spaces.get(space).mem.read(addr, buf)
+    }
+
+    fn write(&mut self, space: SpaceId, addr: u64, data: &[u8]) -> Result<(), Fault> {
+        self.spaces.get_mut(space).mem.write(addr, data)
+    }
+
+    fn read_cstr(&mut self, space: SpaceId, addr: u64, max: usize) -> Result<Vec<u8>, Fault> {
+        self.spaces.get(space).mem.read_cstr(addr, max)
+    }
+
+    fn run(&mut self, hart: HartId, budget: u64) -> StopReason {
+        let h = self.harts.get_mut(hart);
+        let space = self.spaces.get_mut(h.space);
+        interp::run(h, space, budget)
+    }
+
+    fn registers(&self, hart: HartId) -> Registers {
+        let h = self.harts.get(hart);
+        Registers {
+            x: h.x,
+            f: h.f,
+            pc: h.pc,
+            fcsr: h.fcsr(),
+        }
+    }
+
+    fn set_registers(&mut self, hart: HartId, regs: &Registers) {
+        let h = self.harts.get_mut(hart);
+        h.x = regs.x;
+        h.x[0] = 0;
+        h.f = regs.f;
+        h.pc = regs.pc;
+        h.set_fcsr(regs.fcsr);
+    }
+
+    fn x(&self, hart: HartId, reg: u8) -> u64 {
+        self.harts.get(hart).x[reg as usize & 31]
+    }
+
+    fn set_x(&mut self, hart: HartId, reg: u8, value: u64) {
+        if reg != 0 {
+            self.harts.get_mut(hart).x[reg as usize & 31] = value;
+        }
+    }
+
+    fn pc(&self, hart: HartId) -> u64 {
+        self.harts.get(hart).pc
+    }
+
+    fn set_pc(&mut self, hart: HartId, pc: u64) {
+        self.harts.get_mut(hart).pc = pc;
+    }
+
+    fn instret(&self, hart: HartId) -> u64 {
+        self.harts.get(hart).instret
+    }
+}

@@ -1,0 +1,420 @@
+//! The `Machine` API's contract: stop reasons and where pc points, faults without side
+//! effects, budgets, decode-cache invalidation, fork, CSRs and rounding-mode traps.
+
+mod common;
+
+use std::process::Command;
+
+use friscy_exec::{
+    Access, Fault, FaultCause, Machine, Machines, MapError, Prot, Registers, StopReason, Syscall,
+};
+
+const CODE: u64 = 0x10000;
+const DATA: u64 = 0x20000;
+
+/// Assembles and links a snippet at `CODE`; returns its raw bytes.
+fn assemble(src: &str) -> Vec<u8> {
+    let dir = std::env::temp_dir().join(format!("friscy-machine-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tag = format!(
+        "{:x}",
+        src.len() * 31 + src.bytes().map(|b| b as usize).sum::<usize>()
+    );
+    let (s, o, b) = (
+        dir.join(format!("{tag}.S")),
+        dir.join(format!("{tag}.o")),
+        dir.join(format!("{tag}.bin")),
+    );
+    std::fs::write(&s, format!(".text\n.option norvc\n{src}\n")).unwrap();
+    let ok = Command::new("riscv64-linux-gnu-as")
+        .args(["-march=rv64gc_zba_zbb_zbs", "-o"])
+        .arg(&o)
+        .arg(&s)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "assembling {src}");
+    // Link at CODE so pc-relative references resolve.
+    let e = dir.join(format!("{tag}.elf"));
+    let ok = Command::new("riscv64-linux-gnu-ld")
+        .args(["--no-relax", "-Ttext=0x10000", "-e", "0x10000", "-o"])
+        .arg(&e)
+        .arg(&o)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "linking {src}");
+    let ok = Command::new("riscv64-linux-gnu-objcopy")
+        .args(["-O", "binary", "-j", ".text"])
+        .arg(&e)
+        .arg(&b)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    std::fs::read(&b).unwrap()
+}
+
+/// A machine with `src` at `CODE` (r-x), a data page at `DATA` (rw-), pc at `CODE`.
+fn setup(src: &str) -> (Machines, u32, u32) {
+    let code = assemble(src);
+    let mut m = Machines::new();
+    let s = m.space_new();
+    let len = (code.len() as u64 + 4095) & !4095;
+    m.map(s, CODE, len, Prot::READ | Prot::WRITE).unwrap();
+    m.write(s, CODE, &code).unwrap();
+    m.protect(s, CODE, len, Prot::READ | Prot::EXEC).unwrap();
+    m.map(s, DATA, 4096, Prot::READ | Prot::WRITE).unwrap();
+    let h = m.hart_new(s);
+    m.set_pc(h, CODE);
+    (m, s, h)
+}
+
+#[test]
+fn ecall_returns_syscall_with_pc_past_it() {
+    let (mut m, _, h) = setup("li a7, 64\n li a0, 1\n li a1, 2\n li a5, 6\n ecall\n ebreak");
+    let r = m.run(h, 100);
+    assert_eq!(
+        r,
+        StopReason::Ecall(Syscall {
+            nr: 64,
+            args: [1, 2, 0, 0, 0, 6]
+        })
+    );
+    assert_eq!(m.pc(h), CODE + 4 * 4 + 4);
+    assert_eq!(m.instret(h), 5);
+    // ebreak: pc at it.
+    assert_eq!(m.run(h, 100), StopReason::Breakpoint);
+    assert_eq!(m.pc(h), CODE + 20);
+}
+
+#[test]
+fn compressed_ebreak_and_illegal_report_pc_and_bits() {
+    let (mut m, _, h) = setup(".option rvc\n c.li a0, 3\n c.ebreak\n .half 0\n .word 0x30200073");
+    assert_eq!(m.run(h, 100), StopReason::Breakpoint);
+    assert_eq!(m.pc(h), CODE + 2);
+    m.set_pc(h, CODE + 4);
+    assert_eq!(m.run(h, 100), StopReason::IllegalInstruction(0));
+    assert_eq!(m.pc(h), CODE + 4);
+    m.set_pc(h, CODE + 6);
+    // mret is not a user instruction.
+    assert_eq!(m.run(h, 100), StopReason::IllegalInstruction(0x3020_0073));
+    assert_eq!(m.pc(h), CODE + 6);
+    assert_eq!(m.x(h, 10), 3);
+}
+
+#[test]
+fn load_fault_has_no_side_effects() {
+    let (mut m, _, h) = setup("li a0, 5\n li t0, 0x40000\n ld a0, 8(t0)\n li a0, 6");
+    let r = m.run(h, 100);
+    let f = Fault {
+        addr: 0x40008,
+        access: Access::Load,
+        cause: FaultCause::Unmapped,
+    };
+    assert_eq!(r, StopReason::Fault(f));
+    assert_eq!(m.pc(h), CODE + 8);
+    assert_eq!(m.x(h, 10), 5);
+    assert_eq!(m.instret(h), 2);
+}
+
+#[test]
+fn store_and_fetch_faults() {
+    // Store into the read-only code page: a protection fault.
+    let (mut m, _, h) = setup("li t0, 0x10000\n sd t0, 0(t0)");
+    let f = Fault {
+        addr: CODE,
+        access: Access::Store,
+        cause: FaultCause::Protection,
+    };
+    assert_eq!(m.run(h, 100), StopReason::Fault(f));
+    assert_eq!(m.pc(h), CODE + 4);
+    // A jump into data: fetch from a non-executable page.
+    let (mut m, _, h) = setup("li t0, 0x20000\n jr t0");
+    let f = Fault {
+        addr: DATA,
+        access: Access::Fetch,
+        cause: FaultCause::Protection,
+    };
+    assert_eq!(m.run(h, 100), StopReason::Fault(f));
+    assert_eq!(m.pc(h), DATA);
+    // A misaligned store straddling into an unmapped page faults at the first bad byte.
+    let (mut m, _, h) = setup("li t0, 0x20ffd\n sw t0, 0(t0)");
+    let f = Fault {
+        addr: DATA + 4096,
+        access: Access::Store,
+        cause: FaultCause::Unmapped,
+    };
+    assert_eq!(m.run(h, 100), StopReason::Fault(f));
+    let mut b = [0; 4];
+    m.read(0, DATA + 4093, &mut b[..3]).unwrap();
+    assert_eq!(b, [0; 4]);
+}
+
+#[test]
+fn misaligned_access_works() {
+    let (mut m, s, h) =
+        setup("li t0, 0x20003\n li t1, 0x1122334455667788\n sd t1, 0(t0)\n lw a0, 1(t0)\n ebreak");
+    assert_eq!(m.run(h, 100), StopReason::Breakpoint);
+    assert_eq!(m.x(h, 10), 0x4455_6677);
+    let mut b = [0; 8];
+    m.read(s, DATA + 3, &mut b).unwrap();
+    assert_eq!(u64::from_le_bytes(b), 0x1122_3344_5566_7788);
+}
+
+#[test]
+fn budget_bounds_execution() {
+    let (mut m, _, h) = setup("1: addi a0, a0, 1\n j 1b");
+    assert_eq!(m.run(h, 1001), StopReason::BudgetExhausted);
+    assert_eq!(m.instret(h), 1001);
+    assert_eq!(m.x(h, 10), 501);
+    assert_eq!(m.run(h, 0), StopReason::BudgetExhausted);
+    assert_eq!(m.instret(h), 1001);
+    assert_eq!(m.run(h, 1), StopReason::BudgetExhausted);
+    assert_eq!(m.instret(h), 1002);
+}
+
+#[test]
+fn self_modifying_code_matches_qemu() {
+    let bin = common::build("asm/selfmod.S");
+    let mut g = common::load(&bin);
+    assert_eq!(g.run_to_exit(), 12);
+    assert_eq!(common::qemu(&bin).1, 12);
+}
+
+#[test]
+fn kernel_write_into_code_invalidates_decoded_blocks() {
+    let (mut m, s, h) = setup("li a0, 1\n ebreak");
+    assert_eq!(m.run(h, 100), StopReason::Breakpoint);
+    assert_eq!(m.x(h, 10), 1);
+    // Replace `li a0, 1` (c.li) by `li a0, 9` through mprotect + write, as a loader would.
+    let new = assemble("li a0, 9");
+    m.protect(s, CODE, 4096, Prot::READ | Prot::WRITE | Prot::EXEC)
+        .unwrap();
+    m.write(s, CODE, &new).unwrap();
+    m.set_pc(h, CODE);
+    assert_eq!(m.run(h, 100), StopReason::Breakpoint);
+    assert_eq!(m.x(h, 10), 9);
+}
+
+#[test]
+fn guest_store_into_executed_code_is_seen_without_fence() {
+    // The guest patches code it has already run (its page is rwx), then jumps back to it.
+    let src = "
+        la t0, target
+        li t2, 0
+    again:
+        jal ra, target
+        bnez t2, done
+        li t2, 1
+        lw t1, repl
+        sw t1, 0(t0)
+        j again
+    done:
+        ebreak
+    target:
+        li a0, 1
+        ret
+        .p2align 2
+    repl:
+        li a0, 7";
+    let code = assemble(src);
+    let mut m = Machines::new();
+    let s = m.space_new();
+    m.map(s, CODE, 4096, Prot::READ | Prot::WRITE | Prot::EXEC)
+        .unwrap();
+    m.write(s, CODE, &code).unwrap();
+    let h = m.hart_new(s);
+    m.set_pc(h, CODE);
+    assert_eq!(m.run(h, 1000), StopReason::Breakpoint);
+    assert_eq!(m.x(h, 10), 7);
+}
+
+#[test]
+fn unmap_and_remap_executable_pages() {
+    let (mut m, s, h) = setup("li a0, 1\n ebreak");
+    assert_eq!(m.run(h, 100), StopReason::Breakpoint);
+    m.unmap(s, CODE, 4096).unwrap();
+    m.set_pc(h, CODE);
+    let f = Fault {
+        addr: CODE,
+        access: Access::Fetch,
+        cause: FaultCause::Unmapped,
+    };
+    assert_eq!(m.run(h, 100), StopReason::Fault(f));
+    m.map(s, CODE, 4096, Prot::READ | Prot::WRITE | Prot::EXEC)
+        .unwrap();
+    m.write(s, CODE, &assemble("li a0, 4\n ebreak")).unwrap();
+    assert_eq!(m.run(h, 100), StopReason::Breakpoint);
+    assert_eq!(m.x(h, 10), 4);
+}
+
+#[test]
+fn fork_copies_memory_independently() {
+    let (mut m, s, h) = setup("li t0, 0x20000\n ld a0, 0(t0)\n ebreak");
+    m.write(s, DATA, &5u64.to_le_bytes()).unwrap();
+    let c = m.space_fork(s);
+    m.write(c, DATA, &6u64.to_le_bytes()).unwrap();
+    let hc = m.hart_new(c);
+    m.set_pc(hc, CODE);
+    assert_eq!(m.run(h, 100), StopReason::Breakpoint);
+    assert_eq!(m.run(hc, 100), StopReason::Breakpoint);
+    assert_eq!((m.x(h, 10), m.x(hc, 10)), (5, 6));
+    m.hart_drop(hc);
+    m.space_drop(c);
+}
+
+#[test]
+fn map_errors() {
+    let mut m = Machines::new();
+    let s = m.space_new();
+    assert_eq!(m.map(s, 0x1234, 4096, Prot::READ), Err(MapError::Invalid));
+    assert_eq!(m.map(s, 0x1000, 0, Prot::READ), Err(MapError::Invalid));
+    assert_eq!(m.map(s, !4095, 8192, Prot::READ), Err(MapError::Invalid));
+    assert_eq!(
+        m.map(s, 1 << 40, 4096, Prot::READ),
+        Err(MapError::OutOfMemory)
+    );
+    assert_eq!(
+        m.protect(s, 0x1000, 4096, Prot::READ),
+        Err(MapError::Invalid)
+    );
+    assert_eq!(m.unmap(s, 0x1000, 4096), Ok(()));
+    assert!(Prot(7).contains(Prot::READ | Prot::EXEC));
+}
+
+#[test]
+fn lr_sc_reservation() {
+    let src = "
+        li t0, 0x20000
+        li t1, 42
+        lr.d a0, (t0)
+        sc.d a1, t1, (t0)
+        sc.d a2, t1, (t0)
+        lr.w a3, (t0)
+        ebreak
+        sc.w a4, t1, (t0)
+        ebreak";
+    let (mut m, _, h) = setup(src);
+    assert_eq!(m.run(h, 100), StopReason::Breakpoint);
+    assert_eq!((m.x(h, 11), m.x(h, 12), m.x(h, 13)), (0, 1, 42));
+    // A new run drops the reservation (as Linux does on return to user space).
+    m.set_pc(h, m.pc(h) + 4);
+    assert_eq!(m.run(h, 100), StopReason::Breakpoint);
+    assert_eq!(m.x(h, 14), 1);
+}
+
+#[test]
+fn csrs_and_counters() {
+    let src = "
+        fsrmi a0, 3
+        frrm a1
+        csrrwi a2, fflags, 0x1f
+        frcsr a3
+        rdinstret a4
+        rdcycle a5
+        rdtime a6
+        ebreak
+        csrr a0, mstatus
+        csrw cycle, a0";
+    let (mut m, _, h) = setup(src);
+    assert_eq!(m.run(h, 100), StopReason::Breakpoint);
+    let r = m.registers(h);
+    assert_eq!(&r.x[10..14], &[0, 3, 0, 0x7f]);
+    assert_eq!(r.x[14], 4);
+    assert_eq!(r.fcsr, 0x7f);
+    // mstatus and writes to read-only counters are illegal.
+    m.set_pc(h, m.pc(h) + 4);
+    assert!(matches!(m.run(h, 100), StopReason::IllegalInstruction(_)));
+    m.set_pc(h, m.pc(h) + 4);
+    assert!(matches!(m.run(h, 100), StopReason::IllegalInstruction(_)));
+}
+
+#[test]
+fn invalid_rounding_mode_is_illegal() {
+    let (mut m, _, h) =
+        setup("fsrmi 5\n fadd.d fa0, fa0, fa0\n fadd.d fa0, fa0, fa0, rtz\n ebreak");
+    let bits = assemble("fadd.d fa0, fa0, fa0");
+    let word = u32::from_le_bytes(bits[..4].try_into().unwrap());
+    assert_eq!(m.run(h, 100), StopReason::IllegalInstruction(word));
+    assert_eq!(m.pc(h), CODE + 4);
+    // Static modes still work with an invalid frm.
+    m.set_pc(h, CODE + 8);
+    assert_eq!(m.run(h, 100), StopReason::Breakpoint);
+}
+
+#[test]
+fn registers_round_trip_and_x0_is_zero() {
+    let (mut m, _, h) = setup("addi zero, zero, 5\n add a0, zero, zero\n ebreak");
+    let mut r = Registers {
+        x: [7; 32],
+        f: [9; 32],
+        pc: CODE,
+        fcsr: 0x25,
+    };
+    m.set_registers(h, &r);
+    r.x[0] = 0;
+    assert_eq!(m.registers(h), r);
+    m.set_x(h, 0, 3);
+    assert_eq!(m.x(h, 0), 0);
+    assert_eq!(m.run(h, 100), StopReason::Breakpoint);
+    assert_eq!(m.x(h, 10), 0);
+    assert_eq!(m.x(h, 0), 0);
+}
+
+#[test]
+fn nan_boxing() {
+    // An f32 op on an improperly boxed value sees the canonical NaN; flw boxes.
+    let src = "
+        li t0, 0x3f800000
+        fmv.d.x fa0, t0
+        fadd.s fa1, fa0, fa0
+        fmv.x.d a0, fa1
+        fmv.w.x fa2, t0
+        fmv.x.d a1, fa2
+        fclass.s a2, fa0
+        ebreak";
+    let (mut m, _, h) = setup(src);
+    assert_eq!(m.run(h, 100), StopReason::Breakpoint);
+    assert_eq!(m.x(h, 10), 0xffff_ffff_7fc0_0000);
+    assert_eq!(m.x(h, 11), 0xffff_ffff_3f80_0000);
+    assert_eq!(m.x(h, 12), 1 << 9);
+}
+
+#[test]
+fn ctzw_of_zero_word_is_32() {
+    let (mut m, _, h) = setup("li t0, 1\n slli t0, t0, 63\n ctzw a0, t0\n ebreak");
+    assert_eq!(m.run(h, 100), StopReason::Breakpoint);
+    assert_eq!(m.x(h, 10), 32);
+}
+
+/// Rough interpreter speed (run with `cargo test --release -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn speed() {
+    let src = "
+        li t0, 0x20000
+        li t1, 50000000
+    1:  ld a0, 0(t0)
+        addi a0, a0, 3
+        sd a0, 0(t0)
+        xor a1, a1, a0
+        addi t1, t1, -1
+        bnez t1, 1b
+        ebreak";
+    let (mut m, _, h) = setup(src);
+    let start = std::time::Instant::now();
+    loop {
+        match m.run(h, 10_000_000) {
+            StopReason::BudgetExhausted => {}
+            StopReason::Breakpoint => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let n = m.instret(h);
+    println!(
+        "{n} instructions in {secs:.2}s: {:.0} MIPS",
+        n as f64 / secs / 1e6
+    );
+}

@@ -1,0 +1,37 @@
+//! The rootfs data component: exports `friscy:vfs/rootfs` over a tar archive embedded at
+//! build time (`FRISCY_ROOTFS=image.tar cargo build -p friscy-rootfs --target
+//! wasm32-wasip2`). Plugging it into the open composition gives the sealed `friscy.wasm`,
+//! whose only imports are `wasi:*`.
+//!
+//! The image lives in the component's data segment and is handed out in chunks, so the
+//! whole archive never crosses a component boundary at once.
+
+#[cfg(target_arch = "wasm32")]
+mod bindings {
+    wit_bindgen::generate!({ path: "../../wit", world: "friscy:vfs/rootfs-data" });
+}
+
+static IMAGE: &[u8] = include_bytes!(env!("FRISCY_ROOTFS_EMBED"));
+
+/// Up to `len` bytes of the image at `offset`.
+pub fn read(offset: u64, len: u32) -> &'static [u8] {
+    let start = offset.min(IMAGE.len() as u64) as usize;
+    let end = start.saturating_add(len as usize).min(IMAGE.len());
+    &IMAGE[start..end]
+}
+
+#[cfg(target_arch = "wasm32")]
+struct RootfsData;
+
+#[cfg(target_arch = "wasm32")]
+impl bindings::exports::friscy::vfs::rootfs::Guest for RootfsData {
+    fn size() -> u64 {
+        IMAGE.len() as u64
+    }
+    fn read(offset: u64, len: u32) -> Vec<u8> {
+        read(offset, len).to_vec()
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+bindings::export!(RootfsData with_types_in bindings);

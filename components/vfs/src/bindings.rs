@@ -1,0 +1,145 @@
+//! The vfs component's WIT layer: `friscy:vfs/fs` exported over `Vfs`, reading the image
+//! through the imported `friscy:vfs/rootfs`. Only conversions live here.
+
+use std::cell::RefCell;
+
+use crate::{Fs, Ino, RootfsSource, SetAttr, Stat, Timespec, Vfs};
+
+wit_bindgen::generate!({ path: "../../wit", world: "friscy:vfs/vfs" });
+
+use exports::friscy::vfs::fs as wit;
+use friscy::vfs::types as t;
+
+/// The image, read through the `rootfs` import in chunks.
+pub struct ImportedRootfs;
+
+impl RootfsSource for ImportedRootfs {
+    fn size(&self) -> u64 {
+        friscy::vfs::rootfs::size()
+    }
+    fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
+        friscy::vfs::rootfs::read(offset, len)
+    }
+}
+
+thread_local! {
+    // Indexed on first use; an unusable image is remembered as its error message.
+    static VFS: RefCell<Option<Result<Vfs<ImportedRootfs>, String>>> = const { RefCell::new(None) };
+}
+
+fn with<T>(f: impl FnOnce(&mut Vfs<ImportedRootfs>) -> Result<T, crate::Errno>) -> Result<T, u16> {
+    VFS.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let vfs = slot.get_or_insert_with(|| Vfs::new(ImportedRootfs).map_err(|e| e.to_string()));
+        match vfs {
+            Ok(v) => f(v).map_err(|e| e as u16),
+            Err(_) => Err(crate::Errno::EIO as u16),
+        }
+    })
+}
+
+fn ts(t: Timespec) -> t::Timespec {
+    t::Timespec {
+        sec: t.sec,
+        nsec: t.nsec,
+    }
+}
+fn ts_in(t: t::Timespec) -> Timespec {
+    Timespec {
+        sec: t.sec,
+        nsec: t.nsec,
+    }
+}
+
+fn stat(s: Stat) -> t::NodeStat {
+    t::NodeStat {
+        ino: s.ino,
+        mode: s.mode,
+        nlink: s.nlink,
+        uid: s.uid,
+        gid: s.gid,
+        rdev: s.rdev,
+        size: s.size,
+        blocks: s.blocks,
+        atime: ts(s.atime),
+        mtime: ts(s.mtime),
+        ctime: ts(s.ctime),
+    }
+}
+
+struct Component;
+
+impl wit::Guest for Component {
+    fn image_error() -> Option<String> {
+        with(|_| Ok(())).err()?;
+        VFS.with(|cell| {
+            cell.borrow()
+                .as_ref()
+                .and_then(|r| r.as_ref().err().cloned())
+        })
+    }
+    fn root() -> Ino {
+        with(|v| Ok(v.root())).unwrap_or(1)
+    }
+    fn lookup(start: Ino, path: Vec<u8>, follow: bool) -> Result<Ino, u16> {
+        with(|v| v.lookup(start, &path, follow))
+    }
+    fn lookup_parent(start: Ino, path: Vec<u8>) -> Result<(Ino, Vec<u8>), u16> {
+        with(|v| v.lookup_parent(start, &path))
+    }
+    fn path(dir: Ino) -> Result<Vec<u8>, u16> {
+        with(|v| v.path(dir))
+    }
+    fn stat(node: Ino) -> Result<t::NodeStat, u16> {
+        with(|v| v.stat(node)).map(stat)
+    }
+    fn read(node: Ino, offset: u64, len: u32) -> Result<Vec<u8>, u16> {
+        with(|v| v.read(node, offset, len))
+    }
+    fn write(node: Ino, offset: u64, data: Vec<u8>) -> Result<u32, u16> {
+        with(|v| v.write(node, offset, &data))
+    }
+    fn readdir(dir: Ino, cookie: u64, max: u32) -> Result<Vec<t::Dirent>, u16> {
+        let entries = with(|v| v.readdir(dir, cookie, max))?;
+        Ok(entries
+            .into_iter()
+            .map(|e| t::Dirent {
+                ino: e.ino,
+                kind: e.kind,
+                name: e.name,
+                next: e.next,
+            })
+            .collect())
+    }
+    fn readlink(node: Ino) -> Result<Vec<u8>, u16> {
+        with(|v| v.readlink(node))
+    }
+    fn create(parent: Ino, name: Vec<u8>, mode: u32, rdev: u64) -> Result<Ino, u16> {
+        with(|v| v.create(parent, &name, mode, rdev))
+    }
+    fn symlink(parent: Ino, name: Vec<u8>, target: Vec<u8>) -> Result<Ino, u16> {
+        with(|v| v.symlink(parent, &name, &target))
+    }
+    fn link(node: Ino, parent: Ino, name: Vec<u8>) -> Result<(), u16> {
+        with(|v| v.link(node, parent, &name))
+    }
+    fn remove(parent: Ino, name: Vec<u8>, dir: bool) -> Result<(), u16> {
+        with(|v| v.remove(parent, &name, dir))
+    }
+    fn rename(op: Ino, on: Vec<u8>, np: Ino, nn: Vec<u8>, flags: u32) -> Result<(), u16> {
+        with(|v| v.rename(op, &on, np, &nn, flags))
+    }
+    fn set_attr(node: Ino, a: t::AttrChanges) -> Result<(), u16> {
+        let attr = SetAttr {
+            mode: a.mode,
+            uid: a.uid,
+            gid: a.gid,
+            size: a.size,
+            atime: a.atime.map(ts_in),
+            mtime: a.mtime.map(ts_in),
+        };
+        with(|v| v.set_attr(node, &attr))
+    }
+}
+
+export!(Component);

@@ -1,0 +1,328 @@
+//! friscy's filesystem: the container's root filesystem served from a tar image (indexed
+//! once by its headers, file contents read lazily in chunks) under a writable in-memory
+//! overlay, with Linux path resolution and error semantics.
+//!
+//! `Fs` is the interface the kernel uses; it mirrors `interface fs` in
+//! `wit/deps/friscy-vfs/vfs.wit` one to one, so the fused build calls `Vfs` directly and
+//! the composed build calls it through the WIT bindings. The kernel owns file descriptors
+//! and permission checks; this crate owns inodes, directories, symlinks and file data.
+//!
+//! Modules: `tar` parses the archive, `index` turns it into inodes, `node` is the inode
+//! table (and the overlay), `file` holds copy-on-write file contents, `path` resolves
+//! paths, `ops` implements the changes (create, remove, rename, ...).
+
+mod file;
+mod index;
+mod node;
+mod ops;
+mod path;
+mod source;
+mod tar;
+
+pub use friscy_abi::Errno;
+pub use source::RootfsSource;
+pub use tar::TarError;
+
+use friscy_abi::mode::S_IFMT;
+use node::{Body, ROOT, Table};
+use source::Lower;
+
+/// An inode number: stable for the life of the filesystem.
+pub type Ino = u64;
+
+/// A point in time (seconds and nanoseconds since the epoch).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Timespec {
+    pub sec: i64,
+    pub nsec: u32,
+}
+
+/// stat(2), with Linux's st_mode bits (type and permissions).
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Stat {
+    pub ino: Ino,
+    pub mode: u32,
+    pub nlink: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub rdev: u64,
+    pub size: u64,
+    /// 512-byte units: the size rounded up.
+    pub blocks: u64,
+    pub atime: Timespec,
+    pub mtime: Timespec,
+    pub ctime: Timespec,
+}
+
+/// One directory entry, as getdents64 reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dirent {
+    pub ino: Ino,
+    /// d_type (DT_REG, DT_DIR, ...).
+    pub kind: u8,
+    pub name: Vec<u8>,
+    /// The cookie that continues the listing after this entry (d_off).
+    pub next: u64,
+}
+
+/// Attributes to change; `None` leaves one as it is.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct SetAttr {
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub size: Option<u64>,
+    pub atime: Option<Timespec>,
+    pub mtime: Option<Timespec>,
+}
+
+/// The filesystem the kernel uses (mirrors `interface fs` in vfs.wit one to one). Paths
+/// and names are bytes. No permission checks are made here.
+pub trait Fs {
+    /// The root directory's inode.
+    fn root(&self) -> Ino;
+    /// Resolve `path` from directory `start` (ignored for absolute paths). Symlinks are
+    /// followed, the final one only if `follow` (or if the path ends in '/').
+    fn lookup(&mut self, start: Ino, path: &[u8], follow: bool) -> Result<Ino, Errno>;
+    /// Resolve all but the last component: the parent directory and the final name
+    /// (trailing slashes stripped; "." and ".." as they are; "/" alone gives (root, "/")).
+    fn lookup_parent(&mut self, start: Ino, path: &[u8]) -> Result<(Ino, Vec<u8>), Errno>;
+    /// The absolute path of a directory (getcwd); ENOENT once it was removed.
+    fn path(&mut self, dir: Ino) -> Result<Vec<u8>, Errno>;
+    fn stat(&mut self, node: Ino) -> Result<Stat, Errno>;
+    /// Up to `len` bytes at `offset` of a regular file (EISDIR for a directory, EINVAL
+    /// for other types, which the kernel serves itself).
+    fn read(&mut self, node: Ino, offset: u64, len: u32) -> Result<Vec<u8>, Errno>;
+    fn write(&mut self, node: Ino, offset: u64, data: &[u8]) -> Result<u32, Errno>;
+    /// Entries after `cookie` (0 starts; "." and ".." included), at most `max` of them.
+    fn readdir(&mut self, dir: Ino, cookie: u64, max: u32) -> Result<Vec<Dirent>, Errno>;
+    fn readlink(&mut self, node: Ino) -> Result<Vec<u8>, Errno>;
+    /// Create a node of the type in `mode`'s S_IFMT bits (0 means a regular file).
+    fn create(&mut self, parent: Ino, name: &[u8], mode: u32, rdev: u64) -> Result<Ino, Errno>;
+    fn symlink(&mut self, parent: Ino, name: &[u8], target: &[u8]) -> Result<Ino, Errno>;
+    fn link(&mut self, node: Ino, parent: Ino, name: &[u8]) -> Result<(), Errno>;
+    /// unlink(2), or rmdir(2) when `dir` is true.
+    fn remove(&mut self, parent: Ino, name: &[u8], dir: bool) -> Result<(), Errno>;
+    /// renameat2(2); `flags` are RENAME_NOREPLACE (1) and RENAME_EXCHANGE (2).
+    fn rename(
+        &mut self,
+        old_parent: Ino,
+        old_name: &[u8],
+        new_parent: Ino,
+        new_name: &[u8],
+        flags: u32,
+    ) -> Result<(), Errno>;
+    fn set_attr(&mut self, node: Ino, attr: &SetAttr) -> Result<(), Errno>;
+}
+
+/// The wall clock used for timestamps (std's; WASI's wall clock in a component).
+pub fn system_clock() -> Timespec {
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => Timespec {
+            sec: d.as_secs() as i64,
+            nsec: d.subsec_nanos(),
+        },
+        Err(_) => Timespec::default(),
+    }
+}
+
+/// A filesystem over a tar image.
+pub struct Vfs<R: RootfsSource> {
+    lower: Lower<R>,
+    table: Table,
+    clock: Option<fn() -> Timespec>,
+}
+
+impl<R: RootfsSource> Vfs<R> {
+    /// Index the image (its headers only) into a filesystem.
+    pub fn new(source: R) -> Result<Self, TarError> {
+        let table = index::build(&source)?;
+        Ok(Vfs {
+            lower: Lower::new(source),
+            table,
+            clock: Some(system_clock),
+        })
+    }
+
+    /// Set the clock for mtime/ctime updates (`None`: times never change after indexing,
+    /// and new nodes get time 0). The default is `system_clock`. atime is only changed by
+    /// `set_attr` (as with the noatime mount option).
+    pub fn set_clock(&mut self, clock: Option<fn() -> Timespec>) {
+        self.clock = clock;
+    }
+
+    /// The image this filesystem reads from.
+    pub fn source(&self) -> &R {
+        &self.lower.src
+    }
+
+    /// Free an inode that has no names left (unlinked, or a removed directory) once the
+    /// kernel holds no open file on it. Not part of the WIT interface; without it an
+    /// unlinked file's data stays in memory. Its number is never reused.
+    pub fn forget(&mut self, node: Ino) {
+        let unlinked = match self.table.get(node) {
+            Ok(n) => match &n.body {
+                Body::Dir(d) => d.removed && d.entries.is_empty(),
+                _ => n.nlink == 0,
+            },
+            Err(_) => false,
+        };
+        if unlinked {
+            self.table.release(node);
+        }
+    }
+
+    fn now(&self) -> Option<Timespec> {
+        self.clock.map(|c| c())
+    }
+}
+
+impl<R: RootfsSource> Fs for Vfs<R> {
+    fn root(&self) -> Ino {
+        ROOT
+    }
+
+    fn lookup(&mut self, start: Ino, path: &[u8], follow: bool) -> Result<Ino, Errno> {
+        self.table.resolve(start, path, follow)
+    }
+
+    fn lookup_parent(&mut self, start: Ino, path: &[u8]) -> Result<(Ino, Vec<u8>), Errno> {
+        self.table.resolve_parent(start, path)
+    }
+
+    fn path(&mut self, dir: Ino) -> Result<Vec<u8>, Errno> {
+        self.table.path_of(dir)
+    }
+
+    fn stat(&mut self, node: Ino) -> Result<Stat, Errno> {
+        Ok(self.table.get(node)?.stat(node))
+    }
+
+    fn read(&mut self, node: Ino, offset: u64, len: u32) -> Result<Vec<u8>, Errno> {
+        match &self.table.get(node)?.body {
+            Body::File(f) => Ok(f.read(&mut self.lower, offset, len)),
+            Body::Dir(_) => Err(Errno::EISDIR),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn write(&mut self, node: Ino, offset: u64, data: &[u8]) -> Result<u32, Errno> {
+        let now = self.now();
+        let n = self.table.get_mut(node)?;
+        let Body::File(f) = &mut n.body else {
+            return Err(if n.is_dir() {
+                Errno::EISDIR
+            } else {
+                Errno::EINVAL
+            });
+        };
+        // The result is a u32 count: never take more than fits.
+        let data = &data[..data.len().min(u32::MAX as usize)];
+        if offset
+            .checked_add(data.len() as u64)
+            .is_none_or(|end| end > file::MAX_SIZE)
+        {
+            return Err(Errno::EFBIG);
+        }
+        if !data.is_empty() {
+            f.write(&mut self.lower, offset, data);
+            if let Some(t) = now {
+                n.mtime = t;
+                n.ctime = t;
+            }
+        }
+        Ok(data.len() as u32)
+    }
+
+    fn readdir(&mut self, dir: Ino, cookie: u64, max: u32) -> Result<Vec<Dirent>, Errno> {
+        self.table.readdir(dir, cookie, max)
+    }
+
+    fn readlink(&mut self, node: Ino) -> Result<Vec<u8>, Errno> {
+        match &self.table.get(node)?.body {
+            Body::Symlink(t) => Ok(t.clone()),
+            // readlink(2): EINVAL if the file is not a symbolic link.
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn create(&mut self, parent: Ino, name: &[u8], mode: u32, rdev: u64) -> Result<Ino, Errno> {
+        let now = self.now();
+        self.table.create(parent, name, mode, rdev, now)
+    }
+
+    fn symlink(&mut self, parent: Ino, name: &[u8], target: &[u8]) -> Result<Ino, Errno> {
+        let now = self.now();
+        self.table.symlink(parent, name, target, now)
+    }
+
+    fn link(&mut self, node: Ino, parent: Ino, name: &[u8]) -> Result<(), Errno> {
+        let now = self.now();
+        self.table.link(node, parent, name, now)
+    }
+
+    fn remove(&mut self, parent: Ino, name: &[u8], dir: bool) -> Result<(), Errno> {
+        let now = self.now();
+        self.table.remove(parent, name, dir, now)
+    }
+
+    fn rename(
+        &mut self,
+        old_parent: Ino,
+        old_name: &[u8],
+        new_parent: Ino,
+        new_name: &[u8],
+        flags: u32,
+    ) -> Result<(), Errno> {
+        let now = self.now();
+        self.table
+            .rename(old_parent, old_name, new_parent, new_name, flags, now)
+    }
+
+    fn set_attr(&mut self, node: Ino, attr: &SetAttr) -> Result<(), Errno> {
+        let now = self.now();
+        let n = self.table.get_mut(node)?;
+        if let Some(size) = attr.size {
+            // truncate(2): EISDIR for a directory, EINVAL for other non-regular files,
+            // EFBIG past the largest file size.
+            match &mut n.body {
+                Body::File(_) if size > file::MAX_SIZE => return Err(Errno::EFBIG),
+                Body::File(f) => {
+                    if size != f.size() {
+                        f.truncate(size);
+                    }
+                    // Linux's do_truncate() always asks for new mtime and ctime, whether
+                    // or not the size changes.
+                    if let Some(t) = now {
+                        n.mtime = t;
+                    }
+                }
+                Body::Dir(_) => return Err(Errno::EISDIR),
+                _ => return Err(Errno::EINVAL),
+            }
+        }
+        if let Some(mode) = attr.mode {
+            n.mode = (n.mode & S_IFMT) | (mode & 0o7777);
+        }
+        if let Some(uid) = attr.uid {
+            n.uid = uid;
+        }
+        if let Some(gid) = attr.gid {
+            n.gid = gid;
+        }
+        if let Some(t) = attr.atime {
+            n.atime = t;
+        }
+        if let Some(t) = attr.mtime {
+            n.mtime = t;
+        }
+        if let Some(t) = now {
+            n.ctime = t;
+        }
+        Ok(())
+    }
+}
+
+// The WIT layer, compiled only for the component build.
+#[cfg(feature = "component")]
+mod bindings;

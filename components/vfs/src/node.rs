@@ -1,0 +1,268 @@
+//! The inode table: every file, directory, symlink and device node, whether it came from
+//! the image or was created since, with directories as ordered name -> inode maps.
+//!
+//! The overlay is kept at this level: the image's directory tree is indexed into the table
+//! once (headers only), and from then on the table *is* the merged view, so a removed
+//! lower entry is simply gone (a whiteout), and a directory removed and created again is a
+//! new, empty inode (opaque). File contents stay in the image until written (`file.rs`).
+//! Inode numbers are table indices, never reused, and so stable across copy-up.
+
+use crate::file::FileData;
+use crate::{Ino, Stat, Timespec};
+use friscy_abi::Errno;
+use friscy_abi::mode::S_IFDIR;
+use std::collections::BTreeMap;
+
+/// The root directory's inode number.
+pub(crate) const ROOT: Ino = 1;
+
+/// A directory's entries, each with a sequence number that orders the listing and makes
+/// readdir cookies stable while entries are added and removed.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Dir {
+    /// The parent directory (the root is its own parent).
+    pub parent: Ino,
+    /// This directory's name in its parent (for `path`).
+    pub name: Vec<u8>,
+    pub entries: BTreeMap<Vec<u8>, (u64, Ino)>,
+    pub order: BTreeMap<u64, Vec<u8>>,
+    next_seq: u64,
+    /// How many entries are directories (for nlink).
+    pub subdirs: u32,
+    /// Removed by rmdir (or replaced by rename) while something may still refer to it.
+    pub removed: bool,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Body {
+    File(FileData),
+    Dir(Dir),
+    Symlink(Vec<u8>),
+    /// Character and block devices, FIFOs and sockets: only metadata here.
+    Special,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Node {
+    /// st_mode: type and permission bits.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub rdev: u64,
+    /// Link count of a non-directory (a directory's is computed).
+    pub nlink: u32,
+    pub atime: Timespec,
+    pub mtime: Timespec,
+    pub ctime: Timespec,
+    pub body: Body,
+}
+
+impl Node {
+    pub(crate) fn new(mode: u32, body: Body, time: Timespec) -> Node {
+        Node {
+            mode,
+            uid: 0,
+            gid: 0,
+            rdev: 0,
+            nlink: 0,
+            atime: time,
+            mtime: time,
+            ctime: time,
+            body,
+        }
+    }
+
+    pub(crate) fn is_dir(&self) -> bool {
+        matches!(self.body, Body::Dir(_))
+    }
+
+    pub(crate) fn stat(&self, ino: Ino) -> Stat {
+        let (size, nlink) = match &self.body {
+            Body::File(f) => (f.size(), self.nlink),
+            Body::Dir(d) => (4096, if d.removed { 0 } else { 2 + d.subdirs }),
+            Body::Symlink(t) => (t.len() as u64, self.nlink),
+            Body::Special => (0, self.nlink),
+        };
+        Stat {
+            ino,
+            mode: self.mode,
+            nlink,
+            uid: self.uid,
+            gid: self.gid,
+            rdev: self.rdev,
+            size,
+            blocks: size.div_ceil(512),
+            atime: self.atime,
+            mtime: self.mtime,
+            ctime: self.ctime,
+        }
+    }
+}
+
+/// All inodes, indexed by number (0 is never used).
+pub(crate) struct Table {
+    nodes: Vec<Option<Node>>,
+}
+
+impl Table {
+    /// A table holding only an empty root directory.
+    pub(crate) fn new() -> Table {
+        let root = Dir {
+            parent: ROOT,
+            ..Dir::default()
+        };
+        let root = Node::new(S_IFDIR | 0o755, Body::Dir(root), Timespec::default());
+        Table {
+            nodes: vec![None, Some(root)],
+        }
+    }
+
+    /// The node, ENOENT for a number that was never allocated or was released.
+    pub(crate) fn get(&self, ino: Ino) -> Result<&Node, Errno> {
+        usize::try_from(ino)
+            .ok()
+            .and_then(|i| self.nodes.get(i))
+            .and_then(|n| n.as_ref())
+            .ok_or(Errno::ENOENT)
+    }
+
+    pub(crate) fn get_mut(&mut self, ino: Ino) -> Result<&mut Node, Errno> {
+        usize::try_from(ino)
+            .ok()
+            .and_then(|i| self.nodes.get_mut(i))
+            .and_then(|n| n.as_mut())
+            .ok_or(Errno::ENOENT)
+    }
+
+    /// The directory, ENOTDIR if `ino` is something else.
+    pub(crate) fn dir(&self, ino: Ino) -> Result<&Dir, Errno> {
+        match &self.get(ino)?.body {
+            Body::Dir(d) => Ok(d),
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    pub(crate) fn dir_mut(&mut self, ino: Ino) -> Result<&mut Dir, Errno> {
+        match &mut self.get_mut(ino)?.body {
+            Body::Dir(d) => Ok(d),
+            _ => Err(Errno::ENOTDIR),
+        }
+    }
+
+    /// A directory that can take new entries: ENOENT once it has been removed.
+    pub(crate) fn live_dir(&self, ino: Ino) -> Result<&Dir, Errno> {
+        let d = self.dir(ino)?;
+        if d.removed { Err(Errno::ENOENT) } else { Ok(d) }
+    }
+
+    pub(crate) fn child(&self, dir: Ino, name: &[u8]) -> Option<Ino> {
+        self.dir(dir).ok()?.entries.get(name).map(|&(_, ino)| ino)
+    }
+
+    pub(crate) fn alloc(&mut self, node: Node) -> Ino {
+        self.nodes.push(Some(node));
+        (self.nodes.len() - 1) as Ino
+    }
+
+    /// Drop an inode's storage for good (it must have no names left).
+    pub(crate) fn release(&mut self, ino: Ino) {
+        if ino != ROOT
+            && let Some(slot) = usize::try_from(ino)
+                .ok()
+                .and_then(|i| self.nodes.get_mut(i))
+        {
+            *slot = None;
+        }
+    }
+
+    /// Add the name `name` -> `ino` to `parent` (which must not have it already): the
+    /// child's link count (or, for a directory, its parent link) follows.
+    pub(crate) fn attach(&mut self, parent: Ino, name: &[u8], ino: Ino) {
+        let is_dir = match self.get_mut(ino) {
+            Ok(n) => match &mut n.body {
+                Body::Dir(d) => {
+                    d.parent = parent;
+                    d.name = name.to_vec();
+                    d.removed = false;
+                    true
+                }
+                _ => {
+                    n.nlink += 1;
+                    false
+                }
+            },
+            Err(_) => return,
+        };
+        if let Ok(p) = self.dir_mut(parent) {
+            let seq = p.next_seq;
+            p.next_seq += 1;
+            p.entries.insert(name.to_vec(), (seq, ino));
+            p.order.insert(seq, name.to_vec());
+            if is_dir {
+                p.subdirs += 1;
+            }
+        }
+    }
+
+    /// Remove the name from `parent` and drop the link it held. A directory is not marked
+    /// removed here (rename moves it); the caller does that for rmdir.
+    pub(crate) fn detach(&mut self, parent: Ino, name: &[u8]) -> Option<Ino> {
+        let p = self.dir_mut(parent).ok()?;
+        let (seq, ino) = p.entries.remove(name)?;
+        p.order.remove(&seq);
+        let node = self.get_mut(ino).ok()?;
+        if node.is_dir() {
+            if let Ok(p) = self.dir_mut(parent) {
+                p.subdirs -= 1;
+            }
+        } else {
+            node.nlink = node.nlink.saturating_sub(1);
+        }
+        Some(ino)
+    }
+
+    /// Mark a detached directory (and everything in it) as gone.
+    pub(crate) fn mark_removed(&mut self, ino: Ino) {
+        if let Ok(d) = self.dir_mut(ino) {
+            d.removed = true;
+        }
+    }
+
+    /// Drop a subtree that no longer has a name (an image entry replaced by a later one).
+    pub(crate) fn drop_tree(&mut self, ino: Ino) {
+        let children: Vec<Ino> = match self.dir(ino) {
+            Ok(d) => d.entries.values().map(|&(_, c)| c).collect(),
+            Err(_) => Vec::new(),
+        };
+        let names: Vec<Vec<u8>> = self
+            .dir(ino)
+            .map(|d| d.entries.keys().cloned().collect())
+            .unwrap_or_default();
+        for name in names {
+            self.detach(ino, &name);
+        }
+        for c in children {
+            let gone = self
+                .get(c)
+                .map(|n| n.is_dir() || n.nlink == 0)
+                .unwrap_or(false);
+            if gone {
+                self.drop_tree(c);
+            }
+        }
+        self.release(ino);
+    }
+
+    /// True if `ino` is `anc` or lies below it.
+    pub(crate) fn is_within(&self, mut ino: Ino, anc: Ino) -> bool {
+        loop {
+            if ino == anc {
+                return true;
+            }
+            match self.dir(ino) {
+                Ok(d) if ino != ROOT && !d.removed => ino = d.parent,
+                _ => return false,
+            }
+        }
+    }
+}

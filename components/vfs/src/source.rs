@@ -1,0 +1,174 @@
+//! Reading the rootfs image: the `RootfsSource` trait (the WIT `rootfs` interface as a
+//! Rust trait), its in-memory implementations, and `Lower`, which reads file contents out
+//! of the image in aligned chunks through a small cache so that the guest's page-sized
+//! reads do not each become a call to the image provider.
+
+/// The rootfs image: a tar archive read in chunks (never all at once).
+pub trait RootfsSource {
+    /// Size of the image in bytes.
+    fn size(&self) -> u64;
+    /// Up to `len` bytes at `offset`; shorter only at the end of the image.
+    fn read_at(&self, offset: u64, len: u32) -> Vec<u8>;
+}
+
+fn slice_at(bytes: &[u8], offset: u64, len: u32) -> Vec<u8> {
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    let end = start.saturating_add(len as usize).min(bytes.len());
+    bytes[start..end].to_vec()
+}
+
+impl RootfsSource for Vec<u8> {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+    fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
+        slice_at(self, offset, len)
+    }
+}
+
+impl RootfsSource for &[u8] {
+    fn size(&self) -> u64 {
+        self.len() as u64
+    }
+    fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
+        slice_at(self, offset, len)
+    }
+}
+
+impl<T: RootfsSource + ?Sized> RootfsSource for Box<T> {
+    fn size(&self) -> u64 {
+        (**self).size()
+    }
+    fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
+        (**self).read_at(offset, len)
+    }
+}
+
+impl<T: RootfsSource + ?Sized> RootfsSource for std::sync::Arc<T> {
+    fn size(&self) -> u64 {
+        (**self).size()
+    }
+    fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
+        (**self).read_at(offset, len)
+    }
+}
+
+/// Size of the chunks read from the image, for indexing and for file contents.
+pub(crate) const CHUNK: usize = 64 * 1024;
+/// How many file-content chunks the cache keeps.
+const CACHE_SLOTS: usize = 8;
+
+/// Something that fills a buffer with image bytes at an image offset (file contents of
+/// the lower layer). A trait so that file-data code need not know `R`.
+pub(crate) trait LowerRead {
+    /// Fill `buf` from image offset `offset`; bytes past the end of the image read as 0.
+    fn read_into(&mut self, offset: u64, buf: &mut [u8]);
+}
+
+struct Slot {
+    chunk: u64,
+    used: u64,
+    data: Vec<u8>,
+}
+
+/// The image plus a small least-recently-used cache of aligned chunks.
+pub(crate) struct Lower<R> {
+    pub(crate) src: R,
+    slots: Vec<Slot>,
+    tick: u64,
+}
+
+impl<R: RootfsSource> Lower<R> {
+    pub(crate) fn new(src: R) -> Self {
+        Lower {
+            src,
+            slots: Vec::new(),
+            tick: 0,
+        }
+    }
+
+    fn chunk(&mut self, chunk: u64) -> &[u8] {
+        self.tick += 1;
+        let tick = self.tick;
+        if let Some(i) = self.slots.iter().position(|s| s.chunk == chunk) {
+            self.slots[i].used = tick;
+            return &self.slots[i].data;
+        }
+        let data = self.src.read_at(chunk * CHUNK as u64, CHUNK as u32);
+        let slot = Slot {
+            chunk,
+            used: tick,
+            data,
+        };
+        let i = if self.slots.len() < CACHE_SLOTS {
+            self.slots.push(slot);
+            self.slots.len() - 1
+        } else {
+            let i = (0..self.slots.len())
+                .min_by_key(|&i| self.slots[i].used)
+                .unwrap_or(0);
+            self.slots[i] = slot;
+            i
+        };
+        &self.slots[i].data
+    }
+}
+
+impl<R: RootfsSource> LowerRead for Lower<R> {
+    fn read_into(&mut self, offset: u64, buf: &mut [u8]) {
+        if buf.len() >= CHUNK {
+            // Large reads go straight to the image (in u32-sized pieces) and bypass the cache.
+            let mut done = 0usize;
+            while done < buf.len() {
+                let want = (buf.len() - done).min(u32::MAX as usize / 2) as u32;
+                let got = self.src.read_at(offset + done as u64, want);
+                let n = got.len().min(want as usize);
+                buf[done..done + n].copy_from_slice(&got[..n]);
+                if n < want as usize {
+                    buf[done + n..].fill(0);
+                    return;
+                }
+                done += n;
+            }
+            return;
+        }
+        let mut done = 0usize;
+        while done < buf.len() {
+            let pos = offset + done as u64;
+            let chunk = pos / CHUNK as u64;
+            let within = (pos % CHUNK as u64) as usize;
+            let data = self.chunk(chunk);
+            let avail = data.len().saturating_sub(within);
+            let n = avail.min(buf.len() - done);
+            buf[done..done + n].copy_from_slice(&data[within..within + n]);
+            done += n;
+            if n == 0 || within + n < CHUNK && done < buf.len() {
+                // The image ended inside this chunk.
+                buf[done..].fill(0);
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunked_reads_match_the_image_and_pad_past_its_end() {
+        let image: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut lower = Lower::new(image.clone());
+        for &(off, len) in &[(0u64, 10usize), (65_530, 20), (131_000, 4096), (5, 70_000)] {
+            let mut buf = vec![0xAA; len];
+            lower.read_into(off, &mut buf);
+            assert_eq!(buf[..], image[off as usize..off as usize + len]);
+        }
+        let mut buf = vec![0xAA; 100];
+        lower.read_into(199_950, &mut buf);
+        assert_eq!(buf[..50], image[199_950..]);
+        assert!(buf[50..].iter().all(|&b| b == 0));
+    }
+}
