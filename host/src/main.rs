@@ -98,6 +98,7 @@ fn load_component(engine: &Engine, path: &Path) -> Result<Component> {
         }
     }
     let component = Component::new(engine, &bytes)
+        .map_err(anyhow::Error::from)
         .with_context(|| format!("compiling {}", path.display()))?;
     if let Some(cached) = &cache
         && let Ok(serialized) = component.serialize()
@@ -136,13 +137,14 @@ fn run(args: RunArgs) -> Result<u8> {
     let state = State { wasi: wasi.build(), table: ResourceTable::new() };
     let mut store = Store::new(&engine, state);
     let command = Command::instantiate(&mut store, &component, &linker)
+        .map_err(anyhow::Error::from)
         .context("instantiating the friscy component")?;
     match command.wasi_cli_run().call_run(&mut store) {
         Ok(Ok(())) => Ok(0),
         Ok(Err(())) => Ok(1),
         Err(e) => match e.downcast_ref::<I32Exit>() {
-            Some(I32Exit(code)) => Ok(*code as u8),
-            None => Err(e.context("the friscy component trapped")),
+            Some(exit) => Ok(exit.0 as u8),
+            None => Err(anyhow::Error::from(e).context("the friscy component trapped")),
         },
     }
 }
