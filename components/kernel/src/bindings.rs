@@ -166,7 +166,7 @@ mod imported {
     use friscy_vfs::{Dirent, Fs, Ino, SetAttr, Stat, Timespec};
 
     use super::generated::friscy::exec::machine as m;
-    use super::generated::friscy::vfs::{fs, types as t};
+    use super::generated::friscy::vfs::{fs, fs as t};
 
     /// Owns the resources; the hot path uses the plain functions with their ids.
     #[derive(Default)]

@@ -8,7 +8,7 @@ use crate::{Fs, Ino, RootfsSource, SetAttr, Stat, Timespec, Vfs};
 wit_bindgen::generate!({ path: "../../wit", world: "friscy:vfs/vfs" });
 
 use exports::friscy::vfs::fs as wit;
-use friscy::vfs::types as t;
+use exports::friscy::vfs::fs as t;
 
 /// The image, read through the `rootfs` import in chunks.
 pub struct ImportedRootfs;
