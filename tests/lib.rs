@@ -6,19 +6,28 @@ use std::process::{Command, Output};
 
 /// The repository root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// A file in build/, which `scripts/build.sh` must have made.
 pub fn built(name: &str) -> PathBuf {
     let p = root().join("build").join(name);
-    assert!(p.exists(), "{} is missing: run scripts/build.sh first", p.display());
+    assert!(
+        p.exists(),
+        "{} is missing: run scripts/build.sh first",
+        p.display()
+    );
     p
 }
 
 /// A tool from $HOME/.cargo/bin (where scripts/setup.sh installs them) or PATH.
 pub fn tool(name: &str) -> PathBuf {
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
     let p = home.join(".cargo/bin").join(name);
     if p.exists() { p } else { PathBuf::from(name) }
 }
@@ -41,16 +50,28 @@ impl From<Output> for Run {
 }
 
 pub fn run(cmd: &mut Command) -> Run {
-    let out = cmd.output().unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
     out.into()
 }
 
 /// `wasmtime run COMPONENT -- ARGS...`
 pub fn wasmtime(component: &Path, args: &[&str]) -> Run {
-    run(Command::new(tool("wasmtime")).arg("run").arg(component).arg("--").args(args))
+    run(Command::new(tool("wasmtime"))
+        .arg("run")
+        .arg(component)
+        .arg("--")
+        .args(args))
 }
 
 /// `friscy run --rootfs IMAGE [extra...] -- ARGS...`
 pub fn friscy(image: &Path, extra: &[&str], args: &[&str]) -> Run {
-    run(Command::new(built("friscy")).arg("run").arg("--rootfs").arg(image).args(extra).arg("--").args(args))
+    run(Command::new(built("friscy"))
+        .arg("run")
+        .arg("--rootfs")
+        .arg(image)
+        .args(extra)
+        .arg("--")
+        .args(args))
 }

@@ -9,8 +9,7 @@ fn main() {
         println!("cargo:rustc-env=FRISCY_ROOTFS_EMBED={}", out.display());
         return;
     }
-    let path = std::fs::canonicalize(&path)
-        .unwrap_or_else(|e| panic!("FRISCY_ROOTFS={path}: {e}"));
+    let path = std::fs::canonicalize(&path).unwrap_or_else(|e| panic!("FRISCY_ROOTFS={path}: {e}"));
     println!("cargo:rerun-if-changed={}", path.display());
     println!("cargo:rustc-env=FRISCY_ROOTFS_EMBED={}", path.display());
 }

@@ -67,7 +67,9 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
                 command.extend(args);
                 break;
             }
-            s if s.starts_with('-') && command.is_empty() => return Err(format!("unknown option '{s}'")),
+            s if s.starts_with('-') && command.is_empty() => {
+                return Err(format!("unknown option '{s}'"));
+            }
             _ => {
                 command.push(arg);
                 command.extend(args);
@@ -79,5 +81,11 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
     if command.is_empty() {
         return Err("no command given".into());
     }
-    Ok(Command::Run(RunArgs { rootfs, component, env, trace, command }))
+    Ok(Command::Run(RunArgs {
+        rootfs,
+        component,
+        env,
+        trace,
+        command,
+    }))
 }

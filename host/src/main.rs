@@ -25,7 +25,10 @@ struct State {
 
 impl WasiView for State {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -134,7 +137,10 @@ fn run(args: RunArgs) -> Result<u8> {
     if args.trace {
         wasi.env("FRISCY_TRACE", "1");
     }
-    let state = State { wasi: wasi.build(), table: ResourceTable::new() };
+    let state = State {
+        wasi: wasi.build(),
+        table: ResourceTable::new(),
+    };
     let mut store = Store::new(&engine, state);
     let command = Command::instantiate(&mut store, &component, &linker)
         .map_err(anyhow::Error::from)

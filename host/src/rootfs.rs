@@ -17,7 +17,8 @@ pub struct RootfsFile {
 
 impl RootfsFile {
     pub fn open(path: &Path) -> Result<RootfsFile> {
-        let file = File::open(path).with_context(|| format!("opening rootfs {}", path.display()))?;
+        let file =
+            File::open(path).with_context(|| format!("opening rootfs {}", path.display()))?;
         let size = file.metadata()?.len();
         let mut magic = [0u8; 4];
         file.read_exact_at(&mut magic, 0).ok();
@@ -51,6 +52,8 @@ pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>, image: RootfsFile) -> R
     let mut inst = linker.instance("friscy:vfs/rootfs@0.1.0")?;
     let size = image.size;
     inst.func_wrap("size", move |_, (): ()| Ok((size,)))?;
-    inst.func_wrap("read", move |_, (offset, len): (u64, u32)| Ok((image.read(offset, len),)))?;
+    inst.func_wrap("read", move |_, (offset, len): (u64, u32)| {
+        Ok((image.read(offset, len),))
+    })?;
     Ok(())
 }

@@ -143,7 +143,11 @@ fn make_kernel() -> Result<Kernel, String> {
         }
     }
     let vfs = Vfs::new(ImportedRootfs).map_err(|e| format!("rootfs: {e}"))?;
-    Ok(Kernel::new(Box::new(friscy_exec::Machines::new()), Box::new(vfs), Box::new(WasiHost)))
+    Ok(Kernel::new(
+        Box::new(friscy_exec::Machines::new()),
+        Box::new(vfs),
+        Box::new(WasiHost),
+    ))
 }
 
 #[cfg(feature = "component")]
@@ -151,7 +155,11 @@ fn make_kernel() -> Result<Kernel, String> {
     if let Some(err) = generated::friscy::vfs::fs::image_error() {
         return Err(format!("rootfs: {err}"));
     }
-    Ok(Kernel::new(Box::new(imported::ImportedMachine::default()), Box::new(imported::ImportedFs), Box::new(WasiHost)))
+    Ok(Kernel::new(
+        Box::new(imported::ImportedMachine::default()),
+        Box::new(imported::ImportedFs),
+        Box::new(WasiHost),
+    ))
 }
 
 /// exec and vfs over their WIT imports.
@@ -161,7 +169,8 @@ mod imported {
 
     use friscy_abi::Errno;
     use friscy_exec::{
-        Access, Fault, FaultCause, HartId, Machine, MapError, Prot, Registers, SpaceId, StopReason, Syscall,
+        Access, Fault, FaultCause, HartId, Machine, MapError, Prot, Registers, SpaceId, StopReason,
+        Syscall,
     };
     use friscy_vfs::{Dirent, Fs, Ino, SetAttr, Stat, Timespec};
 
@@ -230,7 +239,13 @@ mod imported {
         fn unmap(&mut self, space: SpaceId, addr: u64, len: u64) -> Result<(), MapError> {
             m::unmap_pages(space, addr, len).map_err(map_err)
         }
-        fn protect(&mut self, space: SpaceId, addr: u64, len: u64, p: Prot) -> Result<(), MapError> {
+        fn protect(
+            &mut self,
+            space: SpaceId,
+            addr: u64,
+            len: u64,
+            p: Prot,
+        ) -> Result<(), MapError> {
             m::protect_pages(space, addr, len, prot(p)).map_err(map_err)
         }
         fn read(&mut self, space: SpaceId, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {
@@ -248,7 +263,10 @@ mod imported {
             match m::run(hart, budget) {
                 m::StopReason::Ecall(s) => {
                     let (a0, a1, a2, a3, a4, a5) = s.args;
-                    StopReason::Ecall(Syscall { nr: s.nr, args: [a0, a1, a2, a3, a4, a5] })
+                    StopReason::Ecall(Syscall {
+                        nr: s.nr,
+                        args: [a0, a1, a2, a3, a4, a5],
+                    })
                 }
                 m::StopReason::Breakpoint => StopReason::Breakpoint,
                 m::StopReason::BudgetExhausted => StopReason::BudgetExhausted,
@@ -258,13 +276,26 @@ mod imported {
         }
         fn registers(&self, hart: HartId) -> Registers {
             let r = m::get_registers(hart);
-            let mut out = Registers { x: [0; 32], f: [0; 32], pc: r.pc, fcsr: r.fcsr };
+            let mut out = Registers {
+                x: [0; 32],
+                f: [0; 32],
+                pc: r.pc,
+                fcsr: r.fcsr,
+            };
             out.x.copy_from_slice(&r.x[..32]);
             out.f.copy_from_slice(&r.f[..32]);
             out
         }
         fn set_registers(&mut self, hart: HartId, r: &Registers) {
-            m::set_registers(hart, &m::Registers { x: r.x.to_vec(), f: r.f.to_vec(), pc: r.pc, fcsr: r.fcsr });
+            m::set_registers(
+                hart,
+                &m::Registers {
+                    x: r.x.to_vec(),
+                    f: r.f.to_vec(),
+                    pc: r.pc,
+                    fcsr: r.fcsr,
+                },
+            );
         }
         fn x(&self, hart: HartId, reg: u8) -> u64 {
             m::get_x(hart, reg)
@@ -289,10 +320,16 @@ mod imported {
         Errno::from_raw(e).unwrap_or(Errno::EIO)
     }
     fn ts(t: t::Timespec) -> Timespec {
-        Timespec { sec: t.sec, nsec: t.nsec }
+        Timespec {
+            sec: t.sec,
+            nsec: t.nsec,
+        }
     }
     fn ts_out(t: Timespec) -> t::Timespec {
-        t::Timespec { sec: t.sec, nsec: t.nsec }
+        t::Timespec {
+            sec: t.sec,
+            nsec: t.nsec,
+        }
     }
 
     impl Fs for ImportedFs {
@@ -332,7 +369,15 @@ mod imported {
         }
         fn readdir(&mut self, dir: Ino, cookie: u64, max: u32) -> Result<Vec<Dirent>, Errno> {
             let entries = fs::readdir(dir, cookie, max).map_err(errno)?;
-            Ok(entries.into_iter().map(|e| Dirent { ino: e.ino, kind: e.kind, name: e.name, next: e.next }).collect())
+            Ok(entries
+                .into_iter()
+                .map(|e| Dirent {
+                    ino: e.ino,
+                    kind: e.kind,
+                    name: e.name,
+                    next: e.next,
+                })
+                .collect())
         }
         fn readlink(&mut self, node: Ino) -> Result<Vec<u8>, Errno> {
             fs::readlink(node).map_err(errno)
@@ -349,7 +394,14 @@ mod imported {
         fn remove(&mut self, parent: Ino, name: &[u8], dir: bool) -> Result<(), Errno> {
             fs::remove(parent, name, dir).map_err(errno)
         }
-        fn rename(&mut self, op: Ino, on: &[u8], np: Ino, nn: &[u8], flags: u32) -> Result<(), Errno> {
+        fn rename(
+            &mut self,
+            op: Ino,
+            on: &[u8],
+            np: Ino,
+            nn: &[u8],
+            flags: u32,
+        ) -> Result<(), Errno> {
             fs::rename(op, on, np, nn, flags).map_err(errno)
         }
         fn set_attr(&mut self, node: Ino, a: &SetAttr) -> Result<(), Errno> {

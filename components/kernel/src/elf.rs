@@ -133,7 +133,11 @@ impl Elf {
                 if ph.filesz > ph.memsz {
                     return Err(ElfError::Corrupt("segment file size exceeds memory size"));
                 }
-                if ph.offset.checked_add(ph.filesz).is_none_or(|e| e > file.len() as u64) {
+                if ph
+                    .offset
+                    .checked_add(ph.filesz)
+                    .is_none_or(|e| e > file.len() as u64)
+                {
                     return Err(ElfError::Corrupt("segment extends past end of file"));
                 }
                 if ph.vaddr.checked_add(ph.memsz).is_none() {
@@ -145,7 +149,13 @@ impl Elf {
         if !phdrs.iter().any(|p| p.p_type == PT_LOAD) {
             return Err(ElfError::Corrupt("no loadable segments"));
         }
-        Ok(Elf { e_type, entry, phoff, phnum, phdrs })
+        Ok(Elf {
+            e_type,
+            entry,
+            phoff,
+            phnum,
+            phdrs,
+        })
     }
 
     /// The PT_INTERP path (without its NUL), if the program is dynamically linked.
@@ -200,7 +210,10 @@ mod tests {
             Elf::parse(&header(62, 2)).unwrap_err(),
             ElfError::WrongArch("x86-64".into())
         );
-        assert!(matches!(Elf::parse(&header(EM_RISCV, 1)), Err(ElfError::WrongArch(_))));
+        assert!(matches!(
+            Elf::parse(&header(EM_RISCV, 1)),
+            Err(ElfError::WrongArch(_))
+        ));
         let mut h = header(EM_RISCV, 2);
         assert!(Elf::parse(&h).is_ok());
         h[64 + 32..64 + 40].copy_from_slice(&1000u64.to_le_bytes()); // filesz past EOF

@@ -138,5 +138,10 @@ impl FdTable {
 }
 
 pub fn new_file(kind: FileKind, flags: u32, path: Vec<u8>) -> FileRef {
-    Rc::new(RefCell::new(OpenFile { kind, flags, offset: 0, path }))
+    Rc::new(RefCell::new(OpenFile {
+        kind,
+        flags,
+        offset: 0,
+        path,
+    }))
 }

@@ -54,7 +54,13 @@ pub struct Kernel {
 
 impl Kernel {
     pub fn new(machine: Box<dyn Machine>, fs: Box<dyn Fs>, host: Box<dyn Host>) -> Kernel {
-        Kernel { machine, fs, host, trace: false, enosys_seen: HashSet::new() }
+        Kernel {
+            machine,
+            fs,
+            host,
+            trace: false,
+            enosys_seen: HashSet::new(),
+        }
     }
 
     /// One line on the host's diagnostic stream, prefixed like a shell's messages.
@@ -79,7 +85,10 @@ impl Kernel {
             .to_vec();
         let cwd = self.fs.root();
         let Some(path) = self.find_command(cwd, &cmd, &path_var) else {
-            self.report(&format!("{}: command not found", String::from_utf8_lossy(&cmd)));
+            self.report(&format!(
+                "{}: command not found",
+                String::from_utf8_lossy(&cmd)
+            ));
             return 127;
         };
         let image = match self.load_program(cwd, &path, argv, &envp) {
@@ -92,8 +101,19 @@ impl Kernel {
         };
         let mut fds = FdTable::default();
         for (fd, stream, flags) in [(0, Stdio::In, 0), (1, Stdio::Out, 1), (2, Stdio::Err, 1)] {
-            let file = new_file(FileKind::Stdio(stream), flags, format!("/dev/std{fd}").into_bytes());
-            fds.insert_at(fd, FdEntry { file, cloexec: false }).expect("fd 0-2 are valid");
+            let file = new_file(
+                FileKind::Stdio(stream),
+                flags,
+                format!("/dev/std{fd}").into_bytes(),
+            );
+            fds.insert_at(
+                fd,
+                FdEntry {
+                    file,
+                    cloexec: false,
+                },
+            )
+            .expect("fd 0-2 are valid");
         }
         let mut proc = Process {
             pid: 1,
@@ -135,7 +155,11 @@ impl Kernel {
                     let why = format!("Illegal instruction (0x{bits:08x})");
                     return self.die(proc, signo::SIGILL, why);
                 }
-                StopReason::Fault(Fault { addr, access, cause }) => {
+                StopReason::Fault(Fault {
+                    addr,
+                    access,
+                    cause,
+                }) => {
                     let kind = match cause {
                         FaultCause::Unmapped => "unmapped",
                         FaultCause::Protection => "protected",

@@ -140,9 +140,10 @@ impl Kernel {
             candidate.push(b'/');
             candidate.extend_from_slice(name);
             if let Ok(ino) = self.fs.lookup(cwd, &candidate, true)
-                && self.fs.stat(ino).is_ok_and(|st| {
-                    st.mode & friscy_abi::mode::S_IFMT == friscy_abi::mode::S_IFREG
-                })
+                && self
+                    .fs
+                    .stat(ino)
+                    .is_ok_and(|st| st.mode & friscy_abi::mode::S_IFMT == friscy_abi::mode::S_IFREG)
             {
                 return Some(candidate);
             }
@@ -220,7 +221,10 @@ impl Kernel {
             file = match self.read_executable(cwd, &interp) {
                 Ok((_, data)) => data,
                 Err(ExecError::NotFound(_)) => {
-                    return Err(ExecError::InterpreterNotFound { program: path, interp });
+                    return Err(ExecError::InterpreterNotFound {
+                        program: path,
+                        interp,
+                    });
                 }
                 Err(e) => return Err(e),
             };
@@ -247,13 +251,28 @@ impl Kernel {
         let abs_path = self.absolute(cwd, &path);
 
         let space = self.machine.space_new();
-        let result = self.populate(space, &abs_path, &file, &exe, interp.as_deref(), interp_file.as_deref(), &argv, envp);
+        let result = self.populate(
+            space,
+            &abs_path,
+            &file,
+            &exe,
+            interp.as_deref(),
+            interp_file.as_deref(),
+            &argv,
+            envp,
+        );
         match result {
             Ok((mm, pc, sp)) => {
                 let hart = self.machine.hart_new(space);
                 self.machine.set_pc(hart, pc);
                 self.machine.set_x(hart, 2, sp);
-                Ok(Image { space, hart, mm, exe: abs_path, argv })
+                Ok(Image {
+                    space,
+                    hart,
+                    mm,
+                    exe: abs_path,
+                    argv,
+                })
             }
             Err(e) => {
                 self.machine.space_drop(space);
@@ -289,9 +308,15 @@ impl Kernel {
     ) -> Result<(MemoryMap, u64, u64), ExecError> {
         let oom = || ExecError::NoMemory(path.to_vec());
         let (lo, hi) = exe.load_range();
-        let bias = if exe.e_type == elf::ET_DYN { mm::PIE_BASE - page_down(lo) } else { 0 };
+        let bias = if exe.e_type == elf::ET_DYN {
+            mm::PIE_BASE - page_down(lo)
+        } else {
+            0
+        };
         let mut mm = MemoryMap::new(hi + bias);
-        let main = self.load_segments(space, &mut mm, file, exe, bias, path).ok_or_else(oom)?;
+        let main = self
+            .load_segments(space, &mut mm, file, exe, bias, path)
+            .ok_or_else(oom)?;
 
         let mut entry = main.entry;
         let mut base = 0;
@@ -301,14 +326,24 @@ impl Kernel {
             let span = page_up(ihi - page_down(ilo)).ok_or_else(oom)?;
             let at = mm.find_free(span).ok_or_else(oom)?;
             let ibias = at - page_down(ilo);
-            let loaded = self.load_segments(space, &mut mm, idata, &ielf, ibias, ip).ok_or_else(oom)?;
+            let loaded = self
+                .load_segments(space, &mut mm, idata, &ielf, ibias, ip)
+                .ok_or_else(oom)?;
             entry = loaded.entry;
             base = loaded.bias;
         }
 
         let (stack_lo, stack_top) = (mm.stack_top - mm::STACK_SIZE, mm.stack_top);
-        mm::map_region(&mut *self.machine, space, &mut mm, stack_lo, stack_top, Prot::READ | Prot::WRITE, VmaName::Stack)
-            .map_err(|_| oom())?;
+        mm::map_region(
+            &mut *self.machine,
+            space,
+            &mut mm,
+            stack_lo,
+            stack_top,
+            Prot::READ | Prot::WRITE,
+            VmaName::Stack,
+        )
+        .map_err(|_| oom())?;
         let auxv = [
             (at::PHDR, main.phdr),
             (at::PHENT, elf::PHDR_SIZE as u64),
@@ -325,7 +360,9 @@ impl Kernel {
             (at::CLKTCK, 100),
             (at::SECURE, 0),
         ];
-        let sp = self.build_stack(space, mm.stack_top, path, argv, envp, &auxv).ok_or_else(oom)?;
+        let sp = self
+            .build_stack(space, mm.stack_top, path, argv, envp, &auxv)
+            .ok_or_else(oom)?;
         Ok((mm, entry, sp))
     }
 
@@ -339,13 +376,19 @@ impl Kernel {
         bias: u64,
         name: &[u8],
     ) -> Option<Loaded> {
-        let loads: Vec<_> = elf.phdrs.iter().filter(|p| p.p_type == elf::PT_LOAD).collect();
+        let loads: Vec<_> = elf
+            .phdrs
+            .iter()
+            .filter(|p| p.p_type == elf::PT_LOAD)
+            .collect();
         let (lo, hi) = elf.load_range();
         let start = page_down(lo.checked_add(bias)?);
         let end = page_up(hi.checked_add(bias)?)?;
         // Map the whole span writable to copy the file in, then give each segment its own
         // protection and unmap the holes between segments.
-        self.machine.map(space, start, end - start, Prot::READ | Prot::WRITE).ok()?;
+        self.machine
+            .map(space, start, end - start, Prot::READ | Prot::WRITE)
+            .ok()?;
         for ph in &loads {
             let data = &file[ph.offset as usize..(ph.offset + ph.filesz) as usize];
             self.machine.write(space, ph.vaddr + bias, data).ok()?;
@@ -390,7 +433,12 @@ impl Kernel {
                 .map(|p| p.vaddr - p.offset + elf.phoff + bias)
                 .unwrap_or(0),
         };
-        Some(Loaded { bias, entry: elf.entry + bias, phdr, phnum: elf.phnum })
+        Some(Loaded {
+            bias,
+            entry: elf.entry + bias,
+            phdr,
+            phnum: elf.phnum,
+        })
     }
 
     /// Lay out strings, random bytes, argv, envp and auxv below `top`; returns sp.

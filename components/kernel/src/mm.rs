@@ -76,7 +76,9 @@ impl MemoryMap {
 
     /// Split mappings so that `at` is a boundary.
     fn split_at(&mut self, at: u64) {
-        let Some((&start, vma)) = self.vmas.range(..at).next_back() else { return };
+        let Some((&start, vma)) = self.vmas.range(..at).next_back() else {
+            return;
+        };
         if vma.end > at {
             let tail = vma.clone();
             self.vmas.get_mut(&start).unwrap().end = at;
@@ -110,6 +112,14 @@ impl MemoryMap {
             }
         }
         true
+    }
+
+    /// Whether any mapping overlaps [start, end).
+    pub fn overlaps(&self, start: u64, end: u64) -> bool {
+        self.vmas
+            .range(..end)
+            .next_back()
+            .is_some_and(|(_, v)| v.end > start)
     }
 
     /// Change the protection of [start, end), all of which must be mapped.
@@ -170,8 +180,12 @@ mod tests {
         assert_eq!(mm.find_free(0x2000), Some(base + 0x4000));
         assert!(mm.is_mapped(base, base + 0x1000));
         assert!(!mm.is_mapped(base, base + 0x3000));
-        assert_eq!(mm.protect(base, base + 0x3000, Prot::READ), Err(Errno::ENOMEM));
-        mm.protect(base + 0x2000, base + 0x3000, Prot::WRITE).unwrap();
+        assert_eq!(
+            mm.protect(base, base + 0x3000, Prot::READ),
+            Err(Errno::ENOMEM)
+        );
+        mm.protect(base + 0x2000, base + 0x3000, Prot::WRITE)
+            .unwrap();
         assert_eq!(mm.vmas.len(), 3);
         assert_eq!(mm.vmas[&(base + 0x2000)].prot, Prot::WRITE);
         assert_eq!(mm.vmas[&(base + 0x3000)].prot, Prot::READ);

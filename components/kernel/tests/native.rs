@@ -53,7 +53,8 @@ fn guest(name: &str) -> PathBuf {
     let out = std::env::temp_dir().join(format!("friscy-native-{}-{name}", std::process::id()));
     if !out.exists() {
         // Tests run in parallel: compile to a private name, then rename into place.
-        let tmp = out.with_extension(format!("{:?}", std::thread::current().id()).replace(['(', ')'], ""));
+        let tmp = out
+            .with_extension(format!("{:?}", std::thread::current().id()).replace(['(', ')'], ""));
         let status = Command::new("riscv64-linux-gnu-gcc")
             .args(["-O2", "-static", "-o"])
             .arg(&tmp)
@@ -106,22 +107,35 @@ fn run(files: &[(&str, u32, Vec<u8>)], argv: &[&str]) -> (u8, String, String) {
     k.trace = std::env::var_os("FRISCY_TRACE").is_some();
     let status = k.run_command(argv.iter().map(|a| a.as_bytes().to_vec()).collect(), vec![]);
     let c = captured.borrow();
-    (status, String::from_utf8_lossy(&c.stdout).into(), String::from_utf8_lossy(&c.stderr).into())
+    (
+        status,
+        String::from_utf8_lossy(&c.stdout).into(),
+        String::from_utf8_lossy(&c.stderr).into(),
+    )
 }
 
 #[test]
 fn static_glibc_hello_prints_its_argv() {
     let hello = std::fs::read(guest("hello")).unwrap();
     let (status, out, err) = run(&[("hello", 0o755, hello)], &["/hello", "a", "b"]);
-    assert_eq!(out, "hello from riscv64\nargv[0] = /hello\nargv[1] = a\nargv[2] = b\n", "stderr: {err}");
+    assert_eq!(
+        out, "hello from riscv64\nargv[0] = /hello\nargv[1] = a\nargv[2] = b\n",
+        "stderr: {err}"
+    );
     assert_eq!(status, 0);
 }
 
 #[test]
 fn exit_status_and_stderr() {
     let prog = std::fs::read(guest("exit_status")).unwrap();
-    let (status, out, err) = run(&[("bin/exit_status", 0o755, prog)], &["/bin/exit_status", "42"]);
-    assert_eq!((status, out.as_str(), err.as_str()), (42, "exiting with 42\n", "to stderr\n"));
+    let (status, out, err) = run(
+        &[("bin/exit_status", 0o755, prog)],
+        &["/bin/exit_status", "42"],
+    );
+    assert_eq!(
+        (status, out.as_str(), err.as_str()),
+        (42, "exiting with 42\n", "to stderr\n")
+    );
 }
 
 #[test]
@@ -130,7 +144,10 @@ fn null_store_dies_with_sigsegv() {
     let (status, out, err) = run(&[("segfault", 0o755, prog)], &["/segfault"]);
     assert_eq!(out, "about to fault\n");
     assert_eq!(status, 139);
-    assert!(err.contains("Segmentation fault (store at unmapped address 0x0)"), "{err}");
+    assert!(
+        err.contains("Segmentation fault (store at unmapped address 0x0)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -144,9 +161,21 @@ fn scripts_and_unrunnable_files() {
     ];
     let (status, out, _) = run(&files, &["/script", "y"]);
     assert_eq!(status, 0);
-    assert_eq!(out, "hello from riscv64\nargv[0] = /bin/hello\nargv[1] = -x\nargv[2] = /script\nargv[3] = y\n");
+    assert_eq!(
+        out,
+        "hello from riscv64\nargv[0] = /bin/hello\nargv[1] = -x\nargv[2] = /script\nargv[3] = y\n"
+    );
     let (status, _, err) = run(&files, &["/noexec"]);
-    assert_eq!((status, err.as_str()), (126, "friscy: /noexec: Permission denied\n"));
+    assert_eq!(
+        (status, err.as_str()),
+        (126, "friscy: /noexec: Permission denied\n")
+    );
     let (status, _, err) = run(&files, &["/badinterp"]);
-    assert_eq!((status, err.as_str()), (127, "friscy: /badinterp: interpreter /missing/interp not found\n"));
+    assert_eq!(
+        (status, err.as_str()),
+        (
+            127,
+            "friscy: /badinterp: interpreter /missing/interp not found\n"
+        )
+    );
 }

@@ -51,7 +51,13 @@ impl Kernel {
         }
     }
 
-    fn lookup_at(&mut self, proc: &Process, dirfd: i32, path: &[u8], follow: bool) -> Result<Ino, Errno> {
+    fn lookup_at(
+        &mut self,
+        proc: &Process,
+        dirfd: i32,
+        path: &[u8],
+        follow: bool,
+    ) -> Result<Ino, Errno> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
@@ -65,13 +71,27 @@ impl Kernel {
             FileKind::Inode(ino) => self.fs.stat(*ino),
             FileKind::Device(d) => {
                 let (major, minor) = d.rdev();
-                Ok(Stat { mode: S_IFCHR | 0o666, nlink: 1, rdev: makedev(major, minor), ..Stat::default() })
+                Ok(Stat {
+                    mode: S_IFCHR | 0o666,
+                    nlink: 1,
+                    rdev: makedev(major, minor),
+                    ..Stat::default()
+                })
             }
             FileKind::Stdio(s) => Ok(if self.host.is_terminal(*s) {
                 // A pseudo-terminal, as /dev/pts/0 (major 136).
-                Stat { mode: S_IFCHR | 0o620, nlink: 1, rdev: makedev(136, 0), ..Stat::default() }
+                Stat {
+                    mode: S_IFCHR | 0o620,
+                    nlink: 1,
+                    rdev: makedev(136, 0),
+                    ..Stat::default()
+                }
             } else {
-                Stat { mode: S_IFIFO | 0o600, nlink: 1, ..Stat::default() }
+                Stat {
+                    mode: S_IFIFO | 0o600,
+                    nlink: 1,
+                    ..Stat::default()
+                }
             }),
         }
     }
@@ -106,7 +126,14 @@ impl Kernel {
         }
     }
 
-    fn do_read(&mut self, proc: &Process, fd: i32, buf: u64, len: u64, at: Option<u64>) -> SysResult {
+    fn do_read(
+        &mut self,
+        proc: &Process,
+        fd: i32,
+        buf: u64,
+        len: u64,
+        at: Option<u64>,
+    ) -> SysResult {
         let file = proc.fds.file(fd)?;
         let mut f = file.borrow_mut();
         if f.flags & O_ACCMODE == O_WRONLY || f.flags & O_PATH != 0 {
@@ -144,7 +171,12 @@ impl Kernel {
     }
 
     /// The (base, len) pairs of an iovec array (readv(2)).
-    fn read_iovecs(&mut self, proc: &Process, iov: u64, count: u64) -> Result<Vec<(u64, u64)>, Errno> {
+    fn read_iovecs(
+        &mut self,
+        proc: &Process,
+        iov: u64,
+        count: u64,
+    ) -> Result<Vec<(u64, u64)>, Errno> {
         // UIO_MAXIOV
         if count > 1024 {
             return Err(Errno::EINVAL);
@@ -153,7 +185,10 @@ impl Kernel {
         Ok(raw
             .chunks_exact(16)
             .map(|c| {
-                (u64::from_le_bytes(c[..8].try_into().unwrap()), u64::from_le_bytes(c[8..].try_into().unwrap()))
+                (
+                    u64::from_le_bytes(c[..8].try_into().unwrap()),
+                    u64::from_le_bytes(c[8..].try_into().unwrap()),
+                )
             })
             .collect())
     }
@@ -187,7 +222,12 @@ pub fn encode_stat(st: &Stat) -> [u8; 128] {
 }
 
 pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    let (dirfd, path, flags, mode) = (fd_arg(a[0]), k.read_path(p, a[1])?, a[2] as u32, a[3] as u32);
+    let (dirfd, path, flags, mode) = (
+        fd_arg(a[0]),
+        k.read_path(p, a[1])?,
+        a[2] as u32,
+        a[3] as u32,
+    );
     if flags & O_TMPFILE_BIT != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
@@ -201,8 +241,15 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             _ => Device::from_name(name).map(FileKind::Device),
         };
         if let Some(kind) = kind {
-            let file = new_file(kind, flags & !(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC), path);
-            return Ok(p.fds.insert(FdEntry { file, cloexec: flags & O_CLOEXEC != 0 })? as u64);
+            let file = new_file(
+                kind,
+                flags & !(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC),
+                path,
+            );
+            return Ok(p.fds.insert(FdEntry {
+                file,
+                cloexec: flags & O_CLOEXEC != 0,
+            })? as u64);
         }
     }
     let follow = flags & O_NOFOLLOW == 0;
@@ -232,18 +279,36 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             return Err(Errno::EISDIR);
         }
         if flags & O_TRUNC != 0 && flags & O_ACCMODE != 0 && kind == S_IFREG {
-            k.fs.set_attr(ino, &friscy_vfs::SetAttr { size: Some(0), ..Default::default() })?;
+            k.fs.set_attr(
+                ino,
+                &friscy_vfs::SetAttr {
+                    size: Some(0),
+                    ..Default::default()
+                },
+            )?;
         }
     } else if flags & O_DIRECTORY != 0 && kind != S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
-    let file = new_file(FileKind::Inode(ino), flags & !(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | O_NOFOLLOW), path);
-    Ok(p.fds.insert(FdEntry { file, cloexec: flags & O_CLOEXEC != 0 })? as u64)
+    let file = new_file(
+        FileKind::Inode(ino),
+        flags & !(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | O_NOFOLLOW),
+        path,
+    );
+    Ok(p.fds.insert(FdEntry {
+        file,
+        cloexec: flags & O_CLOEXEC != 0,
+    })? as u64)
 }
 
 /// What /dev/std{in,out,err} open: the same thing the process's fd refers to.
 fn proc_fd_kind(p: &Process, fd: i32) -> Result<FileKind, Errno> {
-    Ok(p.fds.file(fd).map_err(|_| Errno::ENOENT)?.borrow().kind.clone())
+    Ok(p.fds
+        .file(fd)
+        .map_err(|_| Errno::ENOENT)?
+        .borrow()
+        .kind
+        .clone())
 }
 
 pub fn sys_close(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
@@ -308,12 +373,15 @@ pub fn sys_lseek(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         FileKind::Device(_) => return Ok(0),
     };
     let base = match a[2] {
-        0 => 0,                // SEEK_SET
-        1 => f.offset as i64,  // SEEK_CUR
-        2 => size as i64,      // SEEK_END
+        0 => 0,               // SEEK_SET
+        1 => f.offset as i64, // SEEK_CUR
+        2 => size as i64,     // SEEK_END
         _ => return Err(Errno::EINVAL),
     };
-    let new = base.checked_add(a[1] as i64).filter(|&o| o >= 0).ok_or(Errno::EINVAL)?;
+    let new = base
+        .checked_add(a[1] as i64)
+        .filter(|&o| o >= 0)
+        .ok_or(Errno::EINVAL)?;
     f.offset = new as u64;
     Ok(new as u64)
 }
@@ -321,7 +389,11 @@ pub fn sys_lseek(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 pub fn sys_newfstatat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (dirfd, path, flags) = (fd_arg(a[0]), k.read_path(p, a[1])?, a[3]);
     let st = if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
-        let file = if dirfd == AT_FDCWD { None } else { Some(p.fds.file(dirfd)?) };
+        let file = if dirfd == AT_FDCWD {
+            None
+        } else {
+            Some(p.fds.file(dirfd)?)
+        };
         match file {
             Some(f) => k.stat_file(&f.borrow())?,
             None => k.fs.stat(p.cwd)?,
@@ -344,15 +416,23 @@ pub fn sys_fstat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 /// Links the kernel itself answers under /proc (procfs(5)).
 fn proc_link(p: &Process, k: &mut Kernel, path: &[u8]) -> Option<Result<Vec<u8>, Errno>> {
     let pid = p.pid.to_string();
-    let rest = path
-        .strip_prefix(b"/proc/self/")
-        .or_else(|| path.strip_prefix(b"/proc/")?.strip_prefix(pid.as_bytes())?.strip_prefix(b"/"))?;
+    let rest = path.strip_prefix(b"/proc/self/").or_else(|| {
+        path.strip_prefix(b"/proc/")?
+            .strip_prefix(pid.as_bytes())?
+            .strip_prefix(b"/")
+    })?;
     Some(match rest {
         b"exe" => Ok(p.exe.clone()),
         b"cwd" => k.fs.path(p.cwd),
         _ => {
-            let fd: i32 = std::str::from_utf8(rest.strip_prefix(b"fd/")?).ok()?.parse().ok()?;
-            p.fds.file(fd).map(|f| f.borrow().path.clone()).map_err(|_| Errno::ENOENT)
+            let fd: i32 = std::str::from_utf8(rest.strip_prefix(b"fd/")?)
+                .ok()?
+                .parse()
+                .ok()?;
+            p.fds
+                .file(fd)
+                .map(|f| f.borrow().path.clone())
+                .map_err(|_| Errno::ENOENT)
         }
     })
 }
@@ -379,7 +459,9 @@ pub fn sys_getdents64(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (fd, buf, count) = (fd_arg(a[0]), a[1], a[2] as usize);
     let file = p.fds.file(fd)?;
     let mut f = file.borrow_mut();
-    let FileKind::Inode(ino) = f.kind else { return Err(Errno::ENOTDIR) };
+    let FileKind::Inode(ino) = f.kind else {
+        return Err(Errno::ENOTDIR);
+    };
     let entries = k.fs.readdir(ino, f.offset, (count / 24).max(1) as u32)?;
     let mut out = Vec::new();
     for e in entries {
@@ -403,7 +485,14 @@ pub fn sys_getdents64(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     Ok(out.len() as u64)
 }
 
-fn access(k: &mut Kernel, p: &mut Process, dirfd: u64, path: u64, mode: u64, flags: u64) -> SysResult {
+fn access(
+    k: &mut Kernel,
+    p: &mut Process,
+    dirfd: u64,
+    path: u64,
+    mode: u64,
+    flags: u64,
+) -> SysResult {
     let path = k.read_path(p, path)?;
     let st = {
         let ino = k.lookup_at(p, fd_arg(dirfd), &path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
@@ -482,7 +571,10 @@ pub fn sys_umask(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 
 pub fn sys_dup(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let file = p.fds.file(fd_arg(a[0]))?;
-    Ok(p.fds.insert(FdEntry { file, cloexec: false })? as u64)
+    Ok(p.fds.insert(FdEntry {
+        file,
+        cloexec: false,
+    })? as u64)
 }
 
 pub fn sys_dup3(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
@@ -491,7 +583,13 @@ pub fn sys_dup3(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let file = p.fds.file(old)?;
-    p.fds.insert_at(new, FdEntry { file, cloexec: flags & O_CLOEXEC != 0 })?;
+    p.fds.insert_at(
+        new,
+        FdEntry {
+            file,
+            cloexec: flags & O_CLOEXEC != 0,
+        },
+    )?;
     Ok(new as u64)
 }
 
@@ -511,9 +609,19 @@ pub fn sys_fcntl(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             if min < 0 {
                 return Err(Errno::EINVAL);
             }
-            Ok(p.fds.insert_from(min, FdEntry { file, cloexec: a[1] == F_DUPFD_CLOEXEC })? as u64)
+            Ok(p.fds.insert_from(
+                min,
+                FdEntry {
+                    file,
+                    cloexec: a[1] == F_DUPFD_CLOEXEC,
+                },
+            )? as u64)
         }
-        F_GETFD => Ok(if p.fds.get(fd)?.cloexec { FD_CLOEXEC } else { 0 }),
+        F_GETFD => Ok(if p.fds.get(fd)?.cloexec {
+            FD_CLOEXEC
+        } else {
+            0
+        }),
         F_SETFD => {
             p.fds.get_mut(fd)?.cloexec = a[2] & FD_CLOEXEC != 0;
             Ok(0)
@@ -546,7 +654,9 @@ pub fn sys_ioctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         _ => {}
     }
     let file = p.fds.file(fd)?;
-    let FileKind::Stdio(stream) = file.borrow().kind else { return Err(Errno::ENOTTY) };
+    let FileKind::Stdio(stream) = file.borrow().kind else {
+        return Err(Errno::ENOTTY);
+    };
     if !k.host.is_terminal(stream) {
         return Err(Errno::ENOTTY);
     }
@@ -559,7 +669,9 @@ pub fn sys_ioctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             t[4..8].copy_from_slice(&0o5u32.to_le_bytes());
             t[8..12].copy_from_slice(&0o277u32.to_le_bytes());
             t[12..16].copy_from_slice(&0o105073u32.to_le_bytes());
-            let cc = [3u8, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0];
+            let cc = [
+                3u8, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0,
+            ];
             t[17..36].copy_from_slice(&cc);
             k.write_user(p, a[2], &t)?;
             Ok(0)
@@ -585,10 +697,19 @@ mod tests {
 
     #[test]
     fn stat_layout_matches_asm_generic() {
-        let st = Stat { ino: 7, mode: S_IFREG | 0o755, nlink: 1, size: 1234, ..Stat::default() };
+        let st = Stat {
+            ino: 7,
+            mode: S_IFREG | 0o755,
+            nlink: 1,
+            size: 1234,
+            ..Stat::default()
+        };
         let b = encode_stat(&st);
         assert_eq!(u64::from_le_bytes(b[8..16].try_into().unwrap()), 7);
-        assert_eq!(u32::from_le_bytes(b[16..20].try_into().unwrap()), S_IFREG | 0o755);
+        assert_eq!(
+            u32::from_le_bytes(b[16..20].try_into().unwrap()),
+            S_IFREG | 0o755
+        );
         assert_eq!(u64::from_le_bytes(b[48..56].try_into().unwrap()), 1234);
         assert_eq!(makedev(136, 0), 0x8800);
         assert_eq!(makedev(1, 3), 0x103);

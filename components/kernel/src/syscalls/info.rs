@@ -16,7 +16,17 @@ pub const UTS_MACHINE: &str = "riscv64";
 pub fn sys_uname(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     // struct utsname: six fields of 65 bytes.
     let mut buf = [0u8; 65 * 6];
-    for (i, s) in [UTS_SYSNAME, UTS_NODENAME, UTS_RELEASE, UTS_VERSION, UTS_MACHINE, "(none)"].iter().enumerate() {
+    for (i, s) in [
+        UTS_SYSNAME,
+        UTS_NODENAME,
+        UTS_RELEASE,
+        UTS_VERSION,
+        UTS_MACHINE,
+        "(none)",
+    ]
+    .iter()
+    .enumerate()
+    {
         buf[i * 65..i * 65 + s.len()].copy_from_slice(s.as_bytes());
     }
     k.write_user(p, a[0], &buf)?;

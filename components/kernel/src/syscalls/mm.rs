@@ -32,15 +32,27 @@ pub fn sys_brk(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     }
     let (old_end, new_end) = (page_up(mm.brk).unwrap(), page_up(want).unwrap());
     if new_end > old_end {
-        if mm.vmas.range(old_end..new_end).next().is_some() {
+        if mm.overlaps(old_end, new_end) {
             return Ok(mm.brk);
         }
         let prot = Prot::READ | Prot::WRITE;
-        if map_region(&mut *k.machine, p.space, mm, old_end, new_end, prot, VmaName::Heap).is_err() {
+        if map_region(
+            &mut *k.machine,
+            p.space,
+            mm,
+            old_end,
+            new_end,
+            prot,
+            VmaName::Heap,
+        )
+        .is_err()
+        {
             return Ok(mm.brk);
         }
     } else if new_end < old_end {
-        k.machine.unmap(p.space, new_end, old_end - new_end).map_err(|_| Errno::ENOMEM)?;
+        k.machine
+            .unmap(p.space, new_end, old_end - new_end)
+            .map_err(|_| Errno::ENOMEM)?;
         mm.remove(new_end, old_end);
     }
     mm.brk = want;
@@ -48,7 +60,8 @@ pub fn sys_brk(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 }
 
 pub fn sys_mmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    let (addr, len, prot, flags, fd, offset) = (a[0], a[1], prot_arg(a[2])?, a[3], a[4] as i32, a[5]);
+    let (addr, len, prot, flags, fd, offset) =
+        (a[0], a[1], prot_arg(a[2])?, a[3], a[4] as i32, a[5]);
     let kind = flags & MAP_SHARED_VALIDATE;
     if kind == 0 || len == 0 || offset % PAGE_SIZE != 0 {
         return Err(Errno::EINVAL);
@@ -62,7 +75,9 @@ pub fn sys_mmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let file = if flags & MAP_ANONYMOUS == 0 {
         let file = p.fds.file(fd)?;
         let f = file.borrow();
-        let FileKind::Inode(ino) = f.kind else { return Err(Errno::ENODEV) };
+        let FileKind::Inode(ino) = f.kind else {
+            return Err(Errno::ENODEV);
+        };
         if f.flags & O_ACCMODE == O_WRONLY {
             return Err(Errno::EACCES);
         }
@@ -71,15 +86,23 @@ pub fn sys_mmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         None
     };
     let start = if fixed {
-        if flags & MAP_FIXED_NOREPLACE != 0 && p.mm.vmas.range(..addr + len).next_back().is_some_and(|(_, v)| v.end > addr) {
+        let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+        if flags & MAP_FIXED_NOREPLACE != 0 && p.mm.overlaps(addr, end) {
             return Err(Errno::EEXIST);
         }
         addr
     } else {
         // A hint is honoured when that range is free; otherwise we choose.
         let hint = page_down(addr);
-        let free = hint >= p.mm.mmap_base && !p.mm.vmas.range(..hint + len).next_back().is_some_and(|(_, v)| v.end > hint);
-        if free { hint } else { p.mm.find_free(len).ok_or(Errno::ENOMEM)? }
+        let free = hint >= p.mm.mmap_base
+            && hint
+                .checked_add(len)
+                .is_some_and(|e| !p.mm.overlaps(hint, e));
+        if free {
+            hint
+        } else {
+            p.mm.find_free(len).ok_or(Errno::ENOMEM)?
+        }
     };
     let end = start.checked_add(len).ok_or(Errno::ENOMEM)?;
     let name = match &file {
@@ -90,17 +113,30 @@ pub fn sys_mmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         None => map_region(&mut *k.machine, p.space, &mut p.mm, start, end, prot, name)?,
         Some((ino, _)) => {
             // A private file mapping is a copy of the file's bytes; past EOF reads zero.
-            map_region(&mut *k.machine, p.space, &mut p.mm, start, end, Prot::READ | Prot::WRITE, name)?;
+            map_region(
+                &mut *k.machine,
+                p.space,
+                &mut p.mm,
+                start,
+                end,
+                Prot::READ | Prot::WRITE,
+                name,
+            )?;
             let mut done = 0u64;
             while done < len {
-                let chunk = k.fs.read(ino, offset + done, (len - done).min(1 << 20) as u32)?;
+                let chunk =
+                    k.fs.read(ino, offset + done, (len - done).min(1 << 20) as u32)?;
                 if chunk.is_empty() {
                     break;
                 }
-                k.machine.write(p.space, start + done, &chunk).map_err(|_| Errno::EFAULT)?;
+                k.machine
+                    .write(p.space, start + done, &chunk)
+                    .map_err(|_| Errno::EFAULT)?;
                 done += chunk.len() as u64;
             }
-            k.machine.protect(p.space, start, len, prot).map_err(|_| Errno::ENOMEM)?;
+            k.machine
+                .protect(p.space, start, len, prot)
+                .map_err(|_| Errno::ENOMEM)?;
             p.mm.protect(start, end, prot)?;
         }
     }
@@ -113,7 +149,9 @@ pub fn sys_munmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let end = page_up(addr.checked_add(len).ok_or(Errno::EINVAL)?).ok_or(Errno::EINVAL)?;
-    k.machine.unmap(p.space, addr, end - addr).map_err(|_| Errno::EINVAL)?;
+    k.machine
+        .unmap(p.space, addr, end - addr)
+        .map_err(|_| Errno::EINVAL)?;
     p.mm.remove(addr, end);
     Ok(0)
 }
@@ -128,7 +166,9 @@ pub fn sys_mprotect(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     }
     let end = page_up(addr.checked_add(len).ok_or(Errno::ENOMEM)?).ok_or(Errno::ENOMEM)?;
     p.mm.protect(addr, end, prot)?;
-    k.machine.protect(p.space, addr, end - addr, prot).map_err(|_| Errno::ENOMEM)?;
+    k.machine
+        .protect(p.space, addr, end - addr, prot)
+        .map_err(|_| Errno::ENOMEM)?;
     Ok(0)
 }
 
@@ -144,15 +184,16 @@ pub fn sys_madvise(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     }
     if advice == MADV_DONTNEED {
         // Private anonymous pages read back as zero afterwards: remap them fresh.
-        let vmas: Vec<(u64, u64, Prot)> = p
-            .mm
-            .vmas
-            .range(..end)
-            .filter(|(s, v)| v.end > addr && **s < end)
-            .map(|(&s, v)| (s.max(addr), v.end.min(end), v.prot))
-            .collect();
+        let vmas: Vec<(u64, u64, Prot)> =
+            p.mm.vmas
+                .range(..end)
+                .filter(|(s, v)| v.end > addr && **s < end)
+                .map(|(&s, v)| (s.max(addr), v.end.min(end), v.prot))
+                .collect();
         for (s, e, prot) in vmas {
-            k.machine.map(p.space, s, e - s, prot).map_err(|_| Errno::ENOMEM)?;
+            k.machine
+                .map(p.space, s, e - s, prot)
+                .map_err(|_| Errno::ENOMEM)?;
         }
     }
     Ok(0)

@@ -28,10 +28,14 @@ pub fn dispatch(k: &mut Kernel, proc: &mut Process, nr: u64, args: Args) -> u64 
         None => {
             if k.trace && k.enosys_seen.insert(nr) {
                 let what = match table::support(nr) {
-                    Some(Support::Unsupported(why)) => format!("{} ({why})", table::name(nr).unwrap_or("?")),
+                    Some(Support::Unsupported(why)) => {
+                        format!("{} ({why})", table::name(nr).unwrap_or("?"))
+                    }
                     _ => table::name(nr).unwrap_or("unknown").to_string(),
                 };
-                k.report(&format!("unsupported syscall {nr} {what}: returning ENOSYS"));
+                k.report(&format!(
+                    "unsupported syscall {nr} {what}: returning ENOSYS"
+                ));
             }
             Err(Errno::ENOSYS)
         }
@@ -58,13 +62,17 @@ impl Kernel {
     /// copy_from_user: EFAULT if any byte is not readable by the guest.
     pub fn read_user(&mut self, proc: &Process, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
         let mut buf = vec![0; len];
-        self.machine.read(proc.space, addr, &mut buf).map_err(|_| Errno::EFAULT)?;
+        self.machine
+            .read(proc.space, addr, &mut buf)
+            .map_err(|_| Errno::EFAULT)?;
         Ok(buf)
     }
 
     /// copy_to_user: EFAULT if any byte is not writable by the guest.
     pub fn write_user(&mut self, proc: &Process, addr: u64, data: &[u8]) -> Result<(), Errno> {
-        self.machine.write(proc.space, addr, data).map_err(|_| Errno::EFAULT)
+        self.machine
+            .write(proc.space, addr, data)
+            .map_err(|_| Errno::EFAULT)
     }
 
     pub fn read_u64(&mut self, proc: &Process, addr: u64) -> Result<u64, Errno> {

@@ -46,7 +46,12 @@ impl Kernel {
     }
 }
 
-fn write_timespec(k: &mut Kernel, p: &Process, addr: u64, (sec, nsec): (i64, u32)) -> Result<(), Errno> {
+fn write_timespec(
+    k: &mut Kernel,
+    p: &Process,
+    addr: u64,
+    (sec, nsec): (i64, u32),
+) -> Result<(), Errno> {
     k.write_u64(p, addr, sec as u64)?;
     k.write_u64(p, addr + 8, nsec as u64)
 }
@@ -79,7 +84,11 @@ pub fn sys_gettimeofday(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 
 pub fn sys_nanosleep(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (sec, nsec) = k.read_timespec(p, a[0])?;
-    k.sleep_ns((sec as u64).saturating_mul(1_000_000_000).saturating_add(nsec));
+    k.sleep_ns(
+        (sec as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(nsec),
+    );
     Ok(0)
 }
 
@@ -87,7 +96,9 @@ pub fn sys_clock_nanosleep(k: &mut Kernel, p: &mut Process, a: Args) -> SysResul
     let (clock, flags) = (a[0], a[1]);
     let now = k.clock_now(clock)?;
     let (sec, nsec) = k.read_timespec(p, a[2])?;
-    let want = (sec as u64).saturating_mul(1_000_000_000).saturating_add(nsec);
+    let want = (sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(nsec);
     let ns = if flags & TIMER_ABSTIME != 0 {
         want.saturating_sub(now.0 as u64 * 1_000_000_000 + now.1 as u64)
     } else {
