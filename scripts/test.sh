@@ -19,6 +19,8 @@ echo "test: cargo fmt --check" >&2
 cargo fmt --all --check
 echo "test: cargo clippy" >&2
 cargo clippy --quiet --workspace --all-targets -- -D warnings
+alpine="${FRISCY_ALPINE_TAR:-../shared/fixtures/alpine-minirootfs-3.20.3-riscv64.tar.gz}"
+[ -e "$alpine" ] || echo "test: SKIPPED the Alpine tests: no $alpine (set FRISCY_ALPINE_TAR)" >&2
 echo "test: cargo test" >&2
 # The host has no tests of its own; its behaviour is tested end to end (tests/e2e.rs).
 cargo test --workspace --exclude friscy-host

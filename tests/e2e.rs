@@ -284,6 +284,19 @@ fn alpine_dynamic_musl_busybox_runs() {
     for want in ["bin", "etc", "lib", "usr", "var", "tmp"] {
         assert!(names.contains(&want), "ls / lacks {want}: {names:?}");
     }
+    // read(2) on a directory and /dev/tty without a terminal fail as on Linux.
+    let r = friscy(&image, &[], &["/bin/cat", "/etc"]);
+    assert_eq!(
+        (r.status, r.stderr.as_str()),
+        (Some(1), "cat: read error: Is a directory\n")
+    );
+    let r = friscy(&image, &[], &["/bin/cat", "/dev/tty"]);
+    assert_eq!(r.status, Some(1));
+    assert!(
+        r.stderr.contains("No such device or address"),
+        "{}",
+        r.stderr
+    );
     let r = friscy(&image, &[], &["/bin/busybox", "ls", "-l", "/bin/sh"]);
     assert!(
         r.stdout.contains("/bin/sh -> /bin/busybox"),
