@@ -5,8 +5,7 @@
 //!
 //! Both export `wasi:cli/run` and share the WASI-backed `Host`.
 
-use std::io::{Read, Write};
-
+use crate::host::BrokenPipe;
 use crate::{Host, Kernel, Stdio};
 
 #[cfg(feature = "component")]
@@ -31,22 +30,50 @@ mod generated {
 
 use generated::wasi;
 
-/// The host side of the kernel, over WASI.
-struct WasiHost;
+/// The host side of the kernel, over WASI: the standard streams as wasi:io streams (so
+/// stdin can be read without blocking and waited on with `wasi:io/poll`), clocks, random.
+struct WasiHost {
+    stdin: wasi::io::streams::InputStream,
+    stdout: wasi::io::streams::OutputStream,
+    stderr: wasi::io::streams::OutputStream,
+    stdin_eof: bool,
+}
+
+impl WasiHost {
+    fn new() -> WasiHost {
+        WasiHost {
+            stdin: wasi::cli::stdin::get_stdin(),
+            stdout: wasi::cli::stdout::get_stdout(),
+            stderr: wasi::cli::stderr::get_stderr(),
+            stdin_eof: false,
+        }
+    }
+}
 
 impl Host for WasiHost {
-    fn read_stdin(&mut self, max: usize) -> Vec<u8> {
-        let mut buf = vec![0; max];
-        let n = std::io::stdin().read(&mut buf).unwrap_or(0);
-        buf.truncate(n);
-        buf
+    fn read_stdin(&mut self, max: usize) -> Option<Vec<u8>> {
+        if self.stdin_eof {
+            return Some(Vec::new());
+        }
+        match self.stdin.read(max as u64) {
+            Ok(data) if data.is_empty() => None,
+            Ok(data) => Some(data),
+            Err(_) => {
+                self.stdin_eof = true;
+                Some(Vec::new())
+            }
+        }
     }
-    fn write(&mut self, stream: Stdio, data: &[u8]) {
-        // A closed host stream is the guest's EPIPE later; for now output is dropped.
-        let _ = match stream {
-            Stdio::Err => std::io::stderr().write_all(data),
-            _ => std::io::stdout().write_all(data),
+    fn write(&mut self, stream: Stdio, data: &[u8]) -> Result<(), BrokenPipe> {
+        let out = match stream {
+            Stdio::Err => &self.stderr,
+            _ => &self.stdout,
         };
+        // blocking-write-and-flush takes at most 4096 bytes per call.
+        for chunk in data.chunks(4096) {
+            out.blocking_write_and_flush(chunk).map_err(|_| BrokenPipe)?;
+        }
+        Ok(())
     }
     fn is_terminal(&self, stream: Stdio) -> bool {
         match stream {
@@ -67,8 +94,20 @@ impl Host for WasiHost {
         buf.copy_from_slice(&bytes);
     }
     fn diagnostic(&mut self, line: &str) {
-        let mut err = std::io::stderr();
-        let _ = writeln!(err, "{line}");
+        let _ = self.write(Stdio::Err, format!("{line}\n").as_bytes());
+    }
+    fn wait(&mut self, stdin: bool, deadline_ns: Option<u64>) {
+        let mut pollables = Vec::new();
+        if stdin && !self.stdin_eof {
+            pollables.push(self.stdin.subscribe());
+        }
+        if let Some(t) = deadline_ns {
+            pollables.push(wasi::clocks::monotonic_clock::subscribe_instant(t));
+        }
+        if !pollables.is_empty() {
+            let refs: Vec<&wasi::io::poll::Pollable> = pollables.iter().collect();
+            wasi::io::poll::poll(&refs);
+        }
     }
 }
 
@@ -109,7 +148,6 @@ fn run(make: impl FnOnce() -> Result<Kernel, String>) -> Result<(), ()> {
     kernel.trace = trace;
     let argv = guest_argv(wasi::cli::environment::get_arguments());
     let status = kernel.run_command(argv, envp);
-    let _ = std::io::stdout().flush();
     if status == 0 {
         return Ok(());
     }
@@ -146,7 +184,7 @@ fn make_kernel() -> Result<Kernel, String> {
     Ok(Kernel::new(
         Box::new(friscy_exec::Machines::new()),
         Box::new(vfs),
-        Box::new(WasiHost),
+        Box::new(WasiHost::new()),
     ))
 }
 
@@ -158,7 +196,7 @@ fn make_kernel() -> Result<Kernel, String> {
     Ok(Kernel::new(
         Box::new(imported::ImportedMachine::default()),
         Box::new(imported::ImportedFs),
-        Box::new(WasiHost),
+        Box::new(WasiHost::new()),
     ))
 }
 

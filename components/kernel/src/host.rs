@@ -1,6 +1,7 @@
 //! `Host`: what the kernel needs from whatever runs it (stdio, clocks, randomness, the
-//! trace sink). The component bindings implement it over WASI; native tests implement it
-//! over buffers. Keeping it a trait keeps the kernel a plain, natively testable library.
+//! trace sink, and a way to sleep until something happens). The component bindings
+//! implement it over WASI; native tests implement it over buffers. Keeping it a trait keeps
+//! the kernel a plain, natively testable library.
 
 /// One of the three standard streams the host gives the first process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -10,11 +11,16 @@ pub enum Stdio {
     Err,
 }
 
+/// The host's stream is gone (its reader closed the pipe): the guest sees EPIPE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BrokenPipe;
+
 pub trait Host {
-    /// Read up to `max` bytes from the host's stdin; an empty result is end of file.
-    fn read_stdin(&mut self, max: usize) -> Vec<u8>;
+    /// Read up to `max` bytes from the host's stdin without blocking: `None` when nothing is
+    /// available yet, an empty vector at end of file.
+    fn read_stdin(&mut self, max: usize) -> Option<Vec<u8>>;
     /// Write all of `data` to the host's stdout or stderr.
-    fn write(&mut self, stream: Stdio, data: &[u8]);
+    fn write(&mut self, stream: Stdio, data: &[u8]) -> Result<(), BrokenPipe>;
     /// Whether a standard stream is a terminal (isatty).
     fn is_terminal(&self, stream: Stdio) -> bool;
     /// Wall-clock time since the Unix epoch: (seconds, nanoseconds).
@@ -25,4 +31,9 @@ pub trait Host {
     fn random(&mut self, buf: &mut [u8]);
     /// Emit one diagnostic line (the syscall trace, friscy's own error messages).
     fn diagnostic(&mut self, line: &str);
+    /// Called when every guest task is parked: block until stdin has data or end of file
+    /// (only if `stdin`), or until the monotonic clock reaches `deadline_ns` (if given),
+    /// whichever comes first. With neither, return at once (the kernel then reports a
+    /// deadlock).
+    fn wait(&mut self, stdin: bool, deadline_ns: Option<u64>);
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::rc::Rc;
 
+use friscy_kernel::host::BrokenPipe;
 use friscy_kernel::{Host, Kernel, Stdio};
 
 #[derive(Default)]
@@ -18,15 +19,16 @@ struct Captured {
 struct TestHost(Rc<RefCell<Captured>>);
 
 impl Host for TestHost {
-    fn read_stdin(&mut self, _max: usize) -> Vec<u8> {
-        Vec::new()
+    fn read_stdin(&mut self, _max: usize) -> Option<Vec<u8>> {
+        Some(Vec::new())
     }
-    fn write(&mut self, stream: Stdio, data: &[u8]) {
+    fn write(&mut self, stream: Stdio, data: &[u8]) -> Result<(), BrokenPipe> {
         let mut c = self.0.borrow_mut();
         match stream {
             Stdio::Err => c.stderr.extend_from_slice(data),
             _ => c.stdout.extend_from_slice(data),
         }
+        Ok(())
     }
     fn is_terminal(&self, _: Stdio) -> bool {
         false
@@ -45,6 +47,7 @@ impl Host for TestHost {
         c.stderr.extend_from_slice(line.as_bytes());
         c.stderr.push(b'\n');
     }
+    fn wait(&mut self, _stdin: bool, _deadline_ns: Option<u64>) {}
 }
 
 /// Compile a guest program from tests/guest/ (once per test run).

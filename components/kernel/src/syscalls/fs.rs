@@ -100,7 +100,12 @@ impl Kernel {
     fn file_read(&mut self, file: &OpenFile, offset: u64, len: usize) -> Result<Vec<u8>, Errno> {
         let len = len.min(IO_CHUNK);
         match &file.kind {
-            FileKind::Stdio(Stdio::In) => Ok(self.host.read_stdin(len)),
+            FileKind::Stdio(Stdio::In) => loop {
+                if let Some(data) = self.host.read_stdin(len) {
+                    break Ok(data);
+                }
+                self.host.wait(true, None);
+            },
             FileKind::Stdio(_) => Err(Errno::EBADF),
             FileKind::Device(Device::Null) => Ok(Vec::new()),
             FileKind::Device(Device::Zero | Device::Full) => Ok(vec![0; len]),
@@ -117,7 +122,7 @@ impl Kernel {
         match &file.kind {
             FileKind::Stdio(Stdio::In) => Err(Errno::EBADF),
             FileKind::Stdio(s) => {
-                self.host.write(*s, data);
+                self.host.write(*s, data).map_err(|_| Errno::EPIPE)?;
                 Ok(data.len() as u64)
             }
             FileKind::Device(Device::Full) => Err(Errno::ENOSPC),
