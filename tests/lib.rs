@@ -75,3 +75,202 @@ pub fn friscy(image: &Path, extra: &[&str], args: &[&str]) -> Run {
         .arg("--")
         .args(args))
 }
+
+/// A line on the test process's real stderr, past libtest's output capture (which takes
+/// only `print!` and `eprint!`): for SKIPPED notes, which must be seen even when the test
+/// passes.
+pub fn loud(msg: &str) {
+    use std::io::Write;
+    let mut e = std::io::stderr().lock();
+    writeln!(e, "{msg}").ok();
+}
+
+/// Like [`run`], with stdin from /dev/null and a time limit: a command still running after
+/// `limit` is killed, and the result has no status and says so on stderr.
+pub fn run_limited(cmd: &mut Command, limit: std::time::Duration) -> Run {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    let pump = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            r.read_to_end(&mut v).ok();
+            v
+        })
+    };
+    let out = pump(Box::new(child.stdout.take().unwrap()));
+    let err = pump(Box::new(child.stderr.take().unwrap()));
+    let start = std::time::Instant::now();
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("waiting for a child") {
+            break s;
+        }
+        if start.elapsed() > limit {
+            timed_out = true;
+            child.kill().ok();
+            break child.wait().expect("waiting for a killed child");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let mut r: Run = Output {
+        status,
+        stdout: out.join().unwrap(),
+        stderr: err.join().unwrap(),
+    }
+    .into();
+    if timed_out {
+        r.status = None;
+        r.stderr += &format!("\n[killed after {} s]\n", limit.as_secs());
+    }
+    r
+}
+
+/// The cache directory for fixtures and build products ($FRISCY_CACHE or ~/.cache/friscy).
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("FRISCY_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").expect("HOME is not set")).join(".cache/friscy")
+        })
+}
+
+/// An uncompressed copy of a .tar.gz in the fixture cache (made once, keyed by the
+/// source's path, size and mtime); a plain .tar is returned as it is.
+pub fn uncompressed(tar: &Path) -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    if tar.extension().is_none_or(|e| e != "gz") {
+        return tar.to_path_buf();
+    }
+    let meta = std::fs::metadata(tar).unwrap_or_else(|e| panic!("{}: {e}", tar.display()));
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (
+        std::fs::canonicalize(tar).unwrap(),
+        meta.len(),
+        meta.modified().ok(),
+    )
+        .hash(&mut h);
+    let stem = tar.file_stem().unwrap().to_string_lossy();
+    let dir = cache_dir().join("fixtures");
+    let out = dir.join(format!("{stem}-{:016x}.tar", h.finish()).replace(".tar-", "-"));
+    // One gunzip at a time in this process; across processes the rename is atomic.
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    if !out.exists() {
+        std::fs::create_dir_all(&dir).unwrap();
+        let part = out.with_extension(format!("part{}", std::process::id()));
+        let r = run(Command::new("gzip")
+            .arg("-dc")
+            .arg(tar)
+            .stdout(std::fs::File::create(&part).unwrap()));
+        assert_eq!(r.status, Some(0), "gunzip {}: {}", tar.display(), r.stderr);
+        std::fs::rename(&part, &out).unwrap();
+    }
+    out
+}
+
+/// The Alpine 3.20 riscv64 minirootfs (musl, busybox) as an uncompressed tar: from
+/// $FRISCY_ALPINE_TAR or the shared fixture beside the repository. None (and a loud
+/// SKIPPED line) when there is none.
+pub fn alpine_tar() -> Option<PathBuf> {
+    let path = std::env::var_os("FRISCY_ALPINE_TAR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            root().join("../shared/fixtures/alpine-minirootfs-3.20.3-riscv64.tar.gz")
+        });
+    if !path.exists() {
+        loud(&format!(
+            "SKIPPED: no Alpine rootfs at {} (set FRISCY_ALPINE_TAR)",
+            path.display()
+        ));
+        return None;
+    }
+    Some(uncompressed(&path))
+}
+
+/// The Debian trixie riscv64 (glibc) rootfs that scripts/debian-rootfs.sh builds: from
+/// $FRISCY_DEBIAN_TAR or that script's cache. None (and a loud SKIPPED line) when absent.
+pub fn debian_tar() -> Option<PathBuf> {
+    let path = std::env::var_os("FRISCY_DEBIAN_TAR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cache_dir().join("fixtures/debian-trixie-riscv64.tar"));
+    if !path.exists() {
+        loud(&format!(
+            "SKIPPED: no Debian rootfs at {} (run scripts/debian-rootfs.sh, or set FRISCY_DEBIAN_TAR)",
+            path.display()
+        ));
+        return None;
+    }
+    Some(uncompressed(&path))
+}
+
+/// The environment both friscy and the reference give a guest in the differential tests
+/// (scripts/reference.sh adds exactly these; friscy adds PATH itself).
+pub const GUEST_ENV: &[&str] = &[
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME=/root",
+];
+
+/// Whether scripts/reference.sh can run commands in `image` here (root, qemu-user-static,
+/// binfmt_misc with flag F, the extracted image). Checked once per image; Err says why not.
+pub fn reference_ready(image: &Path) -> Result<(), String> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static READY: OnceLock<Mutex<HashMap<PathBuf, Result<(), String>>>> = OnceLock::new();
+    let mut ready = READY.get_or_init(Default::default).lock().unwrap();
+    ready
+        .entry(image.to_path_buf())
+        .or_insert_with(|| {
+            let r = run(Command::new(root().join("scripts/reference.sh"))
+                .arg("--check")
+                .arg(image));
+            loud(r.stderr.trim_end());
+            match r.status {
+                Some(0) => Ok(()),
+                _ => Err(r
+                    .stderr
+                    .lines()
+                    .find_map(|l| l.strip_prefix("reference: UNAVAILABLE: "))
+                    .unwrap_or(r.stderr.trim())
+                    .to_string()),
+            }
+        })
+        .clone()
+}
+
+/// Runs `argv` in `image` the faithful way (scripts/reference.sh: a chroot with
+/// qemu-riscv64-static under binfmt_misc), with [`GUEST_ENV`], killed after `limit`.
+/// Call [`reference_ready`] first.
+pub fn reference(image: &Path, argv: &[&str], limit: std::time::Duration) -> Run {
+    run_limited(
+        Command::new(root().join("scripts/reference.sh"))
+            .env(
+                "FRISCY_REFERENCE_TIMEOUT",
+                (limit.as_secs() + 1).to_string(),
+            )
+            .arg(image)
+            .arg("--")
+            .args(argv),
+        limit + std::time::Duration::from_secs(10),
+    )
+}
+
+/// `friscy run --rootfs IMAGE -e GUEST_ENV... [extra...] -- ARGV`, killed after `limit`.
+pub fn friscy_limited(
+    image: &Path,
+    extra: &[&str],
+    argv: &[&str],
+    limit: std::time::Duration,
+) -> Run {
+    let mut cmd = Command::new(built("friscy"));
+    cmd.arg("run").arg("--rootfs").arg(image);
+    for kv in GUEST_ENV {
+        cmd.arg("-e").arg(kv);
+    }
+    run_limited(cmd.args(extra).arg("--").args(argv), limit)
+}
