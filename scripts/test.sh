@@ -8,6 +8,13 @@
 #
 # The Alpine test uses ../shared/fixtures/alpine-minirootfs-3.20.3-riscv64.tar.gz, or the
 # image named by FRISCY_ALPINE_TAR; without one it prints SKIPPED.
+#
+# The differential tests (tests/reference.rs) compare friscy with Linux (a qemu chroot,
+# scripts/reference.sh, which needs root and binfmt_misc) on Alpine and on a Debian trixie
+# image that scripts/debian-rootfs.sh builds once (about 30 s and 80 MB, cached in
+# ~/.cache/friscy/fixtures) or FRISCY_DEBIAN_TAR names. FRISCY_DEBIAN=0 skips building it
+# (the Debian cases then print SKIPPED). `cargo test` runs the cases known to pass;
+# FRISCY_REFERENCE_ALL=1 also runs every case and prints the pass/fail table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
@@ -21,7 +28,18 @@ echo "test: cargo clippy" >&2
 cargo clippy --quiet --workspace --all-targets -- -D warnings
 alpine="${FRISCY_ALPINE_TAR:-../shared/fixtures/alpine-minirootfs-3.20.3-riscv64.tar.gz}"
 [ -e "$alpine" ] || echo "test: SKIPPED the Alpine tests: no $alpine (set FRISCY_ALPINE_TAR)" >&2
+if [ -z "${FRISCY_DEBIAN_TAR:-}" ] && [ "${FRISCY_DEBIAN:-1}" != 0 ]; then
+  echo "test: Debian fixture (scripts/debian-rootfs.sh; cached)" >&2
+  scripts/debian-rootfs.sh >/dev/null \
+    || echo "test: SKIPPED the Debian reference cases: scripts/debian-rootfs.sh failed (above)" >&2
+else
+  [ -n "${FRISCY_DEBIAN_TAR:-}" ] || echo "test: SKIPPED the Debian reference cases: FRISCY_DEBIAN=0" >&2
+fi
 echo "test: cargo test" >&2
 # The host has no tests of its own; its behaviour is tested end to end (tests/e2e.rs).
 cargo test --workspace --exclude friscy-host
+if [ "${FRISCY_REFERENCE_ALL:-0}" = 1 ]; then
+  echo "test: every differential case (FRISCY_REFERENCE_ALL=1)" >&2
+  scripts/reference-table.sh
+fi
 echo "test: all passed in $((SECONDS - start)) s" >&2

@@ -1,0 +1,505 @@
+//! Differential tests against Linux: each case runs one command in a riscv64 image under
+//! `friscy run --rootfs IMAGE` and under the reference (scripts/reference.sh: a chroot
+//! with qemu-riscv64-static under binfmt_misc, so every exec'd child runs in the image
+//! too), and asserts the same stdout, exit status and (unless the case says otherwise)
+//! stderr.
+//!
+//! Cases are listed once in `cases!` below and marked `pass` (known to pass: a plain
+//! test that `cargo test` runs) or `fail` (known to fail today: an ignored test, still a
+//! real assertion; `cargo test --test reference -- --ignored` runs them). Move a case to
+//! `pass` when it passes. `reference_table` (ignored; run it with
+//! scripts/reference-table.sh, or `FRISCY_REFERENCE_ALL=1 scripts/test.sh`) runs every
+//! case, prints a pass/fail table with the first difference and, for failures, the
+//! syscalls friscy's trace (FRISCY_TRACE=1) shows as unsupported or failing, and fails if
+//! a `pass` case fails.
+//!
+//! Images: Alpine 3.20 (musl, busybox; $FRISCY_ALPINE_TAR or the shared fixture) and
+//! Debian trixie (glibc, bash, coreutils, python3, sqlite3; $FRISCY_DEBIAN_TAR or
+//! scripts/debian-rootfs.sh's cache). A missing image or an unusable reference (not root,
+//! no binfmt_misc) makes the cases print SKIPPED with the reason.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use friscy_tests::{Run, alpine_tar, debian_tar, friscy_limited, reference, reference_ready};
+
+/// How long one run may take, on either side.
+const LIMIT: Duration = Duration::from_secs(90);
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Image {
+    Alpine,
+    Debian,
+}
+
+/// What a case runs and what it compares.
+struct Spec {
+    argv: Vec<String>,
+    /// Compare stderr too (false where it holds timing or pids).
+    stderr: bool,
+}
+
+fn cmd(argv: &[&str]) -> Spec {
+    Spec {
+        argv: argv.iter().map(|s| s.to_string()).collect(),
+        stderr: true,
+    }
+}
+fn sh(script: &str) -> Spec {
+    cmd(&["/bin/sh", "-c", script])
+}
+fn bash(script: &str) -> Spec {
+    cmd(&["/bin/bash", "-c", script])
+}
+fn py(code: &str) -> Spec {
+    cmd(&["python3", "-c", code])
+}
+impl Spec {
+    fn stdout_only(mut self) -> Spec {
+        self.stderr = false;
+        self
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Known {
+    Pass,
+    Fail,
+}
+
+struct Case {
+    name: &'static str,
+    image: Image,
+    known: Known,
+    spec: fn() -> Spec,
+}
+
+macro_rules! case_test {
+    (pass, $name:ident, $image:ident, $spec:expr) => {
+        #[test]
+        fn $name() {
+            check(stringify!($name), Image::$image, $spec);
+        }
+    };
+    (fail, $name:ident, $image:ident, $spec:expr) => {
+        #[test]
+        #[ignore = "known to fail today (docs/COMPATIBILITY.md); run with --ignored"]
+        fn $name() {
+            check(stringify!($name), Image::$image, $spec);
+        }
+    };
+}
+
+macro_rules! known {
+    (pass) => {
+        Known::Pass
+    };
+    (fail) => {
+        Known::Fail
+    };
+}
+
+macro_rules! cases {
+    ($($known:ident $name:ident: $image:ident, $spec:expr;)*) => {
+        $(case_test!($known, $name, $image, $spec);)*
+        const CASES: &[Case] = &[$(Case {
+            name: stringify!($name),
+            image: Image::$image,
+            known: known!($known),
+            spec: || $spec,
+        }),*];
+    };
+}
+
+cases! {
+    // --- Alpine: busybox applets, one process.
+    pass alpine_cat: Alpine, cmd(&["cat", "/etc/os-release", "/etc/shells"]);
+    pass alpine_ls_l_files: Alpine, cmd(&["ls", "-l", "/etc/passwd", "/etc/group", "/etc/shells", "/bin/sh"]);
+    pass alpine_ls_dir: Alpine, cmd(&["ls", "-a", "/etc/apk", "/"]);
+    pass alpine_ls_missing: Alpine, cmd(&["ls", "/nonexistent"]);
+    pass alpine_wc: Alpine, cmd(&["wc", "/etc/passwd", "/etc/group"]);
+    pass alpine_sort: Alpine, cmd(&["sort", "-t:", "-k3,3n", "/etc/passwd"]);
+    pass alpine_sed: Alpine, cmd(&["sed", "-n", "1,3p;s/^\\([a-z]*\\):x:1[0-9]:.*/\\1/p", "/etc/passwd"]);
+    pass alpine_awk: Alpine, cmd(&["awk", "-F:", "$3 < 10 { n++; s = s $1 \",\" } END { print n, s, 7/2, int(-3.5), sprintf(\"%05.1f\", 3.14159) }", "/etc/passwd"]);
+    // (find lists in readdir order, which Linux leaves to the filesystem: one match, or sort.)
+    pass alpine_find: Alpine, cmd(&["find", "/etc", "-name", "pass*", "-type", "f"]);
+    fail alpine_find_sorted: Alpine, sh("find /etc/apk /etc/passwd -name '*a*' | sort");
+    pass alpine_date: Alpine, cmd(&["date", "-u", "-d", "@0"]);
+    pass alpine_date_format: Alpine, cmd(&["date", "-u", "-d", "@1700000000", "+%Y-%m-%d %H:%M:%S %a %j %s"]);
+    pass alpine_stat: Alpine, cmd(&["stat", "-c", "%n %s %a %u %g %F %h", "/etc/passwd", "/bin/busybox", "/etc/shells"]);
+    pass alpine_stat_types: Alpine, cmd(&["stat", "-c", "%n %a %F", "/etc", "/tmp", "/bin/sh"]);
+    fail alpine_head_tail: Alpine, sh("head -n 2 /etc/passwd; tail -n 2 /etc/passwd; head -c 10 /etc/os-release; echo; tail -c 5 /etc/os-release");
+    pass alpine_checksums: Alpine, cmd(&["md5sum", "/etc/passwd", "/etc/group", "/bin/busybox"]);
+    pass alpine_sha256sum: Alpine, cmd(&["sha256sum", "/etc/passwd", "/lib/ld-musl-riscv64.so.1"]);
+    fail alpine_id: Alpine, sh("id; whoami; hostname; uname -s -n -m");
+    pass alpine_printenv: Alpine, cmd(&["printenv", "PATH", "HOME"]);
+    fail alpine_env_sorted: Alpine, sh("env | sort");
+    pass alpine_pwd_cd: Alpine, sh("cd /usr/bin && pwd && cd .. && pwd && cd / && pwd");
+    pass alpine_sh_builtins: Alpine, sh("x=5; y=$((x * 3 + 1)); printf '%s %d %x %o\\n' str $y 255 8; case $y in 1?) echo teen;; *) echo other;; esac; for i in a b c; do echo -n $i; done; echo");
+    fail alpine_heredoc: Alpine, sh("cat <<EOF\nline $((1+2))\nEOF\nwhile read -r l; do echo \"[$l]\"; done < /etc/shells");
+    fail alpine_files_in_tmp: Alpine, sh("echo a > /tmp/f; echo b >> /tmp/f; cat /tmp/f; mkdir -p /tmp/a/b; mv /tmp/f /tmp/a/b/g; ln -s b/g /tmp/a/l; chmod 640 /tmp/a/b/g; stat -c '%a %s' /tmp/a/b/g; readlink /tmp/a/l; cat /tmp/a/l; rm /tmp/a/b/g; cat /tmp/a/l; echo status $?");
+    fail alpine_dev: Alpine, sh("head -c 4 /dev/zero | od -An -tx1; echo x > /dev/null; head -c 8 /dev/urandom | wc -c");
+    fail alpine_proc_self: Alpine, cmd(&["readlink", "/proc/self/exe"]);
+    fail alpine_sleep: Alpine, sh("sleep 0.1; echo slept");
+    // --- Alpine: sh -c scripts that fork, pipe, wait and signal.
+    fail alpine_pipeline: Alpine, sh("cut -d: -f1 /etc/passwd | sort | uniq | wc -l; echo hello | tr a-z A-Z");
+    fail alpine_subshell: Alpine, sh("x=1; (x=2; echo in $x); echo out $x; (exit 3); echo status $?");
+    fail alpine_command_substitution: Alpine, sh("n=$(wc -l < /etc/passwd); echo lines $n; echo \"$(echo a $(echo b))\"");
+    fail alpine_exit_status: Alpine, sh("sh -c 'exit 7'; echo $?; false; echo $?; /nonexistent; echo $?");
+    fail alpine_background_wait: Alpine, sh("(sleep 0.3; echo slow) & (echo fast) & wait; echo done");
+    fail alpine_kill_background: Alpine, sh("sleep 5 & pid=$!; kill $pid; wait $pid; echo status $?; sleep 5 & kill -9 $!; wait $!; echo status $?");
+    fail alpine_kill_self: Alpine, sh("sh -c 'kill -TERM $$; echo not reached'; echo status $?");
+    fail alpine_trap: Alpine, sh("trap 'echo got USR1' USR1; kill -USR1 $$; echo after; trap 'echo bye' EXIT; exit 4");
+    fail alpine_xargs: Alpine, sh("printf '%s\\n' c b a | xargs echo; printf 'a b c d e' | xargs -n 2 echo");
+    fail alpine_tar_gzip: Alpine, sh("mkdir -p /tmp/t/d && echo hi > /tmp/t/d/f && cd /tmp/t && tar czf - d | tar tzf -");
+    fail alpine_gzip_roundtrip: Alpine, sh("seq 1 1000 | gzip | gunzip | tail -n 1");
+    fail alpine_big_pipe: Alpine, sh("seq 1 50000 | tail -n 1; dd if=/dev/zero bs=1k count=256 2>/dev/null | wc -c");
+    fail alpine_sigpipe: Alpine, sh("yes | head -n 3");
+
+    // --- Debian: coreutils, grep, sed, findutils, tar (glibc, dynamically linked).
+    pass debian_cat: Debian, cmd(&["cat", "/etc/debian_version", "/etc/hostname"]);
+    fail debian_ls_l_files: Debian, cmd(&["ls", "-l", "--time-style=+%Y", "/etc/passwd", "/etc/group", "/usr/bin/bash", "/bin/sh"]);
+    fail debian_ls_dir: Debian, cmd(&["ls", "-a", "/etc/apt", "/"]);
+    fail debian_ls_missing: Debian, cmd(&["ls", "/nonexistent"]);
+    pass debian_sort: Debian, cmd(&["sort", "-t:", "-k3,3n", "/etc/passwd"]);
+    pass debian_date_direct: Debian, cmd(&["date", "-u", "-d", "@1700000000", "+%Y-%m-%d %H:%M:%S %a %j %s"]);
+    pass debian_seq: Debian, cmd(&["seq", "-s", ",", "1", "3", "20"]);
+    pass debian_head: Debian, cmd(&["head", "-n", "3", "/etc/passwd"]);
+    pass debian_wc: Debian, cmd(&["wc", "/etc/passwd", "/etc/group"]);
+    pass debian_grep_direct: Debian, cmd(&["grep", "-n", "-E", "^(root|daemon|nobody):", "/etc/passwd"]);
+    pass debian_sed_direct: Debian, cmd(&["sed", "-n", "s/^\\([a-z]*\\):x:\\([0-9]\\):.*/\\2 \\1/p", "/etc/passwd"]);
+    pass debian_dash_builtins: Debian, sh("x=5; y=$((x * 3 + 1)); printf '%s %d %x %o\\n' str $y 255 8; case $y in 1?) echo teen;; *) echo other;; esac; for i in a b c; do printf %s $i; done; echo; cd /usr/bin && pwd");
+    fail debian_stat: Debian, cmd(&["stat", "-c", "%n %s %a %U %G %F %h", "/etc/passwd", "/usr/bin/bash", "/bin"]);
+    fail debian_date: Debian, sh("date -u -d @0; date -u -d '2024-02-29 12:00' +%s; TZ=UTC date -d @1700000000 '+%c %Z'");
+    fail debian_seq_paste: Debian, sh("seq 1 10 | paste -sd+; seq 6 | paste - - -");
+    fail debian_grep: Debian, sh("grep -c root /etc/passwd; grep -E '^(root|daemon):' /etc/passwd | cut -d: -f1; grep -l root /etc/passwd /etc/group /etc/hostname; grep -q nomatch /etc/passwd; echo status $?");
+    fail debian_sed: Debian, sh("sed -n 's/^\\([a-z]*\\):.*/\\1/p' /etc/passwd | head -n 3; cp /etc/passwd /tmp/p; sed -i 's/root/ROOT/' /tmp/p; head -n 1 /tmp/p");
+    fail debian_find: Debian, sh("find /usr/lib/python3.13/json -name '*.py' | sort; find /etc -maxdepth 1 -name 'pass*' -print0 | xargs -0 ls");
+    fail debian_tar_gzip: Debian, sh("mkdir -p /tmp/t/d && echo hi > /tmp/t/d/f && tar -C /tmp/t -czf - d | tar -tzf -");
+    pass debian_checksums: Debian, cmd(&["sha256sum", "/etc/passwd", "/usr/bin/dash"]);
+    fail debian_id: Debian, sh("id; whoami; getent passwd root; hostname; uname -s -n -m");
+    pass debian_printenv: Debian, cmd(&["printenv", "PATH", "HOME"]);
+    fail debian_env_sorted: Debian, sh("env | sort");
+    fail debian_ps: Debian, sh("ps -o comm= -p $$");
+    fail debian_proc_status: Debian, sh("grep -E '^(Name|State|Uid):' /proc/self/status");
+    fail debian_dash_jobs: Debian, sh("(sleep 0.3; echo slow) & (echo fast) & wait; echo done; sleep 5 & kill $!; wait $!; echo status $?");
+    fail debian_dash_trap: Debian, sh("trap 'echo got USR1' USR1; kill -USR1 $$; echo after; trap 'echo bye' EXIT; exit 4");
+    // --- Debian: bash.
+    fail debian_bash_arrays: Debian, bash("a=(x y z); echo ${#a[@]} ${a[1]}; declare -A m=([k]=v); echo ${m[k]}; s=hello; echo ${s^^} ${s:1:3} ${s/l/L}");
+    fail debian_bash_version: Debian, bash("echo ${BASH_VERSINFO[0]}; shopt -s extglob; echo ok");
+    fail debian_bash_pipeline: Debian, bash("set -o pipefail; false | true; echo $?; cut -d: -f1 /etc/passwd | sort | head -n 3; echo ${PIPESTATUS[@]}");
+    fail debian_bash_process_substitution: Debian, bash("diff <(printf 'a\\nb\\n') <(printf 'a\\nc\\n'); echo status $?; while read l; do echo \"<$l>\"; done < <(seq 3)");
+    fail debian_bash_jobs: Debian, bash("sleep 5 & kill %1; wait; echo waited; (exit 3) & wait $!; echo status $?; coproc cat; echo hi >&${COPROC[1]}; read -r l <&${COPROC[0]}; echo got $l").stdout_only();
+    fail debian_bash_not_found: Debian, bash("nonexistent_command; echo status $?");
+    // --- Debian: python3.
+    fail debian_python_arithmetic: Debian, py("print(2**100, 7//2, -7%3, 1/3, round(2.675, 2), int('ff', 16), float('1e308')*10, divmod(-7, 2), 0.1+0.2)");
+    fail debian_python_json: Debian, py("import json; d = json.loads('{\"b\": [1, 2.5, null, true], \"a\": \"\\u00e9\"}'); print(json.dumps(d, sort_keys=True)); print(d['a'].encode())");
+    fail debian_python_hashlib: Debian, py("import hashlib; print(hashlib.md5(b'friscy').hexdigest(), hashlib.sha256(b'x' * 100000).hexdigest())");
+    fail debian_python_os: Debian, py("import os; print(sorted(os.listdir('/etc'))[:8]); s = os.stat('/etc/passwd'); print(s.st_size, oct(s.st_mode), s.st_uid); print(os.getcwd(), os.path.realpath('/bin/sh'), os.uname().sysname)");
+    fail debian_python_files: Debian, py("import os, shutil; open('/tmp/a', 'w').write('x' * 5000); os.rename('/tmp/a', '/tmp/b'); shutil.copy('/tmp/b', '/tmp/c'); print(os.path.getsize('/tmp/c'), os.path.exists('/tmp/a')); os.makedirs('/tmp/d/e'); print(sorted(os.listdir('/tmp')))");
+    fail debian_python_time: Debian, py("import time; t = time.monotonic(); time.sleep(0.05); print(time.monotonic() - t >= 0.05, time.strftime('%Y-%m-%d %H:%M', time.gmtime(0)))");
+    fail debian_python_subprocess: Debian, py("import subprocess; r = subprocess.run(['echo', 'hi'], capture_output=True); print(r.returncode, r.stdout); print(subprocess.check_output(['sh', '-c', 'echo $((1+2)); exit 0'])); print(subprocess.call(['sh', '-c', 'exit 5']))");
+    fail debian_python_fork_waitpid: Debian, py("import os\npid = os.fork()\nif pid == 0:\n    os._exit(3)\n_, st = os.waitpid(pid, 0)\nprint(os.WIFEXITED(st), os.WEXITSTATUS(st))");
+    fail debian_python_pipe_fork: Debian, py("import os\nr, w = os.pipe()\npid = os.fork()\nif pid == 0:\n    os.close(r); os.write(w, b'from child'); os._exit(0)\nos.close(w)\nprint(os.read(r, 100))\nprint(os.waitpid(pid, 0)[1])");
+    fail debian_python_threads_lock: Debian, py("import threading\nn = 0\nlock = threading.Lock()\ndef work():\n    global n\n    for _ in range(2000):\n        with lock:\n            n += 1\nts = [threading.Thread(target=work) for _ in range(4)]\nfor t in ts: t.start()\nfor t in ts: t.join()\nprint(n)");
+    fail debian_python_condition: Debian, py("import threading, collections\nq = collections.deque(); cv = threading.Condition(); out = []\ndef consumer():\n    for _ in range(5):\n        with cv:\n            cv.wait_for(lambda: q)\n            out.append(q.popleft())\nt = threading.Thread(target=consumer); t.start()\nfor i in range(5):\n    with cv:\n        q.append(i); cv.notify()\nt.join(); print(out)");
+    fail debian_python_signal: Debian, py("import os, signal\ngot = []\nsignal.signal(signal.SIGUSR1, lambda s, f: got.append(s))\nos.kill(os.getpid(), signal.SIGUSR1)\nprint(got == [signal.SIGUSR1])\nsignal.signal(signal.SIGALRM, lambda s, f: got.append('alarm'))\nsignal.setitimer(signal.ITIMER_REAL, 0.05)\nsignal.pause() if len(got) < 2 else None\nprint(got[1:])");
+    fail debian_python_thread_pool: Debian, py("from concurrent.futures import ThreadPoolExecutor\nwith ThreadPoolExecutor(max_workers=4) as ex:\n    print(list(ex.map(lambda x: x * x, range(10))))");
+    fail debian_python_process_pool: Debian, py("from concurrent.futures import ProcessPoolExecutor\nimport math\nif __name__ == '__main__':\n    with ProcessPoolExecutor(max_workers=2) as ex:\n        print(list(ex.map(math.factorial, range(8))))");
+    fail debian_python_socketpair: Debian, py("import socket; a, b = socket.socketpair(); a.sendall(b'ping'); print(b.recv(10)); b.close(); print(a.recv(10))");
+    fail debian_python_tcp_loopback: Debian, py("import socket, threading\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\ndef serve():\n    c, _ = s.accept(); c.sendall(c.recv(100).upper()); c.close()\nt = threading.Thread(target=serve); t.start()\nc = socket.create_connection(s.getsockname()); c.sendall(b'hello'); print(c.recv(100)); t.join()");
+    fail debian_python_urllib_parse: Debian, py("from urllib.parse import urlparse, quote, urlencode; u = urlparse('http://a.b:8080/p/q?x=1#f'); print(u.hostname, u.port, u.path, u.query, quote('a b/ü'), urlencode({'k': 'v w'}))");
+    fail debian_python_sqlite: Debian, py("import sqlite3; c = sqlite3.connect(':memory:'); c.execute('create table t(a, b)'); c.executemany('insert into t values (?, ?)', [(i, str(i)) for i in range(100)]); print(c.execute('select count(*), sum(a), max(b) from t').fetchone())");
+    fail debian_python_exit_status: Debian, py("raise SystemExit(5)");
+    fail debian_python_traceback: Debian, py("1/0");
+    // --- Debian: sqlite3.
+    pass debian_sqlite3_memory: Debian, cmd(&["sqlite3", ":memory:", "create table t(a, b); insert into t values (1, 'x'), (2, 'y'), (3, 'z'); select sum(a), group_concat(b, '-') from t; select printf('%.3f', avg(a)) from t;"]);
+    fail debian_sqlite3_file: Debian, sh("sqlite3 /tmp/db 'create table t(x); insert into t values (42);' && sqlite3 /tmp/db 'select x * 2 from t;'");
+}
+
+/// Whether friscy matched the reference.
+enum Outcome {
+    Pass,
+    /// The first difference, and what friscy printed on stderr (its last lines).
+    Fail(String),
+    Skip(String),
+}
+
+fn image_path(image: Image) -> Result<PathBuf, String> {
+    match image {
+        Image::Alpine => alpine_tar().ok_or("no Alpine image (set FRISCY_ALPINE_TAR)"),
+        Image::Debian => debian_tar()
+            .ok_or("no Debian image (run scripts/debian-rootfs.sh or set FRISCY_DEBIAN_TAR)"),
+    }
+    .map_err(str::to_string)
+}
+
+/// The first line where two outputs differ, as "line N: linux `..`, friscy `..`".
+fn first_difference(want: &str, got: &str) -> Option<String> {
+    if want == got {
+        return None;
+    }
+    let (w, g): (Vec<&str>, Vec<&str>) = (want.split('\n').collect(), got.split('\n').collect());
+    let i = (0..w.len().max(g.len()))
+        .find(|&i| w.get(i) != g.get(i))
+        .unwrap_or(0);
+    let show = |v: &[&str]| match v.get(i) {
+        Some(l) if i + 1 == v.len() && l.is_empty() => "(end)".to_string(),
+        Some(l) => format!("`{}`", l.chars().take(120).collect::<String>()),
+        None => "(end)".to_string(),
+    };
+    Some(format!(
+        "line {}: linux {}, friscy {}",
+        i + 1,
+        show(&w),
+        show(&g)
+    ))
+}
+
+fn compare(image: Image, spec: &Spec) -> (Outcome, Option<(PathBuf, Run)>) {
+    let path = match image_path(image) {
+        Ok(p) => p,
+        Err(why) => return (Outcome::Skip(why), None),
+    };
+    if let Err(why) = reference_ready(&path) {
+        return (Outcome::Skip(format!("reference unavailable: {why}")), None);
+    }
+    let argv: Vec<&str> = spec.argv.iter().map(String::as_str).collect();
+    let want = reference(&path, &argv, LIMIT);
+    assert!(
+        want.status.is_some_and(|s| s != 120 && s != 124),
+        "the reference itself failed on {argv:?}: {:?}\n{}",
+        want.status,
+        want.stderr
+    );
+    let got = friscy_limited(&path, &[], &argv, LIMIT);
+    let mut diffs = Vec::new();
+    if want.status != got.status {
+        diffs.push(format!(
+            "status: linux {:?}, friscy {:?}",
+            want.status, got.status
+        ));
+    }
+    if let Some(d) = first_difference(&want.stdout, &got.stdout) {
+        diffs.push(format!("stdout {d}"));
+    }
+    if spec.stderr
+        && let Some(d) = first_difference(&want.stderr, &got.stderr)
+    {
+        diffs.push(format!("stderr {d}"));
+    }
+    if diffs.is_empty() {
+        return (Outcome::Pass, None);
+    }
+    let tail: Vec<&str> = got.stderr.lines().rev().take(5).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    diffs.push(format!("friscy's stderr ends: {}", tail.join(" | ")));
+    (Outcome::Fail(diffs.join("\n")), Some((path, got)))
+}
+
+fn check(name: &str, image: Image, spec: Spec) {
+    match compare(image, &spec).0 {
+        Outcome::Pass => {}
+        Outcome::Skip(why) => friscy_tests::loud(&format!("SKIPPED {name}: {why}")),
+        Outcome::Fail(diff) => panic!(
+            "{name}: friscy differs from Linux running {:?}\n{diff}",
+            spec.argv
+        ),
+    }
+}
+
+/// Syscall names by number (riscv64 uses asm-generic numbers), from the cross headers
+/// when installed; the number alone otherwise.
+fn syscall_names() -> std::collections::HashMap<u64, String> {
+    let mut names = std::collections::HashMap::new();
+    for f in [
+        "/usr/riscv64-linux-gnu/include/asm-generic/unistd.h",
+        "/usr/include/asm-generic/unistd.h",
+    ] {
+        let Ok(text) = std::fs::read_to_string(f) else {
+            continue;
+        };
+        for line in text.lines() {
+            let mut w = line.split_whitespace();
+            if let (Some("#define"), Some(sym), Some(num)) = (w.next(), w.next(), w.next())
+                && let Ok(n) = num.parse::<u64>()
+            {
+                let name = sym
+                    .strip_prefix("__NR3264_")
+                    .or_else(|| sym.strip_prefix("__NR_"));
+                if let Some(name) = name {
+                    names.entry(n).or_insert_with(|| name.to_string());
+                }
+            }
+        }
+        break;
+    }
+    // riscv64's own (arch/riscv/include/uapi/asm/unistd.h).
+    names.insert(258, "riscv_hwprobe".into());
+    names.insert(259, "riscv_flush_icache".into());
+    names
+}
+
+/// What friscy's trace says about a failing run: the syscalls it does not support, and
+/// the syscalls that failed with an errno other than the ENOENT of path searches.
+fn trace_summary(image: &std::path::Path, spec: &Spec) -> String {
+    let names = syscall_names();
+    let argv: Vec<&str> = spec.argv.iter().map(String::as_str).collect();
+    let r = friscy_limited(image, &["-e", "FRISCY_TRACE=1"], &argv, LIMIT);
+    let mut unsupported = Vec::new();
+    let mut failed: Vec<(String, usize)> = Vec::new();
+    for line in r.stderr.lines() {
+        if let Some(rest) = line.split("unsupported syscall ").nth(1) {
+            let word = rest.split([' ', ':']).next().unwrap_or("");
+            let what = match word.parse::<u64>() {
+                Ok(n) => format!("{}({n})", names.get(&n).map_or("?", String::as_str)),
+                Err(_) => word.to_string(),
+            };
+            if !unsupported.contains(&what) {
+                unsupported.push(what);
+            }
+        } else if let Some((call, result)) = line.rsplit_once(") = -1 ")
+            && let Some(name) = call.split("] ").nth(1).and_then(|c| c.split('(').next())
+            && !result.starts_with("ENOENT")
+            && !result.starts_with("ENOSYS")
+            && !(name == "ioctl" && result.starts_with("ENOTTY"))
+        {
+            let what = format!("{name}={}", result.split_whitespace().next().unwrap_or(""));
+            match failed.iter_mut().find(|(w, _)| *w == what) {
+                Some((_, n)) => *n += 1,
+                None => failed.push((what, 1)),
+            }
+        }
+    }
+    let mut s = String::new();
+    if !unsupported.is_empty() {
+        s += &format!("ENOSYS: {}", unsupported.join(", "));
+    }
+    if !failed.is_empty() {
+        let f: Vec<String> = failed
+            .iter()
+            .map(|(w, n)| {
+                if *n > 1 {
+                    format!("{w} x{n}")
+                } else {
+                    w.clone()
+                }
+            })
+            .collect();
+        s += &format!(
+            "{}errors: {}",
+            if s.is_empty() { "" } else { "; " },
+            f.join(", ")
+        );
+    }
+    if r.status.is_none() {
+        s += " (timed out)";
+    }
+    s
+}
+
+/// Every case, known to pass or not: prints a table (and writes it as markdown to
+/// $FRISCY_REFERENCE_REPORT when set), and fails if a case known to pass fails.
+#[test]
+#[ignore = "runs every case; use scripts/reference-table.sh or FRISCY_REFERENCE_ALL=1 scripts/test.sh"]
+fn reference_table() {
+    let jobs: usize = std::env::var("FRISCY_REFERENCE_JOBS")
+        .ok()
+        .and_then(|j| j.parse().ok())
+        .unwrap_or(2);
+    let filter = std::env::var("FRISCY_REFERENCE_FILTER").unwrap_or_default();
+    let cases: Vec<&Case> = CASES.iter().filter(|c| c.name.contains(&filter)).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let rows = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some(case) = cases.get(i) else { break };
+                    let spec = (case.spec)();
+                    let start = std::time::Instant::now();
+                    let (outcome, failed) = compare(case.image, &spec);
+                    let trace = failed.map(|(path, _)| trace_summary(&path, &spec));
+                    let secs = start.elapsed().as_secs_f32();
+                    eprintln!(
+                        "reference_table: {} {}",
+                        case.name,
+                        match outcome {
+                            Outcome::Pass => "PASS",
+                            Outcome::Fail(_) => "FAIL",
+                            Outcome::Skip(_) => "SKIPPED",
+                        }
+                    );
+                    rows.lock().unwrap().push((i, outcome, trace, secs));
+                }
+            });
+        }
+    });
+    let mut rows = rows.into_inner().unwrap();
+    rows.sort_by_key(|r| r.0);
+    let cell = |s: &str| s.replace('|', "\\|").replace('\n', "<br>");
+    let mut table = String::from(
+        "| case | image | marked | result | first difference | friscy's trace |\n|---|---|---|---|---|---|\n",
+    );
+    let (mut pass, mut fail, mut skip) = (0, 0, 0);
+    let mut regressions = Vec::new();
+    let mut now_pass = Vec::new();
+    for (i, outcome, trace, _secs) in &rows {
+        let case = cases[*i];
+        let marked = if case.known == Known::Pass {
+            "pass"
+        } else {
+            "fail"
+        };
+        let (result, diff) = match outcome {
+            Outcome::Pass => {
+                pass += 1;
+                if case.known == Known::Fail {
+                    now_pass.push(case.name);
+                }
+                ("PASS", String::new())
+            }
+            Outcome::Fail(d) => {
+                fail += 1;
+                if case.known == Known::Pass {
+                    regressions.push(case.name);
+                }
+                ("FAIL", d.clone())
+            }
+            Outcome::Skip(why) => {
+                skip += 1;
+                ("SKIPPED", why.clone())
+            }
+        };
+        table += &format!(
+            "| `{}` | {:?} | {marked} | {result} | {} | {} |\n",
+            case.name,
+            case.image,
+            cell(&diff),
+            cell(trace.as_deref().unwrap_or(""))
+        );
+    }
+    let summary = format!(
+        "{pass} pass, {fail} fail, {skip} skipped of {} cases",
+        rows.len()
+    );
+    println!("{table}\n{summary}");
+    if let Ok(path) = std::env::var("FRISCY_REFERENCE_REPORT") {
+        std::fs::write(&path, format!("{table}\n{summary}\n")).unwrap();
+        eprintln!("reference_table: wrote {path}");
+    }
+    if !now_pass.is_empty() {
+        eprintln!(
+            "reference_table: NOW PASSING, mark them `pass` in tests/reference.rs: {}",
+            now_pass.join(" ")
+        );
+    }
+    if skip > 0 {
+        eprintln!("reference_table: SKIPPED {skip} cases (reasons in the table)");
+    }
+    assert!(
+        regressions.is_empty(),
+        "cases marked pass now fail: {regressions:?}"
+    );
+}
