@@ -111,6 +111,9 @@ errnos! {
     ESTALE = 116, "Stale file handle";
     EDQUOT = 122, "Disk quota exceeded";
     ECANCELED = 125, "Operation canceled";
+    // Kernel-internal (include/linux/errno.h), never seen by a guest: a syscall parked its
+    // thread and runs again when woken, or fails with EINTR if a signal handler intervenes.
+    ERESTARTSYS = 512, "Interrupted system call (restart)";
 }
 
 impl Errno {

@@ -52,6 +52,8 @@ pub enum FileKind {
     /// A file, directory or symlink (O_PATH) in the vfs.
     Inode(Ino),
     Device(Device),
+    /// One end of a pipe (pipe2, or a FIFO opened by path).
+    Pipe(crate::pipe::PipeEnd),
 }
 
 #[derive(Debug)]
@@ -126,6 +128,11 @@ impl FdTable {
 
     pub fn iter(&self) -> impl Iterator<Item = (i32, &FdEntry)> {
         self.fds.iter().map(|(&fd, e)| (fd, e))
+    }
+
+    /// Close the FD_CLOEXEC descriptors (execve).
+    pub fn remove_cloexec(&mut self) {
+        self.fds.retain(|_, e| !e.cloexec);
     }
 
     /// Close the descriptors in [first, last] (close_range(2)).

@@ -11,35 +11,34 @@ pub mod fd;
 pub mod host;
 pub mod loader;
 pub mod mm;
+pub mod pipe;
 pub mod process;
+pub mod sched;
+pub mod signal;
 pub mod syscalls;
 
 #[cfg(any(feature = "component", feature = "fused"))]
 mod bindings;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
-use friscy_exec::{Fault, FaultCause, Machine, StopReason};
+use friscy_exec::{Machine, SpaceId};
 use friscy_vfs::Fs;
 
 pub use host::{Host, Stdio};
-pub use process::{ExitStatus, Process};
+pub use process::{ExitStatus, Pid, Process};
 
 use fd::{FdEntry, FdTable, FileKind, new_file};
-
-/// Instructions a hart runs before the kernel looks up again (for fairness later, and so a
-/// runaway guest stays interruptible).
-const RUN_BUDGET: u64 = 1 << 20;
 
 /// PATH when neither the image nor the user sets one (Docker's default).
 pub const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Signal numbers used when a guest dies (signal(7), asm-generic).
-pub mod signo {
-    pub const SIGILL: u8 = 4;
-    pub const SIGTRAP: u8 = 5;
-    pub const SIGBUS: u8 = 7;
-    pub const SIGSEGV: u8 = 11;
+/// A thread waiting in FUTEX_WAIT.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FutexWaiter {
+    pub pid: Pid,
+    pub tid: Pid,
+    pub bitset: u32,
 }
 
 pub struct Kernel {
@@ -50,6 +49,23 @@ pub struct Kernel {
     pub trace: bool,
     /// Syscall numbers already reported as unsupported (each is logged once).
     pub(crate) enosys_seen: HashSet<u64>,
+    /// Every process but the one whose thread is running (the scheduler takes that one out
+    /// while its syscall is handled), zombies included until they are reaped.
+    pub procs: BTreeMap<Pid, Process>,
+    pub(crate) next_pid: Pid,
+    /// Bumped whenever a syscall completes: threads parked on `Wake::Event` retry once it
+    /// has moved past the value they parked at.
+    pub progress: u64,
+    /// FUTEX_WAIT queues, keyed by address space and address.
+    pub futexes: HashMap<(SpaceId, u64), VecDeque<FutexWaiter>>,
+    /// Input read from the host's stdin that no guest has consumed yet (poll looked ahead).
+    pub stdin_buf: Vec<u8>,
+    pub stdin_eof: bool,
+    /// The terminal's foreground process group (TIOCGPGRP).
+    pub fg_pgrp: Pid,
+    pub(crate) next_pipe_id: u64,
+    /// The current thread asked to give up the rest of its time slice.
+    pub(crate) yield_now: bool,
 }
 
 impl Kernel {
@@ -60,6 +76,15 @@ impl Kernel {
             host,
             trace: false,
             enosys_seen: HashSet::new(),
+            procs: BTreeMap::new(),
+            next_pid: 1,
+            progress: 0,
+            futexes: HashMap::new(),
+            stdin_buf: Vec::new(),
+            stdin_eof: false,
+            fg_pgrp: 1,
+            next_pipe_id: 1,
+            yield_now: false,
         }
     }
 
@@ -68,8 +93,16 @@ impl Kernel {
         self.host.diagnostic(&format!("friscy: {msg}"));
     }
 
+    /// A fresh pid (also used for thread ids, as Linux does).
+    pub fn alloc_pid(&mut self) -> Pid {
+        let pid = self.next_pid;
+        self.next_pid += 1;
+        pid
+    }
+
     /// Run a command the way `docker run IMAGE CMD...` does: find it (PATH search), load
-    /// it, run it to completion. Returns the status a shell would report.
+    /// it as process 1, and run it and everything it starts until it exits. Returns the
+    /// status a shell would report.
     pub fn run_command(&mut self, argv: Vec<Vec<u8>>, mut envp: Vec<Vec<u8>>) -> u8 {
         let Some(cmd) = argv.first().cloned() else {
             self.report("no command given (usage: friscy.wasm -- /path/to/program [args...])");
@@ -115,10 +148,13 @@ impl Kernel {
             )
             .expect("fd 0-2 are valid");
         }
-        let mut proc = Process {
-            pid: 1,
+        let pid = self.alloc_pid();
+        let init = Process {
+            pid,
+            ppid: 0,
+            pgid: pid,
+            sid: pid,
             space: image.space,
-            hart: image.hart,
             mm: image.mm,
             fds,
             cwd,
@@ -126,63 +162,24 @@ impl Kernel {
             exe: image.exe,
             argv: image.argv,
             envp,
-            clear_child_tid: 0,
             rlimits: [None; 16],
+            threads: vec![process::Thread::new(pid, image.hart)],
+            cur: 0,
+            sigactions: [signal::SigAction::default(); 64],
+            pending: 0,
+            siginfo: [signal::SigInfo::default(); 64],
+            state: process::State::Running,
             exit: None,
+            exit_signal: signal::SIGCHLD,
+            continued: false,
+            vfork_parent: None,
+            itimer_real: None,
+            instret: 0,
+            children_instret: 0,
+            death_reason: None,
         };
-        let status = self.run_process(&mut proc);
-        self.machine.hart_drop(proc.hart);
-        self.machine.space_drop(proc.space);
+        self.fg_pgrp = pid;
+        let status = self.run_init(init);
         status.shell_status()
-    }
-
-    /// Resume the process's hart until it exits.
-    pub fn run_process(&mut self, proc: &mut Process) -> ExitStatus {
-        loop {
-            match self.machine.run(proc.hart, RUN_BUDGET) {
-                StopReason::Ecall(call) => {
-                    let ret = syscalls::dispatch(self, proc, call.nr, call.args);
-                    if let Some(status) = proc.exit {
-                        return status;
-                    }
-                    self.machine.set_x(proc.hart, 10, ret);
-                }
-                StopReason::BudgetExhausted => {}
-                StopReason::Breakpoint => {
-                    return self.die(proc, signo::SIGTRAP, "Trace/breakpoint trap".into());
-                }
-                StopReason::IllegalInstruction(bits) => {
-                    let why = format!("Illegal instruction (0x{bits:08x})");
-                    return self.die(proc, signo::SIGILL, why);
-                }
-                StopReason::Fault(Fault {
-                    addr,
-                    access,
-                    cause,
-                }) => {
-                    let kind = match cause {
-                        FaultCause::Unmapped => "unmapped",
-                        FaultCause::Protection => "protected",
-                    };
-                    let access = match access {
-                        friscy_exec::Access::Load => "load",
-                        friscy_exec::Access::Store => "store",
-                        friscy_exec::Access::Fetch => "fetch",
-                    };
-                    let why = format!("Segmentation fault ({access} at {kind} address 0x{addr:x})");
-                    return self.die(proc, signo::SIGSEGV, why);
-                }
-            }
-        }
-    }
-
-    /// A fatal signal with no handler: report it like a shell does and end the process.
-    fn die(&mut self, proc: &mut Process, sig: u8, why: String) -> ExitStatus {
-        let pc = self.machine.pc(proc.hart);
-        let exe = String::from_utf8_lossy(&proc.exe).into_owned();
-        self.report(&format!("{exe}: {why} at pc 0x{pc:x}"));
-        let status = ExitStatus::Signal(sig);
-        proc.exit = Some(status);
-        status
     }
 }

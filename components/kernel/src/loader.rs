@@ -344,6 +344,24 @@ impl Kernel {
             VmaName::Stack,
         )
         .map_err(|_| oom())?;
+        // The page signal handlers return through (see signal.rs).
+        let vdso = mm.find_free(PAGE_SIZE).ok_or_else(oom)?;
+        self.machine
+            .map(space, vdso, PAGE_SIZE, Prot::READ | Prot::WRITE)
+            .map_err(|_| oom())?;
+        self.machine
+            .write(space, vdso, &crate::signal::TRAMPOLINE)
+            .map_err(|_| oom())?;
+        self.machine
+            .protect(space, vdso, PAGE_SIZE, Prot::READ | Prot::EXEC)
+            .map_err(|_| oom())?;
+        mm.insert(
+            vdso,
+            vdso + PAGE_SIZE,
+            Prot::READ | Prot::EXEC,
+            VmaName::Vdso,
+        );
+        mm.sigreturn = vdso;
         let auxv = [
             (at::PHDR, main.phdr),
             (at::PHENT, elf::PHDR_SIZE as u64),

@@ -38,6 +38,8 @@ pub enum VmaName {
     File(Vec<u8>),
     Heap,
     Stack,
+    /// The signal-return trampoline page (Linux's vDSO holds it).
+    Vdso,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +59,8 @@ pub struct MemoryMap {
     pub brk_max: u64,
     pub mmap_base: u64,
     pub stack_top: u64,
+    /// Address of the rt_sigreturn trampoline, where signal handlers return to.
+    pub sigreturn: u64,
 }
 
 impl MemoryMap {
@@ -71,6 +75,7 @@ impl MemoryMap {
             brk_max: brk_start + BRK_MAX,
             mmap_base: stack_top,
             stack_top,
+            sigreturn: 0,
         }
     }
 

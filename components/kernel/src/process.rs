@@ -1,17 +1,127 @@
-//! A guest process: its address space and hart, memory map, file descriptors, working
-//! directory and identity. (Part 1 runs one process; fork, threads and signals build on
-//! this struct.)
+//! Guest processes and threads, as the kernel schedules them.
+//!
+//! A `Process` is a thread group: one address space and memory map, the file descriptor
+//! table, working directory, identity, signal dispositions and limits. Its `threads` are
+//! the tasks the scheduler runs, each with its own hart (registers), signal mask and
+//! pending set, and the state of a syscall it is parked in. Processes and threads are green
+//! tasks inside one Wasm instance: the kernel runs one hart at a time for a budget of
+//! instructions, round robin.
 
 use friscy_exec::{HartId, SpaceId};
 use friscy_vfs::Ino;
 
 use crate::fd::FdTable;
 use crate::mm::MemoryMap;
+use crate::signal::{SigAction, SigInfo, SigSet};
+
+pub type Pid = i32;
+
+/// What a parked thread is waiting for. Whatever it is, the thread also wakes for a signal
+/// it does not block, and at its deadline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// Any progress elsewhere in the kernel (a pipe written or closed, a child exiting):
+    /// the syscall is retried and parks again if its condition still does not hold.
+    Event,
+    /// As `Event`, and also input on the host's stdin.
+    Stdin,
+    /// Only FUTEX_WAKE (or a signal, or the deadline).
+    Futex,
+    /// Only a signal or the deadline (pause, sigsuspend, nanosleep).
+    Signal,
+    /// A signal of this set becoming pending, blocked or not (rt_sigtimedwait).
+    SigWait(SigSet),
+    /// A vfork parent: until the child calls execve or exits. The clone call has
+    /// already returned; nothing is retried.
+    VforkDone(Pid),
+}
+
+/// A thread parked in a syscall.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Block {
+    pub wake: Wake,
+    /// Monotonic nanoseconds at which the syscall times out.
+    pub deadline: Option<u64>,
+    /// `Kernel::progress` when the thread parked: an `Event` waiter is retried once it
+    /// has moved on.
+    pub progress: u64,
+    /// Whether SA_RESTART restarts the call after a handler (read, write, wait4...), or
+    /// it fails with EINTR (poll, nanosleep, sigsuspend...), as signal(7) lists.
+    pub restartable: bool,
+}
+
+/// State a syscall keeps across its restarts while the thread is parked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Restart {
+    /// The absolute deadline computed the first time (so retries do not extend it).
+    pub deadline: Option<u64>,
+    /// The thread sits in a futex wait queue.
+    pub futex_queued: bool,
+}
+
+pub struct Thread {
+    pub tid: Pid,
+    pub hart: HartId,
+    pub sigmask: SigSet,
+    /// Signals sent to this thread (tgkill, faults).
+    pub pending: SigSet,
+    /// The mask to restore after a syscall that swapped it in (ppoll, pselect6,
+    /// rt_sigsuspend): restored when the call returns, or saved in the signal frame.
+    pub saved_sigmask: Option<SigSet>,
+    /// set_tid_address(2) / CLONE_CHILD_CLEARTID: zeroed and futex-woken at thread exit.
+    pub clear_child_tid: u64,
+    pub robust_list: (u64, u64),
+    /// sigaltstack(2): (ss_sp, ss_size, ss_flags).
+    pub altstack: (u64, u64, u32),
+    pub block: Option<Block>,
+    pub restart: Option<Restart>,
+    /// Set by FUTEX_WAKE for a thread in a futex wait.
+    pub futex_woken: bool,
+    /// siginfo of a synchronous fault (SIGSEGV and its address...) pending for this thread.
+    pub fault_info: Option<SigInfo>,
+    /// exit(2) was called: the scheduler removes the thread.
+    pub exiting: bool,
+}
+
+impl Thread {
+    pub fn new(tid: Pid, hart: HartId) -> Thread {
+        Thread {
+            tid,
+            hart,
+            sigmask: 0,
+            pending: 0,
+            saved_sigmask: None,
+            clear_child_tid: 0,
+            robust_list: (0, 0),
+            altstack: (0, 0, crate::signal::SS_DISABLE),
+            block: None,
+            restart: None,
+            futex_woken: false,
+            fault_info: None,
+            exiting: false,
+        }
+    }
+}
+
+/// A process's life cycle as wait(2) sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Running,
+    /// Stopped by a signal; `reported` once a waiter has seen it (WUNTRACED).
+    Stopped {
+        sig: u8,
+        reported: bool,
+    },
+    /// Exited or killed, not yet reaped.
+    Zombie(ExitStatus),
+}
 
 pub struct Process {
-    pub pid: i32,
+    pub pid: Pid,
+    pub ppid: Pid,
+    pub pgid: Pid,
+    pub sid: Pid,
     pub space: SpaceId,
-    pub hart: HartId,
     pub mm: MemoryMap,
     pub fds: FdTable,
     pub cwd: Ino,
@@ -20,18 +130,61 @@ pub struct Process {
     pub exe: Vec<u8>,
     pub argv: Vec<Vec<u8>>,
     pub envp: Vec<Vec<u8>>,
-    /// set_tid_address(2)'s pointer, cleared at thread exit.
-    pub clear_child_tid: u64,
     /// setrlimit(2) values; `None` means the default.
     pub rlimits: [Option<(u64, u64)>; 16],
-    /// Set by exit/exit_group (or a fatal signal): the wait status to report.
+    pub threads: Vec<Thread>,
+    /// Index in `threads` of the thread whose syscall is being handled.
+    pub cur: usize,
+    /// Dispositions, indexed by signal number - 1 (shared by all threads: CLONE_SIGHAND).
+    pub sigactions: [SigAction; 64],
+    /// Signals sent to the process as a whole (kill).
+    pub pending: SigSet,
+    /// The siginfo of each pending signal, by number - 1.
+    pub siginfo: [SigInfo; 64],
+    pub state: State,
+    /// Set by exit_group, a fatal signal or a fault: every thread ends and the process
+    /// becomes a zombie with this status.
     pub exit: Option<ExitStatus>,
+    /// The signal the parent gets when this process ends (clone's low byte; SIGCHLD).
+    pub exit_signal: u8,
+    /// A SIGCONT that a waiter has not yet seen (WCONTINUED).
+    pub continued: bool,
+    /// Borrowing its parent's address space after vfork until execve or exit.
+    pub vfork_parent: Option<Pid>,
+    /// ITIMER_REAL: (next expiry in monotonic ns, interval ns).
+    pub itimer_real: Option<(u64, u64)>,
+    /// Instructions retired by this process and by its reaped children (getrusage, times).
+    pub instret: u64,
+    pub children_instret: u64,
+    /// Why the process died of a signal, for the one-line report if it is the first one.
+    pub death_reason: Option<String>,
+}
+
+impl Process {
+    /// The thread whose syscall is being handled.
+    pub fn thread(&self) -> &Thread {
+        &self.threads[self.cur]
+    }
+    pub fn thread_mut(&mut self) -> &mut Thread {
+        &mut self.threads[self.cur]
+    }
+    /// The calling thread's hart.
+    pub fn hart(&self) -> HartId {
+        self.threads[self.cur].hart
+    }
+    pub fn tid(&self) -> Pid {
+        self.threads[self.cur].tid
+    }
+    pub fn is_zombie(&self) -> bool {
+        matches!(self.state, State::Zombie(_))
+    }
 }
 
 /// How a process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitStatus {
     Code(u8),
+    /// Killed by a signal; `core` if its default action dumps core.
     Signal(u8),
 }
 
@@ -41,6 +194,21 @@ impl ExitStatus {
         match self {
             ExitStatus::Code(c) => c,
             ExitStatus::Signal(s) => 128u8.wrapping_add(s),
+        }
+    }
+
+    /// The status word wait4(2) stores (WIFEXITED / WIFSIGNALED encodings).
+    pub fn wait_status(self) -> i32 {
+        match self {
+            ExitStatus::Code(c) => (c as i32) << 8,
+            ExitStatus::Signal(s) => {
+                let core = if crate::signal::default_action(s) == crate::signal::DefaultAction::Core {
+                    0x80
+                } else {
+                    0
+                };
+                s as i32 | core
+            }
         }
     }
 }

@@ -18,6 +18,10 @@ struct Captured {
 
 struct TestHost(Rc<RefCell<Captured>>);
 
+thread_local! {
+    static START: std::time::Instant = std::time::Instant::now();
+}
+
 impl Host for TestHost {
     fn read_stdin(&mut self, _max: usize) -> Option<Vec<u8>> {
         Some(Vec::new())
@@ -37,7 +41,7 @@ impl Host for TestHost {
         (1_700_000_000, 0)
     }
     fn monotonic_ns(&self) -> u64 {
-        1
+        START.with(|s| s.elapsed().as_nanos() as u64)
     }
     fn random(&mut self, buf: &mut [u8]) {
         buf.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
@@ -47,7 +51,12 @@ impl Host for TestHost {
         c.stderr.extend_from_slice(line.as_bytes());
         c.stderr.push(b'\n');
     }
-    fn wait(&mut self, _stdin: bool, _deadline_ns: Option<u64>) {}
+    fn wait(&mut self, _stdin: bool, deadline_ns: Option<u64>) {
+        if let Some(d) = deadline_ns {
+            let now = self.monotonic_ns();
+            std::thread::sleep(std::time::Duration::from_nanos(d.saturating_sub(now)));
+        }
+    }
 }
 
 /// Compile a guest program from tests/guest/ (once per test run).
@@ -59,7 +68,7 @@ fn guest(name: &str) -> PathBuf {
         let tmp = out
             .with_extension(format!("{:?}", std::thread::current().id()).replace(['(', ')'], ""));
         let status = Command::new("riscv64-linux-gnu-gcc")
-            .args(["-O2", "-static", "-o"])
+            .args(["-O2", "-static", "-pthread", "-o"])
             .arg(&tmp)
             .arg(root.join(format!("tests/guest/{name}.c")))
             .status()
@@ -181,4 +190,61 @@ fn scripts_and_unrunnable_files() {
             "friscy: /badinterp: interpreter /missing/interp not found\n"
         )
     );
+}
+
+/// The same program under qemu-riscv64, the reference: (status, stdout).
+fn qemu(prog: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new("qemu-riscv64")
+        .arg(prog)
+        .args(args)
+        .output()
+        .expect("qemu-riscv64 (scripts/setup.sh installs it)");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+    )
+}
+
+/// Run a subtest of tests/guest/procs.c under friscy and qemu; outputs must be equal.
+fn procs_matches_qemu(subtest: &str) {
+    let path = guest("procs");
+    let prog = std::fs::read(&path).unwrap();
+    let (status, out, err) = run(&[("bin/procs", 0o755, prog)], &["/bin/procs", subtest]);
+    let (qstatus, qout) = qemu(&path, &[subtest]);
+    assert_eq!(out, qout, "friscy stderr: {err}");
+    assert_eq!(status as i32, qstatus, "friscy stderr: {err}");
+}
+
+#[test]
+fn fork_wait_and_exit_statuses_match_qemu() {
+    procs_matches_qemu("fork");
+}
+
+#[test]
+fn pipes_and_poll_match_qemu() {
+    procs_matches_qemu("pipe");
+}
+
+#[test]
+fn signal_handlers_masks_and_frames_match_qemu() {
+    procs_matches_qemu("signals");
+}
+
+#[test]
+fn threads_mutexes_and_condvars_match_qemu() {
+    procs_matches_qemu("threads");
+}
+
+#[test]
+fn execve_and_posix_spawn() {
+    let prog = std::fs::read(guest("procs")).unwrap();
+    let (status, out, err) = run(&[("bin/procs", 0o755, prog)], &["/bin/procs", "exec"]);
+    assert_eq!(
+        out,
+        "exec-child arg pid_is_same_as_before=1\nexec'd child: exited 21\n\
+         exec-child spawned pid_is_same_as_before=1\nposix_spawn child: exited 21\n\
+         exec of a missing file: ENOENT\n",
+        "stderr: {err}"
+    );
+    assert_eq!(status, 0);
 }

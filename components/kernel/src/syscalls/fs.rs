@@ -78,6 +78,12 @@ impl Kernel {
                     ..Stat::default()
                 })
             }
+            FileKind::Pipe(end) => Ok(Stat {
+                ino: end.pipe.borrow().id,
+                mode: S_IFIFO | 0o600,
+                nlink: 1,
+                ..Stat::default()
+            }),
             FileKind::Stdio(s) => Ok(if self.host.is_terminal(*s) {
                 // A pseudo-terminal, as /dev/pts/0 (major 136).
                 Stat {
@@ -100,12 +106,19 @@ impl Kernel {
     fn file_read(&mut self, file: &OpenFile, offset: u64, len: usize) -> Result<Vec<u8>, Errno> {
         let len = len.min(IO_CHUNK);
         match &file.kind {
-            FileKind::Stdio(Stdio::In) => loop {
-                if let Some(data) = self.host.read_stdin(len) {
-                    break Ok(data);
+            // EAGAIN here means "would block": the syscall parks unless O_NONBLOCK.
+            FileKind::Stdio(Stdio::In) => self.stdin_read(len),
+            FileKind::Pipe(end) => {
+                let mut pipe = end.pipe.borrow_mut();
+                if !pipe.buf.is_empty() {
+                    let n = len.min(pipe.buf.len());
+                    Ok(pipe.buf.drain(..n).collect())
+                } else if pipe.writers == 0 {
+                    Ok(Vec::new())
+                } else {
+                    Err(Errno::EAGAIN)
                 }
-                self.host.wait(true, None);
-            },
+            }
             FileKind::Stdio(_) => Err(Errno::EBADF),
             FileKind::Device(Device::Null) => Ok(Vec::new()),
             FileKind::Device(Device::Zero | Device::Full) => Ok(vec![0; len]),
@@ -127,6 +140,21 @@ impl Kernel {
             }
             FileKind::Device(Device::Full) => Err(Errno::ENOSPC),
             FileKind::Device(_) => Ok(data.len() as u64),
+            FileKind::Pipe(end) => {
+                let mut pipe = end.pipe.borrow_mut();
+                if pipe.readers == 0 {
+                    return Err(Errno::EPIPE);
+                }
+                // Writes up to PIPE_BUF are atomic: all or (would block) nothing. Larger
+                // ones take what fits and return the short count.
+                let space = pipe.space();
+                if space == 0 || (data.len() <= crate::pipe::PIPE_BUF && space < data.len()) {
+                    return Err(Errno::EAGAIN);
+                }
+                let n = data.len().min(space);
+                pipe.buf.extend(&data[..n]);
+                Ok(n as u64)
+            }
             FileKind::Inode(ino) => self.fs.write(*ino, offset, data).map(u64::from),
         }
     }
@@ -144,6 +172,9 @@ impl Kernel {
         if f.flags & O_ACCMODE == O_WRONLY || f.flags & O_PATH != 0 {
             return Err(Errno::EBADF);
         }
+        if at.is_some() && matches!(f.kind, FileKind::Pipe(_) | FileKind::Stdio(_)) {
+            return Err(Errno::ESPIPE);
+        }
         // A directory gives EISDIR from the vfs itself: no extra stat per read.
         let data = self.file_read(&f, at.unwrap_or(f.offset), len as usize)?;
         self.write_user(proc, buf, &data)?;
@@ -158,6 +189,9 @@ impl Kernel {
         let mut f = file.borrow_mut();
         if f.flags & O_ACCMODE == 0 || f.flags & O_PATH != 0 {
             return Err(Errno::EBADF);
+        }
+        if at.is_some() && matches!(f.kind, FileKind::Pipe(_) | FileKind::Stdio(_)) {
+            return Err(Errno::ESPIPE);
         }
         let offset = match (at, &f.kind) {
             (Some(off), _) => off,
@@ -319,8 +353,35 @@ pub fn sys_close(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     Ok(0)
 }
 
+/// A read or write that found nothing to do on a pipe or stdin: park until something
+/// changes, unless the descriptor is non-blocking. A broken pipe also raises SIGPIPE.
+pub fn maybe_block(k: &mut Kernel, p: &mut Process, fd: i32, r: SysResult) -> SysResult {
+    match r {
+        Err(Errno::EAGAIN) => {
+            let file = p.fds.file(fd)?;
+            let f = file.borrow();
+            let wake = match f.kind {
+                FileKind::Stdio(Stdio::In) => crate::process::Wake::Stdin,
+                FileKind::Pipe(_) => crate::process::Wake::Event,
+                _ => return Err(Errno::EAGAIN),
+            };
+            if f.flags & O_NONBLOCK != 0 {
+                return Err(Errno::EAGAIN);
+            }
+            drop(f);
+            k.park(p, wake, None, true)
+        }
+        Err(Errno::EPIPE) => {
+            p.thread_mut().pending |= crate::signal::bit(crate::signal::SIGPIPE);
+            Err(Errno::EPIPE)
+        }
+        r => r,
+    }
+}
+
 pub fn sys_read(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    k.do_read(p, fd_arg(a[0]), a[1], a[2], None)
+    let r = k.do_read(p, fd_arg(a[0]), a[1], a[2], None);
+    maybe_block(k, p, fd_arg(a[0]), r)
 }
 
 pub fn sys_pread64(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
@@ -332,7 +393,8 @@ pub fn sys_pread64(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 
 pub fn sys_write(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let data = k.read_user(p, a[1], (a[2] as usize).min(IO_CHUNK))?;
-    k.do_write(p, fd_arg(a[0]), &data, None)
+    let r = k.do_write(p, fd_arg(a[0]), &data, None);
+    maybe_block(k, p, fd_arg(a[0]), r)
 }
 
 pub fn sys_pwrite64(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
@@ -349,7 +411,11 @@ pub fn sys_readv(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         if len == 0 {
             continue;
         }
-        let n = k.do_read(p, fd_arg(a[0]), base, len, None)?;
+        let n = match k.do_read(p, fd_arg(a[0]), base, len, None) {
+            Ok(n) => n,
+            Err(_) if total > 0 => break,
+            Err(e) => return maybe_block(k, p, fd_arg(a[0]), Err(e)),
+        };
         total += n;
         if n < len {
             break;
@@ -364,7 +430,8 @@ pub fn sys_writev(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     for (base, len) in k.read_iovecs(p, a[1], a[2])? {
         data.extend(k.read_user(p, base, (len as usize).min(IO_CHUNK))?);
     }
-    k.do_write(p, fd_arg(a[0]), &data, None)
+    let r = k.do_write(p, fd_arg(a[0]), &data, None);
+    maybe_block(k, p, fd_arg(a[0]), r)
 }
 
 pub fn sys_lseek(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
@@ -372,7 +439,7 @@ pub fn sys_lseek(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let mut f = file.borrow_mut();
     let ino = match f.kind {
         FileKind::Inode(ino) => ino,
-        FileKind::Stdio(_) => return Err(Errno::ESPIPE),
+        FileKind::Stdio(_) | FileKind::Pipe(_) => return Err(Errno::ESPIPE),
         // lseek on /dev/null and friends succeeds and reports 0 (drivers/char/mem.c).
         FileKind::Device(_) => return Ok(0),
     };

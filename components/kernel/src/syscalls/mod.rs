@@ -2,10 +2,13 @@
 //! trace. Handlers live one family per file and are named `sys_<linux name>`; they return
 //! `Result`, and only `dispatch` turns an error into the `-errno` the guest sees.
 
-mod fs;
+pub mod fs;
+mod futex;
 mod info;
 mod mm;
+mod poll;
 mod process;
+pub mod signal;
 mod table;
 mod time;
 
@@ -21,8 +24,10 @@ pub type Args = [u64; 6];
 /// Linux's PATH_MAX, including the terminating NUL.
 pub const PATH_MAX: usize = 4096;
 
-/// Run syscall `nr` and produce the value for a0.
-pub fn dispatch(k: &mut Kernel, proc: &mut Process, nr: u64, args: Args) -> u64 {
+/// Run syscall `nr` for the current thread of `proc`. Returns the value for a0, or `None`
+/// if the thread parked (the scheduler runs the ecall again when it wakes).
+pub fn dispatch(k: &mut Kernel, proc: &mut Process, nr: u64, args: Args) -> Option<u64> {
+    let first_try = proc.thread().restart.is_none();
     let result = match table::call(k, proc, nr, args) {
         Some(r) => r,
         None => {
@@ -40,22 +45,36 @@ pub fn dispatch(k: &mut Kernel, proc: &mut Process, nr: u64, args: Args) -> u64 
             Err(Errno::ENOSYS)
         }
     };
-    if k.trace {
+    let parked = result == Err(Errno::ERESTARTSYS);
+    if k.trace && (!parked || first_try) {
         let name = table::name(nr).unwrap_or("?");
         let ret = match result {
+            Err(Errno::ERESTARTSYS) => "? <parked>".to_string(),
             Ok(v) => format!("{v:#x}"),
             Err(e) => format!("-1 {}", e.name()),
         };
         let [a0, a1, a2, a3, a4, a5] = args;
         k.host.diagnostic(&format!(
             "[{}] {name}({a0:#x}, {a1:#x}, {a2:#x}, {a3:#x}, {a4:#x}, {a5:#x}) = {ret}",
-            proc.pid
+            proc.tid()
         ));
     }
-    match result {
+    if parked {
+        return None;
+    }
+    // The call is over: forget its restart state, put back a mask it swapped in (ppoll,
+    // pselect6), and let parked threads look again at what it may have changed.
+    k.progress += 1;
+    if let Some(t) = proc.threads.get_mut(proc.cur) {
+        t.restart = None;
+        if let Some(mask) = t.saved_sigmask.take() {
+            t.sigmask = mask;
+        }
+    }
+    Some(match result {
         Ok(v) => v,
         Err(e) => e.to_ret(),
-    }
+    })
 }
 
 impl Kernel {

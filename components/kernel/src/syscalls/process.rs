@@ -1,30 +1,466 @@
-//! Process syscalls for a single process: exit, identity, limits, and the thread-library
-//! handshakes (set_tid_address, set_robust_list).
+//! Process syscalls: clone (fork, vfork, threads), execve, exit, wait4/waitid, ids,
+//! process groups and sessions, scheduling, limits.
 
 use friscy_abi::Errno;
 
 use super::{Args, SysResult};
+use crate::process::{Pid, State, Thread, Wake};
+use crate::signal::{self, SigInfo};
 use crate::{ExitStatus, Kernel, Process};
 
+// clone(2) flags (include/uapi/linux/sched.h).
+const CLONE_VM: u64 = 0x100;
+const CLONE_SIGHAND: u64 = 0x800;
+const CLONE_PIDFD: u64 = 0x1000;
+const CLONE_VFORK: u64 = 0x4000;
+const CLONE_PARENT: u64 = 0x8000;
+const CLONE_THREAD: u64 = 0x10000;
+const CLONE_SETTLS: u64 = 0x80000;
+const CLONE_PARENT_SETTID: u64 = 0x100000;
+const CLONE_CHILD_CLEARTID: u64 = 0x200000;
+const CLONE_CHILD_SETTID: u64 = 0x0100_0000;
+/// New namespaces of any kind: friscy has one of each.
+const CLONE_NEW_ANY: u64 =
+    0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x1000_0000 | 0x2000_0000 | 0x4000_0000;
+
+/// clone(flags, newsp, parent_tid, tls, child_tid): the riscv64 argument order.
+pub fn sys_clone(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (flags, newsp, ptid, tls, ctid) = (a[0], a[1], a[2], a[3], a[4]);
+    if flags & CLONE_THREAD != 0 && flags & CLONE_SIGHAND == 0
+        || flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_NEW_ANY != 0 {
+        return Err(Errno::EPERM);
+    }
+    if flags & CLONE_PIDFD != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_VM != 0 && flags & (CLONE_THREAD | CLONE_VFORK) == 0 {
+        // Two processes sharing memory without vfork's hand-over: not supported.
+        if k.trace {
+            k.report("clone: CLONE_VM without CLONE_THREAD or CLONE_VFORK is not supported");
+        }
+        return Err(Errno::EINVAL);
+    }
+    let parent_regs = k.machine.registers(p.hart());
+    let tid = k.alloc_pid();
+    if flags & CLONE_THREAD != 0 {
+        let hart = k.machine.hart_new(p.space);
+        let mut regs = parent_regs;
+        regs.x[10] = 0;
+        if newsp != 0 {
+            regs.x[2] = newsp;
+        }
+        if flags & CLONE_SETTLS != 0 {
+            regs.x[4] = tls;
+        }
+        k.machine.set_registers(hart, &regs);
+        let mut t = Thread::new(tid, hart);
+        t.sigmask = p.thread().sigmask;
+        if flags & CLONE_CHILD_CLEARTID != 0 {
+            t.clear_child_tid = ctid;
+        }
+        if flags & CLONE_PARENT_SETTID != 0 {
+            k.write_user(p, ptid, &(tid as u32).to_le_bytes())?;
+        }
+        if flags & CLONE_CHILD_SETTID != 0 {
+            k.write_user(p, ctid, &(tid as u32).to_le_bytes())?;
+        }
+        p.threads.push(t);
+        return Ok(tid as u64);
+    }
+
+    // A new process: a copy of the address space (fork), or the same one lent until the
+    // child calls execve or exits (vfork; the parent waits).
+    let vfork = flags & CLONE_VFORK != 0;
+    let space = if vfork {
+        p.space
+    } else {
+        k.machine.space_fork(p.space)
+    };
+    let hart = k.machine.hart_new(space);
+    let mut regs = parent_regs;
+    regs.x[10] = 0;
+    if newsp != 0 {
+        regs.x[2] = newsp;
+    }
+    if flags & CLONE_SETTLS != 0 {
+        regs.x[4] = tls;
+    }
+    k.machine.set_registers(hart, &regs);
+    let cur = p.thread();
+    let mut t = Thread::new(tid, hart);
+    t.sigmask = cur.sigmask;
+    t.altstack = cur.altstack;
+    if flags & CLONE_CHILD_CLEARTID != 0 {
+        t.clear_child_tid = ctid;
+    }
+    let child = Process {
+        pid: tid,
+        ppid: if flags & CLONE_PARENT != 0 {
+            p.ppid
+        } else {
+            p.pid
+        },
+        pgid: p.pgid,
+        sid: p.sid,
+        space,
+        mm: p.mm.clone(),
+        fds: p.fds.clone(),
+        cwd: p.cwd,
+        umask: p.umask,
+        exe: p.exe.clone(),
+        argv: p.argv.clone(),
+        envp: p.envp.clone(),
+        rlimits: p.rlimits,
+        threads: vec![t],
+        cur: 0,
+        sigactions: p.sigactions,
+        pending: 0,
+        siginfo: [SigInfo::default(); 64],
+        state: State::Running,
+        exit: None,
+        exit_signal: (flags & 0xff) as u8,
+        continued: false,
+        vfork_parent: vfork.then_some(p.pid),
+        itimer_real: None,
+        instret: 0,
+        children_instret: 0,
+        death_reason: None,
+    };
+    if flags & CLONE_CHILD_SETTID != 0 {
+        // In the child's memory (for fork, its own copy).
+        let _ = k.machine.write(space, ctid, &(tid as u32).to_le_bytes());
+    }
+    if flags & CLONE_PARENT_SETTID != 0 {
+        k.write_user(p, ptid, &(tid as u32).to_le_bytes())?;
+    }
+    k.procs.insert(tid, child);
+    if vfork {
+        // The parent's clone returns now, but it runs again only once the child is done.
+        let _ = k.park(p, Wake::VforkDone(tid), None, false);
+    }
+    Ok(tid as u64)
+}
+
+pub fn sys_execve(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let path = k.read_path(p, a[0])?;
+    let argv = read_string_array(k, p, a[1])?;
+    let envp = read_string_array(k, p, a[2])?;
+    k.execve(p, &path, argv, envp)
+}
+
+/// ARG_MAX as Linux computes it for an 8 MiB stack: a quarter of it.
+const ARG_MAX: usize = 2 << 20;
+
+/// argv or envp: a NULL-terminated array of string pointers (NULL itself is empty).
+fn read_string_array(k: &mut Kernel, p: &Process, mut addr: u64) -> Result<Vec<Vec<u8>>, Errno> {
+    let mut out = Vec::new();
+    if addr == 0 {
+        return Ok(out);
+    }
+    let mut total = 0;
+    loop {
+        let ptr = k.read_u64(p, addr)?;
+        if ptr == 0 {
+            return Ok(out);
+        }
+        let s = k
+            .machine
+            .read_cstr(p.space, ptr, ARG_MAX)
+            .map_err(|_| Errno::EFAULT)?;
+        total += s.len() + 1 + 8;
+        if total > ARG_MAX {
+            return Err(Errno::E2BIG);
+        }
+        out.push(s);
+        addr += 8;
+    }
+}
+
+impl Kernel {
+    /// Replace the process's program (execve(2)). On failure the old program is intact.
+    pub fn execve(
+        &mut self,
+        p: &mut Process,
+        path: &[u8],
+        argv: Vec<Vec<u8>>,
+        envp: Vec<Vec<u8>>,
+    ) -> SysResult {
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        let image = self
+            .load_program(p.cwd, path, argv, &envp)
+            .map_err(|e| e.errno())?;
+        // The point of no return: other threads go, the old memory goes (or back to the
+        // vfork parent), the calling thread carries on as the process's only thread.
+        let (sigmask, pending) = (p.thread().sigmask, p.thread().pending);
+        for t in std::mem::take(&mut p.threads) {
+            self.futex_dequeue(p.pid, t.tid);
+            self.machine.hart_drop(t.hart);
+        }
+        if let Some(parent) = p.vfork_parent {
+            self.release_vfork(p, parent);
+        } else {
+            self.machine.space_drop(p.space);
+        }
+        p.space = image.space;
+        p.mm = image.mm;
+        p.exe = image.exe;
+        p.argv = image.argv;
+        p.envp = envp;
+        let mut t = Thread::new(p.pid, image.hart);
+        t.sigmask = sigmask;
+        t.pending = pending;
+        p.threads = vec![t];
+        p.cur = 0;
+        p.fds.remove_cloexec();
+        // Caught signals revert to the default; ignored ones stay ignored.
+        for act in p.sigactions.iter_mut() {
+            if act.handler > signal::SIG_IGN {
+                *act = signal::SigAction::default();
+            }
+        }
+        Ok(0)
+    }
+}
+
 pub fn sys_exit(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    if p.threads.len() == 1 {
+        p.exit = Some(ExitStatus::Code(a[0] as u8));
+    } else {
+        p.thread_mut().exiting = true;
+    }
+    Ok(0)
+}
+
+pub fn sys_exit_group(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     p.exit = Some(ExitStatus::Code(a[0] as u8));
     Ok(0)
 }
 
-pub fn sys_exit_group(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    sys_exit(k, p, a)
+// wait options.
+const WNOHANG: u64 = 1;
+const WUNTRACED: u64 = 2; // WSTOPPED for waitid
+const WEXITED: u64 = 4;
+const WCONTINUED: u64 = 8;
+const WNOWAIT: u64 = 0x0100_0000;
+const WAIT_ANY_CHILD: u64 = 0x2000_0000 | 0x4000_0000 | 0x8000_0000; // __WNOTHREAD, __WALL, __WCLONE
+
+/// Which children a wait call is about.
+#[derive(Clone, Copy)]
+enum Which {
+    Any,
+    Pid(Pid),
+    Pgid(Pid),
+}
+
+/// A child state change a wait call reports.
+struct Change {
+    pid: Pid,
+    /// The wait4 status word.
+    status: i32,
+    /// waitid's si_code and si_status.
+    code: i32,
+    si_status: i32,
+}
+
+impl Kernel {
+    /// Find (and unless `WNOWAIT`, consume) a state change of a matching child.
+    /// `Ok(None)`: children exist but none changed; ECHILD: no such children.
+    fn wait_change(
+        &mut self,
+        p: &mut Process,
+        which: Which,
+        opts: u64,
+    ) -> Result<Option<Change>, Errno> {
+        let matches = |c: &Process| {
+            c.ppid == p.pid
+                && match which {
+                    Which::Any => true,
+                    Which::Pid(pid) => c.pid == pid,
+                    Which::Pgid(g) => c.pgid == g,
+                }
+        };
+        let children: Vec<Pid> = self
+            .procs
+            .values()
+            .filter(|c| matches(c))
+            .map(|c| c.pid)
+            .collect();
+        if children.is_empty() {
+            return Err(Errno::ECHILD);
+        }
+        for pid in children {
+            let c = self.procs.get_mut(&pid).unwrap();
+            match c.state {
+                State::Zombie(st) if opts & WEXITED != 0 => {
+                    let (code, si_status) = match st {
+                        ExitStatus::Code(n) => (signal::CLD_EXITED, n as i32),
+                        ExitStatus::Signal(s)
+                            if signal::default_action(s) == signal::DefaultAction::Core =>
+                        {
+                            (signal::CLD_DUMPED, s as i32)
+                        }
+                        ExitStatus::Signal(s) => (signal::CLD_KILLED, s as i32),
+                    };
+                    if opts & WNOWAIT == 0 {
+                        let c = self.procs.remove(&pid).unwrap();
+                        p.children_instret += c.instret + c.children_instret;
+                    }
+                    return Ok(Some(Change {
+                        pid,
+                        status: st.wait_status(),
+                        code,
+                        si_status,
+                    }));
+                }
+                State::Stopped {
+                    sig,
+                    reported: false,
+                } if opts & WUNTRACED != 0 => {
+                    if opts & WNOWAIT == 0 {
+                        c.state = State::Stopped {
+                            sig,
+                            reported: true,
+                        };
+                    }
+                    return Ok(Some(Change {
+                        pid,
+                        status: ((sig as i32) << 8) | 0x7f,
+                        code: signal::CLD_STOPPED,
+                        si_status: sig as i32,
+                    }));
+                }
+                State::Running if c.continued && opts & WCONTINUED != 0 => {
+                    if opts & WNOWAIT == 0 {
+                        c.continued = false;
+                    }
+                    return Ok(Some(Change {
+                        pid,
+                        status: 0xffff,
+                        code: signal::CLD_CONTINUED,
+                        si_status: signal::SIGCONT as i32,
+                    }));
+                }
+                _ => {}
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// sizeof(struct rusage) on 64-bit Linux.
+const RUSAGE_SIZE: usize = 144;
+
+/// A struct rusage with only the user CPU time filled in, estimated from instructions
+/// retired (friscy does not account the rest).
+pub fn rusage_bytes(instret: u64) -> [u8; RUSAGE_SIZE] {
+    let mut b = [0u8; RUSAGE_SIZE];
+    // Roughly 100 million guest instructions per second.
+    let usec = instret / 100;
+    b[0..8].copy_from_slice(&(usec / 1_000_000).to_le_bytes());
+    b[8..16].copy_from_slice(&(usec % 1_000_000).to_le_bytes());
+    b
+}
+
+pub fn sys_wait4(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (pid, wstatus, opts, rusage) = (a[0] as i32, a[1], a[2], a[3]);
+    if opts & !(WNOHANG | WUNTRACED | WCONTINUED | WAIT_ANY_CHILD) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let which = match pid {
+        -1 => Which::Any,
+        0 => Which::Pgid(p.pgid),
+        n if n < 0 => Which::Pgid(-n),
+        n => Which::Pid(n),
+    };
+    match k.wait_change(p, which, opts | WEXITED)? {
+        Some(ch) => {
+            if wstatus != 0 {
+                k.write_user(p, wstatus, &ch.status.to_le_bytes())?;
+            }
+            if rusage != 0 {
+                k.write_user(p, rusage, &rusage_bytes(0))?;
+            }
+            Ok(ch.pid as u64)
+        }
+        None if opts & WNOHANG != 0 => Ok(0),
+        None => k.park(p, Wake::Event, None, true),
+    }
+}
+
+pub fn sys_waitid(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (idtype, id, infop, opts, rusage) = (a[0], a[1] as i32, a[2], a[3], a[4]);
+    if opts & !(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | WAIT_ANY_CHILD) != 0
+        || opts & (WUNTRACED | WEXITED | WCONTINUED) == 0
+    {
+        return Err(Errno::EINVAL);
+    }
+    let which = match idtype {
+        0 => Which::Any,                     // P_ALL
+        1 if id > 0 => Which::Pid(id),       // P_PID
+        2 if id == 0 => Which::Pgid(p.pgid), // P_PGID
+        2 if id > 0 => Which::Pgid(id),
+        _ => return Err(Errno::EINVAL),
+    };
+    match k.wait_change(p, which, opts)? {
+        Some(ch) => {
+            if infop != 0 {
+                let info = SigInfo {
+                    signo: signal::SIGCHLD,
+                    code: ch.code,
+                    pid: ch.pid,
+                    status: ch.si_status,
+                    addr: 0,
+                };
+                k.write_user(p, infop, &info.encode())?;
+            }
+            if rusage != 0 {
+                k.write_user(p, rusage, &rusage_bytes(0))?;
+            }
+            Ok(0)
+        }
+        None if opts & WNOHANG != 0 => {
+            if infop != 0 {
+                k.write_user(p, infop, &[0u8; signal::SIGINFO_SIZE])?;
+            }
+            Ok(0)
+        }
+        None => k.park(p, Wake::Event, None, true),
+    }
 }
 
 pub fn sys_set_tid_address(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    p.clear_child_tid = a[0];
-    Ok(p.pid as u64)
+    p.thread_mut().clear_child_tid = a[0];
+    Ok(p.tid() as u64)
 }
 
-pub fn sys_set_robust_list(_k: &mut Kernel, _p: &mut Process, a: Args) -> SysResult {
+pub fn sys_set_robust_list(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     // sizeof(struct robust_list_head) on 64-bit.
     if a[1] != 24 {
         return Err(Errno::EINVAL);
     }
+    p.thread_mut().robust_list = (a[0], a[1]);
+    Ok(0)
+}
+
+pub fn sys_get_robust_list(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let tid = a[0] as i32;
+    let (head, len) = if tid == 0 || tid == p.tid() {
+        p.thread().robust_list
+    } else {
+        p.threads
+            .iter()
+            .find(|t| t.tid == tid)
+            .map(|t| t.robust_list)
+            .ok_or(Errno::ESRCH)?
+    };
+    k.write_u64(p, a[1], head)?;
+    k.write_u64(p, a[2], len)?;
     Ok(0)
 }
 
@@ -32,8 +468,12 @@ pub fn sys_getpid(_k: &mut Kernel, p: &mut Process, _a: Args) -> SysResult {
     Ok(p.pid as u64)
 }
 
-pub fn sys_getppid(_k: &mut Kernel, _p: &mut Process, _a: Args) -> SysResult {
-    Ok(0)
+pub fn sys_gettid(_k: &mut Kernel, p: &mut Process, _a: Args) -> SysResult {
+    Ok(p.tid() as u64)
+}
+
+pub fn sys_getppid(_k: &mut Kernel, p: &mut Process, _a: Args) -> SysResult {
+    Ok(p.ppid as u64)
 }
 
 /// getuid, geteuid, getgid, getegid: friscy runs the image's programs as root.
@@ -41,7 +481,88 @@ pub fn sys_getid(_k: &mut Kernel, _p: &mut Process, _a: Args) -> SysResult {
     Ok(0)
 }
 
-pub fn sys_sched_yield(_k: &mut Kernel, _p: &mut Process, _a: Args) -> SysResult {
+pub fn sys_setpgid(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (pid, pgid) = (a[0] as i32, a[1] as i32);
+    if pgid < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let target = if pid == 0 { p.pid } else { pid };
+    let pgid = if pgid == 0 { target } else { pgid };
+    let (sid, is_leader) = (p.sid, target == p.sid);
+    if target == p.pid {
+        if is_leader {
+            return Err(Errno::EPERM);
+        }
+        p.pgid = pgid;
+        return Ok(0);
+    }
+    let c = k.procs.get_mut(&target).ok_or(Errno::ESRCH)?;
+    if c.ppid != p.pid || c.is_zombie() {
+        return Err(Errno::ESRCH);
+    }
+    if c.sid != sid || c.pid == c.sid {
+        return Err(Errno::EPERM);
+    }
+    c.pgid = pgid;
+    Ok(0)
+}
+
+impl Kernel {
+    fn process_field(&self, p: &Process, pid: Pid, f: fn(&Process) -> Pid) -> SysResult {
+        if pid == 0 || pid == p.pid {
+            return Ok(f(p) as u64);
+        }
+        match self.procs.get(&pid) {
+            Some(c) if !c.is_zombie() => Ok(f(c) as u64),
+            _ => Err(Errno::ESRCH),
+        }
+    }
+}
+
+pub fn sys_getpgid(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    k.process_field(p, a[0] as i32, |p| p.pgid)
+}
+
+pub fn sys_getsid(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    k.process_field(p, a[0] as i32, |p| p.sid)
+}
+
+pub fn sys_setsid(k: &mut Kernel, p: &mut Process, _a: Args) -> SysResult {
+    // A process group leader cannot start a session (its group would be split).
+    if p.pgid == p.pid || k.procs.values().any(|c| c.pgid == p.pid) {
+        return Err(Errno::EPERM);
+    }
+    p.sid = p.pid;
+    p.pgid = p.pid;
+    Ok(p.pid as u64)
+}
+
+pub fn sys_sched_yield(k: &mut Kernel, _p: &mut Process, _a: Args) -> SysResult {
+    k.yield_now = true;
+    Ok(0)
+}
+
+/// friscy runs every thread on one CPU.
+pub fn sys_sched_getaffinity(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (len, mask) = (a[1] as usize, a[2]);
+    if len < 8 || len % 8 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut bytes = vec![0u8; 8];
+    bytes[0] = 1;
+    k.write_user(p, mask, &bytes)?;
+    Ok(8)
+}
+
+pub fn sys_sched_setaffinity(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (len, mask) = (a[1] as usize, a[2]);
+    if len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let first = k.read_user(p, mask, 1)?;
+    if first[0] & 1 == 0 {
+        return Err(Errno::EINVAL);
+    }
     Ok(0)
 }
 

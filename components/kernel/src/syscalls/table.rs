@@ -2,7 +2,7 @@
 //! completely friscy implements it. A number not listed returns ENOSYS (logged once per
 //! number when tracing).
 
-use super::{Args, SysResult, fs, info, mm, process, time};
+use super::{Args, SysResult, fs, futex, info, mm, poll, process, signal, time};
 use crate::{Kernel, Process};
 
 /// How well a syscall is supported (after gVisor's support table).
@@ -50,6 +50,7 @@ syscall_table! {
     50  fchdir => Some(fs::sys_fchdir), Full;
     56  openat => Some(fs::sys_openat), Partial("no O_TMPFILE");
     57  close => Some(fs::sys_close), Full;
+    59  pipe2 => Some(poll::sys_pipe2), Full;
     61  getdents64 => Some(fs::sys_getdents64), Full;
     62  lseek => Some(fs::sys_lseek), Partial("no SEEK_DATA/SEEK_HOLE");
     63  read => Some(fs::sys_read), Full;
@@ -58,18 +59,41 @@ syscall_table! {
     66  writev => Some(fs::sys_writev), Full;
     67  pread64 => Some(fs::sys_pread64), Full;
     68  pwrite64 => Some(fs::sys_pwrite64), Full;
+    72  pselect6 => Some(poll::sys_pselect6), Partial("the timeout is not updated");
+    73  ppoll => Some(poll::sys_ppoll), Full;
     78  readlinkat => Some(fs::sys_readlinkat), Full;
     79  newfstatat => Some(fs::sys_newfstatat), Full;
     80  fstat => Some(fs::sys_fstat), Full;
     93  exit => Some(process::sys_exit), Full;
     94  exit_group => Some(process::sys_exit_group), Full;
+    95  waitid => Some(process::sys_waitid), Partial("no rusage beyond user time");
     96  set_tid_address => Some(process::sys_set_tid_address), Full;
-    99  set_robust_list => Some(process::sys_set_robust_list), Partial("accepted; one thread, never walked");
+    98  futex => Some(futex::sys_futex), Partial("no priority-inheritance ops");
+    99  set_robust_list => Some(process::sys_set_robust_list), Partial("recorded; not walked at thread death");
+    100 get_robust_list => Some(process::sys_get_robust_list), Full;
     101 nanosleep => Some(time::sys_nanosleep), Full;
+    102 getitimer => Some(signal::sys_getitimer), Partial("ITIMER_REAL only");
+    103 setitimer => Some(signal::sys_setitimer), Partial("ITIMER_REAL only");
     113 clock_gettime => Some(time::sys_clock_gettime), Full;
     114 clock_getres => Some(time::sys_clock_getres), Full;
     115 clock_nanosleep => Some(time::sys_clock_nanosleep), Partial("TIMER_ABSTIME on realtime and monotonic");
+    122 sched_setaffinity => Some(process::sys_sched_setaffinity), Full;
+    123 sched_getaffinity => Some(process::sys_sched_getaffinity), Full;
     124 sched_yield => Some(process::sys_sched_yield), Full;
+    129 kill => Some(signal::sys_kill), Full;
+    130 tkill => Some(signal::sys_tkill), Full;
+    131 tgkill => Some(signal::sys_tgkill), Full;
+    132 sigaltstack => Some(signal::sys_sigaltstack), Full;
+    133 rt_sigsuspend => Some(signal::sys_rt_sigsuspend), Full;
+    134 rt_sigaction => Some(signal::sys_rt_sigaction), Full;
+    135 rt_sigprocmask => Some(signal::sys_rt_sigprocmask), Full;
+    136 rt_sigpending => Some(signal::sys_rt_sigpending), Full;
+    137 rt_sigtimedwait => Some(signal::sys_rt_sigtimedwait), Full;
+    139 rt_sigreturn => Some(signal::sys_rt_sigreturn), Full;
+    154 setpgid => Some(process::sys_setpgid), Full;
+    155 getpgid => Some(process::sys_getpgid), Full;
+    156 getsid => Some(process::sys_getsid), Full;
+    157 setsid => Some(process::sys_setsid), Full;
     160 uname => Some(info::sys_uname), Full;
     163 getrlimit => Some(process::sys_getrlimit), Full;
     164 setrlimit => Some(process::sys_setrlimit), Full;
@@ -81,16 +105,20 @@ syscall_table! {
     175 geteuid => Some(process::sys_getid), Full;
     176 getgid => Some(process::sys_getid), Full;
     177 getegid => Some(process::sys_getid), Full;
-    178 gettid => Some(process::sys_getpid), Full;
+    178 gettid => Some(process::sys_gettid), Full;
     179 sysinfo => Some(info::sys_sysinfo), Full;
     214 brk => Some(mm::sys_brk), Full;
     215 munmap => Some(mm::sys_munmap), Full;
+    220 clone => Some(process::sys_clone), Partial("CLONE_VM only with CLONE_THREAD or CLONE_VFORK; no namespaces");
+    221 execve => Some(process::sys_execve), Full;
     222 mmap => Some(mm::sys_mmap), Partial("MAP_SHARED file mappings are private copies");
     226 mprotect => Some(mm::sys_mprotect), Full;
     233 madvise => Some(mm::sys_madvise), Partial("advice only; MADV_DONTNEED zeroes private pages");
+    260 wait4 => Some(process::sys_wait4), Partial("rusage is zero");
     261 prlimit64 => Some(process::sys_prlimit64), Partial("own process only");
     278 getrandom => Some(info::sys_getrandom), Full;
     293 rseq => None, Unsupported("glibc falls back without restartable sequences");
+    435 clone3 => None, Unsupported("libcs fall back to clone");
     439 faccessat2 => Some(fs::sys_faccessat2), Partial("runs as root: existence and execute bits");
 }
 

@@ -39,10 +39,17 @@ impl Kernel {
         Ok((sec, nsec))
     }
 
-    /// Sleep for `ns` nanoseconds. With one task there is nothing else to run, so this
-    /// blocks the host thread (std's sleep is `wasi:clocks` subscribe + poll).
-    fn sleep_ns(&mut self, ns: u64) {
-        std::thread::sleep(std::time::Duration::from_nanos(ns));
+    /// Sleep for `ns` nanoseconds: park until the deadline (computed on the first run of
+    /// the call, kept across its retries). A signal handler ends it with EINTR.
+    fn sleep_ns(&mut self, p: &mut Process, ns: u64) -> SysResult {
+        if ns == 0 {
+            return Ok(0);
+        }
+        let deadline = self.deadline_in(p, Some(ns));
+        if self.expired(p) {
+            return Ok(0);
+        }
+        self.park(p, crate::process::Wake::Signal, deadline, false)
     }
 }
 
@@ -85,11 +92,11 @@ pub fn sys_gettimeofday(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 pub fn sys_nanosleep(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (sec, nsec) = k.read_timespec(p, a[0])?;
     k.sleep_ns(
+        p,
         (sec as u64)
             .saturating_mul(1_000_000_000)
             .saturating_add(nsec),
-    );
-    Ok(0)
+    )
 }
 
 pub fn sys_clock_nanosleep(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
@@ -104,6 +111,5 @@ pub fn sys_clock_nanosleep(k: &mut Kernel, p: &mut Process, a: Args) -> SysResul
     } else {
         want
     };
-    k.sleep_ns(ns);
-    Ok(0)
+    k.sleep_ns(p, ns)
 }

@@ -1,0 +1,376 @@
+//! Signal syscalls: dispositions, masks, sending, waiting, returning from handlers, the
+//! alternate stack and ITIMER_REAL. Delivery itself is in sched.rs, the frame in signal.rs.
+
+use friscy_abi::Errno;
+
+use super::{Args, SysResult};
+use crate::process::{Pid, Wake};
+use crate::signal::{self, SigAction, SigInfo, SigSet, bit};
+use crate::{Kernel, Process};
+
+/// The kernel's sigset_t is 8 bytes; rt_* calls insist on exactly that size.
+fn check_sigsetsize(size: u64) -> Result<(), Errno> {
+    if size == 8 {
+        Ok(())
+    } else {
+        Err(Errno::EINVAL)
+    }
+}
+
+fn valid_signal(sig: u64) -> Result<u8, Errno> {
+    if (1..=signal::NSIG as u64).contains(&sig) {
+        Ok(sig as u8)
+    } else {
+        Err(Errno::EINVAL)
+    }
+}
+
+pub fn sys_rt_sigaction(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (sig, act, oldact, size) = (a[0], a[1], a[2], a[3]);
+    check_sigsetsize(size)?;
+    let sig = valid_signal(sig)?;
+    let old = p.sigactions[sig as usize - 1];
+    if act != 0 {
+        if sig == signal::SIGKILL || sig == signal::SIGSTOP {
+            return Err(Errno::EINVAL);
+        }
+        let bytes = k.read_user(p, act, SigAction::SIZE)?;
+        let mut new = SigAction::decode(&bytes);
+        new.mask &= !signal::UNBLOCKABLE;
+        p.sigactions[sig as usize - 1] = new;
+        // Setting a signal to be ignored discards it where it is pending (POSIX).
+        let ignored = new.handler == signal::SIG_IGN
+            || new.handler == signal::SIG_DFL
+                && signal::default_action(sig) == signal::DefaultAction::Ignore;
+        if ignored {
+            p.pending &= !bit(sig);
+            for t in &mut p.threads {
+                t.pending &= !bit(sig);
+            }
+        }
+    }
+    if oldact != 0 {
+        k.write_user(p, oldact, &old.encode())?;
+    }
+    Ok(0)
+}
+
+const SIG_BLOCK: u64 = 0;
+const SIG_UNBLOCK: u64 = 1;
+const SIG_SETMASK: u64 = 2;
+
+pub fn sys_rt_sigprocmask(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (how, set, oldset, size) = (a[0], a[1], a[2], a[3]);
+    check_sigsetsize(size)?;
+    let old = p.thread().sigmask;
+    if set != 0 {
+        let new = k.read_u64(p, set)?;
+        let mask = match how {
+            SIG_BLOCK => old | new,
+            SIG_UNBLOCK => old & !new,
+            SIG_SETMASK => new,
+            _ => return Err(Errno::EINVAL),
+        };
+        p.thread_mut().sigmask = mask & !signal::UNBLOCKABLE;
+    }
+    if oldset != 0 {
+        k.write_u64(p, oldset, old)?;
+    }
+    Ok(0)
+}
+
+pub fn sys_rt_sigpending(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    check_sigsetsize(a[1])?;
+    let t = p.thread();
+    let pending = (t.pending | p.pending) & t.sigmask;
+    k.write_u64(p, a[0], pending)?;
+    Ok(0)
+}
+
+/// Wait for a signal with a temporary mask; always "fails" with EINTR once a handler ran.
+pub fn sys_rt_sigsuspend(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    check_sigsetsize(a[1])?;
+    if p.thread().saved_sigmask.is_none() {
+        let mask = k.read_u64(p, a[0])?;
+        let t = p.thread_mut();
+        t.saved_sigmask = Some(t.sigmask);
+        t.sigmask = mask & !signal::UNBLOCKABLE;
+    }
+    k.park(p, Wake::Signal, None, false)
+}
+
+/// Read a struct timespec as nanoseconds; EINVAL for a malformed one.
+pub fn read_timespec_ns(k: &mut Kernel, p: &Process, addr: u64) -> Result<u64, Errno> {
+    let sec = k.read_u64(p, addr)? as i64;
+    let nsec = k.read_u64(p, addr + 8)? as i64;
+    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok((sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(nsec as u64))
+}
+
+/// Take a pending signal from `set` synchronously (sigwaitinfo, sigtimedwait).
+pub fn sys_rt_sigtimedwait(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (set, info, timeout, size) = (a[0], a[1], a[2], a[3]);
+    check_sigsetsize(size)?;
+    let want: SigSet = k.read_u64(p, set)? & !signal::UNBLOCKABLE;
+    let t = p.thread();
+    let ready = (t.pending | p.pending) & want;
+    if ready != 0 {
+        let sig = ready.trailing_zeros() as u8 + 1;
+        let t = p.thread_mut();
+        let si = if t.pending & bit(sig) != 0 {
+            t.pending &= !bit(sig);
+            t.fault_info.take().unwrap_or(p.siginfo[sig as usize - 1])
+        } else {
+            p.pending &= !bit(sig);
+            p.siginfo[sig as usize - 1]
+        };
+        if info != 0 {
+            k.write_user(p, info, &SigInfo { signo: sig, ..si }.encode())?;
+        }
+        return Ok(sig as u64);
+    }
+    let timeout_ns = if timeout != 0 {
+        Some(read_timespec_ns(k, p, timeout)?)
+    } else {
+        None
+    };
+    if timeout_ns == Some(0) || k.expired(p) {
+        return Err(Errno::EAGAIN);
+    }
+    let deadline = k.deadline_in(p, timeout_ns);
+    k.park(p, Wake::SigWait(want), deadline, false)
+}
+
+pub fn sys_rt_sigreturn(k: &mut Kernel, p: &mut Process, _a: Args) -> SysResult {
+    let hart = p.hart();
+    let mut regs = k.machine.registers(hart);
+    let frame_addr = regs.x[2];
+    let Ok(frame) = k.read_user(p, frame_addr, signal::FRAME_SIZE) else {
+        let exe = String::from_utf8_lossy(&p.exe).into_owned();
+        p.death_reason = Some(format!(
+            "{exe}: Segmentation fault (bad signal frame at 0x{frame_addr:x})"
+        ));
+        p.exit = Some(crate::ExitStatus::Signal(signal::SIGSEGV));
+        return Ok(0);
+    };
+    let mask = signal::read_frame(&frame, &mut regs);
+    k.machine.set_registers(hart, &regs);
+    p.thread_mut().sigmask = mask & !signal::UNBLOCKABLE;
+    // The dispatcher writes the return value to a0: give it the restored a0.
+    Ok(regs.x[10])
+}
+
+pub fn sys_sigaltstack(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (ss, old) = (a[0], a[1]);
+    let (sp, size, flags) = p.thread().altstack;
+    let cur_sp = k.machine.x(p.hart(), 2);
+    let on_stack = flags & signal::SS_DISABLE == 0 && cur_sp > sp && cur_sp <= sp + size;
+    if old != 0 {
+        let mut b = [0u8; 24];
+        b[0..8].copy_from_slice(&sp.to_le_bytes());
+        let f = if on_stack { signal::SS_ONSTACK } else { flags };
+        b[8..12].copy_from_slice(&f.to_le_bytes());
+        b[16..24].copy_from_slice(&size.to_le_bytes());
+        k.write_user(p, old, &b)?;
+    }
+    if ss != 0 {
+        let b = k.read_user(p, ss, 24)?;
+        let new_sp = u64::from_le_bytes(b[0..8].try_into().unwrap());
+        let new_flags = u32::from_le_bytes(b[8..12].try_into().unwrap());
+        let new_size = u64::from_le_bytes(b[16..24].try_into().unwrap());
+        if on_stack {
+            return Err(Errno::EPERM);
+        }
+        // SS_AUTODISARM (1 << 31) is accepted and treated as plain SS_ONSTACK use.
+        let mode = new_flags & !(1 << 31);
+        if mode == signal::SS_DISABLE {
+            p.thread_mut().altstack = (0, 0, signal::SS_DISABLE);
+        } else if mode == 0 || mode == signal::SS_ONSTACK {
+            if new_size < signal::MINSIGSTKSZ {
+                return Err(Errno::ENOMEM);
+            }
+            p.thread_mut().altstack = (new_sp, new_size, 0);
+        } else {
+            return Err(Errno::EINVAL);
+        }
+    }
+    Ok(0)
+}
+
+fn user_info(p: &Process, sig: u8, code: i32) -> SigInfo {
+    SigInfo {
+        signo: sig,
+        code,
+        pid: p.pid,
+        ..SigInfo::default()
+    }
+}
+
+pub fn sys_kill(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (pid, sig) = (a[0] as i32, a[1]);
+    if sig > signal::NSIG as u64 {
+        return Err(Errno::EINVAL);
+    }
+    let sig = sig as u8;
+    let info = user_info(p, sig, signal::SI_USER);
+    let targets: Vec<Pid> = match pid {
+        n if n > 0 => vec![n],
+        -1 => k
+            .procs
+            .values()
+            .filter(|c| c.pid > 1 && !c.is_zombie())
+            .map(|c| c.pid)
+            .collect(),
+        n => {
+            let group = if n == 0 { p.pgid } else { -n };
+            let mut v: Vec<Pid> = k
+                .procs
+                .values()
+                .filter(|c| c.pgid == group && !c.is_zombie())
+                .map(|c| c.pid)
+                .collect();
+            if p.pgid == group {
+                v.push(p.pid);
+            }
+            v
+        }
+    };
+    let mut any = false;
+    for target in targets {
+        if sig == 0 {
+            any |= target == p.pid || k.procs.contains_key(&target);
+        } else {
+            any |= k.signal_process(p, target, sig, info);
+        }
+    }
+    if any { Ok(0) } else { Err(Errno::ESRCH) }
+}
+
+/// Signal one thread: (thread group or any, thread id).
+fn signal_thread(
+    k: &mut Kernel,
+    p: &mut Process,
+    tgid: Option<Pid>,
+    tid: Pid,
+    sig: u64,
+) -> SysResult {
+    if sig > signal::NSIG as u64 || tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let sig = sig as u8;
+    let info = user_info(p, sig, signal::SI_TKILL);
+    let owner = if p.threads.iter().any(|t| t.tid == tid) {
+        p.pid
+    } else {
+        k.procs
+            .values()
+            .find(|c| c.threads.iter().any(|t| t.tid == tid))
+            .map(|c| c.pid)
+            .ok_or(Errno::ESRCH)?
+    };
+    if tgid.is_some_and(|g| g != owner) {
+        return Err(Errno::ESRCH);
+    }
+    if sig == 0 {
+        return Ok(0);
+    }
+    let target = if owner == p.pid {
+        &mut *p
+    } else {
+        k.procs.get_mut(&owner).unwrap()
+    };
+    // Actions that apply to the whole process (SIGKILL, stop/continue, ignored) go through
+    // the process path; the rest is pending for that one thread.
+    let act = target.sigactions[sig as usize - 1];
+    if act.handler > signal::SIG_IGN && sig != signal::SIGKILL {
+        let t = target.threads.iter_mut().find(|t| t.tid == tid).unwrap();
+        t.pending |= bit(sig);
+        target.siginfo[sig as usize - 1] = info;
+        k.progress += 1;
+    } else {
+        k.signal_process(p, owner, sig, info);
+    }
+    Ok(0)
+}
+
+pub fn sys_tkill(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    signal_thread(k, p, None, a[0] as i32, a[1])
+}
+
+pub fn sys_tgkill(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    if (a[0] as i32) <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    signal_thread(k, p, Some(a[0] as i32), a[1] as i32, a[2])
+}
+
+const ITIMER_REAL: u64 = 0;
+
+fn timeval_ns(b: &[u8]) -> Result<u64, Errno> {
+    let sec = i64::from_le_bytes(b[0..8].try_into().unwrap());
+    let usec = i64::from_le_bytes(b[8..16].try_into().unwrap());
+    if sec < 0 || !(0..1_000_000).contains(&usec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(sec as u64 * 1_000_000_000 + usec as u64 * 1000)
+}
+
+fn ns_timeval(ns: u64) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[0..8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
+    b[8..16].copy_from_slice(&((ns % 1_000_000_000) / 1000).to_le_bytes());
+    b
+}
+
+fn itimer_value(k: &mut Kernel, p: &Process) -> [u8; 32] {
+    let mut b = [0u8; 32];
+    if let Some((expiry, interval)) = p.itimer_real {
+        let left = expiry.saturating_sub(k.host.monotonic_ns()).max(1000);
+        b[0..16].copy_from_slice(&ns_timeval(interval));
+        b[16..32].copy_from_slice(&ns_timeval(left));
+    }
+    b
+}
+
+pub fn sys_getitimer(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    match a[0] {
+        ITIMER_REAL => {
+            let v = itimer_value(k, p);
+            k.write_user(p, a[1], &v)?;
+            Ok(0)
+        }
+        // ITIMER_VIRTUAL and ITIMER_PROF count CPU time, which friscy does not track.
+        1 | 2 => Err(Errno::ENOSYS),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub fn sys_setitimer(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (which, new, old) = (a[0], a[1], a[2]);
+    if which != ITIMER_REAL {
+        return if which <= 2 {
+            Err(Errno::ENOSYS)
+        } else {
+            Err(Errno::EINVAL)
+        };
+    }
+    let previous = itimer_value(k, p);
+    if new != 0 {
+        let b = k.read_user(p, new, 32)?;
+        let interval = timeval_ns(&b[0..16])?;
+        let value = timeval_ns(&b[16..32])?;
+        p.itimer_real = if value == 0 {
+            None
+        } else {
+            Some((k.host.monotonic_ns() + value, interval))
+        };
+    }
+    if old != 0 {
+        k.write_user(p, old, &previous)?;
+    }
+    Ok(0)
+}
