@@ -54,6 +54,8 @@ pub enum FileKind {
     Device(Device),
     /// One end of a pipe (pipe2, or a FIFO opened by path).
     Pipe(crate::pipe::PipeEnd),
+    /// A /proc file, with the contents generated when it was opened.
+    Proc(crate::procfs::ProcFile),
 }
 
 #[derive(Debug)]

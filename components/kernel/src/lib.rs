@@ -6,13 +6,16 @@
 //! vfs and the host are reached through traits, implemented either by direct calls (the
 //! fused build and native tests) or over WIT imports (the composed component).
 
+pub mod devfs;
 pub mod elf;
 pub mod fd;
 pub mod host;
 pub mod loader;
 pub mod mm;
+mod namei;
 pub mod pipe;
 pub mod process;
+pub mod procfs;
 pub mod sched;
 pub mod signal;
 pub mod syscalls;
@@ -66,11 +69,13 @@ pub struct Kernel {
     pub(crate) next_pipe_id: u64,
     /// The current thread asked to give up the rest of its time slice.
     pub(crate) yield_now: bool,
+    /// Advisory file locks (fcntl record and OFD locks, flock).
+    pub(crate) locks: syscalls::lock::LockTable,
 }
 
 impl Kernel {
     pub fn new(machine: Box<dyn Machine>, fs: Box<dyn Fs>, host: Box<dyn Host>) -> Kernel {
-        Kernel {
+        let mut k = Kernel {
             machine,
             fs,
             host,
@@ -85,7 +90,11 @@ impl Kernel {
             fg_pgrp: 1,
             next_pipe_id: 1,
             yield_now: false,
-        }
+            locks: Default::default(),
+        };
+        // Docker's /dev, made once like the tmpfs it mounts there.
+        devfs::populate(&mut k);
+        k
     }
 
     /// One line on the host's diagnostic stream, prefixed like a shell's messages.

@@ -378,9 +378,10 @@ impl Kernel {
             (at::CLKTCK, 100),
             (at::SECURE, 0),
         ];
-        let sp = self
+        let (sp, saved_auxv) = self
             .build_stack(space, mm.stack_top, path, argv, envp, &auxv)
             .ok_or_else(oom)?;
+        mm.saved_auxv = saved_auxv;
         Ok((mm, entry, sp))
     }
 
@@ -459,7 +460,8 @@ impl Kernel {
         })
     }
 
-    /// Lay out strings, random bytes, argv, envp and auxv below `top`; returns sp.
+    /// Lay out strings, random bytes, argv, envp and auxv below `top`; returns sp and the
+    /// complete auxiliary vector.
     fn build_stack(
         &mut self,
         space: SpaceId,
@@ -468,7 +470,7 @@ impl Kernel {
         argv: &[Vec<u8>],
         envp: &[Vec<u8>],
         auxv: &[(u64, u64)],
-    ) -> Option<u64> {
+    ) -> Option<(u64, Vec<(u64, u64)>)> {
         // Strings first, from the top down, remembering each one's address.
         let mut strings: Vec<u8> = Vec::new();
         let offsets = |s: &[u8], strings: &mut Vec<u8>| {
@@ -492,6 +494,7 @@ impl Kernel {
         table.push(0);
         table.extend(env_offs.iter().zip(envp).map(|(&o, e)| addr_of(o, e.len())));
         table.push(0);
+        let auxv_at = table.len();
         for &(k, v) in auxv {
             table.extend([k, v]);
         }
@@ -507,7 +510,8 @@ impl Kernel {
         image.resize((strings_lo - sp) as usize, 0);
         image.extend_from_slice(&strings);
         self.machine.write(space, sp, &image).ok()?;
-        Some(sp)
+        let full = table[auxv_at..].chunks(2).map(|c| (c[0], c[1])).collect();
+        Some((sp, full))
     }
 }
 

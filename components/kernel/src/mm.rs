@@ -61,6 +61,9 @@ pub struct MemoryMap {
     pub stack_top: u64,
     /// Address of the rt_sigreturn trampoline, where signal handlers return to.
     pub sigreturn: u64,
+    /// The auxiliary vector the program started with, AT_NULL included (Linux's
+    /// mm->saved_auxv, which /proc/<pid>/auxv shows).
+    pub saved_auxv: Vec<(u64, u64)>,
 }
 
 impl MemoryMap {
@@ -76,6 +79,7 @@ impl MemoryMap {
             mmap_base: stack_top,
             stack_top,
             sigreturn: 0,
+            saved_auxv: Vec::new(),
         }
     }
 

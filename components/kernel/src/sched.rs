@@ -14,7 +14,6 @@
 use friscy_abi::Errno;
 use friscy_exec::{Access, FaultCause, StopReason};
 
-use crate::fd::FdTable;
 use crate::process::{Block, ExitStatus, Pid, Process, Restart, State, Wake};
 use crate::signal::{self, DefaultAction, SigInfo, SigSet, bit};
 use crate::syscalls::{self, SysResult};
@@ -473,7 +472,7 @@ impl Kernel {
             self.futex_dequeue(p.pid, t.tid);
             self.machine.hart_drop(t.hart);
         }
-        p.fds = FdTable::default();
+        self.locks.close_all(p.pid, std::mem::take(&mut p.fds));
         if let Some(parent) = p.vfork_parent.take() {
             self.release_vfork(p, parent);
         } else {

@@ -4,17 +4,17 @@
 
 use friscy_abi::Errno;
 use friscy_abi::mode::*;
-use friscy_vfs::{Ino, Stat};
+use friscy_vfs::Ino;
 
-use super::{Args, SysResult};
+use super::{Args, SysResult, lock};
 use crate::fd::{Device, FdEntry, FileKind, OpenFile, new_file};
 use crate::host::Stdio;
 use crate::{Kernel, Process};
 
 pub const AT_FDCWD: i32 = -100;
-const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+pub const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
 const AT_REMOVEDIR: u64 = 0x200;
-const AT_EMPTY_PATH: u64 = 0x1000;
+pub const AT_EMPTY_PATH: u64 = 0x1000;
 
 pub const O_ACCMODE: u32 = 3;
 pub const O_WRONLY: u32 = 1;
@@ -30,15 +30,20 @@ pub const O_PATH: u32 = 0o10000000;
 const O_TMPFILE_BIT: u32 = 0o20000000;
 
 /// Largest single read or write moved in one step (Linux caps at MAX_RW_COUNT, ~2 GiB).
-const IO_CHUNK: usize = 1 << 20;
+pub const IO_CHUNK: usize = 1 << 20;
 
-fn fd_arg(a: u64) -> i32 {
+pub(crate) fn fd_arg(a: u64) -> i32 {
     a as i32
 }
 
 impl Kernel {
     /// The inode a relative path starts from: the cwd or a directory descriptor.
-    fn start_dir(&mut self, proc: &Process, dirfd: i32, path: &[u8]) -> Result<Ino, Errno> {
+    pub(crate) fn start_dir(
+        &mut self,
+        proc: &Process,
+        dirfd: i32,
+        path: &[u8],
+    ) -> Result<Ino, Errno> {
         if path.starts_with(b"/") {
             return Ok(self.fs.root());
         }
@@ -51,7 +56,7 @@ impl Kernel {
         }
     }
 
-    fn lookup_at(
+    pub(crate) fn lookup_at(
         &mut self,
         proc: &Process,
         dirfd: i32,
@@ -62,48 +67,16 @@ impl Kernel {
             return Err(Errno::ENOENT);
         }
         let start = self.start_dir(proc, dirfd, path)?;
-        self.fs.lookup(start, path, follow)
-    }
-
-    /// A `stat` of whatever an open file refers to.
-    fn stat_file(&mut self, file: &OpenFile) -> Result<Stat, Errno> {
-        match &file.kind {
-            FileKind::Inode(ino) => self.fs.stat(*ino),
-            FileKind::Device(d) => {
-                let (major, minor) = d.rdev();
-                Ok(Stat {
-                    mode: S_IFCHR | 0o666,
-                    nlink: 1,
-                    rdev: makedev(major, minor),
-                    ..Stat::default()
-                })
-            }
-            FileKind::Pipe(end) => Ok(Stat {
-                ino: end.pipe.borrow().id,
-                mode: S_IFIFO | 0o600,
-                nlink: 1,
-                ..Stat::default()
-            }),
-            FileKind::Stdio(s) => Ok(if self.host.is_terminal(*s) {
-                // A pseudo-terminal, as /dev/pts/0 (major 136).
-                Stat {
-                    mode: S_IFCHR | 0o620,
-                    nlink: 1,
-                    rdev: makedev(136, 0),
-                    ..Stat::default()
-                }
-            } else {
-                Stat {
-                    mode: S_IFIFO | 0o600,
-                    nlink: 1,
-                    ..Stat::default()
-                }
-            }),
-        }
+        self.resolve(proc, start, path, follow)
     }
 
     /// Read from an open file at `offset` (regular files) or its stream position.
-    fn file_read(&mut self, file: &OpenFile, offset: u64, len: usize) -> Result<Vec<u8>, Errno> {
+    pub(crate) fn file_read(
+        &mut self,
+        file: &OpenFile,
+        offset: u64,
+        len: usize,
+    ) -> Result<Vec<u8>, Errno> {
         let len = len.min(IO_CHUNK);
         match &file.kind {
             // EAGAIN here means "would block": the syscall parks unless O_NONBLOCK.
@@ -128,10 +101,19 @@ impl Kernel {
                 Ok(buf)
             }
             FileKind::Inode(ino) => self.fs.read(*ino, offset, len as u32),
+            FileKind::Proc(pf) => {
+                let start = (offset as usize).min(pf.data.len());
+                Ok(pf.data[start..(start + len).min(pf.data.len())].to_vec())
+            }
         }
     }
 
-    fn file_write(&mut self, file: &OpenFile, offset: u64, data: &[u8]) -> Result<u64, Errno> {
+    pub(crate) fn file_write(
+        &mut self,
+        file: &OpenFile,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<u64, Errno> {
         match &file.kind {
             FileKind::Stdio(Stdio::In) => Err(Errno::EBADF),
             FileKind::Stdio(s) => {
@@ -156,10 +138,12 @@ impl Kernel {
                 Ok(n as u64)
             }
             FileKind::Inode(ino) => self.fs.write(*ino, offset, data).map(u64::from),
+            // /proc files served here have no write operation.
+            FileKind::Proc(_) => Err(Errno::EINVAL),
         }
     }
 
-    fn do_read(
+    pub(crate) fn do_read(
         &mut self,
         proc: &Process,
         fd: i32,
@@ -184,7 +168,13 @@ impl Kernel {
         Ok(data.len() as u64)
     }
 
-    fn do_write(&mut self, proc: &Process, fd: i32, data: &[u8], at: Option<u64>) -> SysResult {
+    pub(crate) fn do_write(
+        &mut self,
+        proc: &Process,
+        fd: i32,
+        data: &[u8],
+        at: Option<u64>,
+    ) -> SysResult {
         let file = proc.fds.file(fd)?;
         let mut f = file.borrow_mut();
         if f.flags & O_ACCMODE == 0 || f.flags & O_PATH != 0 {
@@ -206,7 +196,7 @@ impl Kernel {
     }
 
     /// The (base, len) pairs of an iovec array (readv(2)).
-    fn read_iovecs(
+    pub(crate) fn read_iovecs(
         &mut self,
         proc: &Process,
         iov: u64,
@@ -229,33 +219,6 @@ impl Kernel {
     }
 }
 
-pub fn makedev(major: u32, minor: u32) -> u64 {
-    // The glibc/Linux encoding of dev_t (sys/sysmacros.h).
-    let (ma, mi) = (major as u64, minor as u64);
-    ((ma & 0xfffff000) << 32) | ((ma & 0xfff) << 8) | ((mi & 0xffffff00) << 12) | (mi & 0xff)
-}
-
-/// `struct stat` as riscv64 (asm-generic) lays it out: 128 bytes.
-pub fn encode_stat(st: &Stat) -> [u8; 128] {
-    let mut b = [0u8; 128];
-    let mut put = |off: usize, bytes: &[u8]| b[off..off + bytes.len()].copy_from_slice(bytes);
-    put(0, &1u64.to_le_bytes()); // st_dev: one filesystem
-    put(8, &st.ino.to_le_bytes());
-    put(16, &st.mode.to_le_bytes());
-    put(20, &st.nlink.to_le_bytes());
-    put(24, &st.uid.to_le_bytes());
-    put(28, &st.gid.to_le_bytes());
-    put(32, &st.rdev.to_le_bytes());
-    put(48, &st.size.to_le_bytes());
-    put(56, &4096u32.to_le_bytes()); // st_blksize
-    put(64, &st.blocks.to_le_bytes());
-    for (off, t) in [(72, st.atime), (88, st.mtime), (104, st.ctime)] {
-        put(off, &t.sec.to_le_bytes());
-        put(off + 8, &(t.nsec as u64).to_le_bytes());
-    }
-    b
-}
-
 pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (dirfd, path, flags, mode) = (
         fd_arg(a[0]),
@@ -265,29 +228,6 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     );
     if flags & O_TMPFILE_BIT != 0 {
         return Err(Errno::EOPNOTSUPP);
-    }
-    // Devices the kernel implements itself.
-    if let Some(name) = path.strip_prefix(b"/dev/") {
-        let kind = match name {
-            b"stdin" | b"fd/0" => Some(proc_fd_kind(p, 0)?),
-            b"stdout" | b"fd/1" => Some(proc_fd_kind(p, 1)?),
-            b"stderr" | b"fd/2" => Some(proc_fd_kind(p, 2)?),
-            // The controlling terminal; tty(4): ENXIO when there is none.
-            b"tty" if k.host.is_terminal(Stdio::Out) => Some(FileKind::Stdio(Stdio::Out)),
-            b"tty" => return Err(Errno::ENXIO),
-            _ => Device::from_name(name).map(FileKind::Device),
-        };
-        if let Some(kind) = kind {
-            let file = new_file(
-                kind,
-                flags & !(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC),
-                path,
-            );
-            return Ok(p.fds.insert(FdEntry {
-                file,
-                cloexec: flags & O_CLOEXEC != 0,
-            })? as u64);
-        }
     }
     let follow = flags & O_NOFOLLOW == 0;
     let ino = match k.lookup_at(p, dirfd, &path, follow) {
@@ -303,7 +243,7 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         }
         Err(e) => return Err(e),
     };
-    let st = k.fs.stat(ino)?;
+    let st = k.stat_ino(p, ino)?;
     let kind = st.mode & S_IFMT;
     if flags & O_PATH == 0 {
         if kind == S_IFLNK {
@@ -327,8 +267,18 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     } else if flags & O_DIRECTORY != 0 && kind != S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
+    // /proc serves its own files; a character device opens the driver its number names
+    // (devfs.rs); open(2) gives ENXIO for block devices and sockets.
+    let what = match kind {
+        _ if flags & O_PATH != 0 => FileKind::Inode(ino),
+        _ if crate::procfs::is_proc(ino) => crate::procfs::open(k, p, ino)?,
+        S_IFCHR => crate::devfs::open_char(k, p, st.rdev)?,
+        S_IFBLK | S_IFSOCK => return Err(Errno::ENXIO),
+        _ => FileKind::Inode(ino),
+    };
+    let path = k.absolute_path(p, dirfd, path);
     let file = new_file(
-        FileKind::Inode(ino),
+        what,
         flags & !(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | O_NOFOLLOW),
         path,
     );
@@ -338,18 +288,9 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     })? as u64)
 }
 
-/// What /dev/std{in,out,err} open: the same thing the process's fd refers to.
-fn proc_fd_kind(p: &Process, fd: i32) -> Result<FileKind, Errno> {
-    Ok(p.fds
-        .file(fd)
-        .map_err(|_| Errno::ENOENT)?
-        .borrow()
-        .kind
-        .clone())
-}
-
-pub fn sys_close(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    p.fds.remove(fd_arg(a[0]))?;
+pub fn sys_close(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let entry = p.fds.remove(fd_arg(a[0]))?;
+    k.locks.closed(p.pid, &entry.file);
     Ok(0)
 }
 
@@ -437,16 +378,18 @@ pub fn sys_writev(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 pub fn sys_lseek(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let file = p.fds.file(fd_arg(a[0]))?;
     let mut f = file.borrow_mut();
-    let ino = match f.kind {
-        FileKind::Inode(ino) => ino,
+    let ino = match &f.kind {
+        FileKind::Inode(ino) => Some(*ino),
+        FileKind::Proc(_) => None,
         FileKind::Stdio(_) | FileKind::Pipe(_) => return Err(Errno::ESPIPE),
         // lseek on /dev/null and friends succeeds and reports 0 (drivers/char/mem.c).
         FileKind::Device(_) => return Ok(0),
     };
-    let base = match a[2] {
-        0 => 0,                           // SEEK_SET
-        1 => f.offset as i64,             // SEEK_CUR
-        2 => k.fs.stat(ino)?.size as i64, // SEEK_END
+    let base = match (a[2], ino, &f.kind) {
+        (0, _, _) => 0,                                        // SEEK_SET
+        (1, _, _) => f.offset as i64,                          // SEEK_CUR
+        (2, Some(ino), _) => k.stat_ino(p, ino)?.size as i64,  // SEEK_END
+        (2, None, FileKind::Proc(pf)) => pf.data.len() as i64, // a /proc file's snapshot
         _ => return Err(Errno::EINVAL),
     };
     let new = base
@@ -457,69 +400,13 @@ pub fn sys_lseek(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     Ok(new as u64)
 }
 
-pub fn sys_newfstatat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    let (dirfd, path, flags) = (fd_arg(a[0]), k.read_path(p, a[1])?, a[3]);
-    let st = if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
-        let file = if dirfd == AT_FDCWD {
-            None
-        } else {
-            Some(p.fds.file(dirfd)?)
-        };
-        match file {
-            Some(f) => k.stat_file(&f.borrow())?,
-            None => k.fs.stat(p.cwd)?,
-        }
-    } else {
-        let ino = k.lookup_at(p, dirfd, &path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
-        k.fs.stat(ino)?
-    };
-    k.write_user(p, a[2], &encode_stat(&st))?;
-    Ok(0)
-}
-
-pub fn sys_fstat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    let file = p.fds.file(fd_arg(a[0]))?;
-    let st = k.stat_file(&file.borrow())?;
-    k.write_user(p, a[1], &encode_stat(&st))?;
-    Ok(0)
-}
-
-/// Links the kernel itself answers under /proc (procfs(5)).
-fn proc_link(p: &Process, k: &mut Kernel, path: &[u8]) -> Option<Result<Vec<u8>, Errno>> {
-    let pid = p.pid.to_string();
-    let rest = path.strip_prefix(b"/proc/self/").or_else(|| {
-        path.strip_prefix(b"/proc/")?
-            .strip_prefix(pid.as_bytes())?
-            .strip_prefix(b"/")
-    })?;
-    Some(match rest {
-        b"exe" => Ok(p.exe.clone()),
-        b"cwd" => k.fs.path(p.cwd),
-        _ => {
-            let fd: i32 = std::str::from_utf8(rest.strip_prefix(b"fd/")?)
-                .ok()?
-                .parse()
-                .ok()?;
-            p.fds
-                .file(fd)
-                .map(|f| f.borrow().path.clone())
-                .map_err(|_| Errno::ENOENT)
-        }
-    })
-}
-
 pub fn sys_readlinkat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (dirfd, path, buf, size) = (fd_arg(a[0]), k.read_path(p, a[1])?, a[2], a[3]);
     if (size as i64) <= 0 {
         return Err(Errno::EINVAL);
     }
-    let target = match proc_link(p, k, &path) {
-        Some(r) => r?,
-        None => {
-            let ino = k.lookup_at(p, dirfd, &path, false)?;
-            k.fs.readlink(ino)?
-        }
-    };
+    let ino = k.lookup_at(p, dirfd, &path, false)?;
+    let target = k.readlink_ino(p, ino)?;
     // readlink(2) truncates silently and does not NUL-terminate.
     let n = target.len().min(size as usize);
     k.write_user(p, buf, &target[..n])?;
@@ -533,7 +420,12 @@ pub fn sys_getdents64(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let FileKind::Inode(ino) = f.kind else {
         return Err(Errno::ENOTDIR);
     };
-    let entries = k.fs.readdir(ino, f.offset, (count / 24).max(1) as u32)?;
+    let max = (count / 24).max(1) as u32;
+    let entries = if crate::procfs::is_proc(ino) {
+        crate::procfs::readdir(k, p, ino, f.offset, max)?
+    } else {
+        k.fs.readdir(ino, f.offset, max)?
+    };
     let mut out = Vec::new();
     for e in entries {
         // struct linux_dirent64: d_ino, d_off, d_reclen, d_type, d_name[] NUL, 8-aligned.
@@ -567,7 +459,7 @@ fn access(
     let path = k.read_path(p, path)?;
     let st = {
         let ino = k.lookup_at(p, fd_arg(dirfd), &path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
-        k.fs.stat(ino)?
+        k.stat_ino(p, ino)?
     };
     // As root, read and write are always granted; execute needs some x bit (or a dir).
     if mode & 1 != 0 && st.mode & S_IFMT != S_IFDIR && st.mode & 0o111 == 0 {
@@ -585,7 +477,7 @@ pub fn sys_faccessat2(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 }
 
 pub fn sys_getcwd(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    let mut path = k.fs.path(p.cwd)?;
+    let mut path = k.ino_path(p, p.cwd)?;
     path.push(0);
     if path.len() as u64 > a[1] {
         return Err(Errno::ERANGE);
@@ -595,7 +487,7 @@ pub fn sys_getcwd(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 }
 
 fn set_cwd(k: &mut Kernel, p: &mut Process, ino: Ino) -> SysResult {
-    if k.fs.stat(ino)?.mode & S_IFMT != S_IFDIR {
+    if k.stat_ino(p, ino)?.mode & S_IFMT != S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
     p.cwd = ino;
@@ -648,12 +540,16 @@ pub fn sys_dup(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     })? as u64)
 }
 
-pub fn sys_dup3(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+pub fn sys_dup3(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (old, new, flags) = (fd_arg(a[0]), fd_arg(a[1]), a[2] as u32);
     if old == new || flags & !O_CLOEXEC != 0 {
         return Err(Errno::EINVAL);
     }
     let file = p.fds.file(old)?;
+    if let Ok(replaced) = p.fds.get(new).map(|e| e.file.clone()) {
+        p.fds.remove(new)?;
+        k.locks.closed(p.pid, &replaced);
+    }
     p.fds.insert_at(
         new,
         FdEntry {
@@ -664,7 +560,7 @@ pub fn sys_dup3(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     Ok(new as u64)
 }
 
-pub fn sys_fcntl(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+pub fn sys_fcntl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     const F_DUPFD: u64 = 0;
     const F_GETFD: u64 = 1;
     const F_SETFD: u64 = 2;
@@ -706,6 +602,12 @@ pub fn sys_fcntl(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             f.flags = (f.flags & !settable) | (a[2] as u32 & settable);
             Ok(0)
         }
+        lock::F_GETLK
+        | lock::F_SETLK
+        | lock::F_SETLKW
+        | lock::F_OFD_GETLK
+        | lock::F_OFD_SETLK
+        | lock::F_OFD_SETLKW => lock::fcntl_lock(k, p, a),
         _ => Err(Errno::EINVAL),
     }
 }
@@ -759,30 +661,5 @@ pub fn sys_ioctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             Ok(0)
         }
         _ => Err(Errno::ENOTTY),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stat_layout_matches_asm_generic() {
-        let st = Stat {
-            ino: 7,
-            mode: S_IFREG | 0o755,
-            nlink: 1,
-            size: 1234,
-            ..Stat::default()
-        };
-        let b = encode_stat(&st);
-        assert_eq!(u64::from_le_bytes(b[8..16].try_into().unwrap()), 7);
-        assert_eq!(
-            u32::from_le_bytes(b[16..20].try_into().unwrap()),
-            S_IFREG | 0o755
-        );
-        assert_eq!(u64::from_le_bytes(b[48..56].try_into().unwrap()), 1234);
-        assert_eq!(makedev(136, 0), 0x8800);
-        assert_eq!(makedev(1, 3), 0x103);
     }
 }

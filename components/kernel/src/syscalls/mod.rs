@@ -2,15 +2,26 @@
 //! trace. Handlers live one family per file and are named `sys_<linux name>`; they return
 //! `Result`, and only `dispatch` turns an error into the `-errno` the guest sees.
 
+mod attr;
+mod creds;
+mod descriptors;
 pub mod fs;
 mod futex;
-mod info;
+mod hwprobe;
+pub(crate) mod info;
+pub(crate) mod lock;
 mod mm;
+mod names;
 mod poll;
 mod process;
+mod remap;
 pub mod signal;
+pub(crate) mod stat;
+mod sync;
 mod table;
 mod time;
+mod transfer;
+mod usage;
 
 pub use table::{Support, name, support};
 

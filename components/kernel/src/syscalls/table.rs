@@ -2,7 +2,10 @@
 //! completely friscy implements it. A number not listed returns ENOSYS (logged once per
 //! number when tracing).
 
-use super::{Args, SysResult, fs, futex, info, mm, poll, process, signal, time};
+use super::{
+    Args, SysResult, attr, creds, descriptors, fs, futex, hwprobe, info, lock, mm, names, poll,
+    process, remap, signal, stat, sync, time, transfer, usage,
+};
 use crate::{Kernel, Process};
 
 /// How well a syscall is supported (after gVisor's support table).
@@ -41,13 +44,26 @@ syscall_table! {
     17  getcwd => Some(fs::sys_getcwd), Full;
     23  dup => Some(fs::sys_dup), Full;
     24  dup3 => Some(fs::sys_dup3), Full;
-    25  fcntl => Some(fs::sys_fcntl), Partial("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL; no locks");
+    25  fcntl => Some(fs::sys_fcntl), Partial("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL, record and OFD locks; a conflicting F_SETLKW fails with EDEADLK");
     29  ioctl => Some(fs::sys_ioctl), Partial("terminal: TCGETS, TIOCGWINSZ, TIOCGPGRP, FIOCLEX/FIONCLEX");
+    32  flock => Some(lock::sys_flock), Partial("a conflicting blocking request fails with EDEADLK (no other process could release it)");
+    33  mknodat => Some(names::sys_mknodat), Full;
     34  mkdirat => Some(fs::sys_mkdirat), Full;
     35  unlinkat => Some(fs::sys_unlinkat), Full;
+    36  symlinkat => Some(names::sys_symlinkat), Full;
+    37  linkat => Some(names::sys_linkat), Full;
+    43  statfs => Some(stat::sys_statfs), Partial("nominal sizes: the in-memory vfs does no space accounting");
+    44  fstatfs => Some(stat::sys_fstatfs), Partial("nominal sizes: the in-memory vfs does no space accounting");
+    45  truncate => Some(attr::sys_truncate), Full;
+    46  ftruncate => Some(attr::sys_ftruncate), Full;
+    47  fallocate => Some(attr::sys_fallocate), Partial("no COLLAPSE_RANGE/INSERT_RANGE (EOPNOTSUPP, as tmpfs)");
     48  faccessat => Some(fs::sys_faccessat), Partial("runs as root: existence and execute bits");
     49  chdir => Some(fs::sys_chdir), Full;
     50  fchdir => Some(fs::sys_fchdir), Full;
+    52  fchmod => Some(attr::sys_fchmod), Full;
+    53  fchmodat => Some(attr::sys_fchmodat), Full;
+    54  fchownat => Some(attr::sys_fchownat), Full;
+    55  fchown => Some(attr::sys_fchown), Full;
     56  openat => Some(fs::sys_openat), Partial("no O_TMPFILE");
     57  close => Some(fs::sys_close), Full;
     59  pipe2 => Some(poll::sys_pipe2), Full;
@@ -59,11 +75,18 @@ syscall_table! {
     66  writev => Some(fs::sys_writev), Full;
     67  pread64 => Some(fs::sys_pread64), Full;
     68  pwrite64 => Some(fs::sys_pwrite64), Full;
+    69  preadv => Some(transfer::sys_preadv), Full;
+    70  pwritev => Some(transfer::sys_pwritev), Full;
+    71  sendfile => Some(transfer::sys_sendfile), Full;
     72  pselect6 => Some(poll::sys_pselect6), Partial("the timeout is not updated");
     73  ppoll => Some(poll::sys_ppoll), Full;
     78  readlinkat => Some(fs::sys_readlinkat), Full;
-    79  newfstatat => Some(fs::sys_newfstatat), Full;
-    80  fstat => Some(fs::sys_fstat), Full;
+    79  newfstatat => Some(stat::sys_newfstatat), Full;
+    80  fstat => Some(stat::sys_fstat), Full;
+    81  sync => Some(sync::sys_sync), Full;
+    82  fsync => Some(sync::sys_fsync), Full;
+    83  fdatasync => Some(sync::sys_fdatasync), Full;
+    88  utimensat => Some(attr::sys_utimensat), Full;
     93  exit => Some(process::sys_exit), Full;
     94  exit_group => Some(process::sys_exit_group), Full;
     95  waitid => Some(process::sys_waitid), Partial("no rusage beyond user time");
@@ -90,13 +113,16 @@ syscall_table! {
     136 rt_sigpending => Some(signal::sys_rt_sigpending), Full;
     137 rt_sigtimedwait => Some(signal::sys_rt_sigtimedwait), Full;
     139 rt_sigreturn => Some(signal::sys_rt_sigreturn), Full;
+    153 times => Some(usage::sys_times), Partial("user time estimated from instructions retired; no system time");
     154 setpgid => Some(process::sys_setpgid), Full;
     155 getpgid => Some(process::sys_getpgid), Full;
     156 getsid => Some(process::sys_getsid), Full;
     157 setsid => Some(process::sys_setsid), Full;
+    158 getgroups => Some(creds::sys_getgroups), Full;
     160 uname => Some(info::sys_uname), Full;
     163 getrlimit => Some(process::sys_getrlimit), Full;
     164 setrlimit => Some(process::sys_setrlimit), Full;
+    165 getrusage => Some(usage::sys_getrusage), Partial("user time estimated from instructions retired; maxrss is the mapped size");
     166 umask => Some(fs::sys_umask), Full;
     169 gettimeofday => Some(time::sys_gettimeofday), Full;
     172 getpid => Some(process::sys_getpid), Full;
@@ -109,17 +135,28 @@ syscall_table! {
     179 sysinfo => Some(info::sys_sysinfo), Full;
     214 brk => Some(mm::sys_brk), Full;
     215 munmap => Some(mm::sys_munmap), Full;
+    216 mremap => Some(remap::sys_mremap), Full;
     220 clone => Some(process::sys_clone), Partial("CLONE_VM only with CLONE_THREAD or CLONE_VFORK; no namespaces");
     221 execve => Some(process::sys_execve), Full;
     222 mmap => Some(mm::sys_mmap), Partial("MAP_SHARED file mappings are private copies");
     226 mprotect => Some(mm::sys_mprotect), Full;
+    227 msync => Some(remap::sys_msync), Partial("mappings are private copies: nothing is written back");
     233 madvise => Some(mm::sys_madvise), Partial("advice only; MADV_DONTNEED zeroes private pages");
+    258 riscv_hwprobe => Some(hwprobe::sys_riscv_hwprobe), Full;
     260 wait4 => Some(process::sys_wait4), Partial("rusage is zero");
     261 prlimit64 => Some(process::sys_prlimit64), Partial("own process only");
+    267 syncfs => Some(sync::sys_syncfs), Full;
+    276 renameat2 => Some(names::sys_renameat2), Partial("no RENAME_WHITEOUT (EINVAL)");
     278 getrandom => Some(info::sys_getrandom), Full;
+    285 copy_file_range => Some(transfer::sys_copy_file_range), Full;
+    286 preadv2 => Some(transfer::sys_preadv2), Full;
+    287 pwritev2 => Some(transfer::sys_pwritev2), Full;
+    291 statx => Some(stat::sys_statx), Partial("no birth time (STATX_BTIME)");
     293 rseq => None, Unsupported("glibc falls back without restartable sequences");
     435 clone3 => None, Unsupported("libcs fall back to clone");
+    436 close_range => Some(descriptors::sys_close_range), Full;
     439 faccessat2 => Some(fs::sys_faccessat2), Partial("runs as root: existence and execute bits");
+    452 fchmodat2 => Some(attr::sys_fchmodat2), Full;
 }
 
 #[cfg(test)]

@@ -1,0 +1,666 @@
+//! /proc, served by the kernel itself (procfs(5)): the global files (cpuinfo, meminfo,
+//! mounts, uptime, version, filesystems) and one directory per process (exe, cwd, root,
+//! fd/, maps, stat, status, cmdline, environ, auxv, comm, mounts), plus the `self` link.
+//!
+//! Nodes are inode numbers in a range the vfs never hands out (bit 62 set), so the rest of
+//! the kernel carries them where it carries vfs inodes (a directory descriptor, the cwd)
+//! and asks this module instead of the vfs when `is_proc` says so. A file's contents are
+//! generated when it is opened (as Linux's seq_file does on the first read) and live in
+//! the open file description, so a reader sees one consistent snapshot.
+//!
+//! Processes are reached through `pids` and `process`: the only places that need to learn
+//! about the kernel's process table.
+
+use std::rc::Rc;
+
+use friscy_abi::Errno;
+use friscy_abi::mode::*;
+use friscy_exec::Prot;
+use friscy_vfs::{Dirent, Ino, Stat};
+
+use crate::fd::{FileKind, OpenFile};
+use crate::mm::{Vma, VmaName};
+use crate::syscalls::info;
+use crate::{Kernel, Process};
+
+/// st_dev of every /proc node (procfs is an anonymous device; 0:22 is typical).
+pub const DEV: u64 = 22;
+/// PROC_SUPER_MAGIC (include/uapi/linux/magic.h), for statfs(2).
+pub const SUPER_MAGIC: i64 = 0x9fa0;
+
+const PROC_BIT: u64 = 1 << 62;
+
+/// What a /proc node is. Per-process kinds carry the pid in the inode number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum Kind {
+    Root = 1,
+    SelfLink,
+    MountsLink,
+    Cpuinfo,
+    Meminfo,
+    Uptime,
+    Version,
+    Filesystems,
+    PidDir = 32,
+    Exe,
+    Cwd,
+    RootLink,
+    FdDir,
+    /// fd/N, the symlink.
+    Fd,
+    /// What fd/N leads to when followed, if that is not a vfs inode (a pipe, a terminal,
+    /// a device): the open file itself (a "magic link", as Linux calls it).
+    FdTarget,
+    Maps,
+    Stat,
+    Status,
+    Cmdline,
+    Environ,
+    Auxv,
+    Comm,
+    Mounts,
+}
+
+const KINDS: [Kind; 23] = [
+    Kind::Root,
+    Kind::SelfLink,
+    Kind::MountsLink,
+    Kind::Cpuinfo,
+    Kind::Meminfo,
+    Kind::Uptime,
+    Kind::Version,
+    Kind::Filesystems,
+    Kind::PidDir,
+    Kind::Exe,
+    Kind::Cwd,
+    Kind::RootLink,
+    Kind::FdDir,
+    Kind::Fd,
+    Kind::FdTarget,
+    Kind::Maps,
+    Kind::Stat,
+    Kind::Status,
+    Kind::Cmdline,
+    Kind::Environ,
+    Kind::Auxv,
+    Kind::Comm,
+    Kind::Mounts,
+];
+
+/// The entries of /proc besides the process directories, in listing order.
+const ROOT_ENTRIES: &[(&str, Kind)] = &[
+    ("cpuinfo", Kind::Cpuinfo),
+    ("filesystems", Kind::Filesystems),
+    ("meminfo", Kind::Meminfo),
+    ("mounts", Kind::MountsLink),
+    ("self", Kind::SelfLink),
+    ("uptime", Kind::Uptime),
+    ("version", Kind::Version),
+];
+
+/// The entries of /proc/<pid>.
+const PID_ENTRIES: &[(&str, Kind)] = &[
+    ("auxv", Kind::Auxv),
+    ("cmdline", Kind::Cmdline),
+    ("comm", Kind::Comm),
+    ("cwd", Kind::Cwd),
+    ("environ", Kind::Environ),
+    ("exe", Kind::Exe),
+    ("fd", Kind::FdDir),
+    ("maps", Kind::Maps),
+    ("mounts", Kind::Mounts),
+    ("root", Kind::RootLink),
+    ("stat", Kind::Stat),
+    ("status", Kind::Status),
+];
+
+/// /proc itself.
+pub const ROOT: Ino = PROC_BIT | (Kind::Root as u64) << 24;
+
+fn ino(kind: Kind, pid: i32, n: u32) -> Ino {
+    PROC_BIT | (pid as u64 & 0x3f_ffff) << 32 | (kind as u64) << 24 | (n as u64 & 0xff_ffff)
+}
+
+/// Whether an inode number is a /proc node.
+pub fn is_proc(ino: Ino) -> bool {
+    ino & PROC_BIT != 0
+}
+
+/// (kind, pid, fd) of a /proc inode.
+fn decode(ino: Ino) -> Result<(Kind, i32, i32), Errno> {
+    let k = (ino >> 24) as u8;
+    let kind = KINDS
+        .iter()
+        .copied()
+        .find(|&x| x as u8 == k)
+        .ok_or(Errno::ENOENT)?;
+    Ok((
+        kind,
+        (ino >> 32 & 0x3f_ffff) as i32,
+        (ino & 0xff_ffff) as i32,
+    ))
+}
+
+/// An open /proc file: its node and the contents generated at open.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcFile {
+    pub ino: Ino,
+    pub data: Rc<[u8]>,
+}
+
+/// The processes, in pid order: the caller (which the scheduler holds outside the table
+/// while its syscall runs) and `Kernel::procs` (zombies included, as Linux lists them).
+fn pids(k: &Kernel, p: &Process) -> Vec<i32> {
+    let mut all: Vec<i32> = k.procs.keys().copied().chain([p.pid]).collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+/// The process with this pid, if it exists.
+fn process<'a>(k: &'a Kernel, p: &'a Process, pid: i32) -> Result<&'a Process, Errno> {
+    if pid == p.pid {
+        Ok(p)
+    } else {
+        k.procs.get(&pid).ok_or(Errno::ENOENT)
+    }
+}
+
+/// Where following a /proc symlink leads.
+pub enum Follow {
+    /// A path, resolved from the directory holding the link (`self` -> "1").
+    Path(Vec<u8>),
+    /// A node directly (exe, cwd, root, fd/N: Linux's magic links).
+    Node(Ino),
+}
+
+/// The entry `name` of /proc directory `dir` (".." leaves /proc for the vfs root).
+pub fn lookup(k: &mut Kernel, p: &Process, dir: Ino, name: &[u8]) -> Result<Ino, Errno> {
+    let (kind, pid, _) = decode(dir)?;
+    let find = |table: &[(&str, Kind)], pid| {
+        table
+            .iter()
+            .find(|(n, _)| n.as_bytes() == name)
+            .map(|&(_, kind)| ino(kind, pid, 0))
+    };
+    match (kind, name) {
+        (_, b"." | b"") => Ok(dir),
+        (Kind::Root, b"..") => Ok(k.fs.root()),
+        (Kind::PidDir, b"..") => Ok(ROOT),
+        (Kind::FdDir, b"..") => Ok(ino(Kind::PidDir, pid, 0)),
+        (Kind::Root, _) => {
+            if let Some(found) = find(ROOT_ENTRIES, 0) {
+                return Ok(found);
+            }
+            let pid: i32 = parse_num(name).ok_or(Errno::ENOENT)?;
+            process(k, p, pid)?;
+            Ok(ino(Kind::PidDir, pid, 0))
+        }
+        (Kind::PidDir, _) => {
+            process(k, p, pid)?;
+            find(PID_ENTRIES, pid).ok_or(Errno::ENOENT)
+        }
+        (Kind::FdDir, _) => {
+            let fd: i32 = parse_num(name).ok_or(Errno::ENOENT)?;
+            process(k, p, pid)?.fds.get(fd).map_err(|_| Errno::ENOENT)?;
+            Ok(ino(Kind::Fd, pid, fd as u32))
+        }
+        _ => Err(Errno::ENOTDIR),
+    }
+}
+
+/// A decimal number as /proc names them (no sign, no leading zeros).
+fn parse_num(name: &[u8]) -> Option<i32> {
+    if name.is_empty()
+        || (name[0] == b'0' && name.len() > 1)
+        || !name.iter().all(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    std::str::from_utf8(name).ok()?.parse().ok()
+}
+
+fn is_link(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::SelfLink | Kind::MountsLink | Kind::Exe | Kind::Cwd | Kind::RootLink | Kind::Fd
+    )
+}
+
+fn is_dir(kind: Kind) -> bool {
+    matches!(kind, Kind::Root | Kind::PidDir | Kind::FdDir)
+}
+
+pub fn stat(k: &mut Kernel, p: &Process, node: Ino) -> Result<Stat, Errno> {
+    let (kind, pid, fd) = decode(node)?;
+    if pid != 0 {
+        process(k, p, pid)?;
+    }
+    let (mode, nlink) = match kind {
+        Kind::Root => (S_IFDIR | 0o555, 2 + pids(k, p).len() as u32),
+        Kind::PidDir => (S_IFDIR | 0o555, 2 + PID_ENTRIES.len() as u32),
+        Kind::FdDir => (S_IFDIR | 0o500, 2),
+        Kind::SelfLink | Kind::MountsLink => (S_IFLNK | 0o777, 1),
+        // fd/N shows the descriptor's access mode (proc_fd_link: lr-x, l-wx or lrwx).
+        Kind::Fd => {
+            let file = process(k, p, pid)?
+                .fds
+                .file(fd)
+                .map_err(|_| Errno::ENOENT)?;
+            let perm = match file.borrow().flags & 3 {
+                0 => 0o500,
+                1 => 0o300,
+                _ => 0o700,
+            };
+            (S_IFLNK | perm, 1)
+        }
+        Kind::Exe | Kind::Cwd | Kind::RootLink => (S_IFLNK | 0o777, 1),
+        Kind::FdTarget => {
+            let file = process(k, p, pid)?
+                .fds
+                .file(fd)
+                .map_err(|_| Errno::ENOENT)?;
+            return k.stat_file(p, &file.borrow());
+        }
+        Kind::Environ | Kind::Auxv => (S_IFREG | 0o400, 1),
+        Kind::Comm => (S_IFREG | 0o644, 1),
+        _ => (S_IFREG | 0o444, 1),
+    };
+    let now = k.host.wall_clock();
+    let t = friscy_vfs::Timespec {
+        sec: now.0,
+        nsec: now.1,
+    };
+    Ok(Stat {
+        ino: node,
+        mode,
+        nlink,
+        // Link sizes are what readlink gives (fd links report 64, as on Linux).
+        size: if kind == Kind::Fd { 64 } else { 0 },
+        atime: t,
+        mtime: t,
+        ctime: t,
+        ..Stat::default()
+    })
+}
+
+/// Entries after `cookie`: ".", "..", then the directory's own (the cookie is an index).
+pub fn readdir(
+    k: &mut Kernel,
+    p: &Process,
+    dir: Ino,
+    cookie: u64,
+    max: u32,
+) -> Result<Vec<Dirent>, Errno> {
+    let (kind, pid, _) = decode(dir)?;
+    let parent = lookup(k, p, dir, b"..")?;
+    let mut all: Vec<(Ino, u8, Vec<u8>)> = vec![
+        (dir, DT_DIR, b".".to_vec()),
+        (parent, DT_DIR, b"..".to_vec()),
+    ];
+    let dtype = |kind: Kind| {
+        if is_dir(kind) {
+            DT_DIR
+        } else if is_link(kind) {
+            DT_LNK
+        } else {
+            DT_REG
+        }
+    };
+    match kind {
+        Kind::Root => {
+            for &(name, kind) in ROOT_ENTRIES {
+                all.push((ino(kind, 0, 0), dtype(kind), name.into()));
+            }
+            for pid in pids(k, p) {
+                all.push((
+                    ino(Kind::PidDir, pid, 0),
+                    DT_DIR,
+                    pid.to_string().into_bytes(),
+                ));
+            }
+        }
+        Kind::PidDir => {
+            process(k, p, pid)?;
+            for &(name, kind) in PID_ENTRIES {
+                all.push((ino(kind, pid, 0), dtype(kind), name.into()));
+            }
+        }
+        Kind::FdDir => {
+            for (fd, _) in process(k, p, pid)?.fds.iter() {
+                all.push((
+                    ino(Kind::Fd, pid, fd as u32),
+                    DT_LNK,
+                    fd.to_string().into_bytes(),
+                ));
+            }
+        }
+        _ => return Err(Errno::ENOTDIR),
+    }
+    Ok(all
+        .into_iter()
+        .enumerate()
+        .skip(cookie as usize)
+        .take(max as usize)
+        .map(|(i, (ino, kind, name))| Dirent {
+            ino,
+            kind,
+            name,
+            next: i as u64 + 1,
+        })
+        .collect())
+}
+
+/// What readlink(2) shows for a /proc link.
+pub fn readlink(k: &mut Kernel, p: &Process, node: Ino) -> Result<Vec<u8>, Errno> {
+    let (kind, pid, fd) = decode(node)?;
+    match kind {
+        Kind::SelfLink => Ok(p.pid.to_string().into_bytes()),
+        Kind::MountsLink => Ok(b"self/mounts".to_vec()),
+        Kind::Exe => Ok(process(k, p, pid)?.exe.clone()),
+        Kind::Cwd => {
+            let cwd = process(k, p, pid)?.cwd;
+            k.ino_path(p, cwd)
+        }
+        Kind::RootLink => Ok(b"/".to_vec()),
+        Kind::Fd => {
+            let file = process(k, p, pid)?
+                .fds
+                .file(fd)
+                .map_err(|_| Errno::ENOENT)?;
+            Ok(describe(k, &file.borrow()))
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// The name /proc/<pid>/fd/N shows for an open file.
+fn describe(k: &Kernel, f: &OpenFile) -> Vec<u8> {
+    match &f.kind {
+        FileKind::Stdio(s) if k.host.is_terminal(*s) => b"/dev/pts/0".to_vec(),
+        // A host stream that is not a terminal is a pipe or a file the host opened.
+        FileKind::Stdio(s) => format!("pipe:[{}]", *s as u8).into_bytes(),
+        FileKind::Pipe(end) => format!("pipe:[{}]", end.pipe.borrow().id).into_bytes(),
+        _ => f.path.clone(),
+    }
+}
+
+/// Follow a /proc link (the caller checked that `node` is one).
+pub fn follow(k: &mut Kernel, p: &Process, node: Ino) -> Result<Follow, Errno> {
+    let (kind, pid, fd) = decode(node)?;
+    Ok(match kind {
+        Kind::SelfLink | Kind::MountsLink => Follow::Path(readlink(k, p, node)?),
+        Kind::Exe => {
+            let exe = process(k, p, pid)?.exe.clone();
+            let root = k.fs.root();
+            Follow::Node(k.fs.lookup(root, &exe, true)?)
+        }
+        Kind::Cwd => Follow::Node(process(k, p, pid)?.cwd),
+        Kind::RootLink => Follow::Node(k.fs.root()),
+        Kind::Fd => {
+            let file = process(k, p, pid)?
+                .fds
+                .file(fd)
+                .map_err(|_| Errno::ENOENT)?;
+            let f = file.borrow();
+            match &f.kind {
+                FileKind::Inode(ino) => Follow::Node(*ino),
+                FileKind::Proc(pf) => Follow::Node(pf.ino),
+                _ => Follow::Node(ino(Kind::FdTarget, pid, fd as u32)),
+            }
+        }
+        _ => return Err(Errno::EINVAL),
+    })
+}
+
+/// The absolute path of a /proc directory.
+pub fn path(k: &mut Kernel, p: &Process, dir: Ino) -> Result<Vec<u8>, Errno> {
+    let (kind, pid, _) = decode(dir)?;
+    if pid != 0 {
+        process(k, p, pid)?;
+    }
+    Ok(match kind {
+        Kind::Root => "/proc".to_string(),
+        Kind::PidDir => format!("/proc/{pid}"),
+        Kind::FdDir => format!("/proc/{pid}/fd"),
+        _ => return Err(Errno::ENOTDIR),
+    }
+    .into_bytes())
+}
+
+/// Whether a node is a symlink (for path resolution).
+pub fn is_symlink(node: Ino) -> bool {
+    decode(node).is_ok_and(|(kind, _, _)| is_link(kind))
+}
+
+/// Open a /proc node: directories stay inodes (for getdents64), files get their contents
+/// now, and a followed fd link opens what that descriptor has open (a new description).
+pub fn open(k: &mut Kernel, p: &Process, node: Ino) -> Result<FileKind, Errno> {
+    let (kind, pid, fd) = decode(node)?;
+    if is_dir(kind) {
+        return Ok(FileKind::Inode(node));
+    }
+    if kind == Kind::FdTarget {
+        let file = process(k, p, pid)?
+            .fds
+            .file(fd)
+            .map_err(|_| Errno::ENOENT)?;
+        return Ok(file.borrow().kind.clone());
+    }
+    let data = generate(k, p, kind, pid)?;
+    Ok(FileKind::Proc(ProcFile {
+        ino: node,
+        data: data.into(),
+    }))
+}
+
+fn generate(k: &mut Kernel, p: &Process, kind: Kind, pid: i32) -> Result<Vec<u8>, Errno> {
+    let text = match kind {
+        Kind::Cpuinfo => cpuinfo(),
+        Kind::Meminfo => meminfo(),
+        Kind::Uptime => {
+            let ns = k.host.monotonic_ns();
+            // No idle time is accounted: the guest's CPU never idles in the interpreter.
+            format!("{}.{:02} 0.00\n", ns / 1_000_000_000, ns / 10_000_000 % 100)
+        }
+        Kind::Version => format!(
+            "{} version {} (friscy) {}\n",
+            info::UTS_SYSNAME,
+            info::UTS_RELEASE,
+            info::UTS_VERSION
+        ),
+        Kind::Filesystems => "nodev\tproc\nnodev\toverlay\n".into(),
+        Kind::Mounts => MOUNTS.into(),
+        Kind::Maps => {
+            let vmas: Vec<(u64, Vma)> = process(k, p, pid)?
+                .mm
+                .vmas
+                .iter()
+                .map(|(&s, v)| (s, v.clone()))
+                .collect();
+            maps(k, &vmas)
+        }
+        _ => {
+            let q = process(k, p, pid)?;
+            match kind {
+                Kind::Cmdline => return Ok(nul_joined(&q.argv)),
+                Kind::Environ => return Ok(nul_joined(&q.envp)),
+                Kind::Auxv => {
+                    return Ok(q
+                        .mm
+                        .saved_auxv
+                        .iter()
+                        .flat_map(|&(key, v)| [key.to_le_bytes(), v.to_le_bytes()])
+                        .flatten()
+                        .collect());
+                }
+                Kind::Comm => format!("{}\n", comm(q)),
+                Kind::Stat => pid_stat(q),
+                Kind::Status => status(q),
+                _ => return Err(Errno::EINVAL),
+            }
+        }
+    };
+    Ok(text.into_bytes())
+}
+
+/// /proc/mounts: the root filesystem (the vfs: a tar image under an in-memory upper
+/// layer, which is what overlayfs is to Docker) and /proc.
+const MOUNTS: &str =
+    "overlay / overlay rw,relatime 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n";
+
+/// The ISA exec implements (components/exec/src/isa.rs: RV64GC, Zicsr, Zifencei, the
+/// cycle/time/instret counters, Zba, Zbb, Zbs), in the format of arch/riscv/kernel/cpu.c.
+pub const ISA: &str = "rv64imafdc_zicntr_zicsr_zifencei_zba_zbb_zbs";
+
+fn cpuinfo() -> String {
+    format!(
+        "processor\t: 0\nhart\t\t: 0\nisa\t\t: {ISA}\nmmu\t\t: sv39\nmvendorid\t: 0x0\nmarchid\t\t: 0x0\nmimpid\t\t: 0x0\n\n"
+    )
+}
+
+fn meminfo() -> String {
+    // The same nominal figures sysinfo(2) reports: 4 GiB, 3 GiB free, no swap.
+    let (total, free) = (4u64 << 20, 3u64 << 20);
+    [
+        ("MemTotal", total),
+        ("MemFree", free),
+        ("MemAvailable", free),
+        ("Buffers", 0),
+        ("Cached", 0),
+        ("SwapCached", 0),
+        ("SwapTotal", 0),
+        ("SwapFree", 0),
+    ]
+    .iter()
+    .map(|(name, kb)| format!("{:<16}{kb:>8} kB\n", format!("{name}:")))
+    .collect()
+}
+
+fn nul_joined(items: &[Vec<u8>]) -> Vec<u8> {
+    items
+        .iter()
+        .flat_map(|s| s.iter().copied().chain([0]))
+        .collect()
+}
+
+/// The command name: the executable's base name, at most 15 bytes (TASK_COMM_LEN - 1).
+fn comm(p: &Process) -> String {
+    let base = p.exe.rsplit(|&c| c == b'/').next().unwrap_or(&p.exe);
+    String::from_utf8_lossy(&base[..base.len().min(15)]).into_owned()
+}
+
+fn maps(k: &mut Kernel, vmas: &[(u64, Vma)]) -> String {
+    let mut out = String::new();
+    let root = k.fs.root();
+    for (start, vma) in vmas {
+        let perm = |bit: Prot, c: char| if vma.prot.0 & bit.0 != 0 { c } else { '-' };
+        let (ino, name) = match &vma.name {
+            VmaName::File(path) => (
+                k.fs.lookup(root, path, true).unwrap_or(0),
+                String::from_utf8_lossy(path).into_owned(),
+            ),
+            VmaName::Heap => (0, "[heap]".into()),
+            VmaName::Stack => (0, "[stack]".into()),
+            VmaName::Vdso => (0, "[vdso]".into()),
+            VmaName::Anonymous => (0, String::new()),
+        };
+        let dev = if ino != 0 { (0, 1) } else { (0, 0) };
+        // show_map_vma: file offsets are not recorded per mapping, so 0 is shown.
+        let mut line = format!(
+            "{start:08x}-{:08x} {}{}{}p {:08x} {:02x}:{:02x} {ino} ",
+            vma.end,
+            perm(Prot::READ, 'r'),
+            perm(Prot::WRITE, 'w'),
+            perm(Prot::EXEC, 'x'),
+            0,
+            dev.0,
+            dev.1,
+        );
+        if !name.is_empty() {
+            // The name starts in column 73, as seq_pad puts it.
+            while line.len() < 73 {
+                line.push(' ');
+            }
+            line.push_str(&name);
+        }
+        line.push('\n');
+        out.push_str(&line);
+    }
+    out
+}
+
+/// Total mapped bytes.
+fn vsize(p: &Process) -> u64 {
+    p.mm.vmas.iter().map(|(&s, v)| v.end - s).sum()
+}
+
+/// /proc/<pid>/stat (proc_pid_stat in fs/proc/array.c), all 52 fields. CPU times, fault
+/// counts and the argument/environment addresses are not recorded and read as 0; rss is
+/// reported as the mapped size (pages are not tracked as resident or not).
+fn pid_stat(p: &Process) -> String {
+    let pages = vsize(p) / 4096;
+    let code =
+        p.mm.vmas
+            .iter()
+            .find(|(_, v)| v.prot.0 & Prot::EXEC.0 != 0)
+            .map(|(&s, v)| (s, v.end))
+            .unwrap_or((0, 0));
+    format!(
+        "{pid} ({comm}) R 0 {pid} {pid} 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 0 {vsize} {pages} \
+         18446744073709551615 {} {} {} 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 {} 0 0 0 0 0\n",
+        code.0,
+        code.1,
+        p.mm.stack_top,
+        p.mm.brk_start,
+        pid = p.pid,
+        comm = comm(p),
+        vsize = vsize(p),
+    )
+}
+
+fn status(p: &Process) -> String {
+    let kb = vsize(p) / 1024;
+    let fdsize = p.fds.iter().last().map_or(0, |(fd, _)| fd + 1).max(64);
+    format!(
+        "Name:\t{}\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\n\
+         PPid:\t0\nTracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nFDSize:\t{fdsize}\n\
+         Groups:\t\nVmSize:\t{kb:>8} kB\nThreads:\t1\nCapInh:\t0000000000000000\n\
+         CapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\n\
+         CapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t0\nCpus_allowed:\t1\n\
+         Cpus_allowed_list:\t0\n",
+        comm(p),
+        p.umask,
+        pid = p.pid,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inode_numbers_round_trip_and_stay_out_of_the_vfs_range() {
+        for &kind in &KINDS {
+            let n = ino(kind, 4242, 17);
+            assert!(is_proc(n));
+            assert_eq!(decode(n).unwrap(), (kind, 4242, 17));
+        }
+        assert!(!is_proc(12345));
+        assert_eq!(decode(ROOT).unwrap().0, Kind::Root);
+    }
+
+    #[test]
+    fn numbers_are_canonical() {
+        assert_eq!(parse_num(b"12"), Some(12));
+        assert_eq!(parse_num(b"012"), None);
+        assert_eq!(parse_num(b"-1"), None);
+        assert_eq!(parse_num(b""), None);
+    }
+
+    #[test]
+    fn meminfo_lines_align_like_linux() {
+        assert!(meminfo().starts_with("MemTotal:        4194304 kB\n"));
+    }
+}

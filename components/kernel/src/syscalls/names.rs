@@ -1,0 +1,132 @@
+//! Naming syscalls beyond open/mkdir/unlink: renameat2, linkat, symlinkat and mknodat.
+//! The vfs checks names, types and emptiness; this layer reads the arguments, checks the
+//! flags and resolves the parent directories (with /proc, which holds nothing of ours).
+
+use friscy_abi::Errno;
+use friscy_abi::mode::*;
+use friscy_vfs::Ino;
+
+use super::fs::{AT_EMPTY_PATH, AT_FDCWD, O_PATH, fd_arg};
+use super::stat::makedev;
+use super::{Args, SysResult};
+use crate::fd::FileKind;
+use crate::{Kernel, Process, procfs};
+
+const AT_SYMLINK_FOLLOW: u64 = 0x400;
+
+impl Kernel {
+    /// The directory that will hold a new (or renamed, or removed) name, and the name.
+    fn parent_at(&mut self, p: &Process, dirfd: i32, path: &[u8]) -> Result<(Ino, Vec<u8>), Errno> {
+        if path.is_empty() {
+            return Err(Errno::ENOENT);
+        }
+        let start = self.start_dir(p, dirfd, path)?;
+        let in_proc = procfs::is_proc(start)
+            || (path.starts_with(b"/")
+                && path
+                    .split(|&c| c == b'/')
+                    .find(|c| !c.is_empty())
+                    .is_some_and(|c| c == b"proc"));
+        if in_proc {
+            // Nothing can be created, linked or renamed in /proc: Linux gives EACCES for
+            // new names there (and EPERM for its own entries), as root too.
+            return Err(Errno::EACCES);
+        }
+        self.fs.lookup_parent(start, path)
+    }
+}
+
+pub fn sys_renameat2(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (olddir, oldpath) = (fd_arg(a[0]), k.read_path(p, a[1])?);
+    let (newdir, newpath) = (fd_arg(a[2]), k.read_path(p, a[3])?);
+    let flags = a[4] as u32;
+    let (op, on) = k.parent_at(p, olddir, &oldpath)?;
+    let (np, nn) = k.parent_at(p, newdir, &newpath)?;
+    k.fs.rename(op, &on, np, &nn, flags)?;
+    Ok(0)
+}
+
+pub fn sys_linkat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (olddir, oldpath) = (fd_arg(a[0]), k.read_path(p, a[1])?);
+    let (newdir, newpath) = (fd_arg(a[2]), k.read_path(p, a[3])?);
+    let flags = a[4];
+    if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    // linkat(2): without AT_SYMLINK_FOLLOW a symlink itself gets the new name.
+    let node = if oldpath.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        let file = p.fds.file(olddir)?;
+        let f = file.borrow();
+        match f.kind {
+            FileKind::Inode(ino) if !procfs::is_proc(ino) => ino,
+            _ if f.flags & O_PATH != 0 => return Err(Errno::EXDEV),
+            _ => return Err(Errno::EXDEV),
+        }
+    } else {
+        k.lookup_at(p, olddir, &oldpath, flags & AT_SYMLINK_FOLLOW != 0)?
+    };
+    if procfs::is_proc(node) {
+        return Err(Errno::EXDEV); // another filesystem
+    }
+    let (parent, name) = k.parent_at(p, newdir, &newpath)?;
+    if newpath.ends_with(b"/") {
+        // A trailing slash names a directory, and a link to a non-directory cannot be one.
+        return Err(if k.fs.lookup(parent, &name, false).is_ok() {
+            Errno::EEXIST
+        } else {
+            Errno::ENOENT
+        });
+    }
+    k.fs.link(node, parent, &name)?;
+    Ok(0)
+}
+
+pub fn sys_symlinkat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let target = k.read_path(p, a[0])?;
+    let (dirfd, path) = (fd_arg(a[1]), k.read_path(p, a[2])?);
+    let (parent, name) = k.parent_at(p, dirfd, &path)?;
+    if path.ends_with(b"/") {
+        return Err(if k.fs.lookup(parent, &name, false).is_ok() {
+            Errno::EEXIST
+        } else {
+            Errno::ENOENT
+        });
+    }
+    k.fs.symlink(parent, &name, &target)?;
+    Ok(0)
+}
+
+pub fn sys_mknodat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (dirfd, path, mode, dev) = (fd_arg(a[0]), k.read_path(p, a[1])?, a[2] as u32, a[3]);
+    // may_mknod(): a directory is EPERM, a symlink or unknown type EINVAL.
+    let ftype = match mode & S_IFMT {
+        0 => S_IFREG,
+        S_IFDIR => return Err(Errno::EPERM),
+        t @ (S_IFREG | S_IFCHR | S_IFBLK | S_IFIFO | S_IFSOCK) => t,
+        _ => return Err(Errno::EINVAL),
+    };
+    // The dev_t argument is the kernel's 32-bit encoding (new_decode_dev).
+    let dev = dev as u32;
+    let rdev = match ftype {
+        S_IFCHR | S_IFBLK => makedev((dev & 0xfff00) >> 8, (dev & 0xff) | ((dev >> 12) & 0xfff00)),
+        _ => 0,
+    };
+    let (parent, name) = k.parent_at(
+        p,
+        if path.starts_with(b"/") {
+            AT_FDCWD
+        } else {
+            dirfd
+        },
+        &path,
+    )?;
+    if path.ends_with(b"/") {
+        return Err(if k.fs.lookup(parent, &name, false).is_ok() {
+            Errno::EEXIST
+        } else {
+            Errno::ENOENT
+        });
+    }
+    k.fs.create(parent, &name, ftype | (mode & 0o7777 & !p.umask), rdev)?;
+    Ok(0)
+}

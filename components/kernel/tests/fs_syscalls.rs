@@ -1,0 +1,89 @@
+//! The filesystem, memory and information syscalls of one process, checked against Linux:
+//! each guest program from tests/guest/ runs natively in the kernel and under
+//! `qemu-riscv64` (a real kernel underneath), and the outputs must be equal. The programs
+//! print only what does not depend on the host (no inode numbers, devices or times taken
+//! from the clock).
+
+mod harness;
+
+use harness::{guest, qemu, run_image};
+
+/// Run `name` in friscy (working directory /w) and under qemu (a fresh host directory);
+/// both outputs, with exit statuses.
+fn both(name: &str) -> ((u8, String, String), (i32, String)) {
+    let prog = std::fs::read(guest(name)).unwrap();
+    let path = format!("bin/{name}");
+    let ours = run_image(&[(&path, 0o755, prog)], &[&format!("/{path}"), "/w"]);
+    let dir = std::env::temp_dir().join(format!("friscy-q-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    let theirs = qemu(&guest(name), &[dir.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).ok();
+    (ours, theirs)
+}
+
+fn same_as_linux(name: &str) {
+    let ((status, out, err), (qstatus, qout)) = both(name);
+    assert_eq!(err, "", "{name}: friscy's stderr");
+    let diff: Vec<String> = out
+        .lines()
+        .zip(qout.lines())
+        .filter(|(a, b)| a != b)
+        .map(|(a, b)| format!("friscy: {a}\n  qemu: {b}"))
+        .collect();
+    assert!(
+        diff.is_empty(),
+        "{name} differs from Linux:\n{}",
+        diff.join("\n")
+    );
+    assert_eq!(out.lines().count(), qout.lines().count(), "{name}: {out}");
+    assert_eq!((status as i32, qstatus), (0, 0));
+}
+
+#[test]
+fn attributes_match_linux() {
+    same_as_linux("fs_attr");
+}
+
+#[test]
+fn names_links_and_device_nodes_match_linux() {
+    same_as_linux("fs_names");
+}
+
+#[test]
+fn vector_io_and_copies_match_linux() {
+    same_as_linux("fs_copy");
+}
+
+#[test]
+fn record_ofd_and_flock_locks_match_linux() {
+    same_as_linux("fs_locks");
+}
+
+#[test]
+fn mremap_and_msync_match_linux() {
+    same_as_linux("mem_remap");
+}
+
+#[test]
+fn groups_and_usage_match_linux() {
+    same_as_linux("sys_info");
+}
+
+#[test]
+fn hwprobe_reports_the_implemented_isa() {
+    // qemu 7.2 has no riscv_hwprobe, so this is checked against the documented keys.
+    let prog = std::fs::read(guest("sys_info")).unwrap();
+    let (status, out, _) = run_image(&[("bin/i", 0o755, prog)], &["/bin/i", "probe"]);
+    assert_eq!(status, 0);
+    for want in [
+        "syscall(258, p, 8, 0, NULL, 0) = 0",
+        "hwprobe 3 = 0x1",  // BASE_BEHAVIOR_IMA
+        "hwprobe 4 = 0x3b", // FD | C | ZBA | ZBB | ZBS
+        "hwprobe -1 = 0",   // an unknown key
+        "syscall(258, p, 1, 0, NULL, 1) = -1 EINVAL",
+        "syscall(258, p, 1, sizeof cpus, &cpus, 0) = -1 EINVAL",
+        "syscall(258, p, 1, sizeof cpus, &cpus, 0) = 0",
+    ] {
+        assert!(out.lines().any(|l| l == want), "no '{want}' in:\n{out}");
+    }
+}
