@@ -87,3 +87,40 @@ fn hwprobe_reports_the_implemented_isa() {
         assert!(out.lines().any(|l| l == want), "no '{want}' in:\n{out}");
     }
 }
+
+#[test]
+fn proc_and_dev_as_a_program_sees_them() {
+    let prog = std::fs::read(guest("proc_self")).unwrap();
+    let (status, out, err) = run_image(
+        &[("bin/proc_self", 0o755, prog)],
+        &["/bin/proc_self", "x y"],
+    );
+    assert_eq!((status, err.as_str()), (0, ""), "{out}");
+    let want = "\
+/proc/self/exe -> /bin/proc_self
+/proc/self/cwd -> /bin
+fd 3
+/proc/self/fd/3 -> /bin/proc_self
+/proc/self/fd/1 -> pipe:[1]
+/dev/stdout -> /proc/self/fd/1
+fds: . .. 0 1 2 3 4
+cmdline: /bin/proc_self x y 
+maps has exe: 1, stack: 1
+stat: 1 (proc_self) R 0
+status: Name:\tproc_self
+auxv 6 = 4096
+auxv 0 = 0
+isa\t\t: rv64imafdc_zicntr_zicsr_zifencei_zba_zbb_zbs
+mounts: overlay / overlay rw,relatime 0 0
+proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0
+/proc/self/fd/99: ENOENT
+/dev/null: 20666 1:3
+/dev/stdout is a fifo
+dev: . .. null zero full random urandom tty fd stdin stdout stderr pts shm
+via /dev/stdout
+cwd /proc/1
+open fd dir: 1
+mkdir in /proc: ENOENT
+";
+    assert_eq!(out, want);
+}

@@ -234,8 +234,7 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         Ok(_) if flags & (O_CREAT | O_EXCL) == (O_CREAT | O_EXCL) => return Err(Errno::EEXIST),
         Ok(ino) => ino,
         Err(Errno::ENOENT) if flags & O_CREAT != 0 => {
-            let start = k.start_dir(p, dirfd, &path)?;
-            let (parent, name) = k.fs.lookup_parent(start, &path)?;
+            let (parent, name) = k.parent_at(p, dirfd, &path)?;
             if name.is_empty() || name == b"." || name == b".." || path.ends_with(b"/") {
                 return Err(Errno::EISDIR);
             }
@@ -509,8 +508,7 @@ pub fn sys_fchdir(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 
 pub fn sys_mkdirat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (dirfd, path, mode) = (fd_arg(a[0]), k.read_path(p, a[1])?, a[2] as u32);
-    let start = k.start_dir(p, dirfd, &path)?;
-    let (parent, name) = k.fs.lookup_parent(start, &path)?;
+    let (parent, name) = k.parent_at(p, dirfd, &path)?;
     if name == b"." || name == b".." || name.is_empty() {
         return Err(Errno::EEXIST);
     }
@@ -520,8 +518,7 @@ pub fn sys_mkdirat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 
 pub fn sys_unlinkat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (dirfd, path, flags) = (fd_arg(a[0]), k.read_path(p, a[1])?, a[2]);
-    let start = k.start_dir(p, dirfd, &path)?;
-    let (parent, name) = k.fs.lookup_parent(start, &path)?;
+    let (parent, name) = k.parent_at(p, dirfd, &path)?;
     k.fs.remove(parent, &name, flags & AT_REMOVEDIR != 0)?;
     Ok(0)
 }

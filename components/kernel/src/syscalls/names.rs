@@ -14,23 +14,31 @@ use crate::{Kernel, Process, procfs};
 
 const AT_SYMLINK_FOLLOW: u64 = 0x400;
 
+/// Whether a path (from `start`) names something in /proc, which holds nothing of ours.
+fn in_proc(start: Ino, path: &[u8]) -> bool {
+    procfs::is_proc(start)
+        || (path.starts_with(b"/")
+            && path
+                .split(|&c| c == b'/')
+                .find(|c| !c.is_empty())
+                .is_some_and(|c| c == b"proc"))
+}
+
 impl Kernel {
     /// The directory that will hold a new (or renamed, or removed) name, and the name.
-    fn parent_at(&mut self, p: &Process, dirfd: i32, path: &[u8]) -> Result<(Ino, Vec<u8>), Errno> {
+    pub(crate) fn parent_at(
+        &mut self,
+        p: &Process,
+        dirfd: i32,
+        path: &[u8],
+    ) -> Result<(Ino, Vec<u8>), Errno> {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
         let start = self.start_dir(p, dirfd, path)?;
-        let in_proc = procfs::is_proc(start)
-            || (path.starts_with(b"/")
-                && path
-                    .split(|&c| c == b'/')
-                    .find(|c| !c.is_empty())
-                    .is_some_and(|c| c == b"proc"));
-        if in_proc {
-            // Nothing can be created, linked or renamed in /proc: Linux gives EACCES for
-            // new names there (and EPERM for its own entries), as root too.
-            return Err(Errno::EACCES);
+        if in_proc(start, path) {
+            // proc_root_lookup: a name /proc does not have is ENOENT, for creating too.
+            return Err(Errno::ENOENT);
         }
         self.fs.lookup_parent(start, path)
     }
@@ -40,6 +48,14 @@ pub fn sys_renameat2(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (olddir, oldpath) = (fd_arg(a[0]), k.read_path(p, a[1])?);
     let (newdir, newpath) = (fd_arg(a[2]), k.read_path(p, a[3])?);
     let flags = a[4] as u32;
+    // Renaming into or out of /proc crosses filesystems (checked before any lookup).
+    let starts = (
+        k.start_dir(p, olddir, &oldpath)?,
+        k.start_dir(p, newdir, &newpath)?,
+    );
+    if in_proc(starts.0, &oldpath) != in_proc(starts.1, &newpath) {
+        return Err(Errno::EXDEV);
+    }
     let (op, on) = k.parent_at(p, olddir, &oldpath)?;
     let (np, nn) = k.parent_at(p, newdir, &newpath)?;
     k.fs.rename(op, &on, np, &nn, flags)?;
