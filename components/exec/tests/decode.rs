@@ -1,6 +1,8 @@
 //! Decoder and disassembler against GNU binutils: every instruction of `asm/all_insts.S` is
 //! decoded from the assembler's bits and printed, and must read as objdump prints it; every
-//! RV64C form of `asm/compressed.S` must expand to the expected base instruction.
+//! RV64C form of `asm/compressed.S` must expand to the expected base instruction; and every
+//! instruction of real binaries (Alpine's busybox and musl, Debian's glibc) must decode to
+//! the instruction objdump names.
 
 use std::path::Path;
 use std::process::Command;
@@ -24,11 +26,20 @@ fn objdump(name: &str, march: &str) -> Vec<(u64, u32, String)> {
         .expect("riscv64-linux-gnu-as")
         .success();
     assert!(ok);
+    objdump_file(&obj)
+        .into_iter()
+        .map(|(addr, bits, _, text)| (addr, bits, text))
+        .collect()
+}
+
+/// `objdump -d -M no-aliases` of any file, as (address, bits, length, text) lines.
+fn objdump_file(path: &Path) -> Vec<(u64, u32, usize, String)> {
     let out = Command::new("riscv64-linux-gnu-objdump")
         .args(["-d", "-M", "no-aliases"])
-        .arg(&obj)
+        .arg(path)
         .output()
         .expect("riscv64-linux-gnu-objdump");
+    assert!(out.status.success(), "objdump {}", path.display());
     let text = String::from_utf8(out.stdout).unwrap();
     let mut lines = Vec::new();
     for line in text.lines() {
@@ -37,13 +48,14 @@ fn objdump(name: &str, march: &str) -> Vec<(u64, u32, String)> {
             continue;
         }
         let addr = u64::from_str_radix(parts[0].trim().trim_end_matches(':'), 16).unwrap();
-        let bits = u32::from_str_radix(parts[1].trim(), 16).unwrap();
+        let hex = parts[1].trim();
+        let bits = u32::from_str_radix(hex, 16).unwrap();
         let mut asm = parts[2].to_string();
         if let Some(ops) = parts.get(3) {
             let ops = ops.split(" <").next().unwrap();
             asm = format!("{asm} {}", ops.split(" #").next().unwrap());
         }
-        lines.push((addr, bits, asm));
+        lines.push((addr, bits, hex.len() / 2, asm));
     }
     lines
 }
@@ -144,4 +156,164 @@ fn reserved_and_illegal_words() {
     ] {
         assert_eq!(decode32(w).op, Op::Illegal, "{w:#010x}");
     }
+}
+
+/// The base instruction an RV64C form objdump prints (`-M no-aliases`) expands to, in
+/// objdump's text for that base instruction (RISC-V unpriv 16.8: `c.addi rd,imm` is
+/// `addi rd,rd,imm`, `c.jr rs` is `jalr zero,0(rs)`, ...); None for a form not listed.
+fn compressed_expansion(mn: &str, ops: &str) -> Option<String> {
+    let o: Vec<&str> = ops.split(',').collect();
+    let arg = |k: usize| o.get(k).copied().unwrap_or("");
+    Some(match mn {
+        "c.nop" => "addi zero,zero,0".into(),
+        "c.ebreak" => "ebreak".into(),
+        // Same operands as the base form.
+        "c.addi4spn" => format!("addi {ops}"),
+        "c.fld" | "c.fldsp" => format!("fld {ops}"),
+        "c.lw" | "c.lwsp" => format!("lw {ops}"),
+        "c.ld" | "c.ldsp" => format!("ld {ops}"),
+        "c.fsd" | "c.fsdsp" => format!("fsd {ops}"),
+        "c.sw" | "c.swsp" => format!("sw {ops}"),
+        "c.sd" | "c.sdsp" => format!("sd {ops}"),
+        "c.lui" => format!("lui {ops}"),
+        // rd is also the first source.
+        "c.addi" | "c.addiw" | "c.addi16sp" | "c.srli" | "c.srai" | "c.andi" | "c.slli"
+        | "c.sub" | "c.xor" | "c.or" | "c.and" | "c.subw" | "c.addw" | "c.add" => {
+            format!("{} {},{}", &mn[2..].replace("16sp", ""), arg(0), ops)
+        }
+        "c.li" => format!("addi {},zero,{}", arg(0), arg(1)),
+        "c.mv" => format!("add {},zero,{}", arg(0), arg(1)),
+        "c.j" => format!("jal zero,{ops}"),
+        "c.beqz" => format!("beq {},zero,{}", arg(0), arg(1)),
+        "c.bnez" => format!("bne {},zero,{}", arg(0), arg(1)),
+        "c.jr" => format!("jalr zero,0({ops})"),
+        "c.jalr" => format!("jalr ra,0({ops})"),
+        _ => return None,
+    })
+}
+
+/// What friscy's decoder makes of every instruction objdump finds in `path`: the
+/// mismatches (as text) and the number of instructions checked.
+///
+/// Every instruction must print exactly as objdump prints it, compressed forms as their
+/// base expansion and atomics without the .aq/.rl suffixes (friscy ignores them); words
+/// objdump cannot name must be illegal.
+fn decode_mismatches(path: &Path) -> (Vec<String>, usize) {
+    let lines = objdump_file(path);
+    let mut bad = Vec::new();
+    for (addr, bits, len, text) in &lines {
+        let inst = if *len == 2 {
+            decode16(*bits as u16)
+        } else {
+            decode32(*bits)
+        };
+        let (mn, ops) = text.split_once(' ').unwrap_or((text, ""));
+        let unnamed = mn.starts_with('.') || mn == "c.unimp" || mn == "unimp";
+        let want = if unnamed {
+            None
+        } else if *len == 2 {
+            compressed_expansion(mn, ops)
+        } else {
+            let base = mn
+                .trim_end_matches(".aqrl")
+                .trim_end_matches(".aq")
+                .trim_end_matches(".rl");
+            Some(format!("{base} {ops}").trim_end().to_string())
+        };
+        let have = match inst.op {
+            Op::Illegal => None,
+            _ => Some(disasm(&inst, *addr)),
+        };
+        // objdump prints branch and jump targets without 0x.
+        let want = want.map(|w| match inst.op {
+            Op::Jal | Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu => {
+                let (head, target) = w.rsplit_once(',').unwrap();
+                format!("{head},0x{target}")
+            }
+            _ => w,
+        });
+        if have != want {
+            bad.push(format!(
+                "{addr:#x}: {bits:#x} objdump `{text}`, friscy `{}`",
+                have.as_deref().unwrap_or("illegal")
+            ));
+        }
+    }
+    (bad, lines.len())
+}
+
+/// A file from the Alpine minirootfs ($FRISCY_ALPINE_TAR, a .tar or .tar.gz, or the shared
+/// fixture), extracted to a temporary file; None, said loudly, without an image.
+fn alpine_file(member: &str) -> Option<std::path::PathBuf> {
+    let tar = std::env::var_os("FRISCY_ALPINE_TAR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../shared/fixtures/alpine-minirootfs-3.20.3-riscv64.tar.gz")
+        });
+    if !tar.exists() {
+        loud(&format!(
+            "SKIPPED decoding Alpine's {member}: no image at {} (set FRISCY_ALPINE_TAR)",
+            tar.display()
+        ));
+        return None;
+    }
+    let out = std::env::temp_dir().join(format!(
+        "friscy-decode-{}-{}",
+        std::process::id(),
+        member.replace('/', "_")
+    ));
+    // GNU tar detects the compression itself; members are stored as ./path.
+    let ok = Command::new("tar")
+        .arg("-xOf")
+        .arg(&tar)
+        .arg(format!("./{member}"))
+        .stdout(std::fs::File::create(&out).unwrap())
+        .status()
+        .expect("tar")
+        .success();
+    assert!(ok, "extracting {member} from {}", tar.display());
+    Some(out)
+}
+
+/// A line on the real stderr, past libtest's capture, so a skip is seen when tests pass.
+fn loud(msg: &str) {
+    use std::io::Write;
+    writeln!(std::io::stderr().lock(), "{msg}").ok();
+}
+
+fn assert_decodes_like_objdump(what: &str, path: &Path) {
+    let (bad, total) = decode_mismatches(path);
+    assert!(total > 10_000, "{what}: only {total} instructions found");
+    assert!(
+        bad.is_empty(),
+        "{what}: {} of {total} instructions decode differently from objdump:\n{}",
+        bad.len(),
+        bad.iter().take(40).cloned().collect::<Vec<_>>().join("\n")
+    );
+}
+
+#[test]
+fn alpine_busybox_and_musl_decode_like_objdump() {
+    for member in ["bin/busybox", "lib/ld-musl-riscv64.so.1"] {
+        if let Some(path) = alpine_file(member) {
+            assert_decodes_like_objdump(member, &path);
+            std::fs::remove_file(path).ok();
+        }
+    }
+}
+
+#[test]
+fn debian_glibc_decodes_like_objdump() {
+    // From Debian's libc6-riscv64-cross (scripts/setup.sh installs gcc-riscv64-linux-gnu,
+    // which depends on it).
+    let libc = Path::new("/usr/riscv64-linux-gnu/lib/libc.so.6");
+    if !libc.exists() {
+        loud(&format!(
+            "SKIPPED decoding glibc: no {} (apt-get install libc6-riscv64-cross)",
+            libc.display()
+        ));
+        return;
+    }
+    assert_decodes_like_objdump("libc.so.6", libc);
 }
