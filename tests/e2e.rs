@@ -308,3 +308,14 @@ fn alpine_dynamic_musl_busybox_runs() {
         std::fs::remove_file(&image).ok();
     }
 }
+
+#[test]
+fn native_host_strace_flag_traces_syscalls() {
+    let r = friscy(&built("rootfs.tar"), &["--strace"], &["/hello"]);
+    assert_eq!(r.status, Some(0), "{}", r.stderr);
+    assert!(
+        r.stderr.lines().any(|l| l.contains("exit_group(")),
+        "no trace on stderr: {}",
+        r.stderr
+    );
+}

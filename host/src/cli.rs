@@ -12,7 +12,7 @@ options:
   -e, --env KEY[=VAL]  set a guest environment variable (KEY alone copies ours)
   --component FILE     the open friscy component (default: friscy-open.wasm beside
                        this executable, or $FRISCY_COMPONENT)
-  --trace              print every guest syscall on stderr
+  --trace, --strace    print every guest syscall on stderr (as FRISCY_TRACE=1)
   -h, --help           this text
   -V, --version        friscy's version
 
@@ -61,7 +61,7 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
                     }
                 });
             }
-            "--trace" => trace = true,
+            "--trace" | "--strace" => trace = true,
             "-h" | "--help" => return Ok(Command::Help),
             "--" => {
                 command.extend(args);
