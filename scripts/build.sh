@@ -65,6 +65,7 @@ wac compose -o $B/friscy-fused.wasm \
 if [ "${1:-}" != "--no-host" ]; then
   step "native host (friscy)"
   cargo build --quiet --release -p friscy-host
-  cp "$CARGO_TARGET_DIR/release/friscy" $B/friscy
+  # Copy then rename: a running build/friscy (a test in progress) keeps its old inode.
+  cp "$CARGO_TARGET_DIR/release/friscy" $B/friscy.new && mv -f $B/friscy.new $B/friscy
 fi
 step "done: $(ls $B/*.wasm | tr '\n' ' ')"

@@ -131,7 +131,7 @@ pub trait Machine {
 }
 
 /// An address space: memory plus the code decoded from it.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub(crate) struct Space {
     pub mem: Memory,
     pub code: CodeCache,
@@ -211,7 +211,7 @@ impl Machine for Machines {
         let s = self.spaces.get(space);
         // Decoded code is not copied: the child re-decodes what it runs (usually an exec).
         let copy = Space {
-            mem: s.mem.clone(),
+            mem: s.mem.fork(),
             code: CodeCache::default(),
         };
         let mut copy = copy;

@@ -38,7 +38,7 @@ const MAPPED: u8 = 8;
 pub(crate) const CODE: u8 = 16;
 
 /// One address space's memory.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub struct Memory {
     arena: Vec<u8>,
     /// One byte per page of `arena`.
@@ -72,13 +72,44 @@ impl Memory {
         if end <= old {
             return;
         }
-        let new = end.max(old.saturating_mul(2)).clamp(MIN_ARENA, ARENA_LIMIT);
+        // Geometric growth keeps repeated small extensions cheap, but only by a quarter:
+        // every fork copies the arena and every process pays for it in Wasm memory.
+        let new = end
+            .max(old + old / 4)
+            .next_multiple_of(PAGE_SIZE)
+            .clamp(MIN_ARENA, ARENA_LIMIT);
         // `vec![0; n]` allocates zeroed memory (calloc / fresh Wasm pages) without touching
         // it, which `resize` would do.
         let mut arena = vec![0u8; new as usize];
         arena[..old as usize].copy_from_slice(&self.arena);
         self.arena = arena;
         self.perms.resize((new >> PAGE_SHIFT) as usize, 0);
+    }
+
+    /// A copy for fork(2). Only mapped pages are copied: the arena spans holes (the
+    /// unused heap reserve, the stack's untouched part is mapped but the gaps are not), and
+    /// copying them would dominate the cost of a fork.
+    pub fn fork(&self) -> Memory {
+        let mut arena = vec![0u8; self.arena.len()];
+        let mut page = 0;
+        let pages = self.perms.len();
+        while page < pages {
+            if self.perms[page] & MAPPED == 0 {
+                page += 1;
+                continue;
+            }
+            let start = page;
+            while page < pages && self.perms[page] & MAPPED != 0 {
+                page += 1;
+            }
+            let (a, b) = (start << PAGE_SHIFT, page << PAGE_SHIFT);
+            arena[a..b].copy_from_slice(&self.arena[a..b]);
+        }
+        Memory {
+            arena,
+            perms: self.perms.clone(),
+            invalidated: Vec::new(),
+        }
     }
 
     /// Marks code in `pages` stale if any page holds decoded code.

@@ -19,8 +19,10 @@ use friscy_exec::{Machine, Prot, SpaceId};
 
 /// Where a position-independent executable is loaded.
 pub const PIE_BASE: u64 = 0x10000;
-/// How far the heap may grow with brk(2). glibc and musl fall back to mmap beyond it.
-pub const BRK_MAX: u64 = 64 << 20;
+/// How far the heap may grow with brk(2). glibc and musl fall back to mmap beyond it. The
+/// reserve is part of every process's arena (exec spans it), so it is kept modest: each
+/// fork copies the arena's mapped pages and each process holds its arena in Wasm memory.
+pub const BRK_MAX: u64 = 16 << 20;
 /// Size of the main thread's stack (RLIMIT_STACK's usual 8 MiB).
 pub const STACK_SIZE: u64 = 8 << 20;
 
