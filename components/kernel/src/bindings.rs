@@ -71,7 +71,8 @@ impl Host for WasiHost {
         };
         // blocking-write-and-flush takes at most 4096 bytes per call.
         for chunk in data.chunks(4096) {
-            out.blocking_write_and_flush(chunk).map_err(|_| BrokenPipe)?;
+            out.blocking_write_and_flush(chunk)
+                .map_err(|_| BrokenPipe)?;
         }
         Ok(())
     }

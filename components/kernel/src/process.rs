@@ -202,7 +202,8 @@ impl ExitStatus {
         match self {
             ExitStatus::Code(c) => (c as i32) << 8,
             ExitStatus::Signal(s) => {
-                let core = if crate::signal::default_action(s) == crate::signal::DefaultAction::Core {
+                let core = if crate::signal::default_action(s) == crate::signal::DefaultAction::Core
+                {
                     0x80
                 } else {
                     0
