@@ -375,6 +375,7 @@ struct Builder<'a> {
     /// values of the same precision, so operands are rarely the canonical-NaN reading of a
     /// mis-boxed value).
     double_pct: u64,
+    lr_sc: bool,
 }
 
 impl Builder<'_> {
@@ -767,7 +768,8 @@ impl Builder<'_> {
             32..=40 => self.load(),
             41..=47 => self.store(),
             48..=51 => self.amo(),
-            52..=54 => self.lr_sc(),
+            52..=54 if self.lr_sc => self.lr_sc(),
+            52..=54 => self.amo(),
             55..=68 => return self.jump(idx, len),
             _ => vec![
                 self.rng
@@ -789,7 +791,8 @@ impl Builder<'_> {
 }
 
 impl Seq {
-    pub fn generate(rng: &mut Rng) -> Seq {
+    /// A random sequence; with LR/SC pairs only if `lr_sc`.
+    pub fn generate(rng: &mut Rng, lr_sc: bool) -> Seq {
         // sp and x8..x15 often, so compressed loads and stores off the base occur.
         let base = match rng.below(10) {
             0 => 2,
@@ -820,6 +823,7 @@ impl Seq {
             base,
             fp_pct,
             double_pct,
+            lr_sc,
         };
         let body = (0..len).map(|i| b.item(i, len)).collect();
         Seq {
