@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -398,6 +400,71 @@ static void t_threads(void) {
     printf("counter=%ld joined sum=%ld main tls=%d\n", counter, sum, tls_value);
 }
 
+static void t_events(void) {
+    int efd = eventfd(3, EFD_NONBLOCK);
+    uint64_t v = 0;
+    printf("eventfd read: %zd value=%llu\n", read(efd, &v, 8), (unsigned long long)v);
+    errno = 0;
+    printf("eventfd empty: %zd %s\n", read(efd, &v, 8), strerrorname_np(errno));
+    v = 2;
+    write(efd, &v, 8);
+    write(efd, &v, 8);
+
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    int fds[2];
+    pipe(fds);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 111};
+    printf("ctl add pipe: %d\n", epoll_ctl(ep, EPOLL_CTL_ADD, fds[0], &ev));
+    ev.data.u64 = 222;
+    printf("ctl add eventfd: %d\n", epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev));
+    errno = 0;
+    printf("ctl add again: %d %s\n", epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev), strerrorname_np(errno));
+    struct epoll_event out[4];
+    int n = epoll_wait(ep, out, 4, 0);
+    printf("ready: %d first data=%llu events=%#x\n", n, (unsigned long long)out[0].data.u64, out[0].events);
+    read(efd, &v, 8);
+    printf("eventfd drained %llu; ready now: %d\n", (unsigned long long)v, epoll_wait(ep, out, 4, 0));
+
+    pid_t pid = fork();
+    if (pid == 0) {
+        usleep(30000);
+        write(fds[1], "e", 1);
+        _exit(0);
+    }
+    n = epoll_wait(ep, out, 4, 5000);
+    printf("woken by the child: %d data=%llu\n", n, (unsigned long long)out[0].data.u64);
+    waitpid(pid, NULL, 0);
+    ev.events = EPOLLIN | EPOLLONESHOT;
+    ev.data.u64 = 333;
+    epoll_ctl(ep, EPOLL_CTL_MOD, fds[0], &ev);
+    printf("oneshot: %d then %d\n", epoll_wait(ep, out, 4, 0), epoll_wait(ep, out, 4, 0));
+    epoll_ctl(ep, EPOLL_CTL_DEL, fds[0], NULL);
+    close(fds[1]);
+    errno = 0;
+    printf("del twice: %d %s\n", epoll_ctl(ep, EPOLL_CTL_DEL, fds[0], NULL), strerrorname_np(errno));
+    printf("timeout: %d\n", epoll_wait(ep, out, 4, 20));
+
+    /* Process groups and sessions. */
+    pid = fork();
+    if (pid == 0) {
+        printf("child: setsid=%d sid==pid=%d pgid==pid=%d\n", setsid() == getpid(), getsid(0) == getpid(), getpgid(0) == getpid());
+        errno = 0;
+        printf("child: setsid again: %d %s\n", setsid(), strerrorname_np(errno));
+        _exit(0);
+    }
+    waitpid(pid, NULL, 0);
+    pid = fork();
+    if (pid == 0) {
+        pause();
+        _exit(0);
+    }
+    printf("setpgid child: %d, its pgid is its pid: %d\n", setpgid(pid, pid), getpgid(pid) == pid);
+    kill(-pid, SIGTERM);
+    int st;
+    waitpid(pid, &st, 0);
+    report_status("killed through its group", st);
+}
+
 static void t_exec(const char *self) {
     pid_t pid = fork();
     if (pid == 0) {
@@ -428,6 +495,8 @@ int main(int argc, char **argv) {
         t_signals();
     else if (!strcmp(t, "threads"))
         t_threads();
+    else if (!strcmp(t, "events"))
+        t_events();
     else if (!strcmp(t, "exec"))
         t_exec(argv[0]);
     else if (!strcmp(t, "exec-child")) {

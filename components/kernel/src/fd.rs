@@ -56,7 +56,30 @@ pub enum FileKind {
     Pipe(crate::pipe::PipeEnd),
     /// A /proc file, with the contents generated when it was opened.
     Proc(crate::procfs::ProcFile),
+    /// An epoll instance (epoll_create1).
+    Epoll(Shared<crate::syscalls::epoll::Epoll>),
+    /// An eventfd counter (eventfd2).
+    EventFd(Shared<crate::syscalls::epoll::EventFd>),
 }
+
+/// A kernel object an open file description refers to (an epoll set, an eventfd counter),
+/// compared by identity.
+#[derive(Debug, Default)]
+pub struct Shared<T>(pub Rc<RefCell<T>>);
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(self.0.clone())
+    }
+}
+
+impl<T> PartialEq for Shared<T> {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl<T> Eq for Shared<T> {}
 
 #[derive(Debug)]
 pub struct OpenFile {

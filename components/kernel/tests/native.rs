@@ -236,6 +236,11 @@ fn threads_mutexes_and_condvars_match_qemu() {
 }
 
 #[test]
+fn epoll_eventfd_and_process_groups_match_qemu() {
+    procs_matches_qemu("events");
+}
+
+#[test]
 fn execve_and_posix_spawn() {
     let prog = std::fs::read(guest("procs")).unwrap();
     let (status, out, err) = run(&[("bin/procs", 0o755, prog)], &["/bin/procs", "exec"]);

@@ -105,6 +105,8 @@ impl Kernel {
                 let start = (offset as usize).min(pf.data.len());
                 Ok(pf.data[start..(start + len).min(pf.data.len())].to_vec())
             }
+            FileKind::EventFd(e) => e.0.borrow_mut().read(len),
+            FileKind::Epoll(_) => Err(Errno::EINVAL),
         }
     }
 
@@ -122,6 +124,8 @@ impl Kernel {
             }
             FileKind::Device(Device::Full) => Err(Errno::ENOSPC),
             FileKind::Device(_) => Ok(data.len() as u64),
+            FileKind::EventFd(e) => e.0.borrow_mut().write(data),
+            FileKind::Epoll(_) => Err(Errno::EINVAL),
             FileKind::Pipe(end) => {
                 let mut pipe = end.pipe.borrow_mut();
                 if pipe.readers == 0 {
@@ -302,7 +306,7 @@ pub fn maybe_block(k: &mut Kernel, p: &mut Process, fd: i32, r: SysResult) -> Sy
             let f = file.borrow();
             let wake = match f.kind {
                 FileKind::Stdio(Stdio::In) => crate::process::Wake::Stdin,
-                FileKind::Pipe(_) => crate::process::Wake::Event,
+                FileKind::Pipe(_) | FileKind::EventFd(_) => crate::process::Wake::Event,
                 _ => return Err(Errno::EAGAIN),
             };
             if f.flags & O_NONBLOCK != 0 {
@@ -380,7 +384,9 @@ pub fn sys_lseek(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let ino = match &f.kind {
         FileKind::Inode(ino) => Some(*ino),
         FileKind::Proc(_) => None,
-        FileKind::Stdio(_) | FileKind::Pipe(_) => return Err(Errno::ESPIPE),
+        FileKind::Stdio(_) | FileKind::Pipe(_) | FileKind::Epoll(_) | FileKind::EventFd(_) => {
+            return Err(Errno::ESPIPE);
+        }
         // lseek on /dev/null and friends succeeds and reports 0 (drivers/char/mem.c).
         FileKind::Device(_) => return Ok(0),
     };
@@ -612,6 +618,8 @@ pub fn sys_fcntl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 pub fn sys_ioctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     const TCGETS: u64 = 0x5401;
     const TIOCGPGRP: u64 = 0x540f;
+    const TIOCSPGRP: u64 = 0x5410;
+    const TIOCGSID: u64 = 0x5429;
     const TIOCGWINSZ: u64 = 0x5413;
     const FIONCLEX: u64 = 0x5450;
     const FIOCLEX: u64 = 0x5451;
@@ -653,8 +661,27 @@ pub fn sys_ioctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             k.write_user(p, a[2], &bytes)?;
             Ok(0)
         }
+        // The terminal's foreground process group, which job-control shells set and read.
         TIOCGPGRP => {
-            k.write_user(p, a[2], &(p.pid as u32).to_le_bytes())?;
+            k.write_user(p, a[2], &(k.fg_pgrp as u32).to_le_bytes())?;
+            Ok(0)
+        }
+        TIOCSPGRP => {
+            let b = k.read_user(p, a[2], 4)?;
+            let pgrp = i32::from_le_bytes(b.try_into().unwrap());
+            if pgrp <= 0 {
+                return Err(Errno::EINVAL);
+            }
+            let exists =
+                p.pgid == pgrp || k.procs.values().any(|c| c.pgid == pgrp && !c.is_zombie());
+            if !exists {
+                return Err(Errno::EPERM);
+            }
+            k.fg_pgrp = pgrp;
+            Ok(0)
+        }
+        TIOCGSID => {
+            k.write_user(p, a[2], &(p.sid as u32).to_le_bytes())?;
             Ok(0)
         }
         _ => Err(Errno::ENOTTY),

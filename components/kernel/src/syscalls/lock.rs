@@ -178,6 +178,9 @@ fn lock_key(kind: &FileKind) -> Option<u64> {
         FileKind::Proc(pf) => pf.ino,
         // Pipes by their id, in a range no inode number reaches.
         FileKind::Pipe(end) => (1 << 61) | end.pipe.borrow().id,
+        // Anonymous inodes by their object's address, also out of the inode range.
+        FileKind::Epoll(e) => (1 << 60) | (std::rc::Rc::as_ptr(&e.0) as usize as u64 >> 3),
+        FileKind::EventFd(e) => (1 << 60) | (std::rc::Rc::as_ptr(&e.0) as usize as u64 >> 3),
         FileKind::Stdio(s) => {
             u64::MAX
                 - match s {

@@ -5,6 +5,7 @@
 mod attr;
 mod creds;
 mod descriptors;
+pub mod epoll;
 pub mod fs;
 mod futex;
 mod hwprobe;

@@ -89,6 +89,19 @@ impl Kernel {
                 }
             }
             FileKind::Stdio(_) => POLLOUT | POLLWRNORM,
+            FileKind::EventFd(e) => {
+                let e = e.0.borrow();
+                let mut ev = 0;
+                if e.count > 0 {
+                    ev |= POLLIN | POLLRDNORM;
+                }
+                if e.count < u64::MAX - 1 {
+                    ev |= POLLOUT | POLLWRNORM;
+                }
+                ev
+            }
+            // Nested epoll sets are not looked into.
+            FileKind::Epoll(_) => 0,
             // Regular files and the memory devices are always ready (DEFAULT_POLLMASK).
             _ => POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM,
         }
@@ -105,7 +118,7 @@ impl Kernel {
 
     /// Swap in the temporary signal mask of ppoll/pselect6 (the first time the call runs);
     /// the dispatcher or the signal frame puts the old one back.
-    fn swap_sigmask(&mut self, p: &mut Process, mask_addr: u64, size: u64) -> Result<(), Errno> {
+    pub(crate) fn swap_sigmask(&mut self, p: &mut Process, mask_addr: u64, size: u64) -> Result<(), Errno> {
         if mask_addr == 0 || p.thread().saved_sigmask.is_some() {
             return Ok(());
         }

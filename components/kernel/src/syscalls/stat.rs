@@ -178,6 +178,12 @@ impl Kernel {
                 nlink: 1,
                 ..Stat::default()
             }),
+            // Anonymous inodes: mode 0600 and no file type, as Linux shows them.
+            FileKind::Epoll(_) | FileKind::EventFd(_) => Ok(Stat {
+                mode: 0o600,
+                nlink: 1,
+                ..Stat::default()
+            }),
         }
     }
 }

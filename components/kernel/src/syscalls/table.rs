@@ -3,8 +3,8 @@
 //! number when tracing).
 
 use super::{
-    Args, SysResult, attr, creds, descriptors, fs, futex, hwprobe, info, lock, mm, names, poll,
-    process, remap, signal, stat, sync, time, transfer, usage,
+    Args, SysResult, attr, creds, descriptors, epoll, fs, futex, hwprobe, info, lock, mm, names,
+    poll, process, remap, signal, stat, sync, time, transfer, usage,
 };
 use crate::{Kernel, Process};
 
@@ -42,10 +42,14 @@ macro_rules! syscall_table {
 
 syscall_table! {
     17  getcwd => Some(fs::sys_getcwd), Full;
+    19  eventfd2 => Some(epoll::sys_eventfd2), Full;
+    20  epoll_create1 => Some(epoll::sys_epoll_create1), Full;
+    21  epoll_ctl => Some(epoll::sys_epoll_ctl), Partial("EPOLLET reported level-triggered");
+    22  epoll_pwait => Some(epoll::sys_epoll_pwait), Partial("EPOLLET reported level-triggered");
     23  dup => Some(fs::sys_dup), Full;
     24  dup3 => Some(fs::sys_dup3), Full;
     25  fcntl => Some(fs::sys_fcntl), Partial("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL, record and OFD locks; a conflicting F_SETLKW fails with EDEADLK");
-    29  ioctl => Some(fs::sys_ioctl), Partial("terminal: TCGETS, TIOCGWINSZ, TIOCGPGRP, FIOCLEX/FIONCLEX");
+    29  ioctl => Some(fs::sys_ioctl), Partial("terminal: TCGETS, TIOCGWINSZ, TIOC[GS]PGRP, TIOCGSID, FIOCLEX/FIONCLEX");
     32  flock => Some(lock::sys_flock), Partial("a conflicting blocking request fails with EDEADLK (no other process could release it)");
     33  mknodat => Some(names::sys_mknodat), Full;
     34  mkdirat => Some(fs::sys_mkdirat), Full;
@@ -156,6 +160,7 @@ syscall_table! {
     435 clone3 => None, Unsupported("libcs fall back to clone");
     436 close_range => Some(descriptors::sys_close_range), Full;
     439 faccessat2 => Some(fs::sys_faccessat2), Partial("runs as root: existence and execute bits");
+    441 epoll_pwait2 => Some(epoll::sys_epoll_pwait2), Partial("EPOLLET reported level-triggered");
     452 fchmodat2 => Some(attr::sys_fchmodat2), Full;
 }
 

@@ -1,0 +1,267 @@
+//! epoll(7) and eventfd(2): the readiness interfaces of event loops (libuv, asyncio,
+//! tokio). Readiness itself comes from `Kernel::poll_file` (poll.rs), so epoll sees exactly
+//! what poll sees.
+//!
+//! Notification is level-triggered. EPOLLET is accepted and reported like level-triggered
+//! readiness: an edge-triggered user drains until EAGAIN anyway, so it only sees extra
+//! wake-ups, never missed ones. EPOLLONESHOT disarms an entry after it is reported.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::{Rc, Weak};
+
+use friscy_abi::Errno;
+
+use super::fs::{O_CLOEXEC, O_NONBLOCK};
+use super::poll::{POLLERR, POLLHUP};
+use super::{Args, SysResult};
+use crate::fd::{FdEntry, FileKind, OpenFile, Shared, new_file};
+use crate::process::Wake;
+use crate::{Kernel, Process};
+
+const EPOLL_CTL_ADD: u64 = 1;
+const EPOLL_CTL_DEL: u64 = 2;
+const EPOLL_CTL_MOD: u64 = 3;
+const EPOLLEXCLUSIVE: u32 = 1 << 28;
+const EPOLLONESHOT: u32 = 1 << 30;
+/// Flags in `events` that are not readiness bits.
+const EPOLL_CONTROL: u32 = (1 << 31) | EPOLLONESHOT | (1 << 29) | EPOLLEXCLUSIVE;
+
+#[derive(Debug)]
+struct Interest {
+    /// The open file description registered (entries vanish when it is gone, as in Linux
+    /// where closing the last descriptor removes it from every epoll set).
+    file: Weak<RefCell<OpenFile>>,
+    events: u32,
+    data: u64,
+    /// EPOLLONESHOT fired: no more reports until EPOLL_CTL_MOD.
+    disarmed: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Epoll {
+    interest: BTreeMap<i32, Interest>,
+}
+
+#[derive(Debug, Default)]
+pub struct EventFd {
+    pub count: u64,
+    pub semaphore: bool,
+}
+
+pub fn sys_epoll_create1(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let flags = a[0] as u32;
+    if flags & !O_CLOEXEC != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let file = new_file(
+        FileKind::Epoll(Shared::default()),
+        2, // O_RDWR
+        b"anon_inode:[eventpoll]".to_vec(),
+    );
+    Ok(p.fds.insert(FdEntry {
+        file,
+        cloexec: flags & O_CLOEXEC != 0,
+    })? as u64)
+}
+
+pub fn sys_epoll_ctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (epfd, op, fd, event) = (a[0] as i32, a[1], a[2] as i32, a[3]);
+    let ep_file = p.fds.file(epfd)?;
+    let FileKind::Epoll(ep) = &ep_file.borrow().kind else {
+        return Err(Errno::EINVAL);
+    };
+    let target = p.fds.file(fd)?;
+    if fd == epfd {
+        return Err(Errno::EINVAL);
+    }
+    if matches!(target.borrow().kind, FileKind::Inode(_) | FileKind::Proc(_)) {
+        // Regular files and directories do not support epoll (EPERM, as in Linux).
+        return Err(Errno::EPERM);
+    }
+    let (events, data) = if op == EPOLL_CTL_DEL {
+        (0, 0)
+    } else {
+        // struct epoll_event on riscv64: u32 events, 4 bytes padding, u64 data.
+        let b = k.read_user(p, event, 16)?;
+        (
+            u32::from_le_bytes(b[0..4].try_into().unwrap()),
+            u64::from_le_bytes(b[8..16].try_into().unwrap()),
+        )
+    };
+    let mut set = ep.0.borrow_mut();
+    // An entry whose description was closed (and the fd number reused) is stale.
+    if let Some(old) = set.interest.get(&fd)
+        && !old.file.upgrade().is_some_and(|f| Rc::ptr_eq(&f, &target))
+    {
+        set.interest.remove(&fd);
+    }
+    match op {
+        EPOLL_CTL_ADD => {
+            if set.interest.contains_key(&fd) {
+                return Err(Errno::EEXIST);
+            }
+            set.interest.insert(
+                fd,
+                Interest {
+                    file: Rc::downgrade(&target),
+                    events,
+                    data,
+                    disarmed: false,
+                },
+            );
+        }
+        EPOLL_CTL_MOD => {
+            let e = set.interest.get_mut(&fd).ok_or(Errno::ENOENT)?;
+            if events & EPOLLEXCLUSIVE != 0 {
+                return Err(Errno::EINVAL);
+            }
+            e.events = events;
+            e.data = data;
+            e.disarmed = false;
+        }
+        EPOLL_CTL_DEL => {
+            set.interest.remove(&fd).ok_or(Errno::ENOENT)?;
+        }
+        _ => return Err(Errno::EINVAL),
+    }
+    Ok(0)
+}
+
+/// epoll_pwait(epfd, events, maxevents, timeout_ms, sigmask, sigsetsize).
+pub fn sys_epoll_pwait(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let timeout_ms = a[3] as i32;
+    let timeout = (timeout_ms >= 0).then(|| timeout_ms as u64 * 1_000_000);
+    epoll_wait(k, p, a, timeout)
+}
+
+/// epoll_pwait2: the timeout is a struct timespec (NULL: forever).
+pub fn sys_epoll_pwait2(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let timeout = if a[3] == 0 {
+        None
+    } else {
+        Some(super::signal::read_timespec_ns(k, p, a[3])?)
+    };
+    epoll_wait(k, p, a, timeout)
+}
+
+fn epoll_wait(k: &mut Kernel, p: &mut Process, a: Args, timeout: Option<u64>) -> SysResult {
+    let (epfd, events_addr, maxevents, sigmask, sigsetsize) =
+        (a[0] as i32, a[1], a[2] as i32, a[4], a[5]);
+    if maxevents <= 0 || maxevents > (i32::MAX / 16) {
+        return Err(Errno::EINVAL);
+    }
+    let ep_file = p.fds.file(epfd)?;
+    let ep = match &ep_file.borrow().kind {
+        FileKind::Epoll(ep) => ep.clone(),
+        _ => return Err(Errno::EINVAL),
+    };
+    k.swap_sigmask(p, sigmask, sigsetsize)?;
+    let mut out = Vec::new();
+    let mut has_stdin = false;
+    {
+        let mut set = ep.0.borrow_mut();
+        set.interest.retain(|_, e| e.file.strong_count() > 0);
+        for e in set.interest.values_mut() {
+            if out.len() >= maxevents as usize * 16 {
+                break;
+            }
+            if e.disarmed {
+                continue;
+            }
+            let Some(f) = e.file.upgrade() else { continue };
+            has_stdin |= f.borrow().kind == FileKind::Stdio(crate::host::Stdio::In);
+            let ready = k.poll_file(&f.borrow()) as u32
+                & ((e.events & !EPOLL_CONTROL) | POLLERR as u32 | POLLHUP as u32);
+            if ready != 0 {
+                out.extend_from_slice(&ready.to_le_bytes());
+                out.extend_from_slice(&[0; 4]);
+                out.extend_from_slice(&e.data.to_le_bytes());
+                if e.events & EPOLLONESHOT != 0 {
+                    e.disarmed = true;
+                }
+            }
+        }
+    }
+    if !out.is_empty() || timeout == Some(0) || k.expired(p) {
+        k.write_user(p, events_addr, &out)?;
+        return Ok(out.len() as u64 / 16);
+    }
+    let deadline = k.deadline_in(p, timeout);
+    let wake = if has_stdin { Wake::Stdin } else { Wake::Event };
+    k.park(p, wake, deadline, false)
+}
+
+const EFD_SEMAPHORE: u32 = 1;
+
+pub fn sys_eventfd2(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (initval, flags) = (a[0] as u32, a[1] as u32);
+    if flags & !(O_CLOEXEC | O_NONBLOCK | EFD_SEMAPHORE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let efd = EventFd {
+        count: initval as u64,
+        semaphore: flags & EFD_SEMAPHORE != 0,
+    };
+    let file = new_file(
+        FileKind::EventFd(Shared(Rc::new(RefCell::new(efd)))),
+        2 | (flags & O_NONBLOCK),
+        b"anon_inode:[eventfd]".to_vec(),
+    );
+    Ok(p.fds.insert(FdEntry {
+        file,
+        cloexec: flags & O_CLOEXEC != 0,
+    })? as u64)
+}
+
+impl EventFd {
+    /// read(2): the counter (or 1 in semaphore mode); EAGAIN means "would block".
+    pub fn read(&mut self, len: usize) -> Result<Vec<u8>, Errno> {
+        if len < 8 {
+            return Err(Errno::EINVAL);
+        }
+        if self.count == 0 {
+            return Err(Errno::EAGAIN);
+        }
+        let v = if self.semaphore { 1 } else { self.count };
+        self.count -= v;
+        Ok(v.to_le_bytes().to_vec())
+    }
+
+    /// write(2): add an 8-byte value; EAGAIN if it would overflow (the writer waits).
+    pub fn write(&mut self, data: &[u8]) -> Result<u64, Errno> {
+        if data.len() < 8 {
+            return Err(Errno::EINVAL);
+        }
+        let v = u64::from_le_bytes(data[..8].try_into().unwrap());
+        if v == u64::MAX {
+            return Err(Errno::EINVAL);
+        }
+        if self.count.checked_add(v).is_none_or(|c| c == u64::MAX) {
+            return Err(Errno::EAGAIN);
+        }
+        self.count += v;
+        Ok(8)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eventfd_counts_and_semaphore_mode() {
+        let mut e = EventFd::default();
+        assert_eq!(e.read(8), Err(Errno::EAGAIN));
+        e.write(&5u64.to_le_bytes()).unwrap();
+        e.write(&2u64.to_le_bytes()).unwrap();
+        assert_eq!(e.read(8).unwrap(), 7u64.to_le_bytes());
+        e.semaphore = true;
+        e.write(&2u64.to_le_bytes()).unwrap();
+        assert_eq!(e.read(8).unwrap(), 1u64.to_le_bytes());
+        assert_eq!(e.read(8).unwrap(), 1u64.to_le_bytes());
+        assert_eq!(e.read(8), Err(Errno::EAGAIN));
+        assert_eq!(e.read(4), Err(Errno::EINVAL));
+        assert_eq!(e.write(&u64::MAX.to_le_bytes()), Err(Errno::EINVAL));
+    }
+}
