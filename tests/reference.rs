@@ -124,38 +124,38 @@ cases! {
     pass alpine_awk: Alpine, cmd(&["awk", "-F:", "$3 < 10 { n++; s = s $1 \",\" } END { print n, s, 7/2, int(-3.5), sprintf(\"%05.1f\", 3.14159) }", "/etc/passwd"]);
     // (find lists in readdir order, which Linux leaves to the filesystem: one match, or sort.)
     pass alpine_find: Alpine, cmd(&["find", "/etc", "-name", "pass*", "-type", "f"]);
-    fail alpine_find_sorted: Alpine, sh("find /etc/apk /etc/passwd -name '*a*' | sort");
+    pass alpine_find_sorted: Alpine, sh("find /etc/apk /etc/passwd -name '*a*' | sort");
     pass alpine_date: Alpine, cmd(&["date", "-u", "-d", "@0"]);
     pass alpine_date_format: Alpine, cmd(&["date", "-u", "-d", "@1700000000", "+%Y-%m-%d %H:%M:%S %a %j %s"]);
     pass alpine_stat: Alpine, cmd(&["stat", "-c", "%n %s %a %u %g %F %h", "/etc/passwd", "/bin/busybox", "/etc/shells"]);
     pass alpine_stat_types: Alpine, cmd(&["stat", "-c", "%n %a %F", "/etc", "/tmp", "/bin/sh"]);
-    fail alpine_head_tail: Alpine, sh("head -n 2 /etc/passwd; tail -n 2 /etc/passwd; head -c 10 /etc/os-release; echo; tail -c 5 /etc/os-release");
+    pass alpine_head_tail: Alpine, sh("head -n 2 /etc/passwd; tail -n 2 /etc/passwd; head -c 10 /etc/os-release; echo; tail -c 5 /etc/os-release");
     pass alpine_checksums: Alpine, cmd(&["md5sum", "/etc/passwd", "/etc/group", "/bin/busybox"]);
     pass alpine_sha256sum: Alpine, cmd(&["sha256sum", "/etc/passwd", "/lib/ld-musl-riscv64.so.1"]);
     fail alpine_id: Alpine, sh("id; whoami; hostname; uname -s -n -m");
     pass alpine_printenv: Alpine, cmd(&["printenv", "PATH", "HOME"]);
-    fail alpine_env_sorted: Alpine, sh("env | sort");
+    pass alpine_env_sorted: Alpine, sh("env | sort");
     pass alpine_pwd_cd: Alpine, sh("cd /usr/bin && pwd && cd .. && pwd && cd / && pwd");
     pass alpine_sh_builtins: Alpine, sh("x=5; y=$((x * 3 + 1)); printf '%s %d %x %o\\n' str $y 255 8; case $y in 1?) echo teen;; *) echo other;; esac; for i in a b c; do echo -n $i; done; echo");
-    fail alpine_heredoc: Alpine, sh("cat <<EOF\nline $((1+2))\nEOF\nwhile read -r l; do echo \"[$l]\"; done < /etc/shells");
+    pass alpine_heredoc: Alpine, sh("cat <<EOF\nline $((1+2))\nEOF\nwhile read -r l; do echo \"[$l]\"; done < /etc/shells");
     fail alpine_files_in_tmp: Alpine, sh("echo a > /tmp/f; echo b >> /tmp/f; cat /tmp/f; mkdir -p /tmp/a/b; mv /tmp/f /tmp/a/b/g; ln -s b/g /tmp/a/l; chmod 640 /tmp/a/b/g; stat -c '%a %s' /tmp/a/b/g; readlink /tmp/a/l; cat /tmp/a/l; rm /tmp/a/b/g; cat /tmp/a/l; echo status $?");
-    fail alpine_dev: Alpine, sh("head -c 4 /dev/zero | od -An -tx1; echo x > /dev/null; head -c 8 /dev/urandom | wc -c");
+    pass alpine_dev: Alpine, sh("head -c 4 /dev/zero | od -An -tx1; echo x > /dev/null; head -c 8 /dev/urandom | wc -c");
     fail alpine_proc_self: Alpine, cmd(&["readlink", "/proc/self/exe"]);
-    fail alpine_sleep: Alpine, sh("sleep 0.1; echo slept");
+    pass alpine_sleep: Alpine, sh("sleep 0.1; echo slept");
     // --- Alpine: sh -c scripts that fork, pipe, wait and signal.
-    fail alpine_pipeline: Alpine, sh("cut -d: -f1 /etc/passwd | sort | uniq | wc -l; echo hello | tr a-z A-Z");
-    fail alpine_subshell: Alpine, sh("x=1; (x=2; echo in $x); echo out $x; (exit 3); echo status $?");
-    fail alpine_command_substitution: Alpine, sh("n=$(wc -l < /etc/passwd); echo lines $n; echo \"$(echo a $(echo b))\"");
-    fail alpine_exit_status: Alpine, sh("sh -c 'exit 7'; echo $?; false; echo $?; /nonexistent; echo $?");
-    fail alpine_background_wait: Alpine, sh("(sleep 0.3; echo slow) & (echo fast) & wait; echo done");
-    fail alpine_kill_background: Alpine, sh("sleep 5 & pid=$!; kill $pid; wait $pid; echo status $?; sleep 5 & kill -9 $!; wait $!; echo status $?").stdout_only();
-    fail alpine_kill_self: Alpine, sh("sh -c 'kill -TERM $$; echo not reached'; echo status $?");
-    fail alpine_trap: Alpine, sh("trap 'echo got USR1' USR1; kill -USR1 $$; echo after; trap 'echo bye' EXIT; exit 4");
-    fail alpine_xargs: Alpine, sh("printf '%s\\n' c b a | xargs echo; printf 'a b c d e' | xargs -n 2 echo");
-    fail alpine_tar_gzip: Alpine, sh("mkdir -p /tmp/t/d && echo hi > /tmp/t/d/f && cd /tmp/t && tar czf - d | tar tzf -");
-    fail alpine_gzip_roundtrip: Alpine, sh("seq 1 1000 | gzip | gunzip | tail -n 1");
-    fail alpine_big_pipe: Alpine, sh("seq 1 50000 | tail -n 1; dd if=/dev/zero bs=1k count=256 2>/dev/null | wc -c");
-    fail alpine_sigpipe: Alpine, sh("yes | head -n 3");
+    pass alpine_pipeline: Alpine, sh("cut -d: -f1 /etc/passwd | sort | uniq | wc -l; echo hello | tr a-z A-Z");
+    pass alpine_subshell: Alpine, sh("x=1; (x=2; echo in $x); echo out $x; (exit 3); echo status $?");
+    pass alpine_command_substitution: Alpine, sh("n=$(wc -l < /etc/passwd); echo lines $n; echo \"$(echo a $(echo b))\"");
+    pass alpine_exit_status: Alpine, sh("sh -c 'exit 7'; echo $?; false; echo $?; /nonexistent; echo $?");
+    pass alpine_background_wait: Alpine, sh("(sleep 0.3; echo slow) & (echo fast) & wait; echo done");
+    pass alpine_kill_background: Alpine, sh("sleep 5 & pid=$!; kill $pid; wait $pid; echo status $?; sleep 5 & kill -9 $!; wait $!; echo status $?").stdout_only();
+    pass alpine_kill_self: Alpine, sh("sh -c 'kill -TERM $$; echo not reached'; echo status $?");
+    pass alpine_trap: Alpine, sh("trap 'echo got USR1' USR1; kill -USR1 $$; echo after; trap 'echo bye' EXIT; exit 4");
+    pass alpine_xargs: Alpine, sh("printf '%s\\n' c b a | xargs echo; printf 'a b c d e' | xargs -n 2 echo");
+    pass alpine_tar_gzip: Alpine, sh("mkdir -p /tmp/t/d && echo hi > /tmp/t/d/f && cd /tmp/t && tar czf - d | tar tzf -");
+    pass alpine_gzip_roundtrip: Alpine, sh("seq 1 1000 | gzip | gunzip | tail -n 1");
+    pass alpine_big_pipe: Alpine, sh("seq 1 50000 | tail -n 1; dd if=/dev/zero bs=1k count=256 2>/dev/null | wc -c");
+    pass alpine_sigpipe: Alpine, sh("yes | head -n 3");
     fail alpine_shebang_script: Alpine, sh("printf '#!/bin/sh\\necho \"args: $*\"\\nexit 3\\n' > /tmp/s; chmod +x /tmp/s; /tmp/s a 'b c'; echo status $?");
 
     // --- Debian: coreutils, grep, sed, findutils, tar (glibc, dynamically linked).
@@ -172,49 +172,49 @@ cases! {
     pass debian_sed_direct: Debian, cmd(&["sed", "-n", "s/^\\([a-z]*\\):x:\\([0-9]\\):.*/\\2 \\1/p", "/etc/passwd"]);
     pass debian_dash_builtins: Debian, sh("x=5; y=$((x * 3 + 1)); printf '%s %d %x %o\\n' str $y 255 8; case $y in 1?) echo teen;; *) echo other;; esac; for i in a b c; do printf %s $i; done; echo; cd /usr/bin && pwd");
     fail debian_stat: Debian, cmd(&["stat", "-c", "%n %s %a %U %G %F %h", "/etc/passwd", "/usr/bin/bash", "/bin"]);
-    fail debian_date: Debian, sh("date -u -d @0; date -u -d '2024-02-29 12:00' +%s; TZ=UTC date -d @1700000000 '+%c %Z'");
-    fail debian_seq_paste: Debian, sh("seq 1 10 | paste -sd+; seq 6 | paste - - -");
-    fail debian_grep: Debian, sh("grep -c root /etc/passwd; grep -E '^(root|daemon):' /etc/passwd | cut -d: -f1; grep -l root /etc/passwd /etc/group /etc/hostname; grep -q nomatch /etc/passwd; echo status $?");
+    pass debian_date: Debian, sh("date -u -d @0; date -u -d '2024-02-29 12:00' +%s; TZ=UTC date -d @1700000000 '+%c %Z'");
+    pass debian_seq_paste: Debian, sh("seq 1 10 | paste -sd+; seq 6 | paste - - -");
+    pass debian_grep: Debian, sh("grep -c root /etc/passwd; grep -E '^(root|daemon):' /etc/passwd | cut -d: -f1; grep -l root /etc/passwd /etc/group /etc/hostname; grep -q nomatch /etc/passwd; echo status $?");
     fail debian_sed: Debian, sh("sed -n 's/^\\([a-z]*\\):.*/\\1/p' /etc/passwd | head -n 3; cp /etc/passwd /tmp/p; sed -i 's/root/ROOT/' /tmp/p; head -n 1 /tmp/p");
     fail debian_find: Debian, sh("find /usr/lib/python3.13/json -name '*.py' | sort; find /etc -maxdepth 1 -name 'pass*' -print0 | xargs -0 ls");
-    fail debian_tar_gzip: Debian, sh("mkdir -p /tmp/t/d && echo hi > /tmp/t/d/f && tar -C /tmp/t -czf - d | tar -tzf -");
+    pass debian_tar_gzip: Debian, sh("mkdir -p /tmp/t/d && echo hi > /tmp/t/d/f && tar -C /tmp/t -czf - d | tar -tzf -");
     pass debian_checksums: Debian, cmd(&["sha256sum", "/etc/passwd", "/usr/bin/dash"]);
-    fail debian_id: Debian, sh("id; whoami; getent passwd root; hostname; uname -s -n -m");
+    pass debian_id: Debian, sh("id; whoami; getent passwd root; hostname; uname -s -n -m");
     pass debian_printenv: Debian, cmd(&["printenv", "PATH", "HOME"]);
-    fail debian_env_sorted: Debian, sh("env | sort");
+    pass debian_env_sorted: Debian, sh("env | sort");
     fail debian_ps: Debian, sh("ps -o comm= -p $$");
     fail debian_proc_status: Debian, sh("grep -E '^(Name|State|Uid):' /proc/self/status");
-    fail debian_dash_jobs: Debian, sh("(sleep 0.3; echo slow) & (echo fast) & wait; echo done; sleep 5 & kill $!; wait $!; echo status $?").stdout_only();
-    fail debian_dash_trap: Debian, sh("trap 'echo got USR1' USR1; kill -USR1 $$; echo after; trap 'echo bye' EXIT; exit 4");
+    pass debian_dash_jobs: Debian, sh("(sleep 0.3; echo slow) & (echo fast) & wait; echo done; sleep 5 & kill $!; wait $!; echo status $?").stdout_only();
+    pass debian_dash_trap: Debian, sh("trap 'echo got USR1' USR1; kill -USR1 $$; echo after; trap 'echo bye' EXIT; exit 4");
     // --- Debian: bash.
-    fail debian_bash_arrays: Debian, bash("a=(x y z); echo ${#a[@]} ${a[1]}; declare -A m=([k]=v); echo ${m[k]}; s=hello; echo ${s^^} ${s:1:3} ${s/l/L}");
-    fail debian_bash_version: Debian, bash("echo ${BASH_VERSINFO[0]}; shopt -s extglob; echo ok");
-    fail debian_bash_pipeline: Debian, bash("set -o pipefail; false | true; echo $?; cut -d: -f1 /etc/passwd | sort | head -n 3; echo ${PIPESTATUS[@]}");
+    pass debian_bash_arrays: Debian, bash("a=(x y z); echo ${#a[@]} ${a[1]}; declare -A m=([k]=v); echo ${m[k]}; s=hello; echo ${s^^} ${s:1:3} ${s/l/L}");
+    pass debian_bash_version: Debian, bash("echo ${BASH_VERSINFO[0]}; shopt -s extglob; echo ok");
+    pass debian_bash_pipeline: Debian, bash("set -o pipefail; false | true; echo $?; cut -d: -f1 /etc/passwd | sort | head -n 3; echo ${PIPESTATUS[@]}");
     fail debian_bash_process_substitution: Debian, bash("diff <(printf 'a\\nb\\n') <(printf 'a\\nc\\n'); echo status $?; while read l; do echo \"<$l>\"; done < <(seq 3)");
-    fail debian_bash_jobs: Debian, bash("sleep 5 & kill %1; wait; echo waited; (exit 3) & wait $!; echo status $?; coproc cat; echo hi >&${COPROC[1]}; read -r l <&${COPROC[0]}; echo got $l").stdout_only();
-    fail debian_bash_not_found: Debian, bash("nonexistent_command; echo status $?");
+    pass debian_bash_jobs: Debian, bash("sleep 5 & kill %1; wait; echo waited; (exit 3) & wait $!; echo status $?; coproc cat; echo hi >&${COPROC[1]}; read -r l <&${COPROC[0]}; echo got $l").stdout_only();
+    pass debian_bash_not_found: Debian, bash("nonexistent_command; echo status $?");
     // --- Debian: python3.
-    fail debian_python_arithmetic: Debian, py("print(2**100, 7//2, -7%3, 1/3, round(2.675, 2), int('ff', 16), float('1e308')*10, divmod(-7, 2), 0.1+0.2)");
-    fail debian_python_json: Debian, py("import json; d = json.loads('{\"b\": [1, 2.5, null, true], \"a\": \"\\u00e9\"}'); print(json.dumps(d, sort_keys=True)); print(d['a'].encode())");
-    fail debian_python_hashlib: Debian, py("import hashlib; print(hashlib.md5(b'friscy').hexdigest(), hashlib.sha256(b'x' * 100000).hexdigest())");
-    fail debian_python_os: Debian, py("import os; print(sorted(os.listdir('/etc'))[:8]); s = os.stat('/etc/passwd'); print(s.st_size, oct(s.st_mode), s.st_uid); print(os.getcwd(), os.path.realpath('/bin/sh'), os.uname().sysname)");
+    pass debian_python_arithmetic: Debian, py("print(2**100, 7//2, -7%3, 1/3, round(2.675, 2), int('ff', 16), float('1e308')*10, divmod(-7, 2), 0.1+0.2)");
+    pass debian_python_json: Debian, py("import json; d = json.loads('{\"b\": [1, 2.5, null, true], \"a\": \"\\u00e9\"}'); print(json.dumps(d, sort_keys=True)); print(d['a'].encode())");
+    pass debian_python_hashlib: Debian, py("import hashlib; print(hashlib.md5(b'friscy').hexdigest(), hashlib.sha256(b'x' * 100000).hexdigest())");
+    pass debian_python_os: Debian, py("import os; print(sorted(os.listdir('/etc'))[:8]); s = os.stat('/etc/passwd'); print(s.st_size, oct(s.st_mode), s.st_uid); print(os.getcwd(), os.path.realpath('/bin/sh'), os.uname().sysname)");
     fail debian_python_files: Debian, py("import os, shutil; open('/tmp/a', 'w').write('x' * 5000); os.rename('/tmp/a', '/tmp/b'); shutil.copy('/tmp/b', '/tmp/c'); print(os.path.getsize('/tmp/c'), os.path.exists('/tmp/a')); os.makedirs('/tmp/d/e'); print(sorted(os.listdir('/tmp')))");
-    fail debian_python_time: Debian, py("import time; t = time.monotonic(); time.sleep(0.05); print(time.monotonic() - t >= 0.05, time.strftime('%Y-%m-%d %H:%M', time.gmtime(0)))");
-    fail debian_python_subprocess: Debian, py("import subprocess; r = subprocess.run(['echo', 'hi'], capture_output=True); print(r.returncode, r.stdout); print(subprocess.check_output(['sh', '-c', 'echo $((1+2)); exit 0'])); print(subprocess.call(['sh', '-c', 'exit 5']))");
-    fail debian_python_fork_waitpid: Debian, py("import os\npid = os.fork()\nif pid == 0:\n    os._exit(3)\n_, st = os.waitpid(pid, 0)\nprint(os.WIFEXITED(st), os.WEXITSTATUS(st))");
-    fail debian_python_pipe_fork: Debian, py("import os\nr, w = os.pipe()\npid = os.fork()\nif pid == 0:\n    os.close(r); os.write(w, b'from child'); os._exit(0)\nos.close(w)\nprint(os.read(r, 100))\nprint(os.waitpid(pid, 0)[1])");
-    fail debian_python_threads_lock: Debian, py("import threading\nn = 0\nlock = threading.Lock()\ndef work():\n    global n\n    for _ in range(2000):\n        with lock:\n            n += 1\nts = [threading.Thread(target=work) for _ in range(4)]\nfor t in ts: t.start()\nfor t in ts: t.join()\nprint(n)");
-    fail debian_python_condition: Debian, py("import threading, collections\nq = collections.deque(); cv = threading.Condition(); out = []\ndef consumer():\n    for _ in range(5):\n        with cv:\n            cv.wait_for(lambda: q)\n            out.append(q.popleft())\nt = threading.Thread(target=consumer); t.start()\nfor i in range(5):\n    with cv:\n        q.append(i); cv.notify()\nt.join(); print(out)");
-    fail debian_python_signal: Debian, py("import os, signal, time\ngot = []\nsignal.signal(signal.SIGUSR1, lambda s, f: got.append(s))\nos.kill(os.getpid(), signal.SIGUSR1)\nprint(got == [signal.SIGUSR1])\nsignal.signal(signal.SIGALRM, lambda s, f: got.append('alarm'))\nsignal.setitimer(signal.ITIMER_REAL, 0.05)\ntime.sleep(0.5)\nprint(got[1:])");
-    fail debian_python_thread_pool: Debian, py("from concurrent.futures import ThreadPoolExecutor\nwith ThreadPoolExecutor(max_workers=4) as ex:\n    print(list(ex.map(lambda x: x * x, range(10))))");
+    pass debian_python_time: Debian, py("import time; t = time.monotonic(); time.sleep(0.05); print(time.monotonic() - t >= 0.05, time.strftime('%Y-%m-%d %H:%M', time.gmtime(0)))");
+    pass debian_python_subprocess: Debian, py("import subprocess; r = subprocess.run(['echo', 'hi'], capture_output=True); print(r.returncode, r.stdout); print(subprocess.check_output(['sh', '-c', 'echo $((1+2)); exit 0'])); print(subprocess.call(['sh', '-c', 'exit 5']))");
+    pass debian_python_fork_waitpid: Debian, py("import os\npid = os.fork()\nif pid == 0:\n    os._exit(3)\n_, st = os.waitpid(pid, 0)\nprint(os.WIFEXITED(st), os.WEXITSTATUS(st))");
+    pass debian_python_pipe_fork: Debian, py("import os\nr, w = os.pipe()\npid = os.fork()\nif pid == 0:\n    os.close(r); os.write(w, b'from child'); os._exit(0)\nos.close(w)\nprint(os.read(r, 100))\nprint(os.waitpid(pid, 0)[1])");
+    pass debian_python_threads_lock: Debian, py("import threading\nn = 0\nlock = threading.Lock()\ndef work():\n    global n\n    for _ in range(2000):\n        with lock:\n            n += 1\nts = [threading.Thread(target=work) for _ in range(4)]\nfor t in ts: t.start()\nfor t in ts: t.join()\nprint(n)");
+    pass debian_python_condition: Debian, py("import threading, collections\nq = collections.deque(); cv = threading.Condition(); out = []\ndef consumer():\n    for _ in range(5):\n        with cv:\n            cv.wait_for(lambda: q)\n            out.append(q.popleft())\nt = threading.Thread(target=consumer); t.start()\nfor i in range(5):\n    with cv:\n        q.append(i); cv.notify()\nt.join(); print(out)");
+    pass debian_python_signal: Debian, py("import os, signal, time\ngot = []\nsignal.signal(signal.SIGUSR1, lambda s, f: got.append(s))\nos.kill(os.getpid(), signal.SIGUSR1)\nprint(got == [signal.SIGUSR1])\nsignal.signal(signal.SIGALRM, lambda s, f: got.append('alarm'))\nsignal.setitimer(signal.ITIMER_REAL, 0.05)\ntime.sleep(0.5)\nprint(got[1:])");
+    pass debian_python_thread_pool: Debian, py("from concurrent.futures import ThreadPoolExecutor\nwith ThreadPoolExecutor(max_workers=4) as ex:\n    print(list(ex.map(lambda x: x * x, range(10))))");
     fail debian_python_process_pool: Debian, py("from concurrent.futures import ProcessPoolExecutor\nimport math\nif __name__ == '__main__':\n    with ProcessPoolExecutor(max_workers=2) as ex:\n        print(list(ex.map(math.factorial, range(8))))");
     fail debian_python_socketpair: Debian, py("import socket; a, b = socket.socketpair(); a.sendall(b'ping'); print(b.recv(10)); b.close(); print(a.recv(10))");
     fail debian_python_tcp_loopback: Debian, py("import socket, threading\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\ndef serve():\n    c, _ = s.accept(); c.sendall(c.recv(100).upper()); c.close()\nt = threading.Thread(target=serve); t.start()\nc = socket.create_connection(s.getsockname()); c.sendall(b'hello'); print(c.recv(100)); t.join()");
     fail debian_python_urllib_http: Debian, py("import threading, http.server, urllib.request\nclass H(http.server.BaseHTTPRequestHandler):\n    def do_GET(self):\n        self.send_response(200); self.end_headers(); self.wfile.write(b'hello ' + self.path.encode())\n    def log_message(self, *a): pass\ns = http.server.HTTPServer(('127.0.0.1', 0), H)\nthreading.Thread(target=s.serve_forever, daemon=True).start()\nprint(urllib.request.urlopen(f'http://127.0.0.1:{s.server_port}/x').read())\ns.shutdown()");
-    fail debian_python_urllib_parse: Debian, py("from urllib.parse import urlparse, quote, urlencode; u = urlparse('http://a.b:8080/p/q?x=1#f'); print(u.hostname, u.port, u.path, u.query, quote('a b/ü'), urlencode({'k': 'v w'}))");
-    fail debian_python_sqlite: Debian, py("import sqlite3; c = sqlite3.connect(':memory:'); c.execute('create table t(a, b)'); c.executemany('insert into t values (?, ?)', [(i, str(i)) for i in range(100)]); print(c.execute('select count(*), sum(a), max(b) from t').fetchone())");
-    fail debian_python_exit_status: Debian, py("raise SystemExit(5)");
-    fail debian_python_traceback: Debian, py("1/0");
+    pass debian_python_urllib_parse: Debian, py("from urllib.parse import urlparse, quote, urlencode; u = urlparse('http://a.b:8080/p/q?x=1#f'); print(u.hostname, u.port, u.path, u.query, quote('a b/ü'), urlencode({'k': 'v w'}))");
+    pass debian_python_sqlite: Debian, py("import sqlite3; c = sqlite3.connect(':memory:'); c.execute('create table t(a, b)'); c.executemany('insert into t values (?, ?)', [(i, str(i)) for i in range(100)]); print(c.execute('select count(*), sum(a), max(b) from t').fetchone())");
+    pass debian_python_exit_status: Debian, py("raise SystemExit(5)");
+    pass debian_python_traceback: Debian, py("1/0");
     // --- Debian: sqlite3.
     pass debian_sqlite3_memory: Debian, cmd(&["sqlite3", ":memory:", "create table t(a, b); insert into t values (1, 'x'), (2, 'y'), (3, 'z'); select sum(a), group_concat(b, '-') from t; select printf('%.3f', avg(a)) from t;"]);
     fail debian_sqlite3_file: Debian, sh("sqlite3 /tmp/db 'create table t(x); insert into t values (42);' && sqlite3 /tmp/db 'select x * 2 from t;'");
@@ -343,6 +343,17 @@ fn syscall_names() -> std::collections::HashMap<u64, String> {
     names
 }
 
+/// Failures that Linux programs expect and handle (terminal probes, reaping loops, seeks
+/// on pipes, mkdir -p), and ENOSYS for calls glibc falls back from: left out of summaries.
+const BENIGN: &[&str] = &[
+    "ioctl=ENOTTY",
+    "wait4=ECHILD",
+    "lseek=ESPIPE",
+    "mkdirat=EEXIST",
+    "readlinkat=EINVAL",
+];
+const BENIGN_ENOSYS: &[&str] = &["rseq", "riscv_hwprobe"];
+
 /// What friscy's trace says about a failing run: the syscalls it does not support, and
 /// the syscalls that failed with an errno other than the ENOENT of path searches.
 fn trace_summary(image: &std::path::Path, spec: &Spec) -> String {
@@ -358,6 +369,12 @@ fn trace_summary(image: &std::path::Path, spec: &Spec) -> String {
                 Ok(n) => format!("{}({n})", names.get(&n).map_or("?", String::as_str)),
                 Err(_) => word.to_string(),
             };
+            if BENIGN_ENOSYS
+                .iter()
+                .any(|b| what.starts_with(&format!("{b}(")))
+            {
+                continue;
+            }
             if !unsupported.contains(&what) {
                 unsupported.push(what);
             }
@@ -365,7 +382,9 @@ fn trace_summary(image: &std::path::Path, spec: &Spec) -> String {
             && let Some(name) = call.split("] ").nth(1).and_then(|c| c.split('(').next())
             && !result.starts_with("ENOENT")
             && !result.starts_with("ENOSYS")
-            && !(name == "ioctl" && result.starts_with("ENOTTY"))
+            && !BENIGN.contains(
+                &format!("{name}={}", result.split_whitespace().next().unwrap_or("")).as_str(),
+            )
         {
             let what = format!("{name}={}", result.split_whitespace().next().unwrap_or(""));
             match failed.iter_mut().find(|(w, _)| *w == what) {
@@ -443,12 +462,12 @@ fn reference_table() {
     rows.sort_by_key(|r| r.0);
     let cell = |s: &str| s.replace('|', "\\|").replace('\n', "<br>");
     let mut table = String::from(
-        "| case | image | marked | result | first difference | friscy's trace |\n|---|---|---|---|---|---|\n",
+        "| case | image | marked | result | s | first difference | friscy's trace |\n|---|---|---|---|---|---|---|\n",
     );
     let (mut pass, mut fail, mut skip) = (0, 0, 0);
     let mut regressions = Vec::new();
     let mut now_pass = Vec::new();
-    for (i, outcome, trace, _secs) in &rows {
+    for (i, outcome, trace, secs) in &rows {
         let case = cases[*i];
         let marked = if case.known == Known::Pass {
             "pass"
@@ -476,7 +495,7 @@ fn reference_table() {
             }
         };
         table += &format!(
-            "| `{}` | {:?} | {marked} | {result} | {} | {} |\n",
+            "| `{}` | {:?} | {marked} | {result} | {secs:.1} | {} | {} |\n",
             case.name,
             case.image,
             cell(&diff),
