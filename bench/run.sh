@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# CPU-bound guest programs (bench/src/*.c) on four engines, with checksums compared:
+#
+#   native        the program built for x86-64 (gcc -O2 -static), the upper bound
+#   qemu          qemu-riscv64 (user mode, TCG), the reference emulator
+#   friscy-native friscy's kernel + interpreter + vfs linked natively (bench/native-runner)
+#   friscy-wasm   `wasmtime run` of a sealed friscy.wasm (build/friscy-open.wasm composed
+#                 with a rootfs component holding the programs, as scripts/build.sh does)
+#
+# Prints every time, the ratios, the guest instructions retired (counted by friscy-native)
+# and friscy's MIPS. Exits non-zero if any engine's output differs.
+#
+# Usage: bench/run.sh [--quick] [--scale X] [--repeat N] [--only "sha256 nbody ..."]
+#                     [--no-build] [--no-wasm]
+#   --quick     scale 0.05: a smoke test of every engine in well under a minute
+#   --repeat N  run each engine N times and keep the fastest (default 1)
+#   --no-build  use build/friscy-open.wasm as it is (default: scripts/build.sh --no-host)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/friscy/target}"
+OUT=build/bench
+SCALE=1
+REPEAT=1
+BUILD=1
+WASM=1
+PROGS="sha256 crc32 nbody qsort matmul bytecode"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) SCALE=0.05 ;;
+    --scale) SCALE=$2; shift ;;
+    --repeat) REPEAT=$2; shift ;;
+    --only) PROGS=$2; shift ;;
+    --no-build) BUILD=0 ;;
+    --no-wasm) WASM=0 ;;
+    *) echo "bench: unknown option $1 (see the header of $0)" >&2; exit 2 ;;
+  esac
+  shift
+done
+step() { printf '\033[1mbench:\033[0m %s\n' "$*" >&2; }
+mkdir -p $OUT/rv $OUT/x86 $OUT/root $OUT/log
+
+step "guest programs (riscv64-linux-gnu-gcc and gcc, -O2 -static)"
+# -ffp-contract=off: GCC fuses a*b+c into fmadd on riscv64 but not on baseline x86-64, and
+# the floating-point checksums must agree bit for bit.
+CFLAGS="-O2 -static -ffp-contract=off"
+for p in nop $PROGS; do
+  src=bench/src/$p.c
+  for pair in "rv riscv64-linux-gnu-gcc" "x86 gcc"; do
+    set -- $pair
+    if [ ! -e $OUT/$1/$p ] || [ $src -nt $OUT/$1/$p ] || [ bench/src/bench.h -nt $OUT/$1/$p ]; then
+      $2 $CFLAGS -o $OUT/$1/$p $src -lm
+    fi
+  done
+  cp $OUT/rv/$p $OUT/root/$p
+done
+tar --owner=0 --group=0 --numeric-owner --sort=name --mtime=@0 -C $OUT/root -cf $OUT/rootfs.tar .
+
+step "friscy-native (cargo build --release -p friscy-native)"
+cargo build --quiet --release -p friscy-native
+cp "$CARGO_TARGET_DIR/release/friscy-native" $OUT/friscy-native
+
+if [ $WASM = 1 ]; then
+  if [ $BUILD = 1 ] || [ ! -e build/friscy-open.wasm ]; then
+    step "components (scripts/build.sh --no-host)"
+    scripts/build.sh --no-host
+  fi
+  step "sealed friscy-bench.wasm: build/friscy-open.wasm + a rootfs component of the programs"
+  # A target dir of its own: the rootfs component embeds FRISCY_ROOTFS, and sharing the
+  # main one would flip scripts/build.sh's image back and forth.
+  CARGO_TARGET_DIR="$HOME/.cache/friscy/bench-target" FRISCY_ROOTFS="$PWD/$OUT/rootfs.tar" \
+    cargo build --quiet --target wasm32-wasip2 --release -p friscy-rootfs
+  cp "$HOME/.cache/friscy/bench-target/wasm32-wasip2/release/friscy_rootfs.wasm" $OUT/rootfs.wasm
+  wac compose -o $OUT/friscy-bench.wasm --dep friscy:open=build/friscy-open.wasm \
+    --dep friscy:rootfs=$OUT/rootfs.wasm compose/friscy-sealed.wac >/dev/null
+fi
+
+# run NAME ENGINE CMD...: runs CMD $REPEAT times with stdout and stderr to
+# $OUT/log/NAME.ENGINE.{out,err}; sets SECS to the fastest wall time.
+run() {
+  local name=$1 engine=$2
+  shift 2
+  SECS=""
+  for _ in $(seq "$REPEAT"); do
+    local t0 t1
+    t0=$(date +%s%N)
+    if ! "$@" >$OUT/log/$name.$engine.out 2>$OUT/log/$name.$engine.err; then
+      echo "bench: $engine $name failed: $(tail -3 $OUT/log/$name.$engine.err)" >&2
+      FAILED=1
+    fi
+    t1=$(date +%s%N)
+    SECS=$(awk -v a="$t0" -v b="$t1" -v best="$SECS" \
+      'BEGIN { s = (b - a) / 1e9; if (best != "" && best < s) s = best; printf "%.3f", s }')
+  done
+}
+
+step "running (scale $SCALE, best of $REPEAT)"
+FAILED=0
+ENGINES="native qemu friscy-native"
+[ $WASM = 1 ] && ENGINES="$ENGINES friscy-wasm"
+RESULTS=$OUT/results.txt
+: >$RESULTS
+for p in nop $PROGS; do
+  declare -A T=()
+  run $p native $OUT/x86/$p $SCALE; T[native]=$SECS
+  run $p qemu qemu-riscv64 $OUT/rv/$p $SCALE; T[qemu]=$SECS
+  run $p friscy-native env FRISCY_NATIVE_INSTRET=1 $OUT/friscy-native --rootfs $OUT/rootfs.tar -- /$p $SCALE
+  T[friscy-native]=$SECS
+  INSTRET=$(sed -n 's/^friscy-native: instret \([0-9]*\).*/\1/p' $OUT/log/$p.friscy-native.err)
+  if [ $WASM = 1 ]; then
+    run $p friscy-wasm wasmtime run $OUT/friscy-bench.wasm -- /$p $SCALE
+    T[friscy-wasm]=$SECS
+  else
+    T[friscy-wasm]=0
+  fi
+  for e in $ENGINES; do
+    if ! cmp -s $OUT/log/$p.native.out $OUT/log/$p.$e.out; then
+      echo "bench: $p: $e printed '$(head -c 200 $OUT/log/$p.$e.out)', native '$(cat $OUT/log/$p.native.out)'" >&2
+      FAILED=1
+    fi
+  done
+  echo "$p ${T[native]} ${T[qemu]} ${T[friscy-native]} ${T[friscy-wasm]} ${INSTRET:-0} $(tr -d '\n' <$OUT/log/$p.native.out)" >>$RESULTS
+  unset T
+done
+
+# The table: wall times as measured; ratios (lower is faster for friscy) and MIPS (guest
+# instructions retired per second) from the times less each engine's start-up, which is the
+# nop row (for friscy-wasm mostly compiling the component, which wasmtime 48's CLI does on
+# every run).
+awk -v wasm=$WASM '
+  function net(t, k) { t -= nop[k]; return t > 0.0005 ? t : 0.0005 }
+  function r(a, ka, b, kb) { return sprintf("%.2f", net(a, ka) / net(b, kb)) }
+  function mips(n, s, k) { return n > 0 ? sprintf("%.0f", n / net(s, k) / 1e6) : "-" }
+  $1 == "nop" { for (k = 2; k <= 5; k++) nop[k] = $k }
+  BEGIN {
+    printf "%-9s %8s %8s %8s %8s | %7s %7s %7s %7s | %9s %6s %6s\n", "program", "native", "qemu",
+      "fr-nat", "fr-wasm", "fn/qemu", "fw/qemu", "fn/nat", "fw/nat", "Minstr", "MIPSfn", "MIPSfw"
+  }
+  {
+    if ($1 == "nop") {
+      printf "%-9s %8.3f %8.3f %8.3f %8s   (start-up, subtracted below)\n", $1, $2, $3, $4,
+        wasm ? sprintf("%.3f", $5) : "-"
+      next
+    }
+    printf "%-9s %8.3f %8.3f %8.3f %8s | %7s %7s %7s %7s | %9.0f %6s %6s\n", $1, $2, $3, $4,
+      wasm ? sprintf("%.3f", $5) : "-", r($4, 4, $3, 3), wasm ? r($5, 5, $3, 3) : "-",
+      r($4, 4, $2, 2), wasm ? r($5, 5, $2, 2) : "-", $6 / 1e6, mips($6, $4, 4),
+      wasm ? mips($6, $5, 5) : "-"
+  }' $RESULTS
+echo "checksums:"
+cut -d' ' -f7- $RESULTS | sed 's/^/  /'
+echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cpus," \
+  "load $(cut -d' ' -f1-3 /proc/loadavg); $(wasmtime --version); $(qemu-riscv64 --version | head -1)"
+if [ $FAILED = 1 ]; then
+  echo "bench: FAILED (see above and $OUT/log/)" >&2
+  exit 1
+fi
