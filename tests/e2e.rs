@@ -319,3 +319,246 @@ fn native_host_strace_flag_traces_syscalls() {
         r.stderr
     );
 }
+
+/// A fresh cache for `friscy run`'s decompressed images (XDG_CACHE_HOME, FRISCY_CACHE unset
+/// so that the compiled component still comes from the usual cache).
+struct RootfsCache(std::path::PathBuf);
+
+impl RootfsCache {
+    fn new(name: &str) -> RootfsCache {
+        let dir = std::env::temp_dir().join(format!("friscy-{name}-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        std::fs::create_dir_all(&dir).unwrap();
+        RootfsCache(dir)
+    }
+
+    fn run(&self, image: &std::path::Path, args: &[&str]) -> Run {
+        run(&mut self.command(image, args))
+    }
+
+    fn command(&self, image: &std::path::Path, args: &[&str]) -> Command {
+        let mut c = Command::new(built("friscy"));
+        c.env_remove("FRISCY_CACHE")
+            .env("XDG_CACHE_HOME", &self.0)
+            .arg("run")
+            .arg("--rootfs")
+            .arg(image)
+            .arg("--")
+            .args(args);
+        c
+    }
+
+    /// Every file in the rootfs cache, temporary ones included.
+    fn entries(&self) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.0.join("friscy/rootfs"))
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+impl Drop for RootfsCache {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.0).ok();
+    }
+}
+
+fn zstd_of(data: &[u8]) -> Vec<u8> {
+    zstd::encode_all(data, 3).unwrap()
+}
+
+fn gzip_of(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn compressed_alpine_images_run_and_decompress_once() {
+    let gz = std::env::var_os("FRISCY_ALPINE_TAR")
+        .map(std::path::PathBuf::from)
+        .filter(|p| p.extension().is_some_and(|e| e == "gz"))
+        .unwrap_or_else(|| {
+            root().join("../shared/fixtures/alpine-minirootfs-3.20.3-riscv64.tar.gz")
+        });
+    if !gz.exists() {
+        friscy_tests::loud(&format!(
+            "SKIPPED: compressed_alpine_images_run_and_decompress_once: no {}",
+            gz.display()
+        ));
+        return;
+    }
+    let cache = RootfsCache::new("alpine-cache");
+    let cat = ["/bin/cat", "/etc/alpine-release"];
+    let r = cache.run(&gz, &cat);
+    assert_eq!(
+        (r.status, r.stdout.as_str()),
+        (Some(0), "3.20.3\n"),
+        "{}",
+        r.stderr
+    );
+    // 3 MiB is below the status-line threshold: the guest's stderr is all there is.
+    assert_eq!(r.stderr, "");
+    let entries = cache.entries();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(entries[0].ends_with(".tar"), "{entries:?}");
+    let tar = cache.0.join("friscy/rootfs").join(&entries[0]);
+    let mtime = std::fs::metadata(&tar).unwrap().modified().unwrap();
+    let r = cache.run(&gz, &["/bin/sh", "-c", "echo $((6*7))"]);
+    assert_eq!(
+        (r.status, r.stdout.as_str()),
+        (Some(0), "42\n"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(cache.entries(), entries, "the second run reuses the entry");
+    assert_eq!(std::fs::metadata(&tar).unwrap().modified().unwrap(), mtime);
+
+    // The same tar as zstd: another key (the hash is of the compressed bytes), same files.
+    let plain = std::fs::read(&tar).unwrap();
+    let zst = cache.0.join("alpine.tar.zst");
+    std::fs::write(&zst, zstd_of(&plain)).unwrap();
+    let r = cache.run(&zst, &cat);
+    assert_eq!(
+        (r.status, r.stdout.as_str()),
+        (Some(0), "3.20.3\n"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(cache.entries().len(), 2);
+
+    // Concurrent first runs of one image: all succeed, one entry, no temporaries left.
+    let zst2 = cache.0.join("again.tar.zst");
+    std::fs::write(&zst2, zstd_of(&plain[..plain.len() - 512])).unwrap();
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            cache
+                .command(&zst2, &cat)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let r: Run = c.wait_with_output().unwrap().into();
+        assert_eq!(
+            (r.status, r.stdout.as_str()),
+            (Some(0), "3.20.3\n"),
+            "{}",
+            r.stderr
+        );
+    }
+    let entries = cache.entries();
+    assert_eq!(entries.len(), 3, "{entries:?}");
+    assert!(entries.iter().all(|e| e.ends_with(".tar")), "{entries:?}");
+}
+
+#[test]
+fn corrupt_or_truncated_compressed_images_fail_in_one_line_and_leave_no_cache_entry() {
+    let cache = RootfsCache::new("bad-compressed");
+    let tar = std::fs::read(built("rootfs.tar")).unwrap();
+    let mut corrupt = gzip_of(&tar);
+    let mid = corrupt.len() / 2;
+    for b in &mut corrupt[mid..mid + 64] {
+        *b ^= 0xa5;
+    }
+    let z = zstd_of(&tar);
+    let gz = gzip_of(&tar);
+    let cases = [
+        ("corrupt.tar.gz", corrupt, "gzip"),
+        ("truncated.tar.zst", z[..z.len() * 2 / 3].to_vec(), "zstd"),
+        ("truncated.tar.gz", gz[..gz.len() - 6].to_vec(), "gzip"),
+        ("header-only.tar.zst", z[..6].to_vec(), "zstd"),
+    ];
+    for (name, bytes, kind) in cases {
+        let image = cache.0.join(name);
+        std::fs::write(&image, bytes).unwrap();
+        let r = cache.run(&image, &["/hello"]);
+        assert_eq!(r.status, Some(125), "{name}: {}", r.stderr);
+        assert_eq!(
+            r.stderr.lines().count(),
+            1,
+            "{name}: one line: {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr
+                .starts_with(&format!("friscy: rootfs {}: ", image.display()))
+                && r.stderr
+                    .contains(&format!("corrupt or truncated {kind} data")),
+            "{name}: {}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
+        assert_eq!(
+            cache.entries(),
+            Vec::<String>::new(),
+            "{name} left a cache entry"
+        );
+    }
+    let xz = cache.0.join("image.tar.xz");
+    std::fs::write(&xz, b"\xfd7zXZ\0\0\x04").unwrap();
+    let r = cache.run(&xz, &["/hello"]);
+    assert_eq!(r.status, Some(125));
+    assert!(
+        r.stderr.contains("xz-compressed images are not supported"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn large_compressed_images_say_they_are_decompressing_once() {
+    // The bundled image plus a 9 MiB incompressible file: above the 8 MiB threshold.
+    let mut tar = std::fs::read(built("rootfs.tar")).unwrap();
+    while tar.len() >= 512 && tar[tar.len() - 512..].iter().all(|&b| b == 0) {
+        tar.truncate(tar.len() - 512);
+    }
+    let size = 9 << 20;
+    let mut header = [0u8; 512];
+    header[..4].copy_from_slice(b"big\0");
+    header[100..108].copy_from_slice(b"0000644\0");
+    header[108..116].copy_from_slice(b"0000000\0");
+    header[116..124].copy_from_slice(b"0000000\0");
+    header[124..136].copy_from_slice(format!("{size:011o}\0").as_bytes());
+    header[136..148].copy_from_slice(b"00000000000\0");
+    header[156] = b'0';
+    header[257..265].copy_from_slice(b"ustar\x0000");
+    header[148..156].copy_from_slice(b"        ");
+    let sum: u32 = header.iter().map(|&b| b as u32).sum();
+    header[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    tar.extend_from_slice(&header);
+    let mut x = 0x9e3779b97f4a7c15u64;
+    tar.extend((0..size / 8).flat_map(|_| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x.to_le_bytes()
+    }));
+    tar.extend_from_slice(&[0; 1024]);
+    let cache = RootfsCache::new("large-compressed");
+    let image = cache.0.join("large.tar.gz");
+    std::fs::write(&image, gzip_of(&tar)).unwrap();
+    let r = cache.run(&image, &["/hello"]);
+    assert_eq!(r.status, Some(0), "{}", r.stderr);
+    assert!(r.stdout.starts_with("hello from riscv64\n"), "{}", r.stdout);
+    assert!(
+        r.stderr
+            .starts_with(&format!("friscy: decompressing {} (", image.display())),
+        "{}",
+        r.stderr
+    );
+    let r = cache.run(&image, &["/hello"]);
+    assert_eq!(
+        (r.status, r.stderr.as_str()),
+        (Some(0), ""),
+        "cached: {}",
+        r.stderr
+    );
+}

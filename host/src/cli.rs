@@ -3,12 +3,13 @@
 use std::path::PathBuf;
 
 pub const USAGE: &str = "\
-usage: friscy run --rootfs IMAGE.tar [options] [--] COMMAND [ARGS...]
+usage: friscy run --rootfs IMAGE [options] [--] COMMAND [ARGS...]
 
 Runs a riscv64 Linux program from a root filesystem image inside the friscy component.
 
 options:
-  --rootfs IMAGE       root filesystem: an uncompressed tar archive
+  --rootfs IMAGE       root filesystem: a tar archive, plain, gzip or zstd (a
+                       compressed one is decompressed once into ~/.cache/friscy)
   -e, --env KEY[=VAL]  set a guest environment variable (KEY alone copies ours)
   --component FILE     the open friscy component (default: friscy-open.wasm beside
                        this executable, or $FRISCY_COMPONENT)

@@ -4,6 +4,7 @@
 //! exact status.
 
 mod cli;
+mod decompress;
 mod rootfs;
 
 use std::path::{Path, PathBuf};
@@ -87,6 +88,7 @@ fn load_component(engine: &Engine, path: &Path) -> Result<Component> {
         format!("{:016x}", h.finish())
     };
     let cache = std::env::var_os("FRISCY_CACHE")
+        .filter(|v| !v.is_empty())
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/friscy")))
         .map(|d| d.join("compiled").join(format!("{key}.cwasm")));

@@ -1,10 +1,11 @@
-//! Serves the `friscy:vfs/rootfs` import from an image file on disk, in chunks.
+//! Serves the `friscy:vfs/rootfs` import from an image file on disk, in chunks. A gzip or
+//! zstd image is served from its decompressed copy in the cache (see `decompress`).
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use wasmtime::component::Linker;
 
 /// Largest chunk one `read` call hands over, whatever the guest side asks for.
@@ -17,17 +18,18 @@ pub struct RootfsFile {
 
 impl RootfsFile {
     pub fn open(path: &Path) -> Result<RootfsFile> {
-        let file =
+        let mut file =
             File::open(path).with_context(|| format!("opening rootfs {}", path.display()))?;
-        let size = file.metadata()?.len();
-        let mut magic = [0u8; 4];
-        file.read_exact_at(&mut magic, 0).ok();
-        if magic[..2] == [0x1f, 0x8b] || magic == [0x28, 0xb5, 0x2f, 0xfd] {
-            bail!(
-                "{}: compressed images are not supported yet; decompress it first (gunzip / zstd -d)",
-                path.display()
-            );
+        let mut magic = [0u8; 6];
+        let n = file.read_at(&mut magic, 0).unwrap_or(0);
+        let kind = crate::decompress::detect(&magic[..n])
+            .with_context(|| format!("rootfs {}", path.display()))?;
+        if let Some(kind) = kind {
+            let tar = crate::decompress::cached_tar(path, kind)
+                .with_context(|| format!("rootfs {}", path.display()))?;
+            file = File::open(&tar).with_context(|| format!("opening {}", tar.display()))?;
         }
+        let size = file.metadata()?.len();
         Ok(RootfsFile { file, size })
     }
 
