@@ -313,11 +313,63 @@ fn alpine_dynamic_musl_busybox_runs() {
 fn native_host_strace_flag_traces_syscalls() {
     let r = friscy(&built("rootfs.tar"), &["--strace"], &["/hello"]);
     assert_eq!(r.status, Some(0), "{}", r.stderr);
+    // strace's notation: arguments decoded per call, strings quoted and cut at 32 bytes.
+    for want in [
+        r#"[1] readlinkat(AT_FDCWD, "/proc/self/exe", "/hello", 4096) = 6"#,
+        r#"[1] write(1, "hello from riscv64\nargv[0] = /he"..., 36) = 36"#,
+        "[1] exit_group(0) = ?",
+    ] {
+        assert!(
+            r.stderr.lines().any(|l| l == want),
+            "no {want:?} in: {}",
+            r.stderr
+        );
+    }
+}
+
+#[test]
+fn strace_names_errors_and_marks_parked_calls_unfinished() {
+    let Some(image) = friscy_tests::alpine_tar() else {
+        return;
+    };
+    let r = friscy(
+        &image,
+        &["--strace"],
+        &["/bin/sh", "-c", "cat /nope; echo done"],
+    );
+    assert_eq!(r.stdout, "done\n", "{}", r.stderr);
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    let has = |s: &str| lines.iter().any(|l| l.contains(s));
     assert!(
-        r.stderr.lines().any(|l| l.contains("exit_group(")),
-        "no trace on stderr: {}",
+        has(
+            r#"openat(AT_FDCWD, "/nope", O_RDONLY|O_LARGEFILE) = -1 ENOENT (No such file or directory)"#
+        ),
+        "{}",
         r.stderr
     );
+    assert!(
+        has(r#"execve("/bin/cat", ["cat", "/nope"], 0x"#),
+        "{}",
+        r.stderr
+    );
+    assert!(has("clone(flags=SIGCHLD, NULL, NULL, "), "{}", r.stderr);
+    // The shell's wait parks while cat runs: one <unfinished ...> line, then the result.
+    let parked: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.ends_with(" <unfinished ...>"))
+        .collect();
+    assert!(
+        parked
+            .iter()
+            .any(|l| l.starts_with("[1] wait4(-1, 0x") && l.contains(", 0, NULL <")),
+        "{}",
+        r.stderr
+    );
+    let waits = lines
+        .iter()
+        .filter(|l| l.starts_with("[1] wait4(-1, ") && l.contains(", 0, NULL"))
+        .count();
+    assert_eq!(waits, 2, "one unfinished line and one result: {}", r.stderr);
 }
 
 /// A fresh cache for `friscy run`'s decompressed images (XDG_CACHE_HOME, FRISCY_CACHE unset

@@ -21,6 +21,7 @@ pub(crate) mod stat;
 mod sync;
 mod table;
 mod time;
+mod trace;
 mod transfer;
 mod usage;
 
@@ -40,6 +41,11 @@ pub const PATH_MAX: usize = 4096;
 /// if the thread parked (the scheduler runs the ecall again when it wakes).
 pub fn dispatch(k: &mut Kernel, proc: &mut Process, nr: u64, args: Args) -> Option<u64> {
     let first_try = proc.thread().restart.is_none();
+    // Inputs are rendered before the call: a successful execve replaces the space.
+    let traced = k.trace.then(|| {
+        let mem = &mut trace::Space(&mut *k.machine, proc.space);
+        trace::Call::capture(proc.tid(), nr, table::name(nr), &args, mem)
+    });
     let result = match table::call(k, proc, nr, args) {
         Some(r) => r,
         None => {
@@ -58,18 +64,13 @@ pub fn dispatch(k: &mut Kernel, proc: &mut Process, nr: u64, args: Args) -> Opti
         }
     };
     let parked = result == Err(Errno::ERESTARTSYS);
-    if k.trace && (!parked || first_try) {
-        let name = table::name(nr).unwrap_or("?");
-        let ret = match result {
-            Err(Errno::ERESTARTSYS) => "? <parked>".to_string(),
-            Ok(v) => format!("{v:#x}"),
-            Err(e) => format!("-1 {}", e.name()),
+    if let Some(call) = traced.filter(|_| !parked || first_try) {
+        let outcome = match parked {
+            true => trace::Outcome::Unfinished,
+            false => trace::Outcome::Done(result),
         };
-        let [a0, a1, a2, a3, a4, a5] = args;
-        k.host.diagnostic(&format!(
-            "[{}] {name}({a0:#x}, {a1:#x}, {a2:#x}, {a3:#x}, {a4:#x}, {a5:#x}) = {ret}",
-            proc.tid()
-        ));
+        let line = call.finish(outcome, &mut trace::Space(&mut *k.machine, proc.space));
+        k.host.diagnostic(&line);
     }
     if parked {
         return None;
