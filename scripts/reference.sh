@@ -84,8 +84,18 @@ grep -q '^enabled' $entry || unavailable "binfmt entry qemu-riscv64 is disabled"
 grep -q '^enabled' $BINFMT/status || unavailable "binfmt_misc is disabled ($BINFMT/status)"
 
 # --- the extracted image, once per tar.
+tree_key() { printf '%s %s\n' "$1" "$(stat -c '%s %Y' "$1")" | sha256sum | cut -c1-16; }
+# Trees of tars that are gone or changed since go first.
+for done in "$CACHE"/*/.extracted; do
+  [ -e "$done" ] || continue
+  src=$(cat "$done")
+  if [ ! -f "$src" ] || [ "$(tree_key "$src")" != "$(basename "$(dirname "$done")")" ]; then
+    say "removing $(dirname "$done") (extracted from $src, which is gone or changed)"
+    rm -rf "$(dirname "$done")"
+  fi
+done
 real=$(realpath "$tar_file")
-key=$(printf '%s %s\n' "$real" "$(stat -c '%s %Y' "$real")" | sha256sum | cut -c1-16)
+key=$(tree_key "$real")
 base="$CACHE/$key"
 if [ ! -e "$base/.extracted" ]; then
   say "extracting $real into $base/root (once)"

@@ -11,7 +11,7 @@
 #
 # The differential tests (tests/reference.rs) compare friscy with Linux (a qemu chroot,
 # scripts/reference.sh, which needs root and binfmt_misc) on Alpine and on a Debian trixie
-# image that scripts/debian-rootfs.sh builds once (about 30 s and 80 MB, cached in
+# image that scripts/debian-rootfs.sh builds once (about 50 s and 92 MB, cached in
 # ~/.cache/friscy/fixtures) or FRISCY_DEBIAN_TAR names. FRISCY_DEBIAN=0 skips building it
 # (the Debian cases then print SKIPPED). `cargo test` runs the cases known to pass;
 # FRISCY_REFERENCE_ALL=1 also runs every case and prints the pass/fail table.
