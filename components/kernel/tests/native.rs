@@ -253,3 +253,20 @@ fn execve_and_posix_spawn() {
     );
     assert_eq!(status, 0);
 }
+
+#[test]
+fn random_syscalls_in_forked_children_leave_the_kernel_standing() {
+    let prog = std::fs::read(guest("syscall_fuzz")).unwrap();
+    for seed in ["1", "2", "3", "4", "5", "6", "7", "8"] {
+        let (status, out, err) = run(
+            &[("bin/syscall_fuzz", 0o755, prog.clone())],
+            &["/bin/syscall_fuzz", "6", "3000", seed],
+        );
+        assert_eq!(status, 0, "seed {seed}: stderr: {err}");
+        assert!(
+            out.ends_with("6 of 6 children ended and were reaped\n"),
+            "seed {seed}: stdout ends {:?}",
+            &out[out.len().saturating_sub(200)..]
+        );
+    }
+}
