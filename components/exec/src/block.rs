@@ -23,6 +23,10 @@ const FRONT: usize = 4096;
 #[derive(Clone, Debug)]
 pub struct Block {
     pub insts: Vec<Inst>,
+    /// The byte offset from the block's start of each instruction, then of the block's end
+    /// (`insts.len() + 1` entries): the interpreter keeps no pc while it runs a block and
+    /// derives one from these when an instruction needs it.
+    pub offsets: Vec<u16>,
 }
 
 /// A multiplicative hasher for the pc-keyed map (SipHash costs more than the lookup).
@@ -86,7 +90,10 @@ impl CodeCache {
         };
         for pc in pcs {
             if let Some(idx) = self.by_pc.remove(&pc) {
-                self.blocks[idx as usize].insts = Vec::new();
+                self.blocks[idx as usize] = Block {
+                    insts: Vec::new(),
+                    offsets: Vec::new(),
+                };
                 self.free.push(idx);
                 let slot = front_slot(pc);
                 if self.front[slot].0 == pc {
@@ -128,6 +135,7 @@ impl CodeCache {
     #[inline(never)]
     fn build(&mut self, mem: &mut Memory, start: u64) -> Result<u32, Fault> {
         let mut insts = Vec::new();
+        let mut offsets = vec![0];
         let mut pc = start;
         let page = start / PAGE_SIZE;
         let mut last_page = page;
@@ -149,6 +157,7 @@ impl CodeCache {
             };
             insts.push(inst);
             let end = pc.wrapping_add(inst.len as u64);
+            offsets.push(end.wrapping_sub(start) as u16);
             last_page = (end - 1) / PAGE_SIZE;
             pc = end;
             if inst.ends_block() || insts.len() >= MAX_BLOCK || pc / PAGE_SIZE != page {
@@ -161,7 +170,7 @@ impl CodeCache {
             mem.mark_code(last_page * PAGE_SIZE);
             self.by_page.entry(last_page).or_default().push(start);
         }
-        let block = Block { insts };
+        let block = Block { insts, offsets };
         let idx = match self.free.pop() {
             Some(idx) => {
                 self.blocks[idx as usize] = block;

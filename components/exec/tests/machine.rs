@@ -388,6 +388,31 @@ fn ctzw_of_zero_word_is_32() {
     assert_eq!(m.x(h, 10), 32);
 }
 
+/// jalr and lr write rd after reading rs1, which may be the same register (the
+/// interpreter reads operands lazily, so each arm must read them first).
+#[test]
+fn jalr_and_lr_read_rs1_before_writing_rd() {
+    let src = "
+        la ra, 1f
+        jalr ra, 0(ra)
+        ebreak
+    1:  mv s0, ra
+        li t0, 0x20000
+        li t1, 7
+        sd t1, 0(t0)
+        mv t2, t0
+        lr.d t0, (t0)
+        sc.d a0, t1, (t2)
+        ebreak";
+    let (mut m, _, h) = setup(src);
+    assert_eq!(m.run(h, 100), StopReason::Breakpoint);
+    // ra held the target and then the link: pc of the jalr (CODE + 8) + 4.
+    assert_eq!(m.x(h, 8), CODE + 12);
+    // The reservation is on 0x20000 (rs1), not on the loaded value 7 (rd): sc succeeds.
+    assert_eq!(m.x(h, 5), 7);
+    assert_eq!(m.x(h, 10), 0);
+}
+
 /// Rough interpreter speed (run with `cargo test --release -- --ignored --nocapture`).
 #[test]
 #[ignore]

@@ -7,6 +7,10 @@
 //! paths serve only `Rm::Rne` with finite, normal results far from the overflow and
 //! underflow thresholds, and detect inexactness with error-free transformations; anything
 //! else goes to `softfloat`, which implements every mode and flag exactly.
+//!
+//! The error-free transformations use only +, - and * (Knuth's TwoSum, Dekker's
+//! TwoProduct), never `mul_add`: wasm32 has no fused multiply-add, so there `mul_add` is a
+//! software routine that costs more than the whole operation it checks.
 
 use super::Hart;
 use crate::isa::Inst;
@@ -62,16 +66,11 @@ fn set<F: Reg>(h: &mut Hart, r: u8, v: u64) {
     h.f[r as usize & 31] = F::rebox(v);
 }
 
-/// 2^k as f64.
-fn pow2(k: i32) -> f64 {
-    f64::from_bits(((1023 + k) as u64) << 52)
-}
-
 /// Whether `x` is a normal value well inside the range where error-free transformations
-/// are exact (no overflow, and error terms above the subnormal range).
+/// are exact (no overflow, and error terms above the subnormal range): 2^-900 <= |x| <
+/// 2^901, tested on the biased exponent (123 ..= 1923) with one compare.
 fn safe(x: f64) -> bool {
-    let a = x.abs();
-    a >= pow2(-900) && a <= pow2(900)
+    ((x.to_bits() >> 52) & 0x7ff).wrapping_sub(123) <= 1923 - 123
 }
 
 /// Rounds an f64 that is the exact result of an f32 operation, or the f64 result of one
@@ -115,14 +114,45 @@ fn fast_add(a: u64, b: u64, f64_fmt: bool, flags: &mut u8) -> Option<u64> {
     Some(r.to_bits() as u64)
 }
 
+/// Veltkamp's split: `x == hi + lo` with both halves of at most 26 significant bits, so
+/// their pairwise products are exact. Needs |x| well below 2^996 (no overflow).
+fn split(x: f64) -> (f64, f64) {
+    let c = 134_217_729.0 * x; // 2^27 + 1
+    let hi = c - (c - x);
+    (hi, x - hi)
+}
+
+/// Dekker's TwoProduct: the exact `x * y - p` for `p = x * y` rounded to nearest, when `x`,
+/// `y` and `p` are all `safe` (no overflow in the split, no underflow in the partial
+/// products: each is at least |p| * 2^-106).
+fn product_error(x: f64, y: f64, p: f64) -> f64 {
+    let (xh, xl) = split(x);
+    let (yh, yl) = split(y);
+    ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
+}
+
+/// Whether the product of two normal f64s is exact (given it is in the normal range): the
+/// odd parts of the two significands, of `sa` and `sb` significant bits, multiply into an
+/// odd number of `sa + sb - 1` or `sa + sb` bits, which must fit in 53. Integer-only, so
+/// cheaper than TwoProduct, and most products are decided by the first compare.
+fn product_exact(a: u64, b: u64) -> bool {
+    let (ma, mb) = (a & F64::FRAC_MASK | 1 << 52, b & F64::FRAC_MASK | 1 << 52);
+    let (za, zb) = (ma.trailing_zeros(), mb.trailing_zeros());
+    match (53 - za) + (53 - zb) {
+        ..=53 => true,
+        54 => ((ma >> za) as u128 * (mb >> zb) as u128) >> 53 == 0,
+        _ => false,
+    }
+}
+
 fn fast_mul(a: u64, b: u64, f64_fmt: bool, flags: &mut u8) -> Option<u64> {
     if f64_fmt {
         let (x, y) = (f64::from_bits(a), f64::from_bits(b));
         let p = x * y;
-        if !safe(p) {
+        if !safe(x) || !safe(y) || !safe(p) {
             return None;
         }
-        if x.mul_add(y, -p) != 0.0 {
+        if !product_exact(a, b) {
             *flags |= NX;
         }
         return Some(p.to_bits());
@@ -146,8 +176,10 @@ fn fast_div(a: u64, b: u64, f64_fmt: bool, flags: &mut u8) -> Option<u64> {
         if !safe(q) {
             return None;
         }
-        // The remainder x - q*y is exact in one fma here.
-        if (-q).mul_add(y, x) != 0.0 {
+        // Exact iff q*y == x exactly. q*y = p + e (TwoProduct), and x - p is exact (Sterbenz:
+        // p is within a factor of two of x), so compare it with e.
+        let p = q * y;
+        if x - p != product_error(q, y, p) {
             *flags |= NX;
         }
         return Some(q.to_bits());
@@ -160,7 +192,8 @@ fn fast_div(a: u64, b: u64, f64_fmt: bool, flags: &mut u8) -> Option<u64> {
         return None;
     }
     let r = narrow(x / y)?;
-    if (-(r as f64)).mul_add(y, x) != 0.0 {
+    // Two f32 significands multiply exactly in f64 (48 bits).
+    if r as f64 * y != x {
         *flags |= NX;
     }
     Some(r.to_bits() as u64)
@@ -173,7 +206,7 @@ fn fast_sqrt(a: u64, f64_fmt: bool, flags: &mut u8) -> Option<u64> {
             return None;
         }
         let r = x.sqrt();
-        if (-r).mul_add(r, x) != 0.0 {
+        if !product_exact(r.to_bits(), r.to_bits()) || r * r != x {
             *flags |= NX;
         }
         return Some(r.to_bits());

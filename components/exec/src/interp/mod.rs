@@ -11,7 +11,8 @@ mod csr;
 mod float;
 mod muldiv;
 
-use crate::isa::{Inst, Op};
+use crate::block::Block;
+use crate::isa::Op;
 use crate::machine::{Space, SpaceId, StopReason, Syscall};
 use crate::memory::Memory;
 use crate::softfloat::{F32, F64};
@@ -78,9 +79,9 @@ pub fn run(h: &mut Hart, space: &mut Space, budget: u64) -> StopReason {
             Ok(b) => b,
             Err(f) => return StopReason::Fault(f),
         };
-        let n = (block.insts.len() as u64).min(left) as usize;
+        let count = (block.insts.len() as u64).min(left) as usize;
         let before = h.instret;
-        let exit = exec_block(h, &mut space.mem, &block.insts[..n]);
+        let exit = exec_block(h, &mut space.mem, block, count);
         left -= (h.instret - before).min(left);
         match exit {
             Exit::Next => {}
@@ -91,22 +92,74 @@ pub fn run(h: &mut Hart, space: &mut Space, budget: u64) -> StopReason {
     StopReason::BudgetExhausted
 }
 
+/// Runs the first `count` instructions of `block`, which starts at `h.pc`.
+///
+/// No pc or instruction index is kept per instruction: the few that need their pc (auipc,
+/// the stops) derive it from the block's offsets and the iterator's position, and control
+/// transfers, which always end a block (`Inst::ends_block`), are the last instruction, so
+/// their pc is the block's end less their length.
 #[inline(always)]
-fn exec_block(h: &mut Hart, mem: &mut Memory, insts: &[Inst]) -> Exit {
-    let mut pc = h.pc;
-    for (n, i) in insts.iter().enumerate() {
-        let a = h.x[i.rs1 as usize & 31];
-        let b = h.x[i.rs2 as usize & 31];
-        let imm = i.imm as i64 as u64;
+fn exec_block(h: &mut Hart, mem: &mut Memory, block: &Block, count: usize) -> Exit {
+    let start = h.pc;
+    let insts = &block.insts[..count];
+    let offsets = &block.offsets;
+    // Where execution continues unless a control transfer says otherwise.
+    let end = start.wrapping_add(offsets[count] as u64);
+    let mut next = end;
+    let mut it = insts.iter();
+    while let Some(i) = it.next() {
         let rd = i.rd as usize & 31;
-        let mut next = pc.wrapping_add(i.len as u64);
-        let addr = a.wrapping_add(imm);
+        // This instruction's index in the block, and its pc.
+        macro_rules! n {
+            () => {
+                insts.len() - it.len() - 1
+            };
+        }
+        macro_rules! pc {
+            () => {
+                start.wrapping_add(offsets[n!()] as u64)
+            };
+        }
+        // The pc of a control transfer, the block's last instruction.
+        macro_rules! last_pc {
+            () => {{
+                debug_assert_eq!(it.len(), 0, "a control transfer ends its block");
+                end.wrapping_sub(i.len as u64)
+            }};
+        }
+        // Operands are read only by the arms that use them: computing them all up front for
+        // every instruction cost more than most instructions themselves.
+        macro_rules! a {
+            () => {
+                h.x[i.rs1 as usize & 31]
+            };
+        }
+        macro_rules! b {
+            () => {
+                h.x[i.rs2 as usize & 31]
+            };
+        }
+        macro_rules! imm {
+            () => {
+                i.imm as i64 as u64
+            };
+        }
+        macro_rules! addr {
+            () => {
+                a!().wrapping_add(imm!())
+            };
+        }
+        macro_rules! shamt {
+            () => {
+                (i.imm & 63) as u64
+            };
+        }
 
-        // Leaves with instruction `n` not executed.
+        // Leaves with this instruction not executed.
         macro_rules! stop {
             ($reason:expr) => {{
-                h.pc = pc;
-                h.instret += n as u64;
+                h.pc = pc!();
+                h.instret += n!() as u64;
                 return Exit::Stop($reason);
             }};
         }
@@ -120,12 +173,12 @@ fn exec_block(h: &mut Hart, mem: &mut Memory, insts: &[Inst]) -> Exit {
         }
         macro_rules! load {
             ($t:ty) => {
-                <$t>::from_le_bytes(try_mem!(mem.load(addr)))
+                <$t>::from_le_bytes(try_mem!(mem.load(addr!())))
             };
         }
         macro_rules! store {
             ($v:expr) => {
-                try_mem!(mem.store(addr, $v.to_le_bytes()))
+                try_mem!(mem.store(addr!(), $v.to_le_bytes()))
             };
         }
         macro_rules! fp {
@@ -138,7 +191,7 @@ fn exec_block(h: &mut Hart, mem: &mut Memory, insts: &[Inst]) -> Exit {
         }
         macro_rules! csr {
             ($op:expr, $src:expr, $write:expr) => {{
-                let retired = h.instret + n as u64;
+                let retired = h.instret + n!() as u64;
                 match csr::access(h, (i.imm as u32) >> 20, $op, $src, $write, retired) {
                     Ok(old) => h.x[rd] = old,
                     Err(()) => stop!(StopReason::IllegalInstruction(i.imm as u32)),
@@ -148,49 +201,48 @@ fn exec_block(h: &mut Hart, mem: &mut Memory, insts: &[Inst]) -> Exit {
         // Atomic read-modify-write of a word or doubleword; rd gets the old value.
         macro_rules! amo_w {
             (|$old:ident| $new:expr) => {{
-                try_mem!(mem.check_rmw(a, 4));
-                let $old = u32::from_le_bytes(try_mem!(mem.load(a)));
+                try_mem!(mem.check_rmw(a!(), 4));
+                let $old = u32::from_le_bytes(try_mem!(mem.load(a!())));
                 let new: u32 = $new;
-                try_mem!(mem.store(a, new.to_le_bytes()));
+                try_mem!(mem.store(a!(), new.to_le_bytes()));
                 h.x[rd] = sext32($old);
             }};
         }
         macro_rules! amo_d {
             (|$old:ident| $new:expr) => {{
-                try_mem!(mem.check_rmw(a, 8));
-                let $old = u64::from_le_bytes(try_mem!(mem.load(a)));
+                try_mem!(mem.check_rmw(a!(), 8));
+                let $old = u64::from_le_bytes(try_mem!(mem.load(a!())));
                 let new: u64 = $new;
-                try_mem!(mem.store(a, new.to_le_bytes()));
+                try_mem!(mem.store(a!(), new.to_le_bytes()));
                 h.x[rd] = $old;
             }};
         }
         macro_rules! branch {
             ($cond:expr) => {
                 if $cond {
-                    next = pc.wrapping_add(imm);
+                    next = last_pc!().wrapping_add(imm!());
                 }
             };
         }
-        let shamt = imm & 63;
-
         match i.op {
             // RV64I.
-            Op::Lui => h.x[rd] = imm,
-            Op::Auipc => h.x[rd] = pc.wrapping_add(imm),
+            Op::Lui => h.x[rd] = imm!(),
+            Op::Auipc => h.x[rd] = pc!().wrapping_add(imm!()),
             Op::Jal => {
-                h.x[rd] = next;
-                next = pc.wrapping_add(imm);
+                next = last_pc!().wrapping_add(imm!());
+                h.x[rd] = end;
             }
             Op::Jalr => {
-                h.x[rd] = next;
-                next = addr & !1;
+                // Read rs1 before writing rd: they may be the same register.
+                next = addr!() & !1;
+                h.x[rd] = end;
             }
-            Op::Beq => branch!(a == b),
-            Op::Bne => branch!(a != b),
-            Op::Blt => branch!((a as i64) < (b as i64)),
-            Op::Bge => branch!((a as i64) >= (b as i64)),
-            Op::Bltu => branch!(a < b),
-            Op::Bgeu => branch!(a >= b),
+            Op::Beq => branch!(a!() == b!()),
+            Op::Bne => branch!(a!() != b!()),
+            Op::Blt => branch!((a!() as i64) < (b!() as i64)),
+            Op::Bge => branch!((a!() as i64) >= (b!() as i64)),
+            Op::Bltu => branch!(a!() < b!()),
+            Op::Bgeu => branch!(a!() >= b!()),
             Op::Lb => h.x[rd] = load!(i8) as i64 as u64,
             Op::Lh => h.x[rd] = load!(i16) as i64 as u64,
             Op::Lw => h.x[rd] = load!(i32) as i64 as u64,
@@ -198,86 +250,88 @@ fn exec_block(h: &mut Hart, mem: &mut Memory, insts: &[Inst]) -> Exit {
             Op::Lbu => h.x[rd] = load!(u8) as u64,
             Op::Lhu => h.x[rd] = load!(u16) as u64,
             Op::Lwu => h.x[rd] = load!(u32) as u64,
-            Op::Sb => store!(b as u8),
-            Op::Sh => store!(b as u16),
-            Op::Sw => store!(b as u32),
-            Op::Sd => store!(b),
-            Op::Addi => h.x[rd] = a.wrapping_add(imm),
-            Op::Slti => h.x[rd] = ((a as i64) < (imm as i64)) as u64,
-            Op::Sltiu => h.x[rd] = (a < imm) as u64,
-            Op::Xori => h.x[rd] = a ^ imm,
-            Op::Ori => h.x[rd] = a | imm,
-            Op::Andi => h.x[rd] = a & imm,
-            Op::Slli => h.x[rd] = a << shamt,
-            Op::Srli => h.x[rd] = a >> shamt,
-            Op::Srai => h.x[rd] = ((a as i64) >> shamt) as u64,
-            Op::Add => h.x[rd] = a.wrapping_add(b),
-            Op::Sub => h.x[rd] = a.wrapping_sub(b),
-            Op::Sll => h.x[rd] = a << (b & 63),
-            Op::Slt => h.x[rd] = ((a as i64) < (b as i64)) as u64,
-            Op::Sltu => h.x[rd] = (a < b) as u64,
-            Op::Xor => h.x[rd] = a ^ b,
-            Op::Srl => h.x[rd] = a >> (b & 63),
-            Op::Sra => h.x[rd] = ((a as i64) >> (b & 63)) as u64,
-            Op::Or => h.x[rd] = a | b,
-            Op::And => h.x[rd] = a & b,
-            Op::Addiw => h.x[rd] = sext32(a.wrapping_add(imm) as u32),
-            Op::Slliw => h.x[rd] = sext32((a as u32) << shamt),
-            Op::Srliw => h.x[rd] = sext32((a as u32) >> shamt),
-            Op::Sraiw => h.x[rd] = ((a as i32) >> shamt) as i64 as u64,
-            Op::Addw => h.x[rd] = sext32(a.wrapping_add(b) as u32),
-            Op::Subw => h.x[rd] = sext32(a.wrapping_sub(b) as u32),
-            Op::Sllw => h.x[rd] = sext32((a as u32) << (b & 31)),
-            Op::Srlw => h.x[rd] = sext32((a as u32) >> (b & 31)),
-            Op::Sraw => h.x[rd] = ((a as i32) >> (b & 31)) as i64 as u64,
+            Op::Sb => store!(b!() as u8),
+            Op::Sh => store!(b!() as u16),
+            Op::Sw => store!(b!() as u32),
+            Op::Sd => store!(b!()),
+            Op::Addi => h.x[rd] = a!().wrapping_add(imm!()),
+            Op::Slti => h.x[rd] = ((a!() as i64) < (imm!() as i64)) as u64,
+            Op::Sltiu => h.x[rd] = (a!() < imm!()) as u64,
+            Op::Xori => h.x[rd] = a!() ^ imm!(),
+            Op::Ori => h.x[rd] = a!() | imm!(),
+            Op::Andi => h.x[rd] = a!() & imm!(),
+            Op::Slli => h.x[rd] = a!() << shamt!(),
+            Op::Srli => h.x[rd] = a!() >> shamt!(),
+            Op::Srai => h.x[rd] = ((a!() as i64) >> shamt!()) as u64,
+            Op::Add => h.x[rd] = a!().wrapping_add(b!()),
+            Op::Sub => h.x[rd] = a!().wrapping_sub(b!()),
+            Op::Sll => h.x[rd] = a!() << (b!() & 63),
+            Op::Slt => h.x[rd] = ((a!() as i64) < (b!() as i64)) as u64,
+            Op::Sltu => h.x[rd] = (a!() < b!()) as u64,
+            Op::Xor => h.x[rd] = a!() ^ b!(),
+            Op::Srl => h.x[rd] = a!() >> (b!() & 63),
+            Op::Sra => h.x[rd] = ((a!() as i64) >> (b!() & 63)) as u64,
+            Op::Or => h.x[rd] = a!() | b!(),
+            Op::And => h.x[rd] = a!() & b!(),
+            Op::Addiw => h.x[rd] = sext32(a!().wrapping_add(imm!()) as u32),
+            Op::Slliw => h.x[rd] = sext32((a!() as u32) << shamt!()),
+            Op::Srliw => h.x[rd] = sext32((a!() as u32) >> shamt!()),
+            Op::Sraiw => h.x[rd] = ((a!() as i32) >> shamt!()) as i64 as u64,
+            Op::Addw => h.x[rd] = sext32(a!().wrapping_add(b!()) as u32),
+            Op::Subw => h.x[rd] = sext32(a!().wrapping_sub(b!()) as u32),
+            Op::Sllw => h.x[rd] = sext32((a!() as u32) << (b!() & 31)),
+            Op::Srlw => h.x[rd] = sext32((a!() as u32) >> (b!() & 31)),
+            Op::Sraw => h.x[rd] = ((a!() as i32) >> (b!() & 31)) as i64 as u64,
             // One hart runs at a time and memory is never reordered: fences are no-ops.
             Op::Fence => {}
             Op::Ecall => {
-                h.pc = next;
-                h.instret += n as u64 + 1;
+                h.pc = pc!().wrapping_add(i.len as u64);
+                h.instret += n!() as u64 + 1;
                 let x = &h.x;
                 let args = [x[10], x[11], x[12], x[13], x[14], x[15]];
                 return Exit::Stop(StopReason::Ecall(Syscall { nr: x[17], args }));
             }
             Op::Ebreak => stop!(StopReason::Breakpoint),
             Op::FenceI => {
-                h.pc = next;
-                h.instret += n as u64 + 1;
+                h.pc = pc!().wrapping_add(i.len as u64);
+                h.instret += n!() as u64 + 1;
                 return Exit::FenceI;
             }
             // Zicsr: csrrs/csrrc with rs1 = x0 (or a zero uimm) do not write (unpriv 7.1).
-            Op::Csrrw => csr!(CsrOp::Write, a, true),
-            Op::Csrrs => csr!(CsrOp::Set, a, i.rs1 != 0),
-            Op::Csrrc => csr!(CsrOp::Clear, a, i.rs1 != 0),
+            Op::Csrrw => csr!(CsrOp::Write, a!(), true),
+            Op::Csrrs => csr!(CsrOp::Set, a!(), i.rs1 != 0),
+            Op::Csrrc => csr!(CsrOp::Clear, a!(), i.rs1 != 0),
             Op::Csrrwi => csr!(CsrOp::Write, i.rs1 as u64, true),
             Op::Csrrsi => csr!(CsrOp::Set, i.rs1 as u64, i.rs1 != 0),
             Op::Csrrci => csr!(CsrOp::Clear, i.rs1 as u64, i.rs1 != 0),
             // M.
-            Op::Mul => h.x[rd] = a.wrapping_mul(b),
-            Op::Mulh => h.x[rd] = muldiv::mulh(a, b),
-            Op::Mulhsu => h.x[rd] = muldiv::mulhsu(a, b),
-            Op::Mulhu => h.x[rd] = muldiv::mulhu(a, b),
-            Op::Div => h.x[rd] = muldiv::div(a, b),
-            Op::Divu => h.x[rd] = muldiv::divu(a, b),
-            Op::Rem => h.x[rd] = muldiv::rem(a, b),
-            Op::Remu => h.x[rd] = muldiv::remu(a, b),
-            Op::Mulw => h.x[rd] = sext32(a.wrapping_mul(b) as u32),
-            Op::Divw => h.x[rd] = muldiv::divw(a, b),
-            Op::Divuw => h.x[rd] = muldiv::divuw(a, b),
-            Op::Remw => h.x[rd] = muldiv::remw(a, b),
-            Op::Remuw => h.x[rd] = muldiv::remuw(a, b),
+            Op::Mul => h.x[rd] = a!().wrapping_mul(b!()),
+            Op::Mulh => h.x[rd] = muldiv::mulh(a!(), b!()),
+            Op::Mulhsu => h.x[rd] = muldiv::mulhsu(a!(), b!()),
+            Op::Mulhu => h.x[rd] = muldiv::mulhu(a!(), b!()),
+            Op::Div => h.x[rd] = muldiv::div(a!(), b!()),
+            Op::Divu => h.x[rd] = muldiv::divu(a!(), b!()),
+            Op::Rem => h.x[rd] = muldiv::rem(a!(), b!()),
+            Op::Remu => h.x[rd] = muldiv::remu(a!(), b!()),
+            Op::Mulw => h.x[rd] = sext32(a!().wrapping_mul(b!()) as u32),
+            Op::Divw => h.x[rd] = muldiv::divw(a!(), b!()),
+            Op::Divuw => h.x[rd] = muldiv::divuw(a!(), b!()),
+            Op::Remw => h.x[rd] = muldiv::remw(a!(), b!()),
+            Op::Remuw => h.x[rd] = muldiv::remuw(a!(), b!()),
             // A. Misaligned atomics are performed rather than trapped.
             Op::LrW => {
+                let a = a!();
                 h.x[rd] = u32::from_le_bytes(try_mem!(mem.load(a))) as i32 as i64 as u64;
                 h.reservation = Some(a);
             }
             Op::LrD => {
+                let a = a!();
                 h.x[rd] = u64::from_le_bytes(try_mem!(mem.load(a)));
                 h.reservation = Some(a);
             }
             Op::ScW => {
-                if h.reservation == Some(a) {
-                    try_mem!(mem.store(a, (b as u32).to_le_bytes()));
+                if h.reservation == Some(a!()) {
+                    try_mem!(mem.store(a!(), (b!() as u32).to_le_bytes()));
                     h.x[rd] = 0;
                 } else {
                     h.x[rd] = 1;
@@ -285,32 +339,32 @@ fn exec_block(h: &mut Hart, mem: &mut Memory, insts: &[Inst]) -> Exit {
                 h.reservation = None;
             }
             Op::ScD => {
-                if h.reservation == Some(a) {
-                    try_mem!(mem.store(a, b.to_le_bytes()));
+                if h.reservation == Some(a!()) {
+                    try_mem!(mem.store(a!(), b!().to_le_bytes()));
                     h.x[rd] = 0;
                 } else {
                     h.x[rd] = 1;
                 }
                 h.reservation = None;
             }
-            Op::AmoswapW => amo_w!(|_old| b as u32),
-            Op::AmoaddW => amo_w!(|old| old.wrapping_add(b as u32)),
-            Op::AmoxorW => amo_w!(|old| old ^ b as u32),
-            Op::AmoandW => amo_w!(|old| old & b as u32),
-            Op::AmoorW => amo_w!(|old| old | b as u32),
-            Op::AmominW => amo_w!(|old| (old as i32).min(b as i32) as u32),
-            Op::AmomaxW => amo_w!(|old| (old as i32).max(b as i32) as u32),
-            Op::AmominuW => amo_w!(|old| old.min(b as u32)),
-            Op::AmomaxuW => amo_w!(|old| old.max(b as u32)),
-            Op::AmoswapD => amo_d!(|_old| b),
-            Op::AmoaddD => amo_d!(|old| old.wrapping_add(b)),
-            Op::AmoxorD => amo_d!(|old| old ^ b),
-            Op::AmoandD => amo_d!(|old| old & b),
-            Op::AmoorD => amo_d!(|old| old | b),
-            Op::AmominD => amo_d!(|old| (old as i64).min(b as i64) as u64),
-            Op::AmomaxD => amo_d!(|old| (old as i64).max(b as i64) as u64),
-            Op::AmominuD => amo_d!(|old| old.min(b)),
-            Op::AmomaxuD => amo_d!(|old| old.max(b)),
+            Op::AmoswapW => amo_w!(|_old| b!() as u32),
+            Op::AmoaddW => amo_w!(|old| old.wrapping_add(b!() as u32)),
+            Op::AmoxorW => amo_w!(|old| old ^ b!() as u32),
+            Op::AmoandW => amo_w!(|old| old & b!() as u32),
+            Op::AmoorW => amo_w!(|old| old | b!() as u32),
+            Op::AmominW => amo_w!(|old| (old as i32).min(b!() as i32) as u32),
+            Op::AmomaxW => amo_w!(|old| (old as i32).max(b!() as i32) as u32),
+            Op::AmominuW => amo_w!(|old| old.min(b!() as u32)),
+            Op::AmomaxuW => amo_w!(|old| old.max(b!() as u32)),
+            Op::AmoswapD => amo_d!(|_old| b!()),
+            Op::AmoaddD => amo_d!(|old| old.wrapping_add(b!())),
+            Op::AmoxorD => amo_d!(|old| old ^ b!()),
+            Op::AmoandD => amo_d!(|old| old & b!()),
+            Op::AmoorD => amo_d!(|old| old | b!()),
+            Op::AmominD => amo_d!(|old| (old as i64).min(b!() as i64) as u64),
+            Op::AmomaxD => amo_d!(|old| (old as i64).max(b!() as i64) as u64),
+            Op::AmominuD => amo_d!(|old| old.min(b!())),
+            Op::AmomaxuD => amo_d!(|old| old.max(b!())),
             // F. Loads NaN-box; stores take the low bits as they are (unpriv 20.5).
             Op::Flw => h.f[rd] = load!(u32) as u64 | 0xffff_ffff_0000_0000,
             Op::Fsw => store!(h.f[i.rs2 as usize & 31] as u32),
@@ -337,11 +391,11 @@ fn exec_block(h: &mut Hart, mem: &mut Memory, insts: &[Inst]) -> Exit {
             Op::FeqS => h.x[rd] = float::compare::<F32>(h, i, 0),
             Op::FltS => h.x[rd] = float::compare::<F32>(h, i, 1),
             Op::FleS => h.x[rd] = float::compare::<F32>(h, i, 2),
-            Op::FcvtSW => fp!(float::from_int::<F32>(h, i, a, true, 32)),
-            Op::FcvtSWu => fp!(float::from_int::<F32>(h, i, a, false, 32)),
-            Op::FcvtSL => fp!(float::from_int::<F32>(h, i, a, true, 64)),
-            Op::FcvtSLu => fp!(float::from_int::<F32>(h, i, a, false, 64)),
-            Op::FmvWX => h.f[rd] = a | 0xffff_ffff_0000_0000,
+            Op::FcvtSW => fp!(float::from_int::<F32>(h, i, a!(), true, 32)),
+            Op::FcvtSWu => fp!(float::from_int::<F32>(h, i, a!(), false, 32)),
+            Op::FcvtSL => fp!(float::from_int::<F32>(h, i, a!(), true, 64)),
+            Op::FcvtSLu => fp!(float::from_int::<F32>(h, i, a!(), false, 64)),
+            Op::FmvWX => h.f[rd] = a!() | 0xffff_ffff_0000_0000,
             // D.
             Op::Fld => h.f[rd] = load!(u64),
             Op::Fsd => store!(h.f[i.rs2 as usize & 31]),
@@ -369,62 +423,61 @@ fn exec_block(h: &mut Hart, mem: &mut Memory, insts: &[Inst]) -> Exit {
             Op::FcvtWuD => h.x[rd] = fp!(float::to_int::<F64>(h, i, false, 32)),
             Op::FcvtLD => h.x[rd] = fp!(float::to_int::<F64>(h, i, true, 64)),
             Op::FcvtLuD => h.x[rd] = fp!(float::to_int::<F64>(h, i, false, 64)),
-            Op::FcvtDW => fp!(float::from_int::<F64>(h, i, a, true, 32)),
-            Op::FcvtDWu => fp!(float::from_int::<F64>(h, i, a, false, 32)),
-            Op::FcvtDL => fp!(float::from_int::<F64>(h, i, a, true, 64)),
-            Op::FcvtDLu => fp!(float::from_int::<F64>(h, i, a, false, 64)),
+            Op::FcvtDW => fp!(float::from_int::<F64>(h, i, a!(), true, 32)),
+            Op::FcvtDWu => fp!(float::from_int::<F64>(h, i, a!(), false, 32)),
+            Op::FcvtDL => fp!(float::from_int::<F64>(h, i, a!(), true, 64)),
+            Op::FcvtDLu => fp!(float::from_int::<F64>(h, i, a!(), false, 64)),
             Op::FmvXD => h.x[rd] = h.f[i.rs1 as usize & 31],
-            Op::FmvDX => h.f[rd] = a,
+            Op::FmvDX => h.f[rd] = a!(),
             // Zba.
-            Op::AddUw => h.x[rd] = b.wrapping_add(a as u32 as u64),
-            Op::Sh1add => h.x[rd] = b.wrapping_add(a << 1),
-            Op::Sh2add => h.x[rd] = b.wrapping_add(a << 2),
-            Op::Sh3add => h.x[rd] = b.wrapping_add(a << 3),
-            Op::Sh1addUw => h.x[rd] = b.wrapping_add((a as u32 as u64) << 1),
-            Op::Sh2addUw => h.x[rd] = b.wrapping_add((a as u32 as u64) << 2),
-            Op::Sh3addUw => h.x[rd] = b.wrapping_add((a as u32 as u64) << 3),
-            Op::SlliUw => h.x[rd] = (a as u32 as u64) << shamt,
+            Op::AddUw => h.x[rd] = b!().wrapping_add(a!() as u32 as u64),
+            Op::Sh1add => h.x[rd] = b!().wrapping_add(a!() << 1),
+            Op::Sh2add => h.x[rd] = b!().wrapping_add(a!() << 2),
+            Op::Sh3add => h.x[rd] = b!().wrapping_add(a!() << 3),
+            Op::Sh1addUw => h.x[rd] = b!().wrapping_add((a!() as u32 as u64) << 1),
+            Op::Sh2addUw => h.x[rd] = b!().wrapping_add((a!() as u32 as u64) << 2),
+            Op::Sh3addUw => h.x[rd] = b!().wrapping_add((a!() as u32 as u64) << 3),
+            Op::SlliUw => h.x[rd] = (a!() as u32 as u64) << shamt!(),
             // Zbb.
-            Op::Andn => h.x[rd] = a & !b,
-            Op::Orn => h.x[rd] = a | !b,
-            Op::Xnor => h.x[rd] = !(a ^ b),
-            Op::Clz => h.x[rd] = a.leading_zeros() as u64,
-            Op::Clzw => h.x[rd] = (a as u32).leading_zeros() as u64,
-            Op::Ctz => h.x[rd] = a.trailing_zeros() as u64,
-            Op::Ctzw => h.x[rd] = (a as u32).trailing_zeros() as u64,
-            Op::Cpop => h.x[rd] = a.count_ones() as u64,
-            Op::Cpopw => h.x[rd] = (a as u32).count_ones() as u64,
-            Op::Max => h.x[rd] = (a as i64).max(b as i64) as u64,
-            Op::Maxu => h.x[rd] = a.max(b),
-            Op::Min => h.x[rd] = (a as i64).min(b as i64) as u64,
-            Op::Minu => h.x[rd] = a.min(b),
-            Op::SextB => h.x[rd] = a as i8 as i64 as u64,
-            Op::SextH => h.x[rd] = a as i16 as i64 as u64,
-            Op::ZextH => h.x[rd] = a as u16 as u64,
-            Op::Rol => h.x[rd] = a.rotate_left((b & 63) as u32),
-            Op::Rolw => h.x[rd] = bitmanip::rolw(a, b),
-            Op::Ror => h.x[rd] = a.rotate_right((b & 63) as u32),
-            Op::Rorw => h.x[rd] = bitmanip::rorw(a, b),
-            Op::Rori => h.x[rd] = a.rotate_right(shamt as u32),
-            Op::Roriw => h.x[rd] = bitmanip::rorw(a, shamt),
-            Op::OrcB => h.x[rd] = bitmanip::orc_b(a),
-            Op::Rev8 => h.x[rd] = a.swap_bytes(),
+            Op::Andn => h.x[rd] = a!() & !b!(),
+            Op::Orn => h.x[rd] = a!() | !b!(),
+            Op::Xnor => h.x[rd] = !(a!() ^ b!()),
+            Op::Clz => h.x[rd] = a!().leading_zeros() as u64,
+            Op::Clzw => h.x[rd] = (a!() as u32).leading_zeros() as u64,
+            Op::Ctz => h.x[rd] = a!().trailing_zeros() as u64,
+            Op::Ctzw => h.x[rd] = (a!() as u32).trailing_zeros() as u64,
+            Op::Cpop => h.x[rd] = a!().count_ones() as u64,
+            Op::Cpopw => h.x[rd] = (a!() as u32).count_ones() as u64,
+            Op::Max => h.x[rd] = (a!() as i64).max(b!() as i64) as u64,
+            Op::Maxu => h.x[rd] = a!().max(b!()),
+            Op::Min => h.x[rd] = (a!() as i64).min(b!() as i64) as u64,
+            Op::Minu => h.x[rd] = a!().min(b!()),
+            Op::SextB => h.x[rd] = a!() as i8 as i64 as u64,
+            Op::SextH => h.x[rd] = a!() as i16 as i64 as u64,
+            Op::ZextH => h.x[rd] = a!() as u16 as u64,
+            Op::Rol => h.x[rd] = a!().rotate_left((b!() & 63) as u32),
+            Op::Rolw => h.x[rd] = bitmanip::rolw(a!(), b!()),
+            Op::Ror => h.x[rd] = a!().rotate_right((b!() & 63) as u32),
+            Op::Rorw => h.x[rd] = bitmanip::rorw(a!(), b!()),
+            Op::Rori => h.x[rd] = a!().rotate_right(shamt!() as u32),
+            Op::Roriw => h.x[rd] = bitmanip::rorw(a!(), shamt!()),
+            Op::OrcB => h.x[rd] = bitmanip::orc_b(a!()),
+            Op::Rev8 => h.x[rd] = a!().swap_bytes(),
             // Zbs.
-            Op::Bclr => h.x[rd] = a & !(1 << (b & 63)),
-            Op::Bclri => h.x[rd] = a & !(1 << shamt),
-            Op::Bext => h.x[rd] = (a >> (b & 63)) & 1,
-            Op::Bexti => h.x[rd] = (a >> shamt) & 1,
-            Op::Binv => h.x[rd] = a ^ (1 << (b & 63)),
-            Op::Binvi => h.x[rd] = a ^ (1 << shamt),
-            Op::Bset => h.x[rd] = a | (1 << (b & 63)),
-            Op::Bseti => h.x[rd] = a | (1 << shamt),
+            Op::Bclr => h.x[rd] = a!() & !(1 << (b!() & 63)),
+            Op::Bclri => h.x[rd] = a!() & !(1 << shamt!()),
+            Op::Bext => h.x[rd] = (a!() >> (b!() & 63)) & 1,
+            Op::Bexti => h.x[rd] = (a!() >> shamt!()) & 1,
+            Op::Binv => h.x[rd] = a!() ^ (1 << (b!() & 63)),
+            Op::Binvi => h.x[rd] = a!() ^ (1 << shamt!()),
+            Op::Bset => h.x[rd] = a!() | (1 << (b!() & 63)),
+            Op::Bseti => h.x[rd] = a!() | (1 << shamt!()),
             Op::Illegal => stop!(StopReason::IllegalInstruction(i.imm as u32)),
         }
         // Writes to x0 are discarded by restoring it.
         h.x[0] = 0;
-        pc = next;
     }
-    h.pc = pc;
-    h.instret += insts.len() as u64;
+    h.pc = next;
+    h.instret += count as u64;
     Exit::Next
 }

@@ -576,8 +576,16 @@ impl Builder<'_> {
         let off = self.offset(size, false);
         let mut lines = vec![format!("addi x{t}, x{}, {off}", self.base)];
         if self.rng.chance(85) {
-            let rd = self.wr_not(&[t]);
-            lines.push(format!("lr.{w}{} x{rd}, (x{t})", self.rng.pick(ORDERING)));
+            let ord = self.rng.pick(ORDERING);
+            if self.rng.chance(20) {
+                // lr into its own address register (the reservation is the address, read
+                // before the load overwrites it), then the address again for the sc.
+                lines.push(format!("lr.{w}{ord} x{t}, (x{t})"));
+                lines.push(format!("addi x{t}, x{}, {off}", self.base));
+            } else {
+                let rd = self.wr_not(&[t]);
+                lines.push(format!("lr.{w}{ord} x{rd}, (x{t})"));
+            }
             for _ in 0..self.rng.below(3) {
                 lines.push(self.int_alu(&[t]));
             }
