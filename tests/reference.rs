@@ -147,7 +147,7 @@ cases! {
     pass alpine_subshell: Alpine, sh("x=1; (x=2; echo in $x); echo out $x; (exit 3); echo status $?");
     pass alpine_command_substitution: Alpine, sh("n=$(wc -l < /etc/passwd); echo lines $n; echo \"$(echo a $(echo b))\"");
     pass alpine_exit_status: Alpine, sh("sh -c 'exit 7'; echo $?; false; echo $?; /nonexistent; echo $?");
-    pass alpine_background_wait: Alpine, sh("(sleep 0.3; echo slow) & (echo fast) & wait; echo done");
+    pass alpine_background_wait: Alpine, sh("(sleep 1; echo slow) & (echo fast) & wait; echo done");
     pass alpine_kill_background: Alpine, sh("sleep 5 & pid=$!; kill $pid; wait $pid; echo status $?; sleep 5 & kill -9 $!; wait $!; echo status $?").stdout_only();
     pass alpine_kill_self: Alpine, sh("sh -c 'kill -TERM $$; echo not reached'; echo status $?");
     pass alpine_trap: Alpine, sh("trap 'echo got USR1' USR1; kill -USR1 $$; echo after; trap 'echo bye' EXIT; exit 4");
@@ -184,7 +184,7 @@ cases! {
     pass debian_env_sorted: Debian, sh("env | sort");
     pass debian_ps: Debian, sh("ps -o comm= -p $$");
     pass debian_proc_status: Debian, sh("grep -E '^(Name|State|Uid):' /proc/self/status");
-    pass debian_dash_jobs: Debian, sh("(sleep 0.3; echo slow) & (echo fast) & wait; echo done; sleep 5 & kill $!; wait $!; echo status $?").stdout_only();
+    pass debian_dash_jobs: Debian, sh("(sleep 1; echo slow) & (echo fast) & wait; echo done; sleep 5 & kill $!; wait $!; echo status $?").stdout_only();
     pass debian_dash_trap: Debian, sh("trap 'echo got USR1' USR1; kill -USR1 $$; echo after; trap 'echo bye' EXIT; exit 4");
     // --- Debian: bash.
     pass debian_bash_arrays: Debian, bash("a=(x y z); echo ${#a[@]} ${a[1]}; declare -A m=([k]=v); echo ${m[k]}; s=hello; echo ${s^^} ${s:1:3} ${s/l/L}");
