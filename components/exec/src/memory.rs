@@ -63,7 +63,15 @@ impl Memory {
     }
 
     fn perm(&self, page: u64) -> u8 {
-        self.perms.get(page as usize).copied().unwrap_or(0)
+        self.perm_ref(page).copied().unwrap_or(0)
+    }
+
+    /// The permission byte of `page`, if the arena covers it. The page number is converted
+    /// with `try_from`, not `as`: on wasm32 `as usize` would drop the high bits and alias
+    /// addresses at 2^44 and above onto low memory instead of faulting.
+    #[inline(always)]
+    fn perm_ref(&self, page: u64) -> Option<&u8> {
+        usize::try_from(page).ok().and_then(|p| self.perms.get(p))
     }
 
     /// Grows the arena to cover at least `end` bytes.
@@ -141,8 +149,9 @@ impl Memory {
     pub fn unmap(&mut self, addr: u64, len: u64) -> Result<(), MapError> {
         let pages = page_range(addr, len)?;
         self.invalidate_code(pages.clone());
-        let end = (pages.end as usize).min(self.perms.len());
-        if (pages.start as usize) < end {
+        // Clamped as u64 first: see `perm_ref`.
+        let end = pages.end.min(self.perms.len() as u64) as usize;
+        if pages.start < end as u64 {
             self.perms[pages.start as usize..end].fill(0);
             // Leave the bytes zero, so a later map of arena pages need not clear them twice.
             self.arena[addr as usize..end << PAGE_SHIFT].fill(0);
@@ -204,7 +213,7 @@ impl Memory {
     /// Guest load of `N` bytes (little-endian, any alignment).
     #[inline(always)]
     pub fn load<const N: usize>(&self, addr: u64) -> Result<[u8; N], Fault> {
-        if let Some(&p) = self.perms.get((addr >> PAGE_SHIFT) as usize)
+        if let Some(&p) = self.perm_ref(addr >> PAGE_SHIFT)
             && p & R != 0
             && (addr & (PAGE_SIZE - 1)) as usize <= PAGE_SIZE as usize - N
         {
@@ -228,7 +237,7 @@ impl Memory {
     /// Guest store of `N` bytes (little-endian, any alignment).
     #[inline(always)]
     pub fn store<const N: usize>(&mut self, addr: u64, data: [u8; N]) -> Result<(), Fault> {
-        if let Some(&p) = self.perms.get((addr >> PAGE_SHIFT) as usize)
+        if let Some(&p) = self.perm_ref(addr >> PAGE_SHIFT)
             && p & (W | CODE) == W
             && (addr & (PAGE_SIZE - 1)) as usize <= PAGE_SIZE as usize - N
         {
@@ -340,6 +349,24 @@ mod tests {
         assert_eq!(m.load::<1>(0x1000).unwrap_err().cause, FaultCause::Unmapped);
         m.map(0x1000, 0x1000, Prot::READ).unwrap();
         assert_eq!(m.load::<4>(0x1ffc).unwrap(), [0; 4]);
+    }
+
+    #[test]
+    fn addresses_past_the_arena_fault_and_unmap_nothing() {
+        // At 2^44 and above a page number no longer fits 32 bits: on wasm32 these must not
+        // wrap onto page 1. To run the unit tests on wasm32: `CARGO_TARGET_WASM32_WASIP2_RUNNER=
+        // "wasmtime run" cargo test --target wasm32-wasip2 -p friscy-exec --lib`.
+        let mut m = Memory::new();
+        m.map(0x1000, 0x1000, Prot::READ | Prot::WRITE).unwrap();
+        m.write(0x1000, &[7; 8]).unwrap();
+        let far = (1u64 << 44) + 0x1000;
+        let f = m.load::<8>(far).unwrap_err();
+        assert_eq!((f.addr, f.cause), (far, FaultCause::Unmapped));
+        assert_eq!(m.store(far, [1u8; 8]).unwrap_err().addr, far);
+        assert_eq!(m.read(far, &mut [0; 8]).unwrap_err().addr, far);
+        assert_eq!(m.protect(far, 0x1000, Prot::READ), Err(MapError::Invalid));
+        m.unmap(far, 0x1000).unwrap();
+        assert_eq!(m.load::<8>(0x1000).unwrap(), [7; 8]);
     }
 
     #[test]
