@@ -80,12 +80,13 @@ pub fn run(h: &mut Hart, space: &mut Space, budget: u64) -> StopReason {
             Err(f) => return StopReason::Fault(f),
         };
         let count = (block.insts.len() as u64).min(left) as usize;
-        let before = h.instret;
-        let exit = exec_block(h, &mut space.mem, block, count);
-        left -= (h.instret - before).min(left);
-        match exit {
-            Exit::Next => {}
-            Exit::FenceI => space.code.flush(),
+        // Both exits that continue retired the whole slice (fence.i ends its block).
+        match exec_block(h, &mut space.mem, block, count) {
+            Exit::Next => left -= count as u64,
+            Exit::FenceI => {
+                left -= count as u64;
+                space.code.flush();
+            }
             Exit::Stop(reason) => return reason,
         }
     }
