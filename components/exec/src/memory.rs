@@ -122,7 +122,9 @@ impl Memory {
 
     /// Marks code in `pages` stale if any page holds decoded code.
     fn invalidate_code(&mut self, pages: core::ops::Range<u64>) {
-        for p in pages {
+        // Pages past the arena hold nothing (and a guest may name an absurd range).
+        let end = pages.end.min(self.perms.len() as u64);
+        for p in pages.start..end {
             if let Some(perm) = self.perms.get_mut(p as usize)
                 && *perm & CODE != 0
             {
@@ -162,7 +164,8 @@ impl Memory {
     /// mprotect: every page in the range must be mapped.
     pub fn protect(&mut self, addr: u64, len: u64, prot: Prot) -> Result<(), MapError> {
         let pages = page_range(addr, len)?;
-        if pages.clone().any(|p| self.perm(p) & MAPPED == 0) {
+        if pages.end > self.perms.len() as u64 || pages.clone().any(|p| self.perm(p) & MAPPED == 0)
+        {
             return Err(MapError::Invalid);
         }
         self.invalidate_code(pages.clone());

@@ -143,9 +143,13 @@ pub fn sys_mmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     Ok(start)
 }
 
+/// The top of a riscv64 user address space with Sv39 paging (256 GiB), which munmap and
+/// mprotect check ranges against, as Linux does with TASK_SIZE.
+pub const TASK_SIZE: u64 = 1 << 38;
+
 pub fn sys_munmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (addr, len) = (a[0], a[1]);
-    if addr % PAGE_SIZE != 0 || len == 0 {
+    if addr % PAGE_SIZE != 0 || len == 0 || addr > TASK_SIZE || len > TASK_SIZE - addr {
         return Err(Errno::EINVAL);
     }
     let end = page_up(addr.checked_add(len).ok_or(Errno::EINVAL)?).ok_or(Errno::EINVAL)?;
@@ -163,6 +167,9 @@ pub fn sys_mprotect(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     }
     if len == 0 {
         return Ok(0);
+    }
+    if addr > TASK_SIZE || len > TASK_SIZE - addr {
+        return Err(Errno::ENOMEM);
     }
     let end = page_up(addr.checked_add(len).ok_or(Errno::ENOMEM)?).ok_or(Errno::ENOMEM)?;
     p.mm.protect(addr, end, prot)?;
