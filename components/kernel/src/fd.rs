@@ -155,9 +155,19 @@ impl FdTable {
         self.fds.iter().map(|(&fd, e)| (fd, e))
     }
 
-    /// Close the FD_CLOEXEC descriptors (execve).
-    pub fn remove_cloexec(&mut self) {
-        self.fds.retain(|_, e| !e.cloexec);
+    /// Close the FD_CLOEXEC descriptors (execve); the caller releases their locks.
+    #[must_use]
+    pub fn remove_cloexec(&mut self) -> Vec<FdEntry> {
+        let doomed: Vec<i32> = self
+            .fds
+            .iter()
+            .filter(|(_, e)| e.cloexec)
+            .map(|(&fd, _)| fd)
+            .collect();
+        doomed
+            .into_iter()
+            .filter_map(|fd| self.fds.remove(&fd))
+            .collect()
     }
 
     /// Close the descriptors in [first, last] (close_range(2)).

@@ -60,6 +60,50 @@ fn record_ofd_and_flock_locks_match_linux() {
 }
 
 #[test]
+fn blocking_lock_requests_wait_for_another_process_like_linux() {
+    same_as_linux("fs_lock_wait");
+}
+
+#[test]
+fn hopeless_lock_waits_fail_and_execve_releases_close_on_exec_locks() {
+    let prog = std::fs::read(guest("fs_lock_wait")).unwrap();
+    let (status, out, err) = run_image(
+        &[("bin/fs_lock_wait", 0o755, prog)],
+        &["/bin/fs_lock_wait", "/w", "exec"],
+    );
+    assert_eq!((status, err.as_str()), (0, ""), "{out}");
+    let tail: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("b = open"))
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            r#"b = open("f", O_RDWR) = 3"#,
+            r#"c = open("f", O_RDWR) = 4"#,
+            "flock(b, LOCK_EX) = 0",
+            // Only this thread holds b: Linux would wait forever.
+            "flock(c, LOCK_EX) = -1 EDEADLK",
+            "lk(c, F_OFD_SETLK, F_WRLCK, 0, 1) = 0",
+            "lk(b, F_OFD_SETLKW, F_WRLCK, 0, 1) = -1 EDEADLK",
+            "x = open(\"f\", O_RDWR | O_CLOEXEC) = 3",
+            "y = open(\"f\", O_RDWR | O_CLOEXEC) = 4",
+            "flock(x, LOCK_EX) = 0",
+            "lk(x, F_SETLK, F_WRLCK, 0, 5) = 0",
+            "lk(y, F_OFD_SETLK, F_WRLCK, 6, 2) = 0",
+            // After execve: the flock, the record lock and the OFD lock are all gone.
+            r#"c = open("f", O_RDWR) = 3"#,
+            "flock(c, LOCK_EX | LOCK_NB) = 0",
+            "  -> type 2 start 0 len 0",
+            "lk(c, F_GETLK, F_WRLCK, 0, 0) = 0",
+            "  -> type 2 start 0 len 0",
+            "lk(c, F_OFD_GETLK, F_WRLCK, 0, 0) = 0",
+        ],
+        "{out}"
+    );
+}
+
+#[test]
 fn mremap_and_msync_match_linux() {
     same_as_linux("mem_remap");
 }

@@ -5,9 +5,11 @@
 //! descriptor of the file; OFD locks and flock locks belong to an open file description
 //! and go away when its last descriptor closes. Locks of one owner never conflict with
 //! each other; record locks (POSIX and OFD) conflict with each other; flock locks live in
-//! their own namespace. A lock request that would have to wait for a conflicting lock gets
-//! EDEADLK: every owner that can hold a lock belongs to the waiting task's own process
-//! (one process, no threads), so the wait could never end.
+//! their own namespace. A blocking request (F_SETLKW, F_OFD_SETLKW, flock without
+//! LOCK_NB) that meets a conflicting lock parks until some syscall completes and then
+//! tries again, as long as someone else can release that lock (another process, or another
+//! thread of ours); when only the waiting thread itself could, the wait could never end and
+//! the request fails with EDEADLK.
 
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -330,18 +332,38 @@ pub fn fcntl_lock(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
                 _ => return Err(Errno::EINVAL),
             };
             if let Some(write) = new
-                && k.locks.conflict(key, owner, start, end, write).is_some()
+                && let Some(held) = k.locks.conflict(key, owner, start, end, write)
             {
-                return Err(if matches!(cmd, F_SETLKW | F_OFD_SETLKW) {
-                    Errno::EDEADLK
-                } else {
-                    Errno::EAGAIN
-                });
+                if !matches!(cmd, F_SETLKW | F_OFD_SETLKW) {
+                    return Err(Errno::EAGAIN);
+                }
+                return wait_for(k, p, held.owner);
             }
             k.locks.set(key, owner, start, end, new);
             Ok(0)
         }
     }
+}
+
+/// A blocking lock request met `holder`'s lock: park (the whole call runs again after
+/// any syscall completes, which is when a lock can have been released), or EDEADLK when
+/// nobody but the caller could ever release it.
+fn wait_for(k: &mut Kernel, p: &mut Process, holder: Owner) -> SysResult {
+    let others_can_release = match holder {
+        Owner::Posix(pid) => pid != p.pid,
+        // A description's lock: anyone holding a descriptor of it may unlock or close it.
+        Owner::Ofd(d) | Owner::Flock(d) => {
+            p.threads.len() > 1
+                || k.procs
+                    .values()
+                    .any(|q| q.fds.iter().any(|(_, e)| Rc::as_ptr(&e.file) as usize == d))
+        }
+    };
+    if !others_can_release {
+        return Err(Errno::EDEADLK);
+    }
+    // SA_RESTART restarts it after a handler, as Linux's -ERESTARTSYS from fcntl/flock.
+    k.park(p, crate::process::Wake::Event, None, true)
 }
 
 pub fn sys_flock(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
@@ -360,13 +382,12 @@ pub fn sys_flock(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let key = lock_key(&file.borrow().kind).ok_or(Errno::EBADF)?;
     let owner = Owner::Flock(Rc::as_ptr(&file) as usize);
     if let Some(write) = new
-        && k.locks.conflict(key, owner, 0, OFFSET_MAX, write).is_some()
+        && let Some(held) = k.locks.conflict(key, owner, 0, OFFSET_MAX, write)
     {
-        return Err(if op & LOCK_NB != 0 {
-            Errno::EWOULDBLOCK
-        } else {
-            Errno::EDEADLK
-        });
+        if op & LOCK_NB != 0 {
+            return Err(Errno::EWOULDBLOCK);
+        }
+        return wait_for(k, p, held.owner);
     }
     k.locks.set(key, owner, 0, OFFSET_MAX, new);
     Ok(0)

@@ -217,7 +217,11 @@ impl Kernel {
         t.pending = pending;
         p.threads = vec![t];
         p.cur = 0;
-        p.fds.remove_cloexec();
+        // One by one, as close(2) would: a description's own locks go with its last
+        // descriptor, and the process's record locks with any descriptor of the file.
+        for entry in p.fds.remove_cloexec() {
+            self.locks.closed(p.pid, &entry.file);
+        }
         // Caught signals revert to the default; ignored ones stay ignored.
         for act in p.sigactions.iter_mut() {
             if act.handler > signal::SIG_IGN {

@@ -48,9 +48,9 @@ syscall_table! {
     22  epoll_pwait => Some(epoll::sys_epoll_pwait), Partial("EPOLLET reported level-triggered");
     23  dup => Some(fs::sys_dup), Full;
     24  dup3 => Some(fs::sys_dup3), Full;
-    25  fcntl => Some(fs::sys_fcntl), Partial("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL, record and OFD locks; a conflicting F_SETLKW fails with EDEADLK");
+    25  fcntl => Some(fs::sys_fcntl), Partial("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL, record and OFD locks; F_SETLKW gets EDEADLK only when no one else could release the lock (no cycle detection across processes)");
     29  ioctl => Some(fs::sys_ioctl), Partial("terminal: TCGETS, TIOCGWINSZ, TIOC[GS]PGRP, TIOCGSID, FIOCLEX/FIONCLEX");
-    32  flock => Some(lock::sys_flock), Partial("a conflicting blocking request fails with EDEADLK (no other process could release it)");
+    32  flock => Some(lock::sys_flock), Partial("a wait only the caller itself could end fails with EDEADLK instead of hanging");
     33  mknodat => Some(names::sys_mknodat), Full;
     34  mkdirat => Some(fs::sys_mkdirat), Full;
     35  unlinkat => Some(fs::sys_unlinkat), Full;
