@@ -266,11 +266,12 @@ impl Kernel {
                 let hart = self.machine.hart_new(space);
                 self.machine.set_pc(hart, pc);
                 self.machine.set_x(hart, 2, sp);
+                let exe = self.resolved_path(cwd, &abs_path).unwrap_or(abs_path);
                 Ok(Image {
                     space,
                     hart,
                     mm,
-                    exe: abs_path,
+                    exe,
                     argv,
                 })
             }
@@ -279,6 +280,33 @@ impl Kernel {
                 Err(e)
             }
         }
+    }
+
+    /// The canonical path of a file, every symlink resolved, as /proc/self/exe shows it
+    /// (busybox applets are symlinks, and programs find their files relative to it).
+    fn resolved_path(&mut self, cwd: Ino, path: &[u8]) -> Option<Vec<u8>> {
+        let mut path = path.to_vec();
+        for _ in 0..40 {
+            let (dir, name) = self.fs.lookup_parent(cwd, &path).ok()?;
+            let ino = self.fs.lookup(dir, &name, false).ok()?;
+            let dir_path = self.fs.path(dir).ok()?;
+            let st = self.fs.stat(ino).ok()?;
+            if st.mode & friscy_abi::mode::S_IFMT != friscy_abi::mode::S_IFLNK {
+                let mut out = dir_path;
+                if !out.ends_with(b"/") {
+                    out.push(b'/');
+                }
+                out.extend_from_slice(&name);
+                return Some(out);
+            }
+            let target = self.fs.readlink(ino).ok()?;
+            path = if target.starts_with(b"/") {
+                target
+            } else {
+                [dir_path.as_slice(), b"/", &target].concat()
+            };
+        }
+        None
     }
 
     /// An absolute form of `path` for /proc/self/exe and AT_EXECFN.

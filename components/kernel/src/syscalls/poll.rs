@@ -118,7 +118,12 @@ impl Kernel {
 
     /// Swap in the temporary signal mask of ppoll/pselect6 (the first time the call runs);
     /// the dispatcher or the signal frame puts the old one back.
-    pub(crate) fn swap_sigmask(&mut self, p: &mut Process, mask_addr: u64, size: u64) -> Result<(), Errno> {
+    pub(crate) fn swap_sigmask(
+        &mut self,
+        p: &mut Process,
+        mask_addr: u64,
+        size: u64,
+    ) -> Result<(), Errno> {
         if mask_addr == 0 || p.thread().saved_sigmask.is_some() {
             return Ok(());
         }
