@@ -4,12 +4,16 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// The repository root.
+/// The repository root. cargo sets CARGO_MANIFEST_DIR when it runs a test; that wins over
+/// the compile-time value, since checkouts sharing one target dir (CI keeps it outside the
+/// clone) can reuse each other's test binaries.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .parent()
+    .unwrap()
+    .to_path_buf()
 }
 
 /// A file in build/, which `scripts/build.sh` must have made.

@@ -13,9 +13,11 @@ use friscy_exec::isa::{Op, TABLE};
 
 /// Assembles `tests/asm/<name>` and returns objdump's (address, bits, text) lines.
 fn objdump(name: &str, march: &str) -> Vec<(u64, u32, String)> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/asm")
-        .join(name);
+    let src = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("tests/asm")
+    .join(name);
     let obj = std::env::temp_dir().join(format!("friscy-decode-{}-{name}.o", std::process::id()));
     let ok = Command::new("riscv64-linux-gnu-as")
         .arg(format!("-march={march}"))
@@ -248,8 +250,11 @@ fn alpine_file(member: &str) -> Option<std::path::PathBuf> {
     let tar = std::env::var_os("FRISCY_ALPINE_TAR")
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../../../shared/fixtures/alpine-minirootfs-3.20.3-riscv64.tar.gz")
+            Path::new(
+                &std::env::var("CARGO_MANIFEST_DIR")
+                    .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+            )
+            .join("../../../shared/fixtures/alpine-minirootfs-3.20.3-riscv64.tar.gz")
         });
     if !tar.exists() {
         loud(&format!(

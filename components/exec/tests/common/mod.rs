@@ -23,9 +23,11 @@ pub fn build_glibc(rel: &str) -> PathBuf {
 }
 
 fn build_with(rel: &str, extra: &[&str]) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join(rel);
+    let src = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("tests")
+    .join(rel);
     let out_dir = std::env::temp_dir().join(format!("friscy-exec-tests-{}", std::process::id()));
     std::fs::create_dir_all(&out_dir).unwrap();
     let out = out_dir.join(src.file_stem().unwrap());

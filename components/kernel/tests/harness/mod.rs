@@ -51,7 +51,10 @@ impl Host for TestHost {
 
 /// Compile a guest program from tests/guest/ (once per test process).
 pub fn guest(name: &str) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = Path::new(
+        &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+    )
+    .join("../..");
     let out = std::env::temp_dir().join(format!("friscy-fs-{}-{name}", std::process::id()));
     if !out.exists() {
         // Tests run in parallel: compile to a private name, then rename into place.
