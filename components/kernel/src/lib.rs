@@ -171,6 +171,7 @@ impl Kernel {
             cwd,
             umask: 0o022,
             exe: image.exe,
+            comm: process::comm_of(&path),
             argv: image.argv,
             envp,
             rlimits: [None; 16],

@@ -126,8 +126,11 @@ pub struct Process {
     pub fds: FdTable,
     pub cwd: Ino,
     pub umask: u32,
-    /// The executable's absolute path (/proc/self/exe, AT_EXECFN).
+    /// The executable's canonical path (/proc/self/exe).
     pub exe: Vec<u8>,
+    /// The task name (/proc/self/comm, ps): the last component of the path execve was
+    /// given, before symlinks (so `sh`, not `dash`), at most 15 bytes.
+    pub comm: Vec<u8>,
     pub argv: Vec<Vec<u8>>,
     pub envp: Vec<Vec<u8>>,
     /// setrlimit(2) values; `None` means the default.
@@ -158,6 +161,12 @@ pub struct Process {
     pub children_instret: u64,
     /// Why the process died of a signal, for the one-line report if it is the first one.
     pub death_reason: Option<String>,
+}
+
+/// The comm of a program started by `path`.
+pub fn comm_of(path: &[u8]) -> Vec<u8> {
+    let base = path.rsplit(|&c| c == b'/').next().unwrap_or(path);
+    base[..base.len().min(15)].to_vec()
 }
 
 impl Process {

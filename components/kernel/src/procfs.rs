@@ -547,7 +547,7 @@ fn nul_joined(items: &[Vec<u8>]) -> Vec<u8> {
 
 /// The command name: the executable's base name, at most 15 bytes (TASK_COMM_LEN - 1).
 fn comm(p: &Process) -> String {
-    let base = p.exe.rsplit(|&c| c == b'/').next().unwrap_or(&p.exe);
+    let base = &p.comm;
     String::from_utf8_lossy(&base[..base.len().min(15)]).into_owned()
 }
 

@@ -112,6 +112,7 @@ pub fn sys_clone(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         cwd: p.cwd,
         umask: p.umask,
         exe: p.exe.clone(),
+        comm: p.comm.clone(),
         argv: p.argv.clone(),
         envp: p.envp.clone(),
         rlimits: p.rlimits,
@@ -210,6 +211,7 @@ impl Kernel {
         p.space = image.space;
         p.mm = image.mm;
         p.exe = image.exe;
+        p.comm = crate::process::comm_of(path);
         p.argv = image.argv;
         p.envp = envp;
         let mut t = Thread::new(p.pid, image.hart);
