@@ -513,6 +513,25 @@ impl Builder<'_> {
         }
     }
 
+    /// An RV64C HINT (RISC-V unpriv 16.7): an encoding that must execute as a no-op, which
+    /// gas never emits for ordinary source, so it is given as raw bits.
+    fn hint(&mut self) -> String {
+        let r = 1 + self.rng.below(31) as u16; // any x register but x0
+        let c = self.rng.below(8) as u16; // x8..x15
+        let imm = 1 + self.rng.below(31) as u16; // a nonzero 5-bit immediate
+        let bits = match self.rng.below(8) {
+            0 => imm << 2 | 0x0001, // c.addi x0, imm (c.nop with an immediate)
+            1 => 0x4001 | imm << 2, // c.li x0, imm
+            2 => 0x6001 | imm << 2, // c.lui x0, imm
+            3 => 0x8002 | r << 2,   // c.mv x0, r
+            4 => 0x9002 | r << 2,   // c.add x0, r
+            5 => 0x0002 | imm << 2, // c.slli x0, imm
+            6 => 0x0002 | r << 7,   // c.slli64 r (a shift by 0)
+            _ => 0x8001 | self.rng.below(2) as u16 * 0x400 | c << 7, // c.srli64 / c.srai64
+        };
+        format!(".insn {bits:#06x}")
+    }
+
     fn load(&mut self) -> Vec<String> {
         match self.rng.below(10) {
             0 => {
@@ -759,7 +778,7 @@ impl Builder<'_> {
                 target: None,
             };
         }
-        let lines = match self.rng.below(70) {
+        let lines = match self.rng.below(72) {
             0..=23 => vec![self.int_alu(&[])],
             24 => {
                 // qemu 7.2 computes ctzw from all 64 bits when the low word is zero
@@ -779,6 +798,7 @@ impl Builder<'_> {
             52..=54 if self.lr_sc => self.lr_sc(),
             52..=54 => self.amo(),
             55..=68 => return self.jump(idx, len),
+            69 | 70 => vec![self.hint()],
             _ => vec![
                 self.rng
                     .pick(&[
