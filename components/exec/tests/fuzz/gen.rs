@@ -527,7 +527,7 @@ impl Builder<'_> {
             4 => 0x9002 | r << 2,   // c.add x0, r
             5 => 0x0002 | imm << 2, // c.slli x0, imm
             6 => 0x0002 | r << 7,   // c.slli64 r (a shift by 0)
-            _ => 0x8001 | self.rng.below(2) as u16 * 0x400 | c << 7, // c.srli64 / c.srai64
+            _ => 0x8001 | (self.rng.below(2) as u16 * 0x400) | c << 7, // c.srli64 / c.srai64
         };
         format!(".insn {bits:#06x}")
     }
