@@ -17,6 +17,8 @@
 mod common;
 #[path = "fuzz/gen.rs"]
 mod generator;
+#[path = "fuzz/values.rs"]
+mod values;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,7 +28,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use friscy_exec::decode::{decode16, decode32, inst_len};
 use friscy_exec::disasm::disasm;
 use friscy_exec::{Machine, StopReason};
-use generator::{DUMP_F, DUMP_FCSR, DUMP_X, REGION, Rng, SCRATCH, Seq};
+use generator::{DUMP_F, DUMP_FCSR, DUMP_X, REGION, SCRATCH, Seq};
+use values::Rng;
 
 const DEFAULT_N: usize = 20000;
 const DEFAULT_SEED: u64 = 0x5eed_f15c_0001;

@@ -4,7 +4,8 @@
 //! `match` over `Op`, with no wildcard arm, so every instruction in `isa.rs` must be
 //! handled here. Simple integer semantics are written inline; the families with rules of
 //! their own live in submodules (`muldiv`, `float` over `softfloat`, `csr`, `bitmanip`).
-//! pc and instret are kept in locals and written back per block, or at a stop.
+//! No pc is kept while a block runs (see `exec_block`); pc and instret are written back
+//! per block, or at a stop.
 
 mod bitmanip;
 mod csr;
