@@ -38,6 +38,10 @@ fi
 echo "test: cargo test" >&2
 # The host has no tests of its own; its behaviour is tested end to end (tests/e2e.rs).
 cargo test --workspace --exclude friscy-host
+echo "test: exec's unit tests on wasm32 (under wasmtime)" >&2
+# exec also runs as wasm32, where usize has 32 bits (guest addresses once wrapped there).
+CARGO_TARGET_WASM32_WASIP2_RUNNER="wasmtime run" \
+  cargo test --quiet --target wasm32-wasip2 -p friscy-exec --lib
 if [ "${FRISCY_REFERENCE_ALL:-0}" = 1 ]; then
   echo "test: every differential case (FRISCY_REFERENCE_ALL=1)" >&2
   scripts/reference-table.sh
