@@ -12,7 +12,8 @@
 //!
 //! Environment: `FRISCY_FUZZ_N` sequences (default 20000, about 20 s of CPU), `FRISCY_FUZZ_SEED` (default
 //! fixed), `FRISCY_FUZZ_ONLY=k` runs only sequence `k` of the seed (to reproduce a report),
-//! `FRISCY_FUZZ_KEEP=1` keeps the generated sources and programs in the temp directory.
+//! `FRISCY_FUZZ_WASM=1` also runs every program on the interpreter built for wasm32 under
+//! wasmtime (`examples/run_elf.rs`), `FRISCY_FUZZ_KEEP=1` keeps the generated sources and programs in the temp directory.
 
 mod common;
 #[path = "fuzz/gen.rs"]
@@ -55,15 +56,19 @@ enum Check {
 struct Workdir {
     dir: PathBuf,
     counter: AtomicUsize,
+    /// `examples/run_elf.rs` built for wasm32-wasip2, when `FRISCY_FUZZ_WASM=1`.
+    wasm: Option<PathBuf>,
 }
 
 impl Workdir {
     fn new() -> Workdir {
         let dir = std::env::temp_dir().join(format!("friscy-fuzz-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        let wasm = std::env::var_os("FRISCY_FUZZ_WASM").map(|_| build_run_elf_wasm());
         Workdir {
             dir,
             counter: AtomicUsize::new(0),
+            wasm,
         }
     }
 
@@ -130,6 +135,56 @@ fn run_friscy(elf: &Path, budget: u64) -> Outcome {
     Outcome::Stopped("did not finish".into())
 }
 
+/// Builds `examples/run_elf.rs` for wasm32-wasip2 (the interpreter as friscy.wasm ships it,
+/// with 32-bit `usize`) and returns the module's path.
+fn build_run_elf_wasm() -> PathBuf {
+    let out = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "-p",
+            "friscy-exec",
+        ])
+        .args(["--example", "run_elf", "--message-format=json"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo");
+    assert!(
+        out.status.success(),
+        "building run_elf for wasm32-wasip2: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The artifact message names the file: "filenames":["/.../run_elf.wasm"].
+    let text = String::from_utf8_lossy(&out.stdout);
+    let end = text
+        .find("run_elf.wasm\"")
+        .expect("run_elf.wasm in cargo's output")
+        + 12;
+    let start = text[..end].rfind('"').unwrap() + 1;
+    PathBuf::from(&text[start..end])
+}
+
+/// Runs under wasmtime on the wasm32 build of the interpreter; its stops read as
+/// `run_friscy`'s (run_elf prints the same text and exits with 3).
+fn run_wasm(module: &Path, elf: &Path, budget: u64) -> Outcome {
+    let dir = elf.parent().unwrap();
+    let out = Command::new("wasmtime")
+        .arg("run")
+        .arg("--dir")
+        .arg(dir)
+        .arg(module)
+        .arg(elf)
+        .arg(budget.to_string())
+        .output()
+        .expect("wasmtime (scripts/setup.sh installs it)");
+    match out.status.code() {
+        Some(3) | None => Outcome::Stopped(String::from_utf8_lossy(&out.stderr).trim().into()),
+        Some(c) => Outcome::Exit(c, out.stdout),
+    }
+}
+
 fn run_qemu(elf: &Path) -> Outcome {
     let out = Command::new("qemu-riscv64")
         .args(["-cpu", "rv64,zba=true,zbb=true,zbs=true"])
@@ -146,12 +201,20 @@ fn run_qemu(elf: &Path) -> Outcome {
 fn check(w: &Workdir, seqs: &[(&Seq, Option<&[bool]>)], budget: u64) -> (Check, PathBuf) {
     let elf = w.build(&generator::program(seqs));
     let (f, q) = (run_friscy(&elf, budget), run_qemu(&elf));
+    // The wasm build, if asked for, must agree too; without it, it agrees by definition.
+    let wa = match &w.wasm {
+        Some(module) => run_wasm(module, &elf, budget),
+        None => f.clone(),
+    };
     let len = REGION * seqs.len();
-    let check = match (&f, &q) {
-        _ if f == q => Check::Same,
-        (Outcome::Exit(0, fo), Outcome::Exit(0, qo)) if fo.len() == len && qo.len() == len => {
+    let region = |out: &[u8], k: usize| out[k * REGION..(k + 1) * REGION].to_vec();
+    let check = match (&f, &wa, &q) {
+        _ if f == q && wa == q => Check::Same,
+        (Outcome::Exit(0, fo), Outcome::Exit(0, wo), Outcome::Exit(0, qo))
+            if fo.len() == len && wo.len() == len && qo.len() == len =>
+        {
             let differ = (0..seqs.len())
-                .filter(|&k| fo[k * REGION..(k + 1) * REGION] != qo[k * REGION..(k + 1) * REGION])
+                .filter(|&k| region(fo, k) != region(qo, k) || region(wo, k) != region(qo, k))
                 .collect();
             Check::Differs(differ)
         }
@@ -283,35 +346,40 @@ fn report(w: &Workdir, seed: u64, index: usize, seq: &Seq, keep: &[bool], budget
     }
     r += &format!(" fcsr={:#x}\n", seq.init_fcsr);
     let (f, q) = (run_friscy(&elf, budget), run_qemu(&elf));
-    match (&c, &f, &q) {
-        (Check::Differs(_), Outcome::Exit(_, fo), Outcome::Exit(_, qo)) => {
-            for x in 1..32 {
-                let o = DUMP_X as usize + 8 * (x - 1);
-                let (a, b) = (u64_at(fo, o), u64_at(qo, o));
-                if a != b {
-                    r += &format!("  x{x}: friscy {a:#018x} qemu {b:#018x}\n");
-                }
+    let mut engines = vec![("friscy", f)];
+    if let Some(module) = &w.wasm {
+        engines.push(("friscy-wasm", run_wasm(module, &elf, budget)));
+    }
+    for (name, e) in &engines {
+        match (&c, e, &q) {
+            _ if *e == q => {}
+            (Check::Differs(_), Outcome::Exit(_, eo), Outcome::Exit(_, qo)) => {
+                r += &state_diff(name, eo, qo)
             }
-            for k in 0..32 {
-                let o = DUMP_F as usize + 8 * k;
-                let (a, b) = (u64_at(fo, o), u64_at(qo, o));
-                if a != b {
-                    r += &format!("  f{k}: friscy {a:#018x} qemu {b:#018x}\n");
-                }
-            }
-            let o = DUMP_FCSR as usize;
-            let (a, b) = (u64_at(fo, o), u64_at(qo, o));
-            if a != b {
-                r += &format!("  fcsr: friscy {a:#x} qemu {b:#x}\n");
-            }
-            for o in (0..SCRATCH as usize).step_by(8) {
-                let (a, b) = (u64_at(fo, o), u64_at(qo, o));
-                if a != b {
-                    r += &format!("  scratch+{o}: friscy {a:#018x} qemu {b:#018x}\n");
-                }
-            }
+            _ => r += &format!("  {name}: {}\n  qemu: {}\n", brief(e), brief(&q)),
         }
-        _ => r += &format!("  friscy: {}\n  qemu:   {}\n", brief(&f), brief(&q)),
+    }
+    r
+}
+
+/// The registers, fcsr and scratch words that differ between two dumps of a sequence.
+fn state_diff(name: &str, e: &[u8], q: &[u8]) -> String {
+    let mut r = String::new();
+    let mut word = |what: String, o: usize| {
+        let (a, b) = (u64_at(e, o), u64_at(q, o));
+        if a != b {
+            r += &format!("  {what}: {name} {a:#018x} qemu {b:#018x}\n");
+        }
+    };
+    for x in 1..32 {
+        word(format!("x{x}"), DUMP_X as usize + 8 * (x - 1));
+    }
+    for k in 0..32 {
+        word(format!("f{k}"), DUMP_F as usize + 8 * k);
+    }
+    word("fcsr".into(), DUMP_FCSR as usize);
+    for o in (0..SCRATCH as usize).step_by(8) {
+        word(format!("scratch+{o}"), o);
     }
     r
 }

@@ -1,0 +1,80 @@
+//! `run_elf PROGRAM [BUDGET]`: runs a static, libc-free riscv64 ELF on friscy-exec with a
+//! toy syscall layer (write to stdout, exit), `BUDGET` instructions per `run` call.
+//!
+//! Built for wasm32-wasip2 and run under wasmtime, it lets the fuzzer (`tests/fuzz.rs`,
+//! `FRISCY_FUZZ_WASM=1`) compare the interpreter as it ships, with 32-bit `usize`,
+//! against qemu and the native build. On an unexpected stop it prints the reason to stderr
+//! and exits with status 3.
+
+use std::io::Write;
+
+use friscy_exec::{Machine, Machines, Prot, StopReason};
+
+fn u16_at(b: &[u8], o: usize) -> u16 {
+    u16::from_le_bytes(b[o..o + 2].try_into().unwrap())
+}
+fn u32_at(b: &[u8], o: usize) -> u32 {
+    u32::from_le_bytes(b[o..o + 4].try_into().unwrap())
+}
+fn u64_at(b: &[u8], o: usize) -> u64 {
+    u64::from_le_bytes(b[o..o + 8].try_into().unwrap())
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let path = args.next().expect("usage: run_elf PROGRAM [BUDGET]");
+    let budget: u64 = args.next().map_or(1 << 20, |b| b.parse().expect("BUDGET"));
+    let elf = std::fs::read(&path).expect("reading the program");
+    let mut m = Machines::new();
+    let space = m.space_new();
+    let (phoff, phentsize, phnum) = (
+        u64_at(&elf, 32) as usize,
+        u16_at(&elf, 54) as usize,
+        u16_at(&elf, 56) as usize,
+    );
+    for k in 0..phnum {
+        let ph = phoff + k * phentsize;
+        if u32_at(&elf, ph) != 1 {
+            continue;
+        }
+        let flags = u32_at(&elf, ph + 4);
+        let (off, vaddr) = (u64_at(&elf, ph + 8) as usize, u64_at(&elf, ph + 16));
+        let (filesz, memsz) = (u64_at(&elf, ph + 32) as usize, u64_at(&elf, ph + 40));
+        let start = vaddr & !4095;
+        let end = (vaddr + memsz + 4095) & !4095;
+        m.map(space, start, end - start, Prot::READ | Prot::WRITE)
+            .unwrap();
+        m.write(space, vaddr, &elf[off..off + filesz]).unwrap();
+        // PF_R = 4, PF_W = 2, PF_X = 1.
+        let prot =
+            Prot((flags & 4 != 0) as u8 | ((flags & 2 != 0) as u8) << 1 | ((flags & 1) as u8) << 2);
+        m.protect(space, start, end - start, prot).unwrap();
+    }
+    // No stack: the fuzzer's programs set every register themselves (and a stack near
+    // 2 GiB would not fit the wasm32 arena).
+    let hart = m.hart_new(space);
+    m.set_pc(hart, u64_at(&elf, 24));
+    let mut out = std::io::stdout().lock();
+    while m.instret(hart) < 64 << 20 {
+        match m.run(hart, budget) {
+            StopReason::BudgetExhausted => {}
+            StopReason::Ecall(sc) if sc.nr == 64 => {
+                let mut buf = vec![0; sc.args[2] as usize];
+                m.read(space, sc.args[1], &mut buf)
+                    .expect("write from unreadable memory");
+                out.write_all(&buf).unwrap();
+                m.set_x(hart, 10, sc.args[2]);
+            }
+            StopReason::Ecall(sc) if sc.nr == 93 => {
+                out.flush().unwrap();
+                std::process::exit(sc.args[0] as i32);
+            }
+            other => {
+                eprintln!("{other:?} at pc {:#x}", m.pc(hart));
+                std::process::exit(3);
+            }
+        }
+    }
+    eprintln!("did not finish");
+    std::process::exit(3);
+}
