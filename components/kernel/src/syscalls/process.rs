@@ -44,18 +44,18 @@ pub fn sys_clone(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         }
         return Err(Errno::EINVAL);
     }
-    let parent_regs = k.machine.registers(p.hart());
+    // The child resumes where the parent does, with a0 = 0, its own stack and TLS if given.
+    let mut regs = k.machine.registers(p.hart());
+    regs.x[10] = 0;
+    if newsp != 0 {
+        regs.x[2] = newsp;
+    }
+    if flags & CLONE_SETTLS != 0 {
+        regs.x[4] = tls;
+    }
     let tid = k.alloc_pid();
     if flags & CLONE_THREAD != 0 {
         let hart = k.machine.hart_new(p.space);
-        let mut regs = parent_regs;
-        regs.x[10] = 0;
-        if newsp != 0 {
-            regs.x[2] = newsp;
-        }
-        if flags & CLONE_SETTLS != 0 {
-            regs.x[4] = tls;
-        }
         k.machine.set_registers(hart, &regs);
         let mut t = Thread::new(tid, hart);
         t.sigmask = p.thread().sigmask;
@@ -81,14 +81,6 @@ pub fn sys_clone(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         k.machine.space_fork(p.space)
     };
     let hart = k.machine.hart_new(space);
-    let mut regs = parent_regs;
-    regs.x[10] = 0;
-    if newsp != 0 {
-        regs.x[2] = newsp;
-    }
-    if flags & CLONE_SETTLS != 0 {
-        regs.x[4] = tls;
-    }
     k.machine.set_registers(hart, &regs);
     let cur = p.thread();
     let mut t = Thread::new(tid, hart);

@@ -35,8 +35,10 @@ impl Host for TestHost {
     fn wall_clock(&self) -> (i64, u32) {
         (1_700_000_000, 0)
     }
+    /// Starts at 12.34 s (fixed output for /proc/uptime-like reads) and advances for real,
+    /// so that guest sleeps and timeouts end.
     fn monotonic_ns(&self) -> u64 {
-        12_340_000_000
+        12_340_000_000 + START.with(|s| s.elapsed().as_nanos() as u64)
     }
     fn random(&mut self, buf: &mut [u8]) {
         buf.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
@@ -46,7 +48,16 @@ impl Host for TestHost {
         c.stderr.extend_from_slice(line.as_bytes());
         c.stderr.push(b'\n');
     }
-    fn wait(&mut self, _stdin: bool, _deadline_ns: Option<u64>) {}
+    fn wait(&mut self, _stdin: bool, deadline_ns: Option<u64>) {
+        if let Some(d) = deadline_ns {
+            let now = self.monotonic_ns();
+            std::thread::sleep(std::time::Duration::from_nanos(d.saturating_sub(now)));
+        }
+    }
+}
+
+thread_local! {
+    static START: std::time::Instant = std::time::Instant::now();
 }
 
 /// Compile a guest program from tests/guest/ (once per test process).
@@ -61,7 +72,7 @@ pub fn guest(name: &str) -> PathBuf {
         let tmp = out
             .with_extension(format!("{:?}", std::thread::current().id()).replace(['(', ')'], ""));
         let status = Command::new("riscv64-linux-gnu-gcc")
-            .args(["-O2", "-static", "-o"])
+            .args(["-O2", "-static", "-pthread", "-o"])
             .arg(&tmp)
             .arg(root.join(format!("tests/guest/{name}.c")))
             .status()
