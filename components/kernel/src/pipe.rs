@@ -29,6 +29,21 @@ impl Pipe {
     pub fn space(&self) -> usize {
         PIPE_BUF_SIZE.saturating_sub(self.buf.len())
     }
+
+    /// How many of `len` bytes a write may put in now: EPIPE without readers, EAGAIN
+    /// ("would block") when nothing may go in. Writes up to PIPE_BUF are atomic, all or
+    /// nothing; larger ones take what fits and return the short count.
+    pub fn writable(&self, len: usize) -> Result<usize, friscy_abi::Errno> {
+        use friscy_abi::Errno;
+        if self.readers == 0 {
+            return Err(Errno::EPIPE);
+        }
+        let space = self.space();
+        if space == 0 || (len <= PIPE_BUF && space < len) {
+            return Err(Errno::EAGAIN);
+        }
+        Ok(len.min(space))
+    }
 }
 
 /// One end of a pipe, as an open file description holds it.

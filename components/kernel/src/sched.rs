@@ -102,6 +102,9 @@ impl Kernel {
     fn run_thread(&mut self, p: &mut Process) -> bool {
         let mut progressed = false;
         let mut budget = TIME_SLICE;
+        // The hart's instret as last read: one read per run, not two (each is a call into
+        // exec, across components in the composed build). execve replaces the hart.
+        let mut last: Option<(friscy_exec::HartId, u64)> = None;
         self.yield_now = false;
         loop {
             if p.exit.is_some() || p.thread().exiting || matches!(p.state, State::Stopped { .. }) {
@@ -124,9 +127,14 @@ impl Kernel {
                 return true;
             }
             let hart = p.hart();
-            let before = self.machine.instret(hart);
+            let before = match last {
+                Some((h, n)) if h == hart => n,
+                _ => self.machine.instret(hart),
+            };
             let stop = self.machine.run(hart, budget);
-            let used = self.machine.instret(hart) - before;
+            let after = self.machine.instret(hart);
+            last = Some((hart, after));
+            let used = after - before;
             budget = budget.saturating_sub(used);
             p.instret += used;
             progressed |= used > 1;

@@ -128,16 +128,7 @@ impl Kernel {
             FileKind::Epoll(_) => Err(Errno::EINVAL),
             FileKind::Pipe(end) => {
                 let mut pipe = end.pipe.borrow_mut();
-                if pipe.readers == 0 {
-                    return Err(Errno::EPIPE);
-                }
-                // Writes up to PIPE_BUF are atomic: all or (would block) nothing. Larger
-                // ones take what fits and return the short count.
-                let space = pipe.space();
-                if space == 0 || (data.len() <= crate::pipe::PIPE_BUF && space < data.len()) {
-                    return Err(Errno::EAGAIN);
-                }
-                let n = data.len().min(space);
+                let n = pipe.writable(data.len())?;
                 pipe.buf.extend(&data[..n]);
                 Ok(n as u64)
             }
@@ -277,6 +268,14 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         _ if crate::procfs::is_proc(ino) => crate::procfs::open(k, p, ino)?,
         S_IFCHR => crate::devfs::open_char(k, p, st.rdev)?,
         S_IFBLK | S_IFSOCK => return Err(Errno::ENXIO),
+        S_IFIFO => {
+            // Named pipes are not implemented yet (issue 5): say so rather than hand out a
+            // descriptor whose reads and writes fail with odd errors.
+            if k.trace {
+                k.report("open of a FIFO: named pipes are not supported yet (ENXIO)");
+            }
+            return Err(Errno::ENXIO);
+        }
         _ => FileKind::Inode(ino),
     };
     let path = k.absolute_path(p, dirfd, path);
@@ -336,7 +335,19 @@ pub fn sys_pread64(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 }
 
 pub fn sys_write(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    let data = k.read_user(p, a[1], (a[2] as usize).min(IO_CHUNK))?;
+    let mut len = (a[2] as usize).min(IO_CHUNK);
+    // A writer parked on a full pipe retries this call each time others make progress:
+    // decide before copying its buffer in, and copy only what fits.
+    if let Ok(file) = p.fds.file(fd_arg(a[0]))
+        && let FileKind::Pipe(end) = &file.borrow().kind
+        && end.write
+    {
+        match end.pipe.borrow().writable(len) {
+            Ok(n) => len = n,
+            Err(e) => return maybe_block(k, p, fd_arg(a[0]), Err(e)),
+        }
+    }
+    let data = k.read_user(p, a[1], len)?;
     let r = k.do_write(p, fd_arg(a[0]), &data, None);
     maybe_block(k, p, fd_arg(a[0]), r)
 }
