@@ -1,0 +1,165 @@
+//! friscy's IP sockets. The kernel's socket syscalls (AF_INET, AF_INET6) reach the outside
+//! world through the [`Net`] trait, shaped after socket(2) so each syscall maps to one
+//! call. AF_UNIX sockets never come here: the kernel implements them itself.
+//!
+//! Every call is non-blocking: one that would block returns `EAGAIN` (`EINPROGRESS` for
+//! connect) and the kernel parks the guest task until [`Net::readiness`] changes, waiting
+//! on the pollable [`Net::subscribe`] hands out.
+//!
+//! Implementations: `std_net` over the host's sockets (native tests and a no-Wasm host),
+//! `wasi` over `wasi:sockets` (the net component and the fused kernel), and the kernel's
+//! WIT import of `friscy:net/sockets` (composed build).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+pub use friscy_abi::Errno;
+
+/// A socket handle owned by the kernel.
+pub type Socket = u32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Family {
+    Inet,
+    Inet6,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Stream,
+    Datagram,
+}
+
+/// poll(2)'s view of a socket.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Readiness {
+    pub readable: bool,
+    pub writable: bool,
+    pub hangup: bool,
+    pub error: bool,
+}
+
+/// Integer-valued options (SOL_SOCKET and IPPROTO_TCP/IPPROTO_IP ones) a backend honours.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SockOpt {
+    ReuseAddress,
+    KeepAlive,
+    NoDelay,
+    ReceiveBufferSize,
+    SendBufferSize,
+    HopLimit,
+}
+
+/// An IP socket address; `std::net::SocketAddr` already is exactly that.
+pub type SockAddr = SocketAddr;
+
+pub trait Net {
+    /// socket(2).
+    fn create(&mut self, family: Family, kind: Kind) -> Result<Socket, Errno>;
+    /// close(2) of the last descriptor.
+    fn close(&mut self, s: Socket);
+    fn bind(&mut self, s: Socket, addr: SockAddr) -> Result<(), Errno>;
+    /// Starts a connection: `EINPROGRESS` until it finishes, then the socket is writable and
+    /// [`Net::take_error`] gives its result (as SO_ERROR does). Datagram sockets connect at once.
+    fn connect(&mut self, s: Socket, addr: SockAddr) -> Result<(), Errno>;
+    fn listen(&mut self, s: Socket, backlog: u32) -> Result<(), Errno>;
+    /// A connection from the backlog, or `EAGAIN`.
+    fn accept(&mut self, s: Socket) -> Result<(Socket, SockAddr), Errno>;
+    /// send(2)/sendto(2): bytes accepted (a whole datagram or none).
+    fn send(&mut self, s: Socket, data: &[u8], to: Option<SockAddr>) -> Result<usize, Errno>;
+    /// recv(2)/recvfrom(2): an empty vector at end of stream; a datagram longer than `max`
+    /// is cut to `max` (the rest is lost, as with MSG_TRUNC unset).
+    fn recv(
+        &mut self,
+        s: Socket,
+        max: usize,
+        peek: bool,
+    ) -> Result<(Vec<u8>, Option<SockAddr>), Errno>;
+    /// shutdown(2): 0 = SHUT_RD, 1 = SHUT_WR, 2 = SHUT_RDWR.
+    fn shutdown(&mut self, s: Socket, how: u8) -> Result<(), Errno>;
+    fn local_address(&mut self, s: Socket) -> Result<SockAddr, Errno>;
+    fn remote_address(&mut self, s: Socket) -> Result<SockAddr, Errno>;
+    fn set_option(&mut self, s: Socket, opt: SockOpt, value: u64) -> Result<(), Errno>;
+    fn get_option(&mut self, s: Socket, opt: SockOpt) -> Result<u64, Errno>;
+    /// The pending error (SO_ERROR), cleared by reading it.
+    fn take_error(&mut self, s: Socket) -> Option<Errno>;
+    fn readiness(&mut self, s: Socket) -> Readiness;
+    /// A `wasi:io/poll` pollable handle (owned by the caller) that becomes ready when
+    /// `readiness` may have changed, or `None` where the backend has none (the host then
+    /// polls `readiness` on a short timer).
+    fn subscribe(&mut self, s: Socket) -> Option<u32>;
+    /// Name resolution (getaddrinfo's DNS answers): the addresses of `name`.
+    fn resolve(&mut self, name: &str) -> Result<Vec<IpAddr>, Errno>;
+}
+
+/// The unspecified address of a family (what an unbound socket reports).
+pub fn unspecified(family: Family) -> SockAddr {
+    match family {
+        Family::Inet => SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)),
+        Family::Inet6 => SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, 0, 0, 0)),
+    }
+}
+
+/// The family an address belongs to.
+pub fn family_of(addr: &SockAddr) -> Family {
+    match addr {
+        SocketAddr::V4(_) => Family::Inet,
+        SocketAddr::V6(_) => Family::Inet6,
+    }
+}
+
+/// Networking switched off (no `--net`, no `-S inherit-network`): socket(2) of an IP family
+/// is refused with EACCES, as a sandbox that forbids networking does, so programs report
+/// "Permission denied" rather than hang or misbehave.
+pub struct NoNet;
+
+impl Net for NoNet {
+    fn create(&mut self, _: Family, _: Kind) -> Result<Socket, Errno> {
+        Err(Errno::EACCES)
+    }
+    fn close(&mut self, _: Socket) {}
+    fn bind(&mut self, _: Socket, _: SockAddr) -> Result<(), Errno> {
+        Err(Errno::EBADF)
+    }
+    fn connect(&mut self, _: Socket, _: SockAddr) -> Result<(), Errno> {
+        Err(Errno::EBADF)
+    }
+    fn listen(&mut self, _: Socket, _: u32) -> Result<(), Errno> {
+        Err(Errno::EBADF)
+    }
+    fn accept(&mut self, _: Socket) -> Result<(Socket, SockAddr), Errno> {
+        Err(Errno::EBADF)
+    }
+    fn send(&mut self, _: Socket, _: &[u8], _: Option<SockAddr>) -> Result<usize, Errno> {
+        Err(Errno::EBADF)
+    }
+    fn recv(&mut self, _: Socket, _: usize, _: bool) -> Result<(Vec<u8>, Option<SockAddr>), Errno> {
+        Err(Errno::EBADF)
+    }
+    fn shutdown(&mut self, _: Socket, _: u8) -> Result<(), Errno> {
+        Err(Errno::EBADF)
+    }
+    fn local_address(&mut self, _: Socket) -> Result<SockAddr, Errno> {
+        Err(Errno::EBADF)
+    }
+    fn remote_address(&mut self, _: Socket) -> Result<SockAddr, Errno> {
+        Err(Errno::EBADF)
+    }
+    fn set_option(&mut self, _: Socket, _: SockOpt, _: u64) -> Result<(), Errno> {
+        Err(Errno::EBADF)
+    }
+    fn get_option(&mut self, _: Socket, _: SockOpt) -> Result<u64, Errno> {
+        Err(Errno::EBADF)
+    }
+    fn take_error(&mut self, _: Socket) -> Option<Errno> {
+        None
+    }
+    fn readiness(&mut self, _: Socket) -> Readiness {
+        Readiness::default()
+    }
+    fn subscribe(&mut self, _: Socket) -> Option<u32> {
+        None
+    }
+    fn resolve(&mut self, _: &str) -> Result<Vec<IpAddr>, Errno> {
+        Err(Errno::EAGAIN)
+    }
+}
