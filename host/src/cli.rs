@@ -11,6 +11,9 @@ options:
   --rootfs IMAGE       root filesystem: a tar archive, plain, gzip or zstd (a
                        compressed one is decompressed once into ~/.cache/friscy)
   -e, --env KEY[=VAL]  set a guest environment variable (KEY alone copies ours)
+  -v, --volume HOST:GUEST[:ro]
+                       mount host directory HOST at absolute guest path GUEST
+                       (read-only with :ro); paths cannot leave it
   --component FILE     the open friscy component (default: friscy-open.wasm beside
                        this executable, or $FRISCY_COMPONENT)
   --trace, --strace    print every guest syscall on stderr (as FRISCY_TRACE=1)
@@ -25,6 +28,8 @@ pub struct RunArgs {
     pub rootfs: PathBuf,
     pub component: Option<PathBuf>,
     pub env: Vec<(String, String)>,
+    /// Host directory, absolute guest path, read-only.
+    pub volumes: Vec<(PathBuf, String, bool)>,
     pub trace: bool,
     pub command: Vec<String>,
 }
@@ -46,6 +51,7 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
     let mut component = None;
     let mut env = Vec::new();
     let mut trace = false;
+    let mut volumes = Vec::new();
     let mut command = Vec::new();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
@@ -61,6 +67,22 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
                         (kv, v)
                     }
                 });
+            }
+            "-v" | "--volume" => {
+                let spec = value("--volume")?;
+                let (spec, ro) = match spec.strip_suffix(":ro") {
+                    Some(s) => (s.to_string(), true),
+                    None => (spec.strip_suffix(":rw").unwrap_or(&spec).to_string(), false),
+                };
+                let Some((host, guest)) = spec.rsplit_once(':') else {
+                    return Err(format!("--volume {spec}: expected HOST:GUEST[:ro]"));
+                };
+                if !guest.starts_with('/') || guest.trim_matches('/').is_empty() {
+                    return Err(format!(
+                        "--volume {spec}: the guest path must be absolute, not /"
+                    ));
+                }
+                volumes.push((PathBuf::from(host), guest.to_string(), ro));
             }
             "--trace" | "--strace" => trace = true,
             "-h" | "--help" => return Ok(Command::Help),
@@ -86,6 +108,7 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
         rootfs,
         component,
         env,
+        volumes,
         trace,
         command,
     }))

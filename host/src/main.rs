@@ -139,6 +139,16 @@ fn run(args: RunArgs) -> Result<u8> {
     if args.trace {
         wasi.env("FRISCY_TRACE", "1");
     }
+    // Mounts reach the kernel as preopens, exactly as `wasmtime run --dir HOST::GUEST`.
+    for (host, guest, ro) in &args.volumes {
+        let perms = match ro {
+            true => wasmtime_wasi::FsPerms::ReadOnly,
+            false => wasmtime_wasi::FsPerms::ReadWrite,
+        };
+        wasi.preopened_dir(host, guest, perms)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("--volume {}:{guest}", host.display()))?;
+    }
     let state = State {
         wasi: wasi.build(),
         table: ResourceTable::new(),

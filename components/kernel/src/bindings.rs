@@ -28,7 +28,7 @@ mod generated {
     });
 }
 
-use generated::wasi;
+pub(crate) use generated::wasi;
 
 /// The host side of the kernel, over WASI: the standard streams as wasi:io streams (so
 /// stdin can be read without blocking and waited on with `wasi:io/poll`), clocks, random.
@@ -184,7 +184,7 @@ fn make_kernel() -> Result<Kernel, String> {
     let vfs = Vfs::new(ImportedRootfs).map_err(|e| format!("rootfs: {e}"))?;
     Ok(Kernel::new(
         Box::new(friscy_exec::Machines::new()),
-        Box::new(vfs),
+        with_mounts(Box::new(vfs))?,
         Box::new(WasiHost::new()),
     ))
 }
@@ -196,9 +196,27 @@ fn make_kernel() -> Result<Kernel, String> {
     }
     Ok(Kernel::new(
         Box::new(imported::ImportedMachine::default()),
-        Box::new(imported::ImportedFs),
+        with_mounts(Box::new(imported::ImportedFs))?,
         Box::new(WasiHost::new()),
     ))
+}
+
+/// The host's preopened directories mounted at their names: `wasmtime run --dir
+/// HOST::/data` (and `friscy run -v HOST:/data`, which the native host turns into the
+/// same preopen) is named "/data". Preopens with relative names ("." from `--dir .`) have
+/// no place in the guest's tree and are left out.
+fn with_mounts(fs: Box<dyn friscy_vfs::Fs>) -> Result<Box<dyn friscy_vfs::Fs>, String> {
+    use crate::mounts::{HostDir, Mounts};
+    use crate::wasi_dir::WasiDir;
+    let dirs: Vec<(String, Box<dyn HostDir>)> = wasi::filesystem::preopens::get_directories()
+        .into_iter()
+        .filter(|(_, name)| name.starts_with('/') && !name.trim_matches('/').is_empty())
+        .map(|(dir, name)| (name, Box::new(WasiDir::new(dir)) as Box<dyn HostDir>))
+        .collect();
+    if dirs.is_empty() {
+        return Ok(fs);
+    }
+    Ok(Box::new(Mounts::new(fs, dirs)?))
 }
 
 /// exec and vfs over their WIT imports.

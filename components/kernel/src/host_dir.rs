@@ -1,10 +1,6 @@
 //! [`HostDir`] over Rust's `std::fs`, on a real directory: the native implementation, used
-//! by the tests (and by a future no-Wasm host).
-//!
-//! Not yet the component's: reaching a wasi:filesystem preopen through `std::fs` by its
-//! name ("/data" for `--dir HOST::/data`) failed with ENOENT/EACCES inside the kernel
-//! component on a first try, so the component needs a `HostDir` over the preopen's
-//! descriptor (open-at, stat-at, read/write at offset, read-directory...) in bindings.rs.
+//! by the kernel's native tests (and by a future no-Wasm host). The components use
+//! `wasi_dir.rs`, on the preopen's descriptor.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{ErrorKind, Read, Seek, SeekFrom, Write};

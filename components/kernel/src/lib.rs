@@ -24,6 +24,8 @@ pub mod syscalls;
 
 #[cfg(any(feature = "component", feature = "fused"))]
 mod bindings;
+#[cfg(any(feature = "component", feature = "fused"))]
+mod wasi_dir;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 

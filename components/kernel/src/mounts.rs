@@ -20,8 +20,9 @@ use friscy_abi::Errno;
 use friscy_abi::mode::{S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 use friscy_vfs::{Dirent, Fs, Ino, SetAttr, Stat, Timespec};
 
-/// Inode numbers of host nodes start here (the vfs counts up from 1).
-const HOST_INO: Ino = 1 << 62;
+/// Inode numbers of host nodes start here: the vfs counts up from 1, and /proc's numbers
+/// have bit 62 set (procfs.rs), so host nodes live between the two.
+const HOST_INO: Ino = 1 << 61;
 /// Symlinks followed in one resolution before ELOOP (Linux's MAXSYMLINKS).
 const MAX_SYMLINKS: u32 = 40;
 

@@ -28,6 +28,7 @@ pub const DEV: u64 = 22;
 /// PROC_SUPER_MAGIC (include/uapi/linux/magic.h), for statfs(2).
 pub const SUPER_MAGIC: i64 = 0x9fa0;
 
+/// Set in every /proc inode number (host mounts use 1 << 61, mounts.rs; the vfs counts up).
 const PROC_BIT: u64 = 1 << 62;
 
 /// What a /proc node is. Per-process kinds carry the pid in the inode number.
