@@ -4,8 +4,8 @@
 #
 #   build/guest/*            riscv64 test programs from tests/guest/ (static, glibc)
 #   build/rootfs.tar         the default image: those programs at /
-#   build/components/*.wasm  exec, vfs, kernel, kernel-fused, rootfs components
-#   build/friscy-open.wasm   kernel+exec+vfs composed; imports friscy:vfs/rootfs
+#   build/components/*.wasm  exec, vfs, net, kernel, kernel-fused, rootfs components
+#   build/friscy-open.wasm   kernel+exec+vfs+net composed; imports friscy:vfs/rootfs
 #   build/friscy.wasm        sealed: the open one + build/rootfs.tar; imports only wasi:*
 #   build/friscy-fused-open.wasm, build/friscy-fused.wasm   the same, fused build
 #   build/friscy             the native host (next to friscy-open.wasm, where it looks)
@@ -47,6 +47,7 @@ step "component exec-debug (a second exec build, for the swap test)"
 cargo build --quiet --target wasm32-wasip2 -p friscy-exec --features component
 cp "$CARGO_TARGET_DIR/wasm32-wasip2/debug/friscy_exec.wasm" "$B/components/exec-debug.wasm"
 component friscy-vfs component vfs
+component friscy-net component net
 component friscy-kernel component kernel
 component friscy-kernel fused kernel-fused
 FRISCY_ROOTFS=$PWD/$B/rootfs.tar component friscy-rootfs "" rootfs
@@ -54,7 +55,8 @@ FRISCY_ROOTFS=$PWD/$B/rootfs.tar component friscy-rootfs "" rootfs
 step "compose (wac)"
 C=$B/components
 wac compose -o $B/friscy-open.wasm \
-  --dep friscy:exec=$C/exec.wasm --dep friscy:vfs=$C/vfs.wasm --dep friscy:kernel=$C/kernel.wasm \
+  --dep friscy:exec=$C/exec.wasm --dep friscy:vfs=$C/vfs.wasm --dep friscy:net=$C/net.wasm \
+  --dep friscy:kernel=$C/kernel.wasm \
   compose/friscy-open.wac
 wac compose -o $B/friscy.wasm \
   --dep friscy:open=$B/friscy-open.wasm --dep friscy:rootfs=$C/rootfs.wasm compose/friscy-sealed.wac

@@ -129,6 +129,8 @@ fn swapping_exec_in_the_wac_file_still_runs() {
             "--dep",
             &format!("friscy:vfs={}", c("vfs")),
             "--dep",
+            &format!("friscy:net={}", c("net")),
+            "--dep",
             &format!("friscy:kernel={}", c("kernel")),
         ])
         .arg(dir.join("swapped.wac")));

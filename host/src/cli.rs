@@ -14,6 +14,10 @@ options:
   -v, --volume HOST:GUEST[:ro]
                        mount host directory HOST at absolute guest path GUEST
                        (read-only with :ro); paths cannot leave it
+  --net                give the guest the host's network: outbound TCP and UDP,
+                       listeners on host ports, names resolved by the host
+  -p, --publish HOST:GUEST
+                       with --net: a guest bind to port GUEST binds HOST instead
   --component FILE     the open friscy component (default: friscy-open.wasm beside
                        this executable, or $FRISCY_COMPONENT)
   --trace, --strace    print every guest syscall on stderr (as FRISCY_TRACE=1)
@@ -31,6 +35,9 @@ pub struct RunArgs {
     /// Host directory, absolute guest path, read-only.
     pub volumes: Vec<(PathBuf, String, bool)>,
     pub trace: bool,
+    pub net: bool,
+    /// Port map (host, guest).
+    pub publish: Vec<(u16, u16)>,
     pub command: Vec<String>,
 }
 
@@ -52,6 +59,8 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
     let mut env = Vec::new();
     let mut trace = false;
     let mut volumes = Vec::new();
+    let mut net = false;
+    let mut publish = Vec::new();
     let mut command = Vec::new();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
@@ -85,6 +94,17 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
                 volumes.push((PathBuf::from(host), guest.to_string(), ro));
             }
             "--trace" | "--strace" => trace = true,
+            "--net" => net = true,
+            "-p" | "--publish" => {
+                let spec = value("--publish")?;
+                let parsed = spec
+                    .split_once(':')
+                    .and_then(|(h, g)| Some((h.parse::<u16>().ok()?, g.parse::<u16>().ok()?)));
+                match parsed {
+                    Some(p) => publish.push(p),
+                    None => return Err(format!("--publish {spec}: expected HOST:GUEST ports")),
+                }
+            }
             "-h" | "--help" => return Ok(Command::Help),
             "--" => {
                 command.extend(args);
@@ -104,12 +124,17 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
     if command.is_empty() {
         return Err("no command given".into());
     }
+    if !publish.is_empty() && !net {
+        return Err("--publish needs --net".into());
+    }
     Ok(Command::Run(RunArgs {
         rootfs,
         component,
         env,
         volumes,
         trace,
+        net,
+        publish,
         command,
     }))
 }

@@ -139,6 +139,21 @@ fn run(args: RunArgs) -> Result<u8> {
     if args.trace {
         wasi.env("FRISCY_TRACE", "1");
     }
+    if args.net {
+        // What `wasmtime run -S inherit-network -S allow-ip-name-lookup` grants.
+        wasi.inherit_network();
+        wasi.allow_tcp(true);
+        wasi.allow_udp(true);
+        wasi.allow_ip_name_lookup(true);
+    }
+    if !args.publish.is_empty() {
+        let ports: Vec<String> = args
+            .publish
+            .iter()
+            .map(|(h, g)| format!("{h}:{g}"))
+            .collect();
+        wasi.env("FRISCY_PORTS", ports.join(","));
+    }
     // Mounts reach the kernel as preopens, exactly as `wasmtime run --dir HOST::GUEST`.
     for (host, guest, ro) in &args.volumes {
         let perms = match ro {

@@ -188,7 +188,7 @@ impl Host for StdHost {
     fn diagnostic(&mut self, line: &str) {
         eprintln!("{line}");
     }
-    fn wait(&mut self, stdin: bool, deadline_ns: Option<u64>) {
+    fn wait(&mut self, stdin: bool, deadline_ns: Option<u64>, _pollables: Vec<u32>) {
         let timeout =
             deadline_ns.map(|d| Duration::from_nanos(d.saturating_sub(self.monotonic_ns())));
         if stdin {

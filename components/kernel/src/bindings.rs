@@ -97,8 +97,13 @@ impl Host for WasiHost {
     fn diagnostic(&mut self, line: &str) {
         let _ = self.write(Stdio::Err, format!("{line}\n").as_bytes());
     }
-    fn wait(&mut self, stdin: bool, deadline_ns: Option<u64>) {
+    fn wait(&mut self, stdin: bool, deadline_ns: Option<u64>, net: Vec<u32>) {
         let mut pollables = Vec::new();
+        for h in net {
+            // SAFETY: the net backend handed over owned pollable handles of this
+            // component's wasi:io/poll import (the same resource table).
+            pollables.push(unsafe { wasi::io::poll::Pollable::from_handle(h) });
+        }
         if stdin && !self.stdin_eof {
             pollables.push(self.stdin.subscribe());
         }
@@ -123,17 +128,36 @@ pub fn guest_argv(args: impl IntoIterator<Item = String>) -> Vec<Vec<u8>> {
 }
 
 /// Kernel options come from `FRISCY_*` variables, which are not passed to the guest.
-fn split_env() -> (Vec<Vec<u8>>, bool) {
-    let mut trace = false;
+struct Options {
+    trace: bool,
+    /// FRISCY_PORTS=HOST:GUEST[,...]: guest binds to GUEST bind HOST.
+    ports: Vec<(u16, u16)>,
+}
+
+fn split_env() -> (Vec<Vec<u8>>, Options) {
+    let mut opts = Options {
+        trace: false,
+        ports: Vec::new(),
+    };
     let mut envp = Vec::new();
     for (k, v) in wasi::cli::environment::get_environment() {
         if k == "FRISCY_TRACE" {
-            trace = !v.is_empty() && v != "0";
+            opts.trace = !v.is_empty() && v != "0";
+        } else if k == "FRISCY_PORTS" {
+            for pair in v.split(',').filter(|p| !p.is_empty()) {
+                let parsed = pair
+                    .split_once(':')
+                    .and_then(|(h, g)| Some((g.parse().ok()?, h.parse().ok()?)));
+                match parsed {
+                    Some(p) => opts.ports.push(p),
+                    None => eprintln!("friscy: FRISCY_PORTS: {pair:?} is not HOST:GUEST"),
+                }
+            }
         } else {
             envp.push(format!("{k}={v}").into_bytes());
         }
     }
-    (envp, trace)
+    (envp, opts)
 }
 
 fn run(make: impl FnOnce() -> Result<Kernel, String>) -> Result<(), ()> {
@@ -145,8 +169,9 @@ fn run(make: impl FnOnce() -> Result<Kernel, String>) -> Result<(), ()> {
             return Err(());
         }
     };
-    let (envp, trace) = split_env();
-    kernel.trace = trace;
+    let (envp, opts) = split_env();
+    kernel.trace = opts.trace;
+    kernel.port_map = opts.ports;
     let argv = guest_argv(wasi::cli::environment::get_arguments());
     let status = kernel.run_command(argv, envp);
     if status == 0 {
@@ -182,11 +207,13 @@ fn make_kernel() -> Result<Kernel, String> {
         }
     }
     let vfs = Vfs::new(ImportedRootfs).map_err(|e| format!("rootfs: {e}"))?;
-    Ok(Kernel::new(
+    let mut k = Kernel::new(
         Box::new(friscy_exec::Machines::new()),
         with_mounts(Box::new(vfs))?,
         Box::new(WasiHost::new()),
-    ))
+    );
+    k.net = Box::new(friscy_net::wasi::WasiNet::new());
+    Ok(k)
 }
 
 #[cfg(feature = "component")]
@@ -194,11 +221,13 @@ fn make_kernel() -> Result<Kernel, String> {
     if let Some(err) = generated::friscy::vfs::fs::image_error() {
         return Err(format!("rootfs: {err}"));
     }
-    Ok(Kernel::new(
+    let mut k = Kernel::new(
         Box::new(imported::ImportedMachine::default()),
         with_mounts(Box::new(imported::ImportedFs))?,
         Box::new(WasiHost::new()),
-    ))
+    );
+    k.net = Box::new(imported::ImportedNet);
+    Ok(k)
 }
 
 /// The host's preopened directories mounted at their names: `wasmtime run --dir
@@ -471,6 +500,155 @@ mod imported {
                 mtime: a.mtime.map(ts_out),
             };
             fs::set_attr(node, attr).map_err(errno)
+        }
+    }
+
+    /// IP sockets over the friscy:net/sockets import (the net component).
+    pub struct ImportedNet;
+
+    use super::generated::friscy::net::sockets as n;
+    use friscy_net::{Family, Kind, Net, Readiness, SockAddr, SockOpt, Socket};
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+
+    fn e(code: u16) -> Errno {
+        Errno::from_raw(code).unwrap_or(Errno::EIO)
+    }
+
+    fn addr_out(a: SockAddr) -> n::Address {
+        match a {
+            SocketAddr::V4(a) => {
+                let [b0, b1, b2, b3] = a.ip().octets();
+                n::Address::Ipv4(n::Ipv4Address {
+                    addr: (b0, b1, b2, b3),
+                    port: a.port(),
+                })
+            }
+            SocketAddr::V6(a) => {
+                let s = a.ip().segments();
+                n::Address::Ipv6(n::Ipv6Address {
+                    addr: (s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]),
+                    port: a.port(),
+                    flow_info: a.flowinfo(),
+                    scope_id: a.scope_id(),
+                })
+            }
+        }
+    }
+
+    fn addr_in(a: n::Address) -> SockAddr {
+        match a {
+            n::Address::Ipv4(a) => {
+                let (b0, b1, b2, b3) = a.addr;
+                SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(b0, b1, b2, b3), a.port))
+            }
+            n::Address::Ipv6(a) => {
+                let (s0, s1, s2, s3, s4, s5, s6, s7) = a.addr;
+                SocketAddr::V6(SocketAddrV6::new(
+                    Ipv6Addr::new(s0, s1, s2, s3, s4, s5, s6, s7),
+                    a.port,
+                    a.flow_info,
+                    a.scope_id,
+                ))
+            }
+        }
+    }
+
+    fn opt(o: SockOpt) -> n::SocketOption {
+        match o {
+            SockOpt::ReuseAddress => n::SocketOption::ReuseAddress,
+            SockOpt::KeepAlive => n::SocketOption::KeepAlive,
+            SockOpt::NoDelay => n::SocketOption::NoDelay,
+            SockOpt::ReceiveBufferSize => n::SocketOption::ReceiveBufferSize,
+            SockOpt::SendBufferSize => n::SocketOption::SendBufferSize,
+            SockOpt::HopLimit => n::SocketOption::HopLimit,
+        }
+    }
+
+    impl Net for ImportedNet {
+        fn create(&mut self, family: Family, kind: Kind) -> Result<Socket, Errno> {
+            let f = match family {
+                Family::Inet => n::Family::Inet,
+                Family::Inet6 => n::Family::Inet6,
+            };
+            let k = match kind {
+                Kind::Stream => n::Kind::Stream,
+                Kind::Datagram => n::Kind::Datagram,
+            };
+            n::create(f, k).map_err(e)
+        }
+        fn close(&mut self, s: Socket) {
+            n::close(s)
+        }
+        fn bind(&mut self, s: Socket, addr: SockAddr) -> Result<(), Errno> {
+            n::bind(s, addr_out(addr)).map_err(e)
+        }
+        fn connect(&mut self, s: Socket, addr: SockAddr) -> Result<(), Errno> {
+            n::connect(s, addr_out(addr)).map_err(e)
+        }
+        fn listen(&mut self, s: Socket, backlog: u32) -> Result<(), Errno> {
+            n::listen(s, backlog).map_err(e)
+        }
+        fn accept(&mut self, s: Socket) -> Result<(Socket, SockAddr), Errno> {
+            n::accept(s).map(|(s, a)| (s, addr_in(a))).map_err(e)
+        }
+        fn send(&mut self, s: Socket, data: &[u8], to: Option<SockAddr>) -> Result<usize, Errno> {
+            n::send(s, data, to.map(addr_out))
+                .map(|n| n as usize)
+                .map_err(e)
+        }
+        fn recv(
+            &mut self,
+            s: Socket,
+            max: usize,
+            peek: bool,
+        ) -> Result<(Vec<u8>, Option<SockAddr>), Errno> {
+            n::recv(s, max.min(u32::MAX as usize) as u32, peek)
+                .map(|(d, a)| (d, a.map(addr_in)))
+                .map_err(e)
+        }
+        fn shutdown(&mut self, s: Socket, how: u8) -> Result<(), Errno> {
+            n::shutdown(s, how).map_err(e)
+        }
+        fn local_address(&mut self, s: Socket) -> Result<SockAddr, Errno> {
+            n::local_address(s).map(addr_in).map_err(e)
+        }
+        fn remote_address(&mut self, s: Socket) -> Result<SockAddr, Errno> {
+            n::remote_address(s).map(addr_in).map_err(e)
+        }
+        fn set_option(&mut self, s: Socket, o: SockOpt, value: u64) -> Result<(), Errno> {
+            n::set_option(s, opt(o), value).map_err(e)
+        }
+        fn get_option(&mut self, s: Socket, o: SockOpt) -> Result<u64, Errno> {
+            n::get_option(s, opt(o)).map_err(e)
+        }
+        fn take_error(&mut self, s: Socket) -> Option<Errno> {
+            match n::take_error(s) {
+                0 => None,
+                code => Some(e(code)),
+            }
+        }
+        fn readiness(&mut self, s: Socket) -> Readiness {
+            let r = n::poll_readiness(s);
+            Readiness {
+                readable: r.bits() & n::Readiness::READABLE.bits() != 0,
+                writable: r.bits() & n::Readiness::WRITABLE.bits() != 0,
+                hangup: r.bits() & n::Readiness::HANGUP.bits() != 0,
+                error: r.bits() & n::Readiness::ERROR.bits() != 0,
+            }
+        }
+        fn subscribe(&mut self, s: Socket, read: bool, write: bool) -> Vec<u32> {
+            n::subscribe(s, read, write)
+                .into_iter()
+                .map(|p| p.take_handle())
+                .collect()
+        }
+        fn resolve(&mut self, name: &str) -> Result<Vec<IpAddr>, Errno> {
+            n::resolve(name)
+                .map(|v| v.into_iter().map(|a| addr_in(a).ip()).collect())
+                .map_err(e)
+        }
+        fn enabled(&mut self) -> bool {
+            n::enabled()
         }
     }
 }

@@ -60,6 +60,8 @@ pub enum FileKind {
     Epoll(Shared<crate::syscalls::epoll::Epoll>),
     /// An eventfd counter (eventfd2).
     EventFd(Shared<crate::syscalls::epoll::EventFd>),
+    /// A socket (socket.rs).
+    Socket(Shared<crate::socket::Socket>),
 }
 
 /// A kernel object an open file description refers to (an epoll set, an eventfd counter),

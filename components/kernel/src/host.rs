@@ -32,8 +32,9 @@ pub trait Host {
     /// Emit one diagnostic line (the syscall trace, friscy's own error messages).
     fn diagnostic(&mut self, line: &str);
     /// Called when every guest task is parked: block until stdin has data or end of file
-    /// (only if `stdin`), or until the monotonic clock reaches `deadline_ns` (if given),
-    /// whichever comes first. With neither, return at once (the kernel then reports a
-    /// deadlock).
-    fn wait(&mut self, stdin: bool, deadline_ns: Option<u64>);
+    /// (only if `stdin`), until one of `pollables` is ready (wasi:io/poll pollable handles
+    /// from the net backend, owned by the host from here on), or until the monotonic clock
+    /// reaches `deadline_ns` (if given), whichever comes first. With none of these, return
+    /// at once (the kernel then reports a deadlock).
+    fn wait(&mut self, stdin: bool, deadline_ns: Option<u64>, pollables: Vec<u32>);
 }

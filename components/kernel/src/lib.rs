@@ -7,6 +7,7 @@
 //! fused build and native tests) or over WIT imports (the composed component).
 
 pub mod devfs;
+mod dns;
 pub mod elf;
 pub mod fd;
 pub mod host;
@@ -20,6 +21,7 @@ pub mod process;
 pub mod procfs;
 pub mod sched;
 pub mod signal;
+pub mod socket;
 pub mod syscalls;
 
 #[cfg(any(feature = "component", feature = "fused"))]
@@ -75,6 +77,22 @@ pub struct Kernel {
     pub(crate) yield_now: bool,
     /// Advisory file locks (fcntl record and OFD locks, flock).
     pub(crate) locks: syscalls::lock::LockTable,
+    /// IP sockets' backend (wasi:sockets, a WebSocket relay, or none).
+    pub net: Box<dyn friscy_net::Net>,
+    /// Net handles of IP sockets whose last descriptor closed, to close after the syscall.
+    pub(crate) net_graveyard: std::rc::Rc<std::cell::RefCell<Vec<u32>>>,
+    /// What parked threads wait for on IP sockets (handle -> read, write): the idle wait
+    /// subscribes to exactly these.
+    pub(crate) net_interest: BTreeMap<u32, (bool, bool)>,
+    /// Bound AF_UNIX names (paths by inode, abstract names by bytes).
+    pub(crate) unix_names:
+        HashMap<socket::UnixKey, std::rc::Weak<std::cell::RefCell<socket::Socket>>>,
+    /// The last autobind name handed out.
+    pub(crate) unix_autobind: u32,
+    /// `friscy run -p HOST:GUEST`: a guest bind to GUEST binds HOST (guest, host).
+    pub port_map: Vec<(u16, u16)>,
+    /// The embedded DNS responder's answers so far.
+    pub(crate) dns_cache: dns::Cache,
 }
 
 impl Kernel {
@@ -95,6 +113,13 @@ impl Kernel {
             next_pipe_id: 1,
             yield_now: false,
             locks: Default::default(),
+            net: Box::new(friscy_net::NoNet),
+            net_graveyard: Default::default(),
+            net_interest: BTreeMap::new(),
+            unix_names: HashMap::new(),
+            unix_autobind: 0,
+            port_map: Vec::new(),
+            dns_cache: Default::default(),
         };
         // Docker's /dev, made once like the tmpfs it mounts there.
         devfs::populate(&mut k);
@@ -104,6 +129,28 @@ impl Kernel {
     /// One line on the host's diagnostic stream, prefixed like a shell's messages.
     pub fn report(&mut self, msg: &str) {
         self.host.diagnostic(&format!("friscy: {msg}"));
+    }
+
+    /// With the network on, the guest's /etc/resolv.conf names the embedded DNS responder
+    /// (dns.rs), as Docker writes its own into a container. Images without /etc are left
+    /// alone.
+    fn point_resolver_at_friscy(&mut self) {
+        let root = self.fs.root();
+        let Ok(etc) = self.fs.lookup(root, b"etc", true) else {
+            return;
+        };
+        if let Ok(old) = self.fs.lookup(etc, b"resolv.conf", false) {
+            let dir = self
+                .fs
+                .stat(old)
+                .is_ok_and(|s| s.mode & 0o170000 == 0o040000);
+            if dir || self.fs.remove(etc, b"resolv.conf", false).is_err() {
+                return;
+            }
+        }
+        if let Ok(ino) = self.fs.create(etc, b"resolv.conf", 0o100644, 0) {
+            let _ = self.fs.write(ino, 0, dns::RESOLV_CONF);
+        }
     }
 
     /// A fresh pid (also used for thread ids, as Linux does).
@@ -123,6 +170,9 @@ impl Kernel {
         };
         if !envp.iter().any(|e| e.starts_with(b"PATH=")) {
             envp.insert(0, [b"PATH=".as_slice(), DEFAULT_PATH].concat());
+        }
+        if self.net.enabled() {
+            self.point_resolver_at_friscy();
         }
         let path_var = envp
             .iter()

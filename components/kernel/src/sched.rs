@@ -21,6 +21,8 @@ use crate::{FutexWaiter, Kernel};
 
 /// Instructions a thread runs before the next one gets the hart.
 pub const TIME_SLICE: u64 = 1 << 20;
+/// How often the kernel looks at sockets of a net backend that has no pollables.
+const NET_POLL_NS: u64 = 5_000_000;
 
 impl Kernel {
     /// Run process 1 and everything it starts until process 1 exits (then, as in a
@@ -265,10 +267,21 @@ impl Kernel {
                 }
             }
         }
-        if deadline.is_none() && !stdin {
+        // Sockets parked threads wait on: their pollables, or (a backend without any) a
+        // short timer to look again.
+        let mut pollables = Vec::new();
+        let interest = std::mem::take(&mut self.net_interest);
+        for (&h, &(read, write)) in &interest {
+            let p = self.net.subscribe(h, read, write);
+            if p.is_empty() {
+                earliest(Some(self.host.monotonic_ns() + NET_POLL_NS));
+            }
+            pollables.extend(p);
+        }
+        if deadline.is_none() && !stdin && pollables.is_empty() {
             return false;
         }
-        self.host.wait(stdin, deadline);
+        self.host.wait(stdin, deadline, pollables);
         self.progress += 1;
         true
     }

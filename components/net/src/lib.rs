@@ -14,6 +14,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 
 pub use friscy_abi::Errno;
 
+#[cfg(feature = "component")]
+mod bindings;
+#[cfg(any(feature = "component", feature = "wasi"))]
+mod generated;
+#[cfg(any(feature = "component", feature = "wasi"))]
+pub mod wasi;
+
 /// A socket handle owned by the kernel.
 pub type Socket = u32;
 
@@ -83,12 +90,23 @@ pub trait Net {
     /// The pending error (SO_ERROR), cleared by reading it.
     fn take_error(&mut self, s: Socket) -> Option<Errno>;
     fn readiness(&mut self, s: Socket) -> Readiness;
-    /// A `wasi:io/poll` pollable handle (owned by the caller) that becomes ready when
-    /// `readiness` may have changed, or `None` where the backend has none (the host then
-    /// polls `readiness` on a short timer).
-    fn subscribe(&mut self, s: Socket) -> Option<u32>;
-    /// Name resolution (getaddrinfo's DNS answers): the addresses of `name`.
+    /// `wasi:io/poll` pollable handles (owned by the caller) that become ready when the
+    /// socket may have become readable (`read`) or writable (`write`). Empty where the
+    /// backend has none: the kernel then polls `readiness` on a short timer.
+    fn subscribe(&mut self, s: Socket, read: bool, write: bool) -> Vec<u32>;
+    /// Name resolution (what the kernel's DNS responder answers): the addresses of `name`.
     fn resolve(&mut self, name: &str) -> Result<Vec<IpAddr>, Errno>;
+    /// Whether the guest may reach the network at all: under wasmtime without
+    /// `-S inherit-network` every bind and connect is refused. The default asks by binding
+    /// a throwaway UDP socket.
+    fn enabled(&mut self) -> bool {
+        let Ok(s) = self.create(Family::Inet, Kind::Datagram) else {
+            return false;
+        };
+        let ok = self.bind(s, unspecified(Family::Inet)).is_ok();
+        self.close(s);
+        ok
+    }
 }
 
 /// The unspecified address of a family (what an unbound socket reports).
@@ -156,10 +174,13 @@ impl Net for NoNet {
     fn readiness(&mut self, _: Socket) -> Readiness {
         Readiness::default()
     }
-    fn subscribe(&mut self, _: Socket) -> Option<u32> {
-        None
+    fn subscribe(&mut self, _: Socket, _: bool, _: bool) -> Vec<u32> {
+        Vec::new()
     }
     fn resolve(&mut self, _: &str) -> Result<Vec<IpAddr>, Errno> {
-        Err(Errno::EAGAIN)
+        Err(Errno::EACCES)
+    }
+    fn enabled(&mut self) -> bool {
+        false
     }
 }

@@ -171,7 +171,7 @@ fn epoll_wait(k: &mut Kernel, p: &mut Process, a: Args, timeout: Option<u64>) ->
             }
             let Some(f) = e.file.upgrade() else { continue };
             has_stdin |= f.borrow().kind == FileKind::Stdio(crate::host::Stdio::In);
-            let ready = k.poll_file(&f.borrow()) as u32
+            let ready = k.poll_file(&f.borrow(), e.events as u16) as u32
                 & ((e.events & !EPOLL_CONTROL) | POLLERR as u32 | POLLHUP as u32);
             if ready != 0 {
                 out.extend_from_slice(&ready.to_le_bytes());

@@ -107,6 +107,7 @@ impl Kernel {
             }
             FileKind::EventFd(e) => e.0.borrow_mut().read(len),
             FileKind::Epoll(_) => Err(Errno::EINVAL),
+            FileKind::Socket(s) => self.socket_read(&s.0, len),
         }
     }
 
@@ -126,6 +127,7 @@ impl Kernel {
             FileKind::Device(_) => Ok(data.len() as u64),
             FileKind::EventFd(e) => e.0.borrow_mut().write(data),
             FileKind::Epoll(_) => Err(Errno::EINVAL),
+            FileKind::Socket(s) => self.socket_write(&s.0, data),
             FileKind::Pipe(end) => {
                 let mut pipe = end.pipe.borrow_mut();
                 let n = pipe.writable(data.len())?;
@@ -151,7 +153,12 @@ impl Kernel {
         if f.flags & O_ACCMODE == O_WRONLY || f.flags & O_PATH != 0 {
             return Err(Errno::EBADF);
         }
-        if at.is_some() && matches!(f.kind, FileKind::Pipe(_) | FileKind::Stdio(_)) {
+        if at.is_some()
+            && matches!(
+                f.kind,
+                FileKind::Pipe(_) | FileKind::Stdio(_) | FileKind::Socket(_)
+            )
+        {
             return Err(Errno::ESPIPE);
         }
         // A directory gives EISDIR from the vfs itself: no extra stat per read.
@@ -175,7 +182,12 @@ impl Kernel {
         if f.flags & O_ACCMODE == 0 || f.flags & O_PATH != 0 {
             return Err(Errno::EBADF);
         }
-        if at.is_some() && matches!(f.kind, FileKind::Pipe(_) | FileKind::Stdio(_)) {
+        if at.is_some()
+            && matches!(
+                f.kind,
+                FileKind::Pipe(_) | FileKind::Stdio(_) | FileKind::Socket(_)
+            )
+        {
             return Err(Errno::ESPIPE);
         }
         let offset = match (at, &f.kind) {
@@ -306,6 +318,13 @@ pub fn maybe_block(k: &mut Kernel, p: &mut Process, fd: i32, r: SysResult) -> Sy
             let wake = match f.kind {
                 FileKind::Stdio(Stdio::In) => crate::process::Wake::Stdin,
                 FileKind::Pipe(_) | FileKind::EventFd(_) => crate::process::Wake::Event,
+                FileKind::Socket(ref s) => {
+                    // sendfile/splice on a socket: wait for either direction.
+                    if let crate::socket::Imp::Inet(i) = &s.0.borrow().imp {
+                        k.want_net(i.handle, true, true);
+                    }
+                    crate::process::Wake::Event
+                }
                 _ => return Err(Errno::EAGAIN),
             };
             if f.flags & O_NONBLOCK != 0 {
@@ -322,7 +341,18 @@ pub fn maybe_block(k: &mut Kernel, p: &mut Process, fd: i32, r: SysResult) -> Sy
     }
 }
 
+/// Whether `fd` is a socket: its reads and writes are sends and receives (socket.rs),
+/// with the socket's own blocking rules.
+fn is_socket(p: &Process, fd: i32) -> bool {
+    p.fds
+        .file(fd)
+        .is_ok_and(|f| matches!(f.borrow().kind, FileKind::Socket(_)))
+}
+
 pub fn sys_read(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    if is_socket(p, fd_arg(a[0])) {
+        return super::socket::socket_rw(k, p, fd_arg(a[0]), &[(a[1], a[2])], false);
+    }
     let r = k.do_read(p, fd_arg(a[0]), a[1], a[2], None);
     maybe_block(k, p, fd_arg(a[0]), r)
 }
@@ -335,6 +365,9 @@ pub fn sys_pread64(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 }
 
 pub fn sys_write(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    if is_socket(p, fd_arg(a[0])) {
+        return super::socket::socket_rw(k, p, fd_arg(a[0]), &[(a[1], a[2])], true);
+    }
     let mut len = (a[2] as usize).min(IO_CHUNK);
     // A writer parked on a full pipe retries this call each time others make progress:
     // decide before copying its buffer in, and copy only what fits.
@@ -361,6 +394,10 @@ pub fn sys_pwrite64(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 }
 
 pub fn sys_readv(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    if is_socket(p, fd_arg(a[0])) {
+        let iov = k.read_iovecs(p, a[1], a[2])?;
+        return super::socket::socket_rw(k, p, fd_arg(a[0]), &iov, false);
+    }
     let mut total = 0;
     for (base, len) in k.read_iovecs(p, a[1], a[2])? {
         if len == 0 {
@@ -380,6 +417,10 @@ pub fn sys_readv(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 }
 
 pub fn sys_writev(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    if is_socket(p, fd_arg(a[0])) {
+        let iov = k.read_iovecs(p, a[1], a[2])?;
+        return super::socket::socket_rw(k, p, fd_arg(a[0]), &iov, true);
+    }
     // Gather first so the bytes go out in one write, as one writev does on a pipe.
     let mut data = Vec::new();
     for (base, len) in k.read_iovecs(p, a[1], a[2])? {
@@ -395,7 +436,11 @@ pub fn sys_lseek(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let ino = match &f.kind {
         FileKind::Inode(ino) => Some(*ino),
         FileKind::Proc(_) => None,
-        FileKind::Stdio(_) | FileKind::Pipe(_) | FileKind::Epoll(_) | FileKind::EventFd(_) => {
+        FileKind::Stdio(_)
+        | FileKind::Pipe(_)
+        | FileKind::Epoll(_)
+        | FileKind::EventFd(_)
+        | FileKind::Socket(_) => {
             return Err(Errno::ESPIPE);
         }
         // lseek on /dev/null and friends succeeds and reports 0 (drivers/char/mem.c).

@@ -183,6 +183,7 @@ fn lock_key(kind: &FileKind) -> Option<u64> {
         // Anonymous inodes by their object's address, also out of the inode range.
         FileKind::Epoll(e) => (1 << 60) | (std::rc::Rc::as_ptr(&e.0) as usize as u64 >> 3),
         FileKind::EventFd(e) => (1 << 60) | (std::rc::Rc::as_ptr(&e.0) as usize as u64 >> 3),
+        FileKind::Socket(s) => (1 << 60) | (std::rc::Rc::as_ptr(&s.0) as usize as u64 >> 3),
         FileKind::Stdio(s) => {
             u64::MAX
                 - match s {

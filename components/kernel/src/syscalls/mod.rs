@@ -17,6 +17,7 @@ mod poll;
 mod process;
 mod remap;
 pub mod signal;
+pub(crate) mod socket;
 pub(crate) mod stat;
 mod sync;
 mod table;
@@ -64,6 +65,9 @@ pub fn dispatch(k: &mut Kernel, proc: &mut Process, nr: u64, args: Args) -> Opti
         }
     };
     let parked = result == Err(Errno::ERESTARTSYS);
+    if !k.net_graveyard.borrow().is_empty() {
+        k.reap_sockets();
+    }
     if let Some(call) = traced.filter(|_| !parked || first_try) {
         let outcome = match parked {
             true => trace::Outcome::Unfinished,

@@ -56,9 +56,11 @@ impl Kernel {
         !self.stdin_buf.is_empty() || self.stdin_eof
     }
 
-    /// The poll(2) events an open file reports now.
-    pub fn poll_file(&mut self, f: &OpenFile) -> u16 {
+    /// The poll(2) events an open file reports now. `asked` is what the caller waits for
+    /// (sockets register interest with the host from it).
+    pub fn poll_file(&mut self, f: &OpenFile, asked: u16) -> u16 {
         match &f.kind {
+            FileKind::Socket(_) => super::socket::poll_socket(self, f, asked),
             FileKind::Pipe(end) => {
                 let pipe = end.pipe.borrow();
                 if end.write {
@@ -197,7 +199,7 @@ pub fn sys_ppoll(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         } else {
             match p.fds.file(fd) {
                 Ok(f) => {
-                    let ev = k.poll_file(&f.borrow());
+                    let ev = k.poll_file(&f.borrow(), events);
                     files.push(Some(f));
                     ev & (events | POLLERR | POLLHUP)
                 }
@@ -253,7 +255,9 @@ pub fn sys_pselect6(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             continue;
         }
         let f = p.fds.file(fd)?;
-        let ev = k.poll_file(&f.borrow());
+        let asked = if rin[w] & bit != 0 { POLLIN } else { 0 }
+            | if win[w] & bit != 0 { POLLOUT } else { 0 };
+        let ev = k.poll_file(&f.borrow(), asked);
         files.push(Some(f));
         if rin[w] & bit != 0 && ev & (POLLIN | POLLHUP | POLLERR) != 0 {
             rout[w] |= bit;

@@ -184,6 +184,13 @@ impl Kernel {
                 nlink: 1,
                 ..Stat::default()
             }),
+            // sockfs: S_IFSOCK 0777, an inode number per socket.
+            FileKind::Socket(s) => Ok(Stat {
+                ino: (std::rc::Rc::as_ptr(&s.0) as usize as u64 >> 3) & 0xffff_ffff,
+                mode: friscy_abi::mode::S_IFSOCK | 0o777,
+                nlink: 1,
+                ..Stat::default()
+            }),
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use super::{
     Args, SysResult, attr, creds, descriptors, epoll, fs, futex, hwprobe, info, lock, mm, names,
-    poll, process, remap, signal, stat, sync, time, transfer, usage,
+    poll, process, remap, signal, socket, stat, sync, time, transfer, usage,
 };
 use crate::{Kernel, Process};
 
@@ -137,6 +137,21 @@ syscall_table! {
     177 getegid => Some(process::sys_getid), Full;
     178 gettid => Some(process::sys_gettid), Full;
     179 sysinfo => Some(info::sys_sysinfo), Full;
+    198 socket => Some(socket::sys_socket), Partial("AF_UNIX in the kernel; AF_INET/AF_INET6 TCP and UDP through the net backend; no raw, netlink or packet sockets");
+    199 socketpair => Some(socket::sys_socketpair), Full;
+    200 bind => Some(socket::sys_bind), Full;
+    201 listen => Some(socket::sys_listen), Full;
+    202 accept => Some(socket::sys_accept), Full;
+    203 connect => Some(socket::sys_connect), Full;
+    204 getsockname => Some(socket::sys_getsockname), Full;
+    205 getpeername => Some(socket::sys_getpeername), Full;
+    206 sendto => Some(socket::sys_sendto), Partial("no MSG_OOB");
+    207 recvfrom => Some(socket::sys_recvfrom), Partial("no MSG_OOB; MSG_WAITALL returns what is there");
+    208 setsockopt => Some(socket::sys_setsockopt), Partial("options without an observable effect (SO_LINGER, IP_TOS, TCP tuning...) are stored and read back");
+    209 getsockopt => Some(socket::sys_getsockopt), Full;
+    210 shutdown => Some(socket::sys_shutdown), Full;
+    211 sendmsg => Some(socket::sys_sendmsg), Partial("control messages: SCM_RIGHTS, SCM_CREDENTIALS");
+    212 recvmsg => Some(socket::sys_recvmsg), Partial("control messages: SCM_RIGHTS, SCM_CREDENTIALS (with SO_PASSCRED)");
     214 brk => Some(mm::sys_brk), Full;
     215 munmap => Some(mm::sys_munmap), Full;
     216 mremap => Some(remap::sys_mremap), Full;
@@ -146,10 +161,13 @@ syscall_table! {
     226 mprotect => Some(mm::sys_mprotect), Full;
     227 msync => Some(remap::sys_msync), Partial("mappings are private copies: nothing is written back");
     233 madvise => Some(mm::sys_madvise), Partial("advice only; MADV_DONTNEED zeroes private pages");
+    242 accept4 => Some(socket::sys_accept4), Full;
+    243 recvmmsg => Some(socket::sys_recvmmsg), Partial("no timeout argument (EINVAL)");
     258 riscv_hwprobe => Some(hwprobe::sys_riscv_hwprobe), Full;
     260 wait4 => Some(process::sys_wait4), Partial("rusage is zero");
     261 prlimit64 => Some(process::sys_prlimit64), Partial("own process only");
     267 syncfs => Some(sync::sys_syncfs), Full;
+    269 sendmmsg => Some(socket::sys_sendmmsg), Full;
     276 renameat2 => Some(names::sys_renameat2), Partial("no RENAME_WHITEOUT (EINVAL)");
     278 getrandom => Some(info::sys_getrandom), Full;
     285 copy_file_range => Some(transfer::sys_copy_file_range), Full;

@@ -48,7 +48,7 @@ impl Host for TestHost {
         c.stderr.extend_from_slice(line.as_bytes());
         c.stderr.push(b'\n');
     }
-    fn wait(&mut self, _stdin: bool, deadline_ns: Option<u64>) {
+    fn wait(&mut self, _stdin: bool, deadline_ns: Option<u64>, _pollables: Vec<u32>) {
         if let Some(d) = deadline_ns {
             let now = self.monotonic_ns();
             std::thread::sleep(std::time::Duration::from_nanos(d.saturating_sub(now)));
