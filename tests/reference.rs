@@ -38,12 +38,15 @@ struct Spec {
     /// Compare stderr too (false where it holds pids or depends on timing, e.g. whether
     /// ash reports "Terminated" for a killed background job before `wait` reaps it).
     stderr: bool,
+    /// Run friscy with `--net` (the reference always has the host's network).
+    net: bool,
 }
 
 fn cmd(argv: &[&str]) -> Spec {
     Spec {
         argv: argv.iter().map(|s| s.to_string()).collect(),
         stderr: true,
+        net: false,
     }
 }
 fn sh(script: &str) -> Spec {
@@ -58,6 +61,10 @@ fn py(code: &str) -> Spec {
 impl Spec {
     fn stdout_only(mut self) -> Spec {
         self.stderr = false;
+        self
+    }
+    fn net(mut self) -> Spec {
+        self.net = true;
         self
     }
 }
@@ -156,6 +163,10 @@ cases! {
     pass alpine_gzip_roundtrip: Alpine, sh("seq 1 1000 | gzip | gunzip | tail -n 1");
     pass alpine_big_pipe: Alpine, sh("seq 1 50000 | tail -n 1; dd if=/dev/zero bs=1k count=256 2>/dev/null | wc -c");
     pass alpine_sigpipe: Alpine, sh("yes | head -n 3");
+    // --- Alpine: sockets (loopback, so the reference's network and friscy's --net agree).
+    pass alpine_wget_from_nc_server: Alpine, sh("(printf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nhello from nc\\n' | nc -l -p 18299 > /tmp/req) & sleep 1; wget -q -O- http://127.0.0.1:18299/path; wait; head -n 1 /tmp/req").net();
+    pass alpine_nc_loopback: Alpine, sh("nc -l -p 18298 > /tmp/got & sleep 1; echo hello over tcp | nc 127.0.0.1 18298; wait; cat /tmp/got").net();
+    pass alpine_wget_refused: Alpine, sh("wget -q -O- http://127.0.0.1:9/ ; echo $?").net();
     pass alpine_shebang_script: Alpine, sh("printf '#!/bin/sh\\necho \"args: $*\"\\nexit 3\\n' > /tmp/s; chmod +x /tmp/s; /tmp/s a 'b c'; echo status $?");
 
     // --- Debian: coreutils, grep, sed, findutils, tar (glibc, dynamically linked).
@@ -208,9 +219,17 @@ cases! {
     pass debian_python_signal: Debian, py("import os, signal, time\ngot = []\nsignal.signal(signal.SIGUSR1, lambda s, f: got.append(s))\nos.kill(os.getpid(), signal.SIGUSR1)\nprint(got == [signal.SIGUSR1])\nsignal.signal(signal.SIGALRM, lambda s, f: got.append('alarm'))\nsignal.setitimer(signal.ITIMER_REAL, 0.05)\ntime.sleep(0.5)\nprint(got[1:])");
     pass debian_python_thread_pool: Debian, py("from concurrent.futures import ThreadPoolExecutor\nwith ThreadPoolExecutor(max_workers=4) as ex:\n    print(list(ex.map(lambda x: x * x, range(10))))");
     fail debian_python_process_pool: Debian, py("from concurrent.futures import ProcessPoolExecutor\nimport math\nif __name__ == '__main__':\n    with ProcessPoolExecutor(max_workers=2) as ex:\n        print(list(ex.map(math.factorial, range(8))))");
-    fail debian_python_socketpair: Debian, py("import socket; a, b = socket.socketpair(); a.sendall(b'ping'); print(b.recv(10)); b.close(); print(a.recv(10))");
-    fail debian_python_tcp_loopback: Debian, py("import socket, threading\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\ndef serve():\n    c, _ = s.accept(); c.sendall(c.recv(100).upper()); c.close()\nt = threading.Thread(target=serve); t.start()\nc = socket.create_connection(s.getsockname()); c.sendall(b'hello'); print(c.recv(100)); t.join()");
-    fail debian_python_urllib_http: Debian, py("import threading, http.server, urllib.request\nclass H(http.server.BaseHTTPRequestHandler):\n    def do_GET(self):\n        self.send_response(200); self.end_headers(); self.wfile.write(b'hello ' + self.path.encode())\n    def log_message(self, *a): pass\ns = http.server.HTTPServer(('127.0.0.1', 0), H)\nthreading.Thread(target=s.serve_forever, daemon=True).start()\nprint(urllib.request.urlopen(f'http://127.0.0.1:{s.server_port}/x').read())\ns.shutdown()");
+    pass debian_python_socketpair: Debian, py("import socket; a, b = socket.socketpair(); a.sendall(b'ping'); print(b.recv(10)); b.close(); print(a.recv(10))");
+    pass debian_python_tcp_loopback: Debian, py("import socket, threading\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\ndef serve():\n    c, _ = s.accept(); c.sendall(c.recv(100).upper()); c.close()\nt = threading.Thread(target=serve); t.start()\nc = socket.create_connection(s.getsockname()); c.sendall(b'hello'); print(c.recv(100)); t.join()").net();
+    pass debian_python_urllib_http: Debian, py("import threading, http.server, urllib.request\nclass H(http.server.BaseHTTPRequestHandler):\n    def do_GET(self):\n        self.send_response(200); self.end_headers(); self.wfile.write(b'hello ' + self.path.encode())\n    def log_message(self, *a): pass\ns = http.server.HTTPServer(('127.0.0.1', 0), H)\nthreading.Thread(target=s.serve_forever, daemon=True).start()\nprint(urllib.request.urlopen(f'http://127.0.0.1:{s.server_port}/x').read())\ns.shutdown()").net();
+    pass debian_python_udp_echo: Debian, py("import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 0))\nc = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.sendto(b'ping', s.getsockname())\nd, a = s.recvfrom(100); s.sendto(d.upper(), a)\nprint(d, c.recv(100), a[0], c.getsockname()[1] == a[1])").net();
+    pass debian_python_unix_server: Debian, py("import socket, os, stat, threading\ns = socket.socket(socket.AF_UNIX); s.bind('/tmp/sock'); s.listen()\nprint(stat.S_ISSOCK(os.stat('/tmp/sock').st_mode), s.getsockname())\ndef serve():\n    c, a = s.accept(); print('peer', repr(a)); c.sendall(c.recv(100)[::-1]); c.close()\nt = threading.Thread(target=serve); t.start()\nc = socket.socket(socket.AF_UNIX); c.connect('/tmp/sock'); print(c.getpeername())\nc.sendall(b'abcdef'); t.join(); print(c.recv(100), c.recv(100))\ntry:\n    s2 = socket.socket(socket.AF_UNIX); s2.bind('/tmp/sock')\nexcept OSError as e: print(e.errno)\ntry:\n    socket.socket(socket.AF_UNIX).connect('/tmp/nope')\nexcept OSError as e: print(e.errno)");
+    pass debian_python_unix_dgram_abstract: Debian, py("import socket\na = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); a.bind('\\0friscy-test')\nb = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); b.bind('\\0friscy-peer')\nb.sendto(b'one', '\\0friscy-test'); b.sendto(b'two', '\\0friscy-test')\nprint(a.recvfrom(2), a.recvfrom(10))\nx, y = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET); x.send(b'msg1'); x.send(b'msg2'); print(y.recv(100), y.recv(2))");
+    pass debian_python_pass_fds: Debian, py("import socket, os\na, b = socket.socketpair()\nr, w = os.pipe()\nsocket.send_fds(a, [b'here'], [r])\nmsg, fds, flags, addr = socket.recv_fds(b, 100, 4)\nos.write(w, b'through a passed fd'); print(msg, len(fds), os.read(fds[0], 100))\nimport struct\nprint(struct.unpack('3i', b.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[0] == os.getpid())");
+    pass debian_python_nonblocking_connect: Debian, py("import socket, select, errno\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\nc = socket.socket(); c.setblocking(False)\nr = c.connect_ex(s.getsockname()); print(r in (0, errno.EINPROGRESS))\n_, w, _ = select.select([], [c], [], 5); print(w == [c], c.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))\nn, _ = s.accept(); c.send(b'x'); print(n.recv(1))\ntry:\n    c.recv(1)\nexcept BlockingIOError: print('EAGAIN')\nd = socket.socket(); p = s.getsockname()[1]; s.close()\nprint(d.connect_ex(('127.0.0.1', p)) == errno.ECONNREFUSED)").net();
+    pass debian_python_asyncio_echo: Debian, py("import asyncio\nasync def handle(r, w):\n    w.write((await r.readline()).upper()); await w.drain(); w.close()\nasync def main():\n    srv = await asyncio.start_server(handle, '127.0.0.1', 0)\n    port = srv.sockets[0].getsockname()[1]\n    outs = []\n    for i in range(3):\n        r, w = await asyncio.open_connection('127.0.0.1', port)\n        w.write(b'hello %d\\n' % i); outs.append(await r.readline()); w.close()\n    srv.close(); await srv.wait_closed(); print(outs)\nasyncio.run(main())").net();
+    pass debian_python_mp_pipe: Debian, py("import multiprocessing as mp\ndef child(c):\n    c.send(sum(c.recv())); c.close()\nif __name__ == '__main__':\n    a, b = mp.Pipe(); p = mp.Process(target=child, args=(b,)); p.start()\n    a.send(list(range(100))); print(a.recv()); p.join(); print(p.exitcode)");
+    pass debian_python_getaddrinfo_localhost: Debian, py("import socket; print(sorted({a[4][0] for a in socket.getaddrinfo('localhost', 80, socket.AF_INET)}))").net();
     pass debian_python_urllib_parse: Debian, py("from urllib.parse import urlparse, quote, urlencode; u = urlparse('http://a.b:8080/p/q?x=1#f'); print(u.hostname, u.port, u.path, u.query, quote('a b/ü'), urlencode({'k': 'v w'}))");
     pass debian_python_sqlite: Debian, py("import sqlite3; c = sqlite3.connect(':memory:'); c.execute('create table t(a, b)'); c.executemany('insert into t values (?, ?)', [(i, str(i)) for i in range(100)]); print(c.execute('select count(*), sum(a), max(b) from t').fetchone())");
     pass debian_python_exit_status: Debian, py("raise SystemExit(5)");
@@ -275,7 +294,8 @@ fn compare(image: Image, spec: &Spec) -> (Outcome, Option<(PathBuf, Run)>) {
         want.status,
         want.stderr
     );
-    let got = friscy_limited(&path, &[], &argv, LIMIT);
+    let extra: &[&str] = if spec.net { &["--net"] } else { &[] };
+    let got = friscy_limited(&path, extra, &argv, LIMIT);
     let mut diffs = Vec::new();
     if want.status != got.status {
         diffs.push(format!(
@@ -359,7 +379,7 @@ const BENIGN_ENOSYS: &[&str] = &["rseq", "riscv_hwprobe"];
 fn trace_summary(image: &std::path::Path, spec: &Spec) -> String {
     let names = syscall_names();
     let argv: Vec<&str> = spec.argv.iter().map(String::as_str).collect();
-    let r = friscy_limited(image, &["-e", "FRISCY_TRACE=1"], &argv, LIMIT);
+    let r = friscy_limited(image, &["-e", "FRISCY_TRACE=1", "--net"], &argv, LIMIT);
     let mut unsupported = Vec::new();
     let mut failed: Vec<(String, usize)> = Vec::new();
     for line in r.stderr.lines() {

@@ -44,6 +44,10 @@ enum TcpState {
     Listening {
         /// Connections accepted from wasi while checking readiness.
         ready: VecDeque<(TcpSocket, InputStream, OutputStream)>,
+        /// An IPv4 twin of a listener on `[::]`: Linux's IPv6 sockets are dual-stack
+        /// (IPV6_V6ONLY is 0), wasi:sockets' are IPv6-only, so IPv4 clients reach the
+        /// guest's `[::]:port` listener through this one.
+        v4: Option<TcpSocket>,
     },
     /// The connection attempt failed (the error waits in `error`) or both directions are
     /// shut down and the streams dropped.
@@ -63,6 +67,20 @@ struct Tcp {
     /// Options wasi:sockets has no call for, remembered so getsockopt reads them back.
     no_delay: u64,
     reuse_address: u64,
+    /// An AF_INET6 socket the guest connected to an IPv4-mapped address: the host socket
+    /// is IPv4 (wasi:sockets refuses mapped addresses), and its addresses are shown to the
+    /// guest mapped back.
+    mapped: bool,
+}
+
+/// How the guest sees an address of a socket that may stand for an IPv6 one.
+fn guest_addr(a: SockAddr, mapped: bool) -> SockAddr {
+    match a {
+        SocketAddr::V4(v4) if mapped => {
+            SocketAddr::V6(SocketAddrV6::new(v4.ip().to_ipv6_mapped(), v4.port(), 0, 0))
+        }
+        a => a,
+    }
 }
 
 struct Udp {
@@ -174,6 +192,19 @@ fn wasi_family(f: Family) -> IpAddressFamily {
     }
 }
 
+/// The IPv4 listener on the same port as a guest's `[::]` one (see `TcpState::Listening`),
+/// if the port is free for IPv4 too.
+fn dual_stack_twin(network: &Network, port: u16, backlog: u32) -> Option<TcpSocket> {
+    let v4 = create_tcp_socket(IpAddressFamily::Ipv4).ok()?;
+    let any = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port));
+    v4.start_bind(network, to_wasi(any)).ok()?;
+    v4.finish_bind().ok()?;
+    let _ = v4.set_listen_backlog_size(backlog.max(1) as u64);
+    v4.start_listen().ok()?;
+    v4.finish_listen().ok()?;
+    Some(v4)
+}
+
 /// Wait for a pending wasi operation: only name lookup uses it (there is no socket to
 /// park on while the host resolves).
 fn block_on(p: Pollable) {
@@ -277,6 +308,7 @@ impl Net for WasiNet {
                 broken: false,
                 no_delay: 0,
                 reuse_address: 0,
+                mapped: false,
             })),
             Kind::Datagram => Entry::Udp(Box::new(Udp {
                 sock: create_udp_socket(f).map_err(errno)?,
@@ -336,6 +368,15 @@ impl Net for WasiNet {
         match &mut slot.entry {
             Entry::Tcp(t) => match t.state {
                 TcpState::Fresh => {
+                    let mut addr = addr;
+                    if let SocketAddr::V6(v6) = addr
+                        && let Some(v4) = v6.ip().to_ipv4_mapped()
+                    {
+                        // An unbound socket can become an IPv4 one unseen.
+                        t.sock = create_tcp_socket(IpAddressFamily::Ipv4).map_err(errno)?;
+                        t.mapped = true;
+                        addr = SocketAddr::V4(SocketAddrV4::new(v4, v6.port()));
+                    }
                     t.sock
                         .start_connect(network, to_wasi(addr))
                         .map_err(errno)?;
@@ -369,7 +410,8 @@ impl Net for WasiNet {
     }
 
     fn listen(&mut self, s: Socket, backlog: u32) -> Result<(), Errno> {
-        let slot = self.slot(s)?;
+        let network = &self.network;
+        let slot = self.sockets.get_mut(&s).ok_or(Errno::EBADF)?;
         let Entry::Tcp(t) = &mut slot.entry else {
             return Err(Errno::EOPNOTSUPP);
         };
@@ -383,8 +425,15 @@ impl Net for WasiNet {
                 let _ = t.sock.set_listen_backlog_size(backlog.max(1) as u64);
                 t.sock.start_listen().map_err(errno)?;
                 t.sock.finish_listen().map_err(errno)?;
+                let v4 = match t.sock.local_address().map(from_wasi) {
+                    Ok(SocketAddr::V6(a)) if a.ip().is_unspecified() => {
+                        dual_stack_twin(network, a.port(), backlog)
+                    }
+                    _ => None,
+                };
                 t.state = TcpState::Listening {
                     ready: VecDeque::new(),
+                    v4,
                 };
                 Ok(())
             }
@@ -397,14 +446,20 @@ impl Net for WasiNet {
         let Entry::Tcp(t) = &mut slot.entry else {
             return Err(Errno::EOPNOTSUPP);
         };
-        let TcpState::Listening { ready } = &mut t.state else {
+        let TcpState::Listening { ready, v4 } = &mut t.state else {
             return Err(Errno::EINVAL);
         };
         let (sock, input, output) = match ready.pop_front() {
             Some(c) => c,
-            None => t.sock.accept().map_err(errno)?,
+            None => match (t.sock.accept(), v4) {
+                (Ok(c), _) => c,
+                (Err(ErrorCode::WouldBlock), Some(v4)) => v4.accept().map_err(errno)?,
+                (Err(e), _) => return Err(errno(e)),
+            },
         };
-        let peer = sock.remote_address().map_err(errno)?;
+        let mapped = sock.address_family() == IpAddressFamily::Ipv4
+            && t.sock.address_family() == IpAddressFamily::Ipv6;
+        let peer = guest_addr(from_wasi(sock.remote_address().map_err(errno)?), mapped);
         let new = self.insert(Entry::Tcp(Box::new(Tcp {
             sock,
             state: TcpState::Connected { input, output },
@@ -414,8 +469,9 @@ impl Net for WasiNet {
             broken: false,
             no_delay: 0,
             reuse_address: 0,
+            mapped,
         })));
-        Ok((new, from_wasi(peer)))
+        Ok((new, peer))
     }
 
     fn send(&mut self, s: Socket, data: &[u8], to: Option<SockAddr>) -> Result<usize, Errno> {
@@ -562,7 +618,13 @@ impl Net for WasiNet {
     fn local_address(&mut self, s: Socket) -> Result<SockAddr, Errno> {
         let slot = self.slot(s)?;
         let r = match &slot.entry {
-            Entry::Tcp(t) => t.sock.local_address(),
+            Entry::Tcp(t) => {
+                return t
+                    .sock
+                    .local_address()
+                    .map(|a| guest_addr(from_wasi(a), t.mapped))
+                    .map_err(errno);
+            }
             Entry::Udp(u) if !u.bound => return Ok(crate::unspecified(u.family)),
             Entry::Udp(u) => u.sock.local_address(),
         };
@@ -573,7 +635,10 @@ impl Net for WasiNet {
         let slot = self.slot(s)?;
         match &slot.entry {
             Entry::Tcp(t) => match t.state {
-                TcpState::Connected { .. } => t.sock.remote_address().map(from_wasi),
+                TcpState::Connected { .. } => t
+                    .sock
+                    .remote_address()
+                    .map(|a| guest_addr(from_wasi(a), t.mapped)),
                 _ => return Err(Errno::ENOTCONN),
             },
             Entry::Udp(u) => return u.remote.ok_or(Errno::ENOTCONN),
@@ -658,11 +723,13 @@ impl Net for WasiNet {
                         r.hangup = true;
                     }
                     TcpState::Connecting => {}
-                    TcpState::Listening { ready } => {
-                        if ready.is_empty()
-                            && let Ok(c) = t.sock.accept()
-                        {
-                            ready.push_back(c);
+                    TcpState::Listening { ready, v4 } => {
+                        if ready.is_empty() {
+                            if let Ok(c) = t.sock.accept() {
+                                ready.push_back(c);
+                            } else if let Some(Ok(c)) = v4.as_ref().map(|v4| v4.accept()) {
+                                ready.push_back(c);
+                            }
                         }
                         r.readable = !ready.is_empty();
                     }
@@ -714,7 +781,11 @@ impl Net for WasiNet {
                         out.push(output.subscribe());
                     }
                 }
-                // Connecting and listening sockets signal on the socket itself.
+                TcpState::Listening { v4, .. } => {
+                    out.push(t.sock.subscribe());
+                    out.extend(v4.as_ref().map(|v4| v4.subscribe()));
+                }
+                // Connecting sockets signal on the socket itself.
                 _ => out.push(t.sock.subscribe()),
             },
             Entry::Udp(u) => match &u.streams {

@@ -671,6 +671,48 @@ pub fn sys_fcntl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     }
 }
 
+impl Kernel {
+    /// FIONREAD: bytes a read would return now.
+    fn bytes_readable(&mut self, f: &OpenFile) -> Result<u64, Errno> {
+        Ok(match &f.kind {
+            FileKind::Pipe(end) => end.pipe.borrow().buf.len() as u64,
+            FileKind::Stdio(Stdio::In) => {
+                self.poll_file(f, 0);
+                self.stdin_buf.len() as u64
+            }
+            FileKind::Inode(ino) => {
+                let st = self.fs.stat(*ino)?;
+                if st.mode & S_IFMT == S_IFDIR {
+                    return Err(Errno::ENOTTY);
+                }
+                st.size.saturating_sub(f.offset)
+            }
+            FileKind::Socket(s) => {
+                let s = s.0.borrow();
+                match &s.imp {
+                    crate::socket::Imp::Unix(u) => {
+                        let messages = s.ty != crate::socket::SockType::Stream;
+                        match u.rx.front() {
+                            // A datagram socket reports the next message's size.
+                            Some(m) if messages => m.data.len() as u64,
+                            _ => u.rx_bytes as u64,
+                        }
+                    }
+                    crate::socket::Imp::Inet(i) => match i.dns_replies.front() {
+                        Some(r) => r.len() as u64,
+                        None => self
+                            .net
+                            .recv(i.handle, 1 << 16, true)
+                            .map_or(0, |(d, _)| d.len() as u64),
+                    },
+                }
+            }
+            FileKind::EventFd(_) | FileKind::Epoll(_) => return Err(Errno::ENOTTY),
+            _ => 0,
+        })
+    }
+}
+
 pub fn sys_ioctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     const TCGETS: u64 = 0x5401;
     const TIOCGPGRP: u64 = 0x540f;
@@ -679,10 +721,30 @@ pub fn sys_ioctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     const TIOCGWINSZ: u64 = 0x5413;
     const FIONCLEX: u64 = 0x5450;
     const FIOCLEX: u64 = 0x5451;
+    const FIONREAD: u64 = 0x541b;
+    const FIONBIO: u64 = 0x5421;
     let fd = fd_arg(a[0]);
     match a[1] {
         FIOCLEX | FIONCLEX => {
             p.fds.get_mut(fd)?.cloexec = a[1] == FIOCLEX;
+            return Ok(0);
+        }
+        // Python's setblocking() and many event loops flip O_NONBLOCK this way.
+        FIONBIO => {
+            let on = u32::from_le_bytes(k.read_user(p, a[2], 4)?.try_into().unwrap()) != 0;
+            let file = p.fds.file(fd)?;
+            let mut f = file.borrow_mut();
+            if on {
+                f.flags |= O_NONBLOCK;
+            } else {
+                f.flags &= !O_NONBLOCK;
+            }
+            return Ok(0);
+        }
+        FIONREAD => {
+            let file = p.fds.file(fd)?;
+            let n = k.bytes_readable(&file.borrow())?;
+            k.write_user(p, a[2], &(n.min(i32::MAX as u64) as i32).to_le_bytes())?;
             return Ok(0);
         }
         _ => {}
