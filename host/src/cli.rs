@@ -9,7 +9,9 @@ Runs a riscv64 Linux program from a root filesystem image inside the friscy comp
 
 options:
   --rootfs IMAGE       root filesystem: a tar archive, plain, gzip or zstd (a
-                       compressed one is decompressed once into ~/.cache/friscy)
+                       compressed one is decompressed once into ~/.cache/friscy),
+                       or a friscy-pack bundle directory (its rootfs.tar, and its
+                       manifest.json's entrypoint, cmd, env and working dir)
   -e, --env KEY[=VAL]  set a guest environment variable (KEY alone copies ours)
   --component FILE     the open friscy component (default: friscy-open.wasm beside
                        this executable, or $FRISCY_COMPONENT)
@@ -79,7 +81,8 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
         }
     }
     let rootfs = rootfs.ok_or("--rootfs IMAGE is required")?;
-    if command.is_empty() {
+    // A bundle's manifest may name the command (its entrypoint and cmd).
+    if command.is_empty() && !rootfs.is_dir() {
         return Err("no command given".into());
     }
     Ok(Command::Run(RunArgs {
