@@ -232,7 +232,7 @@ mod tests {
         for payload in wasmparser::Parser::new(0).parse_all(&bytes) {
             if let wasmparser::Payload::ComponentExportSection(s) = payload.unwrap() {
                 for e in s {
-                    names.push(e.unwrap().name.0.to_string());
+                    names.push(e.unwrap().name.name.to_string());
                 }
             }
         }

@@ -92,11 +92,7 @@ impl std::fmt::Display for Platform {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Descriptor {
-    #[serde(default)]
-    pub media_type: String,
     pub digest: String,
-    #[serde(default)]
-    pub size: u64,
     #[serde(default)]
     pub platform: Option<Platform>,
 }
@@ -105,8 +101,6 @@ pub struct Descriptor {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ManifestOrIndex {
-    #[serde(default)]
-    pub media_type: Option<String>,
     #[serde(default)]
     pub config: Option<Descriptor>,
     #[serde(default)]
@@ -197,7 +191,7 @@ pub fn resolve(
 ) -> Result<Image> {
     let doc: ManifestOrIndex = parse_json(&format!("{name}: manifest {top_digest}"), top)?;
     let mut seen = Vec::new();
-    let (digest, manifest, config) =
+    let (manifest, config) =
         find(blobs, doc, top_digest, want, &mut seen, 0)?.ok_or_else(|| {
             let list = if seen.is_empty() {
                 "none".to_string()
@@ -216,7 +210,6 @@ pub fn resolve(
         });
     }
     let platform = Some(config.platform());
-    let _ = digest;
     Ok(Image {
         layers,
         config,
@@ -225,7 +218,7 @@ pub fn resolve(
     })
 }
 
-type Found = (String, ManifestOrIndex, ConfigFile);
+type Found = (ManifestOrIndex, ConfigFile);
 
 fn find(
     blobs: &mut dyn Blobs,
@@ -268,7 +261,7 @@ fn find(
         seen.push(platform.to_string());
         return Ok(None);
     }
-    Ok(Some((digest.to_string(), doc, config)))
+    Ok(Some((doc, config)))
 }
 
 #[cfg(test)]
