@@ -258,12 +258,11 @@ impl Client<'_> {
             ),
             s => bail!("GET {url}: HTTP {s}"),
         }
-        Ok(resp
-            .body_mut()
+        resp.body_mut()
             .with_config()
             .limit(MAX_MANIFEST)
             .read_to_vec()
-            .with_context(|| format!("GET {url}"))?)
+            .with_context(|| format!("GET {url}"))
     }
 
     /// The blob's path in the cache, downloading and verifying it first if needed.
