@@ -9,6 +9,7 @@
 #   build/friscy.wasm        sealed: the open one + build/rootfs.tar; imports only wasi:*
 #   build/friscy-fused-open.wasm, build/friscy-fused.wasm   the same, fused build
 #   build/friscy             the native host (next to friscy-open.wasm, where it looks)
+#   build/friscy-pack        the image packer, with the components above embedded
 #
 # Usage: scripts/build.sh [--no-host]
 set -euo pipefail
@@ -63,6 +64,10 @@ wac compose -o $B/friscy.wasm \
 cp $C/kernel-fused.wasm $B/friscy-fused-open.wasm
 wac compose -o $B/friscy-fused.wasm \
   --dep friscy:open=$B/friscy-fused-open.wasm --dep friscy:rootfs=$C/rootfs.wasm compose/friscy-sealed.wac
+
+step "friscy-pack (embeds build/components/{kernel,vfs,exec}.wasm)"
+cargo build --quiet --release -p friscy-pack
+cp "$CARGO_TARGET_DIR/release/friscy-pack" $B/friscy-pack.new && mv -f $B/friscy-pack.new $B/friscy-pack
 
 if [ "${1:-}" != "--no-host" ]; then
   step "native host (friscy)"

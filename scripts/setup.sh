@@ -17,12 +17,15 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
-# --- Debian packages: the riscv64 cross compiler (guest programs) and qemu (the oracle).
+# --- Debian packages: the riscv64 cross compiler (guest programs), qemu (the oracle) and
+# a registry server (friscy-pack's tests).
 need_apt=()
 command -v riscv64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-riscv64-linux-gnu libc6-dev-riscv64-cross binutils-riscv64-linux-gnu)
 command -v qemu-riscv64 >/dev/null || need_apt+=(qemu-user)
 command -v cc >/dev/null || need_apt+=(gcc)
 command -v zstd >/dev/null || need_apt+=(zstd)
+# The CNCF distribution registry, which friscy-pack's registry tests start on 127.0.0.1.
+[ -x /usr/bin/docker-registry ] || need_apt+=(docker-registry)
 if ((${#need_apt[@]})); then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   say "installing Debian packages: ${need_apt[*]}"

@@ -9,7 +9,9 @@ Runs a riscv64 Linux program from a root filesystem image inside the friscy comp
 
 options:
   --rootfs IMAGE       root filesystem: a tar archive, plain, gzip or zstd (a
-                       compressed one is decompressed once into ~/.cache/friscy)
+                       compressed one is decompressed once into ~/.cache/friscy),
+                       or a friscy-pack bundle directory (its rootfs.tar, and its
+                       manifest.json's entrypoint, cmd, env and working dir)
   -e, --env KEY[=VAL]  set a guest environment variable (KEY alone copies ours)
   -v, --volume HOST:GUEST[:ro]
                        mount host directory HOST at absolute guest path GUEST
@@ -121,7 +123,8 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
         }
     }
     let rootfs = rootfs.ok_or("--rootfs IMAGE is required")?;
-    if command.is_empty() {
+    // A bundle's manifest may name the command (its entrypoint and cmd).
+    if command.is_empty() && !rootfs.is_dir() {
         return Err("no command given".into());
     }
     if !publish.is_empty() && !net {

@@ -119,13 +119,22 @@ fn load_component(engine: &Engine, path: &Path) -> Result<Component> {
 }
 
 fn run(args: RunArgs) -> Result<u8> {
-    let image = RootfsFile::open(&args.rootfs)?;
+    // A friscy-pack bundle directory: its rootfs.tar, and its manifest.json as the image
+    // config (entrypoint, cmd, env, working dir), as the packed component would have.
+    let (image, config) = if args.rootfs.is_dir() {
+        let manifest = args.rootfs.join("manifest.json");
+        let config =
+            std::fs::read(&manifest).with_context(|| format!("bundle {}", manifest.display()))?;
+        (RootfsFile::open(&args.rootfs.join("rootfs.tar"))?, config)
+    } else {
+        (RootfsFile::open(&args.rootfs)?, Vec::new())
+    };
     let engine = Engine::new(&Config::new())?;
     let component = load_component(&engine, &component_path(&args)?)?;
 
     let mut linker: Linker<State> = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-    rootfs::add_to_linker(&mut linker, image)?;
+    rootfs::add_to_linker(&mut linker, image, config)?;
 
     let mut wasi = WasiCtx::builder();
     wasi.inherit_stdio();

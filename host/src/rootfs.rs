@@ -49,7 +49,11 @@ impl RootfsFile {
     }
 }
 
-pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>, image: RootfsFile) -> Result<()> {
+pub fn add_to_linker<T: 'static>(
+    linker: &mut Linker<T>,
+    image: RootfsFile,
+    config: Vec<u8>,
+) -> Result<()> {
     let image = std::sync::Arc::new(image);
     let mut inst = linker.instance("friscy:vfs/rootfs@0.1.0")?;
     let size = image.size;
@@ -57,5 +61,9 @@ pub fn add_to_linker<T: 'static>(linker: &mut Linker<T>, image: RootfsFile) -> R
     inst.func_wrap("read", move |_, (offset, len): (u64, u32)| {
         Ok((image.read(offset, len),))
     })?;
+    // The image config (friscy:vfs/image): none for a plain image file, so the command
+    // line names the program; a friscy-pack bundle directory brings its manifest.json.
+    let mut inst = linker.instance("friscy:vfs/image@0.1.0")?;
+    inst.func_wrap("config", move |_, (): ()| Ok((config.clone(),)))?;
     Ok(())
 }

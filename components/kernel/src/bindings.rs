@@ -173,7 +173,24 @@ fn run(make: impl FnOnce() -> Result<Kernel, String>) -> Result<(), ()> {
     kernel.trace = opts.trace;
     kernel.port_map = opts.ports;
     let argv = guest_argv(wasi::cli::environment::get_arguments());
-    let status = kernel.run_command(argv, envp);
+    // The image's entrypoint, cmd, env and working dir, where friscy-pack baked them in.
+    let launch = crate::image::launch(&generated::friscy::vfs::image::config(), argv, envp)
+        .and_then(|l| Ok((kernel.working_dir(&l.cwd)?, l)));
+    let (cwd, launch) = match launch {
+        Ok(ok) => ok,
+        Err(msg) => {
+            eprintln!("friscy: {msg}");
+            wasi::cli::exit::exit_with_code(125);
+            return Err(());
+        }
+    };
+    if trace && !matches!(launch.user.as_str(), "" | "root" | "0" | "0:0") {
+        kernel.report(&format!(
+            "image user {} ignored: processes run as root",
+            launch.user
+        ));
+    }
+    let status = kernel.run_command_in(cwd, launch.argv, launch.envp);
     if status == 0 {
         return Ok(());
     }

@@ -12,6 +12,7 @@ pub mod elf;
 pub mod fd;
 pub mod host;
 pub mod host_dir;
+pub mod image;
 pub mod loader;
 pub mod mm;
 pub mod mounts;
@@ -32,7 +33,7 @@ mod wasi_dir;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use friscy_exec::{Machine, SpaceId};
-use friscy_vfs::Fs;
+use friscy_vfs::{Fs, Ino};
 
 pub use host::{Host, Stdio};
 pub use process::{ExitStatus, Pid, Process};
@@ -163,7 +164,13 @@ impl Kernel {
     /// Run a command the way `docker run IMAGE CMD...` does: find it (PATH search), load
     /// it as process 1, and run it and everything it starts until it exits. Returns the
     /// status a shell would report.
-    pub fn run_command(&mut self, argv: Vec<Vec<u8>>, mut envp: Vec<Vec<u8>>) -> u8 {
+    pub fn run_command(&mut self, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> u8 {
+        let root = self.fs.root();
+        self.run_command_in(root, argv, envp)
+    }
+
+    /// `run_command` with process 1 starting in directory `cwd` (an image's WorkingDir).
+    pub fn run_command_in(&mut self, cwd: Ino, argv: Vec<Vec<u8>>, mut envp: Vec<Vec<u8>>) -> u8 {
         let Some(cmd) = argv.first().cloned() else {
             self.report("no command given (usage: friscy.wasm -- /path/to/program [args...])");
             return 2;
@@ -179,7 +186,6 @@ impl Kernel {
             .find_map(|e| e.strip_prefix(b"PATH="))
             .unwrap_or(DEFAULT_PATH)
             .to_vec();
-        let cwd = self.fs.root();
         let Some(path) = self.find_command(cwd, &cmd, &path_var) else {
             self.report(&format!(
                 "{}: command not found",

@@ -1,4 +1,5 @@
-//! The rootfs data component: exports `friscy:vfs/rootfs` over a tar archive embedded at
+//! The rootfs data component: exports `friscy:vfs/rootfs` (and an empty
+//! `friscy:vfs/image` config) over a tar archive embedded at
 //! build time (`FRISCY_ROOTFS=image.tar cargo build -p friscy-rootfs --target
 //! wasm32-wasip2`). Plugging it into the open composition gives the sealed `friscy.wasm`,
 //! whose only imports are `wasi:*`.
@@ -30,6 +31,15 @@ impl bindings::exports::friscy::vfs::rootfs::Guest for RootfsData {
     }
     fn read(offset: u64, len: u32) -> Vec<u8> {
         read(offset, len).to_vec()
+    }
+}
+
+/// No image config: the command line names the program (friscy-pack's data components
+/// carry one; this build-time component serves test images).
+#[cfg(target_arch = "wasm32")]
+impl bindings::exports::friscy::vfs::image::Guest for RootfsData {
+    fn config() -> Vec<u8> {
+        Vec::new()
     }
 }
 
