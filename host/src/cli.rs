@@ -14,6 +14,8 @@ options:
   --component FILE     the open friscy component (default: friscy-open.wasm beside
                        this executable, or $FRISCY_COMPONENT)
   --trace, --strace    print every guest syscall on stderr (as FRISCY_TRACE=1)
+  --proxy URL          reach the network through friscy-proxy, as a browser guest
+                       does: ws://HOST:PORT, with ?token=TOKEN if the proxy wants one
   -h, --help           this text
   -V, --version        friscy's version
 
@@ -26,6 +28,7 @@ pub struct RunArgs {
     pub component: Option<PathBuf>,
     pub env: Vec<(String, String)>,
     pub trace: bool,
+    pub proxy: Option<String>,
     pub command: Vec<String>,
 }
 
@@ -46,6 +49,7 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
     let mut component = None;
     let mut env = Vec::new();
     let mut trace = false;
+    let mut proxy = None;
     let mut command = Vec::new();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
@@ -63,6 +67,11 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
                 });
             }
             "--trace" | "--strace" => trace = true,
+            "--proxy" => {
+                let url = value("--proxy")?;
+                crate::relay_transport::check_url(&url).map_err(|e| format!("--proxy {e}"))?;
+                proxy = Some(url);
+            }
             "-h" | "--help" => return Ok(Command::Help),
             "--" => {
                 command.extend(args);
@@ -87,6 +96,7 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
         component,
         env,
         trace,
+        proxy,
         command,
     }))
 }
