@@ -63,6 +63,14 @@ impl WsTransport {
     /// proxy (wrong token, too many clients) comes back with the proxy's reason.
     pub fn connect(url: &str, timeout: Duration) -> Result<WsTransport, ConnectError> {
         check_url(url).map_err(ConnectError)?;
+        // `ws://host:port?token=x` has an empty path, which would make the request line
+        // `GET ?token=x`: give it the root path.
+        let rest = &url["ws://".len()..];
+        let url = match rest.find(['/', '?']) {
+            Some(i) if rest.as_bytes()[i] == b'?' => format!("ws://{}/{}", &rest[..i], &rest[i..]),
+            _ => url.to_string(),
+        };
+        let url = url.as_str();
         let (in_tx, inbox) = std_mpsc::channel();
         let (outbox, mut out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
         let (ready_tx, ready_rx) = std_mpsc::channel::<Result<(), String>>();
