@@ -7,6 +7,7 @@
 mod config;
 mod policy;
 mod session;
+mod tcp;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;

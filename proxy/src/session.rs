@@ -15,10 +15,8 @@ use std::time::Duration;
 use friscy_net::Errno;
 use friscy_net::relay::frame::{Addr, Frame, PROXY_STREAM_BIT};
 use futures_util::{SinkExt, StreamExt};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::{TcpListener, TcpSocket, TcpStream, UdpSocket};
-use tokio::sync::{Notify, mpsc};
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::{AbortHandle, JoinSet};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -26,9 +24,8 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::config::Config;
+use crate::tcp::{Cmd, Conn, Credit, listen};
 
-/// Bytes read from a connection per `Data` frame.
-const CHUNK: usize = 64 * 1024;
 /// Frames queued for the WebSocket writer before senders wait (data) or drop (datagrams).
 const OUT_QUEUE: usize = 256;
 /// Names remembered per session (which IP a name resolved to, for name rules).
@@ -36,46 +33,14 @@ const MAX_NAMES: usize = 4096;
 /// Peers a UDP socket has sent to (only they may answer).
 const MAX_UDP_PEERS: usize = 1024;
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Name lookups a guest may have in flight at once.
+const MAX_LOOKUPS: usize = 8;
 
-type Out = mpsc::Sender<Message>;
+pub(crate) type Out = mpsc::Sender<Message>;
 type Names = Arc<Mutex<HashMap<IpAddr, Vec<String>>>>;
 
-fn msg(f: Frame) -> Message {
+pub(crate) fn msg(f: Frame) -> Message {
     Message::Binary(f.encode().into())
-}
-
-/// How many bytes the guest lets us send on a stream.
-#[derive(Default)]
-struct Credit {
-    bytes: Mutex<u64>,
-    more: Notify,
-}
-
-impl Credit {
-    fn add(&self, n: u32) {
-        *self.bytes.lock().unwrap() += n as u64;
-        self.more.notify_one();
-    }
-    /// Waits for some credit; only the stream's reader consumes it, so it is still there.
-    async fn wait(&self) -> usize {
-        loop {
-            let more = self.more.notified();
-            let n = *self.bytes.lock().unwrap();
-            if n > 0 {
-                return n.min(CHUNK as u64) as usize;
-            }
-            more.await;
-        }
-    }
-    fn consume(&self, n: usize) {
-        *self.bytes.lock().unwrap() -= n as u64;
-    }
-}
-
-enum Cmd {
-    Data(Vec<u8>),
-    Shutdown,
-    Close,
 }
 
 enum Entry {
@@ -115,6 +80,7 @@ struct Session {
     streams: HashMap<u32, Entry>,
     names: Names,
     tasks: JoinSet<()>,
+    lookups: Arc<Semaphore>,
     next_proxy_stream: u32,
 }
 
@@ -138,6 +104,7 @@ pub async fn run(ws: WebSocketStream<TcpStream>, config: Arc<Config>, who: Strin
         streams: HashMap::new(),
         names: Names::default(),
         tasks: JoinSet::new(),
+        lookups: Arc::new(Semaphore::new(MAX_LOOKUPS)),
         next_proxy_stream: PROXY_STREAM_BIT | 1,
     };
     loop {
@@ -179,7 +146,7 @@ pub async fn run(ws: WebSocketStream<TcpStream>, config: Arc<Config>, who: Strin
 }
 
 /// The Linux errno for a host I/O error (the proxy's own errno on Linux).
-fn errno_of(e: &io::Error) -> u16 {
+pub(crate) fn errno_of(e: &io::Error) -> u16 {
     if cfg!(target_os = "linux")
         && let Some(n) = e.raw_os_error()
         && Errno::from_raw(n as u16).is_some()
@@ -407,7 +374,7 @@ impl Session {
                 // A bound server hears from anyone; an ephemeral socket only from the peers
                 // it sent to (as a NAT does), so it cannot be used to receive unsolicited
                 // traffic.
-                let open = local.port() != 0 && bind.port() != 0;
+                let open = bind.port() != 0;
                 let (rsock, rpeers, out) = (sock.clone(), peers.clone(), self.out.clone());
                 let task = self.tasks.spawn(async move {
                     let mut buf = vec![0u8; 65536];
@@ -436,6 +403,13 @@ impl Session {
                     self.refuse(stream, &what, Errno::EACCES, why).await;
                     return Ok(());
                 }
+                // Each lookup holds a thread of the runtime's blocking pool (getaddrinfo) for
+                // up to RESOLVE_TIMEOUT, which other guests share.
+                let Ok(slot) = self.lookups.clone().try_acquire_owned() else {
+                    let why = format!("more than {MAX_LOOKUPS} lookups in flight");
+                    self.refuse(stream, &what, Errno::EAGAIN, why).await;
+                    return Ok(());
+                };
                 let (config, names, out, who) = (
                     self.config.clone(),
                     self.names.clone(),
@@ -443,6 +417,7 @@ impl Session {
                     self.who.clone(),
                 );
                 self.tasks.spawn(async move {
+                    let _slot = slot;
                     let f = match resolve(&config, &names, &name).await {
                         Ok(addrs) => Frame::Resolved { stream, addrs },
                         Err((errno, why)) => {
@@ -604,18 +579,6 @@ fn unspecified(_: &TcpStream) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0)
 }
 
-fn listen(bind: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
-    let sock = if bind.is_ipv4() {
-        TcpSocket::new_v4()?
-    } else {
-        TcpSocket::new_v6()?
-    };
-    // As Linux servers usually ask for: a restarted guest server can rebind at once.
-    sock.set_reuseaddr(true)?;
-    sock.bind(bind)?;
-    sock.listen(backlog.clamp(1, 4096))
-}
-
 /// Resolves `name`, keeping the addresses the policy lets the guest reach and remembering
 /// them for name rules.
 async fn resolve(
@@ -710,115 +673,4 @@ async fn connect(
         }
     }
     Err(last)
-}
-
-/// An established TCP stream's relay: guest frames to the socket, socket bytes to the guest
-/// within the guest's credit.
-struct Conn {
-    stream: u32,
-    out: Out,
-    credit: Arc<Credit>,
-    allowance: Arc<AtomicI64>,
-    cmds: mpsc::UnboundedReceiver<Cmd>,
-}
-
-enum WriteEnd {
-    /// The guest closed the stream (or the session ended).
-    Closed,
-    Failed(u16, String),
-}
-
-impl Conn {
-    async fn relay(mut self, tcp: TcpStream) {
-        let stream = self.stream;
-        let (rd, wr) = tcp.into_split();
-        let out = self.out.clone();
-        let credit = self.credit.clone();
-        let reader = read_loop(stream, rd, out.clone(), credit);
-        let writer = self.write_loop(wr);
-        tokio::pin!(reader, writer);
-        let mut reading = true;
-        let end = loop {
-            tokio::select! {
-                r = &mut reader, if reading => match r {
-                    // The peer finished sending (FIN); the guest may still write.
-                    Ok(()) => {
-                        reading = false;
-                        if out.send(msg(Frame::Shutdown { stream })).await.is_err() {
-                            break None;
-                        }
-                    }
-                    Err((errno, why)) => break Some((errno, why)),
-                },
-                w = &mut writer => match w {
-                    WriteEnd::Closed => break None,
-                    WriteEnd::Failed(errno, why) => break Some((errno, why)),
-                },
-            }
-        };
-        if let Some((errno, message)) = end {
-            let _ = out
-                .send(msg(Frame::Error {
-                    stream,
-                    errno,
-                    message,
-                }))
-                .await;
-        }
-    }
-
-    async fn write_loop(&mut self, mut wr: OwnedWriteHalf) -> WriteEnd {
-        while let Some(cmd) = self.cmds.recv().await {
-            match cmd {
-                Cmd::Data(d) => {
-                    if let Err(e) = wr.write_all(&d).await {
-                        return WriteEnd::Failed(errno_of(&e), format!("send: {e}"));
-                    }
-                    self.allowance.fetch_add(d.len() as i64, Ordering::Relaxed);
-                    let f = Frame::Credit {
-                        stream: self.stream,
-                        bytes: d.len() as u32,
-                    };
-                    if self.out.send(msg(f)).await.is_err() {
-                        return WriteEnd::Closed;
-                    }
-                }
-                Cmd::Shutdown => {
-                    let _ = wr.shutdown().await;
-                }
-                Cmd::Close => {
-                    // close(2) sends what was already written, then FIN.
-                    let _ = wr.shutdown().await;
-                    return WriteEnd::Closed;
-                }
-            }
-        }
-        WriteEnd::Closed
-    }
-}
-
-async fn read_loop(
-    stream: u32,
-    mut rd: OwnedReadHalf,
-    out: Out,
-    credit: Arc<Credit>,
-) -> Result<(), (u16, String)> {
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = credit.wait().await;
-        match rd.read(&mut buf[..n]).await {
-            Ok(0) => return Ok(()),
-            Ok(k) => {
-                credit.consume(k);
-                let f = Frame::Data {
-                    stream,
-                    data: buf[..k].to_vec(),
-                };
-                if out.send(msg(f)).await.is_err() {
-                    return Ok(());
-                }
-            }
-            Err(e) => return Err((errno_of(&e), format!("recv: {e}"))),
-        }
-    }
 }
