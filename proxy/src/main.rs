@@ -99,6 +99,9 @@ async fn client(
     clients: Arc<Semaphore>,
 ) {
     let permit = clients.try_acquire_owned().ok();
+    // Frames are written whole; Nagle's algorithm would only delay small ones (~40 ms
+    // against a delayed ACK).
+    let _ = tcp.set_nodelay(true);
     let who = format!("client {id} ({peer})");
     // The callback's signature is tungstenite's; its error is an HTTP response by design.
     #[allow(clippy::result_large_err)]

@@ -205,6 +205,27 @@ fn tcp_connect_send_recv_and_shutdown_end_to_end() {
 }
 
 #[test]
+fn small_messages_are_not_held_back() {
+    // Nagle's algorithm on either WebSocket end held each small frame ~40 ms (delayed
+    // ACK): 50 round trips took 2 s. Without it they take a few milliseconds.
+    let echo = tcp_echo();
+    let proxy = Proxy::start(&["--allow", &format!("127.0.0.1:{}", echo.port())]);
+    let mut net = proxy.net();
+    let s = net.create(Family::Inet, Kind::Stream).unwrap();
+    connect(&mut net, s, echo).unwrap();
+    let start = Instant::now();
+    for i in 0..50u8 {
+        assert_eq!(net.send(s, &[i], None), Ok(1));
+        assert_eq!(until(&mut net, |n| n.recv(s, 10, false)).unwrap().0, [i]);
+    }
+    let took = start.elapsed();
+    assert!(
+        took < Duration::from_secs(1),
+        "50 round trips took {took:?}"
+    );
+}
+
+#[test]
 fn a_guest_listener_accepts_a_host_client() {
     let proxy = Proxy::start(&[]);
     let mut net = proxy.net();
@@ -374,4 +395,54 @@ fn streams_and_clients_are_limited() {
         .expect("a second client");
     assert!(e.0.contains("503"), "{e}");
     assert!(proxy.logged(&["refused client", "too many clients"]));
+}
+
+/// Throughput and round-trip time through the whole relay path; run by bench/proxy.sh
+/// (`--ignored`, release build). Prints one line per figure.
+#[test]
+#[ignore = "a measurement, run by bench/proxy.sh"]
+fn throughput_and_round_trip() {
+    let echo = tcp_echo();
+    let proxy = Proxy::start(&["--allow", &format!("127.0.0.1:{}", echo.port())]);
+    let mut net = proxy.net();
+    let s = net.create(Family::Inet, Kind::Stream).unwrap();
+    connect(&mut net, s, echo).unwrap();
+
+    let rounds = 2000;
+    let start = Instant::now();
+    for _ in 0..rounds {
+        assert_eq!(net.send(s, b"x", None), Ok(1));
+        assert_eq!(until(&mut net, |n| n.recv(s, 10, false)).unwrap().0, b"x");
+    }
+    let rtt = start.elapsed() / rounds;
+    println!(
+        "relay round trip (1 byte, echo): {:.1} us",
+        rtt.as_secs_f64() * 1e6
+    );
+
+    let total: usize = 256 << 20;
+    let chunk = vec![0x5a; 256 << 10];
+    let (mut sent, mut got) = (0, 0);
+    let start = Instant::now();
+    while got < total {
+        let mut progress = false;
+        if sent < total {
+            let n = chunk.len().min(total - sent);
+            if let Ok(k) = net.send(s, &chunk[..n], None) {
+                (sent, progress) = (sent + k, true);
+            }
+        }
+        if let Ok((d, _)) = net.recv(s, 1 << 20, false) {
+            (got, progress) = (got + d.len(), true);
+        }
+        if !progress {
+            net.transport_mut().wait(Duration::from_millis(5));
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    println!(
+        "relay echo throughput: {:.0} MB/s each way ({} MiB in {secs:.2} s)",
+        total as f64 / secs / 1e6,
+        total >> 20
+    );
 }
