@@ -100,3 +100,37 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
         command,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_args(args: &[&str]) -> Result<Command, String> {
+        parse(args.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn proxy_takes_a_ws_url() {
+        let args = [
+            "run",
+            "--rootfs",
+            "r.tar",
+            "--proxy",
+            "ws://127.0.0.1:8765/?token=t",
+            "sh",
+        ];
+        let Ok(Command::Run(run)) = parse_args(&args) else {
+            panic!("not parsed")
+        };
+        assert_eq!(run.proxy.as_deref(), Some("ws://127.0.0.1:8765/?token=t"));
+        assert_eq!(run.command, ["sh"]);
+        let err = parse_args(&["run", "--rootfs", "r.tar", "--proxy", "https://x", "sh"]);
+        assert!(err.err().unwrap().starts_with("--proxy"));
+        assert!(
+            parse_args(&["run", "--proxy"])
+                .err()
+                .unwrap()
+                .contains("needs a value")
+        );
+    }
+}
