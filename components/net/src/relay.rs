@@ -359,13 +359,16 @@ impl<T: Transport> RelayNet<T> {
             .and_then(|l| self.socks.get(&l))
             .filter(|l| l.state == State::Listening)
             .map(|l| (l.backlog.len() as u32) < l.backlog_max);
-        if room != Some(true) || stream & PROXY_STREAM_BIT == 0 {
-            // Backlog full or listener gone: refuse, as a full SYN queue does.
+        let fresh = stream & PROXY_STREAM_BIT != 0 && !self.streams.contains_key(&stream);
+        let s = self.next_socket;
+        let next = s.checked_add(1);
+        if room != Some(true) || !fresh || next.is_none() {
+            // Backlog full or listener gone (or an id this side cannot take): refuse, as a
+            // full SYN queue does.
             let _ = self.send_frame(Frame::Close { stream });
             return;
         }
-        let s = self.next_socket;
-        self.next_socket += 1;
+        self.next_socket = next.unwrap_or(s);
         let mut sock = Sock::new(family_of(&local), Kind::Stream, window);
         sock.state = State::Connected;
         sock.stream = Some(stream);
