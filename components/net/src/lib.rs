@@ -10,6 +10,8 @@
 //! `wasi` over `wasi:sockets` (the net component and the fused kernel), and the kernel's
 //! WIT import of `friscy:net/sockets` (composed build).
 
+pub mod relay;
+
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
 pub use friscy_abi::Errno;
