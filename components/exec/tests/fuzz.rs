@@ -138,7 +138,12 @@ fn run_friscy(elf: &Path, budget: u64) -> Outcome {
 /// Builds `examples/run_elf.rs` for wasm32-wasip2 (the interpreter as friscy.wasm ships it,
 /// with 32-bit `usize`) and returns the module's path.
 fn build_run_elf_wasm() -> PathBuf {
-    let out = Command::new(env!("CARGO"))
+    // Run-time values first: a test binary may have been built by another checkout that
+    // shares the target dir (cargo reuses it), whose paths do not exist here.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").into());
+    let dir =
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    let out = Command::new(cargo)
         .args([
             "build",
             "--release",
@@ -148,7 +153,7 @@ fn build_run_elf_wasm() -> PathBuf {
             "friscy-exec",
         ])
         .args(["--example", "run_elf", "--message-format=json"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(dir)
         .output()
         .expect("cargo");
     assert!(

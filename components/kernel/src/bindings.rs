@@ -184,7 +184,7 @@ fn run(make: impl FnOnce() -> Result<Kernel, String>) -> Result<(), ()> {
             return Err(());
         }
     };
-    if trace && !matches!(launch.user.as_str(), "" | "root" | "0" | "0:0") {
+    if opts.trace && !matches!(launch.user.as_str(), "" | "root" | "0" | "0:0") {
         kernel.report(&format!(
             "image user {} ignored: processes run as root",
             launch.user
