@@ -69,6 +69,8 @@ pub struct Kernel {
     /// The terminal's foreground process group (TIOCGPGRP).
     pub fg_pgrp: Pid,
     pub(crate) next_pipe_id: u64,
+    /// The pipes of open FIFOs and the opens waiting for a partner.
+    pub(crate) fifos: pipe::Fifos,
     /// The current thread asked to give up the rest of its time slice.
     pub(crate) yield_now: bool,
     /// Advisory file locks (fcntl record and OFD locks, flock).
@@ -91,6 +93,7 @@ impl Kernel {
             stdin_eof: false,
             fg_pgrp: 1,
             next_pipe_id: 1,
+            fifos: Default::default(),
             yield_now: false,
             locks: Default::default(),
         };

@@ -303,7 +303,7 @@ impl Kernel {
         let d = timeout_ns.map(|ns| self.host.monotonic_ns().saturating_add(ns));
         p.thread_mut().restart = Some(Restart {
             deadline: d,
-            futex_queued: false,
+            ..Restart::default()
         });
         d
     }
@@ -379,11 +379,17 @@ impl Kernel {
             if restart.is_some_and(|r| r.futex_queued) {
                 self.futex_dequeue(p.pid, p.tid());
             }
+            self.fifos.abandon(p.tid());
             let woken = std::mem::take(&mut p.thread_mut().futex_woken);
             let pc = self.machine.pc(hart);
+            let done = restart.map_or(0, |r| r.done);
             if woken {
                 // The FUTEX_WAKE came first: the wait succeeded, and the wake is not lost.
                 self.machine.set_x(hart, 10, 0);
+                self.machine.set_pc(hart, pc + 4);
+            } else if done > 0 {
+                // A pipe write that had put some bytes in returns their count.
+                self.machine.set_x(hart, 10, done);
                 self.machine.set_pc(hart, pc + 4);
             } else if b.restartable && act.flags & signal::SA_RESTART != 0 {
                 // pc is on the ecall: the call runs again after the handler.
@@ -478,6 +484,7 @@ impl Kernel {
         let status = p.exit.expect("terminate a process that has not exited");
         for t in std::mem::take(&mut p.threads) {
             self.futex_dequeue(p.pid, t.tid);
+            self.fifos.abandon(t.tid);
             self.machine.hart_drop(t.hart);
         }
         self.locks.close_all(p.pid, std::mem::take(&mut p.fds));

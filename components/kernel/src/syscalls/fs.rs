@@ -268,14 +268,7 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         _ if crate::procfs::is_proc(ino) => crate::procfs::open(k, p, ino)?,
         S_IFCHR => crate::devfs::open_char(k, p, st.rdev)?,
         S_IFBLK | S_IFSOCK => return Err(Errno::ENXIO),
-        S_IFIFO => {
-            // Named pipes are not implemented yet (issue 5): say so rather than hand out a
-            // descriptor whose reads and writes fail with odd errors.
-            if k.trace {
-                k.report("open of a FIFO: named pipes are not supported yet (ENXIO)");
-            }
-            return Err(Errno::ENXIO);
-        }
+        S_IFIFO => super::pipe::open_fifo(k, p, ino, flags)?,
         _ => FileKind::Inode(ino),
     };
     let path = k.absolute_path(p, dirfd, path);
@@ -335,21 +328,19 @@ pub fn sys_pread64(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 }
 
 pub fn sys_write(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    let mut len = (a[2] as usize).min(IO_CHUNK);
-    // A writer parked on a full pipe retries this call each time others make progress:
-    // decide before copying its buffer in, and copy only what fits.
-    if let Ok(file) = p.fds.file(fd_arg(a[0]))
-        && let FileKind::Pipe(end) = &file.borrow().kind
-        && end.write
-    {
-        match end.pipe.borrow().writable(len) {
-            Ok(n) => len = n,
-            Err(e) => return maybe_block(k, p, fd_arg(a[0]), Err(e)),
-        }
+    if let Some(file) = pipe_writer(p, fd_arg(a[0])) {
+        return super::pipe::pipe_write(k, p, &file, &[(a[1], a[2])]);
     }
-    let data = k.read_user(p, a[1], len)?;
+    let data = k.read_user(p, a[1], (a[2] as usize).min(IO_CHUNK))?;
     let r = k.do_write(p, fd_arg(a[0]), &data, None);
     maybe_block(k, p, fd_arg(a[0]), r)
+}
+
+/// The open file of `fd` if it is a pipe's write end (pipe.rs writes those).
+fn pipe_writer(p: &Process, fd: i32) -> Option<crate::fd::FileRef> {
+    let file = p.fds.file(fd).ok()?;
+    let is_writer = matches!(&file.borrow().kind, FileKind::Pipe(end) if end.write);
+    is_writer.then_some(file)
 }
 
 pub fn sys_pwrite64(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
@@ -380,9 +371,13 @@ pub fn sys_readv(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 }
 
 pub fn sys_writev(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    // Gather first so the bytes go out in one write, as one writev does on a pipe.
+    let iov = k.read_iovecs(p, a[1], a[2])?;
+    if let Some(file) = pipe_writer(p, fd_arg(a[0])) {
+        return super::pipe::pipe_write(k, p, &file, &iov);
+    }
+    // Gather first so the bytes go out in one write.
     let mut data = Vec::new();
-    for (base, len) in k.read_iovecs(p, a[1], a[2])? {
+    for (base, len) in iov {
         data.extend(k.read_user(p, base, (len as usize).min(IO_CHUNK))?);
     }
     let r = k.do_write(p, fd_arg(a[0]), &data, None);

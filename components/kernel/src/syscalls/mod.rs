@@ -13,6 +13,7 @@ pub(crate) mod info;
 pub(crate) mod lock;
 mod mm;
 mod names;
+mod pipe;
 mod poll;
 mod process;
 mod remap;

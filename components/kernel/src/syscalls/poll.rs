@@ -8,7 +8,7 @@ use super::signal::read_timespec_ns;
 use super::{Args, SysResult};
 use crate::fd::{FdEntry, FileKind, OpenFile, new_file};
 use crate::host::Stdio;
-use crate::pipe::{PIPE_BUF, PipeEnd};
+use crate::pipe::PipeEnd;
 use crate::process::Wake;
 use crate::{Kernel, Process};
 
@@ -59,28 +59,7 @@ impl Kernel {
     /// The poll(2) events an open file reports now.
     pub fn poll_file(&mut self, f: &OpenFile) -> u16 {
         match &f.kind {
-            FileKind::Pipe(end) => {
-                let pipe = end.pipe.borrow();
-                if end.write {
-                    let mut ev = 0;
-                    if pipe.space() >= PIPE_BUF {
-                        ev |= POLLOUT | POLLWRNORM;
-                    }
-                    if pipe.readers == 0 {
-                        ev |= POLLERR;
-                    }
-                    ev
-                } else {
-                    let mut ev = 0;
-                    if !pipe.buf.is_empty() {
-                        ev |= POLLIN | POLLRDNORM;
-                    }
-                    if pipe.writers == 0 {
-                        ev |= POLLHUP;
-                    }
-                    ev
-                }
-            }
+            FileKind::Pipe(end) => super::pipe::pipe_events(end),
             FileKind::Stdio(Stdio::In) => {
                 if self.stdin_ready() {
                     POLLIN | POLLRDNORM

@@ -193,6 +193,7 @@ impl Kernel {
         let (sigmask, pending) = (p.thread().sigmask, p.thread().pending);
         for t in std::mem::take(&mut p.threads) {
             self.futex_dequeue(p.pid, t.tid);
+            self.fifos.abandon(t.tid);
             self.machine.hart_drop(t.hart);
         }
         if let Some(parent) = p.vfork_parent {

@@ -172,6 +172,9 @@ impl Kernel {
                 Ok(char_device_stat(makedev(major, minor), 0o666))
             }
             FileKind::Stdio(s) => Ok(stdio_stat(self, *s)),
+            FileKind::Pipe(crate::pipe::PipeEnd {
+                fifo: Some(ino), ..
+            }) => self.stat_ino(p, *ino),
             FileKind::Pipe(end) => Ok(Stat {
                 ino: end.pipe.borrow().id,
                 mode: S_IFIFO | 0o600,
