@@ -60,6 +60,8 @@ pub enum FileKind {
     Epoll(Shared<crate::syscalls::epoll::Epoll>),
     /// An eventfd counter (eventfd2).
     EventFd(Shared<crate::syscalls::epoll::EventFd>),
+    /// A timer (timerfd_create).
+    TimerFd(Shared<crate::syscalls::timerfd::TimerFd>),
 }
 
 /// A kernel object an open file description refers to (an epoll set, an eventfd counter),

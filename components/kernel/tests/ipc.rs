@@ -41,3 +41,8 @@ fn fifos_match_linux() {
 fn blocking_pipe_writes_match_linux() {
     same_as_linux("ipc_pipe_write");
 }
+
+#[test]
+fn timerfds_match_linux() {
+    same_as_linux("ipc_timerfd");
+}

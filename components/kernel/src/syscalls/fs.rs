@@ -106,6 +106,7 @@ impl Kernel {
                 Ok(pf.data[start..(start + len).min(pf.data.len())].to_vec())
             }
             FileKind::EventFd(e) => e.0.borrow_mut().read(len),
+            FileKind::TimerFd(t) => t.0.borrow_mut().read(self.host.monotonic_ns(), len),
             FileKind::Epoll(_) => Err(Errno::EINVAL),
         }
     }
@@ -125,7 +126,7 @@ impl Kernel {
             FileKind::Device(Device::Full) => Err(Errno::ENOSPC),
             FileKind::Device(_) => Ok(data.len() as u64),
             FileKind::EventFd(e) => e.0.borrow_mut().write(data),
-            FileKind::Epoll(_) => Err(Errno::EINVAL),
+            FileKind::Epoll(_) | FileKind::TimerFd(_) => Err(Errno::EINVAL),
             FileKind::Pipe(end) => {
                 let mut pipe = end.pipe.borrow_mut();
                 let n = pipe.writable(data.len())?;
@@ -298,14 +299,20 @@ pub fn maybe_block(k: &mut Kernel, p: &mut Process, fd: i32, r: SysResult) -> Sy
             let f = file.borrow();
             let wake = match f.kind {
                 FileKind::Stdio(Stdio::In) => crate::process::Wake::Stdin,
-                FileKind::Pipe(_) | FileKind::EventFd(_) => crate::process::Wake::Event,
+                FileKind::Pipe(_) | FileKind::EventFd(_) | FileKind::TimerFd(_) => {
+                    crate::process::Wake::Event
+                }
                 _ => return Err(Errno::EAGAIN),
             };
             if f.flags & O_NONBLOCK != 0 {
                 return Err(Errno::EAGAIN);
             }
+            // A timer's reader also wakes when it expires.
+            let timer = super::timerfd::expiry(&f);
             drop(f);
-            k.park(p, wake, None, true)
+            let r = k.park(p, wake, None, true);
+            k.wake_by(p, timer);
+            r
         }
         Err(Errno::EPIPE) => {
             p.thread_mut().pending |= crate::signal::bit(crate::signal::SIGPIPE);
@@ -393,8 +400,9 @@ pub fn sys_lseek(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         FileKind::Stdio(_) | FileKind::Pipe(_) | FileKind::Epoll(_) | FileKind::EventFd(_) => {
             return Err(Errno::ESPIPE);
         }
-        // lseek on /dev/null and friends succeeds and reports 0 (drivers/char/mem.c).
-        FileKind::Device(_) => return Ok(0),
+        // lseek on /dev/null and friends succeeds and reports 0 (drivers/char/mem.c), as
+        // on a timerfd (noop_llseek).
+        FileKind::Device(_) | FileKind::TimerFd(_) => return Ok(0),
     };
     let base = match (a[2], ino, &f.kind) {
         (0, _, _) => 0,                                        // SEEK_SET

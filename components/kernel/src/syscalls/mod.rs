@@ -22,6 +22,7 @@ pub(crate) mod stat;
 mod sync;
 mod table;
 mod time;
+pub mod timerfd;
 mod trace;
 mod transfer;
 mod usage;

@@ -79,6 +79,7 @@ impl Kernel {
                 }
                 ev
             }
+            FileKind::TimerFd(t) => t.0.borrow_mut().events(self.host.monotonic_ns()),
             // Nested epoll sets are not looked into.
             FileKind::Epoll(_) => 0,
             // Regular files and the memory devices are always ready (DEFAULT_POLLMASK).
@@ -192,7 +193,9 @@ pub fn sys_ppoll(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     }
     let deadline = k.deadline_in(p, timeout);
     let wake = Kernel::wake_for(&files);
-    k.park(p, wake, deadline, false)
+    let r = k.park(p, wake, deadline, false);
+    k.wake_by(p, super::timerfd::first_expiry(files.iter().flatten()));
+    r
 }
 
 pub fn sys_pselect6(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
@@ -258,5 +261,7 @@ pub fn sys_pselect6(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     }
     let deadline = k.deadline_in(p, timeout);
     let wake = Kernel::wake_for(&files);
-    k.park(p, wake, deadline, false)
+    let r = k.park(p, wake, deadline, false);
+    k.wake_by(p, super::timerfd::first_expiry(files.iter().flatten()));
+    r
 }

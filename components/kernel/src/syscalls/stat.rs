@@ -182,7 +182,7 @@ impl Kernel {
                 ..Stat::default()
             }),
             // Anonymous inodes: mode 0600 and no file type, as Linux shows them.
-            FileKind::Epoll(_) | FileKind::EventFd(_) => Ok(Stat {
+            FileKind::Epoll(_) | FileKind::EventFd(_) | FileKind::TimerFd(_) => Ok(Stat {
                 mode: 0o600,
                 nlink: 1,
                 ..Stat::default()

@@ -4,7 +4,7 @@
 
 use super::{
     Args, SysResult, attr, creds, descriptors, epoll, fs, futex, hwprobe, info, lock, mm, names,
-    poll, process, remap, signal, stat, sync, time, transfer, usage,
+    poll, process, remap, signal, stat, sync, time, timerfd, transfer, usage,
 };
 use crate::{Kernel, Process};
 
@@ -90,6 +90,9 @@ syscall_table! {
     81  sync => Some(sync::sys_sync), Full;
     82  fsync => Some(sync::sys_fsync), Full;
     83  fdatasync => Some(sync::sys_fdatasync), Full;
+    85  timerfd_create => Some(timerfd::sys_timerfd_create), Full;
+    86  timerfd_settime => Some(timerfd::sys_timerfd_settime), Partial("the wall clock cannot be set, so TFD_TIMER_CANCEL_ON_SET never cancels");
+    87  timerfd_gettime => Some(timerfd::sys_timerfd_gettime), Full;
     88  utimensat => Some(attr::sys_utimensat), Full;
     93  exit => Some(process::sys_exit), Full;
     94  exit_group => Some(process::sys_exit_group), Full;
