@@ -17,7 +17,7 @@ use friscy_exec::{Access, FaultCause, StopReason};
 use crate::process::{Block, ExitStatus, Pid, Process, Restart, State, Wake};
 use crate::signal::{self, DefaultAction, SigInfo, SigSet, bit};
 use crate::syscalls::{self, SysResult};
-use crate::{FutexWaiter, Kernel};
+use crate::{FutexKey, FutexWaiter, Kernel};
 
 /// Instructions a thread runs before the next one gets the hart.
 pub const TIME_SLICE: u64 = 1 << 20;
@@ -37,6 +37,8 @@ impl Kernel {
                 };
                 let mut reaped = false;
                 if !p.is_zombie() {
+                    // Its MAP_SHARED pages get what other processes wrote (shm.rs).
+                    self.shm_switch_to(p.space);
                     ran |= self.run_process(&mut p);
                     if p.exit.is_some() {
                         reaped = self.terminate(&mut p);
@@ -491,6 +493,7 @@ impl Kernel {
         if let Some(parent) = p.vfork_parent.take() {
             self.release_vfork(p, parent);
         } else {
+            self.shm_drop_space(p.space);
             self.machine.space_drop(p.space);
         }
         p.state = State::Zombie(status);
@@ -539,7 +542,8 @@ impl Kernel {
             let _ = self
                 .machine
                 .write(p.space, t.clear_child_tid, &0u32.to_le_bytes());
-            self.futex_wake(p, (p.space, t.clear_child_tid), 1, u32::MAX);
+            let key = self.futex_key(p.space, t.clear_child_tid, false);
+            self.futex_wake(p, key, 1, u32::MAX);
         }
         if p.threads.is_empty() {
             p.exit.get_or_insert(ExitStatus::Code(0));
@@ -573,13 +577,7 @@ impl Kernel {
     }
 
     /// FUTEX_WAKE: wake up to `n` waiters on `key` whose bitset intersects `bitset`.
-    pub fn futex_wake(
-        &mut self,
-        cur: &mut Process,
-        key: (friscy_exec::SpaceId, u64),
-        n: usize,
-        bitset: u32,
-    ) -> usize {
+    pub fn futex_wake(&mut self, cur: &mut Process, key: FutexKey, n: usize, bitset: u32) -> usize {
         let Some(queue) = self.futexes.get_mut(&key) else {
             return 0;
         };

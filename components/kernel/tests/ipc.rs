@@ -46,3 +46,8 @@ fn blocking_pipe_writes_match_linux() {
 fn timerfds_match_linux() {
     same_as_linux("ipc_timerfd");
 }
+
+#[test]
+fn shared_memory_between_processes_matches_linux() {
+    same_as_linux("ipc_shared_mem");
+}

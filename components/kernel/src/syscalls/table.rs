@@ -142,12 +142,12 @@ syscall_table! {
     179 sysinfo => Some(info::sys_sysinfo), Full;
     214 brk => Some(mm::sys_brk), Full;
     215 munmap => Some(mm::sys_munmap), Full;
-    216 mremap => Some(remap::sys_mremap), Full;
+    216 mremap => Some(remap::sys_mremap), Partial("a MAP_SHARED mapping cannot be moved or grown (ENOMEM)");
     220 clone => Some(process::sys_clone), Partial("CLONE_VM only with CLONE_THREAD or CLONE_VFORK; no namespaces");
     221 execve => Some(process::sys_execve), Full;
-    222 mmap => Some(mm::sys_mmap), Partial("MAP_SHARED file mappings are private copies");
+    222 mmap => Some(mm::sys_mmap), Partial("MAP_SHARED is shared between processes by copying at context switch (shm.rs); two shared mappings of one file in one process are not coherent with each other");
     226 mprotect => Some(mm::sys_mprotect), Full;
-    227 msync => Some(remap::sys_msync), Partial("mappings are private copies: nothing is written back");
+    227 msync => Some(remap::sys_msync), Full;
     233 madvise => Some(mm::sys_madvise), Partial("advice only; MADV_DONTNEED zeroes private pages");
     258 riscv_hwprobe => Some(hwprobe::sys_riscv_hwprobe), Full;
     260 wait4 => Some(process::sys_wait4), Partial("rusage is zero");
