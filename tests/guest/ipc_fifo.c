@@ -134,6 +134,16 @@ int main(int argc, char **argv) {
     T(close(w));
     reap(pid);
 
+    puts("-- a waiting open holds the inode: renaming the FIFO does not matter");
+    pid = child_opens(O_RDONLY);
+    nap(50);
+    T(rename("p", "p2"));
+    T(w = open("p2", O_WRONLY));
+    T(write(w, "from parent", 11));
+    T(close(w));
+    reap(pid);
+    T(rename("p2", "p"));
+
     puts("-- a signal interrupts a blocking open");
     struct sigaction sa = {.sa_handler = on_alarm};
     sigaction(SIGALRM, &sa, 0);

@@ -226,6 +226,13 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::EOPNOTSUPP);
     }
     let follow = flags & O_NOFOLLOW == 0;
+    // A FIFO open parked waiting for its partner holds the inode it found the first time
+    // (renaming or unlinking the FIFO meanwhile does not matter, as in Linux).
+    let waiting = k.fifos.waiting.get(&p.tid()).map(|w| w.ino);
+    if let Some(ino) = waiting.filter(|_| p.thread().restart.is_some()) {
+        let what = super::pipe::open_fifo(k, p, ino, flags)?;
+        return install(k, p, dirfd, path, what, flags);
+    }
     let ino = match k.lookup_at(p, dirfd, &path, follow) {
         Ok(_) if flags & (O_CREAT | O_EXCL) == (O_CREAT | O_EXCL) => return Err(Errno::EEXIST),
         Ok(ino) => ino,
@@ -272,6 +279,18 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         S_IFIFO => super::pipe::open_fifo(k, p, ino, flags)?,
         _ => FileKind::Inode(ino),
     };
+    install(k, p, dirfd, path, what, flags)
+}
+
+/// The end of open(2): a description for `what`, at the lowest free descriptor.
+fn install(
+    k: &mut Kernel,
+    p: &mut Process,
+    dirfd: i32,
+    path: Vec<u8>,
+    what: FileKind,
+    flags: u32,
+) -> SysResult {
     let path = k.absolute_path(p, dirfd, path);
     let file = new_file(
         what,
