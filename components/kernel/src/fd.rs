@@ -62,6 +62,8 @@ pub enum FileKind {
     EventFd(Shared<crate::syscalls::epoll::EventFd>),
     /// A socket (socket.rs).
     Socket(Shared<crate::socket::Socket>),
+    /// A timer (timerfd_create).
+    TimerFd(Shared<crate::syscalls::timerfd::TimerFd>),
 }
 
 /// A kernel object an open file description refers to (an epoll set, an eventfd counter),

@@ -21,6 +21,7 @@ pub mod pipe;
 pub mod process;
 pub mod procfs;
 pub mod sched;
+pub mod shm;
 pub mod signal;
 pub mod socket;
 pub mod syscalls;
@@ -42,6 +43,16 @@ use fd::{FdEntry, FdTable, FileKind, new_file};
 
 /// PATH when neither the image nor the user sets one (Docker's default).
 pub const DEFAULT_PATH: &[u8] = b"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// What a futex is known by: its address in one address space (private futexes, and
+/// shared ones in private memory), or its offset in a shared memory object, where waiters
+/// from different processes meet (get_futex_key in Linux).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FutexKey {
+    Private(SpaceId, u64),
+    /// (object, offset): see shm.rs.
+    Shared(u64, u64),
+}
 
 /// A thread waiting in FUTEX_WAIT.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,14 +77,18 @@ pub struct Kernel {
     /// Bumped whenever a syscall completes: threads parked on `Wake::Event` retry once it
     /// has moved past the value they parked at.
     pub progress: u64,
-    /// FUTEX_WAIT queues, keyed by address space and address.
-    pub futexes: HashMap<(SpaceId, u64), VecDeque<FutexWaiter>>,
+    /// FUTEX_WAIT queues.
+    pub futexes: HashMap<FutexKey, VecDeque<FutexWaiter>>,
+    /// MAP_SHARED memory objects and where they are mapped.
+    pub shm: shm::SharedMemory,
     /// Input read from the host's stdin that no guest has consumed yet (poll looked ahead).
     pub stdin_buf: Vec<u8>,
     pub stdin_eof: bool,
     /// The terminal's foreground process group (TIOCGPGRP).
     pub fg_pgrp: Pid,
     pub(crate) next_pipe_id: u64,
+    /// The pipes of open FIFOs and the opens waiting for a partner.
+    pub(crate) fifos: pipe::Fifos,
     /// The current thread asked to give up the rest of its time slice.
     pub(crate) yield_now: bool,
     /// Advisory file locks (fcntl record and OFD locks, flock).
@@ -108,10 +123,12 @@ impl Kernel {
             next_pid: 1,
             progress: 0,
             futexes: HashMap::new(),
+            shm: Default::default(),
             stdin_buf: Vec::new(),
             stdin_eof: false,
             fg_pgrp: 1,
             next_pipe_id: 1,
+            fifos: Default::default(),
             yield_now: false,
             locks: Default::default(),
             net: Box::new(friscy_net::NoNet),

@@ -1,14 +1,23 @@
-//! Pipes (pipe(7)): a bounded byte buffer with counted read and write ends.
+//! Pipes (pipe(7)) and FIFOs (fifo(7)): a bounded byte buffer with counted read and write
+//! ends.
 //!
 //! The counts decide end of file (no writers left) and EPIPE (no readers left), so they
 //! must follow the open file descriptions exactly: a `PipeEnd` counts itself when created
 //! or cloned and uncounts itself when dropped, which happens when the last descriptor for
 //! its open file description closes (close, dup2 over it, exec with FD_CLOEXEC, exit).
+//!
+//! A FIFO is a pipe reached by path: `Fifos` holds one pipe per FIFO inode while any end
+//! of it is open (or an opener waits), so every opener shares it, and it goes (with its
+//! data) when the last end closes, as Linux frees the inode's pipe_inode_info.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
+
+use friscy_vfs::Ino;
+
+use crate::process::Pid;
 
 /// The default pipe capacity on Linux (16 pages).
 pub const PIPE_BUF_SIZE: usize = 65536;
@@ -22,6 +31,11 @@ pub struct Pipe {
     pub writers: usize,
     /// A unique number for fstat's st_ino and /proc/self/fd's `pipe:[N]`.
     pub id: u64,
+    /// How many times a reader, a writer, has opened it (Linux's r_counter, w_counter): a
+    /// FIFO opener waiting for its partner is done once the count moves, even if the
+    /// partner has already closed again by the time the waiter runs.
+    pub r_counter: u64,
+    pub w_counter: u64,
 }
 
 impl Pipe {
@@ -46,55 +60,70 @@ impl Pipe {
     }
 }
 
-/// One end of a pipe, as an open file description holds it.
+/// One end of a pipe, as an open file description holds it: the read end, the write end,
+/// or both (a FIFO opened O_RDWR).
 pub struct PipeEnd {
     pub pipe: Rc<RefCell<Pipe>>,
+    pub read: bool,
     pub write: bool,
+    /// The FIFO inode it was opened by (fstat reports the inode, not the pipe).
+    pub fifo: Option<Ino>,
+    /// A FIFO reader opened O_NONBLOCK while there was no writer: POLLHUP is held back
+    /// until a writer has come (while `w_counter` still equals this), as Linux does.
+    pub hup_after: Option<u64>,
 }
 
 impl PipeEnd {
-    pub fn new(pipe: Rc<RefCell<Pipe>>, write: bool) -> PipeEnd {
+    pub fn new(pipe: Rc<RefCell<Pipe>>, read: bool, write: bool) -> PipeEnd {
         {
             let mut p = pipe.borrow_mut();
-            if write {
-                p.writers += 1;
-            } else {
-                p.readers += 1;
-            }
+            p.readers += read as usize;
+            p.writers += write as usize;
         }
-        PipeEnd { pipe, write }
+        PipeEnd {
+            pipe,
+            read,
+            write,
+            fifo: None,
+            hup_after: None,
+        }
     }
 
     /// A new pipe: (read end, write end).
     pub fn pair(id: u64) -> (PipeEnd, PipeEnd) {
         let pipe = Rc::new(RefCell::new(Pipe {
             id,
+            r_counter: 1,
+            w_counter: 1,
             ..Pipe::default()
         }));
-        (PipeEnd::new(pipe.clone(), false), PipeEnd::new(pipe, true))
+        (
+            PipeEnd::new(pipe.clone(), true, false),
+            PipeEnd::new(pipe, false, true),
+        )
     }
 }
 
 impl Clone for PipeEnd {
     fn clone(&self) -> PipeEnd {
-        PipeEnd::new(self.pipe.clone(), self.write)
+        let mut end = PipeEnd::new(self.pipe.clone(), self.read, self.write);
+        end.fifo = self.fifo;
+        end.hup_after = self.hup_after;
+        end
     }
 }
 
 impl Drop for PipeEnd {
     fn drop(&mut self) {
         let mut p = self.pipe.borrow_mut();
-        if self.write {
-            p.writers -= 1;
-        } else {
-            p.readers -= 1;
-        }
+        p.readers -= self.read as usize;
+        p.writers -= self.write as usize;
     }
 }
 
 impl PartialEq for PipeEnd {
     fn eq(&self, other: &PipeEnd) -> bool {
-        Rc::ptr_eq(&self.pipe, &other.pipe) && self.write == other.write
+        Rc::ptr_eq(&self.pipe, &other.pipe) && (self.read, self.write) == (other.read, other.write)
     }
 }
 
@@ -102,8 +131,51 @@ impl Eq for PipeEnd {}
 
 impl fmt::Debug for PipeEnd {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let end = if self.write { "write" } else { "read" };
+        let end = match (self.read, self.write) {
+            (true, true) => "read-write",
+            (false, true) => "write",
+            _ => "read",
+        };
         write!(f, "pipe:[{}] {end}", self.pipe.borrow().id)
+    }
+}
+
+/// An open of a FIFO parked until its partner comes: the end it holds (counted, so the
+/// partner sees it) and the partner's open count when it parked.
+pub struct FifoWait {
+    pub ino: Ino,
+    pub end: PipeEnd,
+    pub partner_count: u64,
+}
+
+/// The pipes of the FIFOs that are open, and the opens waiting for a partner.
+#[derive(Default)]
+pub struct Fifos {
+    pipes: HashMap<Ino, Weak<RefCell<Pipe>>>,
+    /// By thread id: a parked open keeps its end here between its retries.
+    pub waiting: HashMap<Pid, FifoWait>,
+}
+
+impl Fifos {
+    /// The pipe of FIFO `ino`: the one its open ends share, or a new, empty one.
+    pub fn pipe(&mut self, ino: Ino, next_id: &mut u64) -> Rc<RefCell<Pipe>> {
+        if let Some(pipe) = self.pipes.get(&ino).and_then(Weak::upgrade) {
+            return pipe;
+        }
+        self.pipes.retain(|_, w| w.strong_count() > 0);
+        let pipe = Rc::new(RefCell::new(Pipe {
+            id: *next_id,
+            ..Pipe::default()
+        }));
+        *next_id += 1;
+        self.pipes.insert(ino, Rc::downgrade(&pipe));
+        pipe
+    }
+
+    /// A thread parked in a FIFO open stops waiting (a signal interrupted it, or it is
+    /// gone): its end no longer counts.
+    pub fn abandon(&mut self, tid: Pid) {
+        self.waiting.remove(&tid);
     }
 }
 
@@ -118,6 +190,9 @@ mod tests {
         assert_eq!((pipe.borrow().readers, pipe.borrow().writers), (1, 1));
         let w2 = w.clone();
         assert_eq!(pipe.borrow().writers, 2);
+        let rw = PipeEnd::new(pipe.clone(), true, true);
+        assert_eq!((pipe.borrow().readers, pipe.borrow().writers), (2, 3));
+        drop(rw);
         drop(w);
         drop(w2);
         assert_eq!(pipe.borrow().writers, 0);

@@ -57,6 +57,9 @@ pub struct Restart {
     pub deadline: Option<u64>,
     /// The thread sits in a futex wait queue.
     pub futex_queued: bool,
+    /// Bytes a blocking pipe write has already put in: its retries go on from there, and a
+    /// signal ends it with this count rather than EINTR (pipe(7)).
+    pub done: u64,
 }
 
 pub struct Thread {

@@ -382,7 +382,9 @@ fn describe(k: &Kernel, f: &OpenFile) -> Vec<u8> {
         FileKind::Stdio(s) if k.host.is_terminal(*s) => b"/dev/pts/0".to_vec(),
         // A host stream that is not a terminal is a pipe or a file the host opened.
         FileKind::Stdio(s) => format!("pipe:[{}]", *s as u8).into_bytes(),
-        FileKind::Pipe(end) => format!("pipe:[{}]", end.pipe.borrow().id).into_bytes(),
+        FileKind::Pipe(end) if end.fifo.is_none() => {
+            format!("pipe:[{}]", end.pipe.borrow().id).into_bytes()
+        }
         _ => f.path.clone(),
     }
 }

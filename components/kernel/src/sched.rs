@@ -17,7 +17,7 @@ use friscy_exec::{Access, FaultCause, StopReason};
 use crate::process::{Block, ExitStatus, Pid, Process, Restart, State, Wake};
 use crate::signal::{self, DefaultAction, SigInfo, SigSet, bit};
 use crate::syscalls::{self, SysResult};
-use crate::{FutexWaiter, Kernel};
+use crate::{FutexKey, FutexWaiter, Kernel};
 
 /// Instructions a thread runs before the next one gets the hart.
 pub const TIME_SLICE: u64 = 1 << 20;
@@ -39,6 +39,8 @@ impl Kernel {
                 };
                 let mut reaped = false;
                 if !p.is_zombie() {
+                    // Its MAP_SHARED pages get what other processes wrote (shm.rs).
+                    self.shm_switch_to(p.space);
                     ran |= self.run_process(&mut p);
                     if p.exit.is_some() {
                         reaped = self.terminate(&mut p);
@@ -316,7 +318,7 @@ impl Kernel {
         let d = timeout_ns.map(|ns| self.host.monotonic_ns().saturating_add(ns));
         p.thread_mut().restart = Some(Restart {
             deadline: d,
-            futex_queued: false,
+            ..Restart::default()
         });
         d
     }
@@ -392,11 +394,17 @@ impl Kernel {
             if restart.is_some_and(|r| r.futex_queued) {
                 self.futex_dequeue(p.pid, p.tid());
             }
+            self.fifos.abandon(p.tid());
             let woken = std::mem::take(&mut p.thread_mut().futex_woken);
             let pc = self.machine.pc(hart);
+            let done = restart.map_or(0, |r| r.done);
             if woken {
                 // The FUTEX_WAKE came first: the wait succeeded, and the wake is not lost.
                 self.machine.set_x(hart, 10, 0);
+                self.machine.set_pc(hart, pc + 4);
+            } else if done > 0 {
+                // A pipe write that had put some bytes in returns their count.
+                self.machine.set_x(hart, 10, done);
                 self.machine.set_pc(hart, pc + 4);
             } else if b.restartable && act.flags & signal::SA_RESTART != 0 {
                 // pc is on the ecall: the call runs again after the handler.
@@ -491,12 +499,14 @@ impl Kernel {
         let status = p.exit.expect("terminate a process that has not exited");
         for t in std::mem::take(&mut p.threads) {
             self.futex_dequeue(p.pid, t.tid);
+            self.fifos.abandon(t.tid);
             self.machine.hart_drop(t.hart);
         }
         self.locks.close_all(p.pid, std::mem::take(&mut p.fds));
         if let Some(parent) = p.vfork_parent.take() {
             self.release_vfork(p, parent);
         } else {
+            self.shm_drop_space(p.space);
             self.machine.space_drop(p.space);
         }
         p.state = State::Zombie(status);
@@ -545,7 +555,8 @@ impl Kernel {
             let _ = self
                 .machine
                 .write(p.space, t.clear_child_tid, &0u32.to_le_bytes());
-            self.futex_wake(p, (p.space, t.clear_child_tid), 1, u32::MAX);
+            let key = self.futex_key(p.space, t.clear_child_tid, false);
+            self.futex_wake(p, key, 1, u32::MAX);
         }
         if p.threads.is_empty() {
             p.exit.get_or_insert(ExitStatus::Code(0));
@@ -579,13 +590,7 @@ impl Kernel {
     }
 
     /// FUTEX_WAKE: wake up to `n` waiters on `key` whose bitset intersects `bitset`.
-    pub fn futex_wake(
-        &mut self,
-        cur: &mut Process,
-        key: (friscy_exec::SpaceId, u64),
-        n: usize,
-        bitset: u32,
-    ) -> usize {
+    pub fn futex_wake(&mut self, cur: &mut Process, key: FutexKey, n: usize, bitset: u32) -> usize {
         let Some(queue) = self.futexes.get_mut(&key) else {
             return 0;
         };

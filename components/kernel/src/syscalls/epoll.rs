@@ -159,6 +159,7 @@ fn epoll_wait(k: &mut Kernel, p: &mut Process, a: Args, timeout: Option<u64>) ->
     k.swap_sigmask(p, sigmask, sigsetsize)?;
     let mut out = Vec::new();
     let mut has_stdin = false;
+    let mut timer: Option<u64> = None;
     {
         let mut set = ep.0.borrow_mut();
         set.interest.retain(|_, e| e.file.strong_count() > 0);
@@ -171,6 +172,9 @@ fn epoll_wait(k: &mut Kernel, p: &mut Process, a: Args, timeout: Option<u64>) ->
             }
             let Some(f) = e.file.upgrade() else { continue };
             has_stdin |= f.borrow().kind == FileKind::Stdio(crate::host::Stdio::In);
+            if let Some(at) = super::timerfd::expiry(&f.borrow()) {
+                timer = Some(timer.map_or(at, |t| t.min(at)));
+            }
             let ready = k.poll_file(&f.borrow(), e.events as u16) as u32
                 & ((e.events & !EPOLL_CONTROL) | POLLERR as u32 | POLLHUP as u32);
             if ready != 0 {
@@ -189,7 +193,9 @@ fn epoll_wait(k: &mut Kernel, p: &mut Process, a: Args, timeout: Option<u64>) ->
     }
     let deadline = k.deadline_in(p, timeout);
     let wake = if has_stdin { Wake::Stdin } else { Wake::Event };
-    k.park(p, wake, deadline, false)
+    let r = k.park(p, wake, deadline, false);
+    k.wake_by(p, timer);
+    r
 }
 
 const EFD_SEMAPHORE: u32 = 1;

@@ -106,6 +106,7 @@ impl Kernel {
                 Ok(pf.data[start..(start + len).min(pf.data.len())].to_vec())
             }
             FileKind::EventFd(e) => e.0.borrow_mut().read(len),
+            FileKind::TimerFd(t) => t.0.borrow_mut().read(self.host.monotonic_ns(), len),
             FileKind::Epoll(_) => Err(Errno::EINVAL),
             FileKind::Socket(s) => self.socket_read(&s.0, len),
         }
@@ -126,7 +127,7 @@ impl Kernel {
             FileKind::Device(Device::Full) => Err(Errno::ENOSPC),
             FileKind::Device(_) => Ok(data.len() as u64),
             FileKind::EventFd(e) => e.0.borrow_mut().write(data),
-            FileKind::Epoll(_) => Err(Errno::EINVAL),
+            FileKind::Epoll(_) | FileKind::TimerFd(_) => Err(Errno::EINVAL),
             FileKind::Socket(s) => self.socket_write(&s.0, data),
             FileKind::Pipe(end) => {
                 let mut pipe = end.pipe.borrow_mut();
@@ -237,6 +238,13 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::EOPNOTSUPP);
     }
     let follow = flags & O_NOFOLLOW == 0;
+    // A FIFO open parked waiting for its partner holds the inode it found the first time
+    // (renaming or unlinking the FIFO meanwhile does not matter, as in Linux).
+    let waiting = k.fifos.waiting.get(&p.tid()).map(|w| w.ino);
+    if let Some(ino) = waiting.filter(|_| p.thread().restart.is_some()) {
+        let what = super::pipe::open_fifo(k, p, ino, flags)?;
+        return install(k, p, dirfd, path, what, flags);
+    }
     let ino = match k.lookup_at(p, dirfd, &path, follow) {
         Ok(_) if flags & (O_CREAT | O_EXCL) == (O_CREAT | O_EXCL) => return Err(Errno::EEXIST),
         Ok(ino) => ino,
@@ -280,16 +288,21 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         _ if crate::procfs::is_proc(ino) => crate::procfs::open(k, p, ino)?,
         S_IFCHR => crate::devfs::open_char(k, p, st.rdev)?,
         S_IFBLK | S_IFSOCK => return Err(Errno::ENXIO),
-        S_IFIFO => {
-            // Named pipes are not implemented yet (issue 5): say so rather than hand out a
-            // descriptor whose reads and writes fail with odd errors.
-            if k.trace {
-                k.report("open of a FIFO: named pipes are not supported yet (ENXIO)");
-            }
-            return Err(Errno::ENXIO);
-        }
+        S_IFIFO => super::pipe::open_fifo(k, p, ino, flags)?,
         _ => FileKind::Inode(ino),
     };
+    install(k, p, dirfd, path, what, flags)
+}
+
+/// The end of open(2): a description for `what`, at the lowest free descriptor.
+fn install(
+    k: &mut Kernel,
+    p: &mut Process,
+    dirfd: i32,
+    path: Vec<u8>,
+    what: FileKind,
+    flags: u32,
+) -> SysResult {
     let path = k.absolute_path(p, dirfd, path);
     let file = new_file(
         what,
@@ -317,7 +330,6 @@ pub fn maybe_block(k: &mut Kernel, p: &mut Process, fd: i32, r: SysResult) -> Sy
             let f = file.borrow();
             let wake = match f.kind {
                 FileKind::Stdio(Stdio::In) => crate::process::Wake::Stdin,
-                FileKind::Pipe(_) | FileKind::EventFd(_) => crate::process::Wake::Event,
                 FileKind::Socket(ref s) => {
                     // sendfile/splice on a socket: wait for either direction.
                     if let crate::socket::Imp::Inet(i) = &s.0.borrow().imp {
@@ -325,13 +337,20 @@ pub fn maybe_block(k: &mut Kernel, p: &mut Process, fd: i32, r: SysResult) -> Sy
                     }
                     crate::process::Wake::Event
                 }
+                FileKind::Pipe(_) | FileKind::EventFd(_) | FileKind::TimerFd(_) => {
+                    crate::process::Wake::Event
+                }
                 _ => return Err(Errno::EAGAIN),
             };
             if f.flags & O_NONBLOCK != 0 {
                 return Err(Errno::EAGAIN);
             }
+            // A timer's reader also wakes when it expires.
+            let timer = super::timerfd::expiry(&f);
             drop(f);
-            k.park(p, wake, None, true)
+            let r = k.park(p, wake, None, true);
+            k.wake_by(p, timer);
+            r
         }
         Err(Errno::EPIPE) => {
             p.thread_mut().pending |= crate::signal::bit(crate::signal::SIGPIPE);
@@ -368,21 +387,19 @@ pub fn sys_write(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     if is_socket(p, fd_arg(a[0])) {
         return super::socket::socket_rw(k, p, fd_arg(a[0]), &[(a[1], a[2])], true);
     }
-    let mut len = (a[2] as usize).min(IO_CHUNK);
-    // A writer parked on a full pipe retries this call each time others make progress:
-    // decide before copying its buffer in, and copy only what fits.
-    if let Ok(file) = p.fds.file(fd_arg(a[0]))
-        && let FileKind::Pipe(end) = &file.borrow().kind
-        && end.write
-    {
-        match end.pipe.borrow().writable(len) {
-            Ok(n) => len = n,
-            Err(e) => return maybe_block(k, p, fd_arg(a[0]), Err(e)),
-        }
+    if let Some(file) = pipe_writer(p, fd_arg(a[0])) {
+        return super::pipe::pipe_write(k, p, &file, &[(a[1], a[2])]);
     }
-    let data = k.read_user(p, a[1], len)?;
+    let data = k.read_user(p, a[1], (a[2] as usize).min(IO_CHUNK))?;
     let r = k.do_write(p, fd_arg(a[0]), &data, None);
     maybe_block(k, p, fd_arg(a[0]), r)
+}
+
+/// The open file of `fd` if it is a pipe's write end (pipe.rs writes those).
+fn pipe_writer(p: &Process, fd: i32) -> Option<crate::fd::FileRef> {
+    let file = p.fds.file(fd).ok()?;
+    let is_writer = matches!(&file.borrow().kind, FileKind::Pipe(end) if end.write);
+    is_writer.then_some(file)
 }
 
 pub fn sys_pwrite64(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
@@ -417,13 +434,16 @@ pub fn sys_readv(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 }
 
 pub fn sys_writev(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let iov = k.read_iovecs(p, a[1], a[2])?;
     if is_socket(p, fd_arg(a[0])) {
-        let iov = k.read_iovecs(p, a[1], a[2])?;
         return super::socket::socket_rw(k, p, fd_arg(a[0]), &iov, true);
     }
-    // Gather first so the bytes go out in one write, as one writev does on a pipe.
+    if let Some(file) = pipe_writer(p, fd_arg(a[0])) {
+        return super::pipe::pipe_write(k, p, &file, &iov);
+    }
+    // Gather first so the bytes go out in one write.
     let mut data = Vec::new();
-    for (base, len) in k.read_iovecs(p, a[1], a[2])? {
+    for (base, len) in iov {
         data.extend(k.read_user(p, base, (len as usize).min(IO_CHUNK))?);
     }
     let r = k.do_write(p, fd_arg(a[0]), &data, None);
@@ -443,8 +463,9 @@ pub fn sys_lseek(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         | FileKind::Socket(_) => {
             return Err(Errno::ESPIPE);
         }
-        // lseek on /dev/null and friends succeeds and reports 0 (drivers/char/mem.c).
-        FileKind::Device(_) => return Ok(0),
+        // lseek on /dev/null and friends succeeds and reports 0 (drivers/char/mem.c), as
+        // on a timerfd (noop_llseek).
+        FileKind::Device(_) | FileKind::TimerFd(_) => return Ok(0),
     };
     let base = match (a[2], ino, &f.kind) {
         (0, _, _) => 0,                                        // SEEK_SET

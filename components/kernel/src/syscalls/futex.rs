@@ -2,15 +2,16 @@
 //!
 //! A waiter is queued by (address space, address) and parks with `Wake::Futex`; only a
 //! FUTEX_WAKE (or requeue-and-wake) that picks it, a signal or its timeout resumes it. Its
-//! retry then sees `futex_woken` and returns 0. Private and shared futexes are the same
-//! here: friscy's processes share no memory except through vfork, which shares the space.
+//! retry then sees `futex_woken` and returns 0. A shared futex (no FUTEX_PRIVATE_FLAG) in
+//! a MAP_SHARED mapping is keyed by its place in the shared object instead, so waiters in
+//! different processes meet (shm.rs).
 
 use friscy_abi::Errno;
 
 use super::signal::read_timespec_ns;
 use super::{Args, SysResult};
 use crate::process::Wake;
-use crate::{FutexWaiter, Kernel, Process};
+use crate::{FutexKey, FutexWaiter, Kernel, Process};
 
 const FUTEX_WAIT: u64 = 0;
 const FUTEX_WAKE: u64 = 1;
@@ -30,6 +31,9 @@ pub fn sys_futex(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     if uaddr % 4 != 0 {
         return Err(Errno::EINVAL);
     }
+    let private = op & FUTEX_PRIVATE_FLAG != 0;
+    let space = p.space;
+    let key = move |k: &Kernel, addr: u64| k.futex_key(space, addr, private);
     match cmd {
         FUTEX_WAIT => wait(k, p, uaddr, val, timeout, false, op, FUTEX_BITSET_MATCH_ANY),
         FUTEX_WAIT_BITSET => {
@@ -39,21 +43,24 @@ pub fn sys_futex(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             wait(k, p, uaddr, val, timeout, true, op, val3)
         }
         FUTEX_WAKE => {
-            Ok(k.futex_wake(p, (p.space, uaddr), val as usize, FUTEX_BITSET_MATCH_ANY) as u64)
+            let key = key(k, uaddr);
+            Ok(k.futex_wake(p, key, val as usize, FUTEX_BITSET_MATCH_ANY) as u64)
         }
         FUTEX_WAKE_BITSET => {
             if val3 == 0 {
                 return Err(Errno::EINVAL);
             }
-            Ok(k.futex_wake(p, (p.space, uaddr), val as usize, val3) as u64)
+            let key = key(k, uaddr);
+            Ok(k.futex_wake(p, key, val as usize, val3) as u64)
         }
         FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
             if cmd == FUTEX_CMP_REQUEUE && read_u32(k, p, uaddr)? != val3 {
                 return Err(Errno::EAGAIN);
             }
             // The timeout argument carries the number to requeue.
-            let woken = k.futex_wake(p, (p.space, uaddr), val as usize, FUTEX_BITSET_MATCH_ANY);
-            let moved = requeue(k, p, uaddr, uaddr2, timeout as u32 as usize);
+            let (from, to) = (key(k, uaddr), key(k, uaddr2));
+            let woken = k.futex_wake(p, from, val as usize, FUTEX_BITSET_MATCH_ANY);
+            let moved = requeue(k, from, to, timeout as u32 as usize);
             Ok((woken + moved) as u64)
         }
         FUTEX_WAKE_OP => {
@@ -63,14 +70,10 @@ pub fn sys_futex(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             let old = read_u32(k, p, uaddr2)?;
             let new = wake_op_apply(val3, old)?;
             k.write_user(p, uaddr2, &new.to_le_bytes())?;
-            let mut woken = k.futex_wake(p, (p.space, uaddr), val as usize, FUTEX_BITSET_MATCH_ANY);
+            let (key1, key2) = (key(k, uaddr), key(k, uaddr2));
+            let mut woken = k.futex_wake(p, key1, val as usize, FUTEX_BITSET_MATCH_ANY);
             if wake_op_compare(val3, old) {
-                woken += k.futex_wake(
-                    p,
-                    (p.space, uaddr2),
-                    timeout as u32 as usize,
-                    FUTEX_BITSET_MATCH_ANY,
-                );
+                woken += k.futex_wake(p, key2, timeout as u32 as usize, FUTEX_BITSET_MATCH_ANY);
             }
             Ok(woken as u64)
         }
@@ -134,14 +137,12 @@ fn wait(
         return Err(Errno::ETIMEDOUT);
     }
     let deadline = k.deadline_in(p, timeout_ns);
-    k.futexes
-        .entry((p.space, uaddr))
-        .or_default()
-        .push_back(FutexWaiter {
-            pid: p.pid,
-            tid: p.tid(),
-            bitset,
-        });
+    let key = k.futex_key(p.space, uaddr, op & FUTEX_PRIVATE_FLAG != 0);
+    k.futexes.entry(key).or_default().push_back(FutexWaiter {
+        pid: p.pid,
+        tid: p.tid(),
+        bitset,
+    });
     let result = k.park(p, Wake::Futex, deadline, deadline.is_none());
     if let Some(r) = p.thread_mut().restart.as_mut() {
         r.futex_queued = true;
@@ -150,17 +151,28 @@ fn wait(
 }
 
 /// Move up to `n` waiters from `from` to `to` (FUTEX_REQUEUE).
-fn requeue(k: &mut Kernel, p: &Process, from: u64, to: u64, n: usize) -> usize {
-    let Some(mut queue) = k.futexes.remove(&(p.space, from)) else {
+fn requeue(k: &mut Kernel, from: FutexKey, to: FutexKey, n: usize) -> usize {
+    let Some(mut queue) = k.futexes.remove(&from) else {
         return 0;
     };
     let moved: Vec<FutexWaiter> = queue.drain(..n.min(queue.len())).collect();
     if !queue.is_empty() {
-        k.futexes.insert((p.space, from), queue);
+        k.futexes.insert(from, queue);
     }
     let count = moved.len();
-    k.futexes.entry((p.space, to)).or_default().extend(moved);
+    k.futexes.entry(to).or_default().extend(moved);
     count
+}
+
+impl Kernel {
+    /// The key of the futex at `addr` in `space`: shared futexes in MAP_SHARED memory by
+    /// their place in the shared object, everything else by address.
+    pub fn futex_key(&self, space: friscy_exec::SpaceId, addr: u64, private: bool) -> FutexKey {
+        match self.shm.key_of(space, addr) {
+            Some((obj, offset)) if !private => FutexKey::Shared(obj, offset),
+            _ => FutexKey::Private(space, addr),
+        }
+    }
 }
 
 /// FUTEX_WAKE_OP's operation on the old value: op in bits 28-31, oparg in 12-23.

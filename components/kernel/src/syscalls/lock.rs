@@ -178,12 +178,16 @@ fn lock_key(kind: &FileKind) -> Option<u64> {
     Some(match kind {
         FileKind::Inode(ino) => *ino,
         FileKind::Proc(pf) => pf.ino,
-        // Pipes by their id, in a range no inode number reaches.
+        // A FIFO by its inode, other pipes by their id, in a range no inode number reaches.
+        FileKind::Pipe(crate::pipe::PipeEnd {
+            fifo: Some(ino), ..
+        }) => *ino,
         FileKind::Pipe(end) => (1 << 61) | end.pipe.borrow().id,
         // Anonymous inodes by their object's address, also out of the inode range.
         FileKind::Epoll(e) => (1 << 60) | (std::rc::Rc::as_ptr(&e.0) as usize as u64 >> 3),
         FileKind::EventFd(e) => (1 << 60) | (std::rc::Rc::as_ptr(&e.0) as usize as u64 >> 3),
         FileKind::Socket(s) => (1 << 60) | (std::rc::Rc::as_ptr(&s.0) as usize as u64 >> 3),
+        FileKind::TimerFd(t) => (1 << 60) | (std::rc::Rc::as_ptr(&t.0) as usize as u64 >> 3),
         FileKind::Stdio(s) => {
             u64::MAX
                 - match s {

@@ -1,5 +1,6 @@
 //! Memory syscalls: brk, mmap, munmap, mprotect, madvise. The kernel's `MemoryMap` decides
-//! placement and remembers mappings; exec holds the pages.
+//! placement and remembers mappings; exec holds the pages; shm.rs keeps MAP_SHARED
+//! mappings coherent between processes.
 
 use friscy_abi::{Errno, PAGE_SIZE};
 use friscy_exec::Prot;
@@ -8,9 +9,13 @@ use super::{Args, SysResult};
 use crate::fd::FileKind;
 use crate::mm::{VmaName, map_region, page_down, page_up};
 use crate::syscalls::fs::{O_ACCMODE, O_WRONLY};
+
+const O_RDWR: u32 = 2;
 use crate::{Kernel, Process};
 
 /// MAP_SHARED (1) | MAP_PRIVATE (2): one of them (or MAP_SHARED_VALIDATE) is required.
+const MAP_SHARED: u64 = 0x01;
+const MAP_PRIVATE: u64 = 0x02;
 const MAP_SHARED_VALIDATE: u64 = 0x03;
 const MAP_FIXED: u64 = 0x10;
 const MAP_ANONYMOUS: u64 = 0x20;
@@ -50,6 +55,7 @@ pub fn sys_brk(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             return Ok(mm.brk);
         }
     } else if new_end < old_end {
+        k.shm_unmap(p.space, new_end, old_end);
         k.machine
             .unmap(p.space, new_end, old_end - new_end)
             .map_err(|_| Errno::ENOMEM)?;
@@ -81,6 +87,10 @@ pub fn sys_mmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         if f.flags & O_ACCMODE == O_WRONLY {
             return Err(Errno::EACCES);
         }
+        // mmap(2): EACCES for a shared writable mapping of a file not open read-write.
+        if kind != MAP_PRIVATE && prot.contains(Prot::WRITE) && f.flags & O_ACCMODE != O_RDWR {
+            return Err(Errno::EACCES);
+        }
         Some((ino, f.path.clone()))
     } else {
         None
@@ -105,12 +115,24 @@ pub fn sys_mmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         }
     };
     let end = start.checked_add(len).ok_or(Errno::ENOMEM)?;
+    // Shared mappings it replaces (MAP_FIXED) keep what they hold.
+    k.shm_unmap(p.space, start, end);
+    let shared = kind & MAP_SHARED != 0;
     let name = match &file {
         Some((_, path)) => VmaName::File(path.clone()),
         None => VmaName::Anonymous,
     };
     match file {
-        None => map_region(&mut *k.machine, p.space, &mut p.mm, start, end, prot, name)?,
+        None => {
+            map_region(&mut *k.machine, p.space, &mut p.mm, start, end, prot, name)?;
+            if shared {
+                k.shm_map_anonymous(p.space, start, end, prot);
+            }
+        }
+        Some((ino, _)) if shared => {
+            map_region(&mut *k.machine, p.space, &mut p.mm, start, end, prot, name)?;
+            k.shm_map_file(p.space, start, end, prot, ino, offset)?;
+        }
         Some((ino, _)) => {
             // A private file mapping is a copy of the file's bytes; past EOF reads zero.
             map_region(
@@ -153,6 +175,7 @@ pub fn sys_munmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let end = page_up(addr.checked_add(len).ok_or(Errno::EINVAL)?).ok_or(Errno::EINVAL)?;
+    k.shm_unmap(p.space, addr, end);
     k.machine
         .unmap(p.space, addr, end - addr)
         .map_err(|_| Errno::EINVAL)?;
@@ -176,6 +199,7 @@ pub fn sys_mprotect(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     k.machine
         .protect(p.space, addr, end - addr, prot)
         .map_err(|_| Errno::ENOMEM)?;
+    k.shm.protect(p.space, addr, end, prot);
     Ok(0)
 }
 

@@ -8,7 +8,7 @@ use super::signal::read_timespec_ns;
 use super::{Args, SysResult};
 use crate::fd::{FdEntry, FileKind, OpenFile, new_file};
 use crate::host::Stdio;
-use crate::pipe::{PIPE_BUF, PipeEnd};
+use crate::pipe::PipeEnd;
 use crate::process::Wake;
 use crate::{Kernel, Process};
 
@@ -61,28 +61,7 @@ impl Kernel {
     pub fn poll_file(&mut self, f: &OpenFile, asked: u16) -> u16 {
         match &f.kind {
             FileKind::Socket(_) => super::socket::poll_socket(self, f, asked),
-            FileKind::Pipe(end) => {
-                let pipe = end.pipe.borrow();
-                if end.write {
-                    let mut ev = 0;
-                    if pipe.space() >= PIPE_BUF {
-                        ev |= POLLOUT | POLLWRNORM;
-                    }
-                    if pipe.readers == 0 {
-                        ev |= POLLERR;
-                    }
-                    ev
-                } else {
-                    let mut ev = 0;
-                    if !pipe.buf.is_empty() {
-                        ev |= POLLIN | POLLRDNORM;
-                    }
-                    if pipe.writers == 0 {
-                        ev |= POLLHUP;
-                    }
-                    ev
-                }
-            }
+            FileKind::Pipe(end) => super::pipe::pipe_events(end),
             FileKind::Stdio(Stdio::In) => {
                 if self.stdin_ready() {
                     POLLIN | POLLRDNORM
@@ -102,6 +81,7 @@ impl Kernel {
                 }
                 ev
             }
+            FileKind::TimerFd(t) => t.0.borrow_mut().events(self.host.monotonic_ns()),
             // Nested epoll sets are not looked into.
             FileKind::Epoll(_) => 0,
             // Regular files and the memory devices are always ready (DEFAULT_POLLMASK).
@@ -215,7 +195,9 @@ pub fn sys_ppoll(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     }
     let deadline = k.deadline_in(p, timeout);
     let wake = Kernel::wake_for(&files);
-    k.park(p, wake, deadline, false)
+    let r = k.park(p, wake, deadline, false);
+    k.wake_by(p, super::timerfd::first_expiry(files.iter().flatten()));
+    r
 }
 
 pub fn sys_pselect6(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
@@ -283,5 +265,7 @@ pub fn sys_pselect6(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     }
     let deadline = k.deadline_in(p, timeout);
     let wake = Kernel::wake_for(&files);
-    k.park(p, wake, deadline, false)
+    let r = k.park(p, wake, deadline, false);
+    k.wake_by(p, super::timerfd::first_expiry(files.iter().flatten()));
+    r
 }

@@ -78,7 +78,9 @@ pub fn sys_clone(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let space = if vfork {
         p.space
     } else {
-        k.machine.space_fork(p.space)
+        let child = k.machine.space_fork(p.space);
+        k.shm.fork(p.space, child);
+        child
     };
     let hart = k.machine.hart_new(space);
     k.machine.set_registers(hart, &regs);
@@ -193,11 +195,13 @@ impl Kernel {
         let (sigmask, pending) = (p.thread().sigmask, p.thread().pending);
         for t in std::mem::take(&mut p.threads) {
             self.futex_dequeue(p.pid, t.tid);
+            self.fifos.abandon(t.tid);
             self.machine.hart_drop(t.hart);
         }
         if let Some(parent) = p.vfork_parent {
             self.release_vfork(p, parent);
         } else {
+            self.shm_drop_space(p.space);
             self.machine.space_drop(p.space);
         }
         p.space = image.space;

@@ -37,6 +37,7 @@ impl Kernel {
     /// Unmap [start, end) in exec and the memory map.
     fn unmap_range(&mut self, p: &mut Process, start: u64, end: u64) -> Result<(), Errno> {
         if end > start {
+            self.shm_unmap(p.space, start, end);
             self.machine
                 .unmap(p.space, start, end - start)
                 .map_err(|_| Errno::EINVAL)?;
@@ -66,6 +67,16 @@ pub fn sys_mremap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let old_end = addr.checked_add(old_len).ok_or(Errno::EINVAL)?;
     // The old range must lie within one mapping (EFAULT otherwise).
     let vma = one_mapping(p, addr, old_end).ok_or(Errno::EFAULT)?;
+    if (new_len > old_len || flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0)
+        && k.shm.overlaps(p.space, addr, old_end)
+    {
+        // Moving or growing a MAP_SHARED mapping would need shm.rs to move its bookkeeping
+        // along; not done yet.
+        if k.trace {
+            k.report("mremap: moving or growing a MAP_SHARED mapping is not supported (ENOMEM)");
+        }
+        return Err(Errno::ENOMEM);
+    }
     if flags & MREMAP_FIXED != 0 {
         let new_end = new_addr.checked_add(new_len).ok_or(Errno::EINVAL)?;
         if new_addr % PAGE_SIZE != 0 || (new_addr < old_end && addr < new_end) {
@@ -166,7 +177,7 @@ fn move_mapping(
     Ok(to)
 }
 
-pub fn sys_msync(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+pub fn sys_msync(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (addr, len, flags) = (a[0], a[1], a[2]);
     if addr % PAGE_SIZE != 0
         || flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0
@@ -178,7 +189,8 @@ pub fn sys_msync(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     if !p.mm.is_mapped(addr, end) {
         return Err(Errno::ENOMEM);
     }
-    // Every mapping is a private copy (MAP_SHARED included, see mmap's support line), so
-    // there is nothing to write back.
+    // Shared file mappings go back to their files (shm.rs); private ones have nothing to
+    // write.
+    k.shm_sync(p.space, addr, end)?;
     Ok(0)
 }

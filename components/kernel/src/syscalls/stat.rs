@@ -172,6 +172,9 @@ impl Kernel {
                 Ok(char_device_stat(makedev(major, minor), 0o666))
             }
             FileKind::Stdio(s) => Ok(stdio_stat(self, *s)),
+            FileKind::Pipe(crate::pipe::PipeEnd {
+                fifo: Some(ino), ..
+            }) => self.stat_ino(p, *ino),
             FileKind::Pipe(end) => Ok(Stat {
                 ino: end.pipe.borrow().id,
                 mode: S_IFIFO | 0o600,
@@ -179,7 +182,7 @@ impl Kernel {
                 ..Stat::default()
             }),
             // Anonymous inodes: mode 0600 and no file type, as Linux shows them.
-            FileKind::Epoll(_) | FileKind::EventFd(_) => Ok(Stat {
+            FileKind::Epoll(_) | FileKind::EventFd(_) | FileKind::TimerFd(_) => Ok(Stat {
                 mode: 0o600,
                 nlink: 1,
                 ..Stat::default()

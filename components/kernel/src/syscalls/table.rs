@@ -4,7 +4,7 @@
 
 use super::{
     Args, SysResult, attr, creds, descriptors, epoll, fs, futex, hwprobe, info, lock, mm, names,
-    poll, process, remap, signal, socket, stat, sync, time, transfer, usage,
+    poll, process, remap, signal, socket, stat, sync, time, timerfd, transfer, usage,
 };
 use crate::{Kernel, Process};
 
@@ -90,6 +90,9 @@ syscall_table! {
     81  sync => Some(sync::sys_sync), Full;
     82  fsync => Some(sync::sys_fsync), Full;
     83  fdatasync => Some(sync::sys_fdatasync), Full;
+    85  timerfd_create => Some(timerfd::sys_timerfd_create), Full;
+    86  timerfd_settime => Some(timerfd::sys_timerfd_settime), Partial("the wall clock cannot be set, so TFD_TIMER_CANCEL_ON_SET never cancels");
+    87  timerfd_gettime => Some(timerfd::sys_timerfd_gettime), Full;
     88  utimensat => Some(attr::sys_utimensat), Full;
     93  exit => Some(process::sys_exit), Full;
     94  exit_group => Some(process::sys_exit_group), Full;
@@ -154,12 +157,12 @@ syscall_table! {
     212 recvmsg => Some(socket::sys_recvmsg), Partial("control messages: SCM_RIGHTS, SCM_CREDENTIALS (with SO_PASSCRED)");
     214 brk => Some(mm::sys_brk), Full;
     215 munmap => Some(mm::sys_munmap), Full;
-    216 mremap => Some(remap::sys_mremap), Full;
+    216 mremap => Some(remap::sys_mremap), Partial("a MAP_SHARED mapping cannot be moved or grown (ENOMEM)");
     220 clone => Some(process::sys_clone), Partial("CLONE_VM only with CLONE_THREAD or CLONE_VFORK; no namespaces");
     221 execve => Some(process::sys_execve), Full;
-    222 mmap => Some(mm::sys_mmap), Partial("MAP_SHARED file mappings are private copies");
+    222 mmap => Some(mm::sys_mmap), Partial("MAP_SHARED is shared between processes by copying at context switch (shm.rs); two shared mappings of one file in one process are not coherent with each other");
     226 mprotect => Some(mm::sys_mprotect), Full;
-    227 msync => Some(remap::sys_msync), Partial("mappings are private copies: nothing is written back");
+    227 msync => Some(remap::sys_msync), Full;
     233 madvise => Some(mm::sys_madvise), Partial("advice only; MADV_DONTNEED zeroes private pages");
     242 accept4 => Some(socket::sys_accept4), Full;
     243 recvmmsg => Some(socket::sys_recvmmsg), Partial("no timeout argument (EINVAL)");
