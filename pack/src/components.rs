@@ -1,4 +1,4 @@
-//! The friscy components friscy-pack composes: kernel, vfs and exec.
+//! The friscy components friscy-pack composes: kernel, vfs, net and exec.
 //!
 //! They are embedded at build time from build/components/ (build.rs), which makes one
 //! self-contained binary that needs no files beside it. A friscy-pack built before the
@@ -15,6 +15,7 @@ use crate::compose::Parts;
 static KERNEL: &[u8] = include_bytes!(env!("FRISCY_PACK_KERNEL"));
 static VFS: &[u8] = include_bytes!(env!("FRISCY_PACK_VFS"));
 static EXEC: &[u8] = include_bytes!(env!("FRISCY_PACK_EXEC"));
+static NET: &[u8] = include_bytes!(env!("FRISCY_PACK_NET"));
 
 fn load(name: &str, embedded: &'static [u8]) -> Result<Vec<u8>> {
     if !embedded.is_empty() {
@@ -51,6 +52,7 @@ pub fn parts(exec: Option<&Path>) -> Result<Parts> {
     Ok(Parts {
         kernel: load("kernel", KERNEL)?,
         vfs: load("vfs", VFS)?,
+        net: load("net", NET)?,
         exec,
     })
 }

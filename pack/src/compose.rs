@@ -1,5 +1,5 @@
 //! Composition with `wac-graph`, inside friscy-pack: the same graph as
-//! compose/friscy-open.wac (kernel on top of exec and vfs) and, for `--compose`,
+//! compose/friscy-open.wac (kernel on top of exec, vfs and net) and, for `--compose`,
 //! compose/friscy-sealed.wac (a rootfs data component plugged in underneath).
 //!
 //! Each instance's imports are satisfied by the exports of the instances made before it
@@ -17,6 +17,8 @@ use wac_graph::{CompositionGraph, EncodeOptions, NodeId, PackageId};
 pub struct Parts {
     pub kernel: Vec<u8>,
     pub vfs: Vec<u8>,
+    /// IP sockets over wasi:sockets.
+    pub net: Vec<u8>,
     pub exec: Vec<u8>,
 }
 
@@ -26,7 +28,7 @@ fn rootfs_given(order: &[(&str, Vec<u8>)]) -> bool {
     order.first().is_some_and(|(n, _)| *n == "friscy:rootfs")
 }
 
-/// Compose kernel + exec + vfs, plus `rootfs` (a data component) when given. Without it the
+/// Compose kernel + exec + vfs + net, plus `rootfs` (a data component) when given. Without it the
 /// result is the open component, importing `friscy:vfs/rootfs` and `friscy:vfs/image`.
 pub fn compose(parts: Parts, rootfs: Option<Vec<u8>>) -> Result<Vec<u8>> {
     let mut g = CompositionGraph::new();
@@ -36,6 +38,7 @@ pub fn compose(parts: Parts, rootfs: Option<Vec<u8>>) -> Result<Vec<u8>> {
     }
     order.push(("friscy:exec", parts.exec));
     order.push(("friscy:vfs", parts.vfs));
+    order.push(("friscy:net", parts.net));
     order.push(("friscy:kernel", parts.kernel));
 
     let sealed = rootfs_given(&order);
