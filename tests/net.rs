@@ -128,7 +128,7 @@ fn host_client_reaches_a_guest_server() {
 #[test]
 fn without_network_permission_sockets_fail_cleanly() {
     let port = echo_server().to_string();
-    // wasmtime without -S inherit-network: the connect is refused by the host's policy.
+    // wasmtime without -S inherit-network: the host refuses sockets altogether.
     let r = run_limited(
         Command::new(tool("wasmtime"))
             .arg("run")
@@ -138,7 +138,7 @@ fn without_network_permission_sockets_fail_cleanly() {
     );
     assert_eq!(
         (r.status, r.stdout.as_str()),
-        (Some(1), "connect: Permission denied\n")
+        (Some(1), "socket: Permission denied\n")
     );
     // friscy run without --net: no sockets at all.
     let r = run_limited(
