@@ -1,36 +1,88 @@
 //! A WebSocket client implementing `friscy_net::relay::Transport`, so the native host can
 //! run guests whose network goes through `friscy-proxy` exactly as a browser guest's does
-//! (`friscy run --proxy ws://HOST:PORT?token=...`).
+//! (`friscy run --proxy ws://HOST:PORT?token=...`): `main.rs` serves the `net-relay`
+//! component's `friscy:net/transport` import from it.
 //!
 //! The WebSocket lives on its own thread (a single-threaded tokio runtime); the transport
-//! side only touches channels, so `send` and `try_recv` never block, as the `Net` trait's
-//! callers require. `wait` and `notifier` let a host sleep until a message arrives.
+//! side only touches a shared inbox and a channel, so `send` and `try_recv` never block, as
+//! the `Net` trait's callers require. A host sleeps until a message arrives with `wait`
+//! (blocking, for tests) or `ready` (async, behind a wasi:io pollable).
 //!
 //! Self-contained on purpose: the proxy's tests compile this very file to drive `RelayNet`
 //! end to end.
 
-use std::sync::Arc;
-use std::sync::mpsc as std_mpsc;
-use std::time::Duration;
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use friscy_net::relay::{Closed, Transport};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::{Notify, mpsc};
 use tokio_tungstenite::tungstenite::{self, Message};
 
-enum Incoming {
-    Message(Vec<u8>),
-    Closed(String),
+/// What the WebSocket thread has delivered and the transport not yet handed out.
+#[derive(Default)]
+struct Inbox {
+    messages: VecDeque<Vec<u8>>,
+    /// Why the connection ended, once it has. Messages that arrived before stay readable.
+    closed: Option<String>,
+}
+
+impl Inbox {
+    fn has_news(&self) -> bool {
+        !self.messages.is_empty() || self.closed.is_some()
+    }
+}
+
+/// The inbox plus the two ways of waiting for it: a condvar for threads (`wait`) and a
+/// tokio `Notify` for futures (`ready`, which the host's pollable awaits inside
+/// wasmtime-wasi's runtime; `Notify` works across runtimes).
+#[derive(Default)]
+struct Shared {
+    inbox: Mutex<Inbox>,
+    arrived: Condvar,
+    notify: Notify,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inbox> {
+        // A panic while holding the lock leaves a plain queue behind: still usable.
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn deliver(&self, f: impl FnOnce(&mut Inbox)) {
+        f(&mut self.lock());
+        self.arrived.notify_all();
+        // `notify_waiters` wakes every registered `ready` future (there may be several
+        // pollables); one registered after this sees the news in the inbox instead.
+        self.notify.notify_waiters();
+    }
 }
 
 pub struct WsTransport {
-    inbox: std_mpsc::Receiver<Incoming>,
-    /// A message taken off `inbox` by `wait` and not yet handed out.
-    pending: Option<Vec<u8>>,
+    shared: Arc<Shared>,
     outbox: mpsc::UnboundedSender<Vec<u8>>,
-    /// Why the connection ended, once it has.
-    closed: Option<String>,
-    notify: Arc<Notify>,
+}
+
+/// Waits for the transport's news without owning it: what the host's pollable holds.
+#[derive(Clone)]
+pub struct Waker(Arc<Shared>);
+
+impl Waker {
+    /// Resolves once a message is queued or the transport has closed.
+    pub async fn ready(&self) {
+        loop {
+            let notified = self.0.notify.notified();
+            tokio::pin!(notified);
+            // Register before looking, so a delivery between the look and the await is
+            // not lost.
+            notified.as_mut().enable();
+            if self.0.lock().has_news() {
+                return;
+            }
+            notified.await;
+        }
+    }
 }
 
 /// Why `connect` failed, in words for the user.
@@ -58,6 +110,11 @@ pub fn check_url(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The URL without its query, so a token never ends up in a message.
+fn redact(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
+}
+
 impl WsTransport {
     /// Opens the WebSocket, waiting at most `timeout` for the handshake. A refusal by the
     /// proxy (wrong token, too many clients) comes back with the proxy's reason.
@@ -66,32 +123,27 @@ impl WsTransport {
         // `ws://host:port?token=x` has an empty path, which would make the request line
         // `GET ?token=x`: give it the root path.
         let rest = &url["ws://".len()..];
-        let url = match rest.find(['/', '?']) {
+        let full = match rest.find(['/', '?']) {
             Some(i) if rest.as_bytes()[i] == b'?' => format!("ws://{}/{}", &rest[..i], &rest[i..]),
             _ => url.to_string(),
         };
-        let url = url.as_str();
-        let (in_tx, inbox) = std_mpsc::channel();
+        let shown = redact(url).to_string();
+        let shared = Arc::new(Shared::default());
         let (outbox, mut out_rx) = mpsc::unbounded_channel::<Vec<u8>>();
-        let (ready_tx, ready_rx) = std_mpsc::channel::<Result<(), String>>();
-        let notify = Arc::new(Notify::new());
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| ConnectError(format!("starting the WebSocket thread: {e}")))?;
-        let url_owned = url.to_string();
-        let n = notify.clone();
+        let sh = shared.clone();
         std::thread::Builder::new()
             .name("friscy-relay".into())
             .spawn(move || {
                 rt.block_on(async move {
-                    // Nagle's algorithm against the peer's delayed ACK would hold each small frame
-                    // back ~40 ms; the relay's frames are already as big as they can be.
-                    let handshake = tokio_tungstenite::connect_async_with_config(
-                        url_owned.as_str(),
-                        None,
-                        true,
-                    );
+                    // Nagle's algorithm against the peer's delayed ACK would hold each small
+                    // frame back ~40 ms; the relay's frames are already as big as they can be.
+                    let handshake =
+                        tokio_tungstenite::connect_async_with_config(full.as_str(), None, true);
                     let ws = match tokio::time::timeout(timeout, handshake).await {
                         Ok(Ok((ws, _))) => ws,
                         Ok(Err(e)) => return drop(ready_tx.send(Err(describe(e)))),
@@ -101,25 +153,18 @@ impl WsTransport {
                         return;
                     }
                     let (mut sink, mut source) = ws.split();
-                    let deliver = |m: Incoming| {
-                        let gone = in_tx.send(m).is_err();
-                        n.notify_one();
-                        gone
-                    };
                     let reader = async {
                         let why = loop {
                             match source.next().await {
                                 Some(Ok(Message::Binary(b))) => {
-                                    if deliver(Incoming::Message(b.to_vec())) {
-                                        return;
-                                    }
+                                    sh.deliver(|i| i.messages.push_back(b.to_vec()));
                                 }
                                 Some(Ok(Message::Close(f))) => {
                                     break match f {
-                                        Some(f) => {
+                                        Some(f) if !f.reason.is_empty() => {
                                             format!("the proxy closed the connection: {}", f.reason)
                                         }
-                                        None => "the proxy closed the connection".into(),
+                                        _ => "the proxy closed the connection".into(),
                                     };
                                 }
                                 Some(Ok(_)) => {}
@@ -127,7 +172,9 @@ impl WsTransport {
                                 None => break "the connection to the proxy ended".into(),
                             }
                         };
-                        deliver(Incoming::Closed(why));
+                        sh.deliver(|i| {
+                            i.closed.get_or_insert(why);
+                        });
                     };
                     let writer = async {
                         while let Some(m) = out_rx.recv().await {
@@ -142,60 +189,55 @@ impl WsTransport {
                         _ = reader => {}
                         _ = writer => {}
                     }
+                    // However the thread ends, the transport must see it as closed, or a
+                    // guest waiting on it would wait forever.
+                    sh.deliver(|i| {
+                        i.closed
+                            .get_or_insert_with(|| "the WebSocket thread ended".into());
+                    });
                 })
             })
             .map_err(|e| ConnectError(format!("starting the WebSocket thread: {e}")))?;
         match ready_rx.recv() {
-            Ok(Ok(())) => Ok(WsTransport {
-                inbox,
-                pending: None,
-                outbox,
-                closed: None,
-                notify,
-            }),
-            Ok(Err(why)) => Err(ConnectError(format!("connecting to {url}: {why}"))),
+            Ok(Ok(())) => Ok(WsTransport { shared, outbox }),
+            Ok(Err(why)) => Err(ConnectError(format!("connecting to {shown}: {why}"))),
             Err(_) => Err(ConnectError(format!(
-                "connecting to {url}: the WebSocket thread failed"
+                "connecting to {shown}: the WebSocket thread failed"
             ))),
         }
     }
 
     /// Waits up to `timeout` until `try_recv` has a message or the close to report;
     /// returns whether it has.
+    // The proxy's tests wait this way; the host waits through `waker`.
+    #[allow(dead_code)]
     pub fn wait(&mut self, timeout: Duration) -> bool {
-        if self.pending.is_some() || self.closed.is_some() {
-            return true;
-        }
-        match self.inbox.recv_timeout(timeout) {
-            Ok(m) => {
-                self.take_in(m);
-                true
+        let end = Instant::now() + timeout;
+        let mut inbox = self.shared.lock();
+        loop {
+            if inbox.has_news() {
+                return true;
             }
-            Err(std_mpsc::RecvTimeoutError::Timeout) => false,
-            Err(std_mpsc::RecvTimeoutError::Disconnected) => {
-                self.closed
-                    .get_or_insert_with(|| "the WebSocket thread ended".into());
-                true
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
             }
+            inbox = match self.shared.arrived.wait_timeout(inbox, left) {
+                Ok((g, _)) => g,
+                Err(e) => e.into_inner().0,
+            };
         }
     }
 
-    /// Notified whenever a message or the close arrives: for an async host (a wasmtime
-    /// pollable) that must not block a thread in `wait`.
-    pub fn notifier(&self) -> Arc<Notify> {
-        self.notify.clone()
+    /// A handle whose `ready` resolves when a message or the close arrives: for an async
+    /// host (a wasmtime pollable) that must not block a thread in `wait`.
+    pub fn waker(&self) -> Waker {
+        Waker(self.shared.clone())
     }
 
     /// Why the connection ended, if it has.
-    pub fn close_reason(&self) -> Option<&str> {
-        self.closed.as_deref()
-    }
-
-    fn take_in(&mut self, m: Incoming) {
-        match m {
-            Incoming::Message(b) => self.pending = Some(b),
-            Incoming::Closed(why) => self.closed = Some(why),
-        }
+    pub fn close_reason(&self) -> Option<String> {
+        self.shared.lock().closed.clone()
     }
 }
 
@@ -216,35 +258,23 @@ fn describe(e: tungstenite::Error) -> String {
 
 impl Transport for WsTransport {
     fn send(&mut self, message: Vec<u8>) -> Result<(), Closed> {
-        if self.closed.is_some() {
+        if self.shared.lock().closed.is_some() {
             return Err(Closed);
         }
         self.outbox.send(message).map_err(|_| Closed)
     }
 
     fn try_recv(&mut self) -> Result<Option<Vec<u8>>, Closed> {
-        if let Some(m) = self.pending.take() {
-            return Ok(Some(m));
-        }
-        if self.closed.is_some() {
-            return Err(Closed);
-        }
-        match self.inbox.try_recv() {
-            Ok(Incoming::Message(m)) => Ok(Some(m)),
-            Ok(Incoming::Closed(why)) => {
-                self.closed = Some(why);
-                Err(Closed)
-            }
-            Err(std_mpsc::TryRecvError::Empty) => Ok(None),
-            Err(std_mpsc::TryRecvError::Disconnected) => {
-                self.closed = Some("the WebSocket thread ended".into());
-                Err(Closed)
-            }
+        let mut inbox = self.shared.lock();
+        match inbox.messages.pop_front() {
+            Some(m) => Ok(Some(m)),
+            None if inbox.closed.is_some() => Err(Closed),
+            None => Ok(None),
         }
     }
 
     fn subscribe(&mut self) -> Option<u32> {
-        // No wasi:io pollable natively: the host waits with `wait` or `notifier`.
+        // No wasi:io pollable handle here: the host makes its own from `waker`.
         None
     }
 }
@@ -269,9 +299,45 @@ mod tests {
     #[test]
     fn nothing_listening_is_a_clear_error() {
         // Port 1 on loopback: nothing listens there in a test environment.
-        let e = WsTransport::connect("ws://127.0.0.1:1", Duration::from_secs(5))
+        let e = WsTransport::connect("ws://127.0.0.1:1?token=secret", Duration::from_secs(5))
             .err()
             .unwrap();
-        assert!(e.0.contains("connecting to ws://127.0.0.1:1"), "{e}");
+        assert!(e.0.contains("connecting to ws://127.0.0.1:1:"), "{e}");
+        assert!(!e.0.contains("secret"), "the token leaked: {e}");
+    }
+
+    #[test]
+    fn the_waker_sees_deliveries_made_before_and_while_waiting() {
+        let shared = Arc::new(Shared::default());
+        let waker = Waker(shared.clone());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        // Nothing yet: not ready.
+        let pending = rt.block_on(async {
+            tokio::time::timeout(Duration::from_millis(20), waker.ready())
+                .await
+                .is_err()
+        });
+        assert!(pending);
+        // Delivered from another thread while waiting: ready.
+        let s = shared.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            s.deliver(|i| i.messages.push_back(vec![1]));
+        });
+        rt.block_on(async {
+            tokio::time::timeout(Duration::from_secs(5), waker.ready())
+                .await
+                .expect("ready after a delivery")
+        });
+        t.join().unwrap();
+        // Still queued: ready at once (the pollable is level-triggered).
+        rt.block_on(async {
+            tokio::time::timeout(Duration::from_millis(100), waker.ready())
+                .await
+                .expect("ready while a message is queued")
+        });
     }
 }
