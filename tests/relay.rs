@@ -220,6 +220,47 @@ fn a_destination_off_the_allow_list_is_refused() {
     );
 }
 
+#[test]
+fn a_guest_waiting_on_the_proxy_sees_it_go() {
+    // A server that accepts and then says nothing: the guest blocks in recv(2).
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (accepted_tx, accepted) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if let Ok((c, _)) = l.accept() {
+            let _ = accepted_tx.send(());
+            std::thread::sleep(LIMIT);
+            drop(c);
+        }
+    });
+    let mut proxy = Proxy::start(&["--allow", &format!("127.0.0.1:{port}")]);
+    let mut cmd = friscy_proxy(
+        &built("rootfs.tar"),
+        &proxy.url(),
+        &["/bin/net", "echo", "127.0.0.1", &port.to_string(), "hi"],
+    );
+    let guest = std::thread::spawn(move || run_limited(&mut cmd, LIMIT));
+    accepted
+        .recv_timeout(LIMIT)
+        .expect("the guest's connection did not arrive");
+    // The WebSocket goes away while the kernel sleeps on the transport's pollable: the
+    // pollable must wake it, and the connection reads as reset.
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = proxy.child.kill();
+    let start = Instant::now();
+    let r = guest.join().unwrap();
+    assert_eq!(
+        (r.status, r.stdout.as_str()),
+        (
+            Some(1),
+            "connected, SO_ERROR 0\npeer port matches: 1\nrecv: Connection reset by peer\n"
+        ),
+        "stderr: {}",
+        r.stderr
+    );
+    assert!(start.elapsed() < Duration::from_secs(10));
+}
+
 /// friscy's own failure: status 125 and one line on stderr naming --proxy.
 fn one_line_proxy_error(r: &Run) -> &str {
     assert_eq!(r.status, Some(125), "stderr: {}", r.stderr);
@@ -297,11 +338,15 @@ fn alpine_busybox_wget_and_dns_through_the_proxy() {
     let script = format!(
         "wget -q -O- http://127.0.0.1:{port}/ \
          ; wget -q -O- http://localhost:{port}/ \
-         ; nslookup localhost | grep -c '^Address: 127.0.0.1'"
+         ; nslookup localhost | grep -c '^Address: 127.0.0.1' \
+         ; nslookup not-allowed.example 2>&1 | grep -c SERVFAIL"
     );
     let r = run_limited(
         &mut friscy_proxy(&image, &proxy.url(), &["/bin/sh", "-c", &script]),
         LIMIT,
     );
-    assert_eq!(ok(&r), "hello wget!\nhello wget!\n1\n");
+    // A name no rule allows is refused by the proxy (logged), which the guest's resolver
+    // sees as SERVFAIL (asked twice: A and AAAA), not as a name that does not exist.
+    assert_eq!(ok(&r), "hello wget!\nhello wget!\n1\n2\n");
+    assert!(proxy.logged(&["refused client", "resolve 'not-allowed.example'"]));
 }
