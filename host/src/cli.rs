@@ -25,7 +25,8 @@ options:
                        WebSocket, as in a browser (uses friscy-relay-open.wasm
                        beside this executable); not with --net
   --component FILE     the open friscy component (default: friscy-open.wasm beside
-                       this executable, or $FRISCY_COMPONENT)
+                       this executable, or $FRISCY_COMPONENT; with --proxy,
+                       friscy-relay-open.wasm beside it)
   --trace, --strace    print every guest syscall on stderr (as FRISCY_TRACE=1)
   -h, --help           this text
   -V, --version        friscy's version
