@@ -6,10 +6,13 @@
 #   build/rootfs.tar         the default image: those programs at /
 #   build/components/*.wasm  exec, vfs, net, kernel, kernel-fused, rootfs components
 #   build/friscy-open.wasm   kernel+exec+vfs+net composed; imports friscy:vfs/rootfs
+#   build/friscy-relay-open.wasm  the same with net-relay (sockets through friscy-proxy);
+#                            also imports friscy:net/transport (`friscy run --proxy`)
 #   build/friscy.wasm        sealed: the open one + build/rootfs.tar; imports only wasi:*
 #   build/friscy-fused-open.wasm, build/friscy-fused.wasm   the same, fused build
 #   build/friscy             the native host (next to friscy-open.wasm, where it looks)
 #   build/friscy-pack        the image packer, with the components above embedded
+#   build/friscy-proxy       the WebSocket relay for browser (and --proxy) guests
 #
 # Usage: scripts/build.sh [--no-host]
 set -euo pipefail
@@ -49,6 +52,7 @@ cargo build --quiet --target wasm32-wasip2 -p friscy-exec --features component
 cp "$CARGO_TARGET_DIR/wasm32-wasip2/debug/friscy_exec.wasm" "$B/components/exec-debug.wasm"
 component friscy-vfs component vfs
 component friscy-net component net
+component friscy-net relay-component net-relay
 component friscy-kernel component kernel
 component friscy-kernel fused kernel-fused
 FRISCY_ROOTFS=$PWD/$B/rootfs.tar component friscy-rootfs "" rootfs
@@ -57,6 +61,12 @@ step "compose (wac)"
 C=$B/components
 wac compose -o $B/friscy-open.wasm \
   --dep friscy:exec=$C/exec.wasm --dep friscy:vfs=$C/vfs.wasm --dep friscy:net=$C/net.wasm \
+  --dep friscy:kernel=$C/kernel.wasm \
+  compose/friscy-open.wac
+# The browser's network: net-relay in net's place. The transport it imports stays an
+# import of the whole, for a page's JavaScript or `friscy run --proxy` to provide.
+wac compose -o $B/friscy-relay-open.wasm \
+  --dep friscy:exec=$C/exec.wasm --dep friscy:vfs=$C/vfs.wasm --dep friscy:net=$C/net-relay.wasm \
   --dep friscy:kernel=$C/kernel.wasm \
   compose/friscy-open.wac
 wac compose -o $B/friscy.wasm \
@@ -68,6 +78,10 @@ wac compose -o $B/friscy-fused.wasm \
 step "friscy-pack (embeds build/components/{kernel,vfs,exec}.wasm)"
 cargo build --quiet --release -p friscy-pack
 cp "$CARGO_TARGET_DIR/release/friscy-pack" $B/friscy-pack.new && mv -f $B/friscy-pack.new $B/friscy-pack
+
+step "friscy-proxy"
+cargo build --quiet --release -p friscy-proxy
+cp "$CARGO_TARGET_DIR/release/friscy-proxy" $B/friscy-proxy.new && mv -f $B/friscy-proxy.new $B/friscy-proxy
 
 if [ "${1:-}" != "--no-host" ]; then
   step "native host (friscy)"

@@ -20,8 +20,13 @@ options:
                        listeners on host ports, names resolved by the host
   -p, --publish HOST:GUEST
                        with --net: a guest bind to port GUEST binds HOST instead
+  --proxy ws://HOST:PORT[/PATH][?token=TOKEN]
+                       relay the guest's network through friscy-proxy over one
+                       WebSocket, as in a browser (uses friscy-relay-open.wasm
+                       beside this executable); not with --net
   --component FILE     the open friscy component (default: friscy-open.wasm beside
-                       this executable, or $FRISCY_COMPONENT)
+                       this executable, or $FRISCY_COMPONENT; with --proxy,
+                       friscy-relay-open.wasm beside it)
   --trace, --strace    print every guest syscall on stderr (as FRISCY_TRACE=1)
   -h, --help           this text
   -V, --version        friscy's version
@@ -38,6 +43,8 @@ pub struct RunArgs {
     pub volumes: Vec<(PathBuf, String, bool)>,
     pub trace: bool,
     pub net: bool,
+    /// `--proxy`: the friscy-proxy WebSocket URL.
+    pub proxy: Option<String>,
     /// Port map (host, guest).
     pub publish: Vec<(u16, u16)>,
     pub command: Vec<String>,
@@ -62,6 +69,7 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
     let mut trace = false;
     let mut volumes = Vec::new();
     let mut net = false;
+    let mut proxy = None;
     let mut publish = Vec::new();
     let mut command = Vec::new();
     while let Some(arg) = args.next() {
@@ -97,6 +105,11 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
             }
             "--trace" | "--strace" => trace = true,
             "--net" => net = true,
+            "--proxy" => {
+                let url = value("--proxy")?;
+                crate::relay_transport::check_url(&url).map_err(|e| format!("--proxy {e}"))?;
+                proxy = Some(url);
+            }
             "-p" | "--publish" => {
                 let spec = value("--publish")?;
                 let parsed = spec
@@ -130,6 +143,12 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
     if !publish.is_empty() && !net {
         return Err("--publish needs --net".into());
     }
+    if net && proxy.is_some() {
+        return Err(
+            "--net and --proxy conflict: the guest's network is either the host's or the proxy's"
+                .into(),
+        );
+    }
     Ok(Command::Run(RunArgs {
         rootfs,
         component,
@@ -137,6 +156,7 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
         volumes,
         trace,
         net,
+        proxy,
         publish,
         command,
     }))

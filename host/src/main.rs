@@ -1,10 +1,14 @@
 //! `friscy`: the native host. It runs the open `friscy.wasm` (kernel + exec + vfs composed,
 //! still importing `friscy:vfs/rootfs`) on wasmtime, serves that import from an image file
 //! on disk, passes stdio and the chosen environment through, and exits with the guest's
-//! exact status.
+//! exact status. With `--proxy` it runs `friscy-relay-open.wasm` instead, whose net
+//! component relays sockets through `friscy-proxy`, and serves its `friscy:net/transport`
+//! import over a WebSocket (`relay_transport`), as a browser page would.
 
 mod cli;
 mod decompress;
+mod relay;
+mod relay_transport;
 mod rootfs;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +26,8 @@ use rootfs::RootfsFile;
 struct State {
     wasi: WasiCtx,
     table: ResourceTable,
+    /// The WebSocket to the proxy, with `--proxy`.
+    relay: Option<relay_transport::WsTransport>,
 }
 
 impl WasiView for State {
@@ -58,21 +64,29 @@ fn main() -> ExitCode {
 }
 
 /// The open component: `--component`, `$FRISCY_COMPONENT`, or `friscy-open.wasm` next to
-/// this executable (where `scripts/build.sh` puts both).
+/// this executable (where `scripts/build.sh` puts both). With `--proxy` the default is
+/// `friscy-relay-open.wasm` there, and `$FRISCY_COMPONENT` is ignored: it names the
+/// wasi:sockets build, which would not import the transport.
 fn component_path(args: &RunArgs) -> Result<PathBuf> {
     if let Some(p) = &args.component {
         return Ok(p.clone());
     }
-    if let Some(p) = std::env::var_os("FRISCY_COMPONENT") {
-        return Ok(p.into());
-    }
+    let default = match args.proxy {
+        Some(_) => "friscy-relay-open.wasm",
+        None => {
+            if let Some(p) = std::env::var_os("FRISCY_COMPONENT") {
+                return Ok(p.into());
+            }
+            "friscy-open.wasm"
+        }
+    };
     let exe = std::env::current_exe().context("locating the friscy executable")?;
-    let beside = exe.with_file_name("friscy-open.wasm");
+    let beside = exe.with_file_name(default);
     if beside.exists() {
         return Ok(beside);
     }
     bail!(
-        "no component: pass --component friscy-open.wasm or set FRISCY_COMPONENT (looked for {})",
+        "no component: pass --component {default} or set FRISCY_COMPONENT (looked for {})",
         beside.display()
     )
 }
@@ -129,12 +143,21 @@ fn run(args: RunArgs) -> Result<u8> {
     } else {
         (RootfsFile::open(&args.rootfs)?, Vec::new())
     };
+    // Connect before compiling: a proxy that is down or refuses us is the likelier error,
+    // and the user should not wait for a compile to hear about it.
+    let relay = match &args.proxy {
+        Some(url) => Some(relay::connect(url)?),
+        None => None,
+    };
     let engine = Engine::new(&Config::new())?;
     let component = load_component(&engine, &component_path(&args)?)?;
 
     let mut linker: Linker<State> = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     rootfs::add_to_linker(&mut linker, image, config)?;
+    if relay.is_some() {
+        relay::add_to_linker(&mut linker)?;
+    }
 
     let mut wasi = WasiCtx::builder();
     wasi.inherit_stdio();
@@ -176,6 +199,7 @@ fn run(args: RunArgs) -> Result<u8> {
     let state = State {
         wasi: wasi.build(),
         table: ResourceTable::new(),
+        relay,
     };
     let mut store = Store::new(&engine, state);
     let command = Command::instantiate(&mut store, &component, &linker)

@@ -1,8 +1,8 @@
 //! End to end on loopback: `RelayNet` (the guest's side) over the native WebSocket
-//! transport (tests/ws_transport.rs) to the real `friscy-proxy` binary, to TCP and
-//! UDP echo servers on 127.0.0.1. Every wait is bounded.
+//! transport (host/src/relay_transport.rs, the one `friscy run --proxy` uses) to the real
+//! `friscy-proxy` binary, to TCP and UDP echo servers on 127.0.0.1. Every wait is bounded.
 
-#[path = "ws_transport.rs"]
+#[path = "../../host/src/relay_transport.rs"]
 #[allow(dead_code)]
 mod relay_transport;
 

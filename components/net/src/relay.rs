@@ -84,6 +84,8 @@ struct Sock {
     remote: Option<SockAddr>,
     /// SO_ERROR.
     error: Option<Errno>,
+    /// A connect whose outcome the next connect(2) must report (see `connect`).
+    connect_unreported: bool,
     options: [u64; 6],
     // TCP.
     rx: VecDeque<u8>,
@@ -112,6 +114,7 @@ impl Sock {
             local: None,
             remote: None,
             error: None,
+            connect_unreported: false,
             options: [0, 0, 0, window as u64, window as u64, 64],
             rx: VecDeque::new(),
             rx_eof: false,
@@ -484,7 +487,22 @@ impl<T: Transport> Net for RelayNet<T> {
             self.sock(s)?.remote = Some(addr);
             return Ok(());
         }
+        // connect(2) on a socket whose connect finished meanwhile reports the outcome once,
+        // as Linux does: 0, or the error. The kernel's blocking connect is exactly such a
+        // second call after waiting for writability, so without this it would see EISCONN
+        // for a success and start over after a refusal, forever.
         match sock.state {
+            State::Connected | State::Reset if sock.connect_unreported => {
+                sock.connect_unreported = false;
+                return Ok(());
+            }
+            State::Failed if sock.connect_unreported => {
+                sock.connect_unreported = false;
+                // Already read through SO_ERROR: this call starts a new attempt.
+                if let Some(e) = sock.error.take() {
+                    return Err(e);
+                }
+            }
             State::Idle | State::Failed => {}
             State::Connecting => return Err(Errno::EALREADY),
             State::Connected | State::Reset | State::Listening | State::Udp => {
@@ -503,6 +521,7 @@ impl<T: Transport> Net for RelayNet<T> {
         sock.stream = Some(stream);
         sock.remote = Some(addr);
         sock.error = None;
+        sock.connect_unreported = true;
         Err(Errno::EINPROGRESS)
     }
 

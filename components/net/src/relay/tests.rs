@@ -177,6 +177,38 @@ fn a_refused_connect_is_reported_through_so_error() {
 }
 
 #[test]
+fn connect_again_reports_the_outcome_once_as_a_blocking_connect_needs() {
+    // Success: the second connect(2) (the kernel's retry after waiting) says 0, then
+    // EISCONN as on Linux.
+    let (mut net, _wire, s, _) = connected(1024, 100);
+    assert_eq!(net.connect(s, addr("192.0.2.1:80")), Ok(()));
+    assert_eq!(net.connect(s, addr("192.0.2.1:80")), Err(Errno::EISCONN));
+    // Refusal: the retry returns the error instead of starting over (which made a
+    // blocking connect to a refused destination loop forever).
+    let wire = Fake::default();
+    let mut net = RelayNet::new(wire.clone());
+    let s = net.create(Family::Inet, Kind::Stream).unwrap();
+    assert_eq!(
+        net.connect(s, addr("192.0.2.1:25")),
+        Err(Errno::EINPROGRESS)
+    );
+    let stream = wire.take_sent()[0].stream();
+    wire.push(Frame::Error {
+        stream,
+        errno: 13,
+        message: "not allowed".into(),
+    });
+    assert_eq!(net.connect(s, addr("192.0.2.1:25")), Err(Errno::EACCES));
+    assert!(wire.take_sent().is_empty(), "no new attempt");
+    assert_eq!(net.take_error(s), None, "reported once");
+    // A third call is a new attempt.
+    assert_eq!(
+        net.connect(s, addr("192.0.2.1:25")),
+        Err(Errno::EINPROGRESS)
+    );
+}
+
+#[test]
 fn wrong_family_and_unknown_sockets_are_errors() {
     let mut net = RelayNet::new(Fake::default());
     let s = net.create(Family::Inet6, Kind::Stream).unwrap();
