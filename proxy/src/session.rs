@@ -486,10 +486,20 @@ impl Session {
                         p.insert(addr);
                     }
                 }
-                match sock.try_send_to(&data, addr) {
+                // tokio's try_send_to reports WouldBlock on a fresh socket until the reactor
+                // has seen it writable, which would drop a new socket's first datagrams:
+                // wait briefly for writability instead (a full send buffer still drops).
+                let sent = match sock.try_send_to(&data, addr) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => tokio::time::timeout(
+                        std::time::Duration::from_millis(100),
+                        sock.send_to(&data, addr),
+                    )
+                    .await
+                    .unwrap_or(Ok(0)),
+                    r => r,
+                };
+                match sent {
                     Ok(_) => {}
-                    // The host's send buffer is full: dropped, as UDP may.
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                     Err(e) => {
                         let f = Frame::DatagramError {
                             stream,
