@@ -278,3 +278,34 @@ pub fn friscy_limited(
     }
     run_limited(cmd.args(extra).arg("--").args(argv), limit)
 }
+
+/// The stdout of a run that must have succeeded (else a panic showing both streams).
+pub fn ok(r: &Run) -> &str {
+    assert_eq!(
+        r.status,
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        r.stdout,
+        r.stderr
+    );
+    &r.stdout
+}
+
+/// A TCP server on 127.0.0.1 that answers each connection with "echo: " and what it read
+/// up to end of file (the network tests compare guests' output against it).
+pub fn echo_server() -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in l.incoming() {
+            let Ok(mut c) = c else { continue };
+            c.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+                .ok();
+            let mut got = Vec::new();
+            let _ = c.read_to_end(&mut got);
+            let _ = c.write_all(&[b"echo: ".as_slice(), &got].concat());
+        }
+    });
+    port
+}

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use friscy_tests::{Run, built, run, tool};
+use friscy_tests::{Run, built, ok, run, tool};
 
 /// A fresh host directory for one test.
 fn host_dir(name: &str) -> PathBuf {
@@ -37,17 +37,6 @@ fn friscy_with(dir: &Path, ro: bool, args: &[&str]) -> Run {
         .arg(spec)
         .arg("--")
         .args(args))
-}
-
-fn ok(r: &Run) -> &str {
-    assert_eq!(
-        r.status,
-        Some(0),
-        "stdout: {}\nstderr: {}",
-        r.stdout,
-        r.stderr
-    );
-    &r.stdout
 }
 
 /// Both ways in, the same behaviour.

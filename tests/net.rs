@@ -7,7 +7,7 @@ use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use friscy_tests::{Run, alpine_tar, built, loud, run_limited, tool};
+use friscy_tests::{alpine_tar, built, echo_server, loud, ok, run_limited, tool};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -29,33 +29,6 @@ fn friscy_net(image: &std::path::Path, args: &[&str]) -> Command {
         .arg("--")
         .args(args);
     c
-}
-
-/// A TCP server that answers each connection with "echo: " and what it read up to EOF.
-fn echo_server() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for c in l.incoming() {
-            let Ok(mut c) = c else { continue };
-            c.set_read_timeout(Some(LIMIT)).ok();
-            let mut got = Vec::new();
-            let _ = c.read_to_end(&mut got);
-            let _ = c.write_all(&[b"echo: ".as_slice(), &got].concat());
-        }
-    });
-    port
-}
-
-fn ok(r: &Run) -> &str {
-    assert_eq!(
-        r.status,
-        Some(0),
-        "stdout: {}\nstderr: {}",
-        r.stdout,
-        r.stderr
-    );
-    &r.stdout
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use friscy_tests::{Run, alpine_tar, built, loud, run_limited};
+use friscy_tests::{Run, alpine_tar, built, echo_server, loud, ok, run_limited};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -96,23 +96,6 @@ fn friscy_proxy(image: &std::path::Path, url: &str, args: &[&str]) -> Command {
     c
 }
 
-/// A TCP server that answers each connection with "echo: " and what it read up to EOF
-/// (the same server as tests/net.rs uses, so the outputs compare).
-fn echo_server() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    std::thread::spawn(move || {
-        for c in l.incoming() {
-            let Ok(mut c) = c else { continue };
-            c.set_read_timeout(Some(LIMIT)).ok();
-            let mut got = Vec::new();
-            let _ = c.read_to_end(&mut got);
-            let _ = c.write_all(&[b"echo: ".as_slice(), &got].concat());
-        }
-    });
-    port
-}
-
 /// A port nothing listens on (bound, noted, let go).
 fn closed_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -120,17 +103,6 @@ fn closed_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-fn ok(r: &Run) -> &str {
-    assert_eq!(
-        r.status,
-        Some(0),
-        "stdout: {}\nstderr: {}",
-        r.stdout,
-        r.stderr
-    );
-    &r.stdout
 }
 
 #[test]

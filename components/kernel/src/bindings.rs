@@ -525,50 +525,13 @@ mod imported {
 
     use super::generated::friscy::net::sockets as n;
     use friscy_net::{Family, Kind, Net, Readiness, SockAddr, SockOpt, Socket};
-    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+    use std::net::IpAddr;
 
     fn e(code: u16) -> Errno {
         Errno::from_raw(code).unwrap_or(Errno::EIO)
     }
 
-    fn addr_out(a: SockAddr) -> n::Address {
-        match a {
-            SocketAddr::V4(a) => {
-                let [b0, b1, b2, b3] = a.ip().octets();
-                n::Address::Ipv4(n::Ipv4Address {
-                    addr: (b0, b1, b2, b3),
-                    port: a.port(),
-                })
-            }
-            SocketAddr::V6(a) => {
-                let s = a.ip().segments();
-                n::Address::Ipv6(n::Ipv6Address {
-                    addr: (s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]),
-                    port: a.port(),
-                    flow_info: a.flowinfo(),
-                    scope_id: a.scope_id(),
-                })
-            }
-        }
-    }
-
-    fn addr_in(a: n::Address) -> SockAddr {
-        match a {
-            n::Address::Ipv4(a) => {
-                let (b0, b1, b2, b3) = a.addr;
-                SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(b0, b1, b2, b3), a.port))
-            }
-            n::Address::Ipv6(a) => {
-                let (s0, s1, s2, s3, s4, s5, s6, s7) = a.addr;
-                SocketAddr::V6(SocketAddrV6::new(
-                    Ipv6Addr::new(s0, s1, s2, s3, s4, s5, s6, s7),
-                    a.port,
-                    a.flow_info,
-                    a.scope_id,
-                ))
-            }
-        }
-    }
+    friscy_net::address_conversions!(n);
 
     fn opt(o: SockOpt) -> n::SocketOption {
         match o {

@@ -17,45 +17,7 @@ fn with<T>(f: impl FnOnce(&mut WasiNet) -> T) -> T {
     NET.with(|cell| f(cell.borrow_mut().get_or_insert_with(WasiNet::new)))
 }
 
-fn addr_in(a: t::Address) -> SocketAddr {
-    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, SocketAddrV6};
-    match a {
-        t::Address::Ipv4(a) => {
-            let (b0, b1, b2, b3) = a.addr;
-            SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(b0, b1, b2, b3), a.port))
-        }
-        t::Address::Ipv6(a) => {
-            let (s0, s1, s2, s3, s4, s5, s6, s7) = a.addr;
-            SocketAddr::V6(SocketAddrV6::new(
-                Ipv6Addr::new(s0, s1, s2, s3, s4, s5, s6, s7),
-                a.port,
-                a.flow_info,
-                a.scope_id,
-            ))
-        }
-    }
-}
-
-fn addr_out(a: SocketAddr) -> t::Address {
-    match a {
-        SocketAddr::V4(a) => {
-            let [b0, b1, b2, b3] = a.ip().octets();
-            t::Address::Ipv4(t::Ipv4Address {
-                addr: (b0, b1, b2, b3),
-                port: a.port(),
-            })
-        }
-        SocketAddr::V6(a) => {
-            let s = a.ip().segments();
-            t::Address::Ipv6(t::Ipv6Address {
-                addr: (s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]),
-                port: a.port(),
-                flow_info: a.flowinfo(),
-                scope_id: a.scope_id(),
-            })
-        }
-    }
-}
+crate::address_conversions!(t);
 
 fn opt(o: t::SocketOption) -> SockOpt {
     match o {

@@ -111,6 +111,55 @@ pub trait Net {
     }
 }
 
+/// `addr_in` and `addr_out`: conversions between `SocketAddr` and the `address` variant
+/// of `friscy:net/sockets`, for a module `$w` of generated bindings. The net component, the
+/// relay component and the composed kernel each generate their own (distinct) Rust types
+/// for the one WIT interface; this is their one definition.
+#[macro_export]
+macro_rules! address_conversions {
+    ($w:ident) => {
+        fn addr_in(a: $w::Address) -> ::std::net::SocketAddr {
+            use ::std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+            match a {
+                $w::Address::Ipv4(a) => {
+                    let (b0, b1, b2, b3) = a.addr;
+                    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(b0, b1, b2, b3), a.port))
+                }
+                $w::Address::Ipv6(a) => {
+                    let (s0, s1, s2, s3, s4, s5, s6, s7) = a.addr;
+                    SocketAddr::V6(SocketAddrV6::new(
+                        Ipv6Addr::new(s0, s1, s2, s3, s4, s5, s6, s7),
+                        a.port,
+                        a.flow_info,
+                        a.scope_id,
+                    ))
+                }
+            }
+        }
+
+        fn addr_out(a: ::std::net::SocketAddr) -> $w::Address {
+            match a {
+                ::std::net::SocketAddr::V4(a) => {
+                    let [b0, b1, b2, b3] = a.ip().octets();
+                    $w::Address::Ipv4($w::Ipv4Address {
+                        addr: (b0, b1, b2, b3),
+                        port: a.port(),
+                    })
+                }
+                ::std::net::SocketAddr::V6(a) => {
+                    let s = a.ip().segments();
+                    $w::Address::Ipv6($w::Ipv6Address {
+                        addr: (s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]),
+                        port: a.port(),
+                        flow_info: a.flowinfo(),
+                        scope_id: a.scope_id(),
+                    })
+                }
+            }
+        }
+    };
+}
+
 /// The unspecified address of a family (what an unbound socket reports).
 pub fn unspecified(family: Family) -> SockAddr {
     match family {

@@ -3,10 +3,10 @@
 //! conversions live here.
 
 use std::cell::RefCell;
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::net::SocketAddr;
 
 use super::{Closed, RelayNet, Transport};
-use crate::{Errno, Family, Kind, Net, SockAddr, SockOpt};
+use crate::{Errno, Family, Kind, Net, SockOpt};
 
 wit_bindgen::generate!({
     path: "../../wit",
@@ -46,40 +46,7 @@ fn err(e: Errno) -> u16 {
     e as u16
 }
 
-fn addr_in(a: wit::Address) -> SockAddr {
-    match a {
-        wit::Address::Ipv4(a) => {
-            let (x, y, z, w) = a.addr;
-            SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(x, y, z, w), a.port))
-        }
-        wit::Address::Ipv6(a) => {
-            let (p, q, r, s, t, u, v, w) = a.addr;
-            let ip = Ipv6Addr::new(p, q, r, s, t, u, v, w);
-            SocketAddr::V6(SocketAddrV6::new(ip, a.port, a.flow_info, a.scope_id))
-        }
-    }
-}
-
-fn addr_out(a: SockAddr) -> wit::Address {
-    match a {
-        SocketAddr::V4(a) => {
-            let [x, y, z, w] = a.ip().octets();
-            wit::Address::Ipv4(wit::Ipv4Address {
-                addr: (x, y, z, w),
-                port: a.port(),
-            })
-        }
-        SocketAddr::V6(a) => {
-            let [p, q, r, s, t, u, v, w] = a.ip().segments();
-            wit::Address::Ipv6(wit::Ipv6Address {
-                addr: (p, q, r, s, t, u, v, w),
-                port: a.port(),
-                flow_info: a.flowinfo(),
-                scope_id: a.scope_id(),
-            })
-        }
-    }
-}
+crate::address_conversions!(wit);
 
 fn opt_in(o: wit::SocketOption) -> SockOpt {
     match o {
