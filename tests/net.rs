@@ -67,6 +67,44 @@ fn guest_udp_reaches_a_host_echo() {
     assert_eq!(ok(&r), "datagram from the server's port: 1: PING\n");
 }
 
+/// `friscy run --net -p HOST:GUEST`: the guest binds GUEST, the host's clients use HOST.
+#[test]
+fn published_port_maps_a_guest_listener() {
+    let host_port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(built("friscy"))
+        .args(["run", "--rootfs"])
+        .arg(built("rootfs.tar"))
+        .args([
+            "--net",
+            "-p",
+            &format!("{host_port}:80"),
+            "--",
+            "/bin/net",
+            "serve",
+            "80",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "listening\n");
+    let mut c = TcpStream::connect(("127.0.0.1", host_port)).unwrap();
+    c.set_read_timeout(Some(LIMIT)).unwrap();
+    c.write_all(b"mapped").unwrap();
+    c.shutdown(Shutdown::Write).unwrap();
+    let mut got = String::new();
+    c.read_to_string(&mut got).unwrap();
+    assert_eq!(got, "MAPPED");
+    assert!(child.wait().unwrap().success());
+}
+
 #[test]
 fn host_client_reaches_a_guest_server() {
     // A free port: bind, note it, let it go.
