@@ -6,38 +6,7 @@
 
 mod harness;
 
-use harness::{guest, qemu, run_image};
-
-/// Run `name` in friscy (working directory /w) and under qemu (a fresh host directory);
-/// both outputs, with exit statuses.
-fn both(name: &str) -> ((u8, String, String), (i32, String)) {
-    let prog = std::fs::read(guest(name)).unwrap();
-    let path = format!("bin/{name}");
-    let ours = run_image(&[(&path, 0o755, prog)], &[&format!("/{path}"), "/w"]);
-    let dir = std::env::temp_dir().join(format!("friscy-q-{name}-{}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    let theirs = qemu(&guest(name), &[dir.to_str().unwrap()]);
-    std::fs::remove_dir_all(&dir).ok();
-    (ours, theirs)
-}
-
-fn same_as_linux(name: &str) {
-    let ((status, out, err), (qstatus, qout)) = both(name);
-    assert_eq!(err, "", "{name}: friscy's stderr");
-    let diff: Vec<String> = out
-        .lines()
-        .zip(qout.lines())
-        .filter(|(a, b)| a != b)
-        .map(|(a, b)| format!("friscy: {a}\n  qemu: {b}"))
-        .collect();
-    assert!(
-        diff.is_empty(),
-        "{name} differs from Linux:\n{}",
-        diff.join("\n")
-    );
-    assert_eq!(out.lines().count(), qout.lines().count(), "{name}: {out}");
-    assert_eq!((status as i32, qstatus), (0, 0));
-}
+use harness::{guest, run_image, same_as_linux};
 
 #[test]
 fn attributes_match_linux() {

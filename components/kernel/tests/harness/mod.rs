@@ -143,3 +143,31 @@ pub fn qemu(binary: &Path, args: &[&str]) -> (i32, String) {
         String::from_utf8_lossy(&out.stdout).into(),
     )
 }
+
+/// Run the guest program `name` in friscy (working directory /w) and under qemu (a fresh
+/// host directory), and assert the same output line for line and a zero exit status on
+/// both: the differential tests of single syscall families.
+#[allow(dead_code)] // each test crate compiles the harness; native.rs does not use this
+pub fn same_as_linux(name: &str) {
+    let prog = std::fs::read(guest(name)).unwrap();
+    let path = format!("bin/{name}");
+    let (status, out, err) = run_image(&[(&path, 0o755, prog)], &[&format!("/{path}"), "/w"]);
+    let dir = std::env::temp_dir().join(format!("friscy-q-{name}-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    let (qstatus, qout) = qemu(&guest(name), &[dir.to_str().unwrap()]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(err, "", "{name}: friscy's stderr");
+    let diff: Vec<String> = out
+        .lines()
+        .zip(qout.lines())
+        .filter(|(a, b)| a != b)
+        .map(|(a, b)| format!("friscy: {a}\n  qemu: {b}"))
+        .collect();
+    assert!(
+        diff.is_empty(),
+        "{name} differs from Linux:\n{}",
+        diff.join("\n")
+    );
+    assert_eq!(out.lines().count(), qout.lines().count(), "{name}: {out}");
+    assert_eq!((status as i32, qstatus), (0, 0));
+}
