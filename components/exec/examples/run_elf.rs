@@ -8,14 +8,13 @@
 
 use std::io::Write;
 
-use friscy_exec::{Machine, Machines, Prot, StopReason};
+use friscy_exec::{Machine, Machines, StopReason};
 
-fn u16_at(b: &[u8], o: usize) -> u16 {
-    u16::from_le_bytes(b[o..o + 2].try_into().unwrap())
-}
-fn u32_at(b: &[u8], o: usize) -> u32 {
-    u32::from_le_bytes(b[o..o + 4].try_into().unwrap())
-}
+// The tests' ELF loader, so the fuzzer's wasm runs load programs exactly as its native
+// runs do.
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 fn u64_at(b: &[u8], o: usize) -> u64 {
     u64::from_le_bytes(b[o..o + 8].try_into().unwrap())
 }
@@ -27,29 +26,7 @@ fn main() {
     let elf = std::fs::read(&path).expect("reading the program");
     let mut m = Machines::new();
     let space = m.space_new();
-    let (phoff, phentsize, phnum) = (
-        u64_at(&elf, 32) as usize,
-        u16_at(&elf, 54) as usize,
-        u16_at(&elf, 56) as usize,
-    );
-    for k in 0..phnum {
-        let ph = phoff + k * phentsize;
-        if u32_at(&elf, ph) != 1 {
-            continue;
-        }
-        let flags = u32_at(&elf, ph + 4);
-        let (off, vaddr) = (u64_at(&elf, ph + 8) as usize, u64_at(&elf, ph + 16));
-        let (filesz, memsz) = (u64_at(&elf, ph + 32) as usize, u64_at(&elf, ph + 40));
-        let start = vaddr & !4095;
-        let end = (vaddr + memsz + 4095) & !4095;
-        m.map(space, start, end - start, Prot::READ | Prot::WRITE)
-            .unwrap();
-        m.write(space, vaddr, &elf[off..off + filesz]).unwrap();
-        // PF_R = 4, PF_W = 2, PF_X = 1.
-        let prot =
-            Prot((flags & 4 != 0) as u8 | ((flags & 2 != 0) as u8) << 1 | ((flags & 1) as u8) << 2);
-        m.protect(space, start, end - start, prot).unwrap();
-    }
+    common::map_segments(&mut m, space, &elf);
     // No stack: the fuzzer's programs set every register themselves (and a stack near
     // 2 GiB would not fit the wasm32 arena).
     let hart = m.hart_new(space);

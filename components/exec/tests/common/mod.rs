@@ -72,25 +72,22 @@ fn u64_at(b: &[u8], o: usize) -> u64 {
     u64::from_le_bytes(b[o..o + 8].try_into().unwrap())
 }
 
-/// Loads an ELF64 executable's PT_LOAD segments and sets up a stack with argc = 0.
-pub fn load(path: &Path) -> Guest {
-    let elf = std::fs::read(path).unwrap();
-    assert_eq!(&elf[..4], b"\x7fELF");
-    let mut m = Machines::new();
-    let space = m.space_new();
+/// Map an ELF64 executable's PT_LOAD segments into `space` with their protections;
+/// returns e_phoff (for AT_PHDR). Shared with examples/run_elf.rs.
+pub fn map_segments(m: &mut Machines, space: SpaceId, elf: &[u8]) -> usize {
     let (phoff, phentsize, phnum) = (
-        u64_at(&elf, 32) as usize,
-        u16_at(&elf, 54) as usize,
-        u16_at(&elf, 56) as usize,
+        u64_at(elf, 32) as usize,
+        u16_at(elf, 54) as usize,
+        u16_at(elf, 56) as usize,
     );
     for k in 0..phnum {
         let ph = phoff + k * phentsize;
-        if u32_at(&elf, ph) != 1 {
+        if u32_at(elf, ph) != 1 {
             continue;
         }
-        let flags = u32_at(&elf, ph + 4);
-        let (off, vaddr) = (u64_at(&elf, ph + 8) as usize, u64_at(&elf, ph + 16));
-        let (filesz, memsz) = (u64_at(&elf, ph + 32) as usize, u64_at(&elf, ph + 40));
+        let flags = u32_at(elf, ph + 4);
+        let (off, vaddr) = (u64_at(elf, ph + 8) as usize, u64_at(elf, ph + 16));
+        let (filesz, memsz) = (u64_at(elf, ph + 32) as usize, u64_at(elf, ph + 40));
         let start = vaddr & !4095;
         let end = (vaddr + memsz + 4095) & !4095;
         m.map(space, start, end - start, Prot::READ | Prot::WRITE)
@@ -108,6 +105,17 @@ pub fn load(path: &Path) -> Guest {
         }
         m.protect(space, start, end - start, prot).unwrap();
     }
+    phoff
+}
+
+/// Loads an ELF64 executable's PT_LOAD segments and sets up a stack with argc = 0.
+pub fn load(path: &Path) -> Guest {
+    let elf = std::fs::read(path).unwrap();
+    assert_eq!(&elf[..4], b"\x7fELF");
+    let mut m = Machines::new();
+    let space = m.space_new();
+    let phoff = map_segments(&mut m, space, &elf);
+    let (phentsize, phnum) = (u16_at(&elf, 54), u16_at(&elf, 56));
     m.map(
         space,
         STACK_TOP - STACK_SIZE,
