@@ -179,6 +179,28 @@ fn error(stream: u32, errno: Errno, message: String) -> Frame {
 }
 
 impl Session {
+    /// A TCP stream's entry in the table and the connection task's end of it, with `credit`
+    /// bytes the guest lets us send it to start with.
+    fn new_conn(&mut self, stream: u32, credit: u32) -> Conn {
+        let (cmds, cmd_rx) = mpsc::unbounded_channel();
+        let c = Arc::new(Credit::default());
+        c.add(credit);
+        let allowance = Arc::new(AtomicI64::new(self.config.window as i64));
+        let entry = Entry::Tcp {
+            cmds,
+            credit: c.clone(),
+            allowance: allowance.clone(),
+        };
+        self.streams.insert(stream, entry);
+        Conn {
+            stream,
+            out: self.out.clone(),
+            credit: c,
+            allowance,
+            cmds: cmd_rx,
+        }
+    }
+
     /// A refusal: logged here, reported to the guest as `errno`.
     async fn refuse(&mut self, stream: u32, what: &str, errno: Errno, why: String) {
         eprintln!(
@@ -238,23 +260,7 @@ impl Session {
                     self.refuse(stream, &what, Errno::EACCES, why).await;
                     return Ok(());
                 }
-                let (cmds, cmd_rx) = mpsc::unbounded_channel();
-                let c = Arc::new(Credit::default());
-                c.add(credit);
-                let allowance = Arc::new(AtomicI64::new(self.config.window as i64));
-                let entry = Entry::Tcp {
-                    cmds,
-                    credit: c.clone(),
-                    allowance: allowance.clone(),
-                };
-                self.streams.insert(stream, entry);
-                let conn = Conn {
-                    stream,
-                    out: self.out.clone(),
-                    credit: c,
-                    allowance,
-                    cmds: cmd_rx,
-                };
+                let conn = self.new_conn(stream, credit);
                 let (config, names, events) =
                     (self.config.clone(), self.names.clone(), self.events.clone());
                 let who = self.who.clone();
@@ -546,23 +552,7 @@ impl Session {
                 }
                 let stream = self.next_proxy_stream;
                 self.next_proxy_stream = (stream + 1) | PROXY_STREAM_BIT;
-                let (cmds, cmd_rx) = mpsc::unbounded_channel();
-                let c = Arc::new(Credit::default());
-                c.add(credit);
-                let allowance = Arc::new(AtomicI64::new(self.config.window as i64));
-                let entry = Entry::Tcp {
-                    cmds,
-                    credit: c.clone(),
-                    allowance: allowance.clone(),
-                };
-                self.streams.insert(stream, entry);
-                let conn = Conn {
-                    stream,
-                    out: self.out.clone(),
-                    credit: c,
-                    allowance,
-                    cmds: cmd_rx,
-                };
+                let conn = self.new_conn(stream, credit);
                 let window = self.config.window;
                 let events = self.events.clone();
                 self.tasks.spawn(async move {
