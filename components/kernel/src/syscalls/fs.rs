@@ -384,22 +384,40 @@ pub fn sys_pread64(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 }
 
 pub fn sys_write(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    if is_socket(p, fd_arg(a[0])) {
-        return super::socket::socket_rw(k, p, fd_arg(a[0]), &[(a[1], a[2])], true);
-    }
-    if let Some(file) = pipe_writer(p, fd_arg(a[0])) {
-        return super::pipe::pipe_write(k, p, &file, &[(a[1], a[2])]);
+    match write_target(p, fd_arg(a[0])) {
+        WriteTo::Socket => {
+            return super::socket::socket_rw(k, p, fd_arg(a[0]), &[(a[1], a[2])], true);
+        }
+        WriteTo::Pipe(file) => return super::pipe::pipe_write(k, p, &file, &[(a[1], a[2])]),
+        WriteTo::Other => {}
     }
     let data = k.read_user(p, a[1], (a[2] as usize).min(IO_CHUNK))?;
     let r = k.do_write(p, fd_arg(a[0]), &data, None);
     maybe_block(k, p, fd_arg(a[0]), r)
 }
 
-/// The open file of `fd` if it is a pipe's write end (pipe.rs writes those).
-fn pipe_writer(p: &Process, fd: i32) -> Option<crate::fd::FileRef> {
-    let file = p.fds.file(fd).ok()?;
-    let is_writer = matches!(&file.borrow().kind, FileKind::Pipe(end) if end.write);
-    is_writer.then_some(file)
+/// Where write(2) and writev(2) on `fd` go: sockets (socket.rs) and pipe write ends
+/// (pipe.rs) have their own blocking rules; everything else is `do_write`.
+enum WriteTo {
+    Socket,
+    Pipe(crate::fd::FileRef),
+    Other,
+}
+
+fn write_target(p: &Process, fd: i32) -> WriteTo {
+    let Ok(file) = p.fds.file(fd) else {
+        return WriteTo::Other; // do_write reports EBADF
+    };
+    let (socket, pipe_writer) = match &file.borrow().kind {
+        FileKind::Socket(_) => (true, false),
+        FileKind::Pipe(end) => (false, end.write),
+        _ => (false, false),
+    };
+    match (socket, pipe_writer) {
+        (true, _) => WriteTo::Socket,
+        (_, true) => WriteTo::Pipe(file),
+        _ => WriteTo::Other,
+    }
 }
 
 pub fn sys_pwrite64(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
@@ -435,11 +453,10 @@ pub fn sys_readv(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 
 pub fn sys_writev(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let iov = k.read_iovecs(p, a[1], a[2])?;
-    if is_socket(p, fd_arg(a[0])) {
-        return super::socket::socket_rw(k, p, fd_arg(a[0]), &iov, true);
-    }
-    if let Some(file) = pipe_writer(p, fd_arg(a[0])) {
-        return super::pipe::pipe_write(k, p, &file, &iov);
+    match write_target(p, fd_arg(a[0])) {
+        WriteTo::Socket => return super::socket::socket_rw(k, p, fd_arg(a[0]), &iov, true),
+        WriteTo::Pipe(file) => return super::pipe::pipe_write(k, p, &file, &iov),
+        WriteTo::Other => {}
     }
     // Gather first so the bytes go out in one write.
     let mut data = Vec::new();
