@@ -196,6 +196,12 @@ impl Socket {
 
 pub type SockRef = Rc<RefCell<Socket>>;
 
+/// The socket's inode number in sockfs (fstat's st_ino, /proc/self/fd's `socket:[N]`):
+/// its object's address, which is unique while it lives.
+pub fn sockfs_ino(s: &SockRef) -> u64 {
+    (Rc::as_ptr(s) as usize as u64 >> 3) & 0xffff_ffff
+}
+
 /// A new AF_UNIX socket of the given type.
 pub fn new_unix(ty: SockType, cred: Cred) -> SockRef {
     Rc::new(RefCell::new(Socket::new(

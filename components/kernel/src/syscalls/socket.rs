@@ -482,24 +482,14 @@ fn put_addr(k: &mut Kernel, p: &Process, addr: u64, lenp: u64, bytes: &[u8]) -> 
     k.write_user(p, lenp, &(bytes.len() as u32).to_le_bytes())
 }
 
-fn new_socket_fd(p: &mut Process, sock: Socket, flags: u64) -> SysResult {
-    let label = format!("socket:[{}]", p.pid).into_bytes();
-    let file = new_file(
-        FileKind::Socket(Shared(Rc::new(RefCell::new(sock)))),
-        2 | (flags & SOCK_NONBLOCK) as u32, // O_RDWR
-        label,
-    );
-    Ok(p.fds.insert(FdEntry {
-        file,
-        cloexec: flags & SOCK_CLOEXEC != 0,
-    })? as u64)
-}
-
+/// A descriptor for `sock` (O_RDWR, SOCK_NONBLOCK and SOCK_CLOEXEC from `flags`), named
+/// `socket:[INODE]` in /proc/self/fd as on Linux.
 fn install(p: &mut Process, sock: SockRef, flags: u64) -> SysResult {
+    let label = format!("socket:[{}]", crate::socket::sockfs_ino(&sock)).into_bytes();
     let file = new_file(
         FileKind::Socket(Shared(sock)),
         2 | (flags & SOCK_NONBLOCK) as u32,
-        b"socket:".to_vec(),
+        label,
     );
     Ok(p.fds.insert(FdEntry {
         file,
@@ -538,9 +528,7 @@ pub fn sys_socket(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             if protocol != 0 && protocol != 1 {
                 return Err(Errno::EPROTONOSUPPORT);
             }
-            Rc::try_unwrap(new_unix(st, creds(p)))
-                .map_err(|_| Errno::EIO)?
-                .into_inner()
+            return install(p, new_unix(st, creds(p)), ty);
         }
         AF_INET | AF_INET6 => {
             let (kind, proto) = match (st, protocol as i32) {
@@ -580,7 +568,7 @@ pub fn sys_socket(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         // caller gets what a kernel without that family says.
         _ => return Err(Errno::EAFNOSUPPORT),
     };
-    new_socket_fd(p, sock, ty)
+    install(p, Rc::new(RefCell::new(sock)), ty)
 }
 
 pub fn sys_socketpair(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {

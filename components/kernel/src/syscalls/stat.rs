@@ -189,7 +189,7 @@ impl Kernel {
             }),
             // sockfs: S_IFSOCK 0777, an inode number per socket.
             FileKind::Socket(s) => Ok(Stat {
-                ino: (std::rc::Rc::as_ptr(&s.0) as usize as u64 >> 3) & 0xffff_ffff,
+                ino: crate::socket::sockfs_ino(&s.0),
                 mode: friscy_abi::mode::S_IFSOCK | 0o777,
                 nlink: 1,
                 ..Stat::default()
