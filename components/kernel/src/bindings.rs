@@ -307,6 +307,7 @@ mod imported {
             cause: match f.cause {
                 m::FaultCause::Unmapped => FaultCause::Unmapped,
                 m::FaultCause::Protection => FaultCause::Protection,
+                m::FaultCause::OutOfMemory => FaultCause::OutOfMemory,
             },
         }
     }
