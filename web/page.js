@@ -155,6 +155,7 @@ async function start() {
   relay = url ? openRelay(url, shared, netIn) : null;
 
   const args = params.getAll('arg');
+  if (!args.length) args.push(...(cfg.default_args || []));
   const vars = params.getAll('env').map((e) => {
     const i = e.indexOf('=');
     return i < 0 ? [e, ''] : [e.slice(0, i), e.slice(i + 1)];
@@ -171,6 +172,7 @@ async function start() {
         break;
       case 'started':
         mark('started');
+        state.starts = (state.starts || 0) + 1;
         status(`running${image.cached ? ' (image from OPFS)' : ''}${relay ? ', network through ' + url.replace(/\?.*/, '') : ''}`);
         break;
       case 'net':
@@ -222,7 +224,20 @@ $('reset').onclick = async () => {
   worker?.terminate();
   relay?.close();
   const dir = await opfsDir();
-  if (dir && layerName) await dir.removeEntry(layerName).catch(() => {});
+  // The stopped worker's lock on the file goes a moment later: retry until it has.
+  for (let tries = 0; dir && layerName; tries++) {
+    try {
+      await dir.removeEntry(layerName);
+      break;
+    } catch (e) {
+      if (e.name === 'NotFoundError') break;
+      if (tries >= 60) {
+        fail(new Error(`could not discard the saved changes: ${e.message}`));
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
   state.lastLayer = null;
   state.exitCode = null;
   term.reset();

@@ -71,12 +71,19 @@ async function openLayer(layer) {
   const none = { persistent: false, size: () => 0, read: () => new Uint8Array(0), save() {} };
   if (!layer.opfs) return none;
   let h;
-  try {
-    h = await syncHandle(layer.opfs);
-  } catch (e) {
-    // Another tab holds it: run, but without keeping changes.
-    post({ type: 'status', text: `changes will not be kept: ${e.message}` });
-    return none;
+  // A reloaded page's old worker may hold the handle a little longer: wait for it.
+  for (let tries = 0; !h; tries++) {
+    try {
+      h = await syncHandle(layer.opfs);
+    } catch (e) {
+      if (tries < 40) {
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      // Another tab holds it: run, but without keeping changes.
+      post({ type: 'status', text: `changes will not be kept: ${e.message}` });
+      return none;
+    }
   }
   const saved = new Uint8Array(h.getSize());
   h.read(saved, { at: 0 });
