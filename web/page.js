@@ -186,6 +186,7 @@ async function start() {
         status(m.text);
         break;
       case 'exit':
+        mark('exit');
         state.exitCode = m.code;
         status(`exited with status ${m.code}`);
         term.write(`\r\n[exited with status ${m.code}]\r\n`);
