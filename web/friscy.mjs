@@ -16,7 +16,7 @@ import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { createGunzip } from 'node:zlib';
-import { CTRL, Feeder, createShared, views, wake } from './shared.js';
+import { CTRL, Feeder, createShared, forwardSignal, resize, views, wake } from './shared.js';
 
 const site = dirname(fileURLToPath(import.meta.url));
 const usage = 'usage: node friscy.mjs [-e NAME=VALUE]... [--] [CMD [ARG...]]';
@@ -75,6 +75,15 @@ async function main() {
   const sab = createShared();
   const shared = views(sab);
   const terminal = !!(process.stdin.isTTY && process.stdout.isTTY);
+  if (terminal) {
+    Atomics.store(shared.ctrl, CTRL.ROWS, process.stdout.rows || 0);
+    Atomics.store(shared.ctrl, CTRL.COLS, process.stdout.columns || 0);
+    process.stdout.on('resize', () => resize(shared.ctrl, process.stdout.rows, process.stdout.columns));
+  }
+  // As docker does: a signal to us goes to the guest's init (with the kernel's tty).
+  for (const [name, num] of [['SIGTERM', 15], ['SIGHUP', 1]]) {
+    process.on(name, () => forwardSignal(shared.ctrl, num));
+  }
   const worker = new Worker(new URL('./node-worker.mjs', import.meta.url), {
     workerData: {
       sab,
@@ -100,6 +109,9 @@ async function main() {
     worker.on('message', (m) => {
       if (m.type === 'out') {
         for (const [fd, bytes] of m.chunks) (fd === 2 ? process.stderr : process.stdout).write(bytes);
+      } else if (m.type === 'started') {
+        // The kernel's tty does echo, line editing and ^C: our terminal goes raw.
+        if (terminal && m.tty) process.stdin.setRawMode(true);
       } else if (m.type === 'exit') {
         resolve(m.code);
       } else if (m.type === 'error') {
@@ -112,6 +124,7 @@ async function main() {
       resolve(125);
     });
   }).finally(() => {
+    if (process.stdin.isTTY) process.stdin.setRawMode(false);
     process.stdin.destroy();
     worker.terminate();
   });

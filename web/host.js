@@ -18,7 +18,8 @@ const nowNs = () => BigInt(Math.round(performance.now() * 1e6));
 
 /**
  * env: { shared: {ctrl, stdin, net}, args: string[], vars: [name, value][],
- *        terminal: boolean, write(fd, bytes), rootfs: {size(), read(offset, len)},
+ *        terminal: boolean (wasi:cli/terminal-*), console: 'none' | 'raw' | 'cooked'
+ *        (friscy:tty/console's mode), write(fd, bytes), rootfs: {size(), read(offset, len)},
  *        config: Uint8Array, layer: {persistent, size(), read(offset, len), save(bytes)},
  *        netSend(bytes) (null without a relay), beforeWait() (called before sleeping) }
  */
@@ -109,6 +110,29 @@ export function makeImports(env) {
 
   const netReady = () => net.used() > 0 || Atomics.load(ctrl, CTRL.NET) === 2;
 
+  // friscy:tty/console: the size and the resize counter live in the control words (the
+  // feeding thread writes them), forwarded signals as one bit per Linux number.
+  let resizesSeen = Atomics.load(ctrl, CTRL.RESIZES);
+  const consoleReady = () =>
+    Atomics.load(ctrl, CTRL.RESIZES) !== resizesSeen || Atomics.load(ctrl, CTRL.SIGNALS) !== 0;
+  const winsize = () => {
+    const rows = Atomics.load(ctrl, CTRL.ROWS);
+    const cols = Atomics.load(ctrl, CTRL.COLS);
+    return rows > 0 && cols > 0 ? { rows, cols } : undefined;
+  };
+  function consoleEvents() {
+    const out = [];
+    const n = Atomics.load(ctrl, CTRL.RESIZES);
+    if (n !== resizesSeen) {
+      resizesSeen = n;
+      const w = winsize();
+      if (w) out.push({ tag: 'resize', val: w });
+    }
+    const sigs = Atomics.exchange(ctrl, CTRL.SIGNALS, 0);
+    for (let sig = 1; sig < 32; sig++) if (sigs & (1 << sig)) out.push({ tag: 'signal', val: sig });
+    return out;
+  }
+
   function randomBytes(len) {
     const out = new Uint8Array(Number(len));
     for (let i = 0; i < out.length; i += 65536) {
@@ -172,6 +196,12 @@ export function makeImports(env) {
       size: () => BigInt(env.layer.size()),
       read: (offset, len) => env.layer.read(Number(offset), len),
       save: (bytes) => env.layer.save(bytes),
+    },
+    'friscy:tty/console': {
+      currentMode: () => env.console || 'none',
+      size: winsize,
+      events: consoleEvents,
+      subscribe: () => new Pollable(consoleReady),
     },
     'friscy:net/transport': {
       send: (message) => {

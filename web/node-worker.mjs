@@ -5,7 +5,7 @@
 import { parentPort, workerData as cfg } from 'node:worker_threads';
 import { closeSync, openSync, readFileSync, readSync, fstatSync } from 'node:fs';
 import { makeImports, Exit } from './host.js';
-import { views } from './shared.js';
+import { importsConsole, views } from './shared.js';
 import { instantiate } from './kernel/friscy.js';
 
 const post = (m) => parentPort.postMessage(m);
@@ -41,6 +41,7 @@ try {
     args: ['friscy', ...cfg.args],
     vars: cfg.vars,
     terminal: cfg.terminal,
+    console: cfg.terminal ? 'raw' : 'none',
     write: (f, bytes) => out.write(f, bytes),
     beforeWait: () => out.flush(),
     rootfs: {
@@ -56,6 +57,7 @@ try {
     netSend: null,
   });
   const kernel = instantiate((name) => modules[name], imports);
+  post({ type: 'started', tty: importsConsole(modules['friscy.core.wasm']) });
   let code = 0;
   try {
     kernel.run.run();

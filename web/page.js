@@ -8,7 +8,7 @@
 
 import { Terminal } from './vendor/xterm.mjs';
 import { FitAddon } from './vendor/addon-fit.mjs';
-import { CTRL, Feeder, createShared, views, wake } from './shared.js';
+import { CTRL, Feeder, createShared, resize, views, wake } from './shared.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URL(location.href).searchParams;
@@ -122,6 +122,7 @@ const term = new Terminal({
   scrollback: 5000,
   fontFamily: 'DejaVu Sans Mono, Menlo, Consolas, monospace',
   fontSize: 14,
+  lineHeight: 1.1,
 });
 const fit = new FitAddon();
 term.loadAddon(fit);
@@ -132,6 +133,10 @@ state.term = term;
 let worker = null;
 let relay = null;
 let layerName = null;
+let resizeTarget = null;
+term.onResize(({ rows, cols }) => resizeTarget && resize(resizeTarget, rows, cols));
+let stdinFeeder = null;
+term.onData((s) => stdinFeeder?.send(new TextEncoder().encode(s)));
 
 async function start() {
   mark('start');
@@ -172,6 +177,8 @@ async function start() {
         break;
       case 'started':
         mark('started');
+        // The kernel's tty turns NL into CR NL itself (ONLCR).
+        term.options.convertEol = !m.tty;
         state.starts = (state.starts || 0) + 1;
         status(`running${image.cached ? ' (image from OPFS)' : ''}${relay ? ', network through ' + url.replace(/\?.*/, '') : ''}`);
         break;
@@ -199,13 +206,9 @@ async function start() {
     }
   };
   worker.onerror = (e) => status(`worker failed: ${e.message}`);
-  term.onData((s) => stdin.send(new TextEncoder().encode(s)));
-  term.onResize(({ rows, cols }) => {
-    Atomics.store(shared.ctrl, CTRL.ROWS, rows);
-    Atomics.store(shared.ctrl, CTRL.COLS, cols);
-    Atomics.add(shared.ctrl, CTRL.RESIZES, 1);
-    wake(shared.ctrl);
-  });
+  stdinFeeder = stdin;
+  // onResize listeners pile up across resets: keep one, pointing at the current run.
+  resizeTarget = shared.ctrl;
   worker.postMessage({
     sab,
     args,

@@ -17,7 +17,7 @@ export const CTRL = {
   ROWS: 3,
   COLS: 4,
   RESIZES: 5,
-  /** Signals forwarded from the host (a bit per Linux signal number). */
+  /** Signals forwarded from the host (a bit per Linux signal number below 32). */
   SIGNALS: 6,
   SIZE: 16,
 };
@@ -103,6 +103,25 @@ export function views(sab) {
     stdin: new Ring(sab, ctrlBytes, STDIN_CAP),
     net: new Ring(sab, ctrlBytes + Ring.bytes(STDIN_CAP), NET_CAP),
   };
+}
+
+/** Records a new terminal size and tells the worker (a resize event for the kernel). */
+export function resize(ctrl, rows, cols) {
+  Atomics.store(ctrl, CTRL.ROWS, rows);
+  Atomics.store(ctrl, CTRL.COLS, cols);
+  Atomics.add(ctrl, CTRL.RESIZES, 1);
+  wake(ctrl);
+}
+
+/** Forwards a host signal (Linux number) to the guest's init. */
+export function forwardSignal(ctrl, sig) {
+  Atomics.or(ctrl, CTRL.SIGNALS, 1 << sig);
+  wake(ctrl);
+}
+
+/** Whether a compiled kernel imports the console (friscy:tty/console). */
+export function importsConsole(module) {
+  return WebAssembly.Module.imports(module).some((i) => i.module.startsWith('friscy:tty/console'));
 }
 
 /** Tells the worker something changed. */

@@ -4,7 +4,7 @@
 // page must see goes out with postMessage; everything coming in arrives in shared memory.
 
 import { makeImports, Exit } from './host.js';
-import { views } from './shared.js';
+import { importsConsole, views } from './shared.js';
 import { instantiate } from './kernel/friscy.js';
 
 const post = (msg, transfer = []) => self.postMessage(msg, transfer);
@@ -116,11 +116,15 @@ self.onmessage = async ({ data: cfg }) => {
     ]);
     const out = outputBuffer();
     const shared = views(cfg.sab);
+    // With the kernel's tty the terminal is raw: the kernel echoes, edits lines, turns ^C
+    // into SIGINT and NL into CR NL. Without it, the page lets xterm.js do the last.
+    const tty = importsConsole(modules['friscy.core.wasm']);
     const imports = makeImports({
       shared,
       args: ['friscy', ...cfg.args],
       vars: cfg.vars,
       terminal: cfg.terminal,
+      console: cfg.terminal ? 'raw' : 'none',
       write: (fd, bytes) => out.write(fd, bytes),
       beforeWait: () => out.flush(),
       rootfs,
@@ -129,7 +133,7 @@ self.onmessage = async ({ data: cfg }) => {
       netSend: cfg.relay ? (bytes) => post({ type: 'net', bytes }, [bytes.buffer]) : null,
     });
     const kernel = instantiate((name) => modules[name], imports);
-    post({ type: 'started', ms: performance.now() - t0 });
+    post({ type: 'started', ms: performance.now() - t0, tty });
     let code = 0;
     try {
       kernel.run.run();

@@ -31,4 +31,4 @@ fi
 export FRISCY_BIN="$PWD/build/friscy" FRISCY_PROXY="$PWD/build/friscy-proxy"
 # The Node CLI's decompressed images go to a cache of their own, removed afterwards.
 export XDG_CACHE_HOME="$work/cache"
-node --test --test-concurrency=1 web/test/
+node --test --test-concurrency=1 web/test/*.test.mjs
