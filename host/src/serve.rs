@@ -2,13 +2,21 @@
 //! `friscy-pack --web` writes. The page needs cross-origin isolation (SharedArrayBuffer
 //! and Atomics.wait in its worker), so every response carries COOP `same-origin`, COEP
 //! `require-corp` and CORP `same-origin`; and `.wasm` must be `application/wasm` for
-//! streaming compilation. Plain HTTP/1.1 with keep-alive, GET and HEAD only, one thread
-//! per connection; nothing outside DIR is ever served.
+//! streaming compilation. Text and wasm go out gzip'd to clients that accept it; an ETag
+//! (size and mtime) answers revalidations with 304, which also lets Chromium reuse its
+//! cache of the compiled kernel on a second visit. Plain HTTP/1.1 with keep-alive, GET and
+//! HEAD only, one thread per connection; nothing outside DIR is ever served.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::UNIX_EPOCH;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
 
 use anyhow::{Context, Result, bail};
 
@@ -80,14 +88,46 @@ fn serve(args: &Args) -> Result<()> {
     // Tests start the server on port 0 and read the chosen port from this line.
     println!("friscy serve: {} at http://{addr}/", root.display());
     std::io::stdout().flush()?;
+    let cache = GzCache::default();
     for conn in listener.incoming() {
         let Ok(conn) = conn else { continue };
         let root = root.clone();
+        let cache = cache.clone();
         std::thread::spawn(move || {
-            let _ = handle(conn, &root);
+            let _ = handle(conn, &root, &cache);
         });
     }
     Ok(())
+}
+
+/// Gzip'd bodies by path and ETag, so the kernel's wasm is compressed once, not per visit.
+type GzCache = Arc<Mutex<HashMap<(PathBuf, String), Arc<Vec<u8>>>>>;
+
+/// Types worth compressing (the image is already gzip).
+fn compressible(ctype: &str) -> bool {
+    ctype.starts_with("text/") || ctype == "application/json" || ctype == "application/wasm"
+}
+
+/// A validator that changes with the file: its size and modification time.
+fn etag(meta: &std::fs::Metadata) -> String {
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("\"{:x}-{mtime:x}\"", meta.len())
+}
+
+fn gzipped(cache: &GzCache, path: &Path, tag: &str) -> Result<Arc<Vec<u8>>> {
+    let key = (path.to_path_buf(), tag.to_string());
+    if let Some(hit) = cache.lock().unwrap().get(&key) {
+        return Ok(hit.clone());
+    }
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    gz.write_all(&std::fs::read(path)?)?;
+    let body = Arc::new(gz.finish()?);
+    cache.lock().unwrap().insert(key, body.clone());
+    Ok(body)
 }
 
 /// The MIME type by extension (what browsers need for modules, wasm and the image).
@@ -145,7 +185,7 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn handle(conn: TcpStream, root: &Path) -> Result<()> {
+fn handle(conn: TcpStream, root: &Path, cache: &GzCache) -> Result<()> {
     let mut reader = BufReader::new(conn.try_clone()?);
     let mut out = conn;
     loop {
@@ -161,6 +201,8 @@ fn handle(conn: TcpStream, root: &Path) -> Result<()> {
         );
         let method = method.to_string();
         let mut keep_alive = version == "HTTP/1.1";
+        let mut if_none_match = None;
+        let mut accepts_gzip = false;
         loop {
             let mut h = String::new();
             if reader.read_line(&mut h)? == 0 {
@@ -170,26 +212,55 @@ fn handle(conn: TcpStream, root: &Path) -> Result<()> {
             if h.is_empty() {
                 break;
             }
-            if let Some((k, v)) = h.split_once(':')
-                && k.eq_ignore_ascii_case("connection")
-            {
-                keep_alive = !v.trim().eq_ignore_ascii_case("close");
+            let Some((k, v)) = h.split_once(':') else {
+                continue;
+            };
+            let v = v.trim();
+            if k.eq_ignore_ascii_case("connection") {
+                keep_alive = !v.eq_ignore_ascii_case("close");
+            } else if k.eq_ignore_ascii_case("if-none-match") {
+                if_none_match = Some(v.to_string());
+            } else if k.eq_ignore_ascii_case("accept-encoding") {
+                accepts_gzip = v.split(',').any(|e| e.trim().starts_with("gzip"));
             }
         }
-        let (status, file) = match method.as_str() {
+        let (mut status, file) = match method.as_str() {
             "GET" | "HEAD" => match resolve(root, &target) {
                 Some(f) => ("200 OK", Some(f)),
                 None => ("404 Not Found", None),
             },
             _ => ("405 Method Not Allowed", None),
         };
+        // The body: a file (maybe gzip'd), nothing for a 304, or the status as text.
+        let mut extra = String::new();
+        let mut gz = None;
         let (len, ctype) = match &file {
-            Some(f) => (std::fs::metadata(f)?.len(), mime(f)),
+            Some(f) => {
+                let meta = std::fs::metadata(f)?;
+                let tag = etag(&meta);
+                extra.push_str(&format!("ETag: {tag}\r\n"));
+                let ctype = mime(f);
+                if compressible(ctype) {
+                    extra.push_str("Vary: Accept-Encoding\r\n");
+                }
+                if if_none_match.as_deref() == Some(tag.as_str()) {
+                    status = "304 Not Modified";
+                    (0, ctype)
+                } else if accepts_gzip && compressible(ctype) {
+                    let body = gzipped(cache, f, &tag)?;
+                    extra.push_str("Content-Encoding: gzip\r\n");
+                    let n = body.len() as u64;
+                    gz = Some(body);
+                    (n, ctype)
+                } else {
+                    (meta.len(), ctype)
+                }
+            }
             None => (status.len() as u64 + 1, "text/plain; charset=utf-8"),
         };
         write!(
             out,
-            "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len}\r\n\
+            "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len}\r\n{extra}\
              Cross-Origin-Opener-Policy: same-origin\r\n\
              Cross-Origin-Embedder-Policy: require-corp\r\n\
              Cross-Origin-Resource-Policy: same-origin\r\n\
@@ -197,12 +268,13 @@ fn handle(conn: TcpStream, root: &Path) -> Result<()> {
              Connection: {}\r\n\r\n",
             if keep_alive { "keep-alive" } else { "close" }
         )?;
-        if method != "HEAD" {
-            match &file {
-                Some(f) => {
+        if method != "HEAD" && !status.starts_with("304") {
+            match (&file, gz) {
+                (_, Some(body)) => out.write_all(&body)?,
+                (Some(f), None) => {
                     std::io::copy(&mut std::fs::File::open(f)?.take(len), &mut out)?;
                 }
-                None => writeln!(out, "{status}")?,
+                (None, None) => writeln!(out, "{status}")?,
             }
         }
         out.flush()?;
