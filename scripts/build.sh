@@ -84,7 +84,7 @@ if command -v node >/dev/null && [ -x "$WEBTOOLS/.bin/jco" ]; then
   step "web bundle build/web (jco transpile of kernel-browser + web/ + xterm.js)"
   rm -rf $B/web.new && mkdir -p $B/web.new/kernel $B/web.new/vendor
   "$WEBTOOLS/.bin/jco" transpile $C/kernel-browser.wasm -o $B/web.new/kernel --name friscy \
-    --instantiation sync --no-typescript --no-nodejs-compat --quiet
+    --instantiation sync --no-typescript --no-nodejs-compat --minify --quiet
   rm -rf $B/web.new/kernel/interfaces $B/web.new/kernel/*.d.ts
   cp web/index.html web/*.js web/*.mjs $B/web.new/
   cp "$WEBTOOLS/@xterm/xterm/lib/xterm.mjs" "$WEBTOOLS/@xterm/xterm/css/xterm.css" \

@@ -140,13 +140,16 @@ term.onData((s) => stdinFeeder?.send(new TextEncoder().encode(s)));
 
 async function start() {
   mark('start');
+  // The worker starts compiling the kernel at once, while the image is made sure of.
+  worker = new Worker('worker.js', { type: 'module' });
   const cfg = await (await fetch('friscy.json')).json();
   $('name').textContent = cfg.name;
   document.title = `${cfg.name} - friscy`;
+  const configBytes = fetch(cfg.config).then((r) => r.arrayBuffer());
   const dir = await opfsDir();
   const image = await ensureImage(cfg, dir);
   mark('image');
-  const config = new Uint8Array(await (await fetch(cfg.config)).arrayBuffer());
+  const config = new Uint8Array(await configBytes);
   const persist = dir && params.get('persist') !== '0';
   layerName = persist ? `${cfg.image.digest.replace(':', '-')}.layer.tar` : null;
 
@@ -168,7 +171,6 @@ async function start() {
   vars.push(['TERM', 'xterm-256color']);
   if (relay) vars.push(['FRISCY_RELAY', '1']);
 
-  worker = new Worker('worker.js', { type: 'module' });
   worker.onmessage = ({ data: m }) => {
     switch (m.type) {
       case 'out':

@@ -101,19 +101,25 @@ async function openLayer(layer) {
   };
 }
 
+// The kernel is compiled as soon as the worker exists, while the page is still making
+// sure of the image; the run itself waits for the page's message.
+const compiled = (async () => {
+  const base = new URL('./kernel/', import.meta.url);
+  const names = ['friscy.core.wasm', 'friscy.core2.wasm', 'friscy.core3.wasm'];
+  const modules = {};
+  await Promise.all(
+    names.map(async (n) => {
+      modules[n] = await WebAssembly.compileStreaming(fetch(new URL(n, base)));
+    }),
+  );
+  return modules;
+})();
+compiled.catch(() => {});
+
 self.onmessage = async ({ data: cfg }) => {
   const t0 = performance.now();
   try {
-    const base = new URL('./kernel/', import.meta.url);
-    const names = ['friscy.core.wasm', 'friscy.core2.wasm', 'friscy.core3.wasm'];
-    const modules = {};
-    const [rootfs, layer] = await Promise.all([
-      openImage(cfg.image),
-      openLayer(cfg.layer),
-      ...names.map(async (n) => {
-        modules[n] = await WebAssembly.compileStreaming(fetch(new URL(n, base)));
-      }),
-    ]);
+    const [modules, rootfs, layer] = await Promise.all([compiled, openImage(cfg.image), openLayer(cfg.layer)]);
     const out = outputBuffer();
     const shared = views(cfg.sab);
     // With the kernel's tty the terminal is raw: the kernel echoes, edits lines, turns ^C
