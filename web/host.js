@@ -198,7 +198,7 @@ export function makeImports(env) {
       save: (bytes) => env.layer.save(bytes),
     },
     'friscy:tty/console': {
-      currentMode: () => env.console || 'none',
+      mode: () => env.console || 'none',
       size: winsize,
       events: consoleEvents,
       subscribe: () => new Pollable(consoleReady),
