@@ -92,8 +92,10 @@ test('Alpine: files survive a reload; reset discards them; export has them', { s
   await waitFor(page, /^written$/m);
   // The kernel saves once the shell is idle again.
   await page.waitForFunction((n) => (window.friscy.layerSaves || 0) > n, before, { timeout: 10000 });
-  const layer = await page.evaluate(() => Array.from(window.friscy.lastLayer));
-  const tar = Buffer.from(layer).toString('latin1');
+  // export downloads it.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
+  assert.equal(download.suggestedFilename(), 'layer.tar');
+  const tar = readFileSync(await download.path()).toString('latin1');
   assert.match(tar, /root\/note/);
   assert.match(tar, /etc\/\.wh\.motd/);
   assert.match(tar, /kept across visits/);

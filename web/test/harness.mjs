@@ -26,6 +26,7 @@ export async function launch() {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1000, height: 640 },
+    acceptDownloads: true,
     args: [
       '--no-sandbox',
       '--disable-background-networking',
