@@ -5,7 +5,7 @@
 //   node bench/web-browser.mjs startup SITE 0 REPEAT           navigation to the shell
 //        prompt, first visit (fresh profile) and second (image in OPFS), best of REPEAT
 
-import { launch, serve, waitFor } from '../web/test/harness.mjs';
+import { launch, screen, serve, waitFor } from '../web/test/harness.mjs';
 
 const [mode, site, scale, repeat, ...progs] = process.argv.slice(2);
 const server = await serve(site);
@@ -14,15 +14,18 @@ try {
     const browser = await launch();
     for (const p of progs) {
       let best = Infinity;
+      let out = '';
       for (let i = 0; i < Number(repeat); i++) {
         const page = await browser.newPage();
         await page.goto(`${server.url}?arg=/${p}&arg=${scale}&persist=0`);
         await page.waitForFunction(() => window.friscy.exitCode !== null, null, { timeout: 600000 });
         const t = await page.evaluate(() => window.friscy.timings);
         best = Math.min(best, (t.exit - t.started) / 1000);
+        // The program's output (its checksum), for bench/web.sh to compare.
+        out = (await screen(page)).split('\n')[0];
         await page.close();
       }
-      console.log(`${p} ${best.toFixed(3)}`);
+      console.log(`${p} ${best.toFixed(3)} ${out}`);
     }
     await browser.close();
   } else {

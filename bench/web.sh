@@ -61,12 +61,23 @@ declare -A WT ND
 for p in nop $PROGS; do
   WT[$p]=$(best wasmtime run $OUT/fused-bench.wasm -- /$p $SCALE)
   ND[$p]=$(best node $OUT/site/friscy.mjs -- /$p $SCALE)
+  wasmtime run $OUT/fused-bench.wasm -- /$p $SCALE >$OUT/log/$p.wasmtime 2>&1
+  node $OUT/site/friscy.mjs -- /$p $SCALE >$OUT/log/$p.node 2>&1
 done
 
 step "chromium (scale $SCALE, best of $REPEAT)"
 node bench/web-browser.mjs cpu "$OUT/site" "$SCALE" "$REPEAT" nop $PROGS >$OUT/log/chromium.txt
 declare -A CH
-while read -r p s; do CH[$p]=$s; done <$OUT/log/chromium.txt
+FAILED=0
+while read -r p s out; do
+  CH[$p]=$s
+  # Every engine must have printed the same checksum.
+  want=$(head -1 $OUT/log/$p.wasmtime)
+  if [ "$out" != "$want" ] || [ "$(head -1 $OUT/log/$p.node)" != "$want" ]; then
+    echo "bench/web: $p printed different results: wasmtime '$want', node '$(head -1 $OUT/log/$p.node)', chromium '$out'" >&2
+    FAILED=1
+  fi
+done <$OUT/log/chromium.txt
 
 echo
 echo "| program | wasmtime s | node s | chromium s | chromium / wasmtime |"
@@ -94,3 +105,4 @@ step "transfer size of the Alpine site"
     echo "$f $raw $gz"
   done ) | awk '{ printf "| %s | %d | %d |\n", $1, $2, $3; r += $2; g += $3 }
     END { printf "| total | %d | %d |\n", r, g }'
+exit $FAILED
