@@ -128,6 +128,7 @@ const fit = new FitAddon();
 term.loadAddon(fit);
 term.open($('terminal'));
 fit.fit();
+term.focus();
 state.term = term;
 
 let worker = null;
