@@ -40,7 +40,9 @@ fn parse(args: &[String]) -> Result<Option<Args>> {
             "-h" | "--help" => return Ok(None),
             "-p" | "--port" => {
                 let v = it.next().context("--port needs a number")?;
-                port = v.parse().with_context(|| format!("--port {v}: not a port"))?;
+                port = v
+                    .parse()
+                    .with_context(|| format!("--port {v}: not a port"))?;
             }
             "--host" => host = it.next().context("--host needs an address")?.clone(),
             s if s.starts_with('-') => bail!("unknown option {s}"),
