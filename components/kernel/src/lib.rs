@@ -26,9 +26,10 @@ pub mod signal;
 pub mod socket;
 pub mod syscalls;
 
-#[cfg(any(feature = "component", feature = "fused"))]
+#[cfg(any(feature = "component", feature = "fused", feature = "browser"))]
 mod bindings;
-#[cfg(any(feature = "component", feature = "fused"))]
+pub mod persist;
+#[cfg(any(feature = "component", feature = "fused", feature = "browser"))]
 mod wasi_dir;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -109,6 +110,8 @@ pub struct Kernel {
     pub port_map: Vec<(u16, u16)>,
     /// The embedded DNS responder's answers so far.
     pub(crate) dns_cache: dns::Cache,
+    /// The writable layer's saving (persist.rs).
+    pub(crate) layer: persist::LayerState,
 }
 
 impl Kernel {
@@ -138,6 +141,7 @@ impl Kernel {
             unix_autobind: 0,
             port_map: Vec::new(),
             dns_cache: Default::default(),
+            layer: Default::default(),
         };
         // Docker's /dev, made once like the tmpfs it mounts there.
         devfs::populate(&mut k);
@@ -266,7 +270,10 @@ impl Kernel {
             death_reason: None,
         };
         self.fg_pgrp = pid;
+        // What the runtime made so far (/dev, resolv.conf, a restored layer) needs no save.
+        self.layer_baseline();
         let status = self.run_init(init);
+        self.save_layer();
         status.shell_status()
     }
 }

@@ -297,6 +297,8 @@ impl Kernel {
             }
             pollables.extend(p);
         }
+        // The writable layer is saved once things have settled (persist.rs).
+        earliest(self.save_layer_when_idle());
         if deadline.is_none() && !stdin && pollables.is_empty() {
             return false;
         }
