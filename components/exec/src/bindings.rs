@@ -165,6 +165,17 @@ impl wit::Guest for Exec {
     fn instret(hart: u32) -> u64 {
         with(|m| m.instret(hart))
     }
+    fn map_file(space: u32, addr: u64, len: u64, key: (u64, u64), offset: u64) {
+        let key = machine::FileKey::from_halves(key.0, key.1);
+        with(|m| m.map_file(space, addr, len, key, offset));
+    }
+    fn exec_stats() -> (u64, u64) {
+        let s = with(|m| m.exec_stats());
+        (s.translated, s.interpreted)
+    }
+    fn translated_files() -> u32 {
+        with(|m| m.translated_files())
+    }
 }
 
 export!(Exec);

@@ -20,6 +20,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use crate::aot::{NO_AOT, SpaceAot};
 use crate::decode::{decode16, decode32, inst_len};
 use crate::isa::Inst;
 use crate::machine::Fault;
@@ -47,6 +48,8 @@ pub struct Block {
     pub offsets: Vec<u16>,
     /// The blocks that followed last time: `[fall-through, taken]`.
     pub links: [u32; 2],
+    /// The translated code entered at `start` (`aot::SpaceAot::probe`), or `aot::NO_AOT`.
+    pub aot: u64,
 }
 
 /// A multiplicative hasher for the pc-keyed map (SipHash costs more than the lookup).
@@ -79,6 +82,9 @@ pub struct CodeCache {
     by_page: PcMap<Vec<u64>>,
     /// (pc, index) pairs; pc `DEAD` marks an empty slot.
     front: Vec<(u64, u32)>,
+    /// Where translated code may run (kept across flushes: it is about memory, not
+    /// decoded blocks).
+    pub(crate) aot: SpaceAot,
 }
 
 impl Default for CodeCache {
@@ -89,6 +95,7 @@ impl Default for CodeCache {
             by_pc: PcMap::default(),
             by_page: PcMap::default(),
             front: vec![(DEAD, 0); FRONT],
+            aot: SpaceAot::default(),
         }
     }
 }
@@ -100,7 +107,9 @@ fn front_slot(pc: u64) -> usize {
 impl CodeCache {
     /// Drops every block (fence.i).
     pub fn flush(&mut self) {
+        let aot = std::mem::take(&mut self.aot);
         *self = CodeCache::default();
+        self.aot = aot;
     }
 
     /// Drops the blocks touching `page`.
@@ -115,6 +124,7 @@ impl CodeCache {
                     insts: Vec::new(),
                     offsets: Vec::new(),
                     links: [NO_LINK; 2],
+                    aot: NO_AOT,
                 };
                 self.free.push(idx);
                 let slot = front_slot(pc);
@@ -125,9 +135,22 @@ impl CodeCache {
         }
     }
 
-    /// Applies the invalidations memory has queued since the last lookup.
+    /// Applies the invalidations memory has queued since the last lookup: stores into
+    /// pages (which also taint translated code there).
     #[inline]
     pub fn sync(&mut self, mem: &mut Memory) {
+        if !mem.invalidated.is_empty() && self.aot.taint(&mem.invalidated) {
+            // Translated functions span pages: drop every block that may refer to one.
+            mem.invalidated.clear();
+            self.flush();
+        }
+        self.sync_untainted(mem);
+    }
+
+    /// As `sync`, for invalidations that did not change memory's contents (mprotect,
+    /// munmap: the callers deal with translated code themselves).
+    #[inline]
+    pub(crate) fn sync_untainted(&mut self, mem: &mut Memory) {
         if mem.flush_code {
             mem.flush_code = false;
             mem.invalidated.clear();
@@ -226,11 +249,13 @@ impl CodeCache {
             mem.mark_code(last_page * PAGE_SIZE);
             self.by_page.entry(last_page).or_default().push(start);
         }
+        let aot = self.aot.probe(mem, start);
         let block = Block {
             start,
             insts,
             offsets,
             links: [NO_LINK; 2],
+            aot,
         };
         let idx = match self.free.pop() {
             Some(idx) => {

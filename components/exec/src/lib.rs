@@ -4,9 +4,11 @@
 //! it maps memory, creates harts and calls `run`, which returns at every `ecall`, fault,
 //! breakpoint, illegal instruction or budget end. Inside, the ISA is defined once in
 //! `isa.rs`; `decode.rs` turns bits into `Inst`s, `block.rs` caches decoded basic blocks per
-//! address space, `interp/` executes them, `disasm.rs` prints them, and `memory.rs` holds
-//! guest memory as a flat arena with a page permission table.
+//! address space, `interp/` executes them, `disasm.rs` prints them, `memory/` holds
+//! guest memory (paged, with a software TLB), and `aot/` runs code rv2wasm translated
+//! ahead of time, when the module holds some.
 
+pub mod aot;
 pub mod block;
 pub mod decode;
 pub mod disasm;
@@ -17,8 +19,8 @@ pub mod memory;
 pub mod softfloat;
 
 pub use machine::{
-    Access, Fault, FaultCause, HartId, Machine, Machines, MapError, Prot, Registers, SpaceId,
-    StopReason, Syscall,
+    Access, ExecStats, Fault, FaultCause, FileKey, HartId, Machine, Machines, MapError, Prot,
+    Registers, SpaceId, StopReason, Syscall,
 };
 
 // The WIT layer, compiled only for the component build.

@@ -3,8 +3,9 @@
 
 use core::ops::BitOr;
 
+pub use crate::aot::{FileKey, Stats as ExecStats};
 use crate::block::CodeCache;
-use crate::interp::{self, Hart};
+use crate::interp::Hart;
 use crate::memory::{Frames, Memory, SharedFrames};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -132,12 +133,50 @@ pub trait Machine {
     /// Instructions retired: an `ecall` counts (pc is past it), an instruction that stops
     /// with a fault, breakpoint or illegal-instruction does not.
     fn instret(&self, hart: HartId) -> u64;
+    /// Says that `[addr, addr+len)` of `space` now holds the bytes of the file whose
+    /// contents have key `key` (`FileKey::of`), starting at file offset `offset`: an ELF
+    /// segment or a private file mapping, just mapped and filled. Code translated ahead of
+    /// time for that file may then run there. Call it after the bytes are written and the
+    /// protection set; later changes to the range (stores, munmap) are noticed. Exec
+    /// builds without translated code ignore it.
+    fn map_file(&mut self, space: SpaceId, addr: u64, len: u64, key: FileKey, offset: u64) {
+        let _ = (space, addr, len, key, offset);
+    }
+    /// Guest instructions retired so far by translated code and by the interpreter, over
+    /// every hart this machine has run.
+    fn exec_stats(&self) -> ExecStats {
+        ExecStats::default()
+    }
+    /// How many files there is translated code for (0: `map_file` is not worth calling).
+    fn translated_files(&self) -> u32 {
+        0
+    }
 }
 
 /// An address space: memory plus the code decoded from it.
 pub(crate) struct Space {
     pub mem: Memory,
     pub code: CodeCache,
+}
+
+impl Space {
+    /// Runs `op`, a change of the mappings of `[addr, addr+len)`, keeping decoded and
+    /// translated code consistent with it.
+    fn remap(
+        &mut self,
+        addr: u64,
+        len: u64,
+        op: impl FnOnce(&mut Memory) -> Result<(), MapError>,
+    ) -> Result<(), MapError> {
+        // Stores queued before count as stores.
+        self.code.sync(&mut self.mem);
+        op(&mut self.mem)?;
+        self.code.sync_untainted(&mut self.mem);
+        if self.code.aot.forget(addr, addr.saturating_add(len)) {
+            self.code.flush();
+        }
+        Ok(())
+    }
 }
 
 /// A table of live objects, indexed by id; freed ids are reused.
@@ -231,10 +270,14 @@ impl Machine for Machines {
     fn space_fork(&mut self, space: SpaceId) -> SpaceId {
         let s = self.spaces.get_mut(space);
         // Decoded code is not copied: the child re-decodes what it runs (usually an exec).
-        let copy = Space {
+        let mut copy = Space {
             mem: s.mem.fork(),
             code: CodeCache::default(),
         };
+        // Where translated code may run is copied, and its pages marked as code again
+        // (a fork clears the marks).
+        copy.code.aot = s.code.aot.clone();
+        copy.code.aot.remark(&mut copy.mem);
         self.spaces.insert(copy)
     }
 
@@ -252,15 +295,28 @@ impl Machine for Machines {
     }
 
     fn map(&mut self, space: SpaceId, addr: u64, len: u64, prot: Prot) -> Result<(), MapError> {
-        self.spaces.get_mut(space).mem.map(addr, len, prot)
+        let s = self.spaces.get_mut(space);
+        s.remap(addr, len, |mem| mem.map(addr, len, prot))
     }
 
     fn unmap(&mut self, space: SpaceId, addr: u64, len: u64) -> Result<(), MapError> {
-        self.spaces.get_mut(space).mem.unmap(addr, len)
+        let s = self.spaces.get_mut(space);
+        s.remap(addr, len, |mem| mem.unmap(addr, len))
     }
 
     fn protect(&mut self, space: SpaceId, addr: u64, len: u64, prot: Prot) -> Result<(), MapError> {
-        self.spaces.get_mut(space).mem.protect(addr, len, prot)
+        let s = self.spaces.get_mut(space);
+        // Stores queued before count as stores.
+        s.code.sync(&mut s.mem);
+        s.mem.protect(addr, len, prot)?;
+        s.code.sync_untainted(&mut s.mem);
+        if s.code.aot.overlaps(addr, addr.saturating_add(len)) {
+            // The pages lost their code marks, and translated code spanning them was
+            // checked against the old protection.
+            s.code.aot.remark(&mut s.mem);
+            s.code.flush();
+        }
+        Ok(())
     }
 
     fn read(&mut self, space: SpaceId, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {
@@ -278,7 +334,7 @@ impl Machine for Machines {
     fn run(&mut self, hart: HartId, budget: u64) -> StopReason {
         let h = self.harts.get_mut(hart);
         let space = self.spaces.get_mut(h.space);
-        interp::run(h, space, budget)
+        crate::aot::run(h, space, budget)
     }
 
     fn registers(&self, hart: HartId) -> Registers {
@@ -324,5 +380,21 @@ impl Machine for Machines {
 
     fn instret(&self, hart: HartId) -> u64 {
         self.harts.get(hart).instret
+    }
+
+    fn map_file(&mut self, space: SpaceId, addr: u64, len: u64, key: FileKey, offset: u64) {
+        let s = self.spaces.get_mut(space);
+        s.code.sync(&mut s.mem);
+        if s.code.aot.map_file(&mut s.mem, addr, len, key, offset) {
+            s.code.flush();
+        }
+    }
+
+    fn exec_stats(&self) -> ExecStats {
+        crate::aot::stats()
+    }
+
+    fn translated_files(&self) -> u32 {
+        crate::aot::translated_files()
     }
 }

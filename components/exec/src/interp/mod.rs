@@ -39,6 +39,8 @@ pub struct Hart {
     /// Address reserved by the last lr, if any.
     pub reservation: Option<u64>,
     pub space: SpaceId,
+    /// What translated code and exec share while it runs (`aot::abi`).
+    pub aot: crate::aot::HartAot,
 }
 
 impl Hart {
@@ -52,6 +54,7 @@ impl Hart {
             frm: 0,
             reservation: None,
             space,
+            aot: crate::aot::HartAot::default(),
         }
     }
 
@@ -80,13 +83,29 @@ pub fn run(h: &mut Hart, space: &mut Space, budget: u64) -> StopReason {
     // Like Linux on every return to user space, drop any dangling LR reservation: another
     // hart may have run since.
     h.reservation = None;
+    match run_blocks(h, space, budget, false) {
+        RunEnd::Stop(reason) => reason,
+        RunEnd::Translated => unreachable!("no translated code was asked for"),
+    }
+}
+
+/// How `run_blocks` ended.
+pub(crate) enum RunEnd {
+    Stop(StopReason),
+    /// The block at `h.pc` has translated code (`Block::aot`), which `aot::run` runs.
+    Translated,
+}
+
+/// The interpreter loop: runs blocks for at most `budget` instructions; with
+/// `translated`, returns when the next block has translated code.
+pub(crate) fn run_blocks(h: &mut Hart, space: &mut Space, budget: u64, translated: bool) -> RunEnd {
     let mem = &mut space.mem;
     let code = &mut space.code;
     mem.catch_up();
     code.sync(mem);
     let mut idx = match code.lookup(mem, h.pc) {
         Ok(i) => i,
-        Err(f) => return StopReason::Fault(f),
+        Err(f) => return RunEnd::Stop(StopReason::Fault(f)),
     };
     let mut left = budget;
     loop {
@@ -95,10 +114,10 @@ pub fn run(h: &mut Hart, space: &mut Space, budget: u64) -> StopReason {
         if count as u64 > left {
             // The last, partial block of this slice.
             // (fence.i ends its block, so a partial block never runs one.)
-            return match exec_block(h, mem, block, left as usize) {
+            return RunEnd::Stop(match exec_block(h, mem, block, left as usize) {
                 Exit::Stop(reason) => reason,
                 Exit::Next(_) | Exit::FenceI => StopReason::BudgetExhausted,
-            };
+            });
         }
         let exit = match exec_block(h, mem, block, count) {
             Exit::Next(exit) => exit,
@@ -106,11 +125,11 @@ pub fn run(h: &mut Hart, space: &mut Space, budget: u64) -> StopReason {
                 code.flush();
                 2
             }
-            Exit::Stop(reason) => return reason,
+            Exit::Stop(reason) => return RunEnd::Stop(reason),
         };
         left -= count as u64;
         if left == 0 {
-            return StopReason::BudgetExhausted;
+            return RunEnd::Stop(StopReason::BudgetExhausted);
         }
         let next = if exit > 1 || mem.code_dirty() {
             // The block may be gone (a store into its page, fence.i): no links.
@@ -121,9 +140,48 @@ pub fn run(h: &mut Hart, space: &mut Space, budget: u64) -> StopReason {
         };
         idx = match next {
             Ok(i) => i,
-            Err(f) => return StopReason::Fault(f),
+            Err(f) => return RunEnd::Stop(StopReason::Fault(f)),
         };
+        if translated && code.block(idx).aot != crate::aot::NO_AOT {
+            return RunEnd::Translated;
+        }
     }
+}
+
+/// How `exec_one` ended.
+pub(crate) enum OneEnd {
+    /// Retired; `h.pc` is the next instruction's.
+    Next,
+    /// A fence.i retired.
+    FenceI,
+    /// Not retired.
+    Stop(StopReason),
+}
+
+/// Runs the single instruction `inst` at `h.pc` with the interpreter's own code: what
+/// translated code calls for the instructions it does not expand inline (`aot` helpers),
+/// so both backends share one definition of them.
+pub(crate) fn exec_one(h: &mut Hart, mem: &mut Memory, inst: crate::isa::Inst) -> OneEnd {
+    thread_local! {
+        static SCRATCH: core::cell::RefCell<Block> = core::cell::RefCell::new(Block {
+            start: 0,
+            insts: vec![crate::isa::Inst::illegal(0, 4)],
+            offsets: vec![0, 4],
+            links: [crate::block::NO_LINK; 2],
+            aot: crate::aot::NO_AOT,
+        });
+    }
+    SCRATCH.with(|b| {
+        let mut b = b.borrow_mut();
+        b.start = h.pc;
+        b.insts[0] = inst;
+        b.offsets[1] = inst.len as u16;
+        match exec_block(h, mem, &b, 1) {
+            Exit::Next(_) => OneEnd::Next,
+            Exit::FenceI => OneEnd::FenceI,
+            Exit::Stop(reason) => OneEnd::Stop(reason),
+        }
+    })
 }
 
 /// Runs the first `count` instructions of `block`, which starts at `h.pc`.

@@ -402,15 +402,19 @@ impl Memory {
     }
 
     /// Marks the page of `addr` (present: it was just fetched from) as holding decoded
-    /// code, so stores into it take the slow path.
-    pub(crate) fn mark_code(&mut self, addr: u64) {
+    /// code, so stores into it take the slow path. Returns whether the page is marked (a
+    /// page not present is not).
+    pub(crate) fn mark_code(&mut self, addr: u64) -> bool {
         let vpn = addr >> PAGE_SHIFT;
         if vpn >= page_table::PAGES {
-            return;
+            return false;
         }
         let pte = self.pt.get(vpn);
-        if !pte.present() || pte.has(PTE_CODE) {
-            return;
+        if !pte.present() {
+            return false;
+        }
+        if pte.has(PTE_CODE) {
+            return true;
         }
         *self.pt.entry(vpn) = Pte(pte.0 | PTE_CODE);
         self.tlb.flush_page(addr & PAGE_MASK);
@@ -427,6 +431,7 @@ impl Memory {
                 self.tlb.flush_writes();
             }
         }
+        true
     }
 
     /// copy_from_user: every page needs `R`.

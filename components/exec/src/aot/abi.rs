@@ -1,0 +1,212 @@
+//! The contract between code rv2wasm generates and the exec module it is linked into.
+//!
+//! rv2wasm (`aot/`) runs natively and links against this crate, so these constants are the
+//! single definition both sides use: where generated code finds guest registers and the
+//! TLB, which helper functions it may call (found by name in the module's name section),
+//! the signature of a translated function, and how a translated function says why it
+//! returned. Layouts used here are identical on wasm32 and on 64-bit hosts (every field a
+//! fixed-size integer), and the manifest carries the offsets rv2wasm used, which exec
+//! compares with its own before trusting any translation (`Manifest::abi_matches`).
+
+use core::mem::offset_of;
+
+use crate::interp::Hart;
+
+/// Bumped whenever anything below changes meaning.
+pub const ABI_VERSION: u32 = 1;
+
+/// Offsets into `Hart` (`repr(C)`).
+pub const HART_X: u32 = offset_of!(Hart, x) as u32;
+pub const HART_F: u32 = offset_of!(Hart, f) as u32;
+pub const HART_PC: u32 = offset_of!(Hart, pc) as u32;
+pub const HART_FFLAGS: u32 = offset_of!(Hart, fflags) as u32;
+pub const HART_FRM: u32 = offset_of!(Hart, frm) as u32;
+pub const HART_AOT_TLB: u32 = (offset_of!(Hart, aot) + offset_of!(HartAot, tlb)) as u32;
+pub const HART_AOT_STOP: u32 = (offset_of!(Hart, aot) + offset_of!(HartAot, stop)) as u32;
+pub const HART_AOT_ARG: u32 = (offset_of!(Hart, aot) + offset_of!(HartAot, arg)) as u32;
+
+/// The software TLB as generated code sees it on wasm32 (`memory::tlb`): 512 entries of 16
+/// bytes per table (`tag: u64`, then `addend: usize`, 4 bytes on wasm32), the write table
+/// after the read table.
+pub const TLB_ENTRIES: u32 = crate::memory::tlb::TLB_ENTRIES as u32;
+pub const TLB_ENTRY_SIZE: u32 = 16;
+pub const TLB_WRITE: u32 = TLB_ENTRIES * TLB_ENTRY_SIZE;
+pub const TLB_ADDEND: u32 = 8;
+
+/// The per-hart state generated code and exec share while translated code runs.
+#[derive(Clone, Copy, Debug, Default)]
+#[repr(C)]
+pub struct HartAot {
+    /// The wasm32 address of the running space's `Tlb` (set by exec before every call).
+    pub tlb: u32,
+    /// Why translated code stopped (`STOP_*`), when it returns a negative value.
+    pub stop: u32,
+    /// The stop's payload (an illegal instruction's bits).
+    pub arg: u64,
+}
+
+/// How a translated function returns: a value `r >= 0` means "continue at `hart.pc`
+/// with `r` instructions of budget left", every register written back; `r < 0` means a
+/// stop, with `!r` budget left and the reason in `hart.aot.stop`:
+pub const STOP_NONE: u32 = 0;
+/// An ecall retired; pc is past it.
+pub const STOP_ECALL: u32 = 1;
+/// An ebreak; pc at it.
+pub const STOP_EBREAK: u32 = 2;
+/// An illegal instruction (bits in `arg`); pc at it.
+pub const STOP_ILLEGAL: u32 = 3;
+/// A helper stopped (fault, illegal rounding mode, ...); exec kept the `StopReason`.
+pub const STOP_HELPER: u32 = 4;
+/// A fence.i retired; pc past it. Exec drops decoded code and continues.
+pub const STOP_FENCE_I: u32 = 5;
+/// Not enough budget for the code ahead; pc at a check point. Exec interprets the rest of
+/// the slice exactly.
+pub const STOP_BUDGET: u32 = 6;
+/// A store retired into a page holding decoded or translated code; pc past it.
+pub const STOP_CODE_DIRTY: u32 = 7;
+
+/// Status returned by the store and exec1 helpers.
+pub const STATUS_OK: u32 = 0;
+/// The helper stopped (`hart.aot.stop` is set); the instruction did not retire.
+pub const STATUS_STOP: u32 = 1;
+/// The instruction retired, and code may have changed (a store into a code page, or a
+/// fence.i): leave translated code.
+pub const STATUS_LEAVE: u32 = 2;
+
+/// Deepest nesting of translated calls on the Wasm stack; a call beyond it leaves to the
+/// dispatcher instead (which starts again at depth 0), so guest recursion cannot
+/// overflow the host stack.
+pub const MAX_DEPTH: u32 = 48;
+
+/// Wasm value types, for signatures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ty {
+    I32,
+    I64,
+}
+
+/// A function of the exec module that generated code uses.
+#[derive(Clone, Copy, Debug)]
+pub struct Import {
+    /// A substring of its symbol name (the name section holds mangled names, which
+    /// contain the Rust identifier).
+    pub name: &'static str,
+    pub params: &'static [Ty],
+    pub results: &'static [Ty],
+}
+
+/// Translated functions: `(hart, entry, pc, budget, depth) -> r` (see `STOP_*`). `entry`
+/// picks the function's entry point (`pc` is its guest address), `depth` counts nested
+/// translated calls.
+pub const TRANSLATED_PARAMS: &[Ty] = &[Ty::I32, Ty::I32, Ty::I64, Ty::I64, Ty::I32];
+pub const TRANSLATED_RESULTS: &[Ty] = &[Ty::I64];
+
+/// Loads through the slow path: `(hart, addr, op) -> value`, `op` an `Op` load (integer
+/// loads extend as the instruction does; flw NaN-boxes). On a fault `hart.aot.stop` is
+/// `STOP_HELPER` and the value is 0.
+pub const LOAD: Import = Import {
+    name: "friscy_aot_load",
+    params: &[Ty::I32, Ty::I64, Ty::I32],
+    results: &[Ty::I64],
+};
+/// Stores through the slow path: `(hart, addr, value, op) -> STATUS_*`.
+pub const STORE: Import = Import {
+    name: "friscy_aot_store",
+    params: &[Ty::I32, Ty::I64, Ty::I64, Ty::I32],
+    results: &[Ty::I32],
+};
+/// One instruction run by the interpreter's own code: `(hart, packed, imm, pc, budget)
+/// -> STATUS_*`. The instruction's source registers must be in the hart, its
+/// destination is read back from it; `packed` is `pack_inst`'s, `budget` the budget left
+/// as if no instruction of the current block after the ones before this had run (for
+/// the instret CSR).
+pub const EXEC1: Import = Import {
+    name: "friscy_aot_exec1",
+    params: &[Ty::I32, Ty::I64, Ty::I32, Ty::I64, Ty::I64],
+    results: &[Ty::I32],
+};
+/// The translated code for a guest address: `(hart, pc) -> slot << 32 | entry`, or -1.
+pub const LOOKUP: Import = Import {
+    name: "friscy_aot_lookup",
+    params: &[Ty::I32, Ty::I64],
+    results: &[Ty::I64],
+};
+/// Placeholders whose bodies rv2wasm replaces: the manifest's length, and a copy of it
+/// to a given address.
+pub const MANIFEST_LEN: Import = Import {
+    name: "friscy_aot_manifest_len",
+    params: &[],
+    results: &[Ty::I32],
+};
+pub const MANIFEST_COPY: Import = Import {
+    name: "friscy_aot_manifest_copy",
+    params: &[Ty::I32],
+    results: &[],
+};
+
+/// Every function rv2wasm looks up.
+pub const IMPORTS: &[Import] = &[LOAD, STORE, EXEC1, LOOKUP, MANIFEST_LEN, MANIFEST_COPY];
+
+/// An `Inst` without its immediate, as the exec1 helper takes it.
+pub fn pack_inst(i: &crate::isa::Inst) -> u64 {
+    i.op as u64
+        | (i.rd as u64) << 8
+        | (i.rs1 as u64) << 16
+        | (i.rs2 as u64) << 24
+        | (i.rs3 as u64) << 32
+        | (i.rm as u64) << 40
+        | (i.len as u64) << 48
+}
+
+/// The inverse of `pack_inst`.
+pub fn unpack_inst(p: u64, imm: i32) -> Option<crate::isa::Inst> {
+    let op = crate::isa::TABLE.get((p & 0xff) as usize)?.op;
+    Some(crate::isa::Inst {
+        op,
+        rd: (p >> 8) as u8,
+        rs1: (p >> 16) as u8,
+        rs2: (p >> 24) as u8,
+        rs3: (p >> 32) as u8,
+        rm: (p >> 40) as u8,
+        len: (p >> 48) as u8,
+        imm,
+    })
+}
+
+/// The offsets above, as the manifest records them.
+pub fn layout() -> [u32; 12] {
+    [
+        ABI_VERSION,
+        HART_X,
+        HART_F,
+        HART_PC,
+        HART_FFLAGS,
+        HART_FRM,
+        HART_AOT_TLB,
+        HART_AOT_STOP,
+        HART_AOT_ARG,
+        TLB_ENTRIES,
+        MAX_DEPTH,
+        crate::isa::TABLE.len() as u32,
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::decode32;
+
+    #[test]
+    fn packing_round_trips() {
+        for w in [0x00b5_0533u32, 0x0205_1513, 0xfe85_3c23, 0x02c5_f543] {
+            let i = decode32(w);
+            assert_eq!(unpack_inst(pack_inst(&i), i.imm), Some(i));
+        }
+    }
+
+    #[test]
+    fn hart_layout_is_what_generated_code_expects() {
+        assert_eq!((HART_X, HART_F, HART_PC), (0, 2048, 4096));
+        assert_eq!(HART_AOT_TLB % 8, 0);
+    }
+}
