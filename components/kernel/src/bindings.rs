@@ -152,6 +152,8 @@ pub fn guest_argv(args: impl IntoIterator<Item = String>) -> Vec<Vec<u8>> {
 /// Kernel options come from `FRISCY_*` variables, which are not passed to the guest.
 struct Options {
     trace: bool,
+    /// FRISCY_AOT_STATS=1: how many instructions ran translated, at exit.
+    aot_stats: bool,
     /// FRISCY_PORTS=HOST:GUEST[,...]: guest binds to GUEST bind HOST.
     ports: Vec<(u16, u16)>,
 }
@@ -159,12 +161,15 @@ struct Options {
 fn split_env() -> (Vec<Vec<u8>>, Options) {
     let mut opts = Options {
         trace: false,
+        aot_stats: false,
         ports: Vec::new(),
     };
     let mut envp = Vec::new();
     for (k, v) in wasi::cli::environment::get_environment() {
         if k == "FRISCY_TRACE" {
             opts.trace = !v.is_empty() && v != "0";
+        } else if k == "FRISCY_AOT_STATS" {
+            opts.aot_stats = !v.is_empty() && v != "0";
         } else if k == "FRISCY_PORTS" {
             for pair in v.split(',').filter(|p| !p.is_empty()) {
                 let parsed = pair
@@ -213,6 +218,10 @@ fn run(make: impl FnOnce() -> Result<Kernel, String>) -> Result<(), ()> {
         ));
     }
     let status = kernel.run_command_in(cwd, launch.argv, launch.envp);
+    if opts.aot_stats || opts.trace {
+        let report = kernel.aot_report();
+        kernel.report(&report);
+    }
     if status == 0 {
         return Ok(());
     }
@@ -364,8 +373,8 @@ mod imported {
 
     use friscy_abi::Errno;
     use friscy_exec::{
-        Access, Fault, FaultCause, HartId, Machine, MapError, Prot, Registers, SpaceId, StopReason,
-        Syscall,
+        Access, ExecStats, Fault, FaultCause, FileKey, HartId, Machine, MapError, Prot, Registers,
+        SpaceId, StopReason, Syscall,
     };
     use friscy_vfs::{Dirent, Fs, Ino, SetAttr, Stat, Timespec};
 
@@ -507,6 +516,19 @@ mod imported {
         }
         fn instret(&self, hart: HartId) -> u64 {
             m::instret(hart)
+        }
+        fn map_file(&mut self, space: SpaceId, addr: u64, len: u64, key: FileKey, offset: u64) {
+            m::map_file(space, addr, len, key.halves(), offset)
+        }
+        fn exec_stats(&self) -> ExecStats {
+            let (translated, interpreted) = m::exec_stats();
+            ExecStats {
+                translated,
+                interpreted,
+            }
+        }
+        fn translated_files(&self) -> u32 {
+            m::translated_files()
         }
     }
 

@@ -6,6 +6,7 @@
 //! vfs and the host are reached through traits, implemented either by direct calls (the
 //! fused build and native tests) or over WIT imports (the composed component).
 
+mod aot;
 pub mod devfs;
 mod dns;
 pub mod elf;
@@ -112,6 +113,8 @@ pub struct Kernel {
     pub(crate) dns_cache: dns::Cache,
     /// The writable layer's saving (persist.rs).
     pub(crate) layer: persist::LayerState,
+    /// Content keys of files, for exec's translated code (aot.rs).
+    pub(crate) file_keys: aot::FileKeys,
 }
 
 impl Kernel {
@@ -142,6 +145,7 @@ impl Kernel {
             port_map: Vec::new(),
             dns_cache: Default::default(),
             layer: Default::default(),
+            file_keys: Default::default(),
         };
         // Docker's /dev, made once like the tmpfs it mounts there.
         devfs::populate(&mut k);

@@ -196,7 +196,7 @@ impl Kernel {
         envp: &[Vec<u8>],
     ) -> Result<Image, ExecError> {
         let mut path = path.to_vec();
-        let mut file = self.read_executable(cwd, &path)?.1;
+        let (mut ino, mut file) = self.read_executable(cwd, &path)?;
         // `#!interpreter [one argument]`: binfmt_script.
         let mut depth = 0;
         while file.starts_with(b"#!") {
@@ -218,8 +218,8 @@ impl Kernel {
             new_argv.push(path.clone());
             new_argv.extend(argv.into_iter().skip(1));
             argv = new_argv;
-            file = match self.read_executable(cwd, &interp) {
-                Ok((_, data)) => data,
+            (ino, file) = match self.read_executable(cwd, &interp) {
+                Ok(found) => found,
                 Err(ExecError::NotFound(_)) => {
                     return Err(ExecError::InterpreterNotFound {
                         program: path,
@@ -238,7 +238,7 @@ impl Kernel {
         let interp_file = match &interp {
             None => None,
             Some(ip) => match self.read_executable(cwd, ip) {
-                Ok((_, data)) => Some(data),
+                Ok(found) => Some(found),
                 Err(ExecError::NotFound(_)) => {
                     return Err(ExecError::InterpreterNotFound {
                         program: path,
@@ -254,10 +254,10 @@ impl Kernel {
         let result = self.populate(
             space,
             &abs_path,
-            &file,
+            (ino, &file),
             &exe,
             interp.as_deref(),
-            interp_file.as_deref(),
+            interp_file.as_ref().map(|(i, d)| (*i, d.as_slice())),
             &argv,
             envp,
         );
@@ -327,10 +327,10 @@ impl Kernel {
         &mut self,
         space: SpaceId,
         path: &[u8],
-        file: &[u8],
+        file: (Ino, &[u8]),
         exe: &Elf,
         interp_path: Option<&[u8]>,
-        interp_file: Option<&[u8]>,
+        interp_file: Option<(Ino, &[u8])>,
         argv: &[Vec<u8>],
         envp: &[Vec<u8>],
     ) -> Result<(MemoryMap, u64, u64), ExecError> {
@@ -348,14 +348,14 @@ impl Kernel {
 
         let mut entry = main.entry;
         let mut base = 0;
-        if let (Some(ip), Some(idata)) = (interp_path, interp_file) {
+        if let (Some(ip), Some((iino, idata))) = (interp_path, interp_file) {
             let ielf = Elf::parse(idata).map_err(|e| ExecError::Format(ip.to_vec(), e))?;
             let (ilo, ihi) = ielf.load_range();
             let span = page_up(ihi - page_down(ilo)).ok_or_else(oom)?;
             let at = mm.find_free(span).ok_or_else(oom)?;
             let ibias = at - page_down(ilo);
             let loaded = self
-                .load_segments(space, &mut mm, idata, &ielf, ibias, ip)
+                .load_segments(space, &mut mm, (iino, idata), &ielf, ibias, ip)
                 .ok_or_else(oom)?;
             entry = loaded.entry;
             base = loaded.bias;
@@ -418,7 +418,7 @@ impl Kernel {
         &mut self,
         space: SpaceId,
         mm: &mut MemoryMap,
-        file: &[u8],
+        (ino, file): (Ino, &[u8]),
         elf: &Elf,
         bias: u64,
         name: &[u8],
@@ -469,6 +469,17 @@ impl Kernel {
                 mm.insert(s, e, prot, VmaName::File(name.to_vec()));
             }
             at = at.max(e);
+        }
+        // Code translated ahead of time for this file may run in its executable segments.
+        for ph in loads.iter().filter(|p| p.flags & elf::PF_X != 0) {
+            self.map_file(
+                space,
+                ph.vaddr + bias,
+                ph.filesz,
+                ino,
+                ph.offset,
+                Some(file),
+            );
         }
         // AT_PHDR: PT_PHDR if present, else where the header table lies inside the
         // segment that maps file offset 0.

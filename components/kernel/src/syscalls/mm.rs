@@ -157,6 +157,10 @@ pub fn sys_mmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
                 .protect(p.space, start, len, prot)
                 .map_err(|_| Errno::ENOMEM)?;
             p.mm.protect(start, end, prot)?;
+            if prot.contains(Prot::EXEC) {
+                // Code translated ahead of time for the file may run here (dlopen).
+                k.map_file(p.space, start, done, ino, offset, None);
+            }
         }
     }
     Ok(start)

@@ -1,0 +1,93 @@
+//! Telling exec which file's bytes sit where, so code rv2wasm translated ahead of time for
+//! that file runs there (`Machine::map_file`), wherever the loader or mmap put it.
+//!
+//! Translations are keyed by a hash of the whole file (`FileKey::of`). Hashing a 2 MiB
+//! libc at every execve or dlopen would cost milliseconds each time, so keys are cached
+//! per inode and reused while the inode's size, mtime and ctime are unchanged (any write
+//! through the kernel moves them). Nothing is hashed when exec has no translated code.
+
+use std::collections::HashMap;
+
+use friscy_exec::{FileKey, SpaceId};
+use friscy_vfs::{Ino, Timespec};
+
+use crate::Kernel;
+
+#[derive(Default)]
+pub struct FileKeys {
+    /// Whether exec holds translated code (asked once).
+    enabled: Option<bool>,
+    cache: HashMap<Ino, (u64, Timespec, Timespec, FileKey)>,
+}
+
+impl Kernel {
+    /// Whether exec runs translated code, so that file keys are worth computing.
+    pub(crate) fn aot_enabled(&mut self) -> bool {
+        *self
+            .file_keys
+            .enabled
+            .get_or_insert_with(|| self.machine.translated_files() > 0)
+    }
+
+    /// The key of `ino`'s contents; `data` is the whole file when the caller has read it.
+    pub(crate) fn file_key(&mut self, ino: Ino, data: Option<&[u8]>) -> Option<FileKey> {
+        let st = self.fs.stat(ino).ok()?;
+        if let Some(&(size, mtime, ctime, key)) = self.file_keys.cache.get(&ino)
+            && (size, mtime, ctime) == (st.size, st.mtime, st.ctime)
+        {
+            return Some(key);
+        }
+        let key = match data {
+            Some(d) if d.len() as u64 == st.size => FileKey::of(d),
+            _ => {
+                let mut all = Vec::with_capacity(st.size as usize);
+                while (all.len() as u64) < st.size {
+                    let want = (st.size - all.len() as u64).min(1 << 20) as u32;
+                    let chunk = self.fs.read(ino, all.len() as u64, want).ok()?;
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    all.extend_from_slice(&chunk);
+                }
+                FileKey::of(&all)
+            }
+        };
+        self.file_keys
+            .cache
+            .insert(ino, (st.size, st.mtime, st.ctime, key));
+        Some(key)
+    }
+
+    /// Registers `[addr, addr+len)` of `space` as `ino`'s bytes from `offset` (when exec
+    /// has translated code).
+    pub(crate) fn map_file(
+        &mut self,
+        space: SpaceId,
+        addr: u64,
+        len: u64,
+        ino: Ino,
+        offset: u64,
+        data: Option<&[u8]>,
+    ) {
+        if len == 0 || !self.aot_enabled() {
+            return;
+        }
+        if let Some(key) = self.file_key(ino, data) {
+            self.machine.map_file(space, addr, len, key, offset);
+        }
+    }
+
+    /// "friscy: aot: ..." for FRISCY_AOT_STATS and --strace: how many instructions ran
+    /// translated.
+    pub fn aot_report(&mut self) -> String {
+        let s = self.machine.exec_stats();
+        let total = (s.translated + s.interpreted).max(1);
+        format!(
+            "aot: {} instructions translated, {} interpreted ({:.1}% translated; {} files with translations)",
+            s.translated,
+            s.interpreted,
+            s.translated as f64 * 100.0 / total as f64,
+            self.machine.translated_files()
+        )
+    }
+}
