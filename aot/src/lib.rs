@@ -1,0 +1,3 @@
+//! rv2wasm: RISC-V ELF code translated ahead of time into WebAssembly.
+
+pub mod elf;
