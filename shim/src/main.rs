@@ -8,6 +8,7 @@
 //! itself as `containerd-shim-friscy-v1 friscy-task`, it is one container's task process,
 //! which runs the guest on wasmtime (`runner.rs`).
 
+mod console;
 mod netns;
 mod plan;
 mod runner;

@@ -23,15 +23,17 @@ use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::p2::bindings::sync::Command;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
 
+use crate::console::Console;
 use crate::plan::Plan;
 
 /// The component, embedded at build time (build.rs) unless built before
 /// scripts/build.sh made it; `FRISCY_SHIM_COMPONENT` names another.
 static EMBEDDED: &[u8] = include_bytes!(env!("FRISCY_SHIM_COMPONENT_FILE"));
 
-struct State {
+pub struct State {
     wasi: WasiCtx,
-    table: ResourceTable,
+    pub table: ResourceTable,
+    pub console: Console,
 }
 
 impl WasiView for State {
@@ -118,8 +120,8 @@ pub fn main() -> ExitCode {
             _ => {}
         }
     }
-    let signals_to_guest = prepared.console;
-    std::thread::spawn(move || controls(control, signals_to_guest));
+    let console = prepared.imports_console.then(|| prepared.store.data().console.clone());
+    std::thread::spawn(move || controls(control, console));
     prepared.run()
 }
 
@@ -148,13 +150,15 @@ fn read_plan(control: &mut BufReader<File>) -> Result<Plan> {
 }
 
 /// Messages after start: signals for the guest's init process, terminal sizes.
-fn controls(control: BufReader<File>, console: bool) {
+fn controls(control: BufReader<File>, console: Option<Console>) {
     for line in control.lines() {
         let Ok(line) = line else { break };
-        match Control::parse(&line) {
-            Some(Control::Signal(n)) if !console && terminates(n) => {
-                // The component has no console to hand the signal to the guest's init
-                // process: end the guest as the signal's default action would.
+        match (Control::parse(&line), &console) {
+            (Some(Control::Signal(n)), Some(c)) => c.signal(n),
+            (Some(Control::Resize(rows, cols)), Some(c)) => c.resize(rows, cols),
+            (Some(Control::Signal(n)), None) if terminates(n) => {
+                // A component without the console cannot hand the signal to the guest's
+                // init process: end the guest as the signal's default action would.
                 std::process::exit(128 + i32::from(n));
             }
             _ => {}
@@ -167,7 +171,7 @@ struct Prepared {
     store: Store<State>,
     command: Command,
     /// Whether the component imports the console (signals and sizes reach the guest).
-    console: bool,
+    imports_console: bool,
 }
 
 impl Prepared {
@@ -216,13 +220,14 @@ fn prepare(plan: Plan) -> Result<Prepared> {
 
     let engine = Engine::new(&Config::new()).map_err(|e| anyhow!("{e:#}"))?;
     let component = component(&engine)?;
-    let console = component
+    let imports_console = component
         .component_type()
         .imports(&engine)
         .any(|(name, _)| name.starts_with("friscy:tty/console@"));
 
     let mut linker: Linker<State> = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+    crate::console::add_to_linker(&mut linker)?;
     let tree = friscy_host::tree::open(&plan.rootfs)?;
     friscy_host::tree::add_to_linker(&mut linker, tree, plan.config.clone().into_bytes())?;
 
@@ -250,12 +255,19 @@ fn prepare(plan: Plan) -> Result<Prepared> {
             .with_context(|| format!("mount {} at {}", v.host.display(), v.guest))?;
     }
     stdio(&plan)?;
-    wasi.inherit_stdio();
+    if plan.terminal {
+        // `ctr run -t`: the guest's standard streams are its terminal.
+        let (stdin, stdout, stderr) = (wasmtime_wasi::cli::stdin(), wasmtime_wasi::cli::stdout(), wasmtime_wasi::cli::stderr());
+        wasi.stdin(Tty(stdin)).stdout(Tty(stdout)).stderr(Tty(stderr));
+    } else {
+        wasi.inherit_stdio();
+    }
     let mut store = Store::new(
         &engine,
         State {
             wasi: wasi.build(),
             table: ResourceTable::new(),
+            console: Console::new(plan.terminal, plan.size),
         },
     );
     let command = Command::instantiate(&mut store, &component, &linker)
@@ -264,8 +276,37 @@ fn prepare(plan: Plan) -> Result<Prepared> {
     Ok(Prepared {
         store,
         command,
-        console,
+        imports_console,
     })
+}
+
+/// A standard stream the guest is told is a terminal: with `ctr run -t` the FIFOs carry a
+/// terminal's bytes (`ctr` keeps its own terminal raw and forwards sizes), so the guest
+/// must behave as on one.
+struct Tty<S>(S);
+
+impl<S> wasmtime_wasi::cli::IsTerminal for Tty<S> {
+    fn is_terminal(&self) -> bool {
+        true
+    }
+}
+
+impl<S: wasmtime_wasi::cli::StdinStream> wasmtime_wasi::cli::StdinStream for Tty<S> {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncRead + Send + Sync> {
+        self.0.async_stream()
+    }
+    fn p2_stream(&self) -> Box<dyn wasmtime_wasi::p2::InputStream> {
+        self.0.p2_stream()
+    }
+}
+
+impl<S: wasmtime_wasi::cli::StdoutStream> wasmtime_wasi::cli::StdoutStream for Tty<S> {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        self.0.async_stream()
+    }
+    fn p2_stream(&self) -> Box<dyn wasmtime_wasi::p2::OutputStream> {
+        self.0.p2_stream()
+    }
 }
 
 /// Put containerd's FIFOs on file descriptors 0 to 2 (with a terminal, stdout carries
