@@ -273,7 +273,12 @@ fn ctr_runs_a_riscv64_image_and_passes_exit_codes_through() {
     let r = c.run(
         &[],
         "t1",
-        &["/bin/busybox", "sh", "-c", "echo $((6*7)); cat /etc/alpine-release"],
+        &[
+            "/bin/busybox",
+            "sh",
+            "-c",
+            "echo $((6*7)); cat /etc/alpine-release",
+        ],
     );
     assert_eq!(r.status, Some(0), "{}{}\n{}", r.stdout, r.stderr, c.log());
     assert_eq!(r.stdout, format!("42\n{}", alpine_release()));
@@ -284,7 +289,12 @@ fn ctr_runs_a_riscv64_image_and_passes_exit_codes_through() {
     let r = c.run(
         &["--env", "GREETING=hello", "--cwd", "/etc"],
         "t3",
-        &["/bin/busybox", "sh", "-c", "echo $GREETING $(pwd) >&2; id -u"],
+        &[
+            "/bin/busybox",
+            "sh",
+            "-c",
+            "echo $GREETING $(pwd) >&2; id -u",
+        ],
     );
     assert_eq!(r.status, Some(0), "{}{}", r.stdout, r.stderr);
     assert_eq!(r.stderr, "hello /etc\n");
@@ -377,8 +387,13 @@ fn ctr_task_kill_stops_a_container_and_ps_lists_it() {
         // The signal reached the guest's init, whose handler ran.
         assert_eq!(r.stdout, "up\ngot TERM\n");
     }
-    c.wait_for("trapper to be deleted", || c.task_status("trapper").is_none());
-    assert!(!Path::new(&format!("/proc/{pid}")).exists(), "pid {pid} lingers");
+    c.wait_for("trapper to be deleted", || {
+        c.task_status("trapper").is_none()
+    });
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "pid {pid} lingers"
+    );
 
     // `sleep 1000` as the init process.
     let (run, pid) = c.start_background("sleeper", &["/bin/busybox", "sleep", "1000"]);
@@ -397,8 +412,13 @@ fn ctr_task_kill_stops_a_container_and_ps_lists_it() {
         let r = run.join().unwrap();
         assert_eq!(r.status, Some(143), "{}{}", r.stdout, r.stderr);
     }
-    c.wait_for("sleeper to be deleted", || c.task_status("sleeper").is_none());
-    assert!(!Path::new(&format!("/proc/{pid}")).exists(), "pid {pid} lingers");
+    c.wait_for("sleeper to be deleted", || {
+        c.task_status("sleeper").is_none()
+    });
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "pid {pid} lingers"
+    );
 }
 
 #[test]
@@ -412,13 +432,24 @@ fn bind_mounts_are_visible_and_two_containers_run_at_once() {
     let data = c.dir.join("data");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(data.join("hello"), "from the host\n").unwrap();
-    let ro = format!("type=bind,src={},dst=/data,options=rbind:ro", data.display());
-    let rw = format!("type=bind,src={},dst=/shared,options=rbind:rw", data.display());
+    let ro = format!(
+        "type=bind,src={},dst=/data,options=rbind:ro",
+        data.display()
+    );
+    let rw = format!(
+        "type=bind,src={},dst=/shared,options=rbind:rw",
+        data.display()
+    );
 
     let r = c.run(
         &["--mount", &ro],
         "m1",
-        &["/bin/busybox", "sh", "-c", "cat /data/hello; echo x > /data/new"],
+        &[
+            "/bin/busybox",
+            "sh",
+            "-c",
+            "cat /data/hello; echo x > /data/new",
+        ],
     );
     assert_eq!(r.stdout, "from the host\n");
     assert_ne!(r.status, Some(0), "a write to a read-only mount succeeded");

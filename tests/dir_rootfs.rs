@@ -62,7 +62,10 @@ fn alpine_runs_from_an_extracted_directory() {
         ],
     );
     assert_eq!(ok(&r), "changed\nissue\n");
-    assert_ne!(std::fs::read_to_string(dir.join("etc/motd")).unwrap(), "changed\n");
+    assert_ne!(
+        std::fs::read_to_string(dir.join("etc/motd")).unwrap(),
+        "changed\n"
+    );
     assert!(dir.join("etc/hostname").exists() && dir.join("etc/issue").exists());
     assert!(!dir.join("new").exists());
     std::fs::remove_dir_all(&dir).unwrap();

@@ -16,7 +16,7 @@ use crate::runner::State;
 wasmtime::component::bindgen!({
     inline: "
         package friscy:shim-console;
-        world console { import friscy:tty/console@0.1.0; }
+        world shim-console { import friscy:tty/console@0.1.0; }
     ",
     path: "../wit",
     // The pollable is wasmtime-wasi's own, so the kernel polls it with stdin and timers.

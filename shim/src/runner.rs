@@ -120,7 +120,9 @@ pub fn main() -> ExitCode {
             _ => {}
         }
     }
-    let console = prepared.imports_console.then(|| prepared.store.data().console.clone());
+    let console = prepared
+        .imports_console
+        .then(|| prepared.store.data().console.clone());
     std::thread::spawn(move || controls(control, console));
     prepared.run()
 }
@@ -257,8 +259,14 @@ fn prepare(plan: Plan) -> Result<Prepared> {
     stdio(&plan)?;
     if plan.terminal {
         // `ctr run -t`: the guest's standard streams are its terminal.
-        let (stdin, stdout, stderr) = (wasmtime_wasi::cli::stdin(), wasmtime_wasi::cli::stdout(), wasmtime_wasi::cli::stderr());
-        wasi.stdin(Tty(stdin)).stdout(Tty(stdout)).stderr(Tty(stderr));
+        let (stdin, stdout, stderr) = (
+            wasmtime_wasi::cli::stdin(),
+            wasmtime_wasi::cli::stdout(),
+            wasmtime_wasi::cli::stderr(),
+        );
+        wasi.stdin(Tty(stdin))
+            .stdout(Tty(stdout))
+            .stderr(Tty(stderr));
     } else {
         wasi.inherit_stdio();
     }
