@@ -25,7 +25,7 @@ wasmtime::component::bindgen!({
     require_store_data_send: true,
 });
 
-use friscy::tty::console::{self, Event, Mode, Winsize};
+use friscy::tty::console::{self, Event, TtyMode as Mode, Winsize};
 
 #[derive(Default)]
 struct Queue {
@@ -109,7 +109,7 @@ impl Pollable for ConsolePollable {
 }
 
 impl console::Host for State {
-    fn current_mode(&mut self) -> wasmtime::Result<Mode> {
+    fn mode(&mut self) -> wasmtime::Result<Mode> {
         Ok(self.console.mode)
     }
 
