@@ -93,7 +93,19 @@ pub fn main() -> ExitCode {
         mut status,
     } = io;
     let mut control = BufReader::new(control);
-    let prepared = read_plan(&mut control).and_then(prepare);
+    let plan = match read_plan(&mut control) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = writeln!(status, "{e:#}");
+            return ExitCode::from(125);
+        }
+    };
+    if plan.sandbox {
+        let _ = writeln!(status, "ready");
+        drop(status);
+        return sandbox(control);
+    }
+    let prepared = prepare(plan);
     let prepared = match prepared {
         Ok(p) => p,
         Err(e) => {
@@ -125,6 +137,31 @@ pub fn main() -> ExitCode {
         .then(|| prepared.store.data().console.clone());
     std::thread::spawn(move || controls(control, console));
     prepared.run()
+}
+
+/// A Kubernetes pod sandbox: the pause container holds the pod's namespaces (CRI made them)
+/// and runs nothing, so neither do we (its image is not even riscv64). It lives until it
+/// is signalled, then exits as pause does: 0 for SIGINT and SIGTERM, else as the signal's
+/// default action would.
+fn sandbox(control: BufReader<File>) -> ExitCode {
+    for line in control.lines() {
+        let Ok(line) = line else { break };
+        if let Some(Control::Signal(n)) = Control::parse(&line)
+            && let Some(status) = pause_exit(n)
+        {
+            return ExitCode::from(status);
+        }
+    }
+    ExitCode::from(137)
+}
+
+/// pause's status for signal `n`, if it ends it.
+fn pause_exit(n: u8) -> Option<u8> {
+    match n {
+        2 | 15 => Some(0),
+        n if terminates(n) => Some(128 + n),
+        _ => None,
+    }
 }
 
 /// The pipes to the daemon, taken off file descriptors 0 and 1 (and 2, the same pipe as
@@ -372,6 +409,14 @@ mod tests {
         }
         assert_eq!(Control::parse("signal x"), None);
         assert_eq!(Control::parse("launch"), None);
+    }
+
+    #[test]
+    fn a_sandbox_ends_as_pause_does() {
+        assert_eq!(pause_exit(15), Some(0));
+        assert_eq!(pause_exit(2), Some(0));
+        assert_eq!(pause_exit(1), Some(129));
+        assert_eq!(pause_exit(28), None);
     }
 
     #[test]
