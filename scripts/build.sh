@@ -8,6 +8,9 @@
 #   build/friscy-open.wasm   kernel+exec+vfs+net composed; imports friscy:vfs/rootfs
 #   build/friscy-relay-open.wasm  the same with net-relay (sockets through friscy-proxy);
 #                            also imports friscy:net/transport (`friscy run --proxy`)
+#   build/friscy-dir-open.wasm  the same with vfs-tree: the root filesystem is a host
+#                            directory served through friscy:vfs/tree (`friscy run --rootfs
+#                            DIR`, the containerd shim)
 #   build/friscy.wasm        sealed: the open one + build/rootfs.tar; imports only wasi:*
 #   build/friscy-fused-open.wasm, build/friscy-fused.wasm   the same, fused build
 #   build/web/               the browser bundle friscy-pack --web writes into a site: the
@@ -15,6 +18,8 @@
 #   build/friscy             the native host (next to friscy-open.wasm, where it looks)
 #   build/friscy-pack        the image packer, with the components above embedded
 #   build/friscy-proxy       the WebSocket relay for browser (and --proxy) guests
+#   build/containerd-shim-friscy-v1  the containerd runtime (io.containerd.friscy.v1), with
+#                            friscy-dir-open.wasm embedded
 #
 # Usage: scripts/build.sh [--no-host]
 set -euo pipefail
@@ -53,6 +58,7 @@ step "component exec-debug (a second exec build, for the swap test)"
 cargo build --quiet --target wasm32-wasip2 -p friscy-exec --features component
 cp "$CARGO_TARGET_DIR/wasm32-wasip2/debug/friscy_exec.wasm" "$B/components/exec-debug.wasm"
 component friscy-vfs component vfs
+component friscy-vfs tree-component vfs-tree
 component friscy-net component net
 component friscy-net relay-component net-relay
 component friscy-kernel component kernel
@@ -70,6 +76,12 @@ wac compose -o $B/friscy-open.wasm \
 # import of the whole, for a page's JavaScript or `friscy run --proxy` to provide.
 wac compose -o $B/friscy-relay-open.wasm \
   --dep friscy:exec=$C/exec.wasm --dep friscy:vfs=$C/vfs.wasm --dep friscy:net=$C/net-relay.wasm \
+  --dep friscy:kernel=$C/kernel.wasm \
+  compose/friscy-open.wac
+# A host directory as the root filesystem: vfs-tree in vfs's place. Its friscy:vfs/tree
+# import stays an import of the whole, for the native host or the containerd shim.
+wac compose -o $B/friscy-dir-open.wasm \
+  --dep friscy:exec=$C/exec.wasm --dep friscy:vfs=$C/vfs-tree.wasm --dep friscy:net=$C/net.wasm \
   --dep friscy:kernel=$C/kernel.wasm \
   compose/friscy-open.wac
 wac compose -o $B/friscy.wasm \
@@ -101,6 +113,11 @@ cp "$CARGO_TARGET_DIR/release/friscy-pack" $B/friscy-pack.new && mv -f $B/friscy
 step "friscy-proxy"
 cargo build --quiet --release -p friscy-proxy
 cp "$CARGO_TARGET_DIR/release/friscy-proxy" $B/friscy-proxy.new && mv -f $B/friscy-proxy.new $B/friscy-proxy
+
+step "containerd shim (embeds build/friscy-dir-open.wasm)"
+cargo build --quiet --release -p friscy-shim
+cp "$CARGO_TARGET_DIR/release/containerd-shim-friscy-v1" $B/containerd-shim-friscy-v1.new
+mv -f $B/containerd-shim-friscy-v1.new $B/containerd-shim-friscy-v1
 
 if [ "${1:-}" != "--no-host" ]; then
   step "native host (friscy)"

@@ -10,8 +10,10 @@ Runs a riscv64 Linux program from a root filesystem image inside the friscy comp
 options:
   --rootfs IMAGE       root filesystem: a tar archive, plain, gzip or zstd (a
                        compressed one is decompressed once into ~/.cache/friscy),
-                       or a friscy-pack bundle directory (its rootfs.tar, and its
-                       manifest.json's entrypoint, cmd, env and working dir)
+                       a friscy-pack bundle directory (its rootfs.tar, and its
+                       manifest.json's entrypoint, cmd, env and working dir), or
+                       any other directory: the root filesystem itself, read in
+                       place (writes stay in memory; friscy-dir-open.wasm)
   -e, --env KEY[=VAL]  set a guest environment variable (KEY alone copies ours)
   -v, --volume HOST:GUEST[:ro]
                        mount host directory HOST at absolute guest path GUEST
@@ -26,7 +28,8 @@ options:
                        beside this executable); not with --net
   --component FILE     the open friscy component (default: friscy-open.wasm beside
                        this executable, or $FRISCY_COMPONENT; with --proxy,
-                       friscy-relay-open.wasm beside it)
+                       friscy-relay-open.wasm beside it; with a root filesystem
+                       directory, friscy-dir-open.wasm beside it)
   --trace, --strace    print every guest syscall on stderr (as FRISCY_TRACE=1)
   -h, --help           this text
   -V, --version        friscy's version

@@ -3,7 +3,9 @@
 //! on disk, passes stdio and the chosen environment through, and exits with the guest's
 //! exact status. With `--proxy` it runs `friscy-relay-open.wasm` instead, whose net
 //! component relays sockets through `friscy-proxy`, and serves its `friscy:net/transport`
-//! import over a WebSocket (`relay_transport`), as a browser page would.
+//! import over a WebSocket (`relay_transport`), as a browser page would. With a root
+//! filesystem directory it runs `friscy-dir-open.wasm`, whose vfs reads the directory
+//! through `friscy:vfs/tree` (`friscy_host::tree`).
 
 mod cli;
 mod decompress;
@@ -12,11 +14,11 @@ mod relay_transport;
 mod rootfs;
 mod serve;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::p2::bindings::sync::Command;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
@@ -71,15 +73,17 @@ fn main() -> ExitCode {
 
 /// The open component: `--component`, `$FRISCY_COMPONENT`, or `friscy-open.wasm` next to
 /// this executable (where `scripts/build.sh` puts both). With `--proxy` the default is
-/// `friscy-relay-open.wasm` there, and `$FRISCY_COMPONENT` is ignored: it names the
-/// wasi:sockets build, which would not import the transport.
-fn component_path(args: &RunArgs) -> Result<PathBuf> {
+/// `friscy-relay-open.wasm` there, and with a root filesystem directory
+/// `friscy-dir-open.wasm`; `$FRISCY_COMPONENT` is ignored for both: it names the tar
+/// build, which imports neither the transport nor the tree.
+fn component_path(args: &RunArgs, rootfs: &Rootfs) -> Result<PathBuf> {
     if let Some(p) = &args.component {
         return Ok(p.clone());
     }
-    let default = match args.proxy {
-        Some(_) => "friscy-relay-open.wasm",
-        None => {
+    let default = match (&args.proxy, rootfs) {
+        (Some(_), _) => "friscy-relay-open.wasm",
+        (None, Rootfs::Dir(_)) => "friscy-dir-open.wasm",
+        (None, _) => {
             if let Some(p) = std::env::var_os("FRISCY_COMPONENT") {
                 return Ok(p.into());
             }
@@ -97,57 +101,30 @@ fn component_path(args: &RunArgs) -> Result<PathBuf> {
     )
 }
 
-/// Compile the component, or load it from the cache of compiled components.
-fn load_component(engine: &Engine, path: &Path) -> Result<Component> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let key = {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        bytes.hash(&mut h);
-        env!("CARGO_PKG_VERSION").hash(&mut h);
-        format!("{:016x}", h.finish())
-    };
-    let cache = std::env::var_os("FRISCY_CACHE")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/friscy")))
-        .map(|d| d.join("compiled").join(format!("{key}.cwasm")));
-    if let Some(cached) = &cache
-        && cached.exists()
-    {
-        // SAFETY: the file is one this program serialized with the same wasmtime build
-        // (the key covers the component bytes and our version) into our own cache
-        // directory; wasmtime also checks its header for engine compatibility.
-        if let Ok(c) = unsafe { Component::deserialize_file(engine, cached) } {
-            return Ok(c);
-        }
-    }
-    let component = Component::new(engine, &bytes)
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("compiling {}", path.display()))?;
-    if let Some(cached) = &cache
-        && let Ok(serialized) = component.serialize()
-    {
-        // The cache is an optimisation: failing to write it is not an error.
-        let _ = std::fs::create_dir_all(cached.parent().unwrap());
-        let tmp = cached.with_extension("tmp");
-        if std::fs::write(&tmp, serialized).is_ok() {
-            let _ = std::fs::rename(&tmp, cached);
-        }
-    }
-    Ok(component)
+/// What `--rootfs` named.
+enum Rootfs {
+    /// A tar image, with the image config (empty, or a bundle's manifest.json).
+    Tar(RootfsFile, Vec<u8>),
+    /// A root filesystem directory (friscy-dir-open.wasm reads it in place).
+    Dir(PathBuf),
 }
 
 fn run(args: RunArgs) -> Result<u8> {
     // A friscy-pack bundle directory: its rootfs.tar, and its manifest.json as the image
     // config (entrypoint, cmd, env, working dir), as the packed component would have.
-    let (image, config) = if args.rootfs.is_dir() {
-        let manifest = args.rootfs.join("manifest.json");
+    // Any other directory is the root filesystem itself.
+    let manifest = args.rootfs.join("manifest.json");
+    let rootfs = if args.rootfs.is_dir() && manifest.exists() {
         let config =
             std::fs::read(&manifest).with_context(|| format!("bundle {}", manifest.display()))?;
-        (RootfsFile::open(&args.rootfs.join("rootfs.tar"))?, config)
+        Rootfs::Tar(RootfsFile::open(&args.rootfs.join("rootfs.tar"))?, config)
+    } else if args.rootfs.is_dir() {
+        if args.proxy.is_some() {
+            bail!("--proxy with a root filesystem directory is not supported (use a tar image)");
+        }
+        Rootfs::Dir(args.rootfs.clone())
     } else {
-        (RootfsFile::open(&args.rootfs)?, Vec::new())
+        Rootfs::Tar(RootfsFile::open(&args.rootfs)?, Vec::new())
     };
     // Connect before compiling: a proxy that is down or refuses us is the likelier error,
     // and the user should not wait for a compile to hear about it.
@@ -156,11 +133,18 @@ fn run(args: RunArgs) -> Result<u8> {
         None => None,
     };
     let engine = Engine::new(&Config::new())?;
-    let component = load_component(&engine, &component_path(&args)?)?;
+    let component = friscy_host::compiled::load(&engine, &component_path(&args, &rootfs)?)?;
 
     let mut linker: Linker<State> = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-    rootfs::add_to_linker(&mut linker, image, config)?;
+    match rootfs {
+        Rootfs::Tar(image, config) => rootfs::add_to_linker(&mut linker, image, config)?,
+        Rootfs::Dir(dir) => friscy_host::tree::add_to_linker(
+            &mut linker,
+            friscy_host::tree::open(&dir)?,
+            Vec::new(),
+        )?,
+    }
     if relay.is_some() {
         relay::add_to_linker(&mut linker)?;
     }
