@@ -61,7 +61,7 @@ syscall_table! {
     45  truncate => Some(attr::sys_truncate), Full;
     46  ftruncate => Some(attr::sys_ftruncate), Full;
     47  fallocate => Some(attr::sys_fallocate), Partial("no COLLAPSE_RANGE/INSERT_RANGE (EOPNOTSUPP, as tmpfs)");
-    48  faccessat => Some(fs::sys_faccessat), Partial("runs as root: existence and execute bits");
+    48  faccessat => Some(fs::sys_faccessat), Full;
     49  chdir => Some(fs::sys_chdir), Full;
     50  fchdir => Some(fs::sys_fchdir), Full;
     52  fchmod => Some(attr::sys_fchmod), Full;
@@ -94,6 +94,7 @@ syscall_table! {
     86  timerfd_settime => Some(timerfd::sys_timerfd_settime), Partial("the wall clock cannot be set, so TFD_TIMER_CANCEL_ON_SET never cancels");
     87  timerfd_gettime => Some(timerfd::sys_timerfd_gettime), Full;
     88  utimensat => Some(attr::sys_utimensat), Full;
+    90  capget => Some(creds::sys_capget), Partial("all capabilities for euid 0, none otherwise");
     93  exit => Some(process::sys_exit), Full;
     94  exit_group => Some(process::sys_exit_group), Full;
     95  waitid => Some(process::sys_waitid), Partial("no rusage beyond user time");
@@ -120,12 +121,23 @@ syscall_table! {
     136 rt_sigpending => Some(signal::sys_rt_sigpending), Full;
     137 rt_sigtimedwait => Some(signal::sys_rt_sigtimedwait), Full;
     139 rt_sigreturn => Some(signal::sys_rt_sigreturn), Full;
+    143 setregid => Some(creds::sys_setregid), Full;
+    144 setgid => Some(creds::sys_setgid), Full;
+    145 setreuid => Some(creds::sys_setreuid), Full;
+    146 setuid => Some(creds::sys_setuid), Partial("per process, not per thread (libcs change every thread anyway)");
+    147 setresuid => Some(creds::sys_setresuid), Full;
+    148 getresuid => Some(creds::sys_getresuid), Full;
+    149 setresgid => Some(creds::sys_setresgid), Full;
+    150 getresgid => Some(creds::sys_getresgid), Full;
+    151 setfsuid => Some(creds::sys_setfsuid), Full;
+    152 setfsgid => Some(creds::sys_setfsgid), Full;
     153 times => Some(usage::sys_times), Partial("user time estimated from instructions retired; no system time");
     154 setpgid => Some(process::sys_setpgid), Full;
     155 getpgid => Some(process::sys_getpgid), Full;
     156 getsid => Some(process::sys_getsid), Full;
     157 setsid => Some(process::sys_setsid), Full;
     158 getgroups => Some(creds::sys_getgroups), Full;
+    159 setgroups => Some(creds::sys_setgroups), Full;
     160 uname => Some(info::sys_uname), Full;
     163 getrlimit => Some(process::sys_getrlimit), Full;
     164 setrlimit => Some(process::sys_setrlimit), Full;
@@ -134,10 +146,10 @@ syscall_table! {
     169 gettimeofday => Some(time::sys_gettimeofday), Full;
     172 getpid => Some(process::sys_getpid), Full;
     173 getppid => Some(process::sys_getppid), Full;
-    174 getuid => Some(process::sys_getid), Full;
-    175 geteuid => Some(process::sys_getid), Full;
-    176 getgid => Some(process::sys_getid), Full;
-    177 getegid => Some(process::sys_getid), Full;
+    174 getuid => Some(creds::sys_getuid), Full;
+    175 geteuid => Some(creds::sys_geteuid), Full;
+    176 getgid => Some(creds::sys_getgid), Full;
+    177 getegid => Some(creds::sys_getegid), Full;
     178 gettid => Some(process::sys_gettid), Full;
     179 sysinfo => Some(info::sys_sysinfo), Full;
     198 socket => Some(socket::sys_socket), Partial("AF_UNIX in the kernel; AF_INET/AF_INET6 TCP and UDP through the net backend; no raw, netlink or packet sockets");
@@ -180,7 +192,7 @@ syscall_table! {
     293 rseq => None, Unsupported("glibc falls back without restartable sequences");
     435 clone3 => None, Unsupported("libcs fall back to clone");
     436 close_range => Some(descriptors::sys_close_range), Full;
-    439 faccessat2 => Some(fs::sys_faccessat2), Partial("runs as root: existence and execute bits");
+    439 faccessat2 => Some(fs::sys_faccessat2), Full;
     441 epoll_pwait2 => Some(epoll::sys_epoll_pwait2), Partial("EPOLLET reported level-triggered");
     452 fchmodat2 => Some(attr::sys_fchmodat2), Full;
 }
