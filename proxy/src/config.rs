@@ -25,9 +25,9 @@ pub struct Cli {
     listen: SocketAddr,
     /// A destination guests may reach (repeatable; see --help)
     ///
-    /// HOST: a name, *.domain (names under it), an IP, a CIDR (10.0.0.0/8, [fd00::]/8) or
-    /// * (any public address); PORT: N, LO-HI or *. Private and loopback addresses need an
-    /// IP/CIDR rule or an exact name rule (--allow 127.0.0.1:8080, --allow localhost:8080).
+    /// HOST: a name, *.domain (names under it), an IP, a CIDR (10.0.0.0/8, [fd00::]/8),
+    /// or `*` for any public address. PORT: N, LO-HI or `*`. Private and loopback
+    /// addresses need an IP/CIDR rule or an exact name rule (--allow 127.0.0.1:8080).
     #[arg(long, value_name = "HOST:PORT", value_parser = Rule::parse)]
     allow: Vec<Rule>,
     /// Ports guests may listen on or bind on this host: N, LO-HI or * (port 0 always)

@@ -273,10 +273,20 @@ pub fn stat(k: &mut Kernel, p: &Process, node: Ino) -> Result<Stat, Errno> {
         sec: now.0,
         nsec: now.1,
     };
+    // A process's entries belong to its effective ids (ps shows its USER from them).
+    let (uid, gid) = match pid {
+        0 => (0, 0),
+        _ => {
+            let c = &process(k, p, pid)?.creds;
+            (c.uid.eff, c.gid.eff)
+        }
+    };
     Ok(Stat {
         ino: node,
         mode,
         nlink,
+        uid,
+        gid,
         // Link sizes are what readlink gives (fd links report 64, as on Linux).
         size: if kind == Kind::Fd { 64 } else { 0 },
         atime: t,
