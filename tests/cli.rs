@@ -228,20 +228,20 @@ fn workdir_entrypoint_hostname_and_environment() {
     let env_file = tmp.0.join("env");
     std::fs::write(&env_file, "# a comment\nA=from file\nB=b\n").unwrap();
     let r = run(Command::new(built("friscy"))
-        .env("FRISCY_TEST_HOST_VALUE", "ours")
+        .env("CLI_TEST_HOST_VALUE", "ours")
         .args([
             "run",
             "--env-file",
             text(&env_file),
             "-eB=cli",
             "-e",
-            "FRISCY_TEST_HOST_VALUE",
+            "CLI_TEST_HOST_VALUE",
             "-e",
-            "FRISCY_TEST_UNSET_VALUE",
+            "CLI_TEST_UNSET_VALUE",
             a,
             "sh",
             "-c",
-            "echo \"$A|$B|$FRISCY_TEST_HOST_VALUE|${FRISCY_TEST_UNSET_VALUE-unset}\"",
+            "echo \"$A|$B|$CLI_TEST_HOST_VALUE|${CLI_TEST_UNSET_VALUE-unset}\"",
         ]));
     assert_eq!(r.stdout, "from file|cli|ours|unset\n", "{}", r.stderr);
     // --rm and --name are accepted (nothing is kept; there is no container list).

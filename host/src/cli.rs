@@ -126,15 +126,78 @@ pub struct RunArgs {
     /// The open friscy component to run (default: friscy-open.wasm beside friscy)
     #[arg(long, value_name = "FILE")]
     pub component: Option<PathBuf>,
-    /// IMAGE [COMMAND] [ARG...]: once IMAGE is there, everything is the command's, dashes
-    /// included (before it, an unknown option is an error, not an image name)
-    #[arg(
-        value_name = "IMAGE",
-        trailing_var_arg = true,
-        required_unless_present = "rootfs",
-        hide = true
-    )]
-    pub args: Vec<String>,
+    /// The image (with --rootfs, the command's first word)
+    #[arg(value_name = "IMAGE", required_unless_present = "rootfs", hide = true)]
+    pub image: Option<String>,
+    /// Everything after IMAGE: the command and its arguments, dashes included, as docker
+    /// takes them. Split off before clap parses (`parse`).
+    #[arg(skip)]
+    pub command: Vec<String>,
+}
+
+/// Parse our arguments (argv[0] included). For `run`, everything after the first
+/// positional argument (IMAGE) is the guest's command and never an option of ours: it is
+/// split off first, so that `friscy run IMAGE ls -u` passes `-u` to ls while a typo before
+/// IMAGE is still clap's error.
+pub fn parse(argv: Vec<String>) -> Result<Cli, clap::Error> {
+    let (head, tail) = split_command(argv);
+    let mut cli = Cli::try_parse_from(head)?;
+    if let Command::Run(run) = &mut cli.command {
+        run.command = tail;
+    }
+    Ok(cli)
+}
+
+/// (argv up to and including IMAGE, the rest). Options that take a value are learnt from
+/// the clap definition, so `-e X`, `-eX`, `-ite X`, `--env X` and `--env=X` are skipped
+/// whole; `--` ends our options (the next argument is IMAGE).
+fn split_command(argv: Vec<String>) -> (Vec<String>, Vec<String>) {
+    if argv.get(1).map(String::as_str) != Some("run") {
+        return (argv, Vec::new());
+    }
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let run = cmd.find_subcommand("run").expect("run is a subcommand");
+    let valued: Vec<&clap::Arg> = run
+        .get_arguments()
+        .filter(|a| !a.is_positional() && a.get_action().takes_values())
+        .collect();
+    let long_takes = |name: &str| {
+        valued.iter().any(|a| {
+            a.get_long() == Some(name) || a.get_all_aliases().is_some_and(|v| v.contains(&name))
+        })
+    };
+    let short_takes = |c: char| valued.iter().any(|a| a.get_short() == Some(c));
+    let mut i = 2;
+    while i < argv.len() {
+        let a = argv[i].as_str();
+        if a == "--" {
+            i += 1;
+            break;
+        } else if let Some(long) = a.strip_prefix("--") {
+            if !long.contains('=') && long_takes(long) {
+                i += 1;
+            }
+        } else if let Some(shorts) = a.strip_prefix('-').filter(|s| !s.is_empty()) {
+            // A cluster: the first flag that takes a value takes the rest of the cluster,
+            // or the next argument when nothing of the cluster is left.
+            for (at, c) in shorts.char_indices() {
+                if short_takes(c) {
+                    if at + c.len_utf8() == shorts.len() {
+                        i += 1;
+                    }
+                    break;
+                }
+            }
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    // `i` is IMAGE's index (or past the end).
+    let cut = (i + 1).min(argv.len());
+    let mut head = argv;
+    let tail = head.split_off(cut);
+    (head, tail)
 }
 
 /// `-v HOST:GUEST[:ro|:rw]`.
@@ -234,7 +297,7 @@ impl RunArgs {
     /// otherwise the first argument is the image. A leading `--` in the command is
     /// dropped (`friscy run IMAGE -- ls`, `--rootfs IMAGE -- ls`).
     pub fn image_and_command(&self) -> (String, Vec<String>) {
-        let mut args = self.args.clone();
+        let mut args: Vec<String> = self.image.iter().chain(&self.command).cloned().collect();
         let image = match &self.rootfs {
             Some(i) => i.clone(),
             None => args.remove(0),
@@ -359,8 +422,8 @@ mod tests {
     use clap::CommandFactory;
 
     fn run(args: &[&str]) -> Result<RunArgs, clap::Error> {
-        let full = ["friscy", "run"].iter().chain(args).copied();
-        match Cli::try_parse_from(full)?.command {
+        let full = ["friscy", "run"].iter().chain(args).map(|s| s.to_string());
+        match parse(full.collect())?.command {
             Command::Run(r) => Ok(*r),
             _ => panic!("not run"),
         }
@@ -398,6 +461,15 @@ mod tests {
         // Options after the image belong to the command, as with docker.
         let (_, cmd) = run(&["img", "-e", "X"]).unwrap().image_and_command();
         assert_eq!(cmd, ["-e", "X"]);
+        let r = run(&["--entrypoint", "id", "-ite", "A=1", "-eB", "img", "-u"]).unwrap();
+        assert_eq!(r.env, ["A=1", "B"]);
+        assert_eq!(
+            r.image_and_command(),
+            ("img".to_string(), vec!["-u".to_string()])
+        );
+        let r = run(&["--", "img", "--rm"]).unwrap();
+        assert!(!r.rm);
+        assert_eq!(r.image_and_command().1, ["--rm"]);
     }
 
     #[test]
@@ -411,6 +483,8 @@ mod tests {
         assert_eq!(r.image_and_command().1, ["ls"]);
         let r = run(&["--rootfs", "bundle/"]).unwrap();
         assert!(r.image_and_command().1.is_empty());
+        let r = run(&["--rootfs", "a.tar", "ls", "-l", "-u"]).unwrap();
+        assert_eq!(r.image_and_command().1, ["ls", "-l", "-u"]);
     }
 
     #[test]

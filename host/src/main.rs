@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::p2::bindings::sync::Command;
@@ -43,8 +43,12 @@ impl WasiView for State {
 }
 
 fn main() -> ExitCode {
-    // clap prints short errors (with "did you mean") and exits 2 by itself.
-    match cli::Cli::parse().command {
+    // clap's short errors (with "did you mean"), exit status 2.
+    let parsed = match cli::parse(std::env::args().collect()) {
+        Ok(p) => p,
+        Err(e) => e.exit(),
+    };
+    match parsed.command {
         cli::Command::Run(args) => {
             if let Err(msg) = args.validate() {
                 eprintln!("friscy: {msg}");
