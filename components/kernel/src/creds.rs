@@ -135,6 +135,12 @@ pub struct Creds {
     pub gid: Ids,
     /// Supplementary groups, sorted (setgroups(2) keeps them so; getgroups returns them).
     pub groups: Vec<u32>,
+    /// prctl(PR_SET_KEEPCAPS): recorded and reported (capabilities follow the ids here,
+    /// so it changes nothing else); cleared by execve.
+    pub keep_caps: bool,
+    /// prctl(PR_SET_NO_NEW_PRIVS): execve no longer honours set-user-ID and set-group-ID.
+    /// Inherited, and never cleared.
+    pub no_new_privs: bool,
 }
 
 /// The owner and mode of an inode, as the checks need them.
@@ -158,6 +164,7 @@ impl Creds {
             uid: Ids::all(uid),
             gid: Ids::all(gid),
             groups,
+            ..Creds::default()
         }
     }
 
@@ -290,10 +297,11 @@ impl Creds {
     /// ids become the file's; the saved and filesystem ids follow the effective ones
     /// whatever the file (bprm_fill_uid, commit_creds).
     pub fn exec(&mut self, file: Owner) {
-        if file.mode & S_ISUID != 0 {
+        self.keep_caps = false;
+        if file.mode & S_ISUID != 0 && !self.no_new_privs {
             self.uid.eff = file.uid;
         }
-        if file.mode & (S_ISGID | 0o010) == (S_ISGID | 0o010) {
+        if file.mode & (S_ISGID | 0o010) == (S_ISGID | 0o010) && !self.no_new_privs {
             self.gid.eff = file.gid;
         }
         self.uid.saved = self.uid.eff;
@@ -459,6 +467,11 @@ mod tests {
         assert_eq!(c.gid.eff, 1000);
         c.exec(owner(S_IFREG | 0o2755, 0, 42));
         assert_eq!((c.gid.real, c.gid.eff, c.gid.saved), (1000, 42, 42));
+        // No new privileges: the bits are ignored.
+        let mut c = Creds::new(1000, 1000, vec![]);
+        c.no_new_privs = true;
+        c.exec(owner(S_IFREG | 0o6755, 0, 0));
+        assert_eq!((c.uid.eff, c.gid.eff), (1000, 1000));
     }
 
     #[test]

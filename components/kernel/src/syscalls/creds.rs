@@ -1,5 +1,5 @@
-//! Credentials: the uid and gid getters and setters and the supplementary group list
-//! (credentials(7)). The rules for who may change what live in creds.rs; here are the
+//! Credentials: the uid and gid getters and setters, the supplementary group list
+//! (credentials(7)), capget and the credential options of prctl(2). The rules for who may change what live in creds.rs; here are the
 //! arguments and the guest memory.
 
 use friscy_abi::Errno;
@@ -174,4 +174,44 @@ pub fn sys_capget(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         k.write_user(p, a[1], &b)?;
     }
     Ok(0)
+}
+
+/// prctl(2): the options about credentials (keep capabilities, no new privileges, the
+/// capability bounding set); other options are EINVAL.
+pub fn sys_prctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    const PR_GET_KEEPCAPS: u64 = 7;
+    const PR_SET_KEEPCAPS: u64 = 8;
+    const PR_CAPBSET_READ: u64 = 23;
+    const PR_CAPBSET_DROP: u64 = 24;
+    const PR_SET_NO_NEW_PRIVS: u64 = 38;
+    const PR_GET_NO_NEW_PRIVS: u64 = 39;
+    /// CAP_LAST_CAP (CAP_CHECKPOINT_RESTORE).
+    const CAP_LAST_CAP: u64 = 40;
+    match a[0] {
+        PR_GET_KEEPCAPS => Ok(p.creds.keep_caps as u64),
+        PR_SET_KEEPCAPS if a[1] <= 1 => {
+            p.creds.keep_caps = a[1] == 1;
+            Ok(0)
+        }
+        // Every capability is in the bounding set; dropping one needs CAP_SETPCAP (root)
+        // and changes nothing here, where root's power follows euid 0 alone.
+        PR_CAPBSET_READ if a[1] <= CAP_LAST_CAP => Ok(1),
+        PR_CAPBSET_DROP if a[1] <= CAP_LAST_CAP => match p.creds.capable() {
+            true => Ok(0),
+            false => Err(Errno::EPERM),
+        },
+        PR_SET_NO_NEW_PRIVS if a[1] == 1 && a[2..5] == [0, 0, 0] => {
+            p.creds.no_new_privs = true;
+            Ok(0)
+        }
+        PR_GET_NO_NEW_PRIVS if a[1..5] == [0, 0, 0, 0] => Ok(p.creds.no_new_privs as u64),
+        PR_SET_KEEPCAPS | PR_CAPBSET_READ | PR_CAPBSET_DROP | PR_SET_NO_NEW_PRIVS
+        | PR_GET_NO_NEW_PRIVS => Err(Errno::EINVAL),
+        option => {
+            if k.trace {
+                k.report(&format!("prctl option {option} is not supported (EINVAL)"));
+            }
+            Err(Errno::EINVAL)
+        }
+    }
 }

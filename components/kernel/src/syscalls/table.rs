@@ -143,6 +143,7 @@ syscall_table! {
     164 setrlimit => Some(process::sys_setrlimit), Full;
     165 getrusage => Some(usage::sys_getrusage), Partial("user time estimated from instructions retired; maxrss is the mapped size");
     166 umask => Some(fs::sys_umask), Full;
+    167 prctl => Some(creds::sys_prctl), Partial("credential options only: PR_[GS]ET_KEEPCAPS, PR_CAPBSET_READ/DROP, PR_[GS]ET_NO_NEW_PRIVS");
     169 gettimeofday => Some(time::sys_gettimeofday), Full;
     172 getpid => Some(process::sys_getpid), Full;
     173 getppid => Some(process::sys_getppid), Full;

@@ -202,6 +202,7 @@ fn signature(name: &str) -> Option<(&'static [Arg], Ret)> {
         "setresuid" | "setresgid" => &[Dec, Dec, Dec],
         "getresuid" | "getresgid" => &[Ptr, Ptr, Ptr],
         "capget" => &[Ptr, Ptr],
+        "prctl" => &[Dec, Hex, Hex, Hex, Hex],
         "getrlimit" | "setrlimit" | "getrusage" => &[Dec, Ptr],
         "prlimit64" => &[Dec, Dec, Ptr, Ptr],
         "umask" => &[Mode],
