@@ -19,14 +19,14 @@ pub struct RootfsFile {
 /// The image as an uncompressed tar: the file itself, or for a gzip or zstd image its
 /// decompressed copy in the cache (`decompress`).
 pub fn uncompressed(path: &Path) -> Result<PathBuf> {
-    let file = File::open(path).with_context(|| format!("opening image {}", path.display()))?;
+    let file = File::open(path).with_context(|| format!("opening rootfs {}", path.display()))?;
     let mut magic = [0u8; 6];
     let n = file.read_at(&mut magic, 0).unwrap_or(0);
     let kind = crate::decompress::detect(&magic[..n])
-        .with_context(|| format!("image {}", path.display()))?;
+        .with_context(|| format!("rootfs {}", path.display()))?;
     match kind {
         Some(kind) => crate::decompress::cached_tar(path, kind)
-            .with_context(|| format!("image {}", path.display())),
+            .with_context(|| format!("rootfs {}", path.display())),
         None => Ok(path.to_path_buf()),
     }
 }
