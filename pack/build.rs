@@ -6,6 +6,10 @@
 use std::path::{Path, PathBuf};
 
 fn main() {
+    // Without composition (the native host's use of the library) nothing is embedded.
+    if std::env::var_os("CARGO_FEATURE_COMPOSE").is_none() {
+        return;
+    }
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let build = manifest.join("../build/components");
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());

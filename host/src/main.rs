@@ -1,7 +1,8 @@
-//! `friscy`: the native host. It runs the open `friscy.wasm` (kernel + exec + vfs composed,
-//! still importing `friscy:vfs/rootfs`) on wasmtime, serves that import from an image file
-//! on disk, passes stdio and the chosen environment through, and exits with the guest's
-//! exact status. With `--proxy` it runs `friscy-relay-open.wasm` instead, whose net
+//! `friscy`: the native host. `friscy run IMAGE` (cli.rs) resolves any image input to a
+//! rootfs tar and an image config (image.rs, through friscy-pack's library), runs the open
+//! `friscy.wasm` (kernel + exec + vfs composed, still importing `friscy:vfs/rootfs`) on
+//! wasmtime, serves that import from the tar on disk, passes stdio and the chosen
+//! environment through, and exits with the guest's exact status. With `--proxy` it runs `friscy-relay-open.wasm` instead, whose net
 //! component relays sockets through `friscy-proxy`, and serves its `friscy:net/transport`
 //! import over a WebSocket (`relay_transport`), as a browser page would. With a root
 //! filesystem directory it runs `friscy-dir-open.wasm`, whose vfs reads the directory
@@ -9,6 +10,7 @@
 
 mod cli;
 mod decompress;
+mod image;
 mod relay;
 mod relay_transport;
 mod rootfs;
@@ -18,6 +20,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
+use clap::CommandFactory;
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::p2::bindings::sync::Command;
@@ -43,30 +46,34 @@ impl WasiView for State {
 }
 
 fn main() -> ExitCode {
-    // `friscy serve DIR`: the static server for `friscy-pack --web` sites (serve.rs).
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    if argv.first().is_some_and(|a| a == "serve") {
-        return serve::main(&argv[1..]);
-    }
-    match cli::parse(std::env::args().skip(1)) {
-        Ok(cli::Command::Run(args)) => match run(args) {
-            Ok(status) => ExitCode::from(status),
-            Err(e) => {
-                eprintln!("friscy: {e:#}");
-                ExitCode::from(125)
+    // clap's short errors (with "did you mean"), exit status 2.
+    let parsed = match cli::parse(std::env::args().collect()) {
+        Ok(p) => p,
+        Err(e) => e.exit(),
+    };
+    match parsed.command {
+        cli::Command::Run(args) => {
+            if let Err(msg) = args.validate() {
+                eprintln!("friscy: {msg}");
+                return ExitCode::from(2);
             }
-        },
-        Ok(cli::Command::Help) => {
-            print!("{}", cli::USAGE);
-            ExitCode::SUCCESS
+            match run(*args) {
+                Ok(status) => ExitCode::from(status),
+                Err(e) => {
+                    eprintln!("friscy: {e:#}");
+                    ExitCode::from(125)
+                }
+            }
         }
-        Ok(cli::Command::Version) => {
-            println!("friscy {}", env!("CARGO_PKG_VERSION"));
+        cli::Command::Serve(args) => serve::main(&args),
+        cli::Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut cli::Cli::command(),
+                "friscy",
+                &mut std::io::stdout(),
+            );
             ExitCode::SUCCESS
-        }
-        Err(msg) => {
-            eprintln!("friscy: {msg}\n\n{}", cli::USAGE);
-            ExitCode::from(2)
         }
     }
 }
@@ -110,21 +117,19 @@ enum Rootfs {
 }
 
 fn run(args: RunArgs) -> Result<u8> {
-    // A friscy-pack bundle directory: its rootfs.tar, and its manifest.json as the image
-    // config (entrypoint, cmd, env, working dir), as the packed component would have.
-    // Any other directory is the root filesystem itself.
-    let manifest = args.rootfs.join("manifest.json");
-    let rootfs = if args.rootfs.is_dir() && manifest.exists() {
-        let config =
-            std::fs::read(&manifest).with_context(|| format!("bundle {}", manifest.display()))?;
-        Rootfs::Tar(RootfsFile::open(&args.rootfs.join("rootfs.tar"))?, config)
-    } else if args.rootfs.is_dir() {
+    let env = args.guest_env().map_err(anyhow::Error::msg)?;
+    let (image, command) = args.image_and_command();
+    // A directory that is no image (no bundle, OCI layout or `docker save` manifest) is the
+    // root filesystem itself, read in place by friscy-dir-open.wasm; anything else becomes
+    // a tar and an image config (image.rs).
+    let rootfs = if image::is_rootfs_dir(std::path::Path::new(&image)) {
         if args.proxy.is_some() {
             bail!("--proxy with a root filesystem directory is not supported (use a tar image)");
         }
-        Rootfs::Dir(args.rootfs.clone())
+        Rootfs::Dir(PathBuf::from(&image))
     } else {
-        Rootfs::Tar(RootfsFile::open(&args.rootfs)?, Vec::new())
+        let resolved = image::resolve(&image, &args.platform, args.quiet)?;
+        Rootfs::Tar(RootfsFile::open(&resolved.rootfs)?, resolved.config)
     };
     // Connect before compiling: a proxy that is down or refuses us is the likelier error,
     // and the user should not wait for a compile to hear about it.
@@ -150,41 +155,44 @@ fn run(args: RunArgs) -> Result<u8> {
     }
 
     let mut wasi = WasiCtx::builder();
-    wasi.inherit_stdio();
+    // docker run: without -i the container's stdin is empty.
+    if args.interactive {
+        wasi.inherit_stdin();
+    }
+    wasi.inherit_stdout();
+    wasi.inherit_stderr();
     wasi.arg("friscy");
-    for a in &args.command {
+    for a in &command {
         wasi.arg(a);
     }
-    for (k, v) in &args.env {
+    if args.tty && !env.iter().any(|(k, _)| k == "TERM") {
+        // What docker run -t sets.
+        wasi.env("TERM", "xterm");
+    }
+    for (k, v) in &env {
         wasi.env(k, v);
     }
-    if args.trace {
-        wasi.env("FRISCY_TRACE", "1");
+    // The options the kernel applies (user, working dir, limits...), as FRISCY_*
+    // variables exactly as `wasmtime run --env` would give them.
+    for (k, v) in args.kernel_env() {
+        wasi.env(k, v);
     }
-    if args.net {
+    if args.host_network() {
         // What `wasmtime run -S inherit-network -S allow-ip-name-lookup` grants.
         wasi.inherit_network();
         wasi.allow_tcp(true);
         wasi.allow_udp(true);
         wasi.allow_ip_name_lookup(true);
     }
-    if !args.publish.is_empty() {
-        let ports: Vec<String> = args
-            .publish
-            .iter()
-            .map(|(h, g)| format!("{h}:{g}"))
-            .collect();
-        wasi.env("FRISCY_PORTS", ports.join(","));
-    }
     // Mounts reach the kernel as preopens, exactly as `wasmtime run --dir HOST::GUEST`.
-    for (host, guest, ro) in &args.volumes {
-        let perms = match ro {
+    for v in &args.volume {
+        let perms = match v.read_only {
             true => wasmtime_wasi::FsPerms::ReadOnly,
             false => wasmtime_wasi::FsPerms::ReadWrite,
         };
-        wasi.preopened_dir(host, guest, perms)
+        wasi.preopened_dir(&v.host, &v.guest, perms)
             .map_err(anyhow::Error::from)
-            .with_context(|| format!("--volume {}:{guest}", host.display()))?;
+            .with_context(|| format!("--volume {}:{}", v.host.display(), v.guest))?;
     }
     let state = State {
         wasi: wasi.build(),

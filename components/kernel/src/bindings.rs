@@ -149,70 +149,95 @@ pub fn guest_argv(args: impl IntoIterator<Item = String>) -> Vec<Vec<u8>> {
     args.map(String::into_bytes).collect()
 }
 
-/// Kernel options come from `FRISCY_*` variables, which are not passed to the guest.
+/// Kernel options come from `FRISCY_*` variables, which are not passed to the guest
+/// (`friscy run` sets them from its options; `wasmtime run --env` sets them by hand).
+#[derive(Default)]
 struct Options {
     trace: bool,
     /// FRISCY_PORTS=HOST:GUEST[,...]: guest binds to GUEST bind HOST.
     ports: Vec<(u16, u16)>,
+    /// FRISCY_ENTRYPOINT, FRISCY_WORKDIR, FRISCY_USER.
+    overrides: crate::image::Overrides,
+    /// FRISCY_HOSTNAME.
+    hostname: Option<String>,
+    /// FRISCY_READ_ONLY=1.
+    read_only: bool,
+    /// FRISCY_TMPFS=PATH[,PATH...].
+    tmpfs: Vec<String>,
 }
 
 fn split_env() -> (Vec<Vec<u8>>, Options) {
-    let mut opts = Options {
-        trace: false,
-        ports: Vec::new(),
-    };
+    let mut opts = Options::default();
     let mut envp = Vec::new();
     for (k, v) in wasi::cli::environment::get_environment() {
-        if k == "FRISCY_TRACE" {
-            opts.trace = !v.is_empty() && v != "0";
-        } else if k == "FRISCY_PORTS" {
-            for pair in v.split(',').filter(|p| !p.is_empty()) {
-                let parsed = pair
-                    .split_once(':')
-                    .and_then(|(h, g)| Some((g.parse().ok()?, h.parse().ok()?)));
-                match parsed {
-                    Some(p) => opts.ports.push(p),
-                    None => eprintln!("friscy: FRISCY_PORTS: {pair:?} is not HOST:GUEST"),
+        match k.as_str() {
+            "FRISCY_TRACE" => opts.trace = !v.is_empty() && v != "0",
+            "FRISCY_PORTS" => {
+                for pair in v.split(',').filter(|p| !p.is_empty()) {
+                    let parsed = pair
+                        .split_once(':')
+                        .and_then(|(h, g)| Some((g.parse().ok()?, h.parse().ok()?)));
+                    match parsed {
+                        Some(p) => opts.ports.push(p),
+                        None => eprintln!("friscy: FRISCY_PORTS: {pair:?} is not HOST:GUEST"),
+                    }
                 }
             }
-        } else if !k.starts_with("FRISCY_") {
-            envp.push(format!("{k}={v}").into_bytes());
+            "FRISCY_ENTRYPOINT" => opts.overrides.entrypoint = Some(v.into_bytes()),
+            "FRISCY_WORKDIR" => opts.overrides.workdir = Some(v.into_bytes()),
+            "FRISCY_USER" => opts.overrides.user = Some(v),
+            "FRISCY_HOSTNAME" => opts.hostname = Some(v),
+            "FRISCY_READ_ONLY" => opts.read_only = !v.is_empty() && v != "0",
+            "FRISCY_TMPFS" => opts
+                .tmpfs
+                .extend(v.split(',').filter(|p| !p.is_empty()).map(String::from)),
+            // Other FRISCY_* variables are other parts' options (limits...), never the
+            // guest's.
+            _ if k.starts_with("FRISCY_") => {}
+            _ => envp.push(format!("{k}={v}").into_bytes()),
         }
     }
     (envp, opts)
 }
 
+/// One line on stderr and Docker's status for "the container could not be started".
+fn fail(msg: &str) -> Result<(), ()> {
+    eprintln!("friscy: {msg}");
+    wasi::cli::exit::exit_with_code(125);
+    Err(())
+}
+
 fn run(make: impl FnOnce() -> Result<Kernel, String>) -> Result<(), ()> {
     let mut kernel = match make() {
         Ok(k) => k,
-        Err(msg) => {
-            eprintln!("friscy: {msg}");
-            wasi::cli::exit::exit_with_code(125);
-            return Err(());
-        }
+        Err(msg) => return fail(&msg),
     };
     let (envp, opts) = split_env();
     kernel.trace = opts.trace;
     kernel.port_map = opts.ports;
-    let argv = guest_argv(wasi::cli::environment::get_arguments());
-    // The image's entrypoint, cmd, env and working dir, where friscy-pack baked them in.
-    let launch = crate::image::launch(&generated::friscy::vfs::image::config(), argv, envp)
-        .and_then(|l| Ok((kernel.working_dir(&l.cwd)?, l)));
-    let (cwd, launch) = match launch {
-        Ok(ok) => ok,
-        Err(msg) => {
-            eprintln!("friscy: {msg}");
-            wasi::cli::exit::exit_with_code(125);
-            return Err(());
-        }
-    };
-    if opts.trace && !matches!(launch.user.as_str(), "" | "root" | "0" | "0:0") {
-        kernel.report(&format!(
-            "image user {} ignored: processes run as root",
-            launch.user
-        ));
+    if let Some(h) = opts.hostname {
+        kernel.hostname = h.into_bytes();
     }
-    let status = kernel.run_command_in(cwd, launch.argv, launch.envp);
+    let argv = guest_argv(wasi::cli::environment::get_arguments());
+    // The image's entrypoint, cmd, env, working dir and user, where friscy-pack baked
+    // them in, with the run-time overrides.
+    let config = generated::friscy::vfs::image::config();
+    let start = crate::image::launch(&config, argv, envp, &opts.overrides).and_then(|l| {
+        let mut writable = Vec::new();
+        for path in &opts.tmpfs {
+            writable.push(kernel.tmpfs(path.as_bytes())?);
+        }
+        let start = kernel.prepare(l)?;
+        if opts.read_only {
+            kernel.make_read_only(writable);
+        }
+        Ok(start)
+    });
+    let start = match start {
+        Ok(s) => s,
+        Err(msg) => return fail(&msg),
+    };
+    let status = kernel.run_command_as(start.cwd, start.creds, start.argv, start.envp);
     if status == 0 {
         return Ok(());
     }

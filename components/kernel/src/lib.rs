@@ -6,6 +6,7 @@
 //! vfs and the host are reached through traits, implemented either by direct calls (the
 //! fused build and native tests) or over WIT imports (the composed component).
 
+pub mod creds;
 pub mod devfs;
 mod dns;
 pub mod elf;
@@ -17,6 +18,7 @@ pub mod loader;
 pub mod mm;
 pub mod mounts;
 mod namei;
+mod perm;
 pub mod pipe;
 pub mod process;
 pub mod procfs;
@@ -25,6 +27,7 @@ pub mod shm;
 pub mod signal;
 pub mod socket;
 pub mod syscalls;
+pub mod users;
 
 #[cfg(any(feature = "component", feature = "fused", feature = "browser"))]
 mod bindings;
@@ -37,7 +40,9 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use friscy_exec::{Machine, SpaceId};
 use friscy_vfs::{Fs, Ino};
 
+pub use creds::Creds;
 pub use host::{Host, Stdio};
+pub use perm::ReadOnly;
 pub use process::{ExitStatus, Pid, Process};
 
 use fd::{FdEntry, FdTable, FileKind, new_file};
@@ -112,6 +117,10 @@ pub struct Kernel {
     pub(crate) dns_cache: dns::Cache,
     /// The writable layer's saving (persist.rs).
     pub(crate) layer: persist::LayerState,
+    /// uname's nodename (`friscy run --hostname`, FRISCY_HOSTNAME).
+    pub hostname: Vec<u8>,
+    /// The root filesystem is read-only (`friscy run --read-only`), but for these places.
+    pub read_only: Option<ReadOnly>,
 }
 
 impl Kernel {
@@ -142,6 +151,8 @@ impl Kernel {
             port_map: Vec::new(),
             dns_cache: Default::default(),
             layer: Default::default(),
+            hostname: syscalls::info::UTS_NODENAME.as_bytes().to_vec(),
+            read_only: None,
         };
         // Docker's /dev, made once like the tmpfs it mounts there.
         devfs::populate(&mut k);
@@ -191,7 +202,19 @@ impl Kernel {
     }
 
     /// `run_command` with process 1 starting in directory `cwd` (an image's WorkingDir).
-    pub fn run_command_in(&mut self, cwd: Ino, argv: Vec<Vec<u8>>, mut envp: Vec<Vec<u8>>) -> u8 {
+    pub fn run_command_in(&mut self, cwd: Ino, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> u8 {
+        self.run_command_as(cwd, Creds::root(), argv, envp)
+    }
+
+    /// `run_command_in` with process 1 running as `creds` (`docker run -u`, an image's
+    /// User): the command is found and loaded with that user's permissions.
+    pub fn run_command_as(
+        &mut self,
+        cwd: Ino,
+        creds: Creds,
+        argv: Vec<Vec<u8>>,
+        mut envp: Vec<Vec<u8>>,
+    ) -> u8 {
         let Some(cmd) = argv.first().cloned() else {
             self.report("no command given (usage: friscy.wasm -- /path/to/program [args...])");
             return 2;
@@ -207,14 +230,14 @@ impl Kernel {
             .find_map(|e| e.strip_prefix(b"PATH="))
             .unwrap_or(DEFAULT_PATH)
             .to_vec();
-        let Some(path) = self.find_command(cwd, &cmd, &path_var) else {
+        let Some(path) = self.find_command(&creds, cwd, &cmd, &path_var) else {
             self.report(&format!(
                 "{}: command not found",
                 String::from_utf8_lossy(&cmd)
             ));
             return 127;
         };
-        let image = match self.load_program(cwd, &path, argv, &envp) {
+        let image = match self.load_program(&creds, cwd, &path, argv, &envp) {
             Ok(image) => image,
             Err(e) => {
                 let msg = e.message();
@@ -249,6 +272,7 @@ impl Kernel {
             fds,
             cwd,
             umask: 0o022,
+            creds: image.creds,
             exe: image.exe,
             comm: process::comm_of(&path),
             argv: image.argv,

@@ -129,6 +129,10 @@ pub struct Process {
     pub fds: FdTable,
     pub cwd: Ino,
     pub umask: u32,
+    /// User and group ids and supplementary groups (creds.rs). Shared by all threads: a
+    /// set*id call changes the whole process, which is what libcs make of it anyway
+    /// (glibc and musl broadcast the change to every thread).
+    pub creds: crate::creds::Creds,
     /// The executable's canonical path (/proc/self/exe).
     pub exe: Vec<u8>,
     /// The task name (/proc/self/comm, ps): the last component of the path execve was

@@ -273,10 +273,20 @@ pub fn stat(k: &mut Kernel, p: &Process, node: Ino) -> Result<Stat, Errno> {
         sec: now.0,
         nsec: now.1,
     };
+    // A process's entries belong to its effective ids (ps shows its USER from them).
+    let (uid, gid) = match pid {
+        0 => (0, 0),
+        _ => {
+            let c = &process(k, p, pid)?.creds;
+            (c.uid.eff, c.gid.eff)
+        }
+    };
     Ok(Stat {
         ino: node,
         mode,
         nlink,
+        uid,
+        gid,
         // Link sizes are what readlink gives (fd links report 64, as on Linux).
         size: if kind == Kind::Fd { 64 } else { 0 },
         atime: t,
@@ -626,15 +636,31 @@ fn pid_stat(p: &Process) -> String {
 fn status(p: &Process) -> String {
     let kb = vsize(p) / 1024;
     let fdsize = p.fds.iter().last().map_or(0, |(fd, _)| fd + 1).max(64);
+    let (u, g) = (p.creds.uid, p.creds.gid);
+    // Groups: each followed by a space, as Linux prints them.
+    let groups: String = p.creds.groups.iter().map(|g| format!("{g} ")).collect();
+    let caps = if p.creds.capable() {
+        "000001ffffffffff"
+    } else {
+        "0000000000000000"
+    };
     format!(
         "Name:\t{}\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\n\
-         PPid:\t0\nTracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nFDSize:\t{fdsize}\n\
-         Groups:\t\nVmSize:\t{kb:>8} kB\nThreads:\t1\nCapInh:\t0000000000000000\n\
-         CapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\n\
+         PPid:\t0\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t{fdsize}\n\
+         Groups:\t{groups}\nVmSize:\t{kb:>8} kB\nThreads:\t1\nCapInh:\t0000000000000000\n\
+         CapPrm:\t{caps}\nCapEff:\t{caps}\nCapBnd:\t000001ffffffffff\n\
          CapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t0\nCpus_allowed:\t1\n\
          Cpus_allowed_list:\t0\n",
         comm(p),
         p.umask,
+        u.real,
+        u.eff,
+        u.saved,
+        u.fs,
+        g.real,
+        g.eff,
+        g.saved,
+        g.fs,
         pid = p.pid,
     )
 }

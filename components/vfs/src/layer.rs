@@ -353,7 +353,8 @@ pub(crate) fn apply<S: RootfsSource>(table: &mut Table, layer: &S) -> Result<(),
                 let n = (e.size - off).min(buf.len() as u64) as usize;
                 // Infallible: LayerBytes reads the layer itself.
                 let _ = data.read_into(e.data, off, &mut buf[..n]);
-                f.write(&mut data, off, &buf[..n]);
+                // Cannot fail: the lower layer here is the layer itself (LayerBytes).
+                let _ = f.write(&mut data, off, &buf[..n]);
                 off += n as u64;
             }
             crate::index::add_node(table, e.clone(), Some(f));

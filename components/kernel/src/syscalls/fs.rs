@@ -7,6 +7,7 @@ use friscy_abi::mode::*;
 use friscy_vfs::Ino;
 
 use super::{Args, SysResult, lock};
+use crate::creds::{MAY_EXEC, MAY_READ, MAY_WRITE};
 use crate::fd::{Device, FdEntry, FileKind, OpenFile, new_file};
 use crate::host::Stdio;
 use crate::{Kernel, Process};
@@ -245,6 +246,7 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         let what = super::pipe::open_fifo(k, p, ino, flags)?;
         return install(k, p, dirfd, path, what, flags);
     }
+    let mut created = false;
     let ino = match k.lookup_at(p, dirfd, &path, follow) {
         Ok(_) if flags & (O_CREAT | O_EXCL) == (O_CREAT | O_EXCL) => return Err(Errno::EEXIST),
         Ok(ino) => ino,
@@ -253,12 +255,31 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             if name.is_empty() || name == b"." || name == b".." || path.ends_with(b"/") {
                 return Err(Errno::EISDIR);
             }
-            k.fs.create(parent, &name, S_IFREG | (mode & 0o7777 & !p.umask), 0)?
+            created = true;
+            let mode = S_IFREG | (mode & 0o7777 & !p.umask);
+            k.create_node(&p.creds.clone(), parent, &name, mode, 0)?
         }
         Err(e) => return Err(e),
     };
     let st = k.stat_ino(p, ino)?;
     let kind = st.mode & S_IFMT;
+    // may_open(): the access the flags ask for (O_TRUNC writes); none for O_PATH or for a
+    // file this call created.
+    if flags & O_PATH == 0 && !created {
+        let mut mask = match flags & O_ACCMODE {
+            0 => MAY_READ,
+            O_WRONLY => MAY_WRITE,
+            _ => MAY_READ | MAY_WRITE,
+        };
+        if flags & O_TRUNC != 0 {
+            mask |= MAY_WRITE;
+        }
+        // A directory opened for writing is EISDIR below, before any permission check.
+        let dir_write = kind == S_IFDIR && (mask & MAY_WRITE != 0 || flags & O_CREAT != 0);
+        if kind != S_IFLNK && !dir_write {
+            k.may(&p.creds.clone(), ino, mask)?;
+        }
+    }
     if flags & O_PATH == 0 {
         if kind == S_IFLNK {
             return Err(Errno::ELOOP); // O_NOFOLLOW on a symlink
@@ -555,15 +576,30 @@ fn access(
     mode: u64,
     flags: u64,
 ) -> SysResult {
-    let path = k.read_path(p, path)?;
-    let st = {
-        let ino = k.lookup_at(p, fd_arg(dirfd), &path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
-        k.stat_ino(p, ino)?
-    };
-    // As root, read and write are always granted; execute needs some x bit (or a dir).
-    if mode & 1 != 0 && st.mode & S_IFMT != S_IFDIR && st.mode & 0o111 == 0 {
-        return Err(Errno::EACCES);
+    const AT_EACCESS: u64 = 0x200;
+    if mode & !7 != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
     }
+    let path = k.read_path(p, path)?;
+    // access(2) asks with the real ids (a set-user-ID program checking for its caller),
+    // faccessat2's AT_EACCESS with the effective ones.
+    let creds = if flags & AT_EACCESS != 0 {
+        p.creds.clone()
+    } else {
+        p.creds.for_access()
+    };
+    let saved = std::mem::replace(&mut p.creds, creds.clone());
+    let found = if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        k.start_dir(p, fd_arg(dirfd), b"x")
+    } else {
+        k.lookup_at(p, fd_arg(dirfd), &path, flags & AT_SYMLINK_NOFOLLOW == 0)
+    };
+    p.creds = saved;
+    let ino = found?;
+    if mode == 0 {
+        return Ok(0);
+    }
+    k.may(&creds, ino, mode as u32)?;
     Ok(0)
 }
 
@@ -589,6 +625,7 @@ fn set_cwd(k: &mut Kernel, p: &mut Process, ino: Ino) -> SysResult {
     if k.stat_ino(p, ino)?.mode & S_IFMT != S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
+    k.may(&p.creds.clone(), ino, MAY_EXEC)?;
     p.cwd = ino;
     Ok(0)
 }
@@ -612,13 +649,15 @@ pub fn sys_mkdirat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     if name == b"." || name == b".." || name.is_empty() {
         return Err(Errno::EEXIST);
     }
-    k.fs.create(parent, &name, S_IFDIR | (mode & 0o7777 & !p.umask), 0)?;
+    let mode = S_IFDIR | (mode & 0o7777 & !p.umask);
+    k.create_node(&p.creds.clone(), parent, &name, mode, 0)?;
     Ok(0)
 }
 
 pub fn sys_unlinkat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (dirfd, path, flags) = (fd_arg(a[0]), k.read_path(p, a[1])?, a[2]);
     let (parent, name) = k.parent_at(p, dirfd, &path)?;
+    k.may_delete(&p.creds.clone(), parent, &name)?;
     k.fs.remove(parent, &name, flags & AT_REMOVEDIR != 0)?;
     Ok(0)
 }
