@@ -25,6 +25,7 @@ pub mod shm;
 pub mod signal;
 pub mod socket;
 pub mod syscalls;
+pub mod tty;
 
 #[cfg(any(feature = "component", feature = "fused"))]
 mod bindings;
@@ -36,7 +37,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use friscy_exec::{Machine, SpaceId};
 use friscy_vfs::{Fs, Ino};
 
-pub use host::{Host, Stdio};
+pub use host::{ConsoleEvent, ConsoleMode, Host, Stdio};
 pub use process::{ExitStatus, Pid, Process};
 
 use fd::{FdEntry, FdTable, FileKind, new_file};
@@ -84,8 +85,8 @@ pub struct Kernel {
     /// Input read from the host's stdin that no guest has consumed yet (poll looked ahead).
     pub stdin_buf: Vec<u8>,
     pub stdin_eof: bool,
-    /// The terminal's foreground process group (TIOCGPGRP).
-    pub fg_pgrp: Pid,
+    /// The console and pseudo-terminals (tty/).
+    pub ttys: tty::Ttys,
     pub(crate) next_pipe_id: u64,
     /// The pipes of open FIFOs and the opens waiting for a partner.
     pub(crate) fifos: pipe::Fifos,
@@ -113,6 +114,7 @@ pub struct Kernel {
 
 impl Kernel {
     pub fn new(machine: Box<dyn Machine>, fs: Box<dyn Fs>, host: Box<dyn Host>) -> Kernel {
+        let ttys = tty::Ttys::new(host.console_mode(), host.console_size());
         let mut k = Kernel {
             machine,
             fs,
@@ -126,7 +128,7 @@ impl Kernel {
             shm: Default::default(),
             stdin_buf: Vec::new(),
             stdin_eof: false,
-            fg_pgrp: 1,
+            ttys,
             next_pipe_id: 1,
             fifos: Default::default(),
             yield_now: false,
@@ -219,12 +221,22 @@ impl Kernel {
             }
         };
         let mut fds = FdTable::default();
+        let console = self.ttys.console.clone();
         for (fd, stream, flags) in [(0, Stdio::In, 0), (1, Stdio::Out, 1), (2, Stdio::Err, 1)] {
-            let file = new_file(
-                FileKind::Stdio(stream),
-                flags,
-                format!("/dev/std{fd}").into_bytes(),
-            );
+            // With a console, fds 0-2 are its slave side, as a container runtime's -t
+            // gives them (stderr included).
+            let file = match &console {
+                Some(tty) => new_file(
+                    FileKind::Tty(tty::TtyEnd::new(tty.clone(), false)),
+                    2,
+                    tty::pts_path(0),
+                ),
+                None => new_file(
+                    FileKind::Stdio(stream),
+                    flags,
+                    format!("/dev/std{fd}").into_bytes(),
+                ),
+            };
             fds.insert_at(
                 fd,
                 FdEntry {
@@ -235,11 +247,12 @@ impl Kernel {
             .expect("fd 0-2 are valid");
         }
         let pid = self.alloc_pid();
-        let init = Process {
+        let mut init = Process {
             pid,
             ppid: 0,
             pgid: pid,
             sid: pid,
+            ctty: None,
             space: image.space,
             mm: image.mm,
             fds,
@@ -265,7 +278,11 @@ impl Kernel {
             children_instret: 0,
             death_reason: None,
         };
-        self.fg_pgrp = pid;
+        if let Some(tty) = &console {
+            // The container's init is a session leader with the console as its
+            // controlling terminal (runc: setsid, then TIOCSCTTY).
+            self.maybe_acquire(&mut init, tty);
+        }
         let status = self.run_init(init);
         status.shell_status()
     }

@@ -370,17 +370,17 @@ pub fn readlink(k: &mut Kernel, p: &Process, node: Ino) -> Result<Vec<u8>, Errno
                 .fds
                 .file(fd)
                 .map_err(|_| Errno::ENOENT)?;
-            Ok(describe(k, &file.borrow()))
+            Ok(describe(&file.borrow()))
         }
         _ => Err(Errno::EINVAL),
     }
 }
 
 /// The name /proc/<pid>/fd/N shows for an open file.
-fn describe(k: &Kernel, f: &OpenFile) -> Vec<u8> {
+fn describe(f: &OpenFile) -> Vec<u8> {
     match &f.kind {
-        FileKind::Stdio(s) if k.host.is_terminal(*s) => b"/dev/pts/0".to_vec(),
-        // A host stream that is not a terminal is a pipe or a file the host opened.
+        // A host stream (not a terminal: that is the console, a Tty) is a pipe or a file
+        // the host opened.
         FileKind::Stdio(s) => format!("pipe:[{}]", *s as u8).into_bytes(),
         FileKind::Pipe(end) if end.fifo.is_none() => {
             format!("pipe:[{}]", end.pipe.borrow().id).into_bytes()
