@@ -6,9 +6,11 @@
 #   build/rootfs.tar         the default image: those programs at /
 #   build/components/*.wasm  exec, vfs, net, kernel, kernel-fused, rootfs components
 #   build/friscy-open.wasm   kernel+exec+vfs+net composed; imports friscy:vfs/rootfs
+#                            (and its image config) and friscy:tty/console
 #   build/friscy-relay-open.wasm  the same with net-relay (sockets through friscy-proxy);
 #                            also imports friscy:net/transport (`friscy run --proxy`)
-#   build/friscy.wasm        sealed: the open one + build/rootfs.tar; imports only wasi:*
+#   build/friscy.wasm        sealed: the open one + build/rootfs.tar + console-wasi;
+#                            imports only wasi:*
 #   build/friscy-fused-open.wasm, build/friscy-fused.wasm   the same, fused build
 #   build/friscy             the native host (next to friscy-open.wasm, where it looks)
 #   build/friscy-pack        the image packer, with the components above embedded
@@ -56,6 +58,7 @@ component friscy-net relay-component net-relay
 component friscy-kernel component kernel
 component friscy-kernel fused kernel-fused
 FRISCY_ROOTFS=$PWD/$B/rootfs.tar component friscy-rootfs "" rootfs
+component friscy-console-wasi component console-wasi
 
 step "compose (wac)"
 C=$B/components
@@ -69,13 +72,13 @@ wac compose -o $B/friscy-relay-open.wasm \
   --dep friscy:exec=$C/exec.wasm --dep friscy:vfs=$C/vfs.wasm --dep friscy:net=$C/net-relay.wasm \
   --dep friscy:kernel=$C/kernel.wasm \
   compose/friscy-open.wac
-wac compose -o $B/friscy.wasm \
+wac compose -o $B/friscy.wasm --dep friscy:console=$C/console-wasi.wasm \
   --dep friscy:open=$B/friscy-open.wasm --dep friscy:rootfs=$C/rootfs.wasm compose/friscy-sealed.wac
 cp $C/kernel-fused.wasm $B/friscy-fused-open.wasm
-wac compose -o $B/friscy-fused.wasm \
+wac compose -o $B/friscy-fused.wasm --dep friscy:console=$C/console-wasi.wasm \
   --dep friscy:open=$B/friscy-fused-open.wasm --dep friscy:rootfs=$C/rootfs.wasm compose/friscy-sealed.wac
 
-step "friscy-pack (embeds build/components/{kernel,vfs,exec}.wasm)"
+step "friscy-pack (embeds build/components/{kernel,vfs,exec,net,console-wasi}.wasm)"
 cargo build --quiet --release -p friscy-pack
 cp "$CARGO_TARGET_DIR/release/friscy-pack" $B/friscy-pack.new && mv -f $B/friscy-pack.new $B/friscy-pack
 

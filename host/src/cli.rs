@@ -3,11 +3,16 @@
 use std::path::PathBuf;
 
 pub const USAGE: &str = "\
-usage: friscy run --rootfs IMAGE [options] [--] COMMAND [ARGS...]
+usage: friscy run [-it] --rootfs IMAGE [options] [--] COMMAND [ARGS...]
 
 Runs a riscv64 Linux program from a root filesystem image inside the friscy component.
 
 options:
+  -i, --interactive    give the guest friscy's stdin (without it, the guest's
+                       stdin is empty, as with docker run)
+  -t, --tty            give the guest a terminal (/dev/pts/0 on fds 0-2; the
+                       real terminal goes to raw mode, resizes are passed on);
+                       `friscy run -it IMAGE sh` for an interactive shell
   --rootfs IMAGE       root filesystem: a tar archive, plain, gzip or zstd (a
                        compressed one is decompressed once into ~/.cache/friscy),
                        or a friscy-pack bundle directory (its rootfs.tar, and its
@@ -31,6 +36,10 @@ options:
   -h, --help           this text
   -V, --version        friscy's version
 
+SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to friscy go to the guest's pid 1 (which
+ignores those it has no handler for, as a container's init does); a second one, or
+10 s after SIGTERM or SIGHUP, ends friscy with 128+N.
+
 The exit status is the guest's: its exit code, or 128+N when signal N killed it.
 125 means friscy itself failed; 126/127 that the command could not be executed/found.
 ";
@@ -47,6 +56,10 @@ pub struct RunArgs {
     pub proxy: Option<String>,
     /// Port map (host, guest).
     pub publish: Vec<(u16, u16)>,
+    /// `-i`: the guest's stdin is friscy's.
+    pub interactive: bool,
+    /// `-t`: the guest gets a terminal (terminal.rs).
+    pub tty: bool,
     pub command: Vec<String>,
 }
 
@@ -71,6 +84,7 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
     let mut net = false;
     let mut proxy = None;
     let mut publish = Vec::new();
+    let (mut interactive, mut tty) = (false, false);
     let mut command = Vec::new();
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
@@ -104,6 +118,9 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
                 volumes.push((PathBuf::from(host), guest.to_string(), ro));
             }
             "--trace" | "--strace" => trace = true,
+            "-i" | "--interactive" => interactive = true,
+            "-t" | "--tty" => tty = true,
+            "-it" | "-ti" => (interactive, tty) = (true, true),
             "--net" => net = true,
             "--proxy" => {
                 let url = value("--proxy")?;
@@ -158,6 +175,8 @@ pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> 
         net,
         proxy,
         publish,
+        interactive,
+        tty,
         command,
     }))
 }

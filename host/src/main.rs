@@ -3,13 +3,15 @@
 //! on disk, passes stdio and the chosen environment through, and exits with the guest's
 //! exact status. With `--proxy` it runs `friscy-relay-open.wasm` instead, whose net
 //! component relays sockets through `friscy-proxy`, and serves its `friscy:net/transport`
-//! import over a WebSocket (`relay_transport`), as a browser page would.
+//! import over a WebSocket (`relay_transport`), as a browser page would. The console
+//! (`friscy:tty/console`: `-t`, the window size, forwarded signals) is `terminal`.
 
 mod cli;
 mod decompress;
 mod relay;
 mod relay_transport;
 mod rootfs;
+mod terminal;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -28,6 +30,7 @@ struct State {
     table: ResourceTable,
     /// The WebSocket to the proxy, with `--proxy`.
     relay: Option<relay_transport::WsTransport>,
+    console: terminal::Console,
 }
 
 impl WasiView for State {
@@ -158,9 +161,15 @@ fn run(args: RunArgs) -> Result<u8> {
     if relay.is_some() {
         relay::add_to_linker(&mut linker)?;
     }
+    terminal::add_to_linker(&mut linker)?;
 
     let mut wasi = WasiCtx::builder();
-    wasi.inherit_stdio();
+    // As `docker run`: the guest reads friscy's stdin only with -i.
+    if args.interactive {
+        wasi.inherit_stdin();
+    }
+    wasi.inherit_stdout();
+    wasi.inherit_stderr();
     wasi.arg("friscy");
     for a in &args.command {
         wasi.arg(a);
@@ -196,10 +205,13 @@ fn run(args: RunArgs) -> Result<u8> {
             .map_err(anyhow::Error::from)
             .with_context(|| format!("--volume {}:{guest}", host.display()))?;
     }
+    // Raw mode from here on; `_restore` puts the terminal back however `run` ends.
+    let (console, _restore) = terminal::Console::start(args.tty)?;
     let state = State {
         wasi: wasi.build(),
         table: ResourceTable::new(),
         relay,
+        console,
     };
     let mut store = Store::new(&engine, state);
     let command = Command::instantiate(&mut store, &component, &linker)

@@ -51,7 +51,7 @@ impl WasiHost {
             stdout: wasi::cli::stdout::get_stdout(),
             stderr: wasi::cli::stderr::get_stderr(),
             stdin_eof: false,
-            mode: match console::mode() {
+            mode: match console::current_mode() {
                 console::Mode::None => ConsoleMode::None,
                 console::Mode::Raw => ConsoleMode::Raw,
                 console::Mode::Cooked => ConsoleMode::Cooked,
