@@ -83,11 +83,9 @@ impl Tty {
             console,
             termios: Termios::pts_default(),
             master_termios: Termios::ptm_default(),
-            winsize: Winsize {
-                rows: 24,
-                cols: 80,
-                ..Winsize::default()
-            },
+            // A new pty has no size (0 0) until its master sets one; the console assumes
+            // 24x80 when the host does not know.
+            winsize: Winsize::default(),
             ldisc: NTty::default(),
             out: VecDeque::new(),
             session: None,
@@ -293,6 +291,15 @@ impl Ttys {
         let closed = Rc::new(RefCell::new(Vec::new()));
         let console = (mode != ConsoleMode::None).then(|| {
             let mut t = Tty::new(0, true, closed.clone());
+            t.winsize = Winsize {
+                rows: 24,
+                cols: 80,
+                ..Winsize::default()
+            };
+            // The console stands for the user's terminal, whose emulator sets IUTF8 on
+            // its own pty (as tmux and xterm do): without it, erasing a non-ASCII
+            // character leaves half of it in the line.
+            t.termios.iflag |= termios::IUTF8;
             t.host_echoes = mode == ConsoleMode::Cooked;
             if t.host_echoes {
                 // Shown as it is: the host terminal echoes and edits lines, the kernel

@@ -606,7 +606,8 @@ mod tests {
 
     #[test]
     fn utf8_characters_and_control_echoes_erase_whole() {
-        let t = Termios::pts_default();
+        let mut t = Termios::pts_default();
+        t.iflag |= IUTF8;
         let mut n = NTty::default();
         let (_, echo) = typed(&t, &mut n, "é\x7f".as_bytes());
         assert_eq!(echo, "é\x08 \x08");

@@ -89,12 +89,10 @@ const INIT_C_CC: [u8; NCCS] = [
 
 impl Termios {
     /// What a new pseudo-terminal slave starts with on Linux (pty.c: tty_std_termios with
-    /// c_cflag B38400|CS8|CREAD), plus IUTF8: terminals are UTF-8 now, and without it
-    /// erasing a non-ASCII character leaves half of it in the line. (`docker run -t`
-    /// shows the same flags.)
+    /// c_cflag B38400|CS8|CREAD).
     pub fn pts_default() -> Termios {
         Termios {
-            iflag: ICRNL | IXON | IUTF8,
+            iflag: ICRNL | IXON,
             oflag: OPOST | ONLCR,
             cflag: B38400 | CS8 | CREAD,
             lflag: ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN,
@@ -204,8 +202,8 @@ mod tests {
         let t = Termios::pts_default();
         let b = t.encode();
         assert_eq!(b.len(), TERMIOS2_SIZE);
-        // stty -g on a fresh Linux pty (plus iutf8): 4500:5:bf:8a3b.
-        assert_eq!(&b[0..4], &0x4500u32.to_le_bytes());
+        // stty -g on a fresh Linux pty: 500:5:bf:8a3b.
+        assert_eq!(&b[0..4], &0x500u32.to_le_bytes());
         assert_eq!(&b[4..8], &5u32.to_le_bytes());
         assert_eq!(&b[8..12], &0xbfu32.to_le_bytes());
         assert_eq!(&b[12..16], &0x8a3bu32.to_le_bytes());
