@@ -149,7 +149,8 @@ impl Console {
 
 /// A thread that turns the signals friscy receives into console events.
 fn forward_signals(shared: Arc<Shared>, terminal: bool) -> Result<()> {
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH])?;
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGWINCH])?;
     std::thread::Builder::new()
         .name("friscy-signals".into())
         .spawn(move || {

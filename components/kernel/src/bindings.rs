@@ -30,8 +30,8 @@ mod generated {
     });
 }
 
-pub(crate) use generated::wasi;
 use generated::friscy::tty::console;
+pub(crate) use generated::wasi;
 
 /// The host side of the kernel, over WASI: the standard streams as wasi:io streams (so
 /// stdin can be read without blocking and waited on with `wasi:io/poll`), clocks, random,
@@ -117,7 +117,11 @@ impl Host for WasiHost {
     }
     fn diagnostic(&mut self, line: &str) {
         // A raw terminal does not turn NL into CR NL.
-        let end = if self.mode == ConsoleMode::Raw { "\r\n" } else { "\n" };
+        let end = if self.mode == ConsoleMode::Raw {
+            "\r\n"
+        } else {
+            "\n"
+        };
         let _ = self.write(Stdio::Err, format!("{line}{end}").as_bytes());
     }
     fn wait(&mut self, stdin: bool, deadline_ns: Option<u64>, net: Vec<u32>) {

@@ -12,8 +12,8 @@ use friscy_abi::Errno;
 use friscy_abi::mode::*;
 
 use crate::fd::{Device, FileKind};
-use crate::tty::TtyEnd;
 use crate::syscalls::stat::{major, makedev, minor};
+use crate::tty::TtyEnd;
 use crate::{Kernel, Process};
 
 /// What /dev holds: (name, mode, rdev (major, minor), symlink target).
@@ -70,10 +70,8 @@ pub fn populate(k: &mut Kernel) {
     }
     make_nodes(k, dev, &entries);
     if let Ok(pts) = k.fs.lookup(dev, b"pts", true) {
-        let mut entries: Vec<(&str, u32, (u32, u32), &str)> = PTS_ENTRIES
-            .iter()
-            .map(|&(n, m, r)| (n, m, r, ""))
-            .collect();
+        let mut entries: Vec<(&str, u32, (u32, u32), &str)> =
+            PTS_ENTRIES.iter().map(|&(n, m, r)| (n, m, r, "")).collect();
         if k.ttys.console.is_some() {
             entries.push(("0", S_IFCHR | 0o620, (PTS_MAJOR, 0), ""));
         }
@@ -108,7 +106,12 @@ fn make_nodes(k: &mut Kernel, dev: friscy_vfs::Ino, entries: &[(&str, u32, (u32,
 /// What opening a character device node gives. open(2): ENXIO for a device number no
 /// driver serves; tty(4): ENXIO for /dev/tty without a controlling terminal; pts(4): a
 /// new pty for /dev/ptmx (its /dev/pts/N appears), EIO for a locked slave.
-pub fn open_char(k: &mut Kernel, p: &mut Process, rdev: u64, flags: u32) -> Result<FileKind, Errno> {
+pub fn open_char(
+    k: &mut Kernel,
+    p: &mut Process,
+    rdev: u64,
+    flags: u32,
+) -> Result<FileKind, Errno> {
     if let Some(d) = device_of(rdev) {
         return Ok(FileKind::Device(d));
     }
@@ -125,9 +128,12 @@ pub fn open_char(k: &mut Kernel, p: &mut Process, rdev: u64, flags: u32) -> Resu
             if let Ok(pts) = k.fs.lookup(root, b"dev/pts", true) {
                 let name = index.to_string();
                 let _ = k.fs.remove(pts, name.as_bytes(), false);
-                let _ = k
-                    .fs
-                    .create(pts, name.as_bytes(), S_IFCHR | 0o620, makedev(PTS_MAJOR, index));
+                let _ = k.fs.create(
+                    pts,
+                    name.as_bytes(),
+                    S_IFCHR | 0o620,
+                    makedev(PTS_MAJOR, index),
+                );
             }
             return Ok(FileKind::Tty(TtyEnd::new(tty, true)));
         }

@@ -667,10 +667,7 @@ fn loadavg(k: &Kernel, p: &Process) -> String {
     let procs = all_processes(k, p);
     let threads: usize = procs.iter().map(|q| q.threads.len()).sum();
     let running = procs.iter().filter(|q| state_letter(q) == 'R').count();
-    format!(
-        "0.00 0.00 0.00 {running}/{threads} {}\n",
-        k.next_pid - 1
-    )
+    format!("0.00 0.00 0.00 {running}/{threads} {}\n", k.next_pid - 1)
 }
 
 /// The controlling terminal as /proc/<pid>/stat shows it: tty_nr (new_encode_dev of

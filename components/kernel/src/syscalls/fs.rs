@@ -356,9 +356,10 @@ pub fn maybe_block(k: &mut Kernel, p: &mut Process, fd: i32, r: SysResult) -> Sy
                     }
                     crate::process::Wake::Event
                 }
-                FileKind::Pipe(_) | FileKind::EventFd(_) | FileKind::TimerFd(_) | FileKind::Tty(_) => {
-                    crate::process::Wake::Event
-                }
+                FileKind::Pipe(_)
+                | FileKind::EventFd(_)
+                | FileKind::TimerFd(_)
+                | FileKind::Tty(_) => crate::process::Wake::Event,
                 _ => return Err(Errno::EAGAIN),
             };
             if f.flags & O_NONBLOCK != 0 {

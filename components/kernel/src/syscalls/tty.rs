@@ -89,12 +89,7 @@ impl Kernel {
     }
 
     /// Park a tty call that would block, or EAGAIN on a non-blocking descriptor.
-    fn tty_wait(
-        &mut self,
-        p: &mut Process,
-        fd: i32,
-        deadline: Option<u64>,
-    ) -> Result<u64, Errno> {
+    fn tty_wait(&mut self, p: &mut Process, fd: i32, deadline: Option<u64>) -> Result<u64, Errno> {
         let nonblock = p.fds.file(fd)?.borrow().flags & O_NONBLOCK != 0;
         if nonblock {
             return Err(Errno::EAGAIN);
@@ -251,7 +246,11 @@ pub fn ioctl(k: &mut Kernel, p: &mut Process, fd: i32, a: Args) -> SysResult {
         TCGETS | TCGETS2 => {
             let t = tty.borrow();
             let term = if master { t.master_termios } else { t.termios };
-            let size = if req == TCGETS { TERMIOS_SIZE } else { TERMIOS2_SIZE };
+            let size = if req == TCGETS {
+                TERMIOS_SIZE
+            } else {
+                TERMIOS2_SIZE
+            };
             let bytes = term.encode();
             drop(t);
             k.write_user(p, arg, &bytes[..size])?;
@@ -447,7 +446,9 @@ pub fn ioctl(k: &mut Kernel, p: &mut Process, fd: i32, a: Args) -> SysResult {
         }
         _ => {
             if k.trace {
-                k.report(&format!("ioctl 0x{req:x} on a terminal: not supported (ENOTTY)"));
+                k.report(&format!(
+                    "ioctl 0x{req:x} on a terminal: not supported (ENOTTY)"
+                ));
             }
             Err(Errno::ENOTTY)
         }

@@ -173,7 +173,13 @@ impl NTty {
         }
     }
 
-    fn receive_char(&mut self, t: &Termios, mut c: u8, out: &mut Vec<u8>, r: &mut Received) -> bool {
+    fn receive_char(
+        &mut self,
+        t: &Termios,
+        mut c: u8,
+        out: &mut Vec<u8>,
+        r: &mut Received,
+    ) -> bool {
         if !self.room(t) {
             return false;
         }
