@@ -92,7 +92,10 @@ impl Drop for Tmux {
 }
 
 fn count_lines(screen: &str, text: &str) -> usize {
-    screen.lines().filter(|l| l.trim_end().ends_with(text)).count()
+    screen
+        .lines()
+        .filter(|l| l.trim_end().ends_with(text))
+        .count()
 }
 
 /// `friscy run -it --rootfs IMAGE -e ... -- ARGV`.
@@ -137,7 +140,10 @@ fn alpine_shell_prompt_echo_history_completion_and_size() {
     let t = Tmux::start(&friscy_it(&image, &["/bin/sh"]));
     let s = t.wait_count(PROMPT, 1);
     // No cursor-position reply leaked into the line (`^[[..R`), nothing else on screen.
-    assert!(!s.contains("^[") && !s.contains(";1R"), "stray escape reply:\n{s}");
+    assert!(
+        !s.contains("^[") && !s.contains(";1R"),
+        "stray escape reply:\n{s}"
+    );
     assert_eq!(s.trim(), PROMPT, "{s}");
 
     t.type_line("echo hi");
@@ -219,7 +225,9 @@ fn alpine_vi_edits_and_saves_and_top_runs() {
     t.wait_count(PROMPT, 1);
     t.type_line("vi /tmp/note");
     // vi draws the whole 40-line screen: tildes down to the status line.
-    t.wait_for("vi's screen", |s| s.lines().filter(|l| l.starts_with('~')).count() >= 30);
+    t.wait_for("vi's screen", |s| {
+        s.lines().filter(|l| l.starts_with('~')).count() >= 30
+    });
     t.tmux(&["send-keys", "-t", "t", "-l", "ihello from vi"]);
     t.keys(&["Escape"]);
     t.tmux(&["send-keys", "-t", "t", "-l", ":wq"]);
@@ -280,7 +288,13 @@ fn sigterm_to_friscy_runs_the_guest_init_trap() {
     // The shell is in `wait` now (or about to be: the trap runs either way).
     std::thread::sleep(Duration::from_millis(500));
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
     let status = child.wait().unwrap();
@@ -304,7 +318,10 @@ fn sigterm_to_an_init_without_a_trap_is_ignored_and_a_second_one_stops_friscy() 
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     std::thread::sleep(Duration::from_secs(1));
     // sleep as pid 1 has no handler: it ignores SIGTERM, as in a container.
-    assert!(child.try_wait().unwrap().is_none(), "pid 1 died of an ignored SIGTERM");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "pid 1 died of an ignored SIGTERM"
+    );
     Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(128 + 15));
@@ -342,7 +359,12 @@ fn stty_settings_match_linux() {
             .map(str::to_string)
             .collect()
     };
-    assert_eq!(settings(&ours.stdout), settings(&theirs), "ours:\n{}\nLinux:\n{theirs}", ours.stdout);
+    assert_eq!(
+        settings(&ours.stdout),
+        settings(&theirs),
+        "ours:\n{}\nLinux:\n{theirs}",
+        ours.stdout
+    );
 }
 
 /// Run a shell command under `script`, which gives it a new pty with Linux's defaults.

@@ -4,7 +4,9 @@
 //! the host keeps in cooked mode (wasmtime cannot switch it to raw), so the mode is
 //! `cooked`; anything else is `none`. WASI reports no window size and forwards no
 //! signals, so `size` is unknown, `events` is always empty, and `subscribe` gives a
-//! pollable that never becomes ready (a monotonic-clock subscription at the end of time).
+//! pollable with nothing behind it: a monotonic-clock subscription a day away (a far
+//! instant such as u64::MAX overflows the host's clock arithmetic; a wake-up a day
+//! later only makes the kernel look again and find nothing).
 //!
 //! Hosts that know more (the native `friscy run -t`, a browser page with xterm.js)
 //! implement the interface themselves instead of plugging this in.
@@ -43,6 +45,9 @@ mod component {
     });
 
     use exports::friscy::tty::console::{Event, Guest, Mode, Winsize};
+
+    /// A day: as good as never for a pollable that has nothing to report.
+    const NEVER_NS: u64 = 86_400_000_000_000;
     use wasi::io::poll::Pollable;
 
     struct ConsoleWasi;
@@ -63,7 +68,7 @@ mod component {
             Vec::new()
         }
         fn subscribe() -> Pollable {
-            wasi::clocks::monotonic_clock::subscribe_instant(u64::MAX)
+            wasi::clocks::monotonic_clock::subscribe_duration(NEVER_NS)
         }
     }
 

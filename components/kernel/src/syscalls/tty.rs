@@ -63,10 +63,7 @@ impl Kernel {
         let fg = {
             let t = tty.borrow();
             let mine = p.ctty.as_ref().is_some_and(|c| std::rc::Rc::ptr_eq(c, tty));
-            match t.pgrp {
-                Some(pgrp) if mine && pgrp != p.pgid => false,
-                _ => true,
-            }
+            !matches!(t.pgrp, Some(pgrp) if mine && pgrp != p.pgid)
         };
         if fg {
             return Ok(());

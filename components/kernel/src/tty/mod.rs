@@ -563,7 +563,7 @@ impl Kernel {
                 self.kill_pgrp(cur.as_deref_mut(), sid, sig);
             }
         }
-        if let Some(p) = cur.as_deref_mut()
+        if let Some(p) = cur
             && p.sid == sid
             && mine(p)
         {

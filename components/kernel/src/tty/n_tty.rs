@@ -15,7 +15,7 @@ use crate::signal::{SIGINT, SIGQUIT, SIGTSTP};
 pub const BUF_SIZE: usize = 4096;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Kill {
+enum Eraser {
     Erase,
     Werase,
     Kill,
@@ -362,13 +362,13 @@ impl NTty {
             return;
         }
         let kill = if t.is(VERASE, c) {
-            Kill::Erase
+            Eraser::Erase
         } else if t.is(VWERASE, c) {
-            Kill::Werase
+            Eraser::Werase
         } else {
-            Kill::Kill
+            Eraser::Kill
         };
-        if kill == Kill::Kill {
+        if kill == Eraser::Kill {
             if !t.l(ECHO) {
                 self.truncate(self.canon_head);
                 return;
@@ -396,7 +396,7 @@ impl NTty {
                     break;
                 }
             }
-            if kill == Kill::Werase {
+            if kill == Eraser::Werase {
                 if ch.is_ascii_alphanumeric() || ch == b'_' {
                     seen_alnums += 1;
                 } else if seen_alnums > 0 {
@@ -413,7 +413,7 @@ impl NTty {
                     }
                     self.echo_char(t, ch, out);
                     self.output(t, &erased[1..], out);
-                } else if kill == Kill::Erase && !t.l(ECHOE) {
+                } else if kill == Eraser::Erase && !t.l(ECHOE) {
                     self.echo_char(t, c, out);
                 } else if ch == b'\t' {
                     self.erase_tab(t, out);
@@ -426,7 +426,7 @@ impl NTty {
                     }
                 }
             }
-            if kill == Kill::Erase {
+            if kill == Eraser::Erase {
                 break;
             }
         }
