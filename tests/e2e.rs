@@ -71,8 +71,9 @@ fn sealed_component_imports_only_wasi_and_exports_run() {
 }
 
 #[test]
-fn open_component_imports_the_rootfs_and_its_config() {
+fn open_component_imports_the_rootfs_its_config_and_the_console() {
     let expected = [
+        "import friscy:tty/console@0.1.0;",
         "import friscy:vfs/image@0.1.0;",
         "import friscy:vfs/rootfs@0.1.0;",
     ];
