@@ -180,6 +180,10 @@ fn run(args: RunArgs) -> Result<u8> {
     if args.trace {
         wasi.env("FRISCY_TRACE", "1");
     }
+    // docker run -t sets TERM=xterm unless the user gave one.
+    if args.tty && !args.env.iter().any(|(k, _)| k == "TERM") {
+        wasi.env("TERM", "xterm");
+    }
     if args.net {
         // What `wasmtime run -S inherit-network -S allow-ip-name-lookup` grants.
         wasi.inherit_network();
