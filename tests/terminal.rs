@@ -167,16 +167,31 @@ fn alpine_shell_prompt_echo_history_completion_and_size() {
     let s = t.wait_count(PROMPT, 5);
     assert!(s.lines().any(|l| l.trim() == "/dev/pts/0"), "{s}");
 
-    // The window size, and a WINCH trap when the terminal is resized.
+    // The window size follows the terminal.
     t.type_line("stty size");
     let s = t.wait_count(PROMPT, 6);
     assert!(s.lines().any(|l| l.trim() == "40 120"), "{s}");
-    t.type_line("trap 'echo got WINCH' WINCH");
-    t.wait_count(PROMPT, 7);
     t.tmux(&["resize-window", "-t", "t", "-x", "100", "-y", "30"]);
-    t.wait_for("the WINCH trap", |s| s.contains("got WINCH"));
+    std::thread::sleep(Duration::from_millis(500));
     t.type_line("stty size");
     t.wait_for("the new size", |s| s.lines().any(|l| l.trim() == "30 100"));
+}
+
+/// A resize sends SIGWINCH to the terminal's foreground process group: here a
+/// non-interactive shell (no job control, so its children share its group), whose trap
+/// runs once the current `sleep` ends. (An interactive ash at its prompt does not run a
+/// WINCH trap on Linux either: its line editor takes the signal.)
+#[test]
+fn alpine_resize_runs_a_winch_trap() {
+    let Some(image) = alpine() else { return };
+    let script = "trap 'echo got WINCH; stty size' WINCH; echo ready; \
+                  for i in 1 2 3 4 5 6 7 8 9 10; do sleep 1; done";
+    let t = Tmux::start(&friscy_it(&image, &["/bin/sh", "-c", script]));
+    t.wait_for("the script to start", |s| s.contains("ready"));
+    t.tmux(&["resize-window", "-t", "t", "-x", "100", "-y", "30"]);
+    let s = t.wait_for("the WINCH trap", |s| s.contains("got WINCH"));
+    t.wait_for("the new size", |s| s.lines().any(|l| l.trim() == "30 100"));
+    assert!(!s.contains("friscy:"), "{s}");
 }
 
 #[test]
