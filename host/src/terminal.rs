@@ -30,7 +30,7 @@ use crate::State;
 wasmtime::component::bindgen!({
     inline: "
         package friscy:host-console;
-        world console { import friscy:tty/console@0.1.0; }
+        world host-console { import friscy:tty/console@0.1.0; }
     ",
     path: "../wit",
     // The pollable is wasmtime-wasi's own, so the kernel polls it with stdin and timers.

@@ -105,11 +105,13 @@ impl Tty {
     }
 
     /// The settings the line discipline works with: a cooked console never echoes, the
-    /// host terminal has done that.
+    /// host terminal has done that, and leaves output processing (NL to CR NL) to the
+    /// host terminal too, which does it anyway.
     fn effective(&self) -> Termios {
         let mut t = self.termios;
         if self.host_echoes {
             t.lflag &= !(termios::ECHO | termios::ECHONL);
+            t.oflag &= !termios::OPOST;
         }
         t
     }
@@ -136,7 +138,7 @@ impl Tty {
         } else {
             OUT_MAX.saturating_sub(self.out.len()).min(data.len())
         };
-        let t = self.termios;
+        let t = self.effective();
         let mut processed = Vec::with_capacity(room);
         self.ldisc.output(&t, &data[..room], &mut processed);
         self.out.extend(processed);
