@@ -39,14 +39,14 @@ wasmtime::component::bindgen!({
     require_store_data_send: true,
 });
 
-use friscy::tty::console::{self, Event, Mode, Winsize};
+use friscy::tty::console::{self, Event, TtyMode, Winsize};
 
 /// How long the guest has to exit after a forwarded SIGTERM or SIGHUP.
 pub const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the host side knows: the mode, the current size, events not yet fetched.
 pub struct Console {
-    mode: Mode,
+    mode: TtyMode,
     shared: Arc<Shared>,
 }
 
@@ -142,7 +142,7 @@ impl Console {
             }));
         }
         forward_signals(shared.clone(), terminal)?;
-        let mode = if tty { Mode::Raw } else { Mode::None };
+        let mode = if tty { TtyMode::Raw } else { TtyMode::None };
         Ok((Console { mode, shared }, Guard))
     }
 }
@@ -216,7 +216,7 @@ impl Pollable for ConsolePollable {
 }
 
 impl console::Host for State {
-    fn current_mode(&mut self) -> wasmtime::Result<Mode> {
+    fn mode(&mut self) -> wasmtime::Result<TtyMode> {
         Ok(self.console.mode)
     }
 

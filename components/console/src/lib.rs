@@ -44,7 +44,7 @@ mod component {
         generate_all,
     });
 
-    use exports::friscy::tty::console::{Event, Guest, Mode, Winsize};
+    use exports::friscy::tty::console::{Event, Guest, TtyMode, Winsize};
 
     /// A day: as good as never for a pollable that has nothing to report.
     const NEVER_NS: u64 = 86_400_000_000_000;
@@ -53,12 +53,12 @@ mod component {
     struct ConsoleWasi;
 
     impl Guest for ConsoleWasi {
-        fn current_mode() -> Mode {
+        fn mode() -> TtyMode {
             let stdin = wasi::cli::terminal_stdin::get_terminal_stdin().is_some();
             let stdout = wasi::cli::terminal_stdout::get_terminal_stdout().is_some();
             match super::mode_of(stdin, stdout) {
-                super::Mode::None => Mode::None,
-                super::Mode::Cooked => Mode::Cooked,
+                super::Mode::None => TtyMode::None,
+                super::Mode::Cooked => TtyMode::Cooked,
             }
         }
         fn size() -> Option<Winsize> {

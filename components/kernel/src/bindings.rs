@@ -51,10 +51,10 @@ impl WasiHost {
             stdout: wasi::cli::stdout::get_stdout(),
             stderr: wasi::cli::stderr::get_stderr(),
             stdin_eof: false,
-            mode: match console::current_mode() {
-                console::Mode::None => ConsoleMode::None,
-                console::Mode::Raw => ConsoleMode::Raw,
-                console::Mode::Cooked => ConsoleMode::Cooked,
+            mode: match console::mode() {
+                console::TtyMode::None => ConsoleMode::None,
+                console::TtyMode::Raw => ConsoleMode::Raw,
+                console::TtyMode::Cooked => ConsoleMode::Cooked,
             },
         }
     }
