@@ -144,6 +144,8 @@ fn swapping_exec_in_the_wac_file_still_runs() {
         .arg(format!("friscy:open={}", open.display()))
         .arg("--dep")
         .arg(format!("friscy:rootfs={}", c("rootfs")))
+        .arg("--dep")
+        .arg(format!("friscy:console={}", c("console-wasi")))
         .arg(root().join("compose/friscy-sealed.wac")));
     assert_eq!(r.status, Some(0), "{}", r.stderr);
     let r = wasmtime(&sealed, &["/hello", "a", "b"]);
