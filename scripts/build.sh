@@ -12,6 +12,8 @@
 #   build/friscy.wasm        sealed: the open one + build/rootfs.tar + console-wasi;
 #                            imports only wasi:*
 #   build/friscy-fused-open.wasm, build/friscy-fused.wasm   the same, fused build
+#   build/web/               the browser bundle friscy-pack --web writes into a site: the
+#                            kernel-browser component transpiled by jco, web/*, xterm.js
 #   build/friscy             the native host (next to friscy-open.wasm, where it looks)
 #   build/friscy-pack        the image packer, with the components above embedded
 #   build/friscy-proxy       the WebSocket relay for browser (and --proxy) guests
@@ -57,6 +59,7 @@ component friscy-net component net
 component friscy-net relay-component net-relay
 component friscy-kernel component kernel
 component friscy-kernel fused kernel-fused
+component friscy-kernel browser kernel-browser
 FRISCY_ROOTFS=$PWD/$B/rootfs.tar component friscy-rootfs "" rootfs
 component friscy-console-wasi component console-wasi
 
@@ -78,7 +81,23 @@ cp $C/kernel-fused.wasm $B/friscy-fused-open.wasm
 wac compose -o $B/friscy-fused.wasm --dep friscy:console=$C/console-wasi.wasm \
   --dep friscy:open=$B/friscy-fused-open.wasm --dep friscy:rootfs=$C/rootfs.wasm compose/friscy-sealed.wac
 
-step "friscy-pack (embeds build/components/{kernel,vfs,exec,net,console-wasi}.wasm)"
+# The browser bundle: transpiled here, once, so friscy-pack --web needs no node or jco.
+WEBTOOLS="${FRISCY_CACHE:-$HOME/.cache/friscy}/web-tools/node_modules"
+if command -v node >/dev/null && [ -x "$WEBTOOLS/.bin/jco" ]; then
+  step "web bundle build/web (jco transpile of kernel-browser + web/ + xterm.js)"
+  rm -rf $B/web.new && mkdir -p $B/web.new/kernel $B/web.new/vendor
+  "$WEBTOOLS/.bin/jco" transpile $C/kernel-browser.wasm -o $B/web.new/kernel --name friscy \
+    --instantiation sync --no-typescript --no-nodejs-compat --minify --quiet
+  rm -rf $B/web.new/kernel/interfaces $B/web.new/kernel/*.d.ts
+  cp web/index.html web/*.js web/*.mjs $B/web.new/
+  cp "$WEBTOOLS/@xterm/xterm/lib/xterm.mjs" "$WEBTOOLS/@xterm/xterm/css/xterm.css" \
+    "$WEBTOOLS/@xterm/addon-fit/lib/addon-fit.mjs" $B/web.new/vendor/
+  rm -rf $B/web && mv $B/web.new $B/web
+else
+  step "web bundle SKIPPED: no node or jco (scripts/setup.sh installs them); friscy-pack --web will refuse"
+fi
+
+step "friscy-pack (embeds build/components/{kernel,vfs,exec,net,console-wasi}.wasm and build/web)"
 cargo build --quiet --release -p friscy-pack
 cp "$CARGO_TARGET_DIR/release/friscy-pack" $B/friscy-pack.new && mv -f $B/friscy-pack.new $B/friscy-pack
 

@@ -11,6 +11,7 @@ mod decompress;
 mod relay;
 mod relay_transport;
 mod rootfs;
+mod serve;
 mod terminal;
 
 use std::path::{Path, PathBuf};
@@ -43,6 +44,11 @@ impl WasiView for State {
 }
 
 fn main() -> ExitCode {
+    // `friscy serve DIR`: the static server for `friscy-pack --web` sites (serve.rs).
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().is_some_and(|a| a == "serve") {
+        return serve::main(&argv[1..]);
+    }
     match cli::parse(std::env::args().skip(1)) {
         Ok(cli::Command::Run(args)) => match run(args) {
             Ok(status) => ExitCode::from(status),

@@ -11,6 +11,7 @@ mod manifest;
 mod oci;
 mod progress;
 mod registry;
+mod web;
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -24,6 +25,8 @@ use oci::{Image, Platform};
 const USAGE: &str = "\
 usage: friscy-pack IMAGE -o DIR [options]            a bundle: rootfs.tar, manifest.json, friscy.wasm
        friscy-pack IMAGE --compose -o APP.wasm [options]   one sealed component
+       friscy-pack IMAGE --web -o SITE/ [options]          a static site: the image in a
+                                                           terminal in the browser
 
 IMAGE is a `docker save` tarball, an OCI image layout (directory or tar), a plain rootfs
 tar (.tar, .tar.gz, .tar.zst), or a registry reference (docker.io/library/alpine:3.20,
@@ -34,6 +37,8 @@ options:
   --compose            write one component with the rootfs and image config inside:
                        `wasmtime run APP.wasm` runs the image's entrypoint and cmd,
                        `wasmtime run APP.wasm -- CMD...` replaces the cmd
+  --web                write a static site (serve it with `friscy serve SITE/`; also
+                       `node SITE/friscy.mjs -- CMD` runs it under Node): docs/WEB.md
   --platform P         OS/ARCH[/VARIANT] to pick from a multi-platform image
                        (default linux/riscv64)
   --exec FILE.wasm     compose this exec component instead of the built-in interpreter
@@ -50,6 +55,7 @@ struct Args {
     image: String,
     output: PathBuf,
     compose: bool,
+    web: bool,
     platform: Platform,
     exec: Option<PathBuf>,
     plain_http: bool,
@@ -66,6 +72,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Cli> {
     let mut image = None;
     let mut output = None;
     let mut compose = false;
+    let mut web = false;
     let mut platform = "linux/riscv64".to_string();
     let mut exec = None;
     let mut plain_http = false;
@@ -80,6 +87,7 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Cli> {
             "-V" | "--version" => return Ok(Cli::Version),
             "-o" | "--output" => output = Some(PathBuf::from(value("--output")?)),
             "--compose" => compose = true,
+            "--web" => web = true,
             "--platform" => platform = value("--platform")?,
             "--exec" => exec = Some(PathBuf::from(value("--exec")?)),
             "--plain-http" => plain_http = true,
@@ -96,10 +104,17 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Cli> {
         return Ok(Cli::Help);
     };
     let output = output.context("-o PATH is required (see --help)")?;
+    if compose && web {
+        bail!("--compose and --web make different outputs: pick one");
+    }
+    if web && exec.is_some() {
+        bail!("--exec is not supported with --web (the browser bundle is the fused build)");
+    }
     Ok(Cli::Pack(Args {
         image,
         output,
         compose,
+        web,
         platform: Platform::parse(&platform)?,
         exec,
         plain_http,
@@ -153,9 +168,24 @@ fn pack(args: &Args) -> Result<()> {
     }
     let manifest = manifest::Manifest::new(&image, &args.image);
     let config = manifest.config_bytes(kind);
-    let parts = components::parts(args.exec.as_deref())?;
 
-    let summary = if args.compose {
+    let summary = if args.web {
+        std::fs::create_dir_all(&args.output)
+            .with_context(|| format!("creating {}", args.output.display()))?;
+        web::write_site(
+            &args.output,
+            &flat,
+            &manifest,
+            &config,
+            &web::site_name(&args.image),
+        )?;
+        format!(
+            "{}/ (a site: `friscy serve {}`)",
+            args.output.display(),
+            args.output.display()
+        )
+    } else if args.compose {
+        let parts = components::parts(args.exec.as_deref())?;
         let tar = flat.write(Vec::new())?;
         let rootfs_len = tar.len();
         let data = datacomp::rootfs_component(&tar, &config)?;
@@ -179,6 +209,7 @@ fn pack(args: &Args) -> Result<()> {
         w.flush().context("writing rootfs.tar")?;
         drop(w);
         std::fs::rename(&tmp, &tar_path)?;
+        let parts = components::parts(args.exec.as_deref())?;
         let open = compose::compose(parts, None)?;
         write_atomically(&args.output.join("friscy.wasm"), &open)?;
         write_atomically(&args.output.join("manifest.json"), &manifest.to_json())?;

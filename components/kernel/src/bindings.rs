@@ -20,11 +20,25 @@ mod generated {
     });
 }
 
-#[cfg(all(feature = "fused", not(feature = "component")))]
+#[cfg(all(
+    feature = "fused",
+    not(feature = "component"),
+    not(feature = "browser")
+))]
 mod generated {
     wit_bindgen::generate!({
         path: "../../wit",
         world: "friscy:kernel/kernel-fused",
+        features: ["cli-exit-with-code"],
+        generate_all,
+    });
+}
+
+#[cfg(all(feature = "browser", not(feature = "component")))]
+mod generated {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "friscy:kernel/kernel-browser",
         features: ["cli-exit-with-code"],
         generate_all,
     });
@@ -144,6 +158,14 @@ impl Host for WasiHost {
             wasi::io::poll::poll(&refs);
         }
     }
+    #[cfg(all(feature = "browser", not(feature = "component")))]
+    fn keeps_layer(&self) -> bool {
+        generated::friscy::vfs::layer::persistent()
+    }
+    #[cfg(all(feature = "browser", not(feature = "component")))]
+    fn save_layer(&mut self, layer: &[u8]) {
+        generated::friscy::vfs::layer::save(layer);
+    }
 }
 
 /// The guest's argv from ours: drop our own name and a leading `--` (wasmtime passes it
@@ -182,7 +204,7 @@ fn split_env() -> (Vec<Vec<u8>>, Options) {
                     None => eprintln!("friscy: FRISCY_PORTS: {pair:?} is not HOST:GUEST"),
                 }
             }
-        } else {
+        } else if !k.starts_with("FRISCY_") {
             envp.push(format!("{k}={v}").into_bytes());
         }
     }
@@ -239,7 +261,11 @@ impl generated::exports::wasi::cli::run::Guest for Component {
 
 generated::export!(Component with_types_in generated);
 
-#[cfg(all(feature = "fused", not(feature = "component")))]
+#[cfg(all(
+    feature = "fused",
+    not(feature = "component"),
+    not(feature = "browser")
+))]
 fn make_kernel() -> Result<Kernel, String> {
     use friscy_vfs::{RootfsSource, Vfs};
 
@@ -259,6 +285,72 @@ fn make_kernel() -> Result<Kernel, String> {
         Box::new(WasiHost::new()),
     );
     k.net = Box::new(friscy_net::wasi::WasiNet::new());
+    Ok(k)
+}
+
+/// The browser build: the fused kernel over the page's imports. The saved writable layer
+/// (if any) is applied over the image; sockets go through the relay when the page has a
+/// proxy (`FRISCY_RELAY` set in the environment, which the guest does not see), and fail
+/// with EACCES otherwise, as under `wasmtime run` without network permission.
+#[cfg(all(feature = "browser", not(feature = "component")))]
+fn make_kernel() -> Result<Kernel, String> {
+    use friscy_vfs::{RootfsSource, Vfs};
+    use generated::friscy::net::transport;
+    use generated::friscy::vfs::{layer, rootfs};
+
+    struct ImportedRootfs;
+    impl RootfsSource for ImportedRootfs {
+        fn size(&self) -> u64 {
+            rootfs::size()
+        }
+        fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
+            rootfs::read(offset, len)
+        }
+    }
+    struct SavedLayer;
+    impl RootfsSource for SavedLayer {
+        fn size(&self) -> u64 {
+            layer::size()
+        }
+        fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
+            layer::read(offset, len)
+        }
+    }
+    struct PageTransport;
+    impl friscy_net::relay::Transport for PageTransport {
+        fn send(&mut self, message: Vec<u8>) -> Result<(), friscy_net::relay::Closed> {
+            transport::send(&message).map_err(|_| friscy_net::relay::Closed)
+        }
+        fn try_recv(&mut self) -> Result<Option<Vec<u8>>, friscy_net::relay::Closed> {
+            transport::try_recv().map_err(|_| friscy_net::relay::Closed)
+        }
+        fn subscribe(&mut self) -> Option<u32> {
+            Some(transport::subscribe().take_handle())
+        }
+    }
+
+    let mut vfs = Vfs::new(ImportedRootfs).map_err(|e| format!("rootfs: {e}"))?;
+    let mut restore_error = None;
+    if let Err(e) = vfs.apply_layer(&SavedLayer) {
+        // A damaged saved layer must not lock the user out of the image.
+        restore_error = Some(format!(
+            "the saved writable layer is unreadable ({e}); starting from the image"
+        ));
+    }
+    let mut k = Kernel::new(
+        Box::new(friscy_exec::Machines::new()),
+        with_mounts(Box::new(vfs))?,
+        Box::new(WasiHost::new()),
+    );
+    if let Some(msg) = restore_error {
+        k.report(&msg);
+    }
+    let relay = wasi::cli::environment::get_environment()
+        .iter()
+        .any(|(k, v)| k == "FRISCY_RELAY" && !v.is_empty());
+    if relay {
+        k.net = Box::new(friscy_net::relay::RelayNet::new(PageTransport));
+    }
     Ok(k)
 }
 
@@ -336,6 +428,7 @@ mod imported {
             cause: match f.cause {
                 m::FaultCause::Unmapped => FaultCause::Unmapped,
                 m::FaultCause::Protection => FaultCause::Protection,
+                m::FaultCause::OutOfMemory => FaultCause::OutOfMemory,
             },
         }
     }

@@ -70,4 +70,13 @@ pub trait Host {
     /// comes first. With none of the first and last, return at once (the kernel then
     /// reports a deadlock).
     fn wait(&mut self, stdin: bool, deadline_ns: Option<u64>, pollables: Vec<u32>);
+    /// Whether the host keeps the writable layer between runs (persist.rs); if not,
+    /// `save_layer` is never called.
+    fn keeps_layer(&self) -> bool {
+        false
+    }
+    /// Store the writable layer (an OCI layer tar), replacing the one saved before.
+    fn save_layer(&mut self, layer: &[u8]) {
+        let _ = layer;
+    }
 }

@@ -27,9 +27,10 @@ pub mod socket;
 pub mod syscalls;
 pub mod tty;
 
-#[cfg(any(feature = "component", feature = "fused"))]
+#[cfg(any(feature = "component", feature = "fused", feature = "browser"))]
 mod bindings;
-#[cfg(any(feature = "component", feature = "fused"))]
+pub mod persist;
+#[cfg(any(feature = "component", feature = "fused", feature = "browser"))]
 mod wasi_dir;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -110,6 +111,8 @@ pub struct Kernel {
     pub port_map: Vec<(u16, u16)>,
     /// The embedded DNS responder's answers so far.
     pub(crate) dns_cache: dns::Cache,
+    /// The writable layer's saving (persist.rs).
+    pub(crate) layer: persist::LayerState,
 }
 
 impl Kernel {
@@ -140,6 +143,7 @@ impl Kernel {
             unix_autobind: 0,
             port_map: Vec::new(),
             dns_cache: Default::default(),
+            layer: Default::default(),
         };
         // Docker's /dev, made once like the tmpfs it mounts there.
         devfs::populate(&mut k);
@@ -283,7 +287,10 @@ impl Kernel {
             // controlling terminal (runc: setsid, then TIOCSCTTY).
             self.maybe_acquire(&mut init, tty);
         }
+        // What the runtime made so far (/dev, resolv.conf, a restored layer) needs no save.
+        self.layer_baseline();
         let status = self.run_init(init);
+        self.save_layer();
         status.shell_status()
     }
 }

@@ -487,6 +487,14 @@ impl Fs for Mounts {
         // chown of a mounted file is accepted and has no effect.
         Ok(())
     }
+
+    // The writable layer is the image's: mounted host directories are not part of it.
+    fn generation(&self) -> u64 {
+        self.lower.generation()
+    }
+    fn export_layer(&mut self, exclude: &[Vec<u8>]) -> Result<Vec<u8>, Errno> {
+        self.lower.export_layer(exclude)
+    }
 }
 
 #[cfg(test)]

@@ -36,6 +36,15 @@ impl FileData {
         }
     }
 
+    /// Whether this is still `base` (the same file as indexed from the image): nothing
+    /// written, nothing truncated.
+    pub(crate) fn is_unchanged_from(&self, base: &FileData) -> bool {
+        self.pages.is_empty()
+            && self.lower_off == base.lower_off
+            && self.lower_len == base.lower_len
+            && self.size == base.size
+    }
+
     pub(crate) fn size(&self) -> u64 {
         self.size
     }

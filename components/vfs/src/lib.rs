@@ -13,6 +13,7 @@
 
 mod file;
 mod index;
+mod layer;
 mod node;
 mod ops;
 mod path;
@@ -113,6 +114,18 @@ pub trait Fs {
         flags: u32,
     ) -> Result<(), Errno>;
     fn set_attr(&mut self, node: Ino, attr: &SetAttr) -> Result<(), Errno>;
+    /// A number that changes whenever the tree changes (so a host knows when the writable
+    /// layer needs saving again). Constant for filesystems without a writable layer.
+    fn generation(&self) -> u64 {
+        0
+    }
+    /// The writable layer (everything changed since the image was indexed) as an OCI
+    /// layer tar, leaving out the absolute paths in `exclude` and what lies below them
+    /// (see layer.rs). ENOSYS where there is no such layer.
+    fn export_layer(&mut self, exclude: &[Vec<u8>]) -> Result<Vec<u8>, Errno> {
+        let _ = exclude;
+        Err(Errno::ENOSYS)
+    }
 }
 
 /// The wall clock used for timestamps (std's; WASI's wall clock in a component).
@@ -130,6 +143,10 @@ pub fn system_clock() -> Timespec {
 pub struct Vfs<R: RootfsSource> {
     lower: Lower<R>,
     table: Table,
+    /// The table as indexed from the image, which the writable layer is the diff against.
+    base: Table,
+    /// Bumped by every change (`Fs::generation`).
+    generation: u64,
     clock: Option<fn() -> Timespec>,
 }
 
@@ -139,9 +156,19 @@ impl<R: RootfsSource> Vfs<R> {
         let table = index::build(&source)?;
         Ok(Vfs {
             lower: Lower::new(source),
+            base: table.clone(),
             table,
+            generation: 0,
             clock: Some(system_clock),
         })
+    }
+
+    /// Apply a layer tar (as `export_layer` writes them: a writable layer saved by an
+    /// earlier run) over the tree. Its files are copied in, so they belong to the writable
+    /// layer from now on and a later export writes them again.
+    pub fn apply_layer<S: RootfsSource>(&mut self, layer: &S) -> Result<(), TarError> {
+        self.generation += 1;
+        layer::apply(&mut self.table, layer)
     }
 
     /// Set the clock for mtime/ctime updates (`None`: times never change after indexing,
@@ -208,6 +235,7 @@ impl<R: RootfsSource> Fs for Vfs<R> {
 
     fn write(&mut self, node: Ino, offset: u64, data: &[u8]) -> Result<u32, Errno> {
         let now = self.now();
+        self.generation += 1;
         let n = self.table.get_mut(node)?;
         let Body::File(f) = &mut n.body else {
             return Err(if n.is_dir() {
@@ -248,21 +276,25 @@ impl<R: RootfsSource> Fs for Vfs<R> {
 
     fn create(&mut self, parent: Ino, name: &[u8], mode: u32, rdev: u64) -> Result<Ino, Errno> {
         let now = self.now();
+        self.generation += 1;
         self.table.create(parent, name, mode, rdev, now)
     }
 
     fn symlink(&mut self, parent: Ino, name: &[u8], target: &[u8]) -> Result<Ino, Errno> {
         let now = self.now();
+        self.generation += 1;
         self.table.symlink(parent, name, target, now)
     }
 
     fn link(&mut self, node: Ino, parent: Ino, name: &[u8]) -> Result<(), Errno> {
         let now = self.now();
+        self.generation += 1;
         self.table.link(node, parent, name, now)
     }
 
     fn remove(&mut self, parent: Ino, name: &[u8], dir: bool) -> Result<(), Errno> {
         let now = self.now();
+        self.generation += 1;
         self.table.remove(parent, name, dir, now)
     }
 
@@ -275,12 +307,14 @@ impl<R: RootfsSource> Fs for Vfs<R> {
         flags: u32,
     ) -> Result<(), Errno> {
         let now = self.now();
+        self.generation += 1;
         self.table
             .rename(old_parent, old_name, new_parent, new_name, flags, now)
     }
 
     fn set_attr(&mut self, node: Ino, attr: &SetAttr) -> Result<(), Errno> {
         let now = self.now();
+        self.generation += 1;
         let n = self.table.get_mut(node)?;
         if let Some(size) = attr.size {
             // truncate(2): EISDIR for a directory, EINVAL for other non-regular files,
@@ -320,6 +354,20 @@ impl<R: RootfsSource> Fs for Vfs<R> {
             n.ctime = t;
         }
         Ok(())
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    fn export_layer(&mut self, exclude: &[Vec<u8>]) -> Result<Vec<u8>, Errno> {
+        Ok(self.export(exclude))
+    }
+}
+
+impl<R: RootfsSource> Vfs<R> {
+    fn export(&mut self, exclude: &[Vec<u8>]) -> Vec<u8> {
+        layer::export(&self.base, &self.table, &mut self.lower, exclude)
     }
 }
 

@@ -100,6 +100,7 @@ impl Node {
 }
 
 /// All inodes, indexed by number (0 is never used).
+#[derive(Clone)]
 pub(crate) struct Table {
     nodes: Vec<Option<Node>>,
 }

@@ -32,8 +32,8 @@ pub mod tlb;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-pub use frames::{FRAME_SIZE, FrameId, Frames, OutOfFrames, ZERO_FRAME};
 use frames::FRAME_CODE;
+pub use frames::{FRAME_SIZE, FrameId, Frames, OutOfFrames, ZERO_FRAME};
 use page_table::{PTE_CODE, PTE_R, PTE_SHARED, PTE_W, PTE_X, PageTable, Pte};
 use regions::Regions;
 use tlb::{PAGE_MASK, Tlb};
@@ -116,6 +116,12 @@ impl Memory {
     /// A standalone address space with a frame allocator of its own (tests, tools).
     pub fn standalone() -> Memory {
         Memory::new(Rc::new(RefCell::new(Frames::new())))
+    }
+
+    /// Whether decoded code must be dropped before the next block runs.
+    #[inline(always)]
+    pub(crate) fn code_dirty(&self) -> bool {
+        self.flush_code || !self.invalidated.is_empty()
     }
 
     /// The frame allocator.
