@@ -6,12 +6,14 @@
 #   build/rootfs.tar         the default image: those programs at /
 #   build/components/*.wasm  exec, vfs, net, kernel, kernel-fused, rootfs components
 #   build/friscy-open.wasm   kernel+exec+vfs+net composed; imports friscy:vfs/rootfs
+#                            (and its image config) and friscy:tty/console
 #   build/friscy-relay-open.wasm  the same with net-relay (sockets through friscy-proxy);
 #                            also imports friscy:net/transport (`friscy run --proxy`)
 #   build/friscy-dir-open.wasm  the same with vfs-tree: the root filesystem is a host
-#                            directory served through friscy:vfs/tree (`friscy run --rootfs
-#                            DIR`, the containerd shim)
-#   build/friscy.wasm        sealed: the open one + build/rootfs.tar; imports only wasi:*
+#                            directory served through friscy:vfs/tree (`friscy run DIR`,
+#                            the containerd shim)
+#   build/friscy.wasm        sealed: the open one + build/rootfs.tar + console-wasi;
+#                            imports only wasi:*
 #   build/friscy-fused-open.wasm, build/friscy-fused.wasm   the same, fused build
 #   build/web/               the browser bundle friscy-pack --web writes into a site: the
 #                            kernel-browser component transpiled by jco, web/*, xterm.js
@@ -65,6 +67,7 @@ component friscy-kernel component kernel
 component friscy-kernel fused kernel-fused
 component friscy-kernel browser kernel-browser
 FRISCY_ROOTFS=$PWD/$B/rootfs.tar component friscy-rootfs "" rootfs
+component friscy-console-wasi component console-wasi
 
 step "compose (wac)"
 C=$B/components
@@ -84,10 +87,10 @@ wac compose -o $B/friscy-dir-open.wasm \
   --dep friscy:exec=$C/exec.wasm --dep friscy:vfs=$C/vfs-tree.wasm --dep friscy:net=$C/net.wasm \
   --dep friscy:kernel=$C/kernel.wasm \
   compose/friscy-open.wac
-wac compose -o $B/friscy.wasm \
+wac compose -o $B/friscy.wasm --dep friscy:console=$C/console-wasi.wasm \
   --dep friscy:open=$B/friscy-open.wasm --dep friscy:rootfs=$C/rootfs.wasm compose/friscy-sealed.wac
 cp $C/kernel-fused.wasm $B/friscy-fused-open.wasm
-wac compose -o $B/friscy-fused.wasm \
+wac compose -o $B/friscy-fused.wasm --dep friscy:console=$C/console-wasi.wasm \
   --dep friscy:open=$B/friscy-fused-open.wasm --dep friscy:rootfs=$C/rootfs.wasm compose/friscy-sealed.wac
 
 # The browser bundle: transpiled here, once, so friscy-pack --web needs no node or jco.
@@ -106,7 +109,7 @@ else
   step "web bundle SKIPPED: no node or jco (scripts/setup.sh installs them); friscy-pack --web will refuse"
 fi
 
-step "friscy-pack (embeds build/components/{kernel,vfs,exec}.wasm and build/web)"
+step "friscy-pack (embeds build/components/{kernel,vfs,exec,net,console-wasi}.wasm and build/web)"
 cargo build --quiet --release -p friscy-pack
 cp "$CARGO_TARGET_DIR/release/friscy-pack" $B/friscy-pack.new && mv -f $B/friscy-pack.new $B/friscy-pack
 

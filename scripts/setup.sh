@@ -24,6 +24,9 @@ command -v riscv64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-riscv64-linux-gnu 
 command -v qemu-riscv64 >/dev/null || need_apt+=(qemu-user)
 command -v cc >/dev/null || need_apt+=(gcc)
 command -v zstd >/dev/null || need_apt+=(zstd)
+# A real terminal for the `friscy run -it` tests (tests/terminal.rs), and script(1).
+command -v tmux >/dev/null || need_apt+=(tmux)
+command -v script >/dev/null || need_apt+=(bsdutils)
 # The CNCF distribution registry, which friscy-pack's registry tests start on 127.0.0.1.
 [ -x /usr/bin/docker-registry ] || need_apt+=(docker-registry)
 # containerd 1.6 and ctr, which tests/containerd.rs runs the shim under.

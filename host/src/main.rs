@@ -6,7 +6,8 @@
 //! component relays sockets through `friscy-proxy`, and serves its `friscy:net/transport`
 //! import over a WebSocket (`relay_transport`), as a browser page would. With a root
 //! filesystem directory it runs `friscy-dir-open.wasm`, whose vfs reads the directory
-//! through `friscy:vfs/tree` (`friscy_host::tree`).
+//! through `friscy:vfs/tree` (`friscy_host::tree`). The console (`friscy:tty/console`:
+//! `-t`, the window size, forwarded signals) is `terminal`.
 
 mod cli;
 mod decompress;
@@ -15,6 +16,7 @@ mod relay;
 mod relay_transport;
 mod rootfs;
 mod serve;
+mod terminal;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,6 +36,7 @@ struct State {
     table: ResourceTable,
     /// The WebSocket to the proxy, with `--proxy`.
     relay: Option<relay_transport::WsTransport>,
+    console: terminal::Console,
 }
 
 impl WasiView for State {
@@ -153,6 +156,7 @@ fn run(args: RunArgs) -> Result<u8> {
     if relay.is_some() {
         relay::add_to_linker(&mut linker)?;
     }
+    terminal::add_to_linker(&mut linker)?;
 
     let mut wasi = WasiCtx::builder();
     // docker run: without -i the container's stdin is empty.
@@ -194,10 +198,13 @@ fn run(args: RunArgs) -> Result<u8> {
             .map_err(anyhow::Error::from)
             .with_context(|| format!("--volume {}:{}", v.host.display(), v.guest))?;
     }
+    // Raw mode from here on; `_restore` puts the terminal back however `run` ends.
+    let (console, _restore) = terminal::Console::start(args.tty)?;
     let state = State {
         wasi: wasi.build(),
         table: ResourceTable::new(),
         relay,
+        console,
     };
     let mut store = Store::new(&engine, state);
     let command = Command::instantiate(&mut store, &component, &linker)

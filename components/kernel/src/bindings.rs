@@ -3,9 +3,11 @@
 //!   the kernel's `Machine` and `Fs` traits;
 //! - `fused`: exec and vfs linked in as libraries; only the rootfs image is imported.
 //!
-//! Both export `wasi:cli/run` and share the WASI-backed `Host`.
+//! Both export `wasi:cli/run` and share the WASI-backed `Host`, whose console facts come
+//! from the `friscy:tty/console` import (the native host, a browser page, or the
+//! `console-wasi` component in sealed builds).
 
-use crate::host::BrokenPipe;
+use crate::host::{BrokenPipe, ConsoleEvent, ConsoleMode};
 use crate::{Host, Kernel, Stdio};
 
 #[cfg(feature = "component")]
@@ -42,15 +44,18 @@ mod generated {
     });
 }
 
+use generated::friscy::tty::console;
 pub(crate) use generated::wasi;
 
 /// The host side of the kernel, over WASI: the standard streams as wasi:io streams (so
-/// stdin can be read without blocking and waited on with `wasi:io/poll`), clocks, random.
+/// stdin can be read without blocking and waited on with `wasi:io/poll`), clocks, random,
+/// and the console.
 struct WasiHost {
     stdin: wasi::io::streams::InputStream,
     stdout: wasi::io::streams::OutputStream,
     stderr: wasi::io::streams::OutputStream,
     stdin_eof: bool,
+    mode: ConsoleMode,
 }
 
 impl WasiHost {
@@ -60,6 +65,11 @@ impl WasiHost {
             stdout: wasi::cli::stdout::get_stdout(),
             stderr: wasi::cli::stderr::get_stderr(),
             stdin_eof: false,
+            mode: match console::mode() {
+                console::TtyMode::None => ConsoleMode::None,
+                console::TtyMode::Raw => ConsoleMode::Raw,
+                console::TtyMode::Cooked => ConsoleMode::Cooked,
+            },
         }
     }
 }
@@ -90,12 +100,23 @@ impl Host for WasiHost {
         }
         Ok(())
     }
-    fn is_terminal(&self, stream: Stdio) -> bool {
-        match stream {
-            Stdio::In => wasi::cli::terminal_stdin::get_terminal_stdin().is_some(),
-            Stdio::Out => wasi::cli::terminal_stdout::get_terminal_stdout().is_some(),
-            Stdio::Err => wasi::cli::terminal_stderr::get_terminal_stderr().is_some(),
-        }
+    fn console_mode(&self) -> ConsoleMode {
+        self.mode
+    }
+    fn console_size(&self) -> Option<(u16, u16)> {
+        console::size().map(|w| (w.rows, w.cols))
+    }
+    fn console_events(&mut self) -> Vec<ConsoleEvent> {
+        console::events()
+            .into_iter()
+            .map(|e| match e {
+                console::Event::Resize(w) => ConsoleEvent::Resize {
+                    rows: w.rows,
+                    cols: w.cols,
+                },
+                console::Event::Signal(s) => ConsoleEvent::Signal(s),
+            })
+            .collect()
     }
     fn wall_clock(&self) -> (i64, u32) {
         let now = wasi::clocks::wall_clock::now();
@@ -109,7 +130,13 @@ impl Host for WasiHost {
         buf.copy_from_slice(&bytes);
     }
     fn diagnostic(&mut self, line: &str) {
-        let _ = self.write(Stdio::Err, format!("{line}\n").as_bytes());
+        // A raw terminal does not turn NL into CR NL.
+        let end = if self.mode == ConsoleMode::Raw {
+            "\r\n"
+        } else {
+            "\n"
+        };
+        let _ = self.write(Stdio::Err, format!("{line}{end}").as_bytes());
     }
     fn wait(&mut self, stdin: bool, deadline_ns: Option<u64>, net: Vec<u32>) {
         let mut pollables = Vec::new();
@@ -124,6 +151,8 @@ impl Host for WasiHost {
         if let Some(t) = deadline_ns {
             pollables.push(wasi::clocks::monotonic_clock::subscribe_instant(t));
         }
+        // Resizes and forwarded signals wake the kernel too.
+        pollables.push(console::subscribe());
         if !pollables.is_empty() {
             let refs: Vec<&wasi::io::poll::Pollable> = pollables.iter().collect();
             wasi::io::poll::poll(&refs);

@@ -28,6 +28,7 @@ pub mod signal;
 pub mod socket;
 pub mod syscalls;
 pub mod users;
+pub mod tty;
 
 #[cfg(any(feature = "component", feature = "fused", feature = "browser"))]
 mod bindings;
@@ -41,7 +42,7 @@ use friscy_exec::{Machine, SpaceId};
 use friscy_vfs::{Fs, Ino};
 
 pub use creds::Creds;
-pub use host::{Host, Stdio};
+pub use host::{ConsoleEvent, ConsoleMode, Host, Stdio};
 pub use perm::ReadOnly;
 pub use process::{ExitStatus, Pid, Process};
 
@@ -90,8 +91,8 @@ pub struct Kernel {
     /// Input read from the host's stdin that no guest has consumed yet (poll looked ahead).
     pub stdin_buf: Vec<u8>,
     pub stdin_eof: bool,
-    /// The terminal's foreground process group (TIOCGPGRP).
-    pub fg_pgrp: Pid,
+    /// The console and pseudo-terminals (tty/).
+    pub ttys: tty::Ttys,
     pub(crate) next_pipe_id: u64,
     /// The pipes of open FIFOs and the opens waiting for a partner.
     pub(crate) fifos: pipe::Fifos,
@@ -125,6 +126,7 @@ pub struct Kernel {
 
 impl Kernel {
     pub fn new(machine: Box<dyn Machine>, fs: Box<dyn Fs>, host: Box<dyn Host>) -> Kernel {
+        let ttys = tty::Ttys::new(host.console_mode(), host.console_size());
         let mut k = Kernel {
             machine,
             fs,
@@ -138,7 +140,7 @@ impl Kernel {
             shm: Default::default(),
             stdin_buf: Vec::new(),
             stdin_eof: false,
-            fg_pgrp: 1,
+            ttys,
             next_pipe_id: 1,
             fifos: Default::default(),
             yield_now: false,
@@ -246,12 +248,22 @@ impl Kernel {
             }
         };
         let mut fds = FdTable::default();
+        let console = self.ttys.console.clone();
         for (fd, stream, flags) in [(0, Stdio::In, 0), (1, Stdio::Out, 1), (2, Stdio::Err, 1)] {
-            let file = new_file(
-                FileKind::Stdio(stream),
-                flags,
-                format!("/dev/std{fd}").into_bytes(),
-            );
+            // With a console, fds 0-2 are its slave side, as a container runtime's -t
+            // gives them (stderr included).
+            let file = match &console {
+                Some(tty) => new_file(
+                    FileKind::Tty(tty::TtyEnd::new(tty.clone(), false)),
+                    2,
+                    tty::pts_path(0),
+                ),
+                None => new_file(
+                    FileKind::Stdio(stream),
+                    flags,
+                    format!("/dev/std{fd}").into_bytes(),
+                ),
+            };
             fds.insert_at(
                 fd,
                 FdEntry {
@@ -262,11 +274,12 @@ impl Kernel {
             .expect("fd 0-2 are valid");
         }
         let pid = self.alloc_pid();
-        let init = Process {
+        let mut init = Process {
             pid,
             ppid: 0,
             pgid: pid,
             sid: pid,
+            ctty: None,
             space: image.space,
             mm: image.mm,
             fds,
@@ -293,7 +306,11 @@ impl Kernel {
             children_instret: 0,
             death_reason: None,
         };
-        self.fg_pgrp = pid;
+        if let Some(tty) = &console {
+            // The container's init is a session leader with the console as its
+            // controlling terminal (runc: setsid, then TIOCSCTTY).
+            self.maybe_acquire(&mut init, tty);
+        }
         // What the runtime made so far (/dev, resolv.conf, a restored layer) needs no save.
         self.layer_baseline();
         let status = self.run_init(init);

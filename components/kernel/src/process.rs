@@ -124,6 +124,8 @@ pub struct Process {
     pub ppid: Pid,
     pub pgid: Pid,
     pub sid: Pid,
+    /// The controlling terminal (signal->tty in Linux): /dev/tty, job control.
+    pub ctty: Option<crate::tty::TtyRef>,
     pub space: SpaceId,
     pub mm: MemoryMap,
     pub fds: FdTable,

@@ -129,7 +129,7 @@ proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0
 /proc/self/fd/99: ENOENT
 /dev/null: 20666 1:3
 /dev/stdout is a fifo
-dev: . .. null zero full random urandom tty fd stdin stdout stderr pts shm
+dev: . .. null zero full random urandom tty fd stdin stdout stderr ptmx pts shm
 via /dev/stdout
 cwd /proc/1
 open fd dir: 1

@@ -100,6 +100,7 @@ pub fn sys_clone(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         },
         pgid: p.pgid,
         sid: p.sid,
+        ctty: p.ctty.clone(),
         space,
         mm: p.mm.clone(),
         fds: p.fds.clone(),
@@ -533,6 +534,8 @@ pub fn sys_setsid(k: &mut Kernel, p: &mut Process, _a: Args) -> SysResult {
     }
     p.sid = p.pid;
     p.pgid = p.pid;
+    // A new session starts without a controlling terminal.
+    p.ctty = None;
     Ok(p.pid as u64)
 }
 
