@@ -27,8 +27,8 @@ pub mod shm;
 pub mod signal;
 pub mod socket;
 pub mod syscalls;
-pub mod users;
 pub mod tty;
+pub mod users;
 
 #[cfg(any(feature = "component", feature = "fused", feature = "browser"))]
 mod bindings;

@@ -42,8 +42,6 @@ impl Kernel {
                 };
                 let mut reaped = false;
                 if !p.is_zombie() {
-                    // Its MAP_SHARED pages get what other processes wrote (shm.rs).
-                    self.shm_switch_to(p.space);
                     ran |= self.run_process(&mut p);
                     if p.exit.is_some() {
                         reaped = self.terminate(&mut p);

@@ -172,7 +172,9 @@ impl Writer {
                     let n = (size - off).min(1 << 20) as u32;
                     // A tree's host file that vanished reads as zeros: the header already
                     // promised `size` bytes, and a short member would corrupt the tar.
-                    let chunk = f.read(lower, off, n).unwrap_or_else(|_| vec![0; n as usize]);
+                    let chunk = f
+                        .read(lower, off, n)
+                        .unwrap_or_else(|_| vec![0; n as usize]);
                     self.out.extend_from_slice(&chunk);
                     off += chunk.len() as u64;
                     if chunk.is_empty() {

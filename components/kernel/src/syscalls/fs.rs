@@ -101,7 +101,12 @@ impl Kernel {
                 self.host.random(&mut buf);
                 Ok(buf)
             }
-            FileKind::Inode(ino) => self.fs.read(*ino, offset, len as u32),
+            FileKind::Inode(ino) => {
+                let mut data = self.fs.read(*ino, offset, len as u32)?;
+                // The newest bytes of a file with shared mappings are in them (shm.rs).
+                self.shm_file_overlay(*ino, offset, &mut data);
+                Ok(data)
+            }
             FileKind::Proc(pf) => {
                 let start = (offset as usize).min(pf.data.len());
                 Ok(pf.data[start..(start + len).min(pf.data.len())].to_vec())
@@ -138,7 +143,12 @@ impl Kernel {
                 pipe.buf.extend(&data[..n]);
                 Ok(n as u64)
             }
-            FileKind::Inode(ino) => self.fs.write(*ino, offset, data).map(u64::from),
+            FileKind::Inode(ino) => {
+                let n = self.fs.write(*ino, offset, data)?;
+                // Shared mappings of the file see what was written (shm.rs).
+                self.shm_file_written(*ino, offset, &data[..n as usize]);
+                Ok(n as u64)
+            }
             // /proc files served here have no write operation.
             FileKind::Proc(_) => Err(Errno::EINVAL),
             FileKind::Tty(end) => {
