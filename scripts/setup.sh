@@ -17,15 +17,20 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
-# --- Debian packages: the riscv64 cross compiler (guest programs), qemu (the oracle) and
-# a registry server (friscy-pack's tests).
+# --- Debian packages: the riscv64 cross compiler (guest programs), qemu (the oracle), a
+# registry server (friscy-pack's tests) and containerd (the shim's tests start their own).
 need_apt=()
 command -v riscv64-linux-gnu-gcc >/dev/null || need_apt+=(gcc-riscv64-linux-gnu libc6-dev-riscv64-cross binutils-riscv64-linux-gnu)
 command -v qemu-riscv64 >/dev/null || need_apt+=(qemu-user)
 command -v cc >/dev/null || need_apt+=(gcc)
 command -v zstd >/dev/null || need_apt+=(zstd)
+# A real terminal for the `friscy run -it` tests (tests/terminal.rs), and script(1).
+command -v tmux >/dev/null || need_apt+=(tmux)
+command -v script >/dev/null || need_apt+=(bsdutils)
 # The CNCF distribution registry, which friscy-pack's registry tests start on 127.0.0.1.
 [ -x /usr/bin/docker-registry ] || need_apt+=(docker-registry)
+# containerd 1.6 and ctr, which tests/containerd.rs runs the shim under.
+[ -x /usr/bin/containerd ] && [ -x /usr/bin/ctr ] || need_apt+=(containerd)
 if ((${#need_apt[@]})); then
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   say "installing Debian packages: ${need_apt[*]}"

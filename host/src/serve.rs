@@ -18,62 +18,28 @@ use std::time::UNIX_EPOCH;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
-const USAGE: &str = "usage: friscy serve DIR [--port N] [--host ADDR]
-Serves DIR (a site from `friscy-pack IMAGE --web -o DIR`) with the headers it needs
-(cross-origin isolation). Default: http://127.0.0.1:8080/";
-
-struct Args {
-    dir: PathBuf,
-    host: String,
-    port: u16,
+/// `friscy serve`'s options.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// The site: a directory from `friscy-pack IMAGE --web -o DIR`
+    pub dir: PathBuf,
+    /// Port to listen on
+    #[arg(short, long, default_value_t = 8080)]
+    pub port: u16,
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
 }
 
-fn parse(args: &[String]) -> Result<Option<Args>> {
-    let mut dir = None;
-    let mut host = "127.0.0.1".to_string();
-    let mut port = 8080;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "-h" | "--help" => return Ok(None),
-            "-p" | "--port" => {
-                let v = it.next().context("--port needs a number")?;
-                port = v
-                    .parse()
-                    .with_context(|| format!("--port {v}: not a port"))?;
-            }
-            "--host" => host = it.next().context("--host needs an address")?.clone(),
-            s if s.starts_with('-') => bail!("unknown option {s}"),
-            s => {
-                if dir.replace(PathBuf::from(s)).is_some() {
-                    bail!("more than one DIR given");
-                }
-            }
-        }
+/// Entry point for `friscy serve`.
+pub fn main(args: &ServeArgs) -> ExitCode {
+    if !args.dir.is_dir() {
+        eprintln!("friscy serve: {}: not a directory", args.dir.display());
+        return ExitCode::from(2);
     }
-    let dir = dir.context("no DIR given")?;
-    if !dir.is_dir() {
-        bail!("{}: not a directory", dir.display());
-    }
-    Ok(Some(Args { dir, host, port }))
-}
-
-/// Entry point for `friscy serve ARGS...`.
-pub fn main(args: &[String]) -> ExitCode {
-    let args = match parse(args) {
-        Ok(Some(a)) => a,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("friscy serve: {e:#}\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    match serve(&args) {
+    match serve(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("friscy serve: {e:#}");
@@ -82,7 +48,7 @@ pub fn main(args: &[String]) -> ExitCode {
     }
 }
 
-fn serve(args: &Args) -> Result<()> {
+fn serve(args: &ServeArgs) -> Result<()> {
     let listener = TcpListener::bind((args.host.as_str(), args.port))
         .with_context(|| format!("listening on {}:{}", args.host, args.port))?;
     let addr = listener.local_addr()?;

@@ -175,12 +175,13 @@ impl Host for StdHost {
         };
         r.map_err(|_| BrokenPipe)
     }
-    fn is_terminal(&self, stream: Stdio) -> bool {
+    /// A terminal stays in its own (cooked) mode here, as under `wasmtime run`.
+    fn console_mode(&self) -> friscy_kernel::ConsoleMode {
         use std::io::IsTerminal;
-        match stream {
-            Stdio::In => std::io::stdin().is_terminal(),
-            Stdio::Out => std::io::stdout().is_terminal(),
-            Stdio::Err => std::io::stderr().is_terminal(),
+        if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+            friscy_kernel::ConsoleMode::Cooked
+        } else {
+            friscy_kernel::ConsoleMode::None
         }
     }
     fn wall_clock(&self) -> (i64, u32) {

@@ -19,8 +19,8 @@ pub mod memory;
 pub mod softfloat;
 
 pub use machine::{
-    Access, ExecStats, Fault, FaultCause, FileKey, HartId, Machine, Machines, MapError, Prot,
-    Registers, SpaceId, StopReason, Syscall,
+    Access, ExecStats, Fault, FaultCause, FileKey, HartId, Machine, Machines, MapError, ObjId,
+    Prot, Registers, SpaceId, StopReason, Syscall,
 };
 
 // The WIT layer, compiled only for the component build.

@@ -3,9 +3,11 @@
 //!   the kernel's `Machine` and `Fs` traits;
 //! - `fused`: exec and vfs linked in as libraries; only the rootfs image is imported.
 //!
-//! Both export `wasi:cli/run` and share the WASI-backed `Host`.
+//! Both export `wasi:cli/run` and share the WASI-backed `Host`, whose console facts come
+//! from the `friscy:tty/console` import (the native host, a browser page, or the
+//! `console-wasi` component in sealed builds).
 
-use crate::host::BrokenPipe;
+use crate::host::{BrokenPipe, ConsoleEvent, ConsoleMode};
 use crate::{Host, Kernel, Stdio};
 
 #[cfg(feature = "component")]
@@ -42,15 +44,18 @@ mod generated {
     });
 }
 
+use generated::friscy::tty::console;
 pub(crate) use generated::wasi;
 
 /// The host side of the kernel, over WASI: the standard streams as wasi:io streams (so
-/// stdin can be read without blocking and waited on with `wasi:io/poll`), clocks, random.
+/// stdin can be read without blocking and waited on with `wasi:io/poll`), clocks, random,
+/// and the console.
 struct WasiHost {
     stdin: wasi::io::streams::InputStream,
     stdout: wasi::io::streams::OutputStream,
     stderr: wasi::io::streams::OutputStream,
     stdin_eof: bool,
+    mode: ConsoleMode,
 }
 
 impl WasiHost {
@@ -60,6 +65,11 @@ impl WasiHost {
             stdout: wasi::cli::stdout::get_stdout(),
             stderr: wasi::cli::stderr::get_stderr(),
             stdin_eof: false,
+            mode: match console::mode() {
+                console::TtyMode::None => ConsoleMode::None,
+                console::TtyMode::Raw => ConsoleMode::Raw,
+                console::TtyMode::Cooked => ConsoleMode::Cooked,
+            },
         }
     }
 }
@@ -90,12 +100,23 @@ impl Host for WasiHost {
         }
         Ok(())
     }
-    fn is_terminal(&self, stream: Stdio) -> bool {
-        match stream {
-            Stdio::In => wasi::cli::terminal_stdin::get_terminal_stdin().is_some(),
-            Stdio::Out => wasi::cli::terminal_stdout::get_terminal_stdout().is_some(),
-            Stdio::Err => wasi::cli::terminal_stderr::get_terminal_stderr().is_some(),
-        }
+    fn console_mode(&self) -> ConsoleMode {
+        self.mode
+    }
+    fn console_size(&self) -> Option<(u16, u16)> {
+        console::size().map(|w| (w.rows, w.cols))
+    }
+    fn console_events(&mut self) -> Vec<ConsoleEvent> {
+        console::events()
+            .into_iter()
+            .map(|e| match e {
+                console::Event::Resize(w) => ConsoleEvent::Resize {
+                    rows: w.rows,
+                    cols: w.cols,
+                },
+                console::Event::Signal(s) => ConsoleEvent::Signal(s),
+            })
+            .collect()
     }
     fn wall_clock(&self) -> (i64, u32) {
         let now = wasi::clocks::wall_clock::now();
@@ -109,7 +130,13 @@ impl Host for WasiHost {
         buf.copy_from_slice(&bytes);
     }
     fn diagnostic(&mut self, line: &str) {
-        let _ = self.write(Stdio::Err, format!("{line}\n").as_bytes());
+        // A raw terminal does not turn NL into CR NL.
+        let end = if self.mode == ConsoleMode::Raw {
+            "\r\n"
+        } else {
+            "\n"
+        };
+        let _ = self.write(Stdio::Err, format!("{line}{end}").as_bytes());
     }
     fn wait(&mut self, stdin: bool, deadline_ns: Option<u64>, net: Vec<u32>) {
         let mut pollables = Vec::new();
@@ -124,6 +151,8 @@ impl Host for WasiHost {
         if let Some(t) = deadline_ns {
             pollables.push(wasi::clocks::monotonic_clock::subscribe_instant(t));
         }
+        // Resizes and forwarded signals wake the kernel too.
+        pollables.push(console::subscribe());
         if !pollables.is_empty() {
             let refs: Vec<&wasi::io::poll::Pollable> = pollables.iter().collect();
             wasi::io::poll::poll(&refs);
@@ -149,75 +178,98 @@ pub fn guest_argv(args: impl IntoIterator<Item = String>) -> Vec<Vec<u8>> {
     args.map(String::into_bytes).collect()
 }
 
-/// Kernel options come from `FRISCY_*` variables, which are not passed to the guest.
+/// Kernel options come from `FRISCY_*` variables, which are not passed to the guest
+/// (`friscy run` sets them from its options; `wasmtime run --env` sets them by hand).
+#[derive(Default)]
 struct Options {
     trace: bool,
     /// FRISCY_AOT_STATS=1: how many instructions ran translated, at exit.
     aot_stats: bool,
     /// FRISCY_PORTS=HOST:GUEST[,...]: guest binds to GUEST bind HOST.
     ports: Vec<(u16, u16)>,
+    /// FRISCY_ENTRYPOINT, FRISCY_WORKDIR, FRISCY_USER.
+    overrides: crate::image::Overrides,
+    /// FRISCY_HOSTNAME.
+    hostname: Option<String>,
+    /// FRISCY_READ_ONLY=1.
+    read_only: bool,
+    /// FRISCY_TMPFS=PATH[,PATH...].
+    tmpfs: Vec<String>,
 }
 
 fn split_env() -> (Vec<Vec<u8>>, Options) {
-    let mut opts = Options {
-        trace: false,
-        aot_stats: false,
-        ports: Vec::new(),
-    };
+    let mut opts = Options::default();
     let mut envp = Vec::new();
     for (k, v) in wasi::cli::environment::get_environment() {
-        if k == "FRISCY_TRACE" {
-            opts.trace = !v.is_empty() && v != "0";
-        } else if k == "FRISCY_AOT_STATS" {
-            opts.aot_stats = !v.is_empty() && v != "0";
-        } else if k == "FRISCY_PORTS" {
-            for pair in v.split(',').filter(|p| !p.is_empty()) {
-                let parsed = pair
-                    .split_once(':')
-                    .and_then(|(h, g)| Some((g.parse().ok()?, h.parse().ok()?)));
-                match parsed {
-                    Some(p) => opts.ports.push(p),
-                    None => eprintln!("friscy: FRISCY_PORTS: {pair:?} is not HOST:GUEST"),
+        match k.as_str() {
+            "FRISCY_TRACE" => opts.trace = !v.is_empty() && v != "0",
+            "FRISCY_AOT_STATS" => opts.aot_stats = !v.is_empty() && v != "0",
+            "FRISCY_PORTS" => {
+                for pair in v.split(',').filter(|p| !p.is_empty()) {
+                    let parsed = pair
+                        .split_once(':')
+                        .and_then(|(h, g)| Some((g.parse().ok()?, h.parse().ok()?)));
+                    match parsed {
+                        Some(p) => opts.ports.push(p),
+                        None => eprintln!("friscy: FRISCY_PORTS: {pair:?} is not HOST:GUEST"),
+                    }
                 }
             }
-        } else if !k.starts_with("FRISCY_") {
-            envp.push(format!("{k}={v}").into_bytes());
+            "FRISCY_ENTRYPOINT" => opts.overrides.entrypoint = Some(v.into_bytes()),
+            "FRISCY_WORKDIR" => opts.overrides.workdir = Some(v.into_bytes()),
+            "FRISCY_USER" => opts.overrides.user = Some(v),
+            "FRISCY_HOSTNAME" => opts.hostname = Some(v),
+            "FRISCY_READ_ONLY" => opts.read_only = !v.is_empty() && v != "0",
+            "FRISCY_TMPFS" => opts
+                .tmpfs
+                .extend(v.split(',').filter(|p| !p.is_empty()).map(String::from)),
+            // Other FRISCY_* variables are other parts' options (limits...), never the
+            // guest's.
+            _ if k.starts_with("FRISCY_") => {}
+            _ => envp.push(format!("{k}={v}").into_bytes()),
         }
     }
     (envp, opts)
 }
 
+/// One line on stderr and Docker's status for "the container could not be started".
+fn fail(msg: &str) -> Result<(), ()> {
+    eprintln!("friscy: {msg}");
+    wasi::cli::exit::exit_with_code(125);
+    Err(())
+}
+
 fn run(make: impl FnOnce() -> Result<Kernel, String>) -> Result<(), ()> {
     let mut kernel = match make() {
         Ok(k) => k,
-        Err(msg) => {
-            eprintln!("friscy: {msg}");
-            wasi::cli::exit::exit_with_code(125);
-            return Err(());
-        }
+        Err(msg) => return fail(&msg),
     };
     let (envp, opts) = split_env();
     kernel.trace = opts.trace;
     kernel.port_map = opts.ports;
-    let argv = guest_argv(wasi::cli::environment::get_arguments());
-    // The image's entrypoint, cmd, env and working dir, where friscy-pack baked them in.
-    let launch = crate::image::launch(&generated::friscy::vfs::image::config(), argv, envp)
-        .and_then(|l| Ok((kernel.working_dir(&l.cwd)?, l)));
-    let (cwd, launch) = match launch {
-        Ok(ok) => ok,
-        Err(msg) => {
-            eprintln!("friscy: {msg}");
-            wasi::cli::exit::exit_with_code(125);
-            return Err(());
-        }
-    };
-    if opts.trace && !matches!(launch.user.as_str(), "" | "root" | "0" | "0:0") {
-        kernel.report(&format!(
-            "image user {} ignored: processes run as root",
-            launch.user
-        ));
+    if let Some(h) = opts.hostname {
+        kernel.hostname = h.into_bytes();
     }
-    let status = kernel.run_command_in(cwd, launch.argv, launch.envp);
+    let argv = guest_argv(wasi::cli::environment::get_arguments());
+    // The image's entrypoint, cmd, env, working dir and user, where friscy-pack baked
+    // them in, with the run-time overrides.
+    let config = generated::friscy::vfs::image::config();
+    let start = crate::image::launch(&config, argv, envp, &opts.overrides).and_then(|l| {
+        let mut writable = Vec::new();
+        for path in &opts.tmpfs {
+            writable.push(kernel.tmpfs(path.as_bytes())?);
+        }
+        let start = kernel.prepare(l)?;
+        if opts.read_only {
+            kernel.make_read_only(writable);
+        }
+        Ok(start)
+    });
+    let start = match start {
+        Ok(s) => s,
+        Err(msg) => return fail(&msg),
+    };
+    let status = kernel.run_command_as(start.cwd, start.creds, start.argv, start.envp);
     if opts.aot_stats || opts.trace {
         let report = kernel.aot_report();
         kernel.report(&report);
@@ -373,8 +425,8 @@ mod imported {
 
     use friscy_abi::Errno;
     use friscy_exec::{
-        Access, ExecStats, Fault, FaultCause, FileKey, HartId, Machine, MapError, Prot, Registers,
-        SpaceId, StopReason, Syscall,
+        Access, ExecStats, Fault, FaultCause, FileKey, HartId, Machine, MapError, ObjId, Prot,
+        Registers, SpaceId, StopReason, Syscall,
     };
     use friscy_vfs::{Dirent, Fs, Ino, SetAttr, Stat, Timespec};
 
@@ -529,6 +581,35 @@ mod imported {
         }
         fn translated_files(&self) -> u32 {
             m::translated_files()
+        }
+        fn obj_create(&mut self, pages: u64) -> ObjId {
+            m::object_create(pages)
+        }
+        fn obj_drop(&mut self, obj: ObjId) {
+            m::object_drop(obj)
+        }
+        fn obj_resize(&mut self, obj: ObjId, pages: u64) -> Result<(), MapError> {
+            m::object_resize(obj, pages).map_err(map_err)
+        }
+        fn obj_write(&mut self, obj: ObjId, offset: u64, data: &[u8]) -> Result<(), MapError> {
+            m::object_write(obj, offset, data).map_err(map_err)
+        }
+        fn obj_read(&mut self, obj: ObjId, offset: u64, buf: &mut [u8]) -> Result<(), MapError> {
+            let data = m::object_read(obj, offset, buf.len() as u32).map_err(map_err)?;
+            buf.copy_from_slice(&data);
+            Ok(())
+        }
+        fn map_object(
+            &mut self,
+            space: SpaceId,
+            addr: u64,
+            len: u64,
+            p: Prot,
+            obj: ObjId,
+            first: u64,
+            shared: bool,
+        ) -> Result<(), MapError> {
+            m::map_object(space, addr, len, prot(p), obj, first, shared).map_err(map_err)
         }
     }
 

@@ -26,6 +26,11 @@ const HOST_INO: Ino = 1 << 61;
 /// Symlinks followed in one resolution before ELOOP (Linux's MAXSYMLINKS).
 const MAX_SYMLINKS: u32 = 40;
 
+/// Whether `ino` is a host node (under a mount), whose permissions are the host's.
+pub fn is_host(ino: Ino) -> bool {
+    ino & HOST_INO != 0 && !crate::procfs::is_proc(ino)
+}
+
 /// What a host directory tree offers. Paths are relative to the mount's root, made of
 /// plain names (no `.`, `..` or empty components); "" is the root itself. Nothing here
 /// follows a symlink in the last component.

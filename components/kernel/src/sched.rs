@@ -34,13 +34,14 @@ impl Kernel {
             let mut ran = false;
             let pids: Vec<Pid> = self.procs.keys().copied().collect();
             for pid in pids {
+                // Before every slice: what the host typed (so Ctrl-C reaches a busy
+                // loop), resizes and forwarded signals, tty signals and hang-ups.
+                self.tty_tick();
                 let Some(mut p) = self.procs.remove(&pid) else {
                     continue;
                 };
                 let mut reaped = false;
                 if !p.is_zombie() {
-                    // Its MAP_SHARED pages get what other processes wrote (shm.rs).
-                    self.shm_switch_to(p.space);
                     ran |= self.run_process(&mut p);
                     if p.exit.is_some() {
                         reaped = self.terminate(&mut p);
@@ -299,6 +300,9 @@ impl Kernel {
         }
         // The writable layer is saved once things have settled (persist.rs).
         earliest(self.save_layer_when_idle());
+        // A console reads the host's input even when no one waits for it: Ctrl-C must
+        // reach a guest that sleeps.
+        stdin |= self.console_wants_input();
         if deadline.is_none() && !stdin && pollables.is_empty() {
             return false;
         }
@@ -522,6 +526,7 @@ impl Kernel {
             self.machine.hart_drop(t.hart);
         }
         self.locks.close_all(p.pid, std::mem::take(&mut p.fds));
+        self.tty_exit(p);
         if let Some(parent) = p.vfork_parent.take() {
             self.release_vfork(p, parent);
         } else {

@@ -37,9 +37,6 @@ impl Host for LayerHost {
         }
         Ok(())
     }
-    fn is_terminal(&self, _: Stdio) -> bool {
-        false
-    }
     fn wall_clock(&self) -> (i64, u32) {
         (1_700_000_000, 0)
     }

@@ -1,12 +1,13 @@
-//! Regular-file contents with copy-on-write over the image: a file is an optional run of
-//! bytes in the tar (the lower layer) plus the 4 KiB pages written since (the upper
-//! layer). Copy-up is therefore per page and lazy: writing one byte of a 100 MiB lower file
+//! Regular-file contents with copy-on-write over the image: a file is an optional lower
+//! file (a run of bytes in the tar, or a file of the host tree) plus the 4 KiB pages
+//! written since (the upper layer). Copy-up is therefore per page and lazy: writing one byte of a 100 MiB lower file
 //! copies one page. Pages never written read from the image, or as zeros past its part
 //! (holes, so `truncate -s 1G` costs nothing).
 //!
 //! Invariants: `lower_len <= size`; bytes of a page beyond `size` are zero.
 
-use crate::source::LowerRead;
+use crate::source::LowerLayer;
+use friscy_abi::Errno;
 use std::collections::BTreeMap;
 
 const PAGE: usize = 4096;
@@ -16,8 +17,8 @@ pub(crate) const MAX_SIZE: u64 = i64::MAX as u64;
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct FileData {
-    /// Image offset of the lower contents.
-    lower_off: u64,
+    /// The lower contents: a tar member's image offset, or a tree's file handle.
+    lower_file: u64,
     /// How many bytes of the lower contents are still visible (shrinks on truncate).
     lower_len: u64,
     /// Written pages, by page index.
@@ -26,10 +27,10 @@ pub(crate) struct FileData {
 }
 
 impl FileData {
-    /// A file whose contents are `len` bytes of the image at `off`.
-    pub(crate) fn lower(off: u64, len: u64) -> FileData {
+    /// A file whose contents are the first `len` bytes of lower file `file`.
+    pub(crate) fn lower(file: u64, len: u64) -> FileData {
         FileData {
-            lower_off: off,
+            lower_file: file,
             lower_len: len,
             pages: BTreeMap::new(),
             size: len,
@@ -40,7 +41,7 @@ impl FileData {
     /// written, nothing truncated.
     pub(crate) fn is_unchanged_from(&self, base: &FileData) -> bool {
         self.pages.is_empty()
-            && self.lower_off == base.lower_off
+            && self.lower_file == base.lower_file
             && self.lower_len == base.lower_len
             && self.size == base.size
     }
@@ -49,17 +50,23 @@ impl FileData {
         self.size
     }
 
-    /// Up to `len` bytes at `offset` (fewer at the end of the file, none past it).
-    pub(crate) fn read<L: LowerRead>(&self, lower: &mut L, offset: u64, len: u32) -> Vec<u8> {
+    /// Up to `len` bytes at `offset` (fewer at the end of the file, none past it). Fails
+    /// only when the lower layer cannot be read (a tree's host file gone: EIO).
+    pub(crate) fn read<L: LowerLayer>(
+        &self,
+        lower: &mut L,
+        offset: u64,
+        len: u32,
+    ) -> Result<Vec<u8>, Errno> {
         if offset >= self.size {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let n = (self.size - offset).min(len as u64) as usize;
         let end = offset + n as u64;
         let mut out = vec![0u8; n];
         if offset < self.lower_len {
             let m = (self.lower_len.min(end) - offset) as usize;
-            lower.read_into(self.lower_off + offset, &mut out[..m]);
+            lower.read_into(self.lower_file, offset, &mut out[..m])?;
         }
         let first = offset / PAGE as u64;
         let last = (end - 1) / PAGE as u64;
@@ -70,35 +77,55 @@ impl FileData {
             out[(from - offset) as usize..(to - offset) as usize]
                 .copy_from_slice(&page[(from - page_start) as usize..(to - page_start) as usize]);
         }
-        out
+        Ok(out)
     }
 
     /// The page `idx`, created from the image (or zeros) if not written before.
-    fn page_mut<L: LowerRead>(&mut self, lower: &mut L, idx: u64) -> &mut [u8; PAGE] {
-        let (lower_off, lower_len) = (self.lower_off, self.lower_len);
-        self.pages.entry(idx).or_insert_with(|| {
+    fn page_mut<L: LowerLayer>(
+        &mut self,
+        lower: &mut L,
+        idx: u64,
+    ) -> Result<&mut [u8; PAGE], Errno> {
+        if !self.pages.contains_key(&idx) {
             let mut page = Box::new([0u8; PAGE]);
             let start = idx * PAGE as u64;
-            if start < lower_len {
-                let m = (lower_len - start).min(PAGE as u64) as usize;
-                lower.read_into(lower_off + start, &mut page[..m]);
+            if start < self.lower_len {
+                let m = (self.lower_len - start).min(PAGE as u64) as usize;
+                lower.read_into(self.lower_file, start, &mut page[..m])?;
             }
-            page
-        })
+            self.pages.insert(idx, page);
+        }
+        Ok(self.pages.get_mut(&idx).expect("inserted above"))
     }
 
-    /// Write `data` at `offset`, growing the file. The caller checks `MAX_SIZE`.
-    pub(crate) fn write<L: LowerRead>(&mut self, lower: &mut L, offset: u64, data: &[u8]) {
+    /// Write `data` at `offset`, growing the file. The caller checks `MAX_SIZE`. A failed
+    /// copy-up (the lower layer unreadable) leaves the pages before it written and the size
+    /// unchanged.
+    pub(crate) fn write<L: LowerLayer>(
+        &mut self,
+        lower: &mut L,
+        offset: u64,
+        data: &[u8],
+    ) -> Result<(), Errno> {
+        // Copy up every page first, so that a failure writes nothing.
+        let first = offset / PAGE as u64;
+        let last = (offset + data.len() as u64).saturating_sub(1) / PAGE as u64;
+        if !data.is_empty() {
+            for idx in first..=last {
+                self.page_mut(lower, idx)?;
+            }
+        }
         let mut done = 0usize;
         while done < data.len() {
             let pos = offset + done as u64;
             let idx = pos / PAGE as u64;
             let within = (pos % PAGE as u64) as usize;
             let n = (PAGE - within).min(data.len() - done);
-            self.page_mut(lower, idx)[within..within + n].copy_from_slice(&data[done..done + n]);
+            self.page_mut(lower, idx)?[within..within + n].copy_from_slice(&data[done..done + n]);
             done += n;
         }
         self.size = self.size.max(offset + data.len() as u64);
+        Ok(())
     }
 
     /// truncate(2): shrink (dropping contents) or grow (with zeros).
@@ -125,10 +152,11 @@ mod tests {
     use super::*;
 
     struct Img(Vec<u8>);
-    impl LowerRead for Img {
-        fn read_into(&mut self, off: u64, buf: &mut [u8]) {
-            let off = off as usize;
+    impl LowerLayer for Img {
+        fn read_into(&mut self, file: u64, off: u64, buf: &mut [u8]) -> Result<(), Errno> {
+            let off = (file + off) as usize;
             buf.copy_from_slice(&self.0[off..off + buf.len()]);
+            Ok(())
         }
     }
 
@@ -141,34 +169,34 @@ mod tests {
         let mut img = image();
         let expect: Vec<u8> = img.0[100..10_100].to_vec();
         let mut f = FileData::lower(100, 10_000);
-        assert_eq!(f.read(&mut img, 0, 20_000), expect);
-        f.write(&mut img, 4095, b"XY");
+        assert_eq!(f.read(&mut img, 0, 20_000).unwrap(), expect);
+        f.write(&mut img, 4095, b"XY").unwrap();
         let mut want = expect.clone();
         want[4095..4097].copy_from_slice(b"XY");
-        assert_eq!(f.read(&mut img, 0, 20_000), want);
+        assert_eq!(f.read(&mut img, 0, 20_000).unwrap(), want);
         assert_eq!(f.pages.len(), 2);
         // Append past the end leaves a hole of zeros.
-        f.write(&mut img, 12_000, b"end");
+        f.write(&mut img, 12_000, b"end").unwrap();
         want.resize(12_000, 0);
         want.extend_from_slice(b"end");
-        assert_eq!(f.read(&mut img, 0, 20_000), want);
-        assert_eq!(f.read(&mut img, 12_001, 100), b"nd");
-        assert_eq!(f.read(&mut img, 12_003, 100), b"");
+        assert_eq!(f.read(&mut img, 0, 20_000).unwrap(), want);
+        assert_eq!(f.read(&mut img, 12_001, 100).unwrap(), b"nd");
+        assert_eq!(f.read(&mut img, 12_003, 100).unwrap(), b"");
     }
 
     #[test]
     fn truncate_hides_old_contents_when_regrown() {
         let mut img = image();
         let mut f = FileData::lower(0, 10_000);
-        f.write(&mut img, 8000, b"zz");
+        f.write(&mut img, 8000, b"zz").unwrap();
         f.truncate(5000);
         assert_eq!(f.size(), 5000);
         f.truncate(10_000);
-        let got = f.read(&mut img, 0, 10_000);
+        let got = f.read(&mut img, 0, 10_000).unwrap();
         assert_eq!(got[..5000], img.0[..5000]);
         assert!(got[5000..].iter().all(|&b| b == 0));
         f.truncate(0);
         f.truncate(3);
-        assert_eq!(f.read(&mut img, 0, 10), [0, 0, 0]);
+        assert_eq!(f.read(&mut img, 0, 10).unwrap(), [0, 0, 0]);
     }
 }

@@ -16,9 +16,9 @@
 
 use crate::file::FileData;
 use crate::node::{Body, Node, ROOT, Table};
-use crate::source::LowerRead;
+use crate::source::LowerLayer;
 use crate::tar::{EntryKind, TarError, TarReader};
-use crate::{Ino, RootfsSource, Timespec};
+use crate::{Errno, Ino, RootfsSource, Timespec};
 use friscy_abi::mode::{S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK};
 use std::collections::HashMap;
 
@@ -27,7 +27,7 @@ const OPAQUE: &[u8] = b".wh..wh..opq";
 
 /// Writes the diff of `cur` against `base` as a tar archive. Paths in `exclude` (absolute,
 /// e.g. `/dev`) are left out with everything below them.
-pub(crate) fn export<L: LowerRead>(
+pub(crate) fn export<L: LowerLayer>(
     base: &Table,
     cur: &Table,
     lower: &mut L,
@@ -86,7 +86,7 @@ fn unchanged(b: &Node, c: &Node) -> bool {
 impl Writer {
     /// Entries of directory `cur_dir` (at `path`) against the image's `base_dir` (the same
     /// directory in the image, or `None` when it is new or replaced one of the image's).
-    fn diff_dir<L: LowerRead>(
+    fn diff_dir<L: LowerLayer>(
         &mut self,
         base: &Table,
         cur: &Table,
@@ -150,7 +150,7 @@ impl Writer {
     }
 
     /// One member for `node` at `path`.
-    fn entry<L: LowerRead>(&mut self, path: &[u8], ino: Ino, node: &Node, lower: &mut L) {
+    fn entry<L: LowerLayer>(&mut self, path: &[u8], ino: Ino, node: &Node, lower: &mut L) {
         match &node.body {
             Body::Dir(_) => {
                 let p = [path, b"/"].concat();
@@ -170,7 +170,11 @@ impl Writer {
                 let mut off = 0u64;
                 while off < size {
                     let n = (size - off).min(1 << 20) as u32;
-                    let chunk = f.read(lower, off, n);
+                    // A tree's host file that vanished reads as zeros: the header already
+                    // promised `size` bytes, and a short member would corrupt the tar.
+                    let chunk = f
+                        .read(lower, off, n)
+                        .unwrap_or_else(|_| vec![0; n as usize]);
                     self.out.extend_from_slice(&chunk);
                     off += chunk.len() as u64;
                     if chunk.is_empty() {
@@ -293,19 +297,21 @@ fn split_dev(dev: u64) -> (u32, u32) {
 /// Lower reads for a layer's own file data, which is copied into the upper layer.
 struct LayerBytes<'a, S: RootfsSource>(&'a S);
 
-impl<S: RootfsSource> LowerRead for LayerBytes<'_, S> {
-    fn read_into(&mut self, offset: u64, buf: &mut [u8]) {
+impl<S: RootfsSource> LowerLayer for LayerBytes<'_, S> {
+    fn read_into(&mut self, file: u64, offset: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        let offset = file + offset;
         let mut done = 0;
         while done < buf.len() {
             let want = (buf.len() - done).min(1 << 20) as u32;
             let got = self.0.read_at(offset + done as u64, want);
             if got.is_empty() {
                 buf[done..].fill(0);
-                return;
+                return Ok(());
             }
             buf[done..done + got.len()].copy_from_slice(&got);
             done += got.len();
         }
+        Ok(())
     }
 }
 
@@ -347,8 +353,10 @@ pub(crate) fn apply<S: RootfsSource>(table: &mut Table, layer: &S) -> Result<(),
             let mut off = 0;
             while off < e.size {
                 let n = (e.size - off).min(buf.len() as u64) as usize;
-                data.read_into(e.data + off, &mut buf[..n]);
-                f.write(&mut data, off, &buf[..n]);
+                // Infallible: LayerBytes reads the layer itself.
+                let _ = data.read_into(e.data, off, &mut buf[..n]);
+                // Cannot fail: the lower layer here is the layer itself (LayerBytes).
+                let _ = f.write(&mut data, off, &buf[..n]);
                 off += n as u64;
             }
             crate::index::add_node(table, e.clone(), Some(f));

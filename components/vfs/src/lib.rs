@@ -1,15 +1,17 @@
 //! friscy's filesystem: the container's root filesystem served from a tar image (indexed
-//! once by its headers, file contents read lazily in chunks) under a writable in-memory
-//! overlay, with Linux path resolution and error semantics.
+//! once by its headers, file contents read lazily in chunks) or from a host directory tree
+//! (listed once, file contents read lazily), under a writable in-memory overlay, with Linux
+//! path resolution and error semantics.
 //!
 //! `Fs` is the interface the kernel uses; it mirrors `interface fs` in
 //! `wit/deps/friscy-vfs/vfs.wit` one to one, so the fused build calls `Vfs` directly and
 //! the composed build calls it through the WIT bindings. The kernel owns file descriptors
 //! and permission checks; this crate owns inodes, directories, symlinks and file data.
 //!
-//! Modules: `tar` parses the archive, `index` turns it into inodes, `node` is the inode
-//! table (and the overlay), `file` holds copy-on-write file contents, `path` resolves
-//! paths, `ops` implements the changes (create, remove, rename, ...).
+//! Modules: `tar` parses the archive, `index` turns it into inodes, `tree` does the same
+//! for a directory tree (and `host_tree` serves one from the host's filesystem), `node` is
+//! the inode table (and the overlay), `file` holds copy-on-write file contents, `path`
+//! resolves paths, `ops` implements the changes (create, remove, rename, ...).
 
 mod file;
 mod index;
@@ -19,14 +21,18 @@ mod ops;
 mod path;
 mod source;
 mod tar;
+mod tree;
+
+#[cfg(unix)]
+pub mod host_tree;
 
 pub use friscy_abi::Errno;
-pub use source::RootfsSource;
+pub use source::{LowerLayer, RootfsSource, Tar};
 pub use tar::TarError;
+pub use tree::{Tree, TreeEntry, TreeError, TreeSource};
 
 use friscy_abi::mode::S_IFMT;
 use node::{Body, ROOT, Table};
-use source::Lower;
 
 /// An inode number: stable for the life of the filesystem.
 pub type Ino = u64;
@@ -139,9 +145,10 @@ pub fn system_clock() -> Timespec {
     }
 }
 
-/// A filesystem over a tar image.
-pub struct Vfs<R: RootfsSource> {
-    lower: Lower<R>,
+/// A filesystem over a lower layer: a tar image (`Vfs<Tar<R>>`, from `Vfs::new`) or a
+/// directory tree (`Vfs<Tree<T>>`, from `Vfs::from_tree`).
+pub struct Vfs<L> {
+    lower: L,
     table: Table,
     /// The table as indexed from the image, which the writable layer is the diff against.
     base: Table,
@@ -150,12 +157,12 @@ pub struct Vfs<R: RootfsSource> {
     clock: Option<fn() -> Timespec>,
 }
 
-impl<R: RootfsSource> Vfs<R> {
+impl<R: RootfsSource> Vfs<Tar<R>> {
     /// Index the image (its headers only) into a filesystem.
     pub fn new(source: R) -> Result<Self, TarError> {
         let table = index::build(&source)?;
         Ok(Vfs {
-            lower: Lower::new(source),
+            lower: Tar::new(source),
             base: table.clone(),
             table,
             generation: 0,
@@ -163,6 +170,33 @@ impl<R: RootfsSource> Vfs<R> {
         })
     }
 
+    /// The image this filesystem reads from.
+    pub fn source(&self) -> &R {
+        &self.lower.src
+    }
+}
+
+impl<T: TreeSource> Vfs<Tree<T>> {
+    /// List the tree (every directory, once) into a filesystem. File contents are read
+    /// from the tree when the guest reads them, and never written back.
+    pub fn from_tree(source: T) -> Result<Self, TreeError> {
+        let table = tree::build(&source)?;
+        Ok(Vfs {
+            lower: Tree::new(source),
+            base: table.clone(),
+            table,
+            generation: 0,
+            clock: Some(system_clock),
+        })
+    }
+
+    /// The tree this filesystem reads from.
+    pub fn source(&self) -> &T {
+        &self.lower.src
+    }
+}
+
+impl<L> Vfs<L> {
     /// Apply a layer tar (as `export_layer` writes them: a writable layer saved by an
     /// earlier run) over the tree. Its files are copied in, so they belong to the writable
     /// layer from now on and a later export writes them again.
@@ -176,11 +210,6 @@ impl<R: RootfsSource> Vfs<R> {
     /// `set_attr` (as with the noatime mount option).
     pub fn set_clock(&mut self, clock: Option<fn() -> Timespec>) {
         self.clock = clock;
-    }
-
-    /// The image this filesystem reads from.
-    pub fn source(&self) -> &R {
-        &self.lower.src
     }
 
     /// Free an inode that has no names left (unlinked, or a removed directory) once the
@@ -204,7 +233,7 @@ impl<R: RootfsSource> Vfs<R> {
     }
 }
 
-impl<R: RootfsSource> Fs for Vfs<R> {
+impl<L: LowerLayer> Fs for Vfs<L> {
     fn root(&self) -> Ino {
         ROOT
     }
@@ -227,7 +256,7 @@ impl<R: RootfsSource> Fs for Vfs<R> {
 
     fn read(&mut self, node: Ino, offset: u64, len: u32) -> Result<Vec<u8>, Errno> {
         match &self.table.get(node)?.body {
-            Body::File(f) => Ok(f.read(&mut self.lower, offset, len)),
+            Body::File(f) => f.read(&mut self.lower, offset, len),
             Body::Dir(_) => Err(Errno::EISDIR),
             _ => Err(Errno::EINVAL),
         }
@@ -253,7 +282,7 @@ impl<R: RootfsSource> Fs for Vfs<R> {
             return Err(Errno::EFBIG);
         }
         if !data.is_empty() {
-            f.write(&mut self.lower, offset, data);
+            f.write(&mut self.lower, offset, data)?;
             if let Some(t) = now {
                 n.mtime = t;
                 n.ctime = t;
@@ -365,7 +394,7 @@ impl<R: RootfsSource> Fs for Vfs<R> {
     }
 }
 
-impl<R: RootfsSource> Vfs<R> {
+impl<L: LowerLayer> Vfs<L> {
     fn export(&mut self, exclude: &[Vec<u8>]) -> Vec<u8> {
         layer::export(&self.base, &self.table, &mut self.lower, exclude)
     }

@@ -26,6 +26,7 @@ mod time;
 pub mod timerfd;
 mod trace;
 mod transfer;
+pub(crate) mod tty;
 mod usage;
 
 pub use table::{Support, name, support};

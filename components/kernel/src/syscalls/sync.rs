@@ -25,7 +25,7 @@ pub fn sys_syncfs(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 /// fsync is a no-op in Linux, succeed).
 pub fn sys_fsync(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     match p.fds.file(fd_arg(a[0]))?.borrow().kind {
-        FileKind::Stdio(_) | FileKind::Pipe(_) => Err(Errno::EINVAL),
+        FileKind::Stdio(_) | FileKind::Pipe(_) | FileKind::Tty(_) => Err(Errno::EINVAL),
         _ => Ok(0),
     }
 }
