@@ -1,1 +1,61 @@
-fn main() {}
+//! rv2wasm: translates riscv64 ELF files ahead of time and links the result into exec's
+//! component, which then runs them at Wasm speed (and everything else interpreted).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+#[derive(Parser)]
+#[command(
+    name = "rv2wasm",
+    about = "Translate RISC-V ELF code to WebAssembly inside friscy's exec component"
+)]
+struct Args {
+    /// riscv64 ELF executables or shared libraries (others are reported and skipped).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Where to write the exec component with the translations.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// The interpreter's exec component to link into.
+    #[arg(long, default_value = "build/components/exec.wasm")]
+    exec: PathBuf,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let t0 = Instant::now();
+    let exec = std::fs::read(&args.exec)
+        .with_context(|| format!("reading exec component {}", args.exec.display()))?;
+    let mut inputs = Vec::new();
+    for f in &args.files {
+        let data = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+        inputs.push(friscy_aot::Input {
+            name: f.display().to_string(),
+            data,
+        });
+    }
+    let (out, r) = friscy_aot::translate(&inputs, &exec)?;
+    std::fs::write(&args.output, &out)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    for (name, why) in &r.skipped {
+        eprintln!("rv2wasm: skipped {name}: {why}");
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "rv2wasm: {} files, {} functions, {} blocks, {} instructions; {} of {} bytes of code translated ({:.1}%); {} -> {} bytes; {:.2}s",
+        r.files,
+        r.funcs,
+        r.blocks,
+        r.insts,
+        r.code_bytes,
+        r.text_bytes,
+        r.code_bytes as f64 * 100.0 / r.text_bytes.max(1) as f64,
+        exec.len(),
+        out.len(),
+        secs
+    );
+    Ok(())
+}

@@ -1,0 +1,882 @@
+//! One discovered function as one Wasm function (exec's `abi::TRANSLATED_PARAMS`).
+//!
+//! Guest integer registers live in Wasm locals: those the function mentions are loaded
+//! from the hart on entry and the ones it may write are stored back at its one exit
+//! path. Control flow is a `loop` around a `br_table` over the function's blocks (block i's
+//! code sits after the end of the i-th nested Wasm block, so falling off one block's code
+//! runs the next one's: the common fall-through costs nothing). The `entry` parameter
+//! picks the first block.
+//!
+//! Each block first takes its instruction count from the budget; a block the budget does
+//! not cover leaves with `STOP_BUDGET` before running anything, so instret stays exact
+//! and exec's interpreter finishes the slice. Stops part-way through a block give back
+//! the instructions that did not retire.
+//!
+//! Loads and stores go through exec's software TLB inline (`memory::tlb`: one compare,
+//! one add), and through exec's own slow paths otherwise. Instructions that are rare or
+//! have state of their own (floating-point arithmetic with its flags and rounding modes,
+//! atomics and LR/SC, CSRs, fence.i, mulh*) are run by exec's interpreter one at a time
+//! (`abi::EXEC1`), with the registers they read written to the hart first, so both
+//! backends share one definition of them.
+
+use friscy_exec::aot::abi::*;
+use friscy_exec::isa::{Format, Op};
+use wasm_encoder::{BlockType, Function, Instruction as W, MemArg, ValType};
+
+use crate::discover::{At, Func};
+
+/// Function indices of exec's helpers in the module the code is linked into.
+#[derive(Clone, Copy, Debug)]
+pub struct Helpers {
+    pub load: u32,
+    pub store: u32,
+    pub exec1: u32,
+}
+
+// Parameters, then locals.
+const HART: u32 = 0;
+const ENTRY: u32 = 1;
+const BUDGET: u32 = 3;
+/// x1..x31 are locals 5..=35.
+const X0: u32 = 4;
+const BLK: u32 = 36;
+const TLB: u32 = 37;
+const E: u32 = 38;
+const A: u32 = 39;
+const V: u32 = 40;
+const NPC: u32 = 41;
+const RET: u32 = 42;
+const T: u32 = 43;
+
+fn mem(offset: u64) -> MemArg {
+    MemArg {
+        offset,
+        align: 0,
+        memory_index: 0,
+    }
+}
+
+fn reads_rs1(f: Format) -> bool {
+    use Format::*;
+    matches!(
+        f,
+        R | R1 | I | Load | Jalr | S | B | Sh6 | Sh5 | Csr | Lr | Amo | FLoad | FStore | FXrm | FX
+    )
+}
+
+fn reads_rs2(f: Format) -> bool {
+    matches!(f, Format::R | Format::S | Format::B | Format::Amo)
+}
+
+/// Whether `op` is expanded inline (else exec's interpreter runs it).
+fn inline(op: Op) -> bool {
+    use Op::*;
+    !matches!(
+        op,
+        Mulh | Mulhsu
+            | Mulhu
+            | OrcB
+            | Rev8
+            | Csrrw
+            | Csrrs
+            | Csrrc
+            | Csrrwi
+            | Csrrsi
+            | Csrrci
+            | FenceI
+            | LrW
+            | LrD
+            | ScW
+            | ScD
+            | AmoswapW
+            | AmoaddW
+            | AmoxorW
+            | AmoandW
+            | AmoorW
+            | AmominW
+            | AmomaxW
+            | AmominuW
+            | AmomaxuW
+            | AmoswapD
+            | AmoaddD
+            | AmoxorD
+            | AmoandD
+            | AmoorD
+            | AmominD
+            | AmomaxD
+            | AmominuD
+            | AmomaxuD
+    ) && !is_fp_compute(op)
+}
+
+/// Floating-point instructions other than loads, stores and bit moves.
+fn is_fp_compute(op: Op) -> bool {
+    use Op::*;
+    let f = op.format();
+    matches!(
+        f,
+        Format::R4
+            | Format::Frm
+            | Format::F
+            | Format::Fcmp
+            | Format::F1rm
+            | Format::XFrm
+            | Format::FXrm
+    ) || matches!(op, FclassS | FclassD)
+}
+
+/// Whether a block starting with `op` can be entered (the interpreter reports these).
+pub fn enterable(op: Op) -> bool {
+    !matches!(op, Op::Ebreak | Op::Illegal)
+}
+
+struct Emitter<'a> {
+    f: Function,
+    func: &'a Func,
+    h: Helpers,
+    /// Labels between the current code and the `$bad` block around all blocks' code.
+    nest: u32,
+    /// Index of the block being emitted.
+    cur: usize,
+    /// Its instruction count.
+    n: u64,
+}
+
+impl Emitter<'_> {
+    fn i(&mut self, ins: W) {
+        self.f.instruction(&ins);
+    }
+    fn depth_loop(&self) -> u32 {
+        (self.func.blocks.len() - 1 - self.cur) as u32 + 1 + self.nest
+    }
+    fn depth_exit(&self) -> u32 {
+        self.depth_loop() + 1
+    }
+    fn get(&mut self, r: u8) {
+        if r == 0 {
+            self.i(W::I64Const(0));
+        } else {
+            self.i(W::LocalGet(X0 + r as u32));
+        }
+    }
+    fn set(&mut self, r: u8) {
+        if r == 0 {
+            self.i(W::Drop);
+        } else {
+            self.i(W::LocalSet(X0 + r as u32));
+        }
+    }
+    fn open_if(&mut self, bt: BlockType) {
+        self.i(W::If(bt));
+        self.nest += 1;
+    }
+    fn else_(&mut self) {
+        self.i(W::Else);
+    }
+    fn end(&mut self) {
+        self.i(W::End);
+        self.nest -= 1;
+    }
+
+    /// Continues at `target`: the block there, or through exec.
+    fn goto(&mut self, target: u64) {
+        match self.func.block_at(target) {
+            Some(b) if enterable(self.func.blocks[b].insts[0].inst.op) => {
+                self.i(W::I32Const(b as i32));
+                self.i(W::LocalSet(BLK));
+                self.i(W::Br(self.depth_loop()));
+            }
+            _ => {
+                self.i(W::I64Const(target as i64));
+                self.i(W::LocalSet(NPC));
+                self.leave(0, false);
+            }
+        }
+    }
+
+    /// Continues at the address on the stack, through exec.
+    fn goto_dynamic(&mut self) {
+        self.i(W::LocalSet(NPC));
+        self.leave(0, false);
+    }
+
+    /// Returns with `NPC` as the pc, `adj` instructions of this block given back, as a
+    /// stop (hart.aot.stop already set) or not.
+    fn leave(&mut self, adj: u64, stop: bool) {
+        self.i(W::LocalGet(BUDGET));
+        if adj != 0 {
+            self.i(W::I64Const(adj as i64));
+            self.i(W::I64Add);
+        }
+        if stop {
+            self.i(W::I64Const(-1));
+            self.i(W::I64Xor);
+        }
+        self.i(W::LocalSet(RET));
+        self.i(W::Br(self.depth_exit()));
+    }
+
+    /// Stops at `pc` (instruction `k` of the block did not retire) or after it.
+    fn stop_at(&mut self, pc: u64, k: u64, retired: bool) {
+        self.i(W::I64Const(pc as i64));
+        self.i(W::LocalSet(NPC));
+        let adj = if retired { self.n - k - 1 } else { self.n - k };
+        self.leave(adj, true);
+    }
+
+    fn set_stop(&mut self, code: u32) {
+        self.i(W::LocalGet(HART));
+        self.i(W::I32Const(code as i32));
+        self.i(W::I32Store(mem(HART_AOT_STOP as u64)));
+    }
+
+    /// Leaves the TLB entry's address for `A` in `E` and whether the access of `size`
+    /// bytes hits, on the stack.
+    fn tlb_check(&mut self, size: u64, table: u32) {
+        self.i(W::LocalGet(A));
+        self.i(W::I64Const((!0xfffu64 | (size - 1)) as i64));
+        self.i(W::I64And);
+        self.i(W::LocalGet(TLB));
+        self.i(W::LocalGet(A));
+        self.i(W::I64Const(12));
+        self.i(W::I64ShrU);
+        self.i(W::I32WrapI64);
+        self.i(W::I32Const((TLB_ENTRIES - 1) as i32));
+        self.i(W::I32And);
+        self.i(W::I32Const(4));
+        self.i(W::I32Shl);
+        self.i(W::I32Add);
+        self.i(W::LocalTee(E));
+        self.i(W::I64Load(mem(table as u64)));
+        self.i(W::I64Eq);
+    }
+
+    /// The host address of `A` after a hit.
+    fn host(&mut self, table: u32) {
+        self.i(W::LocalGet(A));
+        self.i(W::I32WrapI64);
+        self.i(W::LocalGet(E));
+        self.i(W::I32Load(mem((table + TLB_ADDEND) as u64)));
+        self.i(W::I32Add);
+    }
+
+    /// `A` = x[rs1] + imm.
+    fn addr(&mut self, at: &At) {
+        self.get(at.inst.rs1);
+        if at.inst.imm != 0 {
+            self.i(W::I64Const(at.inst.imm as i64));
+            self.i(W::I64Add);
+        }
+        self.i(W::LocalSet(A));
+    }
+
+    /// A load of instruction `k`; leaves the value on the stack.
+    fn load(&mut self, at: &At, k: u64) {
+        let (size, ins): (u64, fn(MemArg) -> W<'static>) = match at.inst.op {
+            Op::Lb => (1, W::I64Load8S),
+            Op::Lbu => (1, W::I64Load8U),
+            Op::Lh => (2, W::I64Load16S),
+            Op::Lhu => (2, W::I64Load16U),
+            Op::Lw => (4, W::I64Load32S),
+            Op::Lwu | Op::Flw => (4, W::I64Load32U),
+            _ => (8, W::I64Load),
+        };
+        self.addr(at);
+        self.tlb_check(size, 0);
+        self.open_if(BlockType::Result(ValType::I64));
+        self.host(0);
+        self.i(ins(mem(0)));
+        if at.inst.op == Op::Flw {
+            self.i(W::I64Const(0xffff_ffff_0000_0000u64 as i64));
+            self.i(W::I64Or);
+        }
+        self.else_();
+        self.i(W::LocalGet(HART));
+        self.i(W::LocalGet(A));
+        self.i(W::I32Const(at.inst.op as i32));
+        self.i(W::Call(self.h.load));
+        self.i(W::LocalGet(HART));
+        self.i(W::I32Load(mem(HART_AOT_STOP as u64)));
+        self.open_if(BlockType::Empty);
+        self.stop_at(at.pc, k, false);
+        self.end();
+        self.end();
+    }
+
+    /// A store of instruction `k` of the value in `V`.
+    fn store(&mut self, at: &At, k: u64) {
+        let (size, ins): (u64, fn(MemArg) -> W<'static>) = match at.inst.op {
+            Op::Sb => (1, W::I64Store8),
+            Op::Sh => (2, W::I64Store16),
+            Op::Sw | Op::Fsw => (4, W::I64Store32),
+            _ => (8, W::I64Store),
+        };
+        self.addr(at);
+        self.tlb_check(size, TLB_WRITE);
+        self.open_if(BlockType::Empty);
+        self.host(TLB_WRITE);
+        self.i(W::LocalGet(V));
+        self.i(ins(mem(0)));
+        self.else_();
+        self.i(W::LocalGet(HART));
+        self.i(W::LocalGet(A));
+        self.i(W::LocalGet(V));
+        self.i(W::I32Const(at.inst.op as i32));
+        self.i(W::Call(self.h.store));
+        self.i(W::LocalTee(E));
+        self.open_if(BlockType::Empty);
+        self.i(W::LocalGet(E));
+        self.i(W::I32Const(STATUS_STOP as i32));
+        self.i(W::I32Eq);
+        self.open_if(BlockType::Empty);
+        self.stop_at(at.pc, k, false);
+        self.else_();
+        self.stop_at(at.pc + at.inst.len as u64, k, true);
+        self.end();
+        self.end();
+        self.end();
+    }
+
+    /// Instruction `k` run by exec's interpreter.
+    fn exec1(&mut self, at: &At, k: u64) {
+        let i = at.inst;
+        let fmt = i.op.format();
+        let mut regs = Vec::new();
+        if reads_rs1(fmt) {
+            regs.push(i.rs1);
+        }
+        if reads_rs2(fmt) {
+            regs.push(i.rs2);
+        }
+        if fmt.writes_x() {
+            // Stored too, so that reading it back is right whether or not it retired.
+            regs.push(i.rd);
+        }
+        for r in regs {
+            if r != 0 {
+                self.i(W::LocalGet(HART));
+                self.get(r);
+                self.i(W::I64Store(mem((HART_X + 8 * r as u32) as u64)));
+            }
+        }
+        self.i(W::LocalGet(HART));
+        self.i(W::I64Const(pack_inst(&i) as i64));
+        self.i(W::I32Const(i.imm));
+        self.i(W::I64Const(at.pc as i64));
+        self.i(W::LocalGet(BUDGET));
+        self.i(W::I64Const((self.n - k) as i64));
+        self.i(W::I64Add);
+        self.i(W::Call(self.h.exec1));
+        self.i(W::LocalSet(E));
+        if fmt.writes_x() && i.rd != 0 {
+            self.i(W::LocalGet(HART));
+            self.i(W::I64Load(mem((HART_X + 8 * i.rd as u32) as u64)));
+            self.set(i.rd);
+        }
+        self.i(W::LocalGet(E));
+        self.open_if(BlockType::Empty);
+        self.i(W::LocalGet(E));
+        self.i(W::I32Const(STATUS_STOP as i32));
+        self.i(W::I32Eq);
+        self.open_if(BlockType::Empty);
+        self.stop_at(at.pc, k, false);
+        self.else_();
+        self.stop_at(at.pc + i.len as u64, k, true);
+        self.end();
+        self.end();
+    }
+
+    fn f_addr(r: u8) -> u64 {
+        (HART_F + 8 * r as u32) as u64
+    }
+
+    /// rd = op(x[rs1], x[rs2]).
+    fn bin(&mut self, at: &At, ops: &[W<'static>]) {
+        self.get(at.inst.rs1);
+        self.get(at.inst.rs2);
+        for o in ops {
+            self.i(o.clone());
+        }
+        self.set(at.inst.rd);
+    }
+
+    /// rd = op(x[rs1], imm).
+    fn bin_imm(&mut self, at: &At, imm: i64, ops: &[W<'static>]) {
+        self.get(at.inst.rs1);
+        self.i(W::I64Const(imm));
+        for o in ops {
+            self.i(o.clone());
+        }
+        self.set(at.inst.rd);
+    }
+
+    /// rd = op(x[rs1]).
+    fn un(&mut self, at: &At, ops: &[W<'static>]) {
+        self.get(at.inst.rs1);
+        for o in ops {
+            self.i(o.clone());
+        }
+        self.set(at.inst.rd);
+    }
+
+    /// rd = 32-bit op(x[rs1], x[rs2]) sign-extended.
+    fn bin_w(&mut self, at: &At, op: W<'static>) {
+        self.get(at.inst.rs1);
+        self.i(W::I32WrapI64);
+        self.get(at.inst.rs2);
+        self.i(W::I32WrapI64);
+        self.i(op);
+        self.i(W::I64ExtendI32S);
+        self.set(at.inst.rd);
+    }
+
+    fn bin_w_imm(&mut self, at: &At, imm: i32, op: W<'static>) {
+        self.get(at.inst.rs1);
+        self.i(W::I32WrapI64);
+        self.i(W::I32Const(imm));
+        self.i(op);
+        self.i(W::I64ExtendI32S);
+        self.set(at.inst.rd);
+    }
+
+    /// Division and remainder with RISC-V's results for x/0 and MIN/-1 (no traps).
+    fn divrem(&mut self, at: &At) {
+        let i = at.inst;
+        use Op::*;
+        // A = dividend, T = divisor, both as the operation sees them in 64 bits.
+        let (word, signed) = match i.op {
+            Div | Rem => (false, true),
+            Divu | Remu => (false, false),
+            Divw | Remw => (true, true),
+            _ => (true, false),
+        };
+        for (r, l) in [(i.rs1, A), (i.rs2, T)] {
+            self.get(r);
+            if word {
+                if signed {
+                    self.i(W::I64Extend32S);
+                } else {
+                    self.i(W::I64Const(0xffff_ffff));
+                    self.i(W::I64And);
+                }
+            }
+            self.i(W::LocalSet(l));
+        }
+        let is_div = matches!(i.op, Div | Divu | Divw | Divuw);
+        self.i(W::LocalGet(T));
+        self.i(W::I64Eqz);
+        self.open_if(BlockType::Result(ValType::I64));
+        if is_div {
+            self.i(W::I64Const(-1));
+        } else {
+            self.i(W::LocalGet(A));
+            if word {
+                self.i(W::I64Extend32S);
+            }
+        }
+        self.else_();
+        if is_div && signed {
+            // MIN / -1 overflows: the result is MIN (the dividend).
+            let min = if word { i32::MIN as i64 } else { i64::MIN };
+            self.i(W::LocalGet(A));
+            self.i(W::I64Const(min));
+            self.i(W::I64Eq);
+            self.i(W::LocalGet(T));
+            self.i(W::I64Const(-1));
+            self.i(W::I64Eq);
+            self.i(W::I32And);
+            self.open_if(BlockType::Result(ValType::I64));
+            self.i(W::LocalGet(A));
+            self.else_();
+            self.i(W::LocalGet(A));
+            self.i(W::LocalGet(T));
+            self.i(W::I64DivS);
+            self.end();
+        } else {
+            self.i(W::LocalGet(A));
+            self.i(W::LocalGet(T));
+            self.i(match (is_div, signed) {
+                (true, true) => W::I64DivS,
+                (true, false) => W::I64DivU,
+                (false, true) => W::I64RemS,
+                (false, false) => W::I64RemU,
+            });
+            if word && !signed {
+                self.i(W::I64Extend32S);
+            }
+        }
+        self.end();
+        self.set(i.rd);
+    }
+
+    fn branch(&mut self, at: &At, cmp: W<'static>) {
+        self.get(at.inst.rs1);
+        self.get(at.inst.rs2);
+        self.i(cmp);
+        let target = at.pc.wrapping_add(at.inst.imm as i64 as u64);
+        self.open_if(BlockType::Empty);
+        self.goto(target);
+        self.end();
+    }
+
+    /// Instruction `k` of the current block. Returns false when it ended the block's
+    /// straight-line code (control left).
+    fn inst(&mut self, at: &At, k: u64) -> bool {
+        let i = at.inst;
+        let next = at.pc + i.len as u64;
+        let shamt = (i.imm & 63) as i64;
+        use Op::*;
+        if !inline(i.op) {
+            self.exec1(at, k);
+            return true;
+        }
+        match i.op {
+            Lui => {
+                self.i(W::I64Const(i.imm as i64));
+                self.set(i.rd);
+            }
+            Auipc => {
+                self.i(W::I64Const(at.pc.wrapping_add(i.imm as i64 as u64) as i64));
+                self.set(i.rd);
+            }
+            Jal => {
+                if i.rd != 0 {
+                    self.i(W::I64Const(next as i64));
+                    self.set(i.rd);
+                }
+                self.goto(at.pc.wrapping_add(i.imm as i64 as u64));
+                return false;
+            }
+            Jalr => {
+                self.get(i.rs1);
+                self.i(W::I64Const(i.imm as i64));
+                self.i(W::I64Add);
+                self.i(W::I64Const(-2));
+                self.i(W::I64And);
+                self.i(W::LocalSet(T));
+                if i.rd != 0 {
+                    self.i(W::I64Const(next as i64));
+                    self.set(i.rd);
+                }
+                self.i(W::LocalGet(T));
+                self.goto_dynamic();
+                return false;
+            }
+            Beq => self.branch(at, W::I64Eq),
+            Bne => self.branch(at, W::I64Ne),
+            Blt => self.branch(at, W::I64LtS),
+            Bge => self.branch(at, W::I64GeS),
+            Bltu => self.branch(at, W::I64LtU),
+            Bgeu => self.branch(at, W::I64GeU),
+            Lb | Lh | Lw | Ld | Lbu | Lhu | Lwu => {
+                self.load(at, k);
+                self.set(i.rd);
+            }
+            Flw | Fld => {
+                self.load(at, k);
+                self.i(W::LocalSet(V));
+                self.i(W::LocalGet(HART));
+                self.i(W::LocalGet(V));
+                self.i(W::I64Store(mem(Self::f_addr(i.rd))));
+            }
+            Sb | Sh | Sw | Sd => {
+                self.get(i.rs2);
+                self.i(W::LocalSet(V));
+                self.store(at, k);
+            }
+            Fsw | Fsd => {
+                self.i(W::LocalGet(HART));
+                self.i(W::I64Load(mem(Self::f_addr(i.rs2))));
+                self.i(W::LocalSet(V));
+                self.store(at, k);
+            }
+            Addi => self.bin_imm(at, i.imm as i64, &[W::I64Add]),
+            Slti => self.bin_imm(at, i.imm as i64, &[W::I64LtS, W::I64ExtendI32U]),
+            Sltiu => self.bin_imm(at, i.imm as i64, &[W::I64LtU, W::I64ExtendI32U]),
+            Xori => self.bin_imm(at, i.imm as i64, &[W::I64Xor]),
+            Ori => self.bin_imm(at, i.imm as i64, &[W::I64Or]),
+            Andi => self.bin_imm(at, i.imm as i64, &[W::I64And]),
+            Slli => self.bin_imm(at, shamt, &[W::I64Shl]),
+            Srli => self.bin_imm(at, shamt, &[W::I64ShrU]),
+            Srai => self.bin_imm(at, shamt, &[W::I64ShrS]),
+            Rori => self.bin_imm(at, shamt, &[W::I64Rotr]),
+            Add => self.bin(at, &[W::I64Add]),
+            Sub => self.bin(at, &[W::I64Sub]),
+            Sll => self.bin(at, &[W::I64Shl]),
+            Slt => self.bin(at, &[W::I64LtS, W::I64ExtendI32U]),
+            Sltu => self.bin(at, &[W::I64LtU, W::I64ExtendI32U]),
+            Xor => self.bin(at, &[W::I64Xor]),
+            Srl => self.bin(at, &[W::I64ShrU]),
+            Sra => self.bin(at, &[W::I64ShrS]),
+            Or => self.bin(at, &[W::I64Or]),
+            And => self.bin(at, &[W::I64And]),
+            Addiw => self.bin_w_imm(at, i.imm, W::I32Add),
+            Slliw => self.bin_w_imm(at, shamt as i32, W::I32Shl),
+            Srliw => self.bin_w_imm(at, shamt as i32, W::I32ShrU),
+            Sraiw => self.bin_w_imm(at, shamt as i32, W::I32ShrS),
+            Roriw => self.bin_w_imm(at, shamt as i32, W::I32Rotr),
+            Addw => self.bin_w(at, W::I32Add),
+            Subw => self.bin_w(at, W::I32Sub),
+            Sllw => self.bin_w(at, W::I32Shl),
+            Srlw => self.bin_w(at, W::I32ShrU),
+            Sraw => self.bin_w(at, W::I32ShrS),
+            Rolw => self.bin_w(at, W::I32Rotl),
+            Rorw => self.bin_w(at, W::I32Rotr),
+            Mulw => self.bin_w(at, W::I32Mul),
+            Mul => self.bin(at, &[W::I64Mul]),
+            Div | Divu | Rem | Remu | Divw | Divuw | Remw | Remuw => self.divrem(at),
+            // One hart runs at a time and memory is never reordered.
+            Fence => {}
+            Ecall => {
+                self.set_stop(STOP_ECALL);
+                self.stop_at(next, k, true);
+                return false;
+            }
+            Ebreak | Illegal => {
+                // The interpreter reports it, from a block it decodes itself.
+                self.i(W::I64Const(at.pc as i64));
+                self.i(W::LocalSet(NPC));
+                self.leave(self.n - k, false);
+                return false;
+            }
+            FmvXW => {
+                self.i(W::LocalGet(HART));
+                self.i(W::I64Load32S(mem(Self::f_addr(i.rs1))));
+                self.set(i.rd);
+            }
+            FmvXD => {
+                self.i(W::LocalGet(HART));
+                self.i(W::I64Load(mem(Self::f_addr(i.rs1))));
+                self.set(i.rd);
+            }
+            FmvWX | FmvDX => {
+                self.i(W::LocalGet(HART));
+                self.get(i.rs1);
+                if i.op == FmvWX {
+                    self.i(W::I64Const(0xffff_ffff_0000_0000u64 as i64));
+                    self.i(W::I64Or);
+                }
+                self.i(W::I64Store(mem(Self::f_addr(i.rd))));
+            }
+            // Zba.
+            AddUw | Sh1addUw | Sh2addUw | Sh3addUw => {
+                self.get(i.rs2);
+                self.get(i.rs1);
+                self.i(W::I64Const(0xffff_ffff));
+                self.i(W::I64And);
+                let sh = match i.op {
+                    AddUw => 0,
+                    Sh1addUw => 1,
+                    Sh2addUw => 2,
+                    _ => 3,
+                };
+                if sh != 0 {
+                    self.i(W::I64Const(sh));
+                    self.i(W::I64Shl);
+                }
+                self.i(W::I64Add);
+                self.set(i.rd);
+            }
+            Sh1add | Sh2add | Sh3add => {
+                self.get(i.rs2);
+                self.get(i.rs1);
+                self.i(W::I64Const(match i.op {
+                    Sh1add => 1,
+                    Sh2add => 2,
+                    _ => 3,
+                }));
+                self.i(W::I64Shl);
+                self.i(W::I64Add);
+                self.set(i.rd);
+            }
+            SlliUw => {
+                self.get(i.rs1);
+                self.i(W::I64Const(0xffff_ffff));
+                self.i(W::I64And);
+                self.i(W::I64Const(shamt));
+                self.i(W::I64Shl);
+                self.set(i.rd);
+            }
+            // Zbb.
+            Andn | Orn | Xnor => {
+                self.get(i.rs1);
+                self.get(i.rs2);
+                if i.op == Xnor {
+                    self.i(W::I64Xor);
+                    self.i(W::I64Const(-1));
+                    self.i(W::I64Xor);
+                } else {
+                    self.i(W::I64Const(-1));
+                    self.i(W::I64Xor);
+                    self.i(if i.op == Andn { W::I64And } else { W::I64Or });
+                }
+                self.set(i.rd);
+            }
+            Clz => self.un(at, &[W::I64Clz]),
+            Ctz => self.un(at, &[W::I64Ctz]),
+            Cpop => self.un(at, &[W::I64Popcnt]),
+            Clzw => self.un(at, &[W::I32WrapI64, W::I32Clz, W::I64ExtendI32U]),
+            Ctzw => self.un(at, &[W::I32WrapI64, W::I32Ctz, W::I64ExtendI32U]),
+            Cpopw => self.un(at, &[W::I32WrapI64, W::I32Popcnt, W::I64ExtendI32U]),
+            Max | Maxu | Min | Minu => {
+                self.get(i.rs1);
+                self.get(i.rs2);
+                self.get(i.rs1);
+                self.get(i.rs2);
+                self.i(match i.op {
+                    Max => W::I64GtS,
+                    Maxu => W::I64GtU,
+                    Min => W::I64LtS,
+                    _ => W::I64LtU,
+                });
+                self.i(W::Select);
+                self.set(i.rd);
+            }
+            SextB => self.un(at, &[W::I64Extend8S]),
+            SextH => self.un(at, &[W::I64Extend16S]),
+            ZextH => self.bin_imm(at, 0xffff, &[W::I64And]),
+            Rol => self.bin(at, &[W::I64Rotl]),
+            Ror => self.bin(at, &[W::I64Rotr]),
+            // Zbs.
+            Bclr | Binv | Bset => {
+                self.get(i.rs1);
+                self.i(W::I64Const(1));
+                self.get(i.rs2);
+                self.i(W::I64Shl);
+                match i.op {
+                    Bclr => {
+                        self.i(W::I64Const(-1));
+                        self.i(W::I64Xor);
+                        self.i(W::I64And);
+                    }
+                    Binv => self.i(W::I64Xor),
+                    _ => self.i(W::I64Or),
+                }
+                self.set(i.rd);
+            }
+            Bclri => self.bin_imm(at, !(1i64 << shamt), &[W::I64And]),
+            Binvi => self.bin_imm(at, 1i64 << shamt, &[W::I64Xor]),
+            Bseti => self.bin_imm(at, 1i64 << shamt, &[W::I64Or]),
+            Bext => self.bin(at, &[W::I64ShrU, W::I64Const(1), W::I64And]),
+            Bexti => self.bin_imm(at, shamt, &[W::I64ShrU, W::I64Const(1), W::I64And]),
+            _ => unreachable!("{:?} is not expanded inline", i.op),
+        }
+        true
+    }
+}
+
+/// The registers `func` reads or writes, and those it writes.
+fn registers(func: &Func) -> ([bool; 32], [bool; 32]) {
+    let (mut used, mut written) = ([false; 32], [false; 32]);
+    for b in &func.blocks {
+        for at in &b.insts {
+            let i = at.inst;
+            let f = i.op.format();
+            if reads_rs1(f) {
+                used[i.rs1 as usize & 31] = true;
+            }
+            if reads_rs2(f) {
+                used[i.rs2 as usize & 31] = true;
+            }
+            if f.writes_x() {
+                used[i.rd as usize & 31] = true;
+                written[i.rd as usize & 31] = true;
+            }
+        }
+    }
+    used[0] = false;
+    written[0] = false;
+    (used, written)
+}
+
+/// The Wasm function for `func`.
+pub fn emit(func: &Func, h: Helpers) -> Function {
+    let f = Function::new([(31, ValType::I64), (3, ValType::I32), (5, ValType::I64)]);
+    let mut e = Emitter {
+        f,
+        func,
+        h,
+        nest: 0,
+        cur: 0,
+        n: 0,
+    };
+    let (used, written) = registers(func);
+    for r in 1..32u32 {
+        if used[r as usize] {
+            e.i(W::LocalGet(HART));
+            e.i(W::I64Load(mem((HART_X + 8 * r) as u64)));
+            e.i(W::LocalSet(X0 + r));
+        }
+    }
+    e.i(W::LocalGet(HART));
+    e.i(W::I32Load(mem(HART_AOT_TLB as u64)));
+    e.i(W::LocalSet(TLB));
+    e.i(W::LocalGet(ENTRY));
+    e.i(W::LocalSet(BLK));
+    let n = func.blocks.len();
+    e.i(W::Block(BlockType::Empty)); // $exit
+    e.i(W::Loop(BlockType::Empty)); // $L
+    e.i(W::Block(BlockType::Empty)); // $bad
+    for _ in 0..n {
+        e.i(W::Block(BlockType::Empty));
+    }
+    e.i(W::LocalGet(BLK));
+    let targets: Vec<u32> = (0..n as u32).collect();
+    e.i(W::BrTable(targets.into(), n as u32));
+    for (bi, b) in func.blocks.iter().enumerate() {
+        e.i(W::End);
+        e.cur = bi;
+        e.n = b.insts.len() as u64;
+        e.nest = 0;
+        // The budget must cover the block.
+        e.i(W::LocalGet(BUDGET));
+        e.i(W::I64Const(e.n as i64));
+        e.i(W::I64Sub);
+        e.i(W::LocalTee(BUDGET));
+        e.i(W::I64Const(0));
+        e.i(W::I64LtS);
+        e.open_if(BlockType::Empty);
+        e.i(W::LocalGet(BUDGET));
+        e.i(W::I64Const(e.n as i64));
+        e.i(W::I64Add);
+        e.i(W::LocalSet(BUDGET));
+        e.set_stop(STOP_BUDGET);
+        e.i(W::I64Const(b.start as i64));
+        e.i(W::LocalSet(NPC));
+        e.leave(0, true);
+        e.end();
+        let mut open = true;
+        for (k, at) in b.insts.iter().enumerate() {
+            if !e.inst(at, k as u64) {
+                open = false;
+                break;
+            }
+        }
+        if open {
+            // A conditional branch's not-taken path, or a block cut at a leader: the next
+            // block's code follows this one's.
+            let falls_into_next = bi + 1 < n && func.blocks[bi + 1].start == b.end;
+            if !falls_into_next {
+                e.goto(b.end);
+            }
+        }
+    }
+    e.i(W::End); // $bad
+    e.i(W::Unreachable);
+    e.i(W::End); // $L
+    e.i(W::Unreachable);
+    e.i(W::End); // $exit
+    for r in 1..32u32 {
+        if written[r as usize] {
+            e.i(W::LocalGet(HART));
+            e.i(W::LocalGet(X0 + r));
+            e.i(W::I64Store(mem((HART_X + 8 * r) as u64)));
+        }
+    }
+    e.i(W::LocalGet(HART));
+    e.i(W::LocalGet(NPC));
+    e.i(W::I64Store(mem(HART_PC as u64)));
+    e.i(W::LocalGet(RET));
+    e.i(W::End);
+    e.f
+}
