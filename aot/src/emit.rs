@@ -36,6 +36,7 @@ pub struct Helpers {
 // Parameters, then locals.
 const HART: u32 = 0;
 const ENTRY: u32 = 1;
+const BASE: u32 = 2;
 const BUDGET: u32 = 3;
 /// x1..x31 are locals 5..=35.
 const X0: u32 = 4;
@@ -140,12 +141,23 @@ struct Emitter<'a> {
     cur: usize,
     /// Its instruction count.
     n: u64,
+    /// Link-time address minus file offset in the function's segment.
+    delta: u64,
 }
 
 impl Emitter<'_> {
     fn i(&mut self, ins: W) {
         self.f.instruction(&ins);
     }
+    /// The run-time address of link-time address `link`: `base` plus its file offset
+    /// (code is translated in file offsets, so PIE and shared libraries work at any
+    /// load address).
+    fn rt(&mut self, link: u64) {
+        self.i(W::LocalGet(BASE));
+        self.i(W::I64Const(link.wrapping_sub(self.delta) as i64));
+        self.i(W::I64Add);
+    }
+
     fn depth_loop(&self) -> u32 {
         (self.func.blocks.len() - 1 - self.cur) as u32 + 1 + self.nest
     }
@@ -187,7 +199,7 @@ impl Emitter<'_> {
                 self.i(W::Br(self.depth_loop()));
             }
             _ => {
-                self.i(W::I64Const(target as i64));
+                self.rt(target);
                 self.i(W::LocalSet(NPC));
                 self.leave(0, false);
             }
@@ -218,7 +230,7 @@ impl Emitter<'_> {
 
     /// Stops at `pc` (instruction `k` of the block did not retire) or after it.
     fn stop_at(&mut self, pc: u64, k: u64, retired: bool) {
-        self.i(W::I64Const(pc as i64));
+        self.rt(pc);
         self.i(W::LocalSet(NPC));
         let adj = if retired { self.n - k - 1 } else { self.n - k };
         self.leave(adj, true);
@@ -362,7 +374,7 @@ impl Emitter<'_> {
         self.i(W::LocalGet(HART));
         self.i(W::I64Const(pack_inst(&i) as i64));
         self.i(W::I32Const(i.imm));
-        self.i(W::I64Const(at.pc as i64));
+        self.rt(at.pc);
         self.i(W::LocalGet(BUDGET));
         self.i(W::I64Const((self.n - k) as i64));
         self.i(W::I64Add);
@@ -536,12 +548,12 @@ impl Emitter<'_> {
                 self.set(i.rd);
             }
             Auipc => {
-                self.i(W::I64Const(at.pc.wrapping_add(i.imm as i64 as u64) as i64));
+                self.rt(at.pc.wrapping_add(i.imm as i64 as u64));
                 self.set(i.rd);
             }
             Jal => {
                 if i.rd != 0 {
-                    self.i(W::I64Const(next as i64));
+                    self.rt(next);
                     self.set(i.rd);
                 }
                 self.goto(at.pc.wrapping_add(i.imm as i64 as u64));
@@ -555,7 +567,7 @@ impl Emitter<'_> {
                 self.i(W::I64And);
                 self.i(W::LocalSet(T));
                 if i.rd != 0 {
-                    self.i(W::I64Const(next as i64));
+                    self.rt(next);
                     self.set(i.rd);
                 }
                 self.i(W::LocalGet(T));
@@ -634,7 +646,7 @@ impl Emitter<'_> {
             }
             Ebreak | Illegal => {
                 // The interpreter reports it, from a block it decodes itself.
-                self.i(W::I64Const(at.pc as i64));
+                self.rt(at.pc);
                 self.i(W::LocalSet(NPC));
                 self.leave(self.n - k, false);
                 return false;
@@ -789,8 +801,9 @@ fn registers(func: &Func) -> ([bool; 32], [bool; 32]) {
     (used, written)
 }
 
-/// The Wasm function for `func`.
-pub fn emit(func: &Func, h: Helpers) -> Function {
+/// The Wasm function for `func`; `delta` is its segment's link-time address minus file
+/// offset.
+pub fn emit(func: &Func, h: Helpers, delta: u64) -> Function {
     let f = Function::new([(31, ValType::I64), (3, ValType::I32), (5, ValType::I64)]);
     let mut e = Emitter {
         f,
@@ -799,6 +812,7 @@ pub fn emit(func: &Func, h: Helpers) -> Function {
         nest: 0,
         cur: 0,
         n: 0,
+        delta,
     };
     let (used, written) = registers(func);
     for r in 1..32u32 {
@@ -841,7 +855,7 @@ pub fn emit(func: &Func, h: Helpers) -> Function {
         e.i(W::I64Add);
         e.i(W::LocalSet(BUDGET));
         e.set_stop(STOP_BUDGET);
-        e.i(W::I64Const(b.start as i64));
+        e.rt(b.start);
         e.i(W::LocalSet(NPC));
         e.leave(0, true);
         e.end();

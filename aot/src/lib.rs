@@ -9,6 +9,7 @@
 pub mod discover;
 pub mod elf;
 pub mod emit;
+pub mod image;
 pub mod link;
 
 use anyhow::{Context, Result};
@@ -92,7 +93,11 @@ pub fn translate(inputs: &[Input], exec: &[u8]) -> Result<(Vec<u8>, Report)> {
                     }
                 }
                 file.funcs.push(manifest::Func { slot, lo, hi });
-                wasm_funcs.push(emit::emit(f, info.helpers));
+                let seg = img
+                    .segment_of(f.blocks[0].start)
+                    .context("a function outside code")?;
+                let delta = seg.vaddr.wrapping_sub(seg.offset);
+                wasm_funcs.push(emit::emit(f, info.helpers, delta));
                 report.funcs += 1;
             }
             file.entries.sort_by_key(|e| e.offset);

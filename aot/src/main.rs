@@ -13,7 +13,8 @@ use clap::Parser;
     about = "Translate RISC-V ELF code to WebAssembly inside friscy's exec component"
 )]
 struct Args {
-    /// riscv64 ELF executables or shared libraries (others are reported and skipped).
+    /// riscv64 ELF executables or shared libraries (others are reported and skipped), or
+    /// rootfs tars (.tar, .tar.gz) whose every riscv64 ELF file is translated.
     #[arg(required = true)]
     files: Vec<PathBuf>,
     /// Where to write the exec component with the translations.
@@ -32,10 +33,14 @@ fn main() -> Result<()> {
     let mut inputs = Vec::new();
     for f in &args.files {
         let data = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
-        inputs.push(friscy_aot::Input {
-            name: f.display().to_string(),
-            data,
-        });
+        let name = f.display().to_string();
+        if friscy_aot::image::is_tar(&name, &data) {
+            let found = friscy_aot::image::elfs_in_tar(&data)
+                .with_context(|| format!("reading the image {name}"))?;
+            inputs.extend(found);
+        } else {
+            inputs.push(friscy_aot::Input { name, data });
+        }
     }
     let (out, r) = friscy_aot::translate(&inputs, &exec)?;
     std::fs::write(&args.output, &out)

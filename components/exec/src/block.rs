@@ -50,6 +50,8 @@ pub struct Block {
     pub links: [u32; 2],
     /// The translated code entered at `start` (`aot::SpaceAot::probe`), or `aot::NO_AOT`.
     pub aot: u64,
+    /// Where the translated code's file offset 0 sits in this space (its `base`).
+    pub aot_base: u64,
 }
 
 /// A multiplicative hasher for the pc-keyed map (SipHash costs more than the lookup).
@@ -125,6 +127,7 @@ impl CodeCache {
                     offsets: Vec::new(),
                     links: [NO_LINK; 2],
                     aot: NO_AOT,
+                    aot_base: 0,
                 };
                 self.free.push(idx);
                 let slot = front_slot(pc);
@@ -249,13 +252,14 @@ impl CodeCache {
             mem.mark_code(last_page * PAGE_SIZE);
             self.by_page.entry(last_page).or_default().push(start);
         }
-        let aot = self.aot.probe(mem, start);
+        let (aot, aot_base) = self.aot.probe(mem, start);
         let block = Block {
             start,
             insts,
             offsets,
             links: [NO_LINK; 2],
             aot,
+            aot_base,
         };
         let idx = match self.free.pop() {
             Some(idx) => {

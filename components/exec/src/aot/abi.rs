@@ -13,7 +13,7 @@ use core::mem::offset_of;
 use crate::interp::Hart;
 
 /// Bumped whenever anything below changes meaning.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// Offsets into `Hart` (`repr(C)`).
 pub const HART_X: u32 = offset_of!(Hart, x) as u32;
@@ -95,9 +95,11 @@ pub struct Import {
     pub results: &'static [Ty],
 }
 
-/// Translated functions: `(hart, entry, pc, budget, depth) -> r` (see `STOP_*`). `entry`
-/// picks the function's entry point (`pc` is its guest address), `depth` counts nested
-/// translated calls.
+/// Translated functions: `(hart, entry, base, budget, depth) -> r` (see `STOP_*`).
+/// `entry` picks the function's entry point; `base` is the guest address of offset 0 of
+/// the file the code was translated from (code is translated in file offsets, so one
+/// translation serves a PIE or shared library wherever it is loaded); `depth` counts
+/// nested translated calls.
 pub const TRANSLATED_PARAMS: &[Ty] = &[Ty::I32, Ty::I32, Ty::I64, Ty::I64, Ty::I32];
 pub const TRANSLATED_RESULTS: &[Ty] = &[Ty::I64];
 

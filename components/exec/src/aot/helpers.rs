@@ -87,8 +87,8 @@ pub(crate) fn manifest_bytes() -> Vec<u8> {
 }
 
 /// Calls translated code: the function in table slot `aot >> 32`, at its entry `aot as
-/// u32`, which must be `h.pc`.
-pub(crate) fn call_translated(h: &mut Hart, aot: u64, budget: i64) -> i64 {
+/// u32`, which must be `h.pc`; `base` is where its file's offset 0 is mapped.
+pub(crate) fn call_translated(h: &mut Hart, aot: u64, base: u64, budget: i64) -> i64 {
     #[cfg(target_arch = "wasm32")]
     {
         type Translated = extern "C" fn(u32, u32, u64, i64, u32) -> i64;
@@ -98,11 +98,11 @@ pub(crate) fn call_translated(h: &mut Hart, aot: u64, budget: i64) -> i64 {
         // TRANSLATED_RESULTS`, which is this function pointer type on wasm32 (a function
         // pointer is a table index there).
         let f = unsafe { core::mem::transmute::<usize, Translated>(slot) };
-        f(h as *mut Hart as u32, aot as u32, h.pc, budget, 0)
+        f(h as *mut Hart as u32, aot as u32, base, budget, 0)
     }
     #[cfg(not(target_arch = "wasm32"))]
     {
-        let _ = (h, aot, budget);
+        let _ = (h, aot, base, budget);
         unreachable!("friscy-exec: translated code exists only in a wasm32 module")
     }
 }

@@ -228,29 +228,29 @@ impl SpaceAot {
     }
 
     /// The translation entered at `pc`, as `Block::aot` stores it (`slot << 32 | entry`),
-    /// or `NO_AOT`. Checks that the whole function still holds the file's bytes and may
-    /// be fetched.
-    pub(crate) fn probe(&mut self, mem: &mut Memory, pc: u64) -> u64 {
+    /// or `NO_AOT`, and the address of the file's offset 0 (`Block::aot_base`). Checks
+    /// that the whole function still holds the file's bytes and may be fetched.
+    pub(crate) fn probe(&mut self, mem: &mut Memory, pc: u64) -> (u64, u64) {
         if self.maps.is_empty() {
-            return NO_AOT;
+            return (NO_AOT, 0);
         }
         let Some(l) = loaded() else {
-            return NO_AOT;
+            return (NO_AOT, 0);
         };
         let Some((&start, m)) = self.maps.range(..=pc).next_back() else {
-            return NO_AOT;
+            return (NO_AOT, 0);
         };
         if pc >= m.end {
-            return NO_AOT;
+            return (NO_AOT, 0);
         }
         let file = &l.manifest.files[m.file as usize];
         let Some(e) = file.entry(pc - start + m.offset) else {
-            return NO_AOT;
+            return (NO_AOT, 0);
         };
         let f = file.funcs[e.func as usize];
         let (map_lo, map_hi) = (m.offset, m.offset + (m.end - start));
         if f.lo < map_lo || f.hi > map_hi || f.lo >= f.hi {
-            return NO_AOT;
+            return (NO_AOT, 0);
         }
         let (lo, hi) = (start + (f.lo - map_lo), start + (f.hi - map_lo));
         for page in lo / PAGE_SIZE..hi.div_ceil(PAGE_SIZE) {
@@ -259,10 +259,13 @@ impl SpaceAot {
                 || mem.translate(a, crate::machine::Access::Fetch).is_err()
                 || !mem.mark_code(a)
             {
-                return NO_AOT;
+                return (NO_AOT, 0);
             }
         }
-        (f.slot as u64) << 32 | e.entry as u64
+        (
+            (f.slot as u64) << 32 | e.entry as u64,
+            start.wrapping_sub(m.offset),
+        )
     }
 }
 
@@ -299,13 +302,16 @@ pub(crate) fn run(h: &mut Hart, space: &mut Space, budget: u64) -> StopReason {
         if left == 0 {
             return StopReason::BudgetExhausted;
         }
-        let aot = if interp_only {
-            NO_AOT
+        let (aot, base) = if interp_only {
+            (NO_AOT, 0)
         } else {
             space.mem.catch_up();
             space.code.sync(&mut space.mem);
             match space.code.lookup(&mut space.mem, h.pc) {
-                Ok(idx) => space.code.block(idx).aot,
+                Ok(idx) => {
+                    let b = space.code.block(idx);
+                    (b.aot, b.aot_base)
+                }
                 Err(f) => return StopReason::Fault(f),
             }
         };
@@ -320,7 +326,7 @@ pub(crate) fn run(h: &mut Hart, space: &mut Space, budget: u64) -> StopReason {
                 RunEnd::Translated => continue,
             }
         }
-        let (r, stop, reason) = call(h, space, aot, left);
+        let (r, stop, reason) = call(h, space, aot, base, left);
         let n = left - r;
         count(n, 0);
         left = r;
@@ -345,10 +351,16 @@ pub(crate) fn run(h: &mut Hart, space: &mut Space, budget: u64) -> StopReason {
     }
 }
 
-/// Calls the translation `aot` at `h.pc` with `budget`; returns the budget left, the
-/// stop (`STOP_NONE` to continue at `h.pc`) and a helper's stop reason, with instret
-/// updated.
-fn call(h: &mut Hart, space: &mut Space, aot: u64, budget: u64) -> (u64, u32, Option<StopReason>) {
+/// Calls the translation `aot` at `h.pc` (its file's offset 0 at `base`) with `budget`;
+/// returns the budget left, the stop (`STOP_NONE` to continue at `h.pc`) and a helper's
+/// stop reason, with instret updated.
+fn call(
+    h: &mut Hart,
+    space: &mut Space,
+    aot: u64,
+    base: u64,
+    budget: u64,
+) -> (u64, u32, Option<StopReason>) {
     let budget = budget.min(i64::MAX as u64) as i64;
     let mut ctx = Context {
         space: space as *mut Space,
@@ -360,7 +372,7 @@ fn call(h: &mut Hart, space: &mut Space, aot: u64, budget: u64) -> (u64, u32, Op
     h.aot.tlb = &*space.mem.tlb as *const crate::memory::tlb::Tlb as usize as u32;
     h.aot.stop = STOP_NONE;
     let prev = CTX.with(|c| c.replace(&mut ctx));
-    let r = helpers::call_translated(h, aot, budget);
+    let r = helpers::call_translated(h, aot, base, budget);
     CTX.with(|c| c.set(prev));
     let (left, stop) = if r >= 0 {
         (r, STOP_NONE)

@@ -169,6 +169,7 @@ pub(crate) fn exec_one(h: &mut Hart, mem: &mut Memory, inst: crate::isa::Inst) -
             offsets: vec![0, 4],
             links: [crate::block::NO_LINK; 2],
             aot: crate::aot::NO_AOT,
+            aot_base: 0,
         });
     }
     SCRATCH.with(|b| {
