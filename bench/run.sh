@@ -6,12 +6,14 @@
 #   friscy-native friscy's kernel + interpreter + vfs linked natively (bench/native-runner)
 #   friscy-wasm   `wasmtime run` of a sealed friscy.wasm (build/friscy-open.wasm composed
 #                 with a rootfs component holding the programs, as scripts/build.sh does)
+#   friscy-aot    the same with exec swapped for an rv2wasm build of the programs (the
+#                 AOT backend, issue 16): fr-aot
 #
 # Prints every time, the ratios, the guest instructions retired (counted by friscy-native)
 # and friscy's MIPS. Exits non-zero if any engine's output differs.
 #
 # Usage: bench/run.sh [--quick] [--scale X] [--repeat N] [--only "sha256 nbody ..."]
-#                     [--no-build] [--no-wasm]
+#                     [--no-build] [--no-wasm] [--no-aot]
 #   --quick     scale 0.05: a smoke test of every engine in well under a minute
 #   --repeat N  run each engine N times and keep the fastest (default 1)
 #   --no-build  use build/friscy-open.wasm as it is (default: scripts/build.sh --no-host)
@@ -24,6 +26,7 @@ SCALE=1
 REPEAT=1
 BUILD=1
 WASM=1
+AOT=1
 PROGS="sha256 crc32 nbody qsort matmul bytecode"
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -32,7 +35,8 @@ while [ $# -gt 0 ]; do
     --repeat) REPEAT=$2; shift ;;
     --only) PROGS=$2; shift ;;
     --no-build) BUILD=0 ;;
-    --no-wasm) WASM=0 ;;
+    --no-wasm) WASM=0; AOT=0 ;;
+    --no-aot) AOT=0 ;;
     *) echo "bench: unknown option $1 (see the header of $0)" >&2; exit 2 ;;
   esac
   shift
@@ -74,6 +78,21 @@ if [ $WASM = 1 ]; then
   wac compose -o $OUT/friscy-bench.wasm --dep friscy:open=build/friscy-open.wasm \
     --dep friscy:rootfs=$OUT/rootfs.wasm compose/friscy-sealed.wac >/dev/null
 fi
+if [ $AOT = 1 ]; then
+  step "sealed friscy-bench-aot.wasm: the programs translated by rv2wasm into exec"
+  C=build/components
+  t0=$(date +%s%N)
+  build/rv2wasm $OUT/rv/* --exec $C/exec.wasm -o $OUT/exec-aot.wasm 2>$OUT/log/rv2wasm.err
+  t1=$(date +%s%N)
+  sed 's/^/  /' $OUT/log/rv2wasm.err >&2
+  wac compose -o $OUT/friscy-aot-open.wasm --dep friscy:exec=$OUT/exec-aot.wasm \
+    --dep friscy:vfs=$C/vfs.wasm --dep friscy:net=$C/net.wasm --dep friscy:kernel=$C/kernel.wasm \
+    compose/friscy-open.wac >/dev/null
+  wac compose -o $OUT/friscy-bench-aot.wasm --dep friscy:open=$OUT/friscy-aot-open.wasm \
+    --dep friscy:console=$C/console-wasi.wasm \
+    --dep friscy:rootfs=$OUT/rootfs.wasm compose/friscy-sealed.wac >/dev/null
+  echo "  rv2wasm $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')s wall" >&2
+fi
 
 # run NAME ENGINE CMD...: runs CMD $REPEAT times with stdout and stderr to
 # $OUT/log/NAME.ENGINE.{out,err}; sets SECS to the fastest wall time.
@@ -99,11 +118,19 @@ if [ $WASM = 1 ]; then
   # run includes it (a cold compile of the component takes seconds).
   wasmtime run $OUT/friscy-bench.wasm -- /nop >/dev/null
 fi
+if [ $AOT = 1 ]; then
+  step "compiling friscy-bench-aot.wasm once (wasmtime's cache)"
+  t0=$(date +%s%N)
+  wasmtime run $OUT/friscy-bench-aot.wasm -- /nop >/dev/null
+  t1=$(date +%s%N)
+  echo "  first run (compile) $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')s" >&2
+fi
 
 step "running (scale $SCALE, best of $REPEAT)"
 FAILED=0
 ENGINES="native qemu friscy-native"
 [ $WASM = 1 ] && ENGINES="$ENGINES friscy-wasm"
+[ $AOT = 1 ] && ENGINES="$ENGINES friscy-aot"
 RESULTS=$OUT/results.txt
 : >$RESULTS
 for p in nop $PROGS; do
@@ -119,41 +146,55 @@ for p in nop $PROGS; do
   else
     T[friscy-wasm]=0
   fi
+  if [ $AOT = 1 ]; then
+    run $p friscy-aot wasmtime run $OUT/friscy-bench-aot.wasm -- /$p $SCALE
+    T[friscy-aot]=$SECS
+  else
+    T[friscy-aot]=0
+  fi
   for e in $ENGINES; do
     if ! cmp -s $OUT/log/$p.native.out $OUT/log/$p.$e.out; then
       echo "bench: $p: $e printed '$(head -c 200 $OUT/log/$p.$e.out)', native '$(cat $OUT/log/$p.native.out)'" >&2
       FAILED=1
     fi
   done
-  echo "$p ${T[native]} ${T[qemu]} ${T[friscy-native]} ${T[friscy-wasm]} ${INSTRET:-0} $(tr -d '\n' <$OUT/log/$p.native.out)" >>$RESULTS
+  echo "$p ${T[native]} ${T[qemu]} ${T[friscy-native]} ${T[friscy-wasm]} ${T[friscy-aot]} ${INSTRET:-0} $(tr -d '\n' <$OUT/log/$p.native.out)" >>$RESULTS
   unset T
 done
 
 # The table: wall times as measured; ratios (lower is faster for friscy) and MIPS (guest
 # instructions retired per second) from the times less each engine's start-up, which is the
 # nop row (for friscy-wasm: loading the cached compiled component and instantiating it).
-awk -v wasm=$WASM '
+awk -v wasm=$WASM -v aot=$AOT '
   function net(t, k) { t -= nop[k]; return t > 0.0005 ? t : 0.0005 }
   function r(a, ka, b, kb) { return sprintf("%.2f", net(a, ka) / net(b, kb)) }
   function mips(n, s, k) { return n > 0 ? sprintf("%.0f", n / net(s, k) / 1e6) : "-" }
-  $1 == "nop" { for (k = 2; k <= 5; k++) nop[k] = $k }
+  function opt(on, v) { return on ? v : "-" }
+  $1 == "nop" { for (k = 2; k <= 6; k++) nop[k] = $k }
   BEGIN {
-    printf "%-9s %8s %8s %8s %8s | %7s %7s %7s %7s | %9s %6s %6s\n", "program", "native", "qemu",
-      "fr-nat", "fr-wasm", "fn/qemu", "fw/qemu", "fn/nat", "fw/nat", "Minstr", "MIPSfn", "MIPSfw"
+    printf "%-9s %8s %8s %8s %8s %8s | %7s %7s %7s %7s | %7s %7s | %9s %6s %6s %6s\n", "program",
+      "native", "qemu", "fr-nat", "fr-wasm", "fr-aot", "fn/qemu", "fw/qemu", "fn/nat", "fw/nat",
+      "qemu/fa", "fw/fa", "Minstr", "MIPSfn", "MIPSfw", "MIPSfa"
   }
   {
     if ($1 == "nop") {
-      printf "%-9s %8.3f %8.3f %8.3f %8s   (start-up, subtracted below)\n", $1, $2, $3, $4,
-        wasm ? sprintf("%.3f", $5) : "-"
+      printf "%-9s %8.3f %8.3f %8.3f %8s %8s   (start-up, subtracted below)\n", $1, $2, $3, $4,
+        opt(wasm, sprintf("%.3f", $5)), opt(aot, sprintf("%.3f", $6))
       next
     }
-    printf "%-9s %8.3f %8.3f %8.3f %8s | %7s %7s %7s %7s | %9.0f %6s %6s\n", $1, $2, $3, $4,
-      wasm ? sprintf("%.3f", $5) : "-", r($4, 4, $3, 3), wasm ? r($5, 5, $3, 3) : "-",
-      r($4, 4, $2, 2), wasm ? r($5, 5, $2, 2) : "-", $6 / 1e6, mips($6, $4, 4),
-      wasm ? mips($6, $5, 5) : "-"
+    if (aot) { n++; lq += log(net($3, 3) / net($6, 6)); lw += log(net($5, 5) / net($6, 6)) }
+    printf "%-9s %8.3f %8.3f %8.3f %8s %8s | %7s %7s %7s %7s | %7s %7s | %9.0f %6s %6s %6s\n", $1,
+      $2, $3, $4, opt(wasm, sprintf("%.3f", $5)), opt(aot, sprintf("%.3f", $6)), r($4, 4, $3, 3),
+      opt(wasm, r($5, 5, $3, 3)), r($4, 4, $2, 2), opt(wasm, r($5, 5, $2, 2)),
+      opt(aot, r($3, 3, $6, 6)), opt(aot && wasm, r($5, 5, $6, 6)), $7 / 1e6, mips($7, $4, 4),
+      opt(wasm, mips($7, $5, 5)), opt(aot, mips($7, $6, 6))
+  }
+  END {
+    if (aot && n > 0)
+      printf "geometric means: qemu/fr-aot %.2f, fr-wasm/fr-aot %.2f\n", exp(lq / n), exp(lw / n)
   }' $RESULTS
 echo "checksums:"
-cut -d' ' -f7- $RESULTS | sed 's/^/  /'
+cut -d' ' -f8- $RESULTS | sed 's/^/  /'
 echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cpus," \
   "load $(cut -d' ' -f1-3 /proc/loadavg); $(wasmtime --version); $(qemu-riscv64 --version | head -1)"
 if [ $FAILED = 1 ]; then

@@ -15,6 +15,9 @@
 #   build/friscy.wasm        sealed: the open one + build/rootfs.tar + console-wasi;
 #                            imports only wasi:*
 #   build/friscy-fused-open.wasm, build/friscy-fused.wasm   the same, fused build
+#   build/rv2wasm, build/components/exec-aot.wasm, build/friscy-aot-open.wasm,
+#   build/friscy-aot.wasm    the AOT backend: exec with build/guest/* (and Alpine's
+#                            busybox and musl, when the fixture is there) translated
 #   build/web/               the browser bundle friscy-pack --web writes into a site: the
 #                            kernel-browser component transpiled by jco, web/*, xterm.js
 #   build/friscy             the native host (next to friscy-open.wasm, where it looks)
@@ -89,6 +92,30 @@ wac compose -o $B/friscy-dir-open.wasm \
   compose/friscy-open.wac
 wac compose -o $B/friscy.wasm --dep friscy:console=$C/console-wasi.wasm \
   --dep friscy:open=$B/friscy-open.wasm --dep friscy:rootfs=$C/rootfs.wasm compose/friscy-sealed.wac
+
+# The AOT backend: rv2wasm translates the test programs (and Alpine's busybox and musl
+# loader when the fixture is there) into exec-aot.wasm, which swaps in for exec.wasm.
+step "rv2wasm: components/exec-aot.wasm, friscy-aot-open.wasm, friscy-aot.wasm"
+cargo build --quiet --release -p friscy-aot
+cp "$CARGO_TARGET_DIR/release/rv2wasm" $B/rv2wasm.new && mv -f $B/rv2wasm.new $B/rv2wasm
+AOT_IN=$B/aot-inputs
+rm -rf $AOT_IN && mkdir -p $AOT_IN
+ALPINE="${FRISCY_ALPINE_TAR:-../shared/fixtures/alpine-minirootfs-3.20.3-riscv64.tar.gz}"
+if [ -e "$ALPINE" ]; then
+  tar -xzf "$ALPINE" -C $AOT_IN ./bin/busybox ./lib/ld-musl-riscv64.so.1
+fi
+# Each static glibc program carries its own libc: a few of them (what tests/aot.rs runs)
+# keep the component quick to compile; the others run interpreted, as untranslated code
+# does.
+$B/rv2wasm $B/guest/{hello,code_rewrite,segfault,exit_status} $(find $AOT_IN -type f) \
+  --exec $C/exec.wasm -o $C/exec-aot.wasm
+wac compose -o $B/friscy-aot-open.wasm \
+  --dep friscy:exec=$C/exec-aot.wasm --dep friscy:vfs=$C/vfs.wasm --dep friscy:net=$C/net.wasm \
+  --dep friscy:kernel=$C/kernel.wasm \
+  compose/friscy-open.wac
+wac compose -o $B/friscy-aot.wasm --dep friscy:console=$C/console-wasi.wasm \
+  --dep friscy:open=$B/friscy-aot-open.wasm --dep friscy:rootfs=$C/rootfs.wasm compose/friscy-sealed.wac
+
 cp $C/kernel-fused.wasm $B/friscy-fused-open.wasm
 wac compose -o $B/friscy-fused.wasm --dep friscy:console=$C/console-wasi.wasm \
   --dep friscy:open=$B/friscy-fused-open.wasm --dep friscy:rootfs=$C/rootfs.wasm compose/friscy-sealed.wac

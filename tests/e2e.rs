@@ -395,7 +395,7 @@ impl RootfsCache {
     }
 
     fn command(&self, image: &std::path::Path, args: &[&str]) -> Command {
-        let mut c = Command::new(built("friscy"));
+        let mut c = friscy_tests::friscy_cmd();
         c.env_remove("FRISCY_CACHE")
             .env("XDG_CACHE_HOME", &self.0)
             .arg("run")

@@ -18,13 +18,36 @@ pub fn root() -> PathBuf {
 
 /// A file in build/, which `scripts/build.sh` must have made.
 pub fn built(name: &str) -> PathBuf {
-    let p = root().join("build").join(name);
+    let p = root().join("build").join(aot_swap(name));
     assert!(
         p.exists(),
         "{} is missing: run scripts/build.sh first",
         p.display()
     );
     p
+}
+
+/// Whether tests run on the AOT exec backend (`FRISCY_EXEC=aot`): then the standard
+/// compositions are swapped for their rv2wasm builds (`scripts/build.sh` makes both).
+pub fn aot() -> bool {
+    std::env::var("FRISCY_EXEC").is_ok_and(|v| v == "aot")
+}
+
+fn aot_swap(name: &str) -> &str {
+    match name {
+        "friscy.wasm" if aot() => "friscy-aot.wasm",
+        "friscy-open.wasm" if aot() => "friscy-aot-open.wasm",
+        _ => name,
+    }
+}
+
+/// `friscy` with the open component the backend in use calls for.
+pub fn friscy_cmd() -> Command {
+    let mut cmd = Command::new(built("friscy"));
+    if aot() {
+        cmd.env("FRISCY_COMPONENT", built("friscy-open.wasm"));
+    }
+    cmd
 }
 
 /// A tool from $HOME/.cargo/bin (where scripts/setup.sh installs them) or PATH.
@@ -71,7 +94,7 @@ pub fn wasmtime(component: &Path, args: &[&str]) -> Run {
 
 /// `friscy run --rootfs IMAGE [extra...] -- ARGS...`
 pub fn friscy(image: &Path, extra: &[&str], args: &[&str]) -> Run {
-    run(Command::new(built("friscy"))
+    run(friscy_cmd()
         .arg("run")
         .arg("--rootfs")
         .arg(image)
@@ -273,7 +296,7 @@ pub fn friscy_limited(
     argv: &[&str],
     limit: std::time::Duration,
 ) -> Run {
-    let mut cmd = Command::new(built("friscy"));
+    let mut cmd = friscy_cmd();
     cmd.arg("run").arg("--rootfs").arg(image);
     for kv in GUEST_ENV {
         cmd.arg("-e").arg(kv);

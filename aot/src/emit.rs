@@ -25,19 +25,27 @@ use wasm_encoder::{BlockType, Function, Instruction as W, MemArg, ValType};
 
 use crate::discover::{At, Func};
 
-/// Function indices of exec's helpers in the module the code is linked into.
+/// Function indices of exec's helpers in the module the code is linked into, and the
+/// type of translated functions.
 #[derive(Clone, Copy, Debug)]
 pub struct Helpers {
     pub load: u32,
     pub store: u32,
     pub exec1: u32,
+    pub lookup: u32,
+    pub translated_type: u32,
 }
+
+/// Where a call to a link-time address goes: the Wasm function index of the translated
+/// function with an entry there, and the entry.
+pub type Callees<'a> = &'a dyn Fn(u64) -> Option<(u32, u32)>;
 
 // Parameters, then locals.
 const HART: u32 = 0;
 const ENTRY: u32 = 1;
 const BASE: u32 = 2;
 const BUDGET: u32 = 3;
+const DEPTH: u32 = 4;
 /// x1..x31 are locals 5..=35.
 const X0: u32 = 4;
 const BLK: u32 = 36;
@@ -126,6 +134,12 @@ fn is_fp_compute(op: Op) -> bool {
     ) || matches!(op, FclassS | FclassD)
 }
 
+/// The entry number of a block starting at `start` in a function whose first block
+/// starts at `lo`: its halfword index.
+pub fn entry_of(lo: u64, start: u64) -> u32 {
+    ((start - lo) / 2) as u32
+}
+
 /// Whether a block starting with `op` can be entered (the interpreter reports these).
 pub fn enterable(op: Op) -> bool {
     !matches!(op, Op::Ebreak | Op::Illegal)
@@ -135,6 +149,14 @@ struct Emitter<'a> {
     f: Function,
     func: &'a Func,
     h: Helpers,
+    callees: Callees<'a>,
+    /// Registers the function mentions, and those it writes.
+    used: [bool; 32],
+    written: [bool; 32],
+    /// Link-time address of the first block (halfword indices count from it) and the
+    /// span of the function's code in bytes.
+    lo: u64,
+    span: u64,
     /// Labels between the current code and the `$bad` block around all blocks' code.
     nest: u32,
     /// Index of the block being emitted.
@@ -143,6 +165,9 @@ struct Emitter<'a> {
     n: u64,
     /// Link-time address minus file offset in the function's segment.
     delta: u64,
+    /// Whether the current block's code is wrapped in a Wasm `loop` (it branches to its
+    /// own start), whose label is the outermost of `nest`.
+    self_loop: bool,
 }
 
 impl Emitter<'_> {
@@ -193,8 +218,17 @@ impl Emitter<'_> {
     /// Continues at `target`: the block there, or through exec.
     fn goto(&mut self, target: u64) {
         match self.func.block_at(target) {
+            // A later block: its code starts where its Wasm block ends, so a `br` to that
+            // block's label gets there directly.
+            Some(b) if b > self.cur => {
+                self.i(W::Br((b - self.cur - 1) as u32 + self.nest));
+            }
+            // A loop of one block: straight back to the top of its `loop`.
+            Some(b) if b == self.cur && self.self_loop => {
+                self.i(W::Br(self.nest - 1));
+            }
             Some(b) if enterable(self.func.blocks[b].insts[0].inst.op) => {
-                self.i(W::I32Const(b as i32));
+                self.i(W::I32Const(((target - self.lo) / 2) as i32));
                 self.i(W::LocalSet(BLK));
                 self.i(W::Br(self.depth_loop()));
             }
@@ -206,10 +240,128 @@ impl Emitter<'_> {
         }
     }
 
-    /// Continues at the address on the stack, through exec.
+    /// Continues at the run-time address on the stack: at a block of this function if
+    /// there is one there (the dispatch `br_table` sends other halfwords to `$miss`, which
+    /// leaves), else through exec.
     fn goto_dynamic(&mut self) {
-        self.i(W::LocalSet(NPC));
+        self.i(W::LocalTee(NPC));
+        self.i(W::LocalGet(BASE));
+        self.i(W::I64Sub);
+        self.i(W::I64Const(self.lo.wrapping_sub(self.delta) as i64));
+        self.i(W::I64Sub);
+        self.i(W::LocalTee(A));
+        self.i(W::I64Const(self.span as i64));
+        self.i(W::I64LtU);
+        self.open_if(BlockType::Empty);
+        self.i(W::LocalGet(A));
+        self.i(W::I32WrapI64);
+        self.i(W::I32Const(1));
+        self.i(W::I32ShrU);
+        self.i(W::LocalSet(BLK));
+        self.i(W::Br(self.depth_loop()));
+        self.end();
         self.leave(0, false);
+    }
+
+    /// Stores the registers the function may have written into the hart.
+    fn flush(&mut self) {
+        for r in 1..32u32 {
+            if self.written[r as usize] {
+                self.i(W::LocalGet(HART));
+                self.i(W::LocalGet(X0 + r));
+                self.i(W::I64Store(mem((HART_X + 8 * r) as u64)));
+            }
+        }
+    }
+
+    /// Loads the registers the function mentions from the hart.
+    fn reload(&mut self) {
+        for r in 1..32u32 {
+            if self.used[r as usize] {
+                self.i(W::LocalGet(HART));
+                self.i(W::I64Load(mem((HART_X + 8 * r) as u64)));
+                self.i(W::LocalSet(X0 + r));
+            }
+        }
+    }
+
+    /// A call (the link register already set) to the run-time address in `NPC`, whose
+    /// link-time address is `target` if known, returning to `ret`. The callee runs as a
+    /// nested Wasm call with the hart up to date; when it comes back to `ret`, this
+    /// function reloads the registers and goes on; anything else (a stop, a longjmp, the
+    /// depth limit, code without a translation) returns to the caller with the hart as it
+    /// is, so exec (or a translated caller) continues there.
+    fn call(&mut self, target: Option<u64>, ret: u64) {
+        self.flush();
+        self.i(W::LocalGet(HART));
+        self.i(W::LocalGet(NPC));
+        self.i(W::I64Store(mem(HART_PC as u64)));
+        self.i(W::LocalGet(DEPTH));
+        self.i(W::I32Const(MAX_DEPTH as i32));
+        self.i(W::I32GeU);
+        self.open_if(BlockType::Empty);
+        self.i(W::LocalGet(BUDGET));
+        self.i(W::Return);
+        self.end();
+        match target.and_then(|t| (self.callees)(t)) {
+            Some((func, entry)) => {
+                self.i(W::LocalGet(HART));
+                self.i(W::I32Const(entry as i32));
+                self.i(W::LocalGet(BASE));
+                self.i(W::LocalGet(BUDGET));
+                self.i(W::LocalGet(DEPTH));
+                self.i(W::I32Const(1));
+                self.i(W::I32Add);
+                self.i(W::Call(func));
+            }
+            None => {
+                self.i(W::LocalGet(HART));
+                self.i(W::LocalGet(NPC));
+                self.i(W::Call(self.h.lookup));
+                self.i(W::LocalTee(A));
+                self.i(W::I64Const(-1));
+                self.i(W::I64Eq);
+                self.open_if(BlockType::Empty);
+                self.i(W::LocalGet(BUDGET));
+                self.i(W::Return);
+                self.end();
+                self.i(W::LocalGet(HART));
+                self.i(W::LocalGet(A));
+                self.i(W::I32WrapI64);
+                self.i(W::LocalGet(HART));
+                self.i(W::I64Load(mem(HART_AOT_ARG as u64)));
+                self.i(W::LocalGet(BUDGET));
+                self.i(W::LocalGet(DEPTH));
+                self.i(W::I32Const(1));
+                self.i(W::I32Add);
+                self.i(W::LocalGet(A));
+                self.i(W::I64Const(32));
+                self.i(W::I64ShrU);
+                self.i(W::I32WrapI64);
+                self.i(W::CallIndirect {
+                    type_index: self.h.translated_type,
+                    table_index: 0,
+                });
+            }
+        }
+        self.i(W::LocalTee(T));
+        self.i(W::I64Const(0));
+        self.i(W::I64LtS);
+        self.open_if(BlockType::Empty);
+        self.i(W::LocalGet(T));
+        self.i(W::Return);
+        self.end();
+        self.i(W::LocalGet(T));
+        self.i(W::LocalSet(BUDGET));
+        self.i(W::LocalGet(HART));
+        self.i(W::I64Load(mem(HART_PC as u64)));
+        self.rt(ret);
+        self.i(W::I64Ne);
+        self.open_if(BlockType::Empty);
+        self.i(W::LocalGet(T));
+        self.i(W::Return);
+        self.end();
+        self.reload();
     }
 
     /// Returns with `NPC` as the pc, `adj` instructions of this block given back, as a
@@ -398,6 +550,211 @@ impl Emitter<'_> {
         self.end();
     }
 
+    /// Pushes whether the rounding mode of `i` is round-to-nearest-even (its rm field, or
+    /// frm when that is dynamic).
+    fn rne(&mut self, rm: u8) -> bool {
+        match rm {
+            0 => {
+                self.i(W::I32Const(1));
+                true
+            }
+            7 => {
+                self.i(W::LocalGet(HART));
+                self.i(W::I32Load8U(mem(HART_FRM as u64)));
+                self.i(W::I32Eqz);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Pushes whether the f64 bits in `local` are a normal number well inside the range
+    /// (2^-900 <= |x| < 2^901: exponent field 123..=1923), as the interpreter's `safe`.
+    fn safe(&mut self, local: u32) {
+        self.i(W::LocalGet(local));
+        self.i(W::I64Const(52));
+        self.i(W::I64ShrU);
+        self.i(W::I64Const(0x7ff));
+        self.i(W::I64And);
+        self.i(W::I64Const(123));
+        self.i(W::I64Sub);
+        self.i(W::I64Const(1923 - 123));
+        self.i(W::I64LeU);
+    }
+
+    fn f64_of(&mut self, local: u32) {
+        self.i(W::LocalGet(local));
+        self.i(W::F64ReinterpretI64);
+    }
+
+    /// fadd.d, fsub.d, fmul.d: the interpreter's native fast path inline (round to nearest
+    /// even, operands and result well inside the normal range; inexactness from Knuth's
+    /// TwoSum or from the significands' bit counts), exec's interpreter for the rest.
+    fn fp_arith(&mut self, at: &At, k: u64) {
+        let i = at.inst;
+        if !self.rne(i.rm) {
+            self.exec1(at, k);
+            return;
+        }
+        self.i(W::LocalGet(HART));
+        self.i(W::I64Load(mem(Self::f_addr(i.rs1))));
+        self.i(W::LocalSet(A));
+        self.i(W::LocalGet(HART));
+        self.i(W::I64Load(mem(Self::f_addr(i.rs2))));
+        self.i(W::LocalSet(T));
+        self.f64_of(A);
+        self.f64_of(T);
+        self.i(match i.op {
+            Op::FaddD => W::F64Add,
+            Op::FsubD => W::F64Sub,
+            _ => W::F64Mul,
+        });
+        self.i(W::I64ReinterpretF64);
+        self.i(W::LocalSet(V));
+        // (rm is RNE) && safe(result) && operands safe (mul) / finite (add).
+        self.safe(V);
+        self.i(W::I32And);
+        if i.op == Op::FmulD {
+            self.safe(A);
+            self.i(W::I32And);
+            self.safe(T);
+            self.i(W::I32And);
+        } else {
+            for l in [A, T] {
+                self.i(W::LocalGet(l));
+                self.i(W::I64Const(0x7ff0_0000_0000_0000));
+                self.i(W::I64And);
+                self.i(W::I64Const(0x7ff0_0000_0000_0000));
+                self.i(W::I64Ne);
+                self.i(W::I32And);
+            }
+        }
+        self.open_if(BlockType::Empty);
+        self.i(W::LocalGet(HART));
+        self.i(W::LocalGet(V));
+        self.i(W::I64Store(mem(Self::f_addr(i.rd))));
+        // Pushes whether the result is inexact.
+        if i.op == Op::FmulD {
+            self.product_inexact();
+        } else {
+            // TwoSum on s = x + y' (y' = -y for fsub): bb = s - x;
+            // err = (x - (s - bb)) + (y' - bb).
+            let y = |e: &mut Self| {
+                e.f64_of(T);
+                if i.op == Op::FsubD {
+                    e.i(W::F64Neg);
+                }
+            };
+            self.f64_of(A);
+            self.f64_of(V);
+            self.f64_of(V);
+            self.f64_of(A);
+            self.i(W::F64Sub); // bb
+            self.i(W::F64Sub); // s - bb
+            self.i(W::F64Sub); // x - (s - bb)
+            y(self);
+            self.f64_of(V);
+            self.f64_of(A);
+            self.i(W::F64Sub); // bb
+            self.i(W::F64Sub); // y' - bb
+            self.i(W::F64Add);
+            self.i(W::F64Const(0.0.into()));
+            self.i(W::F64Ne);
+        }
+        self.open_if(BlockType::Empty);
+        self.or_fflags(1);
+        self.end();
+        self.else_();
+        self.exec1(at, k);
+        self.end();
+    }
+
+    /// Pushes whether the product of the f64 bits in `A` and `T` (both normal) is inexact:
+    /// the interpreter's `product_exact` (the odd parts of the significands must multiply
+    /// into at most 53 bits).
+    fn product_inexact(&mut self) {
+        // ma = frac | 1 << 52, shifted right by its trailing zeros; same for mb. Their bit
+        // counts sa, sb: inexact if sa + sb > 54; if == 54, if the product needs 54 bits.
+        for (src, dst) in [(A, A), (T, T)] {
+            self.i(W::LocalGet(src));
+            self.i(W::I64Const(0x000f_ffff_ffff_ffff));
+            self.i(W::I64And);
+            self.i(W::I64Const(1 << 52));
+            self.i(W::I64Or);
+            self.i(W::LocalTee(dst));
+            self.i(W::LocalGet(dst));
+            self.i(W::I64Ctz);
+            self.i(W::I64ShrU);
+            self.i(W::LocalSet(dst));
+        }
+        // bits(m) = 64 - clz(m).
+        self.i(W::I64Const(128));
+        self.i(W::LocalGet(A));
+        self.i(W::I64Clz);
+        self.i(W::I64Sub);
+        self.i(W::LocalGet(T));
+        self.i(W::I64Clz);
+        self.i(W::I64Sub);
+        self.i(W::LocalTee(NPC));
+        self.i(W::I64Const(54));
+        self.i(W::I64GtU);
+        self.i(W::LocalGet(NPC));
+        self.i(W::I64Const(54));
+        self.i(W::I64Eq);
+        self.i(W::LocalGet(A));
+        self.i(W::LocalGet(T));
+        self.i(W::I64Mul);
+        self.i(W::I64Const(53));
+        self.i(W::I64ShrU);
+        self.i(W::I64Const(0));
+        self.i(W::I64Ne);
+        self.i(W::I32And);
+        self.i(W::I32Or);
+    }
+
+    fn or_fflags(&mut self, bits: u8) {
+        self.i(W::LocalGet(HART));
+        self.i(W::LocalGet(HART));
+        self.i(W::I32Load8U(mem(HART_FFLAGS as u64)));
+        self.i(W::I32Const(bits as i32));
+        self.i(W::I32Or);
+        self.i(W::I32Store8(mem(HART_FFLAGS as u64)));
+    }
+
+    /// feq.d, flt.d, fle.d on two non-NaN operands inline (no flags then), exec's
+    /// interpreter when either is a NaN.
+    fn fp_compare(&mut self, at: &At, k: u64) {
+        let i = at.inst;
+        for (r, l) in [(i.rs1, A), (i.rs2, T)] {
+            self.i(W::LocalGet(HART));
+            self.i(W::I64Load(mem(Self::f_addr(r))));
+            self.i(W::LocalSet(l));
+        }
+        for (n, l) in [(0, A), (1, T)] {
+            self.i(W::LocalGet(l));
+            self.i(W::I64Const(i64::MAX));
+            self.i(W::I64And);
+            self.i(W::I64Const(0x7ff0_0000_0000_0000));
+            self.i(W::I64LeU);
+            if n == 1 {
+                self.i(W::I32And);
+            }
+        }
+        self.open_if(BlockType::Empty);
+        self.f64_of(A);
+        self.f64_of(T);
+        self.i(match i.op {
+            Op::FeqD => W::F64Eq,
+            Op::FltD => W::F64Lt,
+            _ => W::F64Le,
+        });
+        self.i(W::I64ExtendI32U);
+        self.set(i.rd);
+        self.else_();
+        self.exec1(at, k);
+        self.end();
+    }
+
     fn f_addr(r: u8) -> u64 {
         (HART_F + 8 * r as u32) as u64
     }
@@ -531,6 +888,17 @@ impl Emitter<'_> {
         self.end();
     }
 
+    /// Code that continues at `next` right after the current block: nothing if the next
+    /// block's code follows (returns true: the block falls through), else a goto.
+    fn fall_or_goto(&mut self, next: u64) -> bool {
+        let bi = self.cur;
+        if bi + 1 < self.func.blocks.len() && self.func.blocks[bi + 1].start == next {
+            return true;
+        }
+        self.goto(next);
+        false
+    }
+
     /// Instruction `k` of the current block. Returns false when it ended the block's
     /// straight-line code (control left).
     fn inst(&mut self, at: &At, k: u64) -> bool {
@@ -538,6 +906,41 @@ impl Emitter<'_> {
         let next = at.pc + i.len as u64;
         let shamt = (i.imm & 63) as i64;
         use Op::*;
+        if matches!(i.op, FaddD | FsubD | FmulD) {
+            self.fp_arith(at, k);
+            return true;
+        }
+        if matches!(i.op, FeqD | FltD | FleD) {
+            self.fp_compare(at, k);
+            return true;
+        }
+        if matches!(i.op, FsgnjD | FsgnjnD | FsgnjxD) {
+            // Sign injection: bit operations, no flags, no NaN rules (unpriv 20.6).
+            self.i(W::LocalGet(HART));
+            self.i(W::LocalGet(HART));
+            self.i(W::I64Load(mem(Self::f_addr(i.rs1))));
+            if i.op == FsgnjxD {
+                self.i(W::LocalGet(HART));
+                self.i(W::I64Load(mem(Self::f_addr(i.rs2))));
+                self.i(W::I64Const(i64::MIN));
+                self.i(W::I64And);
+                self.i(W::I64Xor);
+            } else {
+                self.i(W::I64Const(i64::MAX));
+                self.i(W::I64And);
+                self.i(W::LocalGet(HART));
+                self.i(W::I64Load(mem(Self::f_addr(i.rs2))));
+                if i.op == FsgnjnD {
+                    self.i(W::I64Const(-1));
+                    self.i(W::I64Xor);
+                }
+                self.i(W::I64Const(i64::MIN));
+                self.i(W::I64And);
+                self.i(W::I64Or);
+            }
+            self.i(W::I64Store(mem(Self::f_addr(i.rd))));
+            return true;
+        }
         if !inline(i.op) {
             self.exec1(at, k);
             return true;
@@ -552,12 +955,18 @@ impl Emitter<'_> {
                 self.set(i.rd);
             }
             Jal => {
-                if i.rd != 0 {
-                    self.rt(next);
-                    self.set(i.rd);
+                let target = at.pc.wrapping_add(i.imm as i64 as u64);
+                if i.rd == 0 {
+                    self.goto(target);
+                    return false;
                 }
-                self.goto(at.pc.wrapping_add(i.imm as i64 as u64));
-                return false;
+                self.rt(next);
+                self.set(i.rd);
+                self.rt(target);
+                self.i(W::LocalSet(NPC));
+                self.call(Some(target), next);
+                // Back at the return address: the next block, or exec.
+                return self.fall_or_goto(next);
             }
             Jalr => {
                 self.get(i.rs1);
@@ -569,6 +978,10 @@ impl Emitter<'_> {
                 if i.rd != 0 {
                     self.rt(next);
                     self.set(i.rd);
+                    self.i(W::LocalGet(T));
+                    self.i(W::LocalSet(NPC));
+                    self.call(None, next);
+                    return self.fall_or_goto(next);
                 }
                 self.i(W::LocalGet(T));
                 self.goto_dynamic();
@@ -803,25 +1216,27 @@ fn registers(func: &Func) -> ([bool; 32], [bool; 32]) {
 
 /// The Wasm function for `func`; `delta` is its segment's link-time address minus file
 /// offset.
-pub fn emit(func: &Func, h: Helpers, delta: u64) -> Function {
+pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Function {
     let f = Function::new([(31, ValType::I64), (3, ValType::I32), (5, ValType::I64)]);
+    let (used, written) = registers(func);
+    let lo = func.blocks[0].start;
+    let span = func.blocks.last().unwrap().end - lo;
     let mut e = Emitter {
         f,
         func,
         h,
+        callees,
+        used,
+        written,
+        lo,
+        span,
         nest: 0,
         cur: 0,
         n: 0,
         delta,
+        self_loop: false,
     };
-    let (used, written) = registers(func);
-    for r in 1..32u32 {
-        if used[r as usize] {
-            e.i(W::LocalGet(HART));
-            e.i(W::I64Load(mem((HART_X + 8 * r) as u64)));
-            e.i(W::LocalSet(X0 + r));
-        }
-    }
+    e.reload();
     e.i(W::LocalGet(HART));
     e.i(W::I32Load(mem(HART_AOT_TLB as u64)));
     e.i(W::LocalSet(TLB));
@@ -830,18 +1245,40 @@ pub fn emit(func: &Func, h: Helpers, delta: u64) -> Function {
     let n = func.blocks.len();
     e.i(W::Block(BlockType::Empty)); // $exit
     e.i(W::Loop(BlockType::Empty)); // $L
-    e.i(W::Block(BlockType::Empty)); // $bad
+    e.i(W::Block(BlockType::Empty)); // $miss
     for _ in 0..n {
         e.i(W::Block(BlockType::Empty));
     }
+    // Dispatch on the halfword index of the target: block starts go to their block,
+    // everything else to $miss (depth n).
     e.i(W::LocalGet(BLK));
-    let targets: Vec<u32> = (0..n as u32).collect();
+    let mut targets = vec![n as u32; (span / 2) as usize];
+    for (bi, b) in func.blocks.iter().enumerate() {
+        if enterable(b.insts[0].inst.op) {
+            targets[((b.start - lo) / 2) as usize] = bi as u32;
+        }
+    }
     e.i(W::BrTable(targets.into(), n as u32));
     for (bi, b) in func.blocks.iter().enumerate() {
         e.i(W::End);
         e.cur = bi;
         e.n = b.insts.len() as u64;
         e.nest = 0;
+        // A block that branches to its own start (a tight loop) gets a Wasm `loop` of its
+        // own, so its back edge is a direct branch rather than a dispatch.
+        e.self_loop = b.insts.iter().any(|at| {
+            let i = at.inst;
+            let t = at.pc.wrapping_add(i.imm as i64 as u64);
+            t == b.start
+                && (matches!(
+                    i.op,
+                    Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu
+                ) || i.op == Op::Jal && i.rd == 0)
+        });
+        if e.self_loop {
+            e.i(W::Loop(BlockType::Empty));
+            e.nest = 1;
+        }
         // The budget must cover the block.
         e.i(W::LocalGet(BUDGET));
         e.i(W::I64Const(e.n as i64));
@@ -874,19 +1311,20 @@ pub fn emit(func: &Func, h: Helpers, delta: u64) -> Function {
                 e.goto(b.end);
             }
         }
+        if e.self_loop {
+            e.i(W::End);
+            e.nest = 0;
+            e.self_loop = false;
+        }
     }
-    e.i(W::End); // $bad
-    e.i(W::Unreachable);
+    e.i(W::End); // $miss: an indirect jump with no block here; NPC holds the target.
+    e.i(W::LocalGet(BUDGET));
+    e.i(W::LocalSet(RET));
+    e.i(W::Br(1));
     e.i(W::End); // $L
     e.i(W::Unreachable);
     e.i(W::End); // $exit
-    for r in 1..32u32 {
-        if written[r as usize] {
-            e.i(W::LocalGet(HART));
-            e.i(W::LocalGet(X0 + r));
-            e.i(W::I64Store(mem((HART_X + 8 * r) as u64)));
-        }
-    }
+    e.flush();
     e.i(W::LocalGet(HART));
     e.i(W::LocalGet(NPC));
     e.i(W::I64Store(mem(HART_PC as u64)));

@@ -73,11 +73,27 @@ pub fn translate(inputs: &[Input], exec: &[u8]) -> Result<(Vec<u8>, Report)> {
                 funcs: Vec::new(),
                 entries: Vec::new(),
             };
+            // Every entry of the file's functions, for direct calls between them.
+            let first = wasm_funcs.len() as u32;
+            let mut callees = std::collections::HashMap::new();
+            for (fi, f) in funcs.iter().enumerate() {
+                let lo = f.blocks[0].start;
+                for b in &f.blocks {
+                    if emit::enterable(b.insts[0].inst.op) {
+                        callees.entry(b.start).or_insert((
+                            info.func_index(first + fi as u32),
+                            emit::entry_of(lo, b.start),
+                        ));
+                    }
+                }
+            }
+            let lookup = |pc: u64| callees.get(&pc).copied();
             for f in funcs {
                 let slot = info.slot(wasm_funcs.len() as u32);
                 let fi = file.funcs.len() as u32;
                 let (mut lo, mut hi) = (u64::MAX, 0);
-                for (bi, b) in f.blocks.iter().enumerate() {
+                let first_block = f.blocks[0].start;
+                for b in &f.blocks {
                     let off = img.offset_of(b.start).context("a block outside code")?;
                     lo = lo.min(off);
                     hi = hi.max(off + (b.end - b.start));
@@ -88,7 +104,7 @@ pub fn translate(inputs: &[Input], exec: &[u8]) -> Result<(Vec<u8>, Report)> {
                         file.entries.push(manifest::Entry {
                             offset: off,
                             func: fi,
-                            entry: bi as u32,
+                            entry: emit::entry_of(first_block, b.start),
                         });
                     }
                 }
@@ -97,7 +113,7 @@ pub fn translate(inputs: &[Input], exec: &[u8]) -> Result<(Vec<u8>, Report)> {
                     .segment_of(f.blocks[0].start)
                     .context("a function outside code")?;
                 let delta = seg.vaddr.wrapping_sub(seg.offset);
-                wasm_funcs.push(emit::emit(f, info.helpers, delta));
+                wasm_funcs.push(emit::emit(f, info.helpers, delta, &lookup));
                 report.funcs += 1;
             }
             file.entries.sort_by_key(|e| e.offset);

@@ -106,6 +106,11 @@ pub struct ModuleInfo {
 }
 
 impl ModuleInfo {
+    /// The function index the `i`-th appended function gets.
+    pub fn func_index(&self, i: u32) -> u32 {
+        self.imported_funcs + self.defined_funcs + i
+    }
+
     /// The table slot the `i`-th appended function gets.
     pub fn slot(&self, i: u32) -> u32 {
         self.table_min as u32 + i
@@ -160,10 +165,11 @@ pub fn inspect(module: &[u8]) -> Result<Option<ModuleInfo>> {
         }
     }
     let find = |imp: &abi::Import| exports.get(imp.name).copied();
-    let (Some(load), Some(store), Some(exec1), Some(len), Some(copy)) = (
+    let (Some(load), Some(store), Some(exec1), Some(lookup), Some(len), Some(copy)) = (
         find(&abi::LOAD),
         find(&abi::STORE),
         find(&abi::EXEC1),
+        find(&abi::LOOKUP),
         find(&abi::MANIFEST_LEN),
         find(&abi::MANIFEST_COPY),
     ) else {
@@ -183,7 +189,13 @@ pub fn inspect(module: &[u8]) -> Result<Option<ModuleInfo>> {
         imported_funcs,
         defined_funcs,
         translated_type: translated_type as u32,
-        helpers: Helpers { load, store, exec1 },
+        helpers: Helpers {
+            load,
+            store,
+            exec1,
+            lookup,
+            translated_type: translated_type as u32,
+        },
         manifest_len: len,
         manifest_copy: copy,
         table_min,

@@ -127,7 +127,8 @@ pub const EXEC1: Import = Import {
     params: &[Ty::I32, Ty::I64, Ty::I32, Ty::I64, Ty::I64],
     results: &[Ty::I32],
 };
-/// The translated code for a guest address: `(hart, pc) -> slot << 32 | entry`, or -1.
+/// The translated code for a guest address: `(hart, pc) -> slot << 32 | entry`, or -1;
+/// the `base` to call it with is left in `hart.aot.arg`.
 pub const LOOKUP: Import = Import {
     name: "friscy_aot_lookup",
     params: &[Ty::I32, Ty::I64],

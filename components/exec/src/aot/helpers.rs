@@ -197,10 +197,11 @@ pub extern "C" fn friscy_aot_exec1(
     }
 }
 
-/// The translated code entered at `pc` (`abi::LOOKUP`).
+/// The translated code entered at `pc` (`abi::LOOKUP`); its base goes to
+/// `hart.aot.arg`.
 #[unsafe(no_mangle)]
-pub extern "C" fn friscy_aot_lookup(_hart_addr: u32, pc: u64) -> i64 {
-    let c = ctx();
+pub extern "C" fn friscy_aot_lookup(hart_addr: u32, pc: u64) -> i64 {
+    let (h, c) = (hart(hart_addr), ctx());
     // SAFETY: as in `mem`.
     let s = unsafe { &mut *c.space };
     if s.mem.code_dirty() {
@@ -208,9 +209,12 @@ pub extern "C" fn friscy_aot_lookup(_hart_addr: u32, pc: u64) -> i64 {
         return -1;
     }
     match s.code.lookup(&mut s.mem, pc) {
-        Ok(idx) => match s.code.block(idx).aot {
-            NO_AOT => -1,
-            a => a as i64,
+        Ok(idx) => match s.code.block(idx) {
+            b if b.aot == NO_AOT => -1,
+            b => {
+                h.aot.arg = b.aot_base;
+                b.aot as i64
+            }
         },
         Err(_) => -1,
     }
