@@ -22,6 +22,11 @@ use crate::elf::Image;
 /// to the dispatcher), which keeps each Wasm function quick to compile.
 const MAX_FUNC_INSTS: usize = 20_000;
 
+/// A function's code lies within this many bytes either side of its seed: its dispatch
+/// `br_table` has one target per halfword of its span, and engines cap `br_table`s
+/// (wasmtime at 65520 targets).
+const MAX_REACH: u64 = 60_000;
+
 /// A decoded instruction and its address.
 #[derive(Clone, Copy, Debug)]
 pub struct At {
@@ -98,7 +103,10 @@ pub fn discover(img: &Image) -> Vec<Func> {
         while let Some(start) = work.pop() {
             let mut pc = start;
             loop {
-                if insts.contains_key(&pc) || claimed.contains(&pc) || insts.len() >= MAX_FUNC_INSTS
+                if insts.contains_key(&pc)
+                    || claimed.contains(&pc)
+                    || insts.len() >= MAX_FUNC_INSTS
+                    || pc.abs_diff(seed) + 4 > MAX_REACH
                 {
                     break;
                 }

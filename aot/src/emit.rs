@@ -168,6 +168,9 @@ struct Emitter<'a> {
     /// Whether the current block's code is wrapped in a Wasm `loop` (it branches to its
     /// own start), whose label is the outermost of `nest`.
     self_loop: bool,
+    /// Registers whose local may differ from the hart's copy at this point (bit r), so a
+    /// call stores only those (`dirty_in`).
+    dirty: u32,
 }
 
 impl Emitter<'_> {
@@ -263,10 +266,11 @@ impl Emitter<'_> {
         self.leave(0, false);
     }
 
-    /// Stores the registers the function may have written into the hart.
-    fn flush(&mut self) {
+    /// Stores the registers the function may have written into the hart (`mask`: those
+    /// that may differ from the hart's copy here).
+    fn flush(&mut self, mask: u32) {
         for r in 1..32u32 {
-            if self.written[r as usize] {
+            if self.written[r as usize] && mask & 1 << r != 0 {
                 self.i(W::LocalGet(HART));
                 self.i(W::LocalGet(X0 + r));
                 self.i(W::I64Store(mem((HART_X + 8 * r) as u64)));
@@ -292,7 +296,8 @@ impl Emitter<'_> {
     /// depth limit, code without a translation) returns to the caller with the hart as it
     /// is, so exec (or a translated caller) continues there.
     fn call(&mut self, target: Option<u64>, ret: u64) {
-        self.flush();
+        let dirty = self.dirty;
+        self.flush(dirty);
         self.i(W::LocalGet(HART));
         self.i(W::LocalGet(NPC));
         self.i(W::I64Store(mem(HART_PC as u64)));
@@ -362,6 +367,7 @@ impl Emitter<'_> {
         self.i(W::Return);
         self.end();
         self.reload();
+        self.dirty = 0;
     }
 
     /// Returns with `NPC` as the pc, `adj` instructions of this block given back, as a
@@ -1190,6 +1196,86 @@ impl Emitter<'_> {
     }
 }
 
+/// Whether `i` is a call (a jump that links), after which the registers are reloaded.
+fn is_call(i: &friscy_exec::isa::Inst) -> bool {
+    matches!(i.op, Op::Jal | Op::Jalr) && i.rd != 0
+}
+
+/// For each block, the registers whose locals may differ from the hart on entry to it:
+/// a forward "may be written since the last load" analysis (entries from exec and the
+/// instructions after a call start clean). With an indirect jump that may stay in the
+/// function, every block may be reached from it.
+fn dirty_in(func: &Func, lo: u64, span: u64) -> Vec<u32> {
+    let n = func.blocks.len();
+    let mut din = vec![0u32; n];
+    let succ: Vec<Vec<usize>> = func
+        .blocks
+        .iter()
+        .map(|b| {
+            let mut out = Vec::new();
+            let last = b.insts.last().unwrap();
+            let i = last.inst;
+            let target = last.pc.wrapping_add(i.imm as i64 as u64);
+            let mut push = |pc: u64| {
+                if let Some(k) = func.block_at(pc) {
+                    out.push(k);
+                }
+            };
+            match i.op {
+                Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu => {
+                    push(target);
+                    push(b.end);
+                }
+                Op::Jal if i.rd == 0 => push(target),
+                Op::Jalr if i.rd == 0 => {}
+                _ => push(b.end),
+            }
+            out
+        })
+        .collect();
+    let indirect = func.blocks.iter().any(|b| {
+        let i = b.insts.last().unwrap().inst;
+        i.op == Op::Jalr && i.rd == 0
+    });
+    let _ = (lo, span);
+    loop {
+        let mut changed = false;
+        let mut from_indirect = 0u32;
+        for (bi, b) in func.blocks.iter().enumerate() {
+            let mut d = din[bi];
+            for at in &b.insts {
+                if at.inst.op.format().writes_x() && at.inst.rd != 0 {
+                    d |= 1 << (at.inst.rd & 31);
+                }
+                if is_call(&at.inst) {
+                    d = 0;
+                }
+            }
+            let last = b.insts.last().unwrap().inst;
+            if last.op == Op::Jalr && last.rd == 0 {
+                from_indirect |= d;
+            }
+            for &k in &succ[bi] {
+                if din[k] | d != din[k] {
+                    din[k] |= d;
+                    changed = true;
+                }
+            }
+        }
+        if indirect {
+            for v in din.iter_mut() {
+                if *v | from_indirect != *v {
+                    *v |= from_indirect;
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            return din;
+        }
+    }
+}
+
 /// The registers `func` reads or writes, and those it writes.
 fn registers(func: &Func) -> ([bool; 32], [bool; 32]) {
     let (mut used, mut written) = ([false; 32], [false; 32]);
@@ -1235,7 +1321,9 @@ pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Function {
         n: 0,
         delta,
         self_loop: false,
+        dirty: 0,
     };
+    let dirty_in = dirty_in(func, lo, span);
     e.reload();
     e.i(W::LocalGet(HART));
     e.i(W::I32Load(mem(HART_AOT_TLB as u64)));
@@ -1279,6 +1367,7 @@ pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Function {
             e.i(W::Loop(BlockType::Empty));
             e.nest = 1;
         }
+        e.dirty = dirty_in[bi];
         // The budget must cover the block.
         e.i(W::LocalGet(BUDGET));
         e.i(W::I64Const(e.n as i64));
@@ -1298,6 +1387,9 @@ pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Function {
         e.end();
         let mut open = true;
         for (k, at) in b.insts.iter().enumerate() {
+            if at.inst.op.format().writes_x() && at.inst.rd != 0 {
+                e.dirty |= 1 << (at.inst.rd & 31);
+            }
             if !e.inst(at, k as u64) {
                 open = false;
                 break;
@@ -1324,7 +1416,7 @@ pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Function {
     e.i(W::End); // $L
     e.i(W::Unreachable);
     e.i(W::End); // $exit
-    e.flush();
+    e.flush(u32::MAX);
     e.i(W::LocalGet(HART));
     e.i(W::LocalGet(NPC));
     e.i(W::I64Store(mem(HART_PC as u64)));

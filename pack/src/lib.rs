@@ -8,6 +8,8 @@
 //! line, and the chain (outermost first) is what names the failing blob or member.
 
 #[cfg(feature = "compose")]
+mod aot;
+#[cfg(feature = "compose")]
 mod components;
 #[cfg(feature = "compose")]
 mod compose;
@@ -151,6 +153,8 @@ pub struct Options {
     pub platform: Platform,
     /// An exec component to compose instead of the built-in interpreter.
     pub exec: Option<PathBuf>,
+    /// Translate the image's riscv64 ELF files into exec ahead of time (rv2wasm).
+    pub aot: bool,
     pub plain_http: bool,
     pub quiet: bool,
 }
@@ -174,7 +178,14 @@ pub fn pack(o: &Options) -> Result<()> {
     if o.web && o.exec.is_some() {
         bail!("--exec is not supported with --web (the browser bundle is the fused build)");
     }
-    let parts = components::parts(o.exec.as_deref())?;
+    let mut parts = components::parts(o.exec.as_deref())?;
+    if o.aot {
+        if o.web {
+            bail!("--aot is not supported with --web (the browser bundle is the fused build)");
+        }
+        let tar = flat.write(Vec::new())?;
+        parts.exec = aot::translate(&tar, &parts.exec, o.quiet)?;
+    }
 
     let summary = if o.web {
         std::fs::create_dir_all(&o.output)

@@ -45,6 +45,10 @@ struct Cli {
     /// Compose this exec component instead of the built-in interpreter
     #[arg(long, value_name = "FILE.wasm")]
     exec: Option<PathBuf>,
+    /// Translate every riscv64 ELF file of the image to WebAssembly ahead of time
+    /// (rv2wasm) into the exec component; cached by content
+    #[arg(long, conflicts_with = "web")]
+    aot: bool,
     /// Talk HTTP, not HTTPS, to the registry (always for localhost)
     #[arg(long)]
     plain_http: bool,
@@ -85,6 +89,7 @@ fn main() -> ExitCode {
         web: cli.web,
         platform: cli.platform,
         exec: cli.exec,
+        aot: cli.aot,
         plain_http: cli.plain_http,
         quiet: cli.quiet,
     };
