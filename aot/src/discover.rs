@@ -85,6 +85,86 @@ fn successors(pc: u64, i: &Inst) -> (Vec<u64>, Option<u64>) {
     }
 }
 
+/// The targets of the switch-style jump table the indirect jump at `pc` reads, if its
+/// code has the shape compilers give it: `lw rX, 0(rY)` (the entry), optionally
+/// `add rX, rX, rB` (entries relative to the table's address), `jr rX`; the table's
+/// address is `rB`'s (or for absolute entries, searched no further) from the nearest
+/// `auipc rB` + `addi rB, rB` pair before. Entries are read while they name code. A wrong
+/// guess only adds block starts: translated blocks are faithful wherever they start.
+fn jump_table(img: &Image, insts: &BTreeMap<u64, Inst>, pc: u64) -> Vec<u64> {
+    let before: Vec<(u64, Inst)> = insts
+        .range(..pc)
+        .rev()
+        .take(256)
+        .map(|(a, i)| (*a, *i))
+        .collect();
+    let jr = insts[&pc];
+    let (Some(&(_, i1)), Some(&(_, i2))) = (before.first(), before.get(1)) else {
+        return Vec::new();
+    };
+    // add rX, rX, rB after lw rX, 0(rY).
+    let base_reg = if i1.op == Op::Add
+        && i1.rd == jr.rs1
+        && (i1.rs1 == jr.rs1 || i1.rs2 == jr.rs1)
+        && i2.op == Op::Lw
+        && i2.rd == jr.rs1
+        && i2.imm == 0
+    {
+        if i1.rs1 == jr.rs1 { i1.rs2 } else { i1.rs1 }
+    } else {
+        if std::env::var_os("RV2WASM_DEBUG").is_some() {
+            eprintln!(
+                "jump table at {pc:#x}: no lw/add before ({:?} {:?})",
+                i1.op, i2.op
+            );
+        }
+        return Vec::new();
+    };
+    // The table's address: auipc rB, hi then addi rB, rB, lo (nearest before).
+    let mut base = None;
+    for w in before.windows(2) {
+        let ((_, addi), (apc, auipc)) = (w[0], w[1]);
+        if addi.op == Op::Addi
+            && addi.rd == base_reg
+            && addi.rs1 == base_reg
+            && auipc.op == Op::Auipc
+            && auipc.rd == base_reg
+        {
+            base = Some(
+                apc.wrapping_add(auipc.imm as i64 as u64)
+                    .wrapping_add(addi.imm as i64 as u64),
+            );
+            break;
+        }
+    }
+    let Some(base) = base else {
+        if std::env::var_os("RV2WASM_DEBUG").is_some() {
+            eprintln!("jump table at {pc:#x}: no base for x{base_reg}");
+        }
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for k in 0..4096u64 {
+        let at = base + 4 * k;
+        let (Some(lo), Some(hi)) = (img.parcel(at), img.parcel(at + 2)) else {
+            break;
+        };
+        let w = (lo as u32 | (hi as u32) << 16) as i32 as i64 as u64;
+        let t = base.wrapping_add(w);
+        if t % 2 != 0 || img.segment_of(t).is_none() || decode_at(img, t).is_none() {
+            break;
+        }
+        out.push(t);
+    }
+    if std::env::var_os("RV2WASM_DEBUG").is_some() {
+        eprintln!(
+            "jump table at {pc:#x}: base {base:#x}, {} targets",
+            out.len()
+        );
+    }
+    out
+}
+
 /// Every function reachable from the image's seeds.
 pub fn discover(img: &Image) -> Vec<Func> {
     let mut claimed: HashSet<u64> = HashSet::new();
@@ -100,37 +180,61 @@ pub fn discover(img: &Image) -> Vec<Func> {
         let mut leaders: BTreeSet<u64> = BTreeSet::new();
         leaders.insert(seed);
         let mut work = vec![seed];
-        while let Some(start) = work.pop() {
-            let mut pc = start;
-            loop {
-                if insts.contains_key(&pc)
-                    || claimed.contains(&pc)
-                    || insts.len() >= MAX_FUNC_INSTS
-                    || pc.abs_diff(seed) + 4 > MAX_REACH
-                {
+        let mut resolved: HashSet<u64> = HashSet::new();
+        loop {
+            while let Some(start) = work.pop() {
+                let mut pc = start;
+                loop {
+                    if insts.contains_key(&pc)
+                        || claimed.contains(&pc)
+                        || insts.len() >= MAX_FUNC_INSTS
+                        || pc.abs_diff(seed) + 4 > MAX_REACH
+                    {
+                        break;
+                    }
+                    let Some(i) = decode_at(img, pc) else { break };
+                    insts.insert(pc, i);
+                    if !i.ends_block() {
+                        pc += i.len as u64;
+                        continue;
+                    }
+                    let (succ, call) = successors(pc, &i);
+                    if let Some(t) = call
+                        && t % 2 == 0
+                        && img.segment_of(t).is_some()
+                        && seen_seeds.insert(t)
+                    {
+                        seeds.push_back(t);
+                    }
+                    for s in succ {
+                        if s % 2 == 0 && img.segment_of(s).is_some() && !claimed.contains(&s) {
+                            leaders.insert(s);
+                            work.push(s);
+                        }
+                    }
                     break;
                 }
-                let Some(i) = decode_at(img, pc) else { break };
-                insts.insert(pc, i);
-                if !i.ends_block() {
-                    pc += i.len as u64;
-                    continue;
-                }
-                let (succ, call) = successors(pc, &i);
-                if let Some(t) = call
-                    && t % 2 == 0
-                    && img.segment_of(t).is_some()
-                    && seen_seeds.insert(t)
-                {
-                    seeds.push_back(t);
-                }
-                for s in succ {
-                    if s % 2 == 0 && img.segment_of(s).is_some() && !claimed.contains(&s) {
-                        leaders.insert(s);
-                        work.push(s);
+            }
+            // Jump tables: the targets of indirect jumps found so far, then the code they
+            // reach, until nothing new turns up.
+            let jumps: Vec<u64> = insts
+                .iter()
+                .filter(|(pc, i)| {
+                    i.op == Op::Jalr && i.rd == 0 && i.rs1 != 1 && !resolved.contains(pc)
+                })
+                .map(|(pc, _)| *pc)
+                .collect();
+            if jumps.is_empty() {
+                break;
+            }
+            for pc in jumps {
+                resolved.insert(pc);
+                for t in jump_table(img, &insts, pc) {
+                    if t.abs_diff(seed) + 4 <= MAX_REACH && !claimed.contains(&t) {
+                        leaders.insert(t);
+                        work.push(t);
                     }
                 }
-                break;
             }
         }
         if insts.is_empty() {
