@@ -112,12 +112,6 @@ fn jump_table(img: &Image, insts: &BTreeMap<u64, Inst>, pc: u64) -> Vec<u64> {
     {
         if i1.rs1 == jr.rs1 { i1.rs2 } else { i1.rs1 }
     } else {
-        if std::env::var_os("RV2WASM_DEBUG").is_some() {
-            eprintln!(
-                "jump table at {pc:#x}: no lw/add before ({:?} {:?})",
-                i1.op, i2.op
-            );
-        }
         return Vec::new();
     };
     // The table's address: auipc rB, hi then addi rB, rB, lo (nearest before).
@@ -138,9 +132,6 @@ fn jump_table(img: &Image, insts: &BTreeMap<u64, Inst>, pc: u64) -> Vec<u64> {
         }
     }
     let Some(base) = base else {
-        if std::env::var_os("RV2WASM_DEBUG").is_some() {
-            eprintln!("jump table at {pc:#x}: no base for x{base_reg}");
-        }
         return Vec::new();
     };
     let mut out = Vec::new();
@@ -155,12 +146,6 @@ fn jump_table(img: &Image, insts: &BTreeMap<u64, Inst>, pc: u64) -> Vec<u64> {
             break;
         }
         out.push(t);
-    }
-    if std::env::var_os("RV2WASM_DEBUG").is_some() {
-        eprintln!(
-            "jump table at {pc:#x}: base {base:#x}, {} targets",
-            out.len()
-        );
     }
     out
 }
