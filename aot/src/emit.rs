@@ -308,46 +308,52 @@ impl Emitter<'_> {
         self.i(W::LocalGet(BUDGET));
         self.i(W::Return);
         self.end();
-        match target.and_then(|t| (self.callees)(t)) {
-            Some((func, entry)) => {
-                self.i(W::LocalGet(HART));
-                self.i(W::I32Const(entry as i32));
-                self.i(W::LocalGet(BASE));
-                self.i(W::LocalGet(BUDGET));
-                self.i(W::LocalGet(DEPTH));
-                self.i(W::I32Const(1));
-                self.i(W::I32Add);
-                self.i(W::Call(func));
-            }
-            None => {
-                self.i(W::LocalGet(HART));
-                self.i(W::LocalGet(NPC));
-                self.i(W::Call(self.h.lookup));
-                self.i(W::LocalTee(A));
-                self.i(W::I64Const(-1));
-                self.i(W::I64Eq);
-                self.open_if(BlockType::Empty);
-                self.i(W::LocalGet(BUDGET));
-                self.i(W::Return);
-                self.end();
-                self.i(W::LocalGet(HART));
-                self.i(W::LocalGet(A));
-                self.i(W::I32WrapI64);
-                self.i(W::LocalGet(HART));
-                self.i(W::I64Load(mem(HART_AOT_ARG as u64)));
-                self.i(W::LocalGet(BUDGET));
-                self.i(W::LocalGet(DEPTH));
-                self.i(W::I32Const(1));
-                self.i(W::I32Add);
-                self.i(W::LocalGet(A));
-                self.i(W::I64Const(32));
-                self.i(W::I64ShrU);
-                self.i(W::I32WrapI64);
-                self.i(W::CallIndirect {
-                    type_index: self.h.translated_type,
-                    table_index: 0,
-                });
-            }
+        let direct = target.and_then(|t| (self.callees)(t));
+        if let Some((func, entry)) = direct {
+            // Straight to the callee, unless a registered page was written (then exec
+            // decides whether its translation still holds).
+            self.i(W::LocalGet(HART));
+            self.i(W::I32Load(mem(HART_AOT_DIRECT as u64)));
+            self.open_if(BlockType::Result(ValType::I64));
+            self.i(W::LocalGet(HART));
+            self.i(W::I32Const(entry as i32));
+            self.i(W::LocalGet(BASE));
+            self.i(W::LocalGet(BUDGET));
+            self.i(W::LocalGet(DEPTH));
+            self.i(W::I32Const(1));
+            self.i(W::I32Add);
+            self.i(W::Call(func));
+            self.else_();
+        }
+        self.i(W::LocalGet(HART));
+        self.i(W::LocalGet(NPC));
+        self.i(W::Call(self.h.lookup));
+        self.i(W::LocalTee(A));
+        self.i(W::I64Const(-1));
+        self.i(W::I64Eq);
+        self.open_if(BlockType::Empty);
+        self.i(W::LocalGet(BUDGET));
+        self.i(W::Return);
+        self.end();
+        self.i(W::LocalGet(HART));
+        self.i(W::LocalGet(A));
+        self.i(W::I32WrapI64);
+        self.i(W::LocalGet(HART));
+        self.i(W::I64Load(mem(HART_AOT_ARG as u64)));
+        self.i(W::LocalGet(BUDGET));
+        self.i(W::LocalGet(DEPTH));
+        self.i(W::I32Const(1));
+        self.i(W::I32Add);
+        self.i(W::LocalGet(A));
+        self.i(W::I64Const(32));
+        self.i(W::I64ShrU);
+        self.i(W::I32WrapI64);
+        self.i(W::CallIndirect {
+            type_index: self.h.translated_type,
+            table_index: 0,
+        });
+        if direct.is_some() {
+            self.end();
         }
         self.i(W::LocalTee(T));
         self.i(W::I64Const(0));

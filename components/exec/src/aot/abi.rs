@@ -13,7 +13,7 @@ use core::mem::offset_of;
 use crate::interp::Hart;
 
 /// Bumped whenever anything below changes meaning.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// Offsets into `Hart` (`repr(C)`).
 pub const HART_X: u32 = offset_of!(Hart, x) as u32;
@@ -24,6 +24,7 @@ pub const HART_FRM: u32 = offset_of!(Hart, frm) as u32;
 pub const HART_AOT_TLB: u32 = (offset_of!(Hart, aot) + offset_of!(HartAot, tlb)) as u32;
 pub const HART_AOT_STOP: u32 = (offset_of!(Hart, aot) + offset_of!(HartAot, stop)) as u32;
 pub const HART_AOT_ARG: u32 = (offset_of!(Hart, aot) + offset_of!(HartAot, arg)) as u32;
+pub const HART_AOT_DIRECT: u32 = (offset_of!(Hart, aot) + offset_of!(HartAot, direct)) as u32;
 
 /// The software TLB as generated code sees it on wasm32 (`memory::tlb`): 512 entries of 16
 /// bytes per table (`tag: u64`, then `addend: usize`, 4 bytes on wasm32), the write table
@@ -41,8 +42,12 @@ pub struct HartAot {
     pub tlb: u32,
     /// Why translated code stopped (`STOP_*`), when it returns a negative value.
     pub stop: u32,
-    /// The stop's payload (an illegal instruction's bits).
+    /// The stop's payload (an illegal instruction's bits); the base `LOOKUP` found.
     pub arg: u64,
+    /// 1 when no registered page of the running space has been written: translated code
+    /// may then call other translated functions of the same file directly; else it asks
+    /// exec (`LOOKUP`), which checks the callee's pages.
+    pub direct: u32,
 }
 
 /// How a translated function returns: a value `r >= 0` means "continue at `hart.pc`
@@ -177,7 +182,7 @@ pub fn unpack_inst(p: u64, imm: i32) -> Option<crate::isa::Inst> {
 }
 
 /// The offsets above, as the manifest records them.
-pub fn layout() -> [u32; 12] {
+pub fn layout() -> [u32; 13] {
     [
         ABI_VERSION,
         HART_X,
@@ -188,6 +193,7 @@ pub fn layout() -> [u32; 12] {
         HART_AOT_TLB,
         HART_AOT_STOP,
         HART_AOT_ARG,
+        HART_AOT_DIRECT,
         TLB_ENTRIES,
         MAX_DEPTH,
         crate::isa::TABLE.len() as u32,

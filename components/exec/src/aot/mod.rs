@@ -158,6 +158,12 @@ impl SpaceAot {
         changed
     }
 
+    /// Whether no registered page has been written (direct calls between translated
+    /// functions need no check then).
+    pub(crate) fn untainted(&self) -> bool {
+        self.tainted.is_empty()
+    }
+
     /// Forgets registrations inside `[start, end)` (munmap, a new mapping over them).
     /// Returns whether there were any.
     pub(crate) fn forget(&mut self, start: u64, end: u64) -> bool {
@@ -371,6 +377,7 @@ fn call(
     // The TLB's wasm32 address (truncation is moot elsewhere: no translated code runs).
     h.aot.tlb = &*space.mem.tlb as *const crate::memory::tlb::Tlb as usize as u32;
     h.aot.stop = STOP_NONE;
+    h.aot.direct = space.code.aot.untainted() as u32;
     let prev = CTX.with(|c| c.replace(&mut ctx));
     let r = helpers::call_translated(h, aot, base, budget);
     CTX.with(|c| c.set(prev));
