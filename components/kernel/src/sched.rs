@@ -397,13 +397,20 @@ impl Kernel {
             self.fifos.abandon(p.tid());
             let woken = std::mem::take(&mut p.thread_mut().futex_woken);
             let pc = self.machine.pc(hart);
-            let done = restart.map_or(0, |r| r.done);
+            let done = match restart {
+                Some(Restart {
+                    msgs: Some(m),
+                    done,
+                    ..
+                }) => m + (done > 0) as u64,
+                r => r.map_or(0, |r| r.done),
+            };
             if woken {
                 // The FUTEX_WAKE came first: the wait succeeded, and the wake is not lost.
                 self.machine.set_x(hart, 10, 0);
                 self.machine.set_pc(hart, pc + 4);
             } else if done > 0 {
-                // A pipe write that had put some bytes in returns their count.
+                // A transfer that had moved some bytes (or messages) returns their count.
                 self.machine.set_x(hart, 10, done);
                 self.machine.set_pc(hart, pc + 4);
             } else if b.restartable && act.flags & signal::SA_RESTART != 0 {

@@ -162,6 +162,9 @@ impl Kernel {
         {
             return Err(Errno::ESPIPE);
         }
+        if let FileKind::Pipe(end) = &f.kind {
+            return super::pipe::pipe_read(self, proc, end, buf, len);
+        }
         // A directory gives EISDIR from the vfs itself: no extra stat per read.
         let data = self.file_read(&f, at.unwrap_or(f.offset), len as usize)?;
         self.write_user(proc, buf, &data)?;

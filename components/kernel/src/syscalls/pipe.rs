@@ -171,8 +171,41 @@ pub(crate) fn pipe_write(
     r
 }
 
+/// read(2) of a pipe's read end into guest memory at `buf`: what is there, up to `len`
+/// (EAGAIN when empty with writers left, 0 at end of file). The bytes leave the pipe only
+/// once they are in guest memory, so a bad buffer (EFAULT) loses nothing, as in Linux.
+pub(crate) fn pipe_read(
+    k: &mut Kernel,
+    p: &Process,
+    end: &PipeEnd,
+    buf: u64,
+    len: u64,
+) -> SysResult {
+    let mut pipe = end.pipe.borrow_mut();
+    if pipe.buf.is_empty() {
+        return if pipe.writers == 0 {
+            Ok(0)
+        } else {
+            Err(Errno::EAGAIN)
+        };
+    }
+    let n = (len.min(MAX_RW_COUNT) as usize).min(pipe.buf.len());
+    let (a, b) = pipe.buf.as_slices();
+    let (first, second) = if n <= a.len() {
+        (&a[..n], &b[..0])
+    } else {
+        (a, &b[..n - a.len()])
+    };
+    k.write_user(p, buf, first)?;
+    if !second.is_empty() {
+        k.write_user(p, buf + first.len() as u64, second)?;
+    }
+    pipe.buf.drain(..n);
+    Ok(n as u64)
+}
+
 /// `len` bytes of the data at `segs`, starting `skip` bytes in.
-fn gather(
+pub(super) fn gather(
     k: &mut Kernel,
     p: &Process,
     segs: &[(u64, u64)],
