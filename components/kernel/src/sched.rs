@@ -23,6 +23,8 @@ use crate::{FutexKey, FutexWaiter, Kernel};
 pub const TIME_SLICE: u64 = 1 << 20;
 /// How often the kernel looks at sockets of a net backend that has no pollables.
 const NET_POLL_NS: u64 = 5_000_000;
+/// How long queued TCP bytes may take to go out once the run is over.
+const FLUSH_NS: u64 = 30_000_000_000;
 
 impl Kernel {
     /// Run process 1 and everything it starts until process 1 exits (then, as in a
@@ -51,6 +53,10 @@ impl Kernel {
                     self.procs.insert(pid, p);
                 }
             }
+            if self.net_queued {
+                // TCP send queues drain while the guests run.
+                self.net_queued = self.net.pump();
+            }
             if let Some(State::Zombie(status)) = self.procs.get(&init_pid).map(|p| p.state) {
                 let init = self.procs.remove(&init_pid).expect("init");
                 if let ExitStatus::Signal(sig) = status {
@@ -61,11 +67,13 @@ impl Kernel {
                     self.report(&why);
                 }
                 self.kill_everything();
+                self.flush_net();
                 return status;
             }
             if !ran && !self.idle() {
                 self.report("deadlock: every guest process is waiting and nothing can wake them");
                 self.kill_everything();
+                self.flush_net();
                 return ExitStatus::Signal(signal::SIGKILL);
             }
         }
@@ -280,12 +288,35 @@ impl Kernel {
             }
             pollables.extend(p);
         }
+        if self.net_queued {
+            // Queued TCP bytes move on (and may unblock a sender) as the stream drains.
+            self.net_queued = self.net.pump();
+            if self.net_queued {
+                pollables.extend(self.net.subscribe_queued());
+            }
+        }
         if deadline.is_none() && !stdin && pollables.is_empty() {
             return false;
         }
         self.host.wait(stdin, deadline, pollables);
         self.progress += 1;
         true
+    }
+
+    /// The run is over: bytes still queued on TCP sockets (closed ones included) go out
+    /// before the host exits, as Linux sends them after a process is gone; at most
+    /// FLUSH_NS, for a peer that stopped reading.
+    fn flush_net(&mut self) {
+        self.reap_sockets();
+        let limit = self.host.monotonic_ns().saturating_add(FLUSH_NS);
+        while self.net.pump() {
+            let pollables = self.net.subscribe_queued();
+            if pollables.is_empty() || self.host.monotonic_ns() >= limit {
+                break;
+            }
+            self.host.wait(false, Some(limit), pollables);
+        }
+        self.net_queued = false;
     }
 
     /// Park the current thread in its syscall (see the module comment). Returns the

@@ -250,7 +250,9 @@ impl Kernel {
                     }
                     return Ok(data.len());
                 }
-                self.net.send(i.handle, data, to)
+                let r = self.net.send(i.handle, data, to);
+                self.net_queued |= ty == SockType::Stream && r.is_ok();
+                r
             }
             Imp::Unix(u) => {
                 if u.wr_shut {
