@@ -228,6 +228,14 @@ fn dual_stack_twin(network: &Network, port: u16, backlog: u32) -> Option<TcpSock
     Some(v4)
 }
 
+/// Close a TCP socket's host resources: the streams first, as wasi wants children dropped
+/// before their parent (dropping the socket first traps: "resource has children").
+fn dispose(t: Box<Tcp>) {
+    let Tcp { sock, state, .. } = *t;
+    drop(state);
+    drop(sock);
+}
+
 /// Wait for a pending wasi operation: only name lookup uses it (there is no socket to
 /// park on while the host resolves).
 fn block_on(p: Pollable) {
@@ -403,9 +411,7 @@ impl Net for WasiNet {
                         self.closing.push(t);
                         return;
                     }
-                    let Tcp { sock, state, .. } = *t;
-                    drop(state);
-                    drop(sock);
+                    dispose(t);
                 }
                 Entry::Udp(u) => {
                     let Udp { sock, streams, .. } = *u;
@@ -897,7 +903,13 @@ impl Net for WasiNet {
             }
         }
         // Closed sockets go once their bytes are out.
-        self.closing.retain_mut(|t| t.pump());
+        for mut t in std::mem::take(&mut self.closing) {
+            if t.pump() {
+                self.closing.push(t);
+            } else {
+                dispose(t);
+            }
+        }
         queued || !self.closing.is_empty()
     }
 

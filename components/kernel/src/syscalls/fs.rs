@@ -84,8 +84,9 @@ impl Kernel {
             FileKind::Pipe(end) => {
                 let mut pipe = end.pipe.borrow_mut();
                 if !pipe.buf.is_empty() {
-                    let n = len.min(pipe.buf.len());
-                    Ok(pipe.buf.drain(..n).collect())
+                    let data = pipe.buf.peek(len);
+                    pipe.buf.consume(data.len());
+                    Ok(data)
                 } else if pipe.writers == 0 {
                     Ok(Vec::new())
                 } else {
@@ -164,6 +165,21 @@ impl Kernel {
         }
         if let FileKind::Pipe(end) = &f.kind {
             return super::pipe::pipe_read(self, proc, end, buf, len);
+        }
+        if f.kind == FileKind::Device(Device::Zero) {
+            // No buffer of zeros made per read: the same one, copied out.
+            static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+            let len = (len as usize).min(IO_CHUNK);
+            let mut at = 0;
+            while at < len {
+                let n = (len - at).min(ZEROS.len());
+                match self.write_user(proc, buf + at as u64, &ZEROS[..n]) {
+                    Ok(()) => at += n,
+                    Err(_) if at > 0 => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            return Ok(at as u64);
         }
         // A directory gives EISDIR from the vfs itself: no extra stat per read.
         let data = self.file_read(&f, at.unwrap_or(f.offset), len as usize)?;
@@ -392,6 +408,7 @@ pub fn sys_write(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             return super::socket::socket_rw(k, p, fd_arg(a[0]), &[(a[1], a[2])], true);
         }
         WriteTo::Pipe(file) => return super::pipe::pipe_write(k, p, &file, &[(a[1], a[2])]),
+        WriteTo::Discard(file) => return discard(&file, a[2]),
         WriteTo::Other => {}
     }
     let data = k.read_user(p, a[1], (a[2] as usize).min(IO_CHUNK))?;
@@ -404,13 +421,31 @@ pub fn sys_write(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 enum WriteTo {
     Socket,
     Pipe(crate::fd::FileRef),
+    /// /dev/null and /dev/zero: the bytes are never looked at.
+    Discard(crate::fd::FileRef),
     Other,
+}
+
+/// A write to /dev/null or /dev/zero: Linux's write_null takes the count without reading
+/// the buffer (so a `> /dev/null` costs no copy of guest memory).
+fn discard(file: &crate::fd::FileRef, len: u64) -> SysResult {
+    let f = file.borrow();
+    if f.flags & O_ACCMODE == 0 || f.flags & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    Ok(len.min(0x7fff_f000))
 }
 
 fn write_target(p: &Process, fd: i32) -> WriteTo {
     let Ok(file) = p.fds.file(fd) else {
         return WriteTo::Other; // do_write reports EBADF
     };
+    if matches!(
+        file.borrow().kind,
+        FileKind::Device(Device::Null | Device::Zero)
+    ) {
+        return WriteTo::Discard(file);
+    }
     let (socket, pipe_writer) = match &file.borrow().kind {
         FileKind::Socket(_) => (true, false),
         FileKind::Pipe(end) => (false, end.write),
@@ -459,6 +494,10 @@ pub fn sys_writev(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     match write_target(p, fd_arg(a[0])) {
         WriteTo::Socket => return super::socket::socket_rw(k, p, fd_arg(a[0]), &iov, true),
         WriteTo::Pipe(file) => return super::pipe::pipe_write(k, p, &file, &iov),
+        WriteTo::Discard(file) => {
+            let total = iov.iter().fold(0u64, |t, &(_, l)| t.saturating_add(l));
+            return discard(&file, total);
+        }
         WriteTo::Other => {}
     }
     // Gather first so the bytes go out in one write.

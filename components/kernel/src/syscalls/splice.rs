@@ -168,12 +168,7 @@ impl Source {
                         Err(Errno::EAGAIN)
                     };
                 }
-                let n = max.min(pipe.buf.len());
-                let (a, b) = pipe.buf.as_slices();
-                let mut out = Vec::with_capacity(n);
-                out.extend_from_slice(&a[..n.min(a.len())]);
-                out.extend_from_slice(&b[..n - n.min(a.len())]);
-                Ok(out)
+                Ok(pipe.buf.peek(max))
             }
             Source::Socket(_, sock) => {
                 let r = k.sock_recv(sock, max, super::socket::MSG_PEEK)?;
@@ -200,7 +195,7 @@ impl Source {
             }
             Source::Pipe(file) => {
                 if let FileKind::Pipe(end) = &file.borrow().kind {
-                    end.pipe.borrow_mut().buf.drain(..n);
+                    end.pipe.borrow_mut().buf.consume(n);
                 }
             }
             Source::Socket(_, sock) => {
