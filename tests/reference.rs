@@ -266,15 +266,17 @@ cases! {
     // Listings are sorted: the order of readdir is the filesystem's.
     pass alpine_tar_pipe_count: Alpine, sh("tar cf - /etc | wc -c");
     pass alpine_tar_c_t: Alpine, sh("tar cf - /etc /lib /bin | tar tf - | sort | md5sum");
-    pass alpine_tar_cz_tz: Alpine, sh("tar czf - /etc /lib | tar tzf - | sort | md5sum");
-    pass alpine_tar_czf_file: Alpine, sh("tar czf /tmp/a.tgz /etc /lib && tar tzf /tmp/a.tgz | sort | md5sum && mkdir /tmp/x && tar xzf /tmp/a.tgz -C /tmp/x && cd /tmp/x && find . -type f | sort | xargs md5sum | md5sum");
+    pass alpine_tar_cz_tz: Alpine, sh("tar czf - /etc /bin /sbin | tar tzf - | sort | md5sum");
+    pass alpine_tar_czf_file: Alpine, sh("tar czf /tmp/a.tgz /etc /bin /sbin && tar tzf /tmp/a.tgz | sort | md5sum && mkdir /tmp/x && tar xzf /tmp/a.tgz -C /tmp/x && cd /tmp/x && find . -type f | sort | xargs md5sum | md5sum");
     pass alpine_cpio: Alpine, sh("cd / && find etc lib | sort | cpio -o -H newc | cpio -t | md5sum; mkdir /tmp/c && cd /tmp/c && find /etc /lib -type f | sort | cpio -o -H newc | cpio -id && find . -type f | sort | xargs md5sum | md5sum").stdout_only();
-    pass alpine_gzip_pipe: Alpine, sh("cat /lib/*.so* /bin/busybox | gzip | gzip -d | md5sum; cat /lib/*.so* /bin/busybox | md5sum");
-    pass debian_tar_c_t: Debian, sh("tar cf - /etc /usr/lib/python3.13/json /usr/lib/python3.13/email | tar tf - | sort | md5sum");
-    pass debian_tar_cz_tz: Debian, sh("tar czf - /etc /usr/lib/python3.13/email | tar tzf - | sort | md5sum");
-    pass debian_tar_czf_file: Debian, sh("tar czf /tmp/a.tgz /etc /usr/lib/python3.13/email && tar tzf /tmp/a.tgz | sort | md5sum && mkdir /tmp/x && tar xzf /tmp/a.tgz -C /tmp/x && cd /tmp/x && find . -type f | sort | xargs md5sum | md5sum");
+    pass alpine_gzip_pipe: Alpine, sh("cat /bin/busybox | gzip | gzip -d | md5sum; md5sum < /bin/busybox");
+    // (GNU tar names itself by argv[0] on stderr; under binfmt_misc without flag P the
+    // reference's argv[0] is the full path, so only stdout is compared.)
+    pass debian_tar_c_t: Debian, sh("tar cf - /etc /usr/lib/python3.13 | tar tf - | sort | md5sum; tar cf - /etc | wc -c").stdout_only();
+    pass debian_tar_cz_tz: Debian, sh("tar czf - /etc /usr/lib/python3.13/email | tar tzf - | sort | md5sum").stdout_only();
+    pass debian_tar_czf_file: Debian, sh("tar czf /tmp/a.tgz /etc /usr/lib/python3.13/email && tar tzf /tmp/a.tgz | sort | md5sum && mkdir /tmp/x && tar xzf /tmp/a.tgz -C /tmp/x && cd /tmp/x && find . -type f | sort | xargs md5sum | md5sum").stdout_only();
     pass debian_cpio: Debian, sh("cd / && find etc usr/lib/python3.13/email | sort | cpio -o -H newc | cpio -t | md5sum; mkdir /tmp/c && cd /tmp/c && find /etc -type f | sort | cpio -o -H newc | cpio -id && find . -type f | sort | xargs md5sum | md5sum").stdout_only();
-    pass debian_gzip_pipe: Debian, sh("cat /usr/bin/bash /usr/lib/riscv64-linux-gnu/libc.so.6 | gzip | gzip -d | md5sum; cat /usr/bin/bash /usr/lib/riscv64-linux-gnu/libc.so.6 | md5sum");
+    pass debian_gzip_pipe: Debian, sh("cat /usr/bin/bash | gzip | gzip -d | md5sum; md5sum < /usr/bin/bash");
 }
 
 /// Whether friscy matched the reference.

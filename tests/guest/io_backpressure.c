@@ -480,6 +480,20 @@ static void run_files(void) {
         close(out);
     }
     close(in);
+    // One write(2), one pwritev(2) and one pread(2) of everything: on a regular file Linux
+    // moves it all in one call, however large.
+    char path[] = "/tmp/io_backpressure.big.XXXXXX";
+    int fd = mkstemp(path);
+    unlink(path);
+    long w = write(fd, data, total);
+    struct iovec iov[2] = {{data, total / 2 + 7}, {data + total / 2 + 7, total - total / 2 - 7}};
+    long wv = pwritev(fd, iov, 2, total);
+    unsigned char *back = malloc(2 * total);
+    long r = pread(fd, back, 2 * total, 0);
+    printf("file write %ld, pwritev %ld, pread %ld, checksums %016llx %016llx\n", w, wv, r,
+           (unsigned long long)fnv(FNV0, back, total), (unsigned long long)fnv(FNV0, back + total, total));
+    free(back);
+    close(fd);
 }
 
 int main(int argc, char **argv) {

@@ -232,7 +232,16 @@ fn dual_stack_twin(network: &Network, port: u16, backlog: u32) -> Option<TcpSock
 /// before their parent (dropping the socket first traps: "resource has children").
 fn dispose(t: Box<Tcp>) {
     let Tcp { sock, state, .. } = *t;
-    drop(state);
+    if let TcpState::Listening { ready, v4 } = state {
+        // Connections accepted from wasi that the guest never took: theirs too.
+        for (conn, input, output) in ready {
+            drop((input, output));
+            drop(conn);
+        }
+        drop(v4);
+    } else {
+        drop(state);
+    }
     drop(sock);
 }
 

@@ -5,7 +5,7 @@
 
 use friscy_abi::Errno;
 
-use super::fs::{IO_CHUNK, O_APPEND, O_NONBLOCK, fd_arg};
+use super::fs::{O_APPEND, O_NONBLOCK, fd_arg};
 use super::{Args, SysResult};
 use crate::fd::{FileKind, FileRef};
 use crate::{Kernel, Process};
@@ -51,16 +51,12 @@ fn pwritev(k: &mut Kernel, p: &Process, fd: i32, iov: u64, cnt: u64, at: Option<
     if at.is_some() && !seekable(&file) {
         return Err(Errno::ESPIPE);
     }
-    let mut data = Vec::new();
-    for (base, len) in iovecs {
-        data.extend(k.read_user(p, base, (len as usize).min(IO_CHUNK))?);
-    }
     // pwritev(2) on Linux: with O_APPEND the data goes to the end whatever the offset.
     let at = match at {
         Some(_) if file.borrow().flags & O_APPEND != 0 => None,
         at => at,
     };
-    k.do_write(p, fd, &data, at)
+    k.write_segs(p, fd, &iovecs, at)
 }
 
 /// The offset argument of preadv/pwritev: on 64-bit it is all in the low word.
