@@ -132,7 +132,7 @@ pub struct WasiNet {
     next: Socket,
     /// TCP sockets the guest closed with bytes still queued: Linux sends them after
     /// close(2) too. They go once the queue is empty (or the connection broke).
-    closing: Vec<Box<Tcp>>,
+    closing: Vec<Tcp>,
 }
 
 impl Default for WasiNet {
@@ -230,8 +230,8 @@ fn dual_stack_twin(network: &Network, port: u16, backlog: u32) -> Option<TcpSock
 
 /// Close a TCP socket's host resources: the streams first, as wasi wants children dropped
 /// before their parent (dropping the socket first traps: "resource has children").
-fn dispose(t: Box<Tcp>) {
-    let Tcp { sock, state, .. } = *t;
+fn dispose(t: Tcp) {
+    let Tcp { sock, state, .. } = t;
     if let TcpState::Listening { ready, v4 } = state {
         // Connections accepted from wasi that the guest never took: theirs too.
         for (conn, input, output) in ready {
@@ -417,10 +417,10 @@ impl Net for WasiNet {
                 Entry::Tcp(mut t) => {
                     if t.pump() {
                         // Queued bytes still go out, then the connection closes.
-                        self.closing.push(t);
+                        self.closing.push(*t);
                         return;
                     }
-                    dispose(t);
+                    dispose(*t);
                 }
                 Entry::Udp(u) => {
                     let Udp { sock, streams, .. } = *u;
@@ -927,7 +927,7 @@ impl Net for WasiNet {
             Entry::Tcp(t) if !t.tx.is_empty() => Some(&**t),
             _ => None,
         });
-        open.chain(self.closing.iter().map(|t| &**t))
+        open.chain(self.closing.iter())
             .filter_map(|t| match &t.state {
                 TcpState::Connected { output, .. } => Some(output.subscribe().take_handle()),
                 _ => None,
