@@ -160,7 +160,7 @@ print(n, time.monotonic() - t, flush=True)' "$PORT" "$bytes" >"$out" &
     $engine "$alpine" --net -- /bin/sh -c "nc -l -p $PORT >/dev/null" >/dev/null 2>&1
     wait "$pid"
   fi
-  read -r n s <"$out"
+  read -r n s < <(tail -n 1 "$out")
   rm -f "$out"
   [ "$n" = "$bytes" ] || { echo "bench: TCP $dir moved $n bytes, not $bytes" >&2; exit 1; }
   echo "$s"
