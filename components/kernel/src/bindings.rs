@@ -798,6 +798,15 @@ mod imported {
                 .map(|p| p.take_handle())
                 .collect()
         }
+        fn pump(&mut self) -> bool {
+            n::pump()
+        }
+        fn subscribe_queued(&mut self) -> Vec<u32> {
+            n::subscribe_queued()
+                .into_iter()
+                .map(|p| p.take_handle())
+                .collect()
+        }
         fn resolve(&mut self, name: &str) -> Result<Vec<IpAddr>, Errno> {
             n::resolve(name)
                 .map(|v| v.into_iter().map(|a| addr_in(a).ip()).collect())
