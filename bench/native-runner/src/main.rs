@@ -114,6 +114,9 @@ impl Machine for Counting {
         self.inner
             .map_object(space, addr, len, prot, obj, first, shared)
     }
+    fn flush_icache(&mut self, space: SpaceId) {
+        self.inner.flush_icache(space)
+    }
 }
 
 /// The host over std: stdio passed through, real clocks, /dev/urandom.

@@ -591,6 +591,9 @@ mod imported {
         ) -> Result<(), MapError> {
             m::map_object(space, addr, len, prot(p), obj, first, shared).map_err(map_err)
         }
+        fn flush_icache(&mut self, space: SpaceId) {
+            m::flush_icache(space)
+        }
     }
 
     pub struct ImportedFs;
@@ -663,6 +666,9 @@ mod imported {
         }
         fn create(&mut self, parent: Ino, name: &[u8], mode: u32, rdev: u64) -> Result<Ino, Errno> {
             fs::create(parent, name, mode, rdev).map_err(errno)
+        }
+        fn create_unlinked(&mut self, mode: u32) -> Result<Ino, Errno> {
+            fs::create_unlinked(mode).map_err(errno)
         }
         fn symlink(&mut self, parent: Ino, name: &[u8], target: &[u8]) -> Result<Ino, Errno> {
             fs::symlink(parent, name, target).map_err(errno)

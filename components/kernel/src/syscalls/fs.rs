@@ -426,7 +426,7 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 }
 
 /// The end of open(2): a description for `what`, at the lowest free descriptor.
-fn install(
+pub(crate) fn install(
     k: &mut Kernel,
     p: &mut Process,
     dirfd: i32,

@@ -162,9 +162,9 @@ pub fn sys_mmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     Ok(start)
 }
 
-/// The top of a riscv64 user address space with Sv39 paging (256 GiB), which munmap and
-/// mprotect check ranges against, as Linux does with TASK_SIZE.
-pub const TASK_SIZE: u64 = 1 << 38;
+/// munmap and mprotect check ranges against the top of the user address space (Sv48,
+/// where mmap hints may place mappings), as Linux does with TASK_SIZE.
+pub use crate::mm::TASK_SIZE;
 
 pub fn sys_munmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (addr, len) = (a[0], a[1]);
