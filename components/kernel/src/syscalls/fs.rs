@@ -151,6 +151,8 @@ impl Kernel {
                 let n = self.fs.write(*ino, offset, data)?;
                 // Shared mappings of the file see what was written (shm.rs).
                 self.shm_file_written(*ino, offset, &data[..n as usize]);
+                // So do private ones, in the pages they have not copied yet.
+                self.page_cache_written(*ino, offset, &data[..n as usize]);
                 Ok(n as u64)
             }
             // /proc files served here have no write operation.
