@@ -38,7 +38,7 @@ fi
 echo "test: cargo test" >&2
 # The host's behaviour is tested end to end (tests/e2e.rs); `friscy serve` below.
 # FRISCY_FUZZ_WASM=1: exec's fuzzer also runs its programs on the wasm32 interpreter.
-FRISCY_FUZZ_WASM=1 cargo test --workspace --exclude friscy-host --exclude friscy-shim
+FRISCY_FUZZ_WASM=1 cargo test --no-fail-fast --workspace --exclude friscy-host --exclude friscy-shim
 # The shim links wasmtime: its unit tests reuse the release build scripts/build.sh made
 # instead of compiling wasmtime again in debug. (Its behaviour under a real containerd is
 # tests/containerd.rs, above.)

@@ -14,14 +14,16 @@
 //! a `pass` case fails.
 //!
 //! Images: Alpine 3.20 (musl, busybox; $FRISCY_ALPINE_TAR or the shared fixture) and
-//! Debian trixie (glibc, bash, coreutils, python3, sqlite3; $FRISCY_DEBIAN_TAR or
+//! Debian trixie (glibc, bash, coreutils, python3, sqlite3, nodejs; $FRISCY_DEBIAN_TAR or
 //! scripts/debian-rootfs.sh's cache). A missing image or an unusable reference (not root,
 //! no binfmt_misc) makes the cases print SKIPPED with the reason.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use friscy_tests::{Run, alpine_tar, debian_tar, friscy_limited, reference, reference_ready};
+use friscy_tests::{
+    Run, alpine_tar, debian_tar, friscy_limited, reference, reference_ready, with_guest_programs,
+};
 
 /// How long one run may take, on either side.
 const LIMIT: Duration = Duration::from_secs(90);
@@ -30,6 +32,8 @@ const LIMIT: Duration = Duration::from_secs(90);
 enum Image {
     Alpine,
     Debian,
+    /// Alpine with the static test programs of tests/guest/ at /opt/friscy/bin.
+    AlpineGuests,
 }
 
 /// What a case runs and what it compares.
@@ -234,6 +238,10 @@ cases! {
     pass debian_python_socketpair: Debian, py("import socket; a, b = socket.socketpair(); a.sendall(b'ping'); print(b.recv(10)); b.close(); print(a.recv(10))");
     pass debian_python_tcp_loopback: Debian, py("import socket, threading\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\ndef serve():\n    c, _ = s.accept(); c.sendall(c.recv(100).upper()); c.close()\nt = threading.Thread(target=serve); t.start()\nc = socket.create_connection(s.getsockname()); c.sendall(b'hello'); print(c.recv(100)); t.join()").net();
     pass debian_python_urllib_http: Debian, py("import threading, http.server, urllib.request\nclass H(http.server.BaseHTTPRequestHandler):\n    def do_GET(self):\n        self.send_response(200); self.end_headers(); self.wfile.write(b'hello ' + self.path.encode())\n    def log_message(self, *a): pass\ns = http.server.HTTPServer(('127.0.0.1', 0), H)\nthreading.Thread(target=s.serve_forever, daemon=True).start()\nprint(urllib.request.urlopen(f'http://127.0.0.1:{s.server_port}/x').read())\ns.shutdown()").net();
+    // --- Debian: Node.js (V8: a 128 MiB PROT_NONE cage at a hinted address, JIT code
+    // written at run time, worker threads, libuv's child processes and timers).
+    pass debian_node_basics: Debian, cmd(&["node", "-e", "console.log(1+1, [3,1,2].sort(), JSON.stringify({a:[1,'x']}), require('os').arch(), require('fs').readdirSync('/etc').includes('passwd')); setTimeout(() => console.log('timer'), 10); Promise.resolve(5).then(v => console.log('promise', v))"]);
+    pass debian_node_child_process: Debian, cmd(&["node", "-e", "const cp = require('child_process'); console.log(cp.execSync('echo hi from sh').toString().trim()); const r = cp.spawnSync('sh', ['-c', 'exit 3']); console.log(r.status)"]);
     pass debian_python_udp_echo: Debian, py("import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 0))\nc = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.sendto(b'ping', s.getsockname())\nd, a = s.recvfrom(100); s.sendto(d.upper(), a)\nprint(d, c.recv(100), a[0], c.getsockname()[1] == a[1])").net();
     pass debian_python_unix_server: Debian, py("import socket, os, stat, threading\ns = socket.socket(socket.AF_UNIX); s.bind('/tmp/sock'); s.listen()\nprint(stat.S_ISSOCK(os.stat('/tmp/sock').st_mode), s.getsockname())\ndef serve():\n    c, a = s.accept(); print('peer', repr(a)); c.sendall(c.recv(100)[::-1]); c.close()\nt = threading.Thread(target=serve); t.start()\nc = socket.socket(socket.AF_UNIX); c.connect('/tmp/sock'); print(c.getpeername())\nc.sendall(b'abcdef'); t.join(); print(c.recv(100), c.recv(100))\ntry:\n    s2 = socket.socket(socket.AF_UNIX); s2.bind('/tmp/sock')\nexcept OSError as e: print(e.errno)\ntry:\n    socket.socket(socket.AF_UNIX).connect('/tmp/nope')\nexcept OSError as e: print(e.errno)");
     pass debian_python_unix_dgram_abstract: Debian, py("import socket\na = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); a.bind('\\0friscy-test')\nb = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); b.bind('\\0friscy-peer')\nb.sendto(b'one', '\\0friscy-test'); b.sendto(b'two', '\\0friscy-test')\nprint(a.recvfrom(2), a.recvfrom(10))\nx, y = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET); x.send(b'msg1'); x.send(b'msg2'); print(y.recv(100), y.recv(2))");
@@ -255,6 +263,35 @@ cases! {
     // --- Debian: sqlite3.
     pass debian_sqlite3_memory: Debian, cmd(&["sqlite3", ":memory:", "create table t(a, b); insert into t values (1, 'x'), (2, 'y'), (3, 'z'); select sum(a), group_concat(b, '-') from t; select printf('%.3f', avg(a)) from t;"]);
     pass debian_sqlite3_file: Debian, sh("sqlite3 /tmp/db 'create table t(x); insert into t values (42);' && sqlite3 /tmp/db 'select x * 2 from t;'");
+
+    // --- Back-pressure: tests/guest/io_backpressure.c moves 2 MiB with each call that can
+    // move bytes (write, writev, pwritev2, send, sendto, sendmsg, sendmmsg, sendfile,
+    // splice, vmsplice, tee, copy_file_range) to a slow reader, optionally under a 2 ms
+    // timer signal with or without SA_RESTART; both sides print counts and checksums.
+    pass io_backpressure_pipe: AlpineGuests, cmd(&["/opt/friscy/bin/io_backpressure", "pipe", "none"]);
+    pass io_backpressure_pipe_signals: AlpineGuests, cmd(&["/opt/friscy/bin/io_backpressure", "pipe", "intr"]);
+    pass io_backpressure_pipe_sa_restart: AlpineGuests, cmd(&["/opt/friscy/bin/io_backpressure", "pipe", "restart"]);
+    pass io_backpressure_fifo_signals: AlpineGuests, cmd(&["/opt/friscy/bin/io_backpressure", "fifo", "intr"]);
+    pass io_backpressure_unix: AlpineGuests, cmd(&["/opt/friscy/bin/io_backpressure", "unix", "restart"]);
+    pass io_backpressure_unix_signals: AlpineGuests, cmd(&["/opt/friscy/bin/io_backpressure", "unix", "intr"]);
+    pass io_backpressure_tcp: AlpineGuests, cmd(&["/opt/friscy/bin/io_backpressure", "tcp", "none"]).net();
+    pass io_backpressure_tcp_signals: AlpineGuests, cmd(&["/opt/friscy/bin/io_backpressure", "tcp", "intr"]).net();
+    pass io_backpressure_files: AlpineGuests, cmd(&["/opt/friscy/bin/io_backpressure", "file", "intr"]);
+    // --- Archive pipelines (issue 13: busybox tar's sendfile into a full pipe lost data).
+    // Listings are sorted: the order of readdir is the filesystem's.
+    pass alpine_tar_pipe_count: Alpine, sh("tar cf - /etc | wc -c");
+    pass alpine_tar_c_t: Alpine, sh("tar cf - /etc /lib /bin | tar tf - | sort | md5sum");
+    pass alpine_tar_cz_tz: Alpine, sh("tar czf - /etc /bin /sbin | tar tzf - | sort | md5sum");
+    pass alpine_tar_czf_file: Alpine, sh("tar czf /tmp/a.tgz /etc /bin /sbin && tar tzf /tmp/a.tgz | sort | md5sum && mkdir /tmp/x && tar xzf /tmp/a.tgz -C /tmp/x && cd /tmp/x && find . -type f | sort | xargs md5sum | md5sum");
+    pass alpine_cpio: Alpine, sh("cd / && find etc lib | sort | cpio -o -H newc | cpio -t | md5sum; mkdir /tmp/c && cd /tmp/c && find /etc /lib -type f | sort | cpio -o -H newc | cpio -id && find . -type f | sort | xargs md5sum | md5sum").stdout_only();
+    pass alpine_gzip_pipe: Alpine, sh("cat /bin/busybox | gzip | gzip -d | md5sum; md5sum < /bin/busybox");
+    // (GNU tar names itself by argv[0] on stderr; under binfmt_misc without flag P the
+    // reference's argv[0] is the full path, so only stdout is compared.)
+    pass debian_tar_c_t: Debian, sh("tar cf - /etc /usr/lib/python3.13 | tar tf - | sort | md5sum; tar cf - /etc | wc -c").stdout_only();
+    pass debian_tar_cz_tz: Debian, sh("tar czf - /etc /usr/lib/python3.13/email | tar tzf - | sort | md5sum").stdout_only();
+    pass debian_tar_czf_file: Debian, sh("tar czf /tmp/a.tgz /etc /usr/lib/python3.13/email && tar tzf /tmp/a.tgz | sort | md5sum && mkdir /tmp/x && tar xzf /tmp/a.tgz -C /tmp/x && cd /tmp/x && find . -type f | sort | xargs md5sum | md5sum").stdout_only();
+    pass debian_cpio: Debian, sh("cd / && find etc usr/lib/python3.13/email | sort | cpio -o -H newc | cpio -t | md5sum; mkdir /tmp/c && cd /tmp/c && find /etc -type f | sort | cpio -o -H newc | cpio -id && find . -type f | sort | xargs md5sum | md5sum").stdout_only();
+    pass debian_gzip_pipe: Debian, sh("cat /usr/bin/bash | gzip | gzip -d | md5sum; md5sum < /usr/bin/bash");
 }
 
 /// Whether friscy matched the reference.
@@ -270,6 +307,9 @@ fn image_path(image: Image) -> Result<PathBuf, String> {
         Image::Alpine => alpine_tar().ok_or("no Alpine image (set FRISCY_ALPINE_TAR)"),
         Image::Debian => debian_tar()
             .ok_or("no Debian image (run scripts/debian-rootfs.sh or set FRISCY_DEBIAN_TAR)"),
+        Image::AlpineGuests => alpine_tar()
+            .map(|t| with_guest_programs(&t))
+            .ok_or("no Alpine image (set FRISCY_ALPINE_TAR)"),
     }
     .map_err(str::to_string)
 }

@@ -204,6 +204,9 @@ impl wit::Guest for Exec {
     ) -> Result<(), wit::MapError> {
         with(|m| m.map_object(space, addr, len, prot(p), obj, first, shared)).map_err(map_error)
     }
+    fn flush_icache(space: u32) {
+        with(|m| m.flush_icache(space))
+    }
 }
 
 export!(Exec);

@@ -176,6 +176,10 @@ pub trait Machine {
         first: u64,
         shared: bool,
     ) -> Result<(), MapError>;
+    /// Drops every block decoded from the space: riscv_flush_icache. Stores through the
+    /// mapping code was fetched from invalidate it already; a store through another
+    /// mapping of the same frames (a shared object mapped twice) does not.
+    fn flush_icache(&mut self, space: SpaceId);
 }
 
 /// A memory object's id.
@@ -477,5 +481,9 @@ impl Machine for Machines {
         s.remap(addr, len, |mem| {
             mem.map_object(addr, len, prot, obj, first, shared)
         })
+    }
+
+    fn flush_icache(&mut self, space: SpaceId) {
+        self.spaces.get_mut(space).code.flush();
     }
 }

@@ -611,6 +611,9 @@ mod imported {
         ) -> Result<(), MapError> {
             m::map_object(space, addr, len, prot(p), obj, first, shared).map_err(map_err)
         }
+        fn flush_icache(&mut self, space: SpaceId) {
+            m::flush_icache(space)
+        }
     }
 
     pub struct ImportedFs;
@@ -683,6 +686,9 @@ mod imported {
         }
         fn create(&mut self, parent: Ino, name: &[u8], mode: u32, rdev: u64) -> Result<Ino, Errno> {
             fs::create(parent, name, mode, rdev).map_err(errno)
+        }
+        fn create_unlinked(&mut self, mode: u32) -> Result<Ino, Errno> {
+            fs::create_unlinked(mode).map_err(errno)
         }
         fn symlink(&mut self, parent: Ino, name: &[u8], target: &[u8]) -> Result<Ino, Errno> {
             fs::symlink(parent, name, target).map_err(errno)
@@ -814,6 +820,15 @@ mod imported {
         }
         fn subscribe(&mut self, s: Socket, read: bool, write: bool) -> Vec<u32> {
             n::subscribe(s, read, write)
+                .into_iter()
+                .map(|p| p.take_handle())
+                .collect()
+        }
+        fn pump(&mut self) -> bool {
+            n::pump()
+        }
+        fn subscribe_queued(&mut self) -> Vec<u32> {
+            n::subscribe_queued()
                 .into_iter()
                 .map(|p| p.take_handle())
                 .collect()

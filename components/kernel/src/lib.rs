@@ -19,6 +19,7 @@ pub mod loader;
 pub mod mm;
 pub mod mounts;
 mod namei;
+pub mod pagecache;
 mod perm;
 pub mod pipe;
 pub mod process;
@@ -89,6 +90,8 @@ pub struct Kernel {
     pub futexes: HashMap<FutexKey, VecDeque<FutexWaiter>>,
     /// MAP_SHARED memory objects and where they are mapped.
     pub shm: shm::SharedMemory,
+    /// Files' pages shared copy-on-write by private mappings (pagecache.rs).
+    pub page_cache: pagecache::PageCache,
     /// Input read from the host's stdin that no guest has consumed yet (poll looked ahead).
     pub stdin_buf: Vec<u8>,
     pub stdin_eof: bool,
@@ -108,6 +111,10 @@ pub struct Kernel {
     /// What parked threads wait for on IP sockets (handle -> read, write): the idle wait
     /// subscribes to exactly these.
     pub(crate) net_interest: BTreeMap<u32, (bool, bool)>,
+    /// The net backend may hold bytes in TCP send queues (set by a send, cleared once
+    /// `Net::pump` says all went): the scheduler pumps them on every round and the idle
+    /// wait waits for them too.
+    pub(crate) net_queued: bool,
     /// Bound AF_UNIX names (paths by inode, abstract names by bytes).
     pub(crate) unix_names:
         HashMap<socket::UnixKey, std::rc::Weak<std::cell::RefCell<socket::Socket>>>,
@@ -141,6 +148,7 @@ impl Kernel {
             progress: 0,
             futexes: HashMap::new(),
             shm: Default::default(),
+            page_cache: Default::default(),
             stdin_buf: Vec::new(),
             stdin_eof: false,
             ttys,
@@ -151,6 +159,7 @@ impl Kernel {
             net: Box::new(friscy_net::NoNet),
             net_graveyard: Default::default(),
             net_interest: BTreeMap::new(),
+            net_queued: false,
             unix_names: HashMap::new(),
             unix_autobind: 0,
             port_map: Vec::new(),
