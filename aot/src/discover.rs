@@ -255,3 +255,67 @@ pub fn discover(img: &Image) -> Vec<Func> {
     }
     funcs
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal riscv64 ET_EXEC with one R+X PT_LOAD holding `code` at 0x10000 + 0x78
+    /// (after the headers), entry at the code's start.
+    pub(crate) fn elf_with(code: &[u32]) -> Vec<u8> {
+        let mut f = vec![0u8; 0x78];
+        f[..4].copy_from_slice(b"\x7fELF");
+        f[4] = 2; // ELFCLASS64
+        f[5] = 1; // little-endian
+        f[6] = 1; // EV_CURRENT
+        f[16..18].copy_from_slice(&2u16.to_le_bytes()); // ET_EXEC
+        f[18..20].copy_from_slice(&243u16.to_le_bytes()); // EM_RISCV
+        f[20..24].copy_from_slice(&1u32.to_le_bytes());
+        f[24..32].copy_from_slice(&0x10078u64.to_le_bytes()); // e_entry
+        f[32..40].copy_from_slice(&0x40u64.to_le_bytes()); // e_phoff
+        f[52..54].copy_from_slice(&64u16.to_le_bytes()); // e_ehsize
+        f[54..56].copy_from_slice(&56u16.to_le_bytes()); // e_phentsize
+        f[56..58].copy_from_slice(&1u16.to_le_bytes()); // e_phnum
+        f[58..60].copy_from_slice(&64u16.to_le_bytes()); // e_shentsize
+        let total = 0x78 + 4 * code.len() as u64;
+        let ph = &mut f[0x40..0x78];
+        ph[0..4].copy_from_slice(&1u32.to_le_bytes()); // PT_LOAD
+        ph[4..8].copy_from_slice(&5u32.to_le_bytes()); // R+X
+        ph[16..24].copy_from_slice(&0x10000u64.to_le_bytes()); // p_vaddr
+        ph[24..32].copy_from_slice(&0x10000u64.to_le_bytes()); // p_paddr
+        ph[32..40].copy_from_slice(&total.to_le_bytes()); // p_filesz
+        ph[40..48].copy_from_slice(&total.to_le_bytes()); // p_memsz
+        ph[48..56].copy_from_slice(&0x1000u64.to_le_bytes());
+        for w in code {
+            f.extend_from_slice(&w.to_le_bytes());
+        }
+        f
+    }
+
+    #[test]
+    fn blocks_split_at_branch_targets_and_calls_make_functions() {
+        // 0x10078: addi a0, x0, 3
+        // 0x1007c: addi a0, a0, -1      <- loop head
+        // 0x10080: bne a0, x0, -4       (to 0x1007c)
+        // 0x10084: jal ra, +8           (call 0x1008c)
+        // 0x10088: jal x0, 0            (spins: nothing falls into the callee)
+        // 0x1008c: jalr x0, 0(ra)       (the callee: ret)
+        let code = [
+            0x0030_0513,
+            0xfff5_0513,
+            0xfe05_1ee3,
+            0x0080_00ef,
+            0x0000_006f,
+            0x0000_8067,
+        ];
+        let data = elf_with(&code);
+        let img = Image::parse(&data).unwrap();
+        let funcs = discover(&img);
+        assert_eq!(funcs.len(), 2, "{funcs:#?}");
+        let starts: Vec<u64> = funcs[0].blocks.iter().map(|b| b.start).collect();
+        // Entry, loop head, the branch's fall-through, the call's return site.
+        assert_eq!(starts, [0x10078, 0x1007c, 0x10084, 0x10088]);
+        assert_eq!(funcs[0].blocks[1].insts.len(), 2);
+        assert_eq!(funcs[1].blocks[0].start, 0x1008c);
+    }
+}

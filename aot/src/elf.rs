@@ -81,10 +81,10 @@ impl<'a> Image<'a> {
             if code_sym
                 && s.st_shndx != section_header::SHN_UNDEF as usize
                 && img.add_seed(s.st_value)
+                && s.st_size > 0
+                && s.st_type() == sym::STT_FUNC
             {
-                if s.st_size > 0 && s.st_type() == sym::STT_FUNC {
-                    img.sized.push((s.st_value, s.st_value + s.st_size));
-                }
+                img.sized.push((s.st_value, s.st_value + s.st_size));
             }
         }
         for r in elf.dynrelas.iter().chain(elf.pltrelocs.iter()) {
@@ -161,7 +161,7 @@ impl<'a> Image<'a> {
 
     /// Adds `addr` as a function start if it is an even address inside code.
     fn add_seed(&mut self, addr: u64) -> bool {
-        if addr % 2 == 0 && self.segment_of(addr).is_some() {
+        if addr.is_multiple_of(2) && self.segment_of(addr).is_some() {
             self.seeds.insert(addr);
             true
         } else {
