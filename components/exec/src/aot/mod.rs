@@ -117,6 +117,12 @@ struct FileMap {
     offset: u64,
 }
 
+/// Makes the page at `addr` present (as a fetch would) and marks it as holding code;
+/// false if it cannot be fetched from.
+fn present_code(mem: &mut Memory, addr: u64) -> bool {
+    mem.translate(addr, crate::machine::Access::Fetch).is_ok() && mem.mark_code(addr)
+}
+
 /// One address space's view of translated code.
 #[derive(Clone, Default)]
 pub struct SpaceAot {
@@ -146,9 +152,10 @@ impl SpaceAot {
         }
         self.maps.insert(addr, FileMap { end, file, offset });
         for page in addr / PAGE_SIZE..end.div_ceil(PAGE_SIZE) {
-            // Stores into the range must be seen from now on; a page that is not there
-            // does not hold the file's bytes.
-            if mem.mark_code(page * PAGE_SIZE) {
+            // Stores into the range must be seen from now on, so its pages are made
+            // present (mappings fill pages on first touch) and marked as code; a page
+            // that cannot be fetched from does not count as the file's bytes.
+            if present_code(mem, page * PAGE_SIZE) {
                 self.tainted.remove(&page);
             } else {
                 self.tainted.insert(page);
@@ -205,7 +212,7 @@ impl SpaceAot {
     pub(crate) fn remark(&mut self, mem: &mut Memory) {
         for (&start, m) in &self.maps {
             for page in start / PAGE_SIZE..m.end.div_ceil(PAGE_SIZE) {
-                if !mem.mark_code(page * PAGE_SIZE) {
+                if !present_code(mem, page * PAGE_SIZE) {
                     self.tainted.insert(page);
                 }
             }
