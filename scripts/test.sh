@@ -43,6 +43,10 @@ FRISCY_FUZZ_WASM=1 cargo test --no-fail-fast --workspace --exclude friscy-host -
 # instead of compiling wasmtime again in debug. (Its behaviour under a real containerd is
 # tests/containerd.rs, above.)
 cargo test --release -p friscy-shim
+echo "test: the end-to-end and Alpine reference tests again on the AOT exec (FRISCY_EXEC=aot)" >&2
+# tests/aot.rs ran above; these run the same cases with friscy(-open).wasm swapped for
+# their rv2wasm builds (scripts/build.sh), translated code and the interpreter fallback.
+FRISCY_EXEC=aot cargo test --no-fail-fast -p friscy-tests --test e2e --test reference
 echo "test: exec's unit tests on wasm32 (under wasmtime)" >&2
 # exec also runs as wasm32, where usize has 32 bits (guest addresses once wrapped there).
 CARGO_TARGET_WASM32_WASIP2_RUNNER="wasmtime run" \
