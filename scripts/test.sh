@@ -46,6 +46,10 @@ cargo test --release -p friscy-shim
 echo "test: the end-to-end and Alpine reference tests again on the AOT exec (FRISCY_EXEC=aot)" >&2
 # tests/aot.rs ran above; these run the same cases with friscy(-open).wasm swapped for
 # their rv2wasm builds (scripts/build.sh), translated code and the interpreter fallback.
+# Compile the AOT components once first (minutes: they are large), so that no time-limited
+# case pays for it: wasmtime's cache is keyed by content, friscy's by path.
+wasmtime run build/friscy-aot.wasm -- /hello >/dev/null
+build/friscy run --component "$PWD/build/friscy-aot-open.wasm" --rootfs build/rootfs.tar /hello >/dev/null
 FRISCY_EXEC=aot cargo test --no-fail-fast -p friscy-tests --test e2e --test reference
 echo "test: exec's unit tests on wasm32 (under wasmtime)" >&2
 # exec also runs as wasm32, where usize has 32 bits (guest addresses once wrapped there).
