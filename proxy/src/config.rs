@@ -28,7 +28,12 @@ options:
   --origin ORIGIN        accept browsers only from this Origin; repeatable (default:
                          any origin; with a token that is safe, without one any web
                          page the user opens may use the proxy)
-  --max-clients N        WebSocket clients at once (default 16)
+  --max-clients N        WebSocket clients at once (default 16); a client takes a
+                         slot only after its token and Origin are checked
+  --max-per-ip N         clients at once from one address (default 4)
+  --handshake-timeout S  seconds a connection may take to authenticate (default 5);
+                         unfinished handshakes are also bounded per address (the
+                         oldest gives way to a new one)
   --max-streams N        connections, listeners and UDP sockets per client (default 64)
   --window BYTES         bytes buffered per stream and direction (default 262144)
   --connect-timeout S    seconds before a connect fails with ETIMEDOUT (default 10)
@@ -45,6 +50,8 @@ pub struct Config {
     pub token: Option<String>,
     pub origins: Vec<String>,
     pub max_clients: usize,
+    pub max_per_ip: usize,
+    pub handshake_timeout: Duration,
     pub max_streams: usize,
     pub window: u32,
     pub connect_timeout: Duration,
@@ -68,6 +75,8 @@ pub fn parse(
         token: env_token.filter(|t| !t.is_empty()),
         origins: Vec::new(),
         max_clients: 16,
+        max_per_ip: 4,
+        handshake_timeout: Duration::from_secs(5),
         max_streams: 64,
         window: 256 * 1024,
         connect_timeout: Duration::from_secs(10),
@@ -102,6 +111,12 @@ pub fn parse(
             "--origin" => c.origins.push(value()?),
             "--max-clients" => c.max_clients = num("--max-clients", value()?)?,
             "--max-streams" => c.max_streams = num("--max-streams", value()?)?,
+            "--max-per-ip" => c.max_per_ip = num("--max-per-ip", value()?)?,
+            "--handshake-timeout" => {
+                c.handshake_timeout = Duration::from_secs_f64(
+                    num::<f64>("--handshake-timeout", value()?)?.clamp(0.1, 300.0),
+                );
+            }
             "--window" => c.window = num("--window", value()?)?,
             "--connect-timeout" => {
                 c.connect_timeout = Duration::from_secs_f64(
@@ -116,8 +131,8 @@ pub fn parse(
     if c.window < 1024 {
         return Err("--window must be at least 1024 bytes".into());
     }
-    if c.max_clients == 0 || c.max_streams == 0 {
-        return Err("--max-clients and --max-streams must be at least 1".into());
+    if c.max_clients == 0 || c.max_streams == 0 || c.max_per_ip == 0 {
+        return Err("--max-clients, --max-per-ip and --max-streams must be at least 1".into());
     }
     Ok(Command::Run(Box::new(c)))
 }
