@@ -9,6 +9,7 @@ mod flatten;
 mod layout;
 mod manifest;
 mod oci;
+mod printable;
 mod progress;
 mod registry;
 
@@ -20,6 +21,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 
 use oci::{Image, Platform};
+use printable::printable;
 
 const USAGE: &str = "\
 usage: friscy-pack IMAGE -o DIR [options]            a bundle: rootfs.tar, manifest.json, friscy.wasm
@@ -123,7 +125,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line: the context chain, outermost first.
-            eprintln!("friscy-pack: {e:#}");
+            eprintln!("friscy-pack: {}", printable(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }
@@ -149,7 +151,7 @@ fn pack(args: &Args) -> Result<()> {
     let flat = flatten_layers(&image, &bars)?;
     let flatten_secs = start.elapsed().as_secs_f64();
     for line in flat.report.lines() {
-        eprintln!("friscy-pack: skipped {line}");
+        eprintln!("friscy-pack: skipped {}", printable(&line));
     }
     let manifest = manifest::Manifest::new(&image, &args.image);
     let config = manifest.config_bytes(kind);
@@ -195,7 +197,7 @@ fn pack(args: &Args) -> Result<()> {
             .unwrap_or_default();
         eprintln!(
             "friscy-pack: {} ({kind}{platform}): {} layer(s), {} entries, {} whiteouts, flattened in {:.1} s -> {summary}",
-            args.image,
+            printable(&args.image),
             image.layers.len(),
             flat.len(),
             flat.report.whiteouts,
