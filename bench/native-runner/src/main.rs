@@ -14,7 +14,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use friscy_exec::{
     Fault, HartId, Machine, Machines, MapError, Prot, Registers, SpaceId, StopReason,
 };
-use friscy_kernel::host::BrokenPipe;
 use friscy_kernel::{Host, Kernel, Stdio};
 
 /// `Machines`, counting the instructions every `run` retires (the kernel drops harts when
@@ -155,14 +154,14 @@ impl Host for StdHost {
         }
         Some(data)
     }
-    fn write(&mut self, stream: Stdio, data: &[u8]) -> Result<(), BrokenPipe> {
+    fn write(&mut self, stream: Stdio, data: &[u8]) -> Result<(), friscy_vfs::Errno> {
         let r = match stream {
             Stdio::Err => std::io::stderr().write_all(data),
             _ => std::io::stdout()
                 .write_all(data)
                 .and(std::io::stdout().flush()),
         };
-        r.map_err(|_| BrokenPipe)
+        r.map_err(|_| friscy_vfs::Errno::EPIPE)
     }
     fn is_terminal(&self, stream: Stdio) -> bool {
         use std::io::IsTerminal;

@@ -5,7 +5,8 @@
 //!
 //! Both export `wasi:cli/run` and share the WASI-backed `Host`.
 
-use crate::host::BrokenPipe;
+use friscy_abi::Errno;
+
 use crate::{Host, Kernel, Stdio};
 
 #[cfg(feature = "component")]
@@ -64,15 +65,23 @@ impl Host for WasiHost {
             }
         }
     }
-    fn write(&mut self, stream: Stdio, data: &[u8]) -> Result<(), BrokenPipe> {
+    fn write(&mut self, stream: Stdio, data: &[u8]) -> Result<(), Errno> {
+        use wasi::io::streams::StreamError;
         let out = match stream {
             Stdio::Err => &self.stderr,
             _ => &self.stdout,
         };
         // blocking-write-and-flush takes at most 4096 bytes per call.
         for chunk in data.chunks(4096) {
-            out.blocking_write_and_flush(chunk)
-                .map_err(|_| BrokenPipe)?;
+            out.blocking_write_and_flush(chunk).map_err(|e| match e {
+                StreamError::Closed => Errno::EPIPE,
+                // The host's error, as wasi:filesystem names it (a full disk is ENOSPC,
+                // not a broken pipe: `friscy run ... > /dev/full`).
+                StreamError::LastOperationFailed(err) => {
+                    wasi::filesystem::types::filesystem_error_code(&err)
+                        .map_or(Errno::EIO, crate::wasi_dir::errno)
+                }
+            })?;
         }
         Ok(())
     }
@@ -132,15 +141,29 @@ struct Options {
     trace: bool,
     /// FRISCY_PORTS=HOST:GUEST[,...]: guest binds to GUEST bind HOST.
     ports: Vec<(u16, u16)>,
+    /// FRISCY_MEMORY, FRISCY_PIDS_LIMIT, FRISCY_NOFILE, FRISCY_DISK, FRISCY_TIMEOUT.
+    limits: crate::limits::Limits,
+    /// A malformed limit: the run does not start.
+    bad: Option<String>,
 }
 
 fn split_env() -> (Vec<Vec<u8>>, Options) {
     let mut opts = Options {
         trace: false,
         ports: Vec::new(),
+        limits: Default::default(),
+        bad: None,
     };
     let mut envp = Vec::new();
     for (k, v) in wasi::cli::environment::get_environment() {
+        match opts.limits.set(&k, &v) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(msg) => {
+                opts.bad.get_or_insert(msg);
+                continue;
+            }
+        }
         if k == "FRISCY_TRACE" {
             opts.trace = !v.is_empty() && v != "0";
         } else if k == "FRISCY_PORTS" {
@@ -170,8 +193,14 @@ fn run(make: impl FnOnce() -> Result<Kernel, String>) -> Result<(), ()> {
         }
     };
     let (envp, opts) = split_env();
+    if let Some(msg) = opts.bad {
+        eprintln!("friscy: {msg}");
+        wasi::cli::exit::exit_with_code(125);
+        return Err(());
+    }
     kernel.trace = opts.trace;
     kernel.port_map = opts.ports;
+    kernel.apply_limits(opts.limits);
     let argv = guest_argv(wasi::cli::environment::get_arguments());
     // The image's entrypoint, cmd, env and working dir, where friscy-pack baked them in.
     let launch = crate::image::launch(&generated::friscy::vfs::image::config(), argv, envp)
@@ -517,6 +546,21 @@ mod imported {
                 mtime: a.mtime.map(ts_out),
             };
             fs::set_attr(node, attr).map_err(errno)
+        }
+        fn set_capacity(&mut self, bytes: u64) {
+            fs::set_capacity(bytes)
+        }
+        fn usage(&mut self) -> friscy_vfs::Usage {
+            let u = fs::usage();
+            friscy_vfs::Usage {
+                capacity: u.capacity,
+                used: u.used,
+                inodes: u.inodes,
+                inodes_used: u.inodes_used,
+            }
+        }
+        fn reclaim(&mut self, open: &[Ino]) -> u64 {
+            fs::reclaim(open)
         }
     }
 

@@ -13,6 +13,7 @@ pub mod fd;
 pub mod host;
 pub mod host_dir;
 pub mod image;
+pub mod limits;
 pub mod loader;
 pub mod mm;
 pub mod mounts;
@@ -109,6 +110,10 @@ pub struct Kernel {
     pub port_map: Vec<(u16, u16)>,
     /// The embedded DNS responder's answers so far.
     pub(crate) dns_cache: dns::Cache,
+    /// Memory, tasks, descriptors, disk and time (limits.rs); set before `run_command`.
+    pub limits: limits::Limits,
+    /// When the run started (monotonic ns), for `FRISCY_TIMEOUT`.
+    pub(crate) started_ns: Option<u64>,
 }
 
 impl Kernel {
@@ -138,6 +143,8 @@ impl Kernel {
             unix_autobind: 0,
             port_map: Vec::new(),
             dns_cache: Default::default(),
+            limits: Default::default(),
+            started_ns: None,
         };
         // Docker's /dev, made once like the tmpfs it mounts there.
         devfs::populate(&mut k);
@@ -219,6 +226,7 @@ impl Kernel {
             }
         };
         let mut fds = FdTable::default();
+        fds.set_limit(self.limits.nofile.0);
         for (fd, stream, flags) in [(0, Stdio::In, 0), (1, Stdio::Out, 1), (2, Stdio::Err, 1)] {
             let file = new_file(
                 FileKind::Stdio(stream),
@@ -249,7 +257,7 @@ impl Kernel {
             comm: process::comm_of(&path),
             argv: image.argv,
             envp,
-            rlimits: [None; 16],
+            rlimits: process::initial_rlimits(&self.limits),
             threads: vec![process::Thread::new(pid, image.hart)],
             cur: 0,
             sigactions: [signal::SigAction::default(); 64],

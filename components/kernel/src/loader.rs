@@ -352,8 +352,15 @@ impl Kernel {
             let ielf = Elf::parse(idata).map_err(|e| ExecError::Format(ip.to_vec(), e))?;
             let (ilo, ihi) = ielf.load_range();
             let span = page_up(ihi - page_down(ilo)).ok_or_else(oom)?;
-            let at = mm.find_free(span).ok_or_else(oom)?;
-            let ibias = at - page_down(ilo);
+            // load_elf_interp(): an ET_EXEC interpreter goes at its own link address
+            // (bias 0, AT_BASE 0), and cannot share it with the program.
+            let ibias = if ielf.e_type == elf::ET_DYN {
+                mm.find_free(span).ok_or_else(oom)? - page_down(ilo)
+            } else if mm.overlaps(page_down(ilo), page_down(ilo) + span) {
+                return Err(oom());
+            } else {
+                0
+            };
             let loaded = self
                 .load_segments(space, &mut mm, idata, &ielf, ibias, ip)
                 .ok_or_else(oom)?;

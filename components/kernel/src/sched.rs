@@ -30,6 +30,7 @@ impl Kernel {
     pub fn run_init(&mut self, init: Process) -> ExitStatus {
         let init_pid = init.pid;
         self.procs.insert(init_pid, init);
+        self.timed_out(); // starts the clock of FRISCY_TIMEOUT
         loop {
             let mut ran = false;
             let pids: Vec<Pid> = self.procs.keys().copied().collect();
@@ -62,6 +63,13 @@ impl Kernel {
                 }
                 self.kill_everything();
                 return status;
+            }
+            if self.timed_out() {
+                // FRISCY_TIMEOUT (--timeout): the whole container goes, as `timeout -s KILL`.
+                let secs = self.limits.timeout_ns.unwrap_or(0) as f64 / 1e9;
+                self.report(&format!("timeout: killed after {secs} s"));
+                self.kill_everything();
+                return ExitStatus::Signal(signal::SIGKILL);
             }
             if !ran && !self.idle() {
                 self.report("deadlock: every guest process is waiting and nothing can wake them");
@@ -282,6 +290,10 @@ impl Kernel {
         }
         if deadline.is_none() && !stdin && pollables.is_empty() {
             return false;
+        }
+        // Wake for FRISCY_TIMEOUT too (a deadlock is still reported at once).
+        if let Some(t) = self.timeout_deadline() {
+            deadline = Some(deadline.map_or(t, |d| d.min(t)));
         }
         self.host.wait(stdin, deadline, pollables);
         self.progress += 1;

@@ -9,7 +9,7 @@
 use crate::source::LowerRead;
 use std::collections::BTreeMap;
 
-const PAGE: usize = 4096;
+pub(crate) const PAGE: usize = 4096;
 
 /// Largest file size, as Linux's MAX_LFS_FILESIZE on 64-bit (write(2), truncate(2): EFBIG).
 pub(crate) const MAX_SIZE: u64 = i64::MAX as u64;
@@ -64,36 +64,68 @@ impl FileData {
         out
     }
 
-    /// The page `idx`, created from the image (or zeros) if not written before.
-    fn page_mut<L: LowerRead>(&mut self, lower: &mut L, idx: u64) -> &mut [u8; PAGE] {
-        let (lower_off, lower_len) = (self.lower_off, self.lower_len);
-        self.pages.entry(idx).or_insert_with(|| {
-            let mut page = Box::new([0u8; PAGE]);
-            let start = idx * PAGE as u64;
-            if start < lower_len {
-                let m = (lower_len - start).min(PAGE as u64) as usize;
-                lower.read_into(lower_off + start, &mut page[..m]);
-            }
-            page
-        })
+    /// Pages written so far (the upper layer's share of this file).
+    pub(crate) fn pages(&self) -> u64 {
+        self.pages.len() as u64
     }
 
-    /// Write `data` at `offset`, growing the file. The caller checks `MAX_SIZE`.
-    pub(crate) fn write<L: LowerRead>(&mut self, lower: &mut L, offset: u64, data: &[u8]) {
+    /// The page `idx`, created from the image (or zeros) if not written before; None when
+    /// the budget or the host's memory has no page left.
+    fn page_mut<L: LowerRead>(
+        &mut self,
+        lower: &mut L,
+        idx: u64,
+        budget: &mut Budget,
+    ) -> Option<&mut [u8; PAGE]> {
+        let (lower_off, lower_len) = (self.lower_off, self.lower_len);
+        match self.pages.entry(idx) {
+            std::collections::btree_map::Entry::Occupied(e) => Some(e.into_mut()),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                if budget.used >= budget.capacity {
+                    return None;
+                }
+                let mut page = new_page()?;
+                let start = idx * PAGE as u64;
+                if start < lower_len {
+                    let m = (lower_len - start).min(PAGE as u64) as usize;
+                    lower.read_into(lower_off + start, &mut page[..m]);
+                }
+                budget.used += 1;
+                Some(e.insert(page))
+            }
+        }
+    }
+
+    /// Write `data` at `offset`, growing the file, as far as the budget allows: returns
+    /// the bytes written (fewer than asked when a page could not be had). The caller
+    /// checks `MAX_SIZE`.
+    pub(crate) fn write<L: LowerRead>(
+        &mut self,
+        lower: &mut L,
+        offset: u64,
+        data: &[u8],
+        budget: &mut Budget,
+    ) -> usize {
         let mut done = 0usize;
         while done < data.len() {
             let pos = offset + done as u64;
             let idx = pos / PAGE as u64;
             let within = (pos % PAGE as u64) as usize;
             let n = (PAGE - within).min(data.len() - done);
-            self.page_mut(lower, idx)[within..within + n].copy_from_slice(&data[done..done + n]);
+            let Some(page) = self.page_mut(lower, idx, budget) else {
+                break;
+            };
+            page[within..within + n].copy_from_slice(&data[done..done + n]);
             done += n;
         }
-        self.size = self.size.max(offset + data.len() as u64);
+        self.size = self.size.max(offset + done as u64);
+        done
     }
 
-    /// truncate(2): shrink (dropping contents) or grow (with zeros).
-    pub(crate) fn truncate(&mut self, size: u64) {
+    /// truncate(2): shrink (dropping contents) or grow (with zeros). Returns the pages it
+    /// dropped.
+    pub(crate) fn truncate(&mut self, size: u64) -> u64 {
+        let before = self.pages();
         if size < self.size {
             let within = (size % PAGE as u64) as usize;
             let idx = size / PAGE as u64;
@@ -108,7 +140,25 @@ impl FileData {
             self.lower_len = self.lower_len.min(size);
         }
         self.size = size;
+        before - self.pages()
     }
+}
+
+/// The writable layer's page budget: pages in use across every file, and how many there
+/// may be (`FRISCY_DISK`); past it writes fail with ENOSPC.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Budget {
+    pub used: u64,
+    pub capacity: u64,
+}
+
+/// A zeroed page, or None when the host has no memory for one: the write that needed it
+/// fails with ENOSPC instead of aborting the component (a full tmpfs, not a crash).
+fn new_page() -> Option<Box<[u8; PAGE]>> {
+    let mut v: Vec<u8> = Vec::new();
+    v.try_reserve_exact(PAGE).ok()?;
+    v.resize(PAGE, 0);
+    v.into_boxed_slice().try_into().ok()
 }
 
 #[cfg(test)]
@@ -127,19 +177,28 @@ mod tests {
         Img((0..20_000u32).map(|i| (i % 253) as u8).collect())
     }
 
+    fn unlimited() -> Budget {
+        Budget {
+            used: 0,
+            capacity: u64::MAX,
+        }
+    }
+
     #[test]
     fn copy_on_write_pages_over_the_image() {
         let mut img = image();
         let expect: Vec<u8> = img.0[100..10_100].to_vec();
         let mut f = FileData::lower(100, 10_000);
+        let b = &mut unlimited();
         assert_eq!(f.read(&mut img, 0, 20_000), expect);
-        f.write(&mut img, 4095, b"XY");
+        f.write(&mut img, 4095, b"XY", b);
         let mut want = expect.clone();
         want[4095..4097].copy_from_slice(b"XY");
         assert_eq!(f.read(&mut img, 0, 20_000), want);
         assert_eq!(f.pages.len(), 2);
         // Append past the end leaves a hole of zeros.
-        f.write(&mut img, 12_000, b"end");
+        f.write(&mut img, 12_000, b"end", b);
+        assert_eq!(b.used, 3);
         want.resize(12_000, 0);
         want.extend_from_slice(b"end");
         assert_eq!(f.read(&mut img, 0, 20_000), want);
@@ -151,15 +210,36 @@ mod tests {
     fn truncate_hides_old_contents_when_regrown() {
         let mut img = image();
         let mut f = FileData::lower(0, 10_000);
-        f.write(&mut img, 8000, b"zz");
-        f.truncate(5000);
+        f.write(&mut img, 8000, b"zz", &mut unlimited());
+        // The page with the write holds the new end: kept, its tail zeroed.
+        assert_eq!(f.truncate(5000), 0);
         assert_eq!(f.size(), 5000);
         f.truncate(10_000);
         let got = f.read(&mut img, 0, 10_000);
         assert_eq!(got[..5000], img.0[..5000]);
         assert!(got[5000..].iter().all(|&b| b == 0));
-        f.truncate(0);
+        assert_eq!(f.truncate(0), 1);
         f.truncate(3);
         assert_eq!(f.read(&mut img, 0, 10), [0, 0, 0]);
+    }
+
+    #[test]
+    fn writes_stop_where_the_budget_ends() {
+        let mut img = image();
+        let mut f = FileData::default();
+        let mut b = Budget {
+            used: 0,
+            capacity: 2,
+        };
+        // Three pages wanted, two to be had: a short write, as on a full tmpfs.
+        assert_eq!(
+            f.write(&mut img, 100, &[7; 3 * PAGE], &mut b),
+            2 * PAGE - 100
+        );
+        assert_eq!(f.size(), 2 * PAGE as u64);
+        assert_eq!(f.write(&mut img, 2 * PAGE as u64, b"x", &mut b), 0);
+        // Rewriting pages it has costs nothing.
+        assert_eq!(f.write(&mut img, 0, b"y", &mut b), 1);
+        assert_eq!(b.used, 2);
     }
 }

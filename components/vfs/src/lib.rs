@@ -76,6 +76,17 @@ pub struct SetAttr {
     pub mtime: Option<Timespec>,
 }
 
+/// How full the writable layer is (statfs(2), and the `FRISCY_DISK` limit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Usage {
+    /// Bytes the writable layer may hold, and holds.
+    pub capacity: u64,
+    pub used: u64,
+    /// Inodes that may be created, and were (beyond the image's own).
+    pub inodes: u64,
+    pub inodes_used: u64,
+}
+
 /// The filesystem the kernel uses (mirrors `interface fs` in vfs.wit one to one). Paths
 /// and names are bytes. No permission checks are made here.
 pub trait Fs {
@@ -113,6 +124,15 @@ pub trait Fs {
         flags: u32,
     ) -> Result<(), Errno>;
     fn set_attr(&mut self, node: Ino, attr: &SetAttr) -> Result<(), Errno>;
+    /// Bound the writable layer to `bytes` of written data and `bytes / 4096` new inodes
+    /// (as tmpfs's size= bounds both); past it, writes and creates fail with ENOSPC.
+    fn set_capacity(&mut self, bytes: u64);
+    /// How full the writable layer is.
+    fn usage(&mut self) -> Usage;
+    /// Free the storage of every unlinked node that is not in `open` (the inodes open
+    /// descriptors and mappings still use); returns the bytes freed. The kernel calls it
+    /// when space runs out, since it alone knows what is still open.
+    fn reclaim(&mut self, open: &[Ino]) -> u64;
 }
 
 /// The wall clock used for timestamps (std's; WASI's wall clock in a component).
@@ -126,11 +146,20 @@ pub fn system_clock() -> Timespec {
     }
 }
 
+/// The writable layer's size when nobody sets one: effectively unbounded (the kernel
+/// always sets `FRISCY_DISK`'s value).
+const UNBOUNDED: u64 = u64::MAX / 2;
+
 /// A filesystem over a tar image.
 pub struct Vfs<R: RootfsSource> {
     lower: Lower<R>,
     table: Table,
     clock: Option<fn() -> Timespec>,
+    /// Pages of written data, and how many there may be.
+    budget: file::Budget,
+    /// Nodes the image itself holds (the inode limit counts the ones beyond them).
+    image_inodes: u64,
+    inode_capacity: u64,
 }
 
 impl<R: RootfsSource> Vfs<R> {
@@ -139,8 +168,14 @@ impl<R: RootfsSource> Vfs<R> {
         let table = index::build(&source)?;
         Ok(Vfs {
             lower: Lower::new(source),
+            image_inodes: table.live(),
             table,
             clock: Some(system_clock),
+            budget: file::Budget {
+                used: 0,
+                capacity: UNBOUNDED,
+            },
+            inode_capacity: UNBOUNDED,
         })
     }
 
@@ -168,8 +203,17 @@ impl<R: RootfsSource> Vfs<R> {
             Err(_) => false,
         };
         if unlinked {
-            self.table.release(node);
+            self.budget.used -= self.table.release(node);
         }
+    }
+
+    /// ENOSPC once the writable layer has created as many inodes as it may.
+    fn inode_room(&self) -> Result<(), Errno> {
+        let used = self.table.live().saturating_sub(self.image_inodes);
+        if used >= self.inode_capacity {
+            return Err(Errno::ENOSPC);
+        }
+        Ok(())
     }
 
     fn now(&self) -> Option<Timespec> {
@@ -224,14 +268,19 @@ impl<R: RootfsSource> Fs for Vfs<R> {
         {
             return Err(Errno::EFBIG);
         }
-        if !data.is_empty() {
-            f.write(&mut self.lower, offset, data);
-            if let Some(t) = now {
-                n.mtime = t;
-                n.ctime = t;
-            }
+        if data.is_empty() {
+            return Ok(0);
         }
-        Ok(data.len() as u32)
+        // As much as fits: a short count, then ENOSPC (write(2) on a full filesystem).
+        let done = f.write(&mut self.lower, offset, data, &mut self.budget);
+        if done == 0 {
+            return Err(Errno::ENOSPC);
+        }
+        if let Some(t) = now {
+            n.mtime = t;
+            n.ctime = t;
+        }
+        Ok(done as u32)
     }
 
     fn readdir(&mut self, dir: Ino, cookie: u64, max: u32) -> Result<Vec<Dirent>, Errno> {
@@ -247,11 +296,13 @@ impl<R: RootfsSource> Fs for Vfs<R> {
     }
 
     fn create(&mut self, parent: Ino, name: &[u8], mode: u32, rdev: u64) -> Result<Ino, Errno> {
+        self.inode_room()?;
         let now = self.now();
         self.table.create(parent, name, mode, rdev, now)
     }
 
     fn symlink(&mut self, parent: Ino, name: &[u8], target: &[u8]) -> Result<Ino, Errno> {
+        self.inode_room()?;
         let now = self.now();
         self.table.symlink(parent, name, target, now)
     }
@@ -289,7 +340,7 @@ impl<R: RootfsSource> Fs for Vfs<R> {
                 Body::File(_) if size > file::MAX_SIZE => return Err(Errno::EFBIG),
                 Body::File(f) => {
                     if size != f.size() {
-                        f.truncate(size);
+                        self.budget.used -= f.truncate(size);
                     }
                     // Linux's do_truncate() always asks for new mtime and ctime, whether
                     // or not the size changes.
@@ -320,6 +371,39 @@ impl<R: RootfsSource> Fs for Vfs<R> {
             n.ctime = t;
         }
         Ok(())
+    }
+
+    fn set_capacity(&mut self, bytes: u64) {
+        let pages = bytes / file::PAGE as u64;
+        self.budget.capacity = pages;
+        self.inode_capacity = pages;
+    }
+
+    fn usage(&mut self) -> Usage {
+        let page = file::PAGE as u64;
+        Usage {
+            capacity: self.budget.capacity.saturating_mul(page),
+            used: self.budget.used * page,
+            inodes: self.inode_capacity,
+            inodes_used: self.table.live().saturating_sub(self.image_inodes),
+        }
+    }
+
+    fn reclaim(&mut self, open: &[Ino]) -> u64 {
+        let open: std::collections::HashSet<Ino> = open.iter().copied().collect();
+        let doomed: Vec<Ino> = self
+            .table
+            .orphans()
+            .filter(|(ino, _)| !open.contains(ino))
+            .map(|(ino, _)| ino)
+            .collect();
+        let mut freed = 0;
+        for ino in doomed {
+            let pages = self.table.release(ino);
+            self.budget.used -= pages;
+            freed += pages * file::PAGE as u64;
+        }
+        freed
     }
 }
 

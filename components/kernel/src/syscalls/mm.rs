@@ -7,6 +7,7 @@ use friscy_exec::Prot;
 
 use super::{Args, SysResult};
 use crate::fd::FileKind;
+use crate::limits;
 use crate::mm::{VmaName, map_region, page_down, page_up};
 use crate::syscalls::fs::{O_ACCMODE, O_WRONLY};
 
@@ -30,6 +31,14 @@ fn prot_arg(v: u64) -> Result<Prot, Errno> {
 
 pub fn sys_brk(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let want = a[0];
+    // Growing the heap commits memory (limits.rs): past the limit, brk fails as below.
+    if let (Some(old_end), Some(new_end)) = (page_up(p.mm.brk), page_up(want))
+        && want <= p.mm.brk_max
+        && new_end > old_end
+        && k.mem_charge(p, new_end - old_end).is_err()
+    {
+        return Ok(p.mm.brk);
+    }
     let mm = &mut p.mm;
     // brk(2): on failure the current break is returned unchanged.
     if want < mm.brk_start || want > mm.brk_max {
@@ -115,6 +124,7 @@ pub fn sys_mmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         }
     };
     let end = start.checked_add(len).ok_or(Errno::ENOMEM)?;
+    k.mem_charge(p, limits::map_growth(&p.mm, start, end, prot))?;
     // Shared mappings it replaces (MAP_FIXED) keep what they hold.
     k.shm_unmap(p.space, start, end);
     let shared = kind & MAP_SHARED != 0;
@@ -195,6 +205,11 @@ pub fn sys_mprotect(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::ENOMEM);
     }
     let end = page_up(addr.checked_add(len).ok_or(Errno::ENOMEM)?).ok_or(Errno::ENOMEM)?;
+    // Making a reservation writable commits it (limits.rs): ENOMEM, as with
+    // overcommit_memory=2.
+    if p.mm.is_mapped(addr, end) {
+        k.mem_charge(p, limits::commit_growth(&p.mm, addr, end, prot))?;
+    }
     p.mm.protect(addr, end, prot)?;
     k.machine
         .protect(p.space, addr, end - addr, prot)

@@ -77,6 +77,16 @@ pub fn sys_mremap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         }
         return Err(Errno::ENOMEM);
     }
+    // Growing commits the difference, and DONTUNMAP keeps the old range too (limits.rs).
+    let kept = if flags & MREMAP_DONTUNMAP != 0 {
+        old_len
+    } else {
+        0
+    };
+    let growth = new_len.saturating_sub(old_len) + kept;
+    if crate::limits::commits(vma.prot) && vma.name != crate::mm::VmaName::Stack {
+        k.mem_charge(p, growth)?;
+    }
     if flags & MREMAP_FIXED != 0 {
         let new_end = new_addr.checked_add(new_len).ok_or(Errno::EINVAL)?;
         if new_addr % PAGE_SIZE != 0 || (new_addr < old_end && addr < new_end) {

@@ -101,14 +101,19 @@ pub fn encode_statx(st: &Stat) -> [u8; 256] {
     b
 }
 
-/// `struct statfs` on 64-bit asm-generic: 120 bytes.
-fn encode_statfs(f_type: i64) -> [u8; 120] {
-    // The vfs lives in memory and does no space accounting, so the sizes are nominal: the
-    // 4 GiB a wasm32 guest can address, 3 GiB of it free (the figures sysinfo gives).
-    let (blocks, free) = if f_type == OVERLAYFS_SUPER_MAGIC {
-        (1u64 << 20, 3u64 << 18)
+/// `struct statfs` on 64-bit asm-generic: 120 bytes. The root filesystem's sizes are the
+/// writable layer's (its limit, `FRISCY_DISK`, and what is written), as df shows for a
+/// container's overlay; other filesystems report none.
+fn encode_statfs(f_type: i64, usage: friscy_vfs::Usage) -> [u8; 120] {
+    let (blocks, free, files, ffree) = if f_type == OVERLAYFS_SUPER_MAGIC {
+        (
+            usage.capacity / 4096,
+            usage.capacity.saturating_sub(usage.used) / 4096,
+            usage.inodes,
+            usage.inodes.saturating_sub(usage.inodes_used),
+        )
     } else {
-        (0, 0)
+        (0, 0, 0, 0)
     };
     let fields: [i64; 15] = [
         f_type,
@@ -116,8 +121,8 @@ fn encode_statfs(f_type: i64) -> [u8; 120] {
         blocks as i64, // f_blocks
         free as i64,   // f_bfree
         free as i64,   // f_bavail
-        0,             // f_files: no inode limit
-        0,             // f_ffree
+        files as i64,  // f_files
+        ffree as i64,  // f_ffree
         0,             // f_fsid (two zero ints)
         255,           // f_namelen
         4096,          // f_frsize
@@ -255,14 +260,16 @@ pub fn sys_statfs(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let ino = k.lookup_at(p, AT_FDCWD, &path, true)?;
     let kind = FileKind::Inode(ino);
     let f_type = k.fs_type_of(&kind);
-    k.write_user(p, a[1], &encode_statfs(f_type))?;
+    let usage = k.fs.usage();
+    k.write_user(p, a[1], &encode_statfs(f_type, usage))?;
     Ok(0)
 }
 
 pub fn sys_fstatfs(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let kind = p.fds.file(fd_arg(a[0]))?.borrow().kind.clone();
     let f_type = k.fs_type_of(&kind);
-    k.write_user(p, a[1], &encode_statfs(f_type))?;
+    let usage = k.fs.usage();
+    k.write_user(p, a[1], &encode_statfs(f_type, usage))?;
     Ok(0)
 }
 
