@@ -15,6 +15,8 @@
 # ~/.cache/friscy/fixtures) or FRISCY_DEBIAN_TAR names. FRISCY_DEBIAN=0 skips building it
 # (the Debian cases then print SKIPPED). `cargo test` runs the cases known to pass;
 # FRISCY_REFERENCE_ALL=1 also runs every case and prints the pass/fail table.
+#
+# The fuzz targets (scripts/fuzz.sh) run FRISCY_FUZZ_SECONDS (default 30) each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
@@ -39,6 +41,8 @@ echo "test: cargo test" >&2
 # The host has no tests of its own; its behaviour is tested end to end (tests/e2e.rs).
 # FRISCY_FUZZ_WASM=1: exec's fuzzer also runs its programs on the wasm32 interpreter.
 FRISCY_FUZZ_WASM=1 cargo test --workspace --exclude friscy-host
+echo "test: fuzz targets, ${FRISCY_FUZZ_SECONDS:-30} s each (scripts/fuzz.sh)" >&2
+scripts/fuzz.sh
 echo "test: exec's unit tests on wasm32 (under wasmtime)" >&2
 # exec also runs as wasm32, where usize has 32 bits (guest addresses once wrapped there).
 CARGO_TARGET_WASM32_WASIP2_RUNNER="wasmtime run" \

@@ -194,10 +194,28 @@ impl Kernel {
     }
 
     /// `run_command` with process 1 starting in directory `cwd` (an image's WorkingDir).
-    pub fn run_command_in(&mut self, cwd: Ino, argv: Vec<Vec<u8>>, mut envp: Vec<Vec<u8>>) -> u8 {
+    pub fn run_command_in(&mut self, cwd: Ino, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> u8 {
+        match self.spawn_init(cwd, argv, envp) {
+            Ok(init) => {
+                self.fg_pgrp = init.pid;
+                self.run_init(init).shell_status()
+            }
+            Err(status) => status,
+        }
+    }
+
+    /// Load process 1 (PATH search, ELF, stdio on descriptors 0-2) without running it
+    /// (`run_init` does; the syscall fuzzer drives it by hand). Errors are reported and
+    /// come back as the status a shell would give.
+    pub fn spawn_init(
+        &mut self,
+        cwd: Ino,
+        argv: Vec<Vec<u8>>,
+        mut envp: Vec<Vec<u8>>,
+    ) -> Result<Process, u8> {
         let Some(cmd) = argv.first().cloned() else {
             self.report("no command given (usage: friscy.wasm -- /path/to/program [args...])");
-            return 2;
+            return Err(2);
         };
         if !envp.iter().any(|e| e.starts_with(b"PATH=")) {
             envp.insert(0, [b"PATH=".as_slice(), DEFAULT_PATH].concat());
@@ -215,14 +233,14 @@ impl Kernel {
                 "{}: command not found",
                 String::from_utf8_lossy(&cmd)
             ));
-            return 127;
+            return Err(127);
         };
         let image = match self.load_program(cwd, &path, argv, &envp) {
             Ok(image) => image,
             Err(e) => {
                 let msg = e.message();
                 self.report(&msg);
-                return e.shell_status();
+                return Err(e.shell_status());
             }
         };
         let mut fds = FdTable::default();
@@ -273,8 +291,6 @@ impl Kernel {
             children_instret: 0,
             death_reason: None,
         };
-        self.fg_pgrp = pid;
-        let status = self.run_init(init);
-        status.shell_status()
+        Ok(init)
     }
 }
