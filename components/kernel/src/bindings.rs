@@ -31,6 +31,12 @@ mod generated {
 
 pub(crate) use generated::wasi;
 
+/// How long the guest's machine seems to have been up when the run starts. wasmtime's
+/// monotonic clock starts at zero with each run, where Linux's CLOCK_MONOTONIC has counted
+/// since boot: a program that asks for a time a second in the past (ipc_timerfd's
+/// TFD_TIMER_ABSTIME) got a negative time, and EINVAL, under `wasmtime run`.
+const BOOT_NS: u64 = 60_000_000_000;
+
 /// The host side of the kernel, over WASI: the standard streams as wasi:io streams (so
 /// stdin can be read without blocking and waited on with `wasi:io/poll`), clocks, random.
 struct WasiHost {
@@ -97,7 +103,7 @@ impl Host for WasiHost {
         (now.seconds as i64, now.nanoseconds)
     }
     fn monotonic_ns(&self) -> u64 {
-        wasi::clocks::monotonic_clock::now()
+        wasi::clocks::monotonic_clock::now() + BOOT_NS
     }
     fn random(&mut self, buf: &mut [u8]) {
         let bytes = wasi::random::random::get_random_bytes(buf.len() as u64);
@@ -117,7 +123,8 @@ impl Host for WasiHost {
             pollables.push(self.stdin.subscribe());
         }
         if let Some(t) = deadline_ns {
-            pollables.push(wasi::clocks::monotonic_clock::subscribe_instant(t));
+            let host = t.saturating_sub(BOOT_NS);
+            pollables.push(wasi::clocks::monotonic_clock::subscribe_instant(host));
         }
         if !pollables.is_empty() {
             let refs: Vec<&wasi::io::poll::Pollable> = pollables.iter().collect();

@@ -84,7 +84,10 @@ impl FileData {
                 if budget.used >= budget.capacity {
                     return None;
                 }
-                let mut page = new_page()?;
+                let Some(mut page) = new_page() else {
+                    budget.host_refused = true;
+                    return None;
+                };
                 let start = idx * PAGE as u64;
                 if start < lower_len {
                     let m = (lower_len - start).min(PAGE as u64) as usize;
@@ -146,10 +149,12 @@ impl FileData {
 
 /// The writable layer's page budget: pages in use across every file, and how many there
 /// may be (`FRISCY_DISK`); past it writes fail with ENOSPC.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Budget {
     pub used: u64,
     pub capacity: u64,
+    /// A page could not be allocated at all: the host's memory, not the budget, ran out.
+    pub host_refused: bool,
 }
 
 /// A zeroed page, or None when the host has no memory for one: the write that needed it
@@ -181,6 +186,7 @@ mod tests {
         Budget {
             used: 0,
             capacity: u64::MAX,
+            host_refused: false,
         }
     }
 
@@ -230,6 +236,7 @@ mod tests {
         let mut b = Budget {
             used: 0,
             capacity: 2,
+            host_refused: false,
         };
         // Three pages wanted, two to be had: a short write, as on a full tmpfs.
         assert_eq!(

@@ -160,7 +160,16 @@ pub struct Vfs<R: RootfsSource> {
     /// Nodes the image itself holds (the inode limit counts the ones beyond them).
     image_inodes: u64,
     inode_capacity: u64,
+    /// Memory set aside at the start and given back the first time the host refuses a
+    /// page: what comes next still needs memory (in a component, the canonical ABI
+    /// allocates each call's arguments, a write's data included, and cannot fail
+    /// gracefully), so the layer stops growing while there is still some left.
+    reserve: Option<Vec<u8>>,
 }
+
+/// The reserve's size: more than the largest argument a call brings (the kernel moves
+/// file data in 1 MiB pieces) and the small allocations that go with it.
+const RESERVE: usize = 4 << 20;
 
 impl<R: RootfsSource> Vfs<R> {
     /// Index the image (its headers only) into a filesystem.
@@ -174,8 +183,11 @@ impl<R: RootfsSource> Vfs<R> {
             budget: file::Budget {
                 used: 0,
                 capacity: UNBOUNDED,
+                host_refused: false,
             },
             inode_capacity: UNBOUNDED,
+            // A component's linear memory grows for it now, touched or not.
+            reserve: Some(vec![0u8; RESERVE]),
         })
     }
 
@@ -273,6 +285,12 @@ impl<R: RootfsSource> Fs for Vfs<R> {
         }
         // As much as fits: a short count, then ENOSPC (write(2) on a full filesystem).
         let done = f.write(&mut self.lower, offset, data, &mut self.budget);
+        if std::mem::take(&mut self.budget.host_refused) {
+            // The host has no more memory for us: the layer is full from now on, and the
+            // reserve goes back for what must still be allocated.
+            self.budget.capacity = self.budget.used;
+            self.reserve = None;
+        }
         if done == 0 {
             return Err(Errno::ENOSPC);
         }
