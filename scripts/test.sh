@@ -38,9 +38,11 @@ else
   [ -n "${FRISCY_DEBIAN_TAR:-}" ] || echo "test: SKIPPED the Debian reference cases: FRISCY_DEBIAN=0" >&2
 fi
 echo "test: cargo test" >&2
-# The host has no tests of its own; its behaviour is tested end to end (tests/e2e.rs).
+# The host's behaviour is tested end to end (tests/e2e.rs); its unit tests (the rootfs
+# cache, limits) run in release, reusing the wasmtime that build.sh compiled.
 # FRISCY_FUZZ_WASM=1: exec's fuzzer also runs its programs on the wasm32 interpreter.
 FRISCY_FUZZ_WASM=1 cargo test --workspace --exclude friscy-host
+cargo test --quiet --release -p friscy-host
 echo "test: fuzz targets, ${FRISCY_FUZZ_SECONDS:-30} s each (scripts/fuzz.sh)" >&2
 scripts/fuzz.sh
 echo "test: exec's unit tests on wasm32 (under wasmtime)" >&2

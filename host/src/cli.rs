@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 pub const USAGE: &str = "\
 usage: friscy run --rootfs IMAGE [options] [--] COMMAND [ARGS...]
+       friscy cache prune [--all]
 
 Runs a riscv64 Linux program from a root filesystem image inside the friscy component.
 
@@ -31,6 +32,11 @@ options:
   -h, --help           this text
   -V, --version        friscy's version
 
+Limits (as environment variables, e.g. -e FRISCY_MEMORY=256m): FRISCY_MEMORY,
+FRISCY_PIDS_LIMIT, FRISCY_NOFILE, FRISCY_DISK, FRISCY_TIMEOUT (docs/SECURITY.md).
+`friscy cache prune` trims the decompressed-image cache to FRISCY_ROOTFS_CACHE_MAX
+(default 8 GiB; least recently used first); --all empties it.
+
 The exit status is the guest's: its exit code, or 128+N when signal N killed it.
 125 means friscy itself failed; 126/127 that the command could not be executed/found.
 ";
@@ -52,6 +58,10 @@ pub struct RunArgs {
 
 pub enum Command {
     Run(RunArgs),
+    /// `friscy cache prune [--all]`: trim the rootfs cache to its size, or empty it.
+    CachePrune {
+        all: bool,
+    },
     Help,
     Version,
 }
@@ -59,6 +69,14 @@ pub enum Command {
 pub fn parse(mut args: impl Iterator<Item = String>) -> Result<Command, String> {
     match args.next().as_deref() {
         Some("run") => {}
+        Some("cache") => {
+            let rest: Vec<String> = args.collect();
+            return match rest.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+                ["prune"] => Ok(Command::CachePrune { all: false }),
+                ["prune", "--all"] => Ok(Command::CachePrune { all: true }),
+                _ => Err("usage: friscy cache prune [--all]".into()),
+            };
+        }
         Some("-h" | "--help" | "help") | None => return Ok(Command::Help),
         Some("-V" | "--version") => return Ok(Command::Version),
         Some(other) => return Err(format!("unknown command '{other}'")),

@@ -7,9 +7,11 @@
 
 mod cli;
 mod decompress;
+mod limits;
 mod relay;
 mod relay_transport;
 mod rootfs;
+mod tarcheck;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -26,6 +28,8 @@ use rootfs::RootfsFile;
 struct State {
     wasi: WasiCtx,
     table: ResourceTable,
+    /// The store limit on linear memories (limits.rs).
+    limiter: limits::Limiter,
     /// The WebSocket to the proxy, with `--proxy`.
     relay: Option<relay_transport::WsTransport>,
 }
@@ -46,6 +50,16 @@ fn main() -> ExitCode {
             Err(e) => {
                 eprintln!("friscy: {e:#}");
                 ExitCode::from(125)
+            }
+        },
+        Ok(cli::Command::CachePrune { all }) => match decompress::prune(all) {
+            Ok((n, bytes)) => {
+                eprintln!("friscy: removed {n} cached image(s), {} MiB", bytes >> 20);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("friscy: cache prune: {e:#}");
+                ExitCode::from(1)
             }
         },
         Ok(cli::Command::Help) => {
@@ -91,14 +105,16 @@ fn component_path(args: &RunArgs) -> Result<PathBuf> {
     )
 }
 
-/// Compile the component, or load it from the cache of compiled components.
-fn load_component(engine: &Engine, path: &Path) -> Result<Component> {
+/// Compile the component, or load it from the cache of compiled components. `epoch`:
+/// whether the engine has epoch interruption (compiled code differs).
+fn load_component(engine: &Engine, path: &Path, epoch: bool) -> Result<Component> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let key = {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
         bytes.hash(&mut h);
         env!("CARGO_PKG_VERSION").hash(&mut h);
+        epoch.hash(&mut h);
         format!("{:016x}", h.finish())
     };
     let cache = std::env::var_os("FRISCY_CACHE")
@@ -132,7 +148,9 @@ fn load_component(engine: &Engine, path: &Path) -> Result<Component> {
     Ok(component)
 }
 
-fn run(args: RunArgs) -> Result<u8> {
+fn run(mut args: RunArgs) -> Result<u8> {
+    // Limits first: a malformed one is the user's error, reported before any work.
+    let host_limits = limits::resolve(&mut args.env)?;
     // A friscy-pack bundle directory: its rootfs.tar, and its manifest.json as the image
     // config (entrypoint, cmd, env, working dir), as the packed component would have.
     let (image, config) = if args.rootfs.is_dir() {
@@ -149,8 +167,9 @@ fn run(args: RunArgs) -> Result<u8> {
         Some(url) => Some(relay::connect(url)?),
         None => None,
     };
-    let engine = Engine::new(&Config::new())?;
-    let component = load_component(&engine, &component_path(&args)?)?;
+    let epoch = host_limits.interrupt_after.is_some();
+    let engine = Engine::new(Config::new().epoch_interruption(epoch))?;
+    let component = load_component(&engine, &component_path(&args)?, epoch)?;
 
     let mut linker: Linker<State> = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
@@ -199,18 +218,48 @@ fn run(args: RunArgs) -> Result<u8> {
     let state = State {
         wasi: wasi.build(),
         table: ResourceTable::new(),
+        limiter: limits::Limiter::new(&host_limits),
         relay,
     };
     let mut store = Store::new(&engine, state);
+    store.limiter(|s| &mut s.limiter);
+    if let Some(after) = host_limits.interrupt_after {
+        // The backstop for FRISCY_TIMEOUT: one epoch tick, after the timeout and a grace.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_trap();
+        let engine = engine.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(after);
+            engine.increment_epoch();
+        });
+    }
     let command = Command::instantiate(&mut store, &component, &linker)
         .map_err(anyhow::Error::from)
         .context("instantiating the friscy component")?;
-    match command.wasi_cli_run().call_run(&mut store) {
+    let result = command.wasi_cli_run().call_run(&mut store);
+    match result {
         Ok(Ok(())) => Ok(0),
         Ok(Err(())) => Ok(1),
-        Err(e) => match e.downcast_ref::<I32Exit>() {
-            Some(exit) => Ok(exit.0 as u8),
-            None => Err(anyhow::Error::from(e).context("the friscy component trapped")),
-        },
+        Err(e) => {
+            if let Some(exit) = e.downcast_ref::<I32Exit>() {
+                return Ok(exit.0 as u8);
+            }
+            // A limit the kernel could not turn into an errno: one line, and the status
+            // of a container killed by SIGKILL (137), as docker reports an OOM kill.
+            if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
+                eprintln!("friscy: timeout: the run was interrupted (--timeout)");
+                return Ok(137);
+            }
+            let limiter = &store.data().limiter;
+            if limiter.refused {
+                eprintln!(
+                    "friscy: out of memory: the component reached its store limit of {} MiB \
+                     (memory + disk + overhead; raise --memory or FRISCY_MEMORY)",
+                    limiter.max() >> 20
+                );
+                return Ok(137);
+            }
+            Err(anyhow::Error::from(e).context("the friscy component trapped"))
+        }
     }
 }

@@ -18,6 +18,10 @@ pub struct RootfsFile {
 
 impl RootfsFile {
     pub fn open(path: &Path) -> Result<RootfsFile> {
+        // Opening a FIFO would wait for a writer forever, and the image is read at random
+        // offsets anyway: only regular files (and block devices) will do.
+        let meta = std::fs::metadata(path).with_context(|| format!("rootfs {}", path.display()))?;
+        check_kind(&meta.file_type()).with_context(|| format!("rootfs {}", path.display()))?;
         let mut file =
             File::open(path).with_context(|| format!("opening rootfs {}", path.display()))?;
         let mut magic = [0u8; 6];
@@ -27,7 +31,12 @@ impl RootfsFile {
         if let Some(kind) = kind {
             let tar = crate::decompress::cached_tar(path, kind)
                 .with_context(|| format!("rootfs {}", path.display()))?;
-            file = File::open(&tar).with_context(|| format!("opening {}", tar.display()))?;
+            file =
+                File::open(&tar.path).with_context(|| format!("opening {}", tar.path.display()))?;
+            if tar.temporary {
+                // Too big for the cache: it lives as long as this open file.
+                let _ = std::fs::remove_file(&tar.path);
+            }
         }
         let size = file.metadata()?.len();
         Ok(RootfsFile { file, size })
@@ -47,6 +56,24 @@ impl RootfsFile {
         buf.truncate(done);
         buf
     }
+}
+
+/// Whether a file of this type can be an image.
+fn check_kind(t: &std::fs::FileType) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let what = if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else {
+        return Ok(());
+    };
+    anyhow::bail!(
+        "is {what}; an image must be a regular file (it is read at random offsets), \
+         a friscy-pack bundle directory, or a block device"
+    )
 }
 
 pub fn add_to_linker<T: 'static>(

@@ -37,12 +37,15 @@ use crate::{Kernel, signal};
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
 
-/// Guest memory when `FRISCY_MEMORY` is unset. A component cannot see the host's RAM, so
-/// this bounds what one wasm32 memory can give anyway; the native host sets a fraction of
-/// the host's RAM instead.
-pub const DEFAULT_MEMORY: u64 = 2 * GIB;
-/// The writable layer's size when `FRISCY_DISK` is unset.
-pub const DEFAULT_DISK: u64 = 2 * GIB;
+/// Guest memory when `FRISCY_MEMORY` is unset (the native host uses the smaller of this
+/// and a quarter of the host's RAM). A component cannot see the host's RAM; what bounds
+/// this is what exec can hold in one wasm32 memory: its flat arenas grow by copying, so a
+/// guest committing much more than 1 GiB made it abort. (With paged guest memory this can
+/// go up to about 3 GiB.)
+pub const DEFAULT_MEMORY: u64 = GIB;
+/// The writable layer's size when `FRISCY_DISK` is unset (the native host: the smaller of
+/// this and a quarter of the host's RAM).
+pub const DEFAULT_DISK: u64 = GIB;
 /// Tasks when `FRISCY_PIDS_LIMIT` is unset: enough for any build or test suite, few
 /// enough that a fork bomb stops long before the host notices.
 pub const DEFAULT_PIDS: u32 = 1024;
@@ -483,7 +486,7 @@ mod tests {
         assert!(k.yield_now && cur.exit.is_none());
         assert_eq!(
             lines.borrow().as_slice(),
-            ["friscy: out of memory: killed process 2 (p2), 200 MiB committed; limit 2048 MiB"]
+            ["friscy: out of memory: killed process 2 (p2), 200 MiB committed; limit 1024 MiB"]
         );
         // While the victim is dying, nobody else is killed: its memory is about to return.
         k.yield_now = false;
