@@ -111,8 +111,10 @@ impl TarCheck {
         Ok(())
     }
 
-    /// The archive is complete (the stream has ended): its end marker was seen, or it
-    /// stopped at a header boundary after at least one member (GNU tar accepts both).
+    /// The archive is complete (the stream has ended): its end marker was seen. (GNU tar
+    /// also takes an archive that stops at a header boundary; the vfs does not, so neither
+    /// does the cache.) Returns the archive's length up to and including the first zero
+    /// block.
     pub fn finish(&self) -> Result<u64> {
         if self.ended {
             return Ok(self.pos);
@@ -120,13 +122,16 @@ impl TarCheck {
         if self.entries == 0 {
             bail!("not a tar archive: no members");
         }
-        if self.skip > 0 || !self.header.is_empty() || self.next_size.is_some() {
+        if self.skip > 0 || !self.header.is_empty() {
             bail!(
                 "truncated tar archive: it ends inside a member at byte {}",
                 self.pos
             );
         }
-        Ok(self.pos)
+        bail!(
+            "truncated tar archive: no end-of-archive marker after byte {}",
+            self.pos
+        )
     }
 }
 
@@ -235,8 +240,9 @@ mod tests {
         let mut bad = a.clone();
         bad[0] ^= 1;
         assert!(check_in_pieces(&bad, 512).is_err());
-        // Ending at a header boundary without the marker is accepted, as GNU tar does.
-        assert!(check_in_pieces(&a[..2048], 512).is_ok());
+        // Ending at a header boundary without the marker is refused (the vfs would).
+        let e = check_in_pieces(&a[..2048], 512).unwrap_err().to_string();
+        assert!(e.contains("no end-of-archive marker"), "{e}");
     }
 
     #[test]
