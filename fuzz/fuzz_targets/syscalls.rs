@@ -40,8 +40,7 @@ fuzz_target!(|data: &[u8]| {
     ]);
     let Some(mut k) = kernel(image) else { return };
     let root = k.fs.root();
-    let Ok(mut p) = k.spawn_init(root, vec![b"/bin/init".to_vec()], vec![b"A=1".to_vec()])
-    else {
+    let Ok(mut p) = k.spawn_init(root, vec![b"/bin/init".to_vec()], vec![b"A=1".to_vec()]) else {
         panic!("the tiny ELF loads");
     };
     let sp = k.machine.x(p.hart(), 2);
@@ -64,13 +63,13 @@ fuzz_target!(|data: &[u8]| {
             let kind = input.u8().unwrap_or(0);
             *a = match kind % 8 {
                 0 => 0,
-                1 => u64::from(kind >> 3),                       // small: fds, flags
-                2 => (-(i64::from(kind >> 3)) - 1) as u64,       // -1, AT_FDCWD-like
+                1 => u64::from(kind >> 3), // small: fds, flags
+                2 => (-(i64::from(kind >> 3)) - 1) as u64, // -1, AT_FDCWD-like
                 3 => scratch + u64::from(input.u8().unwrap_or(0)) * 64, // valid memory
-                4 => input.u64(),                                // anything
+                4 => input.u64(),          // anything
                 5 => 0x10000 + u64::from(input.u8().unwrap_or(0)) * 16, // the program
-                6 => 1u64 << (kind >> 2),                        // one bit
-                _ => u64::from(input.u8().unwrap_or(0)) << 12,   // page-sized
+                6 => 1u64 << (kind >> 2),  // one bit
+                _ => u64::from(input.u8().unwrap_or(0)) << 12, // page-sized
             };
         }
         let _ = dispatch(&mut k, &mut p, nr, args);
