@@ -16,7 +16,8 @@
 # Each run starts from the pristine image: a fresh overlay (or a copy) over the extracted
 # tree, in its own mount, pid and UTS namespace (hostname "friscy", as friscy's uname),
 # with /proc and the host's /dev mounted, stdin as given, and only the environment that
-# `friscy run` gives a guest: PATH (friscy's default) and HOME=/root, plus FRISCY_REF_ENV
+# `friscy run` gives a guest: PATH (friscy's default), HOME=/root and HOSTNAME=friscy
+# (docker run's variables), plus FRISCY_REF_ENV
 # (newline-separated KEY=VALUE) if set. A run is killed after $FRISCY_REFERENCE_TIMEOUT
 # seconds (default 60; status 124, like timeout(1)).
 #
@@ -121,7 +122,7 @@ exec 9>&-
 run=$(mktemp -d "$CACHE/run.XXXXXX")
 trap 'umount -l "$run/m" 2>/dev/null || true; rm -rf "$run"' EXIT
 mkdir -p "$run/u" "$run/w" "$run/m"
-env_args=(PATH=$GUEST_PATH HOME=/root)
+env_args=(PATH=$GUEST_PATH HOME=/root HOSTNAME=friscy)
 if [ -n "${FRISCY_REF_ENV:-}" ]; then
   while IFS= read -r kv; do [ -n "$kv" ] && env_args+=("$kv"); done <<<"$FRISCY_REF_ENV"
 fi

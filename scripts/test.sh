@@ -38,10 +38,14 @@ else
   [ -n "${FRISCY_DEBIAN_TAR:-}" ] || echo "test: SKIPPED the Debian reference cases: FRISCY_DEBIAN=0" >&2
 fi
 echo "test: cargo test" >&2
-# The host's behaviour is tested end to end (tests/e2e.rs); its unit tests (the rootfs
-# cache, limits) run in release, reusing the wasmtime that build.sh compiled.
+# The host's behaviour is tested end to end (tests/e2e.rs); `friscy serve` below.
 # FRISCY_FUZZ_WASM=1: exec's fuzzer also runs its programs on the wasm32 interpreter.
-FRISCY_FUZZ_WASM=1 cargo test --workspace --exclude friscy-host
+FRISCY_FUZZ_WASM=1 cargo test --workspace --exclude friscy-host --exclude friscy-shim
+# The shim and the host link wasmtime: their unit tests (the shim's; the host's rootfs
+# cache and limits) reuse the release build scripts/build.sh made instead of compiling
+# wasmtime again in debug. (The shim's behaviour under a real containerd is
+# tests/containerd.rs, above.)
+cargo test --release -p friscy-shim
 cargo test --quiet --release -p friscy-host
 echo "test: fuzz targets, ${FRISCY_FUZZ_SECONDS:-30} s each (scripts/fuzz.sh)" >&2
 scripts/fuzz.sh
@@ -49,6 +53,10 @@ echo "test: exec's unit tests on wasm32 (under wasmtime)" >&2
 # exec also runs as wasm32, where usize has 32 bits (guest addresses once wrapped there).
 CARGO_TARGET_WASM32_WASIP2_RUNNER="wasmtime run" \
   cargo test --quiet --target wasm32-wasip2 -p friscy-exec --lib
+echo "test: friscy serve's path checks (release, sharing the host build's dependencies)" >&2
+cargo test --quiet --release -p friscy-host serve::
+echo "test: friscy-pack --web sites under Node and in Chromium (web/test/run.sh)" >&2
+web/test/run.sh
 if [ "${FRISCY_REFERENCE_ALL:-0}" = 1 ]; then
   echo "test: every differential case (FRISCY_REFERENCE_ALL=1)" >&2
   scripts/reference-table.sh

@@ -71,8 +71,9 @@ fn sealed_component_imports_only_wasi_and_exports_run() {
 }
 
 #[test]
-fn open_component_imports_the_rootfs_and_its_config() {
+fn open_component_imports_the_rootfs_its_config_and_the_console() {
     let expected = [
+        "import friscy:tty/console@0.1.0;",
         "import friscy:vfs/image@0.1.0;",
         "import friscy:vfs/rootfs@0.1.0;",
     ];
@@ -143,6 +144,8 @@ fn swapping_exec_in_the_wac_file_still_runs() {
         .arg(format!("friscy:open={}", open.display()))
         .arg("--dep")
         .arg(format!("friscy:rootfs={}", c("rootfs")))
+        .arg("--dep")
+        .arg(format!("friscy:console={}", c("console-wasi")))
         .arg(root().join("compose/friscy-sealed.wac")));
     assert_eq!(r.status, Some(0), "{}", r.stderr);
     let r = wasmtime(&sealed, &["/hello", "a", "b"]);

@@ -214,10 +214,12 @@ pub fn debian_tar() -> Option<PathBuf> {
 }
 
 /// The environment both friscy and the reference give a guest in the differential tests
-/// (scripts/reference.sh adds exactly these; friscy adds PATH itself).
+/// (scripts/reference.sh adds exactly these; friscy adds all three itself too, as
+/// docker run does).
 pub const GUEST_ENV: &[&str] = &[
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "HOME=/root",
+    "HOSTNAME=friscy",
 ];
 
 /// Whether scripts/reference.sh can run commands in `image` here (root, qemu-user-static,

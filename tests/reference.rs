@@ -169,6 +169,12 @@ cases! {
     pass alpine_wget_refused: Alpine, sh("wget -q -O- http://127.0.0.1:9/ ; echo $?").net();
     pass alpine_fifo: Alpine, sh("mkfifo /tmp/f; ls -l /tmp/f | cut -c1; (echo through the fifo > /tmp/f &); cat /tmp/f; exec 3<>/tmp/f; echo rdwr >&3; read -r l <&3; echo $l; rm /tmp/f");
     pass alpine_shebang_script: Alpine, sh("printf '#!/bin/sh\\necho \"args: $*\"\\nexit 3\\n' > /tmp/s; chmod +x /tmp/s; /tmp/s a 'b c'; echo status $?");
+    // --- Alpine: users and permissions (root drops to other users with su; the
+    // reference's setuid calls and permission checks are the real kernel's).
+    pass alpine_su_nobody: Alpine, sh("su -s /bin/sh nobody -c 'id; echo $HOME; touch /root/x; cat /etc/shadow; ls /root; echo hi > /tmp/n; stat -c \"%U %G %a\" /tmp/n; kill -0 1'; echo status $?");
+    pass alpine_adduser_su: Alpine, sh("adduser -D -h /home/bob bob && id bob && stat -c '%U %G %a' /home/bob && su bob -c 'cd; touch f; stat -c \"%n %U %G %a\" f; id -un; echo $HOME; touch /etc/x'; echo status $?");
+    pass alpine_sticky_tmp_and_ownership: Alpine, sh("mkdir /tmp/s && chmod 1777 /tmp/s && echo x > /tmp/s/theirs && chmod 666 /tmp/s/theirs && su -s /bin/sh nobody -c 'rm -f /tmp/s/theirs; echo me > /tmp/s/mine; chmod 640 /tmp/s/mine; chown root /tmp/s/mine; chgrp root /tmp/s/mine; ls /tmp/s'; echo status $?; chown nobody:nogroup /tmp/s/theirs; stat -c '%U %G %a' /tmp/s/theirs /tmp/s/mine");
+    pass alpine_setuid_bits: Alpine, sh("cp /bin/busybox /tmp/bb && chmod 4755 /tmp/bb && stat -c %a /tmp/bb && chown nobody /tmp/bb && stat -c '%U %a' /tmp/bb && su -s /bin/sh nobody -c 'chmod 4755 /tmp/bb; stat -c %a /tmp/bb'");
 
     // --- Debian: coreutils, grep, sed, findutils, tar (glibc, dynamically linked).
     pass debian_cat: Debian, cmd(&["cat", "/etc/debian_version", "/etc/hostname"]);
@@ -198,6 +204,11 @@ cases! {
     pass debian_proc_status: Debian, sh("grep -E '^(Name|State|Uid):' /proc/self/status");
     pass debian_dash_jobs: Debian, sh("(sleep 1; echo slow) & (echo fast) & wait; echo done; sleep 5 & kill $!; wait $!; echo status $?").stdout_only();
     pass debian_dash_trap: Debian, sh("trap 'echo got USR1' USR1; kill -USR1 $$; echo after; trap 'echo bye' EXIT; exit 4");
+    // --- Debian: users (useradd, setpriv) and permissions. useradd fails on its audit
+    // socket (AF_NETLINK SOCK_RAW is EPERM) and setpriv on capset (ENOSYS).
+    fail debian_useradd_setpriv: Debian, sh("useradd -m -s /bin/sh alice && id alice && stat -c '%U %G %a' /home/alice && HOME=/home/alice setpriv --reuid=alice --regid=alice --init-groups sh -c 'cd; touch f; stat -c \"%n %U %G %a\" f; id -un; touch /etc/x; cat /etc/shadow'; echo status $?");
+    fail debian_setpriv_nobody: Debian, sh("setpriv --reuid=65534 --regid=65534 --clear-groups id; setpriv --reuid=65534 --regid=65534 --clear-groups ls /root; echo status $?");
+    pass debian_python_ids: Debian, py("import os\nprint(os.getresuid(), os.getresgid(), os.getgroups())\nos.setgroups([4, 24]); os.setresgid(100, 100, 0); os.setresuid(1000, 1000, 0)\nprint(os.getresuid(), os.getresgid(), os.getgroups())\ntry:\n    open('/etc/shadow')\nexcept PermissionError as e: print(e.errno)\nos.setresuid(0, 0, 0); print(os.geteuid(), len(open('/etc/shadow').read()) > 0)");
     // --- Debian: bash.
     pass debian_bash_arrays: Debian, bash("a=(x y z); echo ${#a[@]} ${a[1]}; declare -A m=([k]=v); echo ${m[k]}; s=hello; echo ${s^^} ${s:1:3} ${s/l/L}");
     pass debian_bash_version: Debian, bash("echo ${BASH_VERSINFO[0]}; shopt -s extglob; echo ok");

@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
     ]);
     let Some(mut k) = kernel(image) else { return };
     let root = k.fs.root();
-    if let Ok(p) = k.spawn_init(root, vec![b"/bin/x".to_vec(), b"arg".to_vec()], vec![]) {
+    if let Ok(p) = k.spawn_init(root, friscy_kernel::creds::Creds::root(), vec![b"/bin/x".to_vec(), b"arg".to_vec()], vec![]) {
         // Its stack holds argv where the auxv says.
         let sp = k.machine.x(p.hart(), 2);
         let mut argc = [0u8; 8];

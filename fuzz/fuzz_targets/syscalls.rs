@@ -40,7 +40,7 @@ fuzz_target!(|data: &[u8]| {
     ]);
     let Some(mut k) = kernel(image) else { return };
     let root = k.fs.root();
-    let Ok(mut p) = k.spawn_init(root, vec![b"/bin/init".to_vec()], vec![b"A=1".to_vec()]) else {
+    let Ok(mut p) = k.spawn_init(root, friscy_kernel::creds::Creds::root(), vec![b"/bin/init".to_vec()], vec![b"A=1".to_vec()]) else {
         panic!("the tiny ELF loads");
     };
     let sp = k.machine.x(p.hart(), 2);

@@ -6,7 +6,7 @@
 use friscy_vfs::{Fs, Vfs};
 use libfuzzer_sys::fuzz_target;
 
-fn walk(fs: &mut Vfs<Vec<u8>>, dir: u64, depth: u32, budget: &mut u32) {
+fn walk(fs: &mut Vfs<friscy_vfs::Tar<Vec<u8>>>, dir: u64, depth: u32, budget: &mut u32) {
     let Ok(entries) = fs.readdir(dir, 0, 256) else {
         return;
     };

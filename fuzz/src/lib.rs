@@ -51,9 +51,6 @@ impl Host for NullHost {
     fn write(&mut self, _: Stdio, _: &[u8]) -> Result<(), Errno> {
         Ok(())
     }
-    fn is_terminal(&self, _: Stdio) -> bool {
-        false
-    }
     fn wall_clock(&self) -> (i64, u32) {
         (1_700_000_000, 0)
     }

@@ -106,24 +106,26 @@ pub fn cache_max() -> Result<u64> {
     }
 }
 
-/// A decompressed image ready to open.
-pub struct Tar {
-    pub path: PathBuf,
-    /// Not in the cache (larger than all of it): remove once opened.
-    pub temporary: bool,
+/// Decompressed copies too big for the cache (`cached_tar`), removed by `release`.
+static TEMPORARY: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Done with `tar` (it is open, or unpacked elsewhere): a copy that is not in the cache is
+/// removed now (an open file keeps its bytes). Cache entries and other files stay.
+pub fn release(tar: &Path) {
+    let mut temporary = TEMPORARY.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(i) = temporary.iter().position(|p| p == tar) {
+        let _ = std::fs::remove_file(temporary.swap_remove(i));
+    }
 }
 
 /// The uncompressed tar for `path`, from the cache or decompressed into it now.
-pub fn cached_tar(path: &Path, kind: Compression) -> Result<Tar> {
+pub fn cached_tar(path: &Path, kind: Compression) -> Result<PathBuf> {
     let key = content_hash(path).with_context(|| format!("reading {}", path.display()))?;
     let dir = cache_dir()?;
     let out = dir.join(format!("{key}.tar"));
     if out.is_file() {
         touch(&out);
-        return Ok(Tar {
-            path: out,
-            temporary: false,
-        });
+        return Ok(out);
     }
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let max = cache_max()?;
@@ -166,18 +168,16 @@ pub fn cached_tar(path: &Path, kind: Compression) -> Result<Tar> {
             written >> 20,
             max >> 20
         );
-        return Ok(Tar {
-            path: part,
-            temporary: true,
-        });
+        TEMPORARY
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(part.clone());
+        return Ok(part);
     }
     // Room first, so the cache never holds more than its size.
     evict(&dir, max - written, Some(&out))?;
     std::fs::rename(&part, &out).with_context(|| format!("renaming into {}", out.display()))?;
-    Ok(Tar {
-        path: out,
-        temporary: false,
-    })
+    Ok(out)
 }
 
 /// Mark a cache entry as just used (its modification time orders eviction).

@@ -1,23 +1,31 @@
-//! `friscy`: the native host. It runs the open `friscy.wasm` (kernel + exec + vfs composed,
-//! still importing `friscy:vfs/rootfs`) on wasmtime, serves that import from an image file
-//! on disk, passes stdio and the chosen environment through, and exits with the guest's
-//! exact status. With `--proxy` it runs `friscy-relay-open.wasm` instead, whose net
+//! `friscy`: the native host. `friscy run IMAGE` (cli.rs) resolves any image input to a
+//! rootfs tar and an image config (image.rs, through friscy-pack's library), runs the open
+//! `friscy.wasm` (kernel + exec + vfs composed, still importing `friscy:vfs/rootfs`) on
+//! wasmtime, serves that import from the tar on disk, passes stdio and the chosen
+//! environment through, and exits with the guest's exact status. With `--proxy` it runs `friscy-relay-open.wasm` instead, whose net
 //! component relays sockets through `friscy-proxy`, and serves its `friscy:net/transport`
-//! import over a WebSocket (`relay_transport`), as a browser page would.
+//! import over a WebSocket (`relay_transport`), as a browser page would. With a root
+//! filesystem directory it runs `friscy-dir-open.wasm`, whose vfs reads the directory
+//! through `friscy:vfs/tree` (`friscy_host::tree`). The console (`friscy:tty/console`:
+//! `-t`, the window size, forwarded signals) is `terminal`.
 
 mod cli;
 mod decompress;
+mod image;
 mod limits;
 mod relay;
 mod relay_transport;
 mod rootfs;
+mod serve;
 mod tarcheck;
+mod terminal;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
-use wasmtime::component::{Component, Linker, ResourceTable};
+use clap::CommandFactory;
+use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::p2::bindings::sync::Command;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxView, WasiView};
@@ -32,6 +40,7 @@ struct State {
     limiter: limits::Limiter,
     /// The WebSocket to the proxy, with `--proxy`.
     relay: Option<relay_transport::WsTransport>,
+    console: terminal::Console,
 }
 
 impl WasiView for State {
@@ -44,15 +53,26 @@ impl WasiView for State {
 }
 
 fn main() -> ExitCode {
-    match cli::parse(std::env::args().skip(1)) {
-        Ok(cli::Command::Run(args)) => match run(args) {
-            Ok(status) => ExitCode::from(status),
-            Err(e) => {
-                eprintln!("friscy: {e:#}");
-                ExitCode::from(125)
+    // clap's short errors (with "did you mean"), exit status 2.
+    let parsed = match cli::parse(std::env::args().collect()) {
+        Ok(p) => p,
+        Err(e) => e.exit(),
+    };
+    match parsed.command {
+        cli::Command::Run(args) => {
+            if let Err(msg) = args.validate() {
+                eprintln!("friscy: {msg}");
+                return ExitCode::from(2);
             }
-        },
-        Ok(cli::Command::CachePrune { all }) => match decompress::prune(all) {
+            match run(*args) {
+                Ok(status) => ExitCode::from(status),
+                Err(e) => {
+                    eprintln!("friscy: {e:#}");
+                    ExitCode::from(125)
+                }
+            }
+        }
+        cli::Command::Cache(cli::CacheCommand::Prune { all }) => match decompress::prune(all) {
             Ok((n, bytes)) => {
                 eprintln!("friscy: removed {n} cached image(s), {} MiB", bytes >> 20);
                 ExitCode::SUCCESS
@@ -62,32 +82,32 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Ok(cli::Command::Help) => {
-            print!("{}", cli::USAGE);
+        cli::Command::Serve(args) => serve::main(&args),
+        cli::Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut cli::Cli::command(),
+                "friscy",
+                &mut std::io::stdout(),
+            );
             ExitCode::SUCCESS
-        }
-        Ok(cli::Command::Version) => {
-            println!("friscy {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
-        }
-        Err(msg) => {
-            eprintln!("friscy: {msg}\n\n{}", cli::USAGE);
-            ExitCode::from(2)
         }
     }
 }
 
 /// The open component: `--component`, `$FRISCY_COMPONENT`, or `friscy-open.wasm` next to
 /// this executable (where `scripts/build.sh` puts both). With `--proxy` the default is
-/// `friscy-relay-open.wasm` there, and `$FRISCY_COMPONENT` is ignored: it names the
-/// wasi:sockets build, which would not import the transport.
-fn component_path(args: &RunArgs) -> Result<PathBuf> {
+/// `friscy-relay-open.wasm` there, and with a root filesystem directory
+/// `friscy-dir-open.wasm`; `$FRISCY_COMPONENT` is ignored for both: it names the tar
+/// build, which imports neither the transport nor the tree.
+fn component_path(args: &RunArgs, rootfs: &Rootfs) -> Result<PathBuf> {
     if let Some(p) = &args.component {
         return Ok(p.clone());
     }
-    let default = match args.proxy {
-        Some(_) => "friscy-relay-open.wasm",
-        None => {
+    let default = match (&args.proxy, rootfs) {
+        (Some(_), _) => "friscy-relay-open.wasm",
+        (None, Rootfs::Dir(_)) => "friscy-dir-open.wasm",
+        (None, _) => {
             if let Some(p) = std::env::var_os("FRISCY_COMPONENT") {
                 return Ok(p.into());
             }
@@ -105,61 +125,39 @@ fn component_path(args: &RunArgs) -> Result<PathBuf> {
     )
 }
 
-/// Compile the component, or load it from the cache of compiled components. `epoch`:
-/// whether the engine has epoch interruption (compiled code differs).
-fn load_component(engine: &Engine, path: &Path, epoch: bool) -> Result<Component> {
-    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let key = {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        bytes.hash(&mut h);
-        env!("CARGO_PKG_VERSION").hash(&mut h);
-        epoch.hash(&mut h);
-        format!("{:016x}", h.finish())
-    };
-    let cache = std::env::var_os("FRISCY_CACHE")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/friscy")))
-        .map(|d| d.join("compiled").join(format!("{key}.cwasm")));
-    if let Some(cached) = &cache
-        && cached.exists()
-    {
-        // SAFETY: the file is one this program serialized with the same wasmtime build
-        // (the key covers the component bytes and our version) into our own cache
-        // directory; wasmtime also checks its header for engine compatibility.
-        if let Ok(c) = unsafe { Component::deserialize_file(engine, cached) } {
-            return Ok(c);
-        }
-    }
-    let component = Component::new(engine, &bytes)
-        .map_err(anyhow::Error::from)
-        .with_context(|| format!("compiling {}", path.display()))?;
-    if let Some(cached) = &cache
-        && let Ok(serialized) = component.serialize()
-    {
-        // The cache is an optimisation: failing to write it is not an error.
-        let _ = std::fs::create_dir_all(cached.parent().unwrap());
-        let tmp = cached.with_extension("tmp");
-        if std::fs::write(&tmp, serialized).is_ok() {
-            let _ = std::fs::rename(&tmp, cached);
-        }
-    }
-    Ok(component)
+/// What `--rootfs` named.
+enum Rootfs {
+    /// A tar image, with the image config (empty, or a bundle's manifest.json).
+    Tar(RootfsFile, Vec<u8>),
+    /// A root filesystem directory (friscy-dir-open.wasm reads it in place).
+    Dir(PathBuf),
 }
 
-fn run(mut args: RunArgs) -> Result<u8> {
-    // Limits first: a malformed one is the user's error, reported before any work.
-    let host_limits = limits::resolve(&mut args.env)?;
-    // A friscy-pack bundle directory: its rootfs.tar, and its manifest.json as the image
-    // config (entrypoint, cmd, env, working dir), as the packed component would have.
-    let (image, config) = if args.rootfs.is_dir() {
-        let manifest = args.rootfs.join("manifest.json");
-        let config =
-            std::fs::read(&manifest).with_context(|| format!("bundle {}", manifest.display()))?;
-        (RootfsFile::open(&args.rootfs.join("rootfs.tar"))?, config)
+fn run(args: RunArgs) -> Result<u8> {
+    // The guest's variables, then the options the kernel applies (user, working dir,
+    // limits...) as FRISCY_* variables, exactly as `wasmtime run --env` would give them;
+    // a later one wins.
+    let mut env = args.guest_env().map_err(anyhow::Error::msg)?;
+    env.extend(
+        args.kernel_env()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v)),
+    );
+    // Limits next: a malformed one is the user's error, reported before any work. The
+    // defaults that protect the host are added to `env` for the kernel.
+    let host_limits = limits::resolve(&mut env)?;
+    let (image, command) = args.image_and_command();
+    // A directory that is no image (no bundle, OCI layout or `docker save` manifest) is the
+    // root filesystem itself, read in place by friscy-dir-open.wasm; anything else becomes
+    // a tar and an image config (image.rs).
+    let rootfs = if image::is_rootfs_dir(std::path::Path::new(&image)) {
+        if args.proxy.is_some() {
+            bail!("--proxy with a root filesystem directory is not supported (use a tar image)");
+        }
+        Rootfs::Dir(PathBuf::from(&image))
     } else {
-        (RootfsFile::open(&args.rootfs)?, Vec::new())
+        let resolved = image::resolve(&image, &args.platform, args.quiet)?;
+        Rootfs::Tar(RootfsFile::open(&resolved.rootfs)?, resolved.config)
     };
     // Connect before compiling: a proxy that is down or refuses us is the likelier error,
     // and the user should not wait for a compile to hear about it.
@@ -167,59 +165,70 @@ fn run(mut args: RunArgs) -> Result<u8> {
         Some(url) => Some(relay::connect(url)?),
         None => None,
     };
+    // Epoch interruption changes the compiled code: only runs with a timeout have it
+    // (`compiled` keys its cache by the engine's configuration).
     let epoch = host_limits.interrupt_after.is_some();
     let engine = Engine::new(Config::new().epoch_interruption(epoch))?;
-    let component = load_component(&engine, &component_path(&args)?, epoch)?;
+    let component = friscy_host::compiled::load(&engine, &component_path(&args, &rootfs)?)?;
 
     let mut linker: Linker<State> = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-    rootfs::add_to_linker(&mut linker, image, config)?;
+    match rootfs {
+        Rootfs::Tar(image, config) => rootfs::add_to_linker(&mut linker, image, config)?,
+        Rootfs::Dir(dir) => friscy_host::tree::add_to_linker(
+            &mut linker,
+            friscy_host::tree::open(&dir)?,
+            Vec::new(),
+        )?,
+    }
     if relay.is_some() {
         relay::add_to_linker(&mut linker)?;
     }
+    terminal::add_to_linker(&mut linker)?;
 
     let mut wasi = WasiCtx::builder();
-    wasi.inherit_stdio();
+    // docker run: without -i the container's stdin is empty.
+    if args.interactive {
+        wasi.inherit_stdin();
+    }
+    wasi.inherit_stdout();
+    wasi.inherit_stderr();
     wasi.arg("friscy");
-    for a in &args.command {
+    for a in &command {
         wasi.arg(a);
     }
-    for (k, v) in &args.env {
+    if args.tty && !env.iter().any(|(k, _)| k == "TERM") {
+        // What docker run -t sets.
+        wasi.env("TERM", "xterm");
+    }
+    for (k, v) in &env {
         wasi.env(k, v);
     }
-    if args.trace {
-        wasi.env("FRISCY_TRACE", "1");
-    }
-    if args.net {
+    if args.host_network() {
         // What `wasmtime run -S inherit-network -S allow-ip-name-lookup` grants.
         wasi.inherit_network();
         wasi.allow_tcp(true);
         wasi.allow_udp(true);
         wasi.allow_ip_name_lookup(true);
     }
-    if !args.publish.is_empty() {
-        let ports: Vec<String> = args
-            .publish
-            .iter()
-            .map(|(h, g)| format!("{h}:{g}"))
-            .collect();
-        wasi.env("FRISCY_PORTS", ports.join(","));
-    }
     // Mounts reach the kernel as preopens, exactly as `wasmtime run --dir HOST::GUEST`.
-    for (host, guest, ro) in &args.volumes {
-        let perms = match ro {
+    for v in &args.volume {
+        let perms = match v.read_only {
             true => wasmtime_wasi::FsPerms::ReadOnly,
             false => wasmtime_wasi::FsPerms::ReadWrite,
         };
-        wasi.preopened_dir(host, guest, perms)
+        wasi.preopened_dir(&v.host, &v.guest, perms)
             .map_err(anyhow::Error::from)
-            .with_context(|| format!("--volume {}:{guest}", host.display()))?;
+            .with_context(|| format!("--volume {}:{}", v.host.display(), v.guest))?;
     }
+    // Raw mode from here on; `_restore` puts the terminal back however `run` ends.
+    let (console, _restore) = terminal::Console::start(args.tty)?;
     let state = State {
         wasi: wasi.build(),
         table: ResourceTable::new(),
         limiter: limits::Limiter::new(&host_limits),
         relay,
+        console,
     };
     let mut store = Store::new(&engine, state);
     store.limiter(|s| &mut s.limiter);

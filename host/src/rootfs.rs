@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use wasmtime::component::Linker;
@@ -16,28 +16,32 @@ pub struct RootfsFile {
     size: u64,
 }
 
+/// The image as an uncompressed tar: the file itself, or for a gzip or zstd image its
+/// decompressed copy in the cache (`decompress`).
+pub fn uncompressed(path: &Path) -> Result<PathBuf> {
+    // Opening a FIFO would wait for a writer forever, and the image is read at random
+    // offsets anyway: only regular files (and block devices) will do.
+    let meta = std::fs::metadata(path).with_context(|| format!("rootfs {}", path.display()))?;
+    check_kind(&meta.file_type()).with_context(|| format!("rootfs {}", path.display()))?;
+    let file = File::open(path).with_context(|| format!("opening rootfs {}", path.display()))?;
+    let mut magic = [0u8; 6];
+    let n = file.read_at(&mut magic, 0).unwrap_or(0);
+    let kind = crate::decompress::detect(&magic[..n])
+        .with_context(|| format!("rootfs {}", path.display()))?;
+    match kind {
+        Some(kind) => crate::decompress::cached_tar(path, kind)
+            .with_context(|| format!("rootfs {}", path.display())),
+        None => Ok(path.to_path_buf()),
+    }
+}
+
 impl RootfsFile {
+    /// Open an image for serving (decompressed first if it is compressed).
     pub fn open(path: &Path) -> Result<RootfsFile> {
-        // Opening a FIFO would wait for a writer forever, and the image is read at random
-        // offsets anyway: only regular files (and block devices) will do.
-        let meta = std::fs::metadata(path).with_context(|| format!("rootfs {}", path.display()))?;
-        check_kind(&meta.file_type()).with_context(|| format!("rootfs {}", path.display()))?;
-        let mut file =
-            File::open(path).with_context(|| format!("opening rootfs {}", path.display()))?;
-        let mut magic = [0u8; 6];
-        let n = file.read_at(&mut magic, 0).unwrap_or(0);
-        let kind = crate::decompress::detect(&magic[..n])
-            .with_context(|| format!("rootfs {}", path.display()))?;
-        if let Some(kind) = kind {
-            let tar = crate::decompress::cached_tar(path, kind)
-                .with_context(|| format!("rootfs {}", path.display()))?;
-            file =
-                File::open(&tar.path).with_context(|| format!("opening {}", tar.path.display()))?;
-            if tar.temporary {
-                // Too big for the cache: it lives as long as this open file.
-                let _ = std::fs::remove_file(&tar.path);
-            }
-        }
+        let tar = uncompressed(path)?;
+        let file = File::open(&tar).with_context(|| format!("opening {}", tar.display()))?;
+        // A copy too big for the cache lives as long as this open file.
+        crate::decompress::release(&tar);
         let size = file.metadata()?.len();
         Ok(RootfsFile { file, size })
     }
@@ -88,8 +92,8 @@ pub fn add_to_linker<T: 'static>(
     inst.func_wrap("read", move |_, (offset, len): (u64, u32)| {
         Ok((image.read(offset, len),))
     })?;
-    // The image config (friscy:vfs/image): none for a plain image file, so the command
-    // line names the program; a friscy-pack bundle directory brings its manifest.json.
+    // The image config (friscy:vfs/image): none for a plain rootfs tar, so the command
+    // line names the program; other images bring their manifest.json (image.rs).
     let mut inst = linker.instance("friscy:vfs/image@0.1.0")?;
     inst.func_wrap("config", move |_, (): ()| Ok((config.clone(),)))?;
     Ok(())

@@ -1,4 +1,4 @@
-//! The friscy components friscy-pack composes: kernel, vfs, net and exec.
+//! The friscy components friscy-pack composes: kernel, vfs, net, exec and console-wasi.
 //!
 //! They are embedded at build time from build/components/ (build.rs), which makes one
 //! self-contained binary that needs no files beside it. A friscy-pack built before the
@@ -16,6 +16,7 @@ static KERNEL: &[u8] = include_bytes!(env!("FRISCY_PACK_KERNEL"));
 static VFS: &[u8] = include_bytes!(env!("FRISCY_PACK_VFS"));
 static EXEC: &[u8] = include_bytes!(env!("FRISCY_PACK_EXEC"));
 static NET: &[u8] = include_bytes!(env!("FRISCY_PACK_NET"));
+static CONSOLE: &[u8] = include_bytes!(env!("FRISCY_PACK_CONSOLE"));
 
 fn load(name: &str, embedded: &'static [u8]) -> Result<Vec<u8>> {
     if !embedded.is_empty() {
@@ -53,6 +54,7 @@ pub fn parts(exec: Option<&Path>) -> Result<Parts> {
         kernel: load("kernel", KERNEL)?,
         vfs: load("vfs", VFS)?,
         net: load("net", NET)?,
+        console: load("console-wasi", CONSOLE)?,
         exec,
     })
 }

@@ -1,10 +1,11 @@
 //! Composition with `wac-graph`, inside friscy-pack: the same graph as
 //! compose/friscy-open.wac (kernel on top of exec, vfs and net) and, for `--compose`,
-//! compose/friscy-sealed.wac (a rootfs data component plugged in underneath).
+//! compose/friscy-sealed.wac (a rootfs data component and console-wasi plugged in
+//! underneath).
 //!
 //! Each instance's imports are satisfied by the exports of the instances made before it
 //! (what `...other` does in a .wac file); whatever is left (`wasi:*`, and for an open
-//! component the rootfs and image config) becomes an import of the result.
+//! component the rootfs, image config and console) becomes an import of the result.
 
 use anyhow::{Context, Result, anyhow};
 
@@ -20,21 +21,26 @@ pub struct Parts {
     /// IP sockets over wasi:sockets.
     pub net: Vec<u8>,
     pub exec: Vec<u8>,
+    /// friscy:tty/console from WASI's terminal facts, for sealed components.
+    pub console: Vec<u8>,
 }
 
 const RUN: &str = "wasi:cli/run@0.2.6";
+const CONSOLE_INTERFACE: &str = "friscy:tty/console@0.1.0";
 
 fn rootfs_given(order: &[(&str, Vec<u8>)]) -> bool {
     order.first().is_some_and(|(n, _)| *n == "friscy:rootfs")
 }
 
-/// Compose kernel + exec + vfs + net, plus `rootfs` (a data component) when given. Without it the
-/// result is the open component, importing `friscy:vfs/rootfs` and `friscy:vfs/image`.
+/// Compose kernel + exec + vfs + net, plus `rootfs` (a data component) and console-wasi
+/// when given. Without it the result is the open component, importing
+/// `friscy:vfs/rootfs`, `friscy:vfs/image` and `friscy:tty/console`.
 pub fn compose(parts: Parts, rootfs: Option<Vec<u8>>) -> Result<Vec<u8>> {
     let mut g = CompositionGraph::new();
     let mut order: Vec<(&str, Vec<u8>)> = Vec::new();
     if let Some(data) = rootfs {
         order.push(("friscy:rootfs", data));
+        order.push(("friscy:console", parts.console));
     }
     order.push(("friscy:exec", parts.exec));
     order.push(("friscy:vfs", parts.vfs));
@@ -59,7 +65,9 @@ pub fn compose(parts: Parts, rootfs: Option<Vec<u8>>) -> Result<Vec<u8>> {
             let Some(&(_, from)) = provider else {
                 // Left for the host: WASI always; the rootfs and its config when open.
                 let host_provides = import.starts_with("wasi:")
-                    || (!sealed && [ROOTFS_INTERFACE, IMAGE_INTERFACE].contains(&&*import));
+                    || (!sealed
+                        && [ROOTFS_INTERFACE, IMAGE_INTERFACE, CONSOLE_INTERFACE]
+                            .contains(&&*import));
                 if !host_provides {
                     return Err(anyhow!(
                         "nothing in the composition exports {import}, which {name} imports \

@@ -558,3 +558,30 @@ fn untrusted_bytes_in_errors_are_escaped() {
     );
     assert!(r.stderr.contains("\\x1b"), "{:?}", r.stderr);
 }
+
+/// `friscy run` asks the library whether a tar is a root filesystem or an image archive:
+/// every image format must be taken for an image, the Alpine rootfs for a rootfs.
+#[test]
+fn image_archives_are_told_from_root_filesystems() {
+    let Some(alpine) = alpine() else { return };
+    let tmp = temp_dir("classify");
+    let rootfs = tmp.path().join("alpine.tar");
+    std::fs::write(&rootfs, &alpine).unwrap();
+    let f = build_formats(tmp.path(), alpine, run_config());
+    let want = friscy_pack::Platform::parse("linux/riscv64").unwrap();
+    assert!(friscy_pack::is_plain_rootfs(&rootfs, &want).unwrap());
+    for image in [&f.docker_legacy, &f.docker_oci, &f.oci_tar] {
+        assert!(
+            !friscy_pack::is_plain_rootfs(image, &want).unwrap(),
+            "{}",
+            image.display()
+        );
+    }
+    // An image for another platform is an error to report, not a rootfs to run.
+    let amd64 = friscy_pack::Platform::parse("linux/amd64").unwrap();
+    let err = friscy_pack::is_plain_rootfs(&f.docker_legacy, &amd64).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("no linux/amd64 image"),
+        "{err:#}"
+    );
+}

@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use clap::{CommandFactory, Parser};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
@@ -25,35 +26,30 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use config::Config;
 
 fn main() -> ExitCode {
-    let token = std::env::var("FRISCY_PROXY_TOKEN").ok();
-    match config::parse(std::env::args().skip(1), token) {
-        Ok(config::Command::Run(c)) => {
-            let rt = match tokio::runtime::Runtime::new() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("friscy-proxy: starting the runtime: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            match rt.block_on(serve(Arc::new(*c))) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("friscy-proxy: {e:#}");
-                    ExitCode::FAILURE
-                }
-            }
+    // clap prints short errors (with "did you mean") and exits 2 by itself; the token may
+    // also come from FRISCY_PROXY_TOKEN.
+    let cli = config::Cli::parse();
+    if let Some(config::Command::Completions { shell }) = cli.command {
+        clap_complete::generate(
+            shell,
+            &mut config::Cli::command(),
+            "friscy-proxy",
+            &mut std::io::stdout(),
+        );
+        return ExitCode::SUCCESS;
+    }
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("friscy-proxy: starting the runtime: {e}");
+            return ExitCode::FAILURE;
         }
-        Ok(config::Command::Help) => {
-            print!("{}", config::USAGE);
-            ExitCode::SUCCESS
-        }
-        Ok(config::Command::Version) => {
-            println!("friscy-proxy {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
-        }
-        Err(msg) => {
-            eprintln!("friscy-proxy: {msg}\n\n{}", config::USAGE);
-            ExitCode::from(2)
+    };
+    match rt.block_on(serve(Arc::new(cli.config()))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("friscy-proxy: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -101,6 +101,17 @@ impl StdHost {
         // A reader thread turns the blocking stdin into the non-blocking reads the kernel
         // asks for.
         let (tx, rx) = std::sync::mpsc::channel();
+        // Built for wasm32-wasip2 (a quick way to measure the interpreter as Cranelift
+        // compiles it, without composing components) there are no threads: stdin is then
+        // at end of file, which the benchmarks never read.
+        if cfg!(target_os = "wasi") {
+            let _ = tx.send(Vec::new());
+            return StdHost {
+                start: Instant::now(),
+                stdin: rx,
+                pending: None,
+            };
+        }
         std::thread::spawn(move || {
             let mut buf = vec![0; 64 << 10];
             loop {
@@ -163,12 +174,13 @@ impl Host for StdHost {
         };
         r.map_err(|_| friscy_vfs::Errno::EPIPE)
     }
-    fn is_terminal(&self, stream: Stdio) -> bool {
+    /// A terminal stays in its own (cooked) mode here, as under `wasmtime run`.
+    fn console_mode(&self) -> friscy_kernel::ConsoleMode {
         use std::io::IsTerminal;
-        match stream {
-            Stdio::In => std::io::stdin().is_terminal(),
-            Stdio::Out => std::io::stdout().is_terminal(),
-            Stdio::Err => std::io::stderr().is_terminal(),
+        if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+            friscy_kernel::ConsoleMode::Cooked
+        } else {
+            friscy_kernel::ConsoleMode::None
         }
     }
     fn wall_clock(&self) -> (i64, u32) {
@@ -181,6 +193,16 @@ impl Host for StdHost {
         self.start.elapsed().as_nanos() as u64
     }
     fn random(&mut self, buf: &mut [u8]) {
+        if cfg!(target_os = "wasi") {
+            // No /dev/urandom under WASI; std's hash seeds come from wasi:random.
+            use std::hash::{BuildHasher, Hasher};
+            for chunk in buf.chunks_mut(8) {
+                let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+                h.write_usize(chunk.as_ptr() as usize);
+                chunk.copy_from_slice(&h.finish().to_le_bytes()[..chunk.len()]);
+            }
+            return;
+        }
         let ok = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(buf));
         ok.expect("reading /dev/urandom");
     }

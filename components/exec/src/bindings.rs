@@ -40,6 +40,7 @@ fn fault(f: machine::Fault) -> wit::Fault {
         cause: match f.cause {
             machine::FaultCause::Unmapped => wit::FaultCause::Unmapped,
             machine::FaultCause::Protection => wit::FaultCause::Protection,
+            machine::FaultCause::OutOfMemory => wit::FaultCause::OutOfMemory,
         },
     }
 }

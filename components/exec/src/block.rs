@@ -1,10 +1,21 @@
-//! The decode cache: basic blocks of pre-decoded instructions, keyed by start pc.
+//! The decode cache: basic blocks of pre-decoded instructions, keyed by start pc, chained
+//! to their successors.
 //!
 //! A block ends after a control transfer, a trap (ecall, ebreak, illegal), fence.i or a CSR
 //! access, after `MAX_BLOCK` instructions, or at the end of its page (an instruction that
 //! straddles a page boundary is a block's last). So each block belongs to at most two
 //! pages, and invalidating a page drops exactly the blocks that start there or straddle
 //! into it. The cache belongs to the address space: harts of one space (threads) share it.
+//!
+//! Chaining: each block remembers the block that followed it last time on each of its two
+//! exits (fall-through, and taken / jump target), so the common path from one block to the
+//! next is one compare (`start == pc`) instead of a lookup. A link is only a hint: a block
+//! dropped by invalidation gets `start = DEAD` and its slot may be reused, and the compare
+//! catches both.
+//!
+//! The instructions are stored as the interpreter wants them: an `Inst` whose integer
+//! destination is x0 writes `SINK` instead, a register nobody reads, so the interpreter
+//! never has to restore x0 after an instruction.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -18,15 +29,24 @@ use crate::memory::{Memory, PAGE_SIZE};
 pub const MAX_BLOCK: usize = 64;
 /// Entries of the direct-mapped front cache (a power of two).
 const FRONT: usize = 4096;
+/// The register index writes to x0 are sent to (the interpreter's register file has room).
+pub const SINK: u8 = 32;
+/// `Block::start` of a dropped block: odd, so no pc equals it.
+const DEAD: u64 = u64::MAX;
+/// No link.
+pub const NO_LINK: u32 = u32::MAX;
 
 /// A decoded basic block.
 #[derive(Clone, Debug)]
 pub struct Block {
+    pub start: u64,
     pub insts: Vec<Inst>,
     /// The byte offset from the block's start of each instruction, then of the block's end
     /// (`insts.len() + 1` entries): the interpreter keeps no pc while it runs a block and
     /// derives one from these when an instruction needs it.
     pub offsets: Vec<u16>,
+    /// The blocks that followed last time: `[fall-through, taken]`.
+    pub links: [u32; 2],
 }
 
 /// A multiplicative hasher for the pc-keyed map (SipHash costs more than the lookup).
@@ -57,7 +77,7 @@ pub struct CodeCache {
     by_pc: PcMap<u32>,
     /// Start pcs of the blocks touching each page.
     by_page: PcMap<Vec<u64>>,
-    /// (pc, index) pairs; pc `u64::MAX` marks an empty slot.
+    /// (pc, index) pairs; pc `DEAD` marks an empty slot.
     front: Vec<(u64, u32)>,
 }
 
@@ -68,7 +88,7 @@ impl Default for CodeCache {
             free: Vec::new(),
             by_pc: PcMap::default(),
             by_page: PcMap::default(),
-            front: vec![(u64::MAX, 0); FRONT],
+            front: vec![(DEAD, 0); FRONT],
         }
     }
 }
@@ -91,13 +111,15 @@ impl CodeCache {
         for pc in pcs {
             if let Some(idx) = self.by_pc.remove(&pc) {
                 self.blocks[idx as usize] = Block {
+                    start: DEAD,
                     insts: Vec::new(),
                     offsets: Vec::new(),
+                    links: [NO_LINK; 2],
                 };
                 self.free.push(idx);
                 let slot = front_slot(pc);
                 if self.front[slot].0 == pc {
-                    self.front[slot] = (u64::MAX, 0);
+                    self.front[slot] = (DEAD, 0);
                 }
             }
         }
@@ -106,6 +128,11 @@ impl CodeCache {
     /// Applies the invalidations memory has queued since the last lookup.
     #[inline]
     pub fn sync(&mut self, mem: &mut Memory) {
+        if mem.flush_code {
+            mem.flush_code = false;
+            mem.invalidated.clear();
+            self.flush();
+        }
         if !mem.invalidated.is_empty() {
             for page in std::mem::take(&mut mem.invalidated) {
                 self.invalidate_page(page);
@@ -113,23 +140,49 @@ impl CodeCache {
         }
     }
 
-    /// The block starting at `pc`, decoding it on a miss. Fails only if the first
-    /// instruction cannot be fetched.
+    /// The block with index `idx`.
+    #[inline(always)]
+    pub fn block(&self, idx: u32) -> &Block {
+        &self.blocks[idx as usize]
+    }
+
+    /// The index of the block starting at `pc`, decoding it on a miss. Fails only if the
+    /// first instruction cannot be fetched.
     #[inline]
-    pub fn get(&mut self, mem: &mut Memory, pc: u64) -> Result<&Block, Fault> {
+    pub fn lookup(&mut self, mem: &mut Memory, pc: u64) -> Result<u32, Fault> {
         let slot = front_slot(pc);
         let (fpc, fidx) = self.front[slot];
-        let idx = if fpc == pc {
-            fidx
-        } else {
-            let idx = match self.by_pc.get(&pc) {
-                Some(&idx) => idx,
-                None => self.build(mem, pc)?,
-            };
-            self.front[slot] = (pc, idx);
-            idx
+        if fpc == pc {
+            return Ok(fidx);
+        }
+        let idx = match self.by_pc.get(&pc) {
+            Some(&idx) => idx,
+            None => self.build(mem, pc)?,
         };
-        Ok(&self.blocks[idx as usize])
+        self.front[slot] = (pc, idx);
+        Ok(idx)
+    }
+
+    /// The block at `pc`, which follows block `from` through its exit `exit` (0:
+    /// fall-through, 1: taken): the linked one when it still starts there, otherwise a
+    /// lookup, which becomes the new link.
+    #[inline(always)]
+    pub fn next(
+        &mut self,
+        mem: &mut Memory,
+        from: u32,
+        exit: usize,
+        pc: u64,
+    ) -> Result<u32, Fault> {
+        let link = self.blocks[from as usize].links[exit & 1];
+        if let Some(b) = self.blocks.get(link as usize)
+            && b.start == pc
+        {
+            return Ok(link);
+        }
+        let idx = self.lookup(mem, pc)?;
+        self.blocks[from as usize].links[exit & 1] = idx;
+        Ok(idx)
     }
 
     #[inline(never)]
@@ -145,7 +198,7 @@ impl CodeCache {
                 Err(f) if insts.is_empty() => return Err(f),
                 Err(_) => break,
             };
-            let inst = if inst_len(low) == 2 {
+            let mut inst = if inst_len(low) == 2 {
                 decode16(low)
             } else {
                 let high = match mem.fetch16(pc.wrapping_add(2)) {
@@ -155,6 +208,9 @@ impl CodeCache {
                 };
                 decode32(low as u32 | (high as u32) << 16)
             };
+            if inst.rd == 0 && inst.op.format().writes_x() {
+                inst.rd = SINK;
+            }
             insts.push(inst);
             let end = pc.wrapping_add(inst.len as u64);
             offsets.push(end.wrapping_sub(start) as u16);
@@ -170,7 +226,12 @@ impl CodeCache {
             mem.mark_code(last_page * PAGE_SIZE);
             self.by_page.entry(last_page).or_default().push(start);
         }
-        let block = Block { insts, offsets };
+        let block = Block {
+            start,
+            insts,
+            offsets,
+            links: [NO_LINK; 2],
+        };
         let idx = match self.free.pop() {
             Some(idx) => {
                 self.blocks[idx as usize] = block;

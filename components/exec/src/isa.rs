@@ -71,6 +71,29 @@ pub enum Format {
 }
 
 impl Format {
+    /// Whether `rd` names an integer register the instruction writes.
+    pub const fn writes_x(self) -> bool {
+        matches!(
+            self,
+            Format::R
+                | Format::R1
+                | Format::I
+                | Format::Load
+                | Format::Jalr
+                | Format::U
+                | Format::J
+                | Format::Sh6
+                | Format::Sh5
+                | Format::Csr
+                | Format::CsrI
+                | Format::Lr
+                | Format::Amo
+                | Format::Fcmp
+                | Format::XFrm
+                | Format::XF
+        )
+    }
+
     /// Whether the instruction carries a rounding-mode field (`Inst::rm`). For these the
     /// decoder also keeps the raw bits in `Inst::imm`, to report an invalid dynamic rounding
     /// mode as an illegal instruction.

@@ -5,7 +5,9 @@ use core::ops::BitOr;
 
 use crate::block::CodeCache;
 use crate::interp::{self, Hart};
-use crate::memory::Memory;
+use crate::memory::{Frames, Memory, SharedFrames};
+use std::cell::RefCell;
+use std::rc::Rc;
 
 pub type SpaceId = u32;
 pub type HartId = u32;
@@ -41,11 +43,13 @@ pub enum Access {
     Fetch,
 }
 
-/// Why an access faulted: SEGV_MAPERR (`Unmapped`) or SEGV_ACCERR (`Protection`).
+/// Why an access faulted: SEGV_MAPERR (`Unmapped`), SEGV_ACCERR (`Protection`), or no
+/// memory for a page the access needed (`OutOfMemory`: the kernel's OOM path).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultCause {
     Unmapped,
     Protection,
+    OutOfMemory,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,7 +135,6 @@ pub trait Machine {
 }
 
 /// An address space: memory plus the code decoded from it.
-#[derive(Default)]
 pub(crate) struct Space {
     pub mem: Memory,
     pub code: CodeCache,
@@ -183,6 +186,7 @@ impl<T> Table<T> {
 
 /// The interpreter's implementation of `Machine`.
 pub struct Machines {
+    frames: SharedFrames,
     spaces: Table<Space>,
     harts: Table<Hart>,
 }
@@ -190,9 +194,23 @@ pub struct Machines {
 impl Machines {
     pub fn new() -> Self {
         Machines {
+            frames: Rc::new(RefCell::new(Frames::new())),
             spaces: Table::new(),
             harts: Table::new(),
         }
+    }
+
+    /// Limits the guest memory (frames in use, over every address space) to `bytes`
+    /// (`u64::MAX`: no limit); past it, accesses that need a new page fault with
+    /// `OutOfMemory`.
+    pub fn set_memory_limit(&mut self, bytes: u64) {
+        let frames = usize::try_from(bytes / crate::memory::PAGE_SIZE).unwrap_or(usize::MAX);
+        self.frames.borrow_mut().set_limit(frames);
+    }
+
+    /// Guest memory in use: bytes of frames, over every address space.
+    pub fn memory_in_use(&self) -> u64 {
+        self.frames.borrow().in_use() as u64 * crate::memory::PAGE_SIZE
     }
 }
 
@@ -204,18 +222,19 @@ impl Default for Machines {
 
 impl Machine for Machines {
     fn space_new(&mut self) -> SpaceId {
-        self.spaces.insert(Space::default())
+        self.spaces.insert(Space {
+            mem: Memory::new(self.frames.clone()),
+            code: CodeCache::default(),
+        })
     }
 
     fn space_fork(&mut self, space: SpaceId) -> SpaceId {
-        let s = self.spaces.get(space);
+        let s = self.spaces.get_mut(space);
         // Decoded code is not copied: the child re-decodes what it runs (usually an exec).
         let copy = Space {
             mem: s.mem.fork(),
             code: CodeCache::default(),
         };
-        let mut copy = copy;
-        copy.mem.clear_code_marks();
         self.spaces.insert(copy)
     }
 
@@ -245,7 +264,7 @@ impl Machine for Machines {
     }
 
     fn read(&mut self, space: SpaceId, addr: u64, buf: &mut [u8]) -> Result<(), Fault> {
-        self.spaces.get(space).mem.read(addr, buf)
+        self.spaces.get_mut(space).mem.read(addr, buf)
     }
 
     fn write(&mut self, space: SpaceId, addr: u64, data: &[u8]) -> Result<(), Fault> {
@@ -253,7 +272,7 @@ impl Machine for Machines {
     }
 
     fn read_cstr(&mut self, space: SpaceId, addr: u64, max: usize) -> Result<Vec<u8>, Fault> {
-        self.spaces.get(space).mem.read_cstr(addr, max)
+        self.spaces.get_mut(space).mem.read_cstr(addr, max)
     }
 
     fn run(&mut self, hart: HartId, budget: u64) -> StopReason {
@@ -264,9 +283,13 @@ impl Machine for Machines {
 
     fn registers(&self, hart: HartId) -> Registers {
         let h = self.harts.get(hart);
+        let mut x = [0; 32];
+        x.copy_from_slice(&h.x[..32]);
+        let mut f = [0; 32];
+        f.copy_from_slice(&h.f[..32]);
         Registers {
-            x: h.x,
-            f: h.f,
+            x,
+            f,
             pc: h.pc,
             fcsr: h.fcsr(),
         }
@@ -274,9 +297,9 @@ impl Machine for Machines {
 
     fn set_registers(&mut self, hart: HartId, regs: &Registers) {
         let h = self.harts.get_mut(hart);
-        h.x = regs.x;
+        h.x[..32].copy_from_slice(&regs.x);
         h.x[0] = 0;
-        h.f = regs.f;
+        h.f[..32].copy_from_slice(&regs.f);
         h.pc = regs.pc;
         h.set_fcsr(regs.fcsr);
     }

@@ -3,10 +3,13 @@
 //!   the kernel's `Machine` and `Fs` traits;
 //! - `fused`: exec and vfs linked in as libraries; only the rootfs image is imported.
 //!
-//! Both export `wasi:cli/run` and share the WASI-backed `Host`.
+//! Both export `wasi:cli/run` and share the WASI-backed `Host`, whose console facts come
+//! from the `friscy:tty/console` import (the native host, a browser page, or the
+//! `console-wasi` component in sealed builds).
 
 use friscy_abi::Errno;
 
+use crate::host::{ConsoleEvent, ConsoleMode};
 use crate::{Host, Kernel, Stdio};
 
 #[cfg(feature = "component")]
@@ -19,7 +22,11 @@ mod generated {
     });
 }
 
-#[cfg(all(feature = "fused", not(feature = "component")))]
+#[cfg(all(
+    feature = "fused",
+    not(feature = "component"),
+    not(feature = "browser")
+))]
 mod generated {
     wit_bindgen::generate!({
         path: "../../wit",
@@ -29,6 +36,17 @@ mod generated {
     });
 }
 
+#[cfg(all(feature = "browser", not(feature = "component")))]
+mod generated {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "friscy:kernel/kernel-browser",
+        features: ["cli-exit-with-code"],
+        generate_all,
+    });
+}
+
+use generated::friscy::tty::console;
 pub(crate) use generated::wasi;
 
 /// How long the guest's machine seems to have been up when the run starts. wasmtime's
@@ -38,12 +56,14 @@ pub(crate) use generated::wasi;
 const BOOT_NS: u64 = 60_000_000_000;
 
 /// The host side of the kernel, over WASI: the standard streams as wasi:io streams (so
-/// stdin can be read without blocking and waited on with `wasi:io/poll`), clocks, random.
+/// stdin can be read without blocking and waited on with `wasi:io/poll`), clocks, random,
+/// and the console.
 struct WasiHost {
     stdin: wasi::io::streams::InputStream,
     stdout: wasi::io::streams::OutputStream,
     stderr: wasi::io::streams::OutputStream,
     stdin_eof: bool,
+    mode: ConsoleMode,
 }
 
 impl WasiHost {
@@ -53,6 +73,11 @@ impl WasiHost {
             stdout: wasi::cli::stdout::get_stdout(),
             stderr: wasi::cli::stderr::get_stderr(),
             stdin_eof: false,
+            mode: match console::mode() {
+                console::TtyMode::None => ConsoleMode::None,
+                console::TtyMode::Raw => ConsoleMode::Raw,
+                console::TtyMode::Cooked => ConsoleMode::Cooked,
+            },
         }
     }
 }
@@ -91,12 +116,23 @@ impl Host for WasiHost {
         }
         Ok(())
     }
-    fn is_terminal(&self, stream: Stdio) -> bool {
-        match stream {
-            Stdio::In => wasi::cli::terminal_stdin::get_terminal_stdin().is_some(),
-            Stdio::Out => wasi::cli::terminal_stdout::get_terminal_stdout().is_some(),
-            Stdio::Err => wasi::cli::terminal_stderr::get_terminal_stderr().is_some(),
-        }
+    fn console_mode(&self) -> ConsoleMode {
+        self.mode
+    }
+    fn console_size(&self) -> Option<(u16, u16)> {
+        console::size().map(|w| (w.rows, w.cols))
+    }
+    fn console_events(&mut self) -> Vec<ConsoleEvent> {
+        console::events()
+            .into_iter()
+            .map(|e| match e {
+                console::Event::Resize(w) => ConsoleEvent::Resize {
+                    rows: w.rows,
+                    cols: w.cols,
+                },
+                console::Event::Signal(s) => ConsoleEvent::Signal(s),
+            })
+            .collect()
     }
     fn wall_clock(&self) -> (i64, u32) {
         let now = wasi::clocks::wall_clock::now();
@@ -110,7 +146,13 @@ impl Host for WasiHost {
         buf.copy_from_slice(&bytes);
     }
     fn diagnostic(&mut self, line: &str) {
-        let _ = self.write(Stdio::Err, format!("{line}\n").as_bytes());
+        // A raw terminal does not turn NL into CR NL.
+        let end = if self.mode == ConsoleMode::Raw {
+            "\r\n"
+        } else {
+            "\n"
+        };
+        let _ = self.write(Stdio::Err, format!("{line}{end}").as_bytes());
     }
     fn wait(&mut self, stdin: bool, deadline_ns: Option<u64>, net: Vec<u32>) {
         let mut pollables = Vec::new();
@@ -126,10 +168,20 @@ impl Host for WasiHost {
             let host = t.saturating_sub(BOOT_NS);
             pollables.push(wasi::clocks::monotonic_clock::subscribe_instant(host));
         }
+        // Resizes and forwarded signals wake the kernel too.
+        pollables.push(console::subscribe());
         if !pollables.is_empty() {
             let refs: Vec<&wasi::io::poll::Pollable> = pollables.iter().collect();
             wasi::io::poll::poll(&refs);
         }
+    }
+    #[cfg(all(feature = "browser", not(feature = "component")))]
+    fn keeps_layer(&self) -> bool {
+        generated::friscy::vfs::layer::persistent()
+    }
+    #[cfg(all(feature = "browser", not(feature = "component")))]
+    fn save_layer(&mut self, layer: &[u8]) {
+        generated::friscy::vfs::layer::save(layer);
     }
 }
 
@@ -143,11 +195,21 @@ pub fn guest_argv(args: impl IntoIterator<Item = String>) -> Vec<Vec<u8>> {
     args.map(String::into_bytes).collect()
 }
 
-/// Kernel options come from `FRISCY_*` variables, which are not passed to the guest.
+/// Kernel options come from `FRISCY_*` variables, which are not passed to the guest
+/// (`friscy run` sets them from its options; `wasmtime run --env` sets them by hand).
+#[derive(Default)]
 struct Options {
     trace: bool,
     /// FRISCY_PORTS=HOST:GUEST[,...]: guest binds to GUEST bind HOST.
     ports: Vec<(u16, u16)>,
+    /// FRISCY_ENTRYPOINT, FRISCY_WORKDIR, FRISCY_USER.
+    overrides: crate::image::Overrides,
+    /// FRISCY_HOSTNAME.
+    hostname: Option<String>,
+    /// FRISCY_READ_ONLY=1.
+    read_only: bool,
+    /// FRISCY_TMPFS=PATH[,PATH...].
+    tmpfs: Vec<String>,
     /// FRISCY_MEMORY, FRISCY_PIDS_LIMIT, FRISCY_NOFILE, FRISCY_DISK, FRISCY_TIMEOUT.
     limits: crate::limits::Limits,
     /// A malformed limit: the run does not start.
@@ -155,12 +217,7 @@ struct Options {
 }
 
 fn split_env() -> (Vec<Vec<u8>>, Options) {
-    let mut opts = Options {
-        trace: false,
-        ports: Vec::new(),
-        limits: Default::default(),
-        bad: None,
-    };
+    let mut opts = Options::default();
     let mut envp = Vec::new();
     for (k, v) in wasi::cli::environment::get_environment() {
         match opts.limits.set(&k, &v) {
@@ -171,62 +228,77 @@ fn split_env() -> (Vec<Vec<u8>>, Options) {
                 continue;
             }
         }
-        if k == "FRISCY_TRACE" {
-            opts.trace = !v.is_empty() && v != "0";
-        } else if k == "FRISCY_PORTS" {
-            for pair in v.split(',').filter(|p| !p.is_empty()) {
-                let parsed = pair
-                    .split_once(':')
-                    .and_then(|(h, g)| Some((g.parse().ok()?, h.parse().ok()?)));
-                match parsed {
-                    Some(p) => opts.ports.push(p),
-                    None => eprintln!("friscy: FRISCY_PORTS: {pair:?} is not HOST:GUEST"),
+        match k.as_str() {
+            "FRISCY_TRACE" => opts.trace = !v.is_empty() && v != "0",
+            "FRISCY_PORTS" => {
+                for pair in v.split(',').filter(|p| !p.is_empty()) {
+                    let parsed = pair
+                        .split_once(':')
+                        .and_then(|(h, g)| Some((g.parse().ok()?, h.parse().ok()?)));
+                    match parsed {
+                        Some(p) => opts.ports.push(p),
+                        None => eprintln!("friscy: FRISCY_PORTS: {pair:?} is not HOST:GUEST"),
+                    }
                 }
             }
-        } else {
-            envp.push(format!("{k}={v}").into_bytes());
+            "FRISCY_ENTRYPOINT" => opts.overrides.entrypoint = Some(v.into_bytes()),
+            "FRISCY_WORKDIR" => opts.overrides.workdir = Some(v.into_bytes()),
+            "FRISCY_USER" => opts.overrides.user = Some(v),
+            "FRISCY_HOSTNAME" => opts.hostname = Some(v),
+            "FRISCY_READ_ONLY" => opts.read_only = !v.is_empty() && v != "0",
+            "FRISCY_TMPFS" => opts
+                .tmpfs
+                .extend(v.split(',').filter(|p| !p.is_empty()).map(String::from)),
+            // Other FRISCY_* variables are other parts' options, never the guest's.
+            _ if k.starts_with("FRISCY_") => {}
+            _ => envp.push(format!("{k}={v}").into_bytes()),
         }
     }
     (envp, opts)
 }
 
+/// One line on stderr and Docker's status for "the container could not be started".
+fn fail(msg: &str) -> Result<(), ()> {
+    eprintln!("friscy: {msg}");
+    wasi::cli::exit::exit_with_code(125);
+    Err(())
+}
+
 fn run(make: impl FnOnce() -> Result<Kernel, String>) -> Result<(), ()> {
     let mut kernel = match make() {
         Ok(k) => k,
-        Err(msg) => {
-            eprintln!("friscy: {msg}");
-            wasi::cli::exit::exit_with_code(125);
-            return Err(());
-        }
+        Err(msg) => return fail(&msg),
     };
     let (envp, opts) = split_env();
     if let Some(msg) = opts.bad {
-        eprintln!("friscy: {msg}");
-        wasi::cli::exit::exit_with_code(125);
-        return Err(());
+        return fail(&msg);
     }
     kernel.trace = opts.trace;
     kernel.port_map = opts.ports;
     kernel.apply_limits(opts.limits);
-    let argv = guest_argv(wasi::cli::environment::get_arguments());
-    // The image's entrypoint, cmd, env and working dir, where friscy-pack baked them in.
-    let launch = crate::image::launch(&generated::friscy::vfs::image::config(), argv, envp)
-        .and_then(|l| Ok((kernel.working_dir(&l.cwd)?, l)));
-    let (cwd, launch) = match launch {
-        Ok(ok) => ok,
-        Err(msg) => {
-            eprintln!("friscy: {msg}");
-            wasi::cli::exit::exit_with_code(125);
-            return Err(());
-        }
-    };
-    if opts.trace && !matches!(launch.user.as_str(), "" | "root" | "0" | "0:0") {
-        kernel.report(&format!(
-            "image user {} ignored: processes run as root",
-            launch.user
-        ));
+    if let Some(h) = opts.hostname {
+        kernel.hostname = h.into_bytes();
     }
-    let status = kernel.run_command_in(cwd, launch.argv, launch.envp);
+    let argv = guest_argv(wasi::cli::environment::get_arguments());
+    // The image's entrypoint, cmd, env, working dir and user, where friscy-pack baked
+    // them in, with the run-time overrides.
+    let config = generated::friscy::vfs::image::config();
+    let start = crate::image::launch(&config, argv, envp, &opts.overrides).and_then(|l| {
+        let mut writable = Vec::new();
+        for path in &opts.tmpfs {
+            writable.push(kernel.tmpfs(path.as_bytes())?);
+        }
+        let start = kernel.prepare(l)?;
+        if opts.read_only {
+            kernel.make_read_only(writable);
+        }
+        Ok(start)
+    });
+    let start = match start {
+        Ok(s) => s,
+        Err(msg) => return fail(&msg),
+    };
+    let status = kernel.run_command_as(start.cwd, start.creds, start.argv, start.envp);
     if status == 0 {
         return Ok(());
     }
@@ -246,7 +318,11 @@ impl generated::exports::wasi::cli::run::Guest for Component {
 
 generated::export!(Component with_types_in generated);
 
-#[cfg(all(feature = "fused", not(feature = "component")))]
+#[cfg(all(
+    feature = "fused",
+    not(feature = "component"),
+    not(feature = "browser")
+))]
 fn make_kernel() -> Result<Kernel, String> {
     use friscy_vfs::{RootfsSource, Vfs};
 
@@ -266,6 +342,72 @@ fn make_kernel() -> Result<Kernel, String> {
         Box::new(WasiHost::new()),
     );
     k.net = Box::new(friscy_net::wasi::WasiNet::new());
+    Ok(k)
+}
+
+/// The browser build: the fused kernel over the page's imports. The saved writable layer
+/// (if any) is applied over the image; sockets go through the relay when the page has a
+/// proxy (`FRISCY_RELAY` set in the environment, which the guest does not see), and fail
+/// with EACCES otherwise, as under `wasmtime run` without network permission.
+#[cfg(all(feature = "browser", not(feature = "component")))]
+fn make_kernel() -> Result<Kernel, String> {
+    use friscy_vfs::{RootfsSource, Vfs};
+    use generated::friscy::net::transport;
+    use generated::friscy::vfs::{layer, rootfs};
+
+    struct ImportedRootfs;
+    impl RootfsSource for ImportedRootfs {
+        fn size(&self) -> u64 {
+            rootfs::size()
+        }
+        fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
+            rootfs::read(offset, len)
+        }
+    }
+    struct SavedLayer;
+    impl RootfsSource for SavedLayer {
+        fn size(&self) -> u64 {
+            layer::size()
+        }
+        fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
+            layer::read(offset, len)
+        }
+    }
+    struct PageTransport;
+    impl friscy_net::relay::Transport for PageTransport {
+        fn send(&mut self, message: Vec<u8>) -> Result<(), friscy_net::relay::Closed> {
+            transport::send(&message).map_err(|_| friscy_net::relay::Closed)
+        }
+        fn try_recv(&mut self) -> Result<Option<Vec<u8>>, friscy_net::relay::Closed> {
+            transport::try_recv().map_err(|_| friscy_net::relay::Closed)
+        }
+        fn subscribe(&mut self) -> Option<u32> {
+            Some(transport::subscribe().take_handle())
+        }
+    }
+
+    let mut vfs = Vfs::new(ImportedRootfs).map_err(|e| format!("rootfs: {e}"))?;
+    let mut restore_error = None;
+    if let Err(e) = vfs.apply_layer(&SavedLayer) {
+        // A damaged saved layer must not lock the user out of the image.
+        restore_error = Some(format!(
+            "the saved writable layer is unreadable ({e}); starting from the image"
+        ));
+    }
+    let mut k = Kernel::new(
+        Box::new(friscy_exec::Machines::new()),
+        with_mounts(Box::new(vfs))?,
+        Box::new(WasiHost::new()),
+    );
+    if let Some(msg) = restore_error {
+        k.report(&msg);
+    }
+    let relay = wasi::cli::environment::get_environment()
+        .iter()
+        .any(|(k, v)| k == "FRISCY_RELAY" && !v.is_empty());
+    if relay {
+        k.net = Box::new(friscy_net::relay::RelayNet::new(PageTransport));
+    }
     Ok(k)
 }
 
@@ -343,6 +485,7 @@ mod imported {
             cause: match f.cause {
                 m::FaultCause::Unmapped => FaultCause::Unmapped,
                 m::FaultCause::Protection => FaultCause::Protection,
+                m::FaultCause::OutOfMemory => FaultCause::OutOfMemory,
             },
         }
     }

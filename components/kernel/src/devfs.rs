@@ -1,7 +1,8 @@
 //! /dev: the device nodes a container sees, and what opening a character device gives.
 //!
 //! Docker mounts a fresh tmpfs on /dev holding null, zero, full, random, urandom, tty, the
-//! fd/stdin/stdout/stderr links into /proc and the pts and shm directories. friscy makes
+//! fd/stdin/stdout/stderr links into /proc, ptmx (a link to pts/ptmx), the pts (devpts)
+//! and shm directories, and with -t the console. friscy makes
 //! the same entries as real nodes in the vfs's writable layer when the kernel starts, so
 //! `ls -l /dev`, stat, readlink and getdents64 need nothing special, programs can create
 //! files in /dev/shm, and `mknod` anywhere makes a working device. Opening a character
@@ -11,8 +12,8 @@ use friscy_abi::Errno;
 use friscy_abi::mode::*;
 
 use crate::fd::{Device, FileKind};
-use crate::host::Stdio;
 use crate::syscalls::stat::{major, makedev, minor};
+use crate::tty::TtyEnd;
 use crate::{Kernel, Process};
 
 /// What /dev holds: (name, mode, rdev (major, minor), symlink target).
@@ -27,9 +28,16 @@ const ENTRIES: &[(&str, u32, (u32, u32), &str)] = &[
     ("stdin", S_IFLNK | 0o777, (0, 0), "/proc/self/fd/0"),
     ("stdout", S_IFLNK | 0o777, (0, 0), "/proc/self/fd/1"),
     ("stderr", S_IFLNK | 0o777, (0, 0), "/proc/self/fd/2"),
+    ("ptmx", S_IFLNK | 0o777, (0, 0), "pts/ptmx"),
     ("pts", S_IFDIR | 0o755, (0, 0), ""),
     ("shm", S_IFDIR | 0o1777, (0, 0), ""),
 ];
+
+/// devpts's own entries: (name, mode, rdev).
+const PTS_ENTRIES: &[(&str, u32, (u32, u32))] = &[("ptmx", S_IFCHR | 0o666, (5, 2))];
+
+/// UNIX98 pty slaves (Documentation/admin-guide/devices.txt).
+pub const PTS_MAJOR: u32 = 136;
 
 /// The device behind a character device number (Documentation/admin-guide/devices.txt).
 pub fn device_of(rdev: u64) -> Option<Device> {
@@ -56,7 +64,24 @@ pub fn populate(k: &mut Kernel) {
             Err(_) => return,
         },
     };
-    for &(name, mode, (ma, mi), target) in ENTRIES {
+    let mut entries: Vec<(&str, u32, (u32, u32), &str)> = ENTRIES.to_vec();
+    if k.ttys.console.is_some() {
+        entries.push(("console", S_IFCHR | 0o600, (5, 1), ""));
+    }
+    make_nodes(k, dev, &entries);
+    if let Ok(pts) = k.fs.lookup(dev, b"pts", true) {
+        let mut entries: Vec<(&str, u32, (u32, u32), &str)> =
+            PTS_ENTRIES.iter().map(|&(n, m, r)| (n, m, r, "")).collect();
+        if k.ttys.console.is_some() {
+            entries.push(("0", S_IFCHR | 0o620, (PTS_MAJOR, 0), ""));
+        }
+        make_nodes(k, pts, &entries);
+    }
+}
+
+/// Make the entries in directory `dev`, keeping what is already right.
+fn make_nodes(k: &mut Kernel, dev: friscy_vfs::Ino, entries: &[(&str, u32, (u32, u32), &str)]) {
+    for &(name, mode, (ma, mi), target) in entries {
         let name = name.as_bytes();
         let rdev = makedev(ma, mi);
         if let Ok(ino) = k.fs.lookup(dev, name, false) {
@@ -79,17 +104,56 @@ pub fn populate(k: &mut Kernel) {
 }
 
 /// What opening a character device node gives. open(2): ENXIO for a device number no
-/// driver serves; tty(4): ENXIO for /dev/tty without a controlling terminal.
-pub fn open_char(k: &mut Kernel, _p: &Process, rdev: u64) -> Result<FileKind, Errno> {
+/// driver serves; tty(4): ENXIO for /dev/tty without a controlling terminal; pts(4): a
+/// new pty for /dev/ptmx (its /dev/pts/N appears), EIO for a locked slave.
+pub fn open_char(
+    k: &mut Kernel,
+    p: &mut Process,
+    rdev: u64,
+    flags: u32,
+) -> Result<FileKind, Errno> {
     if let Some(d) = device_of(rdev) {
         return Ok(FileKind::Device(d));
     }
-    match (major(rdev), minor(rdev)) {
-        // The controlling terminal is the host's, when it has one.
-        (5, 0) if k.host.is_terminal(Stdio::Out) => Ok(FileKind::Stdio(Stdio::Out)),
-        _ => Err(Errno::ENXIO),
+    let slave = match (major(rdev), minor(rdev)) {
+        (5, 0) => {
+            let tty = p.ctty.clone().ok_or(Errno::ENXIO)?;
+            return Ok(FileKind::Tty(TtyEnd::new(tty, false)));
+        }
+        (5, 1) => k.ttys.console.clone().ok_or(Errno::ENXIO)?,
+        (5, 2) => {
+            let tty = k.ttys.new_pty()?;
+            let index = tty.borrow().index;
+            let root = k.fs.root();
+            if let Ok(pts) = k.fs.lookup(root, b"dev/pts", true) {
+                let name = index.to_string();
+                let _ = k.fs.remove(pts, name.as_bytes(), false);
+                let _ = k.fs.create(
+                    pts,
+                    name.as_bytes(),
+                    S_IFCHR | 0o620,
+                    makedev(PTS_MAJOR, index),
+                );
+            }
+            return Ok(FileKind::Tty(TtyEnd::new(tty, true)));
+        }
+        (PTS_MAJOR, n) => {
+            let tty = k.ttys.pts(n).ok_or(Errno::ENXIO)?;
+            if tty.borrow().locked {
+                return Err(Errno::EIO);
+            }
+            tty
+        }
+        _ => return Err(Errno::ENXIO),
+    };
+    if flags & O_NOCTTY == 0 {
+        k.maybe_acquire(p, &slave);
     }
+    Ok(FileKind::Tty(TtyEnd::new(slave, false)))
 }
+
+/// open(2)'s O_NOCTTY.
+const O_NOCTTY: u32 = 0o400;
 
 #[cfg(test)]
 mod tests {

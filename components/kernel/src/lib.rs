@@ -6,6 +6,7 @@
 //! vfs and the host are reached through traits, implemented either by direct calls (the
 //! fused build and native tests) or over WIT imports (the composed component).
 
+pub mod creds;
 pub mod devfs;
 mod dns;
 pub mod elf;
@@ -18,6 +19,7 @@ pub mod loader;
 pub mod mm;
 pub mod mounts;
 mod namei;
+mod perm;
 pub mod pipe;
 pub mod process;
 pub mod procfs;
@@ -26,10 +28,13 @@ pub mod shm;
 pub mod signal;
 pub mod socket;
 pub mod syscalls;
+pub mod tty;
+pub mod users;
 
-#[cfg(any(feature = "component", feature = "fused"))]
+#[cfg(any(feature = "component", feature = "fused", feature = "browser"))]
 mod bindings;
-#[cfg(any(feature = "component", feature = "fused"))]
+pub mod persist;
+#[cfg(any(feature = "component", feature = "fused", feature = "browser"))]
 mod wasi_dir;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -37,7 +42,9 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use friscy_exec::{Machine, SpaceId};
 use friscy_vfs::{Fs, Ino};
 
-pub use host::{Host, Stdio};
+pub use creds::Creds;
+pub use host::{ConsoleEvent, ConsoleMode, Host, Stdio};
+pub use perm::ReadOnly;
 pub use process::{ExitStatus, Pid, Process};
 
 use fd::{FdEntry, FdTable, FileKind, new_file};
@@ -85,8 +92,8 @@ pub struct Kernel {
     /// Input read from the host's stdin that no guest has consumed yet (poll looked ahead).
     pub stdin_buf: Vec<u8>,
     pub stdin_eof: bool,
-    /// The terminal's foreground process group (TIOCGPGRP).
-    pub fg_pgrp: Pid,
+    /// The console and pseudo-terminals (tty/).
+    pub ttys: tty::Ttys,
     pub(crate) next_pipe_id: u64,
     /// The pipes of open FIFOs and the opens waiting for a partner.
     pub(crate) fifos: pipe::Fifos,
@@ -110,6 +117,12 @@ pub struct Kernel {
     pub port_map: Vec<(u16, u16)>,
     /// The embedded DNS responder's answers so far.
     pub(crate) dns_cache: dns::Cache,
+    /// The writable layer's saving (persist.rs).
+    pub(crate) layer: persist::LayerState,
+    /// uname's nodename (`friscy run --hostname`, FRISCY_HOSTNAME).
+    pub hostname: Vec<u8>,
+    /// The root filesystem is read-only (`friscy run --read-only`), but for these places.
+    pub read_only: Option<ReadOnly>,
     /// Memory, tasks, descriptors, disk and time (limits.rs); set before `run_command`.
     pub limits: limits::Limits,
     /// When the run started (monotonic ns), for `FRISCY_TIMEOUT`.
@@ -118,6 +131,7 @@ pub struct Kernel {
 
 impl Kernel {
     pub fn new(machine: Box<dyn Machine>, fs: Box<dyn Fs>, host: Box<dyn Host>) -> Kernel {
+        let ttys = tty::Ttys::new(host.console_mode(), host.console_size());
         let mut k = Kernel {
             machine,
             fs,
@@ -131,7 +145,7 @@ impl Kernel {
             shm: Default::default(),
             stdin_buf: Vec::new(),
             stdin_eof: false,
-            fg_pgrp: 1,
+            ttys,
             next_pipe_id: 1,
             fifos: Default::default(),
             yield_now: false,
@@ -143,6 +157,9 @@ impl Kernel {
             unix_autobind: 0,
             port_map: Vec::new(),
             dns_cache: Default::default(),
+            layer: Default::default(),
+            hostname: syscalls::info::UTS_NODENAME.as_bytes().to_vec(),
+            read_only: None,
             limits: Default::default(),
             started_ns: None,
         };
@@ -195,21 +212,36 @@ impl Kernel {
 
     /// `run_command` with process 1 starting in directory `cwd` (an image's WorkingDir).
     pub fn run_command_in(&mut self, cwd: Ino, argv: Vec<Vec<u8>>, envp: Vec<Vec<u8>>) -> u8 {
-        match self.spawn_init(cwd, argv, envp) {
-            Ok(init) => {
-                self.fg_pgrp = init.pid;
-                self.run_init(init).shell_status()
-            }
-            Err(status) => status,
-        }
+        self.run_command_as(cwd, Creds::root(), argv, envp)
     }
 
-    /// Load process 1 (PATH search, ELF, stdio on descriptors 0-2) without running it
-    /// (`run_init` does; the syscall fuzzer drives it by hand). Errors are reported and
-    /// come back as the status a shell would give.
+    /// `run_command_in` with process 1 running as `creds` (`docker run -u`, an image's
+    /// User): the command is found and loaded with that user's permissions.
+    pub fn run_command_as(
+        &mut self,
+        cwd: Ino,
+        creds: Creds,
+        argv: Vec<Vec<u8>>,
+        envp: Vec<Vec<u8>>,
+    ) -> u8 {
+        let init = match self.spawn_init(cwd, creds, argv, envp) {
+            Ok(init) => init,
+            Err(status) => return status,
+        };
+        // What the runtime made so far (/dev, resolv.conf, a restored layer) needs no save.
+        self.layer_baseline();
+        let status = self.run_init(init);
+        self.save_layer();
+        status.shell_status()
+    }
+
+    /// Load process 1 (PATH search, ELF, stdio or the console on descriptors 0-2) without
+    /// running it (`run_init` does; the syscall fuzzer drives it by hand). Errors are
+    /// reported and come back as the status a shell would give.
     pub fn spawn_init(
         &mut self,
         cwd: Ino,
+        creds: Creds,
         argv: Vec<Vec<u8>>,
         mut envp: Vec<Vec<u8>>,
     ) -> Result<Process, u8> {
@@ -228,14 +260,14 @@ impl Kernel {
             .find_map(|e| e.strip_prefix(b"PATH="))
             .unwrap_or(DEFAULT_PATH)
             .to_vec();
-        let Some(path) = self.find_command(cwd, &cmd, &path_var) else {
+        let Some(path) = self.find_command(&creds, cwd, &cmd, &path_var) else {
             self.report(&format!(
                 "{}: command not found",
                 String::from_utf8_lossy(&cmd)
             ));
             return Err(127);
         };
-        let image = match self.load_program(cwd, &path, argv, &envp) {
+        let image = match self.load_program(&creds, cwd, &path, argv, &envp) {
             Ok(image) => image,
             Err(e) => {
                 let msg = e.message();
@@ -245,12 +277,22 @@ impl Kernel {
         };
         let mut fds = FdTable::default();
         fds.set_limit(self.limits.nofile.0);
+        let console = self.ttys.console.clone();
         for (fd, stream, flags) in [(0, Stdio::In, 0), (1, Stdio::Out, 1), (2, Stdio::Err, 1)] {
-            let file = new_file(
-                FileKind::Stdio(stream),
-                flags,
-                format!("/dev/std{fd}").into_bytes(),
-            );
+            // With a console, fds 0-2 are its slave side, as a container runtime's -t
+            // gives them (stderr included).
+            let file = match &console {
+                Some(tty) => new_file(
+                    FileKind::Tty(tty::TtyEnd::new(tty.clone(), false)),
+                    2,
+                    tty::pts_path(0),
+                ),
+                None => new_file(
+                    FileKind::Stdio(stream),
+                    flags,
+                    format!("/dev/std{fd}").into_bytes(),
+                ),
+            };
             fds.insert_at(
                 fd,
                 FdEntry {
@@ -261,16 +303,18 @@ impl Kernel {
             .expect("fd 0-2 are valid");
         }
         let pid = self.alloc_pid();
-        let init = Process {
+        let mut init = Process {
             pid,
             ppid: 0,
             pgid: pid,
             sid: pid,
+            ctty: None,
             space: image.space,
             mm: image.mm,
             fds,
             cwd,
             umask: 0o022,
+            creds: image.creds,
             exe: image.exe,
             comm: process::comm_of(&path),
             argv: image.argv,
@@ -291,6 +335,11 @@ impl Kernel {
             children_instret: 0,
             death_reason: None,
         };
+        if let Some(tty) = &console {
+            // The container's init is a session leader with the console as its
+            // controlling terminal (runc: setsid, then TIOCSCTTY).
+            self.maybe_acquire(&mut init, tty);
+        }
         Ok(init)
     }
 }

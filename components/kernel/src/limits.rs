@@ -407,9 +407,6 @@ mod tests {
         fn write(&mut self, _: Stdio, _: &[u8]) -> Result<(), Errno> {
             Ok(())
         }
-        fn is_terminal(&self, _: Stdio) -> bool {
-            false
-        }
         fn wall_clock(&self) -> (i64, u32) {
             (0, 0)
         }
@@ -460,6 +457,8 @@ mod tests {
             instret: 0,
             children_instret: 0,
             death_reason: None,
+            ctty: None,
+            creds: crate::creds::Creds::root(),
         }
     }
 

@@ -7,6 +7,7 @@ use friscy_exec::{HartId, Prot, SpaceId};
 use friscy_vfs::Ino;
 
 use crate::Kernel;
+use crate::creds::{Creds, MAY_EXEC, Owner};
 use crate::elf::{self, Elf, ElfError};
 use crate::mm::{self, MemoryMap, VmaName, page_down, page_up};
 
@@ -103,6 +104,8 @@ pub struct Image {
     /// Absolute path of the executable that was loaded (the script itself for `#!`).
     pub exe: Vec<u8>,
     pub argv: Vec<Vec<u8>>,
+    /// The credentials the program runs with.
+    pub creds: Creds,
 }
 
 /// Where one ELF file ended up.
@@ -130,7 +133,13 @@ fn prot_of(flags: u32) -> Prot {
 impl Kernel {
     /// Find a command the way execvp(3) does: a name with a `/` is a path, anything else
     /// is searched in `PATH`.
-    pub fn find_command(&mut self, cwd: Ino, name: &[u8], path_var: &[u8]) -> Option<Vec<u8>> {
+    pub fn find_command(
+        &mut self,
+        creds: &Creds,
+        cwd: Ino,
+        name: &[u8],
+        path_var: &[u8],
+    ) -> Option<Vec<u8>> {
         if name.contains(&b'/') {
             return Some(name.to_vec());
         }
@@ -139,7 +148,7 @@ impl Kernel {
             let mut candidate = dir.to_vec();
             candidate.push(b'/');
             candidate.extend_from_slice(name);
-            if let Ok(ino) = self.fs.lookup(cwd, &candidate, true)
+            if let Ok(ino) = self.lookup_as(creds, cwd, &candidate, true)
                 && self
                     .fs
                     .stat(ino)
@@ -151,10 +160,16 @@ impl Kernel {
         None
     }
 
-    /// Read a whole regular file that is to be executed.
-    fn read_executable(&mut self, cwd: Ino, path: &[u8]) -> Result<(Ino, Vec<u8>), ExecError> {
+    /// Read a whole regular file that is to be executed by `creds`; its owner and mode
+    /// (for set-user-ID) come along.
+    fn read_executable(
+        &mut self,
+        creds: &Creds,
+        cwd: Ino,
+        path: &[u8],
+    ) -> Result<(Owner, Vec<u8>), ExecError> {
         use friscy_abi::mode::{S_IFDIR, S_IFMT, S_IFREG};
-        let ino = match self.fs.lookup(cwd, path, true) {
+        let ino = match self.lookup_as(creds, cwd, path, true) {
             Ok(ino) => ino,
             Err(Errno::ENOENT) => return Err(ExecError::NotFound(path.to_vec())),
             Err(e) => return Err(ExecError::Denied(path.to_vec(), e)),
@@ -168,10 +183,15 @@ impl Kernel {
             S_IFDIR => return Err(ExecError::Denied(path.to_vec(), Errno::EISDIR)),
             _ => return Err(ExecError::Denied(path.to_vec(), Errno::EACCES)),
         }
-        // execve(2): EACCES unless some execute bit is set (we run as root, which needs one).
-        if st.mode & 0o111 == 0 {
-            return Err(ExecError::Denied(path.to_vec(), Errno::EACCES));
-        }
+        // execve(2): EACCES without execute permission (root needs some execute bit).
+        let owner = Owner {
+            mode: st.mode,
+            uid: st.uid,
+            gid: st.gid,
+        };
+        creds
+            .permission(owner, MAY_EXEC)
+            .map_err(|e| ExecError::Denied(path.to_vec(), e))?;
         let mut data = Vec::with_capacity(st.size as usize);
         while (data.len() as u64) < st.size {
             let want = (st.size - data.len() as u64).min(1 << 20) as u32;
@@ -184,19 +204,30 @@ impl Kernel {
             }
             data.extend_from_slice(&chunk);
         }
-        Ok((ino, data))
+        Ok((owner, data))
     }
 
-    /// Load `path` with `argv` and `envp` into a new address space and hart.
+    /// Load `path` with `argv` and `envp` into a new address space and hart, as `creds`
+    /// (the result's creds are what the program runs with: a set-user-ID file's owner).
     pub fn load_program(
         &mut self,
+        creds: &Creds,
         cwd: Ino,
         path: &[u8],
         mut argv: Vec<Vec<u8>>,
         envp: &[Vec<u8>],
     ) -> Result<Image, ExecError> {
         let mut path = path.to_vec();
-        let mut file = self.read_executable(cwd, &path)?.1;
+        let (owner, mut file) = self.read_executable(creds, cwd, &path)?;
+        // Set-user-ID and set-group-ID count on the file execve was given, and Linux
+        // ignores them on scripts (binfmt_script).
+        let mut new_creds = creds.clone();
+        let script = file.starts_with(b"#!");
+        new_creds.exec(if script {
+            Owner { mode: 0, ..owner }
+        } else {
+            owner
+        });
         // `#!interpreter [one argument]`: binfmt_script.
         let mut depth = 0;
         while file.starts_with(b"#!") {
@@ -218,7 +249,7 @@ impl Kernel {
             new_argv.push(path.clone());
             new_argv.extend(argv.into_iter().skip(1));
             argv = new_argv;
-            file = match self.read_executable(cwd, &interp) {
+            file = match self.read_executable(creds, cwd, &interp) {
                 Ok((_, data)) => data,
                 Err(ExecError::NotFound(_)) => {
                     return Err(ExecError::InterpreterNotFound {
@@ -237,7 +268,7 @@ impl Kernel {
             .map(<[u8]>::to_vec);
         let interp_file = match &interp {
             None => None,
-            Some(ip) => match self.read_executable(cwd, ip) {
+            Some(ip) => match self.read_executable(creds, cwd, ip) {
                 Ok((_, data)) => Some(data),
                 Err(ExecError::NotFound(_)) => {
                     return Err(ExecError::InterpreterNotFound {
@@ -273,6 +304,7 @@ impl Kernel {
                     mm,
                     exe,
                     argv,
+                    creds: new_creds,
                 })
             }
             Err(e) => {

@@ -1,30 +1,42 @@
 //! The kernel's view of a process's address space: the list of mappings (VMAs) with their
 //! protections and names, the program break, and the placement policy for mmap.
 //!
-//! exec holds the pages; this module decides where they go. The layout is compact on
-//! purpose, because exec backs each address space with one flat arena that must span the
-//! highest mapped address:
+//! exec holds the pages; this module decides where they go. exec's address space is paged
+//! (untouched and reserved memory cost nothing), so the layout is Linux's own on RISC-V
+//! (with address-space randomisation off), top-down:
 //!
 //! ```text
-//!   0x10000   executable (ET_EXEC at its own address; ET_DYN at PIE_BASE)
-//!             brk heap, up to BRK_MAX past the executable
-//!             main thread stack (STACK_SIZE)
-//!             mmap region, allocated bottom-up (interpreter, libraries, anonymous maps)
+//!   0x10000 ...     ET_EXEC executables at their link address
+//!   PIE_BASE        ET_DYN executables (ELF_ET_DYN_BASE: 2/3 of the mmap window)
+//!                   brk heap, growing up from the end of the executable
+//!   ... mmap_base   mmaps, allocated top-down (dynamic linker, libraries, anonymous maps)
+//!   STACK_TOP       the main thread's stack, growing down from 2^38
 //! ```
+//!
+//! mmap hints are honoured anywhere in the user range (2^47) when the range is free, as
+//! Linux does; without a hint nothing is placed above 2^38 (Linux keeps Sv39's window for
+//! programs that assume 39-bit pointers).
 
 use std::collections::BTreeMap;
 
 use friscy_abi::{Errno, PAGE_SIZE};
 use friscy_exec::{Machine, Prot, SpaceId};
 
-/// Where a position-independent executable is loaded.
-pub const PIE_BASE: u64 = 0x10000;
-/// How far the heap may grow with brk(2). glibc and musl fall back to mmap beyond it. The
-/// reserve is part of every process's arena (exec spans it), so it is kept modest: each
-/// fork copies the arena's mapped pages and each process holds its arena in Wasm memory.
-pub const BRK_MAX: u64 = 16 << 20;
+/// The top of the default mmap window: 2^38 (DEFAULT_MAP_WINDOW on riscv64).
+pub const MMAP_WINDOW: u64 = 1 << 38;
+/// The end of the user address range (TASK_SIZE for Sv48): hints may reach up to here.
+pub const TASK_SIZE: u64 = 1 << 47;
+/// The lowest address mmap hands out or accepts as a hint (vm.mmap_min_addr).
+pub const MMAP_MIN_ADDR: u64 = 0x10000;
+/// Where the main thread's stack ends (STACK_TOP).
+pub const STACK_TOP: u64 = MMAP_WINDOW;
+/// Where a position-independent executable is loaded (ELF_ET_DYN_BASE: 2/3 of the window,
+/// 0x2aaaaaa000, as riscv64 Linux prints it without randomisation).
+pub const PIE_BASE: u64 = (MMAP_WINDOW / 3 * 2) & !(PAGE_SIZE - 1);
 /// Size of the main thread's stack (RLIMIT_STACK's usual 8 MiB).
 pub const STACK_SIZE: u64 = 8 << 20;
+/// The gap between the stack top and the first mmap (mmap_base's minimum gap, 128 MiB).
+const STACK_GAP: u64 = 128 << 20;
 
 pub fn page_down(a: u64) -> u64 {
     a & !(PAGE_SIZE - 1)
@@ -72,14 +84,15 @@ impl MemoryMap {
     /// A layout for an executable whose loaded image ends at `image_end`.
     pub fn new(image_end: u64) -> MemoryMap {
         let brk_start = page_up(image_end).unwrap_or(image_end);
-        let stack_top = (brk_start + BRK_MAX + STACK_SIZE).next_multiple_of(1 << 20);
+        let mmap_base = STACK_TOP - STACK_GAP;
         MemoryMap {
             vmas: BTreeMap::new(),
             brk_start,
             brk: brk_start,
-            brk_max: brk_start + BRK_MAX,
-            mmap_base: stack_top,
-            stack_top,
+            // The heap may grow until it meets a mapping (sys_brk checks).
+            brk_max: mmap_base.max(brk_start),
+            mmap_base,
+            stack_top: STACK_TOP,
             sigreturn: 0,
             saved_auxv: Vec::new(),
         }
@@ -146,16 +159,41 @@ impl MemoryMap {
         Ok(())
     }
 
-    /// The lowest free range of `len` bytes at or above the mmap base.
+    /// The highest free range of `len` bytes below the mmap base (Linux's top-down
+    /// unmapped_area_topdown), or the lowest one above it when that fails.
     pub fn find_free(&self, len: u64) -> Option<u64> {
+        let mut hi = self.mmap_base;
+        for (&start, v) in self.vmas.range(..self.mmap_base).rev() {
+            if v.end < hi && hi - v.end >= len {
+                return Some(hi - len);
+            }
+            hi = hi.min(start);
+        }
+        if hi >= MMAP_MIN_ADDR + len {
+            return Some(hi - len);
+        }
+        // Bottom-up above the base, as Linux falls back to.
         let mut candidate = self.mmap_base;
-        for (&start, v) in self.vmas.range(self.mmap_base..) {
-            if start >= candidate + len {
+        for (&start, v) in self.vmas.range(..) {
+            if v.end <= candidate {
+                continue;
+            }
+            if start >= candidate.checked_add(len)? {
                 break;
             }
-            candidate = candidate.max(v.end);
+            candidate = v.end;
         }
-        candidate.checked_add(len).map(|_| candidate)
+        let end = candidate.checked_add(len)?;
+        (end <= TASK_SIZE).then_some(candidate)
+    }
+
+    /// Whether `[addr, addr+len)` may be used as given by a hint: inside the user range,
+    /// above mmap_min_addr, and free.
+    pub fn hint_fits(&self, addr: u64, len: u64) -> bool {
+        addr >= MMAP_MIN_ADDR
+            && addr
+                .checked_add(len)
+                .is_some_and(|end| end <= TASK_SIZE && !self.overlaps(addr, end))
     }
 }
 
@@ -183,12 +221,16 @@ mod tests {
     #[test]
     fn insert_split_protect_and_find_free() {
         let mut mm = MemoryMap::new(0x20000);
-        let base = mm.mmap_base;
-        mm.insert(base, base + 0x4000, Prot::READ, VmaName::Anonymous);
-        assert_eq!(mm.find_free(0x1000), Some(base + 0x4000));
+        let top = mm.mmap_base;
+        let base = top - 0x4000;
+        mm.insert(base, top, Prot::READ, VmaName::Anonymous);
+        assert_eq!(mm.find_free(0x1000), Some(base - 0x1000));
         mm.remove(base + 0x1000, base + 0x2000);
         assert_eq!(mm.find_free(0x1000), Some(base + 0x1000));
-        assert_eq!(mm.find_free(0x2000), Some(base + 0x4000));
+        assert_eq!(mm.find_free(0x2000), Some(base - 0x2000));
+        assert!(mm.hint_fits(0xadeef40000, 0x1000));
+        assert!(!mm.hint_fits(base, 0x1000));
+        assert!(!mm.hint_fits(TASK_SIZE - 0x1000, 0x2000));
         assert!(mm.is_mapped(base, base + 0x1000));
         assert!(!mm.is_mapped(base, base + 0x3000));
         assert_eq!(

@@ -26,6 +26,11 @@ const HOST_INO: Ino = 1 << 61;
 /// Symlinks followed in one resolution before ELOOP (Linux's MAXSYMLINKS).
 const MAX_SYMLINKS: u32 = 40;
 
+/// Whether `ino` is a host node (under a mount), whose permissions are the host's.
+pub fn is_host(ino: Ino) -> bool {
+    ino & HOST_INO != 0 && !crate::procfs::is_proc(ino)
+}
+
 /// What a host directory tree offers. Paths are relative to the mount's root, made of
 /// plain names (no `.`, `..` or empty components); "" is the root itself. Nothing here
 /// follows a symlink in the last component.
@@ -486,6 +491,14 @@ impl Fs for Mounts {
         // Ownership cannot change through wasi:filesystem; like a rootless container,
         // chown of a mounted file is accepted and has no effect.
         Ok(())
+    }
+
+    // The writable layer is the image's: mounted host directories are not part of it.
+    fn generation(&self) -> u64 {
+        self.lower.generation()
+    }
+    fn export_layer(&mut self, exclude: &[Vec<u8>]) -> Result<Vec<u8>, Errno> {
+        self.lower.export_layer(exclude)
     }
 
     // The writable layer's limit and usage are the image overlay's; host directories are

@@ -48,7 +48,9 @@ impl Kernel {
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
-        if procfs::is_proc(start) || under_proc(path) {
+        // Other users' paths are walked here to check each directory's search permission
+        // (perm.rs); root's go to the vfs in one call.
+        if procfs::is_proc(start) || under_proc(path) || !p.creds.fs_capable() {
             let mut crossed = false;
             return self.walk(p, start, path, follow, &mut crossed);
         }
@@ -89,8 +91,12 @@ impl Kernel {
         push_components(&mut stack, path);
         let dir_wanted = path.ends_with(b"/");
         let mut links = 0;
+        let check = !p.creds.fs_capable();
         while let Some(name) = stack.pop() {
             let last = stack.is_empty();
+            if check {
+                self.may(&p.creds, cur, crate::creds::MAY_EXEC)?;
+            }
             let next = if procfs::is_proc(cur) {
                 procfs::lookup(self, p, cur, &name)?
             } else if cur == root && name == b"proc" {

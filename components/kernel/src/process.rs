@@ -124,11 +124,17 @@ pub struct Process {
     pub ppid: Pid,
     pub pgid: Pid,
     pub sid: Pid,
+    /// The controlling terminal (signal->tty in Linux): /dev/tty, job control.
+    pub ctty: Option<crate::tty::TtyRef>,
     pub space: SpaceId,
     pub mm: MemoryMap,
     pub fds: FdTable,
     pub cwd: Ino,
     pub umask: u32,
+    /// User and group ids and supplementary groups (creds.rs). Shared by all threads: a
+    /// set*id call changes the whole process, which is what libcs make of it anyway
+    /// (glibc and musl broadcast the change to every thread).
+    pub creds: crate::creds::Creds,
     /// The executable's canonical path (/proc/self/exe).
     pub exe: Vec<u8>,
     /// The task name (/proc/self/comm, ps): the last component of the path execve was

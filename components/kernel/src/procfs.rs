@@ -1,6 +1,7 @@
 //! /proc, served by the kernel itself (procfs(5)): the global files (cpuinfo, meminfo,
-//! mounts, uptime, version, filesystems) and one directory per process (exe, cwd, root,
-//! fd/, maps, stat, status, cmdline, environ, auxv, comm, mounts), plus the `self` link.
+//! mounts, uptime, version, filesystems, stat, loadavg) and one directory per process
+//! (exe, cwd, root, fd/, maps, stat, statm, status, cmdline, environ, auxv, comm,
+//! mounts), plus the `self` link.
 //!
 //! Nodes are inode numbers in a range the vfs never hands out (bit 62 set), so the rest of
 //! the kernel carries them where it carries vfs inodes (a directory descriptor, the cwd)
@@ -43,6 +44,8 @@ enum Kind {
     Uptime,
     Version,
     Filesystems,
+    SysStat,
+    Loadavg,
     PidDir = 32,
     Exe,
     Cwd,
@@ -61,9 +64,10 @@ enum Kind {
     Auxv,
     Comm,
     Mounts,
+    Statm,
 }
 
-const KINDS: [Kind; 23] = [
+const KINDS: [Kind; 26] = [
     Kind::Root,
     Kind::SelfLink,
     Kind::MountsLink,
@@ -72,6 +76,8 @@ const KINDS: [Kind; 23] = [
     Kind::Uptime,
     Kind::Version,
     Kind::Filesystems,
+    Kind::SysStat,
+    Kind::Loadavg,
     Kind::PidDir,
     Kind::Exe,
     Kind::Cwd,
@@ -87,15 +93,18 @@ const KINDS: [Kind; 23] = [
     Kind::Auxv,
     Kind::Comm,
     Kind::Mounts,
+    Kind::Statm,
 ];
 
 /// The entries of /proc besides the process directories, in listing order.
 const ROOT_ENTRIES: &[(&str, Kind)] = &[
     ("cpuinfo", Kind::Cpuinfo),
     ("filesystems", Kind::Filesystems),
+    ("loadavg", Kind::Loadavg),
     ("meminfo", Kind::Meminfo),
     ("mounts", Kind::MountsLink),
     ("self", Kind::SelfLink),
+    ("stat", Kind::SysStat),
     ("uptime", Kind::Uptime),
     ("version", Kind::Version),
 ];
@@ -113,6 +122,7 @@ const PID_ENTRIES: &[(&str, Kind)] = &[
     ("mounts", Kind::Mounts),
     ("root", Kind::RootLink),
     ("stat", Kind::Stat),
+    ("statm", Kind::Statm),
     ("status", Kind::Status),
 ];
 
@@ -273,10 +283,20 @@ pub fn stat(k: &mut Kernel, p: &Process, node: Ino) -> Result<Stat, Errno> {
         sec: now.0,
         nsec: now.1,
     };
+    // A process's entries belong to its effective ids (ps shows its USER from them).
+    let (uid, gid) = match pid {
+        0 => (0, 0),
+        _ => {
+            let c = &process(k, p, pid)?.creds;
+            (c.uid.eff, c.gid.eff)
+        }
+    };
     Ok(Stat {
         ino: node,
         mode,
         nlink,
+        uid,
+        gid,
         // Link sizes are what readlink gives (fd links report 64, as on Linux).
         size: if kind == Kind::Fd { 64 } else { 0 },
         atime: t,
@@ -370,17 +390,17 @@ pub fn readlink(k: &mut Kernel, p: &Process, node: Ino) -> Result<Vec<u8>, Errno
                 .fds
                 .file(fd)
                 .map_err(|_| Errno::ENOENT)?;
-            Ok(describe(k, &file.borrow()))
+            Ok(describe(&file.borrow()))
         }
         _ => Err(Errno::EINVAL),
     }
 }
 
 /// The name /proc/<pid>/fd/N shows for an open file.
-fn describe(k: &Kernel, f: &OpenFile) -> Vec<u8> {
+fn describe(f: &OpenFile) -> Vec<u8> {
     match &f.kind {
-        FileKind::Stdio(s) if k.host.is_terminal(*s) => b"/dev/pts/0".to_vec(),
-        // A host stream that is not a terminal is a pipe or a file the host opened.
+        // A host stream (not a terminal: that is the console, a Tty) is a pipe or a file
+        // the host opened.
         FileKind::Stdio(s) => format!("pipe:[{}]", *s as u8).into_bytes(),
         FileKind::Pipe(end) if end.fifo.is_none() => {
             format!("pipe:[{}]", end.pipe.borrow().id).into_bytes()
@@ -473,7 +493,9 @@ fn generate(k: &mut Kernel, p: &Process, kind: Kind, pid: i32) -> Result<Vec<u8>
             info::UTS_RELEASE,
             info::UTS_VERSION
         ),
-        Kind::Filesystems => "nodev\tproc\nnodev\toverlay\n".into(),
+        Kind::Filesystems => "nodev\tproc\nnodev\toverlay\nnodev\tdevpts\n".into(),
+        Kind::SysStat => sys_stat(k, p),
+        Kind::Loadavg => loadavg(k, p),
         Kind::Mounts => MOUNTS.into(),
         Kind::Maps => {
             let vmas: Vec<(u64, Vma)> = process(k, p, pid)?
@@ -500,6 +522,7 @@ fn generate(k: &mut Kernel, p: &Process, kind: Kind, pid: i32) -> Result<Vec<u8>
                 }
                 Kind::Comm => format!("{}\n", comm(q)),
                 Kind::Stat => pid_stat(q),
+                Kind::Statm => statm(q),
                 Kind::Status => status(q),
                 _ => return Err(Errno::EINVAL),
             }
@@ -599,9 +622,80 @@ fn vsize(p: &Process) -> u64 {
     p.mm.vmas.iter().map(|(&s, v)| v.end - s).sum()
 }
 
-/// /proc/<pid>/stat (proc_pid_stat in fs/proc/array.c), all 52 fields. CPU times, fault
-/// counts and the argument/environment addresses are not recorded and read as 0; rss is
-/// reported as the mapped size (pages are not tracked as resident or not).
+/// USER_HZ: clock ticks per second in /proc (sysconf(_SC_CLK_TCK)).
+const USER_HZ: u64 = 100;
+
+/// Guest CPU time in clock ticks, estimated from instructions retired (about 100
+/// million a second, as getrusage's estimate: syscalls/process.rs).
+fn ticks(instret: u64) -> u64 {
+    instret / (100_000_000 / USER_HZ)
+}
+
+/// The processes in pid order with the caller in its place (it is out of `procs`).
+fn all_processes<'a>(k: &'a Kernel, p: &'a Process) -> Vec<&'a Process> {
+    let mut all: Vec<&Process> = k.procs.values().filter(|q| q.pid != p.pid).collect();
+    all.push(p);
+    all.sort_by_key(|q| q.pid);
+    all
+}
+
+/// A process's state letter (fs/proc/array.c's task_state_array): R running, S
+/// sleeping in a syscall, T stopped, Z zombie.
+fn state_letter(p: &Process) -> char {
+    match p.state {
+        crate::process::State::Zombie(_) => 'Z',
+        crate::process::State::Stopped { .. } => 'T',
+        _ if p.threads.iter().all(|t| t.block.is_some()) => 'S',
+        _ => 'R',
+    }
+}
+
+/// /proc/stat: CPU time on the one CPU friscy shows (user time estimated from
+/// instructions; the rest of the uptime counted idle), boot time and process counts.
+fn sys_stat(k: &Kernel, p: &Process) -> String {
+    let up = k.host.monotonic_ns() / (1_000_000_000 / USER_HZ);
+    let procs = all_processes(k, p);
+    let user: u64 = procs
+        .iter()
+        .map(|q| ticks(q.instret + q.children_instret))
+        .sum::<u64>()
+        .min(up);
+    let idle = up - user;
+    let running = procs.iter().filter(|q| state_letter(q) == 'R').count();
+    let boot = k.host.wall_clock().0 - (up / USER_HZ) as i64;
+    let cpu = format!("{user} 0 0 {idle} 0 0 0 0 0 0");
+    format!(
+        "cpu  {cpu}\ncpu0 {cpu}\nintr 0\nctxt 0\nbtime {boot}\nprocesses {}\n\
+         procs_running {running}\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n",
+        k.next_pid - 1,
+    )
+}
+
+/// /proc/loadavg: the averages are not computed (0.00); runnable and total tasks and the
+/// last pid are real.
+fn loadavg(k: &Kernel, p: &Process) -> String {
+    let procs = all_processes(k, p);
+    let threads: usize = procs.iter().map(|q| q.threads.len()).sum();
+    let running = procs.iter().filter(|q| state_letter(q) == 'R').count();
+    format!("0.00 0.00 0.00 {running}/{threads} {}\n", k.next_pid - 1)
+}
+
+/// The controlling terminal as /proc/<pid>/stat shows it: tty_nr (new_encode_dev of
+/// 136:N) and the terminal's foreground group (tpgid, -1 without one).
+fn tty_fields(p: &Process) -> (u64, i32) {
+    match &p.ctty {
+        Some(tty) => {
+            let t = tty.borrow();
+            ((136 << 8) | t.index as u64, t.pgrp.unwrap_or(-1))
+        }
+        None => (0, -1),
+    }
+}
+
+/// /proc/<pid>/stat (proc_pid_stat in fs/proc/array.c), all 52 fields. Fault counts,
+/// start time and the argument/environment addresses are not recorded and read as 0;
+/// CPU time is estimated from instructions retired; rss is reported as the mapped size
+/// (pages are not tracked as resident or not).
 fn pid_stat(p: &Process) -> String {
     let pages = vsize(p) / 4096;
     let code =
@@ -610,31 +704,70 @@ fn pid_stat(p: &Process) -> String {
             .find(|(_, v)| v.prot.0 & Prot::EXEC.0 != 0)
             .map(|(&s, v)| (s, v.end))
             .unwrap_or((0, 0));
+    let (tty_nr, tpgid) = tty_fields(p);
     format!(
-        "{pid} ({comm}) R 0 {pid} {pid} 0 -1 4194304 0 0 0 0 0 0 0 0 20 0 1 0 0 {vsize} {pages} \
-         18446744073709551615 {} {} {} 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0 0 0 {} 0 0 0 0 0\n",
+        "{pid} ({comm}) {state} {ppid} {pgrp} {sid} {tty_nr} {tpgid} 4194304 0 0 0 0 {utime} 0 \
+         {cutime} 0 20 0 {threads} 0 0 {vsize} {pages} 18446744073709551615 {} {} {} 0 0 0 0 0 \
+         0 0 0 0 {exit_signal} 0 0 0 0 0 0 0 0 {} 0 0 0 0 0\n",
         code.0,
         code.1,
         p.mm.stack_top,
         p.mm.brk_start,
         pid = p.pid,
         comm = comm(p),
+        state = state_letter(p),
+        ppid = p.ppid,
+        pgrp = p.pgid,
+        sid = p.sid,
+        utime = ticks(p.instret),
+        cutime = ticks(p.children_instret),
+        threads = p.threads.len().max(1),
         vsize = vsize(p),
+        exit_signal = p.exit_signal,
     )
+}
+
+/// /proc/<pid>/statm: size, resident, shared, text, lib, data, dirty in pages (resident
+/// is the mapped size, as in stat).
+fn statm(p: &Process) -> String {
+    let pages = vsize(p) / 4096;
+    let text: u64 =
+        p.mm.vmas
+            .iter()
+            .filter(|(_, v)| v.prot.0 & Prot::EXEC.0 != 0)
+            .map(|(&s, v)| (v.end - s) / 4096)
+            .sum();
+    format!("{pages} {pages} 0 {text} 0 {} 0\n", pages - text.min(pages))
 }
 
 fn status(p: &Process) -> String {
     let kb = vsize(p) / 1024;
     let fdsize = p.fds.iter().last().map_or(0, |(fd, _)| fd + 1).max(64);
+    let (u, g) = (p.creds.uid, p.creds.gid);
+    // Groups: each followed by a space, as Linux prints them.
+    let groups: String = p.creds.groups.iter().map(|g| format!("{g} ")).collect();
+    let caps = if p.creds.capable() {
+        "000001ffffffffff"
+    } else {
+        "0000000000000000"
+    };
     format!(
         "Name:\t{}\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\n\
-         PPid:\t0\nTracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nFDSize:\t{fdsize}\n\
-         Groups:\t\nVmSize:\t{kb:>8} kB\nThreads:\t1\nCapInh:\t0000000000000000\n\
-         CapPrm:\t000001ffffffffff\nCapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\n\
+         PPid:\t0\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t{fdsize}\n\
+         Groups:\t{groups}\nVmSize:\t{kb:>8} kB\nThreads:\t1\nCapInh:\t0000000000000000\n\
+         CapPrm:\t{caps}\nCapEff:\t{caps}\nCapBnd:\t000001ffffffffff\n\
          CapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t0\nCpus_allowed:\t1\n\
          Cpus_allowed_list:\t0\n",
         comm(p),
         p.umask,
+        u.real,
+        u.eff,
+        u.saved,
+        u.fs,
+        g.real,
+        g.eff,
+        g.saved,
+        g.fs,
         pid = p.pid,
     )
 }

@@ -35,6 +35,9 @@ impl Kernel {
             let mut ran = false;
             let pids: Vec<Pid> = self.procs.keys().copied().collect();
             for pid in pids {
+                // Before every slice: what the host typed (so Ctrl-C reaches a busy
+                // loop), resizes and forwarded signals, tty signals and hang-ups.
+                self.tty_tick();
                 let Some(mut p) = self.procs.remove(&pid) else {
                     continue;
                 };
@@ -190,10 +193,19 @@ impl Kernel {
                     self.fault(p, signal::SIGILL, signal::ILL_ILLOPC, pc, &why);
                     progressed = true;
                 }
+                StopReason::Fault(f) if f.cause == FaultCause::OutOfMemory => {
+                    // No memory for a page this process touched: Linux's OOM killer. The
+                    // victim is the process that needed the page (the fault is not
+                    // retried); the rest of the container runs on.
+                    self.oom_kill(p);
+                    progressed = true;
+                }
                 StopReason::Fault(f) => {
                     let (code, kind) = match f.cause {
                         FaultCause::Unmapped => (signal::SEGV_MAPERR, "unmapped"),
-                        FaultCause::Protection => (signal::SEGV_ACCERR, "protected"),
+                        FaultCause::Protection | FaultCause::OutOfMemory => {
+                            (signal::SEGV_ACCERR, "protected")
+                        }
                     };
                     let access = match f.access {
                         Access::Load => "load",
@@ -209,6 +221,14 @@ impl Kernel {
                 }
             }
         }
+    }
+
+    /// Kills `p` for want of memory, with one line on the diagnostic stream, as Linux's
+    /// OOM killer logs "Out of memory: Killed process N (comm)".
+    pub(crate) fn oom_kill(&mut self, p: &mut Process) {
+        let comm = String::from_utf8_lossy(&p.comm).into_owned();
+        self.report(&format!("out of memory: killed process {} ({comm})", p.pid));
+        p.exit = Some(ExitStatus::Signal(signal::SIGKILL));
     }
 
     /// A synchronous fault: to the guest's handler if it has one it does not block,
@@ -288,6 +308,11 @@ impl Kernel {
             }
             pollables.extend(p);
         }
+        // The writable layer is saved once things have settled (persist.rs).
+        earliest(self.save_layer_when_idle());
+        // A console reads the host's input even when no one waits for it: Ctrl-C must
+        // reach a guest that sleeps.
+        stdin |= self.console_wants_input();
         if deadline.is_none() && !stdin && pollables.is_empty() {
             return false;
         }
@@ -515,6 +540,7 @@ impl Kernel {
             self.machine.hart_drop(t.hart);
         }
         self.locks.close_all(p.pid, std::mem::take(&mut p.fds));
+        self.tty_exit(p);
         if let Some(parent) = p.vfork_parent.take() {
             self.release_vfork(p, parent);
         } else {

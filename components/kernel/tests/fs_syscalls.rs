@@ -129,11 +129,25 @@ proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0
 /proc/self/fd/99: ENOENT
 /dev/null: 20666 1:3
 /dev/stdout is a fifo
-dev: . .. null zero full random urandom tty fd stdin stdout stderr pts shm
+dev: . .. null zero full random urandom tty fd stdin stdout stderr ptmx pts shm
 via /dev/stdout
 cwd /proc/1
 open fd dir: 1
 mkdir in /proc: ENOENT
 ";
     assert_eq!(out, want);
+}
+
+/// User and group ids, the setuid family, and the permission checks made with them
+/// (open, access, create, remove in sticky directories, chmod/chown/utimensat ownership,
+/// set-group-ID directories, protected hard links, kill). The reference must run as
+/// root to change ids, as friscy's guest starts.
+#[test]
+fn credentials_and_permission_checks_match_linux() {
+    let uid = std::process::Command::new("id").arg("-u").output();
+    if !uid.is_ok_and(|o| o.stdout.starts_with(b"0\n")) {
+        eprintln!("SKIPPED: the reference for credentials must run as root");
+        return;
+    }
+    same_as_linux("creds");
 }

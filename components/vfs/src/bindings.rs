@@ -1,36 +1,111 @@
 //! The vfs component's WIT layer: `friscy:vfs/fs` exported over `Vfs`, reading the image
-//! through the imported `friscy:vfs/rootfs`. Only conversions live here.
+//! through the imported `friscy:vfs/rootfs` (world `vfs`) or, built with the
+//! `tree-component` feature, a host directory through the imported `friscy:vfs/tree`
+//! (world `vfs-tree`). Only conversions live here.
 
 use std::cell::RefCell;
 
-use crate::{Fs, Ino, RootfsSource, SetAttr, Stat, Timespec, Vfs};
+use crate::{Fs, Ino, SetAttr, Stat, Timespec, Vfs};
 
+#[cfg(not(feature = "tree-component"))]
 wit_bindgen::generate!({ path: "../../wit", world: "friscy:vfs/vfs" });
+#[cfg(feature = "tree-component")]
+wit_bindgen::generate!({ path: "../../wit", world: "friscy:vfs/vfs-tree" });
 
 use exports::friscy::vfs::fs as wit;
 use exports::friscy::vfs::fs as t;
 
-/// The image, read through the `rootfs` import in chunks.
-pub struct ImportedRootfs;
+#[cfg(not(feature = "tree-component"))]
+mod lower {
+    use crate::{RootfsSource, Tar, Vfs};
 
-impl RootfsSource for ImportedRootfs {
-    fn size(&self) -> u64 {
-        friscy::vfs::rootfs::size()
+    /// The image, read through the `rootfs` import in chunks.
+    pub struct ImportedRootfs;
+
+    impl RootfsSource for ImportedRootfs {
+        fn size(&self) -> u64 {
+            super::friscy::vfs::rootfs::size()
+        }
+        fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
+            super::friscy::vfs::rootfs::read(offset, len)
+        }
     }
-    fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
-        friscy::vfs::rootfs::read(offset, len)
+
+    pub type Lower = Tar<ImportedRootfs>;
+
+    pub fn open() -> Result<Vfs<Lower>, String> {
+        Vfs::new(ImportedRootfs).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(feature = "tree-component")]
+mod lower {
+    use super::friscy::vfs::tree as w;
+    use crate::{Errno, Timespec, Tree, TreeEntry, TreeSource, Vfs};
+
+    /// The host's directory tree, through the `tree` import.
+    pub struct ImportedTree;
+
+    fn time(t: w::Time) -> Timespec {
+        Timespec {
+            sec: t.sec,
+            nsec: t.nsec,
+        }
+    }
+
+    fn entry(e: w::Entry) -> TreeEntry {
+        TreeEntry {
+            name: e.name,
+            handle: e.handle,
+            dev: e.dev,
+            ino: e.ino,
+            mode: e.mode,
+            nlink: e.nlink,
+            uid: e.uid,
+            gid: e.gid,
+            rdev: e.rdev,
+            size: e.size,
+            atime: time(e.atime),
+            mtime: time(e.mtime),
+            ctime: time(e.ctime),
+            target: e.target,
+        }
+    }
+
+    fn errno(n: u16) -> Errno {
+        Errno::from_raw(n).unwrap_or(Errno::EIO)
+    }
+
+    impl TreeSource for ImportedTree {
+        fn root(&self) -> Result<TreeEntry, String> {
+            w::root().map(entry)
+        }
+        fn list_dir(&self, dir: u64) -> Result<Vec<TreeEntry>, Errno> {
+            w::list_dir(dir)
+                .map(|v| v.into_iter().map(entry).collect())
+                .map_err(errno)
+        }
+        fn read(&self, file: u64, offset: u64, len: u32) -> Result<Vec<u8>, Errno> {
+            w::read(file, offset, len).map_err(errno)
+        }
+    }
+
+    pub type Lower = Tree<ImportedTree>;
+
+    pub fn open() -> Result<Vfs<Lower>, String> {
+        Vfs::from_tree(ImportedTree).map_err(|e| format!("root directory: {e}"))
     }
 }
 
 thread_local! {
     // Indexed on first use; an unusable image is remembered as its error message.
-    static VFS: RefCell<Option<Result<Vfs<ImportedRootfs>, String>>> = const { RefCell::new(None) };
+    static VFS: RefCell<Option<Result<Vfs<lower::Lower>, String>>> = const { RefCell::new(None) };
 }
 
-fn with<T>(f: impl FnOnce(&mut Vfs<ImportedRootfs>) -> Result<T, crate::Errno>) -> Result<T, u16> {
+fn with<T>(f: impl FnOnce(&mut Vfs<lower::Lower>) -> Result<T, crate::Errno>) -> Result<T, u16> {
     VFS.with(|cell| {
         let mut slot = cell.borrow_mut();
-        let vfs = slot.get_or_insert_with(|| Vfs::new(ImportedRootfs).map_err(|e| e.to_string()));
+        let vfs = slot.get_or_insert_with(lower::open);
         match vfs {
             Ok(v) => f(v).map_err(|e| e as u16),
             Err(_) => Err(crate::Errno::EIO as u16),

@@ -1,12 +1,13 @@
-//! Regular-file contents with copy-on-write over the image: a file is an optional run of
-//! bytes in the tar (the lower layer) plus the 4 KiB pages written since (the upper
-//! layer). Copy-up is therefore per page and lazy: writing one byte of a 100 MiB lower file
+//! Regular-file contents with copy-on-write over the image: a file is an optional lower
+//! file (a run of bytes in the tar, or a file of the host tree) plus the 4 KiB pages
+//! written since (the upper layer). Copy-up is therefore per page and lazy: writing one byte of a 100 MiB lower file
 //! copies one page. Pages never written read from the image, or as zeros past its part
 //! (holes, so `truncate -s 1G` costs nothing).
 //!
 //! Invariants: `lower_len <= size`; bytes of a page beyond `size` are zero.
 
-use crate::source::LowerRead;
+use crate::source::LowerLayer;
+use friscy_abi::Errno;
 use std::collections::BTreeMap;
 
 pub(crate) const PAGE: usize = 4096;
@@ -16,8 +17,8 @@ pub(crate) const MAX_SIZE: u64 = i64::MAX as u64;
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct FileData {
-    /// Image offset of the lower contents.
-    lower_off: u64,
+    /// The lower contents: a tar member's image offset, or a tree's file handle.
+    lower_file: u64,
     /// How many bytes of the lower contents are still visible (shrinks on truncate).
     lower_len: u64,
     /// Written pages, by page index.
@@ -26,31 +27,46 @@ pub(crate) struct FileData {
 }
 
 impl FileData {
-    /// A file whose contents are `len` bytes of the image at `off`.
-    pub(crate) fn lower(off: u64, len: u64) -> FileData {
+    /// A file whose contents are the first `len` bytes of lower file `file`.
+    pub(crate) fn lower(file: u64, len: u64) -> FileData {
         FileData {
-            lower_off: off,
+            lower_file: file,
             lower_len: len,
             pages: BTreeMap::new(),
             size: len,
         }
     }
 
+    /// Whether this is still `base` (the same file as indexed from the image): nothing
+    /// written, nothing truncated.
+    pub(crate) fn is_unchanged_from(&self, base: &FileData) -> bool {
+        self.pages.is_empty()
+            && self.lower_file == base.lower_file
+            && self.lower_len == base.lower_len
+            && self.size == base.size
+    }
+
     pub(crate) fn size(&self) -> u64 {
         self.size
     }
 
-    /// Up to `len` bytes at `offset` (fewer at the end of the file, none past it).
-    pub(crate) fn read<L: LowerRead>(&self, lower: &mut L, offset: u64, len: u32) -> Vec<u8> {
+    /// Up to `len` bytes at `offset` (fewer at the end of the file, none past it). Fails
+    /// only when the lower layer cannot be read (a tree's host file gone: EIO).
+    pub(crate) fn read<L: LowerLayer>(
+        &self,
+        lower: &mut L,
+        offset: u64,
+        len: u32,
+    ) -> Result<Vec<u8>, Errno> {
         if offset >= self.size {
-            return Vec::new();
+            return Ok(Vec::new());
         }
         let n = (self.size - offset).min(len as u64) as usize;
         let end = offset + n as u64;
         let mut out = vec![0u8; n];
         if offset < self.lower_len {
             let m = (self.lower_len.min(end) - offset) as usize;
-            lower.read_into(self.lower_off + offset, &mut out[..m]);
+            lower.read_into(self.lower_file, offset, &mut out[..m])?;
         }
         let first = offset / PAGE as u64;
         let last = (end - 1) / PAGE as u64;
@@ -61,7 +77,7 @@ impl FileData {
             out[(from - offset) as usize..(to - offset) as usize]
                 .copy_from_slice(&page[(from - page_start) as usize..(to - page_start) as usize]);
         }
-        out
+        Ok(out)
     }
 
     /// Pages written so far (the upper layer's share of this file).
@@ -71,58 +87,71 @@ impl FileData {
 
     /// The page `idx`, created from the image (or zeros) if not written before; None when
     /// the budget or the host's memory has no page left.
-    fn page_mut<L: LowerRead>(
+    fn page_mut<L: LowerLayer>(
         &mut self,
         lower: &mut L,
         idx: u64,
         budget: &mut Budget,
-    ) -> Option<&mut [u8; PAGE]> {
-        let (lower_off, lower_len) = (self.lower_off, self.lower_len);
-        match self.pages.entry(idx) {
-            std::collections::btree_map::Entry::Occupied(e) => Some(e.into_mut()),
-            std::collections::btree_map::Entry::Vacant(e) => {
-                if budget.used >= budget.capacity {
-                    return None;
-                }
-                let Some(mut page) = new_page() else {
-                    budget.host_refused = true;
-                    return None;
-                };
-                let start = idx * PAGE as u64;
-                if start < lower_len {
-                    let m = (lower_len - start).min(PAGE as u64) as usize;
-                    lower.read_into(lower_off + start, &mut page[..m]);
-                }
-                budget.used += 1;
-                Some(e.insert(page))
+    ) -> Result<Option<&mut [u8; PAGE]>, Errno> {
+        if !self.pages.contains_key(&idx) {
+            if budget.used >= budget.capacity {
+                return Ok(None);
             }
+            let Some(mut page) = new_page() else {
+                budget.host_refused = true;
+                return Ok(None);
+            };
+            let start = idx * PAGE as u64;
+            if start < self.lower_len {
+                let m = (self.lower_len - start).min(PAGE as u64) as usize;
+                lower.read_into(self.lower_file, start, &mut page[..m])?;
+            }
+            self.pages.insert(idx, page);
+            budget.used += 1;
         }
+        Ok(self.pages.get_mut(&idx).map(|p| &mut **p))
     }
 
     /// Write `data` at `offset`, growing the file, as far as the budget allows: returns
-    /// the bytes written (fewer than asked when a page could not be had). The caller
-    /// checks `MAX_SIZE`.
-    pub(crate) fn write<L: LowerRead>(
+    /// the bytes written (fewer than asked when a page could not be had; the writable
+    /// layer is full). The caller checks `MAX_SIZE`. A failed copy-up (the lower layer
+    /// unreadable) writes nothing and leaves the size unchanged.
+    pub(crate) fn write<L: LowerLayer>(
         &mut self,
         lower: &mut L,
         offset: u64,
         data: &[u8],
         budget: &mut Budget,
-    ) -> usize {
+    ) -> Result<usize, Errno> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        // Copy up every page first, so that a failure writes nothing; stop at the first
+        // page there is no room for.
+        let first = offset / PAGE as u64;
+        let last = (offset + data.len() as u64 - 1) / PAGE as u64;
+        let mut end = offset + data.len() as u64;
+        for idx in first..=last {
+            if self.page_mut(lower, idx, budget)?.is_none() {
+                end = idx * PAGE as u64;
+                break;
+            }
+        }
+        let len = end.saturating_sub(offset) as usize;
         let mut done = 0usize;
-        while done < data.len() {
+        while done < len {
             let pos = offset + done as u64;
             let idx = pos / PAGE as u64;
             let within = (pos % PAGE as u64) as usize;
-            let n = (PAGE - within).min(data.len() - done);
-            let Some(page) = self.page_mut(lower, idx, budget) else {
-                break;
-            };
+            let n = (PAGE - within).min(len - done);
+            let page = self.pages.get_mut(&idx).expect("copied up above");
             page[within..within + n].copy_from_slice(&data[done..done + n]);
             done += n;
         }
-        self.size = self.size.max(offset + done as u64);
-        done
+        if len > 0 {
+            self.size = self.size.max(offset + len as u64);
+        }
+        Ok(len)
     }
 
     /// truncate(2): shrink (dropping contents) or grow (with zeros). Returns the pages it
@@ -157,6 +186,18 @@ pub(crate) struct Budget {
     pub host_refused: bool,
 }
 
+impl Budget {
+    /// No bound: for copies the writable layer accounts for afterwards (a layer applied
+    /// at start-up, `Vfs::apply_layer`).
+    pub(crate) fn unbounded() -> Budget {
+        Budget {
+            used: 0,
+            capacity: u64::MAX,
+            host_refused: false,
+        }
+    }
+}
+
 /// A zeroed page, or None when the host has no memory for one: the write that needed it
 /// fails with ENOSPC instead of aborting the component (a full tmpfs, not a crash).
 fn new_page() -> Option<Box<[u8; PAGE]>> {
@@ -171,10 +212,11 @@ mod tests {
     use super::*;
 
     struct Img(Vec<u8>);
-    impl LowerRead for Img {
-        fn read_into(&mut self, off: u64, buf: &mut [u8]) {
-            let off = off as usize;
+    impl LowerLayer for Img {
+        fn read_into(&mut self, file: u64, off: u64, buf: &mut [u8]) -> Result<(), Errno> {
+            let off = (file + off) as usize;
             buf.copy_from_slice(&self.0[off..off + buf.len()]);
+            Ok(())
         }
     }
 
@@ -196,37 +238,37 @@ mod tests {
         let expect: Vec<u8> = img.0[100..10_100].to_vec();
         let mut f = FileData::lower(100, 10_000);
         let b = &mut unlimited();
-        assert_eq!(f.read(&mut img, 0, 20_000), expect);
-        f.write(&mut img, 4095, b"XY", b);
+        assert_eq!(f.read(&mut img, 0, 20_000).unwrap(), expect);
+        f.write(&mut img, 4095, b"XY", b).unwrap();
         let mut want = expect.clone();
         want[4095..4097].copy_from_slice(b"XY");
-        assert_eq!(f.read(&mut img, 0, 20_000), want);
+        assert_eq!(f.read(&mut img, 0, 20_000).unwrap(), want);
         assert_eq!(f.pages.len(), 2);
         // Append past the end leaves a hole of zeros.
-        f.write(&mut img, 12_000, b"end", b);
+        f.write(&mut img, 12_000, b"end", b).unwrap();
         assert_eq!(b.used, 3);
         want.resize(12_000, 0);
         want.extend_from_slice(b"end");
-        assert_eq!(f.read(&mut img, 0, 20_000), want);
-        assert_eq!(f.read(&mut img, 12_001, 100), b"nd");
-        assert_eq!(f.read(&mut img, 12_003, 100), b"");
+        assert_eq!(f.read(&mut img, 0, 20_000).unwrap(), want);
+        assert_eq!(f.read(&mut img, 12_001, 100).unwrap(), b"nd");
+        assert_eq!(f.read(&mut img, 12_003, 100).unwrap(), b"");
     }
 
     #[test]
     fn truncate_hides_old_contents_when_regrown() {
         let mut img = image();
         let mut f = FileData::lower(0, 10_000);
-        f.write(&mut img, 8000, b"zz", &mut unlimited());
+        f.write(&mut img, 8000, b"zz", &mut unlimited()).unwrap();
         // The page with the write holds the new end: kept, its tail zeroed.
         assert_eq!(f.truncate(5000), 0);
         assert_eq!(f.size(), 5000);
         f.truncate(10_000);
-        let got = f.read(&mut img, 0, 10_000);
+        let got = f.read(&mut img, 0, 10_000).unwrap();
         assert_eq!(got[..5000], img.0[..5000]);
         assert!(got[5000..].iter().all(|&b| b == 0));
         assert_eq!(f.truncate(0), 1);
         f.truncate(3);
-        assert_eq!(f.read(&mut img, 0, 10), [0, 0, 0]);
+        assert_eq!(f.read(&mut img, 0, 10).unwrap(), [0, 0, 0]);
     }
 
     #[test]
@@ -240,13 +282,13 @@ mod tests {
         };
         // Three pages wanted, two to be had: a short write, as on a full tmpfs.
         assert_eq!(
-            f.write(&mut img, 100, &[7; 3 * PAGE], &mut b),
+            f.write(&mut img, 100, &[7; 3 * PAGE], &mut b).unwrap(),
             2 * PAGE - 100
         );
         assert_eq!(f.size(), 2 * PAGE as u64);
-        assert_eq!(f.write(&mut img, 2 * PAGE as u64, b"x", &mut b), 0);
+        assert_eq!(f.write(&mut img, 2 * PAGE as u64, b"x", &mut b).unwrap(), 0);
         // Rewriting pages it has costs nothing.
-        assert_eq!(f.write(&mut img, 0, b"y", &mut b), 1);
+        assert_eq!(f.write(&mut img, 0, b"y", &mut b).unwrap(), 1);
         assert_eq!(b.used, 2);
     }
 }

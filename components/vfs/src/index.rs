@@ -15,7 +15,7 @@ pub(crate) fn build<R: RootfsSource>(src: &R) -> Result<Table, TarError> {
     let mut table = Table::new();
     let mut reader = TarReader::new(src);
     while let Some(entry) = reader.next_entry()? {
-        add(&mut table, entry);
+        add_node(&mut table, entry, None);
     }
     Ok(table)
 }
@@ -76,7 +76,9 @@ fn ensure_dir(table: &mut Table, comps: &[&[u8]]) -> Ino {
     cur
 }
 
-fn add(table: &mut Table, e: Entry) {
+/// Add one member. A regular file's contents are `data` when given (a layer's files,
+/// copied in), else the member's bytes in the image.
+pub(crate) fn add_node(table: &mut Table, e: Entry, data: Option<FileData>) {
     let Some(comps) = normalize(&e.path) else {
         return;
     };
@@ -128,7 +130,11 @@ fn add(table: &mut Table, e: Entry) {
     replace(table, parent, name);
 
     let (ftype, body, rdev) = match e.kind {
-        EntryKind::File => (S_IFREG, Body::File(FileData::lower(e.data, e.size)), 0),
+        EntryKind::File => (
+            S_IFREG,
+            Body::File(data.unwrap_or_else(|| FileData::lower(e.data, e.size))),
+            0,
+        ),
         EntryKind::Dir => (S_IFDIR, Body::Dir(Dir::default()), 0),
         EntryKind::Symlink => (S_IFLNK, Body::Symlink(e.link.clone()), 0),
         EntryKind::Char => (S_IFCHR, Body::Special, makedev(e.major, e.minor)),
@@ -149,7 +155,7 @@ fn add(table: &mut Table, e: Entry) {
 }
 
 /// Unbind an existing `name` in `parent` before a later member takes it over.
-fn replace(table: &mut Table, parent: Ino, name: &[u8]) {
+pub(crate) fn replace(table: &mut Table, parent: Ino, name: &[u8]) {
     if let Some(old) = table.detach(parent, name) {
         let unreferenced = table
             .get(old)

@@ -1,31 +1,38 @@
 //! friscy's filesystem: the container's root filesystem served from a tar image (indexed
-//! once by its headers, file contents read lazily in chunks) under a writable in-memory
-//! overlay, with Linux path resolution and error semantics.
+//! once by its headers, file contents read lazily in chunks) or from a host directory tree
+//! (listed once, file contents read lazily), under a writable in-memory overlay, with Linux
+//! path resolution and error semantics.
 //!
 //! `Fs` is the interface the kernel uses; it mirrors `interface fs` in
 //! `wit/deps/friscy-vfs/vfs.wit` one to one, so the fused build calls `Vfs` directly and
 //! the composed build calls it through the WIT bindings. The kernel owns file descriptors
 //! and permission checks; this crate owns inodes, directories, symlinks and file data.
 //!
-//! Modules: `tar` parses the archive, `index` turns it into inodes, `node` is the inode
-//! table (and the overlay), `file` holds copy-on-write file contents, `path` resolves
-//! paths, `ops` implements the changes (create, remove, rename, ...).
+//! Modules: `tar` parses the archive, `index` turns it into inodes, `tree` does the same
+//! for a directory tree (and `host_tree` serves one from the host's filesystem), `node` is
+//! the inode table (and the overlay), `file` holds copy-on-write file contents, `path`
+//! resolves paths, `ops` implements the changes (create, remove, rename, ...).
 
 mod file;
 mod index;
+mod layer;
 mod node;
 mod ops;
 mod path;
 mod source;
 mod tar;
+mod tree;
+
+#[cfg(unix)]
+pub mod host_tree;
 
 pub use friscy_abi::Errno;
-pub use source::RootfsSource;
+pub use source::{LowerLayer, RootfsSource, Tar};
 pub use tar::TarError;
+pub use tree::{Tree, TreeEntry, TreeError, TreeSource};
 
 use friscy_abi::mode::S_IFMT;
 use node::{Body, ROOT, Table};
-use source::Lower;
 
 /// An inode number: stable for the life of the filesystem.
 pub type Ino = u64;
@@ -124,6 +131,18 @@ pub trait Fs {
         flags: u32,
     ) -> Result<(), Errno>;
     fn set_attr(&mut self, node: Ino, attr: &SetAttr) -> Result<(), Errno>;
+    /// A number that changes whenever the tree changes (so a host knows when the writable
+    /// layer needs saving again). Constant for filesystems without a writable layer.
+    fn generation(&self) -> u64 {
+        0
+    }
+    /// The writable layer (everything changed since the image was indexed) as an OCI
+    /// layer tar, leaving out the absolute paths in `exclude` and what lies below them
+    /// (see layer.rs). ENOSYS where there is no such layer.
+    fn export_layer(&mut self, exclude: &[Vec<u8>]) -> Result<Vec<u8>, Errno> {
+        let _ = exclude;
+        Err(Errno::ENOSYS)
+    }
     /// Bound the writable layer to `bytes` of written data and `bytes / 4096` new inodes
     /// (as tmpfs's size= bounds both); past it, writes and creates fail with ENOSPC.
     fn set_capacity(&mut self, bytes: u64);
@@ -150,10 +169,19 @@ pub fn system_clock() -> Timespec {
 /// always sets `FRISCY_DISK`'s value).
 const UNBOUNDED: u64 = u64::MAX / 2;
 
-/// A filesystem over a tar image.
-pub struct Vfs<R: RootfsSource> {
-    lower: Lower<R>,
+/// The reserve's size: more than the largest argument a call brings (the kernel moves
+/// file data in 1 MiB pieces) and the small allocations that go with it.
+const RESERVE: usize = 4 << 20;
+
+/// A filesystem over a lower layer: a tar image (`Vfs<Tar<R>>`, from `Vfs::new`) or a
+/// directory tree (`Vfs<Tree<T>>`, from `Vfs::from_tree`).
+pub struct Vfs<L> {
+    lower: L,
     table: Table,
+    /// The table as indexed from the image, which the writable layer is the diff against.
+    base: Table,
+    /// Bumped by every change (`Fs::generation`).
+    generation: u64,
     clock: Option<fn() -> Timespec>,
     /// Pages of written data, and how many there may be.
     budget: file::Budget,
@@ -167,18 +195,15 @@ pub struct Vfs<R: RootfsSource> {
     reserve: Option<Vec<u8>>,
 }
 
-/// The reserve's size: more than the largest argument a call brings (the kernel moves
-/// file data in 1 MiB pieces) and the small allocations that go with it.
-const RESERVE: usize = 4 << 20;
-
-impl<R: RootfsSource> Vfs<R> {
-    /// Index the image (its headers only) into a filesystem.
-    pub fn new(source: R) -> Result<Self, TarError> {
-        let table = index::build(&source)?;
-        Ok(Vfs {
-            lower: Lower::new(source),
+impl<L> Vfs<L> {
+    /// A filesystem over `lower`, indexed as `table`.
+    fn over(lower: L, table: Table) -> Self {
+        Vfs {
+            lower,
+            base: table.clone(),
             image_inodes: table.live(),
             table,
+            generation: 0,
             clock: Some(system_clock),
             budget: file::Budget {
                 used: 0,
@@ -188,7 +213,47 @@ impl<R: RootfsSource> Vfs<R> {
             inode_capacity: UNBOUNDED,
             // A component's linear memory grows for it now, touched or not.
             reserve: Some(vec![0u8; RESERVE]),
-        })
+        }
+    }
+}
+
+impl<R: RootfsSource> Vfs<Tar<R>> {
+    /// Index the image (its headers only) into a filesystem.
+    pub fn new(source: R) -> Result<Self, TarError> {
+        let table = index::build(&source)?;
+        Ok(Vfs::over(Tar::new(source), table))
+    }
+
+    /// The image this filesystem reads from.
+    pub fn source(&self) -> &R {
+        &self.lower.src
+    }
+}
+
+impl<T: TreeSource> Vfs<Tree<T>> {
+    /// List the tree (every directory, once) into a filesystem. File contents are read
+    /// from the tree when the guest reads them, and never written back.
+    pub fn from_tree(source: T) -> Result<Self, TreeError> {
+        let table = tree::build(&source)?;
+        Ok(Vfs::over(Tree::new(source), table))
+    }
+
+    /// The tree this filesystem reads from.
+    pub fn source(&self) -> &T {
+        &self.lower.src
+    }
+}
+
+impl<L> Vfs<L> {
+    /// Apply a layer tar (as `export_layer` writes them: a writable layer saved by an
+    /// earlier run) over the tree. Its files are copied in, so they belong to the writable
+    /// layer from now on and a later export writes them again.
+    pub fn apply_layer<S: RootfsSource>(&mut self, layer: &S) -> Result<(), TarError> {
+        self.generation += 1;
+        let r = layer::apply(&mut self.table, layer);
+        // Its files' pages are the writable layer's now.
+        self.budget.used = self.table.written_pages();
+        r
     }
 
     /// Set the clock for mtime/ctime updates (`None`: times never change after indexing,
@@ -196,11 +261,6 @@ impl<R: RootfsSource> Vfs<R> {
     /// `set_attr` (as with the noatime mount option).
     pub fn set_clock(&mut self, clock: Option<fn() -> Timespec>) {
         self.clock = clock;
-    }
-
-    /// The image this filesystem reads from.
-    pub fn source(&self) -> &R {
-        &self.lower.src
     }
 
     /// Free an inode that has no names left (unlinked, or a removed directory) once the
@@ -215,8 +275,13 @@ impl<R: RootfsSource> Vfs<R> {
             Err(_) => false,
         };
         if unlinked {
-            self.budget.used -= self.table.release(node);
+            let pages = self.table.release(node);
+            self.budget.used = self.budget.used.saturating_sub(pages);
         }
+    }
+
+    fn now(&self) -> Option<Timespec> {
+        self.clock.map(|c| c())
     }
 
     /// ENOSPC once the writable layer has created as many inodes as it may.
@@ -227,13 +292,9 @@ impl<R: RootfsSource> Vfs<R> {
         }
         Ok(())
     }
-
-    fn now(&self) -> Option<Timespec> {
-        self.clock.map(|c| c())
-    }
 }
 
-impl<R: RootfsSource> Fs for Vfs<R> {
+impl<L: LowerLayer> Fs for Vfs<L> {
     fn root(&self) -> Ino {
         ROOT
     }
@@ -256,7 +317,7 @@ impl<R: RootfsSource> Fs for Vfs<R> {
 
     fn read(&mut self, node: Ino, offset: u64, len: u32) -> Result<Vec<u8>, Errno> {
         match &self.table.get(node)?.body {
-            Body::File(f) => Ok(f.read(&mut self.lower, offset, len)),
+            Body::File(f) => f.read(&mut self.lower, offset, len),
             Body::Dir(_) => Err(Errno::EISDIR),
             _ => Err(Errno::EINVAL),
         }
@@ -264,6 +325,7 @@ impl<R: RootfsSource> Fs for Vfs<R> {
 
     fn write(&mut self, node: Ino, offset: u64, data: &[u8]) -> Result<u32, Errno> {
         let now = self.now();
+        self.generation += 1;
         let n = self.table.get_mut(node)?;
         let Body::File(f) = &mut n.body else {
             return Err(if n.is_dir() {
@@ -284,7 +346,7 @@ impl<R: RootfsSource> Fs for Vfs<R> {
             return Ok(0);
         }
         // As much as fits: a short count, then ENOSPC (write(2) on a full filesystem).
-        let done = f.write(&mut self.lower, offset, data, &mut self.budget);
+        let done = f.write(&mut self.lower, offset, data, &mut self.budget)?;
         if std::mem::take(&mut self.budget.host_refused) {
             // The host has no more memory for us: the layer is full from now on, and the
             // reserve goes back for what must still be allocated.
@@ -316,22 +378,26 @@ impl<R: RootfsSource> Fs for Vfs<R> {
     fn create(&mut self, parent: Ino, name: &[u8], mode: u32, rdev: u64) -> Result<Ino, Errno> {
         self.inode_room()?;
         let now = self.now();
+        self.generation += 1;
         self.table.create(parent, name, mode, rdev, now)
     }
 
     fn symlink(&mut self, parent: Ino, name: &[u8], target: &[u8]) -> Result<Ino, Errno> {
         self.inode_room()?;
         let now = self.now();
+        self.generation += 1;
         self.table.symlink(parent, name, target, now)
     }
 
     fn link(&mut self, node: Ino, parent: Ino, name: &[u8]) -> Result<(), Errno> {
         let now = self.now();
+        self.generation += 1;
         self.table.link(node, parent, name, now)
     }
 
     fn remove(&mut self, parent: Ino, name: &[u8], dir: bool) -> Result<(), Errno> {
         let now = self.now();
+        self.generation += 1;
         self.table.remove(parent, name, dir, now)
     }
 
@@ -344,12 +410,14 @@ impl<R: RootfsSource> Fs for Vfs<R> {
         flags: u32,
     ) -> Result<(), Errno> {
         let now = self.now();
+        self.generation += 1;
         self.table
             .rename(old_parent, old_name, new_parent, new_name, flags, now)
     }
 
     fn set_attr(&mut self, node: Ino, attr: &SetAttr) -> Result<(), Errno> {
         let now = self.now();
+        self.generation += 1;
         let n = self.table.get_mut(node)?;
         if let Some(size) = attr.size {
             // truncate(2): EISDIR for a directory, EINVAL for other non-regular files,
@@ -358,7 +426,8 @@ impl<R: RootfsSource> Fs for Vfs<R> {
                 Body::File(_) if size > file::MAX_SIZE => return Err(Errno::EFBIG),
                 Body::File(f) => {
                     if size != f.size() {
-                        self.budget.used -= f.truncate(size);
+                        let freed = f.truncate(size);
+                        self.budget.used = self.budget.used.saturating_sub(freed);
                     }
                     // Linux's do_truncate() always asks for new mtime and ctime, whether
                     // or not the size changes.
@@ -391,6 +460,14 @@ impl<R: RootfsSource> Fs for Vfs<R> {
         Ok(())
     }
 
+    fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    fn export_layer(&mut self, exclude: &[Vec<u8>]) -> Result<Vec<u8>, Errno> {
+        Ok(self.export(exclude))
+    }
+
     fn set_capacity(&mut self, bytes: u64) {
         let pages = bytes / file::PAGE as u64;
         self.budget.capacity = pages;
@@ -415,13 +492,22 @@ impl<R: RootfsSource> Fs for Vfs<R> {
             .filter(|(ino, _)| !open.contains(ino))
             .map(|(ino, _)| ino)
             .collect();
+        if !doomed.is_empty() {
+            self.generation += 1;
+        }
         let mut freed = 0;
         for ino in doomed {
             let pages = self.table.release(ino);
-            self.budget.used -= pages;
+            self.budget.used = self.budget.used.saturating_sub(pages);
             freed += pages * file::PAGE as u64;
         }
         freed
+    }
+}
+
+impl<L: LowerLayer> Vfs<L> {
+    fn export(&mut self, exclude: &[Vec<u8>]) -> Vec<u8> {
+        layer::export(&self.base, &self.table, &mut self.lower, exclude)
     }
 }
 

@@ -100,6 +100,7 @@ impl Node {
 }
 
 /// All inodes, indexed by number (0 is never used).
+#[derive(Clone)]
 pub(crate) struct Table {
     nodes: Vec<Option<Node>>,
     /// Nodes allocated and not released (for the inode limit).
@@ -171,6 +172,18 @@ impl Table {
     /// How many nodes exist.
     pub(crate) fn live(&self) -> u64 {
         self.live
+    }
+
+    /// Pages of written data in all files (the writable layer's size, counted afresh).
+    pub(crate) fn written_pages(&self) -> u64 {
+        self.nodes
+            .iter()
+            .flatten()
+            .map(|n| match &n.body {
+                Body::File(f) => f.pages(),
+                _ => 0,
+            })
+            .sum()
     }
 
     /// Every node that has lost its last name but not its storage (unlinked files, which

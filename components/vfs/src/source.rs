@@ -1,7 +1,9 @@
 //! Reading the rootfs image: the `RootfsSource` trait (the WIT `rootfs` interface as a
-//! Rust trait), its in-memory implementations, and `Lower`, which reads file contents out
-//! of the image in aligned chunks through a small cache so that the guest's page-sized
-//! reads do not each become a call to the image provider.
+//! Rust trait), its in-memory implementations, and `Tar`, the lower layer over a tar image,
+//! which reads file contents out of the image in aligned chunks through a small cache so
+//! that the guest's page-sized reads do not each become a call to the image provider.
+
+use friscy_abi::Errno;
 
 /// The rootfs image: a tar archive read in chunks (never all at once).
 pub trait RootfsSource {
@@ -60,11 +62,12 @@ pub(crate) const CHUNK: usize = 64 * 1024;
 /// How many file-content chunks the cache keeps.
 const CACHE_SLOTS: usize = 8;
 
-/// Something that fills a buffer with image bytes at an image offset (file contents of
-/// the lower layer). A trait so that file-data code need not know `R`.
-pub(crate) trait LowerRead {
-    /// Fill `buf` from image offset `offset`; bytes past the end of the image read as 0.
-    fn read_into(&mut self, offset: u64, buf: &mut [u8]);
+/// Where lower files' contents come from: a tar image (`Tar`) or a host directory tree
+/// (`crate::Tree`). A trait so that file-data code need not know which.
+pub trait LowerLayer {
+    /// Fill `buf` with the bytes at `offset` of lower file `file` (a tar member's image
+    /// offset, or a tree's file handle). Bytes past the end of what the layer has read as 0.
+    fn read_into(&mut self, file: u64, offset: u64, buf: &mut [u8]) -> Result<(), Errno>;
 }
 
 struct Slot {
@@ -73,16 +76,17 @@ struct Slot {
     data: Vec<u8>,
 }
 
-/// The image plus a small least-recently-used cache of aligned chunks.
-pub(crate) struct Lower<R> {
+/// The lower layer over a tar image: the image plus a small least-recently-used cache of
+/// aligned chunks.
+pub struct Tar<R> {
     pub(crate) src: R,
     slots: Vec<Slot>,
     tick: u64,
 }
 
-impl<R: RootfsSource> Lower<R> {
+impl<R: RootfsSource> Tar<R> {
     pub(crate) fn new(src: R) -> Self {
-        Lower {
+        Tar {
             src,
             slots: Vec::new(),
             tick: 0,
@@ -116,8 +120,10 @@ impl<R: RootfsSource> Lower<R> {
     }
 }
 
-impl<R: RootfsSource> LowerRead for Lower<R> {
-    fn read_into(&mut self, offset: u64, buf: &mut [u8]) {
+impl<R: RootfsSource> LowerLayer for Tar<R> {
+    fn read_into(&mut self, file: u64, offset: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        // A member's contents are contiguous in the image.
+        let offset = file + offset;
         if buf.len() >= CHUNK {
             // Large reads go straight to the image (in u32-sized pieces) and bypass the cache.
             let mut done = 0usize;
@@ -128,11 +134,11 @@ impl<R: RootfsSource> LowerRead for Lower<R> {
                 buf[done..done + n].copy_from_slice(&got[..n]);
                 if n < want as usize {
                     buf[done + n..].fill(0);
-                    return;
+                    return Ok(());
                 }
                 done += n;
             }
-            return;
+            return Ok(());
         }
         let mut done = 0usize;
         while done < buf.len() {
@@ -147,9 +153,10 @@ impl<R: RootfsSource> LowerRead for Lower<R> {
             if n == 0 || within + n < CHUNK && done < buf.len() {
                 // The image ended inside this chunk.
                 buf[done..].fill(0);
-                return;
+                return Ok(());
             }
         }
+        Ok(())
     }
 }
 
@@ -160,14 +167,18 @@ mod tests {
     #[test]
     fn chunked_reads_match_the_image_and_pad_past_its_end() {
         let image: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
-        let mut lower = Lower::new(image.clone());
+        let mut lower = Tar::new(image.clone());
         for &(off, len) in &[(0u64, 10usize), (65_530, 20), (131_000, 4096), (5, 70_000)] {
             let mut buf = vec![0xAA; len];
-            lower.read_into(off, &mut buf);
+            lower.read_into(0, off, &mut buf).unwrap();
             assert_eq!(buf[..], image[off as usize..off as usize + len]);
         }
+        // A member at image offset 100: reads are relative to it.
+        let mut buf = vec![0xAA; 10];
+        lower.read_into(100, 5, &mut buf).unwrap();
+        assert_eq!(buf[..], image[105..115]);
         let mut buf = vec![0xAA; 100];
-        lower.read_into(199_950, &mut buf);
+        lower.read_into(0, 199_950, &mut buf).unwrap();
         assert_eq!(buf[..50], image[199_950..]);
         assert!(buf[50..].iter().all(|&b| b == 0));
     }

@@ -470,7 +470,10 @@ fn indexing_reads_headers_not_contents() {
     assert_eq!(read_all_ino(&mut fs, b"z"), b"last");
 }
 
-fn read_all_ino<R: friscy_vfs::RootfsSource>(fs: &mut friscy_vfs::Vfs<R>, path: &[u8]) -> Vec<u8> {
+fn read_all_ino<R: friscy_vfs::RootfsSource>(
+    fs: &mut friscy_vfs::Vfs<friscy_vfs::Tar<R>>,
+    path: &[u8],
+) -> Vec<u8> {
     let root = fs.root();
     let node = fs.lookup(root, path, true).unwrap();
     fs.read(node, 0, 1 << 20).unwrap()

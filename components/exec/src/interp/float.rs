@@ -59,11 +59,11 @@ fn rm(h: &Hart, i: &Inst) -> Result<Rm, u32> {
 }
 
 fn src<F: Reg>(h: &Hart, r: u8) -> u64 {
-    F::unbox(h.f[r as usize & 31])
+    F::unbox(h.f[r as usize])
 }
 
 fn set<F: Reg>(h: &mut Hart, r: u8, v: u64) {
-    h.f[r as usize & 31] = F::rebox(v);
+    h.f[r as usize] = F::rebox(v);
 }
 
 /// Whether `x` is a normal value well inside the range where error-free transformations

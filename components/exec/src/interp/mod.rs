@@ -21,30 +21,37 @@ use csr::CsrOp;
 use muldiv::sext32;
 
 /// A hardware thread: the architectural state plus the LR/SC reservation.
+///
+/// `repr(C)` with the register files first, because generated code (rv2wasm) addresses
+/// them by offset: x at 0, f at 2048, pc at 4096, instret at 4104.
 #[derive(Clone, Debug)]
+#[repr(C)]
 pub struct Hart {
-    pub space: SpaceId,
-    pub x: [u64; 32],
-    pub f: [u64; 32],
+    /// x0..x31, then `block::SINK` (x32), where writes to x0 go, and room so that any
+    /// `u8` index is in bounds (no mask or check per access). x0 is never written.
+    pub x: [u64; 256],
+    /// f0..f31, with room for any `u8` index (as `x`).
+    pub f: [u64; 256],
     pub pc: u64,
+    pub instret: u64,
     pub fflags: u8,
     pub frm: u8,
-    pub instret: u64,
     /// Address reserved by the last lr, if any.
     pub reservation: Option<u64>,
+    pub space: SpaceId,
 }
 
 impl Hart {
     pub fn new(space: SpaceId) -> Hart {
         Hart {
-            space,
-            x: [0; 32],
-            f: [0; 32],
+            x: [0; 256],
+            f: [0; 256],
             pc: 0,
+            instret: 0,
             fflags: 0,
             frm: 0,
-            instret: 0,
             reservation: None,
+            space,
         }
     }
 
@@ -61,8 +68,8 @@ impl Hart {
 
 /// How a block ended.
 enum Exit {
-    /// Continue at `h.pc`.
-    Next,
+    /// Continue at `h.pc`, through the block's fall-through (0) or taken (1) exit.
+    Next(usize),
     /// A fence.i retired: flush the decode cache, then continue.
     FenceI,
     Stop(StopReason),
@@ -73,25 +80,50 @@ pub fn run(h: &mut Hart, space: &mut Space, budget: u64) -> StopReason {
     // Like Linux on every return to user space, drop any dangling LR reservation: another
     // hart may have run since.
     h.reservation = None;
+    let mem = &mut space.mem;
+    let code = &mut space.code;
+    mem.catch_up();
+    code.sync(mem);
+    let mut idx = match code.lookup(mem, h.pc) {
+        Ok(i) => i,
+        Err(f) => return StopReason::Fault(f),
+    };
     let mut left = budget;
-    while left > 0 {
-        space.code.sync(&mut space.mem);
-        let block = match space.code.get(&mut space.mem, h.pc) {
-            Ok(b) => b,
-            Err(f) => return StopReason::Fault(f),
-        };
-        let count = (block.insts.len() as u64).min(left) as usize;
-        // Both exits that continue retired the whole slice (fence.i ends its block).
-        match exec_block(h, &mut space.mem, block, count) {
-            Exit::Next => left -= count as u64,
+    loop {
+        let block = code.block(idx);
+        let count = block.insts.len();
+        if count as u64 > left {
+            // The last, partial block of this slice.
+            // (fence.i ends its block, so a partial block never runs one.)
+            return match exec_block(h, mem, block, left as usize) {
+                Exit::Stop(reason) => reason,
+                Exit::Next(_) | Exit::FenceI => StopReason::BudgetExhausted,
+            };
+        }
+        let exit = match exec_block(h, mem, block, count) {
+            Exit::Next(exit) => exit,
             Exit::FenceI => {
-                left -= count as u64;
-                space.code.flush();
+                code.flush();
+                2
             }
             Exit::Stop(reason) => return reason,
+        };
+        left -= count as u64;
+        if left == 0 {
+            return StopReason::BudgetExhausted;
         }
+        let next = if exit > 1 || mem.code_dirty() {
+            // The block may be gone (a store into its page, fence.i): no links.
+            code.sync(mem);
+            code.lookup(mem, h.pc)
+        } else {
+            code.next(mem, idx, exit, h.pc)
+        };
+        idx = match next {
+            Ok(i) => i,
+            Err(f) => return StopReason::Fault(f),
+        };
     }
-    StopReason::BudgetExhausted
 }
 
 /// Runs the first `count` instructions of `block`, which starts at `h.pc`.
@@ -110,7 +142,9 @@ fn exec_block(h: &mut Hart, mem: &mut Memory, block: &Block, count: usize) -> Ex
     let mut next = end;
     let mut it = insts.iter();
     while let Some(i) = it.next() {
-        let rd = i.rd as usize & 31;
+        // An integer destination (x0 is `SINK`, see block.rs). Register indices are `u8`s
+        // into 256-entry files, so indexing needs neither a mask nor a bounds check.
+        let rd = i.rd as usize;
         // This instruction's index in the block, and its pc.
         macro_rules! n {
             () => {
@@ -133,12 +167,12 @@ fn exec_block(h: &mut Hart, mem: &mut Memory, block: &Block, count: usize) -> Ex
         // every instruction cost more than most instructions themselves.
         macro_rules! a {
             () => {
-                h.x[i.rs1 as usize & 31]
+                h.x[i.rs1 as usize]
             };
         }
         macro_rules! b {
             () => {
-                h.x[i.rs2 as usize & 31]
+                h.x[i.rs2 as usize]
             };
         }
         macro_rules! imm {
@@ -368,8 +402,8 @@ fn exec_block(h: &mut Hart, mem: &mut Memory, block: &Block, count: usize) -> Ex
             Op::AmominuD => amo_d!(|old| old.min(b!())),
             Op::AmomaxuD => amo_d!(|old| old.max(b!())),
             // F. Loads NaN-box; stores take the low bits as they are (unpriv 20.5).
-            Op::Flw => h.f[rd] = load!(u32) as u64 | 0xffff_ffff_0000_0000,
-            Op::Fsw => store!(h.f[i.rs2 as usize & 31] as u32),
+            Op::Flw => h.f[i.rd as usize] = load!(u32) as u64 | 0xffff_ffff_0000_0000,
+            Op::Fsw => store!(h.f[i.rs2 as usize] as u32),
             Op::FmaddS => fp!(float::fma::<F32>(h, i, false, false)),
             Op::FmsubS => fp!(float::fma::<F32>(h, i, false, true)),
             Op::FnmsubS => fp!(float::fma::<F32>(h, i, true, false)),
@@ -388,7 +422,7 @@ fn exec_block(h: &mut Hart, mem: &mut Memory, block: &Block, count: usize) -> Ex
             Op::FcvtWuS => h.x[rd] = fp!(float::to_int::<F32>(h, i, false, 32)),
             Op::FcvtLS => h.x[rd] = fp!(float::to_int::<F32>(h, i, true, 64)),
             Op::FcvtLuS => h.x[rd] = fp!(float::to_int::<F32>(h, i, false, 64)),
-            Op::FmvXW => h.x[rd] = sext32(h.f[i.rs1 as usize & 31] as u32),
+            Op::FmvXW => h.x[rd] = sext32(h.f[i.rs1 as usize] as u32),
             Op::FclassS => h.x[rd] = float::class::<F32>(h, i),
             Op::FeqS => h.x[rd] = float::compare::<F32>(h, i, 0),
             Op::FltS => h.x[rd] = float::compare::<F32>(h, i, 1),
@@ -397,10 +431,10 @@ fn exec_block(h: &mut Hart, mem: &mut Memory, block: &Block, count: usize) -> Ex
             Op::FcvtSWu => fp!(float::from_int::<F32>(h, i, a!(), false, 32)),
             Op::FcvtSL => fp!(float::from_int::<F32>(h, i, a!(), true, 64)),
             Op::FcvtSLu => fp!(float::from_int::<F32>(h, i, a!(), false, 64)),
-            Op::FmvWX => h.f[rd] = a!() | 0xffff_ffff_0000_0000,
+            Op::FmvWX => h.f[i.rd as usize] = a!() | 0xffff_ffff_0000_0000,
             // D.
-            Op::Fld => h.f[rd] = load!(u64),
-            Op::Fsd => store!(h.f[i.rs2 as usize & 31]),
+            Op::Fld => h.f[i.rd as usize] = load!(u64),
+            Op::Fsd => store!(h.f[i.rs2 as usize]),
             Op::FmaddD => fp!(float::fma::<F64>(h, i, false, false)),
             Op::FmsubD => fp!(float::fma::<F64>(h, i, false, true)),
             Op::FnmsubD => fp!(float::fma::<F64>(h, i, true, false)),
@@ -429,8 +463,8 @@ fn exec_block(h: &mut Hart, mem: &mut Memory, block: &Block, count: usize) -> Ex
             Op::FcvtDWu => fp!(float::from_int::<F64>(h, i, a!(), false, 32)),
             Op::FcvtDL => fp!(float::from_int::<F64>(h, i, a!(), true, 64)),
             Op::FcvtDLu => fp!(float::from_int::<F64>(h, i, a!(), false, 64)),
-            Op::FmvXD => h.x[rd] = h.f[i.rs1 as usize & 31],
-            Op::FmvDX => h.f[rd] = a!(),
+            Op::FmvXD => h.x[rd] = h.f[i.rs1 as usize],
+            Op::FmvDX => h.f[i.rd as usize] = a!(),
             // Zba.
             Op::AddUw => h.x[rd] = b!().wrapping_add(a!() as u32 as u64),
             Op::Sh1add => h.x[rd] = b!().wrapping_add(a!() << 1),
@@ -476,10 +510,8 @@ fn exec_block(h: &mut Hart, mem: &mut Memory, block: &Block, count: usize) -> Ex
             Op::Bseti => h.x[rd] = a!() | (1 << shamt!()),
             Op::Illegal => stop!(StopReason::IllegalInstruction(i.imm as u32)),
         }
-        // Writes to x0 are discarded by restoring it.
-        h.x[0] = 0;
     }
     h.pc = next;
     h.instret += count as u64;
-    Exit::Next
+    Exit::Next((next != end) as usize)
 }

@@ -1,7 +1,8 @@
 //! Attribute syscalls: permissions (fchmod, fchmodat, fchmodat2), ownership (fchown,
-//! fchownat), times (utimensat) and size (truncate, ftruncate, fallocate). The guest runs
-//! as root, so no permission checks apply; the errors are the ones the man pages give for
-//! bad arguments, file types and descriptors.
+//! fchownat), times (utimensat) and size (truncate, ftruncate, fallocate), with Linux's
+//! ownership rules (creds.rs: only the owner or root may chmod or set times, only root
+//! may give a file away) and the errors the man pages give for bad arguments, file types
+//! and descriptors.
 
 use friscy_abi::Errno;
 use friscy_abi::mode::*;
@@ -9,11 +10,11 @@ use friscy_vfs::{Ino, SetAttr, Timespec};
 
 use super::fs::{AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, O_ACCMODE, O_PATH, fd_arg};
 use super::{Args, SysResult};
+use crate::creds::{MAY_WRITE, Owner};
 use crate::fd::FileKind;
 use crate::{Kernel, Process, procfs};
 
-const S_ISUID: u32 = 0o4000;
-const S_ISGID: u32 = 0o2000;
+use crate::creds::{S_ISGID, S_ISUID};
 const UTIME_NOW: u64 = (1 << 30) - 1;
 const UTIME_OMIT: u64 = (1 << 30) - 2;
 
@@ -61,14 +62,33 @@ impl Kernel {
         if procfs::is_proc(ino) {
             return Err(Errno::EPERM);
         }
+        self.check_writable(ino)?;
         self.fs.set_attr(ino, attr)
     }
 
-    fn chmod(&mut self, ino: Ino, mode: u64) -> SysResult {
+    /// The owner and mode the ownership rules look at; `None` for nodes whose
+    /// permissions are not ours to check (/proc, host mounts: see perm.rs).
+    fn owner_checked(&mut self, ino: Ino) -> Result<Option<Owner>, Errno> {
+        if procfs::is_proc(ino) || crate::mounts::is_host(ino) {
+            return Ok(None);
+        }
+        self.owner(ino).map(Some)
+    }
+
+    fn chmod(&mut self, p: &Process, ino: Ino, mode: u64) -> SysResult {
+        let mut mode = mode as u32 & 0o7777;
+        if let Some(o) = self.owner_checked(ino)? {
+            // chmod(2): EPERM unless the owner or root; set-group-ID dropped for a group
+            // the caller is not in.
+            if !p.creds.owns(o) {
+                return Err(Errno::EPERM);
+            }
+            mode = p.creds.chmod_mode(o, mode);
+        }
         self.set_attr_ino(
             ino,
             &SetAttr {
-                mode: Some(mode as u32 & 0o7777),
+                mode: Some(mode),
                 ..SetAttr::default()
             },
         )?;
@@ -82,6 +102,11 @@ impl Kernel {
             gid: (gid != u32::MAX).then_some(gid),
             ..SetAttr::default()
         };
+        if let Some(o) = self.owner_checked(ino)?
+            && !p.creds.may_chown(o, attr.uid, attr.gid)
+        {
+            return Err(Errno::EPERM);
+        }
         // chown_common()/notify_change(): on anything but a directory, a chown (even a
         // no-op one) clears set-user-ID, and set-group-ID when group execute is set.
         let mode = self.stat_ino(p, ino)?.mode;
@@ -101,12 +126,12 @@ impl Kernel {
 
 pub fn sys_fchmod(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let ino = k.fd_inode(p, fd_arg(a[0]), false)?;
-    k.chmod(ino, a[1])
+    k.chmod(p, ino, a[1])
 }
 
 pub fn sys_fchmodat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let ino = k.at_inode(p, fd_arg(a[0]), a[1], 0)?;
-    k.chmod(ino, a[2])
+    k.chmod(p, ino, a[2])
 }
 
 pub fn sys_fchmodat2(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
@@ -119,7 +144,7 @@ pub fn sys_fchmodat2(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     if flags & AT_SYMLINK_NOFOLLOW != 0 && k.stat_ino(p, ino)?.mode & S_IFMT == S_IFLNK {
         return Err(Errno::EOPNOTSUPP);
     }
-    k.chmod(ino, a[2])
+    k.chmod(p, ino, a[2])
 }
 
 pub fn sys_fchown(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
@@ -183,6 +208,20 @@ pub fn sys_utimensat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     } else {
         k.at_inode(p, dirfd, path, flags)?
     };
+    if let Some(o) = k.owner_checked(ino)?
+        && !p.creds.owns(o)
+    {
+        // utimensat(2): setting both times to now needs write permission (EACCES), any
+        // other time ownership (EPERM).
+        let touch = match raw {
+            None => true,
+            Some([(_, a), (_, m)]) => a == UTIME_NOW && m == UTIME_NOW,
+        };
+        if !touch {
+            return Err(Errno::EPERM);
+        }
+        k.may(&p.creds.clone(), ino, MAY_WRITE)?;
+    }
     k.set_attr_ino(
         ino,
         &SetAttr {
@@ -211,9 +250,13 @@ pub fn sys_truncate(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let ino = k.lookup_at(p, AT_FDCWD, &path, true)?;
-    // truncate(2): EISDIR for a directory, EINVAL for other non-regular files.
+    // truncate(2): EISDIR for a directory, EINVAL for other non-regular files, EACCES
+    // without write permission.
     match k.stat_ino(p, ino)?.mode & S_IFMT {
-        S_IFREG => resize(k, ino, a[1]),
+        S_IFREG => {
+            k.may(&p.creds.clone(), ino, MAY_WRITE)?;
+            resize(k, ino, a[1])
+        }
         S_IFDIR => Err(Errno::EISDIR),
         _ => Err(Errno::EINVAL),
     }

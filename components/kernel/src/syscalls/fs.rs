@@ -1,5 +1,5 @@
 //! File syscalls: opening, reading, writing, seeking, stat, directories, links, the
-//! descriptor table (dup, fcntl) and the terminal ioctls. Paths resolve through the vfs;
+//! descriptor table (dup, fcntl) and ioctl (the terminal ones are in tty.rs). Paths resolve through the vfs;
 //! a few names the kernel serves itself (/dev devices, /proc/self links).
 
 use friscy_abi::Errno;
@@ -7,6 +7,7 @@ use friscy_abi::mode::*;
 use friscy_vfs::Ino;
 
 use super::{Args, SysResult, lock};
+use crate::creds::{MAY_EXEC, MAY_READ, MAY_WRITE};
 use crate::fd::{Device, FdEntry, FileKind, OpenFile, new_file};
 use crate::host::Stdio;
 use crate::{Kernel, Process};
@@ -109,6 +110,8 @@ impl Kernel {
             FileKind::TimerFd(t) => t.0.borrow_mut().read(self.host.monotonic_ns(), len),
             FileKind::Epoll(_) => Err(Errno::EINVAL),
             FileKind::Socket(s) => self.socket_read(&s.0, len),
+            FileKind::Tty(end) if end.master => end.tty.borrow_mut().master_read(len),
+            FileKind::Tty(end) => end.tty.borrow_mut().read(len),
         }
     }
 
@@ -138,6 +141,23 @@ impl Kernel {
             FileKind::Inode(ino) => self.fs.write(*ino, offset, data).map(u64::from),
             // /proc files served here have no write operation.
             FileKind::Proc(_) => Err(Errno::EINVAL),
+            FileKind::Tty(end) => {
+                let mut t = end.tty.borrow_mut();
+                let n = match end.master {
+                    true => t.receive(data),
+                    false if t.hung_up => return Err(Errno::EIO),
+                    false if !t.writable() => 0,
+                    false => t.write(data),
+                };
+                drop(t);
+                if end.tty.borrow().console {
+                    self.flush_console(&end.tty)?;
+                }
+                match n {
+                    0 if !data.is_empty() => Err(Errno::EAGAIN),
+                    n => Ok(n as u64),
+                }
+            }
         }
     }
 
@@ -157,7 +177,7 @@ impl Kernel {
         if at.is_some()
             && matches!(
                 f.kind,
-                FileKind::Pipe(_) | FileKind::Stdio(_) | FileKind::Socket(_)
+                FileKind::Pipe(_) | FileKind::Stdio(_) | FileKind::Socket(_) | FileKind::Tty(_)
             )
         {
             return Err(Errno::ESPIPE);
@@ -186,7 +206,7 @@ impl Kernel {
         if at.is_some()
             && matches!(
                 f.kind,
-                FileKind::Pipe(_) | FileKind::Stdio(_) | FileKind::Socket(_)
+                FileKind::Pipe(_) | FileKind::Stdio(_) | FileKind::Socket(_) | FileKind::Tty(_)
             )
         {
             return Err(Errno::ESPIPE);
@@ -251,6 +271,7 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         let what = super::pipe::open_fifo(k, p, ino, flags)?;
         return install(k, p, dirfd, path, what, flags);
     }
+    let mut created = false;
     let ino = match k.lookup_at(p, dirfd, &path, follow) {
         Ok(_) if flags & (O_CREAT | O_EXCL) == (O_CREAT | O_EXCL) => return Err(Errno::EEXIST),
         Ok(ino) => ino,
@@ -259,12 +280,31 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             if name.is_empty() || name == b"." || name == b".." || path.ends_with(b"/") {
                 return Err(Errno::EISDIR);
             }
-            k.fs.create(parent, &name, S_IFREG | (mode & 0o7777 & !p.umask), 0)?
+            created = true;
+            let mode = S_IFREG | (mode & 0o7777 & !p.umask);
+            k.create_node(&p.creds.clone(), parent, &name, mode, 0)?
         }
         Err(e) => return Err(e),
     };
     let st = k.stat_ino(p, ino)?;
     let kind = st.mode & S_IFMT;
+    // may_open(): the access the flags ask for (O_TRUNC writes); none for O_PATH or for a
+    // file this call created.
+    if flags & O_PATH == 0 && !created {
+        let mut mask = match flags & O_ACCMODE {
+            0 => MAY_READ,
+            O_WRONLY => MAY_WRITE,
+            _ => MAY_READ | MAY_WRITE,
+        };
+        if flags & O_TRUNC != 0 {
+            mask |= MAY_WRITE;
+        }
+        // A directory opened for writing is EISDIR below, before any permission check.
+        let dir_write = kind == S_IFDIR && (mask & MAY_WRITE != 0 || flags & O_CREAT != 0);
+        if kind != S_IFLNK && !dir_write {
+            k.may(&p.creds.clone(), ino, mask)?;
+        }
+    }
     if flags & O_PATH == 0 {
         if kind == S_IFLNK {
             return Err(Errno::ELOOP); // O_NOFOLLOW on a symlink
@@ -292,7 +332,7 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let what = match kind {
         _ if flags & O_PATH != 0 => FileKind::Inode(ino),
         _ if crate::procfs::is_proc(ino) => crate::procfs::open(k, p, ino)?,
-        S_IFCHR => crate::devfs::open_char(k, p, st.rdev)?,
+        S_IFCHR => crate::devfs::open_char(k, p, st.rdev, flags)?,
         S_IFBLK | S_IFSOCK => return Err(Errno::ENXIO),
         S_IFIFO => super::pipe::open_fifo(k, p, ino, flags)?,
         _ => FileKind::Inode(ino),
@@ -343,9 +383,10 @@ pub fn maybe_block(k: &mut Kernel, p: &mut Process, fd: i32, r: SysResult) -> Sy
                     }
                     crate::process::Wake::Event
                 }
-                FileKind::Pipe(_) | FileKind::EventFd(_) | FileKind::TimerFd(_) => {
-                    crate::process::Wake::Event
-                }
+                FileKind::Pipe(_)
+                | FileKind::EventFd(_)
+                | FileKind::TimerFd(_)
+                | FileKind::Tty(_) => crate::process::Wake::Event,
                 _ => return Err(Errno::EAGAIN),
             };
             if f.flags & O_NONBLOCK != 0 {
@@ -375,6 +416,9 @@ fn is_socket(p: &Process, fd: i32) -> bool {
 }
 
 pub fn sys_read(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    if super::tty::is_tty(p, fd_arg(a[0])) {
+        return super::tty::read(k, p, fd_arg(a[0]), &[(a[1], a[2])]);
+    }
     if is_socket(p, fd_arg(a[0])) {
         return super::socket::socket_rw(k, p, fd_arg(a[0]), &[(a[1], a[2])], false);
     }
@@ -390,6 +434,9 @@ pub fn sys_pread64(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 }
 
 pub fn sys_write(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    if super::tty::is_tty(p, fd_arg(a[0])) {
+        return super::tty::write(k, p, fd_arg(a[0]), &[(a[1], a[2])]);
+    }
     match write_target(p, fd_arg(a[0])) {
         WriteTo::Socket => {
             return super::socket::socket_rw(k, p, fd_arg(a[0]), &[(a[1], a[2])], true);
@@ -435,6 +482,10 @@ pub fn sys_pwrite64(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 }
 
 pub fn sys_readv(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    if super::tty::is_tty(p, fd_arg(a[0])) {
+        let iov = k.read_iovecs(p, a[1], a[2])?;
+        return super::tty::read(k, p, fd_arg(a[0]), &iov);
+    }
     if is_socket(p, fd_arg(a[0])) {
         let iov = k.read_iovecs(p, a[1], a[2])?;
         return super::socket::socket_rw(k, p, fd_arg(a[0]), &iov, false);
@@ -459,6 +510,9 @@ pub fn sys_readv(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 
 pub fn sys_writev(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let iov = k.read_iovecs(p, a[1], a[2])?;
+    if super::tty::is_tty(p, fd_arg(a[0])) {
+        return super::tty::write(k, p, fd_arg(a[0]), &iov);
+    }
     match write_target(p, fd_arg(a[0])) {
         WriteTo::Socket => return super::socket::socket_rw(k, p, fd_arg(a[0]), &iov, true),
         WriteTo::Pipe(file) => return super::pipe::pipe_write(k, p, &file, &iov),
@@ -483,7 +537,8 @@ pub fn sys_lseek(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         | FileKind::Pipe(_)
         | FileKind::Epoll(_)
         | FileKind::EventFd(_)
-        | FileKind::Socket(_) => {
+        | FileKind::Socket(_)
+        | FileKind::Tty(_) => {
             return Err(Errno::ESPIPE);
         }
         // lseek on /dev/null and friends succeeds and reports 0 (drivers/char/mem.c), as
@@ -561,15 +616,30 @@ fn access(
     mode: u64,
     flags: u64,
 ) -> SysResult {
-    let path = k.read_path(p, path)?;
-    let st = {
-        let ino = k.lookup_at(p, fd_arg(dirfd), &path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
-        k.stat_ino(p, ino)?
-    };
-    // As root, read and write are always granted; execute needs some x bit (or a dir).
-    if mode & 1 != 0 && st.mode & S_IFMT != S_IFDIR && st.mode & 0o111 == 0 {
-        return Err(Errno::EACCES);
+    const AT_EACCESS: u64 = 0x200;
+    if mode & !7 != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
     }
+    let path = k.read_path(p, path)?;
+    // access(2) asks with the real ids (a set-user-ID program checking for its caller),
+    // faccessat2's AT_EACCESS with the effective ones.
+    let creds = if flags & AT_EACCESS != 0 {
+        p.creds.clone()
+    } else {
+        p.creds.for_access()
+    };
+    let saved = std::mem::replace(&mut p.creds, creds.clone());
+    let found = if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        k.start_dir(p, fd_arg(dirfd), b"x")
+    } else {
+        k.lookup_at(p, fd_arg(dirfd), &path, flags & AT_SYMLINK_NOFOLLOW == 0)
+    };
+    p.creds = saved;
+    let ino = found?;
+    if mode == 0 {
+        return Ok(0);
+    }
+    k.may(&creds, ino, mode as u32)?;
     Ok(0)
 }
 
@@ -595,6 +665,7 @@ fn set_cwd(k: &mut Kernel, p: &mut Process, ino: Ino) -> SysResult {
     if k.stat_ino(p, ino)?.mode & S_IFMT != S_IFDIR {
         return Err(Errno::ENOTDIR);
     }
+    k.may(&p.creds.clone(), ino, MAY_EXEC)?;
     p.cwd = ino;
     Ok(0)
 }
@@ -618,13 +689,15 @@ pub fn sys_mkdirat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     if name == b"." || name == b".." || name.is_empty() {
         return Err(Errno::EEXIST);
     }
-    k.fs.create(parent, &name, S_IFDIR | (mode & 0o7777 & !p.umask), 0)?;
+    let mode = S_IFDIR | (mode & 0o7777 & !p.umask);
+    k.create_node(&p.creds.clone(), parent, &name, mode, 0)?;
     Ok(0)
 }
 
 pub fn sys_unlinkat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (dirfd, path, flags) = (fd_arg(a[0]), k.read_path(p, a[1])?, a[2]);
     let (parent, name) = k.parent_at(p, dirfd, &path)?;
+    k.may_delete(&p.creds.clone(), parent, &name)?;
     k.fs.remove(parent, &name, flags & AT_REMOVEDIR != 0)?;
     Ok(0)
 }
@@ -752,17 +825,20 @@ impl Kernel {
                 }
             }
             FileKind::EventFd(_) | FileKind::Epoll(_) => return Err(Errno::ENOTTY),
+            // TIOCINQ: complete lines in canonical mode; for a master, unread output.
+            FileKind::Tty(end) => {
+                let t = end.tty.borrow();
+                match end.master {
+                    true => t.out.len() as u64,
+                    false => t.ldisc.available(&t.termios) as u64,
+                }
+            }
             _ => 0,
         })
     }
 }
 
 pub fn sys_ioctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    const TCGETS: u64 = 0x5401;
-    const TIOCGPGRP: u64 = 0x540f;
-    const TIOCSPGRP: u64 = 0x5410;
-    const TIOCGSID: u64 = 0x5429;
-    const TIOCGWINSZ: u64 = 0x5413;
     const FIONCLEX: u64 = 0x5450;
     const FIOCLEX: u64 = 0x5451;
     const FIONREAD: u64 = 0x541b;
@@ -771,7 +847,7 @@ pub fn sys_ioctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     match a[1] {
         FIOCLEX | FIONCLEX => {
             p.fds.get_mut(fd)?.cloexec = a[1] == FIOCLEX;
-            return Ok(0);
+            Ok(0)
         }
         // Python's setblocking() and many event loops flip O_NONBLOCK this way.
         FIONBIO => {
@@ -783,69 +859,18 @@ pub fn sys_ioctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             } else {
                 f.flags &= !O_NONBLOCK;
             }
-            return Ok(0);
+            Ok(0)
         }
         FIONREAD => {
             let file = p.fds.file(fd)?;
             let n = k.bytes_readable(&file.borrow())?;
             k.write_user(p, a[2], &(n.min(i32::MAX as u64) as i32).to_le_bytes())?;
-            return Ok(0);
-        }
-        _ => {}
-    }
-    let file = p.fds.file(fd)?;
-    let FileKind::Stdio(stream) = file.borrow().kind else {
-        return Err(Errno::ENOTTY);
-    };
-    if !k.host.is_terminal(stream) {
-        return Err(Errno::ENOTTY);
-    }
-    match a[1] {
-        TCGETS => {
-            // struct termios (asm-generic): iflag, oflag, cflag, lflag, line, cc[19].
-            // A cooked terminal: ICRNL|IXON, OPOST|ONLCR, B38400|CS8|CREAD, ISIG|ICANON|ECHO...
-            let mut t = [0u8; 36];
-            t[0..4].copy_from_slice(&0o2400u32.to_le_bytes());
-            t[4..8].copy_from_slice(&0o5u32.to_le_bytes());
-            t[8..12].copy_from_slice(&0o277u32.to_le_bytes());
-            t[12..16].copy_from_slice(&0o105073u32.to_le_bytes());
-            let cc = [
-                3u8, 28, 127, 21, 4, 0, 1, 0, 17, 19, 26, 0, 18, 15, 23, 22, 0, 0, 0,
-            ];
-            t[17..36].copy_from_slice(&cc);
-            k.write_user(p, a[2], &t)?;
             Ok(0)
         }
-        TIOCGWINSZ => {
-            // WASI reports no window size; 80x24 is what a terminal without one assumes.
-            let ws = [24u16, 80, 0, 0];
-            let bytes: Vec<u8> = ws.iter().flat_map(|v| v.to_le_bytes()).collect();
-            k.write_user(p, a[2], &bytes)?;
-            Ok(0)
+        _ if super::tty::is_tty(p, fd) => super::tty::ioctl(k, p, fd, a),
+        _ => {
+            p.fds.file(fd)?;
+            Err(Errno::ENOTTY)
         }
-        // The terminal's foreground process group, which job-control shells set and read.
-        TIOCGPGRP => {
-            k.write_user(p, a[2], &(k.fg_pgrp as u32).to_le_bytes())?;
-            Ok(0)
-        }
-        TIOCSPGRP => {
-            let b = k.read_user(p, a[2], 4)?;
-            let pgrp = i32::from_le_bytes(b.try_into().unwrap());
-            if pgrp <= 0 {
-                return Err(Errno::EINVAL);
-            }
-            let exists =
-                p.pgid == pgrp || k.procs.values().any(|c| c.pgid == pgrp && !c.is_zombie());
-            if !exists {
-                return Err(Errno::EPERM);
-            }
-            k.fg_pgrp = pgrp;
-            Ok(0)
-        }
-        TIOCGSID => {
-            k.write_user(p, a[2], &(p.sid as u32).to_le_bytes())?;
-            Ok(0)
-        }
-        _ => Err(Errno::ENOTTY),
     }
 }

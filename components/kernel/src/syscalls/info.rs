@@ -16,18 +16,20 @@ pub const UTS_MACHINE: &str = "riscv64";
 pub fn sys_uname(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     // struct utsname: six fields of 65 bytes.
     let mut buf = [0u8; 65 * 6];
+    // The nodename is the container's hostname (friscy run --hostname), at most 64 bytes.
+    let node = &k.hostname[..k.hostname.len().min(64)];
     for (i, s) in [
-        UTS_SYSNAME,
-        UTS_NODENAME,
-        UTS_RELEASE,
-        UTS_VERSION,
-        UTS_MACHINE,
-        "(none)",
+        UTS_SYSNAME.as_bytes(),
+        node,
+        UTS_RELEASE.as_bytes(),
+        UTS_VERSION.as_bytes(),
+        UTS_MACHINE.as_bytes(),
+        b"(none)",
     ]
     .iter()
     .enumerate()
     {
-        buf[i * 65..i * 65 + s.len()].copy_from_slice(s.as_bytes());
+        buf[i * 65..i * 65 + s.len()].copy_from_slice(s);
     }
     k.write_user(p, a[0], &buf)?;
     Ok(0)

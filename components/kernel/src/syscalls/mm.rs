@@ -111,13 +111,10 @@ pub fn sys_mmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         }
         addr
     } else {
-        // A hint is honoured when that range is free; otherwise we choose.
+        // A hint is honoured when that range is free (anywhere in the user range, as V8's
+        // reservations at random high addresses need); otherwise we choose.
         let hint = page_down(addr);
-        let free = hint >= p.mm.mmap_base
-            && hint
-                .checked_add(len)
-                .is_some_and(|e| !p.mm.overlaps(hint, e));
-        if free {
+        if hint != 0 && p.mm.hint_fits(hint, len) {
             hint
         } else {
             p.mm.find_free(len).ok_or(Errno::ENOMEM)?

@@ -26,6 +26,7 @@ mod time;
 pub mod timerfd;
 mod trace;
 mod transfer;
+pub(crate) mod tty;
 mod usage;
 
 pub use table::{Support, name, support};
@@ -96,21 +97,31 @@ pub fn dispatch(k: &mut Kernel, proc: &mut Process, nr: u64, args: Args) -> Opti
     })
 }
 
+/// The errno for a fault in a kernel copy to or from the guest: EFAULT, or ENOMEM when
+/// the page could not be given memory.
+pub fn fault_errno(f: friscy_exec::Fault) -> Errno {
+    match f.cause {
+        friscy_exec::FaultCause::OutOfMemory => Errno::ENOMEM,
+        _ => Errno::EFAULT,
+    }
+}
+
 impl Kernel {
     /// copy_from_user: EFAULT if any byte is not readable by the guest.
     pub fn read_user(&mut self, proc: &Process, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
         let mut buf = vec![0; len];
         self.machine
             .read(proc.space, addr, &mut buf)
-            .map_err(|_| Errno::EFAULT)?;
+            .map_err(fault_errno)?;
         Ok(buf)
     }
 
-    /// copy_to_user: EFAULT if any byte is not writable by the guest.
+    /// copy_to_user: EFAULT if any byte is not writable by the guest (ENOMEM if a page
+    /// could not be given memory).
     pub fn write_user(&mut self, proc: &Process, addr: u64, data: &[u8]) -> Result<(), Errno> {
         self.machine
             .write(proc.space, addr, data)
-            .map_err(|_| Errno::EFAULT)
+            .map_err(fault_errno)
     }
 
     pub fn read_u64(&mut self, proc: &Process, addr: u64) -> Result<u64, Errno> {

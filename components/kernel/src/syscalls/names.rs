@@ -40,7 +40,7 @@ impl Kernel {
             // proc_root_lookup: a name /proc does not have is ENOENT, for creating too.
             return Err(Errno::ENOENT);
         }
-        self.fs.lookup_parent(start, path)
+        self.lookup_parent_as(&p.creds, start, path)
     }
 }
 
@@ -58,8 +58,43 @@ pub fn sys_renameat2(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     }
     let (op, on) = k.parent_at(p, olddir, &oldpath)?;
     let (np, nn) = k.parent_at(p, newdir, &newpath)?;
+    may_rename(k, p, (op, &on), (np, &nn))?;
     k.fs.rename(op, &on, np, &nn, flags)?;
     Ok(0)
+}
+
+/// vfs_rename()'s permission checks: removing the old name, making or replacing the
+/// new one, and for a directory that changes parent, writing its ".." (write permission
+/// on the directory itself; for RENAME_EXCHANGE on the other one too). Missing names are
+/// left to the vfs's errors.
+fn may_rename(
+    k: &mut Kernel,
+    p: &Process,
+    (op, on): (Ino, &[u8]),
+    (np, nn): (Ino, &[u8]),
+) -> Result<(), Errno> {
+    let creds = p.creds.clone();
+    let Ok(src) = k.fs.lookup(op, on, false) else {
+        return Ok(());
+    };
+    let dst = k.fs.lookup(np, nn, false).ok();
+    if dst == Some(src) {
+        return Ok(()); // rename(2): nothing to do
+    }
+    k.may_delete(&creds, op, on)?;
+    match dst {
+        Some(_) => k.may_delete(&creds, np, nn)?,
+        None if !matches!(nn, b"" | b"." | b".." | b"/") => k.may_create(&creds, np)?,
+        None => {}
+    }
+    if op != np {
+        for node in [Some(src), dst].into_iter().flatten() {
+            if k.fs.stat(node)?.mode & S_IFMT == S_IFDIR {
+                k.may(&creds, node, crate::creds::MAY_WRITE)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn sys_linkat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
@@ -93,6 +128,14 @@ pub fn sys_linkat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             Errno::ENOENT
         });
     }
+    let creds = p.creds.clone();
+    if !procfs::is_proc(parent) && k.fs.lookup(parent, &name, false).is_err() {
+        k.may_create(&creds, parent)?;
+        // may_linkat(): protected hard links.
+        if !crate::mounts::is_host(node) && !creds.may_link(k.owner(node)?) {
+            return Err(Errno::EPERM);
+        }
+    }
     k.fs.link(node, parent, &name)?;
     Ok(0)
 }
@@ -108,7 +151,7 @@ pub fn sys_symlinkat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             Errno::ENOENT
         });
     }
-    k.fs.symlink(parent, &name, &target)?;
+    k.create_symlink(&p.creds.clone(), parent, &name, &target)?;
     Ok(0)
 }
 
@@ -143,6 +186,7 @@ pub fn sys_mknodat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             Errno::ENOENT
         });
     }
-    k.fs.create(parent, &name, ftype | (mode & 0o7777 & !p.umask), rdev)?;
+    let mode = ftype | (mode & 0o7777 & !p.umask);
+    k.create_node(&p.creds.clone(), parent, &name, mode, rdev)?;
     Ok(0)
 }

@@ -70,6 +70,31 @@ impl Kernel {
                 }
             }
             FileKind::Stdio(_) => POLLOUT | POLLWRNORM,
+            FileKind::Tty(end) => {
+                let t = end.tty.borrow();
+                let mut ev = 0;
+                if end.master {
+                    if !t.out.is_empty() {
+                        ev |= POLLIN | POLLRDNORM;
+                    }
+                    if t.slaves == 0 && t.slave_opened {
+                        ev |= POLLHUP;
+                    }
+                    if t.ldisc.len() < crate::tty::n_tty::BUF_SIZE - 1 {
+                        ev |= POLLOUT | POLLWRNORM;
+                    }
+                } else {
+                    if t.readable() {
+                        ev |= POLLIN | POLLRDNORM;
+                    }
+                    if t.hung_up {
+                        ev |= POLLHUP;
+                    } else if t.writable() {
+                        ev |= POLLOUT | POLLWRNORM;
+                    }
+                }
+                ev
+            }
             FileKind::EventFd(e) => {
                 let e = e.0.borrow();
                 let mut ev = 0;

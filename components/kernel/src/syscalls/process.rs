@@ -106,11 +106,13 @@ pub fn sys_clone(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         },
         pgid: p.pgid,
         sid: p.sid,
+        ctty: p.ctty.clone(),
         space,
         mm: p.mm.clone(),
         fds: p.fds.clone(),
         cwd: p.cwd,
         umask: p.umask,
+        creds: p.creds.clone(),
         exe: p.exe.clone(),
         comm: p.comm.clone(),
         argv: p.argv.clone(),
@@ -194,7 +196,7 @@ impl Kernel {
             return Err(Errno::ENOENT);
         }
         let image = self
-            .load_program(p.cwd, path, argv, &envp)
+            .load_program(&p.creds, p.cwd, path, argv, &envp)
             .map_err(|e| e.errno())?;
         // The new program's memory replaces the old one's in the container's account.
         // (A vfork child's map is its parent's, which stays.)
@@ -224,6 +226,7 @@ impl Kernel {
         }
         p.space = image.space;
         p.mm = image.mm;
+        p.creds = image.creds;
         p.exe = image.exe;
         p.comm = crate::process::comm_of(path);
         p.argv = image.argv;
@@ -496,11 +499,6 @@ pub fn sys_getppid(_k: &mut Kernel, p: &mut Process, _a: Args) -> SysResult {
     Ok(p.ppid as u64)
 }
 
-/// getuid, geteuid, getgid, getegid: friscy runs the image's programs as root.
-pub fn sys_getid(_k: &mut Kernel, _p: &mut Process, _a: Args) -> SysResult {
-    Ok(0)
-}
-
 pub fn sys_setpgid(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (pid, pgid) = (a[0] as i32, a[1] as i32);
     if pgid < 0 {
@@ -554,6 +552,8 @@ pub fn sys_setsid(k: &mut Kernel, p: &mut Process, _a: Args) -> SysResult {
     }
     p.sid = p.pid;
     p.pgid = p.pid;
+    // A new session starts without a controlling terminal.
+    p.ctty = None;
     Ok(p.pid as u64)
 }
 

@@ -240,14 +240,30 @@ pub fn sys_kill(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         }
     };
     let mut any = false;
+    let mut denied = false;
     for target in targets {
+        // check_kill_permission(): root, the same user, or SIGCONT within the session.
+        let allowed = target == p.pid
+            || k.procs.get(&target).is_none_or(|t| {
+                p.creds.may_signal(&t.creds) || (sig == signal::SIGCONT && t.sid == p.sid)
+            });
+        if !allowed {
+            denied = true;
+            continue;
+        }
         if sig == 0 {
             any |= target == p.pid || k.procs.contains_key(&target);
         } else {
             any |= k.signal_process(p, target, sig, info);
         }
     }
-    if any { Ok(0) } else { Err(Errno::ESRCH) }
+    match (any, denied) {
+        (true, _) => Ok(0),
+        // kill(-1, ...) counts a refusal as a signalled process (kill_something_info).
+        (false, true) if pid == -1 => Ok(0),
+        (false, true) => Err(Errno::EPERM),
+        (false, false) => Err(Errno::ESRCH),
+    }
 }
 
 /// Signal one thread: (thread group or any, thread id).

@@ -253,11 +253,7 @@ impl Kernel {
                     data: data.to_vec(),
                     pos: 0,
                     fds,
-                    cred: p.map_or(u.cred, |p| Cred {
-                        pid: p.pid,
-                        uid: 0,
-                        gid: 0,
-                    }),
+                    cred: p.map_or(u.cred, creds),
                     from: u.name.clone(),
                 };
                 if ty == SockType::Dgram {
@@ -509,11 +505,12 @@ fn sock_type(ty: u64) -> Result<SockType, Errno> {
     }
 }
 
+/// SCM_CREDENTIALS and SO_PEERCRED: the pid and the effective ids (unix(7)).
 fn creds(p: &Process) -> Cred {
     Cred {
         pid: p.pid,
-        uid: 0,
-        gid: 0,
+        uid: p.creds.uid.eff,
+        gid: p.creds.gid.eff,
     }
 }
 
@@ -620,7 +617,7 @@ pub fn sys_bind(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
                 UnixName::Path(path) => {
                     let (parent, last) = k.parent_at(p, AT_FDCWD, &path)?;
                     let mode = S_IFSOCK | (0o777 & !p.umask);
-                    let ino = match k.fs.create(parent, &last, mode, 0) {
+                    let ino = match k.create_node(&p.creds.clone(), parent, &last, mode, 0) {
                         Err(Errno::EEXIST) => return Err(Errno::EADDRINUSE),
                         r => r?,
                     };

@@ -8,7 +8,6 @@ use friscy_vfs::{Ino, Stat};
 use super::fs::{AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW, fd_arg};
 use super::{Args, SysResult};
 use crate::fd::{FileKind, OpenFile};
-use crate::host::Stdio;
 use crate::{Kernel, Process, procfs};
 
 /// statx(2) flags beyond the AT_* ones newfstatat shares.
@@ -176,7 +175,26 @@ impl Kernel {
                 let (major, minor) = d.rdev();
                 Ok(char_device_stat(makedev(major, minor), 0o666))
             }
-            FileKind::Stdio(s) => Ok(stdio_stat(self, *s)),
+            FileKind::Stdio(_) => Ok(Stat {
+                mode: S_IFIFO | 0o600,
+                nlink: 1,
+                ..Stat::default()
+            }),
+            // The node in /dev/pts, so that ttyname(3) finds it (it compares st_dev and
+            // st_ino with the descriptor's).
+            FileKind::Tty(end) => {
+                let (path, rdev, perm): (&[u8], u64, u32) = if end.master {
+                    (b"dev/pts/ptmx", makedev(5, 2), 0o666)
+                } else {
+                    let index = end.tty.borrow().index;
+                    return Ok(self.pts_stat(index));
+                };
+                let root = self.fs.root();
+                match self.fs.lookup(root, path, false) {
+                    Ok(ino) => self.fs.stat(ino),
+                    Err(_) => Ok(char_device_stat(rdev, perm)),
+                }
+            }
             FileKind::Pipe(crate::pipe::PipeEnd {
                 fifo: Some(ino), ..
             }) => self.stat_ino(p, *ino),
@@ -248,7 +266,7 @@ impl Kernel {
         match kind {
             FileKind::Inode(ino) if procfs::is_proc(*ino) => procfs::SUPER_MAGIC,
             FileKind::Proc(_) => procfs::SUPER_MAGIC,
-            FileKind::Stdio(s) if self.host.is_terminal(*s) => DEVPTS_SUPER_MAGIC,
+            FileKind::Tty(_) => DEVPTS_SUPER_MAGIC,
             FileKind::Stdio(_) | FileKind::Pipe(_) => PIPEFS_MAGIC,
             _ => OVERLAYFS_SUPER_MAGIC,
         }
@@ -284,16 +302,17 @@ pub fn char_device_stat(rdev: u64, perm: u32) -> Stat {
     }
 }
 
-/// The stat of one of the host's streams: a terminal is a pty (/dev/pts/0, 136:0),
-/// anything else a pipe.
-pub fn stdio_stat(k: &Kernel, s: Stdio) -> Stat {
-    if k.host.is_terminal(s) {
-        char_device_stat(makedev(136, 0), 0o620)
-    } else {
-        Stat {
-            mode: S_IFIFO | 0o600,
-            nlink: 1,
-            ..Stat::default()
+impl Kernel {
+    /// The stat of /dev/pts/N: its node, or one made up if it is gone.
+    pub(crate) fn pts_stat(&mut self, index: u32) -> Stat {
+        let root = self.fs.root();
+        let path = format!("dev/pts/{index}");
+        match self.fs.lookup(root, path.as_bytes(), false) {
+            Ok(ino) => self
+                .fs
+                .stat(ino)
+                .unwrap_or_else(|_| char_device_stat(makedev(136, index), 0o620)),
+            Err(_) => char_device_stat(makedev(136, index), 0o620),
         }
     }
 }

@@ -1,5 +1,7 @@
 //! sync, syncfs, fsync, fdatasync: the filesystem lives in memory, so everything written
-//! is already as durable as it gets. What remains are the descriptor checks.
+//! is already as durable as it gets, except where the host keeps the writable layer
+//! between runs (a browser page): sync and syncfs save it now (persist.rs). What remains
+//! are the descriptor checks.
 
 use friscy_abi::Errno;
 
@@ -8,12 +10,14 @@ use super::{Args, SysResult};
 use crate::fd::FileKind;
 use crate::{Kernel, Process};
 
-pub fn sys_sync(_k: &mut Kernel, _p: &mut Process, _a: Args) -> SysResult {
+pub fn sys_sync(k: &mut Kernel, _p: &mut Process, _a: Args) -> SysResult {
+    k.save_layer();
     Ok(0)
 }
 
-pub fn sys_syncfs(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+pub fn sys_syncfs(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     p.fds.file(fd_arg(a[0]))?;
+    k.save_layer();
     Ok(0)
 }
 
@@ -21,7 +25,7 @@ pub fn sys_syncfs(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 /// fsync is a no-op in Linux, succeed).
 pub fn sys_fsync(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     match p.fds.file(fd_arg(a[0]))?.borrow().kind {
-        FileKind::Stdio(_) | FileKind::Pipe(_) => Err(Errno::EINVAL),
+        FileKind::Stdio(_) | FileKind::Pipe(_) | FileKind::Tty(_) => Err(Errno::EINVAL),
         _ => Ok(0),
     }
 }

@@ -28,9 +28,6 @@ impl Host for TestHost {
         }
         Ok(())
     }
-    fn is_terminal(&self, _: Stdio) -> bool {
-        false
-    }
     fn wall_clock(&self) -> (i64, u32) {
         (1_700_000_000, 0)
     }

@@ -4,9 +4,9 @@
 
 #![allow(dead_code)]
 
-use friscy_vfs::{Fs, Ino, Vfs};
+use friscy_vfs::{Fs, Ino, Tar, Vfs};
 
-pub type TestFs = Vfs<Vec<u8>>;
+pub type TestFs = Vfs<Tar<Vec<u8>>>;
 
 /// A tar archive built with the `tar` crate (GNU headers, so long names become 'L'/'K').
 pub struct Archive {

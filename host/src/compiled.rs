@@ -1,0 +1,72 @@
+//! Loading a component: compiling it takes seconds, so the compiled code is kept in
+//! `$FRISCY_CACHE/compiled` (default `~/.cache/friscy/compiled`, or `/var/cache/friscy/compiled`
+//! without a home directory, as for a containerd shim), keyed by the component's bytes and
+//! our version and the engine's configuration, and later runs load it in milliseconds.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+/// Where compiled components are kept, if anywhere.
+fn cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("FRISCY_CACHE")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".cache/friscy"))
+        })
+        .unwrap_or_else(|| PathBuf::from("/var/cache/friscy"));
+    Some(base.join("compiled"))
+}
+
+/// Compile the component at `path`, or load it from the cache.
+pub fn load(engine: &Engine, path: &Path) -> Result<Component> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    load_bytes(engine, &bytes, &path.display().to_string())
+}
+
+/// Compile `bytes` (named `origin` in errors), or load them from the cache.
+pub fn load_bytes(engine: &Engine, bytes: &[u8], origin: &str) -> Result<Component> {
+    let key = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        bytes.hash(&mut h);
+        env!("CARGO_PKG_VERSION").hash(&mut h);
+        // The engine's settings that change compiled code (epoch interruption for
+        // `--timeout`): each configuration has its own entry.
+        engine.precompile_compatibility_hash().hash(&mut h);
+        format!("{:016x}", h.finish())
+    };
+    let cache = cache_dir().map(|d| d.join(format!("{key}.cwasm")));
+    if let Some(cached) = &cache
+        && cached.exists()
+    {
+        // SAFETY: the file is one this program serialized with the same wasmtime build
+        // (the key covers the component bytes and our version) into our own cache
+        // directory, written whole and then renamed into place; wasmtime also checks its
+        // header for engine compatibility.
+        if let Ok(c) = unsafe { Component::deserialize_file(engine, cached) } {
+            return Ok(c);
+        }
+    }
+    let component = Component::new(engine, bytes)
+        .map_err(anyhow::Error::from)
+        .with_context(|| format!("compiling {origin}"))?;
+    if let Some(cached) = &cache
+        && let Ok(serialized) = component.serialize()
+    {
+        // The cache is an optimisation: failing to write it is not an error. The temporary
+        // name is per process, so two that compile at once (two containers starting) do
+        // not write into one file.
+        let _ = std::fs::create_dir_all(cached.parent().unwrap());
+        let tmp = cached.with_extension(format!("tmp.{}", std::process::id()));
+        if std::fs::write(&tmp, serialized).is_ok() {
+            let _ = std::fs::rename(&tmp, cached);
+        }
+    }
+    Ok(component)
+}

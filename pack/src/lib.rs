@@ -1,0 +1,305 @@
+//! friscy-pack's library: any container image (a `docker save` tarball, an OCI image
+//! layout, a plain rootfs tar, a registry reference) opened, flattened into one rootfs tar
+//! with its image config, and optionally composed into one component. The `friscy-pack`
+//! binary is a command line over it, and the native host (`friscy run IMAGE`) uses the
+//! same code to run images that are not plain rootfs tars. See docs/PACK.md.
+//!
+//! Errors are `anyhow` chains: every caller is a command line that prints them as one
+//! line, and the chain (outermost first) is what names the failing blob or member.
+
+#[cfg(feature = "compose")]
+mod components;
+#[cfg(feature = "compose")]
+mod compose;
+#[cfg(feature = "compose")]
+mod datacomp;
+mod decompress;
+mod flatten;
+mod layout;
+pub mod manifest;
+pub mod oci;
+mod printable;
+pub mod progress;
+mod registry;
+#[cfg(feature = "compose")]
+mod web;
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+
+pub use manifest::Manifest;
+pub use oci::{Image, Platform};
+pub use printable::printable;
+pub use progress::Bars;
+pub use registry::looks_like_reference;
+
+/// What `Opened::kind` is for a plain root filesystem tar (no image config).
+pub const ROOTFS_TAR: &str = "rootfs tar";
+
+/// An image opened from a path or a registry, ready to flatten.
+pub struct Opened {
+    /// What the input was: "docker save", "OCI image layout", "registry" or [`ROOTFS_TAR`].
+    pub kind: &'static str,
+    pub image: Image,
+    /// A decompressed copy of the input, kept alive until the layers have been read.
+    _temp: Option<tempfile::TempPath>,
+}
+
+/// Open `source`: a path that exists (a file or an OCI layout directory), else a registry
+/// reference pulled over the OCI distribution API (blobs cached and verified).
+pub fn open(source: &str, platform: &Platform, plain_http: bool, bars: &Bars) -> Result<Opened> {
+    let path = Path::new(source);
+    if path.exists() {
+        let local = layout::open(path, platform)?;
+        Ok(Opened {
+            kind: local.kind,
+            image: local.image,
+            _temp: local._temp,
+        })
+    } else if registry::looks_like_reference(source) {
+        let image = registry::pull(source, platform, plain_http, bars)?;
+        Ok(Opened {
+            kind: "registry",
+            image,
+            _temp: None,
+        })
+    } else {
+        bail!("{source}: no such file, and not an image reference");
+    }
+}
+
+/// The layers of an image flattened into one tree (whiteouts applied), ready to write.
+pub struct Flat {
+    flat: flatten::Flattener,
+    /// Seconds the flattening took.
+    pub secs: f64,
+}
+
+impl Flat {
+    /// Apply the layers in order, with a progress bar.
+    pub fn new(image: &Image, bars: &Bars) -> Result<Flat> {
+        let start = Instant::now();
+        let total = flatten::total_size(&image.layers);
+        let bar = bars.bytes(total, "flattening");
+        let mut flat = flatten::Flattener::new()?;
+        for (i, layer) in image.layers.iter().enumerate() {
+            let b = bar.clone();
+            flat.apply(i, layer, Box::new(move |n| b.inc(n)))?;
+        }
+        bar.finish_and_clear();
+        Ok(Flat {
+            flat,
+            secs: start.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// What could not be carried over, one line per reason.
+    pub fn skipped(&self) -> Vec<String> {
+        self.flat.report.lines()
+    }
+
+    pub fn entries(&self) -> usize {
+        self.flat.len()
+    }
+
+    pub fn whiteouts(&self) -> u64 {
+        self.flat.report.whiteouts
+    }
+
+    /// The flattened tree as one tar (sorted by path, so the same layers give the same
+    /// bytes).
+    pub fn write<W: Write>(&self, out: W) -> Result<W> {
+        self.flat.write(out)
+    }
+
+    /// Write the tar to `path` through a temporary file beside it.
+    pub fn write_file(&self, path: &Path) -> Result<()> {
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        let file =
+            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let mut w = self.write(BufWriter::with_capacity(1 << 20, file))?;
+        w.flush()
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        drop(w);
+        std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+        Ok(())
+    }
+}
+
+/// Write to a temporary name beside `path`, then rename: a failed run leaves no half file.
+pub fn write_atomically(path: &Path, data: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, data).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// What `pack` makes.
+#[cfg(feature = "compose")]
+pub struct Options {
+    pub image: String,
+    pub output: PathBuf,
+    /// One sealed component instead of a bundle directory.
+    pub compose: bool,
+    /// A static site for browsers (docs/WEB.md) instead of a bundle directory.
+    pub web: bool,
+    pub platform: Platform,
+    /// An exec component to compose instead of the built-in interpreter.
+    pub exec: Option<PathBuf>,
+    pub plain_http: bool,
+    pub quiet: bool,
+}
+
+/// friscy-pack: the image in `o.image` to a bundle (rootfs.tar, manifest.json, the open
+/// friscy.wasm) or, with `compose`, one sealed component.
+#[cfg(feature = "compose")]
+pub fn pack(o: &Options) -> Result<()> {
+    let bars = Bars::new(o.quiet);
+    let opened = open(&o.image, &o.platform, o.plain_http, &bars)?;
+    let (kind, image) = (opened.kind, &opened.image);
+    let flat = Flat::new(image, &bars)?;
+    for line in flat.skipped() {
+        eprintln!("friscy-pack: skipped {}", printable(&line));
+    }
+    let manifest = Manifest::new(image, &o.image);
+    let config = manifest.config_bytes(kind);
+    if o.compose && o.web {
+        bail!("--compose and --web make different outputs: pick one");
+    }
+    if o.web && o.exec.is_some() {
+        bail!("--exec is not supported with --web (the browser bundle is the fused build)");
+    }
+    let parts = components::parts(o.exec.as_deref())?;
+
+    let summary = if o.web {
+        std::fs::create_dir_all(&o.output)
+            .with_context(|| format!("creating {}", o.output.display()))?;
+        web::write_site(
+            &o.output,
+            &flat.flat,
+            &manifest,
+            &config,
+            &web::site_name(&o.image),
+        )?;
+        format!(
+            "{}/ (a site: `friscy serve {}`)",
+            o.output.display(),
+            o.output.display()
+        )
+    } else if o.compose {
+        let tar = flat.write(Vec::new())?;
+        let rootfs_len = tar.len();
+        let data = datacomp::rootfs_component(&tar, &config)?;
+        drop(tar);
+        let app = compose::compose(parts, Some(data))?;
+        write_atomically(&o.output, &app)?;
+        format!(
+            "{} ({} MiB; rootfs {} MiB)",
+            o.output.display(),
+            app.len() >> 20,
+            rootfs_len >> 20
+        )
+    } else {
+        std::fs::create_dir_all(&o.output)
+            .with_context(|| format!("creating {}", o.output.display()))?;
+        flat.write_file(&o.output.join("rootfs.tar"))?;
+        let open = compose::compose(parts, None)?;
+        write_atomically(&o.output.join("friscy.wasm"), &open)?;
+        write_atomically(&o.output.join("manifest.json"), &manifest.to_json())?;
+        format!(
+            "{}/ (rootfs.tar, manifest.json, friscy.wasm)",
+            o.output.display()
+        )
+    };
+    if !o.quiet {
+        let platform = image
+            .platform
+            .as_ref()
+            .map(|p| format!(", {p}"))
+            .unwrap_or_default();
+        eprintln!(
+            "friscy-pack: {} ({kind}{platform}): {} layer(s), {} entries, {} whiteouts, flattened in {:.1} s -> {summary}",
+            printable(&o.image),
+            image.layers.len(),
+            flat.entries(),
+            flat.whiteouts(),
+            flat.secs,
+        );
+    }
+    Ok(())
+}
+
+/// friscy's cache directory: `$FRISCY_CACHE`, `$XDG_CACHE_HOME/friscy` or
+/// `~/.cache/friscy` (blobs/ holds registry blobs, images/ unpacked images).
+pub fn cache_base() -> Result<PathBuf> {
+    let var = |k| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    var("FRISCY_CACHE")
+        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("friscy")))
+        .or_else(|| var("HOME").map(|h| h.join(".cache/friscy")))
+        .context("no cache directory (set FRISCY_CACHE, XDG_CACHE_HOME or HOME)")
+}
+
+/// Top-level names a root filesystem has and an image archive (docker save, OCI layout)
+/// never has.
+const ROOTFS_NAMES: &[&str] = &["bin", "etc", "lib", "usr", "sbin", "var", "dev", "proc"];
+
+/// Whether an uncompressed tar is a plain root filesystem rather than an image archive
+/// (docker save, OCI layout). A rootfs shows /bin, /etc... among its first entries and is
+/// decided there; otherwise the member names are scanned for manifest.json, index.json or
+/// oci-layout, and only a tar that has one is opened as an image ([`open`], whose errors,
+/// such as a missing platform, are the user's to see). A tar that cannot be read is left
+/// to the vfs, which reports it as a broken root filesystem.
+pub fn is_plain_rootfs(tar_path: &Path, platform: &Platform) -> Result<bool> {
+    let file =
+        std::fs::File::open(tar_path).with_context(|| format!("opening {}", tar_path.display()))?;
+    let mut archive = tar::Archive::new(file);
+    let mut layout = false;
+    if let Ok(entries) = archive.entries_with_seek() {
+        for (i, entry) in entries.enumerate() {
+            let Ok(entry) = entry else { break };
+            let path = entry.path_bytes();
+            let path = String::from_utf8_lossy(&path);
+            let path = path.trim_start_matches("./");
+            let first = path.split('/').next().unwrap_or("");
+            if i < 64 && !layout && ROOTFS_NAMES.contains(&first) {
+                return Ok(true);
+            }
+            layout |= matches!(path, "manifest.json" | "index.json" | "oci-layout");
+        }
+    }
+    if !layout {
+        return Ok(true);
+    }
+    let source = tar_path.to_string_lossy();
+    let opened = open(&source, platform, false, &Bars::new(true))?;
+    Ok(opened.kind == ROOTFS_TAR)
+}
+
+/// Flatten an opened image into `dir` (created): `rootfs.tar` and `manifest.json`, a
+/// bundle without the component. Returns the manifest. `source` is what the user named.
+pub fn unpack(opened: &Opened, source: &str, dir: &Path, bars: &Bars) -> Result<Manifest> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let flat = Flat::new(&opened.image, bars)?;
+    for line in flat.skipped() {
+        eprintln!(
+            "friscy: {}: skipped {}",
+            printable(source),
+            printable(&line)
+        );
+    }
+    flat.write_file(&dir.join("rootfs.tar"))?;
+    let manifest = Manifest::new(&opened.image, source);
+    write_atomically(&dir.join("manifest.json"), &manifest.to_json())?;
+    Ok(manifest)
+}

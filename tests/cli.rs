@@ -1,0 +1,345 @@
+//! The docker-shaped command line: `friscy run [OPTIONS] IMAGE [COMMAND] [ARG...]` with
+//! each docker-style option, every image input (a rootfs tar, a `docker save` tar built
+//! here, a bundle), the image config applied as `docker run` does, and the user, working
+//! directory and permissions the kernel gives the guest. Real Alpine programs, real files.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use friscy_tests::{Run, alpine_tar, built, run};
+
+/// `friscy ARGS...` with a private cache for unpacked images.
+fn friscy(cache: &Path, args: &[&str]) -> Run {
+    run(Command::new(built("friscy"))
+        .env_remove("FRISCY_CACHE")
+        .env("XDG_CACHE_HOME", cache)
+        .args(args))
+}
+
+/// A fresh temporary directory, removed on drop.
+struct Temp(PathBuf);
+
+impl Temp {
+    fn new(name: &str) -> Temp {
+        let d = std::env::temp_dir().join(format!("friscy-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Temp(d)
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn text(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// A `docker save` tarball (the legacy layout: manifest.json, a config, one layer) of the
+/// Alpine rootfs with this image config.
+fn docker_save(alpine: &Path, out: &Path, config: &str) {
+    let mut b = tar::Builder::new(std::fs::File::create(out).unwrap());
+    let mut add = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    add("0123abcd/layer.tar", &std::fs::read(alpine).unwrap());
+    let image = format!(
+        r#"{{"architecture":"riscv64","os":"linux","config":{config},"rootfs":{{"type":"layers","diff_ids":[]}}}}"#
+    );
+    add("0123abcd.json", image.as_bytes());
+    add(
+        "manifest.json",
+        br#"[{"Config":"0123abcd.json","RepoTags":["app:1"],"Layers":["0123abcd/layer.tar"]}]"#,
+    );
+    b.into_inner().unwrap().flush().unwrap();
+}
+
+#[test]
+fn the_image_comes_first_and_the_command_after_it() {
+    let Some(alpine) = alpine_tar() else { return };
+    let tmp = Temp::new("positional");
+    let r = friscy(&tmp.0, &["run", text(&alpine), "ls", "/"]);
+    assert_eq!(r.status, Some(0), "{}", r.stderr);
+    assert!(r.stdout.lines().any(|l| l == "etc"), "{}", r.stdout);
+    // --rootfs stays, with its `--` and with `--rootfs=IMAGE`.
+    let r = friscy(
+        &tmp.0,
+        &[
+            "run",
+            &format!("--rootfs={}", text(&alpine)),
+            "--",
+            "cat",
+            "/etc/alpine-release",
+        ],
+    );
+    assert_eq!(r.stdout, "3.20.3\n", "{}", r.stderr);
+    // Options after the image are the command's.
+    let r = friscy(&tmp.0, &["run", text(&alpine), "ls", "-d", "/etc"]);
+    assert_eq!(r.stdout, "/etc\n", "{}", r.stderr);
+}
+
+#[test]
+fn a_docker_save_tar_runs_with_its_config() {
+    let Some(alpine) = alpine_tar() else { return };
+    let tmp = Temp::new("save");
+    let save = tmp.0.join("app.tar");
+    docker_save(
+        &alpine,
+        &save,
+        r#"{"Entrypoint":["/bin/sh","-c"],"Cmd":["echo $GREETING from $(pwd) as $(id -u):$(id -g) home $HOME"],
+            "Env":["PATH=/usr/sbin:/usr/bin:/sbin:/bin","GREETING=hello"],"WorkingDir":"/srv","User":"nobody"}"#,
+    );
+    let cache = tmp.0.join("cache");
+    let r = friscy(&cache, &["run", text(&save)]);
+    assert_eq!(
+        (r.status, r.stdout.as_str()),
+        (Some(0), "hello from /srv as 65534:65534 home /\n"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("unpacking"),
+        "the first run unpacks: {}",
+        r.stderr
+    );
+    // Unpacked once: the second run uses the cache. Arguments replace the cmd, -e wins.
+    let r = friscy(
+        &cache,
+        &["run", "-e", "GREETING=hi", text(&save), "echo $GREETING"],
+    );
+    assert_eq!(r.stdout, "hi\n", "{}", r.stderr);
+    assert!(!r.stderr.contains("unpacking"), "{}", r.stderr);
+    // Given as --rootfs it is still an image, not a root filesystem.
+    let r = friscy(&cache, &["run", "--rootfs", text(&save), "--", "id -un"]);
+    assert_eq!(r.stdout, "nobody\n", "{}", r.stderr);
+    // -u and --entrypoint override the image's.
+    let r = friscy(
+        &cache,
+        &["run", "-u", "0", "--entrypoint", "id", text(&save), "-u"],
+    );
+    assert_eq!(r.stdout, "0\n", "{}", r.stderr);
+    // A gzip-compressed one too.
+    let gz = tmp.0.join("app.tar.gz");
+    let status = Command::new("gzip").arg("-kf").arg(&save).status().unwrap();
+    assert!(status.success() && gz.exists());
+    let r = friscy(&cache, &["run", "-q", text(&gz), "pwd"]);
+    assert_eq!(r.stdout, "/srv\n", "{}", r.stderr);
+}
+
+#[test]
+fn user_option_sets_ids_home_and_permissions() {
+    let Some(alpine) = alpine_tar() else { return };
+    let tmp = Temp::new("user");
+    let a = text(&alpine);
+    let r = friscy(
+        &tmp.0,
+        &[
+            "run",
+            "-u",
+            "nobody",
+            a,
+            "sh",
+            "-c",
+            "id -u; id -g; echo $HOME",
+        ],
+    );
+    assert_eq!(r.stdout, "65534\n65534\n/\n", "{}", r.stderr);
+    // Root's own files are out of reach, as on Linux.
+    let r = friscy(
+        &tmp.0,
+        &[
+            "run",
+            "-u",
+            "nobody",
+            a,
+            "sh",
+            "-c",
+            "touch /etc/x; cat /etc/shadow >/dev/null; ls /root; echo > /tmp/mine; stat -c '%U %a' /tmp/mine",
+        ],
+    );
+    assert_eq!(r.stdout, "nobody 644\n", "{}", r.stderr);
+    for denied in [
+        "touch: /etc/x: Permission denied",
+        "cat: can't open '/etc/shadow': Permission denied",
+        "ls: can't open '/root': Permission denied",
+    ] {
+        assert!(r.stderr.contains(denied), "{denied}: {}", r.stderr);
+    }
+    // uid:gid without a passwd entry; root is the default, with HOME=/root.
+    let r = friscy(&tmp.0, &["run", "--user=1234:5678", a, "id"]);
+    assert_eq!(r.stdout, "uid=1234 gid=5678\n", "{}", r.stderr);
+    let r = friscy(&tmp.0, &["run", a, "sh", "-c", "id -u; echo $HOME"]);
+    assert_eq!(r.stdout, "0\n/root\n", "{}", r.stderr);
+    // Root can become another user and back with su, and give files away.
+    let r = friscy(
+        &tmp.0,
+        &[
+            "run",
+            a,
+            "sh",
+            "-c",
+            "echo x > /tmp/f; chown nobody:nobody /tmp/f; stat -c '%U:%G' /tmp/f; su -s /bin/sh nobody -c 'id -un; touch /root/no'",
+        ],
+    );
+    assert_eq!(r.stdout, "nobody:nobody\nnobody\n", "{}", r.stderr);
+    assert!(r.stderr.contains("Permission denied"), "{}", r.stderr);
+    let r = friscy(&tmp.0, &["run", "-u", "ghost", a, "id"]);
+    assert_eq!(r.status, Some(125));
+    assert!(
+        r.stderr.contains("unable to find user ghost"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn workdir_entrypoint_hostname_and_environment() {
+    let Some(alpine) = alpine_tar() else { return };
+    let tmp = Temp::new("opts");
+    let a = text(&alpine);
+    let r = friscy(&tmp.0, &["run", "-w", "/usr/share", a, "pwd"]);
+    assert_eq!(r.stdout, "/usr/share\n", "{}", r.stderr);
+    // A missing working directory is made, as docker does.
+    let r = friscy(&tmp.0, &["run", "--workdir=/new/place", a, "pwd"]);
+    assert_eq!(r.stdout, "/new/place\n", "{}", r.stderr);
+    let r = friscy(&tmp.0, &["run", "--entrypoint", "/bin/echo", a, "a", "b"]);
+    assert_eq!(r.stdout, "a b\n", "{}", r.stderr);
+    let r = friscy(
+        &tmp.0,
+        &[
+            "run",
+            "--hostname",
+            "box",
+            a,
+            "sh",
+            "-c",
+            "hostname; echo $HOSTNAME",
+        ],
+    );
+    assert_eq!(r.stdout, "box\nbox\n", "{}", r.stderr);
+    let env_file = tmp.0.join("env");
+    std::fs::write(&env_file, "# a comment\nA=from file\nB=b\n").unwrap();
+    let r = run(Command::new(built("friscy"))
+        .env("CLI_TEST_HOST_VALUE", "ours")
+        .args([
+            "run",
+            "--env-file",
+            text(&env_file),
+            "-eB=cli",
+            "-e",
+            "CLI_TEST_HOST_VALUE",
+            "-e",
+            "CLI_TEST_UNSET_VALUE",
+            a,
+            "sh",
+            "-c",
+            "echo \"$A|$B|$CLI_TEST_HOST_VALUE|${CLI_TEST_UNSET_VALUE-unset}\"",
+        ]));
+    assert_eq!(r.stdout, "from file|cli|ours|unset\n", "{}", r.stderr);
+    // --rm and --name are accepted (nothing is kept; there is no container list).
+    let r = friscy(&tmp.0, &["run", "--rm", "--name", "x", a, "true"]);
+    assert_eq!(r.status, Some(0), "{}", r.stderr);
+}
+
+#[test]
+fn stdin_is_open_only_with_i() {
+    let Some(alpine) = alpine_tar() else { return };
+    let a = text(&alpine);
+    let cat = |flags: &[&str]| {
+        let mut child = Command::new(built("friscy"))
+            .arg("run")
+            .args(flags)
+            .args([a, "cat"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(b"typed\n").unwrap();
+        Run::from(child.wait_with_output().unwrap())
+    };
+    assert_eq!(cat(&["-i"]).stdout, "typed\n");
+    assert_eq!(cat(&[]).stdout, "");
+}
+
+#[test]
+fn read_only_root_with_writable_tmpfs() {
+    let Some(alpine) = alpine_tar() else { return };
+    let tmp = Temp::new("ro");
+    let r = friscy(
+        &tmp.0,
+        &[
+            "run",
+            "--read-only",
+            "--tmpfs",
+            "/run",
+            text(&alpine),
+            "sh",
+            "-c",
+            "touch /etc/x; echo ok > /run/f; cat /run/f; echo fine > /dev/null; stat -c %a /run; mkdir /tmp/d",
+        ],
+    );
+    assert_eq!(r.stdout, "ok\n1777\n", "{}", r.stderr);
+    assert!(
+        r.stderr.contains("touch: /etc/x: Read-only file system"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("mkdir: can't create directory '/tmp/d': Read-only file system"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn typos_are_short_errors_with_suggestions() {
+    let tmp = Temp::new("typo");
+    let r = friscy(&tmp.0, &["run", "--entrypiont", "x", "img"]);
+    assert_eq!(r.status, Some(2));
+    assert!(r.stderr.contains("--entrypoint"), "{}", r.stderr);
+    assert!(r.stderr.lines().count() <= 8, "short: {}", r.stderr);
+    let r = friscy(&tmp.0, &["runn"]);
+    assert_eq!(r.status, Some(2));
+    assert!(r.stderr.contains("run"), "{}", r.stderr);
+    // A value missing before `--` is an error, not a swallowed separator.
+    let r = friscy(&tmp.0, &["run", "-e", "--", "ls"]);
+    assert_eq!(r.status, Some(2), "{}", r.stderr);
+    let r = friscy(&tmp.0, &["run", "-p", "80:80", "img"]);
+    assert_eq!(r.status, Some(2));
+    assert!(r.stderr.contains("--net"), "{}", r.stderr);
+    let r = friscy(&tmp.0, &["run", "/no/such/image.tar", "ls"]);
+    assert_eq!(r.status, Some(125));
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    // --help fits one screen.
+    let r = friscy(&tmp.0, &["run", "--help"]);
+    assert_eq!(r.status, Some(0));
+    assert!(r.stdout.lines().count() <= 50, "{}", r.stdout);
+}
+
+#[test]
+fn completions_are_generated_for_each_shell() {
+    let tmp = Temp::new("completions");
+    for shell in ["bash", "zsh", "fish"] {
+        let r = friscy(&tmp.0, &["completions", shell]);
+        assert_eq!(r.status, Some(0), "{}", r.stderr);
+        assert!(
+            r.stdout.contains("entrypoint") && r.stdout.len() > 1000,
+            "{shell}"
+        );
+    }
+    for tool in ["friscy-pack", "friscy-proxy"] {
+        let r = run(Command::new(built(tool)).args(["completions", "bash"]));
+        assert_eq!(r.status, Some(0), "{tool}: {}", r.stderr);
+        assert!(r.stdout.contains(tool), "{tool}");
+    }
+}
