@@ -25,7 +25,7 @@ SUITE=trixie
 MIRROR="${FRISCY_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 # What the tests need beyond minbase (bash, coreutils, dash, grep, sed, findutils, tar,
 # gzip, diffutils, mawk, util-linux are in minbase already).
-PACKAGES="python3 sqlite3 procps"
+PACKAGES="python3 sqlite3 procps cpio"
 # Bump when the steps below change what ends up in the tar.
 RECIPE=2
 

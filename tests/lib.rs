@@ -213,6 +213,59 @@ pub fn debian_tar() -> Option<PathBuf> {
     Some(uncompressed(&path))
 }
 
+/// `image` with the guest programs of build/guest/ (scripts/build.sh) added at
+/// /opt/friscy/bin: a copy made once in the fixture cache, keyed by the image and the
+/// programs (their names, sizes and mtimes), so the differential tests can run the same
+/// static test program on Linux and in friscy inside a real distribution.
+pub fn with_guest_programs(image: &Path) -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    let guests = built("guest");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&guests)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let stamp = |p: &Path, h: &mut std::collections::hash_map::DefaultHasher| {
+        let m = std::fs::metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        (p, m.len(), m.modified().ok()).hash(h);
+    };
+    stamp(&std::fs::canonicalize(image).unwrap(), &mut h);
+    for n in &names {
+        stamp(n, &mut h);
+    }
+    let stem = image.file_stem().unwrap().to_string_lossy();
+    let dir = cache_dir().join("fixtures");
+    let out = dir.join(format!("{stem}-guests-{:016x}.tar", h.finish()));
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONE.lock().unwrap_or_else(|e| e.into_inner());
+    if !out.exists() {
+        std::fs::create_dir_all(&dir).unwrap();
+        let part = out.with_extension(format!("part{}", std::process::id()));
+        std::fs::copy(image, &part).unwrap();
+        // Staged as opt/friscy/bin/* so the directories get entries of their own.
+        let stage = dir.join(format!("guests-stage-{}", std::process::id()));
+        let bin = stage.join("opt/friscy/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        for n in &names {
+            std::fs::copy(n, bin.join(n.file_name().unwrap())).unwrap();
+        }
+        // GNU tar appends before the archive's end-of-archive blocks.
+        let r = run(Command::new("tar")
+            .arg("--append")
+            .arg("-f")
+            .arg(&part)
+            .args(["--owner=0", "--group=0", "--numeric-owner"])
+            .arg("-C")
+            .arg(&stage)
+            .arg("opt"));
+        std::fs::remove_dir_all(&stage).ok();
+        assert_eq!(r.status, Some(0), "tar --append: {}", r.stderr);
+        std::fs::rename(&part, &out).unwrap();
+    }
+    out
+}
+
 /// The environment both friscy and the reference give a guest in the differential tests
 /// (scripts/reference.sh adds exactly these; friscy adds all three itself too, as
 /// docker run does).

@@ -21,7 +21,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use friscy_tests::{Run, alpine_tar, debian_tar, friscy_limited, reference, reference_ready};
+use friscy_tests::{
+    Run, alpine_tar, debian_tar, friscy_limited, reference, reference_ready, with_guest_programs,
+};
 
 /// How long one run may take, on either side.
 const LIMIT: Duration = Duration::from_secs(90);
@@ -30,6 +32,8 @@ const LIMIT: Duration = Duration::from_secs(90);
 enum Image {
     Alpine,
     Debian,
+    /// Alpine with the static test programs of tests/guest/ at /opt/friscy/bin.
+    AlpineGuests,
 }
 
 /// What a case runs and what it compares.
@@ -255,6 +259,35 @@ cases! {
     // --- Debian: sqlite3.
     pass debian_sqlite3_memory: Debian, cmd(&["sqlite3", ":memory:", "create table t(a, b); insert into t values (1, 'x'), (2, 'y'), (3, 'z'); select sum(a), group_concat(b, '-') from t; select printf('%.3f', avg(a)) from t;"]);
     pass debian_sqlite3_file: Debian, sh("sqlite3 /tmp/db 'create table t(x); insert into t values (42);' && sqlite3 /tmp/db 'select x * 2 from t;'");
+
+    // --- Back-pressure: tests/guest/io_backpressure.c moves 2 MiB with each call that can
+    // move bytes (write, writev, pwritev2, send, sendto, sendmsg, sendmmsg, sendfile,
+    // splice, vmsplice, tee, copy_file_range) to a slow reader, optionally under a 2 ms
+    // timer signal with or without SA_RESTART; both sides print counts and checksums.
+    pass io_backpressure_pipe: AlpineGuests, cmd(&["/opt/friscy/bin/io_backpressure", "pipe", "none"]);
+    pass io_backpressure_pipe_signals: AlpineGuests, cmd(&["/opt/friscy/bin/io_backpressure", "pipe", "intr"]);
+    pass io_backpressure_pipe_sa_restart: AlpineGuests, cmd(&["/opt/friscy/bin/io_backpressure", "pipe", "restart"]);
+    pass io_backpressure_fifo_signals: AlpineGuests, cmd(&["/opt/friscy/bin/io_backpressure", "fifo", "intr"]);
+    pass io_backpressure_unix: AlpineGuests, cmd(&["/opt/friscy/bin/io_backpressure", "unix", "restart"]);
+    pass io_backpressure_unix_signals: AlpineGuests, cmd(&["/opt/friscy/bin/io_backpressure", "unix", "intr"]);
+    pass io_backpressure_tcp: AlpineGuests, cmd(&["/opt/friscy/bin/io_backpressure", "tcp", "none"]).net();
+    pass io_backpressure_tcp_signals: AlpineGuests, cmd(&["/opt/friscy/bin/io_backpressure", "tcp", "intr"]).net();
+    pass io_backpressure_files: AlpineGuests, cmd(&["/opt/friscy/bin/io_backpressure", "file", "intr"]);
+    // --- Archive pipelines (issue 13: busybox tar's sendfile into a full pipe lost data).
+    // Listings are sorted: the order of readdir is the filesystem's.
+    pass alpine_tar_pipe_count: Alpine, sh("tar cf - /etc | wc -c");
+    pass alpine_tar_c_t: Alpine, sh("tar cf - /etc /lib /bin | tar tf - | sort | md5sum");
+    pass alpine_tar_cz_tz: Alpine, sh("tar czf - /etc /bin /sbin | tar tzf - | sort | md5sum");
+    pass alpine_tar_czf_file: Alpine, sh("tar czf /tmp/a.tgz /etc /bin /sbin && tar tzf /tmp/a.tgz | sort | md5sum && mkdir /tmp/x && tar xzf /tmp/a.tgz -C /tmp/x && cd /tmp/x && find . -type f | sort | xargs md5sum | md5sum");
+    pass alpine_cpio: Alpine, sh("cd / && find etc lib | sort | cpio -o -H newc | cpio -t | md5sum; mkdir /tmp/c && cd /tmp/c && find /etc /lib -type f | sort | cpio -o -H newc | cpio -id && find . -type f | sort | xargs md5sum | md5sum").stdout_only();
+    pass alpine_gzip_pipe: Alpine, sh("cat /bin/busybox | gzip | gzip -d | md5sum; md5sum < /bin/busybox");
+    // (GNU tar names itself by argv[0] on stderr; under binfmt_misc without flag P the
+    // reference's argv[0] is the full path, so only stdout is compared.)
+    pass debian_tar_c_t: Debian, sh("tar cf - /etc /usr/lib/python3.13 | tar tf - | sort | md5sum; tar cf - /etc | wc -c").stdout_only();
+    pass debian_tar_cz_tz: Debian, sh("tar czf - /etc /usr/lib/python3.13/email | tar tzf - | sort | md5sum").stdout_only();
+    pass debian_tar_czf_file: Debian, sh("tar czf /tmp/a.tgz /etc /usr/lib/python3.13/email && tar tzf /tmp/a.tgz | sort | md5sum && mkdir /tmp/x && tar xzf /tmp/a.tgz -C /tmp/x && cd /tmp/x && find . -type f | sort | xargs md5sum | md5sum").stdout_only();
+    pass debian_cpio: Debian, sh("cd / && find etc usr/lib/python3.13/email | sort | cpio -o -H newc | cpio -t | md5sum; mkdir /tmp/c && cd /tmp/c && find /etc -type f | sort | cpio -o -H newc | cpio -id && find . -type f | sort | xargs md5sum | md5sum").stdout_only();
+    pass debian_gzip_pipe: Debian, sh("cat /usr/bin/bash | gzip | gzip -d | md5sum; md5sum < /usr/bin/bash");
 }
 
 /// Whether friscy matched the reference.
@@ -270,6 +303,9 @@ fn image_path(image: Image) -> Result<PathBuf, String> {
         Image::Alpine => alpine_tar().ok_or("no Alpine image (set FRISCY_ALPINE_TAR)"),
         Image::Debian => debian_tar()
             .ok_or("no Debian image (run scripts/debian-rootfs.sh or set FRISCY_DEBIAN_TAR)"),
+        Image::AlpineGuests => alpine_tar()
+            .map(|t| with_guest_programs(&t))
+            .ok_or("no Alpine image (set FRISCY_ALPINE_TAR)"),
     }
     .map_err(str::to_string)
 }

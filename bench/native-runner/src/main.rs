@@ -12,7 +12,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use friscy_exec::{
-    Fault, HartId, Machine, Machines, MapError, Prot, Registers, SpaceId, StopReason,
+    Fault, HartId, Machine, Machines, MapError, ObjId, Prot, Registers, SpaceId, StopReason,
 };
 use friscy_kernel::{Host, Kernel, Stdio};
 
@@ -84,6 +84,34 @@ impl Machine for Counting {
     }
     fn instret(&self, hart: HartId) -> u64 {
         self.inner.instret(hart)
+    }
+    fn obj_create(&mut self, pages: u64) -> ObjId {
+        self.inner.obj_create(pages)
+    }
+    fn obj_drop(&mut self, obj: ObjId) {
+        self.inner.obj_drop(obj)
+    }
+    fn obj_resize(&mut self, obj: ObjId, pages: u64) -> Result<(), MapError> {
+        self.inner.obj_resize(obj, pages)
+    }
+    fn obj_write(&mut self, obj: ObjId, offset: u64, data: &[u8]) -> Result<(), MapError> {
+        self.inner.obj_write(obj, offset, data)
+    }
+    fn obj_read(&mut self, obj: ObjId, offset: u64, buf: &mut [u8]) -> Result<(), MapError> {
+        self.inner.obj_read(obj, offset, buf)
+    }
+    fn map_object(
+        &mut self,
+        space: SpaceId,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        obj: ObjId,
+        first: u64,
+        shared: bool,
+    ) -> Result<(), MapError> {
+        self.inner
+            .map_object(space, addr, len, prot, obj, first, shared)
     }
 }
 

@@ -165,6 +165,34 @@ impl wit::Guest for Exec {
     fn instret(hart: u32) -> u64 {
         with(|m| m.instret(hart))
     }
+    fn object_create(pages: u64) -> u32 {
+        with(|m| m.obj_create(pages))
+    }
+    fn object_drop(obj: u32) {
+        with(|m| m.obj_drop(obj));
+    }
+    fn object_resize(obj: u32, pages: u64) -> Result<(), wit::MapError> {
+        with(|m| m.obj_resize(obj, pages)).map_err(map_error)
+    }
+    fn object_write(obj: u32, offset: u64, data: Vec<u8>) -> Result<(), wit::MapError> {
+        with(|m| m.obj_write(obj, offset, &data)).map_err(map_error)
+    }
+    fn object_read(obj: u32, offset: u64, len: u32) -> Result<Vec<u8>, wit::MapError> {
+        let mut buf = vec![0; len as usize];
+        with(|m| m.obj_read(obj, offset, &mut buf)).map_err(map_error)?;
+        Ok(buf)
+    }
+    fn map_object(
+        space: u32,
+        addr: u64,
+        len: u64,
+        p: wit::Prot,
+        obj: u32,
+        first: u64,
+        shared: bool,
+    ) -> Result<(), wit::MapError> {
+        with(|m| m.map_object(space, addr, len, prot(p), obj, first, shared)).map_err(map_error)
+    }
 }
 
 export!(Exec);

@@ -17,8 +17,8 @@ pub mod memory;
 pub mod softfloat;
 
 pub use machine::{
-    Access, Fault, FaultCause, HartId, Machine, Machines, MapError, Prot, Registers, SpaceId,
-    StopReason, Syscall,
+    Access, Fault, FaultCause, HartId, Machine, Machines, MapError, ObjId, Prot, Registers,
+    SpaceId, StopReason, Syscall,
 };
 
 // The WIT layer, compiled only for the component build.

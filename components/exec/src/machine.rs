@@ -5,7 +5,7 @@ use core::ops::BitOr;
 
 use crate::block::CodeCache;
 use crate::interp::{self, Hart};
-use crate::memory::{Frames, Memory, SharedFrames};
+use crate::memory::{Memory, ObjectError, ObjectId, Physical, SharedPhys};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -132,6 +132,41 @@ pub trait Machine {
     /// Instructions retired: an `ecall` counts (pc is past it), an instruction that stops
     /// with a fault, breakpoint or illegal-instruction does not.
     fn instret(&self, hart: HartId) -> u64;
+
+    /// A memory object of `pages` zero pages: frames that mappings share (MAP_SHARED
+    /// memory, a file's page cache). Lives until `obj_drop` (its mapped pages until they
+    /// are unmapped too).
+    fn obj_create(&mut self, pages: u64) -> ObjId;
+    fn obj_drop(&mut self, obj: ObjId);
+    /// Grows or shrinks an object (ftruncate of a mapped file).
+    fn obj_resize(&mut self, obj: ObjId, pages: u64) -> Result<(), MapError>;
+    /// Copies `data` into the object at byte `offset`.
+    fn obj_write(&mut self, obj: ObjId, offset: u64, data: &[u8]) -> Result<(), MapError>;
+    /// Fills `buf` from the object at byte `offset`.
+    fn obj_read(&mut self, obj: ObjId, offset: u64, buf: &mut [u8]) -> Result<(), MapError>;
+    /// Maps the object's pages from `first` on at `[addr, addr+len)`, replacing what was
+    /// there: `shared` (stores reach the object) or private (copy-on-write).
+    #[allow(clippy::too_many_arguments)]
+    fn map_object(
+        &mut self,
+        space: SpaceId,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        obj: ObjId,
+        first: u64,
+        shared: bool,
+    ) -> Result<(), MapError>;
+}
+
+/// A memory object's id.
+pub type ObjId = ObjectId;
+
+fn object_error(e: ObjectError) -> MapError {
+    match e {
+        ObjectError::OutOfMemory => MapError::OutOfMemory,
+        ObjectError::NoObject | ObjectError::PastEnd => MapError::Invalid,
+    }
 }
 
 /// An address space: memory plus the code decoded from it.
@@ -186,7 +221,7 @@ impl<T> Table<T> {
 
 /// The interpreter's implementation of `Machine`.
 pub struct Machines {
-    frames: SharedFrames,
+    phys: SharedPhys,
     spaces: Table<Space>,
     harts: Table<Hart>,
 }
@@ -194,7 +229,7 @@ pub struct Machines {
 impl Machines {
     pub fn new() -> Self {
         Machines {
-            frames: Rc::new(RefCell::new(Frames::new())),
+            phys: Rc::new(RefCell::new(Physical::default())),
             spaces: Table::new(),
             harts: Table::new(),
         }
@@ -205,12 +240,12 @@ impl Machines {
     /// `OutOfMemory`.
     pub fn set_memory_limit(&mut self, bytes: u64) {
         let frames = usize::try_from(bytes / crate::memory::PAGE_SIZE).unwrap_or(usize::MAX);
-        self.frames.borrow_mut().set_limit(frames);
+        self.phys.borrow_mut().frames.set_limit(frames);
     }
 
     /// Guest memory in use: bytes of frames, over every address space.
     pub fn memory_in_use(&self) -> u64 {
-        self.frames.borrow().in_use() as u64 * crate::memory::PAGE_SIZE
+        self.phys.borrow().frames.in_use() as u64 * crate::memory::PAGE_SIZE
     }
 }
 
@@ -223,7 +258,7 @@ impl Default for Machines {
 impl Machine for Machines {
     fn space_new(&mut self) -> SpaceId {
         self.spaces.insert(Space {
-            mem: Memory::new(self.frames.clone()),
+            mem: Memory::new(self.phys.clone()),
             code: CodeCache::default(),
         })
     }
@@ -324,5 +359,52 @@ impl Machine for Machines {
 
     fn instret(&self, hart: HartId) -> u64 {
         self.harts.get(hart).instret
+    }
+
+    fn obj_create(&mut self, pages: u64) -> ObjId {
+        self.phys.borrow_mut().objects.create(pages)
+    }
+
+    fn obj_drop(&mut self, obj: ObjId) {
+        let Physical { frames, objects } = &mut *self.phys.borrow_mut();
+        objects.drop_object(obj, frames);
+    }
+
+    fn obj_resize(&mut self, obj: ObjId, pages: u64) -> Result<(), MapError> {
+        let Physical { frames, objects } = &mut *self.phys.borrow_mut();
+        objects.resize(obj, pages, frames).map_err(object_error)
+    }
+
+    fn obj_write(&mut self, obj: ObjId, offset: u64, data: &[u8]) -> Result<(), MapError> {
+        let Physical { frames, objects } = &mut *self.phys.borrow_mut();
+        objects
+            .write(obj, offset, data, frames)
+            .map_err(object_error)
+    }
+
+    fn obj_read(&mut self, obj: ObjId, offset: u64, buf: &mut [u8]) -> Result<(), MapError> {
+        let phys = self.phys.borrow();
+        let data = phys
+            .objects
+            .read(obj, offset, buf.len(), &phys.frames)
+            .map_err(object_error)?;
+        buf.copy_from_slice(&data);
+        Ok(())
+    }
+
+    fn map_object(
+        &mut self,
+        space: SpaceId,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        obj: ObjId,
+        first: u64,
+        shared: bool,
+    ) -> Result<(), MapError> {
+        self.spaces
+            .get_mut(space)
+            .mem
+            .map_object(addr, len, prot, obj, first, shared)
     }
 }

@@ -450,8 +450,8 @@ mod imported {
 
     use friscy_abi::Errno;
     use friscy_exec::{
-        Access, Fault, FaultCause, HartId, Machine, MapError, Prot, Registers, SpaceId, StopReason,
-        Syscall,
+        Access, Fault, FaultCause, HartId, Machine, MapError, ObjId, Prot, Registers, SpaceId,
+        StopReason, Syscall,
     };
     use friscy_vfs::{Dirent, Fs, Ino, SetAttr, Stat, Timespec};
 
@@ -593,6 +593,35 @@ mod imported {
         }
         fn instret(&self, hart: HartId) -> u64 {
             m::instret(hart)
+        }
+        fn obj_create(&mut self, pages: u64) -> ObjId {
+            m::object_create(pages)
+        }
+        fn obj_drop(&mut self, obj: ObjId) {
+            m::object_drop(obj)
+        }
+        fn obj_resize(&mut self, obj: ObjId, pages: u64) -> Result<(), MapError> {
+            m::object_resize(obj, pages).map_err(map_err)
+        }
+        fn obj_write(&mut self, obj: ObjId, offset: u64, data: &[u8]) -> Result<(), MapError> {
+            m::object_write(obj, offset, data).map_err(map_err)
+        }
+        fn obj_read(&mut self, obj: ObjId, offset: u64, buf: &mut [u8]) -> Result<(), MapError> {
+            let data = m::object_read(obj, offset, buf.len() as u32).map_err(map_err)?;
+            buf.copy_from_slice(&data);
+            Ok(())
+        }
+        fn map_object(
+            &mut self,
+            space: SpaceId,
+            addr: u64,
+            len: u64,
+            p: Prot,
+            obj: ObjId,
+            first: u64,
+            shared: bool,
+        ) -> Result<(), MapError> {
+            m::map_object(space, addr, len, prot(p), obj, first, shared).map_err(map_err)
         }
     }
 
@@ -812,6 +841,15 @@ mod imported {
         }
         fn subscribe(&mut self, s: Socket, read: bool, write: bool) -> Vec<u32> {
             n::subscribe(s, read, write)
+                .into_iter()
+                .map(|p| p.take_handle())
+                .collect()
+        }
+        fn pump(&mut self) -> bool {
+            n::pump()
+        }
+        fn subscribe_queued(&mut self) -> Vec<u32> {
+            n::subscribe_queued()
                 .into_iter()
                 .map(|p| p.take_handle())
                 .collect()

@@ -108,6 +108,10 @@ pub struct Kernel {
     /// What parked threads wait for on IP sockets (handle -> read, write): the idle wait
     /// subscribes to exactly these.
     pub(crate) net_interest: BTreeMap<u32, (bool, bool)>,
+    /// The net backend may hold bytes in TCP send queues (set by a send, cleared once
+    /// `Net::pump` says all went): the scheduler pumps them on every round and the idle
+    /// wait waits for them too.
+    pub(crate) net_queued: bool,
     /// Bound AF_UNIX names (paths by inode, abstract names by bytes).
     pub(crate) unix_names:
         HashMap<socket::UnixKey, std::rc::Weak<std::cell::RefCell<socket::Socket>>>,
@@ -153,6 +157,7 @@ impl Kernel {
             net: Box::new(friscy_net::NoNet),
             net_graveyard: Default::default(),
             net_interest: BTreeMap::new(),
+            net_queued: false,
             unix_names: HashMap::new(),
             unix_autobind: 0,
             port_map: Vec::new(),

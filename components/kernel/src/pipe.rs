@@ -11,7 +11,7 @@
 //! data) when the last end closes, as Linux frees the inode's pipe_inode_info.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
 use std::rc::{Rc, Weak};
 
@@ -24,9 +24,85 @@ pub const PIPE_BUF_SIZE: usize = 65536;
 /// Writes of at most this many bytes are atomic (PIPE_BUF).
 pub const PIPE_BUF: usize = 4096;
 
+/// A pipe's bytes: a ring of PIPE_BUF_SIZE bytes, allocated at the first write. Writers
+/// copy guest memory straight into its free space and readers copy out of its filled part
+/// (`spare`, `as_slices`), so a byte is copied once on its way in and once on its way out.
+#[derive(Default)]
+pub struct Ring {
+    data: Vec<u8>,
+    head: usize,
+    len: usize,
+}
+
+impl Ring {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+    /// The bytes in order, as (up to) two slices.
+    pub fn as_slices(&self) -> (&[u8], &[u8]) {
+        let cap = self.data.len();
+        if self.head + self.len <= cap {
+            (&self.data[self.head..self.head + self.len], &[])
+        } else {
+            let wrap = self.head + self.len - cap;
+            (&self.data[self.head..], &self.data[..wrap])
+        }
+    }
+    /// The first `n` bytes, copied out.
+    pub fn peek(&self, n: usize) -> Vec<u8> {
+        let (a, b) = self.as_slices();
+        let n = n.min(self.len);
+        let mut out = Vec::with_capacity(n);
+        out.extend_from_slice(&a[..n.min(a.len())]);
+        out.extend_from_slice(&b[..n - n.min(a.len())]);
+        out
+    }
+    /// Drop the first `n` bytes.
+    pub fn consume(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.len -= n;
+        self.head = if self.len == 0 {
+            0
+        } else {
+            (self.head + n) % self.data.len()
+        };
+    }
+    /// The free space after the bytes, in order, as (up to) two slices to fill in place;
+    /// `commit` then adds what was written.
+    pub fn spare(&mut self) -> (&mut [u8], &mut [u8]) {
+        if self.data.is_empty() {
+            self.data = vec![0; PIPE_BUF_SIZE];
+        }
+        let cap = self.data.len();
+        let tail = (self.head + self.len) % cap;
+        let free = cap - self.len;
+        if tail + free <= cap {
+            (&mut self.data[tail..tail + free], &mut [])
+        } else {
+            let (front, back) = self.data.split_at_mut(tail);
+            (back, &mut front[..free - (cap - tail)])
+        }
+    }
+    pub fn commit(&mut self, n: usize) {
+        self.len = (self.len + n).min(PIPE_BUF_SIZE);
+    }
+    /// Append `bytes` (at most the free space).
+    pub fn extend(&mut self, bytes: &[u8]) {
+        let (a, b) = self.spare();
+        let first = bytes.len().min(a.len());
+        a[..first].copy_from_slice(&bytes[..first]);
+        let second = (bytes.len() - first).min(b.len());
+        b[..second].copy_from_slice(&bytes[first..first + second]);
+        self.commit(first + second);
+    }
+}
+
 #[derive(Default)]
 pub struct Pipe {
-    pub buf: VecDeque<u8>,
+    pub buf: Ring,
     pub readers: usize,
     pub writers: usize,
     /// A unique number for fstat's st_ino and /proc/self/fd's `pipe:[N]`.
@@ -198,5 +274,29 @@ mod tests {
         assert_eq!(pipe.borrow().writers, 0);
         drop(r);
         assert_eq!(pipe.borrow().readers, 0);
+    }
+
+    #[test]
+    fn the_ring_wraps_and_keeps_order() {
+        let mut r = Ring::default();
+        let all: Vec<u8> = (0..PIPE_BUF_SIZE).map(|i| (i % 251) as u8).collect();
+        r.extend(&all[..50_000]);
+        assert_eq!(r.peek(3), vec![0, 1, 2]);
+        r.consume(40_000);
+        r.extend(&all[50_000..]);
+        r.extend(&all[..30_000]);
+        assert_eq!(r.len(), 10_000 + (PIPE_BUF_SIZE - 50_000) + 30_000);
+        let (a, b) = r.as_slices();
+        let got = [a, b].concat();
+        let want = [&all[40_000..], &all[..30_000]].concat();
+        assert_eq!(got, want);
+        // Full: no spare room; emptied: starts over at the front.
+        assert_eq!(
+            r.spare().0.len() + r.spare().1.len(),
+            PIPE_BUF_SIZE - r.len()
+        );
+        r.consume(r.len());
+        assert!(r.is_empty());
+        assert_eq!(r.spare().0.len(), PIPE_BUF_SIZE);
     }
 }

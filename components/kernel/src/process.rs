@@ -57,9 +57,14 @@ pub struct Restart {
     pub deadline: Option<u64>,
     /// The thread sits in a futex wait queue.
     pub futex_queued: bool,
-    /// Bytes a blocking pipe write has already put in: its retries go on from there, and a
-    /// signal ends it with this count rather than EINTR (pipe(7)).
+    /// Bytes a blocking transfer has already moved (a pipe write, a stream socket send or
+    /// MSG_WAITALL receive, sendfile or splice into a socket): its retries go on from
+    /// there, and a signal ends it with this count rather than EINTR (pipe(7), socket(7)).
     pub done: u64,
+    /// sendmmsg/recvmmsg: the messages already sent or received (`Some` once the call
+    /// has parked). A signal ends the call with this count, plus one for a message that
+    /// was partly sent (`done`).
+    pub msgs: Option<u64>,
 }
 
 pub struct Thread {
@@ -203,6 +208,13 @@ impl Process {
     }
     pub fn tid(&self) -> Pid {
         self.threads[self.cur].tid
+    }
+    /// Note how far the calling thread's parked call has got (`Restart::done`).
+    pub fn set_done(&mut self, done: u64) {
+        self.thread_mut()
+            .restart
+            .get_or_insert_with(Restart::default)
+            .done = done;
     }
     pub fn is_zombie(&self) -> bool {
         matches!(self.state, State::Zombie(_))

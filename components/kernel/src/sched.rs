@@ -23,6 +23,8 @@ use crate::{FutexKey, FutexWaiter, Kernel};
 pub const TIME_SLICE: u64 = 1 << 20;
 /// How often the kernel looks at sockets of a net backend that has no pollables.
 const NET_POLL_NS: u64 = 5_000_000;
+/// How long queued TCP bytes may take to go out once the run is over.
+const FLUSH_NS: u64 = 30_000_000_000;
 
 impl Kernel {
     /// Run process 1 and everything it starts until process 1 exits (then, as in a
@@ -43,8 +45,6 @@ impl Kernel {
                 };
                 let mut reaped = false;
                 if !p.is_zombie() {
-                    // Its MAP_SHARED pages get what other processes wrote (shm.rs).
-                    self.shm_switch_to(p.space);
                     ran |= self.run_process(&mut p);
                     if p.exit.is_some() {
                         reaped = self.terminate(&mut p);
@@ -54,6 +54,10 @@ impl Kernel {
                 if !reaped {
                     self.procs.insert(pid, p);
                 }
+            }
+            if self.net_queued {
+                // TCP send queues drain while the guests run.
+                self.net_queued = self.net.pump();
             }
             if let Some(State::Zombie(status)) = self.procs.get(&init_pid).map(|p| p.state) {
                 let init = self.procs.remove(&init_pid).expect("init");
@@ -65,6 +69,7 @@ impl Kernel {
                     self.report(&why);
                 }
                 self.kill_everything();
+                self.flush_net();
                 return status;
             }
             if self.timed_out() {
@@ -77,6 +82,7 @@ impl Kernel {
             if !ran && !self.idle() {
                 self.report("deadlock: every guest process is waiting and nothing can wake them");
                 self.kill_everything();
+                self.flush_net();
                 return ExitStatus::Signal(signal::SIGKILL);
             }
         }
@@ -313,6 +319,13 @@ impl Kernel {
         // A console reads the host's input even when no one waits for it: Ctrl-C must
         // reach a guest that sleeps.
         stdin |= self.console_wants_input();
+        if self.net_queued {
+            // Queued TCP bytes move on (and may unblock a sender) as the stream drains.
+            self.net_queued = self.net.pump();
+            if self.net_queued {
+                pollables.extend(self.net.subscribe_queued());
+            }
+        }
         if deadline.is_none() && !stdin && pollables.is_empty() {
             return false;
         }
@@ -323,6 +336,22 @@ impl Kernel {
         self.host.wait(stdin, deadline, pollables);
         self.progress += 1;
         true
+    }
+
+    /// The run is over: bytes still queued on TCP sockets (closed ones included) go out
+    /// before the host exits, as Linux sends them after a process is gone; at most
+    /// FLUSH_NS, for a peer that stopped reading.
+    fn flush_net(&mut self) {
+        self.reap_sockets();
+        let limit = self.host.monotonic_ns().saturating_add(FLUSH_NS);
+        while self.net.pump() {
+            let pollables = self.net.subscribe_queued();
+            if pollables.is_empty() || self.host.monotonic_ns() >= limit {
+                break;
+            }
+            self.host.wait(false, Some(limit), pollables);
+        }
+        self.net_queued = false;
     }
 
     /// Park the current thread in its syscall (see the module comment). Returns the
@@ -434,13 +463,20 @@ impl Kernel {
             self.fifos.abandon(p.tid());
             let woken = std::mem::take(&mut p.thread_mut().futex_woken);
             let pc = self.machine.pc(hart);
-            let done = restart.map_or(0, |r| r.done);
+            let done = match restart {
+                Some(Restart {
+                    msgs: Some(m),
+                    done,
+                    ..
+                }) => m + (done > 0) as u64,
+                r => r.map_or(0, |r| r.done),
+            };
             if woken {
                 // The FUTEX_WAKE came first: the wait succeeded, and the wake is not lost.
                 self.machine.set_x(hart, 10, 0);
                 self.machine.set_pc(hart, pc + 4);
             } else if done > 0 {
-                // A pipe write that had put some bytes in returns their count.
+                // A transfer that had moved some bytes (or messages) returns their count.
                 self.machine.set_x(hart, 10, done);
                 self.machine.set_pc(hart, pc + 4);
             } else if b.restartable && act.flags & signal::SA_RESTART != 0 {

@@ -111,6 +111,16 @@ impl t::Guest for Component {
             .map(|h| unsafe { Pollable::from_handle(h) })
             .collect()
     }
+    fn pump() -> bool {
+        with(|n| n.pump())
+    }
+    fn subscribe_queued() -> Vec<Pollable> {
+        with(|n| n.subscribe_queued())
+            .into_iter()
+            // SAFETY: as in `subscribe`.
+            .map(|h| unsafe { Pollable::from_handle(h) })
+            .collect()
+    }
     fn resolve(name: String) -> R<Vec<t::Address>> {
         e(with(|n| n.resolve(&name))).map(|ips| {
             ips.into_iter()

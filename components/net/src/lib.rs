@@ -73,7 +73,8 @@ pub trait Net {
     fn listen(&mut self, s: Socket, backlog: u32) -> Result<(), Errno>;
     /// A connection from the backlog, or `EAGAIN`.
     fn accept(&mut self, s: Socket) -> Result<(Socket, SockAddr), Errno>;
-    /// send(2)/sendto(2): bytes accepted (a whole datagram or none).
+    /// send(2)/sendto(2): bytes accepted (a whole datagram or none; a stream takes what
+    /// fits its send queue, `EAGAIN` when it is full).
     fn send(&mut self, s: Socket, data: &[u8], to: Option<SockAddr>) -> Result<usize, Errno>;
     /// recv(2)/recvfrom(2): an empty vector at end of stream; a datagram longer than `max`
     /// is cut to `max` (the rest is lost, as with MSG_TRUNC unset).
@@ -96,6 +97,18 @@ pub trait Net {
     /// socket may have become readable (`read`) or writable (`write`). Empty where the
     /// backend has none: the kernel then polls `readiness` on a short timer.
     fn subscribe(&mut self, s: Socket, read: bool, write: bool) -> Vec<u32>;
+    /// Hand bytes that `send` queued on toward the network as far as they go now (also
+    /// for sockets already closed, whose bytes Linux still sends). Returns whether some
+    /// remain queued; the kernel calls it as it schedules, and waits on
+    /// [`Net::subscribe_queued`] while they do. Backends that queue nothing return false.
+    fn pump(&mut self) -> bool {
+        false
+    }
+    /// Pollable handles (owned by the caller) that become ready when queued bytes can
+    /// move on; empty when nothing is queued.
+    fn subscribe_queued(&mut self) -> Vec<u32> {
+        Vec::new()
+    }
     /// Name resolution (what the kernel's DNS responder answers): the addresses of `name`.
     fn resolve(&mut self, name: &str) -> Result<Vec<IpAddr>, Errno>;
     /// Whether the guest may reach the network at all: under wasmtime without

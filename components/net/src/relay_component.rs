@@ -142,6 +142,14 @@ impl wit::Guest for Component {
         // Every readiness change arrives as a message, so one pollable serves all sockets.
         vec![transport::subscribe()]
     }
+    fn pump() -> bool {
+        // The relay's sends go straight into the transport's queue (the proxy's window
+        // paces them): nothing waits here.
+        false
+    }
+    fn subscribe_queued() -> Vec<wit::Pollable> {
+        Vec::new()
+    }
     fn resolve(name: String) -> Result<Vec<wit::Address>, wit::Errno> {
         // The kernel's DNS responder asks synchronously: wait here for the proxy's answer
         // (RelayNet asks once, then answers from what arrives), at most 10 s.

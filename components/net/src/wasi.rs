@@ -32,6 +32,14 @@ use crate::{Family, Kind, Net, Readiness, SockAddr, SockOpt, Socket};
 
 /// The most one readiness check or recv pulls from a TCP stream.
 const RX_CHUNK: u64 = 64 * 1024;
+/// A TCP socket's send queue unless the guest sets SO_SNDBUF: room for several of
+/// wasmtime's 64 KiB writes, so the stream always has the next one ready (Linux's
+/// autotuned send buffer on loopback is larger still).
+const DEFAULT_SNDBUF: usize = 512 * 1024;
+/// Linux's bounds for SO_SNDBUF (net.core.wmem_max, SOCK_MIN_SNDBUF): the value set is
+/// capped, then doubled.
+const WMEM_MAX: u64 = 212_992;
+const MIN_SNDBUF: u64 = 4_608;
 
 enum TcpState {
     /// Created, maybe bound.
@@ -64,6 +72,18 @@ struct Tcp {
     write_shut: bool,
     /// The last write failed (reset by the peer): further sends fail with EPIPE.
     broken: bool,
+    /// The send queue: bytes the guest sent that the output stream has not taken yet.
+    /// wasmtime's TCP output stream takes one write at a time (check-write says 0 until
+    /// it is done), so a send that had to wait for it would cost the guest a round trip
+    /// through the kernel's scheduler and the host's poll per write; instead sends return
+    /// at once while the queue has room (as Linux's socket buffer does), and `pump` hands
+    /// the bytes on whenever the stream can take more: on every call for this socket, and
+    /// from the kernel's scheduler and idle wait through [`Net::pump`].
+    tx: VecDeque<u8>,
+    /// The queue's capacity (SO_SNDBUF as Linux doubles it; DEFAULT_SNDBUF unless set).
+    sndbuf: usize,
+    /// shutdown(SHUT_WR) waits for the queue to drain (the FIN goes after the bytes).
+    shut_pending: bool,
     /// Options wasi:sockets has no call for, remembered so getsockopt reads them back.
     no_delay: u64,
     reuse_address: u64,
@@ -110,6 +130,9 @@ pub struct WasiNet {
     network: Network,
     sockets: HashMap<Socket, Slot>,
     next: Socket,
+    /// TCP sockets the guest closed with bytes still queued: Linux sends them after
+    /// close(2) too. They go once the queue is empty (or the connection broke).
+    closing: Vec<Tcp>,
 }
 
 impl Default for WasiNet {
@@ -205,6 +228,23 @@ fn dual_stack_twin(network: &Network, port: u16, backlog: u32) -> Option<TcpSock
     Some(v4)
 }
 
+/// Close a TCP socket's host resources: the streams first, as wasi wants children dropped
+/// before their parent (dropping the socket first traps: "resource has children").
+fn dispose(t: Tcp) {
+    let Tcp { sock, state, .. } = t;
+    if let TcpState::Listening { ready, v4 } = state {
+        // Connections accepted from wasi that the guest never took: theirs too.
+        for (conn, input, output) in ready {
+            drop((input, output));
+            drop(conn);
+        }
+        drop(v4);
+    } else {
+        drop(state);
+    }
+    drop(sock);
+}
+
 /// Wait for a pending wasi operation: only name lookup uses it (there is no socket to
 /// park on while the host resolves).
 fn block_on(p: Pollable) {
@@ -224,6 +264,48 @@ impl Tcp {
                 }
             }
         }
+    }
+
+    /// Hand queued bytes to the output stream as far as it takes them now (each write as
+    /// large as check-write allows), then a pending SHUT_WR. Returns whether bytes remain.
+    fn pump(&mut self) -> bool {
+        let TcpState::Connected { output, .. } = &self.state else {
+            return false;
+        };
+        while !self.tx.is_empty() && !self.broken {
+            let room = match output.check_write() {
+                Ok(0) => break,
+                Ok(n) => n as usize,
+                Err(_) => {
+                    self.broken = true;
+                    break;
+                }
+            };
+            let (a, _) = self.tx.as_slices();
+            let n = room.min(a.len());
+            if output.write(&a[..n]).is_err() {
+                self.broken = true;
+                break;
+            }
+            self.tx.drain(..n);
+        }
+        if self.broken {
+            // Nothing more can go; later sends fail with EPIPE.
+            self.tx.clear();
+        } else if !self.tx.is_empty() {
+            // Start sending now: without a flush wasmtime may hold the bytes.
+            let _ = output.flush();
+        }
+        if self.tx.is_empty() && self.shut_pending {
+            self.shut_pending = false;
+            let _ = self.sock.shutdown(ShutdownType::Send);
+        }
+        !self.tx.is_empty()
+    }
+
+    /// Bytes a send may queue now.
+    fn room(&self) -> usize {
+        self.sndbuf.saturating_sub(self.tx.len())
     }
 
     /// Pull what has arrived into `rx` (or notice the end of the stream).
@@ -252,6 +334,7 @@ impl WasiNet {
             network: instance_network(),
             sockets: HashMap::new(),
             next: 1,
+            closing: Vec::new(),
         }
     }
 
@@ -306,6 +389,9 @@ impl Net for WasiNet {
                 eof: false,
                 write_shut: false,
                 broken: false,
+                tx: VecDeque::new(),
+                sndbuf: DEFAULT_SNDBUF,
+                shut_pending: false,
                 no_delay: 0,
                 reuse_address: 0,
                 mapped: false,
@@ -328,10 +414,13 @@ impl Net for WasiNet {
         // children dropped before their parent).
         if let Some(slot) = self.sockets.remove(&s) {
             match slot.entry {
-                Entry::Tcp(t) => {
-                    let Tcp { sock, state, .. } = *t;
-                    drop(state);
-                    drop(sock);
+                Entry::Tcp(mut t) => {
+                    if t.pump() {
+                        // Queued bytes still go out, then the connection closes.
+                        self.closing.push(*t);
+                        return;
+                    }
+                    dispose(*t);
                 }
                 Entry::Udp(u) => {
                     let Udp { sock, streams, .. } = *u;
@@ -467,6 +556,9 @@ impl Net for WasiNet {
             eof: false,
             write_shut: false,
             broken: false,
+            tx: VecDeque::new(),
+            sndbuf: DEFAULT_SNDBUF,
+            shut_pending: false,
             no_delay: 0,
             reuse_address: 0,
             mapped,
@@ -483,27 +575,22 @@ impl Net for WasiNet {
                 if t.write_shut || t.broken {
                     return Err(Errno::EPIPE);
                 }
-                let TcpState::Connected { output, .. } = &t.state else {
+                if !matches!(t.state, TcpState::Connected { .. }) {
                     return match t.state {
                         TcpState::Connecting => Err(Errno::EAGAIN),
                         _ => Err(slot.error.take().unwrap_or(Errno::ENOTCONN)),
                     };
-                };
-                let room = match output.check_write() {
-                    Ok(0) => return Err(Errno::EAGAIN),
-                    Ok(n) => n as usize,
-                    Err(_) => {
-                        t.broken = true;
-                        return Err(Errno::EPIPE);
-                    }
-                };
-                let n = room.min(data.len());
-                if output.write(&data[..n]).is_err() {
-                    t.broken = true;
+                }
+                t.pump();
+                if t.broken {
                     return Err(Errno::EPIPE);
                 }
-                // Start sending now: without a flush wasmtime may hold the bytes.
-                let _ = output.flush();
+                let n = t.room().min(data.len());
+                if n == 0 {
+                    return Err(Errno::EAGAIN);
+                }
+                t.tx.extend(&data[..n]);
+                t.pump();
                 Ok(n)
             }
             Entry::Udp(u) => {
@@ -604,7 +691,15 @@ impl Net for WasiNet {
             2 => ShutdownType::Both,
             _ => return Err(Errno::EINVAL),
         };
-        t.sock.shutdown(ty).map_err(errno)?;
+        if how != 0 && t.pump() {
+            // The FIN goes after the queued bytes (`pump` sends it); the read side now.
+            t.shut_pending = true;
+            if how == 2 {
+                t.sock.shutdown(ShutdownType::Receive).map_err(errno)?;
+            }
+        } else {
+            t.sock.shutdown(ty).map_err(errno)?;
+        }
         if how != 0 {
             t.write_shut = true;
         }
@@ -666,7 +761,12 @@ impl Net for WasiNet {
                 Ok(())
             }
             (Entry::Tcp(t), SockOpt::ReceiveBufferSize) => t.sock.set_receive_buffer_size(value),
-            (Entry::Tcp(t), SockOpt::SendBufferSize) => t.sock.set_send_buffer_size(value),
+            (Entry::Tcp(t), SockOpt::SendBufferSize) => {
+                // The queue is the socket buffer the guest sees (sock_setsockopt: capped
+                // at wmem_max, doubled); the host socket gets the value too.
+                t.sndbuf = (value.min(WMEM_MAX) * 2).max(MIN_SNDBUF) as usize;
+                t.sock.set_send_buffer_size(value)
+            }
             (Entry::Udp(u), SockOpt::ReceiveBufferSize) => u.sock.set_receive_buffer_size(value),
             (Entry::Udp(u), SockOpt::SendBufferSize) => u.sock.set_send_buffer_size(value),
             (Entry::Tcp(t), SockOpt::HopLimit) => t.sock.set_hop_limit(value.clamp(1, 255) as u8),
@@ -733,12 +833,11 @@ impl Net for WasiNet {
                         }
                         r.readable = !ready.is_empty();
                     }
-                    TcpState::Connected { output, .. } => {
-                        r.writable =
-                            !t.write_shut && !t.broken && output.check_write().is_ok_and(|n| n > 0);
-                        if output.check_write().is_err() {
-                            t.broken = true;
-                        }
+                    TcpState::Connected { .. } => {
+                        t.pump();
+                        // Writable once a third of the queue is free (sk_stream_is_writeable
+                        // wants free space of at least half what is queued).
+                        r.writable = !t.write_shut && !t.broken && t.room() >= t.sndbuf / 3;
                         let failed = t.fill().is_err();
                         r.readable = !t.rx.is_empty() || t.eof;
                         r.hangup = (t.eof && t.write_shut) || failed;
@@ -801,6 +900,39 @@ impl Net for WasiNet {
             },
         }
         out.into_iter().map(|p| p.take_handle()).collect()
+    }
+
+    fn pump(&mut self) -> bool {
+        let mut queued = false;
+        for slot in self.sockets.values_mut() {
+            if let Entry::Tcp(t) = &mut slot.entry
+                && !t.tx.is_empty()
+            {
+                queued |= t.pump();
+            }
+        }
+        // Closed sockets go once their bytes are out.
+        for mut t in std::mem::take(&mut self.closing) {
+            if t.pump() {
+                self.closing.push(t);
+            } else {
+                dispose(t);
+            }
+        }
+        queued || !self.closing.is_empty()
+    }
+
+    fn subscribe_queued(&mut self) -> Vec<u32> {
+        let open = self.sockets.values().filter_map(|slot| match &slot.entry {
+            Entry::Tcp(t) if !t.tx.is_empty() => Some(&**t),
+            _ => None,
+        });
+        open.chain(self.closing.iter())
+            .filter_map(|t| match &t.state {
+                TcpState::Connected { output, .. } => Some(output.subscribe().take_handle()),
+                _ => None,
+            })
+            .collect()
     }
 
     fn resolve(&mut self, name: &str) -> Result<Vec<IpAddr>, Errno> {

@@ -25,6 +25,7 @@
 //! host allocator.
 
 mod frames;
+mod objects;
 mod page_table;
 mod regions;
 pub mod tlb;
@@ -34,8 +35,9 @@ use std::rc::Rc;
 
 use frames::FRAME_CODE;
 pub use frames::{FRAME_SIZE, FrameId, Frames, OutOfFrames, ZERO_FRAME};
+pub use objects::{ObjectError, ObjectId, Objects};
 use page_table::{PTE_CODE, PTE_R, PTE_SHARED, PTE_W, PTE_X, PageTable, Pte};
-use regions::Regions;
+use regions::{Backing, Regions};
 use tlb::{PAGE_MASK, Tlb};
 
 use crate::machine::{Access, Fault, FaultCause, MapError, Prot};
@@ -53,8 +55,15 @@ pub(crate) const R: u8 = 1;
 pub(crate) const W: u8 = 2;
 pub(crate) const X: u8 = 4;
 
-/// The frame allocator every address space of one machine shares.
-pub type SharedFrames = Rc<RefCell<Frames>>;
+/// The machine's physical memory: its frames and the memory objects made of them.
+#[derive(Default)]
+pub struct Physical {
+    pub frames: Frames,
+    pub objects: Objects,
+}
+
+/// The physical memory every address space of one machine shares.
+pub type SharedPhys = Rc<RefCell<Physical>>;
 
 /// One address space's memory.
 pub struct Memory {
@@ -62,7 +71,7 @@ pub struct Memory {
     pub(crate) tlb: Box<Tlb>,
     pt: PageTable,
     regions: Regions,
-    frames: SharedFrames,
+    phys: SharedPhys,
     /// Pages whose decoded code is stale (a store hit them since they were decoded).
     pub(crate) invalidated: Vec<u64>,
     /// All decoded code is stale (a store hit a shared frame holding code, which any
@@ -95,17 +104,17 @@ fn need_bits(access: Access) -> u64 {
 }
 
 impl Memory {
-    /// An empty address space drawing frames from `frames`.
-    pub fn new(frames: SharedFrames) -> Memory {
+    /// An empty address space drawing frames from `phys`.
+    pub fn new(phys: SharedPhys) -> Memory {
         let (e1, e2) = {
-            let f = frames.borrow();
+            let f = &phys.borrow().frames;
             (f.shared_code_epoch, f.code_flush_epoch)
         };
         Memory {
             tlb: Tlb::new(),
             pt: PageTable::default(),
             regions: Regions::default(),
-            frames,
+            phys,
             invalidated: Vec::new(),
             flush_code: false,
             shared_code_epoch: e1,
@@ -113,9 +122,9 @@ impl Memory {
         }
     }
 
-    /// A standalone address space with a frame allocator of its own (tests, tools).
+    /// A standalone address space with physical memory of its own (tests, tools).
     pub fn standalone() -> Memory {
-        Memory::new(Rc::new(RefCell::new(Frames::new())))
+        Memory::new(Rc::new(RefCell::new(Physical::default())))
     }
 
     /// Whether decoded code must be dropped before the next block runs.
@@ -124,15 +133,15 @@ impl Memory {
         self.flush_code || !self.invalidated.is_empty()
     }
 
-    /// The frame allocator.
-    pub fn frames(&self) -> &SharedFrames {
-        &self.frames
+    /// The physical memory this space draws from.
+    pub fn phys(&self) -> &SharedPhys {
+        &self.phys
     }
 
     /// Brings this space up to date with what other spaces did to shared frames while it
     /// was not running; called before it runs.
     pub fn catch_up(&mut self) {
-        let f = self.frames.borrow();
+        let f = &self.phys.borrow().frames;
         if f.shared_code_epoch != self.shared_code_epoch {
             self.shared_code_epoch = f.shared_code_epoch;
             self.tlb.flush_writes();
@@ -146,11 +155,11 @@ impl Memory {
     /// A copy for fork(2): the same regions, and every frame shared, copy-on-write for
     /// private pages. Costs one page-table copy, nothing per page of memory.
     pub fn fork(&mut self) -> Memory {
-        let mut child = Memory::new(self.frames.clone());
+        let mut child = Memory::new(self.phys.clone());
         child.regions = self.regions.clone();
         child.pt = self.pt.clone();
         {
-            let mut frames = self.frames.borrow_mut();
+            let frames = &mut self.phys.borrow_mut().frames;
             child.pt.for_each(|_, pte| {
                 // The child starts with no decoded code.
                 pte.0 &= !PTE_CODE;
@@ -168,7 +177,7 @@ impl Memory {
     /// the TLB. Decoded code from them is queued for invalidation.
     fn clear_pages(&mut self, pages: core::ops::Range<u64>) {
         self.tlb.flush_pages(pages.clone());
-        let mut frames = self.frames.borrow_mut();
+        let frames = &mut self.phys.borrow_mut().frames;
         let invalidated = &mut self.invalidated;
         self.pt.for_each_present(pages, |vpn, pte| {
             if pte.has(PTE_CODE) {
@@ -189,8 +198,41 @@ impl Memory {
             return Err(MapError::OutOfMemory);
         }
         self.clear_pages(pages.clone());
-        self.regions
-            .insert(pages.start, pages.end, prot.0 & (R | W | X));
+        self.regions.insert(
+            pages.start,
+            pages.end,
+            prot.0 & (R | W | X),
+            Backing::Anonymous,
+        );
+        Ok(())
+    }
+
+    /// mmap of a memory object (objects.rs): its pages from `first` on at `[addr,
+    /// addr+len)`, replacing what was there. `shared`: stores reach the object (MAP_SHARED);
+    /// otherwise they copy the page first (MAP_PRIVATE). Pages past the object's end fault.
+    pub fn map_object(
+        &mut self,
+        addr: u64,
+        len: u64,
+        prot: Prot,
+        obj: ObjectId,
+        first: u64,
+        shared: bool,
+    ) -> Result<(), MapError> {
+        let pages = page_range(addr, len)?;
+        if pages.end << PAGE_SHIFT > USER_TOP {
+            return Err(MapError::OutOfMemory);
+        }
+        if self.phys.borrow().objects.pages(obj).is_err() {
+            return Err(MapError::Invalid);
+        }
+        self.clear_pages(pages.clone());
+        self.regions.insert(
+            pages.start,
+            pages.end,
+            prot.0 & (R | W | X),
+            Backing::Object { obj, first, shared },
+        );
         Ok(())
     }
 
@@ -250,20 +292,43 @@ impl Memory {
         let page = addr & PAGE_MASK;
         let need = need_bits(access);
         let mut pte = self.pt.get(vpn);
+        let mut phys = self.phys.borrow_mut();
         if !pte.present() {
-            let Some(prot) = self.regions.prot(vpn) else {
+            let Some((start, region)) = self.regions.find(vpn) else {
                 return Err(Self::fault(addr, access, None));
             };
+            let prot = region.prot;
             if prot_flags(prot) & need == 0 {
                 return Err(Self::fault(addr, access, Some(prot)));
             }
-            // First touch: reads (and fetches) see the zero frame; writes get a frame below.
-            pte = Pte::new(ZERO_FRAME, prot_flags(prot));
+            pte = match region.backing {
+                // First touch: reads (and fetches) see the zero frame; writes get a frame
+                // below.
+                Backing::Anonymous => Pte::new(ZERO_FRAME, prot_flags(prot)),
+                Backing::Object { obj, first, shared } => {
+                    let Physical { frames, objects } = &mut *phys;
+                    let frame = match objects.frame(obj, first + (vpn - start), frames) {
+                        Ok(f) => f,
+                        Err(ObjectError::OutOfMemory) => {
+                            return Err(Fault {
+                                addr,
+                                access,
+                                cause: FaultCause::OutOfMemory,
+                            });
+                        }
+                        // Past the end of the object (Linux: SIGBUS past a file's end).
+                        Err(_) => return Err(Self::fault(addr, access, None)),
+                    };
+                    frames.get(frame);
+                    let share = if shared { PTE_SHARED } else { 0 };
+                    Pte::new(frame, prot_flags(prot) | share)
+                }
+            };
             *self.pt.entry(vpn) = pte;
         } else if pte.0 & need == 0 {
             return Err(Self::fault(addr, access, Some(pte.prot_bits())));
         }
-        let mut frames = self.frames.borrow_mut();
+        let frames = &mut phys.frames;
         if access == Access::Store {
             if pte.has(PTE_CODE) {
                 self.invalidated.push(vpn);
@@ -415,7 +480,7 @@ impl Memory {
         *self.pt.entry(vpn) = Pte(pte.0 | PTE_CODE);
         self.tlb.flush_page(addr & PAGE_MASK);
         if pte.has(PTE_SHARED) {
-            let mut frames = self.frames.borrow_mut();
+            let frames = &mut self.phys.borrow_mut().frames;
             let f = pte.frame();
             if frames.flags(f) & FRAME_CODE == 0 {
                 let flags = frames.flags(f);
@@ -505,7 +570,7 @@ impl Memory {
 impl Drop for Memory {
     fn drop(&mut self) {
         self.tlb.flush_all();
-        let mut frames = self.frames.borrow_mut();
+        let frames = &mut self.phys.borrow_mut().frames;
         self.pt.for_each(|_, pte| {
             if pte.frame() != ZERO_FRAME {
                 frames.put(pte.frame());

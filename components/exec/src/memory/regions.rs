@@ -1,8 +1,39 @@
-//! Which guest pages are mapped, and with what protection: non-overlapping ranges of page
-//! numbers. This is what lets a reservation of gigabytes cost one entry: the page table
-//! only gets an entry when a page is first touched, and takes its protection from here.
+//! Which guest pages are mapped, with what protection, and what backs them: non-overlapping
+//! ranges of page numbers. This is what lets a reservation of gigabytes cost one entry:
+//! the page table only gets an entry when a page is first touched, and takes its
+//! protection and its frame's origin from here.
 
 use std::collections::BTreeMap;
+
+use super::objects::ObjectId;
+
+/// What a region's pages hold before they are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backing {
+    /// Zero-filled anonymous memory.
+    Anonymous,
+    /// Pages of a memory object, starting with its page `first`: shared (MAP_SHARED:
+    /// writes go to the object's frames) or private (copy-on-write over them).
+    Object {
+        obj: ObjectId,
+        first: u64,
+        shared: bool,
+    },
+}
+
+impl Backing {
+    /// The backing of the part of a region that starts `pages` pages later.
+    fn advanced(self, pages: u64) -> Backing {
+        match self {
+            Backing::Anonymous => Backing::Anonymous,
+            Backing::Object { obj, first, shared } => Backing::Object {
+                obj,
+                first: first + pages,
+                shared,
+            },
+        }
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Region {
@@ -10,6 +41,7 @@ pub struct Region {
     pub end: u64,
     /// mmap's PROT_* bits.
     pub prot: u8,
+    pub backing: Backing,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -19,10 +51,10 @@ pub struct Regions {
 }
 
 impl Regions {
-    /// The protection of page `vpn`, if it is mapped.
-    pub fn prot(&self, vpn: u64) -> Option<u8> {
-        let (_, r) = self.map.range(..=vpn).next_back()?;
-        (r.end > vpn).then_some(r.prot)
+    /// The region holding page `vpn` and its first page.
+    pub fn find(&self, vpn: u64) -> Option<(u64, Region)> {
+        let (&start, &r) = self.map.range(..=vpn).next_back()?;
+        (r.end > vpn).then_some((start, r))
     }
 
     /// Makes `at` a region boundary.
@@ -31,7 +63,13 @@ impl Regions {
             && r.end > at
         {
             self.map.insert(start, Region { end: at, ..r });
-            self.map.insert(at, r);
+            self.map.insert(
+                at,
+                Region {
+                    backing: r.backing.advanced(at - start),
+                    ..r
+                },
+            );
         }
     }
 
@@ -45,10 +83,10 @@ impl Regions {
         }
     }
 
-    /// Maps pages `[start, end)` with `prot`, replacing what was there.
-    pub fn insert(&mut self, start: u64, end: u64, prot: u8) {
+    /// Maps pages `[start, end)` with `prot` and `backing`, replacing what was there.
+    pub fn insert(&mut self, start: u64, end: u64, prot: u8, backing: Backing) {
         self.remove(start, end);
-        self.map.insert(start, Region { end, prot });
+        self.map.insert(start, Region { end, prot, backing });
         self.merge_around(start, end);
     }
 
@@ -75,8 +113,9 @@ impl Regions {
         self.merge_around(start, end);
     }
 
-    /// Joins neighbours with equal protection, so that repeated mprotects of a heap do not
-    /// leave thousands of one-page regions.
+    /// Joins neighbours that continue each other (same protection, and the same object at
+    /// consecutive pages), so that repeated mprotects of a heap do not leave thousands of
+    /// one-page regions.
     fn merge_around(&mut self, start: u64, end: u64) {
         let mut cur = self
             .map
@@ -86,6 +125,7 @@ impl Regions {
         while let Some(&r) = self.map.get(&cur) {
             if let Some(&next) = self.map.get(&r.end)
                 && next.prot == r.prot
+                && next.backing == r.backing.advanced(r.end - cur)
             {
                 self.map.remove(&r.end);
                 self.map.insert(cur, Region { end: next.end, ..r });
@@ -108,23 +148,66 @@ impl Regions {
 mod tests {
     use super::*;
 
+    const ANON: Backing = Backing::Anonymous;
+
     #[test]
     fn insert_remove_protect_merge() {
         let mut r = Regions::default();
-        r.insert(10, 20, 3);
-        r.insert(20, 30, 3);
+        r.insert(10, 20, 3, ANON);
+        r.insert(20, 30, 3, ANON);
         assert_eq!(r.list(), vec![(10, 30, 3)]);
         r.protect(15, 16, 1);
         assert_eq!(r.list(), vec![(10, 15, 3), (15, 16, 1), (16, 30, 3)]);
-        assert_eq!(r.prot(15), Some(1));
-        assert_eq!(r.prot(30), None);
+        assert_eq!(r.find(15).map(|(_, r)| r.prot), Some(1));
+        assert_eq!(r.find(30), None);
         r.protect(15, 16, 3);
         assert_eq!(r.list(), vec![(10, 30, 3)]);
         r.remove(12, 14);
         assert_eq!(r.list(), vec![(10, 12, 3), (14, 30, 3)]);
         assert!(!r.covers(10, 15));
         assert!(r.covers(14, 30));
-        r.insert(0, 1 << 35, 0);
+        r.insert(0, 1 << 35, 0, ANON);
         assert_eq!(r.list(), vec![(0, 1 << 35, 0)]);
+    }
+
+    #[test]
+    fn object_regions_split_and_merge_by_offset() {
+        let mut r = Regions::default();
+        let obj = |first| Backing::Object {
+            obj: 7,
+            first,
+            shared: true,
+        };
+        r.insert(100, 110, 3, obj(0));
+        r.protect(104, 106, 1);
+        assert_eq!(
+            r.find(105).unwrap(),
+            (
+                104,
+                Region {
+                    end: 106,
+                    prot: 1,
+                    backing: obj(4)
+                }
+            )
+        );
+        assert_eq!(r.find(108).unwrap().1.backing, obj(6));
+        r.protect(104, 106, 3);
+        assert_eq!(r.list(), vec![(100, 110, 3)]);
+        // The same object mapped again right after, but not continuing it: no merge.
+        r.insert(110, 112, 3, obj(0));
+        assert_eq!(r.list(), vec![(100, 110, 3), (110, 112, 3)]);
+        r.remove(102, 111);
+        assert_eq!(
+            r.find(111).unwrap(),
+            (
+                111,
+                Region {
+                    end: 112,
+                    prot: 3,
+                    backing: obj(1)
+                }
+            )
+        );
     }
 }

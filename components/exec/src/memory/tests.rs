@@ -97,17 +97,17 @@ fn reservations_and_reads_cost_no_frames() {
     for i in 0..1000u64 {
         assert_eq!(m.load::<8>(0x1_0000_0000 + i * 0x10_0000).unwrap(), [0; 8]);
     }
-    assert_eq!(m.frames().borrow().in_use(), 0);
+    assert_eq!(m.phys().borrow().frames.in_use(), 0);
     assert_eq!(
         m.load::<1>(0x10_0000_0000).unwrap_err().cause,
         FaultCause::Protection
     );
     m.store(0x1_0000_0000, [1u8]).unwrap();
-    assert_eq!(m.frames().borrow().in_use(), 1);
+    assert_eq!(m.phys().borrow().frames.in_use(), 1);
     // Unmapping the reservation walks nothing.
     m.unmap(0x10_0000_0000, 64 << 30).unwrap();
     m.unmap(0, USER_TOP).unwrap();
-    assert_eq!(m.frames().borrow().in_use(), 0);
+    assert_eq!(m.phys().borrow().frames.in_use(), 0);
 }
 
 #[test]
@@ -116,31 +116,31 @@ fn fork_shares_frames_copy_on_write() {
     parent.map(0x1000, 0x4000, rw()).unwrap();
     parent.store(0x1000, 1u64.to_le_bytes()).unwrap();
     parent.store(0x2000, 2u64.to_le_bytes()).unwrap();
-    let frames = parent.frames().clone();
-    assert_eq!(frames.borrow().in_use(), 2);
+    let phys = parent.phys().clone();
+    assert_eq!(phys.borrow().frames.in_use(), 2);
     let mut child = parent.fork();
-    assert_eq!(frames.borrow().in_use(), 2, "fork copies no page");
+    assert_eq!(phys.borrow().frames.in_use(), 2, "fork copies no page");
     assert_eq!(u64::from_le_bytes(child.load(0x1000).unwrap()), 1);
     // The parent's TLB had a write entry for 0x1000: fork must have dropped it.
     parent.store(0x1000, 10u64.to_le_bytes()).unwrap();
-    assert_eq!(frames.borrow().in_use(), 3);
+    assert_eq!(phys.borrow().frames.in_use(), 3);
     assert_eq!(u64::from_le_bytes(child.load(0x1000).unwrap()), 1);
     assert_eq!(u64::from_le_bytes(parent.load(0x1000).unwrap()), 10);
     child.store(0x2000, 20u64.to_le_bytes()).unwrap();
     assert_eq!(u64::from_le_bytes(parent.load(0x2000).unwrap()), 2);
     assert_eq!(u64::from_le_bytes(child.load(0x2000).unwrap()), 20);
-    assert_eq!(frames.borrow().in_use(), 4);
+    assert_eq!(phys.borrow().frames.in_use(), 4);
     drop(child);
-    assert_eq!(frames.borrow().in_use(), 2);
+    assert_eq!(phys.borrow().frames.in_use(), 2);
     // The last owner writes in place.
     parent.store(0x2000, 3u64.to_le_bytes()).unwrap();
-    assert_eq!(frames.borrow().in_use(), 2);
+    assert_eq!(phys.borrow().frames.in_use(), 2);
 }
 
 #[test]
 fn running_out_of_frames_is_a_fault_not_an_abort() {
     let mut m = Memory::standalone();
-    m.frames().borrow_mut().set_limit(4);
+    m.phys().borrow_mut().frames.set_limit(4);
     m.map(0x10000, 0x10000, rw()).unwrap();
     for i in 0..4 {
         m.store(0x10000 + i * 0x1000, [1u8]).unwrap();
@@ -172,4 +172,78 @@ fn code_pages_queue_invalidations_on_store() {
     // The mark is gone until the page is decoded again.
     m.store(0x1008, [1u8; 4]).unwrap();
     assert!(m.invalidated.is_empty());
+}
+
+/// Two spaces of one machine, sharing physical memory.
+fn two_spaces() -> (Memory, Memory) {
+    let a = Memory::standalone();
+    let b = Memory::new(a.phys().clone());
+    (a, b)
+}
+
+#[test]
+fn shared_objects_are_coherent_between_spaces_and_within_one() {
+    let (mut a, mut b) = two_spaces();
+    let obj = a.phys().borrow_mut().objects.create(2);
+    a.map_object(0x10000, 0x2000, rw(), obj, 0, true).unwrap();
+    b.map_object(0x40000, 0x1000, rw(), obj, 1, true).unwrap();
+    // A second mapping of the same page in the same space.
+    a.map_object(0x20000, 0x1000, rw(), obj, 1, true).unwrap();
+    a.store(0x11008, 7u64.to_le_bytes()).unwrap();
+    assert_eq!(u64::from_le_bytes(b.load(0x40008).unwrap()), 7);
+    assert_eq!(u64::from_le_bytes(a.load(0x20008).unwrap()), 7);
+    b.store(0x40008, 8u64.to_le_bytes()).unwrap();
+    assert_eq!(u64::from_le_bytes(a.load(0x11008).unwrap()), 8);
+    // The kernel's view (msync) sees the same bytes.
+    {
+        let p = a.phys().borrow();
+        assert_eq!(
+            p.objects.read(obj, 4096 + 8, 8, &p.frames).unwrap(),
+            8u64.to_le_bytes()
+        );
+    }
+    // A fork keeps sharing, it does not copy.
+    let mut c = a.fork();
+    c.store(0x11008, 9u64.to_le_bytes()).unwrap();
+    assert_eq!(u64::from_le_bytes(b.load(0x40008).unwrap()), 9);
+    // Past the object's end: a fault.
+    b.map_object(0x50000, 0x2000, rw(), obj, 1, true).unwrap();
+    assert_eq!(
+        b.load::<1>(0x51000).unwrap_err().cause,
+        FaultCause::Unmapped
+    );
+}
+
+#[test]
+fn private_object_mappings_copy_on_write() {
+    let (mut a, mut b) = two_spaces();
+    let obj = {
+        let mut p = a.phys().borrow_mut();
+        let Physical { frames, objects } = &mut *p;
+        let o = objects.create(1);
+        objects.write(o, 0, b"library text", frames).unwrap();
+        o
+    };
+    a.map_object(0x10000, 0x1000, rw(), obj, 0, false).unwrap();
+    b.map_object(0x10000, 0x1000, Prot::READ, obj, 0, false)
+        .unwrap();
+    assert_eq!(&a.load::<8>(0x10000).unwrap(), b"library ");
+    assert_eq!(
+        a.phys().borrow().frames.in_use(),
+        1,
+        "both map the object's frame"
+    );
+    a.store(0x10000, *b"LIBRARY ").unwrap();
+    assert_eq!(&a.load::<8>(0x10000).unwrap(), b"LIBRARY ");
+    assert_eq!(&b.load::<8>(0x10000).unwrap(), b"library ");
+    assert_eq!(a.phys().borrow().frames.in_use(), 2);
+    // Dropping the object leaves mapped pages alive.
+    {
+        let mut p = a.phys().borrow_mut();
+        let Physical { frames, objects } = &mut *p;
+        objects.drop_object(obj, frames);
+    }
+    assert_eq!(&b.load::<8>(0x10000).unwrap(), b"library ");
+    drop(b);
+    assert_eq!(a.phys().borrow().frames.in_use(), 1);
 }

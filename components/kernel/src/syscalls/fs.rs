@@ -30,8 +30,11 @@ pub const O_CLOEXEC: u32 = 0o2000000;
 pub const O_PATH: u32 = 0o10000000;
 const O_TMPFILE_BIT: u32 = 0o20000000;
 
-/// Largest single read or write moved in one step (Linux caps at MAX_RW_COUNT, ~2 GiB).
+/// Largest single read or write moved in one step (a call moves up to MAX_RW_COUNT in
+/// such steps).
 pub const IO_CHUNK: usize = 1 << 20;
+/// The most one read or write moves (Linux's MAX_RW_COUNT).
+pub const MAX_RW_COUNT: u64 = 0x7fff_f000;
 
 pub(crate) fn fd_arg(a: u64) -> i32 {
     a as i32
@@ -85,8 +88,9 @@ impl Kernel {
             FileKind::Pipe(end) => {
                 let mut pipe = end.pipe.borrow_mut();
                 if !pipe.buf.is_empty() {
-                    let n = len.min(pipe.buf.len());
-                    Ok(pipe.buf.drain(..n).collect())
+                    let data = pipe.buf.peek(len);
+                    pipe.buf.consume(data.len());
+                    Ok(data)
                 } else if pipe.writers == 0 {
                     Ok(Vec::new())
                 } else {
@@ -101,7 +105,12 @@ impl Kernel {
                 self.host.random(&mut buf);
                 Ok(buf)
             }
-            FileKind::Inode(ino) => self.fs.read(*ino, offset, len as u32),
+            FileKind::Inode(ino) => {
+                let mut data = self.fs.read(*ino, offset, len as u32)?;
+                // The newest bytes of a file with shared mappings are in them (shm.rs).
+                self.shm_file_overlay(*ino, offset, &mut data);
+                Ok(data)
+            }
             FileKind::Proc(pf) => {
                 let start = (offset as usize).min(pf.data.len());
                 Ok(pf.data[start..(start + len).min(pf.data.len())].to_vec())
@@ -138,7 +147,12 @@ impl Kernel {
                 pipe.buf.extend(&data[..n]);
                 Ok(n as u64)
             }
-            FileKind::Inode(ino) => self.fs.write(*ino, offset, data).map(u64::from),
+            FileKind::Inode(ino) => {
+                let n = self.fs.write(*ino, offset, data)?;
+                // Shared mappings of the file see what was written (shm.rs).
+                self.shm_file_written(*ino, offset, &data[..n as usize]);
+                Ok(n as u64)
+            }
             // /proc files served here have no write operation.
             FileKind::Proc(_) => Err(Errno::EINVAL),
             FileKind::Tty(end) => {
@@ -182,13 +196,90 @@ impl Kernel {
         {
             return Err(Errno::ESPIPE);
         }
-        // A directory gives EISDIR from the vfs itself: no extra stat per read.
-        let data = self.file_read(&f, at.unwrap_or(f.offset), len as usize)?;
-        self.write_user(proc, buf, &data)?;
-        if at.is_none() {
-            f.offset += data.len() as u64;
+        if let FileKind::Pipe(end) = &f.kind {
+            return super::pipe::pipe_read(self, proc, end, buf, len);
         }
-        Ok(data.len() as u64)
+        if f.kind == FileKind::Device(Device::Zero) {
+            // No buffer of zeros made per read: the same one, copied out.
+            static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+            let len = (len as usize).min(IO_CHUNK);
+            let mut at = 0;
+            while at < len {
+                let n = (len - at).min(ZEROS.len());
+                match self.write_user(proc, buf + at as u64, &ZEROS[..n]) {
+                    Ok(()) => at += n,
+                    Err(_) if at > 0 => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            return Ok(at as u64);
+        }
+        // Files and devices give all that was asked, up to end of file, as Linux does
+        // (in steps of IO_CHUNK); streams (eventfd, timerfd, the host's stdin) one step.
+        let whole = matches!(
+            f.kind,
+            FileKind::Inode(_) | FileKind::Proc(_) | FileKind::Device(_)
+        );
+        let len = len.min(MAX_RW_COUNT);
+        let start = at.unwrap_or(f.offset);
+        let mut done = 0u64;
+        loop {
+            let want = (len - done).min(IO_CHUNK as u64) as usize;
+            // A directory gives EISDIR from the vfs itself: no extra stat per read.
+            let data = match self.file_read(&f, start + done, want) {
+                Ok(d) => d,
+                Err(_) if done > 0 => break,
+                Err(e) => return Err(e),
+            };
+            match self.write_user(proc, buf + done, &data) {
+                Ok(()) => done += data.len() as u64,
+                Err(_) if done > 0 => break,
+                Err(e) => return Err(e),
+            }
+            if !whole || data.len() < want || done == len {
+                break;
+            }
+        }
+        if at.is_none() {
+            f.offset += done;
+        }
+        Ok(done)
+    }
+
+    /// write(2), writev(2), pwrite64 and pwritev of the data at `segs` to anything but a
+    /// socket or pipe: all of it (files and devices take everything, as on Linux), copied
+    /// from guest memory in steps of at most IO_CHUNK that may span several segments, so
+    /// a small writev is still one write. Stops at a short write; an error after some
+    /// bytes returns their count.
+    pub(crate) fn write_segs(
+        &mut self,
+        proc: &Process,
+        fd: i32,
+        segs: &[(u64, u64)],
+        at: Option<u64>,
+    ) -> SysResult {
+        let total = segs
+            .iter()
+            .fold(0u64, |t, &(_, l)| t.saturating_add(l))
+            .min(MAX_RW_COUNT);
+        let mut done = 0u64;
+        loop {
+            let want = (total - done).min(IO_CHUNK as u64) as usize;
+            let data = match super::pipe::gather(self, proc, segs, done, want) {
+                Ok(d) => d,
+                Err(_) if done > 0 => return Ok(done),
+                Err(e) => return Err(e),
+            };
+            let n = match self.do_write(proc, fd, &data, at.map(|a| a + done)) {
+                Ok(n) => n,
+                Err(_) if done > 0 => return Ok(done),
+                Err(e) => return Err(e),
+            };
+            done += n;
+            if n < want as u64 || done >= total {
+                return Ok(done);
+            }
+        }
     }
 
     pub(crate) fn do_write(
@@ -442,10 +533,10 @@ pub fn sys_write(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             return super::socket::socket_rw(k, p, fd_arg(a[0]), &[(a[1], a[2])], true);
         }
         WriteTo::Pipe(file) => return super::pipe::pipe_write(k, p, &file, &[(a[1], a[2])]),
+        WriteTo::Discard(file) => return discard(&file, a[2]),
         WriteTo::Other => {}
     }
-    let data = k.read_user(p, a[1], (a[2] as usize).min(IO_CHUNK))?;
-    let r = k.do_write(p, fd_arg(a[0]), &data, None);
+    let r = k.write_segs(p, fd_arg(a[0]), &[(a[1], a[2])], None);
     maybe_block(k, p, fd_arg(a[0]), r)
 }
 
@@ -454,13 +545,31 @@ pub fn sys_write(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 enum WriteTo {
     Socket,
     Pipe(crate::fd::FileRef),
+    /// /dev/null and /dev/zero: the bytes are never looked at.
+    Discard(crate::fd::FileRef),
     Other,
+}
+
+/// A write to /dev/null or /dev/zero: Linux's write_null takes the count without reading
+/// the buffer (so a `> /dev/null` costs no copy of guest memory).
+fn discard(file: &crate::fd::FileRef, len: u64) -> SysResult {
+    let f = file.borrow();
+    if f.flags & O_ACCMODE == 0 || f.flags & O_PATH != 0 {
+        return Err(Errno::EBADF);
+    }
+    Ok(len.min(0x7fff_f000))
 }
 
 fn write_target(p: &Process, fd: i32) -> WriteTo {
     let Ok(file) = p.fds.file(fd) else {
         return WriteTo::Other; // do_write reports EBADF
     };
+    if matches!(
+        file.borrow().kind,
+        FileKind::Device(Device::Null | Device::Zero)
+    ) {
+        return WriteTo::Discard(file);
+    }
     let (socket, pipe_writer) = match &file.borrow().kind {
         FileKind::Socket(_) => (true, false),
         FileKind::Pipe(end) => (false, end.write),
@@ -477,8 +586,7 @@ pub fn sys_pwrite64(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     if (a[3] as i64) < 0 {
         return Err(Errno::EINVAL);
     }
-    let data = k.read_user(p, a[1], (a[2] as usize).min(IO_CHUNK))?;
-    k.do_write(p, fd_arg(a[0]), &data, Some(a[3]))
+    k.write_segs(p, fd_arg(a[0]), &[(a[1], a[2])], Some(a[3]))
 }
 
 pub fn sys_readv(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
@@ -516,14 +624,13 @@ pub fn sys_writev(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     match write_target(p, fd_arg(a[0])) {
         WriteTo::Socket => return super::socket::socket_rw(k, p, fd_arg(a[0]), &iov, true),
         WriteTo::Pipe(file) => return super::pipe::pipe_write(k, p, &file, &iov),
+        WriteTo::Discard(file) => {
+            let total = iov.iter().fold(0u64, |t, &(_, l)| t.saturating_add(l));
+            return discard(&file, total);
+        }
         WriteTo::Other => {}
     }
-    // Gather first so the bytes go out in one write.
-    let mut data = Vec::new();
-    for (base, len) in iov {
-        data.extend(k.read_user(p, base, (len as usize).min(IO_CHUNK))?);
-    }
-    let r = k.do_write(p, fd_arg(a[0]), &data, None);
+    let r = k.write_segs(p, fd_arg(a[0]), &iov, None);
     maybe_block(k, p, fd_arg(a[0]), r)
 }
 

@@ -133,7 +133,7 @@ pub fn sys_mmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         None => {
             map_region(&mut *k.machine, p.space, &mut p.mm, start, end, prot, name)?;
             if shared {
-                k.shm_map_anonymous(p.space, start, end, prot);
+                k.shm_map_anonymous(p.space, start, end, prot)?;
             }
         }
         Some((ino, _)) if shared => {
@@ -211,7 +211,6 @@ pub fn sys_mprotect(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     k.machine
         .protect(p.space, addr, end - addr, prot)
         .map_err(|_| Errno::ENOMEM)?;
-    k.shm.protect(p.space, addr, end, prot);
     Ok(0)
 }
 

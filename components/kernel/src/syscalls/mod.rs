@@ -19,6 +19,7 @@ mod process;
 mod remap;
 pub mod signal;
 pub(crate) mod socket;
+mod splice;
 pub(crate) mod stat;
 mod sync;
 mod table;

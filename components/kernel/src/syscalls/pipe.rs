@@ -145,13 +145,24 @@ pub(crate) fn pipe_write(
         remaining.min(space)
     };
     if n > 0 {
-        let data = gather(k, p, segs, done, n as usize);
-        let data = match data {
-            Ok(d) => d,
+        // Straight from guest memory into the ring's free space.
+        let mut pipe = end.pipe.borrow_mut();
+        let (a, b) = pipe.buf.spare();
+        let first = (n as usize).min(a.len());
+        let copied = gather_into(k, p, segs, done, &mut a[..first]).and_then(|()| {
+            gather_into(
+                k,
+                p,
+                segs,
+                done + first as u64,
+                &mut b[..n as usize - first],
+            )
+        });
+        match copied {
+            Ok(()) => pipe.buf.commit(n as usize),
             Err(e) if done == 0 => return Err(e),
             Err(_) => return Ok(done),
-        };
-        end.pipe.borrow_mut().buf.extend(&data);
+        }
         // Readers parked on this pipe may go on even if this call parks again.
         k.progress += 1;
     }
@@ -171,8 +182,69 @@ pub(crate) fn pipe_write(
     r
 }
 
+/// read(2) of a pipe's read end into guest memory at `buf`: what is there, up to `len`
+/// (EAGAIN when empty with writers left, 0 at end of file). The bytes leave the pipe only
+/// once they are in guest memory, so a bad buffer (EFAULT) loses nothing, as in Linux.
+pub(crate) fn pipe_read(
+    k: &mut Kernel,
+    p: &Process,
+    end: &PipeEnd,
+    buf: u64,
+    len: u64,
+) -> SysResult {
+    let mut pipe = end.pipe.borrow_mut();
+    if pipe.buf.is_empty() {
+        return if pipe.writers == 0 {
+            Ok(0)
+        } else {
+            Err(Errno::EAGAIN)
+        };
+    }
+    let n = (len.min(MAX_RW_COUNT) as usize).min(pipe.buf.len());
+    let (a, b) = pipe.buf.as_slices();
+    let (first, second) = if n <= a.len() {
+        (&a[..n], &b[..0])
+    } else {
+        (a, &b[..n - a.len()])
+    };
+    k.write_user(p, buf, first)?;
+    if !second.is_empty() {
+        k.write_user(p, buf + first.len() as u64, second)?;
+    }
+    pipe.buf.consume(n);
+    Ok(n as u64)
+}
+
+/// Fill `dst` with the data at `segs`, starting `skip` bytes in (EFAULT if any of it is
+/// not readable by the guest).
+fn gather_into(
+    k: &mut Kernel,
+    p: &Process,
+    segs: &[(u64, u64)],
+    mut skip: u64,
+    dst: &mut [u8],
+) -> Result<(), Errno> {
+    let mut at = 0;
+    for &(base, seg_len) in segs {
+        if at == dst.len() {
+            break;
+        }
+        if skip >= seg_len {
+            skip -= seg_len;
+            continue;
+        }
+        let take = ((seg_len - skip) as usize).min(dst.len() - at);
+        k.machine
+            .read(p.space, base + skip, &mut dst[at..at + take])
+            .map_err(|_| Errno::EFAULT)?;
+        at += take;
+        skip = 0;
+    }
+    Ok(())
+}
+
 /// `len` bytes of the data at `segs`, starting `skip` bytes in.
-fn gather(
+pub(super) fn gather(
     k: &mut Kernel,
     p: &Process,
     segs: &[(u64, u64)],

@@ -32,13 +32,14 @@ const SOCK_NONBLOCK: u64 = O_NONBLOCK as u64;
 const SOCK_CLOEXEC: u64 = O_CLOEXEC as u64;
 
 const MSG_OOB: u32 = 0x1;
-const MSG_PEEK: u32 = 0x2;
+pub(crate) const MSG_PEEK: u32 = 0x2;
 const MSG_CTRUNC: u32 = 0x8;
 const MSG_TRUNC: u32 = 0x20;
 const MSG_DONTWAIT: u32 = 0x40;
 const MSG_EOR: u32 = 0x80;
 const MSG_WAITALL: u32 = 0x100;
 const MSG_NOSIGNAL: u32 = 0x4000;
+const MSG_WAITFORONE: u32 = 0x10000;
 const MSG_CMSG_CLOEXEC: u32 = 0x4000_0000;
 
 const SOL_SOCKET: i32 = 1;
@@ -68,11 +69,17 @@ const SCM_RIGHTS: i32 = 1;
 const SCM_CREDENTIALS: i32 = 2;
 /// SCM_MAX_FD: descriptors one message may carry.
 const SCM_MAX_FD: usize = 253;
-/// The most one send or receive moves (bounds the guest memory copied per call).
+/// The most one receive, or one datagram send, moves (bounds the guest memory copied).
 const IO_MAX: usize = 1 << 20;
+/// The most one stream send moves (Linux's MAX_RW_COUNT).
+const MAX_RW_COUNT: u64 = 0x7fff_f000;
+/// Bytes a stream send copies from guest memory per step: about what the socket takes at
+/// once (a TCP send queue's free space, an AF_UNIX receive buffer).
+const STREAM_CHUNK_INET: usize = 64 * 1024;
+const STREAM_CHUNK_UNIX: usize = 256 * 1024;
 
 /// A socket address as the guest gave it.
-enum Addr {
+pub(crate) enum Addr {
     Inet(SocketAddr),
     /// AF_UNIX: a path, an abstract name, or nothing (autobind / unnamed).
     Unix(UnixName),
@@ -80,7 +87,7 @@ enum Addr {
     Unspec,
 }
 
-enum UnixName {
+pub(crate) enum UnixName {
     Path(Vec<u8>),
     Abstract(Vec<u8>),
     Unnamed,
@@ -179,7 +186,7 @@ impl Kernel {
 
     /// Park on a socket call that found nothing to do, or fail with EAGAIN when the caller
     /// must not block. `write` says which way the call waits.
-    fn sock_block(
+    pub(crate) fn sock_block(
         &mut self,
         p: &mut Process,
         file: &FileRef,
@@ -211,7 +218,7 @@ impl Kernel {
     }
 
     /// send(2) of one message on any socket: bytes queued, or EAGAIN to park.
-    fn sock_send(
+    pub(crate) fn sock_send(
         &mut self,
         sock: &SockRef,
         data: &[u8],
@@ -243,7 +250,9 @@ impl Kernel {
                     }
                     return Ok(data.len());
                 }
-                self.net.send(i.handle, data, to)
+                let r = self.net.send(i.handle, data, to);
+                self.net_queued |= ty == SockType::Stream && r.is_ok();
+                r
             }
             Imp::Unix(u) => {
                 if u.wr_shut {
@@ -292,7 +301,12 @@ impl Kernel {
     }
 
     /// recv(2) on any socket: EAGAIN to park; empty data at end of stream.
-    fn sock_recv(&mut self, sock: &SockRef, max: usize, flags: u32) -> Result<Received, Errno> {
+    pub(crate) fn sock_recv(
+        &mut self,
+        sock: &SockRef,
+        max: usize,
+        flags: u32,
+    ) -> Result<Received, Errno> {
         let peek = flags & MSG_PEEK != 0;
         if flags & MSG_OOB != 0 {
             return Err(Errno::EINVAL);
@@ -910,40 +924,100 @@ pub fn sys_getpeername(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 
 /// A send on `fd` with data from guest iovecs: the common body of write, sendto and
 /// sendmsg. Raises SIGPIPE on a broken stream unless MSG_NOSIGNAL.
+///
+/// A datagram or seqpacket message goes whole or not at all. A stream send moves as much
+/// as fits, a chunk at a time; a blocking one (tcp_sendmsg, unix_stream_sendmsg) waits
+/// until all of it is in, parking with the count so far in `Restart::done` (its retries
+/// go on from there; a signal or SO_SNDTIMEO ends it with that count). Only what the
+/// socket takes is copied from guest memory, so a parked sender's retries cost little.
 fn send_common(
     k: &mut Kernel,
     p: &mut Process,
     fd: i32,
     iov: &[(u64, u64)],
-    to: Option<Addr>,
-    fds: Vec<FileRef>,
+    mut to: Option<Addr>,
+    mut fds: Vec<FileRef>,
     flags: u32,
 ) -> SysResult {
     let (file, sock) = socket_of(p, fd)?;
-    let mut data = Vec::new();
-    for &(base, len) in iov {
-        let take = (len as usize).min(IO_MAX - data.len());
-        data.extend(k.read_user(p, base, take)?);
-        if data.len() >= IO_MAX {
-            break;
-        }
+    let total = iov.iter().fold(0u64, |t, &(_, l)| t.saturating_add(l));
+    let (stream, chunk) = {
+        let s = sock.borrow();
+        let chunk = match s.imp {
+            Imp::Inet(_) => STREAM_CHUNK_INET,
+            Imp::Unix(_) => STREAM_CHUNK_UNIX,
+        };
+        (s.ty == SockType::Stream, chunk)
+    };
+    if !stream {
+        let data = super::pipe::gather(k, p, iov, 0, total.min(IO_MAX as u64) as usize)?;
+        return match k.sock_send(&sock, &data, to, fds, Some(p)) {
+            Ok(n) => Ok(n as u64),
+            Err(Errno::EAGAIN) => k.sock_block(p, &file, &sock, flags, true),
+            Err(e) => Err(broken(p, e, flags)),
+        };
     }
-    let r = k.sock_send(&sock, &data, to, fds, Some(p));
-    match r {
-        Ok(n) => Ok(n as u64),
-        Err(Errno::EAGAIN) => k.sock_block(p, &file, &sock, flags, true),
-        Err(Errno::EPIPE) => {
-            if flags & MSG_NOSIGNAL == 0 {
-                p.thread_mut().pending |= crate::signal::bit(crate::signal::SIGPIPE);
+    let total = total.min(MAX_RW_COUNT);
+    let mut done = p.thread().restart.map_or(0, |r| r.done);
+    let mut moved = false;
+    loop {
+        let want = (total - done).min(chunk as u64) as usize;
+        let data = match super::pipe::gather(k, p, iov, done, want) {
+            Ok(d) => d,
+            Err(_) if done > 0 => return Ok(done),
+            Err(e) => return Err(e),
+        };
+        // Descriptors (and the address, which a stream checks) go with the first bytes;
+        // a retry has sent those already.
+        let (passing, dest) = if done == 0 {
+            (std::mem::take(&mut fds), to.take())
+        } else {
+            (Vec::new(), None)
+        };
+        let n = match k.sock_send(&sock, &data, dest, passing, Some(p)) {
+            Ok(n) => n as u64,
+            Err(Errno::EAGAIN) => 0,
+            Err(_) if done > 0 => return Ok(done),
+            Err(e) => return Err(broken(p, e, flags)),
+        };
+        done += n;
+        moved |= n > 0;
+        if done == total {
+            return Ok(done);
+        }
+        if n < data.len() as u64 {
+            if moved {
+                // Readers parked on the other end may go on even though this call parks.
+                k.progress += 1;
             }
-            Err(Errno::EPIPE)
+            return match k.sock_block(p, &file, &sock, flags, true) {
+                Err(Errno::ERESTARTSYS) => {
+                    p.set_done(done);
+                    Err(Errno::ERESTARTSYS)
+                }
+                Err(Errno::EAGAIN) if done > 0 => Ok(done),
+                r => r,
+            };
         }
-        Err(e) => Err(e),
     }
+}
+
+/// EPIPE raises SIGPIPE unless MSG_NOSIGNAL (when nothing was sent: a partial send
+/// returns its count without the signal, as tcp_sendmsg does).
+fn broken(p: &mut Process, e: Errno, flags: u32) -> Errno {
+    if e == Errno::EPIPE && flags & MSG_NOSIGNAL == 0 {
+        p.thread_mut().pending |= crate::signal::bit(crate::signal::SIGPIPE);
+    }
+    e
 }
 
 /// What a receive gave, written back: the bytes scattered over the iovecs. Returns the
 /// count the syscall reports.
+///
+/// MSG_WAITALL on a blocking stream socket keeps receiving until the buffers are full,
+/// the stream ends or a message carries descriptors, parking between the pieces with the
+/// count so far in `Restart::done` (the bytes are already in guest memory; a signal or
+/// SO_RCVTIMEO ends the call with that count, as tcp_recvmsg returns what it copied).
 fn recv_common(
     k: &mut Kernel,
     p: &mut Process,
@@ -952,34 +1026,71 @@ fn recv_common(
     flags: u32,
 ) -> Result<(u64, Received), Errno> {
     let (file, sock) = socket_of(p, fd)?;
-    let want: u64 = iov.iter().map(|&(_, l)| l).sum();
-    let max = (want as usize).min(IO_MAX);
-    let r = match k.sock_recv(&sock, max, flags) {
-        Ok(r) => r,
-        Err(Errno::EAGAIN) => {
-            // sock_block parks (ERESTARTSYS) or says EAGAIN: never a count.
-            return Err(match k.sock_block(p, &file, &sock, flags, false) {
-                Err(e) => e,
-                Ok(_) => Errno::EAGAIN,
-            });
-        }
-        Err(e) => return Err(e),
+    let want: u64 = iov.iter().fold(0u64, |t, &(_, l)| t.saturating_add(l));
+    let stream = sock.borrow().ty == SockType::Stream;
+    let wait_all = flags & MSG_WAITALL != 0 && flags & MSG_PEEK == 0 && stream;
+    let mut done = if wait_all {
+        p.thread().restart.map_or(0, |r| r.done)
+    } else {
+        0
     };
+    loop {
+        let max = ((want - done) as usize).min(IO_MAX);
+        let r = match k.sock_recv(&sock, max, flags) {
+            Ok(r) => r,
+            Err(Errno::EAGAIN) => {
+                return match k.sock_block(p, &file, &sock, flags, false) {
+                    Err(Errno::ERESTARTSYS) if done > 0 => {
+                        p.set_done(done);
+                        Err(Errno::ERESTARTSYS)
+                    }
+                    // Timed out or non-blocking after some bytes: those.
+                    Err(Errno::EAGAIN) if done > 0 => Ok((done, Received::default())),
+                    // sock_block parks (ERESTARTSYS) or says EAGAIN: never a count.
+                    Err(e) => Err(e),
+                    Ok(_) => Err(Errno::EAGAIN),
+                };
+            }
+            Err(_) if done > 0 => return Ok((done, Received::default())),
+            Err(e) => return Err(e),
+        };
+        scatter(k, p, iov, done, &r.data)?;
+        let count = if flags & MSG_TRUNC != 0 && !stream {
+            r.full_len
+        } else {
+            r.data.len()
+        };
+        let end = r.data.is_empty() || !r.fds.is_empty();
+        done += count as u64;
+        if !wait_all || end || done >= want {
+            return Ok((done, r));
+        }
+    }
+}
+
+/// Write `data` into the iovecs, starting `skip` bytes in.
+fn scatter(
+    k: &mut Kernel,
+    p: &Process,
+    iov: &[(u64, u64)],
+    mut skip: u64,
+    data: &[u8],
+) -> Result<(), Errno> {
     let mut at = 0;
     for &(base, len) in iov {
-        if at >= r.data.len() {
+        if at >= data.len() {
             break;
         }
-        let n = (len as usize).min(r.data.len() - at);
-        k.write_user(p, base, &r.data[at..at + n])?;
+        if skip >= len {
+            skip -= len;
+            continue;
+        }
+        let n = ((len - skip) as usize).min(data.len() - at);
+        k.write_user(p, base + skip, &data[at..at + n])?;
         at += n;
+        skip = 0;
     }
-    let count = if flags & MSG_TRUNC != 0 && sock.borrow().ty != SockType::Stream {
-        r.full_len
-    } else {
-        r.data.len()
-    };
-    Ok((count as u64, r))
+    Ok(())
 }
 
 /// read(2), readv(2), write(2), writev(2) on a socket descriptor.
@@ -1186,16 +1297,31 @@ pub fn sys_recvmsg(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     recv_msg(k, p, a[0] as i32, a[1], a[2] as u32)
 }
 
-/// sendmmsg(2): glibc's resolver sends its A and AAAA queries with one call.
+/// sendmmsg(2): glibc's resolver sends its A and AAAA queries with one call. Each message
+/// is a sendmsg; a blocking one that waits parks the call with the messages sent so far
+/// in `Restart::msgs`, and its retries go on with the next (a signal returns the count).
 pub fn sys_sendmmsg(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (fd, vec, n, flags) = (a[0] as i32, a[1], (a[2] as u32).min(1024), a[3] as u32);
-    let mut sent = 0u64;
-    for i in 0..n as u64 {
-        let at = vec + i * 64;
+    let mut sent = p.thread().restart.and_then(|r| r.msgs).unwrap_or(0);
+    while sent < n as u64 {
+        let at = vec + sent * 64;
         match send_msg(k, p, fd, at, flags) {
             Ok(len) => {
                 k.write_user(p, at + 56, &(len as u32).to_le_bytes())?;
                 sent += 1;
+                // The next message starts from its first byte.
+                if let Some(r) = p.thread_mut().restart.as_mut() {
+                    r.done = 0;
+                }
+            }
+            Err(Errno::ERESTARTSYS) => {
+                // A message partly sent counts if a signal ends the call: its msg_len
+                // must say how much went.
+                let partial = p.thread().restart.map_or(0, |r| r.done);
+                if partial > 0 {
+                    k.write_user(p, at + 56, &(partial as u32).to_le_bytes())?;
+                }
+                return park_mmsg(p, sent);
             }
             Err(_) if sent > 0 => break,
             Err(e) => return Err(e),
@@ -1204,8 +1330,18 @@ pub fn sys_sendmmsg(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     Ok(sent)
 }
 
-/// recvmmsg(2): as many messages as are there (blocking only for the first); the timeout
-/// argument is not supported (EINVAL rather than ignored).
+/// A sendmmsg/recvmmsg parked in its message `done`: keep the count for its retries.
+fn park_mmsg(p: &mut Process, done: u64) -> SysResult {
+    if let Some(r) = p.thread_mut().restart.as_mut() {
+        r.msgs = Some(done);
+    }
+    Err(Errno::ERESTARTSYS)
+}
+
+/// recvmmsg(2): like recvmsg for each message; a blocking call waits for all `vlen`
+/// (parking with the count so far, as do_recvmmsg does), MSG_WAITFORONE only for the
+/// first. The timeout ends the call after the message during which it expired, as on
+/// Linux, and also bounds the waits (Linux looks at it only after each message).
 pub fn sys_recvmmsg(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (fd, vec, n, flags, timeout) = (
         a[0] as i32,
@@ -1214,17 +1350,36 @@ pub fn sys_recvmmsg(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         a[3] as u32,
         a[4],
     );
-    if timeout != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let mut got = 0u64;
-    for i in 0..n as u64 {
-        let at = vec + i * 64;
-        let f = if got > 0 { flags | MSG_DONTWAIT } else { flags };
-        match recv_msg(k, p, fd, at, f & !MSG_WAITALL) {
+    let deadline = if timeout != 0 {
+        let ns = super::signal::read_timespec_ns(k, p, timeout)?;
+        k.deadline_in(p, Some(ns))
+    } else {
+        None
+    };
+    let mut got = p.thread().restart.and_then(|r| r.msgs).unwrap_or(0);
+    while got < n as u64 {
+        let at = vec + got * 64;
+        let mut f = flags & !MSG_WAITFORONE;
+        if got > 0 && flags & MSG_WAITFORONE != 0 {
+            f |= MSG_DONTWAIT;
+        }
+        match recv_msg(k, p, fd, at, f) {
             Ok(len) => {
                 k.write_user(p, at + 56, &(len as u32).to_le_bytes())?;
                 got += 1;
+                if let Some(r) = p.thread_mut().restart.as_mut() {
+                    r.done = 0;
+                }
+                if deadline.is_some_and(|d| k.host.monotonic_ns() >= d) {
+                    break;
+                }
+            }
+            Err(Errno::ERESTARTSYS) => {
+                let partial = p.thread().restart.map_or(0, |r| r.done);
+                if partial > 0 {
+                    k.write_user(p, at + 56, &(partial as u32).to_le_bytes())?;
+                }
+                return park_mmsg(p, got);
             }
             Err(_) if got > 0 => break,
             Err(e) => return Err(e),

@@ -47,11 +47,27 @@ pub fn dev_of(ino: Ino) -> u64 {
     }
 }
 
-/// `struct stat` as riscv64 (asm-generic) lays it out: 128 bytes.
-pub fn encode_stat(st: &Stat) -> [u8; 128] {
+/// The st_dev of what an open file refers to when it is not in a filesystem of ours:
+/// pipes (and the host's non-terminal streams, which are pipes or files on the host) on
+/// pipefs, sockets on sockfs, epoll, eventfd and timerfd on anon_inodefs, each an
+/// anonymous device of its own as on Linux, so that their inode numbers never collide
+/// with a file's (GNU tar with several operands takes equal (st_dev, st_ino) pairs for
+/// hard links). Device numbers as a Debian kernel assigns them at boot.
+pub fn pseudo_dev(kind: &FileKind) -> Option<u64> {
+    match kind {
+        FileKind::Pipe(end) if end.fifo.is_none() => Some(makedev(0, 13)),
+        FileKind::Stdio(_) => Some(makedev(0, 13)),
+        FileKind::Socket(_) => Some(makedev(0, 8)),
+        FileKind::Epoll(_) | FileKind::EventFd(_) | FileKind::TimerFd(_) => Some(makedev(0, 14)),
+        _ => None,
+    }
+}
+
+/// `struct stat` as riscv64 (asm-generic) lays it out: 128 bytes, on device `dev`.
+pub fn encode_stat(st: &Stat, dev: u64) -> [u8; 128] {
     let mut b = [0u8; 128];
     let mut put = |off: usize, bytes: &[u8]| b[off..off + bytes.len()].copy_from_slice(bytes);
-    put(0, &dev_of(st.ino).to_le_bytes());
+    put(0, &dev.to_le_bytes());
     put(8, &st.ino.to_le_bytes());
     put(16, &st.mode.to_le_bytes());
     put(20, &st.nlink.to_le_bytes());
@@ -70,7 +86,7 @@ pub fn encode_stat(st: &Stat) -> [u8; 128] {
 
 /// `struct statx` (include/uapi/linux/stat.h): 256 bytes. Birth time is not recorded, so
 /// STATX_BTIME is never in the returned mask.
-pub fn encode_statx(st: &Stat) -> [u8; 256] {
+pub fn encode_statx(st: &Stat, dev: u64) -> [u8; 256] {
     let mut b = [0u8; 256];
     let mut put = |off: usize, bytes: &[u8]| b[off..off + bytes.len()].copy_from_slice(bytes);
     put(0, &(STATX_BASIC_STATS | STATX_MNT_ID).to_le_bytes());
@@ -89,7 +105,6 @@ pub fn encode_statx(st: &Stat) -> [u8; 256] {
     }
     put(128, &major(st.rdev).to_le_bytes());
     put(132, &minor(st.rdev).to_le_bytes());
-    let dev = dev_of(st.ino);
     put(136, &major(dev).to_le_bytes());
     put(140, &minor(dev).to_le_bytes());
     // stx_mnt_id: the root is mount 1, /proc mount 2 (the order /proc/self/mounts lists).
@@ -150,20 +165,32 @@ impl Kernel {
 
     /// What newfstatat and statx look at: a path from `dirfd`, or with AT_EMPTY_PATH and
     /// an empty path the descriptor itself.
-    fn stat_at(&mut self, p: &Process, dirfd: i32, path: &[u8], flags: u64) -> SysResult2 {
+    /// Also returns the st_dev it is on.
+    fn stat_at(
+        &mut self,
+        p: &Process,
+        dirfd: i32,
+        path: &[u8],
+        flags: u64,
+    ) -> Result<(Stat, u64), Errno> {
         if path.is_empty() && flags & AT_EMPTY_PATH != 0 {
             if dirfd == AT_FDCWD {
-                return self.stat_ino(p, p.cwd);
+                let st = self.stat_ino(p, p.cwd)?;
+                let dev = dev_of(st.ino);
+                return Ok((st, dev));
             }
             let file = p.fds.file(dirfd)?;
-            return self.stat_file(p, &file.borrow());
+            let f = file.borrow();
+            let st = self.stat_file(p, &f)?;
+            let dev = pseudo_dev(&f.kind).unwrap_or(dev_of(st.ino));
+            return Ok((st, dev));
         }
         let ino = self.lookup_at(p, dirfd, path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
-        self.stat_ino(p, ino)
+        let st = self.stat_ino(p, ino)?;
+        let dev = dev_of(st.ino);
+        Ok((st, dev))
     }
 }
-
-type SysResult2 = Result<Stat, Errno>;
 
 impl Kernel {
     /// A `stat` of whatever an open file refers to.
@@ -227,15 +254,17 @@ pub fn sys_newfstatat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT) != 0 {
         return Err(Errno::EINVAL);
     }
-    let st = k.stat_at(p, dirfd, &path, flags)?;
-    k.write_user(p, a[2], &encode_stat(&st))?;
+    let (st, dev) = k.stat_at(p, dirfd, &path, flags)?;
+    k.write_user(p, a[2], &encode_stat(&st, dev))?;
     Ok(0)
 }
 
 pub fn sys_fstat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let file = p.fds.file(fd_arg(a[0]))?;
-    let st = k.stat_file(p, &file.borrow())?;
-    k.write_user(p, a[1], &encode_stat(&st))?;
+    let f = file.borrow();
+    let st = k.stat_file(p, &f)?;
+    let dev = pseudo_dev(&f.kind).unwrap_or(dev_of(st.ino));
+    k.write_user(p, a[1], &encode_stat(&st, dev))?;
     Ok(0)
 }
 
@@ -255,8 +284,8 @@ pub fn sys_statx(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     } else {
         k.read_path(p, a[1])?
     };
-    let st = k.stat_at(p, dirfd, &path, flags)?;
-    k.write_user(p, buf, &encode_statx(&st))?;
+    let (st, dev) = k.stat_at(p, dirfd, &path, flags)?;
+    k.write_user(p, buf, &encode_statx(&st, dev))?;
     Ok(0)
 }
 
@@ -330,7 +359,7 @@ mod tests {
             size: 1234,
             ..Stat::default()
         };
-        let b = encode_stat(&st);
+        let b = encode_stat(&st, dev_of(st.ino));
         assert_eq!(u64::from_le_bytes(b[8..16].try_into().unwrap()), 7);
         assert_eq!(
             u32::from_le_bytes(b[16..20].try_into().unwrap()),
@@ -343,7 +372,7 @@ mod tests {
             (major(makedev(300, 70000)), minor(makedev(300, 70000))),
             (300, 70000)
         );
-        let x = encode_statx(&st);
+        let x = encode_statx(&st, dev_of(st.ino));
         assert_eq!(u16::from_le_bytes(x[28..30].try_into().unwrap()), 0o100755);
         assert_eq!(u64::from_le_bytes(x[40..48].try_into().unwrap()), 1234);
     }

@@ -4,7 +4,7 @@
 
 use super::{
     Args, SysResult, attr, creds, descriptors, epoll, fs, futex, hwprobe, info, lock, mm, names,
-    poll, process, remap, signal, socket, stat, sync, time, timerfd, transfer, usage,
+    poll, process, remap, signal, socket, splice, stat, sync, time, timerfd, transfer, usage,
 };
 use crate::{Kernel, Process};
 
@@ -81,9 +81,12 @@ syscall_table! {
     68  pwrite64 => Some(fs::sys_pwrite64), Full;
     69  preadv => Some(transfer::sys_preadv), Full;
     70  pwritev => Some(transfer::sys_pwritev), Full;
-    71  sendfile => Some(transfer::sys_sendfile), Full;
+    71  sendfile => Some(splice::sys_sendfile), Full;
     72  pselect6 => Some(poll::sys_pselect6), Partial("the timeout is not updated");
     73  ppoll => Some(poll::sys_ppoll), Full;
+    75  vmsplice => Some(splice::sys_vmsplice), Partial("copies: no page gifting (SPLICE_F_GIFT is a hint)");
+    76  splice => Some(splice::sys_splice), Partial("copies through the kernel; datagram sockets as a source are EINVAL");
+    77  tee => Some(splice::sys_tee), Full;
     78  readlinkat => Some(fs::sys_readlinkat), Full;
     79  newfstatat => Some(stat::sys_newfstatat), Full;
     80  fstat => Some(stat::sys_fstat), Full;
@@ -178,7 +181,7 @@ syscall_table! {
     227 msync => Some(remap::sys_msync), Full;
     233 madvise => Some(mm::sys_madvise), Partial("advice only; MADV_DONTNEED zeroes private pages");
     242 accept4 => Some(socket::sys_accept4), Full;
-    243 recvmmsg => Some(socket::sys_recvmmsg), Partial("no timeout argument (EINVAL)");
+    243 recvmmsg => Some(socket::sys_recvmmsg), Partial("the timeout also bounds the waits (Linux looks at it only after each message)");
     258 riscv_hwprobe => Some(hwprobe::sys_riscv_hwprobe), Full;
     260 wait4 => Some(process::sys_wait4), Partial("rusage is zero");
     261 prlimit64 => Some(process::sys_prlimit64), Partial("own process only");
@@ -186,7 +189,7 @@ syscall_table! {
     269 sendmmsg => Some(socket::sys_sendmmsg), Full;
     276 renameat2 => Some(names::sys_renameat2), Partial("no RENAME_WHITEOUT (EINVAL)");
     278 getrandom => Some(info::sys_getrandom), Full;
-    285 copy_file_range => Some(transfer::sys_copy_file_range), Full;
+    285 copy_file_range => Some(splice::sys_copy_file_range), Full;
     286 preadv2 => Some(transfer::sys_preadv2), Full;
     287 pwritev2 => Some(transfer::sys_pwritev2), Full;
     291 statx => Some(stat::sys_statx), Partial("no birth time (STATX_BTIME)");

@@ -159,13 +159,31 @@ pub fn qemu(binary: &Path, args: &[&str]) -> (i32, String) {
 /// both: the differential tests of single syscall families.
 #[allow(dead_code)] // each test crate compiles the harness; native.rs does not use this
 pub fn same_as_linux(name: &str) {
-    let prog = std::fs::read(guest(name)).unwrap();
-    let path = format!("bin/{name}");
-    let (status, out, err) = run_image(&[(&path, 0o755, prog)], &[&format!("/{path}"), "/w"]);
     let dir = std::env::temp_dir().join(format!("friscy-q-{name}-{}", std::process::id()));
     std::fs::remove_dir_all(&dir).ok();
-    let (qstatus, qout) = qemu(&guest(name), &[dir.to_str().unwrap()]);
+    compare(name, &["/w"], &[dir.to_str().unwrap()]);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `same_as_linux` for a program that takes arguments (the same on both sides; the
+/// image has an empty /tmp).
+#[allow(dead_code)]
+pub fn same_as_linux_with(name: &str, args: &[&str]) {
+    compare(name, args, args);
+}
+
+fn compare(name: &str, args: &[&str], qemu_args: &[&str]) {
+    let prog = std::fs::read(guest(name)).unwrap();
+    let path = format!("bin/{name}");
+    let argv: Vec<String> = std::iter::once(format!("/{path}"))
+        .chain(args.iter().map(|a| a.to_string()))
+        .collect();
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let (status, out, err) = run_image(
+        &[(&path, 0o755, prog), ("tmp/.keep", 0o644, Vec::new())],
+        &argv,
+    );
+    let (qstatus, qout) = qemu(&guest(name), qemu_args);
     assert_eq!(err, "", "{name}: friscy's stderr");
     let diff: Vec<String> = out
         .lines()

@@ -1,0 +1,205 @@
+//! Memory objects: page-sized frames that several mappings share, the way Linux shares
+//! a file's page cache or a shmem object. The kernel creates one for each MAP_SHARED
+//! mapping (and may keep one per file as a page cache), fills it from the file, maps it
+//! into address spaces shared (stores go to the object's frames, every mapping sees them
+//! at once) or private (copy-on-write over the object's frames), and reads it back to
+//! write a file (msync).
+//!
+//! An object holds one reference on each of its frames; mappings hold their own through
+//! their page-table entries, so a frame lives as long as either does. A frame appears when
+//! a page is first touched (by a mapping or by `write`); untouched pages read as zero.
+
+use super::frames::{FRAME_SIZE, FrameId, Frames, OutOfFrames, ZERO_FRAME};
+
+/// A memory object's number.
+pub type ObjectId = u32;
+
+/// One object: its frames by page (`ZERO_FRAME`: not touched yet).
+#[derive(Debug, Default)]
+pub struct Object {
+    pub frames: Vec<FrameId>,
+}
+
+/// No such object, or a page past its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjectError {
+    NoObject,
+    PastEnd,
+    OutOfMemory,
+}
+
+impl From<OutOfFrames> for ObjectError {
+    fn from(_: OutOfFrames) -> Self {
+        ObjectError::OutOfMemory
+    }
+}
+
+/// Every memory object of a machine; ids are reused only after `drop`.
+#[derive(Debug, Default)]
+pub struct Objects {
+    slots: Vec<Option<Object>>,
+    free: Vec<ObjectId>,
+}
+
+impl Objects {
+    pub fn create(&mut self, pages: u64) -> ObjectId {
+        let o = Object {
+            frames: vec![ZERO_FRAME; pages as usize],
+        };
+        match self.free.pop() {
+            Some(id) => {
+                self.slots[id as usize] = Some(o);
+                id
+            }
+            None => {
+                self.slots.push(Some(o));
+                (self.slots.len() - 1) as ObjectId
+            }
+        }
+    }
+
+    fn get_mut(&mut self, id: ObjectId) -> Result<&mut Object, ObjectError> {
+        self.slots
+            .get_mut(id as usize)
+            .and_then(Option::as_mut)
+            .ok_or(ObjectError::NoObject)
+    }
+
+    fn get(&self, id: ObjectId) -> Result<&Object, ObjectError> {
+        self.slots
+            .get(id as usize)
+            .and_then(Option::as_ref)
+            .ok_or(ObjectError::NoObject)
+    }
+
+    /// Drops the object's references to its frames (mappings keep theirs).
+    pub fn drop_object(&mut self, id: ObjectId, frames: &mut Frames) {
+        if let Some(Some(o)) = self.slots.get_mut(id as usize).map(Option::take) {
+            for f in o.frames {
+                if f != ZERO_FRAME {
+                    frames.put(f);
+                }
+            }
+            self.free.push(id);
+        }
+    }
+
+    /// Grows or shrinks the object to `pages` (ftruncate of a mapped file).
+    pub fn resize(
+        &mut self,
+        id: ObjectId,
+        pages: u64,
+        frames: &mut Frames,
+    ) -> Result<(), ObjectError> {
+        let o = self.get_mut(id)?;
+        for f in o.frames.drain(pages.min(o.frames.len() as u64) as usize..) {
+            if f != ZERO_FRAME {
+                frames.put(f);
+            }
+        }
+        o.frames.resize(pages as usize, ZERO_FRAME);
+        Ok(())
+    }
+
+    pub fn pages(&self, id: ObjectId) -> Result<u64, ObjectError> {
+        Ok(self.get(id)?.frames.len() as u64)
+    }
+
+    /// The frame of page `page`, made if it was not touched yet.
+    pub fn frame(
+        &mut self,
+        id: ObjectId,
+        page: u64,
+        frames: &mut Frames,
+    ) -> Result<FrameId, ObjectError> {
+        let o = self.get_mut(id)?;
+        let slot = o
+            .frames
+            .get_mut(page as usize)
+            .ok_or(ObjectError::PastEnd)?;
+        if *slot == ZERO_FRAME {
+            *slot = frames.alloc_zeroed()?;
+        }
+        Ok(*slot)
+    }
+
+    /// Copies `data` into the object at byte `offset` (filling it from a file).
+    pub fn write(
+        &mut self,
+        id: ObjectId,
+        offset: u64,
+        data: &[u8],
+        frames: &mut Frames,
+    ) -> Result<(), ObjectError> {
+        let end = offset + data.len() as u64;
+        if end.div_ceil(FRAME_SIZE as u64) > self.pages(id)? {
+            return Err(ObjectError::PastEnd);
+        }
+        let mut done = 0usize;
+        while done < data.len() {
+            let at = offset + done as u64;
+            let page = at / FRAME_SIZE as u64;
+            let within = (at % FRAME_SIZE as u64) as usize;
+            let n = (FRAME_SIZE - within).min(data.len() - done);
+            let f = self.frame(id, page, frames)?;
+            frames.bytes_mut(f)[within..within + n].copy_from_slice(&data[done..done + n]);
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// `len` bytes of the object at byte `offset` (untouched pages read as zero).
+    pub fn read(
+        &self,
+        id: ObjectId,
+        offset: u64,
+        len: usize,
+        frames: &Frames,
+    ) -> Result<Vec<u8>, ObjectError> {
+        let o = self.get(id)?;
+        if (offset + len as u64).div_ceil(FRAME_SIZE as u64) > o.frames.len() as u64 {
+            return Err(ObjectError::PastEnd);
+        }
+        let mut out = vec![0u8; len];
+        let mut done = 0usize;
+        while done < len {
+            let at = offset + done as u64;
+            let page = (at / FRAME_SIZE as u64) as usize;
+            let within = (at % FRAME_SIZE as u64) as usize;
+            let n = (FRAME_SIZE - within).min(len - done);
+            let f = o.frames[page];
+            if f != ZERO_FRAME {
+                out[done..done + n].copy_from_slice(&frames.bytes(f)[within..within + n]);
+            }
+            done += n;
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_read_resize_drop() {
+        let mut fr = Frames::new();
+        let mut objs = Objects::default();
+        let o = objs.create(3);
+        assert_eq!(objs.read(o, 4090, 10, &fr).unwrap(), vec![0; 10]);
+        assert_eq!(fr.in_use(), 0, "reading makes no frames");
+        objs.write(o, 4090, b"hello world", &mut fr).unwrap();
+        assert_eq!(objs.read(o, 4090, 11, &fr).unwrap(), b"hello world");
+        assert_eq!(fr.in_use(), 2);
+        assert_eq!(
+            objs.write(o, 3 * 4096 - 2, b"xyz", &mut fr),
+            Err(ObjectError::PastEnd)
+        );
+        objs.resize(o, 1, &mut fr).unwrap();
+        assert_eq!(fr.in_use(), 1);
+        assert_eq!(objs.frame(o, 1, &mut fr), Err(ObjectError::PastEnd));
+        objs.drop_object(o, &mut fr);
+        assert_eq!(fr.in_use(), 0);
+        assert_eq!(objs.pages(o), Err(ObjectError::NoObject));
+    }
+}
