@@ -4,6 +4,8 @@
  * and exits 0 by itself.
  *   limits mem [chunk-MiB]   malloc and touch chunks until ENOMEM
  *   limits mmap              mmap 100 MiB at a time until ENOMEM; PROT_NONE is free
+ *   limits noreserve [MiB]   a MAP_NORESERVE mapping costs nothing until touched; a child
+ *                            that touches all of it is OOM-killed, the parent goes on
  *   limits pids [n]          fork n sleeping children, or until fork fails
  *   limits nofile            open /dev/null until EMFILE; RLIMIT_NOFILE's ceiling
  *   limits disk DIR [MiB]    write DIR/fill 1 MiB at a time until ENOSPC, then rm, again
@@ -57,7 +59,7 @@ static int mapping(void) {
             return 1;
     }
     // A reservation costs nothing until it is made writable.
-    char *r = mmap(0, 512 * MIB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    char *r = mmap(0, 512 * MIB, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     printf("PROT_NONE 512 MiB: %s\n", r == MAP_FAILED ? strerrorname_np(errno) : "ok");
     if (r != MAP_FAILED) {
         int rc = mprotect(r, 512 * MIB, PROT_READ | PROT_WRITE);
@@ -65,6 +67,50 @@ static int mapping(void) {
         rc = mprotect(r, MIB, PROT_READ | PROT_WRITE);
         printf("mprotect 1 MiB of it RW: %s\n", rc ? strerrorname_np(errno) : "ok");
     }
+    return 0;
+}
+
+static long rss_kib(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kib;
+}
+
+static int noreserve(long mib) {
+    long before = rss_kib();
+    char *p = mmap(0, mib * MIB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (p == MAP_FAILED) {
+        printf("MAP_NORESERVE %ld MiB: %s\n", mib, strerrorname_np(errno));
+        return 1;
+    }
+    // Reading untouched pages costs nothing either (they are all the zero page).
+    long sum = 0;
+    for (long off = 0; off < mib * MIB; off += 4096)
+        sum += p[off];
+    printf("MAP_NORESERVE %ld MiB: ok, reads %ld, resident grew %ld MiB\n", mib, sum,
+           (rss_kib() - before) / 1024);
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (long off = 0; off < mib * MIB; off += 4096)
+            p[off] = 1;
+        _exit(0);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    if (WIFSIGNALED(st))
+        printf("child touching it: killed by signal %d\n", WTERMSIG(st));
+    else
+        printf("child touching it: exited %d\n", WEXITSTATUS(st));
+    // The parent's own pages still work.
+    memset(p, 7, MIB);
+    printf("parent after: %s\n", p[MIB - 1] == 7 ? "ok" : "wrong");
     return 0;
 }
 
@@ -170,6 +216,8 @@ int main(int argc, char **argv) {
         return mem(argc > 2 ? atol(argv[2]) : 16);
     if (!strcmp(what, "mmap"))
         return mapping();
+    if (!strcmp(what, "noreserve"))
+        return noreserve(argc > 2 ? atol(argv[2]) : 1900);
     if (!strcmp(what, "pids"))
         return pids(argc > 2 ? atoi(argv[2]) : 4096);
     if (!strcmp(what, "nofile"))
@@ -179,6 +227,6 @@ int main(int argc, char **argv) {
     if (!strcmp(what, "spin"))
         for (;;) {
         }
-    fprintf(stderr, "usage: limits mem|mmap|pids|nofile|disk DIR|spin\n");
+    fprintf(stderr, "usage: limits mem|mmap|noreserve|pids|nofile|disk DIR|spin\n");
     return 2;
 }

@@ -113,6 +113,15 @@ impl Machine for Counting {
         self.inner
             .map_object(space, addr, len, prot, obj, first, shared)
     }
+    fn set_memory_limit(&mut self, bytes: u64) {
+        self.inner.set_memory_limit(bytes)
+    }
+    fn memory_in_use(&self) -> u64 {
+        self.inner.memory_in_use()
+    }
+    fn resident(&mut self, space: SpaceId) -> u64 {
+        self.inner.resident(space)
+    }
 }
 
 /// The host over std: stdio passed through, real clocks, /dev/urandom.

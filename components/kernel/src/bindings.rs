@@ -623,6 +623,15 @@ mod imported {
         ) -> Result<(), MapError> {
             m::map_object(space, addr, len, prot(p), obj, first, shared).map_err(map_err)
         }
+        fn set_memory_limit(&mut self, bytes: u64) {
+            m::set_memory_limit(bytes)
+        }
+        fn memory_in_use(&self) -> u64 {
+            m::memory_in_use()
+        }
+        fn resident(&mut self, space: SpaceId) -> u64 {
+            m::resident(space)
+        }
     }
 
     pub struct ImportedFs;

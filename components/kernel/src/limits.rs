@@ -2,36 +2,49 @@
 //!
 //! | variable | docker | what it bounds | when it is reached |
 //! |---|---|---|---|
-//! | `FRISCY_MEMORY` | `--memory` | memory the guest commits (below) | brk/mmap/mremap/mprotect/fork/execve fail with ENOMEM; the OOM killer when exec runs out of frames anyway |
+//! | `FRISCY_MEMORY` | `--memory` | guest memory: frames in use, and commitments (below) | brk/mmap/mremap/mprotect/fork/execve fail with ENOMEM past the commitments' limit; the OOM killer when a touched page finds no frame |
 //! | `FRISCY_PIDS_LIMIT` | `--pids-limit` | tasks (processes, threads, zombies) | fork and clone fail with EAGAIN |
 //! | `FRISCY_NOFILE` | `--ulimit nofile=` | RLIMIT_NOFILE (soft[:hard]) | EMFILE |
-//! | `FRISCY_DISK` | `--storage-opt size=` | the writable layer's bytes and inodes | ENOSPC |
-//! | `FRISCY_TIMEOUT` | (`timeout -s KILL`) | wall-clock time of the run | every process is killed, status 137 |
+//! | `FRISCY_DISK` | `--disk` (docker's `--storage-opt size=`) | the writable layer's bytes and inodes | ENOSPC |
+//! | `FRISCY_TIMEOUT` | `--timeout` (`timeout -s KILL`) | wall-clock time of the run | every process is killed, status 137 |
 //!
 //! The kernel reads them from its own environment (and hides them from the guest), so the
 //! sealed component under `wasmtime run --env FRISCY_MEMORY=256m` behaves exactly as the
 //! native host with `--memory 256m`, which sets the same variables.
 //!
-//! **Memory** is counted the way Linux counts commitments under `vm.overcommit_memory=2`
-//! (Committed_AS), from each process's memory map: every writable mapping (private or
-//! shared, anonymous or file-backed) and the heap count for their whole length, whether or
-//! not the pages were touched yet; read-only, executable-only and PROT_NONE reservations
-//! count nothing until mprotect makes them writable (which is charged then). The main
-//! thread's stack is the exception: it is mapped at its full 8 MiB at exec, where Linux
-//! starts with a few pages and grows, so it counts nothing (touching it costs frames,
-//! which exec bounds). A fork charges the child's copy; a vfork child shares its parent's.
-//! MAP_NORESERVE is not told apart. The writable layer is *not* part of this: it has its
-//! own limit (`FRISCY_DISK`), as a container's writable layer is not part of its
-//! `--memory`; both live in host memory, and the native host bounds the two together.
+//! **Memory** is limited twice, with the same number:
 //!
-//! The accounting is a function of the memory maps, recomputed when something asks for
+//! - *Frames* (the hard limit, as a memory cgroup's `memory.max`): exec allocates a 4 KiB
+//!   frame when a page is first written (or copied on write after fork), and counts them
+//!   over every address space and shared object; reads of untouched memory share one zero
+//!   frame. Past the limit, the access that needed a frame faults with `OutOfMemory`, and
+//!   the kernel's OOM killer (`Kernel::oom`) kills the process with the largest resident
+//!   set, sparing process 1 while others are left; the rest of the container runs on.
+//!   Untouched mappings, however large, cost nothing here.
+//! - *Commitments* (so that a greedy program sees ENOMEM and can stop by itself before the
+//!   OOM killer has to act), counted the way Linux counts them under
+//!   `vm.overcommit_memory=2` (Committed_AS), from each process's memory map: every
+//!   writable mapping (private or shared, anonymous or file-backed) and the heap count for
+//!   their whole length, touched or not; read-only, executable-only and PROT_NONE
+//!   reservations count nothing until mprotect makes them writable (which is charged
+//!   then). Two exceptions keep reservations free, as in Linux's default (heuristic)
+//!   mode: MAP_NORESERVE mappings never count (V8's and glibc's arena reservations use
+//!   it), and the main thread's stack, mapped at its full 8 MiB at exec where Linux starts
+//!   with a few pages, counts nothing. A fork charges the child's copy; a vfork child
+//!   shares its parent's.
+//!
+//! The writable layer is *not* part of `--memory`: it has its own limit (`FRISCY_DISK`),
+//! as a container's writable layer is not part of its memory cgroup; both live in host
+//! memory, and the native host bounds the two together.
+//!
+//! The commitments are a function of the memory maps, recomputed when something asks for
 //! more, so nothing can drift: a process that unmaps or exits simply stops counting.
 
 use friscy_abi::Errno;
 use friscy_exec::Prot;
 
-use crate::mm::{MemoryMap, VmaName};
-use crate::process::{ExitStatus, Pid, Process};
+use crate::mm::{MemoryMap, Vma, VmaName};
+use crate::process::{Pid, Process};
 use crate::{Kernel, signal};
 
 const MIB: u64 = 1 << 20;
@@ -39,10 +52,9 @@ const GIB: u64 = 1 << 30;
 
 /// Guest memory when `FRISCY_MEMORY` is unset (the native host uses the smaller of this
 /// and a quarter of the host's RAM). A component cannot see the host's RAM; what bounds
-/// this is what exec can hold in one wasm32 memory: its flat arenas grow by copying, so a
-/// guest committing much more than 1 GiB made it abort. (With paged guest memory this can
-/// go up to about 3 GiB.)
-pub const DEFAULT_MEMORY: u64 = GIB;
+/// this is what one wasm32 memory can hold (4 GiB) beside exec's own tables and, in the
+/// fused build, the kernel and the writable layer.
+pub const DEFAULT_MEMORY: u64 = 2 * GIB;
 /// The writable layer's size when `FRISCY_DISK` is unset (the native host: the smaller of
 /// this and a quarter of the host's RAM).
 pub const DEFAULT_DISK: u64 = GIB;
@@ -179,16 +191,17 @@ pub fn parse_duration(s: &str) -> Option<u64> {
     (n.is_finite() && n > 0.0 && ns < u64::MAX as f64).then_some(ns as u64)
 }
 
-/// Whether a mapping counts as committed memory (see the module comment).
-fn charged(name: &VmaName, prot: Prot) -> bool {
-    prot.contains(Prot::WRITE) && !matches!(name, VmaName::Stack | VmaName::Vdso)
+/// Whether a mapping with this protection counts as committed memory (see the module
+/// comment).
+fn charged(v: &Vma, prot: Prot) -> bool {
+    prot.contains(Prot::WRITE) && !v.noreserve && !matches!(v.name, VmaName::Stack | VmaName::Vdso)
 }
 
 /// The bytes a memory map commits.
 pub fn commit_of(mm: &MemoryMap) -> u64 {
     mm.vmas
         .iter()
-        .filter(|(_, v)| charged(&v.name, v.prot))
+        .filter(|(_, v)| charged(v, v.prot))
         .map(|(&s, v)| v.end - s)
         .sum()
 }
@@ -199,14 +212,20 @@ pub fn commit_growth(mm: &MemoryMap, start: u64, end: u64, prot: Prot) -> u64 {
     mm.vmas
         .range(..end)
         .filter(|(s, v)| v.end > start && **s < end)
-        .filter(|(_, v)| charged(&v.name, prot) && !charged(&v.name, v.prot))
+        .filter(|(_, v)| charged(v, prot) && !charged(v, v.prot))
         .map(|(&s, v)| v.end.min(end) - s.max(start))
         .sum()
 }
 
-/// Whether a new mapping with this protection counts (anonymous or file, not the stack).
+/// Whether growing or moving this mapping (mremap) commits memory.
+pub fn vma_commits(v: &Vma) -> bool {
+    charged(v, v.prot)
+}
+
+/// Whether a new mapping with this protection counts (anonymous or file, not the stack,
+/// not MAP_NORESERVE).
 pub fn commits(prot: Prot) -> bool {
-    charged(&VmaName::Anonymous, prot)
+    prot.contains(Prot::WRITE)
 }
 
 /// The bytes a new mapping of [start, end) with `prot` adds: its length, less what the
@@ -218,7 +237,7 @@ pub fn map_growth(mm: &MemoryMap, start: u64, end: u64, prot: Prot) -> u64 {
     let replaced: u64 = mm
         .vmas
         .range(..end)
-        .filter(|(s, v)| v.end > start && **s < end && charged(&v.name, v.prot))
+        .filter(|(s, v)| v.end > start && **s < end && charged(v, v.prot))
         .map(|(&s, v)| v.end.min(end) - s.max(start))
         .sum();
     (end - start).saturating_sub(replaced)
@@ -294,40 +313,45 @@ impl Kernel {
     }
 
     /// The OOM killer: memory ran out where it could not be refused (exec had no frame for
-    /// a page a process touched, or a copy into guest memory). Kills the process with the
-    /// most committed memory, preferring any other over process 1 (whose death ends the
+    /// a page a process touched). Kills the process with the largest resident set (exec's
+    /// frames it refers to), preferring any other over process 1 (whose death ends the
     /// container), with one line on the diagnostic stream, as Linux logs "Out of memory:
     /// Killed process N (comm)". The others run on.
     ///
     /// `cur` is the process that needed memory (out of `procs` while it runs). Returns the
     /// victim's pid, or None when a victim is already dying (its memory comes back when the
-    /// scheduler reaps it; `cur` gives up its time slice so that happens first). If `cur`
-    /// is the victim, its `exit` is set. The caller retries the access when `cur` runs
-    /// again.
+    /// scheduler ends it; `cur` gives up its time slice so that happens first). If `cur`
+    /// is the victim, SIGKILL is pending for it. Otherwise the faulting access is retried
+    /// when `cur` runs again.
     pub fn oom(&mut self, cur: &mut Process) -> Option<Pid> {
-        let dying = |p: &Process| p.exit.is_some() || p.is_zombie();
-        let already = self
-            .procs
-            .values()
-            .any(|p| dying(p) && p.exit == Some(ExitStatus::Signal(signal::SIGKILL)));
-        if already && !dying(cur) {
+        // Killed (SIGKILL sets `exit`) but not ended yet: its memory is about to return.
+        let dying = |p: &Process| p.exit.is_some() && !p.is_zombie();
+        let gone = |p: &Process| p.exit.is_some() || p.is_zombie();
+        if self.procs.values().any(|p| p.pid != cur.pid && dying(p)) && !gone(cur) {
             self.yield_now = true;
             return None;
         }
-        let candidates = self
+        let mut candidates: Vec<(Pid, friscy_exec::SpaceId, Vec<u8>)> = self
             .procs
             .values()
-            .filter(|p| p.pid != cur.pid && !dying(p) && p.vfork_parent.is_none())
-            .map(|p| (p.pid, commit_of(&p.mm), p.comm.clone()))
-            .chain((!dying(cur)).then(|| (cur.pid, commit_of(&cur.mm), cur.comm.clone())));
+            .filter(|p| p.pid != cur.pid && !gone(p) && p.vfork_parent.is_none())
+            .map(|p| (p.pid, p.space, p.comm.clone()))
+            .collect();
+        if !gone(cur) {
+            candidates.push((cur.pid, cur.space, cur.comm.clone()));
+        }
         // The largest; process 1 only if it is the only one left.
-        let (pid, size, comm) = candidates.max_by_key(|(pid, size, _)| (*pid != 1, *size, *pid))?;
+        let (pid, size, comm) = candidates
+            .into_iter()
+            .map(|(pid, space, comm)| (pid, self.machine.resident(space), comm))
+            .max_by_key(|(pid, size, _)| (*pid != 1, *size, *pid))?;
         let limit = self.limits.memory;
         self.report(&format!(
-            "out of memory: killed process {pid} ({}), {} MiB committed; limit {} MiB",
+            "out of memory: killed process {pid} ({}), {} MiB resident; limit {} MiB, {} MiB in use",
             String::from_utf8_lossy(&comm),
             size / MIB,
-            limit / MIB
+            limit / MIB,
+            self.machine.memory_in_use() / MIB
         ));
         let info = signal::SigInfo {
             signo: signal::SIGKILL,
@@ -354,8 +378,18 @@ impl Kernel {
         Some(pid)
     }
 
-    /// Set the run's limits: the kernel's own, and the writable layer's size in vfs.
+    /// (total, free) bytes of memory as sysinfo(2) and /proc/meminfo report them: the
+    /// container's limit (at most what wasm32 can address) and what of it exec has not
+    /// handed out as frames.
+    pub fn memory_figures(&self) -> (u64, u64) {
+        let total = self.limits.memory.min(4 * GIB);
+        (total, total.saturating_sub(self.machine.memory_in_use()))
+    }
+
+    /// Set the run's limits: the kernel's own, exec's frames, and the writable layer's
+    /// size in vfs.
     pub fn apply_limits(&mut self, limits: Limits) {
+        self.machine.set_memory_limit(limits.memory);
         self.fs.set_capacity(limits.disk);
         self.limits = limits;
     }
@@ -396,6 +430,7 @@ impl Kernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::process::ExitStatus;
     use crate::{Host, Stdio};
 
     /// A host that keeps the diagnostic lines.
@@ -420,14 +455,20 @@ mod tests {
         fn wait(&mut self, _: bool, _: Option<u64>, _: Vec<u32>) {}
     }
 
-    /// A process with `mib` MiB of committed heap (no pages: the OOM killer only reads
-    /// the memory map).
-    fn process(k: &mut Kernel, pid: Pid, mib: u64) -> Process {
+    /// A process with `mib` MiB of committed heap, of which `touched` MiB are written (have
+    /// frames).
+    fn process(k: &mut Kernel, pid: Pid, mib: u64, touched: u64) -> Process {
         let space = k.machine.space_new();
         let hart = k.machine.hart_new(space);
         let mut mm = MemoryMap::new(0x20000);
         let rw = Prot::READ | Prot::WRITE;
         mm.insert(0x100000, 0x100000 + mib * MIB, rw, VmaName::Heap);
+        k.machine.map(space, 0x100000, mib * MIB, rw).unwrap();
+        for page in 0..touched * MIB / 4096 {
+            k.machine
+                .write(space, 0x100000 + page * 4096, &[1])
+                .unwrap();
+        }
         Process {
             pid,
             ppid: 1,
@@ -473,19 +514,25 @@ mod tests {
             Box::new(Lines(lines.clone())),
         );
         // Init is the biggest, but another process goes first; the faulting one (3) is
-        // not the biggest of the rest.
-        let init = process(&mut k, 1, 300);
-        let big = process(&mut k, 2, 200);
-        let mut cur = process(&mut k, 3, 10);
+        // not the biggest of the rest, and neither is 4, whose large heap is untouched.
+        let init = process(&mut k, 1, 3, 3);
+        let big = process(&mut k, 2, 2, 2);
+        let mut cur = process(&mut k, 3, 1, 1);
+        let lazy = process(&mut k, 4, 500, 0);
         k.procs.insert(1, init);
         k.procs.insert(2, big);
-        assert_eq!(k.committed(&cur), 510 * MIB);
+        k.procs.insert(4, lazy);
+        assert_eq!(k.committed(&cur), 506 * MIB);
+        assert_eq!(k.machine.memory_in_use(), 6 * MIB);
         assert_eq!(k.oom(&mut cur), Some(2));
         assert_eq!(k.procs[&2].exit, Some(ExitStatus::Signal(signal::SIGKILL)));
         assert!(k.yield_now && cur.exit.is_none());
         assert_eq!(
             lines.borrow().as_slice(),
-            ["friscy: out of memory: killed process 2 (p2), 200 MiB committed; limit 1024 MiB"]
+            [
+                "friscy: out of memory: killed process 2 (p2), 2 MiB resident; \
+                 limit 2048 MiB, 6 MiB in use"
+            ]
         );
         // While the victim is dying, nobody else is killed: its memory is about to return.
         k.yield_now = false;
@@ -493,6 +540,7 @@ mod tests {
         assert!(k.yield_now);
         // Once it is gone, the faulting process itself, then init, are all that is left.
         k.procs.remove(&2);
+        k.procs.remove(&4);
         assert_eq!(k.oom(&mut cur), Some(3));
         assert_eq!(cur.exit, Some(ExitStatus::Signal(signal::SIGKILL)));
         assert_eq!(k.oom(&mut cur), Some(1));

@@ -200,10 +200,11 @@ impl Kernel {
                     progressed = true;
                 }
                 StopReason::Fault(f) if f.cause == FaultCause::OutOfMemory => {
-                    // No memory for a page this process touched: Linux's OOM killer. The
-                    // victim is the process that needed the page (the fault is not
-                    // retried); the rest of the container runs on.
-                    self.oom_kill(p);
+                    // No frame for a page this process touched (the memory limit, or the
+                    // host's memory): Linux's OOM killer picks the largest process
+                    // (limits.rs). Unless that is this one, the access is retried when it
+                    // runs again, once the victim's memory is back.
+                    self.oom(p);
                     progressed = true;
                 }
                 StopReason::Fault(f) => {
@@ -227,14 +228,6 @@ impl Kernel {
                 }
             }
         }
-    }
-
-    /// Kills `p` for want of memory, with one line on the diagnostic stream, as Linux's
-    /// OOM killer logs "Out of memory: Killed process N (comm)".
-    pub(crate) fn oom_kill(&mut self, p: &mut Process) {
-        let comm = String::from_utf8_lossy(&p.comm).into_owned();
-        self.report(&format!("out of memory: killed process {} ({comm})", p.pid));
-        p.exit = Some(ExitStatus::Signal(signal::SIGKILL));
     }
 
     /// A synchronous fault: to the guest's handler if it has one it does not block,

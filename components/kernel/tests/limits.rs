@@ -44,6 +44,29 @@ fn large_mappings_past_the_limit_fail_but_reservations_are_free() {
 }
 
 #[test]
+fn a_noreserve_mapping_costs_nothing_until_touched_then_the_oom_killer_takes_the_toucher() {
+    // 1900 MiB mapped under a 256 MiB limit: no commitment, no frames, even when read.
+    // The child that writes it all runs out of frames; the OOM killer takes it (the
+    // largest process that is not init), and the parent goes on.
+    let (status, out, err) = limits(&["noreserve", "1900"], &[("FRISCY_MEMORY", "256m")]);
+    assert_eq!(status, 0, "{out}{err}");
+    assert!(
+        out.contains("MAP_NORESERVE 1900 MiB: ok, reads 0, resident grew 0 MiB"),
+        "{out}"
+    );
+    assert!(
+        out.contains("child touching it: killed by signal 9"),
+        "{out}"
+    );
+    assert!(out.contains("parent after: ok"), "{out}");
+    assert!(
+        err.contains("out of memory: killed process 2 (limits)"),
+        "{err}"
+    );
+    assert_eq!(err.matches("out of memory").count(), 1, "{err}");
+}
+
+#[test]
 fn fork_fails_with_eagain_at_the_pids_limit_and_the_parent_survives() {
     let (status, out, err) = limits(&["pids", "200"], &[("FRISCY_PIDS_LIMIT", "50")]);
     assert_eq!(status, 0, "{out}{err}");

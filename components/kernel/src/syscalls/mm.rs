@@ -20,6 +20,7 @@ const MAP_PRIVATE: u64 = 0x02;
 const MAP_SHARED_VALIDATE: u64 = 0x03;
 const MAP_FIXED: u64 = 0x10;
 const MAP_ANONYMOUS: u64 = 0x20;
+const MAP_NORESERVE: u64 = 0x4000;
 const MAP_FIXED_NOREPLACE: u64 = 0x100000;
 
 fn prot_arg(v: u64) -> Result<Prot, Errno> {
@@ -121,7 +122,11 @@ pub fn sys_mmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         }
     };
     let end = start.checked_add(len).ok_or(Errno::ENOMEM)?;
-    k.mem_charge(p, limits::map_growth(&p.mm, start, end, prot))?;
+    // MAP_NORESERVE: no commitment (limits.rs); its pages still need frames when touched.
+    let noreserve = flags & MAP_NORESERVE != 0;
+    if !noreserve {
+        k.mem_charge(p, limits::map_growth(&p.mm, start, end, prot))?;
+    }
     // Shared mappings it replaces (MAP_FIXED) keep what they hold.
     k.shm_unmap(p.space, start, end);
     let shared = kind & MAP_SHARED != 0;
@@ -160,7 +165,7 @@ pub fn sys_mmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
                 }
                 k.machine
                     .write(p.space, start + done, &chunk)
-                    .map_err(|_| Errno::EFAULT)?;
+                    .map_err(super::fault_errno)?;
                 done += chunk.len() as u64;
             }
             k.machine
@@ -168,6 +173,9 @@ pub fn sys_mmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
                 .map_err(|_| Errno::ENOMEM)?;
             p.mm.protect(start, end, prot)?;
         }
+    }
+    if noreserve {
+        p.mm.set_noreserve(start, end);
     }
     Ok(start)
 }
