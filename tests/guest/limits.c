@@ -205,6 +205,10 @@ static int disk(const char *dir, long max_mib) {
         char c = 0;
         printf("write after unlink: %s\n", write(fd, &c, 1) < 0 ? strerrorname_np(errno) : "ok");
         close(fd);
+        // The last close frees it: df shows the space again.
+        statfs(dir, &s);
+        printf("round %d: after close: statfs free %ld MiB\n", round,
+               (long)(s.f_bavail * s.f_bsize / MIB));
     }
     return 0;
 }

@@ -394,12 +394,15 @@ impl Kernel {
         self.limits = limits;
     }
 
-    /// The writable layer is full: free the storage of unlinked files nobody has open any
-    /// more (vfs keeps them, not knowing about descriptors). `writing` is the inode being
+    /// Free the storage of unlinked files nobody has open any more (vfs keeps them, not
+    /// knowing about descriptors): when a write finds the writable layer full, and before
+    /// statfs reports its usage. `writing` is the inode being
     /// written, whose open file the caller holds borrowed. Returns the bytes freed.
     pub fn reclaim_space(&mut self, cur: &Process, writing: friscy_vfs::Ino) -> u64 {
         let mut open = vec![writing];
         for p in self.procs.values().chain(std::iter::once(cur)) {
+            // A removed working directory is still in use, as an open one is.
+            open.push(p.cwd);
             for (_, e) in p.fds.iter() {
                 if let Ok(f) = e.file.try_borrow()
                     && let crate::fd::FileKind::Inode(ino) = f.kind

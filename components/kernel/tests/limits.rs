@@ -98,6 +98,8 @@ fn the_writable_layer_fills_up_with_enospc_and_unlinked_files_free_it() {
     for round in 0..2 {
         let line = format!("round {round}: write: ENOSPC after 24 MiB; statfs free 0 MiB");
         assert!(out.contains(&line), "{out}");
+        let line = format!("round {round}: after close: statfs free 24 MiB");
+        assert!(out.contains(&line), "{out}");
     }
     // Unlinked but open: its space is still in use (as on Linux).
     assert!(out.contains("write after unlink: ENOSPC"), "{out}");

@@ -307,15 +307,23 @@ pub fn sys_statfs(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let ino = k.lookup_at(p, AT_FDCWD, &path, true)?;
     let kind = FileKind::Inode(ino);
     let f_type = k.fs_type_of(&kind);
-    let usage = k.fs.usage();
+    let usage = writable_layer_usage(k, p, ino);
     k.write_user(p, a[1], &encode_statfs(f_type, usage))?;
     Ok(0)
+}
+
+/// The writable layer's usage, after freeing unlinked files nobody has open (vfs keeps
+/// them until the kernel says; Linux frees them at the last close, so df after rm must
+/// not count them). `held` is an inode the caller has open.
+fn writable_layer_usage(k: &mut Kernel, p: &Process, held: friscy_vfs::Ino) -> friscy_vfs::Usage {
+    k.reclaim_space(p, held);
+    k.fs.usage()
 }
 
 pub fn sys_fstatfs(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let kind = p.fds.file(fd_arg(a[0]))?.borrow().kind.clone();
     let f_type = k.fs_type_of(&kind);
-    let usage = k.fs.usage();
+    let usage = writable_layer_usage(k, p, k.fs.root());
     k.write_user(p, a[1], &encode_statfs(f_type, usage))?;
     Ok(0)
 }
