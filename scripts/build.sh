@@ -30,7 +30,7 @@ export PATH="$HOME/.cargo/bin:$PATH"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/friscy/target}"
 B=build
 mkdir -p $B/guest $B/components $B/rootfs
-step() { printf '\033[1mbuild:\033[0m %s\n' "$*" >&2; }
+step() { printf '\033[1mbuild [%dm%02ds]:\033[0m %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 
 step "guest programs (riscv64-linux-gnu-gcc -static)"
 for src in tests/guest/*.c; do

@@ -15,7 +15,7 @@ WASM_TOOLS_VERSION=1.263.0
 CACHE="${FRISCY_CACHE:-$HOME/.cache/friscy}"
 export PATH="$HOME/.cargo/bin:$PATH"
 
-say() { printf 'setup: %s\n' "$*" >&2; }
+say() { printf 'setup [%dm%02ds]: %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*" >&2; }
 
 # --- Debian packages: the riscv64 cross compiler (guest programs), qemu (the oracle), a
 # registry server (friscy-pack's tests) and containerd (the shim's tests start their own).

@@ -40,21 +40,19 @@ fi
 echo "test: cargo test" >&2
 # The host's behaviour is tested end to end (tests/e2e.rs); `friscy serve` below.
 # FRISCY_FUZZ_WASM=1: exec's fuzzer also runs its programs on the wasm32 interpreter.
-FRISCY_FUZZ_WASM=1 cargo test --workspace --exclude friscy-host --exclude friscy-shim
-# The shim and the host link wasmtime: their unit tests (the shim's; the host's rootfs
-# cache and limits) reuse the release build scripts/build.sh made instead of compiling
-# wasmtime again in debug. (The shim's behaviour under a real containerd is
+FRISCY_FUZZ_WASM=1 cargo test --no-fail-fast --workspace --exclude friscy-host --exclude friscy-shim
+# The shim links wasmtime: its unit tests reuse the release build scripts/build.sh made
+# instead of compiling wasmtime again in debug. (Its behaviour under a real containerd is
 # tests/containerd.rs, above.)
 cargo test --release -p friscy-shim
-cargo test --quiet --release -p friscy-host
 echo "test: fuzz targets, ${FRISCY_FUZZ_SECONDS:-30} s each (scripts/fuzz.sh)" >&2
 scripts/fuzz.sh
 echo "test: exec's unit tests on wasm32 (under wasmtime)" >&2
 # exec also runs as wasm32, where usize has 32 bits (guest addresses once wrapped there).
 CARGO_TARGET_WASM32_WASIP2_RUNNER="wasmtime run" \
   cargo test --quiet --target wasm32-wasip2 -p friscy-exec --lib
-echo "test: friscy serve's path checks (release, sharing the host build's dependencies)" >&2
-cargo test --quiet --release -p friscy-host serve::
+echo "test: friscy's unit tests: serve's path checks, the rootfs cache, limits (release, sharing the host build's dependencies)" >&2
+cargo test --quiet --release -p friscy-host
 echo "test: friscy-pack --web sites under Node and in Chromium (web/test/run.sh)" >&2
 web/test/run.sh
 if [ "${FRISCY_REFERENCE_ALL:-0}" = 1 ]; then

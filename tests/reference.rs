@@ -14,7 +14,7 @@
 //! a `pass` case fails.
 //!
 //! Images: Alpine 3.20 (musl, busybox; $FRISCY_ALPINE_TAR or the shared fixture) and
-//! Debian trixie (glibc, bash, coreutils, python3, sqlite3; $FRISCY_DEBIAN_TAR or
+//! Debian trixie (glibc, bash, coreutils, python3, sqlite3, nodejs; $FRISCY_DEBIAN_TAR or
 //! scripts/debian-rootfs.sh's cache). A missing image or an unusable reference (not root,
 //! no binfmt_misc) makes the cases print SKIPPED with the reason.
 
@@ -238,6 +238,10 @@ cases! {
     pass debian_python_socketpair: Debian, py("import socket; a, b = socket.socketpair(); a.sendall(b'ping'); print(b.recv(10)); b.close(); print(a.recv(10))");
     pass debian_python_tcp_loopback: Debian, py("import socket, threading\ns = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()\ndef serve():\n    c, _ = s.accept(); c.sendall(c.recv(100).upper()); c.close()\nt = threading.Thread(target=serve); t.start()\nc = socket.create_connection(s.getsockname()); c.sendall(b'hello'); print(c.recv(100)); t.join()").net();
     pass debian_python_urllib_http: Debian, py("import threading, http.server, urllib.request\nclass H(http.server.BaseHTTPRequestHandler):\n    def do_GET(self):\n        self.send_response(200); self.end_headers(); self.wfile.write(b'hello ' + self.path.encode())\n    def log_message(self, *a): pass\ns = http.server.HTTPServer(('127.0.0.1', 0), H)\nthreading.Thread(target=s.serve_forever, daemon=True).start()\nprint(urllib.request.urlopen(f'http://127.0.0.1:{s.server_port}/x').read())\ns.shutdown()").net();
+    // --- Debian: Node.js (V8: a 128 MiB PROT_NONE cage at a hinted address, JIT code
+    // written at run time, worker threads, libuv's child processes and timers).
+    pass debian_node_basics: Debian, cmd(&["node", "-e", "console.log(1+1, [3,1,2].sort(), JSON.stringify({a:[1,'x']}), require('os').arch(), require('fs').readdirSync('/etc').includes('passwd')); setTimeout(() => console.log('timer'), 10); Promise.resolve(5).then(v => console.log('promise', v))"]);
+    pass debian_node_child_process: Debian, cmd(&["node", "-e", "const cp = require('child_process'); console.log(cp.execSync('echo hi from sh').toString().trim()); const r = cp.spawnSync('sh', ['-c', 'exit 3']); console.log(r.status)"]);
     pass debian_python_udp_echo: Debian, py("import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 0))\nc = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.sendto(b'ping', s.getsockname())\nd, a = s.recvfrom(100); s.sendto(d.upper(), a)\nprint(d, c.recv(100), a[0], c.getsockname()[1] == a[1])").net();
     pass debian_python_unix_server: Debian, py("import socket, os, stat, threading\ns = socket.socket(socket.AF_UNIX); s.bind('/tmp/sock'); s.listen()\nprint(stat.S_ISSOCK(os.stat('/tmp/sock').st_mode), s.getsockname())\ndef serve():\n    c, a = s.accept(); print('peer', repr(a)); c.sendall(c.recv(100)[::-1]); c.close()\nt = threading.Thread(target=serve); t.start()\nc = socket.socket(socket.AF_UNIX); c.connect('/tmp/sock'); print(c.getpeername())\nc.sendall(b'abcdef'); t.join(); print(c.recv(100), c.recv(100))\ntry:\n    s2 = socket.socket(socket.AF_UNIX); s2.bind('/tmp/sock')\nexcept OSError as e: print(e.errno)\ntry:\n    socket.socket(socket.AF_UNIX).connect('/tmp/nope')\nexcept OSError as e: print(e.errno)");
     pass debian_python_unix_dgram_abstract: Debian, py("import socket\na = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); a.bind('\\0friscy-test')\nb = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); b.bind('\\0friscy-peer')\nb.sendto(b'one', '\\0friscy-test'); b.sendto(b'two', '\\0friscy-test')\nprint(a.recvfrom(2), a.recvfrom(10))\nx, y = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET); x.send(b'msg1'); x.send(b'msg2'); print(y.recv(100), y.recv(2))");

@@ -1,8 +1,11 @@
 //! Loading a component: compiling it takes seconds, so the compiled code is kept in
 //! `$FRISCY_CACHE/compiled` (default `~/.cache/friscy/compiled`, or `/var/cache/friscy/compiled`
-//! without a home directory, as for a containerd shim), keyed by the component's bytes and
-//! our version and the engine's configuration, and later runs load it in milliseconds.
+//! without a home directory, as for a containerd shim), keyed by the component (its bytes,
+//! or for a file its path, size, mtime and inode, so a warm start reads nothing but the
+//! compiled code, which wasmtime maps), our version and the engine's configuration, and
+//! later runs load it in milliseconds.
 
+use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -25,34 +28,65 @@ fn cache_dir() -> Option<PathBuf> {
 
 /// Compile the component at `path`, or load it from the cache.
 pub fn load(engine: &Engine, path: &Path) -> Result<Component> {
+    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    let key = {
+        use std::os::unix::fs::MetadataExt;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        std::path::absolute(path)
+            .unwrap_or_else(|_| path.to_path_buf())
+            .hash(&mut h);
+        (
+            meta.len(),
+            meta.mtime(),
+            meta.mtime_nsec(),
+            meta.ino(),
+            meta.dev(),
+        )
+            .hash(&mut h);
+        key_of(engine, h)
+    };
+    if let Some(c) = cached(engine, &key) {
+        return Ok(c);
+    }
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    load_bytes(engine, &bytes, &path.display().to_string())
+    compile(engine, &bytes, &path.display().to_string(), &key)
 }
 
 /// Compile `bytes` (named `origin` in errors), or load them from the cache.
 pub fn load_bytes(engine: &Engine, bytes: &[u8], origin: &str) -> Result<Component> {
-    let key = {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        bytes.hash(&mut h);
-        env!("CARGO_PKG_VERSION").hash(&mut h);
-        // The engine's settings that change compiled code (epoch interruption for
-        // `--timeout`): each configuration has its own entry.
-        engine.precompile_compatibility_hash().hash(&mut h);
-        format!("{:016x}", h.finish())
-    };
-    let cache = cache_dir().map(|d| d.join(format!("{key}.cwasm")));
-    if let Some(cached) = &cache
-        && cached.exists()
-    {
-        // SAFETY: the file is one this program serialized with the same wasmtime build
-        // (the key covers the component bytes and our version) into our own cache
-        // directory, written whole and then renamed into place; wasmtime also checks its
-        // header for engine compatibility.
-        if let Ok(c) = unsafe { Component::deserialize_file(engine, cached) } {
-            return Ok(c);
-        }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    let key = key_of(engine, h);
+    if let Some(c) = cached(engine, &key) {
+        return Ok(c);
     }
+    compile(engine, bytes, origin, &key)
+}
+
+/// The cache key: what `h` holds about the component, our version, and the engine's
+/// settings that change compiled code (each configuration has its own entry).
+fn key_of(engine: &Engine, mut h: impl Hasher) -> String {
+    env!("CARGO_PKG_VERSION").hash(&mut h);
+    engine.precompile_compatibility_hash().hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
+/// The compiled component under `key`, if the cache has it.
+fn cached(engine: &Engine, key: &str) -> Option<Component> {
+    let cached = cache_dir()?.join(format!("{key}.cwasm"));
+    if !cached.exists() {
+        return None;
+    }
+    // SAFETY: the file is one this program serialized with the same wasmtime build (the
+    // key covers the component, our version and the engine's settings) into our own
+    // cache directory, written whole and then renamed into place; wasmtime also checks
+    // its header for engine compatibility.
+    unsafe { Component::deserialize_file(engine, &cached) }.ok()
+}
+
+/// Compile `bytes` and keep the result in the cache under `key`.
+fn compile(engine: &Engine, bytes: &[u8], origin: &str, key: &str) -> Result<Component> {
+    let cache = cache_dir().map(|d| d.join(format!("{key}.cwasm")));
     let component = Component::new(engine, bytes)
         .map_err(anyhow::Error::from)
         .with_context(|| format!("compiling {origin}"))?;

@@ -92,6 +92,11 @@ fn web_and_compose_are_exclusive() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let r = pack(&["x.tar", "--web", "--compose", "-o", "out"], &cache);
-    assert_eq!(r.status, Some(1));
-    assert!(r.stderr.contains("--compose and --web"), "{}", r.stderr);
+    // A usage error (clap's status 2) naming both options.
+    assert_eq!(r.status, Some(2), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("--web") && r.stderr.contains("--compose"),
+        "{}",
+        r.stderr
+    );
 }

@@ -48,5 +48,14 @@ int main(void) {
     T(msync(k, pg, 8));
     T(msync(k + 1, pg, MS_SYNC));
     T(msync(k, pg, MS_INVALIDATE));
+    // A high hint (V8 reserves its heap cage this way, far above the mmap base): when it is
+    // free it is honoured, and munmap/mprotect must accept the whole user range, not Sv39's.
+    char *h = mmap((void *)0x9084ec0000, 127 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    T(h);
+    T(mprotect(h + 64 * pg, pg, PROT_READ | PROT_WRITE));
+    h[64 * pg] = 'h';
+    printf("high hint: %c\n", h[64 * pg]);
+    T(munmap(h + 64 * pg, 63 * pg));
+    T(munmap(h, 64 * pg));
     return 0;
 }

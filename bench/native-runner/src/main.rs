@@ -122,6 +122,9 @@ impl Machine for Counting {
     fn resident(&mut self, space: SpaceId) -> u64 {
         self.inner.resident(space)
     }
+    fn flush_icache(&mut self, space: SpaceId) {
+        self.inner.flush_icache(space)
+    }
 }
 
 /// The host over std: stdio passed through, real clocks, /dev/urandom.

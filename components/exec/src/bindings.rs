@@ -202,6 +202,9 @@ impl wit::Guest for Exec {
     fn resident(space: u32) -> u64 {
         with(|m| m.resident(space))
     }
+    fn flush_icache(space: u32) {
+        with(|m| m.flush_icache(space))
+    }
 }
 
 export!(Exec);

@@ -167,6 +167,10 @@ pub trait Machine {
     /// Bytes of frames `space` refers to (its resident set; shared frames counted in
     /// full), for the OOM killer's choice and /proc's VmRSS.
     fn resident(&mut self, space: SpaceId) -> u64;
+    /// Drops every block decoded from the space: riscv_flush_icache. Stores through the
+    /// mapping code was fetched from invalidate it already; a store through another
+    /// mapping of the same frames (a shared object mapped twice) does not.
+    fn flush_icache(&mut self, space: SpaceId);
 }
 
 /// A memory object's id.
@@ -416,5 +420,9 @@ impl Machine for Machines {
 
     fn resident(&mut self, space: SpaceId) -> u64 {
         self.spaces.get_mut(space).mem.resident_pages() * crate::memory::PAGE_SIZE
+    }
+
+    fn flush_icache(&mut self, space: SpaceId) {
+        self.spaces.get_mut(space).code.flush();
     }
 }

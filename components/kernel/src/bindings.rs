@@ -632,6 +632,9 @@ mod imported {
         fn resident(&mut self, space: SpaceId) -> u64 {
             m::resident(space)
         }
+        fn flush_icache(&mut self, space: SpaceId) {
+            m::flush_icache(space)
+        }
     }
 
     pub struct ImportedFs;
@@ -704,6 +707,9 @@ mod imported {
         }
         fn create(&mut self, parent: Ino, name: &[u8], mode: u32, rdev: u64) -> Result<Ino, Errno> {
             fs::create(parent, name, mode, rdev).map_err(errno)
+        }
+        fn create_unlinked(&mut self, mode: u32) -> Result<Ino, Errno> {
+            fs::create_unlinked(mode).map_err(errno)
         }
         fn symlink(&mut self, parent: Ino, name: &[u8], target: &[u8]) -> Result<Ino, Errno> {
             fs::symlink(parent, name, target).map_err(errno)

@@ -26,6 +26,8 @@ pub enum ElfError {
     WrongArch(String),
     /// An ELF file whose headers are inconsistent or truncated.
     Corrupt(&'static str),
+    /// The headers reach past the bytes given (`parse_head`): this many are needed.
+    HeadTooShort(u64),
 }
 
 impl fmt::Display for ElfError {
@@ -34,6 +36,7 @@ impl fmt::Display for ElfError {
             ElfError::NotElf => write!(f, "not an ELF executable"),
             ElfError::WrongArch(what) => write!(f, "not a riscv64 executable ({what})"),
             ElfError::Corrupt(what) => write!(f, "corrupt ELF file: {what}"),
+            ElfError::HeadTooShort(n) => write!(f, "headers past the first {n} bytes read"),
         }
     }
 }
@@ -79,8 +82,14 @@ fn machine_name(m: u16) -> String {
 }
 
 impl Elf {
-    /// Parse the headers of `file` (the whole file, or at least its headers).
+    /// Parse the headers of `file` (the whole file).
     pub fn parse(file: &[u8]) -> Result<Elf, ElfError> {
+        Elf::parse_head(file, file.len() as u64)
+    }
+
+    /// Parse the headers from the first bytes of a file of `size` bytes (`head` must
+    /// hold the program header table: `HeadTooShort` says how much is needed when not).
+    pub fn parse_head(file: &[u8], size: u64) -> Result<Elf, ElfError> {
         if file.len() < 4 || &file[..4] != b"\x7fELF" {
             return Err(ElfError::NotElf);
         }
@@ -115,8 +124,11 @@ impl Elf {
         let end = phoff
             .checked_add(table_len)
             .ok_or(ElfError::Corrupt("program header table out of range"))?;
-        if end > file.len() as u64 || phnum == 0 {
+        if end > size || phnum == 0 {
             return Err(ElfError::Corrupt("program header table out of range"));
+        }
+        if end > file.len() as u64 {
+            return Err(ElfError::HeadTooShort(end));
         }
         let mut phdrs = Vec::with_capacity(phnum as usize);
         for i in 0..phnum as usize {
@@ -133,11 +145,7 @@ impl Elf {
                 if ph.filesz > ph.memsz {
                     return Err(ElfError::Corrupt("segment file size exceeds memory size"));
                 }
-                if ph
-                    .offset
-                    .checked_add(ph.filesz)
-                    .is_none_or(|e| e > file.len() as u64)
-                {
+                if ph.offset.checked_add(ph.filesz).is_none_or(|e| e > size) {
                     return Err(ElfError::Corrupt("segment extends past end of file"));
                 }
                 if ph.vaddr.checked_add(ph.memsz).is_none() {
@@ -166,8 +174,10 @@ impl Elf {
         let start = ph.offset as usize;
         let end = start
             .checked_add(ph.filesz as usize)
-            .filter(|&e| e <= file.len())
             .ok_or(ElfError::Corrupt("PT_INTERP out of range"))?;
+        if end > file.len() {
+            return Err(ElfError::HeadTooShort(end as u64));
+        }
         let path = &file[start..end];
         let path = path.split(|&b| b == 0).next().unwrap_or(path);
         if path.is_empty() {

@@ -19,6 +19,7 @@ pub mod loader;
 pub mod mm;
 pub mod mounts;
 mod namei;
+pub mod pagecache;
 mod perm;
 pub mod pipe;
 pub mod process;
@@ -89,6 +90,8 @@ pub struct Kernel {
     pub futexes: HashMap<FutexKey, VecDeque<FutexWaiter>>,
     /// MAP_SHARED memory objects and where they are mapped.
     pub shm: shm::SharedMemory,
+    /// Files' pages shared copy-on-write by private mappings (pagecache.rs).
+    pub page_cache: pagecache::PageCache,
     /// Input read from the host's stdin that no guest has consumed yet (poll looked ahead).
     pub stdin_buf: Vec<u8>,
     pub stdin_eof: bool,
@@ -147,6 +150,7 @@ impl Kernel {
             progress: 0,
             futexes: HashMap::new(),
             shm: Default::default(),
+            page_cache: Default::default(),
             stdin_buf: Vec::new(),
             stdin_eof: false,
             ttys,

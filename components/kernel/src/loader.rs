@@ -11,6 +11,17 @@ use crate::creds::{Creds, MAY_EXEC, Owner};
 use crate::elf::{self, Elf, ElfError};
 use crate::mm::{self, MemoryMap, VmaName, page_down, page_up};
 
+/// How much of an executable is read to find its headers (more only if they lie beyond).
+const HEAD_BYTES: u64 = 16 << 10;
+
+/// A file being executed: its inode and size, and its first bytes (the ELF and program
+/// headers, a `#!` line). Its segments are mapped from the page cache (pagecache.rs).
+pub struct ExecFile {
+    ino: Ino,
+    size: u64,
+    head: Vec<u8>,
+}
+
 /// Linux's BINPRM_BUF_SIZE bounds a `#!` line; nested interpreters stop at 4 levels.
 const SHEBANG_MAX: usize = 256;
 const SHEBANG_DEPTH: usize = 4;
@@ -160,14 +171,14 @@ impl Kernel {
         None
     }
 
-    /// Read a whole regular file that is to be executed by `creds`; its owner and mode
-    /// (for set-user-ID) come along.
+    /// Open a regular file that is to be executed by `creds` and read its first bytes
+    /// (headers, a `#!` line); its owner and mode (for set-user-ID) come along.
     fn read_executable(
         &mut self,
         creds: &Creds,
         cwd: Ino,
         path: &[u8],
-    ) -> Result<(Owner, Vec<u8>), ExecError> {
+    ) -> Result<(Owner, ExecFile), ExecError> {
         use friscy_abi::mode::{S_IFDIR, S_IFMT, S_IFREG};
         let ino = match self.lookup_as(creds, cwd, path, true) {
             Ok(ino) => ino,
@@ -192,19 +203,58 @@ impl Kernel {
         creds
             .permission(owner, MAY_EXEC)
             .map_err(|e| ExecError::Denied(path.to_vec(), e))?;
-        let mut data = Vec::with_capacity(st.size as usize);
-        while (data.len() as u64) < st.size {
-            let want = (st.size - data.len() as u64).min(1 << 20) as u32;
-            let chunk = self
-                .fs
-                .read(ino, data.len() as u64, want)
-                .map_err(|e| ExecError::Denied(path.to_vec(), e))?;
+        let mut file = ExecFile {
+            ino,
+            size: st.size,
+            head: Vec::new(),
+        };
+        self.read_head(&mut file, HEAD_BYTES)
+            .map_err(|e| ExecError::Denied(path.to_vec(), e))?;
+        Ok((owner, file))
+    }
+
+    /// Make `file.head` hold the file's first `upto` bytes (or all of a shorter file).
+    fn read_head(&mut self, file: &mut ExecFile, upto: u64) -> Result<(), Errno> {
+        let upto = upto.min(file.size);
+        while (file.head.len() as u64) < upto {
+            let at = file.head.len() as u64;
+            let want = (upto - at).min(1 << 20) as u32;
+            let chunk = self.fs.read(file.ino, at, want)?;
             if chunk.is_empty() {
+                // Shorter than stat said: the size is what could be read.
+                file.size = at;
                 break;
             }
-            data.extend_from_slice(&chunk);
+            file.head.extend_from_slice(&chunk);
         }
-        Ok((owner, data))
+        Ok(())
+    }
+
+    /// Parse `file`'s ELF headers (and PT_INTERP), reading further than the first bytes
+    /// if the headers lie beyond them.
+    fn parse_exec(
+        &mut self,
+        file: &mut ExecFile,
+        path: &[u8],
+    ) -> Result<(Elf, Option<Vec<u8>>), ExecError> {
+        let format = |e| ExecError::Format(path.to_vec(), e);
+        let denied = |e| ExecError::Denied(path.to_vec(), e);
+        for _ in 0..2 {
+            let elf = match Elf::parse_head(&file.head, file.size) {
+                Err(ElfError::HeadTooShort(n)) => {
+                    self.read_head(file, n).map_err(denied)?;
+                    continue;
+                }
+                r => r.map_err(format)?,
+            };
+            match elf.interp(&file.head) {
+                Err(ElfError::HeadTooShort(n)) => {
+                    self.read_head(file, n).map_err(denied)?;
+                }
+                r => return Ok((elf, r.map_err(format)?.map(<[u8]>::to_vec))),
+            }
+        }
+        Err(format(ElfError::Corrupt("headers out of range")))
     }
 
     /// Load `path` with `argv` and `envp` into a new address space and hart, as `creds`
@@ -222,7 +272,7 @@ impl Kernel {
         // Set-user-ID and set-group-ID count on the file execve was given, and Linux
         // ignores them on scripts (binfmt_script).
         let mut new_creds = creds.clone();
-        let script = file.starts_with(b"#!");
+        let script = file.head.starts_with(b"#!");
         new_creds.exec(if script {
             Owner { mode: 0, ..owner }
         } else {
@@ -230,12 +280,12 @@ impl Kernel {
         });
         // `#!interpreter [one argument]`: binfmt_script.
         let mut depth = 0;
-        while file.starts_with(b"#!") {
+        while file.head.starts_with(b"#!") {
             depth += 1;
             if depth > SHEBANG_DEPTH {
                 return Err(ExecError::Denied(path, Errno::ELOOP));
             }
-            let line = &file[2..file.len().min(SHEBANG_MAX)];
+            let line = &file.head[2..file.head.len().min(SHEBANG_MAX)];
             let line = line.split(|&b| b == b'\n').next().unwrap_or(line);
             let mut words = line
                 .splitn(2, |&b| b == b' ' || b == b'\t')
@@ -250,7 +300,7 @@ impl Kernel {
             new_argv.extend(argv.into_iter().skip(1));
             argv = new_argv;
             file = match self.read_executable(creds, cwd, &interp) {
-                Ok((_, data)) => data,
+                Ok((_, f)) => f,
                 Err(ExecError::NotFound(_)) => {
                     return Err(ExecError::InterpreterNotFound {
                         program: path,
@@ -261,15 +311,11 @@ impl Kernel {
             };
             path = interp;
         }
-        let exe = Elf::parse(&file).map_err(|e| ExecError::Format(path.clone(), e))?;
-        let interp = exe
-            .interp(&file)
-            .map_err(|e| ExecError::Format(path.clone(), e))?
-            .map(<[u8]>::to_vec);
+        let (exe, interp) = self.parse_exec(&mut file, &path)?;
         let interp_file = match &interp {
             None => None,
             Some(ip) => match self.read_executable(creds, cwd, ip) {
-                Ok((_, data)) => Some(data),
+                Ok((_, f)) => Some(f),
                 Err(ExecError::NotFound(_)) => {
                     return Err(ExecError::InterpreterNotFound {
                         program: path,
@@ -288,7 +334,7 @@ impl Kernel {
             &file,
             &exe,
             interp.as_deref(),
-            interp_file.as_deref(),
+            interp_file,
             &argv,
             envp,
         );
@@ -359,10 +405,10 @@ impl Kernel {
         &mut self,
         space: SpaceId,
         path: &[u8],
-        file: &[u8],
+        file: &ExecFile,
         exe: &Elf,
         interp_path: Option<&[u8]>,
-        interp_file: Option<&[u8]>,
+        interp_file: Option<ExecFile>,
         argv: &[Vec<u8>],
         envp: &[Vec<u8>],
     ) -> Result<(MemoryMap, u64, u64), ExecError> {
@@ -382,8 +428,8 @@ impl Kernel {
 
         let mut entry = main.entry;
         let mut base = 0;
-        if let (Some(ip), Some(idata)) = (interp_path, interp_file) {
-            let ielf = Elf::parse(idata).map_err(|e| ExecError::Format(ip.to_vec(), e))?;
+        if let (Some(ip), Some(mut ifile)) = (interp_path, interp_file) {
+            let (ielf, _) = self.parse_exec(&mut ifile, ip)?;
             let (ilo, ihi) = ielf.load_range();
             let span = page_up(ihi - page_down(ilo)).ok_or_else(oom)?;
             // load_elf_interp(): an ET_EXEC interpreter goes at its own link address
@@ -398,7 +444,7 @@ impl Kernel {
                 0
             };
             let loaded = self
-                .load_segments(space, &mut mm, idata, &ielf, ibias, ip)
+                .load_segments(space, &mut mm, &ifile, &ielf, ibias, ip)
                 .ok_or_else(oom)?;
             entry = loaded.entry;
             base = loaded.bias;
@@ -456,12 +502,76 @@ impl Kernel {
         Ok((mm, entry, sp))
     }
 
+    /// Map one PT_LOAD segment's file bytes at `bias` (writable for now), and zero the
+    /// rest of its last file page if the segment has a bss (binfmt_elf's padzero).
+    fn map_segment(
+        &mut self,
+        space: SpaceId,
+        file: &ExecFile,
+        ph: &elf::ProgramHeader,
+        bias: u64,
+    ) -> Option<()> {
+        if ph.filesz == 0 {
+            return Some(());
+        }
+        let vaddr = ph.vaddr.wrapping_add(bias);
+        let vstart = page_down(vaddr);
+        let file_end = page_up(vaddr.checked_add(ph.filesz)?)?;
+        let first = page_down(ph.offset) / PAGE_SIZE;
+        let pages = (file_end - vstart) / PAGE_SIZE;
+        // ELF requires p_vaddr and p_offset to agree modulo the page size; a file that
+        // breaks the rule is copied instead of mapped.
+        let cached = if vaddr % PAGE_SIZE == ph.offset % PAGE_SIZE {
+            self.page_cache(file.ino, first, first + pages).ok()?
+        } else {
+            None
+        };
+        match cached {
+            Some(c) => {
+                let n = c.pages.saturating_sub(first).min(pages);
+                self.machine
+                    .map_object(
+                        space,
+                        vstart,
+                        n * PAGE_SIZE,
+                        Prot::READ | Prot::WRITE,
+                        c.obj,
+                        first,
+                        false,
+                    )
+                    .ok()?;
+            }
+            None => {
+                let mut done = 0;
+                while done < ph.filesz {
+                    let want = (ph.filesz - done).min(1 << 20) as u32;
+                    let chunk = self.fs.read(file.ino, ph.offset + done, want).ok()?;
+                    if chunk.is_empty() {
+                        break;
+                    }
+                    self.machine.write(space, vaddr + done, &chunk).ok()?;
+                    done += chunk.len() as u64;
+                }
+            }
+        }
+        if ph.memsz > ph.filesz {
+            let from = vaddr + ph.filesz;
+            let to = file_end.min(page_up(vaddr.checked_add(ph.memsz)?)?);
+            if to > from {
+                self.machine
+                    .write(space, from, &vec![0; (to - from) as usize])
+                    .ok()?;
+            }
+        }
+        Some(())
+    }
+
     /// Map the PT_LOAD segments of one ELF file at `bias`.
     fn load_segments(
         &mut self,
         space: SpaceId,
         mm: &mut MemoryMap,
-        file: &[u8],
+        file: &ExecFile,
         elf: &Elf,
         bias: u64,
         name: &[u8],
@@ -472,21 +582,20 @@ impl Kernel {
             .filter(|p| p.p_type == elf::PT_LOAD)
             .collect();
         let (lo, hi) = elf.load_range();
+        // The bias is modular (a PIE linked high moves down), as Linux computes it.
         let start = page_down(lo.wrapping_add(bias));
         let end = page_up(hi.wrapping_add(bias))?;
         if end < start {
             return None;
         }
-        // Map the whole span writable to copy the file in, then give each segment its own
-        // protection and unmap the holes between segments.
+        // Reserve the whole span as zero pages, map each segment's file pages over it
+        // from the page cache (copy-on-write, as elf_map's MAP_PRIVATE), then give each
+        // segment its own protection and unmap the holes between segments.
         self.machine
             .map(space, start, end - start, Prot::READ | Prot::WRITE)
             .ok()?;
         for ph in &loads {
-            let data = &file[ph.offset as usize..(ph.offset + ph.filesz) as usize];
-            self.machine
-                .write(space, ph.vaddr.wrapping_add(bias), data)
-                .ok()?;
+            self.map_segment(space, file, ph, bias)?;
         }
         // Page ranges with their protection, in address order; where two segments share
         // pages, those pages get both protections.

@@ -388,6 +388,11 @@ impl Fs for Mounts {
         }
     }
 
+    fn create_unlinked(&mut self, mode: u32) -> Result<Ino, Errno> {
+        // Memory-backed: the image's filesystem, never a host directory.
+        self.lower.create_unlinked(mode)
+    }
+
     fn create(&mut self, parent: Ino, name: &[u8], mode: u32, rdev: u64) -> Result<Ino, Errno> {
         if self.host_node(parent).is_none() {
             return self.lower.create(parent, name, mode, rdev);

@@ -209,6 +209,11 @@ impl Kernel {
         self.shm_attach(space, start, end, prot, id, offset)
     }
 
+    /// Whether `ino` has MAP_SHARED mappings (whose pages this module owns).
+    pub fn shm_has_file(&self, ino: Ino) -> bool {
+        self.shm.files.contains_key(&ino)
+    }
+
     /// write(2) of `data` at `offset` to file `ino`: its shared mappings see it.
     pub fn shm_file_written(&mut self, ino: Ino, offset: u64, data: &[u8]) {
         let Some(obj) = self.shm.files.get(&ino).map(|id| &self.shm.objects[id]) else {

@@ -151,3 +151,13 @@ fn credentials_and_permission_checks_match_linux() {
     }
     same_as_linux("creds");
 }
+
+#[test]
+fn memfd_create_files_match_linux() {
+    same_as_linux("mem_memfd");
+}
+
+#[test]
+fn private_file_mappings_and_reexec_match_linux() {
+    same_as_linux("mem_filemap");
+}

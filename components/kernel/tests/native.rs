@@ -184,3 +184,19 @@ fn a_position_independent_program_linked_high_is_moved_down() {
     );
     assert_eq!(status, 7, "{err}");
 }
+
+/// Code written at run time and riscv_flush_icache (what V8 does). Expected values are
+/// Linux's, not qemu-user's: qemu does not see a store through a second mapping of code
+/// it has translated, and accepts any flags.
+#[test]
+fn code_written_at_run_time_runs_after_riscv_flush_icache() {
+    let prog = std::fs::read(guest("jit_code")).unwrap();
+    let (status, out, err) = run(&[("bin/jit_code", 0o755, prog)], &["/bin/jit_code"]);
+    assert_eq!(
+        out,
+        "flush = 0\nfirst: 42\nrewritten in place: 43\ndouble mapped: 7\n\
+         double mapped, rewritten: 8\nbad flags: -1 EINVAL\n",
+        "stderr: {err}"
+    );
+    assert_eq!(status, 0);
+}

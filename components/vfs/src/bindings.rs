@@ -192,6 +192,9 @@ impl wit::Guest for Component {
     fn create(parent: Ino, name: Vec<u8>, mode: u32, rdev: u64) -> Result<Ino, u16> {
         with(|v| v.create(parent, &name, mode, rdev))
     }
+    fn create_unlinked(mode: u32) -> Result<Ino, u16> {
+        with(|v| v.create_unlinked(mode))
+    }
     fn symlink(parent: Ino, name: Vec<u8>, target: Vec<u8>) -> Result<Ino, u16> {
         with(|v| v.symlink(parent, &name, &target))
     }

@@ -31,7 +31,7 @@ pub use source::{LowerLayer, RootfsSource, Tar};
 pub use tar::TarError;
 pub use tree::{Tree, TreeEntry, TreeError, TreeSource};
 
-use friscy_abi::mode::S_IFMT;
+use friscy_abi::mode::{S_IFMT, S_IFREG};
 use node::{Body, ROOT, Table};
 
 /// An inode number: stable for the life of the filesystem.
@@ -117,6 +117,9 @@ pub trait Fs {
     fn readlink(&mut self, node: Ino) -> Result<Vec<u8>, Errno>;
     /// Create a node of the type in `mode`'s S_IFMT bits (0 means a regular file).
     fn create(&mut self, parent: Ino, name: &[u8], mode: u32, rdev: u64) -> Result<Ino, Errno>;
+    /// A regular file with no name (nlink 0): memfd_create(2)'s memory-backed file. It
+    /// lives as long as the kernel holds it, like any unlinked file that is still open.
+    fn create_unlinked(&mut self, mode: u32) -> Result<Ino, Errno>;
     fn symlink(&mut self, parent: Ino, name: &[u8], target: &[u8]) -> Result<Ino, Errno>;
     fn link(&mut self, node: Ino, parent: Ino, name: &[u8]) -> Result<(), Errno>;
     /// unlink(2), or rmdir(2) when `dir` is true.
@@ -380,6 +383,17 @@ impl<L: LowerLayer> Fs for Vfs<L> {
         let now = self.now();
         self.generation += 1;
         self.table.create(parent, name, mode, rdev, now)
+    }
+
+    fn create_unlinked(&mut self, mode: u32) -> Result<Ino, Errno> {
+        let now = self.now().unwrap_or_default();
+        self.generation += 1;
+        let node = node::Node::new(
+            S_IFREG | (mode & 0o7777),
+            Body::File(file::FileData::default()),
+            now,
+        );
+        Ok(self.table.alloc(node))
     }
 
     fn symlink(&mut self, parent: Ino, name: &[u8], target: &[u8]) -> Result<Ino, Errno> {

@@ -151,6 +151,8 @@ impl Kernel {
                 let n = self.fs.write(*ino, offset, data)?;
                 // Shared mappings of the file see what was written (shm.rs).
                 self.shm_file_written(*ino, offset, &data[..n as usize]);
+                // So do private ones, in the pages they have not copied yet.
+                self.page_cache_written(*ino, offset, &data[..n as usize]);
                 Ok(n as u64)
             }
             // /proc files served here have no write operation.
@@ -432,7 +434,7 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 }
 
 /// The end of open(2): a description for `what`, at the lowest free descriptor.
-fn install(
+pub(crate) fn install(
     k: &mut Kernel,
     p: &mut Process,
     dirfd: i32,

@@ -146,32 +146,22 @@ pub fn sys_mmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             k.shm_map_file(p.space, start, end, prot, ino, offset)?;
         }
         Some((ino, _)) => {
-            // A private file mapping is a copy of the file's bytes; past EOF reads zero.
-            map_region(
-                &mut *k.machine,
-                p.space,
-                &mut p.mm,
-                start,
-                end,
-                Prot::READ | Prot::WRITE,
-                name,
-            )?;
-            let mut done = 0u64;
-            while done < len {
-                let chunk =
-                    k.fs.read(ino, offset + done, (len - done).min(1 << 20) as u32)?;
-                if chunk.is_empty() {
-                    break;
+            // A private file mapping: the file's pages from the page cache, copy-on-write;
+            // past EOF, zero pages (Linux would raise SIGBUS on whole pages past EOF).
+            map_region(&mut *k.machine, p.space, &mut p.mm, start, end, prot, name)?;
+            let first = offset / PAGE_SIZE;
+            let want = len / PAGE_SIZE;
+            match k.page_cache(ino, first, first + want)? {
+                Some(c) => {
+                    let n = c.pages.saturating_sub(first).min(want);
+                    if n > 0 {
+                        k.machine
+                            .map_object(p.space, start, n * PAGE_SIZE, prot, c.obj, first, false)
+                            .map_err(|_| Errno::ENOMEM)?;
+                    }
                 }
-                k.machine
-                    .write(p.space, start + done, &chunk)
-                    .map_err(super::fault_errno)?;
-                done += chunk.len() as u64;
+                None => copy_file(k, p, ino, offset, start, len, prot)?,
             }
-            k.machine
-                .protect(p.space, start, len, prot)
-                .map_err(|_| Errno::ENOMEM)?;
-            p.mm.protect(start, end, prot)?;
         }
     }
     if noreserve {
@@ -180,9 +170,41 @@ pub fn sys_mmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     Ok(start)
 }
 
-/// The top of a riscv64 user address space with Sv39 paging (256 GiB), which munmap and
-/// mprotect check ranges against, as Linux does with TASK_SIZE.
-pub const TASK_SIZE: u64 = 1 << 38;
+/// A private mapping of a file with MAP_SHARED mappings (whose pages shm.rs owns): a
+/// copy of the file's bytes as they are now.
+fn copy_file(
+    k: &mut Kernel,
+    p: &mut Process,
+    ino: friscy_vfs::Ino,
+    offset: u64,
+    start: u64,
+    len: u64,
+    prot: Prot,
+) -> Result<(), Errno> {
+    k.machine
+        .protect(p.space, start, len, Prot::READ | Prot::WRITE)
+        .map_err(|_| Errno::ENOMEM)?;
+    let mut done = 0u64;
+    while done < len {
+        let chunk =
+            k.fs.read(ino, offset + done, (len - done).min(1 << 20) as u32)?;
+        if chunk.is_empty() {
+            break;
+        }
+        k.machine
+            .write(p.space, start + done, &chunk)
+            .map_err(super::fault_errno)?;
+        done += chunk.len() as u64;
+    }
+    k.machine
+        .protect(p.space, start, len, prot)
+        .map_err(|_| Errno::ENOMEM)?;
+    Ok(())
+}
+
+/// munmap and mprotect check ranges against the top of the user address space (Sv48,
+/// where mmap hints may place mappings), as Linux does with TASK_SIZE.
+pub use crate::mm::TASK_SIZE;
 
 pub fn sys_munmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (addr, len) = (a[0], a[1]);

@@ -3,8 +3,9 @@
 //! number when tracing).
 
 use super::{
-    Args, SysResult, attr, creds, descriptors, epoll, fs, futex, hwprobe, info, lock, mm, names,
-    poll, process, remap, signal, socket, splice, stat, sync, time, timerfd, transfer, usage,
+    Args, SysResult, attr, creds, descriptors, epoll, fs, futex, hwprobe, icache, info, lock,
+    memfd, mm, names, poll, process, remap, signal, socket, splice, stat, sync, time, timerfd,
+    transfer, usage,
 };
 use crate::{Kernel, Process};
 
@@ -176,19 +177,21 @@ syscall_table! {
     216 mremap => Some(remap::sys_mremap), Partial("a MAP_SHARED mapping cannot be moved or grown (ENOMEM)");
     220 clone => Some(process::sys_clone), Partial("CLONE_VM only with CLONE_THREAD or CLONE_VFORK; no namespaces");
     221 execve => Some(process::sys_execve), Full;
-    222 mmap => Some(mm::sys_mmap), Partial("MAP_SHARED is shared between processes by copying at context switch (shm.rs); two shared mappings of one file in one process are not coherent with each other");
+    222 mmap => Some(mm::sys_mmap), Partial("a shared file mapping's pages reach the file on msync, munmap and exit (read(2) sees them at once); ftruncate does not take pages past a mapped file's new end away (no SIGBUS)");
     226 mprotect => Some(mm::sys_mprotect), Full;
     227 msync => Some(remap::sys_msync), Full;
     233 madvise => Some(mm::sys_madvise), Partial("advice only; MADV_DONTNEED zeroes private pages");
     242 accept4 => Some(socket::sys_accept4), Full;
     243 recvmmsg => Some(socket::sys_recvmmsg), Partial("the timeout also bounds the waits (Linux looks at it only after each message)");
     258 riscv_hwprobe => Some(hwprobe::sys_riscv_hwprobe), Full;
+    259 riscv_flush_icache => Some(icache::sys_riscv_flush_icache), Full;
     260 wait4 => Some(process::sys_wait4), Partial("rusage is zero");
     261 prlimit64 => Some(process::sys_prlimit64), Partial("own process only");
     267 syncfs => Some(sync::sys_syncfs), Full;
     269 sendmmsg => Some(socket::sys_sendmmsg), Full;
     276 renameat2 => Some(names::sys_renameat2), Partial("no RENAME_WHITEOUT (EINVAL)");
     278 getrandom => Some(info::sys_getrandom), Full;
+    279 memfd_create => Some(memfd::sys_memfd_create), Partial("no sealing (F_ADD_SEALS, F_GET_SEALS are EINVAL); no MFD_HUGETLB (ENOENT)");
     285 copy_file_range => Some(splice::sys_copy_file_range), Full;
     286 preadv2 => Some(transfer::sys_preadv2), Full;
     287 pwritev2 => Some(transfer::sys_pwritev2), Full;

@@ -221,6 +221,8 @@ fn signature(name: &str) -> Option<(&'static [Arg], Ret)> {
         "msync" => &[Ptr, UDec, Hex],
         "madvise" => &[Ptr, UDec, Dec],
         "riscv_hwprobe" => &[Ptr, UDec, UDec, Ptr, Hex],
+        "riscv_flush_icache" => &[Ptr, Ptr, Hex],
+        "memfd_create" => &[Path, Hex],
         "getrandom" => &[Ptr, UDec, Hex],
         "rseq" => &[Ptr, UDec, Hex, Hex],
         _ => return None,

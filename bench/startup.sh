@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Start-up benchmark (issue 17): how long a short command takes from nothing to exit,
+# under the native host (`friscy run IMAGE`), under the plain wasmtime CLI (a sealed
+# component made by friscy-pack --compose), and under qemu-user in a chroot of the same
+# image (binfmt_misc, as scripts/reference.sh sets it up), all in one run; warm (every
+# cache filled) and cold (the kernel's page cache dropped and friscy's caches emptied).
+#
+#   bench/startup.sh [--runs N]     # needs scripts/build.sh, both fixtures, root, hyperfine
+#
+# Prints mean seconds per engine and the ratios friscy/qemu, plus the peak RSS of
+# `/bin/true` from the Debian sealed component. The packed components are kept in
+# $FRISCY_CACHE/bench-startup (re-packed when the image or friscy-pack changes).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=10
+[ "${1:-}" = --runs ] && runs=$2
+cache="${FRISCY_CACHE:-$HOME/.cache/friscy}"
+work="$cache/bench-startup"
+mkdir -p "$work"
+alpine_gz="${FRISCY_ALPINE_TAR:-../shared/fixtures/alpine-minirootfs-3.20.3-riscv64.tar.gz}"
+debian="${FRISCY_DEBIAN_TAR:-$(scripts/debian-rootfs.sh 2>/dev/null | tail -1)}"
+[ -e "$alpine_gz" ] || { echo "bench: no Alpine image at $alpine_gz (set FRISCY_ALPINE_TAR)" >&2; exit 1; }
+[ -e "$debian" ] || { echo "bench: no Debian image (scripts/debian-rootfs.sh)" >&2; exit 1; }
+command -v hyperfine >/dev/null || { echo "bench: needs hyperfine (apt-get install hyperfine)" >&2; exit 1; }
+[ -x build/friscy ] && [ -x build/friscy-pack ] || { echo "bench: run scripts/build.sh first" >&2; exit 1; }
+scripts/reference.sh --check "$alpine_gz" >/dev/null # binfmt_misc for riscv64, flag F
+export PATH="$HOME/.cargo/bin:$PATH"
+
+# The images as chroot trees (for qemu) and as sealed components (for wasmtime run).
+prepare() { # name image
+  local name=$1 image=$2 stamp
+  stamp=$(stat -c '%s %Y' "$image" build/friscy-pack | sha256sum | cut -c1-16)
+  if [ "$(cat "$work/$name.stamp" 2>/dev/null)" != "$stamp" ]; then
+    echo "bench: preparing $name (chroot tree and sealed component; once)" >&2
+    rm -rf "$work/$name.root" && mkdir -p "$work/$name.root"
+    tar -xf "$image" -C "$work/$name.root"
+    build/friscy-pack "$image" --compose -o "$work/$name.wasm" >/dev/null
+    wasmtime run "$work/$name.wasm" -- /bin/true >/dev/null 2>&1 || true # compile once
+    echo "$stamp" >"$work/$name.stamp"
+  fi
+}
+prepare alpine "$alpine_gz"
+prepare debian "$debian"
+
+# Mean seconds of a command over $runs runs (after one warm-up unless cold).
+mean() { # cold(0/1) command...
+  local cold=$1; shift
+  local prep=() json="$work/h.json" n=$runs
+  if [ "$cold" = 1 ]; then
+    # Empty caches: the kernel's page cache, friscy's compiled components and unpacked
+    # rootfs tars, wasmtime's compiled code. Each run then compiles: fewer runs.
+    prep=(--prepare "sync; echo 3 > /proc/sys/vm/drop_caches; rm -rf '$cache/compiled' '$cache/rootfs' '$HOME/.cache/wasmtime'")
+    n=3
+  else
+    prep=(--warmup 2)
+  fi
+  hyperfine -N --runs "$n" "${prep[@]}" --export-json "$json" -- "$(printf '%q ' "$@")" >/dev/null 2>&1 \
+    || { echo "bench: failed: $*" >&2; exit 1; }
+  python3 -c 'import json,sys; print("%.4f" % json.load(open(sys.argv[1]))["results"][0]["mean"])' "$json"
+}
+
+row() { # label cold image-name image command...
+  local label=$1 cold=$2 name=$3 image=$4; shift 4
+  local f w q
+  f=$(mean "$cold" build/friscy run "$image" "$@")
+  w=$(mean "$cold" wasmtime run "$work/$name.wasm" -- "$@")
+  q=$(mean "$cold" chroot "$work/$name.root" "$@")
+  printf '%-32s %9s %9s %9s %7s %7s\n' "$label" "$f" "$w" "$q" \
+    "$(awk -v a="$f" -v b="$q" 'BEGIN { printf "%.2f", a / b }')" \
+    "$(awk -v a="$w" -v b="$q" 'BEGIN { printf "%.2f", a / b }')"
+}
+
+printf '%-32s %9s %9s %9s %7s %7s\n' "workload" "friscy s" "wasmtime" "qemu s" "fr/q" "wt/q"
+for cold in 0 1; do
+  tag=$([ $cold = 1 ] && echo cold || echo warm)
+  row "alpine busybox true ($tag)" $cold alpine "$alpine_gz" /bin/true
+  row "debian /bin/true ($tag)" $cold debian "$debian" /bin/true
+  row "debian python3 -c pass ($tag)" $cold debian "$debian" python3 -c pass
+done
+rss=$(/usr/bin/time -f %M wasmtime run "$work/debian.wasm" -- /bin/true 2>&1 >/dev/null | tail -1)
+echo "peak RSS, /bin/true from the Debian sealed component under wasmtime run: $((rss / 1024)) MB"

@@ -1,0 +1,88 @@
+// mem_filemap: private file mappings (what execve and ld.so make): copy-on-write between
+// two mappings of one file, later write(2)s seen in pages not yet copied, a file rewritten
+// and run again, mappings past EOF, and a truncated file mapped anew.
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void fill(int fd, char c, long off, long n) {
+    char buf[4096];
+    memset(buf, c, sizeof buf);
+    for (long done = 0; done < n; done += sizeof buf)
+        pwrite(fd, buf, n - done < (long)sizeof buf ? n - done : (long)sizeof buf, off + done);
+}
+
+static int run(const char *path) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(path, path, "--child", (char *)0);
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    return WEXITSTATUS(st);
+}
+
+static const char marker[] = "friscy-marker-A";
+
+// Copy /proc/self/exe to `path` (O_TRUNC over the old copy), the marker's last letter
+// turned into 'B' if `patch`.
+static void copy_self(const char *path, int patch) {
+    static char buf[4 << 20];
+    int in = open("/proc/self/exe", O_RDONLY);
+    ssize_t len = 0, n;
+    while ((n = read(in, buf + len, sizeof buf - len)) > 0)
+        len += n;
+    close(in);
+    if (patch) {
+        char *m = memmem(buf, len, marker, sizeof marker - 1);
+        if (m)
+            m[sizeof marker - 2] = 'B';
+    }
+    int out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0755);
+    write(out, buf, len);
+    close(out);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--child") == 0)
+        return ((volatile const char *)marker)[sizeof marker - 2] == 'A' ? 3 : 4;
+    long pg = 4096;
+    const char *dir = argc > 1 ? argv[1] : "/tmp";
+    char path[256];
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/filemap", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    fill(fd, 'A', 0, 3 * pg);
+    char *a = mmap(NULL, 3 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    char *b = mmap(NULL, 3 * pg, PROT_READ, MAP_PRIVATE, fd, 0);
+    a[0] = 'x';
+    char c;
+    pread(fd, &c, 1, 0);
+    printf("a[0]=%c b[0]=%c file[0]=%c\n", a[0], b[0], c);
+    // A write(2) after mapping: pages no mapping copied yet show it.
+    fill(fd, 'C', pg, 10);
+    printf("after write: a[pg]=%c b[pg]=%c a[0]=%c\n", a[pg], b[pg], a[0]);
+    // Appended bytes: a new mapping sees them, past EOF in the last page reads zero.
+    fill(fd, 'D', 3 * pg, 100);
+    char *d = mmap(NULL, 5 * pg, PROT_READ, MAP_PRIVATE, fd, 0);
+    printf("new map: d[3pg]=%c d[3pg+100]=%d\n", d[3 * pg], d[3 * pg + 100]);
+    ftruncate(fd, pg);
+    char *e = mmap(NULL, pg, PROT_READ, MAP_PRIVATE, fd, 0);
+    printf("truncated: e[0]=%c e[10]=%c\n", e[0], e[10]);
+    close(fd);
+
+    // This program copied, run, then rewritten in place with one byte of its data changed
+    // and run again: the second run must see the new bytes, not pages cached from the first.
+    snprintf(path, sizeof path, "%s/self", dir);
+    for (int i = 0; i < 2; i++) {
+        copy_self(path, i == 1);
+        printf("run %d: %d\n", i, run(path));
+    }
+    return 0;
+}
