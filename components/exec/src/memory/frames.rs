@@ -61,6 +61,24 @@ impl Default for Frames {
     }
 }
 
+/// The host allocation of one chunk of frames.
+fn chunk_layout() -> Layout {
+    Layout::from_size_align(CHUNK_FRAMES * FRAME_SIZE, FRAME_SIZE).expect("chunk layout")
+}
+
+impl Drop for Frames {
+    fn drop(&mut self) {
+        // Every address space holds the `Physical` these frames belong to (an `Rc`), so
+        // nothing refers to them any more. A process that makes many machines (a test
+        // harness, the fuzzers) would otherwise keep every chunk it ever had.
+        for chunk in self.chunks.drain(..) {
+            // SAFETY: each chunk came from `alloc_zeroed` with `chunk_layout()` in `grow`
+            // and is freed once, here.
+            unsafe { std::alloc::dealloc(chunk.as_ptr(), chunk_layout()) };
+        }
+    }
+}
+
 impl Frames {
     pub fn new() -> Frames {
         let mut f = Frames {
@@ -83,8 +101,7 @@ impl Frames {
 
     /// Adds a chunk of fresh (zeroed) frames to the free list.
     fn grow(&mut self) -> Result<(), OutOfFrames> {
-        let layout =
-            Layout::from_size_align(CHUNK_FRAMES * FRAME_SIZE, FRAME_SIZE).expect("chunk layout");
+        let layout = chunk_layout();
         // SAFETY: the layout has a non-zero size. A null return (the host refused memory)
         // is an error, not an abort, which is the point of allocating frames by hand.
         let ptr = NonNull::new(unsafe { alloc_zeroed(layout) }).ok_or(OutOfFrames)?;
