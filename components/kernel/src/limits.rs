@@ -49,6 +49,7 @@ use crate::{Kernel, signal};
 
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
+const PAGE: u64 = 4096;
 
 /// Guest memory when `FRISCY_MEMORY` is unset (the native host uses the smaller of this
 /// and a quarter of the host's RAM). A component cannot see the host's RAM; what bounds
@@ -324,6 +325,21 @@ impl Kernel {
     /// is the victim, SIGKILL is pending for it. Otherwise the faulting access is retried
     /// when `cur` runs again.
     pub fn oom(&mut self, cur: &mut Process) -> Option<Pid> {
+        let in_use = self.machine.memory_in_use();
+        if in_use.saturating_add(PAGE) <= self.limits.memory {
+            // No frame below the limit: the host's memory ran out first (`wasmtime run -W
+            // max-memory-size`, the native host's store limit), and exec keeps what it has.
+            // That is the container's memory from now on, so commitments past it get
+            // ENOMEM instead of more OOM kills.
+            self.report(&format!(
+                "out of memory at {} MiB, below the limit of {} MiB: the host has no more; \
+                 the limit is now {} MiB",
+                in_use / MIB,
+                self.limits.memory / MIB,
+                in_use / MIB
+            ));
+            self.limits.memory = in_use;
+        }
         // Killed (SIGKILL sets `exit`) but not ended yet: its memory is about to return.
         let dying = |p: &Process| p.exit.is_some() && !p.is_zombie();
         let gone = |p: &Process| p.exit.is_some() || p.is_zombie();
@@ -527,6 +543,8 @@ mod tests {
         k.procs.insert(4, lazy);
         assert_eq!(k.committed(&cur), 506 * MIB);
         assert_eq!(k.machine.memory_in_use(), 6 * MIB);
+        // The frames are all there may be (a touched page found none).
+        k.limits.memory = 6 * MIB;
         assert_eq!(k.oom(&mut cur), Some(2));
         assert_eq!(k.procs[&2].exit, Some(ExitStatus::Signal(signal::SIGKILL)));
         assert!(k.yield_now && cur.exit.is_none());
@@ -534,7 +552,7 @@ mod tests {
             lines.borrow().as_slice(),
             [
                 "friscy: out of memory: killed process 2 (p2), 2 MiB resident; \
-                 limit 2048 MiB, 6 MiB in use"
+                 limit 6 MiB, 6 MiB in use"
             ]
         );
         // While the victim is dying, nobody else is killed: its memory is about to return.
@@ -547,6 +565,29 @@ mod tests {
         assert_eq!(k.oom(&mut cur), Some(3));
         assert_eq!(cur.exit, Some(ExitStatus::Signal(signal::SIGKILL)));
         assert_eq!(k.oom(&mut cur), Some(1));
+    }
+
+    #[test]
+    fn running_out_below_the_limit_makes_what_there_is_the_limit() {
+        // A host that gave exec less than the limit (wasmtime's -W max-memory-size): the
+        // OOM killer acts, and the limit comes down to what exec holds, so commitments
+        // past it get ENOMEM from then on.
+        let lines = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let vfs = friscy_vfs::Vfs::new(vec![0u8; 1024]).unwrap();
+        let mut k = Kernel::new(
+            Box::new(friscy_exec::Machines::new()),
+            Box::new(vfs),
+            Box::new(Lines(lines.clone())),
+        );
+        let mut cur = process(&mut k, 3, 4, 3);
+        assert_eq!(k.oom(&mut cur), Some(3));
+        assert_eq!(k.limits.memory, 3 * MIB);
+        assert_eq!(
+            lines.borrow()[0],
+            "friscy: out of memory at 3 MiB, below the limit of 2048 MiB: the host has no \
+             more; the limit is now 3 MiB"
+        );
+        assert_eq!(k.mem_charge(&cur, MIB), Err(Errno::ENOMEM));
     }
 
     #[test]
