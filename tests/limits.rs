@@ -66,6 +66,40 @@ fn a_memory_hog_gets_enomem_and_exits_by_itself_under_wasmtime() {
 }
 
 #[test]
+fn a_small_wasmtime_memory_ends_in_the_oom_killer_not_an_abort() {
+    // No FRISCY_MEMORY below wasmtime's -W max-memory-size: exec's memory runs out first.
+    // The process that needed the page is killed (status 137 for a lone process 1), the
+    // limit comes down to what there is, and nothing aborts.
+    let r = wasmtime_with(
+        &["-W", "max-memory-size=268435456"],
+        &[],
+        &["/bin/limits", "mem", "32"],
+    );
+    assert_eq!(r.status, Some(137), "{}\n{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("below the limit of 2048 MiB: the host has no more")
+            && r.stderr
+                .contains("out of memory: killed process 1 (limits)")
+            && !r.stderr.contains("backtrace"),
+        "{}",
+        r.stderr
+    );
+    // With another process to blame, the container goes on.
+    let r = wasmtime_with(
+        &["-W", "max-memory-size=268435456"],
+        &[],
+        &["/bin/limits", "noreserve", "1900"],
+    );
+    let out = ok(&r);
+    assert!(
+        out.contains("child touching it: killed by signal 9"),
+        "{out}"
+    );
+    assert!(out.contains("parent after: ok"), "{out}");
+}
+
+#[test]
 fn a_memory_hog_in_the_native_host_gets_enomem() {
     // --memory, and the same limit as a variable (what the option becomes).
     for opts in [&["--memory", "256m"][..], &["-e", "FRISCY_MEMORY=256m"]] {
