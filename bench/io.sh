@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # I/O benchmarks (issue 13): pipes, file copies, fork, TCP, an HTTP server and an archive,
-# each in the same run under friscy (the native host, `build/friscy run`: the composed
-# component under wasmtime), under friscy with the fused build (`--component
-# build/friscy-fused-open.wasm`: the same kernel with exec, vfs and net linked in, so no
-# bytes cross components) and under the Linux reference (qemu-riscv64-static in a chroot,
+# each in the same run under friscy composed (`build/friscy run --component
+# build/friscy-open.wasm`: kernel, exec, vfs and net as separate components under
+# wasmtime), under friscy fused (`build/friscy-fused-open.wasm`, what `friscy run` runs by
+# default: the same kernel with exec, vfs and net linked in, so no bytes cross
+# components) and under the Linux reference (qemu-riscv64-static in a chroot,
 # scripts/reference.sh). Prints each workload's rate on all three and friscy/qemu (the
 # issue's target: at least 0.5 on every row).
 #
@@ -44,7 +45,7 @@ want() {
 }
 
 # The engines: run IMAGE [friscy options] -- ARGV.
-friscy() { local image=$1; shift; build/friscy run --rootfs "$image" "$@"; }
+friscy() { local image=$1; shift; build/friscy run --component build/friscy-open.wasm --rootfs "$image" "$@"; }
 fused() { local image=$1; shift; build/friscy run --component build/friscy-fused-open.wasm --rootfs "$image" "$@"; }
 qemu() {
   local image=$1; shift

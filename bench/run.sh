@@ -72,6 +72,7 @@ if [ $WASM = 1 ]; then
     cargo build --quiet --target wasm32-wasip2 --release -p friscy-rootfs
   cp "$HOME/.cache/friscy/bench-target/wasm32-wasip2/release/friscy_rootfs.wasm" $OUT/rootfs.wasm
   wac compose -o $OUT/friscy-bench.wasm --dep friscy:open=build/friscy-open.wasm \
+    --dep friscy:console=build/components/console-wasi.wasm \
     --dep friscy:rootfs=$OUT/rootfs.wasm compose/friscy-sealed.wac >/dev/null
 fi
 

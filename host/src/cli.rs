@@ -143,7 +143,7 @@ pub struct RunArgs {
     /// The image, as an option (then every argument is the command)
     #[arg(long, value_name = "IMAGE")]
     pub rootfs: Option<String>,
-    /// The open friscy component to run (default: friscy-open.wasm beside friscy)
+    /// The open friscy component to run (default: friscy-fused-open.wasm beside friscy)
     #[arg(long, value_name = "FILE")]
     pub component: Option<PathBuf>,
     /// The image (with --rootfs, the command's first word)

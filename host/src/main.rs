@@ -95,11 +95,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// The open component: `--component`, `$FRISCY_COMPONENT`, or `friscy-open.wasm` next to
-/// this executable (where `scripts/build.sh` puts both). With `--proxy` the default is
-/// `friscy-relay-open.wasm` there, and with a root filesystem directory
-/// `friscy-dir-open.wasm`; `$FRISCY_COMPONENT` is ignored for both: it names the tar
-/// build, which imports neither the transport nor the tree.
+/// The open component: `--component`, `$FRISCY_COMPONENT`, or the fused build
+/// `friscy-fused-open.wasm` next to this executable (where `scripts/build.sh` puts them;
+/// `friscy-open.wasm` if there is no fused one). The fused build has exec, vfs and net
+/// linked into the kernel: every byte the guest reads or writes crosses no component
+/// boundary, where wasmtime's adapters copy lists byte by byte (pipes 9x, file copies 5x
+/// faster; docs/PERFORMANCE.md). With `--proxy` the default is `friscy-relay-open.wasm`
+/// there, and with a root filesystem directory `friscy-dir-open.wasm`;
+/// `$FRISCY_COMPONENT` is ignored for both: it names the tar build, which imports
+/// neither the transport nor the tree.
 fn component_path(args: &RunArgs, rootfs: &Rootfs) -> Result<PathBuf> {
     if let Some(p) = &args.component {
         return Ok(p.clone());
@@ -110,6 +114,11 @@ fn component_path(args: &RunArgs, rootfs: &Rootfs) -> Result<PathBuf> {
         (None, _) => {
             if let Some(p) = std::env::var_os("FRISCY_COMPONENT") {
                 return Ok(p.into());
+            }
+            let exe = std::env::current_exe().context("locating the friscy executable")?;
+            let fused = exe.with_file_name("friscy-fused-open.wasm");
+            if fused.exists() {
+                return Ok(fused);
             }
             "friscy-open.wasm"
         }
