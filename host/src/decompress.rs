@@ -118,10 +118,46 @@ pub fn release(tar: &Path) {
     }
 }
 
+/// The content hash of `path`, remembered in `dir` per (path, size, mtime, inode), so a
+/// warm start does not read and hash the whole image (7% of a `busybox true`).
+fn remembered_hash(path: &Path, dir: &Path) -> Result<String> {
+    use std::hash::{Hash, Hasher};
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path)?;
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .hash(&mut h);
+    (
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ino(),
+        meta.dev(),
+    )
+        .hash(&mut h);
+    let memo = dir.join(format!(".stat-{:016x}", h.finish()));
+    if let Ok(k) = std::fs::read_to_string(&memo)
+        && k.len() == 64
+        && k.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return Ok(k);
+    }
+    let key = content_hash(path)?;
+    // Only an optimisation: failing to remember is not an error.
+    if std::fs::create_dir_all(dir).is_ok() {
+        let tmp = dir.join(format!(".stat-tmp-{}", std::process::id()));
+        if std::fs::write(&tmp, &key).is_ok() {
+            let _ = std::fs::rename(&tmp, &memo);
+        }
+    }
+    Ok(key)
+}
+
 /// The uncompressed tar for `path`, from the cache or decompressed into it now.
 pub fn cached_tar(path: &Path, kind: Compression) -> Result<PathBuf> {
-    let key = content_hash(path).with_context(|| format!("reading {}", path.display()))?;
     let dir = cache_dir()?;
+    let key = remembered_hash(path, &dir).with_context(|| format!("reading {}", path.display()))?;
     let out = dir.join(format!("{key}.tar"));
     if out.is_file() {
         touch(&out);
@@ -239,7 +275,16 @@ fn evict(dir: &Path, budget: u64, keep: Option<&Path>) -> Result<(usize, u64)> {
 /// `friscy cache prune`: trim the cache to its size limit, or empty it (`all`).
 pub fn prune(all: bool) -> Result<(usize, u64)> {
     let budget = if all { 0 } else { cache_max()? };
-    evict(&cache_dir()?, budget, None)
+    let dir = cache_dir()?;
+    if all {
+        // The remembered hashes too (`remembered_hash`).
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            if e.file_name().to_string_lossy().starts_with(".stat-") {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    evict(&dir, budget, None)
 }
 
 /// Decompress into `part`, checking that the bytes are a tar archive and keeping only the
