@@ -99,8 +99,8 @@ fn main() -> ExitCode {
 /// `friscy-fused-open.wasm` next to this executable (where `scripts/build.sh` puts them;
 /// `friscy-open.wasm` if there is no fused one). The fused build has exec, vfs and net
 /// linked into the kernel: every byte the guest reads or writes crosses no component
-/// boundary, where wasmtime's adapters copy lists byte by byte (pipes 9x, file copies 5x
-/// faster; docs/PERFORMANCE.md). With `--proxy` the default is `friscy-relay-open.wasm`
+/// boundary, where wasmtime's adapters' list copies dominated I/O (pipes 9x, file copies
+/// 5x faster; docs/PERFORMANCE.md). With `--proxy` the default is `friscy-relay-open.wasm`
 /// there, and with a root filesystem directory `friscy-dir-open.wasm`;
 /// `$FRISCY_COMPONENT` is ignored for both: it names the tar build, which imports
 /// neither the transport nor the tree.

@@ -24,8 +24,8 @@ pub struct Parts {
     /// friscy:tty/console from WASI's terminal facts, for sealed components.
     pub console: Vec<u8>,
     /// The fused kernel (exec, vfs and net linked in), used instead of the four when
-    /// present: wasmtime's adapters copy lists between components a byte at a time, so
-    /// I/O through the fused build is 5-9x faster. None with `--exec`.
+    /// present: wasmtime's adapters' list copies between components dominate I/O, which
+    /// is 5-9x faster through the fused build. None with `--exec`.
     pub fused: Option<Vec<u8>>,
 }
 
