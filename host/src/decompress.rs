@@ -118,7 +118,7 @@ pub fn release(tar: &Path) {
     }
 }
 
-/// The content hash of `path`, remembered in `dir` per (path, size, mtime, inode), so a
+/// The content hash of `path`, remembered beside `dir` per (path, size, mtime, inode), so a
 /// warm start does not read and hash the whole image (7% of a `busybox true`).
 fn remembered_hash(path: &Path, dir: &Path) -> Result<String> {
     use std::hash::{Hash, Hasher};
@@ -136,7 +136,9 @@ fn remembered_hash(path: &Path, dir: &Path) -> Result<String> {
         meta.dev(),
     )
         .hash(&mut h);
-    let memo = dir.join(format!(".stat-{:016x}", h.finish()));
+    // Beside the cache, not in it: the cache holds only tars (eviction counts them).
+    let dir = dir.with_file_name("rootfs-hashes");
+    let memo = dir.join(format!("{:016x}", h.finish()));
     if let Ok(k) = std::fs::read_to_string(&memo)
         && k.len() == 64
         && k.bytes().all(|b| b.is_ascii_hexdigit())
@@ -145,8 +147,8 @@ fn remembered_hash(path: &Path, dir: &Path) -> Result<String> {
     }
     let key = content_hash(path)?;
     // Only an optimisation: failing to remember is not an error.
-    if std::fs::create_dir_all(dir).is_ok() {
-        let tmp = dir.join(format!(".stat-tmp-{}", std::process::id()));
+    if std::fs::create_dir_all(&dir).is_ok() {
+        let tmp = dir.join(format!(".tmp-{}", std::process::id()));
         if std::fs::write(&tmp, &key).is_ok() {
             let _ = std::fs::rename(&tmp, &memo);
         }
@@ -278,11 +280,7 @@ pub fn prune(all: bool) -> Result<(usize, u64)> {
     let dir = cache_dir()?;
     if all {
         // The remembered hashes too (`remembered_hash`).
-        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            if e.file_name().to_string_lossy().starts_with(".stat-") {
-                let _ = std::fs::remove_file(e.path());
-            }
-        }
+        let _ = std::fs::remove_dir_all(dir.with_file_name("rootfs-hashes"));
     }
     evict(&dir, budget, None)
 }
