@@ -49,7 +49,8 @@ mean() { # cold(0/1) command...
   if [ "$cold" = 1 ]; then
     # Empty caches: the kernel's page cache, friscy's compiled components and unpacked
     # rootfs tars, wasmtime's compiled code. Each run then compiles: fewer runs.
-    prep=(--prepare "sync; echo 3 > /proc/sys/vm/drop_caches; rm -rf '$cache/compiled' '$cache/rootfs' '$HOME/.cache/wasmtime'")
+    # (hyperfine -N runs it without a shell: hence sh -c.)
+    prep=(--prepare "sh -c 'sync; echo 3 > /proc/sys/vm/drop_caches; rm -rf $cache/compiled $cache/rootfs $HOME/.cache/wasmtime'")
     n=3
   else
     prep=(--warmup 2)

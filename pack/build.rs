@@ -1,4 +1,5 @@
-//! Embeds the friscy components friscy-pack composes (kernel, vfs, net, exec, console) from
+//! Embeds the friscy components friscy-pack composes (kernel, vfs, net, exec, console, and
+//! the fused kernel) from
 //! the workspace's build/components/, where scripts/build.sh puts them, and the browser
 //! bundle from build/web/ (for `--web`), so the packer is one self-contained binary.
 //! Without them (a fresh clone, before scripts/build.sh) empty
@@ -22,6 +23,7 @@ fn main() {
         ("net", "net"),
         ("exec", "exec"),
         ("console", "console-wasi"),
+        ("kernel_fused", "kernel-fused"),
     ] {
         let file = build.join(format!("{file}.wasm"));
         println!("cargo:rerun-if-changed={}", file.display());

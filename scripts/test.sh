@@ -15,6 +15,8 @@
 # ~/.cache/friscy/fixtures) or FRISCY_DEBIAN_TAR names. FRISCY_DEBIAN=0 skips building it
 # (the Debian cases then print SKIPPED). `cargo test` runs the cases known to pass;
 # FRISCY_REFERENCE_ALL=1 also runs every case and prints the pass/fail table.
+#
+# The fuzz targets (scripts/fuzz.sh) run FRISCY_FUZZ_SECONDS (default 30) each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
@@ -51,12 +53,14 @@ echo "test: the end-to-end and Alpine reference tests again on the AOT exec (FRI
 wasmtime run build/friscy-aot.wasm -- /hello >/dev/null
 build/friscy run --component "$PWD/build/friscy-aot-open.wasm" --rootfs build/rootfs.tar /hello >/dev/null
 FRISCY_EXEC=aot cargo test --no-fail-fast -p friscy-tests --test e2e --test reference
+echo "test: fuzz targets, ${FRISCY_FUZZ_SECONDS:-30} s each (scripts/fuzz.sh)" >&2
+scripts/fuzz.sh
 echo "test: exec's unit tests on wasm32 (under wasmtime)" >&2
 # exec also runs as wasm32, where usize has 32 bits (guest addresses once wrapped there).
 CARGO_TARGET_WASM32_WASIP2_RUNNER="wasmtime run" \
   cargo test --quiet --target wasm32-wasip2 -p friscy-exec --lib
-echo "test: friscy serve's path checks (release, sharing the host build's dependencies)" >&2
-cargo test --quiet --release -p friscy-host serve::
+echo "test: friscy's unit tests: serve's path checks, the rootfs cache, limits (release, sharing the host build's dependencies)" >&2
+cargo test --quiet --release -p friscy-host
 echo "test: friscy-pack --web sites under Node and in Chromium (web/test/run.sh)" >&2
 web/test/run.sh
 if [ "${FRISCY_REFERENCE_ALL:-0}" = 1 ]; then

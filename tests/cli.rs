@@ -40,8 +40,17 @@ fn text(p: &Path) -> &str {
 }
 
 /// A `docker save` tarball (the legacy layout: manifest.json, a config, one layer) of the
-/// Alpine rootfs with this image config.
+/// Alpine rootfs with this image config. As docker writes it: the config is named by its
+/// digest and lists the layer's diff_id (friscy-pack verifies both).
 fn docker_save(alpine: &Path, out: &Path, config: &str) {
+    use sha2::{Digest, Sha256};
+    let hex = |d: &[u8]| -> String { d.iter().map(|b| format!("{b:02x}")).collect() };
+    let layer = std::fs::read(alpine).unwrap();
+    let diff_id = hex(&Sha256::digest(&layer));
+    let image = format!(
+        r#"{{"architecture":"riscv64","os":"linux","config":{config},"rootfs":{{"type":"layers","diff_ids":["sha256:{diff_id}"]}}}}"#
+    );
+    let config_name = format!("{}.json", hex(&Sha256::digest(image.as_bytes())));
     let mut b = tar::Builder::new(std::fs::File::create(out).unwrap());
     let mut add = |name: &str, data: &[u8]| {
         let mut h = tar::Header::new_gnu();
@@ -50,15 +59,12 @@ fn docker_save(alpine: &Path, out: &Path, config: &str) {
         h.set_cksum();
         b.append_data(&mut h, name, data).unwrap();
     };
-    add("0123abcd/layer.tar", &std::fs::read(alpine).unwrap());
-    let image = format!(
-        r#"{{"architecture":"riscv64","os":"linux","config":{config},"rootfs":{{"type":"layers","diff_ids":[]}}}}"#
+    add("0123abcd/layer.tar", &layer);
+    add(&config_name, image.as_bytes());
+    let manifest = format!(
+        r#"[{{"Config":"{config_name}","RepoTags":["app:1"],"Layers":["0123abcd/layer.tar"]}}]"#
     );
-    add("0123abcd.json", image.as_bytes());
-    add(
-        "manifest.json",
-        br#"[{"Config":"0123abcd.json","RepoTags":["app:1"],"Layers":["0123abcd/layer.tar"]}]"#,
-    );
+    add("manifest.json", manifest.as_bytes());
     b.into_inner().unwrap().flush().unwrap();
 }
 

@@ -475,7 +475,8 @@ fn compressed_alpine_images_run_and_decompress_once() {
         r.stderr
     );
     assert_eq!(cache.entries(), entries, "the second run reuses the entry");
-    assert_eq!(std::fs::metadata(&tar).unwrap().modified().unwrap(), mtime);
+    // Using it makes it the most recently used (its time orders the cache's eviction).
+    assert!(std::fs::metadata(&tar).unwrap().modified().unwrap() >= mtime);
 
     // The same tar as zstd: another key (the hash is of the compressed bytes), same files.
     let plain = std::fs::read(&tar).unwrap();
@@ -546,9 +547,11 @@ fn corrupt_or_truncated_compressed_images_fail_in_one_line_and_leave_no_cache_en
             .filter(|l| !l.starts_with("friscy: decompressing "))
             .collect();
         assert_eq!(errors.len(), 1, "{name}: one line: {}", r.stderr);
+        // The decompressor's check, or the tar check's (which may see the damage first).
         assert!(
             errors[0].starts_with(&format!("friscy: rootfs {}: ", image.display()))
-                && errors[0].contains(&format!("corrupt or truncated {kind} data")),
+                && (errors[0].contains(&format!("corrupt or truncated {kind} data"))
+                    || errors[0].contains("not a tar archive: bad header checksum")),
             "{name}: {}",
             r.stderr
         );

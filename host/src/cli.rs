@@ -28,10 +28,23 @@ pub struct Cli {
 pub enum Command {
     /// Run a command in a new container from a riscv64 image
     Run(Box<RunArgs>),
+    /// Manage the cache of decompressed root filesystem images
+    #[command(subcommand)]
+    Cache(CacheCommand),
     /// Serve a `friscy-pack --web` site with the headers it needs (cross-origin isolation)
     Serve(crate::serve::ServeArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Subcommand)]
+pub enum CacheCommand {
+    /// Trim the cache to FRISCY_ROOTFS_CACHE_MAX (default 8 GiB), least recently used first
+    Prune {
+        /// Empty it
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 /// `--network`: the host's network, or none.
@@ -46,8 +59,10 @@ pub enum Network {
     override_usage = "friscy run [OPTIONS] IMAGE [COMMAND] [ARG...]",
     after_help = "IMAGE: a rootfs tar (.tar/.tar.gz/.tar.zst), a `docker save` tar, an OCI layout \
                   (dir or tar), a friscy-pack bundle dir, or a registry reference.\n\
+                  Limits: --memory, --disk, --pids-limit, --ulimit nofile=, --timeout (defaults \
+                  and what they bound: docs/SECURITY.md).\n\
                   Exit status: the guest's (128+N for signal N); 125 friscy failed, \
-                  126/127 command not executable/found."
+                  126/127 command not executable/found; 137 also when a limit ended the run."
 )]
 pub struct RunArgs {
     /// Keep stdin open (without it the guest reads end of file)
@@ -107,6 +122,9 @@ pub struct RunArgs {
     /// Memory limit (bytes, or with k, m, g)
     #[arg(short, long, value_name = "BYTES", value_parser = bytes)]
     pub memory: Option<u64>,
+    /// Size of the writable layer (written files and new inodes; bytes, or with k, m, g)
+    #[arg(long, value_name = "BYTES", value_parser = bytes)]
+    pub disk: Option<u64>,
     /// Most processes and threads at once
     #[arg(long, value_name = "N")]
     pub pids_limit: Option<u64>,
@@ -400,6 +418,9 @@ impl RunArgs {
         if let Some(m) = self.memory {
             env.push(("FRISCY_MEMORY", m.to_string()));
         }
+        if let Some(d) = self.disk {
+            env.push(("FRISCY_DISK", d.to_string()));
+        }
         if let Some(n) = self.pids_limit {
             env.push(("FRISCY_PIDS_LIMIT", n.to_string()));
         }
@@ -554,6 +575,10 @@ mod tests {
             "1.5",
             "--ulimit",
             "nofile=64",
+            "--disk",
+            "2g",
+            "-m",
+            "256m",
             "i",
         ])
         .unwrap();
@@ -568,6 +593,33 @@ mod tests {
         assert_eq!(get("FRISCY_PIDS_LIMIT"), Some("10"));
         assert_eq!(get("FRISCY_TIMEOUT"), Some("1.5"));
         assert_eq!(get("FRISCY_NOFILE"), Some("64"));
+        assert_eq!(get("FRISCY_DISK"), Some("2147483648"));
+        assert_eq!(get("FRISCY_MEMORY"), Some("268435456"));
+        // The kernel reads back what we write (one parser for both: its limits.rs).
+        let mut limits = friscy_kernel::limits::Limits::default();
+        for (k, v) in &env {
+            limits.set(k, v).unwrap();
+        }
+        assert_eq!(
+            (limits.memory, limits.disk, limits.pids),
+            (256 << 20, 2 << 30, 10)
+        );
+        assert_eq!(limits.timeout_ns, Some(1_500_000_000));
+    }
+
+    #[test]
+    fn cache_prune() {
+        let c = parse(vec![
+            "friscy".into(),
+            "cache".into(),
+            "prune".into(),
+            "--all".into(),
+        ]);
+        assert!(matches!(
+            c.unwrap().command,
+            Command::Cache(CacheCommand::Prune { all: true })
+        ));
+        assert!(parse(vec!["friscy".into(), "cache".into(), "purge".into()]).is_err());
     }
 
     #[test]

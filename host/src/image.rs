@@ -58,7 +58,13 @@ pub fn resolve(image: &str, platform: &str, quiet: bool) -> Result<Resolved> {
                 config: Vec::new(),
             });
         }
-        return unpack_cached(image, &tar.to_string_lossy(), &platform, quiet);
+        let resolved = unpack_cached(image, &tar.to_string_lossy(), &platform, quiet)?;
+        if resolved.rootfs != tar {
+            // Flattened into the image cache: a decompressed copy outside the rootfs
+            // cache is not needed any more.
+            crate::decompress::release(&tar);
+        }
+        return Ok(resolved);
     }
     if friscy_pack::looks_like_reference(image) {
         return unpack_cached(image, image, &platform, quiet);

@@ -12,10 +12,12 @@
 mod cli;
 mod decompress;
 mod image;
+mod limits;
 mod relay;
 mod relay_transport;
 mod rootfs;
 mod serve;
+mod tarcheck;
 mod terminal;
 
 use std::path::PathBuf;
@@ -34,6 +36,8 @@ use rootfs::RootfsFile;
 struct State {
     wasi: WasiCtx,
     table: ResourceTable,
+    /// The store limit on linear memories (limits.rs).
+    limiter: limits::Limiter,
     /// The WebSocket to the proxy, with `--proxy`.
     relay: Option<relay_transport::WsTransport>,
     console: terminal::Console,
@@ -68,6 +72,16 @@ fn main() -> ExitCode {
                 }
             }
         }
+        cli::Command::Cache(cli::CacheCommand::Prune { all }) => match decompress::prune(all) {
+            Ok((n, bytes)) => {
+                eprintln!("friscy: removed {n} cached image(s), {} MiB", bytes >> 20);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("friscy: cache prune: {e:#}");
+                ExitCode::from(1)
+            }
+        },
         cli::Command::Serve(args) => serve::main(&args),
         cli::Command::Completions { shell } => {
             clap_complete::generate(
@@ -85,8 +99,8 @@ fn main() -> ExitCode {
 /// `friscy-fused-open.wasm` next to this executable (where `scripts/build.sh` puts them;
 /// `friscy-open.wasm` if there is no fused one). The fused build has exec, vfs and net
 /// linked into the kernel: every byte the guest reads or writes crosses no component
-/// boundary, where wasmtime's adapters copy lists byte by byte (pipes 9x, file copies 5x
-/// faster; docs/PERFORMANCE.md). With `--proxy` the default is `friscy-relay-open.wasm`
+/// boundary, where wasmtime's adapters' list copies dominated I/O (pipes 9x, file copies
+/// 5x faster; docs/PERFORMANCE.md). With `--proxy` the default is `friscy-relay-open.wasm`
 /// there, and with a root filesystem directory `friscy-dir-open.wasm`;
 /// `$FRISCY_COMPONENT` is ignored for both: it names the tar build, which imports
 /// neither the transport nor the tree.
@@ -129,7 +143,18 @@ enum Rootfs {
 }
 
 fn run(args: RunArgs) -> Result<u8> {
-    let env = args.guest_env().map_err(anyhow::Error::msg)?;
+    // The guest's variables, then the options the kernel applies (user, working dir,
+    // limits...) as FRISCY_* variables, exactly as `wasmtime run --env` would give them;
+    // a later one wins.
+    let mut env = args.guest_env().map_err(anyhow::Error::msg)?;
+    env.extend(
+        args.kernel_env()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v)),
+    );
+    // Limits next: a malformed one is the user's error, reported before any work. The
+    // defaults that protect the host are added to `env` for the kernel.
+    let host_limits = limits::resolve(&mut env)?;
     let (image, command) = args.image_and_command();
     // A directory that is no image (no bundle, OCI layout or `docker save` manifest) is the
     // root filesystem itself, read in place by friscy-dir-open.wasm; anything else becomes
@@ -149,7 +174,10 @@ fn run(args: RunArgs) -> Result<u8> {
         Some(url) => Some(relay::connect(url)?),
         None => None,
     };
-    let engine = Engine::new(&Config::new())?;
+    // Epoch interruption changes the compiled code: only runs with a timeout have it
+    // (`compiled` keys its cache by the engine's configuration).
+    let epoch = host_limits.interrupt_after.is_some();
+    let engine = Engine::new(Config::new().epoch_interruption(epoch))?;
     let component = friscy_host::compiled::load(&engine, &component_path(&args, &rootfs)?)?;
 
     let mut linker: Linker<State> = Linker::new(&engine);
@@ -185,11 +213,6 @@ fn run(args: RunArgs) -> Result<u8> {
     for (k, v) in &env {
         wasi.env(k, v);
     }
-    // The options the kernel applies (user, working dir, limits...), as FRISCY_*
-    // variables exactly as `wasmtime run --env` would give them.
-    for (k, v) in args.kernel_env() {
-        wasi.env(k, v);
-    }
     if args.host_network() {
         // What `wasmtime run -S inherit-network -S allow-ip-name-lookup` grants.
         wasi.inherit_network();
@@ -212,19 +235,49 @@ fn run(args: RunArgs) -> Result<u8> {
     let state = State {
         wasi: wasi.build(),
         table: ResourceTable::new(),
+        limiter: limits::Limiter::new(&host_limits),
         relay,
         console,
     };
     let mut store = Store::new(&engine, state);
+    store.limiter(|s| &mut s.limiter);
+    if let Some(after) = host_limits.interrupt_after {
+        // The backstop for FRISCY_TIMEOUT: one epoch tick, after the timeout and a grace.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_trap();
+        let engine = engine.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(after);
+            engine.increment_epoch();
+        });
+    }
     let command = Command::instantiate(&mut store, &component, &linker)
         .map_err(anyhow::Error::from)
         .context("instantiating the friscy component")?;
-    match command.wasi_cli_run().call_run(&mut store) {
+    let result = command.wasi_cli_run().call_run(&mut store);
+    match result {
         Ok(Ok(())) => Ok(0),
         Ok(Err(())) => Ok(1),
-        Err(e) => match e.downcast_ref::<I32Exit>() {
-            Some(exit) => Ok(exit.0 as u8),
-            None => Err(anyhow::Error::from(e).context("the friscy component trapped")),
-        },
+        Err(e) => {
+            if let Some(exit) = e.downcast_ref::<I32Exit>() {
+                return Ok(exit.0 as u8);
+            }
+            // A limit the kernel could not turn into an errno: one line, and the status
+            // of a container killed by SIGKILL (137), as docker reports an OOM kill.
+            if e.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
+                eprintln!("friscy: timeout: the run was interrupted (--timeout)");
+                return Ok(137);
+            }
+            let limiter = &store.data().limiter;
+            if limiter.refused {
+                eprintln!(
+                    "friscy: out of memory: the component reached its store limit of {} MiB \
+                     (memory + disk + overhead; raise --memory or FRISCY_MEMORY)",
+                    limiter.max() >> 20
+                );
+                return Ok(137);
+            }
+            Err(anyhow::Error::from(e).context("the friscy component trapped"))
+        }
     }
 }

@@ -19,6 +19,10 @@ pub struct RootfsFile {
 /// The image as an uncompressed tar: the file itself, or for a gzip or zstd image its
 /// decompressed copy in the cache (`decompress`).
 pub fn uncompressed(path: &Path) -> Result<PathBuf> {
+    // Opening a FIFO would wait for a writer forever, and the image is read at random
+    // offsets anyway: only regular files (and block devices) will do.
+    let meta = std::fs::metadata(path).with_context(|| format!("rootfs {}", path.display()))?;
+    check_kind(&meta.file_type()).with_context(|| format!("rootfs {}", path.display()))?;
     let file = File::open(path).with_context(|| format!("opening rootfs {}", path.display()))?;
     let mut magic = [0u8; 6];
     let n = file.read_at(&mut magic, 0).unwrap_or(0);
@@ -36,6 +40,8 @@ impl RootfsFile {
     pub fn open(path: &Path) -> Result<RootfsFile> {
         let tar = uncompressed(path)?;
         let file = File::open(&tar).with_context(|| format!("opening {}", tar.display()))?;
+        // A copy too big for the cache lives as long as this open file.
+        crate::decompress::release(&tar);
         let size = file.metadata()?.len();
         Ok(RootfsFile { file, size })
     }
@@ -54,6 +60,24 @@ impl RootfsFile {
         buf.truncate(done);
         buf
     }
+}
+
+/// Whether a file of this type can be an image.
+fn check_kind(t: &std::fs::FileType) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let what = if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_char_device() {
+        "a character device"
+    } else {
+        return Ok(());
+    };
+    anyhow::bail!(
+        "is {what}; an image must be a regular file (it is read at random offsets), \
+         a friscy-pack bundle directory, or a block device"
+    )
 }
 
 pub fn add_to_linker<T: 'static>(

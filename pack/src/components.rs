@@ -1,4 +1,6 @@
-//! The friscy components friscy-pack composes: kernel, vfs, net, exec and console-wasi.
+//! The friscy components friscy-pack composes: kernel, vfs, net, exec and console-wasi, and
+//! the fused kernel (exec, vfs and net linked in), which compositions use unless `--exec`
+//! replaces exec.
 //!
 //! They are embedded at build time from build/components/ (build.rs), which makes one
 //! self-contained binary that needs no files beside it. A friscy-pack built before the
@@ -17,6 +19,7 @@ static VFS: &[u8] = include_bytes!(env!("FRISCY_PACK_VFS"));
 static EXEC: &[u8] = include_bytes!(env!("FRISCY_PACK_EXEC"));
 static NET: &[u8] = include_bytes!(env!("FRISCY_PACK_NET"));
 static CONSOLE: &[u8] = include_bytes!(env!("FRISCY_PACK_CONSOLE"));
+static KERNEL_FUSED: &[u8] = include_bytes!(env!("FRISCY_PACK_KERNEL_FUSED"));
 
 fn load(name: &str, embedded: &'static [u8]) -> Result<Vec<u8>> {
     if !embedded.is_empty() {
@@ -46,11 +49,15 @@ fn load(name: &str, embedded: &'static [u8]) -> Result<Vec<u8>> {
 
 /// The parts, with `exec` replaced by the given component file.
 pub fn parts(exec: Option<&Path>) -> Result<Parts> {
-    let exec = match exec {
-        Some(p) => std::fs::read(p).with_context(|| format!("--exec {}", p.display()))?,
-        None => load("exec", EXEC)?,
+    let (exec, fused) = match exec {
+        Some(p) => (
+            std::fs::read(p).with_context(|| format!("--exec {}", p.display()))?,
+            None,
+        ),
+        None => (load("exec", EXEC)?, load("kernel-fused", KERNEL_FUSED).ok()),
     };
     Ok(Parts {
+        fused,
         kernel: load("kernel", KERNEL)?,
         vfs: load("vfs", VFS)?,
         net: load("net", NET)?,

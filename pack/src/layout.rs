@@ -28,23 +28,54 @@ enum Store {
 /// Small metadata files (manifests, configs) are read whole; anything larger is refused.
 const MAX_METADATA: u64 = 64 << 20;
 
+/// The file `name` (from the image's own metadata: manifest.json, index.json) inside the
+/// layout directory `dir`. Names must be relative and stay inside: no absolute paths, no
+/// `..`, and no symlink that leads out (the canonical path must be under the canonical
+/// directory), so an image cannot make friscy-pack read and pack host files.
+fn confined(dir: &Path, name: &str) -> Result<PathBuf> {
+    let rel = Path::new(name);
+    let bad = name.is_empty()
+        || name.contains('\0')
+        || rel.is_absolute()
+        || rel.components().any(|c| {
+            !matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        });
+    if bad {
+        bail!("{name:?} is not a path inside the image layout (absolute, or with ..)");
+    }
+    let base = dir
+        .canonicalize()
+        .with_context(|| format!("opening {}", dir.display()))?;
+    let full = base.join(rel);
+    let real = full
+        .canonicalize()
+        .with_context(|| format!("{} is missing", full.display()))?;
+    if !real.starts_with(&base) {
+        bail!(
+            "{name:?} leads outside the image layout (a symlink to {})",
+            real.display()
+        );
+    }
+    if !real.is_file() {
+        bail!("{} is not a file", full.display());
+    }
+    Ok(real)
+}
+
 impl Store {
     fn has(&self, name: &str) -> bool {
         match self {
-            Store::Dir(d) => d.join(name).is_file(),
+            Store::Dir(d) => confined(d, name).is_ok(),
             Store::Tar { members, .. } => members.contains_key(name),
         }
     }
 
     fn source(&self, name: &str) -> Result<BlobSource> {
         match self {
-            Store::Dir(d) => {
-                let p = d.join(name);
-                if !p.is_file() {
-                    bail!("{} is missing", p.display());
-                }
-                Ok(BlobSource::File(p))
-            }
+            Store::Dir(d) => Ok(BlobSource::File(confined(d, name)?)),
             Store::Tar { file, members } => {
                 let &(offset, len) = members
                     .get(name)
@@ -225,6 +256,7 @@ fn docker_legacy(
     let mut seen = Vec::new();
     for entry in entries {
         let data = store.read(&entry.config)?;
+        verify_config_name(&entry.config, &data)?;
         let config: ConfigFile = oci::parse_json(&entry.config, &data)?;
         let platform = config.platform();
         if !platform.serves(want) {
@@ -233,14 +265,24 @@ fn docker_legacy(
         }
         let ids: DiffIds = oci::parse_json(&entry.config, &data)?;
         let diff_ids = ids.rootfs.unwrap_or_default().diff_ids;
+        // Every layer is verified: the config must list one diff_id per layer (an empty
+        // or short list must not mean "unchecked").
+        if diff_ids.len() != entry.layers.len() {
+            bail!(
+                "{}: the config lists {} diff_ids for {} layers; cannot verify them",
+                entry.config,
+                diff_ids.len(),
+                entry.layers.len()
+            );
+        }
         let mut layers = Vec::new();
-        for (i, member) in entry.layers.iter().enumerate() {
+        for (member, diff_id) in entry.layers.iter().zip(diff_ids) {
             // docker save stores layers uncompressed, so a layer's bytes hash to its
             // diff_id; Docker 25+ names them by that digest too.
             layers.push(Layer {
                 label: member.clone(),
                 source: store.source(member)?,
-                digest: diff_ids.get(i).cloned(),
+                digest: Some(diff_id),
             });
         }
         return Ok(Image {
@@ -253,6 +295,22 @@ fn docker_legacy(
     bail!(
         "{name} has no {want} image; its platforms: {}",
         seen.join(", ")
+    )
+}
+
+/// A `docker save` config is named by its digest (`<hex>.json` in the legacy layout,
+/// `blobs/sha256/<hex>` in Docker 25+'s): check the bytes against it, so the config and
+/// through its diff_ids every layer are verified.
+fn verify_config_name(name: &str, data: &[u8]) -> Result<()> {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    let hex = base.strip_suffix(".json").unwrap_or(base);
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        bail!("{name}: a docker save config must be named by its sha256 digest");
+    }
+    oci::verify(
+        &format!("config {name}"),
+        &format!("sha256:{}", hex.to_ascii_lowercase()),
+        data,
     )
 }
 

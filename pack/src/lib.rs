@@ -20,6 +20,7 @@ mod flatten;
 mod layout;
 pub mod manifest;
 pub mod oci;
+mod printable;
 pub mod progress;
 mod registry;
 #[cfg(feature = "compose")]
@@ -33,6 +34,7 @@ use anyhow::{Context, Result, bail};
 
 pub use manifest::Manifest;
 pub use oci::{Image, Platform};
+pub use printable::printable;
 pub use progress::Bars;
 pub use registry::looks_like_reference;
 
@@ -168,7 +170,7 @@ pub fn pack(o: &Options) -> Result<()> {
     let (kind, image) = (opened.kind, &opened.image);
     let flat = Flat::new(image, &bars)?;
     for line in flat.skipped() {
-        eprintln!("friscy-pack: skipped {line}");
+        eprintln!("friscy-pack: skipped {}", printable(&line));
     }
     let manifest = Manifest::new(image, &o.image);
     let config = manifest.config_bytes(kind);
@@ -235,7 +237,7 @@ pub fn pack(o: &Options) -> Result<()> {
             .unwrap_or_default();
         eprintln!(
             "friscy-pack: {} ({kind}{platform}): {} layer(s), {} entries, {} whiteouts, flattened in {:.1} s -> {summary}",
-            o.image,
+            printable(&o.image),
             image.layers.len(),
             flat.entries(),
             flat.whiteouts(),
@@ -301,7 +303,11 @@ pub fn unpack(opened: &Opened, source: &str, dir: &Path, bars: &Bars) -> Result<
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let flat = Flat::new(&opened.image, bars)?;
     for line in flat.skipped() {
-        eprintln!("friscy: {source}: skipped {line}");
+        eprintln!(
+            "friscy: {}: skipped {}",
+            printable(source),
+            printable(&line)
+        );
     }
     flat.write_file(&dir.join("rootfs.tar"))?;
     let manifest = Manifest::new(&opened.image, source);

@@ -97,7 +97,8 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // One line: the context chain, outermost first.
-            eprintln!("friscy-pack: {e:#}");
+            // Untrusted bytes (member names, registry replies) are escaped.
+            eprintln!("friscy-pack: {}", friscy_pack::printable(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

@@ -435,6 +435,130 @@ fn debian_with_whiteouts_round_trips_and_runs() {
     assert_eq!(r.stdout, "doc gone\n0\n", "{}", r.stderr);
 }
 
+/// A legacy `docker save` directory with one small layer, its manifest.json naming
+/// `config` and `layers` as given.
+fn docker_dir(dir: &Path, config: &[u8], config_name: &str, layer_names: &[&str]) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(config_name), config).unwrap();
+    let manifest = json!([{"Config": config_name, "RepoTags": ["t:1"], "Layers": layer_names}]);
+    std::fs::write(dir.join("manifest.json"), manifest.to_string()).unwrap();
+}
+
+#[test]
+fn a_directory_input_cannot_reach_outside_itself() {
+    // Issue 18: a `docker save` directory whose manifest.json names host files packed
+    // them into the output. Absolute paths, `..` and symlinks out are refused.
+    let tmp = temp_dir("escape");
+    let secret = tmp.path().join("secret.tar");
+    let layer = LayerBuilder::new()
+        .file("etc/hostname", b"packed\n")
+        .finish();
+    std::fs::write(&secret, &layer).unwrap();
+    let config = config_json("riscv64", run_config(), std::slice::from_ref(&layer));
+    let cfg = format!("{}.json", &sha256(&config)[7..]);
+    let out = tmp.path().join("out");
+    let secret_abs = secret.to_str().unwrap().to_string();
+    for (case, layers) in [
+        ("absolute", vec![secret_abs.as_str()]),
+        ("dotdot", vec!["../secret.tar"]),
+        ("symlink", vec!["link.tar"]),
+    ] {
+        let d = tmp.path().join(case);
+        docker_dir(&d, &config, &cfg, &layers);
+        std::os::unix::fs::symlink(&secret, d.join("link.tar")).unwrap();
+        let r = pack(
+            &[d.to_str().unwrap(), "-o", out.to_str().unwrap()],
+            tmp.path(),
+        );
+        one_line_error(&r, case);
+        assert!(
+            r.stderr.contains("not a path inside the image layout")
+                || r.stderr.contains("leads outside the image layout"),
+            "{case}: {}",
+            r.stderr
+        );
+        assert!(!out.join("rootfs.tar").exists(), "{case}");
+    }
+    // The same layer inside the directory is fine.
+    let d = tmp.path().join("inside");
+    docker_dir(&d, &config, &cfg, &["layer.tar"]);
+    std::fs::write(d.join("layer.tar"), &layer).unwrap();
+    let r = pack(
+        &[d.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        tmp.path(),
+    );
+    assert_eq!(r.status, Some(0), "{}", r.stderr);
+}
+
+#[test]
+fn docker_save_digests_are_always_verified() {
+    let tmp = temp_dir("diffids");
+    let layer = LayerBuilder::new()
+        .file("etc/hostname", b"packed\n")
+        .finish();
+    let out = tmp.path().join("out");
+    // No diff_ids: before, the layers were simply not checked.
+    let config = config_json("riscv64", run_config(), &[]);
+    let d = tmp.path().join("empty");
+    docker_dir(
+        &d,
+        &config,
+        &format!("{}.json", &sha256(&config)[7..]),
+        &["layer.tar"],
+    );
+    std::fs::write(d.join("layer.tar"), &layer).unwrap();
+    let r = pack(
+        &[d.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        tmp.path(),
+    );
+    one_line_error(&r, "no diff_ids");
+    assert!(r.stderr.contains("0 diff_ids for 1 layers"), "{}", r.stderr);
+    // A config whose name is not its digest.
+    let config = config_json("riscv64", run_config(), std::slice::from_ref(&layer));
+    let d = tmp.path().join("renamed");
+    docker_dir(
+        &d,
+        &config,
+        &format!("{}.json", "ab".repeat(32)),
+        &["layer.tar"],
+    );
+    std::fs::write(d.join("layer.tar"), &layer).unwrap();
+    let r = pack(
+        &[d.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        tmp.path(),
+    );
+    one_line_error(&r, "config digest");
+    assert!(r.stderr.contains("digest mismatch"), "{}", r.stderr);
+}
+
+#[test]
+fn untrusted_bytes_in_errors_are_escaped() {
+    let tmp = temp_dir("escapes");
+    let layer = LayerBuilder::new().file("etc/hostname", b"x").finish();
+    let config = config_json("riscv64", run_config(), std::slice::from_ref(&layer));
+    let d = tmp.path().join("d");
+    // A layer name that would clear the screen and retitle the terminal.
+    let evil = "\u{1b}]0;pwned\u{7}\u{1b}[2Jlayer.tar";
+    docker_dir(
+        &d,
+        &config,
+        &format!("{}.json", &sha256(&config)[7..]),
+        &[evil],
+    );
+    let out = tmp.path().join("out");
+    let r = pack(
+        &[d.to_str().unwrap(), "-o", out.to_str().unwrap()],
+        tmp.path(),
+    );
+    one_line_error(&r, "escape");
+    assert!(
+        !r.stderr.contains('\u{1b}') && !r.stderr.contains('\u{7}'),
+        "{:?}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("\\x1b"), "{:?}", r.stderr);
+}
+
 /// `friscy run` asks the library whether a tar is a root filesystem or an image archive:
 /// every image format must be taken for an image, the Alpine rootfs for a rootfs.
 #[test]

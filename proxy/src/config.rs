@@ -47,9 +47,17 @@ pub struct Cli {
     /// Accept browsers only from this Origin (default: any; use a token then)
     #[arg(long, value_name = "ORIGIN")]
     origin: Vec<String>,
-    /// WebSocket clients at once
+    /// WebSocket clients at once (a client takes a slot only once authenticated)
     #[arg(long, value_name = "N", default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
     max_clients: u64,
+    /// Clients at once from one address
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
+    max_per_ip: u64,
+    /// Seconds a connection may take to authenticate
+    ///
+    /// Unfinished handshakes are also bounded per address: the oldest gives way to a new one.
+    #[arg(long, value_name = "S", default_value_t = 5.0)]
+    handshake_timeout: f64,
     /// Connections, listeners and UDP sockets per client
     #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
     max_streams: u64,
@@ -76,6 +84,8 @@ pub struct Config {
     pub token: Option<String>,
     pub origins: Vec<String>,
     pub max_clients: usize,
+    pub max_per_ip: usize,
+    pub handshake_timeout: Duration,
     pub max_streams: usize,
     pub window: u32,
     pub connect_timeout: Duration,
@@ -91,6 +101,8 @@ impl Cli {
             token: self.token.filter(|t| !t.is_empty()),
             origins: self.origin,
             max_clients: self.max_clients as usize,
+            max_per_ip: self.max_per_ip as usize,
+            handshake_timeout: Duration::from_secs_f64(self.handshake_timeout.clamp(0.1, 300.0)),
             max_streams: self.max_streams as usize,
             window: self.window,
             connect_timeout: Duration::from_secs_f64(self.connect_timeout.clamp(0.001, 3600.0)),
@@ -125,6 +137,8 @@ mod tests {
         assert_eq!(c.listen, "127.0.0.1:8765".parse().unwrap());
         assert!(c.policy.rules.is_empty() && c.listen_ports.is_empty() && c.token.is_none());
         assert_eq!((c.max_clients, c.max_streams, c.window), (16, 64, 262144));
+        assert_eq!(c.max_per_ip, 4);
+        assert_eq!(c.handshake_timeout, Duration::from_secs(5));
     }
 
     #[test]
@@ -133,6 +147,7 @@ mod tests {
         assert!(run(&["--allow", "nope"]).unwrap_err().contains("HOST:PORT"));
         assert!(run(&["--listen", "x"]).unwrap_err().contains("--listen"));
         assert!(run(&["--max-streams", "0"]).is_err());
+        assert!(run(&["--max-per-ip", "0"]).is_err());
         assert!(run(&["--window", "10"]).is_err());
         let e = run(&["--alow", "x:1"]).unwrap_err();
         assert!(e.contains("--allow"), "a suggestion: {e}");

@@ -5,6 +5,8 @@
 //! (`policy`). Every refusal is logged on stderr and reported to the guest as an errno.
 
 mod config;
+mod gate;
+mod log;
 mod policy;
 mod session;
 mod tcp;
@@ -69,49 +71,77 @@ async fn serve(config: Arc<Config>) -> Result<()> {
         eprintln!("friscy-proxy: warning: no --allow rules: every destination is refused");
     }
     let clients = Arc::new(Semaphore::new(config.max_clients));
+    let gate = Arc::new(gate::Gate::new(config.max_per_ip));
+    // Suppressed log lines are counted; say how many every few seconds.
+    tokio::spawn(async {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            log::flush();
+        }
+    });
     let mut next_id = 0u64;
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(c) => c,
             // Running out of descriptors is temporary; do not end the proxy over it.
             Err(e) => {
-                eprintln!("friscy-proxy: accept: {e}");
+                log::limited!("accept: {e}");
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
                 continue;
             }
         };
         next_id += 1;
-        let (config, clients) = (config.clone(), clients.clone());
-        tokio::spawn(client(tcp, peer, next_id, config, clients));
+        // A handshake slot: a new connection pushes out the oldest unfinished handshake
+        // from its address (or anywhere, past the global bound), so idle connections can
+        // never keep a client that authenticates out.
+        let evicted = gate.pending(next_id, peer.ip());
+        let (config, clients, gate) = (config.clone(), clients.clone(), gate.clone());
+        tokio::spawn(client(tcp, peer, next_id, config, clients, gate, evicted));
     }
 }
 
-/// One WebSocket client: authenticate, then run its session.
+/// One WebSocket client: authenticate, then take a client slot, then run its session.
 async fn client(
     tcp: TcpStream,
     peer: SocketAddr,
     id: u64,
     config: Arc<Config>,
     clients: Arc<Semaphore>,
+    gate: Arc<gate::Gate>,
+    evicted: tokio::sync::oneshot::Receiver<()>,
 ) {
-    let permit = clients.try_acquire_owned().ok();
     // Frames are written whole; Nagle's algorithm would only delay small ones (~40 ms
     // against a delayed ACK).
     let _ = tcp.set_nodelay(true);
     let who = format!("client {id} ({peer})");
+    // Taken only once the client has authenticated: a slot, and its address's share.
+    let mut slot: Option<(tokio::sync::OwnedSemaphorePermit, gate::Session)> = None;
     // The callback's signature is tungstenite's; its error is an HTTP response by design.
     #[allow(clippy::result_large_err)]
     let check = |req: &Request, resp: Response| -> Result<Response, ErrorResponse> {
-        if permit.is_none() {
+        if let Err(why) = authorize(req, &config) {
+            return Err(refuse(&who, StatusCode::UNAUTHORIZED, &why));
+        }
+        let Some(session) = gate.session(peer.ip()) else {
+            return Err(refuse(
+                &who,
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
+                    "too many clients from {} (--max-per-ip {})",
+                    peer.ip(),
+                    config.max_per_ip
+                ),
+            ));
+        };
+        let Ok(permit) = clients.clone().try_acquire_owned() else {
             return Err(refuse(
                 &who,
                 StatusCode::SERVICE_UNAVAILABLE,
                 &format!("too many clients (--max-clients {})", config.max_clients),
             ));
-        }
-        if let Err(why) = authorize(req, &config) {
-            return Err(refuse(&who, StatusCode::UNAUTHORIZED, &why));
-        }
+        };
+        slot = Some((permit, session));
         Ok(resp)
     };
     // A message carries one frame: at most a 64 KiB data chunk or a 64 KiB datagram plus
@@ -120,27 +150,45 @@ async fn client(
         .max_message_size(Some(1 << 20))
         .max_frame_size(Some(1 << 20));
     let handshake = tokio_tungstenite::accept_hdr_async_with_config(tcp, check, Some(ws_config));
-    let ws = match tokio::time::timeout(std::time::Duration::from_secs(10), handshake).await {
-        Ok(Ok(ws)) => ws,
-        Ok(Err(e)) => {
+    let outcome = tokio::select! {
+        r = tokio::time::timeout(config.handshake_timeout, handshake) => Some(r),
+        _ = evicted => None,
+    };
+    gate.done(id);
+    let ws = match outcome {
+        Some(Ok(Ok(ws))) => ws,
+        Some(Ok(Err(e))) => {
             // Refusals were logged by `check`; this is a broken handshake.
             if !matches!(e, tokio_tungstenite::tungstenite::Error::Http(_)) {
-                eprintln!("friscy-proxy: {who}: WebSocket handshake failed: {e}");
+                log::limited!("{who}: WebSocket handshake failed: {e}");
             }
             return;
         }
-        Err(_) => {
-            eprintln!("friscy-proxy: {who}: WebSocket handshake timed out");
+        Some(Err(_)) => {
+            log::limited!(
+                "{who}: WebSocket handshake timed out (--handshake-timeout {} s)",
+                config.handshake_timeout.as_secs_f64()
+            );
+            return;
+        }
+        None => {
+            log::limited!(
+                "{who}: closed before its handshake finished: a newer connection took its place"
+            );
             return;
         }
     };
+    let _slot = slot;
     eprintln!("friscy-proxy: {who}: connected");
-    session::run(ws, config, who.clone()).await;
-    eprintln!("friscy-proxy: {who}: disconnected");
+    let refusals = session::run(ws, config, who.clone()).await;
+    match refusals {
+        0 => eprintln!("friscy-proxy: {who}: disconnected"),
+        n => eprintln!("friscy-proxy: {who}: disconnected ({n} requests refused)"),
+    }
 }
 
 fn refuse(who: &str, status: StatusCode, why: &str) -> ErrorResponse {
-    eprintln!("friscy-proxy: refused {who}: {why}");
+    log::limited!("refused {who}: {why}");
     let mut resp = ErrorResponse::new(Some(format!("friscy-proxy: {why}\n")));
     *resp.status_mut() = status;
     resp

@@ -129,33 +129,53 @@ fn in_net(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
     }
 }
 
-/// Addresses that are not the public internet: loopback, private (RFC 1918, ULA),
-/// link-local, carrier-grade NAT, unspecified, multicast, broadcast and reserved.
+/// Addresses that are not the public internet: every block of the IANA IPv4 and IPv6
+/// Special-Purpose Address Registries that is not globally reachable (loopback, private
+/// and ULA, link-local, carrier-grade NAT, documentation, benchmarking, reserved,
+/// multicast, broadcast, discard), plus the ones that embed or translate an IPv4 address
+/// (IPv4-compatible ::/96, NAT64 64:ff9b::/96 and its local-use /48, 6to4 2002::/16, the
+/// IETF block with Teredo, the old 6to4 relay 192.88.99.0/24), which could otherwise
+/// carry a guest to a private IPv4 address, and deprecated site-local fec0::/10.
 pub fn is_special(ip: IpAddr) -> bool {
     match ip.to_canonical() {
         IpAddr::V4(v4) => {
-            let nets: [(Ipv4Addr, u8); 10] = [
-                (Ipv4Addr::new(0, 0, 0, 0), 8),
-                (Ipv4Addr::new(10, 0, 0, 0), 8),
-                (Ipv4Addr::new(100, 64, 0, 0), 10),
-                (Ipv4Addr::new(127, 0, 0, 0), 8),
-                (Ipv4Addr::new(169, 254, 0, 0), 16),
-                (Ipv4Addr::new(172, 16, 0, 0), 12),
-                (Ipv4Addr::new(192, 0, 0, 0), 24),
-                (Ipv4Addr::new(192, 168, 0, 0), 16),
-                (Ipv4Addr::new(198, 18, 0, 0), 15),
-                (Ipv4Addr::new(224, 0, 0, 0), 3),
+            let nets: [(Ipv4Addr, u8); 15] = [
+                (Ipv4Addr::new(0, 0, 0, 0), 8),       // "this network"
+                (Ipv4Addr::new(10, 0, 0, 0), 8),      // private
+                (Ipv4Addr::new(100, 64, 0, 0), 10),   // shared (carrier-grade NAT)
+                (Ipv4Addr::new(127, 0, 0, 0), 8),     // loopback
+                (Ipv4Addr::new(169, 254, 0, 0), 16),  // link-local
+                (Ipv4Addr::new(172, 16, 0, 0), 12),   // private
+                (Ipv4Addr::new(192, 0, 0, 0), 24),    // IETF protocol assignments
+                (Ipv4Addr::new(192, 0, 2, 0), 24),    // TEST-NET-1
+                (Ipv4Addr::new(192, 88, 99, 0), 24),  // 6to4 relay anycast (deprecated)
+                (Ipv4Addr::new(192, 168, 0, 0), 16),  // private
+                (Ipv4Addr::new(198, 18, 0, 0), 15),   // benchmarking
+                (Ipv4Addr::new(198, 51, 100, 0), 24), // TEST-NET-2
+                (Ipv4Addr::new(203, 0, 113, 0), 24),  // TEST-NET-3
+                (Ipv4Addr::new(224, 0, 0, 0), 4),     // multicast
+                (Ipv4Addr::new(240, 0, 0, 0), 4),     // reserved, and broadcast
             ];
             nets.iter()
                 .any(|&(n, b)| in_net(IpAddr::V4(v4), IpAddr::V4(n), b))
         }
         IpAddr::V6(v6) => {
-            let nets: [(Ipv6Addr, u8); 5] = [
-                (Ipv6Addr::UNSPECIFIED, 128),
+            let nets: [(Ipv6Addr, u8); 15] = [
+                (Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 0), 96), // ::, ::1, IPv4-compatible
+                (Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0), 96), // NAT64
+                (Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0), 48), // local NAT64
+                (Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0), 64), // discard-only
+                (Ipv6Addr::new(0x100, 0, 0, 1, 0, 0, 0, 0), 64), // dummy prefix
+                (Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 23), // IETF, Teredo
+                (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32), // documentation
+                (Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0), 16), // 6to4
+                (Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0), 20), // documentation
+                (Ipv6Addr::new(0x5f00, 0, 0, 0, 0, 0, 0, 0), 16), // SRv6 SIDs
+                (Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7), // unique local
+                (Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10), // link-local
+                (Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0), 10), // site-local
+                (Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8), // multicast
                 (Ipv6Addr::LOCALHOST, 128),
-                (Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7),
-                (Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10),
-                (Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8),
             ];
             nets.iter()
                 .any(|&(n, b)| in_net(IpAddr::V6(v6), IpAddr::V6(n), b))
@@ -296,6 +316,20 @@ mod tests {
             "169.254.169.254",
             "::1",
             "fd00::1",
+            // Added with the IANA special-purpose registries: addresses that embed IPv4
+            // (and can reach a private one), documentation, site-local.
+            "::10.0.0.1",
+            "64:ff9b::a00:1",
+            "64:ff9b:1::1",
+            "2002:a00:1::1",
+            "2001:0:4136:e378::1",
+            "fec0::1",
+            "2001:db8::1",
+            "192.0.2.1",
+            "198.51.100.7",
+            "203.0.113.9",
+            "240.0.0.1",
+            "255.255.255.255",
         ] {
             assert!(p.check(ip(a), Some(80), &[]).is_err(), "{a}");
         }

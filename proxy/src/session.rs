@@ -24,6 +24,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 
 use crate::config::Config;
+use crate::log::limited;
 use crate::tcp::{Cmd, Conn, Credit, listen};
 
 /// Frames queued for the WebSocket writer before senders wait (data) or drop (datagrams).
@@ -82,9 +83,12 @@ struct Session {
     tasks: JoinSet<()>,
     lookups: Arc<Semaphore>,
     next_proxy_stream: u32,
+    /// Requests refused (each logged, rate-limited; the total goes in the last line).
+    refusals: u64,
 }
 
-pub async fn run(ws: WebSocketStream<TcpStream>, config: Arc<Config>, who: String) {
+/// Serve one client until it goes. Returns how many of its requests were refused.
+pub async fn run(ws: WebSocketStream<TcpStream>, config: Arc<Config>, who: String) -> u64 {
     let (mut sink, mut source) = ws.split();
     let (out, mut out_rx) = mpsc::channel::<Message>(OUT_QUEUE);
     let writer = tokio::spawn(async move {
@@ -106,6 +110,7 @@ pub async fn run(ws: WebSocketStream<TcpStream>, config: Arc<Config>, who: Strin
         tasks: JoinSet::new(),
         lookups: Arc::new(Semaphore::new(MAX_LOOKUPS)),
         next_proxy_stream: PROXY_STREAM_BIT | 1,
+        refusals: 0,
     };
     loop {
         tokio::select! {
@@ -116,7 +121,7 @@ pub async fn run(ws: WebSocketStream<TcpStream>, config: Arc<Config>, who: Strin
                     Some(Ok(Message::Close(_))) | None => break,
                     Some(Ok(_)) => continue,
                     Some(Err(e)) => {
-                        eprintln!("friscy-proxy: {}: WebSocket error: {e}", s.who);
+                        limited!("{}: WebSocket error: {e}", s.who);
                         break;
                     }
                 };
@@ -124,7 +129,7 @@ pub async fn run(ws: WebSocketStream<TcpStream>, config: Arc<Config>, who: Strin
                     Ok(f) => s.frame(f).await,
                     Err(e) => Err(e),
                 } {
-                    eprintln!("friscy-proxy: {}: protocol error, closing: {why}", s.who);
+                    limited!("{}: protocol error, closing: {why}", s.who);
                     let close = CloseFrame { code: CloseCode::Protocol, reason: why.into() };
                     let _ = s.out.send(Message::Close(Some(close))).await;
                     break;
@@ -141,8 +146,10 @@ pub async fn run(ws: WebSocketStream<TcpStream>, config: Arc<Config>, who: Strin
         }
     }
     s.tasks.abort_all();
+    let refusals = s.refusals;
     drop(s);
     let _ = writer.await;
+    refusals
 }
 
 /// The Linux errno for a host I/O error (the proxy's own errno on Linux).
@@ -203,11 +210,8 @@ impl Session {
 
     /// A refusal: logged here, reported to the guest as `errno`.
     async fn refuse(&mut self, stream: u32, what: &str, errno: Errno, why: String) {
-        eprintln!(
-            "friscy-proxy: refused {}: {what}: {why} ({})",
-            self.who,
-            errno.name()
-        );
+        self.refusals += 1;
+        limited!("refused {}: {what}: {why} ({})", self.who, errno.name());
         let _ = self.out.send(msg(error(stream, errno, why))).await;
     }
 
@@ -319,10 +323,7 @@ impl Session {
                     }
                 };
                 let local = listener.local_addr().unwrap_or(bind);
-                eprintln!(
-                    "friscy-proxy: {}: listening on {local} for the guest",
-                    self.who
-                );
+                limited!("{}: listening on {local} for the guest", self.who);
                 let _ = self.out.send(msg(Frame::Listening { stream, local })).await;
                 let events = self.events.clone();
                 let task = self.tasks.spawn(async move {
@@ -428,7 +429,7 @@ impl Session {
                         Ok(addrs) => Frame::Resolved { stream, addrs },
                         Err((errno, why)) => {
                             if errno == Errno::EACCES {
-                                eprintln!("friscy-proxy: refused {who}: {what}: {why} (EACCES)");
+                                limited!("refused {who}: {what}: {why} (EACCES)");
                             }
                             error(stream, errno, why)
                         }
@@ -477,7 +478,8 @@ impl Session {
                 if let Err(why) =
                     policy.check(addr.ip(), Some(addr.port()), &self.names_of(addr.ip()))
                 {
-                    eprintln!("friscy-proxy: refused {}: {what}: {why} (EACCES)", self.who);
+                    self.refusals += 1;
+                    limited!("refused {}: {what}: {why} (EACCES)", self.who);
                     let f = Frame::DatagramError {
                         stream,
                         errno: Errno::EACCES as u16,
@@ -543,10 +545,12 @@ impl Session {
                     return;
                 };
                 if self.full() {
-                    eprintln!(
-                        "friscy-proxy: refused {}: connection from {peer} to a guest listener: \
+                    self.refusals += 1;
+                    limited!(
+                        "refused {}: connection from {peer} to a guest listener: \
                          too many streams (--max-streams {})",
-                        self.who, self.config.max_streams
+                        self.who,
+                        self.config.max_streams
                     );
                     return;
                 }
@@ -634,7 +638,7 @@ async fn connect(
         Addr::Name(name, port) => {
             if !config.policy.may_resolve(name) {
                 let why = format!("connect to {to}: no --allow rule names this host");
-                eprintln!("friscy-proxy: refused {who}: {why} (EACCES)");
+                limited!("refused {who}: {why} (EACCES)");
                 return Err((Errno::EACCES, why));
             }
             let ips = resolve(config, names, name).await?;
@@ -652,7 +656,7 @@ async fn connect(
                 .collect();
             if ok.is_empty() {
                 let why = format!("connect to {to}: the port is not allowed for this host");
-                eprintln!("friscy-proxy: refused {who}: {why} (EACCES)");
+                limited!("refused {who}: {why} (EACCES)");
                 return Err((Errno::EACCES, why));
             }
             ok

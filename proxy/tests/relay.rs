@@ -397,6 +397,83 @@ fn streams_and_clients_are_limited() {
     assert!(proxy.logged(&["refused client", "too many clients"]));
 }
 
+#[test]
+fn idle_connections_do_not_lock_out_an_authenticated_client() {
+    // Issue 18's probe: 100 TCP connections that never send a handshake, more than
+    // --max-clients, from the client's own address.
+    let echo = tcp_echo();
+    let proxy = Proxy::start(&[
+        "--token",
+        "s3cret",
+        "--allow",
+        &format!("127.0.0.1:{}", echo.port()),
+        "--max-clients",
+        "4",
+    ]);
+    let idle: Vec<TcpStream> = (0..100)
+        .map(|_| TcpStream::connect(("127.0.0.1", proxy.port)).unwrap())
+        .collect();
+    let url = format!("{}/?token=s3cret", proxy.url());
+    let start = Instant::now();
+    let mut net = RelayNet::new(WsTransport::connect(&url, DEADLINE).expect("authenticated"));
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    let s = net.create(Family::Inet, Kind::Stream).unwrap();
+    connect(&mut net, s, echo).unwrap();
+    // The idle ones were pushed out, not served: at most a handshake slot's worth remain.
+    std::thread::sleep(Duration::from_millis(200));
+    let open = idle
+        .iter()
+        .filter(|c| {
+            c.set_nonblocking(true).unwrap();
+            let mut b = [0u8; 1];
+            matches!((&**c).read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        })
+        .count();
+    assert!(open <= 8, "{open} idle connections still held");
+    drop(idle);
+    assert!(proxy.logged(&["a newer connection took its place"]));
+}
+
+#[test]
+fn handshakes_time_out_and_clients_per_address_are_bounded() {
+    let proxy = Proxy::start(&["--handshake-timeout", "0.3", "--max-per-ip", "2"]);
+    let mut idle = TcpStream::connect(("127.0.0.1", proxy.port)).unwrap();
+    idle.set_read_timeout(Some(DEADLINE)).unwrap();
+    let start = Instant::now();
+    let mut b = [0u8; 1];
+    assert!(matches!(idle.read(&mut b), Ok(0) | Err(_)));
+    assert!(start.elapsed() < Duration::from_secs(3));
+    assert!(proxy.logged(&["handshake timed out"]));
+    let _a = WsTransport::connect(&proxy.url(), DEADLINE).unwrap();
+    let _b = WsTransport::connect(&proxy.url(), DEADLINE).unwrap();
+    let e = WsTransport::connect(&proxy.url(), DEADLINE)
+        .err()
+        .expect("a third client");
+    assert!(e.0.contains("429"), "{e}");
+    assert!(proxy.logged(&["too many clients from 127.0.0.1 (--max-per-ip 2)"]));
+}
+
+#[test]
+fn a_flood_of_refusals_is_logged_in_few_lines_with_a_count() {
+    let proxy = Proxy::start(&["--token", "s3cret"]);
+    for _ in 0..300 {
+        let _ = WsTransport::connect(&proxy.url(), DEADLINE);
+    }
+    assert!(proxy.logged(&["similar lines suppressed"]));
+    let refusals = proxy
+        .log
+        .lock()
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("refused"))
+        .count();
+    assert!(refusals < 100, "{refusals} lines for 300 refusals");
+}
+
 /// Throughput and round-trip time through the whole relay path; run by bench/proxy.sh
 /// (`--ignored`, release build). Prints one line per figure.
 #[test]

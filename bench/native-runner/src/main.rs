@@ -14,7 +14,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use friscy_exec::{
     Fault, HartId, Machine, Machines, MapError, ObjId, Prot, Registers, SpaceId, StopReason,
 };
-use friscy_kernel::host::BrokenPipe;
 use friscy_kernel::{Host, Kernel, Stdio};
 
 /// `Machines`, counting the instructions every `run` retires (the kernel drops harts when
@@ -114,6 +113,15 @@ impl Machine for Counting {
         self.inner
             .map_object(space, addr, len, prot, obj, first, shared)
     }
+    fn set_memory_limit(&mut self, bytes: u64) {
+        self.inner.set_memory_limit(bytes)
+    }
+    fn memory_in_use(&self) -> u64 {
+        self.inner.memory_in_use()
+    }
+    fn resident(&mut self, space: SpaceId) -> u64 {
+        self.inner.resident(space)
+    }
     fn flush_icache(&mut self, space: SpaceId) {
         self.inner.flush_icache(space)
     }
@@ -197,14 +205,14 @@ impl Host for StdHost {
         }
         Some(data)
     }
-    fn write(&mut self, stream: Stdio, data: &[u8]) -> Result<(), BrokenPipe> {
+    fn write(&mut self, stream: Stdio, data: &[u8]) -> Result<(), friscy_vfs::Errno> {
         let r = match stream {
             Stdio::Err => std::io::stderr().write_all(data),
             _ => std::io::stdout()
                 .write_all(data)
                 .and(std::io::stdout().flush()),
         };
-        r.map_err(|_| BrokenPipe)
+        r.map_err(|_| friscy_vfs::Errno::EPIPE)
     }
     /// A terminal stays in its own (cooked) mode here, as under `wasmtime run`.
     fn console_mode(&self) -> friscy_kernel::ConsoleMode {

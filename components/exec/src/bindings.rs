@@ -204,6 +204,15 @@ impl wit::Guest for Exec {
     ) -> Result<(), wit::MapError> {
         with(|m| m.map_object(space, addr, len, prot(p), obj, first, shared)).map_err(map_error)
     }
+    fn set_memory_limit(bytes: u64) {
+        with(|m| m.set_memory_limit(bytes));
+    }
+    fn memory_in_use() -> u64 {
+        with(|m| m.memory_in_use())
+    }
+    fn resident(space: u32) -> u64 {
+        with(|m| m.resident(space))
+    }
     fn flush_icache(space: u32) {
         with(|m| m.flush_icache(space))
     }

@@ -176,6 +176,16 @@ pub trait Machine {
         first: u64,
         shared: bool,
     ) -> Result<(), MapError>;
+
+    /// Limits guest memory (frames in use, over every address space and memory object) to
+    /// `bytes` (`u64::MAX`: no limit); past it, an access that needs a new page faults with
+    /// `OutOfMemory` (the container's `--memory`, as a memory cgroup's limit).
+    fn set_memory_limit(&mut self, bytes: u64);
+    /// Guest memory in use: bytes of frames, over every address space and object.
+    fn memory_in_use(&self) -> u64;
+    /// Bytes of frames `space` refers to (its resident set; shared frames counted in
+    /// full), for the OOM killer's choice and /proc's VmRSS.
+    fn resident(&mut self, space: SpaceId) -> u64;
     /// Drops every block decoded from the space: riscv_flush_icache. Stores through the
     /// mapping code was fetched from invalidate it already; a store through another
     /// mapping of the same frames (a shared object mapped twice) does not.
@@ -276,19 +286,6 @@ impl Machines {
             spaces: Table::new(),
             harts: Table::new(),
         }
-    }
-
-    /// Limits the guest memory (frames in use, over every address space) to `bytes`
-    /// (`u64::MAX`: no limit); past it, accesses that need a new page fault with
-    /// `OutOfMemory`.
-    pub fn set_memory_limit(&mut self, bytes: u64) {
-        let frames = usize::try_from(bytes / crate::memory::PAGE_SIZE).unwrap_or(usize::MAX);
-        self.phys.borrow_mut().frames.set_limit(frames);
-    }
-
-    /// Guest memory in use: bytes of frames, over every address space.
-    pub fn memory_in_use(&self) -> u64 {
-        self.phys.borrow().frames.in_use() as u64 * crate::memory::PAGE_SIZE
     }
 }
 
@@ -481,6 +478,19 @@ impl Machine for Machines {
         s.remap(addr, len, |mem| {
             mem.map_object(addr, len, prot, obj, first, shared)
         })
+    }
+
+    fn set_memory_limit(&mut self, bytes: u64) {
+        let frames = usize::try_from(bytes / crate::memory::PAGE_SIZE).unwrap_or(usize::MAX);
+        self.phys.borrow_mut().frames.set_limit(frames);
+    }
+
+    fn memory_in_use(&self) -> u64 {
+        self.phys.borrow().frames.in_use() as u64 * crate::memory::PAGE_SIZE
+    }
+
+    fn resident(&mut self, space: SpaceId) -> u64 {
+        self.spaces.get_mut(space).mem.resident_pages() * crate::memory::PAGE_SIZE
     }
 
     fn flush_icache(&mut self, space: SpaceId) {

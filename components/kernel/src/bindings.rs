@@ -7,7 +7,9 @@
 //! from the `friscy:tty/console` import (the native host, a browser page, or the
 //! `console-wasi` component in sealed builds).
 
-use crate::host::{BrokenPipe, ConsoleEvent, ConsoleMode};
+use friscy_abi::Errno;
+
+use crate::host::{ConsoleEvent, ConsoleMode};
 use crate::{Host, Kernel, Stdio};
 
 #[cfg(feature = "component")]
@@ -46,6 +48,12 @@ mod generated {
 
 use generated::friscy::tty::console;
 pub(crate) use generated::wasi;
+
+/// How long the guest's machine seems to have been up when the run starts. wasmtime's
+/// monotonic clock starts at zero with each run, where Linux's CLOCK_MONOTONIC has counted
+/// since boot: a program that asks for a time a second in the past (ipc_timerfd's
+/// TFD_TIMER_ABSTIME) got a negative time, and EINVAL, under `wasmtime run`.
+const BOOT_NS: u64 = 60_000_000_000;
 
 /// The host side of the kernel, over WASI: the standard streams as wasi:io streams (so
 /// stdin can be read without blocking and waited on with `wasi:io/poll`), clocks, random,
@@ -88,15 +96,23 @@ impl Host for WasiHost {
             }
         }
     }
-    fn write(&mut self, stream: Stdio, data: &[u8]) -> Result<(), BrokenPipe> {
+    fn write(&mut self, stream: Stdio, data: &[u8]) -> Result<(), Errno> {
+        use wasi::io::streams::StreamError;
         let out = match stream {
             Stdio::Err => &self.stderr,
             _ => &self.stdout,
         };
         // blocking-write-and-flush takes at most 4096 bytes per call.
         for chunk in data.chunks(4096) {
-            out.blocking_write_and_flush(chunk)
-                .map_err(|_| BrokenPipe)?;
+            out.blocking_write_and_flush(chunk).map_err(|e| match e {
+                StreamError::Closed => Errno::EPIPE,
+                // The host's error, as wasi:filesystem names it (a full disk is ENOSPC,
+                // not a broken pipe: `friscy run ... > /dev/full`).
+                StreamError::LastOperationFailed(err) => {
+                    wasi::filesystem::types::filesystem_error_code(&err)
+                        .map_or(Errno::EIO, crate::wasi_dir::errno)
+                }
+            })?;
         }
         Ok(())
     }
@@ -123,7 +139,7 @@ impl Host for WasiHost {
         (now.seconds as i64, now.nanoseconds)
     }
     fn monotonic_ns(&self) -> u64 {
-        wasi::clocks::monotonic_clock::now()
+        wasi::clocks::monotonic_clock::now() + BOOT_NS
     }
     fn random(&mut self, buf: &mut [u8]) {
         let bytes = wasi::random::random::get_random_bytes(buf.len() as u64);
@@ -149,7 +165,8 @@ impl Host for WasiHost {
             pollables.push(self.stdin.subscribe());
         }
         if let Some(t) = deadline_ns {
-            pollables.push(wasi::clocks::monotonic_clock::subscribe_instant(t));
+            let host = t.saturating_sub(BOOT_NS);
+            pollables.push(wasi::clocks::monotonic_clock::subscribe_instant(host));
         }
         // Resizes and forwarded signals wake the kernel too.
         pollables.push(console::subscribe());
@@ -195,12 +212,24 @@ struct Options {
     read_only: bool,
     /// FRISCY_TMPFS=PATH[,PATH...].
     tmpfs: Vec<String>,
+    /// FRISCY_MEMORY, FRISCY_PIDS_LIMIT, FRISCY_NOFILE, FRISCY_DISK, FRISCY_TIMEOUT.
+    limits: crate::limits::Limits,
+    /// A malformed limit: the run does not start.
+    bad: Option<String>,
 }
 
 fn split_env() -> (Vec<Vec<u8>>, Options) {
     let mut opts = Options::default();
     let mut envp = Vec::new();
     for (k, v) in wasi::cli::environment::get_environment() {
+        match opts.limits.set(&k, &v) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(msg) => {
+                opts.bad.get_or_insert(msg);
+                continue;
+            }
+        }
         match k.as_str() {
             "FRISCY_TRACE" => opts.trace = !v.is_empty() && v != "0",
             "FRISCY_AOT_STATS" => opts.aot_stats = !v.is_empty() && v != "0",
@@ -223,8 +252,7 @@ fn split_env() -> (Vec<Vec<u8>>, Options) {
             "FRISCY_TMPFS" => opts
                 .tmpfs
                 .extend(v.split(',').filter(|p| !p.is_empty()).map(String::from)),
-            // Other FRISCY_* variables are other parts' options (limits...), never the
-            // guest's.
+            // Other FRISCY_* variables are other parts' options, never the guest's.
             _ if k.starts_with("FRISCY_") => {}
             _ => envp.push(format!("{k}={v}").into_bytes()),
         }
@@ -245,8 +273,12 @@ fn run(make: impl FnOnce() -> Result<Kernel, String>) -> Result<(), ()> {
         Err(msg) => return fail(&msg),
     };
     let (envp, opts) = split_env();
+    if let Some(msg) = opts.bad {
+        return fail(&msg);
+    }
     kernel.trace = opts.trace;
     kernel.port_map = opts.ports;
+    kernel.apply_limits(opts.limits);
     if let Some(h) = opts.hostname {
         kernel.hostname = h.into_bytes();
     }
@@ -611,6 +643,15 @@ mod imported {
         ) -> Result<(), MapError> {
             m::map_object(space, addr, len, prot(p), obj, first, shared).map_err(map_err)
         }
+        fn set_memory_limit(&mut self, bytes: u64) {
+            m::set_memory_limit(bytes)
+        }
+        fn memory_in_use(&self) -> u64 {
+            m::memory_in_use()
+        }
+        fn resident(&mut self, space: SpaceId) -> u64 {
+            m::resident(space)
+        }
         fn flush_icache(&mut self, space: SpaceId) {
             m::flush_icache(space)
         }
@@ -719,6 +760,21 @@ mod imported {
                 mtime: a.mtime.map(ts_out),
             };
             fs::set_attr(node, attr).map_err(errno)
+        }
+        fn set_capacity(&mut self, bytes: u64) {
+            fs::set_capacity(bytes)
+        }
+        fn usage(&mut self) -> friscy_vfs::Usage {
+            let u = fs::usage();
+            friscy_vfs::Usage {
+                capacity: u.capacity,
+                used: u.used,
+                inodes: u.inodes,
+                inodes_used: u.inodes_used,
+            }
+        }
+        fn reclaim(&mut self, open: &[Ino]) -> u64 {
+            fs::reclaim(open)
         }
     }
 

@@ -108,12 +108,34 @@ pub struct FdEntry {
 /// RLIMIT_NOFILE's usual soft limit.
 pub const NOFILE_MAX: i32 = 1024;
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct FdTable {
     fds: BTreeMap<i32, FdEntry>,
+    /// RLIMIT_NOFILE's soft limit: descriptors are below it.
+    limit: i32,
+}
+
+impl Default for FdTable {
+    fn default() -> Self {
+        FdTable {
+            fds: BTreeMap::new(),
+            limit: NOFILE_MAX,
+        }
+    }
 }
 
 impl FdTable {
+    /// RLIMIT_NOFILE's soft limit (setrlimit): new descriptors must be below it; those
+    /// already open above it stay open, as on Linux.
+    pub fn set_limit(&mut self, soft: u64) {
+        self.limit = soft.min(crate::limits::NR_OPEN) as i32;
+    }
+
+    /// The soft limit new descriptors must stay below.
+    pub fn limit(&self) -> i32 {
+        self.limit
+    }
+
     pub fn get(&self, fd: i32) -> Result<&FdEntry, Errno> {
         self.fds.get(&fd).ok_or(Errno::EBADF)
     }
@@ -124,8 +146,12 @@ impl FdTable {
         Ok(self.get(fd)?.file.clone())
     }
 
-    /// Install at the lowest free descriptor >= `min` (open(2) and F_DUPFD).
+    /// Install at the lowest free descriptor >= `min` (open(2) and F_DUPFD): EMFILE when
+    /// none is below the limit, EINVAL when `min` itself is not (fcntl(2) F_DUPFD).
     pub fn insert_from(&mut self, min: i32, entry: FdEntry) -> Result<i32, Errno> {
+        if min >= self.limit {
+            return Err(Errno::EINVAL);
+        }
         let mut fd = min;
         for (&used, _) in self.fds.range(min..) {
             if used != fd {
@@ -133,7 +159,7 @@ impl FdTable {
             }
             fd += 1;
         }
-        if fd >= NOFILE_MAX {
+        if fd >= self.limit {
             return Err(Errno::EMFILE);
         }
         self.fds.insert(fd, entry);
@@ -141,12 +167,16 @@ impl FdTable {
     }
 
     pub fn insert(&mut self, entry: FdEntry) -> Result<i32, Errno> {
+        if self.limit <= 0 {
+            return Err(Errno::EMFILE);
+        }
         self.insert_from(0, entry)
     }
 
-    /// Install at exactly `fd`, closing what was there (dup2/dup3).
+    /// Install at exactly `fd`, closing what was there (dup2/dup3): EBADF at or past the
+    /// limit.
     pub fn insert_at(&mut self, fd: i32, entry: FdEntry) -> Result<(), Errno> {
-        if !(0..NOFILE_MAX).contains(&fd) {
+        if !(0..self.limit).contains(&fd) {
             return Err(Errno::EBADF);
         }
         self.fds.insert(fd, entry);

@@ -12,10 +12,6 @@ pub enum Stdio {
     Err,
 }
 
-/// The host's stream is gone (its reader closed the pipe): the guest sees EPIPE.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct BrokenPipe;
-
 /// What the guest's stdin and stdout are connected to (`friscy:tty/console`'s `mode`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ConsoleMode {
@@ -41,8 +37,10 @@ pub trait Host {
     /// Read up to `max` bytes from the host's stdin without blocking: `None` when nothing is
     /// available yet, an empty vector at end of file.
     fn read_stdin(&mut self, max: usize) -> Option<Vec<u8>>;
-    /// Write all of `data` to the host's stdout or stderr.
-    fn write(&mut self, stream: Stdio, data: &[u8]) -> Result<(), BrokenPipe>;
+    /// Write all of `data` to the host's stdout or stderr. The error is what the guest's
+    /// write(2) fails with: EPIPE when the reader closed the pipe (the kernel adds SIGPIPE),
+    /// the host's own error otherwise (ENOSPC for a full disk or `> /dev/full`, EIO...).
+    fn write(&mut self, stream: Stdio, data: &[u8]) -> Result<(), friscy_abi::Errno>;
     /// How stdin and stdout are connected; constant for the run.
     fn console_mode(&self) -> ConsoleMode {
         ConsoleMode::None

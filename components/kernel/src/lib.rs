@@ -15,6 +15,7 @@ pub mod fd;
 pub mod host;
 pub mod host_dir;
 pub mod image;
+pub mod limits;
 pub mod loader;
 pub mod mm;
 pub mod mounts;
@@ -132,6 +133,10 @@ pub struct Kernel {
     pub hostname: Vec<u8>,
     /// The root filesystem is read-only (`friscy run --read-only`), but for these places.
     pub read_only: Option<ReadOnly>,
+    /// Memory, tasks, descriptors, disk and time (limits.rs); set before `run_command`.
+    pub limits: limits::Limits,
+    /// When the run started (monotonic ns), for `FRISCY_TIMEOUT`.
+    pub(crate) started_ns: Option<u64>,
 }
 
 impl Kernel {
@@ -168,6 +173,8 @@ impl Kernel {
             file_keys: Default::default(),
             hostname: syscalls::info::UTS_NODENAME.as_bytes().to_vec(),
             read_only: None,
+            limits: Default::default(),
+            started_ns: None,
         };
         // Docker's /dev, made once like the tmpfs it mounts there.
         devfs::populate(&mut k);
@@ -228,11 +235,32 @@ impl Kernel {
         cwd: Ino,
         creds: Creds,
         argv: Vec<Vec<u8>>,
-        mut envp: Vec<Vec<u8>>,
+        envp: Vec<Vec<u8>>,
     ) -> u8 {
+        let init = match self.spawn_init(cwd, creds, argv, envp) {
+            Ok(init) => init,
+            Err(status) => return status,
+        };
+        // What the runtime made so far (/dev, resolv.conf, a restored layer) needs no save.
+        self.layer_baseline();
+        let status = self.run_init(init);
+        self.save_layer();
+        status.shell_status()
+    }
+
+    /// Load process 1 (PATH search, ELF, stdio or the console on descriptors 0-2) without
+    /// running it (`run_init` does; the syscall fuzzer drives it by hand). Errors are
+    /// reported and come back as the status a shell would give.
+    pub fn spawn_init(
+        &mut self,
+        cwd: Ino,
+        creds: Creds,
+        argv: Vec<Vec<u8>>,
+        mut envp: Vec<Vec<u8>>,
+    ) -> Result<Process, u8> {
         let Some(cmd) = argv.first().cloned() else {
             self.report("no command given (usage: friscy.wasm -- /path/to/program [args...])");
-            return 2;
+            return Err(2);
         };
         if !envp.iter().any(|e| e.starts_with(b"PATH=")) {
             envp.insert(0, [b"PATH=".as_slice(), DEFAULT_PATH].concat());
@@ -250,17 +278,18 @@ impl Kernel {
                 "{}: command not found",
                 String::from_utf8_lossy(&cmd)
             ));
-            return 127;
+            return Err(127);
         };
         let image = match self.load_program(&creds, cwd, &path, argv, &envp) {
             Ok(image) => image,
             Err(e) => {
                 let msg = e.message();
                 self.report(&msg);
-                return e.shell_status();
+                return Err(e.shell_status());
             }
         };
         let mut fds = FdTable::default();
+        fds.set_limit(self.limits.nofile.0);
         let console = self.ttys.console.clone();
         for (fd, stream, flags) in [(0, Stdio::In, 0), (1, Stdio::Out, 1), (2, Stdio::Err, 1)] {
             // With a console, fds 0-2 are its slave side, as a container runtime's -t
@@ -303,7 +332,7 @@ impl Kernel {
             comm: process::comm_of(&path),
             argv: image.argv,
             envp,
-            rlimits: [None; 16],
+            rlimits: process::initial_rlimits(&self.limits),
             threads: vec![process::Thread::new(pid, image.hart)],
             cur: 0,
             sigactions: [signal::SigAction::default(); 64],
@@ -324,10 +353,6 @@ impl Kernel {
             // controlling terminal (runc: setsid, then TIOCSCTTY).
             self.maybe_acquire(&mut init, tty);
         }
-        // What the runtime made so far (/dev, resolv.conf, a restored layer) needs no save.
-        self.layer_baseline();
-        let status = self.run_init(init);
-        self.save_layer();
-        status.shell_status()
+        Ok(init)
     }
 }

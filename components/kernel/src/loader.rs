@@ -414,12 +414,14 @@ impl Kernel {
     ) -> Result<(MemoryMap, u64, u64), ExecError> {
         let oom = || ExecError::NoMemory(path.to_vec());
         let (lo, hi) = exe.load_range();
+        // A bias moves a position-independent image by modular arithmetic, as Linux's
+        // load_bias does: one linked above PIE_BASE moves down (a "negative" bias).
         let bias = if exe.e_type == elf::ET_DYN {
-            mm::PIE_BASE - page_down(lo)
+            mm::PIE_BASE.wrapping_sub(page_down(lo))
         } else {
             0
         };
-        let mut mm = MemoryMap::new(hi + bias);
+        let mut mm = MemoryMap::new(hi.wrapping_add(bias));
         let main = self
             .load_segments(space, &mut mm, file, exe, bias, path)
             .ok_or_else(oom)?;
@@ -430,8 +432,17 @@ impl Kernel {
             let (ielf, _) = self.parse_exec(&mut ifile, ip)?;
             let (ilo, ihi) = ielf.load_range();
             let span = page_up(ihi - page_down(ilo)).ok_or_else(oom)?;
-            let at = mm.find_free(span).ok_or_else(oom)?;
-            let ibias = at - page_down(ilo);
+            // load_elf_interp(): an ET_EXEC interpreter goes at its own link address
+            // (bias 0, AT_BASE 0), and cannot share it with the program.
+            let ibias = if ielf.e_type == elf::ET_DYN {
+                mm.find_free(span)
+                    .ok_or_else(oom)?
+                    .wrapping_sub(page_down(ilo))
+            } else if mm.overlaps(page_down(ilo), page_down(ilo) + span) {
+                return Err(oom());
+            } else {
+                0
+            };
             let loaded = self
                 .load_segments(space, &mut mm, &ifile, &ielf, ibias, ip)
                 .ok_or_else(oom)?;
@@ -503,7 +514,7 @@ impl Kernel {
         if ph.filesz == 0 {
             return Some(());
         }
-        let vaddr = ph.vaddr.checked_add(bias)?;
+        let vaddr = ph.vaddr.wrapping_add(bias);
         let vstart = page_down(vaddr);
         let file_end = page_up(vaddr.checked_add(ph.filesz)?)?;
         let first = page_down(ph.offset) / PAGE_SIZE;
@@ -571,8 +582,12 @@ impl Kernel {
             .filter(|p| p.p_type == elf::PT_LOAD)
             .collect();
         let (lo, hi) = elf.load_range();
-        let start = page_down(lo.checked_add(bias)?);
-        let end = page_up(hi.checked_add(bias)?)?;
+        // The bias is modular (a PIE linked high moves down), as Linux computes it.
+        let start = page_down(lo.wrapping_add(bias));
+        let end = page_up(hi.wrapping_add(bias))?;
+        if end < start {
+            return None;
+        }
         // Reserve the whole span as zero pages, map each segment's file pages over it
         // from the page cache (copy-on-write, as elf_map's MAP_PRIVATE), then give each
         // segment its own protection and unmap the holes between segments.
@@ -586,8 +601,8 @@ impl Kernel {
         // pages, those pages get both protections.
         let mut covered: Vec<(u64, u64, Prot)> = Vec::new();
         for ph in &loads {
-            let s = page_down(ph.vaddr + bias);
-            let e = page_up(ph.vaddr + bias + ph.memsz)?;
+            let s = page_down(ph.vaddr.wrapping_add(bias));
+            let e = page_up(ph.vaddr.wrapping_add(bias) + ph.memsz)?;
             let prot = prot_of(ph.flags);
             match covered.last_mut() {
                 Some(last) if last.1 > s => {
@@ -619,16 +634,21 @@ impl Kernel {
         // AT_PHDR: PT_PHDR if present, else where the header table lies inside the
         // segment that maps file offset 0.
         let phdr = match elf.phdrs.iter().find(|p| p.p_type == elf::PT_PHDR) {
-            Some(p) => p.vaddr + bias,
+            Some(p) => p.vaddr.wrapping_add(bias),
             None => loads
                 .iter()
                 .find(|p| p.offset <= elf.phoff && elf.phoff < p.offset + p.filesz)
-                .map(|p| p.vaddr - p.offset + elf.phoff + bias)
+                .map(|p| {
+                    p.vaddr
+                        .wrapping_sub(p.offset)
+                        .wrapping_add(elf.phoff)
+                        .wrapping_add(bias)
+                })
                 .unwrap_or(0),
         };
         Some(Loaded {
             bias,
-            entry: elf.entry + bias,
+            entry: elf.entry.wrapping_add(bias),
             phdr,
             phnum: elf.phnum,
         })

@@ -61,6 +61,9 @@ pub struct Vma {
     pub end: u64,
     pub prot: Prot,
     pub name: VmaName,
+    /// Made with MAP_NORESERVE: not counted as committed memory (limits.rs), as Linux's
+    /// default overcommit mode leaves VM_NORESERVE mappings unaccounted.
+    pub noreserve: bool,
 }
 
 /// A process's mappings and break.
@@ -123,7 +126,24 @@ impl MemoryMap {
     /// Record a mapping of [start, end), replacing what was there.
     pub fn insert(&mut self, start: u64, end: u64, prot: Prot, name: VmaName) {
         self.remove(start, end);
-        self.vmas.insert(start, Vma { end, prot, name });
+        self.vmas.insert(
+            start,
+            Vma {
+                end,
+                prot,
+                name,
+                noreserve: false,
+            },
+        );
+    }
+
+    /// Mark the mappings of [start, end) as MAP_NORESERVE ones.
+    pub fn set_noreserve(&mut self, start: u64, end: u64) {
+        self.split_at(start);
+        self.split_at(end);
+        for (_, v) in self.vmas.range_mut(start..end) {
+            v.noreserve = true;
+        }
     }
 
     /// Whether every page of [start, end) is mapped.

@@ -505,6 +505,20 @@ impl Fs for Mounts {
     fn export_layer(&mut self, exclude: &[Vec<u8>]) -> Result<Vec<u8>, Errno> {
         self.lower.export_layer(exclude)
     }
+
+    // The writable layer's limit and usage are the image overlay's; host directories are
+    // bounded by the host.
+    fn set_capacity(&mut self, bytes: u64) {
+        self.lower.set_capacity(bytes)
+    }
+
+    fn usage(&mut self) -> friscy_vfs::Usage {
+        self.lower.usage()
+    }
+
+    fn reclaim(&mut self, open: &[Ino]) -> u64 {
+        self.lower.reclaim(open)
+    }
 }
 
 #[cfg(test)]

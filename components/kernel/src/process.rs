@@ -177,6 +177,17 @@ pub struct Process {
     pub death_reason: Option<String>,
 }
 
+/// RLIMIT_NOFILE, the resource number of the limit the container sets.
+pub const RLIMIT_NOFILE: usize = 7;
+
+/// Process 1's setrlimit(2) table: the defaults, but RLIMIT_NOFILE from the container's
+/// limits (`FRISCY_NOFILE`, docker's `--ulimit nofile=`).
+pub fn initial_rlimits(limits: &crate::limits::Limits) -> [Option<(u64, u64)>; 16] {
+    let mut r = [None; 16];
+    r[RLIMIT_NOFILE] = Some(limits.nofile);
+    r
+}
+
 /// The comm of a program started by `path`.
 pub fn comm_of(path: &[u8]) -> Vec<u8> {
     let base = path.rsplit(|&c| c == b'/').next().unwrap_or(path);

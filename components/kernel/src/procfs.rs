@@ -481,7 +481,10 @@ pub fn open(k: &mut Kernel, p: &Process, node: Ino) -> Result<FileKind, Errno> {
 fn generate(k: &mut Kernel, p: &Process, kind: Kind, pid: i32) -> Result<Vec<u8>, Errno> {
     let text = match kind {
         Kind::Cpuinfo => cpuinfo(),
-        Kind::Meminfo => meminfo(),
+        Kind::Meminfo => {
+            let (total, free) = k.memory_figures();
+            meminfo(total, free)
+        }
         Kind::Uptime => {
             let ns = k.host.monotonic_ns();
             // No idle time is accounted: the guest's CPU never idles in the interpreter.
@@ -507,6 +510,11 @@ fn generate(k: &mut Kernel, p: &Process, kind: Kind, pid: i32) -> Result<Vec<u8>
             maps(k, &vmas)
         }
         _ => {
+            // The resident set is exec's to count (frames the space refers to); a zombie
+            // has none.
+            let q = process(k, p, pid)?;
+            let space = (!q.is_zombie()).then_some(q.space);
+            let rss = space.map_or(0, |s| k.machine.resident(s));
             let q = process(k, p, pid)?;
             match kind {
                 Kind::Cmdline => return Ok(nul_joined(&q.argv)),
@@ -522,8 +530,8 @@ fn generate(k: &mut Kernel, p: &Process, kind: Kind, pid: i32) -> Result<Vec<u8>
                 }
                 Kind::Comm => format!("{}\n", comm(q)),
                 Kind::Stat => pid_stat(q),
-                Kind::Statm => statm(q),
-                Kind::Status => status(q),
+                Kind::Statm => statm(q, rss),
+                Kind::Status => status(q, rss),
                 _ => return Err(Errno::EINVAL),
             }
         }
@@ -546,9 +554,10 @@ fn cpuinfo() -> String {
     )
 }
 
-fn meminfo() -> String {
-    // The same nominal figures sysinfo(2) reports: 4 GiB, 3 GiB free, no swap.
-    let (total, free) = (4u64 << 20, 3u64 << 20);
+/// /proc/meminfo from the figures sysinfo(2) reports (`Kernel::memory_figures`, bytes):
+/// the container's memory limit and what of it exec has not handed out; no swap.
+fn meminfo(total: u64, free: u64) -> String {
+    let (total, free) = (total >> 10, free >> 10);
     [
         ("MemTotal", total),
         ("MemFree", free),
@@ -727,9 +736,9 @@ fn pid_stat(p: &Process) -> String {
     )
 }
 
-/// /proc/<pid>/statm: size, resident, shared, text, lib, data, dirty in pages (resident
-/// is the mapped size, as in stat).
-fn statm(p: &Process) -> String {
+/// /proc/<pid>/statm: size, resident, shared, text, lib, data, dirty in pages (`rss`:
+/// bytes of frames the process refers to).
+fn statm(p: &Process, rss: u64) -> String {
     let pages = vsize(p) / 4096;
     let text: u64 =
         p.mm.vmas
@@ -737,11 +746,16 @@ fn statm(p: &Process) -> String {
             .filter(|(_, v)| v.prot.0 & Prot::EXEC.0 != 0)
             .map(|(&s, v)| (v.end - s) / 4096)
             .sum();
-    format!("{pages} {pages} 0 {text} 0 {} 0\n", pages - text.min(pages))
+    format!(
+        "{pages} {} 0 {text} 0 {} 0\n",
+        rss / 4096,
+        pages - text.min(pages)
+    )
 }
 
-fn status(p: &Process) -> String {
+fn status(p: &Process, rss: u64) -> String {
     let kb = vsize(p) / 1024;
+    let rss_kb = rss / 1024;
     let fdsize = p.fds.iter().last().map_or(0, |(fd, _)| fd + 1).max(64);
     let (u, g) = (p.creds.uid, p.creds.gid);
     // Groups: each followed by a space, as Linux prints them.
@@ -754,7 +768,7 @@ fn status(p: &Process) -> String {
     format!(
         "Name:\t{}\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\n\
          PPid:\t0\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t{fdsize}\n\
-         Groups:\t{groups}\nVmSize:\t{kb:>8} kB\nThreads:\t1\nCapInh:\t0000000000000000\n\
+         Groups:\t{groups}\nVmSize:\t{kb:>8} kB\nVmRSS:\t{rss_kb:>8} kB\nThreads:\t1\nCapInh:\t0000000000000000\n\
          CapPrm:\t{caps}\nCapEff:\t{caps}\nCapBnd:\t000001ffffffffff\n\
          CapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t0\nCpus_allowed:\t1\n\
          Cpus_allowed_list:\t0\n",
@@ -797,6 +811,6 @@ mod tests {
 
     #[test]
     fn meminfo_lines_align_like_linux() {
-        assert!(meminfo().starts_with("MemTotal:        4194304 kB\n"));
+        assert!(meminfo(4 << 30, 3 << 30).starts_with("MemTotal:        4194304 kB\n"));
     }
 }

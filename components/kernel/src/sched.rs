@@ -32,6 +32,7 @@ impl Kernel {
     pub fn run_init(&mut self, init: Process) -> ExitStatus {
         let init_pid = init.pid;
         self.procs.insert(init_pid, init);
+        self.timed_out(); // starts the clock of FRISCY_TIMEOUT
         loop {
             let mut ran = false;
             let pids: Vec<Pid> = self.procs.keys().copied().collect();
@@ -70,6 +71,13 @@ impl Kernel {
                 self.kill_everything();
                 self.flush_net();
                 return status;
+            }
+            if self.timed_out() {
+                // FRISCY_TIMEOUT (--timeout): the whole container goes, as `timeout -s KILL`.
+                let secs = self.limits.timeout_ns.unwrap_or(0) as f64 / 1e9;
+                self.report(&format!("timeout: killed after {secs} s"));
+                self.kill_everything();
+                return ExitStatus::Signal(signal::SIGKILL);
             }
             if !ran && !self.idle() {
                 self.report("deadlock: every guest process is waiting and nothing can wake them");
@@ -192,10 +200,11 @@ impl Kernel {
                     progressed = true;
                 }
                 StopReason::Fault(f) if f.cause == FaultCause::OutOfMemory => {
-                    // No memory for a page this process touched: Linux's OOM killer. The
-                    // victim is the process that needed the page (the fault is not
-                    // retried); the rest of the container runs on.
-                    self.oom_kill(p);
+                    // No frame for a page this process touched (the memory limit, or the
+                    // host's memory): Linux's OOM killer picks the largest process
+                    // (limits.rs). Unless that is this one, the access is retried when it
+                    // runs again, once the victim's memory is back.
+                    self.oom(p);
                     progressed = true;
                 }
                 StopReason::Fault(f) => {
@@ -219,14 +228,6 @@ impl Kernel {
                 }
             }
         }
-    }
-
-    /// Kills `p` for want of memory, with one line on the diagnostic stream, as Linux's
-    /// OOM killer logs "Out of memory: Killed process N (comm)".
-    pub(crate) fn oom_kill(&mut self, p: &mut Process) {
-        let comm = String::from_utf8_lossy(&p.comm).into_owned();
-        self.report(&format!("out of memory: killed process {} ({comm})", p.pid));
-        p.exit = Some(ExitStatus::Signal(signal::SIGKILL));
     }
 
     /// A synchronous fault: to the guest's handler if it has one it does not block,
@@ -320,6 +321,10 @@ impl Kernel {
         }
         if deadline.is_none() && !stdin && pollables.is_empty() {
             return false;
+        }
+        // Wake for FRISCY_TIMEOUT too (a deadlock is still reported at once).
+        if let Some(t) = self.timeout_deadline() {
+            deadline = Some(deadline.map_or(t, |d| d.min(t)));
         }
         self.host.wait(stdin, deadline, pollables);
         self.progress += 1;

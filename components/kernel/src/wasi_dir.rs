@@ -22,11 +22,19 @@ use crate::mounts::{HostDir, HostStat};
 
 pub struct WasiDir {
     root: Descriptor,
+    /// A read-only preopen (`--dir` read-only, `friscy run -v HOST:GUEST:ro`): the host
+    /// refuses changes with not-permitted, which Linux reports as EROFS on such a mount.
+    read_only: bool,
 }
 
 impl WasiDir {
     pub fn new(root: Descriptor) -> WasiDir {
-        WasiDir { root }
+        // A preopen the guest may change has mutate-directory (wasmtime gives it to
+        // read-write preopens only).
+        let read_only = root
+            .get_flags()
+            .is_ok_and(|f| f.bits() & DescriptorFlags::MUTATE_DIRECTORY.bits() == 0);
+        WasiDir { root, read_only }
     }
 
     fn open(&self, rel: &str, write: bool) -> Result<Descriptor, Errno> {
@@ -36,7 +44,18 @@ impl WasiDir {
         }
         self.root
             .open_at(PathFlags::empty(), path(rel), OpenFlags::empty(), flags)
-            .map_err(errno)
+            .map_err(|e| self.change_errno(e, write))
+    }
+
+    /// The errno of a failed change (or of an open for writing): on a read-only mount the
+    /// host's refusal is EROFS, as mount(2)'s MS_RDONLY gives on Linux.
+    fn change_errno(&self, e: ErrorCode, change: bool) -> Errno {
+        match e {
+            ErrorCode::NotPermitted | ErrorCode::ReadOnly if change && self.read_only => {
+                Errno::EROFS
+            }
+            e => errno(e),
+        }
     }
 }
 
@@ -46,7 +65,7 @@ fn path(rel: &str) -> &str {
 }
 
 /// The Linux errno for a wasi:filesystem error code.
-fn errno(e: ErrorCode) -> Errno {
+pub(crate) fn errno(e: ErrorCode) -> Errno {
     use ErrorCode as E;
     match e {
         E::Access => Errno::EACCES,
@@ -155,7 +174,7 @@ impl HostDir for WasiDir {
         while done < data.len() {
             let n = f
                 .write(&data[done..], offset + done as u64)
-                .map_err(errno)?;
+                .map_err(|e| self.change_errno(e, true))?;
             if n == 0 {
                 return Err(Errno::EIO);
             }
@@ -200,44 +219,55 @@ impl HostDir for WasiDir {
                 DescriptorFlags::WRITE,
             )
             .map(drop)
-            .map_err(errno)
+            .map_err(|e| self.change_errno(e, true))
     }
 
     fn mkdir(&mut self, rel: &str, _mode: u32) -> Result<(), Errno> {
-        self.root.create_directory_at(path(rel)).map_err(errno)
+        self.root
+            .create_directory_at(path(rel))
+            .map_err(|e| self.change_errno(e, true))
     }
 
     fn symlink(&mut self, rel: &str, target: &[u8]) -> Result<(), Errno> {
         let target = std::str::from_utf8(target).map_err(|_| Errno::EINVAL)?;
-        self.root.symlink_at(target, path(rel)).map_err(errno)
+        self.root
+            .symlink_at(target, path(rel))
+            .map_err(|e| self.change_errno(e, true))
     }
 
     fn link(&mut self, old: &str, new: &str) -> Result<(), Errno> {
         self.root
             .link_at(PathFlags::empty(), path(old), &self.root, path(new))
-            .map_err(errno)
+            .map_err(|e| self.change_errno(e, true))
     }
 
     fn remove(&mut self, rel: &str, dir: bool) -> Result<(), Errno> {
-        if dir {
-            self.root.remove_directory_at(path(rel)).map_err(errno)
+        let r = if dir {
+            self.root.remove_directory_at(path(rel))
         } else {
-            self.root.unlink_file_at(path(rel)).map_err(errno)
-        }
+            self.root.unlink_file_at(path(rel))
+        };
+        r.map_err(|e| self.change_errno(e, true))
     }
 
     fn rename(&mut self, old: &str, new: &str) -> Result<(), Errno> {
         self.root
             .rename_at(path(old), &self.root, path(new))
-            .map_err(errno)
+            .map_err(|e| self.change_errno(e, true))
     }
 
     fn set_size(&mut self, rel: &str, size: u64) -> Result<(), Errno> {
-        self.open(rel, true)?.set_size(size).map_err(errno)
+        self.open(rel, true)?
+            .set_size(size)
+            .map_err(|e| self.change_errno(e, true))
     }
 
     fn set_mode(&mut self, _rel: &str, _mode: u32) -> Result<(), Errno> {
-        Err(Errno::EPERM)
+        Err(if self.read_only {
+            Errno::EROFS
+        } else {
+            Errno::EPERM
+        })
     }
 
     fn set_times(
@@ -248,6 +278,6 @@ impl HostDir for WasiDir {
     ) -> Result<(), Errno> {
         self.root
             .set_times_at(PathFlags::empty(), path(rel), new_ts(atime), new_ts(mtime))
-            .map_err(errno)
+            .map_err(|e| self.change_errno(e, true))
     }
 }

@@ -138,6 +138,53 @@ fn random_syscalls_in_forked_children_leave_the_kernel_standing() {
     }
 }
 
+/// A static riscv64 ELF whose code is `li a0, CODE; li a7, 93; ecall` (exit(CODE)) in one
+/// RWX segment at `vaddr`, of type ET_EXEC (2) or ET_DYN (3).
+fn exit_elf(e_type: u16, vaddr: u64, code: u8) -> Vec<u8> {
+    let mut f = vec![0u8; 0x1000];
+    let insns: [u32; 3] = [0x00000513 | (code as u32) << 20, 0x05d00893, 0x00000073];
+    f[0..4].copy_from_slice(b"\x7fELF");
+    (f[4], f[5], f[6]) = (2, 1, 1);
+    f[16..18].copy_from_slice(&e_type.to_le_bytes());
+    f[18..20].copy_from_slice(&243u16.to_le_bytes());
+    f[20..24].copy_from_slice(&1u32.to_le_bytes());
+    f[24..32].copy_from_slice(&(vaddr + 0x800).to_le_bytes());
+    f[32..40].copy_from_slice(&64u64.to_le_bytes());
+    f[52..54].copy_from_slice(&64u16.to_le_bytes());
+    f[54..56].copy_from_slice(&56u16.to_le_bytes());
+    f[56..58].copy_from_slice(&1u16.to_le_bytes());
+    let ph = &mut f[64..120];
+    ph[0..4].copy_from_slice(&1u32.to_le_bytes());
+    ph[4..8].copy_from_slice(&7u32.to_le_bytes());
+    ph[16..24].copy_from_slice(&vaddr.to_le_bytes());
+    ph[32..40].copy_from_slice(&0x1000u64.to_le_bytes());
+    ph[40..48].copy_from_slice(&0x2000u64.to_le_bytes());
+    for (i, w) in insns.iter().enumerate() {
+        f[0x800 + i * 4..0x804 + i * 4].copy_from_slice(&w.to_le_bytes());
+    }
+    f
+}
+
+#[test]
+fn a_position_independent_program_linked_high_is_moved_down() {
+    // Found by the elf_loader fuzz target: a PIE whose lowest address is above the load
+    // base made the bias computation overflow (a panic in debug builds). Linux moves it
+    // to the base by modular arithmetic; so does friscy now.
+    for vaddr in [0x10000, 0x7000_0000, 0x40_0000_0000] {
+        let (status, out, err) = run(&[("bin/pie", 0o755, exit_elf(3, vaddr, 42))], &["/bin/pie"]);
+        assert_eq!(
+            (status, out.as_str(), err.as_str()),
+            (42, "", ""),
+            "{vaddr:#x}"
+        );
+    }
+    let (status, _, err) = run(
+        &[("bin/exec", 0o755, exit_elf(2, 0x7000_0000, 7))],
+        &["/bin/exec"],
+    );
+    assert_eq!(status, 7, "{err}");
+}
+
 /// Code written at run time and riscv_flush_icache (what V8 does). Expected values are
 /// Linux's, not qemu-user's: qemu does not see a store through a second mapping of code
 /// it has translated, and accepts any flags.

@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::io::Read;
 use std::rc::Rc;
 
-use friscy_kernel::host::BrokenPipe;
+use friscy_abi::Errno;
 use friscy_kernel::{Host, Kernel, Stdio};
 
 #[derive(Default)]
@@ -29,7 +29,7 @@ impl Host for LayerHost {
     fn read_stdin(&mut self, _: usize) -> Option<Vec<u8>> {
         Some(Vec::new())
     }
-    fn write(&mut self, stream: Stdio, data: &[u8]) -> Result<(), BrokenPipe> {
+    fn write(&mut self, stream: Stdio, data: &[u8]) -> Result<(), Errno> {
         let mut s = self.shared.borrow_mut();
         match stream {
             Stdio::Err => s.stderr.extend_from_slice(data),

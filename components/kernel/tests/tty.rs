@@ -11,7 +11,7 @@ fn ptys_and_the_line_discipline_match_linux() {
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use friscy_kernel::host::BrokenPipe;
+use friscy_abi::Errno;
 use friscy_kernel::{ConsoleEvent, ConsoleMode, Host, Kernel, Stdio};
 
 /// A host with a console: what it types and the events it sends are released when the
@@ -47,7 +47,7 @@ impl Host for ScriptHost {
         let n = max.min(self.input.len());
         Some(self.input.drain(..n).collect())
     }
-    fn write(&mut self, _: Stdio, data: &[u8]) -> Result<(), BrokenPipe> {
+    fn write(&mut self, _: Stdio, data: &[u8]) -> Result<(), Errno> {
         self.out.borrow_mut().extend_from_slice(data);
         Ok(())
     }

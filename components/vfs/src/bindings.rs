@@ -218,6 +218,24 @@ impl wit::Guest for Component {
         };
         with(|v| v.set_attr(node, &attr))
     }
+    fn set_capacity(bytes: u64) {
+        let _ = with(|v| {
+            v.set_capacity(bytes);
+            Ok(())
+        });
+    }
+    fn usage() -> t::FsUsage {
+        let u = with(|v| Ok(v.usage())).unwrap_or_default();
+        t::FsUsage {
+            capacity: u.capacity,
+            used: u.used,
+            inodes: u.inodes,
+            inodes_used: u.inodes_used,
+        }
+    }
+    fn reclaim(open: Vec<Ino>) -> u64 {
+        with(|v| Ok(v.reclaim(&open))).unwrap_or(0)
+    }
 }
 
 export!(Component);

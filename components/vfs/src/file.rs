@@ -10,7 +10,7 @@ use crate::source::LowerLayer;
 use friscy_abi::Errno;
 use std::collections::BTreeMap;
 
-const PAGE: usize = 4096;
+pub(crate) const PAGE: usize = 4096;
 
 /// Largest file size, as Linux's MAX_LFS_FILESIZE on 64-bit (write(2), truncate(2): EFBIG).
 pub(crate) const MAX_SIZE: u64 = i64::MAX as u64;
@@ -80,56 +80,84 @@ impl FileData {
         Ok(out)
     }
 
-    /// The page `idx`, created from the image (or zeros) if not written before.
+    /// Pages written so far (the upper layer's share of this file).
+    pub(crate) fn pages(&self) -> u64 {
+        self.pages.len() as u64
+    }
+
+    /// The page `idx`, created from the image (or zeros) if not written before; None when
+    /// the budget or the host's memory has no page left.
     fn page_mut<L: LowerLayer>(
         &mut self,
         lower: &mut L,
         idx: u64,
-    ) -> Result<&mut [u8; PAGE], Errno> {
+        budget: &mut Budget,
+    ) -> Result<Option<&mut [u8; PAGE]>, Errno> {
         if !self.pages.contains_key(&idx) {
-            let mut page = Box::new([0u8; PAGE]);
+            if budget.used >= budget.capacity {
+                return Ok(None);
+            }
+            let Some(mut page) = new_page() else {
+                budget.host_refused = true;
+                return Ok(None);
+            };
             let start = idx * PAGE as u64;
             if start < self.lower_len {
                 let m = (self.lower_len - start).min(PAGE as u64) as usize;
                 lower.read_into(self.lower_file, start, &mut page[..m])?;
             }
             self.pages.insert(idx, page);
+            budget.used += 1;
         }
-        Ok(self.pages.get_mut(&idx).expect("inserted above"))
+        Ok(self.pages.get_mut(&idx).map(|p| &mut **p))
     }
 
-    /// Write `data` at `offset`, growing the file. The caller checks `MAX_SIZE`. A failed
-    /// copy-up (the lower layer unreadable) leaves the pages before it written and the size
-    /// unchanged.
+    /// Write `data` at `offset`, growing the file, as far as the budget allows: returns
+    /// the bytes written (fewer than asked when a page could not be had; the writable
+    /// layer is full). The caller checks `MAX_SIZE`. A failed copy-up (the lower layer
+    /// unreadable) writes nothing and leaves the size unchanged.
     pub(crate) fn write<L: LowerLayer>(
         &mut self,
         lower: &mut L,
         offset: u64,
         data: &[u8],
-    ) -> Result<(), Errno> {
-        // Copy up every page first, so that a failure writes nothing.
+        budget: &mut Budget,
+    ) -> Result<usize, Errno> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        // Copy up every page first, so that a failure writes nothing; stop at the first
+        // page there is no room for.
         let first = offset / PAGE as u64;
-        let last = (offset + data.len() as u64).saturating_sub(1) / PAGE as u64;
-        if !data.is_empty() {
-            for idx in first..=last {
-                self.page_mut(lower, idx)?;
+        let last = (offset + data.len() as u64 - 1) / PAGE as u64;
+        let mut end = offset + data.len() as u64;
+        for idx in first..=last {
+            if self.page_mut(lower, idx, budget)?.is_none() {
+                end = idx * PAGE as u64;
+                break;
             }
         }
+        let len = end.saturating_sub(offset) as usize;
         let mut done = 0usize;
-        while done < data.len() {
+        while done < len {
             let pos = offset + done as u64;
             let idx = pos / PAGE as u64;
             let within = (pos % PAGE as u64) as usize;
-            let n = (PAGE - within).min(data.len() - done);
-            self.page_mut(lower, idx)?[within..within + n].copy_from_slice(&data[done..done + n]);
+            let n = (PAGE - within).min(len - done);
+            let page = self.pages.get_mut(&idx).expect("copied up above");
+            page[within..within + n].copy_from_slice(&data[done..done + n]);
             done += n;
         }
-        self.size = self.size.max(offset + data.len() as u64);
-        Ok(())
+        if len > 0 {
+            self.size = self.size.max(offset + len as u64);
+        }
+        Ok(len)
     }
 
-    /// truncate(2): shrink (dropping contents) or grow (with zeros).
-    pub(crate) fn truncate(&mut self, size: u64) {
+    /// truncate(2): shrink (dropping contents) or grow (with zeros). Returns the pages it
+    /// dropped.
+    pub(crate) fn truncate(&mut self, size: u64) -> u64 {
+        let before = self.pages();
         if size < self.size {
             let within = (size % PAGE as u64) as usize;
             let idx = size / PAGE as u64;
@@ -144,7 +172,39 @@ impl FileData {
             self.lower_len = self.lower_len.min(size);
         }
         self.size = size;
+        before - self.pages()
     }
+}
+
+/// The writable layer's page budget: pages in use across every file, and how many there
+/// may be (`FRISCY_DISK`); past it writes fail with ENOSPC.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Budget {
+    pub used: u64,
+    pub capacity: u64,
+    /// A page could not be allocated at all: the host's memory, not the budget, ran out.
+    pub host_refused: bool,
+}
+
+impl Budget {
+    /// No bound: for copies the writable layer accounts for afterwards (a layer applied
+    /// at start-up, `Vfs::apply_layer`).
+    pub(crate) fn unbounded() -> Budget {
+        Budget {
+            used: 0,
+            capacity: u64::MAX,
+            host_refused: false,
+        }
+    }
+}
+
+/// A zeroed page, or None when the host has no memory for one: the write that needed it
+/// fails with ENOSPC instead of aborting the component (a full tmpfs, not a crash).
+fn new_page() -> Option<Box<[u8; PAGE]>> {
+    let mut v: Vec<u8> = Vec::new();
+    v.try_reserve_exact(PAGE).ok()?;
+    v.resize(PAGE, 0);
+    v.into_boxed_slice().try_into().ok()
 }
 
 #[cfg(test)]
@@ -164,19 +224,29 @@ mod tests {
         Img((0..20_000u32).map(|i| (i % 253) as u8).collect())
     }
 
+    fn unlimited() -> Budget {
+        Budget {
+            used: 0,
+            capacity: u64::MAX,
+            host_refused: false,
+        }
+    }
+
     #[test]
     fn copy_on_write_pages_over_the_image() {
         let mut img = image();
         let expect: Vec<u8> = img.0[100..10_100].to_vec();
         let mut f = FileData::lower(100, 10_000);
+        let b = &mut unlimited();
         assert_eq!(f.read(&mut img, 0, 20_000).unwrap(), expect);
-        f.write(&mut img, 4095, b"XY").unwrap();
+        f.write(&mut img, 4095, b"XY", b).unwrap();
         let mut want = expect.clone();
         want[4095..4097].copy_from_slice(b"XY");
         assert_eq!(f.read(&mut img, 0, 20_000).unwrap(), want);
         assert_eq!(f.pages.len(), 2);
         // Append past the end leaves a hole of zeros.
-        f.write(&mut img, 12_000, b"end").unwrap();
+        f.write(&mut img, 12_000, b"end", b).unwrap();
+        assert_eq!(b.used, 3);
         want.resize(12_000, 0);
         want.extend_from_slice(b"end");
         assert_eq!(f.read(&mut img, 0, 20_000).unwrap(), want);
@@ -188,15 +258,37 @@ mod tests {
     fn truncate_hides_old_contents_when_regrown() {
         let mut img = image();
         let mut f = FileData::lower(0, 10_000);
-        f.write(&mut img, 8000, b"zz").unwrap();
-        f.truncate(5000);
+        f.write(&mut img, 8000, b"zz", &mut unlimited()).unwrap();
+        // The page with the write holds the new end: kept, its tail zeroed.
+        assert_eq!(f.truncate(5000), 0);
         assert_eq!(f.size(), 5000);
         f.truncate(10_000);
         let got = f.read(&mut img, 0, 10_000).unwrap();
         assert_eq!(got[..5000], img.0[..5000]);
         assert!(got[5000..].iter().all(|&b| b == 0));
-        f.truncate(0);
+        assert_eq!(f.truncate(0), 1);
         f.truncate(3);
         assert_eq!(f.read(&mut img, 0, 10).unwrap(), [0, 0, 0]);
+    }
+
+    #[test]
+    fn writes_stop_where_the_budget_ends() {
+        let mut img = image();
+        let mut f = FileData::default();
+        let mut b = Budget {
+            used: 0,
+            capacity: 2,
+            host_refused: false,
+        };
+        // Three pages wanted, two to be had: a short write, as on a full tmpfs.
+        assert_eq!(
+            f.write(&mut img, 100, &[7; 3 * PAGE], &mut b).unwrap(),
+            2 * PAGE - 100
+        );
+        assert_eq!(f.size(), 2 * PAGE as u64);
+        assert_eq!(f.write(&mut img, 2 * PAGE as u64, b"x", &mut b).unwrap(), 0);
+        // Rewriting pages it has costs nothing.
+        assert_eq!(f.write(&mut img, 0, b"y", &mut b).unwrap(), 1);
+        assert_eq!(b.used, 2);
     }
 }

@@ -349,6 +349,8 @@ pub(crate) fn apply<S: RootfsSource>(table: &mut Table, layer: &S) -> Result<(),
         }
         if e.kind == EntryKind::File {
             let mut f = FileData::default();
+            // Counted afterwards, from the table (`Vfs::apply_layer`).
+            let mut budget = crate::file::Budget::unbounded();
             let mut buf = vec![0u8; e.size.min(1 << 20) as usize];
             let mut off = 0;
             while off < e.size {
@@ -356,7 +358,7 @@ pub(crate) fn apply<S: RootfsSource>(table: &mut Table, layer: &S) -> Result<(),
                 // Infallible: LayerBytes reads the layer itself.
                 let _ = data.read_into(e.data, off, &mut buf[..n]);
                 // Cannot fail: the lower layer here is the layer itself (LayerBytes).
-                let _ = f.write(&mut data, off, &buf[..n]);
+                let _ = f.write(&mut data, off, &buf[..n], &mut budget);
                 off += n as u64;
             }
             crate::index::add_node(table, e.clone(), Some(f));

@@ -83,6 +83,17 @@ pub struct SetAttr {
     pub mtime: Option<Timespec>,
 }
 
+/// How full the writable layer is (statfs(2), and the `FRISCY_DISK` limit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Usage {
+    /// Bytes the writable layer may hold, and holds.
+    pub capacity: u64,
+    pub used: u64,
+    /// Inodes that may be created, and were (beyond the image's own).
+    pub inodes: u64,
+    pub inodes_used: u64,
+}
+
 /// The filesystem the kernel uses (mirrors `interface fs` in vfs.wit one to one). Paths
 /// and names are bytes. No permission checks are made here.
 pub trait Fs {
@@ -135,6 +146,15 @@ pub trait Fs {
         let _ = exclude;
         Err(Errno::ENOSYS)
     }
+    /// Bound the writable layer to `bytes` of written data and `bytes / 4096` new inodes
+    /// (as tmpfs's size= bounds both); past it, writes and creates fail with ENOSPC.
+    fn set_capacity(&mut self, bytes: u64);
+    /// How full the writable layer is.
+    fn usage(&mut self) -> Usage;
+    /// Free the storage of every unlinked node that is not in `open` (the inodes open
+    /// descriptors and mappings still use); returns the bytes freed. The kernel calls it
+    /// when space runs out, since it alone knows what is still open.
+    fn reclaim(&mut self, open: &[Ino]) -> u64;
 }
 
 /// The wall clock used for timestamps (std's; WASI's wall clock in a component).
@@ -148,6 +168,14 @@ pub fn system_clock() -> Timespec {
     }
 }
 
+/// The writable layer's size when nobody sets one: effectively unbounded (the kernel
+/// always sets `FRISCY_DISK`'s value).
+const UNBOUNDED: u64 = u64::MAX / 2;
+
+/// The reserve's size: more than the largest argument a call brings (the kernel moves
+/// file data in 1 MiB pieces) and the small allocations that go with it.
+const RESERVE: usize = 4 << 20;
+
 /// A filesystem over a lower layer: a tar image (`Vfs<Tar<R>>`, from `Vfs::new`) or a
 /// directory tree (`Vfs<Tree<T>>`, from `Vfs::from_tree`).
 pub struct Vfs<L> {
@@ -158,19 +186,45 @@ pub struct Vfs<L> {
     /// Bumped by every change (`Fs::generation`).
     generation: u64,
     clock: Option<fn() -> Timespec>,
+    /// Pages of written data, and how many there may be.
+    budget: file::Budget,
+    /// Nodes the image itself holds (the inode limit counts the ones beyond them).
+    image_inodes: u64,
+    inode_capacity: u64,
+    /// Memory set aside at the start and given back the first time the host refuses a
+    /// page: what comes next still needs memory (in a component, the canonical ABI
+    /// allocates each call's arguments, a write's data included, and cannot fail
+    /// gracefully), so the layer stops growing while there is still some left.
+    reserve: Option<Vec<u8>>,
+}
+
+impl<L> Vfs<L> {
+    /// A filesystem over `lower`, indexed as `table`.
+    fn over(lower: L, table: Table) -> Self {
+        Vfs {
+            lower,
+            base: table.clone(),
+            image_inodes: table.live(),
+            table,
+            generation: 0,
+            clock: Some(system_clock),
+            budget: file::Budget {
+                used: 0,
+                capacity: UNBOUNDED,
+                host_refused: false,
+            },
+            inode_capacity: UNBOUNDED,
+            // A component's linear memory grows for it now, touched or not.
+            reserve: Some(vec![0u8; RESERVE]),
+        }
+    }
 }
 
 impl<R: RootfsSource> Vfs<Tar<R>> {
     /// Index the image (its headers only) into a filesystem.
     pub fn new(source: R) -> Result<Self, TarError> {
         let table = index::build(&source)?;
-        Ok(Vfs {
-            lower: Tar::new(source),
-            base: table.clone(),
-            table,
-            generation: 0,
-            clock: Some(system_clock),
-        })
+        Ok(Vfs::over(Tar::new(source), table))
     }
 
     /// The image this filesystem reads from.
@@ -184,13 +238,7 @@ impl<T: TreeSource> Vfs<Tree<T>> {
     /// from the tree when the guest reads them, and never written back.
     pub fn from_tree(source: T) -> Result<Self, TreeError> {
         let table = tree::build(&source)?;
-        Ok(Vfs {
-            lower: Tree::new(source),
-            base: table.clone(),
-            table,
-            generation: 0,
-            clock: Some(system_clock),
-        })
+        Ok(Vfs::over(Tree::new(source), table))
     }
 
     /// The tree this filesystem reads from.
@@ -205,7 +253,10 @@ impl<L> Vfs<L> {
     /// layer from now on and a later export writes them again.
     pub fn apply_layer<S: RootfsSource>(&mut self, layer: &S) -> Result<(), TarError> {
         self.generation += 1;
-        layer::apply(&mut self.table, layer)
+        let r = layer::apply(&mut self.table, layer);
+        // Its files' pages are the writable layer's now.
+        self.budget.used = self.table.written_pages();
+        r
     }
 
     /// Set the clock for mtime/ctime updates (`None`: times never change after indexing,
@@ -227,12 +278,22 @@ impl<L> Vfs<L> {
             Err(_) => false,
         };
         if unlinked {
-            self.table.release(node);
+            let pages = self.table.release(node);
+            self.budget.used = self.budget.used.saturating_sub(pages);
         }
     }
 
     fn now(&self) -> Option<Timespec> {
         self.clock.map(|c| c())
+    }
+
+    /// ENOSPC once the writable layer has created as many inodes as it may.
+    fn inode_room(&self) -> Result<(), Errno> {
+        let used = self.table.live().saturating_sub(self.image_inodes);
+        if used >= self.inode_capacity {
+            return Err(Errno::ENOSPC);
+        }
+        Ok(())
     }
 }
 
@@ -284,14 +345,25 @@ impl<L: LowerLayer> Fs for Vfs<L> {
         {
             return Err(Errno::EFBIG);
         }
-        if !data.is_empty() {
-            f.write(&mut self.lower, offset, data)?;
-            if let Some(t) = now {
-                n.mtime = t;
-                n.ctime = t;
-            }
+        if data.is_empty() {
+            return Ok(0);
         }
-        Ok(data.len() as u32)
+        // As much as fits: a short count, then ENOSPC (write(2) on a full filesystem).
+        let done = f.write(&mut self.lower, offset, data, &mut self.budget)?;
+        if std::mem::take(&mut self.budget.host_refused) {
+            // The host has no more memory for us: the layer is full from now on, and the
+            // reserve goes back for what must still be allocated.
+            self.budget.capacity = self.budget.used;
+            self.reserve = None;
+        }
+        if done == 0 {
+            return Err(Errno::ENOSPC);
+        }
+        if let Some(t) = now {
+            n.mtime = t;
+            n.ctime = t;
+        }
+        Ok(done as u32)
     }
 
     fn readdir(&mut self, dir: Ino, cookie: u64, max: u32) -> Result<Vec<Dirent>, Errno> {
@@ -307,6 +379,7 @@ impl<L: LowerLayer> Fs for Vfs<L> {
     }
 
     fn create(&mut self, parent: Ino, name: &[u8], mode: u32, rdev: u64) -> Result<Ino, Errno> {
+        self.inode_room()?;
         let now = self.now();
         self.generation += 1;
         self.table.create(parent, name, mode, rdev, now)
@@ -324,6 +397,7 @@ impl<L: LowerLayer> Fs for Vfs<L> {
     }
 
     fn symlink(&mut self, parent: Ino, name: &[u8], target: &[u8]) -> Result<Ino, Errno> {
+        self.inode_room()?;
         let now = self.now();
         self.generation += 1;
         self.table.symlink(parent, name, target, now)
@@ -366,7 +440,8 @@ impl<L: LowerLayer> Fs for Vfs<L> {
                 Body::File(_) if size > file::MAX_SIZE => return Err(Errno::EFBIG),
                 Body::File(f) => {
                     if size != f.size() {
-                        f.truncate(size);
+                        let freed = f.truncate(size);
+                        self.budget.used = self.budget.used.saturating_sub(freed);
                     }
                     // Linux's do_truncate() always asks for new mtime and ctime, whether
                     // or not the size changes.
@@ -405,6 +480,42 @@ impl<L: LowerLayer> Fs for Vfs<L> {
 
     fn export_layer(&mut self, exclude: &[Vec<u8>]) -> Result<Vec<u8>, Errno> {
         Ok(self.export(exclude))
+    }
+
+    fn set_capacity(&mut self, bytes: u64) {
+        let pages = bytes / file::PAGE as u64;
+        self.budget.capacity = pages;
+        self.inode_capacity = pages;
+    }
+
+    fn usage(&mut self) -> Usage {
+        let page = file::PAGE as u64;
+        Usage {
+            capacity: self.budget.capacity.saturating_mul(page),
+            used: self.budget.used * page,
+            inodes: self.inode_capacity,
+            inodes_used: self.table.live().saturating_sub(self.image_inodes),
+        }
+    }
+
+    fn reclaim(&mut self, open: &[Ino]) -> u64 {
+        let open: std::collections::HashSet<Ino> = open.iter().copied().collect();
+        let doomed: Vec<Ino> = self
+            .table
+            .orphans()
+            .filter(|(ino, _)| !open.contains(ino))
+            .map(|(ino, _)| ino)
+            .collect();
+        if !doomed.is_empty() {
+            self.generation += 1;
+        }
+        let mut freed = 0;
+        for ino in doomed {
+            let pages = self.table.release(ino);
+            self.budget.used = self.budget.used.saturating_sub(pages);
+            freed += pages * file::PAGE as u64;
+        }
+        freed
     }
 }
 

@@ -103,6 +103,8 @@ impl Node {
 #[derive(Clone)]
 pub(crate) struct Table {
     nodes: Vec<Option<Node>>,
+    /// Nodes allocated and not released (for the inode limit).
+    live: u64,
 }
 
 impl Table {
@@ -115,6 +117,7 @@ impl Table {
         let root = Node::new(S_IFDIR | 0o755, Body::Dir(root), Timespec::default());
         Table {
             nodes: vec![None, Some(root)],
+            live: 1,
         }
     }
 
@@ -162,18 +165,55 @@ impl Table {
 
     pub(crate) fn alloc(&mut self, node: Node) -> Ino {
         self.nodes.push(Some(node));
+        self.live += 1;
         (self.nodes.len() - 1) as Ino
     }
 
-    /// Drop an inode's storage for good (it must have no names left).
-    pub(crate) fn release(&mut self, ino: Ino) {
+    /// How many nodes exist.
+    pub(crate) fn live(&self) -> u64 {
+        self.live
+    }
+
+    /// Pages of written data in all files (the writable layer's size, counted afresh).
+    pub(crate) fn written_pages(&self) -> u64 {
+        self.nodes
+            .iter()
+            .flatten()
+            .map(|n| match &n.body {
+                Body::File(f) => f.pages(),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// Every node that has lost its last name but not its storage (unlinked files, which
+    /// open descriptors may still use), with the pages its data holds.
+    pub(crate) fn orphans(&self) -> impl Iterator<Item = (Ino, u64)> + '_ {
+        self.nodes.iter().enumerate().filter_map(|(i, n)| {
+            let n = n.as_ref()?;
+            match &n.body {
+                Body::File(f) if n.nlink == 0 => Some((i as Ino, f.pages())),
+                Body::Symlink(_) | Body::Special if n.nlink == 0 => Some((i as Ino, 0)),
+                _ => None,
+            }
+        })
+    }
+
+    /// Drop an inode's storage for good (it must have no names left). Returns the pages
+    /// of written data it held.
+    pub(crate) fn release(&mut self, ino: Ino) -> u64 {
         if ino != ROOT
             && let Some(slot) = usize::try_from(ino)
                 .ok()
                 .and_then(|i| self.nodes.get_mut(i))
+            && let Some(node) = slot.take()
         {
-            *slot = None;
+            self.live -= 1;
+            if let Body::File(f) = &node.body {
+                return f.pages();
+            }
         }
+        0
     }
 
     /// Add the name `name` -> `ino` to `parent` (which must not have it already): the

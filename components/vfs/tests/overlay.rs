@@ -428,3 +428,42 @@ fn rename_exchange_keeps_listing_positions() {
     assert_eq!(before[2].ino, after[3].ino);
     assert_eq!(read_all(&mut fs, "/etc/passwd"), b"root:x:0:\n");
 }
+
+#[test]
+fn the_writable_layer_has_a_capacity_and_unlinked_files_can_be_reclaimed() {
+    let mut fs = base();
+    fs.set_capacity(3 * 4096);
+    let tmp = ino(&mut fs, "tmp");
+    let a = fs.create(tmp, b"a", S_IFREG | 0o644, 0).unwrap();
+    // Copy-up of one page of a lower file counts too.
+    let libc = ino(&mut fs, "usr/lib/libc.so");
+    assert_eq!(fs.write(libc, 10, b"x"), Ok(1));
+    // Two pages left: a short write, then ENOSPC, as on a full tmpfs.
+    assert_eq!(fs.write(a, 0, &[1u8; 3 * 4096]), Ok(2 * 4096));
+    assert_eq!(fs.write(a, 2 * 4096, b"more"), Err(Errno::ENOSPC));
+    // Rewriting written pages costs nothing.
+    assert_eq!(fs.write(a, 100, b"rewrite"), Ok(7));
+    let u = fs.usage();
+    assert_eq!((u.capacity, u.used), (3 * 4096, 3 * 4096));
+    // Unlinked, its pages stay until the kernel says nobody has it open.
+    rm(&mut fs, "tmp/a", false).unwrap();
+    assert_eq!(fs.reclaim(&[a]), 0);
+    assert_eq!(fs.read(a, 0, 4), Ok(vec![1, 1, 1, 1]));
+    assert_eq!(fs.reclaim(&[]), 2 * 4096);
+    assert_eq!(fs.usage().used, 4096);
+    let b = fs.create(tmp, b"b", S_IFREG | 0o644, 0).unwrap();
+    assert_eq!(fs.write(b, 0, &[2u8; 2 * 4096]), Ok(2 * 4096));
+    // Truncating gives pages back.
+    let shrink = SetAttr {
+        size: Some(0),
+        ..SetAttr::default()
+    };
+    fs.set_attr(b, &shrink).unwrap();
+    assert_eq!(fs.usage().used, 4096);
+    // Inodes are bounded by the capacity too (one per 4 KiB, as tmpfs's default).
+    let used = fs.usage().inodes_used;
+    assert_eq!(used, 1);
+    assert!(fs.create(tmp, b"c", S_IFREG | 0o644, 0).is_ok());
+    assert!(fs.symlink(tmp, b"d", b"c").is_ok());
+    assert_eq!(fs.create(tmp, b"e", S_IFREG, 0), Err(Errno::ENOSPC));
+}

@@ -53,11 +53,37 @@ pub struct Frames {
     /// Bumped when a store hits a shared frame holding code: every space drops its decoded
     /// code.
     pub(crate) code_flush_epoch: u64,
+    /// Memory set aside at the start and given back the first time the host refuses a
+    /// chunk (a bounded `wasmtime run -W max-memory-size`, the native host's store
+    /// limit): what follows (the OOM killer's kill, dropping the victim's page tables,
+    /// decoding code) still allocates, and a failed allocation there would abort.
+    reserve: Option<Vec<u8>>,
 }
+
+/// The reserve's size.
+const RESERVE: usize = 4 << 20;
 
 impl Default for Frames {
     fn default() -> Self {
         Frames::new()
+    }
+}
+
+/// The host allocation of one chunk of frames.
+fn chunk_layout() -> Layout {
+    Layout::from_size_align(CHUNK_FRAMES * FRAME_SIZE, FRAME_SIZE).expect("chunk layout")
+}
+
+impl Drop for Frames {
+    fn drop(&mut self) {
+        // Every address space holds the `Physical` these frames belong to (an `Rc`), so
+        // nothing refers to them any more. A process that makes many machines (a test
+        // harness, the fuzzers) would otherwise keep every chunk it ever had.
+        for chunk in self.chunks.drain(..) {
+            // SAFETY: each chunk came from `alloc_zeroed` with `chunk_layout()` in `grow`
+            // and is freed once, here.
+            unsafe { std::alloc::dealloc(chunk.as_ptr(), chunk_layout()) };
+        }
     }
 }
 
@@ -72,22 +98,33 @@ impl Frames {
             limit: usize::MAX,
             shared_code_epoch: 0,
             code_flush_epoch: 0,
+            reserve: None,
         };
         // The zero frame: frame 0 of the first chunk, pinned.
         f.grow()
             .expect("friscy-exec: no memory for the first frames");
         f.free.retain(|&id| id & !FRESH != ZERO_FRAME);
         f.refs[0] = 1;
+        f.reserve = Some(vec![0u8; RESERVE]);
         f
     }
 
     /// Adds a chunk of fresh (zeroed) frames to the free list.
     fn grow(&mut self) -> Result<(), OutOfFrames> {
-        let layout =
-            Layout::from_size_align(CHUNK_FRAMES * FRAME_SIZE, FRAME_SIZE).expect("chunk layout");
+        let layout = chunk_layout();
         // SAFETY: the layout has a non-zero size. A null return (the host refused memory)
         // is an error, not an abort, which is the point of allocating frames by hand.
         let ptr = NonNull::new(unsafe { alloc_zeroed(layout) }).ok_or(OutOfFrames)?;
+        // The bookkeeping grows with it, fallibly too.
+        let room = self.chunks.try_reserve(1).is_ok()
+            && self.refs.try_reserve(CHUNK_FRAMES).is_ok()
+            && self.flags.try_reserve(CHUNK_FRAMES).is_ok()
+            && self.free.try_reserve(CHUNK_FRAMES).is_ok();
+        if !room {
+            // SAFETY: `ptr` was allocated just above with `layout` and is not used.
+            unsafe { std::alloc::dealloc(ptr.as_ptr(), layout) };
+            return Err(OutOfFrames);
+        }
         let first = self.refs.len() as FrameId;
         self.chunks.push(ptr);
         self.refs.resize(self.refs.len() + CHUNK_FRAMES, 0);
@@ -137,8 +174,13 @@ impl Frames {
         if self.in_use >= self.limit {
             return Err(OutOfFrames);
         }
-        if self.free.is_empty() {
-            self.grow()?;
+        if self.free.is_empty() && self.grow().is_err() {
+            // The host has no more memory for us: what we hold is all there is from now on
+            // (frames freed later are reused), and the reserve goes back for what must
+            // still be allocated.
+            self.limit = self.in_use;
+            self.reserve = None;
+            return Err(OutOfFrames);
         }
         let f = self.free.pop().ok_or(OutOfFrames)?;
         let id = (f & !FRESH) as usize;

@@ -133,7 +133,7 @@ impl Kernel {
         match &file.kind {
             FileKind::Stdio(Stdio::In) => Err(Errno::EBADF),
             FileKind::Stdio(s) => {
-                self.host.write(*s, data).map_err(|_| Errno::EPIPE)?;
+                self.host.write(*s, data)?;
                 Ok(data.len() as u64)
             }
             FileKind::Device(Device::Full) => Err(Errno::ENOSPC),
@@ -309,7 +309,13 @@ impl Kernel {
             (None, FileKind::Inode(ino)) if f.flags & O_APPEND != 0 => self.fs.stat(*ino)?.size,
             (None, _) => f.offset,
         };
-        let n = self.file_write(&f, offset, data)?;
+        let n = match self.file_write(&f, offset, data) {
+            // A full writable layer may hold unlinked files nobody has open any more.
+            Err(Errno::ENOSPC) if matches!(f.kind, FileKind::Inode(ino) if self.reclaim_space(proc, ino) > 0) => {
+                self.file_write(&f, offset, data)?
+            }
+            r => r?,
+        };
         if at.is_none() {
             f.offset = offset + n;
         }

@@ -41,8 +41,10 @@ pub fn sys_sysinfo(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let uptime = k.host.monotonic_ns() / 1_000_000_000;
     let mut b = [0u8; 112];
     b[0..8].copy_from_slice(&uptime.to_le_bytes());
-    b[32..40].copy_from_slice(&(4u64 << 30).to_le_bytes()); // totalram: 4 GiB (wasm32's reach)
-    b[40..48].copy_from_slice(&(3u64 << 30).to_le_bytes()); // freeram
+    // The container's memory limit and what of it is free, as LXCFS shows a container.
+    let (total, free) = k.memory_figures();
+    b[32..40].copy_from_slice(&total.to_le_bytes()); // totalram
+    b[40..48].copy_from_slice(&free.to_le_bytes()); // freeram
     b[80..82].copy_from_slice(&1u16.to_le_bytes()); // procs
     b[104..108].copy_from_slice(&1u32.to_le_bytes()); // mem_unit
     k.write_user(p, a[0], &b)?;

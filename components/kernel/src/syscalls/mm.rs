@@ -7,6 +7,7 @@ use friscy_exec::Prot;
 
 use super::{Args, SysResult};
 use crate::fd::FileKind;
+use crate::limits;
 use crate::mm::{VmaName, map_region, page_down, page_up};
 use crate::syscalls::fs::{O_ACCMODE, O_WRONLY};
 
@@ -19,6 +20,7 @@ const MAP_PRIVATE: u64 = 0x02;
 const MAP_SHARED_VALIDATE: u64 = 0x03;
 const MAP_FIXED: u64 = 0x10;
 const MAP_ANONYMOUS: u64 = 0x20;
+const MAP_NORESERVE: u64 = 0x4000;
 const MAP_FIXED_NOREPLACE: u64 = 0x100000;
 
 fn prot_arg(v: u64) -> Result<Prot, Errno> {
@@ -30,6 +32,14 @@ fn prot_arg(v: u64) -> Result<Prot, Errno> {
 
 pub fn sys_brk(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let want = a[0];
+    // Growing the heap commits memory (limits.rs): past the limit, brk fails as below.
+    if let (Some(old_end), Some(new_end)) = (page_up(p.mm.brk), page_up(want))
+        && want <= p.mm.brk_max
+        && new_end > old_end
+        && k.mem_charge(p, new_end - old_end).is_err()
+    {
+        return Ok(p.mm.brk);
+    }
     let mm = &mut p.mm;
     // brk(2): on failure the current break is returned unchanged.
     if want < mm.brk_start || want > mm.brk_max {
@@ -112,6 +122,11 @@ pub fn sys_mmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         }
     };
     let end = start.checked_add(len).ok_or(Errno::ENOMEM)?;
+    // MAP_NORESERVE: no commitment (limits.rs); its pages still need frames when touched.
+    let noreserve = flags & MAP_NORESERVE != 0;
+    if !noreserve {
+        k.mem_charge(p, limits::map_growth(&p.mm, start, end, prot))?;
+    }
     // Shared mappings it replaces (MAP_FIXED) keep what they hold.
     k.shm_unmap(p.space, start, end);
     let shared = kind & MAP_SHARED != 0;
@@ -154,6 +169,9 @@ pub fn sys_mmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             }
         }
     }
+    if noreserve {
+        p.mm.set_noreserve(start, end);
+    }
     Ok(start)
 }
 
@@ -180,7 +198,7 @@ fn copy_file(
         }
         k.machine
             .write(p.space, start + done, &chunk)
-            .map_err(|_| Errno::EFAULT)?;
+            .map_err(super::fault_errno)?;
         done += chunk.len() as u64;
     }
     k.machine
@@ -219,6 +237,11 @@ pub fn sys_mprotect(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::ENOMEM);
     }
     let end = page_up(addr.checked_add(len).ok_or(Errno::ENOMEM)?).ok_or(Errno::ENOMEM)?;
+    // Making a reservation writable commits it (limits.rs): ENOMEM, as with
+    // overcommit_memory=2.
+    if p.mm.is_mapped(addr, end) {
+        k.mem_charge(p, limits::commit_growth(&p.mm, addr, end, prot))?;
+    }
     p.mm.protect(addr, end, prot)?;
     k.machine
         .protect(p.space, addr, end - addr, prot)

@@ -4,7 +4,7 @@
 use friscy_abi::Errno;
 
 use super::{Args, SysResult};
-use crate::process::{Pid, State, Thread, Wake};
+use crate::process::{Pid, RLIMIT_NOFILE, State, Thread, Wake};
 use crate::signal::{self, SigInfo};
 use crate::{ExitStatus, Kernel, Process};
 
@@ -43,6 +43,12 @@ pub fn sys_clone(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             k.report("clone: CLONE_VM without CLONE_THREAD or CLONE_VFORK is not supported");
         }
         return Err(Errno::EINVAL);
+    }
+    // The pids limit counts threads too (docker's --pids-limit, the pids cgroup); a fork
+    // also commits a copy of the parent's memory (limits.rs).
+    k.task_charge(p)?;
+    if flags & (CLONE_THREAD | CLONE_VFORK) == 0 {
+        k.mem_charge(p, crate::limits::commit_of(&p.mm))?;
     }
     // The child resumes where the parent does, with a0 = 0, its own stack and TLS if given.
     let mut regs = k.machine.registers(p.hart());
@@ -192,6 +198,18 @@ impl Kernel {
         let image = self
             .load_program(&p.creds, p.cwd, path, argv, &envp)
             .map_err(|e| e.errno())?;
+        // The new program's memory replaces the old one's in the container's account.
+        // (A vfork child's map is its parent's, which stays.)
+        let old = match p.vfork_parent {
+            Some(_) => 0,
+            None => crate::limits::commit_of(&p.mm),
+        };
+        let new = crate::limits::commit_of(&image.mm);
+        if let Err(e) = self.mem_charge(p, new.saturating_sub(old)) {
+            self.machine.hart_drop(image.hart);
+            self.machine.space_drop(image.space);
+            return Err(e);
+        }
         // The point of no return: other threads go, the old memory goes (or back to the
         // vfork parent), the calling thread carries on as the process's only thread.
         let (sigmask, pending) = (p.thread().sigmask, p.thread().pending);
@@ -576,7 +594,7 @@ fn default_limit(resource: usize) -> (u64, u64) {
     match resource {
         3 => (crate::mm::STACK_SIZE, RLIM_INFINITY), // RLIMIT_STACK
         4 => (0, RLIM_INFINITY),                     // RLIMIT_CORE
-        7 => (crate::fd::NOFILE_MAX as u64, 4096),   // RLIMIT_NOFILE
+        7 => crate::limits::DEFAULT_NOFILE,          // RLIMIT_NOFILE
         8 => (8 << 20, 8 << 20),                     // RLIMIT_MEMLOCK
         _ => (RLIM_INFINITY, RLIM_INFINITY),
     }
@@ -596,9 +614,14 @@ impl Kernel {
         if new.0 > new.1 {
             return Err(Errno::EINVAL);
         }
-        // Root may raise hard limits, except RLIMIT_NOFILE beyond the table's size.
-        if resource == 7 && new.1 > old.1.max(crate::fd::NOFILE_MAX as u64) {
-            return Err(Errno::EPERM);
+        if resource as usize == RLIMIT_NOFILE {
+            // setrlimit(2): EPERM past fs.nr_open. Raising the hard limit needs
+            // CAP_SYS_RESOURCE, which docker does not grant: the container's hard limit
+            // (--ulimit nofile=, FRISCY_NOFILE) is a ceiling.
+            if new.1 > crate::limits::NR_OPEN || new.1 > old.1.max(self.limits.nofile.1) {
+                return Err(Errno::EPERM);
+            }
+            p.fds.set_limit(new.0);
         }
         p.rlimits[resource as usize] = Some(new);
         Ok(())

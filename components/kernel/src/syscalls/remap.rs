@@ -77,6 +77,16 @@ pub fn sys_mremap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         }
         return Err(Errno::ENOMEM);
     }
+    // Growing commits the difference, and DONTUNMAP keeps the old range too (limits.rs).
+    let kept = if flags & MREMAP_DONTUNMAP != 0 {
+        old_len
+    } else {
+        0
+    };
+    let growth = new_len.saturating_sub(old_len) + kept;
+    if crate::limits::vma_commits(&vma) {
+        k.mem_charge(p, growth)?;
+    }
     if flags & MREMAP_FIXED != 0 {
         let new_end = new_addr.checked_add(new_len).ok_or(Errno::EINVAL)?;
         if new_addr % PAGE_SIZE != 0 || (new_addr < old_end && addr < new_end) {
@@ -106,6 +116,9 @@ pub fn sys_mremap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             vma.prot,
             vma.name.clone(),
         )?;
+        if vma.noreserve {
+            p.mm.set_noreserve(old_end, grow_end);
+        }
         return Ok(addr);
     }
     if flags & MREMAP_MAYMOVE == 0 {
@@ -125,7 +138,11 @@ fn one_mapping(p: &Process, start: u64, end: u64) -> Option<Vma> {
         return None;
     }
     for (&s, v) in p.mm.vmas.range(start + 1..) {
-        if s != merged.end || v.prot != merged.prot || v.name != merged.name {
+        if s != merged.end
+            || v.prot != merged.prot
+            || v.name != merged.name
+            || v.noreserve != merged.noreserve
+        {
             break;
         }
         merged.end = v.end;
@@ -166,6 +183,9 @@ fn move_mapping(
         .protect(p.space, to, new_len, vma.prot)
         .map_err(|_| Errno::ENOMEM)?;
     p.mm.protect(to, to_end, vma.prot)?;
+    if vma.noreserve {
+        p.mm.set_noreserve(to, to_end);
+    }
     if flags & MREMAP_DONTUNMAP != 0 {
         // The old range stays mapped, reading as zeros (a private anonymous mapping).
         k.machine

@@ -115,14 +115,19 @@ pub fn encode_statx(st: &Stat, dev: u64) -> [u8; 256] {
     b
 }
 
-/// `struct statfs` on 64-bit asm-generic: 120 bytes.
-fn encode_statfs(f_type: i64) -> [u8; 120] {
-    // The vfs lives in memory and does no space accounting, so the sizes are nominal: the
-    // 4 GiB a wasm32 guest can address, 3 GiB of it free (the figures sysinfo gives).
-    let (blocks, free) = if f_type == OVERLAYFS_SUPER_MAGIC {
-        (1u64 << 20, 3u64 << 18)
+/// `struct statfs` on 64-bit asm-generic: 120 bytes. The root filesystem's sizes are the
+/// writable layer's (its limit, `FRISCY_DISK`, and what is written), as df shows for a
+/// container's overlay; other filesystems report none.
+fn encode_statfs(f_type: i64, usage: friscy_vfs::Usage) -> [u8; 120] {
+    let (blocks, free, files, ffree) = if f_type == OVERLAYFS_SUPER_MAGIC {
+        (
+            usage.capacity / 4096,
+            usage.capacity.saturating_sub(usage.used) / 4096,
+            usage.inodes,
+            usage.inodes.saturating_sub(usage.inodes_used),
+        )
     } else {
-        (0, 0)
+        (0, 0, 0, 0)
     };
     let fields: [i64; 15] = [
         f_type,
@@ -130,8 +135,8 @@ fn encode_statfs(f_type: i64) -> [u8; 120] {
         blocks as i64, // f_blocks
         free as i64,   // f_bfree
         free as i64,   // f_bavail
-        0,             // f_files: no inode limit
-        0,             // f_ffree
+        files as i64,  // f_files
+        ffree as i64,  // f_ffree
         0,             // f_fsid (two zero ints)
         255,           // f_namelen
         4096,          // f_frsize
@@ -302,14 +307,24 @@ pub fn sys_statfs(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let ino = k.lookup_at(p, AT_FDCWD, &path, true)?;
     let kind = FileKind::Inode(ino);
     let f_type = k.fs_type_of(&kind);
-    k.write_user(p, a[1], &encode_statfs(f_type))?;
+    let usage = writable_layer_usage(k, p, ino);
+    k.write_user(p, a[1], &encode_statfs(f_type, usage))?;
     Ok(0)
+}
+
+/// The writable layer's usage, after freeing unlinked files nobody has open (vfs keeps
+/// them until the kernel says; Linux frees them at the last close, so df after rm must
+/// not count them). `held` is an inode the caller has open.
+fn writable_layer_usage(k: &mut Kernel, p: &Process, held: friscy_vfs::Ino) -> friscy_vfs::Usage {
+    k.reclaim_space(p, held);
+    k.fs.usage()
 }
 
 pub fn sys_fstatfs(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let kind = p.fds.file(fd_arg(a[0]))?.borrow().kind.clone();
     let f_type = k.fs_type_of(&kind);
-    k.write_user(p, a[1], &encode_statfs(f_type))?;
+    let usage = writable_layer_usage(k, p, k.fs.root());
+    k.write_user(p, a[1], &encode_statfs(f_type, usage))?;
     Ok(0)
 }
 

@@ -57,8 +57,8 @@ syscall_table! {
     35  unlinkat => Some(fs::sys_unlinkat), Full;
     36  symlinkat => Some(names::sys_symlinkat), Full;
     37  linkat => Some(names::sys_linkat), Full;
-    43  statfs => Some(stat::sys_statfs), Partial("nominal sizes: the in-memory vfs does no space accounting");
-    44  fstatfs => Some(stat::sys_fstatfs), Partial("nominal sizes: the in-memory vfs does no space accounting");
+    43  statfs => Some(stat::sys_statfs), Partial("host mounts report no sizes; the root reports the writable layer's");
+    44  fstatfs => Some(stat::sys_fstatfs), Partial("host mounts report no sizes; the root reports the writable layer's");
     45  truncate => Some(attr::sys_truncate), Full;
     46  ftruncate => Some(attr::sys_ftruncate), Full;
     47  fallocate => Some(attr::sys_fallocate), Partial("no COLLAPSE_RANGE/INSERT_RANGE (EOPNOTSUPP, as tmpfs)");

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::rc::Rc;
 
-use friscy_kernel::host::BrokenPipe;
 use friscy_kernel::{Host, Kernel, Stdio};
 
 #[derive(Default)]
@@ -21,7 +20,7 @@ impl Host for TestHost {
     fn read_stdin(&mut self, _max: usize) -> Option<Vec<u8>> {
         Some(Vec::new())
     }
-    fn write(&mut self, stream: Stdio, data: &[u8]) -> Result<(), BrokenPipe> {
+    fn write(&mut self, stream: Stdio, data: &[u8]) -> Result<(), friscy_abi::Errno> {
         let mut c = self.0.borrow_mut();
         match stream {
             Stdio::Err => c.stderr.extend_from_slice(data),
@@ -111,6 +110,15 @@ pub fn tar(files: &[(&str, u32, Vec<u8>)]) -> Vec<u8> {
 
 /// Run `argv` in a kernel over an image of `files`: (status, stdout, stderr).
 pub fn run_image(files: &[(&str, u32, Vec<u8>)], argv: &[&str]) -> (u8, String, String) {
+    run_image_limited(files, argv, &[])
+}
+
+/// `run_image` with limits set as the `FRISCY_*` variables set them (limits.rs).
+pub fn run_image_limited(
+    files: &[(&str, u32, Vec<u8>)],
+    argv: &[&str],
+    limits: &[(&str, &str)],
+) -> (u8, String, String) {
     let captured = Rc::new(RefCell::new(Captured::default()));
     let vfs = friscy_vfs::Vfs::new(tar(files)).expect("index the test image");
     let mut k = Kernel::new(
@@ -119,6 +127,11 @@ pub fn run_image(files: &[(&str, u32, Vec<u8>)], argv: &[&str]) -> (u8, String, 
         Box::new(TestHost(captured.clone())),
     );
     k.trace = std::env::var_os("FRISCY_TRACE").is_some();
+    let mut l = friscy_kernel::limits::Limits::default();
+    for (key, value) in limits {
+        assert_eq!(l.set(key, value), Ok(true), "{key}={value}");
+    }
+    k.apply_limits(l);
     let status = k.run_command(argv.iter().map(|a| a.as_bytes().to_vec()).collect(), vec![]);
     let c = captured.borrow();
     (
