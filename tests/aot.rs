@@ -132,3 +132,40 @@ fn rv2wasm_translates_all_of_alpine() {
     assert_eq!(r.status, Some(0), "rv2wasm failed: {}", r.stderr);
     assert!(r.stderr.contains("rv2wasm: 17 files"), "{}", r.stderr);
 }
+
+/// `friscy-pack --aot --compose`: the image's ELF files translated into the component's
+/// exec (so not the fused kernel, whose exec has no translations), and run translated.
+#[test]
+fn pack_aot_compose_runs_the_images_code_translated() {
+    let dir = std::env::temp_dir().join(format!("friscy-pack-aot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut b = tar::Builder::new(Vec::new());
+    let hello = std::fs::read(built("guest/hello")).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_size(hello.len() as u64);
+    h.set_mode(0o755);
+    h.set_cksum();
+    b.append_data(&mut h, "hello", &hello[..]).unwrap();
+    let image = dir.join("image.tar");
+    std::fs::write(&image, b.into_inner().unwrap()).unwrap();
+    let app = dir.join("app.wasm");
+    let r = run(Command::new(built("friscy-pack"))
+        .arg(&image)
+        .args(["--aot", "--compose", "--quiet", "-o"])
+        .arg(&app));
+    assert_eq!(r.status, Some(0), "friscy-pack --aot: {}", r.stderr);
+    let r = run(Command::new(tool("wasmtime"))
+        .args(["run", "--env", "FRISCY_AOT_STATS=1"])
+        .arg(&app)
+        .args(["--", "/hello", "x"]));
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(
+        ok(&r),
+        "hello from riscv64\nargv[0] = /hello\nargv[1] = x\n"
+    );
+    let (t, i) = stats(&r.stderr);
+    assert!(
+        t > 9 * i,
+        "mostly translated: {t} translated, {i} interpreted"
+    );
+}

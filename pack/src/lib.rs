@@ -187,6 +187,9 @@ pub fn pack(o: &Options) -> Result<()> {
         }
         let tar = flat.write(Vec::new())?;
         parts.exec = aot::translate(&tar, &parts.exec, o.quiet)?;
+        // Translations live in exec's module: compose the separate components, not the
+        // fused kernel (whose exec is linked in).
+        parts.fused = None;
     }
 
     let summary = if o.web {
