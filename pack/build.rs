@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 
 fn main() {
+    lock_versions();
     // Without composition (the native host's use of the library) nothing is embedded.
     if std::env::var_os("CARGO_FEATURE_COMPOSE").is_none() {
         return;
@@ -73,5 +74,25 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<(String, PathBuf)>) {
         } else if let Ok(rel) = path.strip_prefix(root) {
             files.push((rel.to_string_lossy().into_owned(), path));
         }
+    }
+}
+
+/// `FRISCY_LOCK_<CRATE>`: the versions Cargo.lock pins for the crates `--version` names
+/// (wasmtime, which runs what we build, and wac-graph, which composes it).
+fn lock_versions() {
+    let lock = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap()).join("../Cargo.lock");
+    println!("cargo:rerun-if-changed={}", lock.display());
+    let text = std::fs::read_to_string(&lock).unwrap_or_default();
+    for name in ["wasmtime", "wac-graph"] {
+        let key = format!("name = \"{name}\"\nversion = \"");
+        let version = text
+            .find(&key)
+            .map(|i| &text[i + key.len()..])
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or("unknown");
+        println!(
+            "cargo:rustc-env=FRISCY_LOCK_{}={version}",
+            name.to_uppercase().replace('-', "_")
+        );
     }
 }

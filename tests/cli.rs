@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use friscy_tests::{Run, alpine_tar, built, run};
+use friscy_tests::{Run, alpine_tar, built, docker_save, run};
 
 /// `friscy ARGS...` with a private cache for unpacked images.
 fn friscy(cache: &Path, args: &[&str]) -> Run {
@@ -37,35 +37,6 @@ impl Drop for Temp {
 
 fn text(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-/// A `docker save` tarball (the legacy layout: manifest.json, a config, one layer) of the
-/// Alpine rootfs with this image config. As docker writes it: the config is named by its
-/// digest and lists the layer's diff_id (friscy-pack verifies both).
-fn docker_save(alpine: &Path, out: &Path, config: &str) {
-    use sha2::{Digest, Sha256};
-    let hex = |d: &[u8]| -> String { d.iter().map(|b| format!("{b:02x}")).collect() };
-    let layer = std::fs::read(alpine).unwrap();
-    let diff_id = hex(&Sha256::digest(&layer));
-    let image = format!(
-        r#"{{"architecture":"riscv64","os":"linux","config":{config},"rootfs":{{"type":"layers","diff_ids":["sha256:{diff_id}"]}}}}"#
-    );
-    let config_name = format!("{}.json", hex(&Sha256::digest(image.as_bytes())));
-    let mut b = tar::Builder::new(std::fs::File::create(out).unwrap());
-    let mut add = |name: &str, data: &[u8]| {
-        let mut h = tar::Header::new_gnu();
-        h.set_size(data.len() as u64);
-        h.set_mode(0o644);
-        h.set_cksum();
-        b.append_data(&mut h, name, data).unwrap();
-    };
-    add("0123abcd/layer.tar", &layer);
-    add(&config_name, image.as_bytes());
-    let manifest = format!(
-        r#"[{{"Config":"{config_name}","RepoTags":["app:1"],"Layers":["0123abcd/layer.tar"]}}]"#
-    );
-    add("manifest.json", manifest.as_bytes());
-    b.into_inner().unwrap().flush().unwrap();
 }
 
 #[test]
@@ -348,4 +319,33 @@ fn completions_are_generated_for_each_shell() {
         assert_eq!(r.status, Some(0), "{tool}: {}", r.stderr);
         assert!(r.stdout.contains(tool), "{tool}");
     }
+}
+
+/// `--version` names what runs: wasmtime's version and each component by size and hash.
+#[test]
+fn versions_name_the_engine_and_the_components() {
+    let r = run(Command::new(built("friscy")).arg("--version"));
+    assert_eq!(r.status, Some(0), "{}", r.stderr);
+    assert!(r.stdout.contains("wasmtime 48."), "{}", r.stdout);
+    let fused = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("friscy-fused-open.wasm"))
+        .unwrap_or_else(|| panic!("no default component line:\n{}", r.stdout));
+    assert!(fused.contains("sha256:"), "{fused}");
+
+    let r = run(Command::new(built("friscy-pack")).arg("--version"));
+    assert_eq!(r.status, Some(0), "{}", r.stderr);
+    for name in ["kernel-fused", "exec", "vfs", "net", "console-wasi"] {
+        let line = r
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} line:\n{}", r.stdout));
+        assert!(line.contains("sha256:"), "{line}");
+    }
+    assert!(r.stdout.contains("wasmtime 48."), "{}", r.stdout);
+    // -V stays the one-line short form.
+    let r = run(Command::new(built("friscy-pack")).arg("-V"));
+    assert_eq!(r.stdout.lines().count(), 1, "{}", r.stdout);
 }

@@ -387,3 +387,32 @@ pub fn echo_server() -> u16 {
     });
     port
 }
+
+/// A `docker save` tarball (the legacy layout: manifest.json, a config, one layer) of the
+/// Alpine rootfs with this image config. As docker writes it: the config is named by its
+/// digest and lists the layer's diff_id (friscy-pack verifies both).
+pub fn docker_save(alpine: &Path, out: &Path, config: &str) {
+    use sha2::{Digest, Sha256};
+    let hex = |d: &[u8]| -> String { d.iter().map(|b| format!("{b:02x}")).collect() };
+    let layer = std::fs::read(alpine).unwrap();
+    let diff_id = hex(&Sha256::digest(&layer));
+    let image = format!(
+        r#"{{"architecture":"riscv64","os":"linux","config":{config},"rootfs":{{"type":"layers","diff_ids":["sha256:{diff_id}"]}}}}"#
+    );
+    let config_name = format!("{}.json", hex(&Sha256::digest(image.as_bytes())));
+    let mut b = tar::Builder::new(std::fs::File::create(out).unwrap());
+    let mut add = |name: &str, data: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append_data(&mut h, name, data).unwrap();
+    };
+    add("0123abcd/layer.tar", &layer);
+    add(&config_name, image.as_bytes());
+    let manifest = format!(
+        r#"[{{"Config":"{config_name}","RepoTags":["app:1"],"Layers":["0123abcd/layer.tar"]}}]"#
+    );
+    add("manifest.json", manifest.as_bytes());
+    std::io::Write::flush(&mut b.into_inner().unwrap()).unwrap();
+}

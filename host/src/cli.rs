@@ -161,11 +161,44 @@ pub struct RunArgs {
 /// IMAGE is still clap's error.
 pub fn parse(argv: Vec<String>) -> Result<Cli, clap::Error> {
     let (head, tail) = split_command(argv);
-    let mut cli = Cli::try_parse_from(head)?;
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    if head.iter().any(|a| a == "--version") {
+        // Hashing the components takes a moment: only when asked.
+        cmd = cmd.long_version(&*Box::leak(long_version().into_boxed_str()));
+    }
+    let matches = cmd.try_get_matches_from(head)?;
+    let mut cli = <Cli as clap::FromArgMatches>::from_arg_matches(&matches)?;
     if let Command::Run(run) = &mut cli.command {
         run.command = tail;
     }
     Ok(cli)
+}
+
+/// `friscy --version`: the engine linked in and the components `friscy run` loads from
+/// beside the executable, each by size and content hash.
+fn long_version() -> String {
+    let mut s = format!(
+        "{}\nwasmtime {} (linked in)\n",
+        env!("CARGO_PKG_VERSION"),
+        friscy_pack::version::WASMTIME
+    );
+    let Ok(exe) = std::env::current_exe() else {
+        return s.trim_end().into();
+    };
+    s.push_str(&format!("components beside {}:\n", exe.display()));
+    for (name, role) in [
+        ("friscy-fused-open.wasm", "the default"),
+        ("friscy-open.wasm", "without the fused one"),
+        ("friscy-dir-open.wasm", "directory images"),
+        ("friscy-relay-open.wasm", "--proxy"),
+    ] {
+        let what = match std::fs::read(exe.with_file_name(name)) {
+            Ok(bytes) => friscy_pack::version::describe(&bytes),
+            Err(_) => "missing".into(),
+        };
+        s.push_str(&format!("  {name:<23} {what}  ({role})\n"));
+    }
+    s.trim_end().into()
 }
 
 /// (argv up to and including IMAGE, the rest). Options that take a value are learnt from

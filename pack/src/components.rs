@@ -47,6 +47,43 @@ fn load(name: &str, embedded: &'static [u8]) -> Result<Vec<u8>> {
     )
 }
 
+/// `--version`: each embedded component (or where it would be looked for at run time),
+/// and the browser bundle.
+pub fn embedded() -> String {
+    let mut out = String::from("embedded components (scripts/build.sh's build/components/):\n");
+    for (name, bytes) in [
+        ("kernel", KERNEL),
+        ("kernel-fused", KERNEL_FUSED),
+        ("exec", EXEC),
+        ("vfs", VFS),
+        ("net", NET),
+        ("console-wasi", CONSOLE),
+    ] {
+        let what = if bytes.is_empty() {
+            "not embedded (looked for at run time in components/ beside friscy-pack)".into()
+        } else {
+            crate::version::describe(bytes)
+        };
+        out.push_str(&format!("  {name:<13} {what}\n"));
+    }
+    let files = crate::web::WEB_FILES;
+    let size: usize = files.iter().map(|(_, b)| b.len()).sum();
+    out.push_str(&format!(
+        "  {:<13} {}\n",
+        "web bundle",
+        if files.is_empty() {
+            "not embedded (--web unavailable)".to_string()
+        } else {
+            format!(
+                "{:>6.1} MiB  {} files",
+                size as f64 / 1048576.0,
+                files.len()
+            )
+        }
+    ));
+    out
+}
+
 /// The parts, with `exec` replaced by the given component file.
 pub fn parts(exec: Option<&Path>) -> Result<Parts> {
     let (exec, fused) = match exec {

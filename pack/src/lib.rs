@@ -23,6 +23,7 @@ pub mod oci;
 mod printable;
 pub mod progress;
 mod registry;
+pub mod version;
 #[cfg(feature = "compose")]
 mod web;
 
@@ -164,6 +165,18 @@ pub struct Options {
 /// friscy-pack: the image in `o.image` to a bundle (rootfs.tar, manifest.json, the open
 /// friscy.wasm) or, with `compose`, one sealed component.
 #[cfg(feature = "compose")]
+/// `friscy-pack --version`'s text after the first line.
+#[cfg(feature = "compose")]
+pub fn version_details() -> String {
+    format!(
+        "{}composes with wac-graph {}; the output runs under wasmtime {} (WASI 0.2.6) and, \
+         with --web, in browsers and Node (jco)",
+        components::embedded(),
+        version::WAC_GRAPH,
+        version::WASMTIME
+    )
+}
+
 pub fn pack(o: &Options) -> Result<()> {
     let bars = Bars::new(o.quiet);
     let opened = open(&o.image, &o.platform, o.plain_http, &bars)?;

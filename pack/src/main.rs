@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use friscy_pack::{Options, Platform};
 
 /// Container images to friscy components: a bundle (rootfs.tar, manifest.json,
@@ -67,9 +67,25 @@ fn platform(s: &str) -> Result<Platform, String> {
     Platform::parse(s).map_err(|e| format!("{e:#}"))
 }
 
+/// The command line; `--version` also lists the embedded components (hashing them takes
+/// a moment, so only when asked).
+fn parse() -> Cli {
+    let mut cmd = Cli::command();
+    if std::env::args().any(|a| a == "--version") {
+        let long = format!(
+            "{}\n{}",
+            env!("CARGO_PKG_VERSION"),
+            friscy_pack::version_details()
+        );
+        cmd = cmd.long_version(&*Box::leak(long.into_boxed_str()));
+    }
+    let matches = cmd.get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
+
 fn main() -> ExitCode {
     // clap prints its own short errors (with "did you mean") and exits 2.
-    let cli = Cli::parse();
+    let cli = parse();
     if let Some(Command::Completions { shell }) = cli.command {
         clap_complete::generate(
             shell,
