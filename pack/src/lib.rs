@@ -162,9 +162,6 @@ pub struct Options {
     pub quiet: bool,
 }
 
-/// friscy-pack: the image in `o.image` to a bundle (rootfs.tar, manifest.json, the open
-/// friscy.wasm) or, with `compose`, one sealed component.
-#[cfg(feature = "compose")]
 /// `friscy-pack --version`'s text after the first line.
 #[cfg(feature = "compose")]
 pub fn version_details() -> String {
@@ -177,6 +174,9 @@ pub fn version_details() -> String {
     )
 }
 
+/// friscy-pack: the image in `o.image` to a bundle (rootfs.tar, manifest.json, the open
+/// friscy.wasm) or, with `compose`, one sealed component.
+#[cfg(feature = "compose")]
 pub fn pack(o: &Options) -> Result<()> {
     let bars = Bars::new(o.quiet);
     let opened = open(&o.image, &o.platform, o.plain_http, &bars)?;
