@@ -7,6 +7,8 @@
 #
 #   scripts/reference.sh ROOTFS.tar[.gz] -- CMD [ARGS...]   # CMD's stdout, stderr, status
 #   scripts/reference.sh --check ROOTFS.tar[.gz]            # set up only; say why not
+#   scripts/reference.sh --binfmt                           # only the machine set-up (for
+#                                 # plain qemu-riscv64 runs whose children exec riscv64 files)
 #
 # Set-up (as root; done once, each step only if missing): apt-get install
 # qemu-user-static, mount binfmt_misc, register qemu-riscv64-static with flag F (the
@@ -39,16 +41,19 @@ unavailable() { say "UNAVAILABLE: $*"; exit 120; }
 
 usage() { sed -n '2,/^set -e/p' "$0" | sed 's/^# \{0,1\}//;/^set -e/d' >&2; exit 2; }
 
-check=0
+check=0 binfmt_only=0
 if [ "${1:-}" = "--check" ]; then check=1; shift; fi
-[ $# -ge 1 ] || usage
-tar_file=$1; shift
-if [ $check = 0 ]; then
-  [ "${1:-}" = "--" ] || usage
-  shift
+if [ "${1:-}" = "--binfmt" ]; then binfmt_only=1; shift; fi
+if [ $binfmt_only = 0 ]; then
   [ $# -ge 1 ] || usage
+  tar_file=$1; shift
+  if [ $check = 0 ]; then
+    [ "${1:-}" = "--" ] || usage
+    shift
+    [ $# -ge 1 ] || usage
+  fi
+  [ -f "$tar_file" ] || unavailable "no rootfs tar at $tar_file"
 fi
-[ -f "$tar_file" ] || unavailable "no rootfs tar at $tar_file"
 
 # --- one-time set-up of the machine.
 [ "$(id -u)" = 0 ] || unavailable "not root (chroot, binfmt_misc and mounts need root)"
@@ -83,6 +88,10 @@ if [ ! -e $entry ]; then
 fi
 grep -q '^enabled' $entry || unavailable "binfmt entry qemu-riscv64 is disabled"
 grep -q '^enabled' $BINFMT/status || unavailable "binfmt_misc is disabled ($BINFMT/status)"
+if [ $binfmt_only = 1 ]; then
+  say "ready: qemu-riscv64-static via binfmt_misc (F)"
+  exit 0
+fi
 
 # --- the extracted image, once per tar.
 tree_key() { printf '%s %s\n' "$1" "$(stat -c '%s %Y' "$1")" | sha256sum | cut -c1-16; }

@@ -37,6 +37,9 @@ if [ -z "${FRISCY_DEBIAN_TAR:-}" ] && [ "${FRISCY_DEBIAN:-1}" != 0 ]; then
 else
   [ -n "${FRISCY_DEBIAN_TAR:-}" ] || echo "test: SKIPPED the Debian reference cases: FRISCY_DEBIAN=0" >&2
 fi
+echo "test: binfmt_misc for riscv64 (scripts/reference.sh --binfmt): differential cases whose children exec riscv64 files under plain qemu-riscv64" >&2
+scripts/reference.sh --binfmt \
+  || echo "test: those cases will say SKIPPED (binfmt_misc could not be set up, above)" >&2
 echo "test: cargo test" >&2
 # The host's behaviour is tested end to end (tests/e2e.rs); `friscy serve` below.
 # FRISCY_FUZZ_WASM=1: exec's fuzzer also runs its programs on the wasm32 interpreter.

@@ -629,7 +629,14 @@ impl Kernel {
         }
         // Code translated ahead of time for this file may run in its executable segments.
         for ph in loads.iter().filter(|p| p.flags & elf::PF_X != 0) {
-            self.map_file(space, ph.vaddr + bias, ph.filesz, file.ino, ph.offset, None);
+            self.map_file(
+                space,
+                ph.vaddr.wrapping_add(bias),
+                ph.filesz,
+                file.ino,
+                ph.offset,
+                None,
+            );
         }
         // AT_PHDR: PT_PHDR if present, else where the header table lies inside the
         // segment that maps file offset 0.

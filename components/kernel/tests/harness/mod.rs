@@ -141,6 +141,25 @@ pub fn run_image_limited(
     )
 }
 
+/// Whether a program under plain qemu-riscv64 can exec riscv64 children: only with
+/// qemu registered in binfmt_misc (test.sh has `scripts/reference.sh --binfmt` do it).
+/// Without, says SKIPPED on the real stderr.
+#[allow(dead_code)]
+pub fn qemu_execs_children() -> bool {
+    let ok = std::fs::read_to_string("/proc/sys/fs/binfmt_misc/qemu-riscv64")
+        .is_ok_and(|e| e.starts_with("enabled"));
+    if !ok {
+        use std::io::Write;
+        writeln!(
+            std::io::stderr().lock(),
+            "SKIPPED: qemu-riscv64 is not in binfmt_misc, so its programs cannot exec \
+             riscv64 children (scripts/reference.sh --binfmt registers it)"
+        )
+        .ok();
+    }
+    ok
+}
+
 /// Run a guest binary under qemu-riscv64: (status, stdout).
 pub fn qemu(binary: &Path, args: &[&str]) -> (i32, String) {
     let out = Command::new("qemu-riscv64")
