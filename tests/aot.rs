@@ -144,6 +144,9 @@ fn pack_aot_compose_runs_the_images_code_translated() {
     let mut h = tar::Header::new_gnu();
     h.set_size(hello.len() as u64);
     h.set_mode(0o755);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
     h.set_cksum();
     b.append_data(&mut h, "hello", &hello[..]).unwrap();
     let image = dir.join("image.tar");
