@@ -184,7 +184,13 @@ export function makeImports(env) {
     'wasi:io/poll': { Pollable, poll },
     'wasi:io/streams': { InputStream, OutputStream },
     'wasi:io/error': { Error: IoError },
-    'wasi:filesystem/types': { Descriptor, DirectoryEntryStream },
+    // filesystem-error-code: whether a stream error is a filesystem error. Ours never are
+    // (no files are opened through wasi:filesystem here): none.
+    'wasi:filesystem/types': {
+      Descriptor,
+      DirectoryEntryStream,
+      filesystemErrorCode: () => undefined,
+    },
     'wasi:filesystem/preopens': { getDirectories: () => [] },
     'friscy:vfs/rootfs': {
       size: () => BigInt(env.rootfs.size()),

@@ -131,8 +131,8 @@ pub struct RunArgs {
     /// Resource limit; only nofile=SOFT[:HARD] for now
     #[arg(long, value_name = "nofile=N[:M]", value_parser = ulimit)]
     pub ulimit: Vec<(u64, u64)>,
-    /// Kill the container after this many seconds
-    #[arg(long, value_name = "SECS", value_parser = seconds)]
+    /// Kill the container after this long (seconds, or 500ms, 90s, 5m, 1h)
+    #[arg(long, value_name = "DURATION", value_parser = seconds)]
     pub timeout: Option<f64>,
     /// The platform to pull or unpack (OS/ARCH[/VARIANT])
     #[arg(long, value_name = "P", default_value = "linux/riscv64")]
@@ -298,24 +298,11 @@ fn proxy_url(url: &str) -> Result<String, String> {
     Ok(url.to_string())
 }
 
-/// Docker's byte sizes: a number with an optional b, k, m or g (powers of 1024).
+/// Docker's byte sizes ("256m", "1g", "1GiB"): the kernel's parser, so that the option
+/// and its FRISCY_* variable (`wasmtime run --env`) take the same forms.
 fn bytes(s: &str) -> Result<u64, String> {
-    let lower = s.to_ascii_lowercase();
-    let t = lower.strip_suffix('b').unwrap_or(&lower);
-    let (num, unit) = match t.char_indices().last() {
-        Some((i, c @ ('k' | 'm' | 'g'))) => (&t[..i], c),
-        _ => (t, ' '),
-    };
-    let n: u64 = num.parse().map_err(|_| format!("'{s}' is not a size"))?;
-    let shift = match unit {
-        'k' => 10,
-        'm' => 20,
-        'g' => 30,
-        _ => 0,
-    };
-    n.checked_shl(shift)
-        .filter(|v| v >> shift == n)
-        .ok_or_else(|| format!("'{s}' is too large"))
+    friscy_kernel::limits::parse_size(s)
+        .ok_or_else(|| format!("'{s}' is not a size (bytes, or with k, m, g or t)"))
 }
 
 fn ulimit(s: &str) -> Result<(u64, u64), String> {
@@ -338,11 +325,11 @@ fn ulimit(s: &str) -> Result<(u64, u64), String> {
     }
 }
 
+/// A duration ("90", "500ms", "90s", "5m", "1h"): the kernel's parser, as for sizes.
 fn seconds(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
-        _ => Err(format!("'{s}' is not a positive number of seconds")),
-    }
+    friscy_kernel::limits::parse_duration(s)
+        .map(|ns| ns as f64 / 1e9)
+        .ok_or_else(|| format!("'{s}' is not a duration (seconds, or with ms, s, m or h)"))
 }
 
 impl RunArgs {
@@ -638,6 +625,20 @@ mod tests {
             (256 << 20, 2 << 30, 10)
         );
         assert_eq!(limits.timeout_ns, Some(1_500_000_000));
+    }
+
+    #[test]
+    fn sizes_and_durations_take_docker_and_kernel_forms() {
+        for (t, secs) in [("90", 90.0), ("500ms", 0.5), ("90s", 90.0), ("5m", 300.0)] {
+            let r = run(&["--timeout", t, "i"]).unwrap();
+            assert_eq!(r.timeout, Some(secs), "{t}");
+        }
+        for m in ["1GiB", "1g", "1024m", "1073741824"] {
+            assert_eq!(run(&["-m", m, "i"]).unwrap().memory, Some(1 << 30), "{m}");
+        }
+        for bad in ["--timeout=0", "--timeout=5x", "-m=lots", "--disk=-1"] {
+            assert!(run(&[bad, "i"]).is_err(), "{bad}");
+        }
     }
 
     #[test]
