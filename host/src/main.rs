@@ -177,7 +177,14 @@ fn run(args: RunArgs) -> Result<u8> {
     // Epoch interruption changes the compiled code: only runs with a timeout have it
     // (`compiled` keys its cache by the engine's configuration).
     let epoch = host_limits.interrupt_after.is_some();
-    let engine = Engine::new(Config::new().epoch_interruption(epoch))?;
+    let mut config = Config::new();
+    config.epoch_interruption(epoch);
+    // FRISCY_PROFILE=perfmap: /tmp/perf-PID.map names the guest-side Wasm functions for
+    // `perf record` / `perf report` (as `wasmtime run --profile=perfmap`).
+    if std::env::var("FRISCY_PROFILE").is_ok_and(|v| v == "perfmap") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
+    let engine = Engine::new(&config)?;
     let component = friscy_host::compiled::load(&engine, &component_path(&args, &rootfs)?)?;
 
     let mut linker: Linker<State> = Linker::new(&engine);

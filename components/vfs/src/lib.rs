@@ -214,8 +214,9 @@ impl<L> Vfs<L> {
                 host_refused: false,
             },
             inode_capacity: UNBOUNDED,
-            // A component's linear memory grows for it now, touched or not.
-            reserve: Some(vec![0u8; RESERVE]),
+            // A component's linear memory grows for it now. Capacity, not zeros: zeroing
+            // would touch (and so commit) 4 MiB of host memory at every start for nothing.
+            reserve: Some(Vec::with_capacity(RESERVE)),
         }
     }
 }
