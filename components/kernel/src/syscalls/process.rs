@@ -396,6 +396,8 @@ pub fn sys_wait4(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let which = match pid {
+        // -INT_MIN names no group (Linux's kernel_wait4 refuses it the same way).
+        i32::MIN => return Err(Errno::ESRCH),
         -1 => Which::Any,
         0 => Which::Pgid(p.pgid),
         n if n < 0 => Which::Pgid(-n),

@@ -218,6 +218,8 @@ pub fn sys_kill(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let sig = sig as u8;
     let info = user_info(p, sig, signal::SI_USER);
     let targets: Vec<Pid> = match pid {
+        // -INT_MIN names no group (kill_something_info refuses it the same way).
+        i32::MIN => return Err(Errno::ESRCH),
         n if n > 0 => vec![n],
         -1 => k
             .procs
