@@ -117,7 +117,11 @@ fn nowait(
     let old = file.borrow().flags;
     file.borrow_mut().flags |= O_NONBLOCK;
     let r = call(k, p, v);
-    file.borrow_mut().flags = (file.borrow().flags & !O_NONBLOCK) | (old & O_NONBLOCK);
+    // One borrow: a `file.borrow()` temporary on the right would live through the
+    // statement and the `borrow_mut` would panic (the syscalls fuzzer found it).
+    let mut f = file.borrow_mut();
+    f.flags = (f.flags & !O_NONBLOCK) | (old & O_NONBLOCK);
+    drop(f);
     r
 }
 
