@@ -26,23 +26,29 @@ fn cache_dir() -> Option<PathBuf> {
     Some(base.join("compiled"))
 }
 
+/// A file's identity for caches keyed by metadata instead of content: its absolute path,
+/// size, mtime, inode and device (a rewrite or replacement changes at least one).
+pub fn hash_identity(path: &Path, meta: &std::fs::Metadata, h: &mut impl Hasher) {
+    use std::os::unix::fs::MetadataExt;
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .hash(h);
+    (
+        meta.len(),
+        meta.mtime(),
+        meta.mtime_nsec(),
+        meta.ino(),
+        meta.dev(),
+    )
+        .hash(h);
+}
+
 /// Compile the component at `path`, or load it from the cache.
 pub fn load(engine: &Engine, path: &Path) -> Result<Component> {
     let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
     let key = {
-        use std::os::unix::fs::MetadataExt;
         let mut h = std::collections::hash_map::DefaultHasher::new();
-        std::path::absolute(path)
-            .unwrap_or_else(|_| path.to_path_buf())
-            .hash(&mut h);
-        (
-            meta.len(),
-            meta.mtime(),
-            meta.mtime_nsec(),
-            meta.ino(),
-            meta.dev(),
-        )
-            .hash(&mut h);
+        hash_identity(path, &meta, &mut h);
         key_of(engine, h)
     };
     if let Some(c) = cached(engine, &key) {

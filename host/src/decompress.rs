@@ -121,21 +121,10 @@ pub fn release(tar: &Path) {
 /// The content hash of `path`, remembered beside `dir` per (path, size, mtime, inode), so a
 /// warm start does not read and hash the whole image (7% of a `busybox true`).
 fn remembered_hash(path: &Path, dir: &Path) -> Result<String> {
-    use std::hash::{Hash, Hasher};
-    use std::os::unix::fs::MetadataExt;
+    use std::hash::Hasher;
     let meta = std::fs::metadata(path)?;
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    std::path::absolute(path)
-        .unwrap_or_else(|_| path.to_path_buf())
-        .hash(&mut h);
-    (
-        meta.len(),
-        meta.mtime(),
-        meta.mtime_nsec(),
-        meta.ino(),
-        meta.dev(),
-    )
-        .hash(&mut h);
+    friscy_host::compiled::hash_identity(path, &meta, &mut h);
     // Beside the cache, not in it: the cache holds only tars (eviction counts them).
     let dir = dir.with_file_name("rootfs-hashes");
     let memo = dir.join(format!("{:016x}", h.finish()));
