@@ -56,6 +56,10 @@ echo "test: the end-to-end and Alpine reference tests again on the AOT exec (FRI
 wasmtime run build/friscy-aot.wasm -- /hello >/dev/null
 build/friscy run --component "$PWD/build/friscy-aot-open.wasm" --rootfs build/rootfs.tar /hello >/dev/null
 FRISCY_EXEC=aot cargo test --no-fail-fast -p friscy-tests --test e2e --test reference
+echo "test: exec's random-program fuzzer on translated code (FRISCY_FUZZ_AOT=1: rv2wasm into run_elf's wasm32 build)" >&2
+# Each program's translation is compiled afresh by wasmtime (about 15 s each), so this
+# runs fewer sequences than the interpreter's run above: FRISCY_FUZZ_AOT_N (default 400).
+FRISCY_FUZZ_AOT=1 FRISCY_FUZZ_N="${FRISCY_FUZZ_AOT_N:-400}" cargo test -p friscy-exec --test fuzz
 echo "test: fuzz targets, ${FRISCY_FUZZ_SECONDS:-30} s each (scripts/fuzz.sh)" >&2
 scripts/fuzz.sh
 echo "test: exec's unit tests on wasm32 (under wasmtime)" >&2

@@ -5,10 +5,14 @@
 //! `FRISCY_FUZZ_WASM=1`) compare the interpreter as it ships, with 32-bit `usize`,
 //! against qemu and the native build. On an unexpected stop it prints the reason to stderr
 //! and exits with status 3.
+//!
+//! When rv2wasm has linked translations into it (`rv2wasm PROGRAM --exec run_elf.wasm`,
+//! the fuzzer's `FRISCY_FUZZ_AOT=1`), it registers the program's executable segments as
+//! the kernel's ELF loader does, so translated code runs where it exists.
 
 use std::io::Write;
 
-use friscy_exec::{Machine, Machines, StopReason};
+use friscy_exec::{FileKey, Machine, Machines, StopReason};
 
 // The tests' ELF loader, so the fuzzer's wasm runs load programs exactly as its native
 // runs do.
@@ -19,6 +23,33 @@ fn u64_at(b: &[u8], o: usize) -> u64 {
     u64::from_le_bytes(b[o..o + 8].try_into().unwrap())
 }
 
+fn u32_at(b: &[u8], o: usize) -> u32 {
+    u32::from_le_bytes(b[o..o + 4].try_into().unwrap())
+}
+
+/// Tells exec where the program's executable PT_LOAD segments are (as the kernel's loader
+/// does), so their translations, if any, can run.
+fn register_code(m: &mut Machines, space: friscy_exec::SpaceId, elf: &[u8]) {
+    let key = FileKey::of(elf);
+    let (phoff, phentsize, phnum) = (
+        u64_at(elf, 32) as usize,
+        u16::from_le_bytes([elf[54], elf[55]]) as usize,
+        u16::from_le_bytes([elf[56], elf[57]]) as usize,
+    );
+    for k in 0..phnum {
+        let ph = phoff + k * phentsize;
+        // PT_LOAD with PF_X.
+        if u32_at(elf, ph) == 1 && u32_at(elf, ph + 4) & 1 != 0 {
+            let (offset, vaddr, filesz) = (
+                u64_at(elf, ph + 8),
+                u64_at(elf, ph + 16),
+                u64_at(elf, ph + 32),
+            );
+            m.map_file(space, vaddr, filesz, key, offset);
+        }
+    }
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let path = args.next().expect("usage: run_elf PROGRAM [BUDGET]");
@@ -27,6 +58,9 @@ fn main() {
     let mut m = Machines::new();
     let space = m.space_new();
     common::map_segments(&mut m, space, &elf);
+    if m.translated_files() > 0 {
+        register_code(&mut m, space, &elf);
+    }
     // No stack: the fuzzer's programs set every register themselves (and a stack near
     // 2 GiB would not fit the wasm32 arena).
     let hart = m.hart_new(space);
@@ -44,6 +78,10 @@ fn main() {
             }
             StopReason::Ecall(sc) if sc.nr == 93 => {
                 out.flush().unwrap();
+                if std::env::var_os("FRISCY_AOT_STATS").is_some() {
+                    let s = m.exec_stats();
+                    eprintln!("run_elf: {s:?}");
+                }
                 std::process::exit(sc.args[0] as i32);
             }
             other => {

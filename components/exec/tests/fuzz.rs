@@ -13,7 +13,10 @@
 //! Environment: `FRISCY_FUZZ_N` sequences (default 20000, about 20 s of CPU), `FRISCY_FUZZ_SEED` (default
 //! fixed), `FRISCY_FUZZ_ONLY=k` runs only sequence `k` of the seed (to reproduce a report),
 //! `FRISCY_FUZZ_WASM=1` also runs every program on the interpreter built for wasm32 under
-//! wasmtime (`examples/run_elf.rs`), `FRISCY_FUZZ_KEEP=1` keeps the generated sources and programs in the temp directory.
+//! wasmtime (`examples/run_elf.rs`), `FRISCY_FUZZ_AOT=1` also translates every program
+//! with rv2wasm into that wasm32 build and runs the translated code (issue 16's evidence
+//! that both backends agree with qemu), `FRISCY_FUZZ_KEEP=1` keeps the generated sources
+//! and programs in the temp directory.
 
 mod common;
 #[path = "fuzz/gen.rs"]
@@ -58,6 +61,8 @@ struct Workdir {
     counter: AtomicUsize,
     /// `examples/run_elf.rs` built for wasm32-wasip2, when `FRISCY_FUZZ_WASM=1`.
     wasm: Option<PathBuf>,
+    /// That build and rv2wasm, when `FRISCY_FUZZ_AOT=1`.
+    aot: Option<(PathBuf, PathBuf)>,
 }
 
 impl Workdir {
@@ -65,10 +70,17 @@ impl Workdir {
         let dir = std::env::temp_dir().join(format!("friscy-fuzz-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let wasm = std::env::var_os("FRISCY_FUZZ_WASM").map(|_| build_run_elf_wasm());
+        let aot = std::env::var_os("FRISCY_FUZZ_AOT").map(|_| {
+            (
+                wasm.clone().unwrap_or_else(build_run_elf_wasm),
+                build_rv2wasm(),
+            )
+        });
         Workdir {
             dir,
             counter: AtomicUsize::new(0),
             wasm,
+            aot,
         }
     }
 
@@ -174,9 +186,14 @@ fn build_run_elf_wasm() -> PathBuf {
 /// Runs under wasmtime on the wasm32 build of the interpreter; its stops read as
 /// `run_friscy`'s (run_elf prints the same text and exits with 3).
 fn run_wasm(module: &Path, elf: &Path, budget: u64) -> Outcome {
+    run_wasm_with(module, elf, budget, &[])
+}
+
+fn run_wasm_with(module: &Path, elf: &Path, budget: u64, options: &[&str]) -> Outcome {
     let dir = elf.parent().unwrap();
     let out = Command::new("wasmtime")
         .arg("run")
+        .args(options)
         .arg("--dir")
         .arg(dir)
         .arg(module)
@@ -188,6 +205,55 @@ fn run_wasm(module: &Path, elf: &Path, budget: u64) -> Outcome {
         Some(3) | None => Outcome::Stopped(String::from_utf8_lossy(&out.stderr).trim().into()),
         Some(c) => Outcome::Exit(c, out.stdout),
     }
+}
+
+/// Builds rv2wasm (the `aot/` crate) and returns its path.
+fn build_rv2wasm() -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").into());
+    let dir =
+        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
+    let out = Command::new(cargo)
+        .args(["build", "--release", "-p", "friscy-aot", "--bin", "rv2wasm"])
+        .args(["--message-format=json"])
+        .current_dir(dir)
+        .output()
+        .expect("cargo");
+    assert!(
+        out.status.success(),
+        "building rv2wasm: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The artifact message names it: "executable":"/.../rv2wasm".
+    let text = String::from_utf8_lossy(&out.stdout);
+    let end = text.find("/rv2wasm\"").expect("rv2wasm in cargo's output") + 8;
+    let start = text[..end].rfind('"').unwrap() + 1;
+    PathBuf::from(&text[start..end])
+}
+
+/// Translates `elf` with rv2wasm into run_elf's wasm32 build and runs that, so the
+/// program's code runs translated (and interpreted where the budget or a stop says so).
+fn run_aot(run_elf: &Path, rv2wasm: &Path, elf: &Path, budget: u64) -> Outcome {
+    let module = elf.with_extension("aot.wasm");
+    let out = Command::new(rv2wasm)
+        .arg(elf)
+        .arg("--exec")
+        .arg(run_elf)
+        .arg("-o")
+        .arg(&module)
+        .output()
+        .expect("rv2wasm");
+    if !out.status.success() {
+        return Outcome::Stopped(format!(
+            "rv2wasm failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    // Every module is new: no point filling wasmtime's cache with them.
+    let r = run_wasm_with(&module, elf, budget, &["-C", "cache=n"]);
+    if std::env::var_os("FRISCY_FUZZ_KEEP").is_none() {
+        std::fs::remove_file(&module).ok();
+    }
+    r
 }
 
 fn run_qemu(elf: &Path) -> Outcome {
@@ -202,28 +268,44 @@ fn run_qemu(elf: &Path) -> Outcome {
     }
 }
 
-/// Both runs of the program made of `seqs`, and the comparison.
+/// Every engine's run of `elf` other than qemu's: the native interpreter, then the
+/// wasm32 build and the translated build when asked for.
+fn engines(w: &Workdir, elf: &Path, budget: u64) -> Vec<(&'static str, Outcome)> {
+    let mut runs = vec![("friscy", run_friscy(elf, budget))];
+    if let Some(module) = &w.wasm {
+        runs.push(("friscy-wasm", run_wasm(module, elf, budget)));
+    }
+    if let Some((run_elf, rv2wasm)) = &w.aot {
+        runs.push(("friscy-aot", run_aot(run_elf, rv2wasm, elf, budget)));
+    }
+    runs
+}
+
+/// All runs of the program made of `seqs`, and the comparison.
 fn check(w: &Workdir, seqs: &[(&Seq, Option<&[bool]>)], budget: u64) -> (Check, PathBuf) {
     let elf = w.build(&generator::program(seqs));
-    let (f, q) = (run_friscy(&elf, budget), run_qemu(&elf));
-    // The wasm build, if asked for, must agree too; without it, it agrees by definition.
-    let wa = match &w.wasm {
-        Some(module) => run_wasm(module, &elf, budget),
-        None => f.clone(),
-    };
+    let q = run_qemu(&elf);
+    let runs = engines(w, &elf, budget);
     let len = REGION * seqs.len();
     let region = |out: &[u8], k: usize| out[k * REGION..(k + 1) * REGION].to_vec();
-    let check = match (&f, &wa, &q) {
-        _ if f == q && wa == q => Check::Same,
-        (Outcome::Exit(0, fo), Outcome::Exit(0, wo), Outcome::Exit(0, qo))
-            if fo.len() == len && wo.len() == len && qo.len() == len =>
-        {
-            let differ = (0..seqs.len())
-                .filter(|&k| region(fo, k) != region(qo, k) || region(wo, k) != region(qo, k))
-                .collect();
-            Check::Differs(differ)
-        }
-        _ => Check::Broken,
+    let full = |o: &Outcome| matches!(o, Outcome::Exit(0, out) if out.len() == len);
+    let check = if runs.iter().all(|(_, r)| *r == q) {
+        Check::Same
+    } else if full(&q) && runs.iter().all(|(_, r)| full(r)) {
+        let out = |o: &Outcome| match o {
+            Outcome::Exit(_, out) => out.clone(),
+            Outcome::Stopped(_) => unreachable!(),
+        };
+        let qo = out(&q);
+        let differ = (0..seqs.len())
+            .filter(|&k| {
+                runs.iter()
+                    .any(|(_, r)| region(&out(r), k) != region(&qo, k))
+            })
+            .collect();
+        Check::Differs(differ)
+    } else {
+        Check::Broken
     };
     (check, elf)
 }
@@ -350,12 +432,8 @@ fn report(w: &Workdir, seed: u64, index: usize, seq: &Seq, keep: &[bool], budget
         r += &format!(" f{f}={:#x}", seq.init_f[f]);
     }
     r += &format!(" fcsr={:#x}\n", seq.init_fcsr);
-    let (f, q) = (run_friscy(&elf, budget), run_qemu(&elf));
-    let mut engines = vec![("friscy", f)];
-    if let Some(module) = &w.wasm {
-        engines.push(("friscy-wasm", run_wasm(module, &elf, budget)));
-    }
-    for (name, e) in &engines {
+    let q = run_qemu(&elf);
+    for (name, e) in &engines(w, &elf, budget) {
         match (&c, e, &q) {
             _ if *e == q => {}
             (Check::Differs(_), Outcome::Exit(_, eo), Outcome::Exit(_, qo)) => {
