@@ -85,6 +85,37 @@ fn successors(pc: u64, i: &Inst) -> (Vec<u64>, Option<u64>) {
     }
 }
 
+/// The target of the indirect jump `i` at `pc` when the instructions right before it make
+/// its register a constant: `auipc rX, hi` then `jalr lo(rX)` (the `call`/`tail` sequences
+/// the linker leaves when it does not relax them), optionally with `addi rX, rX, lo` in
+/// between. A wrong guess (a branch into the middle of the sequence) only adds a block
+/// start: the jump itself still goes where the register says.
+fn constant_target(insts: &BTreeMap<u64, Inst>, pc: u64, i: &Inst) -> Option<u64> {
+    let mut before = insts.range(..pc).rev();
+    let (&p1, i1) = before.next()?;
+    if p1 + i1.len as u64 != pc || i1.rd != i.rs1 || i1.rd == 0 {
+        return None;
+    }
+    let (auipc_pc, auipc, add) = match i1.op {
+        Op::Auipc => (p1, i1, 0),
+        Op::Addi if i1.rs1 == i1.rd => {
+            let (&p2, i2) = before.next()?;
+            if p2 + i2.len as u64 != p1 || i2.op != Op::Auipc || i2.rd != i1.rd {
+                return None;
+            }
+            (p2, i2, i1.imm as i64 as u64)
+        }
+        _ => return None,
+    };
+    Some(
+        auipc_pc
+            .wrapping_add(auipc.imm as i64 as u64)
+            .wrapping_add(add)
+            .wrapping_add(i.imm as i64 as u64)
+            & !1,
+    )
+}
+
 /// The targets of the switch-style jump table the indirect jump at `pc` reads, if its
 /// code has the shape compilers give it: `lw rX, 0(rY)` (the entry), optionally
 /// `add rX, rX, rB` (entries relative to the table's address), `jr rX`; the table's
@@ -183,7 +214,16 @@ pub fn discover(img: &Image) -> Vec<Func> {
                         pc += i.len as u64;
                         continue;
                     }
-                    let (succ, call) = successors(pc, &i);
+                    let (mut succ, mut call) = successors(pc, &i);
+                    if i.op == Op::Jalr
+                        && let Some(t) = constant_target(&insts, pc, &i)
+                    {
+                        if i.rd == 0 {
+                            succ.push(t);
+                        } else {
+                            call = Some(t);
+                        }
+                    }
                     if let Some(t) = call
                         && t % 2 == 0
                         && img.segment_of(t).is_some()
@@ -192,7 +232,11 @@ pub fn discover(img: &Image) -> Vec<Func> {
                         seeds.push_back(t);
                     }
                     for s in succ {
-                        if s % 2 == 0 && img.segment_of(s).is_some() && !claimed.contains(&s) {
+                        if s % 2 == 0
+                            && img.segment_of(s).is_some()
+                            && !claimed.contains(&s)
+                            && s.abs_diff(seed) + 4 <= MAX_REACH
+                        {
                             leaders.insert(s);
                             work.push(s);
                         }
@@ -317,5 +361,39 @@ mod tests {
         assert_eq!(starts, [0x10078, 0x1007c, 0x10084, 0x10088]);
         assert_eq!(funcs[0].blocks[1].insts.len(), 2);
         assert_eq!(funcs[1].blocks[0].start, 0x1008c);
+    }
+
+    #[test]
+    fn auipc_jalr_pairs_are_followed() {
+        // 0x10078: auipc t1, 0
+        // 0x1007c: addi t1, t1, 20       (t1 = 0x1008c)
+        // 0x10080: jalr x0, 0(t1)        (a tail jump: 0x1008c continues this function)
+        // 0x10084: jal x0, 0             (never reached)
+        // 0x10088: jalr x0, 0(ra)        (a callee: ret)
+        // 0x1008c: auipc ra, 0
+        // 0x10090: jalr ra, -4(ra)       (a call of 0x10088)
+        // 0x10094: jal x0, 0
+        let code = [
+            0x0000_0317,
+            0x0143_0313,
+            0x0003_0067,
+            0x0000_006f,
+            0x0000_8067,
+            0x0000_0097,
+            0xffc0_80e7,
+            0x0000_006f,
+        ];
+        let data = elf_with(&code);
+        let img = Image::parse(&data).unwrap();
+        let funcs = discover(&img);
+        let starts: Vec<Vec<u64>> = funcs
+            .iter()
+            .map(|f| f.blocks.iter().map(|b| b.start).collect())
+            .collect();
+        assert_eq!(
+            starts,
+            [vec![0x10078, 0x1008c, 0x10094], vec![0x10088]],
+            "{funcs:#?}"
+        );
     }
 }
