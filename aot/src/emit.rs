@@ -599,86 +599,126 @@ impl Emitter<'_> {
         self.i(W::F64ReinterpretI64);
     }
 
-    /// fadd.d, fsub.d, fmul.d: the interpreter's native fast path inline (round to nearest
-    /// even, operands and result well inside the normal range; inexactness from Knuth's
-    /// TwoSum or from the significands' bit counts), exec's interpreter for the rest.
+    /// fadd.d, fsub.d, fmul.d, fdiv.d, fsqrt.d: the interpreter's native fast path inline
+    /// (round to nearest even, operands and result well inside the normal range), exec's
+    /// interpreter for the rest. NX is sticky, so once it is set the result is all there
+    /// is to do; before that, fadd/fsub/fmul decide inexactness inline (Knuth's TwoSum, the
+    /// significands' bit counts) and fdiv/fsqrt leave it to the interpreter.
     fn fp_arith(&mut self, at: &At, k: u64) {
         let i = at.inst;
         if !self.rne(i.rm) {
             self.exec1(at, k);
             return;
         }
+        let unary = i.op == Op::FsqrtD;
         self.i(W::LocalGet(HART));
         self.i(W::I64Load(mem(Self::f_addr(i.rs1))));
         self.i(W::LocalSet(A));
-        self.i(W::LocalGet(HART));
-        self.i(W::I64Load(mem(Self::f_addr(i.rs2))));
-        self.i(W::LocalSet(T));
+        if !unary {
+            self.i(W::LocalGet(HART));
+            self.i(W::I64Load(mem(Self::f_addr(i.rs2))));
+            self.i(W::LocalSet(T));
+        }
         self.f64_of(A);
-        self.f64_of(T);
+        if !unary {
+            self.f64_of(T);
+        }
         self.i(match i.op {
             Op::FaddD => W::F64Add,
             Op::FsubD => W::F64Sub,
-            _ => W::F64Mul,
+            Op::FmulD => W::F64Mul,
+            Op::FdivD => W::F64Div,
+            _ => W::F64Sqrt,
         });
         self.i(W::I64ReinterpretF64);
         self.i(W::LocalSet(V));
-        // (rm is RNE) && safe(result) && operands safe (mul) / finite (add).
+        // (rm is RNE) && safe(result) && operands safe (mul, div, sqrt) / finite (add).
         self.safe(V);
         self.i(W::I32And);
-        if i.op == Op::FmulD {
-            self.safe(A);
-            self.i(W::I32And);
-            self.safe(T);
-            self.i(W::I32And);
-        } else {
-            for l in [A, T] {
-                self.i(W::LocalGet(l));
-                self.i(W::I64Const(0x7ff0_0000_0000_0000));
-                self.i(W::I64And);
-                self.i(W::I64Const(0x7ff0_0000_0000_0000));
-                self.i(W::I64Ne);
+        match i.op {
+            Op::FaddD | Op::FsubD => {
+                for l in [A, T] {
+                    self.i(W::LocalGet(l));
+                    self.i(W::I64Const(0x7ff0_0000_0000_0000));
+                    self.i(W::I64And);
+                    self.i(W::I64Const(0x7ff0_0000_0000_0000));
+                    self.i(W::I64Ne);
+                    self.i(W::I32And);
+                }
+            }
+            Op::FsqrtD => {
+                // A safe, non-negative operand.
+                self.safe(A);
+                self.i(W::I32And);
+                self.i(W::LocalGet(A));
+                self.i(W::I64Const(0));
+                self.i(W::I64GeS);
                 self.i(W::I32And);
             }
+            _ => {
+                self.safe(A);
+                self.i(W::I32And);
+                self.safe(T);
+                self.i(W::I32And);
+            }
+        }
+        if matches!(i.op, Op::FdivD | Op::FsqrtD) {
+            // Only with NX already set: exactness is the interpreter's to decide.
+            self.nx_set();
+            self.i(W::I32And);
         }
         self.open_if(BlockType::Empty);
         self.i(W::LocalGet(HART));
         self.i(W::LocalGet(V));
         self.i(W::I64Store(mem(Self::f_addr(i.rd))));
-        // Pushes whether the result is inexact.
-        if i.op == Op::FmulD {
-            self.product_inexact();
-        } else {
-            // TwoSum on s = x + y' (y' = -y for fsub): bb = s - x;
-            // err = (x - (s - bb)) + (y' - bb).
-            let y = |e: &mut Self| {
-                e.f64_of(T);
-                if i.op == Op::FsubD {
-                    e.i(W::F64Neg);
-                }
-            };
-            self.f64_of(A);
-            self.f64_of(V);
-            self.f64_of(V);
-            self.f64_of(A);
-            self.i(W::F64Sub); // bb
-            self.i(W::F64Sub); // s - bb
-            self.i(W::F64Sub); // x - (s - bb)
-            y(self);
-            self.f64_of(V);
-            self.f64_of(A);
-            self.i(W::F64Sub); // bb
-            self.i(W::F64Sub); // y' - bb
-            self.i(W::F64Add);
-            self.i(W::F64Const(0.0.into()));
-            self.i(W::F64Ne);
+        if matches!(i.op, Op::FaddD | Op::FsubD | Op::FmulD) {
+            self.nx_set();
+            self.i(W::I32Eqz);
+            self.open_if(BlockType::Empty);
+            // Pushes whether the result is inexact.
+            if i.op == Op::FmulD {
+                self.product_inexact();
+            } else {
+                // TwoSum on s = x + y' (y' = -y for fsub): bb = s - x;
+                // err = (x - (s - bb)) + (y' - bb).
+                let y = |e: &mut Self| {
+                    e.f64_of(T);
+                    if i.op == Op::FsubD {
+                        e.i(W::F64Neg);
+                    }
+                };
+                self.f64_of(A);
+                self.f64_of(V);
+                self.f64_of(V);
+                self.f64_of(A);
+                self.i(W::F64Sub); // bb
+                self.i(W::F64Sub); // s - bb
+                self.i(W::F64Sub); // x - (s - bb)
+                y(self);
+                self.f64_of(V);
+                self.f64_of(A);
+                self.i(W::F64Sub); // bb
+                self.i(W::F64Sub); // y' - bb
+                self.i(W::F64Add);
+                self.i(W::F64Const(0.0.into()));
+                self.i(W::F64Ne);
+            }
+            self.open_if(BlockType::Empty);
+            self.or_fflags(1);
+            self.end();
+            self.end();
         }
-        self.open_if(BlockType::Empty);
-        self.or_fflags(1);
-        self.end();
         self.else_();
         self.exec1(at, k);
         self.end();
+    }
+
+    /// Pushes whether fflags already holds NX (inexact, bit 0).
+    fn nx_set(&mut self) {
+        self.i(W::LocalGet(HART));
+        self.i(W::I32Load8U(mem(HART_FFLAGS as u64)));
+        self.i(W::I32Const(1));
+        self.i(W::I32And);
     }
 
     /// Pushes whether the product of the f64 bits in `A` and `T` (both normal) is inexact:
@@ -918,7 +958,7 @@ impl Emitter<'_> {
         let next = at.pc + i.len as u64;
         let shamt = (i.imm & 63) as i64;
         use Op::*;
-        if matches!(i.op, FaddD | FsubD | FmulD) {
+        if matches!(i.op, FaddD | FsubD | FmulD | FdivD | FsqrtD) {
             self.fp_arith(at, k);
             return true;
         }

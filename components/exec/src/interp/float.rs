@@ -8,6 +8,11 @@
 //! underflow thresholds, and detect inexactness with error-free transformations; anything
 //! else goes to `softfloat`, which implements every mode and flag exactly.
 //!
+//! NX is sticky: once a program has an inexact result, fflags keeps NX until the program
+//! writes fflags, and most floating-point code never does. So the fast paths start from
+//! the hart's NX (`fl`) and skip the exactness test when it is already set; the range
+//! checks, which decide the other flags, always run.
+//!
 //! The error-free transformations use only +, - and * (Knuth's TwoSum, Dekker's
 //! TwoProduct), never `mul_add`: wasm32 has no fused multiply-add, so there `mul_add` is a
 //! software routine that costs more than the whole operation it checks.
@@ -98,6 +103,10 @@ fn fast_add(a: u64, b: u64, f64_fmt: bool, flags: &mut u8) -> Option<u64> {
     if !safe(s) {
         return None;
     }
+    if *flags & NX != 0 && f64_fmt {
+        // NX is sticky and already set: whether this sum is exact changes nothing.
+        return Some(s.to_bits());
+    }
     // Knuth's TwoSum: err is exactly (x + y) - s.
     let bb = s - x;
     let err = (x - (s - bb)) + (y - bb);
@@ -152,7 +161,7 @@ fn fast_mul(a: u64, b: u64, f64_fmt: bool, flags: &mut u8) -> Option<u64> {
         if !safe(x) || !safe(y) || !safe(p) {
             return None;
         }
-        if !product_exact(a, b) {
+        if *flags & NX == 0 && !product_exact(a, b) {
             *flags |= NX;
         }
         return Some(p.to_bits());
@@ -178,6 +187,9 @@ fn fast_div(a: u64, b: u64, f64_fmt: bool, flags: &mut u8) -> Option<u64> {
         }
         // Exact iff q*y == x exactly. q*y = p + e (TwoProduct), and x - p is exact (Sterbenz:
         // p is within a factor of two of x), so compare it with e.
+        if *flags & NX != 0 {
+            return Some(q.to_bits());
+        }
         let p = q * y;
         if x - p != product_error(q, y, p) {
             *flags |= NX;
@@ -206,7 +218,7 @@ fn fast_sqrt(a: u64, f64_fmt: bool, flags: &mut u8) -> Option<u64> {
             return None;
         }
         let r = x.sqrt();
-        if !product_exact(r.to_bits(), r.to_bits()) || r * r != x {
+        if *flags & NX == 0 && (!product_exact(r.to_bits(), r.to_bits()) || r * r != x) {
             *flags |= NX;
         }
         return Some(r.to_bits());
@@ -252,7 +264,7 @@ pub fn add<F: Reg>(h: &mut Hart, i: &Inst, negate_b: bool) -> FpResult {
     } else {
         b
     };
-    let mut fl = 0;
+    let mut fl = h.fflags & NX;
     let r = match (rm == Rm::Rne)
         .then(|| fast_add(a, b, F::IS_F64, &mut fl))
         .flatten()
@@ -268,7 +280,7 @@ pub fn add<F: Reg>(h: &mut Hart, i: &Inst, negate_b: bool) -> FpResult {
 pub fn mul<F: Reg>(h: &mut Hart, i: &Inst) -> FpResult {
     let rm = rm(h, i)?;
     let (a, b) = (src::<F>(h, i.rs1), src::<F>(h, i.rs2));
-    let mut fl = 0;
+    let mut fl = h.fflags & NX;
     let r = match (rm == Rm::Rne)
         .then(|| fast_mul(a, b, F::IS_F64, &mut fl))
         .flatten()
@@ -284,7 +296,7 @@ pub fn mul<F: Reg>(h: &mut Hart, i: &Inst) -> FpResult {
 pub fn div<F: Reg>(h: &mut Hart, i: &Inst) -> FpResult {
     let rm = rm(h, i)?;
     let (a, b) = (src::<F>(h, i.rs1), src::<F>(h, i.rs2));
-    let mut fl = 0;
+    let mut fl = h.fflags & NX;
     let r = match (rm == Rm::Rne)
         .then(|| fast_div(a, b, F::IS_F64, &mut fl))
         .flatten()
@@ -300,7 +312,7 @@ pub fn div<F: Reg>(h: &mut Hart, i: &Inst) -> FpResult {
 pub fn sqrt<F: Reg>(h: &mut Hart, i: &Inst) -> FpResult {
     let rm = rm(h, i)?;
     let a = src::<F>(h, i.rs1);
-    let mut fl = 0;
+    let mut fl = h.fflags & NX;
     let r = match (rm == Rm::Rne)
         .then(|| fast_sqrt(a, F::IS_F64, &mut fl))
         .flatten()
