@@ -133,8 +133,8 @@ fn rv2wasm_translates_all_of_alpine() {
     assert!(r.stderr.contains("rv2wasm: 17 files"), "{}", r.stderr);
 }
 
-/// `friscy-pack --aot --compose`: the image's ELF files translated into the component's
-/// exec (so not the fused kernel, whose exec has no translations), and run translated.
+/// `friscy-pack --aot --compose`: the image's ELF files translated into the fused
+/// kernel's module (exec is linked in there), and run translated.
 #[test]
 fn pack_aot_compose_runs_the_images_code_translated() {
     let dir = std::env::temp_dir().join(format!("friscy-pack-aot-{}", std::process::id()));

@@ -199,10 +199,12 @@ pub fn pack(o: &Options) -> Result<()> {
             bail!("--aot is not supported with --web (the browser bundle is the fused build)");
         }
         let tar = flat.write(Vec::new())?;
-        parts.exec = aot::translate(&tar, &parts.exec, o.quiet)?;
-        // Translations live in exec's module: compose the separate components, not the
-        // fused kernel (whose exec is linked in).
-        parts.fused = None;
+        // Translations are linked into the module that holds exec's code: the fused
+        // kernel's (exec linked in as a library) unless --exec named an exec component.
+        match parts.fused.take() {
+            Some(fused) => parts.fused = Some(aot::translate(&tar, &fused, o.quiet)?),
+            None => parts.exec = aot::translate(&tar, &parts.exec, o.quiet)?,
+        }
     }
 
     let summary = if o.web {
