@@ -210,6 +210,26 @@ pub fn discover(img: &Image) -> Vec<Func> {
                     }
                     let Some(i) = decode_at(img, pc) else { break };
                     insts.insert(pc, i);
+                    // `auipc rX` + `addi rX, rX` (lla) of a code address: a function whose
+                    // address is taken (stored as a callback, say: busybox's hash and
+                    // compression routines are reached only so). PIE code needs no
+                    // relocation for it, so nothing else would find it.
+                    if i.op == Op::Addi
+                        && i.rd != 0
+                        && i.rs1 == i.rd
+                        && let Some(prev) = insts.get(&pc.wrapping_sub(4))
+                        && prev.op == Op::Auipc
+                        && prev.rd == i.rd
+                    {
+                        let t = pc
+                            .wrapping_sub(4)
+                            .wrapping_add(prev.imm as i64 as u64)
+                            .wrapping_add(i.imm as i64 as u64);
+                        if img.may_be_code(t) && decode_at(img, t).is_some() && seen_seeds.insert(t)
+                        {
+                            seeds.push_back(t);
+                        }
+                    }
                     if !i.ends_block() {
                         pc += i.len as u64;
                         continue;
@@ -395,5 +415,26 @@ mod tests {
             [vec![0x10078, 0x1008c, 0x10094], vec![0x10088]],
             "{funcs:#?}"
         );
+    }
+
+    #[test]
+    fn functions_whose_address_is_taken_are_found() {
+        // 0x10078: auipc a0, 0
+        // 0x1007c: addi a0, a0, 12       (a0 = 0x10084: a callback's address)
+        // 0x10080: jal x0, 0             (spins; nothing calls 0x10084 directly)
+        // 0x10084: addi a0, a0, 1        (the callback)
+        // 0x10088: jalr x0, 0(ra)
+        let code = [
+            0x0000_0517,
+            0x00c5_0513,
+            0x0000_006f,
+            0x0015_0513,
+            0x0000_8067,
+        ];
+        let data = elf_with(&code);
+        let img = Image::parse(&data).unwrap();
+        let funcs = discover(&img);
+        let starts: Vec<u64> = funcs.iter().map(|f| f.blocks[0].start).collect();
+        assert_eq!(starts, [0x10078, 0x10084], "{funcs:#?}");
     }
 }

@@ -29,6 +29,9 @@ pub struct Image<'a> {
     pub seeds: BTreeSet<u64>,
     /// Seeds with a known size (symbols): `[start, end)`.
     pub sized: Vec<(u64, u64)>,
+    /// The SHF_EXECINSTR sections, `[start, end)`: where an address the code computes
+    /// (`auipc` + `addi`) may be a function's (empty when the file has no section headers).
+    pub text: Vec<(u64, u64)>,
 }
 
 const EM_RISCV: u16 = 243;
@@ -73,6 +76,7 @@ impl<'a> Image<'a> {
             segments,
             seeds: BTreeSet::new(),
             sized: Vec::new(),
+            text: Vec::new(),
         };
         img.add_seed(elf.entry);
         for s in elf.syms.iter().chain(elf.dynsyms.iter()) {
@@ -103,6 +107,12 @@ impl<'a> Image<'a> {
             }
         }
         for sh in &elf.section_headers {
+            if sh.sh_flags & section_header::SHF_EXECINSTR as u64 != 0
+                && sh.sh_type == section_header::SHT_PROGBITS
+            {
+                img.text
+                    .push((sh.sh_addr, sh.sh_addr.saturating_add(sh.sh_size)));
+            }
             let name = elf.shdr_strtab.get_at(sh.sh_name).unwrap_or("");
             let range = sh.file_range();
             match name {
@@ -147,6 +157,16 @@ impl<'a> Image<'a> {
         self.segments
             .iter()
             .find(|s| addr >= s.vaddr && addr - s.vaddr < s.data_len)
+    }
+
+    /// Whether `addr` may start a function whose address the code takes: even, in an
+    /// executable segment, and in an SHF_EXECINSTR section when the file has sections
+    /// (so that the address of a string in a segment's read-only data is not taken for
+    /// code).
+    pub fn may_be_code(&self, addr: u64) -> bool {
+        addr.is_multiple_of(2)
+            && self.segment_of(addr).is_some()
+            && (self.text.is_empty() || self.text.iter().any(|&(a, b)| addr >= a && addr < b))
     }
 
     /// The 16-bit parcel at `addr`, if it is code.
