@@ -65,7 +65,10 @@ enum TcpState {
 struct Tcp {
     sock: TcpSocket,
     state: TcpState,
-    rx: Vec<u8>,
+    /// What arrived and the guest has not read yet. A deque, so that a guest reading a
+    /// 64 KiB chunk in small pieces copies each byte once (draining the front of a `Vec`
+    /// moved the rest down on every read).
+    rx: VecDeque<u8>,
     /// The input stream reported end of stream.
     eof: bool,
     /// SHUT_WR done: the output stream is gone.
@@ -317,7 +320,7 @@ impl Tcp {
             return Ok(());
         };
         match input.read(RX_CHUNK) {
-            Ok(data) => self.rx = data,
+            Ok(data) => self.rx = data.into(),
             Err(StreamError::Closed) => self.eof = true,
             Err(StreamError::LastOperationFailed(_)) => {
                 self.eof = true;
@@ -385,7 +388,7 @@ impl Net for WasiNet {
             Kind::Stream => Entry::Tcp(Box::new(Tcp {
                 sock: create_tcp_socket(f).map_err(errno)?,
                 state: TcpState::Fresh,
-                rx: Vec::new(),
+                rx: VecDeque::new(),
                 eof: false,
                 write_shut: false,
                 broken: false,
@@ -552,7 +555,7 @@ impl Net for WasiNet {
         let new = self.insert(Entry::Tcp(Box::new(Tcp {
             sock,
             state: TcpState::Connected { input, output },
-            rx: Vec::new(),
+            rx: VecDeque::new(),
             eof: false,
             write_shut: false,
             broken: false,
@@ -650,11 +653,19 @@ impl Net for WasiNet {
                     };
                 }
                 let n = max.min(t.rx.len());
-                let out = if peek {
-                    t.rx[..n].to_vec()
-                } else {
-                    t.rx.drain(..n).collect()
-                };
+                if !peek && n == t.rx.len() {
+                    // All of it: the buffer itself, without a copy.
+                    return Ok((std::mem::take(&mut t.rx).into(), None));
+                }
+                // Copied slice by slice (memcpy): collecting the deque's iterator goes
+                // byte by byte.
+                let (a, b) = t.rx.as_slices();
+                let mut out = Vec::with_capacity(n);
+                out.extend_from_slice(&a[..n.min(a.len())]);
+                out.extend_from_slice(&b[..n.saturating_sub(a.len())]);
+                if !peek {
+                    t.rx.drain(..n);
+                }
                 Ok((out, None))
             }
             Entry::Udp(u) => {
