@@ -1,9 +1,10 @@
 //! `--aot`: every riscv64 ELF file of the image translated by rv2wasm (`friscy-aot`) into
 //! the exec component, which then runs them as Wasm (and anything else interpreted).
 //!
-//! Translations are cached by content: the key is a hash of the exec component and of
-//! every translated file's content key, so re-packing an unchanged image (or another
-//! image with the same programs) translates nothing.
+//! Translations are cached by content: the key is a hash of the component translated
+//! into, of the translator (this very executable: a rebuilt rv2wasm may translate the
+//! same files differently), and of every translated file's content key, so re-packing an
+//! unchanged image (or another image with the same programs) translates nothing.
 
 use std::time::Instant;
 
@@ -21,6 +22,12 @@ pub fn translate(tar: &[u8], exec: &[u8], quiet: bool) -> Result<Vec<u8>> {
     let mut id = FileKey::of(exec).0.to_vec();
     id.extend_from_slice(&friscy_exec::aot::abi::ABI_VERSION.to_le_bytes());
     id.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
+    // The translator's own bytes: without them a cache filled by an older friscy-pack
+    // would keep serving its translations after rv2wasm changed.
+    let me = std::env::current_exe()
+        .and_then(std::fs::read)
+        .context("reading friscy-pack's own executable (part of the --aot cache key)")?;
+    id.extend_from_slice(&FileKey::of(&me).0);
     for k in &keys {
         id.extend_from_slice(k);
     }
