@@ -133,12 +133,9 @@ fn rv2wasm_translates_all_of_alpine() {
     assert!(r.stderr.contains("rv2wasm: 17 files"), "{}", r.stderr);
 }
 
-/// `friscy-pack --aot --compose`: the image's ELF files translated into the fused
-/// kernel's module (exec is linked in there), and run translated.
-#[test]
-fn pack_aot_compose_runs_the_images_code_translated() {
-    let dir = std::env::temp_dir().join(format!("friscy-pack-aot-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// An image of `build/guest/hello` at /hello, in `dir`.
+fn hello_image(dir: &std::path::Path) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
     let mut b = tar::Builder::new(Vec::new());
     let hello = std::fs::read(built("guest/hello")).unwrap();
     let mut h = tar::Header::new_gnu();
@@ -151,6 +148,15 @@ fn pack_aot_compose_runs_the_images_code_translated() {
     b.append_data(&mut h, "hello", &hello[..]).unwrap();
     let image = dir.join("image.tar");
     std::fs::write(&image, b.into_inner().unwrap()).unwrap();
+    image
+}
+
+/// `friscy-pack --aot --compose`: the image's ELF files translated into the fused
+/// kernel's module (exec is linked in there), and run translated.
+#[test]
+fn pack_aot_compose_runs_the_images_code_translated() {
+    let dir = std::env::temp_dir().join(format!("friscy-pack-aot-{}", std::process::id()));
+    let image = hello_image(&dir);
     let app = dir.join("app.wasm");
     let r = run(Command::new(built("friscy-pack"))
         .arg(&image)
@@ -161,6 +167,36 @@ fn pack_aot_compose_runs_the_images_code_translated() {
         .args(["run", "--env", "FRISCY_AOT_STATS=1"])
         .arg(&app)
         .args(["--", "/hello", "x"]));
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(
+        ok(&r),
+        "hello from riscv64\nargv[0] = /hello\nargv[1] = x\n"
+    );
+    let (t, i) = stats(&r.stderr);
+    assert!(
+        t > 9 * i,
+        "mostly translated: {t} translated, {i} interpreted"
+    );
+}
+
+/// `friscy-pack --aot` into a bundle directory: `friscy run BUNDLE` runs it with the
+/// bundle's own friscy.wasm, which holds the translations (not the host's default
+/// component, which has none).
+#[test]
+fn pack_aot_bundle_runs_translated_under_friscy_run() {
+    let dir = std::env::temp_dir().join(format!("friscy-pack-aot-bundle-{}", std::process::id()));
+    let image = hello_image(&dir);
+    let bundle = dir.join("bundle");
+    let r = run(Command::new(built("friscy-pack"))
+        .arg(&image)
+        .args(["--aot", "--quiet", "-o"])
+        .arg(&bundle));
+    assert_eq!(r.status, Some(0), "friscy-pack --aot: {}", r.stderr);
+    // Not friscy_cmd(): FRISCY_COMPONENT would override the bundle's own component.
+    let r = run(Command::new(built("friscy"))
+        .args(["run", "-e", "FRISCY_AOT_STATS=1"])
+        .arg(&bundle)
+        .args(["/hello", "x"]));
     std::fs::remove_dir_all(&dir).ok();
     assert_eq!(
         ok(&r),

@@ -1,8 +1,8 @@
 //! Loading a component: compiling it takes seconds, so the compiled code is kept in
 //! `$FRISCY_CACHE/compiled` (default `~/.cache/friscy/compiled`, or `/var/cache/friscy/compiled`
 //! without a home directory, as for a containerd shim), keyed by the component (its bytes,
-//! or for a file its path, size, mtime and inode, so a warm start reads nothing but the
-//! compiled code, which wasmtime maps), our version and the engine's configuration, and
+//! and for a file also its path, size, mtime and inode, so a warm start reads nothing but
+//! the compiled code, which wasmtime maps), our version and the engine's configuration, and
 //! later runs load it in milliseconds.
 
 use std::hash::{Hash, Hasher};
@@ -54,15 +54,39 @@ pub fn load(engine: &Engine, path: &Path) -> Result<Component> {
     if let Some(c) = cached(engine, &key) {
         return Ok(c);
     }
+    // A path seen for the first time may hold a component compiled before under another
+    // path (every friscy-pack bundle carries its own friscy.wasm, most of them the same):
+    // look it up by content, then remember it under this file's identity too.
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    compile(engine, &bytes, &path.display().to_string(), &key)
+    let ckey = content_key(engine, &bytes);
+    let component = match cached(engine, &ckey) {
+        Some(c) => c,
+        None => compile(engine, &bytes, &path.display().to_string(), &ckey)?,
+    };
+    if let Some(dir) = cache_dir() {
+        let by_content = dir.join(format!("{ckey}.cwasm"));
+        // A hard link (or else a copy): the cache is an optimisation, failures are not errors.
+        let by_path = dir.join(format!("{key}.cwasm"));
+        if std::fs::hard_link(&by_content, &by_path).is_err() {
+            let tmp = by_path.with_extension(format!("tmp.{}", std::process::id()));
+            if std::fs::copy(&by_content, &tmp).is_ok() {
+                let _ = std::fs::rename(&tmp, &by_path);
+            }
+        }
+    }
+    Ok(component)
+}
+
+/// The cache key of a component's bytes.
+fn content_key(engine: &Engine, bytes: &[u8]) -> String {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    key_of(engine, h)
 }
 
 /// Compile `bytes` (named `origin` in errors), or load them from the cache.
 pub fn load_bytes(engine: &Engine, bytes: &[u8], origin: &str) -> Result<Component> {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut h);
-    let key = key_of(engine, h);
+    let key = content_key(engine, bytes);
     if let Some(c) = cached(engine, &key) {
         return Ok(c);
     }

@@ -21,6 +21,9 @@ pub struct Resolved {
     pub rootfs: PathBuf,
     /// The image config JSON (a bundle's manifest.json), empty for none.
     pub config: Vec<u8>,
+    /// A bundle's own component (its friscy.wasm: what `friscy-pack --aot` or `--exec`
+    /// made for it), which runs it unless `--component` says otherwise.
+    pub component: Option<PathBuf>,
 }
 
 /// Resolve `image` for `--platform`. `quiet` hides progress.
@@ -43,7 +46,12 @@ pub fn resolve(image: &str, platform: &str, quiet: bool) -> Result<Resolved> {
         if rootfs.is_file() && manifest.is_file() {
             let config = std::fs::read(&manifest)
                 .with_context(|| format!("bundle {}", manifest.display()))?;
-            return Ok(Resolved { rootfs, config });
+            let component = Some(path.join("friscy.wasm")).filter(|c| c.is_file());
+            return Ok(Resolved {
+                rootfs,
+                config,
+                component,
+            });
         }
         return unpack_cached(image, image, &platform, quiet);
     }
@@ -56,6 +64,7 @@ pub fn resolve(image: &str, platform: &str, quiet: bool) -> Result<Resolved> {
             return Ok(Resolved {
                 rootfs: tar,
                 config: Vec::new(),
+                component: None,
             });
         }
         let resolved = unpack_cached(image, &tar.to_string_lossy(), &platform, quiet)?;
@@ -82,6 +91,7 @@ fn unpack_cached(image: &str, open_as: &str, platform: &Platform, quiet: bool) -
         return Ok(Resolved {
             rootfs: PathBuf::from(open_as),
             config: Vec::new(),
+            component: None,
         });
     }
     let digest = match &opened.image.digest {
@@ -120,7 +130,11 @@ fn unpack_cached(image: &str, open_as: &str, platform: &Platform, quiet: bool) -
     }
     let config =
         std::fs::read(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
-    Ok(Resolved { rootfs, config })
+    Ok(Resolved {
+        rootfs,
+        config,
+        component: None,
+    })
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -95,8 +95,9 @@ fn main() -> ExitCode {
     }
 }
 
-/// The open component: `--component`, `$FRISCY_COMPONENT`, or the fused build
-/// `friscy-fused-open.wasm` next to this executable (where `scripts/build.sh` puts them;
+/// The open component: `--component`, `$FRISCY_COMPONENT`, a friscy-pack bundle's own
+/// `friscy.wasm` (with `--aot`, the one holding the image's translations), or the fused
+/// build `friscy-fused-open.wasm` next to this executable (where `scripts/build.sh` puts them;
 /// `friscy-open.wasm` if there is no fused one). The fused build has exec, vfs and net
 /// linked into the kernel: every byte the guest reads or writes crosses no component
 /// boundary, where wasmtime's adapters' list copies dominated I/O (pipes 9x, file copies
@@ -114,6 +115,11 @@ fn component_path(args: &RunArgs, rootfs: &Rootfs) -> Result<PathBuf> {
         (None, _) => {
             if let Some(p) = std::env::var_os("FRISCY_COMPONENT") {
                 return Ok(p.into());
+            }
+            // A bundle runs with the component friscy-pack made for it (with --aot, the
+            // one that holds its translations).
+            if let Rootfs::Tar(_, _, Some(own)) = rootfs {
+                return Ok(own.clone());
             }
             let exe = std::env::current_exe().context("locating the friscy executable")?;
             let fused = exe.with_file_name("friscy-fused-open.wasm");
@@ -136,8 +142,9 @@ fn component_path(args: &RunArgs, rootfs: &Rootfs) -> Result<PathBuf> {
 
 /// What `--rootfs` named.
 enum Rootfs {
-    /// A tar image, with the image config (empty, or a bundle's manifest.json).
-    Tar(RootfsFile, Vec<u8>),
+    /// A tar image, with the image config (empty, or a bundle's manifest.json) and a
+    /// bundle's own component.
+    Tar(RootfsFile, Vec<u8>, Option<PathBuf>),
     /// A root filesystem directory (friscy-dir-open.wasm reads it in place).
     Dir(PathBuf),
 }
@@ -166,7 +173,11 @@ fn run(args: RunArgs) -> Result<u8> {
         Rootfs::Dir(PathBuf::from(&image))
     } else {
         let resolved = image::resolve(&image, &args.platform, args.quiet)?;
-        Rootfs::Tar(RootfsFile::open(&resolved.rootfs)?, resolved.config)
+        Rootfs::Tar(
+            RootfsFile::open(&resolved.rootfs)?,
+            resolved.config,
+            resolved.component,
+        )
     };
     // Connect before compiling: a proxy that is down or refuses us is the likelier error,
     // and the user should not wait for a compile to hear about it.
@@ -190,7 +201,7 @@ fn run(args: RunArgs) -> Result<u8> {
     let mut linker: Linker<State> = Linker::new(&engine);
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     match rootfs {
-        Rootfs::Tar(image, config) => rootfs::add_to_linker(&mut linker, image, config)?,
+        Rootfs::Tar(image, config, _) => rootfs::add_to_linker(&mut linker, image, config)?,
         Rootfs::Dir(dir) => friscy_host::tree::add_to_linker(
             &mut linker,
             friscy_host::tree::open(&dir)?,
