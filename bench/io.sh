@@ -222,3 +222,22 @@ if want tar; then
   smb=$(awk -v b="$size" 'BEGIN { print b / 1e6 }')
   row "tar czf $dir (Debian, $((size / 1048576)) MiB)" MB/s "$(rate "$smb" "$f")" "$(rate "$smb" "$u")" "$(rate "$smb" "$q")"
 fi
+
+# --- translated code: the CPU-bound archive row again with `friscy-pack --aot` (every ELF
+# file of the image translated by rv2wasm into the fused kernel), on Alpine (busybox tar
+# with its gzip in a forked child). The first run compiles the large component (minutes;
+# friscy caches it); Debian's Python and GNU tar are not translated here (issue 16).
+if want aot; then
+  printf '%-52s %9s %9s %9s %6s %6s\n' "with friscy-pack --aot (fused)" interp aot qemu i/q a/q
+  build/friscy-pack "$alpine" --aot --quiet -o "$data/alpine-aot"
+  aot() { local image=$1; shift; build/friscy run "$data/alpine-aot" "$@"; }
+  aot "$alpine" -- true >/dev/null 2>&1 || true
+  dirs="lib usr bin etc sbin"
+  cmd="cd / && time -f %e tar czf /tmp/a.tgz $dirs"
+  size=$(tar tvzf "$alpine" 2>/dev/null | awk '$6 ~ /^(\.\/)?(lib|usr|bin|etc|sbin)\// { s += $3 } END { print s }')
+  u=$(best_seconds fused "$alpine" -- /bin/sh -c "$cmd")
+  a=$(best_seconds aot "$alpine" -- /bin/sh -c "$cmd")
+  q=$(best_seconds qemu "$alpine" -- /bin/sh -c "$cmd")
+  smb=$(awk -v b="$size" 'BEGIN { print b / 1e6 }')
+  row "tar czf of Alpine's $dirs ($((size / 1048576)) MiB)" MB/s "$(rate "$smb" "$u")" "$(rate "$smb" "$a")" "$(rate "$smb" "$q")"
+fi
