@@ -93,7 +93,7 @@ impl Kernel {
         if let Some((expiry, interval)) = p.itimer_real
             && self.host.monotonic_ns() >= expiry
         {
-            p.itimer_real = (interval > 0).then(|| (expiry + interval, interval));
+            p.itimer_real = (interval > 0).then(|| (expiry.saturating_add(interval), interval));
             let info = SigInfo {
                 signo: signal::SIGALRM,
                 code: signal::SI_KERNEL,

@@ -334,7 +334,12 @@ fn timeval_ns(b: &[u8]) -> Result<u64, Errno> {
     if sec < 0 || !(0..1_000_000).contains(&usec) {
         return Err(Errno::EINVAL);
     }
-    Ok(sec as u64 * 1_000_000_000 + usec as u64 * 1000)
+    // Linux's timeval_to_ktime saturates at KTIME_MAX (i64::MAX ns, 292 years) rather
+    // than refusing a far-off time.
+    Ok((sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(usec as u64 * 1000)
+        .min(i64::MAX as u64))
 }
 
 fn ns_timeval(ns: u64) -> [u8; 16] {
@@ -384,7 +389,7 @@ pub fn sys_setitimer(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         p.itimer_real = if value == 0 {
             None
         } else {
-            Some((k.host.monotonic_ns() + value, interval))
+            Some((k.host.monotonic_ns().saturating_add(value), interval))
         };
     }
     if old != 0 {
