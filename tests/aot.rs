@@ -116,18 +116,23 @@ fn alpine_busybox_runs_translated() {
     );
 }
 
+/// `build/rv2wasm INPUTS --exec build/EXEC -o OUT`.
+fn rv2wasm(inputs: &[std::path::PathBuf], exec: &str, out: &std::path::Path) -> Run {
+    run(Command::new(built("rv2wasm"))
+        .args(inputs)
+        .arg("--exec")
+        .arg(built(exec))
+        .arg("-o")
+        .arg(out))
+}
+
 /// rv2wasm takes a whole image: every riscv64 ELF file in Alpine translates, with no
 /// panic, into a component that validates (rv2wasm validates what it writes).
 #[test]
 fn rv2wasm_translates_all_of_alpine() {
     let Some(image) = alpine_tar() else { return };
     let out = std::env::temp_dir().join(format!("friscy-aot-alpine-{}.wasm", std::process::id()));
-    let r = run(Command::new(built("rv2wasm"))
-        .arg(&image)
-        .arg("--exec")
-        .arg(built("components/exec.wasm"))
-        .arg("-o")
-        .arg(&out));
+    let r = rv2wasm(&[image], "components/exec.wasm", &out);
     std::fs::remove_file(&out).ok();
     assert_eq!(r.status, Some(0), "rv2wasm failed: {}", r.stderr);
     assert!(r.stderr.contains("rv2wasm: 17 files"), "{}", r.stderr);
@@ -163,12 +168,7 @@ fn rv2wasm_translates_debians_glibc_and_python() {
     }
     assert_eq!(paths.len(), files.len(), "{files:?} in {}", image.display());
     let out = dir.join("out.wasm");
-    let r = run(Command::new(built("rv2wasm"))
-        .args(&paths)
-        .arg("--exec")
-        .arg(built("components/kernel-fused.wasm"))
-        .arg("-o")
-        .arg(&out));
+    let r = rv2wasm(&paths, "components/kernel-fused.wasm", &out);
     std::fs::remove_dir_all(&dir).ok();
     assert_eq!(r.status, Some(0), "rv2wasm failed: {}", r.stderr);
     assert!(r.stderr.contains("rv2wasm: 3 files"), "{}", r.stderr);

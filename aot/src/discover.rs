@@ -85,35 +85,28 @@ fn successors(pc: u64, i: &Inst) -> (Vec<u64>, Option<u64>) {
     }
 }
 
-/// The target of the indirect jump `i` at `pc` when the instructions right before it make
-/// its register a constant: `auipc rX, hi` then `jalr lo(rX)` (the `call`/`tail` sequences
-/// the linker leaves when it does not relax them), optionally with `addi rX, rX, lo` in
-/// between. A wrong guess (a branch into the middle of the sequence) only adds a block
-/// start: the jump itself still goes where the register says.
-fn constant_target(insts: &BTreeMap<u64, Inst>, pc: u64, i: &Inst) -> Option<u64> {
+/// The value register `r` holds at `pc` when the instructions right before it make it a
+/// constant: `auipc r, hi`, optionally followed by `addi r, r, lo` (the `la`/`lla`,
+/// `call` and `tail` sequences the linker leaves when it does not relax them). A wrong
+/// guess (a branch into the middle of the sequence) only adds a block or function start:
+/// the code itself still uses whatever the register holds.
+fn auipc_value(insts: &BTreeMap<u64, Inst>, pc: u64, r: u8) -> Option<u64> {
     let mut before = insts.range(..pc).rev();
     let (&p1, i1) = before.next()?;
-    if p1 + i1.len as u64 != pc || i1.rd != i.rs1 || i1.rd == 0 {
+    if p1 + i1.len as u64 != pc || i1.rd != r || r == 0 {
         return None;
     }
-    let (auipc_pc, auipc, add) = match i1.op {
-        Op::Auipc => (p1, i1, 0),
-        Op::Addi if i1.rs1 == i1.rd => {
+    match i1.op {
+        Op::Auipc => Some(p1.wrapping_add(i1.imm as i64 as u64)),
+        Op::Addi if i1.rs1 == r => {
             let (&p2, i2) = before.next()?;
-            if p2 + i2.len as u64 != p1 || i2.op != Op::Auipc || i2.rd != i1.rd {
-                return None;
-            }
-            (p2, i2, i1.imm as i64 as u64)
+            (p2 + i2.len as u64 == p1 && i2.op == Op::Auipc && i2.rd == r).then(|| {
+                p2.wrapping_add(i2.imm as i64 as u64)
+                    .wrapping_add(i1.imm as i64 as u64)
+            })
         }
-        _ => return None,
-    };
-    Some(
-        auipc_pc
-            .wrapping_add(auipc.imm as i64 as u64)
-            .wrapping_add(add)
-            .wrapping_add(i.imm as i64 as u64)
-            & !1,
-    )
+        _ => None,
+    }
 }
 
 /// The targets of the switch-style jump table the indirect jump at `pc` reads, if its
@@ -215,29 +208,23 @@ pub fn discover(img: &Image) -> Vec<Func> {
                     // compression routines are reached only so). PIE code needs no
                     // relocation for it, so nothing else would find it.
                     if i.op == Op::Addi
-                        && i.rd != 0
-                        && i.rs1 == i.rd
-                        && let Some(prev) = insts.get(&pc.wrapping_sub(4))
-                        && prev.op == Op::Auipc
-                        && prev.rd == i.rd
+                        && let Some(t) = auipc_value(&insts, pc + i.len as u64, i.rd)
+                        && img.may_be_code(t)
+                        && decode_at(img, t).is_some()
+                        && seen_seeds.insert(t)
                     {
-                        let t = pc
-                            .wrapping_sub(4)
-                            .wrapping_add(prev.imm as i64 as u64)
-                            .wrapping_add(i.imm as i64 as u64);
-                        if img.may_be_code(t) && decode_at(img, t).is_some() && seen_seeds.insert(t)
-                        {
-                            seeds.push_back(t);
-                        }
+                        seeds.push_back(t);
                     }
                     if !i.ends_block() {
                         pc += i.len as u64;
                         continue;
                     }
                     let (mut succ, mut call) = successors(pc, &i);
+                    // A jump or call through a constant register: direct after all.
                     if i.op == Op::Jalr
-                        && let Some(t) = constant_target(&insts, pc, &i)
+                        && let Some(v) = auipc_value(&insts, pc, i.rs1)
                     {
+                        let t = v.wrapping_add(i.imm as i64 as u64) & !1;
                         if i.rd == 0 {
                             succ.push(t);
                         } else {
@@ -356,6 +343,12 @@ mod tests {
         f
     }
 
+    /// The functions discovered in an ELF file holding `code`.
+    fn discover_code(code: &[u32]) -> Vec<Func> {
+        let data = elf_with(code);
+        discover(&Image::parse(&data).unwrap())
+    }
+
     #[test]
     fn blocks_split_at_branch_targets_and_calls_make_functions() {
         // 0x10078: addi a0, x0, 3
@@ -372,9 +365,7 @@ mod tests {
             0x0000_006f,
             0x0000_8067,
         ];
-        let data = elf_with(&code);
-        let img = Image::parse(&data).unwrap();
-        let funcs = discover(&img);
+        let funcs = discover_code(&code);
         assert_eq!(funcs.len(), 2, "{funcs:#?}");
         let starts: Vec<u64> = funcs[0].blocks.iter().map(|b| b.start).collect();
         // Entry, loop head, the branch's fall-through, the call's return site.
@@ -403,9 +394,7 @@ mod tests {
             0xffc0_80e7,
             0x0000_006f,
         ];
-        let data = elf_with(&code);
-        let img = Image::parse(&data).unwrap();
-        let funcs = discover(&img);
+        let funcs = discover_code(&code);
         let starts: Vec<Vec<u64>> = funcs
             .iter()
             .map(|f| f.blocks.iter().map(|b| b.start).collect())
@@ -431,9 +420,7 @@ mod tests {
             0x0015_0513,
             0x0000_8067,
         ];
-        let data = elf_with(&code);
-        let img = Image::parse(&data).unwrap();
-        let funcs = discover(&img);
+        let funcs = discover_code(&code);
         let starts: Vec<u64> = funcs.iter().map(|f| f.blocks[0].start).collect();
         assert_eq!(starts, [0x10078, 0x10084], "{funcs:#?}");
     }

@@ -12,7 +12,7 @@
 
 use std::io::Write;
 
-use friscy_exec::{FileKey, Machine, Machines, StopReason};
+use friscy_exec::{Machine, Machines, StopReason};
 
 // The tests' ELF loader, so the fuzzer's wasm runs load programs exactly as its native
 // runs do.
@@ -21,33 +21,6 @@ mod common;
 
 fn u64_at(b: &[u8], o: usize) -> u64 {
     u64::from_le_bytes(b[o..o + 8].try_into().unwrap())
-}
-
-fn u32_at(b: &[u8], o: usize) -> u32 {
-    u32::from_le_bytes(b[o..o + 4].try_into().unwrap())
-}
-
-/// Tells exec where the program's executable PT_LOAD segments are (as the kernel's loader
-/// does), so their translations, if any, can run.
-fn register_code(m: &mut Machines, space: friscy_exec::SpaceId, elf: &[u8]) {
-    let key = FileKey::of(elf);
-    let (phoff, phentsize, phnum) = (
-        u64_at(elf, 32) as usize,
-        u16::from_le_bytes([elf[54], elf[55]]) as usize,
-        u16::from_le_bytes([elf[56], elf[57]]) as usize,
-    );
-    for k in 0..phnum {
-        let ph = phoff + k * phentsize;
-        // PT_LOAD with PF_X.
-        if u32_at(elf, ph) == 1 && u32_at(elf, ph + 4) & 1 != 0 {
-            let (offset, vaddr, filesz) = (
-                u64_at(elf, ph + 8),
-                u64_at(elf, ph + 16),
-                u64_at(elf, ph + 32),
-            );
-            m.map_file(space, vaddr, filesz, key, offset);
-        }
-    }
 }
 
 fn main() {
@@ -59,7 +32,7 @@ fn main() {
     let space = m.space_new();
     common::map_segments(&mut m, space, &elf);
     if m.translated_files() > 0 {
-        register_code(&mut m, space, &elf);
+        common::register_code(&mut m, space, &elf);
     }
     // No stack: the fuzzer's programs set every register themselves (and a stack near
     // 2 GiB would not fit the wasm32 arena).

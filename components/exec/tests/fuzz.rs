@@ -150,35 +150,46 @@ fn run_friscy(elf: &Path, budget: u64) -> Outcome {
 /// Builds `examples/run_elf.rs` for wasm32-wasip2 (the interpreter as friscy.wasm ships it,
 /// with 32-bit `usize`) and returns the module's path.
 fn build_run_elf_wasm() -> PathBuf {
+    cargo_artifact(
+        &[
+            "--target",
+            "wasm32-wasip2",
+            "-p",
+            "friscy-exec",
+            "--example",
+            "run_elf",
+        ],
+        "run_elf.wasm",
+    )
+}
+
+/// `cargo build --release ARGS` and the path of the artifact whose file name is `file`.
+fn cargo_artifact(args: &[&str], file: &str) -> PathBuf {
     // Run-time values first: a test binary may have been built by another checkout that
     // shares the target dir (cargo reuses it), whose paths do not exist here.
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").into());
     let dir =
         std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
     let out = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--target",
-            "wasm32-wasip2",
-            "-p",
-            "friscy-exec",
-        ])
-        .args(["--example", "run_elf", "--message-format=json"])
+        .args(["build", "--release", "--message-format=json"])
+        .args(args)
         .current_dir(dir)
         .output()
         .expect("cargo");
     assert!(
         out.status.success(),
-        "building run_elf for wasm32-wasip2: {}",
+        "building {file}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // The artifact message names the file: "filenames":["/.../run_elf.wasm"].
+    // The artifact message names the file: "filenames":["/.../run_elf.wasm"] or
+    // "executable":"/.../rv2wasm".
     let text = String::from_utf8_lossy(&out.stdout);
+    let needle = format!("/{file}\"");
     let end = text
-        .find("run_elf.wasm\"")
-        .expect("run_elf.wasm in cargo's output")
-        + 12;
+        .find(&needle)
+        .unwrap_or_else(|| panic!("{file} in cargo's output"))
+        + needle.len()
+        - 1;
     let start = text[..end].rfind('"').unwrap() + 1;
     PathBuf::from(&text[start..end])
 }
@@ -209,25 +220,7 @@ fn run_wasm_with(module: &Path, elf: &Path, budget: u64, options: &[&str]) -> Ou
 
 /// Builds rv2wasm (the `aot/` crate) and returns its path.
 fn build_rv2wasm() -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").into());
-    let dir =
-        std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into());
-    let out = Command::new(cargo)
-        .args(["build", "--release", "-p", "friscy-aot", "--bin", "rv2wasm"])
-        .args(["--message-format=json"])
-        .current_dir(dir)
-        .output()
-        .expect("cargo");
-    assert!(
-        out.status.success(),
-        "building rv2wasm: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // The artifact message names it: "executable":"/.../rv2wasm".
-    let text = String::from_utf8_lossy(&out.stdout);
-    let end = text.find("/rv2wasm\"").expect("rv2wasm in cargo's output") + 8;
-    let start = text[..end].rfind('"').unwrap() + 1;
-    PathBuf::from(&text[start..end])
+    cargo_artifact(&["-p", "friscy-aot", "--bin", "rv2wasm"], "rv2wasm")
 }
 
 /// Translates `elf` with rv2wasm into run_elf's wasm32 build and runs that, so the

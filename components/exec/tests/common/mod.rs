@@ -108,6 +108,30 @@ pub fn map_segments(m: &mut Machines, space: SpaceId, elf: &[u8]) -> usize {
     phoff
 }
 
+/// Tells exec where the executable PT_LOAD segments of `elf` (mapped by `map_segments`)
+/// are, as the kernel's ELF loader does, so that their translations run when rv2wasm
+/// linked any into this build.
+pub fn register_code(m: &mut Machines, space: SpaceId, elf: &[u8]) {
+    let key = friscy_exec::FileKey::of(elf);
+    let (phoff, phentsize, phnum) = (
+        u64_at(elf, 32) as usize,
+        u16_at(elf, 54) as usize,
+        u16_at(elf, 56) as usize,
+    );
+    for k in 0..phnum {
+        let ph = phoff + k * phentsize;
+        // PT_LOAD with PF_X.
+        if u32_at(elf, ph) == 1 && u32_at(elf, ph + 4) & 1 != 0 {
+            let (offset, vaddr, filesz) = (
+                u64_at(elf, ph + 8),
+                u64_at(elf, ph + 16),
+                u64_at(elf, ph + 32),
+            );
+            m.map_file(space, vaddr, filesz, key, offset);
+        }
+    }
+}
+
 /// Loads an ELF64 executable's PT_LOAD segments and sets up a stack with argc = 0.
 pub fn load(path: &Path) -> Guest {
     let elf = std::fs::read(path).unwrap();
