@@ -110,7 +110,7 @@ fi
 # Each static glibc program carries its own libc: a few of them (what tests/aot.rs runs)
 # keep the component quick to compile; the others run interpreted, as untranslated code
 # does.
-$B/rv2wasm $B/guest/{hello,code_rewrite,segfault,exit_status} $(find $AOT_IN -type f) \
+$B/rv2wasm $B/guest/{hello,code_rewrite,segfault,exit_status,loops} $(find $AOT_IN -type f) \
   --exec $C/exec.wasm -o $C/exec-aot.wasm
 wac compose -o $B/friscy-aot-open.wasm \
   --dep friscy:exec=$C/exec-aot.wasm --dep friscy:vfs=$C/vfs.wasm --dep friscy:net=$C/net.wasm \

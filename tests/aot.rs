@@ -59,6 +59,27 @@ fn static_guest_runs_translated_with_the_same_output() {
 }
 
 #[test]
+fn preempted_loops_resume_translated_with_the_same_results() {
+    // tests/guest/loops.c: nested loops, one-block inner loops, a cold call jumping back
+    // into a loop, a loop entered in its middle; about 40 million instructions, so the
+    // kernel's time slice stops the translated loops part-way dozens of times and exec
+    // re-enters them through the function's dispatch.
+    let interp = wasmtime_stats("friscy.wasm", &["/bin/loops"]);
+    let aot = wasmtime_stats("friscy-aot.wasm", &["/bin/loops"]);
+    let out = ok(&aot);
+    assert_eq!(out, ok(&interp));
+    assert!(out.contains("sorted sum "), "{out}");
+    let (at, ai) = stats(&aot.stderr);
+    let (_, i) = stats(&interp.stderr);
+    assert_eq!(at + ai, i, "both backends retire the same instructions");
+    assert!(i > 20 << 20, "too short to be preempted: {i} instructions");
+    assert!(
+        at > 9 * ai,
+        "mostly translated: {at} translated, {ai} interpreted"
+    );
+}
+
+#[test]
 fn rewritten_code_runs_as_written() {
     // The program patches a translated function of its own text, then runs JIT-style code
     // in an anonymous mapping, rewriting it between calls.

@@ -476,15 +476,16 @@ fn env_num(name: &str) -> Option<u64> {
     })
 }
 
-/// The instructions per `run` call for sequence `k` and the others of its batch: usually
-/// plenty, but for half the batches a few, so that execution stops and resumes in the
-/// middle of decoded blocks.
+/// The instructions per `run` call for sequence `k` and the others of its batch: plenty
+/// for half the batches; a few for a quarter, so that execution stops and resumes in the
+/// middle of decoded blocks; some dozens for the rest, so that translated code is entered
+/// in the middle of its loops and runs on from there.
 fn budget(seed: u64, k: usize) -> u64 {
     let v = Rng::new(seed ^ (k / BATCH) as u64).next();
-    if v & 1 == 0 {
-        1 << 20
-    } else {
-        1 + (v >> 1) % 13
+    match v & 3 {
+        0 | 1 => 1 << 20,
+        2 => 1 + (v >> 2) % 13,
+        _ => 14 + (v >> 2) % 200,
     }
 }
 

@@ -6,7 +6,11 @@
 //! computation and the AMO that uses it, an LR/SC pair). Everything a body does is defined
 //! by the spec and the same on every implementation:
 //!
-//! - control flow only goes forward, to an item boundary or the end, so every body ends;
+//! - control flow goes forward, to an item boundary or the end, or back to an earlier
+//!   item through a loop item, which first counts down one of `LOOP_SLOTS` counters
+//!   (at `LOOP_COUNT`, each starting at `LOOP_TRIPS`, shared by the loop items that
+//!   picked it), so every body ends; separate counters let an inner loop run out while
+//!   an outer one still loops;
 //! - memory accesses stay inside the sequence's scratch buffer; AMOs and LR/SC are aligned
 //!   (a misaligned AMO may trap); plain loads and stores may be misaligned (Linux, and
 //!   qemu-user, complete them);
@@ -31,6 +35,10 @@ pub const SCRATCH: i64 = 512;
 pub const INIT_X: i64 = 512;
 pub const INIT_F: i64 = 768;
 pub const INIT_FCSR: i64 = 1024;
+/// The loop items' trip counters, and their initial value.
+pub const LOOP_COUNT: i64 = 1032;
+pub const LOOP_SLOTS: i64 = 4;
+pub const LOOP_TRIPS: u64 = 3;
 pub const DUMP_X: i64 = 1280;
 pub const DUMP_F: i64 = 1536;
 pub const DUMP_FCSR: i64 = 1792;
@@ -490,8 +498,24 @@ impl Builder<'_> {
         }
     }
 
-    /// A forward control transfer from item `idx` of `len`, to a later item or the end.
+    /// A control transfer from item `idx` of `len`: forward to a later item or the end,
+    /// or now and then a loop back to an earlier item (or to itself).
     fn jump(&mut self, idx: usize, len: usize) -> Item {
+        if self.rng.chance(20) {
+            let t = self.wr_not(&[]);
+            let b = self.base;
+            let target = idx - self.rng.below(idx.min(8) as u64 + 1) as usize;
+            let c = LOOP_COUNT + 8 * self.rng.below(LOOP_SLOTS as u64) as i64;
+            return Item {
+                lines: vec![
+                    format!("ld x{t}, {c}(x{b})"),
+                    format!("addi x{t}, x{t}, -1"),
+                    format!("sd x{t}, {c}(x{b})"),
+                    format!("blt x0, x{t}, {{T}}"),
+                ],
+                target: Some(target),
+            };
+        }
         let max = (len - idx).min(8);
         let target = idx + 1 + self.rng.below(max as u64) as usize;
         let lines = match self.rng.below(10) {
@@ -708,6 +732,10 @@ pub fn program(seqs: &[(&Seq, Option<&[bool]>)]) -> String {
         }
         let o = INIT_FCSR as usize;
         region[o..o + 8].copy_from_slice(&seq.init_fcsr.to_le_bytes());
+        for c in 0..LOOP_SLOTS as usize {
+            let o = LOOP_COUNT as usize + 8 * c;
+            region[o..o + 8].copy_from_slice(&LOOP_TRIPS.to_le_bytes());
+        }
         for chunk in region.chunks(8) {
             let v = u64::from_le_bytes(chunk.try_into().unwrap());
             let _ = writeln!(s, ".dword {v:#x}");
