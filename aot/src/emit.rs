@@ -157,14 +157,17 @@ struct Emitter<'a> {
     /// span of the function's code in bytes.
     lo: u64,
     span: u64,
-    /// The Wasm control stack at the current point, outermost first.
-    labels: Vec<Lbl>,
+    /// Labels between the current code and the `$bad` block around all blocks' code.
+    nest: u32,
     /// Index of the block being emitted.
     cur: usize,
     /// Its instruction count.
     n: u64,
     /// Link-time address minus file offset in the function's segment.
     delta: u64,
+    /// Whether the current block's code is wrapped in a Wasm `loop` (it branches to its
+    /// own start), whose label is the outermost of `nest`.
+    self_loop: bool,
     /// Registers whose local may differ from the hart's copy at this point (bit r), so a
     /// call stores only those (`dirty_in`).
     dirty: u32,
@@ -183,20 +186,11 @@ impl Emitter<'_> {
         self.i(W::I64Add);
     }
 
-    /// The `br` depth of the innermost label matching `want`.
-    fn depth_of(&self, want: impl Fn(&Lbl) -> bool) -> u32 {
-        let d = self.labels.iter().rev().position(want);
-        d.expect("label on the control stack") as u32
-    }
     fn depth_loop(&self) -> u32 {
-        self.depth_of(|l| matches!(l, Lbl::Top))
+        (self.func.blocks.len() - 1 - self.cur) as u32 + 1 + self.nest
     }
     fn depth_exit(&self) -> u32 {
-        self.depth_of(|l| matches!(l, Lbl::Exit))
-    }
-    fn open(&mut self, ins: W, l: Lbl) {
-        self.i(ins);
-        self.labels.push(l);
+        self.depth_loop() + 1
     }
     fn get(&mut self, r: u8) {
         if r == 0 {
@@ -213,48 +207,40 @@ impl Emitter<'_> {
         }
     }
     fn open_if(&mut self, bt: BlockType) {
-        self.open(W::If(bt), Lbl::Other);
+        self.i(W::If(bt));
+        self.nest += 1;
     }
     fn else_(&mut self) {
         self.i(W::Else);
     }
     fn end(&mut self) {
         self.i(W::End);
-        self.labels.pop();
+        self.nest -= 1;
     }
 
-    /// Continues at `target`: the block there, or through exec. The innermost label whose
-    /// blocks hold the target decides: a `br` when the target is where that label leads
-    /// (a later item's first block, a loop's header), else `BLK` names the block and the
-    /// `br` goes to the loop check or dispatch that gets there.
+    /// Continues at `target`: the block there, or through exec.
     fn goto(&mut self, target: u64) {
-        if let Some(k) = self.func.block_at(target) {
-            let can_dispatch = enterable(self.func.blocks[k].insts[0].inst.op);
-            for (d, l) in self.labels.iter().rev().enumerate() {
-                let (lo, hi, top) = match *l {
-                    Lbl::Item { lo, hi } | Lbl::Loop { lo, hi } => (lo, hi, false),
-                    Lbl::Top => (0, usize::MAX, true),
-                    _ => continue,
-                };
-                if !(lo..=hi).contains(&k) {
-                    continue;
-                }
-                if k == lo && !top {
-                    self.i(W::Br(d as u32));
-                    return;
-                }
-                if !can_dispatch {
-                    break;
-                }
+        match self.func.block_at(target) {
+            // A later block: its code starts where its Wasm block ends, so a `br` to that
+            // block's label gets there directly.
+            Some(b) if b > self.cur => {
+                self.i(W::Br((b - self.cur - 1) as u32 + self.nest));
+            }
+            // A loop of one block: straight back to the top of its `loop`.
+            Some(b) if b == self.cur && self.self_loop => {
+                self.i(W::Br(self.nest - 1));
+            }
+            Some(b) if enterable(self.func.blocks[b].insts[0].inst.op) => {
                 self.i(W::I32Const(((target - self.lo) / 2) as i32));
                 self.i(W::LocalSet(BLK));
-                self.i(W::Br(d as u32));
-                return;
+                self.i(W::Br(self.depth_loop()));
+            }
+            _ => {
+                self.rt(target);
+                self.i(W::LocalSet(NPC));
+                self.leave(0, false);
             }
         }
-        self.rt(target);
-        self.i(W::LocalSet(NPC));
-        self.leave(0, false);
     }
 
     /// Continues at the run-time address on the stack: at a block of this function if
@@ -1360,255 +1346,6 @@ fn registers(func: &Func) -> ([bool; 32], [bool; 32]) {
     (used, written)
 }
 
-/// A label on the Wasm control stack, as `goto` needs to know it.
-#[derive(Clone, Copy, Debug)]
-enum Lbl {
-    /// `$exit`: the hart is written back and the function returns.
-    Exit,
-    /// `$L`: the dispatch on `BLK` over every block of the function.
-    Top,
-    /// A `block` whose end is where the item spanning blocks `lo..=hi` begins (its
-    /// first block, or a loop's entry check).
-    Item { lo: usize, hi: usize },
-    /// A loop item's `loop`: its entry check, then its header block `lo`.
-    Loop { lo: usize, hi: usize },
-    /// A loop check's trampoline to its sub-item `.0` (a single block).
-    Tramp(usize),
-    /// `$miss`, `if`s: never a goto's target.
-    Other,
-}
-
-/// `BLK` when no dispatch is pending: a loop's entry check then goes to its header.
-const NO_BLK: i32 = -1;
-
-/// The function's blocks in address order, grouped into loops: a back edge from block
-/// j to block k <= j makes blocks k..=j a loop (overlapping loops merge; loops inside
-/// a loop nest), so a loop's back edges are plain `br`s to its Wasm `loop`.
-#[derive(Debug, PartialEq)]
-enum Item {
-    Block(usize),
-    /// Header `lo`, blocks `lo..=hi`; `items[0]` is `Block(lo)`.
-    Loop {
-        lo: usize,
-        hi: usize,
-        items: Vec<Item>,
-    },
-}
-
-impl Item {
-    fn lo(&self) -> usize {
-        match *self {
-            Item::Block(b) => b,
-            Item::Loop { lo, .. } => lo,
-        }
-    }
-    fn hi(&self) -> usize {
-        match *self {
-            Item::Block(b) => b,
-            Item::Loop { hi, .. } => hi,
-        }
-    }
-}
-
-/// The back edges of `func` as block ranges (header, last block).
-fn back_edges(func: &Func) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    for (j, b) in func.blocks.iter().enumerate() {
-        for at in &b.insts {
-            let i = at.inst;
-            let branch = matches!(
-                i.op,
-                Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu
-            ) || i.op == Op::Jal && i.rd == 0;
-            if !branch {
-                continue;
-            }
-            if let Some(k) = func.block_at(at.pc.wrapping_add(i.imm as i64 as u64))
-                && k <= j
-            {
-                out.push((k, j));
-            }
-        }
-    }
-    out
-}
-
-/// The items of blocks `a..=b` given the back edges inside them.
-fn items(edges: &[(usize, usize)], a: usize, b: usize) -> Vec<Item> {
-    let mut out = Vec::new();
-    let mut i = a;
-    while i <= b {
-        let mut hi = None;
-        let mut changed = true;
-        while changed {
-            changed = false;
-            for &(k, j) in edges {
-                let starts_here = k == i;
-                let overlaps = hi.is_some_and(|h| k > i && k <= h && j > h);
-                if (starts_here && hi.is_none_or(|h| j > h)) || overlaps {
-                    hi = Some(j);
-                    changed = true;
-                }
-            }
-        }
-        match hi {
-            Some(hi) => {
-                let inner: Vec<(usize, usize)> = edges
-                    .iter()
-                    .copied()
-                    .filter(|&(k, j)| k > i && j <= hi)
-                    .collect();
-                let mut sub = vec![Item::Block(i)];
-                if hi > i {
-                    sub.extend(items(&inner, i + 1, hi));
-                }
-                out.push(Item::Loop {
-                    lo: i,
-                    hi,
-                    items: sub,
-                });
-                i = hi + 1;
-            }
-            None => {
-                out.push(Item::Block(i));
-                i += 1;
-            }
-        }
-    }
-    out
-}
-
-impl Emitter<'_> {
-    /// The code of `item`; `clear`: the top dispatch may have entered it with `BLK` set,
-    /// and it has no loop check of its own to take it (see `loop_check`).
-    fn emit_item(&mut self, item: &Item, dirty_in: &[u32], clear: bool) {
-        let (lo, hi, sub) = match item {
-            Item::Block(b) => return self.emit_block(*b, dirty_in, clear),
-            Item::Loop { lo, hi, items } => (*lo, *hi, items),
-        };
-        if clear && hi == lo {
-            self.i(W::I32Const(NO_BLK));
-            self.i(W::LocalSet(BLK));
-        }
-        self.open(W::Loop(BlockType::Empty), Lbl::Loop { lo, hi });
-        for s in sub[1..].iter().rev() {
-            self.open(
-                W::Block(BlockType::Empty),
-                Lbl::Item {
-                    lo: s.lo(),
-                    hi: s.hi(),
-                },
-            );
-        }
-        if sub.len() > 1 {
-            self.loop_check(lo, hi, sub);
-        }
-        self.emit_item(&sub[0], dirty_in, false);
-        for s in &sub[1..] {
-            self.end();
-            self.emit_item(s, dirty_in, false);
-        }
-        self.end();
-    }
-
-    /// A loop's entry check: with `BLK` naming a block (an entry from exec, or a branch
-    /// into the loop's middle), on to the sub-item holding it; else to the header. A
-    /// check-less sub-item's entry (a block, a loop of one block) sets `BLK` back to
-    /// `NO_BLK` through a small trampoline, so the loop's back edges need not; an inner
-    /// loop with a check of its own keeps it.
-    fn loop_check(&mut self, lo: usize, hi: usize, sub: &[Item]) {
-        self.i(W::LocalGet(BLK));
-        self.i(W::I32Const(NO_BLK));
-        self.i(W::I32Ne);
-        self.open_if(BlockType::Empty);
-        self.open(W::Block(BlockType::Empty), Lbl::Other); // to the header
-        let singles: Vec<usize> = (1..sub.len())
-            .filter(|&si| sub[si].lo() == sub[si].hi())
-            .collect();
-        for &si in singles.iter().rev() {
-            self.open(W::Block(BlockType::Empty), Lbl::Tramp(si));
-        }
-        let base = self.func.blocks[lo].start;
-        let span = self.func.blocks[hi].end - base;
-        let to_header = singles.len() as u32;
-        let mut targets = vec![to_header; (span / 2) as usize];
-        for (si, s) in sub.iter().enumerate().skip(1) {
-            let depth = if singles.contains(&si) {
-                self.depth_of(|l| matches!(l, Lbl::Tramp(t) if *t == si))
-            } else {
-                let lo = s.lo();
-                self.depth_of(|l| matches!(l, Lbl::Item { lo: x, .. } if *x == lo))
-            };
-            for b in s.lo()..=s.hi() {
-                let blk = &self.func.blocks[b];
-                if enterable(blk.insts[0].inst.op) {
-                    targets[((blk.start - base) / 2) as usize] = depth;
-                }
-            }
-        }
-        self.i(W::LocalGet(BLK));
-        self.i(W::I32Const(((base - self.lo) / 2) as i32));
-        self.i(W::I32Sub);
-        self.i(W::BrTable(targets.into(), to_header));
-        for &si in &singles {
-            self.end();
-            self.i(W::I32Const(NO_BLK));
-            self.i(W::LocalSet(BLK));
-            let lo = sub[si].lo();
-            let d = self.depth_of(|l| matches!(l, Lbl::Item { lo: x, .. } if *x == lo));
-            self.i(W::Br(d));
-        }
-        self.end();
-        self.i(W::I32Const(NO_BLK));
-        self.i(W::LocalSet(BLK));
-        self.end();
-    }
-
-    fn emit_block(&mut self, bi: usize, dirty_in: &[u32], clear: bool) {
-        let func = self.func;
-        let b = &func.blocks[bi];
-        self.cur = bi;
-        self.n = b.insts.len() as u64;
-        self.dirty = dirty_in[bi];
-        // Entered by the top dispatch with `BLK` set: no loop check may read it later.
-        if clear && enterable(b.insts[0].inst.op) {
-            self.i(W::I32Const(NO_BLK));
-            self.i(W::LocalSet(BLK));
-        }
-        // The budget must cover the block.
-        self.i(W::LocalGet(BUDGET));
-        self.i(W::I64Const(self.n as i64));
-        self.i(W::I64Sub);
-        self.i(W::LocalTee(BUDGET));
-        self.i(W::I64Const(0));
-        self.i(W::I64LtS);
-        self.open_if(BlockType::Empty);
-        self.i(W::LocalGet(BUDGET));
-        self.i(W::I64Const(self.n as i64));
-        self.i(W::I64Add);
-        self.i(W::LocalSet(BUDGET));
-        self.set_stop(STOP_BUDGET);
-        self.rt(b.start);
-        self.i(W::LocalSet(NPC));
-        self.leave(0, true);
-        self.end();
-        for (k, at) in b.insts.iter().enumerate() {
-            if at.inst.op.format().writes_x() && at.inst.rd != 0 {
-                self.dirty |= 1 << (at.inst.rd & 31);
-            }
-            if !self.inst(at, k as u64) {
-                return;
-            }
-        }
-        // A conditional branch's not-taken path, or a block cut at a leader: the next
-        // block's code follows this one's.
-        let falls_into_next = bi + 1 < func.blocks.len() && func.blocks[bi + 1].start == b.end;
-        if !falls_into_next {
-            self.goto(b.end);
-        }
-    }
-}
-
 /// The Wasm function for `func`; `delta` is its segment's link-time address minus file
 /// offset.
 pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Function {
@@ -1616,11 +1353,6 @@ pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Function {
     let (used, written) = registers(func);
     let lo = func.blocks[0].start;
     let span = func.blocks.last().unwrap().end - lo;
-    let n = func.blocks.len();
-    let items = items(&back_edges(func), 0, n - 1);
-    let multi_loops = items
-        .iter()
-        .any(|it| matches!(it, Item::Loop { lo, hi, .. } if hi > lo));
     let mut e = Emitter {
         f,
         func,
@@ -1630,10 +1362,11 @@ pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Function {
         written,
         lo,
         span,
-        labels: Vec::new(),
+        nest: 0,
         cur: 0,
         n: 0,
         delta,
+        self_loop: false,
         dirty: 0,
     };
     let dirty_in = dirty_in(func, lo, span);
@@ -1643,42 +1376,92 @@ pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Function {
     e.i(W::LocalSet(TLB));
     e.i(W::LocalGet(ENTRY));
     e.i(W::LocalSet(BLK));
-    e.open(W::Block(BlockType::Empty), Lbl::Exit);
-    e.open(W::Loop(BlockType::Empty), Lbl::Top);
-    e.open(W::Block(BlockType::Empty), Lbl::Other); // $miss
-    for it in items.iter().rev() {
-        e.open(
-            W::Block(BlockType::Empty),
-            Lbl::Item {
-                lo: it.lo(),
-                hi: it.hi(),
-            },
-        );
+    let n = func.blocks.len();
+    e.i(W::Block(BlockType::Empty)); // $exit
+    e.i(W::Loop(BlockType::Empty)); // $L
+    e.i(W::Block(BlockType::Empty)); // $miss
+    for _ in 0..n {
+        e.i(W::Block(BlockType::Empty));
     }
-    // Dispatch on the halfword index of the target: block starts go to the item holding
-    // their block, everything else to $miss.
+    // Dispatch on the halfword index of the target: block starts go to their block,
+    // everything else to $miss (depth n).
     e.i(W::LocalGet(BLK));
-    let m = items.len() as u32;
-    let mut targets = vec![m; (span / 2) as usize];
-    for (ii, it) in items.iter().enumerate() {
-        for b in &func.blocks[it.lo()..=it.hi()] {
-            if enterable(b.insts[0].inst.op) {
-                targets[((b.start - lo) / 2) as usize] = ii as u32;
-            }
+    let mut targets = vec![n as u32; (span / 2) as usize];
+    for (bi, b) in func.blocks.iter().enumerate() {
+        if enterable(b.insts[0].inst.op) {
+            targets[((b.start - lo) / 2) as usize] = bi as u32;
         }
     }
-    e.i(W::BrTable(targets.into(), m));
-    for it in &items {
+    e.i(W::BrTable(targets.into(), n as u32));
+    for (bi, b) in func.blocks.iter().enumerate() {
+        e.i(W::End);
+        e.cur = bi;
+        e.n = b.insts.len() as u64;
+        e.nest = 0;
+        // A block that branches to its own start (a tight loop) gets a Wasm `loop` of its
+        // own, so its back edge is a direct branch rather than a dispatch.
+        e.self_loop = b.insts.iter().any(|at| {
+            let i = at.inst;
+            let t = at.pc.wrapping_add(i.imm as i64 as u64);
+            t == b.start
+                && (matches!(
+                    i.op,
+                    Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu
+                ) || i.op == Op::Jal && i.rd == 0)
+        });
+        if e.self_loop {
+            e.i(W::Loop(BlockType::Empty));
+            e.nest = 1;
+        }
+        e.dirty = dirty_in[bi];
+        // The budget must cover the block.
+        e.i(W::LocalGet(BUDGET));
+        e.i(W::I64Const(e.n as i64));
+        e.i(W::I64Sub);
+        e.i(W::LocalTee(BUDGET));
+        e.i(W::I64Const(0));
+        e.i(W::I64LtS);
+        e.open_if(BlockType::Empty);
+        e.i(W::LocalGet(BUDGET));
+        e.i(W::I64Const(e.n as i64));
+        e.i(W::I64Add);
+        e.i(W::LocalSet(BUDGET));
+        e.set_stop(STOP_BUDGET);
+        e.rt(b.start);
+        e.i(W::LocalSet(NPC));
+        e.leave(0, true);
         e.end();
-        e.emit_item(it, &dirty_in, multi_loops);
+        let mut open = true;
+        for (k, at) in b.insts.iter().enumerate() {
+            if at.inst.op.format().writes_x() && at.inst.rd != 0 {
+                e.dirty |= 1 << (at.inst.rd & 31);
+            }
+            if !e.inst(at, k as u64) {
+                open = false;
+                break;
+            }
+        }
+        if open {
+            // A conditional branch's not-taken path, or a block cut at a leader: the next
+            // block's code follows this one's.
+            let falls_into_next = bi + 1 < n && func.blocks[bi + 1].start == b.end;
+            if !falls_into_next {
+                e.goto(b.end);
+            }
+        }
+        if e.self_loop {
+            e.i(W::End);
+            e.nest = 0;
+            e.self_loop = false;
+        }
     }
-    e.end(); // $miss: an indirect jump with no block here; NPC holds the target.
+    e.i(W::End); // $miss: an indirect jump with no block here; NPC holds the target.
     e.i(W::LocalGet(BUDGET));
     e.i(W::LocalSet(RET));
     e.i(W::Br(1));
-    e.end(); // $L
+    e.i(W::End); // $L
     e.i(W::Unreachable);
-    e.end(); // $exit
+    e.i(W::End); // $exit
     e.flush(u32::MAX);
     e.i(W::LocalGet(HART));
     e.i(W::LocalGet(NPC));
@@ -1686,58 +1469,4 @@ pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Function {
     e.i(W::LocalGet(RET));
     e.i(W::End);
     e.f
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn b(i: usize) -> Item {
-        Item::Block(i)
-    }
-
-    #[test]
-    fn blocks_without_back_edges_stay_flat() {
-        assert_eq!(items(&[], 0, 2), vec![b(0), b(1), b(2)]);
-    }
-
-    #[test]
-    fn a_back_edge_makes_a_loop_and_inner_loops_nest() {
-        // qsort's shape: an outer loop 1..=4 around an inner loop 2..=3.
-        let got = items(&[(2, 3), (1, 4)], 0, 5);
-        let inner = Item::Loop {
-            lo: 2,
-            hi: 3,
-            items: vec![b(2), b(3)],
-        };
-        let outer = Item::Loop {
-            lo: 1,
-            hi: 4,
-            items: vec![b(1), inner, b(4)],
-        };
-        assert_eq!(got, vec![b(0), outer, b(5)]);
-    }
-
-    #[test]
-    fn overlapping_loops_merge_and_shared_headers_widen() {
-        // 1..=3 and 2..=5 overlap: one loop 1..=5, in which 2..=5 (whole now) nests; a
-        // block branching to itself is a loop.
-        let got = items(&[(1, 3), (2, 5), (1, 2), (6, 6)], 0, 6);
-        let inner = Item::Loop {
-            lo: 2,
-            hi: 5,
-            items: vec![b(2), b(3), b(4), b(5)],
-        };
-        let merged = Item::Loop {
-            lo: 1,
-            hi: 5,
-            items: vec![b(1), inner],
-        };
-        let own = Item::Loop {
-            lo: 6,
-            hi: 6,
-            items: vec![b(6)],
-        };
-        assert_eq!(got, vec![b(0), merged, own]);
-    }
 }
