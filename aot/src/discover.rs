@@ -308,7 +308,7 @@ pub fn discover(img: &Image) -> Vec<Func> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A minimal riscv64 ET_EXEC with one R+X PT_LOAD holding `code` at 0x10000 + 0x78
@@ -344,7 +344,7 @@ mod tests {
     }
 
     /// The functions discovered in an ELF file holding `code`.
-    fn discover_code(code: &[u32]) -> Vec<Func> {
+    pub(crate) fn discover_code(code: &[u32]) -> Vec<Func> {
         let data = elf_with(code);
         discover(&Image::parse(&data).unwrap())
     }

@@ -7,10 +7,12 @@
 //! runs the next one's: the common fall-through costs nothing). The `entry` parameter
 //! picks the first block.
 //!
-//! Each block first takes its instruction count from the budget; a block the budget does
-//! not cover leaves with `STOP_BUDGET` before running anything, so instret stays exact
-//! and exec's interpreter finishes the slice. Stops part-way through a block give back
-//! the instructions that did not retire.
+//! Each block takes its instruction count from the budget. Only loop heads, the entry,
+//! indirect jumps and returns from calls check it, each for the longest way to the next
+//! check (`budget_plan`): when the budget does not cover that, the function leaves with
+//! `STOP_BUDGET` before running anything more, so instret stays exact, the budget never
+//! goes negative, and exec's interpreter finishes the slice. Stops part-way through a
+//! block give back the instructions that did not retire.
 //!
 //! Loads and stores go through exec's software TLB inline (`memory::tlb`: one compare,
 //! one add), and through exec's own slow paths otherwise. Instructions that are rare or
@@ -171,6 +173,8 @@ struct Emitter<'a> {
     /// Registers whose local may differ from the hart's copy at this point (bit r), so a
     /// call stores only those (`dirty_in`).
     dirty: u32,
+    /// The budget checks (`budget_plan`).
+    plan: BudgetPlan,
 }
 
 impl Emitter<'_> {
@@ -256,6 +260,8 @@ impl Emitter<'_> {
         self.i(W::I64Const(self.span as i64));
         self.i(W::I64LtU);
         self.open_if(BlockType::Empty);
+        // Any block may be the target: the entry's check.
+        self.budget_check(self.plan.any, |_| {});
         self.i(W::LocalGet(A));
         self.i(W::I32WrapI64);
         self.i(W::I32Const(1));
@@ -374,6 +380,31 @@ impl Emitter<'_> {
         self.end();
         self.reload();
         self.dirty = 0;
+        // The callee used budget: cover the way on from the return address, unless a
+        // check is there anyway.
+        if let Some(k) = self.func.block_at(ret)
+            && !self.plan.check[k]
+        {
+            self.budget_check(self.plan.need[k], |e| e.rt(ret));
+        }
+    }
+
+    /// Stops with `STOP_BUDGET` at the pc `pc` pushes (into `NPC`; nothing pushed: `NPC`
+    /// already holds it) when the budget is below `need`. Nothing of the current block
+    /// has been taken from the budget yet.
+    fn budget_check(&mut self, need: u64, pc: impl FnOnce(&mut Self)) {
+        self.i(W::LocalGet(BUDGET));
+        self.i(W::I64Const(need as i64));
+        self.i(W::I64LtS);
+        self.open_if(BlockType::Empty);
+        self.set_stop(STOP_BUDGET);
+        let before = self.f.byte_len();
+        pc(self);
+        if self.f.byte_len() != before {
+            self.i(W::LocalSet(NPC));
+        }
+        self.leave(0, true);
+        self.end();
     }
 
     /// Returns with `NPC` as the pc, `adj` instructions of this block given back, as a
@@ -1322,6 +1353,86 @@ fn dirty_in(func: &Func, lo: u64, span: u64) -> Vec<u32> {
     }
 }
 
+/// Where translated code checks its budget. Checking in every block cost a compare, a
+/// branch and (with most locals spilled) a reload and store of the budget per block;
+/// instead only the heads of loops (targets of a branch or jump to the same or an earlier
+/// block, so every cycle passes one), the entry, indirect jumps and returns from calls
+/// check, each for the longest way (in instructions) to the next check. Every block
+/// still takes its count, so instret stays exact and the budget never goes negative; a
+/// check that fails leaves the rest of the slice to exec's interpreter.
+#[derive(Clone, Debug, Default)]
+struct BudgetPlan {
+    /// Whether block i checks.
+    check: Vec<bool>,
+    /// The most instructions from block i's start to the next check or exit.
+    need: Vec<u64>,
+    /// The largest `need`: what an entry at an unknown block must have.
+    any: u64,
+}
+
+fn budget_plan(func: &Func) -> BudgetPlan {
+    let n = func.blocks.len();
+    let mut check = vec![false; n];
+    let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (j, b) in func.blocks.iter().enumerate() {
+        let last = b.insts.last().unwrap().inst;
+        let target = b
+            .insts
+            .last()
+            .unwrap()
+            .pc
+            .wrapping_add(last.imm as i64 as u64);
+        let mut next = |pc: u64| {
+            if let Some(k) = func.block_at(pc) {
+                if k <= j {
+                    check[k] = true;
+                } else {
+                    succ[j].push(k);
+                }
+            }
+        };
+        match last.op {
+            Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu => {
+                next(target);
+                next(b.end);
+            }
+            Op::Jal if last.rd == 0 => next(target),
+            // Indirect jumps check at their dispatch; calls check on return.
+            Op::Jalr if last.rd == 0 => {}
+            Op::Jal | Op::Jalr => {}
+            _ => next(b.end),
+        }
+        // Branches inside the block (it continues past them) are back edges too.
+        for at in &b.insts[..b.insts.len() - 1] {
+            let i = at.inst;
+            let is_branch = matches!(
+                i.op,
+                Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu
+            ) || i.op == Op::Jal && i.rd == 0;
+            if is_branch && let Some(k) = func.block_at(at.pc.wrapping_add(i.imm as i64 as u64)) {
+                if k <= j {
+                    check[k] = true;
+                } else {
+                    succ[j].push(k);
+                }
+            }
+        }
+    }
+    // Forward edges only point to later blocks, so one pass from the end settles `need`.
+    let mut need = vec![0u64; n];
+    for j in (0..n).rev() {
+        let on = succ[j]
+            .iter()
+            .filter(|&&k| !check[k])
+            .map(|&k| need[k])
+            .max()
+            .unwrap_or(0);
+        need[j] = func.blocks[j].insts.len() as u64 + on;
+    }
+    let any = need.iter().copied().max().unwrap_or(0);
+    BudgetPlan { check, need, any }
+}
+
 /// The registers `func` reads or writes, and those it writes.
 fn registers(func: &Func) -> ([bool; 32], [bool; 32]) {
     let (mut used, mut written) = ([false; 32], [false; 32]);
@@ -1368,6 +1479,7 @@ pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Function {
         delta,
         self_loop: false,
         dirty: 0,
+        plan: budget_plan(func),
     };
     let dirty_in = dirty_in(func, lo, span);
     e.reload();
@@ -1378,6 +1490,25 @@ pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Function {
     e.i(W::LocalSet(BLK));
     let n = func.blocks.len();
     e.i(W::Block(BlockType::Empty)); // $exit
+    // Entered anywhere: the budget must cover the longest way from any block.
+    e.i(W::LocalGet(BUDGET));
+    e.i(W::I64Const(e.plan.any as i64));
+    e.i(W::I64LtS);
+    e.i(W::If(BlockType::Empty));
+    e.set_stop(STOP_BUDGET);
+    e.rt(lo);
+    e.i(W::LocalGet(ENTRY));
+    e.i(W::I64ExtendI32U);
+    e.i(W::I64Const(1));
+    e.i(W::I64Shl);
+    e.i(W::I64Add);
+    e.i(W::LocalSet(NPC));
+    e.i(W::LocalGet(BUDGET));
+    e.i(W::I64Const(-1));
+    e.i(W::I64Xor);
+    e.i(W::LocalSet(RET));
+    e.i(W::Br(1)); // $exit
+    e.i(W::End);
     e.i(W::Loop(BlockType::Empty)); // $L
     e.i(W::Block(BlockType::Empty)); // $miss
     for _ in 0..n {
@@ -1414,23 +1545,15 @@ pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Function {
             e.nest = 1;
         }
         e.dirty = dirty_in[bi];
-        // The budget must cover the block.
+        // A loop's head checks that the budget covers the longest way to the next check;
+        // every block takes its own count.
+        if e.plan.check[bi] {
+            e.budget_check(e.plan.need[bi], |e| e.rt(b.start));
+        }
         e.i(W::LocalGet(BUDGET));
         e.i(W::I64Const(e.n as i64));
         e.i(W::I64Sub);
-        e.i(W::LocalTee(BUDGET));
-        e.i(W::I64Const(0));
-        e.i(W::I64LtS);
-        e.open_if(BlockType::Empty);
-        e.i(W::LocalGet(BUDGET));
-        e.i(W::I64Const(e.n as i64));
-        e.i(W::I64Add);
         e.i(W::LocalSet(BUDGET));
-        e.set_stop(STOP_BUDGET);
-        e.rt(b.start);
-        e.i(W::LocalSet(NPC));
-        e.leave(0, true);
-        e.end();
         let mut open = true;
         for (k, at) in b.insts.iter().enumerate() {
             if at.inst.op.format().writes_x() && at.inst.rd != 0 {
@@ -1469,4 +1592,34 @@ pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Function {
     e.i(W::LocalGet(RET));
     e.i(W::End);
     e.f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discover::tests::discover_code;
+
+    #[test]
+    fn budget_checks_sit_at_loop_heads_and_cover_the_way_to_the_next() {
+        // 0x10078: addi a0, x0, 3
+        // 0x1007c: addi a0, a0, -1      <- loop head (checks)
+        // 0x10080: bne a0, x0, -4
+        // 0x10084: jal ra, +8           (a call: its return checks)
+        // 0x10088: jal x0, 0            (a loop of one instruction: checks)
+        // 0x1008c: jalr x0, 0(ra)
+        let code = [
+            0x0030_0513,
+            0xfff5_0513,
+            0xfe05_1ee3,
+            0x0080_00ef,
+            0x0000_006f,
+            0x0000_8067,
+        ];
+        let funcs = discover_code(&code);
+        let plan = budget_plan(&funcs[0]);
+        assert_eq!(plan.check, [false, true, false, true]);
+        // The loop head: its 2 instructions, then the call's block (1) before the call.
+        assert_eq!(plan.need, [1, 3, 1, 1]);
+        assert_eq!(plan.any, 3);
+    }
 }
