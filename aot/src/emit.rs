@@ -443,15 +443,16 @@ impl Emitter<'_> {
         self.i(W::LocalGet(A));
         self.i(W::I64Const((!0xfffu64 | (size - 1)) as i64));
         self.i(W::I64And);
+        // The entry's offset, ((A >> 12) & (N - 1)) * 16, as (A >> 8) & ((N - 1) << 4):
+        // one shift fewer on the way from the address to the data (Cranelift does not
+        // fold the two shifts itself).
         self.i(W::LocalGet(TLB));
         self.i(W::LocalGet(A));
-        self.i(W::I64Const(12));
+        self.i(W::I64Const(12 - TLB_ENTRY_SIZE.trailing_zeros() as i64));
         self.i(W::I64ShrU);
         self.i(W::I32WrapI64);
-        self.i(W::I32Const((TLB_ENTRIES - 1) as i32));
+        self.i(W::I32Const(((TLB_ENTRIES - 1) * TLB_ENTRY_SIZE) as i32));
         self.i(W::I32And);
-        self.i(W::I32Const(4));
-        self.i(W::I32Shl);
         self.i(W::I32Add);
         self.i(W::LocalTee(E));
         self.i(W::I64Load(mem(table as u64)));
