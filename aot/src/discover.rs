@@ -349,23 +349,25 @@ pub(crate) mod tests {
         discover(&Image::parse(&data).unwrap())
     }
 
+    /// A loop, a call, a one-instruction loop and the callee:
+    /// 0x10078: addi a0, x0, 3
+    /// 0x1007c: addi a0, a0, -1      <- loop head
+    /// 0x10080: bne a0, x0, -4       (to 0x1007c)
+    /// 0x10084: jal ra, +8           (call 0x1008c)
+    /// 0x10088: jal x0, 0            (spins: nothing falls into the callee)
+    /// 0x1008c: jalr x0, 0(ra)       (the callee: ret)
+    pub(crate) const LOOP_AND_CALL: [u32; 6] = [
+        0x0030_0513,
+        0xfff5_0513,
+        0xfe05_1ee3,
+        0x0080_00ef,
+        0x0000_006f,
+        0x0000_8067,
+    ];
+
     #[test]
     fn blocks_split_at_branch_targets_and_calls_make_functions() {
-        // 0x10078: addi a0, x0, 3
-        // 0x1007c: addi a0, a0, -1      <- loop head
-        // 0x10080: bne a0, x0, -4       (to 0x1007c)
-        // 0x10084: jal ra, +8           (call 0x1008c)
-        // 0x10088: jal x0, 0            (spins: nothing falls into the callee)
-        // 0x1008c: jalr x0, 0(ra)       (the callee: ret)
-        let code = [
-            0x0030_0513,
-            0xfff5_0513,
-            0xfe05_1ee3,
-            0x0080_00ef,
-            0x0000_006f,
-            0x0000_8067,
-        ];
-        let funcs = discover_code(&code);
+        let funcs = discover_code(&LOOP_AND_CALL);
         assert_eq!(funcs.len(), 2, "{funcs:#?}");
         let starts: Vec<u64> = funcs[0].blocks.iter().map(|b| b.start).collect();
         // Entry, loop head, the branch's fall-through, the call's return site.

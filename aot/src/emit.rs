@@ -1598,25 +1598,13 @@ pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Function {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discover::tests::discover_code;
+    use crate::discover::tests::{LOOP_AND_CALL, discover_code};
 
     #[test]
     fn budget_checks_sit_at_loop_heads_and_cover_the_way_to_the_next() {
-        // 0x10078: addi a0, x0, 3
-        // 0x1007c: addi a0, a0, -1      <- loop head (checks)
-        // 0x10080: bne a0, x0, -4
-        // 0x10084: jal ra, +8           (a call: its return checks)
-        // 0x10088: jal x0, 0            (a loop of one instruction: checks)
-        // 0x1008c: jalr x0, 0(ra)
-        let code = [
-            0x0030_0513,
-            0xfff5_0513,
-            0xfe05_1ee3,
-            0x0080_00ef,
-            0x0000_006f,
-            0x0000_8067,
-        ];
-        let funcs = discover_code(&code);
+        // Blocks: 0x10078 (addi), 0x1007c (the loop: addi, bne; checks), 0x10084 (the
+        // call; its return checks), 0x10088 (a loop of one jump; checks).
+        let funcs = discover_code(&LOOP_AND_CALL);
         let plan = budget_plan(&funcs[0]);
         assert_eq!(plan.check, [false, true, false, true]);
         // The loop head: its 2 instructions, then the call's block (1) before the call.
