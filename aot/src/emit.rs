@@ -1399,24 +1399,8 @@ fn budget_plan(func: &Func) -> BudgetPlan {
             }
             Op::Jal if last.rd == 0 => next(target),
             // Indirect jumps check at their dispatch; calls check on return.
-            Op::Jalr if last.rd == 0 => {}
             Op::Jal | Op::Jalr => {}
             _ => next(b.end),
-        }
-        // Branches inside the block (it continues past them) are back edges too.
-        for at in &b.insts[..b.insts.len() - 1] {
-            let i = at.inst;
-            let is_branch = matches!(
-                i.op,
-                Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu
-            ) || i.op == Op::Jal && i.rd == 0;
-            if is_branch && let Some(k) = func.block_at(at.pc.wrapping_add(i.imm as i64 as u64)) {
-                if k <= j {
-                    check[k] = true;
-                } else {
-                    succ[j].push(k);
-                }
-            }
         }
     }
     // Forward edges only point to later blocks, so one pass from the end settles `need`.

@@ -72,40 +72,58 @@ fn u64_at(b: &[u8], o: usize) -> u64 {
     u64::from_le_bytes(b[o..o + 8].try_into().unwrap())
 }
 
-/// Map an ELF64 executable's PT_LOAD segments into `space` with their protections;
-/// returns e_phoff (for AT_PHDR). Shared with examples/run_elf.rs.
-pub fn map_segments(m: &mut Machines, space: SpaceId, elf: &[u8]) -> usize {
+/// One PT_LOAD program header of an ELF64 file.
+struct Segment {
+    flags: u32,
+    offset: u64,
+    vaddr: u64,
+    filesz: u64,
+    memsz: u64,
+}
+
+/// The PT_LOAD program headers of `elf`.
+fn load_segments(elf: &[u8]) -> impl Iterator<Item = Segment> + '_ {
     let (phoff, phentsize, phnum) = (
         u64_at(elf, 32) as usize,
         u16_at(elf, 54) as usize,
         u16_at(elf, 56) as usize,
     );
-    for k in 0..phnum {
-        let ph = phoff + k * phentsize;
-        if u32_at(elf, ph) != 1 {
-            continue;
-        }
-        let flags = u32_at(elf, ph + 4);
-        let (off, vaddr) = (u64_at(elf, ph + 8) as usize, u64_at(elf, ph + 16));
-        let (filesz, memsz) = (u64_at(elf, ph + 32) as usize, u64_at(elf, ph + 40));
+    (0..phnum)
+        .map(move |k| phoff + k * phentsize)
+        .filter(|&ph| u32_at(elf, ph) == 1)
+        .map(|ph| Segment {
+            flags: u32_at(elf, ph + 4),
+            offset: u64_at(elf, ph + 8),
+            vaddr: u64_at(elf, ph + 16),
+            filesz: u64_at(elf, ph + 32),
+            memsz: u64_at(elf, ph + 40),
+        })
+}
+
+/// Map an ELF64 executable's PT_LOAD segments into `space` with their protections;
+/// returns e_phoff (for AT_PHDR). Shared with examples/run_elf.rs.
+pub fn map_segments(m: &mut Machines, space: SpaceId, elf: &[u8]) -> usize {
+    for seg in load_segments(elf) {
+        let (off, vaddr) = (seg.offset as usize, seg.vaddr);
         let start = vaddr & !4095;
-        let end = (vaddr + memsz + 4095) & !4095;
+        let end = (vaddr + seg.memsz + 4095) & !4095;
         m.map(space, start, end - start, Prot::READ | Prot::WRITE)
             .unwrap();
-        m.write(space, vaddr, &elf[off..off + filesz]).unwrap();
+        m.write(space, vaddr, &elf[off..off + seg.filesz as usize])
+            .unwrap();
         let mut prot = Prot::NONE;
-        if flags & 4 != 0 {
+        if seg.flags & 4 != 0 {
             prot = prot | Prot::READ;
         }
-        if flags & 2 != 0 {
+        if seg.flags & 2 != 0 {
             prot = prot | Prot::WRITE;
         }
-        if flags & 1 != 0 {
+        if seg.flags & 1 != 0 {
             prot = prot | Prot::EXEC;
         }
         m.protect(space, start, end - start, prot).unwrap();
     }
-    phoff
+    u64_at(elf, 32) as usize
 }
 
 /// Tells exec where the executable PT_LOAD segments of `elf` (mapped by `map_segments`)
@@ -113,22 +131,8 @@ pub fn map_segments(m: &mut Machines, space: SpaceId, elf: &[u8]) -> usize {
 /// linked any into this build.
 pub fn register_code(m: &mut Machines, space: SpaceId, elf: &[u8]) {
     let key = friscy_exec::FileKey::of(elf);
-    let (phoff, phentsize, phnum) = (
-        u64_at(elf, 32) as usize,
-        u16_at(elf, 54) as usize,
-        u16_at(elf, 56) as usize,
-    );
-    for k in 0..phnum {
-        let ph = phoff + k * phentsize;
-        // PT_LOAD with PF_X.
-        if u32_at(elf, ph) == 1 && u32_at(elf, ph + 4) & 1 != 0 {
-            let (offset, vaddr, filesz) = (
-                u64_at(elf, ph + 8),
-                u64_at(elf, ph + 16),
-                u64_at(elf, ph + 32),
-            );
-            m.map_file(space, vaddr, filesz, key, offset);
-        }
+    for seg in load_segments(elf).filter(|s| s.flags & 1 != 0) {
+        m.map_file(space, seg.vaddr, seg.filesz, key, seg.offset);
     }
 }
 
