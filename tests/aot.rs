@@ -204,19 +204,72 @@ fn rv2wasm_translates_debians_glibc_and_python() {
     assert!(pct >= 40.0, "only {pct}% translated: {}", r.stderr);
 }
 
+/// `rv2wasm IMAGE --only PATH`: the program, its dynamic linker and the shared libraries
+/// it needs (found through the image's symlinks and library path), and nothing else.
+#[test]
+fn rv2wasm_only_translates_a_program_and_the_libraries_it_needs() {
+    let Some(image) = alpine_tar() else { return };
+    let out = std::env::temp_dir().join(format!("friscy-aot-only-{}.wasm", std::process::id()));
+    let only = |paths: &[&str], image: &std::path::Path| {
+        let mut c = Command::new(built("rv2wasm"));
+        c.arg(image);
+        for p in paths {
+            c.args(["--only", p]);
+        }
+        run(c
+            .args(["--exec"])
+            .arg(built("components/exec.wasm"))
+            .arg("-o")
+            .arg(&out))
+    };
+    // /bin/sh -> busybox, whose interpreter and libc.musl-riscv64.so.1 are one file.
+    let r = only(&["/bin/sh"], &image);
+    assert_eq!(r.status, Some(0), "{}", r.stderr);
+    assert!(r.stderr.contains("rv2wasm: 2 files"), "{}", r.stderr);
+    let r = only(&["/etc/passwd"], &image);
+    assert_ne!(r.status, Some(0));
+    assert!(
+        r.stderr.contains("/etc/passwd: not a riscv64 ELF"),
+        "{}",
+        r.stderr
+    );
+    let r = only(&["/usr/bin/nonesuch"], &image);
+    assert_ne!(r.status, Some(0));
+    assert!(
+        r.stderr.contains("no such file or directory"),
+        "{}",
+        r.stderr
+    );
+    // Debian (merged /usr: /lib is a symlink): python3 -> python3.13, which needs libm,
+    // libz, libexpat, libc and the dynamic linker.
+    if let Some(debian) = friscy_tests::debian_tar() {
+        let r = only(&["/usr/bin/python3"], &debian);
+        assert_eq!(r.status, Some(0), "{}", r.stderr);
+        assert!(r.stderr.contains("rv2wasm: 6 files"), "{}", r.stderr);
+    }
+    std::fs::remove_file(&out).ok();
+}
+
 /// An image of `build/guest/hello` at /hello, in `dir`.
 fn hello_image(dir: &std::path::Path) -> std::path::PathBuf {
+    guests_image(dir, &["hello"])
+}
+
+/// An image of these `build/guest/` programs at /NAME, in `dir`.
+fn guests_image(dir: &std::path::Path, names: &[&str]) -> std::path::PathBuf {
     std::fs::create_dir_all(dir).unwrap();
     let mut b = tar::Builder::new(Vec::new());
-    let hello = std::fs::read(built("guest/hello")).unwrap();
-    let mut h = tar::Header::new_gnu();
-    h.set_size(hello.len() as u64);
-    h.set_mode(0o755);
-    h.set_uid(0);
-    h.set_gid(0);
-    h.set_mtime(0);
-    h.set_cksum();
-    b.append_data(&mut h, "hello", &hello[..]).unwrap();
+    for name in names {
+        let data = std::fs::read(built(&format!("guest/{name}"))).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o755);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        h.set_cksum();
+        b.append_data(&mut h, name, &data[..]).unwrap();
+    }
     let image = dir.join("image.tar");
     std::fs::write(&image, b.into_inner().unwrap()).unwrap();
     image
@@ -247,6 +300,67 @@ fn pack_aot_compose_runs_the_images_code_translated() {
     assert!(
         t > 9 * i,
         "mostly translated: {t} translated, {i} interpreted"
+    );
+}
+
+/// `friscy-pack --aot-only PATH`: only that program is translated (the report says which
+/// files), and it runs translated while the image's other program runs interpreted.
+#[test]
+fn pack_aot_only_translates_the_named_program() {
+    let dir = std::env::temp_dir().join(format!("friscy-pack-aot-only-{}", std::process::id()));
+    let image = guests_image(&dir, &["hello", "exit_status"]);
+    let app = dir.join("app.wasm");
+    let r = run(Command::new(built("friscy-pack"))
+        .arg(&image)
+        .args(["--aot-only", "/hello", "--compose", "-o"])
+        .arg(&app));
+    assert_eq!(r.status, Some(0), "friscy-pack --aot-only: {}", r.stderr);
+    assert!(
+        r.stderr.contains("friscy-pack: --aot-only: /hello\n"),
+        "{}",
+        r.stderr
+    );
+    // Translated now, or found in the cache from an earlier run.
+    assert!(
+        r.stderr
+            .contains("friscy-pack: --aot: translating 1 ELF files")
+            || r.stderr
+                .contains("friscy-pack: --aot: 1 ELF files, translation cached"),
+        "{}",
+        r.stderr
+    );
+    let wasmtime = |args: &[&str]| {
+        run(Command::new(tool("wasmtime"))
+            .args(["run", "--env", "FRISCY_AOT_STATS=1"])
+            .arg(&app)
+            .arg("--")
+            .args(args))
+    };
+    let hello = wasmtime(&["/hello"]);
+    let other = wasmtime(&["/exit_status", "3"]);
+    let bad = run(Command::new(built("friscy-pack"))
+        .arg(&image)
+        .args(["--aot-only", "/nonesuch", "--compose", "-o"])
+        .arg(dir.join("bad.wasm")));
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(ok(&hello), "hello from riscv64\nargv[0] = /hello\n");
+    let (t, i) = stats(&hello.stderr);
+    assert!(
+        t > 9 * i,
+        "mostly translated: {t} translated, {i} interpreted"
+    );
+    let (t, _) = stats(&other.stderr);
+    assert_eq!(
+        t, 0,
+        "/exit_status was not to be translated: {}",
+        other.stderr
+    );
+    assert_eq!(bad.status, Some(1));
+    assert!(
+        bad.stderr
+            .contains("--aot-only: /nonesuch: no such file or directory in the image"),
+        "{}",
+        bad.stderr
     );
 }
 

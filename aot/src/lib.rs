@@ -18,6 +18,7 @@ use friscy_exec::aot::abi;
 use friscy_exec::aot::manifest::{self, Manifest};
 
 /// One input file.
+#[derive(Debug)]
 pub struct Input {
     pub name: String,
     pub data: Vec<u8>,

@@ -20,6 +20,10 @@ struct Args {
     /// Where to write the exec component with the translations.
     #[arg(short, long)]
     output: PathBuf,
+    /// With rootfs tars: translate only this file of the image (or every ELF file under
+    /// this directory), with the dynamic linker and shared libraries it needs; repeatable.
+    #[arg(long, value_name = "PATH")]
+    only: Vec<String>,
     /// The interpreter's exec component to link into.
     #[arg(long, default_value = "build/components/exec.wasm")]
     exec: PathBuf,
@@ -35,8 +39,12 @@ fn main() -> Result<()> {
         let data = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
         let name = f.display().to_string();
         if friscy_aot::image::is_tar(&name, &data) {
-            let found = friscy_aot::image::elfs_in_tar(&data)
-                .with_context(|| format!("reading the image {name}"))?;
+            let found = if args.only.is_empty() {
+                friscy_aot::image::elfs_in_tar(&data)
+            } else {
+                friscy_aot::image::select_in_tar(&data, &args.only)
+            }
+            .with_context(|| format!("reading the image {name}"))?;
             inputs.extend(found);
         } else {
             inputs.push(friscy_aot::Input { name, data });

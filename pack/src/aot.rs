@@ -12,10 +12,20 @@ use anyhow::{Context, Result};
 use friscy_aot::{Input, image};
 use friscy_exec::FileKey;
 
-/// `exec` with the ELF files of `tar` (the flattened rootfs) translated into it.
-pub fn translate(tar: &[u8], exec: &[u8], quiet: bool) -> Result<Vec<u8>> {
+/// `exec` with the ELF files of `tar` (the flattened rootfs) translated into it: all of
+/// them, or those that running `only` needs (`image::select_in_tar`).
+pub fn translate(tar: &[u8], exec: &[u8], only: &[String], quiet: bool) -> Result<Vec<u8>> {
     let t0 = Instant::now();
-    let inputs: Vec<Input> = image::elfs_in_tar(tar).context("reading the image's ELF files")?;
+    let inputs: Vec<Input> = if only.is_empty() {
+        image::elfs_in_tar(tar).context("reading the image's ELF files")?
+    } else {
+        let picked = image::select_in_tar(tar, only).context("--aot-only")?;
+        if !quiet {
+            let names: Vec<&str> = picked.iter().map(|i| i.name.as_str()).collect();
+            eprintln!("friscy-pack: --aot-only: {}", names.join(" "));
+        }
+        picked
+    };
     let mut keys: Vec<[u8; 16]> = inputs.iter().map(|i| FileKey::of(&i.data).0).collect();
     keys.sort();
     keys.dedup();

@@ -158,6 +158,10 @@ pub struct Options {
     pub exec: Option<PathBuf>,
     /// Translate the image's riscv64 ELF files into exec ahead of time (rv2wasm).
     pub aot: bool,
+    /// With `aot`: translate only these files of the image (absolute paths; a directory
+    /// means every ELF file under it) and the dynamic linker and shared libraries they
+    /// need; empty: every ELF file.
+    pub aot_only: Vec<String>,
     pub plain_http: bool,
     pub quiet: bool,
 }
@@ -194,7 +198,7 @@ pub fn pack(o: &Options) -> Result<()> {
         bail!("--exec is not supported with --web (the browser bundle is the fused build)");
     }
     let mut parts = components::parts(o.exec.as_deref())?;
-    if o.aot {
+    if o.aot || !o.aot_only.is_empty() {
         if o.web {
             bail!("--aot is not supported with --web (the browser bundle is the fused build)");
         }
@@ -202,8 +206,8 @@ pub fn pack(o: &Options) -> Result<()> {
         // Translations are linked into the module that holds exec's code: the fused
         // kernel's (exec linked in as a library) unless --exec named an exec component.
         match parts.fused.take() {
-            Some(fused) => parts.fused = Some(aot::translate(&tar, &fused, o.quiet)?),
-            None => parts.exec = aot::translate(&tar, &parts.exec, o.quiet)?,
+            Some(fused) => parts.fused = Some(aot::translate(&tar, &fused, &o.aot_only, o.quiet)?),
+            None => parts.exec = aot::translate(&tar, &parts.exec, &o.aot_only, o.quiet)?,
         }
     }
 

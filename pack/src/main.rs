@@ -49,6 +49,10 @@ struct Cli {
     /// (rv2wasm) into the exec component; cached by content
     #[arg(long, conflicts_with = "web")]
     aot: bool,
+    /// Translate only this file (or every ELF file under this directory) of the image,
+    /// with the dynamic linker and shared libraries it needs; repeatable; implies --aot
+    #[arg(long, value_name = "PATH", conflicts_with = "web")]
+    aot_only: Vec<String>,
     /// Talk HTTP, not HTTPS, to the registry (always for localhost)
     #[arg(long)]
     plain_http: bool,
@@ -106,6 +110,7 @@ fn main() -> ExitCode {
         platform: cli.platform,
         exec: cli.exec,
         aot: cli.aot,
+        aot_only: cli.aot_only,
         plain_http: cli.plain_http,
         quiet: cli.quiet,
     };
