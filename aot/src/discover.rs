@@ -180,7 +180,28 @@ pub fn discover(img: &Image) -> Vec<Func> {
     let mut funcs = Vec::new();
     let mut seeds: VecDeque<u64> = img.seeds.iter().copied().collect();
     let mut seen_seeds: HashSet<u64> = img.seeds.iter().copied().collect();
-    while let Some(seed) = seeds.pop_front() {
+    let mut weak_taken = false;
+    // Where each function with a known size ends (symbols, FDEs).
+    let ends: BTreeMap<u64, u64> = img.sized.iter().copied().collect();
+    loop {
+        // Once the real seeds and all they reach are claimed, the words in data that look
+        // like code addresses: a wrong one then only adds a function nobody calls, never
+        // takes a real function's instructions under a misaligned decoding.
+        let Some(seed) = seeds.pop_front().or_else(|| {
+            if weak_taken {
+                return None;
+            }
+            weak_taken = true;
+            seeds.extend(
+                img.data_pointers
+                    .iter()
+                    .filter(|&&t| !seen_seeds.contains(&t) && decode_at(img, t).is_some()),
+            );
+            seen_seeds.extend(img.data_pointers.iter().copied());
+            seeds.pop_front()
+        }) else {
+            break;
+        };
         if claimed.contains(&seed) {
             continue;
         }
@@ -190,6 +211,8 @@ pub fn discover(img: &Image) -> Vec<Func> {
         leaders.insert(seed);
         let mut work = vec![seed];
         let mut resolved: HashSet<u64> = HashSet::new();
+        let mut computed_goto = false;
+        let mut labels_taken = false;
         loop {
             while let Some(start) = work.pop() {
                 let mut pc = start;
@@ -260,17 +283,39 @@ pub fn discover(img: &Image) -> Vec<Func> {
                 })
                 .map(|(pc, _)| *pc)
                 .collect();
-            if jumps.is_empty() {
-                break;
-            }
-            for pc in jumps {
+            for &pc in &jumps {
                 resolved.insert(pc);
-                for t in jump_table(img, &insts, pc) {
+                let targets = jump_table(img, &insts, pc);
+                computed_goto |= targets.is_empty();
+                for t in targets {
                     if t.abs_diff(seed) + 4 <= MAX_REACH && !claimed.contains(&t) {
                         leaders.insert(t);
                         work.push(t);
                     }
                 }
+            }
+            // A computed goto (`goto *p`, an indirect jump no table explains) goes to
+            // labels whose addresses are in data: those inside this function's known
+            // extent are its blocks, so the jump stays inside the function's
+            // `br_table` instead of leaving through exec on every dispatch (CPython's
+            // eval loop). Taken last, once the function's own paths are decoded.
+            if jumps.is_empty() && computed_goto && !labels_taken {
+                labels_taken = true;
+                if let Some(&end) = ends.get(&seed) {
+                    for &t in img.data_pointers.range(seed + 1..end) {
+                        if t.abs_diff(seed) + 4 <= MAX_REACH
+                            && !claimed.contains(&t)
+                            && decode_at(img, t).is_some()
+                        {
+                            leaders.insert(t);
+                            work.push(t);
+                        }
+                    }
+                }
+                continue;
+            }
+            if jumps.is_empty() {
+                break;
             }
         }
         if insts.is_empty() {
@@ -364,6 +409,47 @@ pub(crate) mod tests {
         0x0000_006f,
         0x0000_8067,
     ];
+
+    /// Code addresses in data (`Image::data_pointers`): labels inside a function that
+    /// jumps through a register no table explains become its blocks; others become
+    /// functions of their own, after everything else.
+    /// 0x10078: ld t0, 0(a0); 0x1007c: jalr x0, 0(t0)    (a computed goto)
+    /// 0x10080: addi a0, a0, 1; 0x10084: jalr x0, 0(t0)  (label 1)
+    /// 0x10088: addi a0, a0, 2; 0x1008c: ret             (label 2)
+    /// 0x10090: addi a1, a1, 1; 0x10094: ret             (pointed at, outside the extent)
+    #[test]
+    fn computed_goto_labels_are_blocks_of_their_function() {
+        let code = [
+            0x0005_3283,
+            0x0002_8067,
+            0x0015_0513,
+            0x0002_8067,
+            0x0025_0513,
+            0x0000_8067,
+            0x0015_8593,
+            0x0000_8067,
+        ];
+        let data = elf_with(&code);
+        let mut img = Image::parse(&data).unwrap();
+        img.data_pointers.extend([0x10080, 0x10088, 0x10090]);
+        img.sized.push((0x10078, 0x10090));
+        let funcs = discover(&img);
+        let starts: Vec<Vec<u64>> = funcs
+            .iter()
+            .map(|f| f.blocks.iter().map(|b| b.start).collect())
+            .collect();
+        assert_eq!(starts, [vec![0x10078, 0x10080, 0x10088], vec![0x10090]]);
+        // Without the computed goto (a `ret` at 0x1007c) the labels are not the
+        // function's: each pointer is a function of its own, found last.
+        let mut code2 = code;
+        code2[1] = 0x0000_8067;
+        let data = elf_with(&code2);
+        let mut img = Image::parse(&data).unwrap();
+        img.data_pointers.extend([0x10080, 0x10088, 0x10090]);
+        img.sized.push((0x10078, 0x10090));
+        let starts: Vec<u64> = discover(&img).iter().map(|f| f.blocks[0].start).collect();
+        assert_eq!(starts, [0x10078, 0x10080, 0x10088, 0x10090]);
+    }
 
     #[test]
     fn blocks_split_at_branch_targets_and_calls_make_functions() {

@@ -27,6 +27,12 @@ pub struct Image<'a> {
     pub data: &'a [u8],
     pub segments: Vec<Segment>,
     pub seeds: BTreeSet<u64>,
+    /// Code addresses stored in the data of a non-PIE executable (ET_EXEC: no relocation
+    /// marks its function pointers): functions reached only through a pointer, and the
+    /// labels of computed gotos (CPython's eval loop dispatches through
+    /// `opcode_targets[]`). A data word may only look like an address, so these are
+    /// weaker than `seeds`: discovery takes them after everything the real seeds reach.
+    pub data_pointers: BTreeSet<u64>,
     /// Seeds with a known size (symbols): `[start, end)`.
     pub sized: Vec<(u64, u64)>,
     /// The SHF_EXECINSTR sections, `[start, end)`: where an address the code computes
@@ -75,6 +81,7 @@ impl<'a> Image<'a> {
             data,
             segments,
             seeds: BTreeSet::new(),
+            data_pointers: BTreeSet::new(),
             sized: Vec::new(),
             text: Vec::new(),
         };
@@ -145,7 +152,41 @@ impl<'a> Image<'a> {
                 _ => {}
             }
         }
+        if elf.header.e_type == header::ET_EXEC {
+            img.scan_data_pointers(&elf);
+        }
         Ok(img)
+    }
+
+    /// Every aligned 64-bit word of the allocated, non-code PROGBITS sections (.rodata,
+    /// .data, .data.rel.ro, ...; not .eh_frame, read by `eh_frame`, nor .got.plt, whose
+    /// words point at the PLT header) that is a code address (`may_be_code`).
+    fn scan_data_pointers(&mut self, elf: &Elf) {
+        for sh in &elf.section_headers {
+            let name = elf.shdr_strtab.get_at(sh.sh_name).unwrap_or("");
+            if sh.sh_type != section_header::SHT_PROGBITS
+                || sh.sh_flags & section_header::SHF_ALLOC as u64 == 0
+                || sh.sh_flags & section_header::SHF_EXECINSTR as u64 != 0
+                || name.starts_with(".eh_frame")
+                || name == ".got.plt"
+            {
+                continue;
+            }
+            let Some(r) = sh.file_range().filter(|r| r.end <= self.data.len()) else {
+                continue;
+            };
+            // Words aligned in memory (file offsets and addresses agree modulo the page).
+            let skip = (8 - (sh.sh_addr % 8) as usize) % 8;
+            let Some(words) = self.data[r].get(skip..) else {
+                continue;
+            };
+            for w in words.chunks_exact(8) {
+                let v = u64::from_le_bytes(w.try_into().unwrap());
+                if self.may_be_code(v) && !self.seeds.contains(&v) {
+                    self.data_pointers.insert(v);
+                }
+            }
+        }
     }
 
     /// The file offset of virtual address `addr`, if it is inside an executable segment.
