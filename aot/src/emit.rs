@@ -239,6 +239,13 @@ impl Emitter<'_> {
                 self.i(W::LocalSet(BLK));
                 self.i(W::Br(self.depth_loop()));
             }
+            // Another function's entry: a tail call (`tail`, or a jump between functions
+            // that share code).
+            _ if (self.callees)(target).is_some() => {
+                self.rt(target);
+                self.i(W::LocalSet(NPC));
+                self.tail_call(Some(target));
+            }
             _ => {
                 self.rt(target);
                 self.i(W::LocalSet(NPC));
@@ -250,7 +257,11 @@ impl Emitter<'_> {
     /// Continues at the run-time address on the stack: at a block of this function if
     /// there is one there (the dispatch `br_table` sends other halfwords to `$miss`, which
     /// leaves), else through exec.
-    fn goto_dynamic(&mut self) {
+    /// `ret` is whether the jump is a return (`jr ra` or `jr t0`, the link registers):
+    /// those go back to the Wasm caller, which checks it is the return address it waits
+    /// for; other jumps out of the function are tail calls (`jr a5` through a function
+    /// pointer, a `switch` of calls).
+    fn goto_dynamic(&mut self, ret: bool) {
         self.i(W::LocalTee(NPC));
         self.i(W::LocalGet(BASE));
         self.i(W::I64Sub);
@@ -269,7 +280,65 @@ impl Emitter<'_> {
         self.i(W::LocalSet(BLK));
         self.i(W::Br(self.depth_loop()));
         self.end();
-        self.leave(0, false);
+        if ret {
+            self.leave(0, false);
+        } else {
+            self.tail_call(None);
+        }
+    }
+
+    /// A jump (no link register written) to the run-time address in `NPC`, another
+    /// function's code (whose link-time address is `target` if known): the callee replaces
+    /// this function's Wasm frame (`return_call`), so it returns straight to this
+    /// function's caller, which checks the return address as for any return. Leaving to
+    /// exec instead would unwind every translated caller and send each return through
+    /// exec's dispatch (13% of CPython's time, whose hot paths end in tail calls).
+    fn tail_call(&mut self, target: Option<u64>) {
+        let dirty = self.dirty;
+        self.flush(dirty);
+        self.i(W::LocalGet(HART));
+        self.i(W::LocalGet(NPC));
+        self.i(W::I64Store(mem(HART_PC as u64)));
+        if let Some((func, entry)) = target.and_then(|t| (self.callees)(t)) {
+            // Straight to the callee, unless a registered page was written (then exec
+            // decides whether its translation still holds).
+            self.i(W::LocalGet(HART));
+            self.i(W::I32Load(mem(HART_AOT_DIRECT as u64)));
+            self.open_if(BlockType::Empty);
+            self.i(W::LocalGet(HART));
+            self.i(W::I32Const(entry as i32));
+            self.i(W::LocalGet(BASE));
+            self.i(W::LocalGet(BUDGET));
+            self.i(W::LocalGet(DEPTH));
+            self.i(W::ReturnCall(func));
+            self.end();
+        }
+        self.i(W::LocalGet(HART));
+        self.i(W::LocalGet(NPC));
+        self.i(W::Call(self.h.lookup));
+        self.i(W::LocalTee(A));
+        self.i(W::I64Const(-1));
+        self.i(W::I64Eq);
+        self.open_if(BlockType::Empty);
+        // No translation there: exec goes on at the hart's pc.
+        self.i(W::LocalGet(BUDGET));
+        self.i(W::Return);
+        self.end();
+        self.i(W::LocalGet(HART));
+        self.i(W::LocalGet(A));
+        self.i(W::I32WrapI64);
+        self.i(W::LocalGet(HART));
+        self.i(W::I64Load(mem(HART_AOT_ARG as u64)));
+        self.i(W::LocalGet(BUDGET));
+        self.i(W::LocalGet(DEPTH));
+        self.i(W::LocalGet(A));
+        self.i(W::I64Const(32));
+        self.i(W::I64ShrU);
+        self.i(W::I32WrapI64);
+        self.i(W::ReturnCallIndirect {
+            type_index: self.h.translated_type,
+            table_index: 0,
+        });
     }
 
     /// Stores the registers the function may have written into the hart (`mask`: those
@@ -1068,7 +1137,7 @@ impl Emitter<'_> {
                     return self.fall_or_goto(next);
                 }
                 self.i(W::LocalGet(T));
-                self.goto_dynamic();
+                self.goto_dynamic(matches!(i.rs1, 1 | 5));
                 return false;
             }
             Beq => self.branch(at, W::I64Eq),

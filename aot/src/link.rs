@@ -306,6 +306,9 @@ pub fn link_module(
     }
     let mut features = wasmparser::WasmFeatures::default();
     features.insert(wasmparser::WasmFeatures::BULK_MEMORY);
+    // Jumps between translated functions are `return_call`s (wasmtime and browsers have
+    // tail calls on by default).
+    features.insert(wasmparser::WasmFeatures::TAIL_CALL);
     wasmparser::Validator::new_with_features(features)
         .validate_all(&out)
         .context("the linked module does not validate")?;
