@@ -208,7 +208,6 @@ fn rv2wasm_translates_debians_glibc_and_python() {
 /// it needs (found through the image's symlinks and library path), and nothing else.
 #[test]
 fn rv2wasm_only_translates_a_program_and_the_libraries_it_needs() {
-    let Some(image) = alpine_tar() else { return };
     let out = std::env::temp_dir().join(format!("friscy-aot-only-{}.wasm", std::process::id()));
     let only = |paths: &[&str], image: &std::path::Path| {
         let mut c = Command::new(built("rv2wasm"));
@@ -222,6 +221,11 @@ fn rv2wasm_only_translates_a_program_and_the_libraries_it_needs() {
             .arg("-o")
             .arg(&out))
     };
+    // --only picks from images: with an ELF file alone it is an error, not ignored.
+    let r = only(&["/hello"], &built("guest/hello"));
+    assert_ne!(r.status, Some(0));
+    assert!(r.stderr.contains("no input is one"), "{}", r.stderr);
+    let Some(image) = alpine_tar() else { return };
     // /bin/sh -> busybox, whose interpreter and libc.musl-riscv64.so.1 are one file.
     let r = only(&["/bin/sh"], &image);
     assert_eq!(r.status, Some(0), "{}", r.stderr);

@@ -183,25 +183,22 @@ pub fn discover(img: &Image) -> Vec<Func> {
     let mut weak_taken = false;
     // Where each function with a known size ends (symbols, FDEs).
     let ends: BTreeMap<u64, u64> = img.sized.iter().copied().collect();
-    loop {
-        // Once the real seeds and all they reach are claimed, the words in data that look
-        // like code addresses: a wrong one then only adds a function nobody calls, never
-        // takes a real function's instructions under a misaligned decoding.
-        let Some(seed) = seeds.pop_front().or_else(|| {
-            if weak_taken {
-                return None;
-            }
-            weak_taken = true;
-            seeds.extend(
-                img.data_pointers
-                    .iter()
-                    .filter(|&&t| !seen_seeds.contains(&t) && decode_at(img, t).is_some()),
-            );
-            seen_seeds.extend(img.data_pointers.iter().copied());
-            seeds.pop_front()
-        }) else {
-            break;
-        };
+    // Once the real seeds and all they reach are claimed, the words in data that look
+    // like code addresses: a wrong one then only adds a function nobody calls, never
+    // takes a real function's instructions under a misaligned decoding.
+    while let Some(seed) = seeds.pop_front().or_else(|| {
+        if weak_taken {
+            return None;
+        }
+        weak_taken = true;
+        seeds.extend(
+            img.data_pointers
+                .iter()
+                .filter(|&&t| !seen_seeds.contains(&t) && decode_at(img, t).is_some()),
+        );
+        seen_seeds.extend(img.data_pointers.iter().copied());
+        seeds.pop_front()
+    }) {
         if claimed.contains(&seed) {
             continue;
         }

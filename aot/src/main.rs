@@ -35,10 +35,12 @@ fn main() -> Result<()> {
     let exec = std::fs::read(&args.exec)
         .with_context(|| format!("reading exec component {}", args.exec.display()))?;
     let mut inputs = Vec::new();
+    let mut tars = 0;
     for f in &args.files {
         let data = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
         let name = f.display().to_string();
         if friscy_aot::image::is_tar(&name, &data) {
+            tars += 1;
             let found = if args.only.is_empty() {
                 friscy_aot::image::elfs_in_tar(&data)
             } else {
@@ -49,6 +51,9 @@ fn main() -> Result<()> {
         } else {
             inputs.push(friscy_aot::Input { name, data });
         }
+    }
+    if !args.only.is_empty() && tars == 0 {
+        anyhow::bail!("--only picks files out of a rootfs tar, and no input is one");
     }
     let (out, r) = friscy_aot::translate(&inputs, &exec)?;
     std::fs::write(&args.output, &out)
