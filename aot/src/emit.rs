@@ -294,24 +294,54 @@ impl Emitter<'_> {
     /// exec instead would unwind every translated caller and send each return through
     /// exec's dispatch (13% of CPython's time, whose hot paths end in tail calls).
     fn tail_call(&mut self, target: Option<u64>) {
+        self.hand_over();
+        let direct = target.and_then(|t| (self.callees)(t));
+        self.enter(direct, true);
+    }
+
+    /// Stores the registers that may differ from the hart's copy, and `NPC` as the pc.
+    fn hand_over(&mut self) {
         let dirty = self.dirty;
         self.flush(dirty);
         self.i(W::LocalGet(HART));
         self.i(W::LocalGet(NPC));
         self.i(W::I64Store(mem(HART_PC as u64)));
-        if let Some((func, entry)) = target.and_then(|t| (self.callees)(t)) {
-            // Straight to the callee, unless a registered page was written (then exec
-            // decides whether its translation still holds).
+    }
+
+    /// Enters the translation at the hart's pc, `NPC`: straight to `direct` (a function of
+    /// this file and its entry) unless a registered page was written (then exec decides
+    /// whether its translation still holds), else through exec's lookup; with no
+    /// translation there, returns to this function's caller (exec goes on at the pc).
+    /// `tail`: `return_call`s at this depth; else calls one level deeper and leaves the
+    /// callee's result on the stack.
+    fn enter(&mut self, direct: Option<(u32, u32)>, tail: bool) {
+        let depth = |e: &mut Self| {
+            e.i(W::LocalGet(DEPTH));
+            if !tail {
+                e.i(W::I32Const(1));
+                e.i(W::I32Add);
+            }
+        };
+        if let Some((func, entry)) = direct {
             self.i(W::LocalGet(HART));
             self.i(W::I32Load(mem(HART_AOT_DIRECT as u64)));
-            self.open_if(BlockType::Empty);
+            self.open_if(if tail {
+                BlockType::Empty
+            } else {
+                BlockType::Result(ValType::I64)
+            });
             self.i(W::LocalGet(HART));
             self.i(W::I32Const(entry as i32));
             self.i(W::LocalGet(BASE));
             self.i(W::LocalGet(BUDGET));
-            self.i(W::LocalGet(DEPTH));
-            self.i(W::ReturnCall(func));
-            self.end();
+            depth(self);
+            if tail {
+                self.i(W::ReturnCall(func));
+                self.end();
+            } else {
+                self.i(W::Call(func));
+                self.else_();
+            }
         }
         self.i(W::LocalGet(HART));
         self.i(W::LocalGet(NPC));
@@ -320,7 +350,6 @@ impl Emitter<'_> {
         self.i(W::I64Const(-1));
         self.i(W::I64Eq);
         self.open_if(BlockType::Empty);
-        // No translation there: exec goes on at the hart's pc.
         self.i(W::LocalGet(BUDGET));
         self.i(W::Return);
         self.end();
@@ -330,15 +359,26 @@ impl Emitter<'_> {
         self.i(W::LocalGet(HART));
         self.i(W::I64Load(mem(HART_AOT_ARG as u64)));
         self.i(W::LocalGet(BUDGET));
-        self.i(W::LocalGet(DEPTH));
+        depth(self);
         self.i(W::LocalGet(A));
         self.i(W::I64Const(32));
         self.i(W::I64ShrU);
         self.i(W::I32WrapI64);
-        self.i(W::ReturnCallIndirect {
-            type_index: self.h.translated_type,
-            table_index: 0,
+        let (type_index, table_index) = (self.h.translated_type, 0);
+        self.i(if tail {
+            W::ReturnCallIndirect {
+                type_index,
+                table_index,
+            }
+        } else {
+            W::CallIndirect {
+                type_index,
+                table_index,
+            }
         });
+        if direct.is_some() && !tail {
+            self.end();
+        }
     }
 
     /// Stores the registers the function may have written into the hart (`mask`: those
@@ -371,11 +411,7 @@ impl Emitter<'_> {
     /// depth limit, code without a translation) returns to the caller with the hart as it
     /// is, so exec (or a translated caller) continues there.
     fn call(&mut self, target: Option<u64>, ret: u64) {
-        let dirty = self.dirty;
-        self.flush(dirty);
-        self.i(W::LocalGet(HART));
-        self.i(W::LocalGet(NPC));
-        self.i(W::I64Store(mem(HART_PC as u64)));
+        self.hand_over();
         self.i(W::LocalGet(DEPTH));
         self.i(W::I32Const(MAX_DEPTH as i32));
         self.i(W::I32GeU);
@@ -384,52 +420,7 @@ impl Emitter<'_> {
         self.i(W::Return);
         self.end();
         let direct = target.and_then(|t| (self.callees)(t));
-        if let Some((func, entry)) = direct {
-            // Straight to the callee, unless a registered page was written (then exec
-            // decides whether its translation still holds).
-            self.i(W::LocalGet(HART));
-            self.i(W::I32Load(mem(HART_AOT_DIRECT as u64)));
-            self.open_if(BlockType::Result(ValType::I64));
-            self.i(W::LocalGet(HART));
-            self.i(W::I32Const(entry as i32));
-            self.i(W::LocalGet(BASE));
-            self.i(W::LocalGet(BUDGET));
-            self.i(W::LocalGet(DEPTH));
-            self.i(W::I32Const(1));
-            self.i(W::I32Add);
-            self.i(W::Call(func));
-            self.else_();
-        }
-        self.i(W::LocalGet(HART));
-        self.i(W::LocalGet(NPC));
-        self.i(W::Call(self.h.lookup));
-        self.i(W::LocalTee(A));
-        self.i(W::I64Const(-1));
-        self.i(W::I64Eq);
-        self.open_if(BlockType::Empty);
-        self.i(W::LocalGet(BUDGET));
-        self.i(W::Return);
-        self.end();
-        self.i(W::LocalGet(HART));
-        self.i(W::LocalGet(A));
-        self.i(W::I32WrapI64);
-        self.i(W::LocalGet(HART));
-        self.i(W::I64Load(mem(HART_AOT_ARG as u64)));
-        self.i(W::LocalGet(BUDGET));
-        self.i(W::LocalGet(DEPTH));
-        self.i(W::I32Const(1));
-        self.i(W::I32Add);
-        self.i(W::LocalGet(A));
-        self.i(W::I64Const(32));
-        self.i(W::I64ShrU);
-        self.i(W::I32WrapI64);
-        self.i(W::CallIndirect {
-            type_index: self.h.translated_type,
-            table_index: 0,
-        });
-        if direct.is_some() {
-            self.end();
-        }
+        self.enter(direct, false);
         self.i(W::LocalTee(T));
         self.i(W::I64Const(0));
         self.i(W::I64LtS);
