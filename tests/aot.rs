@@ -221,28 +221,24 @@ fn rv2wasm_only_translates_a_program_and_the_libraries_it_needs() {
             .arg("-o")
             .arg(&out))
     };
+    let fails = |r: Run, says: &str| {
+        assert_ne!(r.status, Some(0), "{}", r.stderr);
+        assert!(r.stderr.contains(says), "{}", r.stderr);
+    };
     // --only picks from images: with an ELF file alone it is an error, not ignored.
-    let r = only(&["/hello"], &built("guest/hello"));
-    assert_ne!(r.status, Some(0));
-    assert!(r.stderr.contains("no input is one"), "{}", r.stderr);
+    fails(only(&["/hello"], &built("guest/hello")), "no input is one");
     let Some(image) = alpine_tar() else { return };
     // /bin/sh -> busybox, whose interpreter and libc.musl-riscv64.so.1 are one file.
     let r = only(&["/bin/sh"], &image);
     assert_eq!(r.status, Some(0), "{}", r.stderr);
     assert!(r.stderr.contains("rv2wasm: 2 files"), "{}", r.stderr);
-    let r = only(&["/etc/passwd"], &image);
-    assert_ne!(r.status, Some(0));
-    assert!(
-        r.stderr.contains("/etc/passwd: not a riscv64 ELF"),
-        "{}",
-        r.stderr
+    fails(
+        only(&["/etc/passwd"], &image),
+        "/etc/passwd: not a riscv64 ELF",
     );
-    let r = only(&["/usr/bin/nonesuch"], &image);
-    assert_ne!(r.status, Some(0));
-    assert!(
-        r.stderr.contains("no such file or directory"),
-        "{}",
-        r.stderr
+    fails(
+        only(&["/usr/bin/nonesuch"], &image),
+        "no such file or directory",
     );
     // Debian (merged /usr: /lib is a symlink): python3 -> python3.13, which needs libm,
     // libz, libexpat, libc and the dynamic linker.

@@ -239,17 +239,15 @@ impl Emitter<'_> {
                 self.i(W::LocalSet(BLK));
                 self.i(W::Br(self.depth_loop()));
             }
-            // Another function's entry: a tail call (`tail`, or a jump between functions
-            // that share code).
-            _ if (self.callees)(target).is_some() => {
-                self.rt(target);
-                self.i(W::LocalSet(NPC));
-                self.tail_call(Some(target));
-            }
             _ => {
                 self.rt(target);
                 self.i(W::LocalSet(NPC));
-                self.leave(0, false);
+                match (self.callees)(target) {
+                    // Another function's entry: a tail call (`tail`, or a jump between
+                    // functions that share code).
+                    Some(direct) => self.tail_call(Some(direct)),
+                    None => self.leave(0, false),
+                }
             }
         }
     }
@@ -288,14 +286,13 @@ impl Emitter<'_> {
     }
 
     /// A jump (no link register written) to the run-time address in `NPC`, another
-    /// function's code (whose link-time address is `target` if known): the callee replaces
+    /// function's code (`direct`: its function and entry, if known): the callee replaces
     /// this function's Wasm frame (`return_call`), so it returns straight to this
     /// function's caller, which checks the return address as for any return. Leaving to
     /// exec instead would unwind every translated caller and send each return through
     /// exec's dispatch (13% of CPython's time, whose hot paths end in tail calls).
-    fn tail_call(&mut self, target: Option<u64>) {
+    fn tail_call(&mut self, direct: Option<(u32, u32)>) {
         self.hand_over();
-        let direct = target.and_then(|t| (self.callees)(t));
         self.enter(direct, true);
     }
 

@@ -142,8 +142,9 @@ impl<'a> Tree<'a> {
     }
 
     /// The directories the dynamic linkers search, as this image configures them: glibc's
-    /// /etc/ld.so.conf (one level of `include`), musl's /etc/ld-musl-*.path, and both
-    /// linkers' built-in defaults.
+    /// /etc/ld.so.conf and every /etc/ld.so.conf.d/*.conf (what its usual `include`
+    /// names; `include` lines themselves are skipped), musl's /etc/ld-musl-*.path, and
+    /// both linkers' built-in defaults.
     fn library_dirs(&self) -> Vec<String> {
         let mut dirs = Vec::new();
         let mut conf = vec!["/etc/ld.so.conf".to_string()];
