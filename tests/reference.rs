@@ -150,6 +150,9 @@ cases! {
     pass alpine_sh_builtins: Alpine, sh("x=5; y=$((x * 3 + 1)); printf '%s %d %x %o\\n' str $y 255 8; case $y in 1?) echo teen;; *) echo other;; esac; for i in a b c; do echo -n $i; done; echo");
     pass alpine_heredoc: Alpine, sh("cat <<EOF\nline $((1+2))\nEOF\nwhile read -r l; do echo \"[$l]\"; done < /etc/shells");
     pass alpine_files_in_tmp: Alpine, sh("echo a > /tmp/f; echo b >> /tmp/f; cat /tmp/f; mkdir -p /tmp/a/b; mv /tmp/f /tmp/a/b/g; ln -s b/g /tmp/a/l; chmod 640 /tmp/a/b/g; stat -c '%a %s' /tmp/a/b/g; readlink /tmp/a/l; cat /tmp/a/l; rm /tmp/a/b/g; cat /tmp/a/l; echo status $?");
+    // ash evaluates `a; b; c` and shell functions by recursion: deep native recursion in
+    // busybox's largest functions (on the AOT backend, their frames are tens of KiB).
+    pass alpine_deep_shell_recursion: Alpine, sh(&format!("{} f() {{ [ $1 -gt 0 ] && f $(($1 - 1)); echo -n .; }}; f 150; echo; echo end", "x=$((x + 1)); ".repeat(300)));
     pass alpine_dev: Alpine, sh("head -c 4 /dev/zero | od -An -tx1; echo x > /dev/null; head -c 8 /dev/urandom | wc -c");
     pass alpine_proc_self: Alpine, cmd(&["readlink", "/proc/self/exe"]);
     pass alpine_sleep: Alpine, sh("sleep 0.1; echo slept");

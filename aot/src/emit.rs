@@ -1,6 +1,7 @@
 //! One discovered function as one Wasm function (exec's `abi::TRANSLATED_PARAMS`).
 //!
-//! Guest integer registers live in Wasm locals: those the function mentions are loaded
+//! Guest registers, x and f alike, live in Wasm locals (f registers as their bits, as the
+//! hart holds them, so NaN boxing needs no care): those the function mentions are loaded
 //! from the hart on entry and the ones it may write are stored back at its one exit
 //! path. Control flow is a `loop` around a `br_table` over the function's blocks (block i's
 //! code sits after the end of the i-th nested Wasm block, so falling off one block's code
@@ -16,10 +17,11 @@
 //!
 //! Loads and stores go through exec's software TLB inline (`memory::tlb`: one compare,
 //! one add), and through exec's own slow paths otherwise. Instructions that are rare or
-//! have state of their own (floating-point arithmetic with its flags and rounding modes,
-//! atomics and LR/SC, CSRs, fence.i, mulh*) are run by exec's interpreter one at a time
-//! (`abi::EXEC1`), with the registers they read written to the hart first, so both
-//! backends share one definition of them.
+//! have state of their own (floating-point arithmetic off its common fast path, with its
+//! flags and rounding modes; atomics and LR/SC; CSRs other than fflags, frm and fcsr;
+//! fence.i, mulh*) are run by exec's interpreter one at a time (`abi::EXEC1`), with the
+//! registers they read written to the hart first and the one they write read back, so
+//! both backends share one definition of them.
 
 use friscy_exec::aot::abi::*;
 use friscy_exec::isa::{Format, Op};
@@ -47,6 +49,7 @@ const HART: u32 = 0;
 const ENTRY: u32 = 1;
 const BASE: u32 = 2;
 const BUDGET: u32 = 3;
+/// The estimated stack bytes of the translated frames below this one (`abi::STACK_BUDGET`).
 const DEPTH: u32 = 4;
 /// x1..x31 are locals 5..=35.
 const X0: u32 = 4;
@@ -58,6 +61,39 @@ const V: u32 = 40;
 const NPC: u32 = 41;
 const RET: u32 = 42;
 const T: u32 = 43;
+/// f0..f31 are locals 44..=75 (their bits, as the hart holds them).
+const F0: u32 = 44;
+
+/// Registers are numbered 0..64 in this file: x0..x31, then f0..f31 (`FR + n`), so one
+/// `u64` mask says which of either may differ from the hart's copy.
+const FR: u8 = 32;
+
+/// The register `i` writes, in that numbering (x0 is not a register).
+fn dest(i: &friscy_exec::isa::Inst) -> Option<u8> {
+    let f = i.op.format();
+    if f.writes_x() && i.rd != 0 {
+        Some(i.rd & 31)
+    } else if f.writes_f() {
+        Some(FR + (i.rd & 31))
+    } else {
+        None
+    }
+}
+
+/// The registers `i` reads, in that numbering (x0 left out).
+fn sources(i: &friscy_exec::isa::Inst) -> impl Iterator<Item = u8> {
+    let f = i.op.format();
+    [
+        (reads_rs1(f), i.rs1 & 31),
+        (reads_rs2(f), i.rs2 & 31),
+        (f.reads_f_rs1(), FR + (i.rs1 & 31)),
+        (f.reads_f_rs2(), FR + (i.rs2 & 31)),
+        (f.reads_f_rs3(), FR + (i.rs3 & 31)),
+    ]
+    .into_iter()
+    .filter(|&(reads, r)| reads && r != 0)
+    .map(|(_, r)| r)
+}
 
 fn mem(offset: u64) -> MemArg {
     MemArg {
@@ -152,9 +188,9 @@ struct Emitter<'a> {
     func: &'a Func,
     h: Helpers,
     callees: Callees<'a>,
-    /// Registers the function mentions, and those it writes.
-    used: [bool; 32],
-    written: [bool; 32],
+    /// Registers the function mentions, and those it writes (x, then f).
+    used: [bool; 64],
+    written: [bool; 64],
     /// Link-time address of the first block (halfword indices count from it) and the
     /// span of the function's code in bytes.
     lo: u64,
@@ -172,14 +208,23 @@ struct Emitter<'a> {
     self_loop: bool,
     /// Registers whose local may differ from the hart's copy at this point (bit r), so a
     /// call stores only those (`dirty_in`).
-    dirty: u32,
+    dirty: u64,
     /// The budget checks (`budget_plan`).
     plan: BudgetPlan,
+    /// Where the function's own frame estimate goes (`weight`), once its size is known.
+    weights: Vec<usize>,
 }
 
 impl Emitter<'_> {
     fn i(&mut self, ins: W) {
         self.f.instruction(&ins);
+    }
+    /// Pushes this function's frame estimate (`abi::frame_estimate` of its body, which is
+    /// not known yet: a fixed-width `i32.const` that `emit` fills in at the end).
+    fn weight(&mut self) {
+        self.f.raw([0x41]);
+        self.weights.push(self.f.byte_len());
+        self.f.raw([0x80, 0x80, 0x80, 0x80, 0x00]);
     }
     /// The run-time address of link-time address `link`: `base` plus its file offset
     /// (code is translated in file offsets, so PIE and shared libraries work at any
@@ -208,6 +253,36 @@ impl Emitter<'_> {
             self.i(W::Drop);
         } else {
             self.i(W::LocalSet(X0 + r as u32));
+        }
+    }
+    /// Pushes the bits of f register `r`.
+    fn fget(&mut self, r: u8) {
+        self.i(W::LocalGet(F0 + (r & 31) as u32));
+    }
+    /// Pops the bits of f register `r`.
+    fn fset(&mut self, r: u8) {
+        self.i(W::LocalSet(F0 + (r & 31) as u32));
+    }
+    /// Stores register `r` (x or f numbering) into the hart.
+    fn store_reg(&mut self, r: u8) {
+        self.i(W::LocalGet(HART));
+        if r < FR {
+            self.get(r);
+            self.i(W::I64Store(mem((HART_X + 8 * r as u32) as u64)));
+        } else {
+            self.fget(r);
+            self.i(W::I64Store(mem((HART_F + 8 * (r - FR) as u32) as u64)));
+        }
+    }
+    /// Loads register `r` (x or f numbering, not x0) from the hart.
+    fn load_reg(&mut self, r: u8) {
+        self.i(W::LocalGet(HART));
+        if r < FR {
+            self.i(W::I64Load(mem((HART_X + 8 * r as u32) as u64)));
+            self.set(r);
+        } else {
+            self.i(W::I64Load(mem((HART_F + 8 * (r - FR) as u32) as u64)));
+            self.fset(r);
         }
     }
     fn open_if(&mut self, bt: BlockType) {
@@ -312,10 +387,11 @@ impl Emitter<'_> {
     /// `tail`: `return_call`s at this depth; else calls one level deeper and leaves the
     /// callee's result on the stack.
     fn enter(&mut self, direct: Option<(u32, u32)>, tail: bool) {
+        // A callee's frame sits on top of this one; a tail callee's replaces it.
         let depth = |e: &mut Self| {
             e.i(W::LocalGet(DEPTH));
             if !tail {
-                e.i(W::I32Const(1));
+                e.weight();
                 e.i(W::I32Add);
             }
         };
@@ -380,23 +456,19 @@ impl Emitter<'_> {
 
     /// Stores the registers the function may have written into the hart (`mask`: those
     /// that may differ from the hart's copy here).
-    fn flush(&mut self, mask: u32) {
-        for r in 1..32u32 {
+    fn flush(&mut self, mask: u64) {
+        for r in 1..64u8 {
             if self.written[r as usize] && mask & 1 << r != 0 {
-                self.i(W::LocalGet(HART));
-                self.i(W::LocalGet(X0 + r));
-                self.i(W::I64Store(mem((HART_X + 8 * r) as u64)));
+                self.store_reg(r);
             }
         }
     }
 
     /// Loads the registers the function mentions from the hart.
     fn reload(&mut self) {
-        for r in 1..32u32 {
+        for r in 1..64u8 {
             if self.used[r as usize] {
-                self.i(W::LocalGet(HART));
-                self.i(W::I64Load(mem((HART_X + 8 * r) as u64)));
-                self.i(W::LocalSet(X0 + r));
+                self.load_reg(r);
             }
         }
     }
@@ -409,13 +481,6 @@ impl Emitter<'_> {
     /// is, so exec (or a translated caller) continues there.
     fn call(&mut self, target: Option<u64>, ret: u64) {
         self.hand_over();
-        self.i(W::LocalGet(DEPTH));
-        self.i(W::I32Const(MAX_DEPTH as i32));
-        self.i(W::I32GeU);
-        self.open_if(BlockType::Empty);
-        self.i(W::LocalGet(BUDGET));
-        self.i(W::Return);
-        self.end();
         let direct = target.and_then(|t| (self.callees)(t));
         self.enter(direct, false);
         self.i(W::LocalTee(T));
@@ -605,24 +670,11 @@ impl Emitter<'_> {
     /// Instruction `k` run by exec's interpreter.
     fn exec1(&mut self, at: &At, k: u64) {
         let i = at.inst;
-        let fmt = i.op.format();
-        let mut regs = Vec::new();
-        if reads_rs1(fmt) {
-            regs.push(i.rs1);
-        }
-        if reads_rs2(fmt) {
-            regs.push(i.rs2);
-        }
-        if fmt.writes_x() {
-            // Stored too, so that reading it back is right whether or not it retired.
-            regs.push(i.rd);
-        }
+        // The destination is stored too, so that reading it back is right whether or not
+        // the instruction retired.
+        let regs: Vec<u8> = sources(&i).chain(dest(&i)).collect();
         for r in regs {
-            if r != 0 {
-                self.i(W::LocalGet(HART));
-                self.get(r);
-                self.i(W::I64Store(mem((HART_X + 8 * r as u32) as u64)));
-            }
+            self.store_reg(r);
         }
         self.i(W::LocalGet(HART));
         self.i(W::I64Const(pack_inst(&i) as i64));
@@ -633,10 +685,8 @@ impl Emitter<'_> {
         self.i(W::I64Add);
         self.i(W::Call(self.h.exec1));
         self.i(W::LocalSet(E));
-        if fmt.writes_x() && i.rd != 0 {
-            self.i(W::LocalGet(HART));
-            self.i(W::I64Load(mem((HART_X + 8 * i.rd as u32) as u64)));
-            self.set(i.rd);
+        if let Some(r) = dest(&i) {
+            self.load_reg(r);
         }
         self.i(W::LocalGet(E));
         self.open_if(BlockType::Empty);
@@ -700,12 +750,10 @@ impl Emitter<'_> {
             return;
         }
         let unary = i.op == Op::FsqrtD;
-        self.i(W::LocalGet(HART));
-        self.i(W::I64Load(mem(Self::f_addr(i.rs1))));
+        self.fget(i.rs1);
         self.i(W::LocalSet(A));
         if !unary {
-            self.i(W::LocalGet(HART));
-            self.i(W::I64Load(mem(Self::f_addr(i.rs2))));
+            self.fget(i.rs2);
             self.i(W::LocalSet(T));
         }
         self.f64_of(A);
@@ -757,9 +805,8 @@ impl Emitter<'_> {
             self.i(W::I32And);
         }
         self.open_if(BlockType::Empty);
-        self.i(W::LocalGet(HART));
         self.i(W::LocalGet(V));
-        self.i(W::I64Store(mem(Self::f_addr(i.rd))));
+        self.fset(i.rd);
         if matches!(i.op, Op::FaddD | Op::FsubD | Op::FmulD) {
             self.nx_set();
             self.i(W::I32Eqz);
@@ -867,8 +914,7 @@ impl Emitter<'_> {
     fn fp_compare(&mut self, at: &At, k: u64) {
         let i = at.inst;
         for (r, l) in [(i.rs1, A), (i.rs2, T)] {
-            self.i(W::LocalGet(HART));
-            self.i(W::I64Load(mem(Self::f_addr(r))));
+            self.fget(r);
             self.i(W::LocalSet(l));
         }
         for (n, l) in [(0, A), (1, T)] {
@@ -896,8 +942,84 @@ impl Emitter<'_> {
         self.end();
     }
 
-    fn f_addr(r: u8) -> u64 {
-        (HART_F + 8 * r as u32) as u64
+    /// A Zicsr access to fflags, frm or fcsr inline (two bytes of the hart, as
+    /// interp/csr.rs); false for other CSRs, which exec's interpreter runs. glibc wraps
+    /// every quiet comparison (`isless`, `sqrt`'s domain check) in frflags/fsflags, so
+    /// these sit in floating-point inner loops.
+    fn fp_csr(&mut self, at: &At) -> bool {
+        use Op::*;
+        let i = at.inst;
+        let csr = (i.imm as u32) >> 20;
+        if !(CSR_FFLAGS..=CSR_FCSR).contains(&csr) {
+            return false;
+        }
+        let imm = matches!(i.op, Csrrwi | Csrrsi | Csrrci);
+        // csrrs/csrrc with rs1 = x0 (or a zero uimm) do not write (unpriv 7.1).
+        let write = matches!(i.op, Csrrw | Csrrwi) || i.rs1 != 0;
+        // The source first: rd may be rs1.
+        if imm {
+            self.i(W::I64Const(i.rs1 as i64));
+        } else {
+            self.get(i.rs1);
+        }
+        self.i(W::LocalSet(T));
+        let byte = |e: &mut Self, off: u32| {
+            e.i(W::LocalGet(HART));
+            e.i(W::I64Load8U(mem(off as u64)));
+        };
+        match csr {
+            CSR_FFLAGS => byte(self, HART_FFLAGS),
+            CSR_FRM => byte(self, HART_FRM),
+            _ => {
+                byte(self, HART_FRM);
+                self.i(W::I64Const(5));
+                self.i(W::I64Shl);
+                byte(self, HART_FFLAGS);
+                self.i(W::I64Or);
+            }
+        }
+        self.i(W::LocalSet(V));
+        if write {
+            // A = the new value.
+            match i.op {
+                Csrrw | Csrrwi => self.i(W::LocalGet(T)),
+                Csrrs | Csrrsi => {
+                    self.i(W::LocalGet(V));
+                    self.i(W::LocalGet(T));
+                    self.i(W::I64Or);
+                }
+                _ => {
+                    self.i(W::LocalGet(V));
+                    self.i(W::LocalGet(T));
+                    self.i(W::I64Const(-1));
+                    self.i(W::I64Xor);
+                    self.i(W::I64And);
+                }
+            }
+            self.i(W::LocalSet(A));
+            let store = |e: &mut Self, off: u32, shift: i64, mask: i64| {
+                e.i(W::LocalGet(HART));
+                e.i(W::LocalGet(A));
+                if shift != 0 {
+                    e.i(W::I64Const(shift));
+                    e.i(W::I64ShrU);
+                }
+                e.i(W::I64Const(mask));
+                e.i(W::I64And);
+                e.i(W::I64Store8(mem(off as u64)));
+            };
+            match csr {
+                CSR_FFLAGS => store(self, HART_FFLAGS, 0, 0x1f),
+                CSR_FRM => store(self, HART_FRM, 0, 7),
+                _ => {
+                    store(self, HART_FFLAGS, 0, 0x1f);
+                    store(self, HART_FRM, 5, 7);
+                }
+            }
+        }
+        self.i(W::LocalGet(V));
+        self.set(i.rd);
+        true
     }
 
     /// rd = op(x[rs1], x[rs2]).
@@ -1057,20 +1179,16 @@ impl Emitter<'_> {
         }
         if matches!(i.op, FsgnjD | FsgnjnD | FsgnjxD) {
             // Sign injection: bit operations, no flags, no NaN rules (unpriv 20.6).
-            self.i(W::LocalGet(HART));
-            self.i(W::LocalGet(HART));
-            self.i(W::I64Load(mem(Self::f_addr(i.rs1))));
+            self.fget(i.rs1);
             if i.op == FsgnjxD {
-                self.i(W::LocalGet(HART));
-                self.i(W::I64Load(mem(Self::f_addr(i.rs2))));
+                self.fget(i.rs2);
                 self.i(W::I64Const(i64::MIN));
                 self.i(W::I64And);
                 self.i(W::I64Xor);
             } else {
                 self.i(W::I64Const(i64::MAX));
                 self.i(W::I64And);
-                self.i(W::LocalGet(HART));
-                self.i(W::I64Load(mem(Self::f_addr(i.rs2))));
+                self.fget(i.rs2);
                 if i.op == FsgnjnD {
                     self.i(W::I64Const(-1));
                     self.i(W::I64Xor);
@@ -1079,7 +1197,10 @@ impl Emitter<'_> {
                 self.i(W::I64And);
                 self.i(W::I64Or);
             }
-            self.i(W::I64Store(mem(Self::f_addr(i.rd))));
+            self.fset(i.rd);
+            return true;
+        }
+        if matches!(i.op, Csrrw | Csrrs | Csrrc | Csrrwi | Csrrsi | Csrrci) && self.fp_csr(at) {
             return true;
         }
         if !inline(i.op) {
@@ -1140,10 +1261,7 @@ impl Emitter<'_> {
             }
             Flw | Fld => {
                 self.load(at, k);
-                self.i(W::LocalSet(V));
-                self.i(W::LocalGet(HART));
-                self.i(W::LocalGet(V));
-                self.i(W::I64Store(mem(Self::f_addr(i.rd))));
+                self.fset(i.rd);
             }
             Sb | Sh | Sw | Sd => {
                 self.get(i.rs2);
@@ -1151,8 +1269,7 @@ impl Emitter<'_> {
                 self.store(at, k);
             }
             Fsw | Fsd => {
-                self.i(W::LocalGet(HART));
-                self.i(W::I64Load(mem(Self::f_addr(i.rs2))));
+                self.fget(i.rs2);
                 self.i(W::LocalSet(V));
                 self.store(at, k);
             }
@@ -1206,23 +1323,23 @@ impl Emitter<'_> {
                 return false;
             }
             FmvXW => {
-                self.i(W::LocalGet(HART));
-                self.i(W::I64Load32S(mem(Self::f_addr(i.rs1))));
+                self.fget(i.rs1);
+                self.i(W::I32WrapI64);
+                self.i(W::I64ExtendI32S);
                 self.set(i.rd);
             }
             FmvXD => {
-                self.i(W::LocalGet(HART));
-                self.i(W::I64Load(mem(Self::f_addr(i.rs1))));
+                self.fget(i.rs1);
                 self.set(i.rd);
             }
             FmvWX | FmvDX => {
-                self.i(W::LocalGet(HART));
                 self.get(i.rs1);
                 if i.op == FmvWX {
+                    // NaN-boxed (unpriv 20.2).
                     self.i(W::I64Const(0xffff_ffff_0000_0000u64 as i64));
                     self.i(W::I64Or);
                 }
-                self.i(W::I64Store(mem(Self::f_addr(i.rd))));
+                self.fset(i.rd);
             }
             // Zba.
             AddUw | Sh1addUw | Sh2addUw | Sh3addUw => {
@@ -1340,9 +1457,9 @@ fn is_call(i: &friscy_exec::isa::Inst) -> bool {
 /// a forward "may be written since the last load" analysis (entries from exec and the
 /// instructions after a call start clean). With an indirect jump that may stay in the
 /// function, every block may be reached from it.
-fn dirty_in(func: &Func, lo: u64, span: u64) -> Vec<u32> {
+fn dirty_in(func: &Func, lo: u64, span: u64) -> Vec<u64> {
     let n = func.blocks.len();
-    let mut din = vec![0u32; n];
+    let mut din = vec![0u64; n];
     let succ: Vec<Vec<usize>> = func
         .blocks
         .iter()
@@ -1375,12 +1492,12 @@ fn dirty_in(func: &Func, lo: u64, span: u64) -> Vec<u32> {
     let _ = (lo, span);
     loop {
         let mut changed = false;
-        let mut from_indirect = 0u32;
+        let mut from_indirect = 0u64;
         for (bi, b) in func.blocks.iter().enumerate() {
             let mut d = din[bi];
             for at in &b.insts {
-                if at.inst.op.format().writes_x() && at.inst.rd != 0 {
-                    d |= 1 << (at.inst.rd & 31);
+                if let Some(r) = dest(&at.inst) {
+                    d |= 1 << r;
                 }
                 if is_call(&at.inst) {
                     d = 0;
@@ -1476,33 +1593,33 @@ fn budget_plan(func: &Func) -> BudgetPlan {
 }
 
 /// The registers `func` reads or writes, and those it writes.
-fn registers(func: &Func) -> ([bool; 32], [bool; 32]) {
-    let (mut used, mut written) = ([false; 32], [false; 32]);
+fn registers(func: &Func) -> ([bool; 64], [bool; 64]) {
+    let (mut used, mut written) = ([false; 64], [false; 64]);
     for b in &func.blocks {
         for at in &b.insts {
-            let i = at.inst;
-            let f = i.op.format();
-            if reads_rs1(f) {
-                used[i.rs1 as usize & 31] = true;
+            for r in sources(&at.inst) {
+                used[r as usize] = true;
             }
-            if reads_rs2(f) {
-                used[i.rs2 as usize & 31] = true;
-            }
-            if f.writes_x() {
-                used[i.rd as usize & 31] = true;
-                written[i.rd as usize & 31] = true;
+            // A register written on some paths only must hold the hart's value on the
+            // others when the exit stores it: written ones are loaded on entry too.
+            if let Some(r) = dest(&at.inst) {
+                used[r as usize] = true;
+                written[r as usize] = true;
             }
         }
     }
-    used[0] = false;
-    written[0] = false;
     (used, written)
 }
 
 /// The Wasm function for `func`; `delta` is its segment's link-time address minus file
 /// offset.
-pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Function {
-    let f = Function::new([(31, ValType::I64), (3, ValType::I32), (5, ValType::I64)]);
+pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Vec<u8> {
+    let f = Function::new([
+        (31, ValType::I64),
+        (3, ValType::I32),
+        (5, ValType::I64),
+        (32, ValType::I64),
+    ]);
     let (used, written) = registers(func);
     let lo = func.blocks[0].start;
     let span = func.blocks.last().unwrap().end - lo;
@@ -1522,8 +1639,27 @@ pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Function {
         self_loop: false,
         dirty: 0,
         plan: budget_plan(func),
+        weights: Vec::new(),
     };
     let dirty_in = dirty_in(func, lo, span);
+    // Called (not entered by exec, DEPTH 0) with the frames below taking so much of the
+    // stack that this one would pass `STACK_BUDGET`: return at once, before anything
+    // ran. The caller stored the registers and the pc (this function's address), sees a
+    // return that is not to its return address and leaves too, down to exec, which
+    // starts here again at DEPTH 0.
+    e.i(W::LocalGet(DEPTH));
+    e.weight();
+    e.i(W::I32Add);
+    e.i(W::I32Const(STACK_BUDGET as i32));
+    e.i(W::I32GtU);
+    e.i(W::LocalGet(DEPTH));
+    e.i(W::I32Const(0));
+    e.i(W::I32Ne);
+    e.i(W::I32And);
+    e.i(W::If(BlockType::Empty));
+    e.i(W::LocalGet(BUDGET));
+    e.i(W::Return);
+    e.i(W::End);
     e.reload();
     e.i(W::LocalGet(HART));
     e.i(W::I32Load(mem(HART_AOT_TLB as u64)));
@@ -1598,8 +1734,8 @@ pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Function {
         e.i(W::LocalSet(BUDGET));
         let mut open = true;
         for (k, at) in b.insts.iter().enumerate() {
-            if at.inst.op.format().writes_x() && at.inst.rd != 0 {
-                e.dirty |= 1 << (at.inst.rd & 31);
+            if let Some(r) = dest(&at.inst) {
+                e.dirty |= 1 << r;
             }
             if !e.inst(at, k as u64) {
                 open = false;
@@ -1627,13 +1763,22 @@ pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Function {
     e.i(W::End); // $L
     e.i(W::Unreachable);
     e.i(W::End); // $exit
-    e.flush(u32::MAX);
+    e.flush(u64::MAX);
     e.i(W::LocalGet(HART));
     e.i(W::LocalGet(NPC));
     e.i(W::I64Store(mem(HART_PC as u64)));
     e.i(W::LocalGet(RET));
     e.i(W::End);
-    e.f
+    let mut body = e.f.into_raw_body();
+    let w = frame_estimate(body.len());
+    for at in e.weights {
+        // Signed LEB128 in five bytes (w < 2^31, so the last byte's sign bit is clear).
+        for (k, b) in body[at..at + 5].iter_mut().enumerate() {
+            let bits = (w >> (7 * k)) as u8 & 0x7f;
+            *b = if k < 4 { bits | 0x80 } else { bits };
+        }
+    }
+    body
 }
 
 #[cfg(test)]

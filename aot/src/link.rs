@@ -205,11 +205,12 @@ pub fn inspect(module: &[u8]) -> Result<Option<ModuleInfo>> {
     }))
 }
 
-/// Exec's module with `funcs` (their table slots `info.slot(i)`) and `manifest` linked in.
+/// Exec's module with `funcs` (raw bodies, locals and code, as `Function::into_raw_body`;
+/// their table slots `info.slot(i)`) and `manifest` linked in.
 pub fn link_module(
     module: &[u8],
     info: &ModuleInfo,
-    funcs: &[Function],
+    funcs: &[Vec<u8>],
     manifest: &[u8],
 ) -> Result<Vec<u8>> {
     let k = funcs.len() as u64;
@@ -319,7 +320,7 @@ pub fn link_module(
 fn code_section(
     content: &[u8],
     info: &ModuleInfo,
-    funcs: &[Function],
+    funcs: &[Vec<u8>],
     manifest_len: usize,
     data_index: u32,
 ) -> Result<Vec<u8>> {

@@ -71,6 +71,30 @@ pub enum Format {
 }
 
 impl Format {
+    /// Whether `rd` names a floating-point register the instruction writes.
+    pub const fn writes_f(self) -> bool {
+        use Format::*;
+        matches!(self, FLoad | R4 | Frm | F | F1rm | FXrm | FX)
+    }
+
+    /// Whether `rs1` names a floating-point register the instruction reads.
+    pub const fn reads_f_rs1(self) -> bool {
+        use Format::*;
+        matches!(self, R4 | Frm | F | Fcmp | F1rm | XFrm | XF)
+    }
+
+    /// Whether `rs2` names a floating-point register the instruction reads.
+    pub const fn reads_f_rs2(self) -> bool {
+        use Format::*;
+        matches!(self, R4 | Frm | F | Fcmp | FStore)
+    }
+
+    /// Whether `rs3` names a floating-point register the instruction reads (fused
+    /// multiply-add only).
+    pub const fn reads_f_rs3(self) -> bool {
+        matches!(self, Format::R4)
+    }
+
     /// Whether `rd` names an integer register the instruction writes.
     pub const fn writes_x(self) -> bool {
         matches!(

@@ -13,7 +13,7 @@ use core::mem::offset_of;
 use crate::interp::Hart;
 
 /// Bumped whenever anything below changes meaning.
-pub const ABI_VERSION: u32 = 3;
+pub const ABI_VERSION: u32 = 4;
 
 /// Offsets into `Hart` (`repr(C)`).
 pub const HART_X: u32 = offset_of!(Hart, x) as u32;
@@ -21,6 +21,8 @@ pub const HART_F: u32 = offset_of!(Hart, f) as u32;
 pub const HART_PC: u32 = offset_of!(Hart, pc) as u32;
 pub const HART_FFLAGS: u32 = offset_of!(Hart, fflags) as u32;
 pub const HART_FRM: u32 = offset_of!(Hart, frm) as u32;
+/// The floating-point CSRs' numbers, which generated code accesses inline.
+pub use crate::interp::csr::{FCSR as CSR_FCSR, FFLAGS as CSR_FFLAGS, FRM as CSR_FRM};
 pub const HART_AOT_TLB: u32 = (offset_of!(Hart, aot) + offset_of!(HartAot, tlb)) as u32;
 pub const HART_AOT_STOP: u32 = (offset_of!(Hart, aot) + offset_of!(HartAot, stop)) as u32;
 pub const HART_AOT_ARG: u32 = (offset_of!(Hart, aot) + offset_of!(HartAot, arg)) as u32;
@@ -78,10 +80,27 @@ pub const STATUS_STOP: u32 = 1;
 /// fence.i): leave translated code.
 pub const STATUS_LEAVE: u32 = 2;
 
-/// Deepest nesting of translated calls on the Wasm stack; a call beyond it leaves to the
-/// dispatcher instead (which starts again at depth 0), so guest recursion cannot
-/// overflow the host stack.
-pub const MAX_DEPTH: u32 = 48;
+/// Bytes of native stack that nested translated frames may take, by rv2wasm's estimate
+/// (`frame_estimate`), before a translated function entered as a call leaves to the
+/// dispatcher instead of running (exec starts it again at 0), so guest recursion cannot
+/// overflow the host's stack (wasmtime's default is 512 KiB, which the host, kernel and
+/// exec share). A count of calls was not enough: Cranelift's frame grows with the
+/// function, and 48 nested frames of busybox ash's 467 KB evaluator (about 50 KiB each)
+/// overflowed at the tenth command of a `sh -c` list.
+pub const STACK_BUDGET: u32 = 256 * 1024;
+
+/// rv2wasm's estimate of a translated function's native frame from the size of its Wasm
+/// body: 1 KiB plus a quarter of the body's bytes, about twice what Cranelift's spill
+/// area was measured to take for the largest functions (ash's evaluator: 467 KB of
+/// body, about 50 KiB of frame).
+pub const fn frame_estimate(body_bytes: usize) -> u32 {
+    let e = 1024 + body_bytes / 4;
+    if e > STACK_BUDGET as usize {
+        STACK_BUDGET
+    } else {
+        e as u32
+    }
+}
 
 /// Wasm value types, for signatures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -195,7 +214,7 @@ pub fn layout() -> [u32; 13] {
         HART_AOT_ARG,
         HART_AOT_DIRECT,
         TLB_ENTRIES,
-        MAX_DEPTH,
+        STACK_BUDGET,
         crate::isa::TABLE.len() as u32,
     ]
 }

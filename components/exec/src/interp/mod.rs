@@ -8,7 +8,7 @@
 //! per block, or at a stop.
 
 mod bitmanip;
-mod csr;
+pub(crate) mod csr;
 mod float;
 mod muldiv;
 
