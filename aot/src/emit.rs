@@ -739,7 +739,7 @@ impl Emitter<'_> {
     }
 
     /// fadd.d, fsub.d, fmul.d, fdiv.d, fsqrt.d: the interpreter's native fast path inline
-    /// (round to nearest even, operands and result well inside the normal range), exec's
+    /// (round to nearest even, the result well inside the normal range), exec's
     /// interpreter for the rest. NX is sticky, so once it is set the result is all there
     /// is to do; before that, fadd/fsub/fmul decide inexactness inline (Knuth's TwoSum, the
     /// significands' bit counts) and fdiv/fsqrt leave it to the interpreter.
@@ -769,7 +769,13 @@ impl Emitter<'_> {
         });
         self.i(W::I64ReinterpretF64);
         self.i(W::LocalSet(V));
-        // (rm is RNE) && safe(result) && operands safe (mul, div, sqrt) / finite (add).
+        // (rm is RNE) && safe(result) && (add: operands finite; fmul: NX set or operands
+        // safe; fdiv, fsqrt: NX set). A result well inside the normal range has no
+        // overflow, underflow, invalid or divide-by-zero to flag (a NaN, infinite or zero
+        // operand would not give one), and IEEE arithmetic rounds it exactly as RISC-V
+        // does even from a subnormal operand; so once NX is set (sticky) the operands
+        // need no look. Before that, fmul's inexactness test needs normal operands, and
+        // fdiv's and fsqrt's is the interpreter's.
         self.safe(V);
         self.i(W::I32And);
         match i.op {
@@ -783,26 +789,18 @@ impl Emitter<'_> {
                     self.i(W::I32And);
                 }
             }
-            Op::FsqrtD => {
-                // A safe, non-negative operand.
+            Op::FmulD => {
+                self.nx_set();
                 self.safe(A);
+                self.safe(T);
                 self.i(W::I32And);
-                self.i(W::LocalGet(A));
-                self.i(W::I64Const(0));
-                self.i(W::I64GeS);
+                self.i(W::I32Or);
                 self.i(W::I32And);
             }
             _ => {
-                self.safe(A);
-                self.i(W::I32And);
-                self.safe(T);
+                self.nx_set();
                 self.i(W::I32And);
             }
-        }
-        if matches!(i.op, Op::FdivD | Op::FsqrtD) {
-            // Only with NX already set: exactness is the interpreter's to decide.
-            self.nx_set();
-            self.i(W::I32And);
         }
         self.open_if(BlockType::Empty);
         self.i(W::LocalGet(V));
