@@ -769,46 +769,41 @@ impl Emitter<'_> {
         });
         self.i(W::I64ReinterpretF64);
         self.i(W::LocalSet(V));
-        // (rm is RNE) && safe(result) && (add: operands finite; fmul: NX set or operands
-        // safe; fdiv, fsqrt: NX set). A result well inside the normal range has no
+        // (rm is RNE) && safe(result): a result well inside the normal range has no
         // overflow, underflow, invalid or divide-by-zero to flag (a NaN, infinite or zero
         // operand would not give one), and IEEE arithmetic rounds it exactly as RISC-V
-        // does even from a subnormal operand; so once NX is set (sticky) the operands
-        // need no look. Before that, fmul's inexactness test needs normal operands, and
-        // fdiv's and fsqrt's is the interpreter's.
+        // does even from a subnormal operand; so with NX already set (it is sticky) the
+        // result is all there is to do, and the operands need no look. Before that,
+        // fadd/fsub/fmul decide inexactness inline, which needs finite (add) or normal
+        // (mul) operands; fdiv's and fsqrt's is the interpreter's.
         self.safe(V);
         self.i(W::I32And);
-        match i.op {
-            Op::FaddD | Op::FsubD => {
-                for l in [A, T] {
+        self.open_if(BlockType::Empty);
+        self.nx_set();
+        self.open_if(BlockType::Empty);
+        self.i(W::LocalGet(V));
+        self.fset(i.rd);
+        self.else_();
+        if matches!(i.op, Op::FaddD | Op::FsubD | Op::FmulD) {
+            if i.op == Op::FmulD {
+                self.safe(A);
+                self.safe(T);
+                self.i(W::I32And);
+            } else {
+                for (n, l) in [A, T].into_iter().enumerate() {
                     self.i(W::LocalGet(l));
                     self.i(W::I64Const(0x7ff0_0000_0000_0000));
                     self.i(W::I64And);
                     self.i(W::I64Const(0x7ff0_0000_0000_0000));
                     self.i(W::I64Ne);
-                    self.i(W::I32And);
+                    if n == 1 {
+                        self.i(W::I32And);
+                    }
                 }
             }
-            Op::FmulD => {
-                self.nx_set();
-                self.safe(A);
-                self.safe(T);
-                self.i(W::I32And);
-                self.i(W::I32Or);
-                self.i(W::I32And);
-            }
-            _ => {
-                self.nx_set();
-                self.i(W::I32And);
-            }
-        }
-        self.open_if(BlockType::Empty);
-        self.i(W::LocalGet(V));
-        self.fset(i.rd);
-        if matches!(i.op, Op::FaddD | Op::FsubD | Op::FmulD) {
-            self.nx_set();
-            self.i(W::I32Eqz);
             self.open_if(BlockType::Empty);
+            self.i(W::LocalGet(V));
+            self.fset(i.rd);
             // Pushes whether the result is inexact.
             if i.op == Op::FmulD {
                 self.product_inexact();
@@ -840,8 +835,13 @@ impl Emitter<'_> {
             self.open_if(BlockType::Empty);
             self.or_fflags(1);
             self.end();
+            self.else_();
+            self.exec1(at, k);
             self.end();
+        } else {
+            self.exec1(at, k);
         }
+        self.end();
         self.else_();
         self.exec1(at, k);
         self.end();
