@@ -81,6 +81,11 @@ if [ $WASM = 1 ]; then
 fi
 if [ $AOT = 1 ]; then
   step "sealed friscy-bench-aot.wasm: the programs translated by rv2wasm into exec"
+  # build/rv2wasm is what scripts/build.sh last copied: with --no-build a newer cargo
+  # build is not what gets measured.
+  if [ "$CARGO_TARGET_DIR/release/rv2wasm" -nt build/rv2wasm ]; then
+    echo "  warning: $CARGO_TARGET_DIR/release/rv2wasm is newer than build/rv2wasm, which is measured (scripts/build.sh copies it)" >&2
+  fi
   C=build/components
   t0=$(date +%s%N)
   build/rv2wasm $OUT/rv/* --exec $C/exec.wasm -o $OUT/exec-aot.wasm 2>$OUT/log/rv2wasm.err
