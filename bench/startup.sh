@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Start-up benchmark (issue 17): how long a short command takes from nothing to exit,
-# under the native host (`friscy run IMAGE`), under the plain wasmtime CLI (a sealed
-# component made by friscy-pack --compose), and under qemu-user in a chroot of the same
-# image (binfmt_misc, as scripts/reference.sh sets it up), all in one run; warm (every
-# cache filled) and cold (the kernel's page cache dropped and friscy's caches emptied).
+# under the native host (`friscy run IMAGE`), under the plain wasmtime CLI (the sealed
+# component made by friscy-pack --compose, and the same precompiled by
+# friscy-pack --precompile, run with --allow-precompiled), and under qemu-user in a chroot
+# of the same image (binfmt_misc, as scripts/reference.sh sets it up), all in one run;
+# warm (every cache filled) and cold (the kernel's page cache dropped and friscy's caches
+# emptied).
 #
 #   bench/startup.sh [--runs N]     # needs scripts/build.sh, both fixtures, root, hyperfine
 #
-# Prints mean seconds per engine and the ratios friscy/qemu, plus the peak RSS of
-# `/bin/true` from the Debian sealed component. The packed components are kept in
+# Prints mean seconds per engine and the ratios to qemu, plus the peak RSS of `/bin/true`
+# from the Debian sealed component. The packed components are kept in
 # $FRISCY_CACHE/bench-startup (re-packed when the image or friscy-pack changes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +37,7 @@ prepare() { # name image
     rm -rf "$work/$name.root" && mkdir -p "$work/$name.root"
     tar -xf "$image" -C "$work/$name.root"
     build/friscy-pack "$image" --compose -o "$work/$name.wasm" >/dev/null
+    build/friscy-pack "$image" --precompile -o "$work/$name.cwasm" 2>/dev/null
     wasmtime run "$work/$name.wasm" -- /bin/true >/dev/null 2>&1 || true # compile once
     echo "$stamp" >"$work/$name.stamp"
   fi
@@ -50,7 +53,7 @@ mean() { # cold(0/1) command...
     # Empty caches: the kernel's page cache, friscy's compiled components and unpacked
     # rootfs tars, wasmtime's compiled code. Each run then compiles: fewer runs.
     # (hyperfine -N runs it without a shell: hence sh -c.)
-    prep=(--prepare "sh -c 'sync; echo 3 > /proc/sys/vm/drop_caches; rm -rf $cache/compiled $cache/rootfs $HOME/.cache/wasmtime'")
+    prep=(--prepare "sh -c 'sync; echo 3 > /proc/sys/vm/drop_caches; rm -rf $cache/compiled $cache/rootfs $cache/index $HOME/.cache/wasmtime'")
     n=3
   else
     prep=(--warmup 2)
@@ -62,21 +65,26 @@ mean() { # cold(0/1) command...
 
 row() { # label cold image-name image command...
   local label=$1 cold=$2 name=$3 image=$4; shift 4
-  local f w q
+  local f w p q
   f=$(mean "$cold" build/friscy run "$image" "$@")
   w=$(mean "$cold" wasmtime run "$work/$name.wasm" -- "$@")
+  p=$(mean "$cold" wasmtime run --allow-precompiled "$work/$name.cwasm" -- "$@")
   q=$(mean "$cold" chroot "$work/$name.root" "$@")
-  printf '%-32s %9s %9s %9s %7s %7s\n' "$label" "$f" "$w" "$q" \
+  printf '%-32s %9s %9s %9s %9s %6s %6s %6s\n' "$label" "$f" "$w" "$p" "$q" \
     "$(awk -v a="$f" -v b="$q" 'BEGIN { printf "%.2f", a / b }')" \
-    "$(awk -v a="$w" -v b="$q" 'BEGIN { printf "%.2f", a / b }')"
+    "$(awk -v a="$w" -v b="$q" 'BEGIN { printf "%.2f", a / b }')" \
+    "$(awk -v a="$p" -v b="$q" 'BEGIN { printf "%.2f", a / b }')"
 }
 
-printf '%-32s %9s %9s %9s %7s %7s\n' "workload" "friscy s" "wasmtime" "qemu s" "fr/q" "wt/q"
+printf '%-32s %9s %9s %9s %9s %6s %6s %6s\n' "workload" "friscy s" "wasm s" "cwasm s" "qemu s" \
+  "fr/q" "wasm/q" "cw/q"
 for cold in 0 1; do
   tag=$([ $cold = 1 ] && echo cold || echo warm)
   row "alpine busybox true ($tag)" $cold alpine "$alpine_gz" /bin/true
   row "debian /bin/true ($tag)" $cold debian "$debian" /bin/true
   row "debian python3 -c pass ($tag)" $cold debian "$debian" python3 -c pass
 done
-rss=$(/usr/bin/time -f %M wasmtime run "$work/debian.wasm" -- /bin/true 2>&1 >/dev/null | tail -1)
-echo "peak RSS, /bin/true from the Debian sealed component under wasmtime run: $((rss / 1024)) MB"
+for c in wasm cwasm; do
+  rss=$(/usr/bin/time -f %M wasmtime run --allow-precompiled "$work/debian.$c" -- /bin/true 2>&1 >/dev/null | tail -1)
+  echo "peak RSS, /bin/true from the Debian sealed component ($c) under wasmtime run: $((rss / 1024)) MB"
+done

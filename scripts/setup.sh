@@ -76,17 +76,20 @@ fi
 # resumes instead of starting over.
 cargo_install() { # crate version binary [cargo install flags...]
   local crate=$1 version=$2 bin=$3; shift 3
-  if command -v "$bin" >/dev/null && "$bin" --version 2>/dev/null | grep -q "$version"; then
+  if command -v "$bin" >/dev/null && "$bin" --version 2>/dev/null | grep -q "$version" \
+     && { [ -z "${PROBE:-}" ] || $PROBE >/dev/null 2>&1; }; then
     return
   fi
   say "building $crate $version (cached in $CACHE/install; first time only)"
   cargo install --locked --quiet --target-dir "$CACHE/install/$crate" "$crate@$version" "$@"
 }
 
-# wasmtime CLI: only `run` with Cranelift and the component model. The full default
-# feature set took 33 minutes to build on a 2-core machine; this takes about a third.
-cargo_install wasmtime-cli "$WASMTIME_VERSION" wasmtime \
-  --no-default-features --features run,cranelift,component-model,cache,parallel-compilation,clap/default
+# wasmtime CLI: only `run` and `compile` (friscy-pack --precompile) with Cranelift and the
+# component model. The full default feature set took 33 minutes to build on a 2-core
+# machine; this takes about a third. (An older install without `compile` is rebuilt.)
+PROBE="wasmtime compile --help" cargo_install wasmtime-cli "$WASMTIME_VERSION" wasmtime \
+  --force --no-default-features \
+  --features run,compile,cranelift,component-model,cache,parallel-compilation,clap/default
 cargo_install wasm-tools "$WASM_TOOLS_VERSION" wasm-tools \
   --no-default-features --features component,print,validate,parse
 cargo_install wac-cli "$WAC_VERSION" wac --no-default-features --features wit

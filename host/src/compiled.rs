@@ -1,6 +1,6 @@
 //! Loading a component: compiling it takes seconds, so the compiled code is kept in
-//! `$FRISCY_CACHE/compiled` (default `~/.cache/friscy/compiled`, or `/var/cache/friscy/compiled`
-//! without a home directory, as for a containerd shim), keyed by the component (its bytes,
+//! `compiled/` of the cache (`crate::cache`: `$FRISCY_CACHE`, `$XDG_CACHE_HOME/friscy`,
+//! `~/.cache/friscy` or `/var/cache/friscy`), keyed by the component (its bytes,
 //! and for a file also its path, size, mtime and inode, so a warm start reads nothing but
 //! the compiled code, which wasmtime maps), our version and the engine's configuration, and
 //! later runs load it in milliseconds.
@@ -14,16 +14,7 @@ use wasmtime::component::Component;
 
 /// Where compiled components are kept, if anywhere.
 fn cache_dir() -> Option<PathBuf> {
-    let base = std::env::var_os("FRISCY_CACHE")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .filter(|v| !v.is_empty())
-                .map(|h| PathBuf::from(h).join(".cache/friscy"))
-        })
-        .unwrap_or_else(|| PathBuf::from("/var/cache/friscy"));
-    Some(base.join("compiled"))
+    Some(crate::cache::base().join("compiled"))
 }
 
 /// A file's identity for caches keyed by metadata instead of content: its absolute path,

@@ -57,21 +57,9 @@ pub fn detect(magic: &[u8]) -> Result<Option<Compression>> {
     })
 }
 
-/// The cache directory for decompressed images: `$FRISCY_CACHE/rootfs`,
-/// `$XDG_CACHE_HOME/friscy/rootfs` or `~/.cache/friscy/rootfs`.
+/// The cache directory for decompressed images: `rootfs/` of the cache (`cache::base`).
 fn cache_dir() -> Result<PathBuf> {
-    let var = |k| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    let base = var("FRISCY_CACHE")
-        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("friscy")))
-        .or_else(|| var("HOME").map(|h| h.join(".cache/friscy")))
-        .ok_or_else(|| {
-            anyhow!("no cache directory for the decompressed image (set XDG_CACHE_HOME or HOME)")
-        })?;
-    Ok(base.join("rootfs"))
+    Ok(friscy_host::cache::base().join("rootfs"))
 }
 
 /// The SHA-256 of the file, streamed (images can be large).

@@ -2,5 +2,6 @@
 //! loading a component through the cache of compiled components, and serving a root
 //! filesystem directory through the `friscy:vfs/tree` import.
 
+pub mod cache;
 pub mod compiled;
 pub mod tree;

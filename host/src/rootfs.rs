@@ -1,5 +1,10 @@
 //! Serves the `friscy:vfs/rootfs` import from an image file on disk, in chunks. A gzip or
 //! zstd image is served from its decompressed copy in the cache (see `decompress`).
+//!
+//! An image that does not carry a prebuilt index (`friscy_vfs::prebuilt`; friscy-pack's
+//! bundles do) is served with one appended past its end: built natively the first time
+//! (the vfs would otherwise parse every tar header in Wasm at every start, which grew
+//! with the image) and kept in `index/` of the cache, keyed by the file's identity.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -13,7 +18,10 @@ const MAX_CHUNK: u32 = 4 << 20;
 
 pub struct RootfsFile {
     file: File,
-    size: u64,
+    /// The file's size.
+    file_len: u64,
+    /// Served after the file: a prebuilt index it lacks (or nothing).
+    trailer: Vec<u8>,
 }
 
 /// The image as an uncompressed tar: the file itself, or for a gzip or zstd image its
@@ -42,24 +50,78 @@ impl RootfsFile {
         let file = File::open(&tar).with_context(|| format!("opening {}", tar.display()))?;
         // A copy too big for the cache lives as long as this open file.
         crate::decompress::release(&tar);
-        let size = file.metadata()?.len();
-        Ok(RootfsFile { file, size })
+        let meta = file.metadata()?;
+        let trailer = index_trailer(&tar, &meta, &file);
+        Ok(RootfsFile {
+            file,
+            file_len: meta.len(),
+            trailer,
+        })
+    }
+
+    fn size(&self) -> u64 {
+        self.file_len + self.trailer.len() as u64
     }
 
     fn read(&self, offset: u64, len: u32) -> Vec<u8> {
         let len = len.min(MAX_CHUNK) as u64;
-        let len = len.min(self.size.saturating_sub(offset)) as usize;
+        let len = len.min(self.size().saturating_sub(offset)) as usize;
         let mut buf = vec![0; len];
+        let from_file = (self.file_len.saturating_sub(offset) as usize).min(len);
         let mut done = 0;
-        while done < len {
-            match self.file.read_at(&mut buf[done..], offset + done as u64) {
+        while done < from_file {
+            match self
+                .file
+                .read_at(&mut buf[done..from_file], offset + done as u64)
+            {
                 Ok(0) | Err(_) => break,
                 Ok(n) => done += n,
             }
         }
-        buf.truncate(done);
+        if done < from_file {
+            // The file shrank under us: what it still has.
+            buf.truncate(done);
+            return buf;
+        }
+        if from_file < len {
+            let at = (offset + from_file as u64 - self.file_len) as usize;
+            buf[from_file..].copy_from_slice(&self.trailer[at..at + len - from_file]);
+        }
         buf
     }
+}
+
+/// The prebuilt index to serve after `tar`, if it has none of its own: from the cache, or
+/// built now and kept there. Empty when the tar cannot be indexed (the vfs then reports
+/// what is wrong with it) or already carries an index.
+fn index_trailer(path: &Path, meta: &std::fs::Metadata, file: &File) -> Vec<u8> {
+    use friscy_vfs::prebuilt;
+    use std::hash::Hasher;
+    if prebuilt::footer(file).is_some() {
+        return Vec::new();
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    friscy_host::compiled::hash_identity(path, meta, &mut h);
+    h.write_u32(prebuilt::VERSION);
+    h.write(env!("CARGO_PKG_VERSION").as_bytes());
+    let dir = friscy_host::cache::base().join("index");
+    let cached = dir.join(format!("{:016x}.idx", h.finish()));
+    // A damaged cache entry (checksums) is made again.
+    if let Ok(t) = std::fs::read(&cached)
+        && prebuilt::trailer_ok(&t, meta.len())
+    {
+        return t;
+    }
+    let Ok(t) = prebuilt::trailer(file) else {
+        return Vec::new();
+    };
+    // The cache is an optimisation: failing to write it is not an error.
+    let _ = std::fs::create_dir_all(&dir);
+    let tmp = cached.with_extension(format!("tmp.{}", std::process::id()));
+    if std::fs::write(&tmp, &t).is_ok() {
+        let _ = std::fs::rename(&tmp, &cached);
+    }
+    t
 }
 
 /// Whether a file of this type can be an image.
@@ -87,7 +149,7 @@ pub fn add_to_linker<T: 'static>(
 ) -> Result<()> {
     let image = std::sync::Arc::new(image);
     let mut inst = linker.instance("friscy:vfs/rootfs@0.1.0")?;
-    let size = image.size;
+    let size = image.size();
     inst.func_wrap("size", move |_, (): ()| Ok((size,)))?;
     inst.func_wrap("read", move |_, (offset, len): (u64, u32)| {
         Ok((image.read(offset, len),))

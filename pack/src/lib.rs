@@ -118,17 +118,34 @@ impl Flat {
         self.flat.write(out)
     }
 
-    /// Write the tar to `path` through a temporary file beside it.
+    /// The tar in memory, with its prebuilt index appended (`with_index`).
+    pub fn to_vec(&self) -> Result<Vec<u8>> {
+        let mut tar = self.write(Vec::new())?;
+        let trailer = with_index(&tar)?;
+        tar.extend_from_slice(&trailer);
+        Ok(tar)
+    }
+
+    /// Write the tar, with its prebuilt index, to `path` through a temporary file beside it.
     pub fn write_file(&self, path: &Path) -> Result<()> {
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
-        let file =
-            std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        let file = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)
+            .with_context(|| format!("creating {}", tmp.display()))?;
         let mut w = self.write(BufWriter::with_capacity(1 << 20, file))?;
         w.flush()
             .with_context(|| format!("writing {}", tmp.display()))?;
-        drop(w);
+        let mut file = w.into_inner().map_err(|e| e.into_error())?;
+        let trailer = with_index(&file)?;
+        file.write_all(&trailer)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        drop(file);
         std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
         Ok(())
     }
@@ -151,6 +168,8 @@ pub struct Options {
     pub output: PathBuf,
     /// One sealed component instead of a bundle directory.
     pub compose: bool,
+    /// The sealed component compiled by `wasmtime compile` (a `.cwasm`).
+    pub precompile: bool,
     /// A static site for browsers (docs/WEB.md) instead of a bundle directory.
     pub web: bool,
     pub platform: Platform,
@@ -178,6 +197,13 @@ pub fn version_details() -> String {
     )
 }
 
+/// The prebuilt index of a flattened tar, to append to it (friscy_vfs::prebuilt): the vfs
+/// then reads it instead of parsing every header at every start.
+fn with_index<R: friscy_vfs::RootfsSource + ?Sized>(tar: &R) -> Result<Vec<u8>> {
+    friscy_vfs::prebuilt::trailer(tar)
+        .map_err(|e| anyhow::anyhow!("indexing the flattened rootfs: {e}"))
+}
+
 /// friscy-pack: the image in `o.image` to a bundle (rootfs.tar, manifest.json, the open
 /// friscy.wasm) or, with `compose`, one sealed component.
 #[cfg(feature = "compose")]
@@ -191,7 +217,7 @@ pub fn pack(o: &Options) -> Result<()> {
     }
     let manifest = Manifest::new(image, &o.image);
     let config = manifest.config_bytes(kind);
-    if o.compose && o.web {
+    if (o.compose || o.precompile) && o.web {
         bail!("--compose and --web make different outputs: pick one");
     }
     if o.web && o.exec.is_some() {
@@ -216,7 +242,7 @@ pub fn pack(o: &Options) -> Result<()> {
             .with_context(|| format!("creating {}", o.output.display()))?;
         web::write_site(
             &o.output,
-            &flat.flat,
+            &flat.to_vec()?,
             &manifest,
             &config,
             &web::site_name(&o.image),
@@ -226,19 +252,28 @@ pub fn pack(o: &Options) -> Result<()> {
             o.output.display(),
             o.output.display()
         )
-    } else if o.compose {
-        let tar = flat.write(Vec::new())?;
+    } else if o.compose || o.precompile {
+        let tar = flat.to_vec()?;
         let rootfs_len = tar.len();
         let data = datacomp::rootfs_component(&tar, &config)?;
         drop(tar);
         let app = compose::compose(parts, Some(data))?;
-        write_atomically(&o.output, &app)?;
-        format!(
-            "{} ({} MiB; rootfs {} MiB)",
-            o.output.display(),
-            app.len() >> 20,
-            rootfs_len >> 20
-        )
+        if o.precompile {
+            precompile(&app, &o.output, o.quiet)?;
+            format!(
+                "{} (precompiled for `wasmtime run --allow-precompiled`; rootfs {} MiB)",
+                o.output.display(),
+                rootfs_len >> 20
+            )
+        } else {
+            write_atomically(&o.output, &app)?;
+            format!(
+                "{} ({} MiB; rootfs {} MiB)",
+                o.output.display(),
+                app.len() >> 20,
+                rootfs_len >> 20
+            )
+        }
     } else {
         std::fs::create_dir_all(&o.output)
             .with_context(|| format!("creating {}", o.output.display()))?;
@@ -266,6 +301,72 @@ pub fn pack(o: &Options) -> Result<()> {
             flat.secs,
         );
     }
+    Ok(())
+}
+
+/// `--precompile`: compile the sealed component with `wasmtime compile` (the wasmtime on
+/// PATH, or `$WASMTIME`) into `output`, a `.cwasm` that `wasmtime run --allow-precompiled`
+/// maps instead of compiling, hashing and decompressing a cached copy at every start.
+/// Compiled code only runs under the wasmtime version (and CPU) that made it, which is why
+/// the user's own wasmtime does the compiling.
+#[cfg(feature = "compose")]
+fn precompile(app: &[u8], output: &Path, quiet: bool) -> Result<()> {
+    let wasmtime = std::env::var_os("WASMTIME")
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "wasmtime".into());
+    let dir = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut wasm = tempfile::Builder::new()
+        .suffix(".wasm")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    wasm.write_all(app)
+        .and_then(|()| wasm.flush())
+        .with_context(|| format!("writing {}", wasm.path().display()))?;
+    let mut tmp = output.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    if !quiet {
+        eprintln!(
+            "friscy-pack: compiling with `{} compile`",
+            wasmtime.to_string_lossy()
+        );
+    }
+    let out = std::process::Command::new(&wasmtime)
+        .arg("compile")
+        .arg(wasm.path())
+        .arg("-o")
+        .arg(&tmp)
+        .output();
+    let out = match out {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "--precompile runs `wasmtime compile`, and there is no {} (install the wasmtime \
+             CLI or set WASMTIME to its path)",
+            wasmtime.to_string_lossy()
+        ),
+        Err(e) => bail!("running {}: {e}", wasmtime.to_string_lossy()),
+    };
+    if !out.status.success() {
+        let _ = std::fs::remove_file(&tmp);
+        let err = String::from_utf8_lossy(&out.stderr);
+        if err.contains("unrecognized subcommand") {
+            bail!(
+                "{} has no `compile` command (it was built without it): --precompile needs \
+                 a wasmtime CLI with `compile` (the default build has it)",
+                wasmtime.to_string_lossy()
+            );
+        }
+        bail!(
+            "`{} compile` failed ({}): {}",
+            wasmtime.to_string_lossy(),
+            out.status,
+            err.trim()
+        );
+    }
+    std::fs::rename(&tmp, output).with_context(|| format!("writing {}", output.display()))?;
     Ok(())
 }
 

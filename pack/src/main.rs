@@ -35,6 +35,11 @@ struct Cli {
     /// Write one component with the rootfs and image config inside
     #[arg(long, conflicts_with = "web")]
     compose: bool,
+    /// Like --compose, then compiled by `wasmtime compile` (the wasmtime on PATH or
+    /// $WASMTIME) into a .cwasm: `wasmtime run --allow-precompiled OUT` starts it without
+    /// compiling or hashing it (only that wasmtime version runs it)
+    #[arg(long, conflicts_with = "web")]
+    precompile: bool,
     /// Write a static site: the image in a terminal in the browser (`friscy serve DIR`;
     /// `node DIR/friscy.mjs -- CMD` runs it under Node)
     #[arg(long)]
@@ -106,6 +111,7 @@ fn main() -> ExitCode {
         image,
         output,
         compose: cli.compose,
+        precompile: cli.precompile,
         web: cli.web,
         platform: cli.platform,
         exec: cli.exec,

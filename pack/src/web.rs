@@ -22,7 +22,6 @@ use flate2::write::GzEncoder;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::flatten::Flattener;
 use crate::manifest::Manifest;
 
 include!(concat!(env!("OUT_DIR"), "/web_files.rs"));
@@ -89,7 +88,7 @@ pub fn site_name(image: &str) -> String {
 /// Writes the site into `dir`: the bundle, the image and friscy.json.
 pub fn write_site(
     dir: &Path,
-    flat: &Flattener,
+    rootfs: &[u8],
     manifest: &Manifest,
     config: &[u8],
     name: &str,
@@ -121,7 +120,8 @@ pub fn write_site(
         hash: Sha256::new(),
         len: 0,
     };
-    let tee = flat.write(tee)?;
+    let mut tee = tee;
+    tee.write_all(rootfs).context("compressing the rootfs")?;
     let digest = format!("sha256:{:x}", tee.hash.finalize());
     let tar_size = tee.len;
     let mut buffered = tee.inner.finish().context("compressing the rootfs")?;

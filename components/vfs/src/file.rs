@@ -50,6 +50,13 @@ impl FileData {
         self.size
     }
 
+    /// The lower file and how many of its bytes show: all there is to a file that has not
+    /// been written or truncated since it was indexed (a prebuilt index keeps only these).
+    pub(crate) fn lower_extent(&self) -> (u64, u64) {
+        debug_assert!(self.pages.is_empty() && self.size == self.lower_len);
+        (self.lower_file, self.lower_len)
+    }
+
     /// Up to `len` bytes at `offset` (fewer at the end of the file, none past it). Fails
     /// only when the lower layer cannot be read (a tree's host file gone: EIO).
     pub(crate) fn read<L: LowerLayer>(

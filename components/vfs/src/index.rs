@@ -11,7 +11,7 @@ use crate::{Ino, RootfsSource, Timespec};
 use friscy_abi::mode::{S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG};
 
 /// Index every member of the archive into a fresh table.
-pub(crate) fn build<R: RootfsSource>(src: &R) -> Result<Table, TarError> {
+pub(crate) fn build<R: RootfsSource + ?Sized>(src: &R) -> Result<Table, TarError> {
     let mut table = Table::new();
     let mut reader = TarReader::new(src);
     while let Some(entry) = reader.next_entry()? {

@@ -19,6 +19,7 @@ mod layer;
 mod node;
 mod ops;
 mod path;
+pub mod prebuilt;
 mod source;
 mod tar;
 mod tree;
@@ -181,8 +182,11 @@ const RESERVE: usize = 4 << 20;
 pub struct Vfs<L> {
     lower: L,
     table: Table,
-    /// The table as indexed from the image, which the writable layer is the diff against.
-    base: Table,
+    /// The table as indexed from the image, which the writable layer is the diff against:
+    /// kept for a directory tree (which may change under us), made again from the image
+    /// when a layer is exported for a tar (cloning the table at every start cost a fifth
+    /// of indexing Debian's image, for a diff most runs never take).
+    base: Base<L>,
     /// Bumped by every change (`Fs::generation`).
     generation: u64,
     clock: Option<fn() -> Timespec>,
@@ -198,12 +202,19 @@ pub struct Vfs<L> {
     reserve: Option<Vec<u8>>,
 }
 
+/// Where `Vfs::base` comes from.
+enum Base<L> {
+    Kept(Table),
+    /// Index the (unchanging) image again: the same inode numbers as at the start.
+    Rebuild(fn(&L) -> Result<Table, TarError>),
+}
+
 impl<L> Vfs<L> {
     /// A filesystem over `lower`, indexed as `table`.
-    fn over(lower: L, table: Table) -> Self {
+    fn over(lower: L, table: Table, base: Base<L>) -> Self {
         Vfs {
             lower,
-            base: table.clone(),
+            base,
             image_inodes: table.live(),
             table,
             generation: 0,
@@ -223,9 +234,29 @@ impl<L> Vfs<L> {
 
 impl<R: RootfsSource> Vfs<Tar<R>> {
     /// Index the image (its headers only) into a filesystem.
+    /// An image that carries a prebuilt index (`prebuilt`) is not parsed at all; one whose
+    /// index is damaged or of another version is indexed from its tar, with a warning.
     pub fn new(source: R) -> Result<Self, TarError> {
-        let table = index::build(&source)?;
-        Ok(Vfs::over(Tar::new(source), table))
+        let table = Self::index(&source, true)?;
+        let rebuild = |lower: &Tar<R>| Self::index(&lower.src, false);
+        Ok(Vfs::over(Tar::new(source), table, Base::Rebuild(rebuild)))
+    }
+
+    fn index(source: &R, warn: bool) -> Result<Table, TarError> {
+        match prebuilt::read(source) {
+            Ok(Some((_, table))) => Ok(table),
+            Ok(None) => index::build(source),
+            Err((footer, e)) => {
+                if warn {
+                    eprintln!("friscy: {e}; indexing the tar instead");
+                }
+                let tar = prebuilt::TarPart {
+                    src: source,
+                    len: footer.tar_len,
+                };
+                index::build(&tar)
+            }
+        }
     }
 
     /// The image this filesystem reads from.
@@ -239,7 +270,8 @@ impl<T: TreeSource> Vfs<Tree<T>> {
     /// from the tree when the guest reads them, and never written back.
     pub fn from_tree(source: T) -> Result<Self, TreeError> {
         let table = tree::build(&source)?;
-        Ok(Vfs::over(Tree::new(source), table))
+        let base = Base::Kept(table.clone());
+        Ok(Vfs::over(Tree::new(source), table, base))
     }
 
     /// The tree this filesystem reads from.
@@ -522,7 +554,17 @@ impl<L: LowerLayer> Fs for Vfs<L> {
 
 impl<L: LowerLayer> Vfs<L> {
     fn export(&mut self, exclude: &[Vec<u8>]) -> Vec<u8> {
-        layer::export(&self.base, &self.table, &mut self.lower, exclude)
+        let rebuilt;
+        let base = match &self.base {
+            Base::Kept(t) => t,
+            Base::Rebuild(index) => {
+                // The image indexed at the start cannot fail to index now (it is the same
+                // bytes); were it to, every file would count as new, which loses nothing.
+                rebuilt = index(&self.lower).unwrap_or_else(|_| Table::new());
+                &rebuilt
+            }
+        };
+        layer::export(base, &self.table, &mut self.lower, exclude)
     }
 }
 

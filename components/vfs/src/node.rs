@@ -121,6 +121,29 @@ impl Table {
         }
     }
 
+    /// A table of these nodes (index 0 unused, 1 the root), with no directory entries
+    /// yet (`attach` adds them); None unless the root is a directory.
+    pub(crate) fn from_nodes(nodes: Vec<Option<Node>>) -> Option<Table> {
+        let root_is_dir = nodes.len() > ROOT as usize
+            && nodes[0].is_none()
+            && nodes[ROOT as usize].as_ref().is_some_and(|n| n.is_dir());
+        let mut nodes = nodes;
+        if let Some(Some(Node {
+            body: Body::Dir(root),
+            ..
+        })) = nodes.get_mut(ROOT as usize)
+        {
+            root.parent = ROOT;
+        }
+        let live = nodes.iter().flatten().count() as u64;
+        root_is_dir.then_some(Table { nodes, live })
+    }
+
+    /// How many inode numbers have been handed out, plus one (0 is never used).
+    pub(crate) fn slots(&self) -> usize {
+        self.nodes.len()
+    }
+
     /// The node, ENOENT for a number that was never allocated or was released.
     pub(crate) fn get(&self, ino: Ino) -> Result<&Node, Errno> {
         usize::try_from(ino)

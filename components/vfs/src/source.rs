@@ -57,6 +57,28 @@ impl<T: RootfsSource + ?Sized> RootfsSource for std::sync::Arc<T> {
     }
 }
 
+/// An image file on the host (friscy-pack and the native host build prebuilt indexes from
+/// them, `prebuilt::trailer`).
+#[cfg(unix)]
+impl RootfsSource for std::fs::File {
+    fn size(&self) -> u64 {
+        self.metadata().map(|m| m.len()).unwrap_or(0)
+    }
+    fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
+        use std::os::unix::fs::FileExt;
+        let mut buf = vec![0; len as usize];
+        let mut done = 0;
+        while done < buf.len() {
+            match FileExt::read_at(self, &mut buf[done..], offset + done as u64) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => done += n,
+            }
+        }
+        buf.truncate(done);
+        buf
+    }
+}
+
 /// Size of the chunks read from the image, for indexing and for file contents.
 pub(crate) const CHUNK: usize = 64 * 1024;
 /// How many file-content chunks the cache keeps.

@@ -130,7 +130,7 @@ impl Pending {
 }
 
 /// Iterates over an archive's members.
-pub(crate) struct TarReader<'a, R: RootfsSource> {
+pub(crate) struct TarReader<'a, R: RootfsSource + ?Sized> {
     src: &'a R,
     total: u64,
     pos: u64,
@@ -147,7 +147,7 @@ pub(crate) struct TarReader<'a, R: RootfsSource> {
 /// A member (header and data) up to this size counts as small for read-ahead.
 const NEAR: u64 = 8 * 1024;
 
-impl<'a, R: RootfsSource> TarReader<'a, R> {
+impl<'a, R: RootfsSource + ?Sized> TarReader<'a, R> {
     pub(crate) fn new(src: &'a R) -> Self {
         TarReader {
             src,

@@ -1,0 +1,552 @@
+//! A prebuilt index carried at the end of the image, so that a start does not parse every
+//! tar header again (issue 17: Debian's 4,576 members cost more than a third of a
+//! `/bin/true` start, and the cost grew with the image).
+//!
+//! The index is derived data: the inode table exactly as `index::build` makes it from the
+//! tar, written by whoever prepares the image (friscy-pack for bundles and sealed
+//! components, the native host for a plain tar, kept in its cache) and appended after the
+//! archive's end-of-archive marker, where tar readers never look:
+//!
+//! ```text
+//! [ the tar archive (tar_len bytes) ][ blob ][ zeros ][ footer, 64 bytes ]
+//! ```
+//!
+//! The whole trailer is a multiple of 512 bytes, so the image stays whole tar blocks.
+//! Footer: `MAGIC` (16 bytes), format version (u32), CRC-32 of the blob (u32), tar_len,
+//! blob offset and blob length (u64 each), 12 zero bytes, CRC-32 of the footer's first 60
+//! bytes (u32); little-endian. The blob: `tar_len` again, the node count, every inode in
+//! number order (holes included, so inode numbers are the same as the tar gives), then
+//! the directories' entries, breadth first from the root, each directory's in listing
+//! order.
+//!
+//! Everything is checked when read (both checksums, every inode number and name, every
+//! file's extent inside the archive, the directory graph a tree reached from the root);
+//! an index that fails any check is not used: the tar is indexed instead (`Vfs::new`).
+
+use std::collections::VecDeque;
+use std::fmt;
+
+use crate::file::FileData;
+use crate::node::{Body, Dir, Node, ROOT, Table};
+use crate::tar::TarError;
+use crate::{Ino, RootfsSource, Timespec};
+
+/// The footer's first bytes.
+pub const MAGIC: &[u8; 16] = b"friscy-vfs-index";
+/// Bumped whenever the blob's layout or what `index::build` makes of a tar changes.
+pub const VERSION: u32 = 1;
+/// The footer's size.
+pub const FOOTER: usize = 64;
+const BLOCK: u64 = 512;
+/// Largest blob read back: far beyond any image (Debian's is about 0.4 MB).
+const MAX_BLOB: u64 = 1 << 30;
+
+const TAG_NONE: u8 = 0;
+const TAG_FILE: u8 = 1;
+const TAG_DIR: u8 = 2;
+const TAG_SYMLINK: u8 = 3;
+const TAG_SPECIAL: u8 = 4;
+
+/// Why a prebuilt index was not used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IndexError {
+    /// The blob's bytes do not match its checksum.
+    Checksum,
+    /// The footer names another format version.
+    Version(u32),
+    /// The blob is malformed (what was wrong).
+    Malformed(&'static str),
+}
+
+impl fmt::Display for IndexError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IndexError::Checksum => write!(f, "the prebuilt index is damaged (checksum)"),
+            IndexError::Version(v) => write!(
+                f,
+                "the prebuilt index has format version {v}, this build reads {VERSION}"
+            ),
+            IndexError::Malformed(what) => write!(f, "the prebuilt index is malformed: {what}"),
+        }
+    }
+}
+
+/// Where the trailer says things are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Footer {
+    pub version: u32,
+    pub blob_crc: u32,
+    /// Bytes of the image that are the tar archive.
+    pub tar_len: u64,
+    pub blob_off: u64,
+    pub blob_len: u64,
+}
+
+impl Footer {
+    fn encode(&self) -> [u8; FOOTER] {
+        let mut f = [0u8; FOOTER];
+        f[..16].copy_from_slice(MAGIC);
+        f[16..20].copy_from_slice(&self.version.to_le_bytes());
+        f[20..24].copy_from_slice(&self.blob_crc.to_le_bytes());
+        f[24..32].copy_from_slice(&self.tar_len.to_le_bytes());
+        f[32..40].copy_from_slice(&self.blob_off.to_le_bytes());
+        f[40..48].copy_from_slice(&self.blob_len.to_le_bytes());
+        let crc = crc32fast::hash(&f[..60]);
+        f[60..].copy_from_slice(&crc.to_le_bytes());
+        f
+    }
+
+    /// The footer in the last `FOOTER` bytes of an image of `size` bytes, if those bytes
+    /// are one (magic and checksum right, the parts in order inside the image).
+    pub fn parse(f: &[u8], size: u64) -> Option<Footer> {
+        if f.len() != FOOTER || &f[..16] != MAGIC {
+            return None;
+        }
+        let u32_at = |i: usize| u32::from_le_bytes(f[i..i + 4].try_into().unwrap());
+        let u64_at = |i: usize| u64::from_le_bytes(f[i..i + 8].try_into().unwrap());
+        if crc32fast::hash(&f[..60]) != u32_at(60) {
+            return None;
+        }
+        let footer = Footer {
+            version: u32_at(16),
+            blob_crc: u32_at(20),
+            tar_len: u64_at(24),
+            blob_off: u64_at(32),
+            blob_len: u64_at(40),
+        };
+        let blob_end = footer.blob_off.checked_add(footer.blob_len)?;
+        let in_order = footer.tar_len <= footer.blob_off
+            && blob_end <= size.checked_sub(FOOTER as u64)?
+            && footer.blob_len <= MAX_BLOB;
+        in_order.then_some(footer)
+    }
+}
+
+/// The footer at the end of `src`, if it carries one.
+pub fn footer<R: RootfsSource + ?Sized>(src: &R) -> Option<Footer> {
+    let size = src.size();
+    let at = size.checked_sub(FOOTER as u64)?;
+    Footer::parse(&src.read_at(at, FOOTER as u32), size)
+}
+
+/// The trailer to append to an image whose first `tar_len` bytes are `src`'s tar archive:
+/// its index, padding, and the footer. Fails as indexing the tar fails.
+pub fn trailer<R: RootfsSource + ?Sized>(src: &R) -> Result<Vec<u8>, TarError> {
+    let tar_len = src.size();
+    let table = crate::index::build(src)?;
+    let blob = encode(&table, tar_len);
+    let total = (blob.len() as u64 + FOOTER as u64).div_ceil(BLOCK) * BLOCK;
+    let mut out = blob;
+    let footer = Footer {
+        version: VERSION,
+        blob_crc: crc32fast::hash(&out),
+        tar_len,
+        blob_off: tar_len,
+        blob_len: out.len() as u64,
+    };
+    out.resize(total as usize - FOOTER, 0);
+    out.extend_from_slice(&footer.encode());
+    Ok(out)
+}
+
+/// Whether `trailer` is a whole, undamaged trailer of this version for an archive of
+/// `tar_len` bytes (footer and blob checksums; the blob's contents are checked when read).
+pub fn trailer_ok(trailer: &[u8], tar_len: u64) -> bool {
+    let size = tar_len + trailer.len() as u64;
+    let Some(f) = trailer
+        .len()
+        .checked_sub(FOOTER)
+        .and_then(|at| Footer::parse(&trailer[at..], size))
+    else {
+        return false;
+    };
+    if f.tar_len != tar_len || f.version != VERSION {
+        return false;
+    }
+    // Footer::parse put the blob between the archive and the footer.
+    let start = (f.blob_off - tar_len) as usize;
+    let end = start + f.blob_len as usize;
+    crc32fast::hash(&trailer[start..end]) == f.blob_crc
+}
+
+/// The inode table the trailer of `src` holds (`Ok(None)` when it has none), checked.
+pub(crate) fn read<R: RootfsSource + ?Sized>(
+    src: &R,
+) -> Result<Option<(Footer, Table)>, (Footer, IndexError)> {
+    let Some(footer) = footer(src) else {
+        return Ok(None);
+    };
+    if footer.version != VERSION {
+        return Err((footer, IndexError::Version(footer.version)));
+    }
+    let mut blob = Vec::with_capacity(footer.blob_len as usize);
+    while (blob.len() as u64) < footer.blob_len {
+        let want = (footer.blob_len - blob.len() as u64).min(4 << 20) as u32;
+        let got = src.read_at(footer.blob_off + blob.len() as u64, want);
+        if got.is_empty() {
+            return Err((footer, IndexError::Malformed("the image ends inside it")));
+        }
+        blob.extend_from_slice(&got);
+    }
+    if crc32fast::hash(&blob) != footer.blob_crc {
+        return Err((footer, IndexError::Checksum));
+    }
+    let table = decode(&blob, footer.tar_len).map_err(|e| (footer, e))?;
+    Ok(Some((footer, table)))
+}
+
+/// The image without its trailer: what the tar reader must see when the index is not
+/// used (it stops at the end-of-archive marker anyway; this keeps a damaged trailer's
+/// bytes out of reach even of a tar without one).
+pub(crate) struct TarPart<'a, R: ?Sized> {
+    pub src: &'a R,
+    pub len: u64,
+}
+
+impl<R: RootfsSource + ?Sized> RootfsSource for TarPart<'_, R> {
+    fn size(&self) -> u64 {
+        self.len
+    }
+    fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
+        let len = (len as u64).min(self.len.saturating_sub(offset)) as u32;
+        if len == 0 {
+            return Vec::new();
+        }
+        self.src.read_at(offset, len)
+    }
+}
+
+fn encode(table: &Table, tar_len: u64) -> Vec<u8> {
+    let mut w = Vec::with_capacity(table.slots() * 64);
+    let put_u32 = |w: &mut Vec<u8>, v: u32| w.extend_from_slice(&v.to_le_bytes());
+    let put_u64 = |w: &mut Vec<u8>, v: u64| w.extend_from_slice(&v.to_le_bytes());
+    let put_time = |w: &mut Vec<u8>, t: Timespec| {
+        w.extend_from_slice(&t.sec.to_le_bytes());
+        w.extend_from_slice(&t.nsec.to_le_bytes());
+    };
+    let put_bytes = |w: &mut Vec<u8>, b: &[u8]| {
+        w.extend_from_slice(&(b.len() as u32).to_le_bytes());
+        w.extend_from_slice(b);
+    };
+    put_u64(&mut w, tar_len);
+    put_u64(&mut w, table.slots() as u64);
+    for ino in 1..table.slots() as Ino {
+        let Ok(n) = table.get(ino) else {
+            w.push(TAG_NONE);
+            continue;
+        };
+        let tag = match &n.body {
+            Body::File(_) => TAG_FILE,
+            Body::Dir(_) => TAG_DIR,
+            Body::Symlink(_) => TAG_SYMLINK,
+            Body::Special => TAG_SPECIAL,
+        };
+        w.push(tag);
+        put_u32(&mut w, n.mode);
+        put_u32(&mut w, n.uid);
+        put_u32(&mut w, n.gid);
+        put_u64(&mut w, n.rdev);
+        put_time(&mut w, n.atime);
+        put_time(&mut w, n.mtime);
+        put_time(&mut w, n.ctime);
+        match &n.body {
+            Body::File(f) => {
+                // A freshly indexed file is a run of the image: nothing written yet.
+                let (file, len) = f.lower_extent();
+                put_u64(&mut w, file);
+                put_u64(&mut w, len);
+            }
+            Body::Symlink(target) => put_bytes(&mut w, target),
+            Body::Dir(_) | Body::Special => {}
+        }
+    }
+    // Directories breadth first from the root: a directory's record comes after the
+    // entry that names it, which is what `decode` checks to rule out cycles.
+    let mut queue = VecDeque::from([ROOT]);
+    while let Some(dir) = queue.pop_front() {
+        let Ok(d) = table.dir(dir) else { continue };
+        put_u64(&mut w, dir);
+        put_u32(&mut w, d.order.len() as u32);
+        for name in d.order.values() {
+            let (_, child) = d.entries[name];
+            put_bytes(&mut w, name);
+            put_u64(&mut w, child);
+            if table.dir(child).is_ok() {
+                queue.push_back(child);
+            }
+        }
+    }
+    w
+}
+
+/// A bounds-checked reader over the blob.
+struct Reader<'a> {
+    b: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], IndexError> {
+        if self.b.len() < n {
+            return Err(IndexError::Malformed("it ends early"));
+        }
+        let (head, rest) = self.b.split_at(n);
+        self.b = rest;
+        Ok(head)
+    }
+    fn u8(&mut self) -> Result<u8, IndexError> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32, IndexError> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
+    }
+    fn u64(&mut self) -> Result<u64, IndexError> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap()))
+    }
+    fn time(&mut self) -> Result<Timespec, IndexError> {
+        let sec = self.u64()? as i64;
+        let nsec = self.u32()?;
+        if nsec >= 1_000_000_000 {
+            return Err(IndexError::Malformed("a timestamp's nanoseconds"));
+        }
+        Ok(Timespec { sec, nsec })
+    }
+    fn bytes(&mut self) -> Result<&'a [u8], IndexError> {
+        let n = self.u32()? as usize;
+        self.take(n)
+    }
+}
+
+fn decode(blob: &[u8], tar_len: u64) -> Result<Table, IndexError> {
+    use friscy_abi::mode::{S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
+    let bad = IndexError::Malformed;
+    let mut r = Reader { b: blob };
+    if r.u64()? != tar_len {
+        return Err(bad("it names another archive length"));
+    }
+    let slots = r.u64()?;
+    // Every node takes at least one byte: a count beyond the blob is a lie.
+    if slots < 2 || slots > blob.len() as u64 {
+        return Err(bad("the inode count"));
+    }
+    let mut nodes: Vec<Option<Node>> = Vec::with_capacity(slots as usize);
+    nodes.push(None);
+    for _ in 1..slots {
+        let tag = r.u8()?;
+        if tag == TAG_NONE {
+            nodes.push(None);
+            continue;
+        }
+        let (mode, uid, gid, rdev) = (r.u32()?, r.u32()?, r.u32()?, r.u64()?);
+        let (atime, mtime, ctime) = (r.time()?, r.time()?, r.time()?);
+        let (body, ftype) = match tag {
+            TAG_FILE => {
+                let (file, len) = (r.u64()?, r.u64()?);
+                if file.checked_add(len).is_none_or(|end| end > tar_len) {
+                    return Err(bad("a file lies outside the archive"));
+                }
+                (Body::File(FileData::lower(file, len)), Some(S_IFREG))
+            }
+            TAG_DIR => (Body::Dir(Dir::default()), Some(S_IFDIR)),
+            TAG_SYMLINK => (Body::Symlink(r.bytes()?.to_vec()), Some(S_IFLNK)),
+            TAG_SPECIAL => (Body::Special, None),
+            _ => return Err(bad("an inode's kind")),
+        };
+        let ok_type = match ftype {
+            Some(t) => mode & S_IFMT == t,
+            None => !matches!(mode & S_IFMT, S_IFREG | S_IFDIR | S_IFLNK) && mode & S_IFMT != 0,
+        };
+        if !ok_type {
+            return Err(bad("an inode's mode does not match its kind"));
+        }
+        let mut node = Node::new(mode, body, mtime);
+        (node.uid, node.gid, node.rdev) = (uid, gid, rdev);
+        (node.atime, node.ctime) = (atime, ctime);
+        nodes.push(Some(node));
+    }
+    let mut table = Table::from_nodes(nodes).ok_or(bad("the root is not a directory"))?;
+
+    // The directory entries: each directory once, after the entry that reaches it.
+    let slots = slots as usize;
+    let mut reached = vec![false; slots];
+    let mut listed = vec![false; slots];
+    reached[ROOT as usize] = true;
+    while !r.b.is_empty() {
+        let dir = r.u64()? as usize;
+        if dir >= slots || !reached[dir] || listed[dir] || table.dir(dir as Ino).is_err() {
+            return Err(bad("a directory record"));
+        }
+        listed[dir] = true;
+        for _ in 0..r.u32()? {
+            let name = r.bytes()?;
+            let child = r.u64()? as usize;
+            let name_ok = !name.is_empty()
+                && name != b"."
+                && name != b".."
+                && !name.iter().any(|&b| b == b'/' || b == 0);
+            if !name_ok || table.child(dir as Ino, name).is_some() {
+                return Err(bad("an entry's name"));
+            }
+            if child >= slots || child == ROOT as usize || table.get(child as Ino).is_err() {
+                return Err(bad("an entry's inode"));
+            }
+            if table.dir(child as Ino).is_ok() {
+                // A directory has one name: a second would make a cycle or a hard link.
+                if reached[child] {
+                    return Err(bad("a directory named twice"));
+                }
+            }
+            reached[child] = true;
+            table.attach(dir as Ino, name, child as Ino);
+        }
+    }
+    // Every inode the image holds has a name (the tar gives no other way to make one),
+    // and every directory has its record, empty or not.
+    if (1..slots).any(|i| table.get(i as Ino).is_ok() && !reached[i]) {
+        return Err(bad("an inode with no name"));
+    }
+    if (1..slots).any(|i| table.dir(i as Ino).is_ok() && !listed[i]) {
+        return Err(bad("a directory without its record"));
+    }
+    Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tar with a bit of everything the index keeps: nested directories, a file, a hard
+    /// link, a symlink, a FIFO, a long name, and a member replaced by a later one.
+    fn sample() -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        let mut add = |path: &str, kind: tar::EntryType, data: &[u8], link: Option<&str>| {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(kind);
+            h.set_mode(if kind == tar::EntryType::Directory {
+                0o755
+            } else {
+                0o644
+            });
+            h.set_uid(1000);
+            h.set_gid(100);
+            h.set_mtime(1_700_000_000);
+            h.set_size(data.len() as u64);
+            if let Some(l) = link {
+                h.set_link_name(l).unwrap();
+            }
+            b.append_data(&mut h, path, data).unwrap();
+        };
+        add("etc/", tar::EntryType::Directory, b"", None);
+        add("etc/hostname", tar::EntryType::Regular, b"box\n", None);
+        add("etc/motd", tar::EntryType::Regular, b"old\n", None);
+        add("etc/motd", tar::EntryType::Regular, b"new motd\n", None);
+        add("usr/lib/deep/er/file", tar::EntryType::Regular, b"x", None);
+        add("bin/sh", tar::EntryType::Regular, b"#!shell", None);
+        add("bin/ash", tar::EntryType::Link, b"", Some("bin/sh"));
+        add("bin/bash", tar::EntryType::Symlink, b"", Some("sh"));
+        add("run/fifo", tar::EntryType::Fifo, b"", None);
+        let long = format!("opt/{}", "n".repeat(150));
+        add(&long, tar::EntryType::Regular, b"long", None);
+        b.into_inner().unwrap()
+    }
+
+    fn with_trailer(tar: &[u8]) -> Vec<u8> {
+        let mut image = tar.to_vec();
+        let t = trailer(&tar).unwrap();
+        assert!(trailer_ok(&t, tar.len() as u64));
+        assert!(!trailer_ok(&t, tar.len() as u64 + 512));
+        image.extend(t);
+        image
+    }
+
+    /// Everything observable about a table: each inode's stat and each directory's
+    /// entries in listing order.
+    fn dump(t: &Table) -> Vec<String> {
+        let mut out = Vec::new();
+        for ino in 1..t.slots() as Ino {
+            if let Ok(n) = t.get(ino) {
+                out.push(format!("{ino} {:?}", n.stat(ino)));
+                match &n.body {
+                    Body::Dir(d) => {
+                        let names: Vec<_> = d
+                            .order
+                            .values()
+                            .map(|k| (String::from_utf8_lossy(k).into_owned(), d.entries[k].1))
+                            .collect();
+                        out.push(format!("  {} {:?} {names:?}", d.parent, d.name));
+                    }
+                    Body::File(f) => out.push(format!("  file {:?}", f.lower_extent())),
+                    Body::Symlink(s) => out.push(format!("  -> {s:?}")),
+                    Body::Special => {}
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_trailer_gives_the_table_the_tar_gives() {
+        let tar = sample();
+        let image = with_trailer(&tar);
+        assert_eq!(image.len() % 512, 0);
+        let (footer, table) = read(&image).unwrap().unwrap();
+        assert_eq!(footer.tar_len, tar.len() as u64);
+        let direct = crate::index::build(&tar).unwrap();
+        assert!(dump(&direct).len() > 25, "{:#?}", dump(&direct));
+        assert_eq!(dump(&table), dump(&direct));
+        assert_eq!(table.live(), direct.live());
+        // And the tar reader still sees the archive alone (it stops at the end marker).
+        assert_eq!(dump(&crate::index::build(&image).unwrap()), dump(&direct));
+    }
+
+    #[test]
+    fn an_image_without_a_trailer_has_none() {
+        let tar = sample();
+        assert_eq!(read(&tar).unwrap().map(|(f, _)| f), None);
+        assert_eq!(read(&Vec::<u8>::new()).unwrap().map(|(f, _)| f), None);
+    }
+
+    #[test]
+    fn every_flipped_byte_of_the_trailer_is_caught() {
+        let tar = sample();
+        let image = with_trailer(&tar);
+        for i in tar.len()..image.len() {
+            let mut bad = image.clone();
+            bad[i] ^= 0x40;
+            let ok = trailer_ok(&bad[tar.len()..], tar.len() as u64);
+            assert_eq!(ok, read(&bad).is_ok_and(|t| t.is_some()), "byte {i}");
+            // Read or refused; only the padding between blob and footer is not covered
+            // by a checksum, and it changes nothing.
+            if let Ok(Some((_, t))) = read(&bad) {
+                assert_eq!(dump(&t), dump(&read(&image).unwrap().unwrap().1));
+            }
+        }
+    }
+
+    #[test]
+    fn malformed_blobs_are_errors_not_panics() {
+        let tar = sample();
+        let table = crate::index::build(&tar).unwrap();
+        let blob = encode(&table, tar.len() as u64);
+        // Truncations, and bytes changed behind the checksum's back.
+        for cut in 0..blob.len() {
+            assert!(
+                decode(&blob[..cut], tar.len() as u64).is_err(),
+                "cut at {cut}"
+            );
+        }
+        let mut rng = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..2000 {
+            let mut b = blob.clone();
+            for _ in 0..3 {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                let i = (rng % b.len() as u64) as usize;
+                b[i] = (rng >> 32) as u8;
+            }
+            let _ = decode(&b, tar.len() as u64);
+        }
+        // A blob made for another archive.
+        assert!(decode(&blob, tar.len() as u64 - 512).is_err());
+    }
+}
