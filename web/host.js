@@ -195,6 +195,15 @@ export function makeImports(env) {
     'friscy:vfs/rootfs': {
       size: () => BigInt(env.rootfs.size()),
       read: (offset, len) => env.rootfs.read(Number(offset), len),
+      // The browser kernel reads bytes (`read`); `read-words` is for components behind
+      // wasmtime's adapters. Provided for completeness: aligned offsets only.
+      readWords: (offset, len) => {
+        if (offset % 8n !== 0n) return new BigUint64Array(0);
+        const bytes = env.rootfs.read(Number(offset), len);
+        const padded = new Uint8Array(Math.ceil(bytes.length / 8) * 8);
+        padded.set(bytes);
+        return new BigUint64Array(padded.buffer);
+      },
     },
     'friscy:vfs/image': { config: () => env.config },
     'friscy:vfs/layer': {

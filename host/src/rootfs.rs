@@ -151,8 +151,24 @@ pub fn add_to_linker<T: 'static>(
     let mut inst = linker.instance("friscy:vfs/rootfs@0.1.0")?;
     let size = image.size();
     inst.func_wrap("size", move |_, (): ()| Ok((size,)))?;
+    let words = image.clone();
     inst.func_wrap("read", move |_, (offset, len): (u64, u32)| {
         Ok((image.read(offset, len),))
+    })?;
+    inst.func_wrap("read-words", move |_, (offset, len): (u64, u32)| {
+        if !offset.is_multiple_of(8) {
+            return Ok((Vec::new(),));
+        }
+        let bytes = words.read(offset, len);
+        let w: Vec<u64> = bytes
+            .chunks(8)
+            .map(|c| {
+                let mut w = [0u8; 8];
+                w[..c.len()].copy_from_slice(c);
+                u64::from_le_bytes(w)
+            })
+            .collect();
+        Ok((w,))
     })?;
     // The image config (friscy:vfs/image): none for a plain rootfs tar, so the command
     // line names the program; other images bring their manifest.json (image.rs).

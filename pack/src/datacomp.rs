@@ -1,17 +1,17 @@
 //! The rootfs data component, written directly with `wasm-encoder` (no compiler at pack
-//! time): a component exporting `friscy:vfs/rootfs@0.1.0` (`size`, `read`) and
+//! time): a component exporting `friscy:vfs/rootfs@0.1.0` (`size`, `read`, `read-words`) and
 //! `friscy:vfs/image@0.1.0` (`config`) over data segments.
 //!
 //! Core module memory layout (one linear memory, 32-bit):
 //!
 //! ```text
-//! 0..8      return area of `read`: (pointer, length) of the requested slice
+//! 0..8      return area of `read` and `read-words`: (pointer, length) of the slice
 //! 8..16     return area of `config`: (pointer, length) of the config, written statically
 //! 16..      the config JSON
 //! 65536..   the rootfs tar (page aligned, so wasmtime can map it copy-on-write)
 //! ```
 //!
-//! `read` returns a pointer into the image itself, so the canonical ABI's lift copies the
+//! `read` and `read-words` return a pointer into the image itself, so the canonical ABI's lift copies the
 //! slice straight out of the data segment: nothing is copied inside the component and no
 //! allocator is needed (all parameters are scalars; lifting a result needs no realloc).
 
@@ -61,7 +61,7 @@ pub fn rootfs_component(image: &[u8], config: &[u8]) -> Result<Vec<u8>> {
         kind: ExportKind::Memory,
         name: "memory",
     });
-    for name in ["size", "read", "config"] {
+    for name in ["size", "read", "config", "read-words"] {
         aliases.alias(Alias::CoreInstanceExport {
             instance: 0,
             kind: ExportKind::Func,
@@ -87,18 +87,25 @@ pub fn rootfs_component(image: &[u8], config: &[u8]) -> Result<Vec<u8>> {
         .function()
         .params(Vec::<(&str, ComponentValType)>::new())
         .result(Some(list)); // 3: config
+    types.defined_type().list(PrimitiveValType::U64); // 4: list<u64>
+    types
+        .function()
+        .params([("offset", u64t), ("len", u32t)])
+        .result(Some(ComponentValType::Type(4))); // 5: read-words
     c.section(&types);
 
     let mut canon = CanonicalFunctionSection::new();
     canon.lift(0, 0, []);
     canon.lift(1, 2, [CanonicalOption::Memory(0)]);
     canon.lift(2, 3, [CanonicalOption::Memory(0)]);
+    canon.lift(3, 5, [CanonicalOption::Memory(0)]);
     c.section(&canon);
 
     let mut instances = ComponentInstanceSection::new();
     instances.export_items([
         ("size", ComponentExportKind::Func, 0),
         ("read", ComponentExportKind::Func, 1),
+        ("read-words", ComponentExportKind::Func, 3),
     ]);
     instances.export_items([("config", ComponentExportKind::Func, 2)]);
     c.section(&instances);
@@ -124,7 +131,7 @@ fn core_module(image: &[u8], config: &[u8], pages: u64) -> Module {
     types.ty().function([], [ValType::I32]); // config
     m.section(&types);
     let mut funcs = FunctionSection::new();
-    funcs.function(0).function(1).function(2);
+    funcs.function(0).function(1).function(2).function(1);
     m.section(&funcs);
     let mut mem = MemorySection::new();
     mem.memory(MemoryType {
@@ -140,6 +147,7 @@ fn core_module(image: &[u8], config: &[u8], pages: u64) -> Module {
     exports.export("size", ExportKind::Func, 0);
     exports.export("read", ExportKind::Func, 1);
     exports.export("config", ExportKind::Func, 2);
+    exports.export("read-words", ExportKind::Func, 3);
     m.section(&exports);
 
     let len = image.len() as i64;
@@ -200,6 +208,63 @@ fn core_module(image: &[u8], config: &[u8], pages: u64) -> Module {
     let mut cfg = Function::new([]);
     cfg.instructions().i32_const(CONFIG_AREA as i32).end();
     code.function(&cfg);
+
+    // read-words(offset, len): the same over words. LEN8 is the image's length rounded
+    // up to 8: the bytes past the image up to it are zero (memory beyond the data
+    // segment, inside the last page since IMAGE_BASE and the page size are multiples of
+    // 8). An unaligned offset starts at LEN8 (an empty list); the count is in words.
+    let len8 = (len + 7) & !7;
+    let mut words = Function::new([(2, ValType::I64)]); // locals 2 = start, 3 = end
+    for ins in [
+        // start = offset & 7 == 0 ? min(offset, LEN8) : LEN8
+        arg(0),
+        I::I64Const(len8),
+        arg(0),
+        I::I64Const(len8),
+        I::I64LtU,
+        I::Select,
+        I::I64Const(len8),
+        arg(0),
+        I::I64Const(7),
+        I::I64And,
+        I::I64Eqz,
+        I::Select,
+        I::LocalSet(2),
+        // end = min(start + (len & !7), LEN8)
+        I::LocalGet(2),
+        arg(1),
+        I::I32Const(!7),
+        I::I32And,
+        I::I64ExtendI32U,
+        I::I64Add,
+        I::LocalTee(3),
+        I::I64Const(len8),
+        I::LocalGet(3),
+        I::I64Const(len8),
+        I::I64LtU,
+        I::Select,
+        I::LocalSet(3),
+        // area[0] = IMAGE_BASE + start; area[1] = (end - start) / 8
+        I::I32Const(0),
+        I::LocalGet(2),
+        I::I32WrapI64,
+        I::I32Const(IMAGE_BASE as i32),
+        I::I32Add,
+        I::I32Store(w32),
+        I::I32Const(4),
+        I::LocalGet(3),
+        I::LocalGet(2),
+        I::I64Sub,
+        I::I64Const(3),
+        I::I64ShrU,
+        I::I32WrapI64,
+        I::I32Store(w32),
+        I::I32Const(0),
+        I::End,
+    ] {
+        words.instruction(&ins);
+    }
+    code.function(&words);
     m.section(&code);
 
     let mut data = DataSection::new();

@@ -339,7 +339,14 @@ fn make_kernel() -> Result<Kernel, String> {
             generated::friscy::vfs::rootfs::size()
         }
         fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
-            generated::friscy::vfs::rootfs::read(offset, len)
+            // Words: wasmtime's adapter from a data component copies a list<u8> byte by
+            // byte (friscy_vfs::read_via_words). The browser build keeps `read` (jco).
+            friscy_vfs::read_via_words(
+                offset,
+                len,
+                self.size(),
+                generated::friscy::vfs::rootfs::read_words,
+            )
         }
     }
     let vfs = Vfs::new(ImportedRootfs).map_err(|e| format!("rootfs: {e}"))?;

@@ -32,6 +32,19 @@ impl bindings::exports::friscy::vfs::rootfs::Guest for RootfsData {
     fn read(offset: u64, len: u32) -> Vec<u8> {
         read(offset, len).to_vec()
     }
+    fn read_words(offset: u64, len: u32) -> Vec<u64> {
+        if !offset.is_multiple_of(8) {
+            return Vec::new();
+        }
+        read(offset, len)
+            .chunks(8)
+            .map(|c| {
+                let mut w = [0u8; 8];
+                w[..c.len()].copy_from_slice(c);
+                u64::from_le_bytes(w)
+            })
+            .collect()
+    }
 }
 
 /// No image config: the command line names the program (friscy-pack's data components

@@ -27,7 +27,12 @@ mod lower {
             super::friscy::vfs::rootfs::size()
         }
         fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
-            super::friscy::vfs::rootfs::read(offset, len)
+            crate::read_via_words(
+                offset,
+                len,
+                self.size(),
+                super::friscy::vfs::rootfs::read_words,
+            )
         }
     }
 

@@ -28,7 +28,7 @@ mod tree;
 pub mod host_tree;
 
 pub use friscy_abi::Errno;
-pub use source::{LowerLayer, RootfsSource, Tar};
+pub use source::{LowerLayer, RootfsSource, Tar, read_via_words, words_from};
 pub use tar::TarError;
 pub use tree::{Tree, TreeEntry, TreeError, TreeSource};
 
