@@ -53,17 +53,43 @@ fn a_plain_tar_is_indexed_once_into_the_cache() {
     assert!(r.stdout.contains("hello from riscv64"), "{}", r.stdout);
     let idx = index_files(&tmp.0);
     assert_eq!(idx.len(), 1, "one index for one image: {idx:?}");
-    let made = std::fs::metadata(&idx[0]).unwrap().modified().unwrap();
+    let made = std::fs::read(&idx[0]).unwrap();
+    assert_eq!(&made[made.len() - 64..][..16], b"friscy-vfs-index");
 
-    // The next start reads it and writes nothing.
+    // The next start reads it (and only marks it used).
     let r = friscy_in(&tmp.0, &image, &["/hello"]);
     assert_eq!(r.status, Some(0), "{}", r.stderr);
     assert!(!r.stderr.contains("index"), "{}", r.stderr);
     assert_eq!(index_files(&tmp.0), idx);
-    assert_eq!(
-        std::fs::metadata(&idx[0]).unwrap().modified().unwrap(),
-        made
-    );
+    assert_eq!(std::fs::read(&idx[0]).unwrap(), made);
+}
+
+/// A compressed image is served from its decompressed copy in the cache, which every use
+/// touches (for eviction): its index is still made once, not at every start.
+#[test]
+fn a_compressed_image_is_indexed_once_too() {
+    let tmp = Temp::new("gz-index");
+    let gz = tmp.0.join("rootfs.tar.gz");
+    let r = run(Command::new("gzip")
+        .arg("-c")
+        .arg(built("rootfs.tar"))
+        .stdout(std::fs::File::create(&gz).unwrap()));
+    assert_eq!(r.status, Some(0), "{}", r.stderr);
+    for _ in 0..3 {
+        let r = friscy_in(&tmp.0, &gz, &["/hello"]);
+        assert_eq!(r.status, Some(0), "{}", r.stderr);
+        assert!(r.stdout.contains("hello from riscv64"), "{}", r.stdout);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(index_files(&tmp.0).len(), 1, "{:?}", index_files(&tmp.0));
+
+    // `friscy cache prune --all` empties it.
+    let r = run(friscy_cmd()
+        .env_remove("FRISCY_CACHE")
+        .env("XDG_CACHE_HOME", &tmp.0)
+        .args(["cache", "prune", "--all"]));
+    assert_eq!(r.status, Some(0), "{}", r.stderr);
+    assert_eq!(index_files(&tmp.0), Vec::<PathBuf>::new());
 }
 
 /// A damaged cache entry is made again, silently.

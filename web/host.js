@@ -195,8 +195,9 @@ export function makeImports(env) {
     'friscy:vfs/rootfs': {
       size: () => BigInt(env.rootfs.size()),
       read: (offset, len) => env.rootfs.read(Number(offset), len),
-      // The browser kernel reads bytes (`read`); `read-words` is for components behind
+      // `read` is one copy from JS (jco); `read-words` is for components behind
       // wasmtime's adapters. Provided for completeness: aligned offsets only.
+      prefersWords: () => false,
       readWords: (offset, len) => {
         if (offset % 8n !== 0n) return new BigUint64Array(0);
         const bytes = env.rootfs.read(Number(offset), len);

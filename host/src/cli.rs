@@ -39,7 +39,8 @@ pub enum Command {
 
 #[derive(Subcommand)]
 pub enum CacheCommand {
-    /// Trim the cache to FRISCY_ROOTFS_CACHE_MAX (default 8 GiB), least recently used first
+    /// Trim the decompressed images to FRISCY_ROOTFS_CACHE_MAX (default 8 GiB) and the
+    /// prebuilt indexes to 64 MiB, least recently used first
     Prune {
         /// Empty it
         #[arg(long)]

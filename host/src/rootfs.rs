@@ -51,7 +51,11 @@ impl RootfsFile {
         // A copy too big for the cache lives as long as this open file.
         crate::decompress::release(&tar);
         let meta = file.metadata()?;
-        let trailer = index_trailer(&tar, &meta, &file);
+        // The cache's decompressed copy is named by its content and touched at every use
+        // (its mtime orders eviction): key its index by name, a user's file by identity.
+        let in_cache =
+            crate::decompress::cache_dir().is_ok_and(|d| tar.parent() == Some(d.as_path()));
+        let trailer = index_trailer(&tar, &meta, &file, in_cache);
         Ok(RootfsFile {
             file,
             file_len: meta.len(),
@@ -94,14 +98,18 @@ impl RootfsFile {
 /// The prebuilt index to serve after `tar`, if it has none of its own: from the cache, or
 /// built now and kept there. Empty when the tar cannot be indexed (the vfs then reports
 /// what is wrong with it) or already carries an index.
-fn index_trailer(path: &Path, meta: &std::fs::Metadata, file: &File) -> Vec<u8> {
+fn index_trailer(path: &Path, meta: &std::fs::Metadata, file: &File, by_name: bool) -> Vec<u8> {
     use friscy_vfs::prebuilt;
-    use std::hash::Hasher;
+    use std::hash::{Hash, Hasher};
     if prebuilt::footer(file).is_some() {
         return Vec::new();
     }
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    friscy_host::compiled::hash_identity(path, meta, &mut h);
+    if by_name {
+        (path.file_name(), meta.len()).hash(&mut h);
+    } else {
+        friscy_host::compiled::hash_identity(path, meta, &mut h);
+    }
     h.write_u32(prebuilt::VERSION);
     h.write(env!("CARGO_PKG_VERSION").as_bytes());
     let dir = friscy_host::cache::base().join("index");
@@ -110,6 +118,7 @@ fn index_trailer(path: &Path, meta: &std::fs::Metadata, file: &File) -> Vec<u8> 
     if let Ok(t) = std::fs::read(&cached)
         && prebuilt::trailer_ok(&t, meta.len())
     {
+        crate::decompress::touch(&cached);
         return t;
     }
     let Ok(t) = prebuilt::trailer(file) else {
@@ -120,9 +129,14 @@ fn index_trailer(path: &Path, meta: &std::fs::Metadata, file: &File) -> Vec<u8> 
     let tmp = cached.with_extension(format!("tmp.{}", std::process::id()));
     if std::fs::write(&tmp, &t).is_ok() {
         let _ = std::fs::rename(&tmp, &cached);
+        // Least recently used first; a changed tar leaves its old index behind.
+        let _ = crate::decompress::evict_ext(&dir, ".idx", INDEX_CACHE_MAX, Some(&cached));
     }
     t
 }
+
+/// Room for prebuilt indexes in the cache (Debian's is 431 KiB).
+pub const INDEX_CACHE_MAX: u64 = 64 << 20;
 
 /// Whether a file of this type can be an image.
 fn check_kind(t: &std::fs::FileType) -> Result<()> {
@@ -155,6 +169,8 @@ pub fn add_to_linker<T: 'static>(
     inst.func_wrap("read", move |_, (offset, len): (u64, u32)| {
         Ok((image.read(offset, len),))
     })?;
+    // `read` is one copy from here: readers need not turn words back into bytes.
+    inst.func_wrap("prefers-words", |_, (): ()| Ok((false,)))?;
     inst.func_wrap("read-words", move |_, (offset, len): (u64, u32)| {
         if !offset.is_multiple_of(8) {
             return Ok((Vec::new(),));

@@ -1,5 +1,6 @@
 //! The rootfs data component, written directly with `wasm-encoder` (no compiler at pack
-//! time): a component exporting `friscy:vfs/rootfs@0.1.0` (`size`, `read`, `read-words`) and
+//! time): a component exporting `friscy:vfs/rootfs@0.1.0` (`size`, `read`, `read-words`,
+//! `prefers-words`) and
 //! `friscy:vfs/image@0.1.0` (`config`) over data segments.
 //!
 //! Core module memory layout (one linear memory, 32-bit):
@@ -61,7 +62,7 @@ pub fn rootfs_component(image: &[u8], config: &[u8]) -> Result<Vec<u8>> {
         kind: ExportKind::Memory,
         name: "memory",
     });
-    for name in ["size", "read", "config", "read-words"] {
+    for name in ["size", "read", "config", "read-words", "prefers-words"] {
         aliases.alias(Alias::CoreInstanceExport {
             instance: 0,
             kind: ExportKind::Func,
@@ -92,6 +93,10 @@ pub fn rootfs_component(image: &[u8], config: &[u8]) -> Result<Vec<u8>> {
         .function()
         .params([("offset", u64t), ("len", u32t)])
         .result(Some(ComponentValType::Type(4))); // 5: read-words
+    types
+        .function()
+        .params(Vec::<(&str, ComponentValType)>::new())
+        .result(Some(ComponentValType::Primitive(PrimitiveValType::Bool))); // 6: prefers-words
     c.section(&types);
 
     let mut canon = CanonicalFunctionSection::new();
@@ -99,6 +104,7 @@ pub fn rootfs_component(image: &[u8], config: &[u8]) -> Result<Vec<u8>> {
     canon.lift(1, 2, [CanonicalOption::Memory(0)]);
     canon.lift(2, 3, [CanonicalOption::Memory(0)]);
     canon.lift(3, 5, [CanonicalOption::Memory(0)]);
+    canon.lift(4, 6, []);
     c.section(&canon);
 
     let mut instances = ComponentInstanceSection::new();
@@ -106,6 +112,7 @@ pub fn rootfs_component(image: &[u8], config: &[u8]) -> Result<Vec<u8>> {
         ("size", ComponentExportKind::Func, 0),
         ("read", ComponentExportKind::Func, 1),
         ("read-words", ComponentExportKind::Func, 3),
+        ("prefers-words", ComponentExportKind::Func, 4),
     ]);
     instances.export_items([("config", ComponentExportKind::Func, 2)]);
     c.section(&instances);
@@ -131,7 +138,12 @@ fn core_module(image: &[u8], config: &[u8], pages: u64) -> Module {
     types.ty().function([], [ValType::I32]); // config
     m.section(&types);
     let mut funcs = FunctionSection::new();
-    funcs.function(0).function(1).function(2).function(1);
+    funcs
+        .function(0)
+        .function(1)
+        .function(2)
+        .function(1)
+        .function(2);
     m.section(&funcs);
     let mut mem = MemorySection::new();
     mem.memory(MemoryType {
@@ -148,6 +160,7 @@ fn core_module(image: &[u8], config: &[u8], pages: u64) -> Module {
     exports.export("read", ExportKind::Func, 1);
     exports.export("config", ExportKind::Func, 2);
     exports.export("read-words", ExportKind::Func, 3);
+    exports.export("prefers-words", ExportKind::Func, 4);
     m.section(&exports);
 
     let len = image.len() as i64;
@@ -265,6 +278,11 @@ fn core_module(image: &[u8], config: &[u8], pages: u64) -> Module {
         words.instruction(&ins);
     }
     code.function(&words);
+
+    // prefers-words: true (this component sits behind wasmtime's adapters).
+    let mut prefers = Function::new([]);
+    prefers.instructions().i32_const(1).end();
+    code.function(&prefers);
     m.section(&code);
 
     let mut data = DataSection::new();

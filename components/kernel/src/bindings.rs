@@ -339,14 +339,21 @@ fn make_kernel() -> Result<Kernel, String> {
             generated::friscy::vfs::rootfs::size()
         }
         fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
-            // Words: wasmtime's adapter from a data component copies a list<u8> byte by
-            // byte (friscy_vfs::read_via_words). The browser build keeps `read` (jco).
-            friscy_vfs::read_via_words(
-                offset,
-                len,
-                self.size(),
-                generated::friscy::vfs::rootfs::read_words,
-            )
+            // Words from a data component: wasmtime's adapter copies a list<u8> byte by
+            // byte (friscy_vfs::read_via_words); bytes from a host (`prefers-words`).
+            thread_local! {
+                static WORDS: std::cell::OnceCell<bool> = const { std::cell::OnceCell::new() };
+            }
+            if WORDS.with(|w| *w.get_or_init(generated::friscy::vfs::rootfs::prefers_words)) {
+                friscy_vfs::read_via_words(
+                    offset,
+                    len,
+                    self.size(),
+                    generated::friscy::vfs::rootfs::read_words,
+                )
+            } else {
+                generated::friscy::vfs::rootfs::read(offset, len)
+            }
         }
     }
     let vfs = Vfs::new(ImportedRootfs).map_err(|e| format!("rootfs: {e}"))?;

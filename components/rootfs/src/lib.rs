@@ -32,6 +32,10 @@ impl bindings::exports::friscy::vfs::rootfs::Guest for RootfsData {
     fn read(offset: u64, len: u32) -> Vec<u8> {
         read(offset, len).to_vec()
     }
+    /// A component behind wasmtime's adapters, as friscy-pack's data component.
+    fn prefers_words() -> bool {
+        true
+    }
     fn read_words(offset: u64, len: u32) -> Vec<u64> {
         if !offset.is_multiple_of(8) {
             return Vec::new();

@@ -27,12 +27,21 @@ mod lower {
             super::friscy::vfs::rootfs::size()
         }
         fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
-            crate::read_via_words(
-                offset,
-                len,
-                self.size(),
-                super::friscy::vfs::rootfs::read_words,
-            )
+            // Words from a data component: wasmtime's adapter copies a list<u8> byte by
+            // byte (friscy_vfs::read_via_words); bytes from a host (`prefers-words`).
+            thread_local! {
+                static WORDS: std::cell::OnceCell<bool> = const { std::cell::OnceCell::new() };
+            }
+            if WORDS.with(|w| *w.get_or_init(super::friscy::vfs::rootfs::prefers_words)) {
+                crate::read_via_words(
+                    offset,
+                    len,
+                    self.size(),
+                    super::friscy::vfs::rootfs::read_words,
+                )
+            } else {
+                super::friscy::vfs::rootfs::read(offset, len)
+            }
         }
     }
 
