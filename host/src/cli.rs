@@ -39,8 +39,9 @@ pub enum Command {
 
 #[derive(Subcommand)]
 pub enum CacheCommand {
-    /// Trim the decompressed images to FRISCY_ROOTFS_CACHE_MAX (default 8 GiB) and the
-    /// prebuilt indexes to 64 MiB, least recently used first
+    /// Trim the cache, least recently used first: decompressed images to
+    /// FRISCY_ROOTFS_CACHE_MAX (default 8 GiB), compiled components to
+    /// FRISCY_COMPILED_CACHE_MAX (4 GiB), prebuilt indexes to 64 MiB
     Prune {
         /// Empty it
         #[arg(long)]

@@ -102,7 +102,11 @@ fn cached(engine: &Engine, key: &str) -> Option<Component> {
     // key covers the component, our version and the engine's settings) into our own
     // cache directory, written whole and then renamed into place; wasmtime also checks
     // its header for engine compatibility.
-    unsafe { Component::deserialize_file(engine, &cached) }.ok()
+    let c = unsafe { Component::deserialize_file(engine, &cached) }.ok();
+    if c.is_some() {
+        crate::cache::touch(&cached);
+    }
+    c
 }
 
 /// Compile `bytes` and keep the result in the cache under `key`.
@@ -119,8 +123,10 @@ fn compile(engine: &Engine, bytes: &[u8], origin: &str, key: &str) -> Result<Com
         // not write into one file.
         let _ = std::fs::create_dir_all(cached.parent().unwrap());
         let tmp = cached.with_extension(format!("tmp.{}", std::process::id()));
-        if std::fs::write(&tmp, serialized).is_ok() {
-            let _ = std::fs::rename(&tmp, cached);
+        if std::fs::write(&tmp, serialized).is_ok() && std::fs::rename(&tmp, cached).is_ok() {
+            // Every rebuilt component adds an entry: keep the most recently used.
+            let dir = cached.parent().unwrap();
+            crate::cache::evict(dir, ".cwasm", crate::cache::compiled_max(), Some(cached));
         }
     }
     Ok(component)

@@ -196,14 +196,12 @@ pub fn cached_tar(path: &Path, kind: Compression) -> Result<PathBuf> {
 }
 
 /// Mark a cache entry as just used (its modification time orders eviction).
-pub fn touch(p: &Path) {
-    if let Ok(f) = File::options().append(true).open(p) {
-        let _ = f.set_modified(SystemTime::now());
-    }
+fn touch(p: &Path) {
+    friscy_host::cache::touch(p)
 }
 
 /// The cache's entries: (path, size, last use), oldest first.
-fn entries(dir: &Path, ext: &str) -> Result<Vec<(PathBuf, u64, SystemTime)>> {
+fn entries(dir: &Path) -> Result<Vec<(PathBuf, u64, SystemTime)>> {
     let mut v = Vec::new();
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
@@ -215,7 +213,7 @@ fn entries(dir: &Path, ext: &str) -> Result<Vec<(PathBuf, u64, SystemTime)>> {
         let Ok(meta) = e.metadata() else { continue };
         let name = e.file_name().to_string_lossy().into_owned();
         let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        if name.ends_with(ext) && meta.is_file() {
+        if name.ends_with(".tar") && meta.is_file() {
             v.push((p, meta.len(), modified));
         } else if name.starts_with('.')
             && name.contains(".part-")
@@ -232,12 +230,7 @@ fn entries(dir: &Path, ext: &str) -> Result<Vec<(PathBuf, u64, SystemTime)>> {
 /// Remove the least recently used entries until the rest take at most `budget` bytes
 /// (`keep` is never removed). Returns (entries removed, bytes freed).
 fn evict(dir: &Path, budget: u64, keep: Option<&Path>) -> Result<(usize, u64)> {
-    evict_ext(dir, ".tar", budget, keep)
-}
-
-/// `evict` over the files of `dir` whose names end with `ext`.
-pub fn evict_ext(dir: &Path, ext: &str, budget: u64, keep: Option<&Path>) -> Result<(usize, u64)> {
-    let all = entries(dir, ext)?;
+    let all = entries(dir)?;
     let mut total: u64 = all.iter().map(|(_, n, _)| n).sum();
     let (mut removed, mut freed) = (0, 0);
     for (p, n, _) in all {
@@ -264,15 +257,21 @@ pub fn prune(all: bool) -> Result<(usize, u64)> {
         // The remembered hashes too (`remembered_hash`).
         let _ = std::fs::remove_dir_all(dir.with_file_name("rootfs-hashes"));
     }
-    // And the prebuilt indexes (rootfs.rs), which have their own, smaller budget.
-    let index_budget = if all {
-        0
-    } else {
-        crate::rootfs::INDEX_CACHE_MAX
+    // And the prebuilt indexes (rootfs.rs) and compiled components, with their own budgets.
+    use friscy_host::cache;
+    let (index_max, compiled_max) = match all {
+        true => (0, 0),
+        false => (crate::rootfs::INDEX_CACHE_MAX, cache::compiled_max()),
     };
-    let (n, bytes) = evict_ext(&dir.with_file_name("index"), ".idx", index_budget, None)?;
+    let (n1, b1) = cache::evict(&dir.with_file_name("index"), ".idx", index_max, None);
+    let (n2, b2) = cache::evict(
+        &dir.with_file_name("compiled"),
+        ".cwasm",
+        compiled_max,
+        None,
+    );
     let (m, more) = evict(&dir, budget, None)?;
-    Ok((n + m, bytes + more))
+    Ok((n1 + n2 + m, b1 + b2 + more))
 }
 
 /// Decompress into `part`, checking that the bytes are a tar archive and keeping only the

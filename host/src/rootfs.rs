@@ -118,7 +118,7 @@ fn index_trailer(path: &Path, meta: &std::fs::Metadata, file: &File, by_name: bo
     if let Ok(t) = std::fs::read(&cached)
         && prebuilt::trailer_ok(&t, meta.len())
     {
-        crate::decompress::touch(&cached);
+        friscy_host::cache::touch(&cached);
         return t;
     }
     let Ok(t) = prebuilt::trailer(file) else {
@@ -130,7 +130,7 @@ fn index_trailer(path: &Path, meta: &std::fs::Metadata, file: &File, by_name: bo
     if std::fs::write(&tmp, &t).is_ok() {
         let _ = std::fs::rename(&tmp, &cached);
         // Least recently used first; a changed tar leaves its old index behind.
-        let _ = crate::decompress::evict_ext(&dir, ".idx", INDEX_CACHE_MAX, Some(&cached));
+        friscy_host::cache::evict(&dir, ".idx", INDEX_CACHE_MAX, Some(&cached));
     }
     t
 }
