@@ -4,10 +4,10 @@
 //! directory and permissions the kernel gives the guest. Real Alpine programs, real files.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
-use friscy_tests::{Run, alpine_tar, built, docker_save, run};
+use friscy_tests::{Run, Temp, alpine_tar, built, docker_save, run};
 
 /// `friscy ARGS...` with a private cache for unpacked images.
 fn friscy(cache: &Path, args: &[&str]) -> Run {
@@ -15,24 +15,6 @@ fn friscy(cache: &Path, args: &[&str]) -> Run {
         .env_remove("FRISCY_CACHE")
         .env("XDG_CACHE_HOME", cache)
         .args(args))
-}
-
-/// A fresh temporary directory, removed on drop.
-struct Temp(PathBuf);
-
-impl Temp {
-    fn new(name: &str) -> Temp {
-        let d = std::env::temp_dir().join(format!("friscy-cli-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Temp(d)
-    }
-}
-
-impl Drop for Temp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn text(p: &Path) -> &str {

@@ -416,3 +416,21 @@ pub fn docker_save(alpine: &Path, out: &Path, config: &str) {
     add("manifest.json", manifest.as_bytes());
     std::io::Write::flush(&mut b.into_inner().unwrap()).unwrap();
 }
+
+/// A fresh temporary directory (`friscy-test-NAME-PID`), removed on drop.
+pub struct Temp(pub PathBuf);
+
+impl Temp {
+    pub fn new(name: &str) -> Temp {
+        let d = std::env::temp_dir().join(format!("friscy-test-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Temp(d)
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

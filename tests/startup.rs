@@ -5,25 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use friscy_tests::{Run, alpine_tar, built, friscy_cmd, run, tool};
-
-/// A fresh temporary directory, removed on drop.
-struct Temp(PathBuf);
-
-impl Temp {
-    fn new(name: &str) -> Temp {
-        let d = std::env::temp_dir().join(format!("friscy-startup-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Temp(d)
-    }
-}
-
-impl Drop for Temp {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use friscy_tests::{Run, Temp, alpine_tar, built, friscy_cmd, run, tool};
 
 /// `friscy run IMAGE ARGS...` with its own cache.
 fn friscy_in(cache: &Path, image: &Path, args: &[&str]) -> Run {

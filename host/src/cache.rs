@@ -7,17 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-/// The cache's base directory.
+/// The cache's base directory: friscy-pack's (the same variables), or /var/cache/friscy.
 pub fn base() -> PathBuf {
-    let var = |k| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    var("FRISCY_CACHE")
-        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("friscy")))
-        .or_else(|| var("HOME").map(|h| h.join(".cache/friscy")))
-        .unwrap_or_else(|| PathBuf::from("/var/cache/friscy"))
+    friscy_pack::cache_base().unwrap_or_else(|_| PathBuf::from("/var/cache/friscy"))
 }
 
 /// Mark a cache entry as just used (its modification time orders eviction).

@@ -138,6 +138,15 @@ fn index_trailer(path: &Path, meta: &std::fs::Metadata, file: &File, by_name: bo
 /// Room for prebuilt indexes in the cache (Debian's is 431 KiB).
 pub const INDEX_CACHE_MAX: u64 = 64 << 20;
 
+impl friscy_vfs::RootfsSource for RootfsFile {
+    fn size(&self) -> u64 {
+        RootfsFile::size(self)
+    }
+    fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
+        self.read(offset, len)
+    }
+}
+
 /// Whether a file of this type can be an image.
 fn check_kind(t: &std::fs::FileType) -> Result<()> {
     use std::os::unix::fs::FileTypeExt;
@@ -172,19 +181,7 @@ pub fn add_to_linker<T: 'static>(
     // `read` is one copy from here: readers need not turn words back into bytes.
     inst.func_wrap("prefers-words", |_, (): ()| Ok((false,)))?;
     inst.func_wrap("read-words", move |_, (offset, len): (u64, u32)| {
-        if !offset.is_multiple_of(8) {
-            return Ok((Vec::new(),));
-        }
-        let bytes = words.read(offset, len);
-        let w: Vec<u64> = bytes
-            .chunks(8)
-            .map(|c| {
-                let mut w = [0u8; 8];
-                w[..c.len()].copy_from_slice(c);
-                u64::from_le_bytes(w)
-            })
-            .collect();
-        Ok((w,))
+        Ok((friscy_vfs::words_from(&*words, offset, len),))
     })?;
     // The image config (friscy:vfs/image): none for a plain rootfs tar, so the command
     // line names the program; other images bring their manifest.json (image.rs).

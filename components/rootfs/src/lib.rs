@@ -37,17 +37,7 @@ impl bindings::exports::friscy::vfs::rootfs::Guest for RootfsData {
         true
     }
     fn read_words(offset: u64, len: u32) -> Vec<u64> {
-        if !offset.is_multiple_of(8) {
-            return Vec::new();
-        }
-        read(offset, len)
-            .chunks(8)
-            .map(|c| {
-                let mut w = [0u8; 8];
-                w[..c.len()].copy_from_slice(c);
-                u64::from_le_bytes(w)
-            })
-            .collect()
+        friscy_vfs::words_from(&IMAGE, offset, len)
     }
 }
 
