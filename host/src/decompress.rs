@@ -249,8 +249,15 @@ fn evict(dir: &Path, budget: u64, keep: Option<&Path>) -> Result<(usize, u64)> {
     Ok((removed, freed))
 }
 
-/// `friscy cache prune`: trim the cache to its size limit, or empty it (`all`).
-pub fn prune(all: bool) -> Result<(usize, u64)> {
+/// What `prune` removed: (files, bytes) of each kind.
+pub struct Pruned {
+    pub images: (usize, u64),
+    pub compiled: (usize, u64),
+    pub indexes: (usize, u64),
+}
+
+/// `friscy cache prune`: trim the cache to its size limits, or empty it (`all`).
+pub fn prune(all: bool) -> Result<Pruned> {
     let budget = if all { 0 } else { cache_max()? };
     let dir = cache_dir()?;
     if all {
@@ -263,15 +270,12 @@ pub fn prune(all: bool) -> Result<(usize, u64)> {
         true => (0, 0),
         false => (crate::rootfs::INDEX_CACHE_MAX, cache::compiled_max()),
     };
-    let (n1, b1) = cache::evict(&dir.with_file_name("index"), ".idx", index_max, None);
-    let (n2, b2) = cache::evict(
-        &dir.with_file_name("compiled"),
-        ".cwasm",
-        compiled_max,
-        None,
-    );
-    let (m, more) = evict(&dir, budget, None)?;
-    Ok((n1 + n2 + m, b1 + b2 + more))
+    let compiled = dir.with_file_name("compiled");
+    Ok(Pruned {
+        indexes: cache::evict(&dir.with_file_name("index"), ".idx", index_max, None),
+        compiled: cache::evict(&compiled, ".cwasm", compiled_max, None),
+        images: evict(&dir, budget, None)?,
+    })
 }
 
 /// Decompress into `part`, checking that the bytes are a tar archive and keeping only the

@@ -73,8 +73,13 @@ fn main() -> ExitCode {
             }
         }
         cli::Command::Cache(cli::CacheCommand::Prune { all }) => match decompress::prune(all) {
-            Ok((n, bytes)) => {
-                eprintln!("friscy: removed {n} cached image(s), {} MiB", bytes >> 20);
+            Ok(p) => {
+                let mib = (p.images.1 + p.compiled.1 + p.indexes.1) >> 20;
+                eprintln!(
+                    "friscy: removed {} cached image(s), {} compiled component(s) and {} \
+                     index(es), {mib} MiB",
+                    p.images.0, p.compiled.0, p.indexes.0
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => {

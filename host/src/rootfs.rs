@@ -4,7 +4,8 @@
 //! An image that does not carry a prebuilt index (`friscy_vfs::prebuilt`; friscy-pack's
 //! bundles do) is served with one appended past its end: built natively the first time
 //! (the vfs would otherwise parse every tar header in Wasm at every start, which grew
-//! with the image) and kept in `index/` of the cache, keyed by the file's identity.
+//! with the image) and kept in `index/` of the cache, keyed by the file's identity (path,
+//! size, mtime, inode), or for the cache's own decompressed copies by their content name.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
