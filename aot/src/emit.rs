@@ -1,9 +1,11 @@
 //! One discovered function as one Wasm function (exec's `abi::TRANSLATED_PARAMS`).
 //!
-//! Guest registers, x and f alike, live in Wasm locals (f registers as their bits, as the
-//! hart holds them, so NaN boxing needs no care): those the function mentions are loaded
-//! from the hart on entry and the ones it may write are stored back at its one exit
-//! path. Control flow is a `loop` around a `br_table` over the function's blocks (block i's
+//! Guest registers, x and f alike, live in Wasm locals within a block (f registers as
+//! their bits, as the hart holds them, so NaN boxing needs no care): each is loaded from
+//! the hart where the block first needs it and, if written, stored back after its last
+//! mention or on the way out of the block, so every block starts with the hart up to
+//! date and no guest register is live across the dispatch. A block that loops on itself
+//! keeps its registers in locals around its loop. Control flow is a `loop` around a `br_table` over the function's blocks (block i's
 //! code sits after the end of the i-th nested Wasm block, so falling off one block's code
 //! runs the next one's: the common fall-through costs nothing). The `entry` parameter
 //! picks the first block.
@@ -188,9 +190,6 @@ struct Emitter<'a> {
     func: &'a Func,
     h: Helpers,
     callees: Callees<'a>,
-    /// Registers the function mentions, and those it writes (x, then f).
-    used: [bool; 64],
-    written: [bool; 64],
     /// Link-time address of the first block (halfword indices count from it) and the
     /// span of the function's code in bytes.
     lo: u64,
@@ -206,8 +205,10 @@ struct Emitter<'a> {
     /// Whether the current block's code is wrapped in a Wasm `loop` (it branches to its
     /// own start), whose label is the outermost of `nest`.
     self_loop: bool,
-    /// Registers whose local may differ from the hart's copy at this point (bit r), so a
-    /// call stores only those (`dirty_in`).
+    /// Registers whose local may differ from the hart's copy at this point (bit r): what
+    /// every way out of the block stores. A superset is safe (every register the block
+    /// mentions is loaded at its start, so each local holds the register's value); the
+    /// set only grows along a block's code, except after a call.
     dirty: u64,
     /// The budget checks (`budget_plan`).
     plan: BudgetPlan,
@@ -253,6 +254,7 @@ impl Emitter<'_> {
             self.i(W::Drop);
         } else {
             self.i(W::LocalSet(X0 + r as u32));
+            self.dirty |= 1 << r;
         }
     }
     /// Pushes the bits of f register `r`.
@@ -262,6 +264,7 @@ impl Emitter<'_> {
     /// Pops the bits of f register `r`.
     fn fset(&mut self, r: u8) {
         self.i(W::LocalSet(F0 + (r & 31) as u32));
+        self.dirty |= 1 << (FR + (r & 31));
     }
     /// Stores register `r` (x or f numbering) into the hart.
     fn store_reg(&mut self, r: u8) {
@@ -274,15 +277,16 @@ impl Emitter<'_> {
             self.i(W::I64Store(mem((HART_F + 8 * (r - FR) as u32) as u64)));
         }
     }
-    /// Loads register `r` (x or f numbering, not x0) from the hart.
+    /// Loads register `r` (x or f numbering, not x0) from the hart (the local then equals
+    /// the hart's copy: `dirty` is left as it is).
     fn load_reg(&mut self, r: u8) {
         self.i(W::LocalGet(HART));
         if r < FR {
             self.i(W::I64Load(mem((HART_X + 8 * r as u32) as u64)));
-            self.set(r);
+            self.i(W::LocalSet(X0 + r as u32));
         } else {
             self.i(W::I64Load(mem((HART_F + 8 * (r - FR) as u32) as u64)));
-            self.fset(r);
+            self.i(W::LocalSet(F0 + (r - FR) as u32));
         }
     }
     fn open_if(&mut self, bt: BlockType) {
@@ -303,6 +307,7 @@ impl Emitter<'_> {
             // A later block: its code starts where its Wasm block ends, so a `br` to that
             // block's label gets there directly.
             Some(b) if b > self.cur => {
+                self.flush();
                 self.i(W::Br((b - self.cur - 1) as u32 + self.nest));
             }
             // A loop of one block: straight back to the top of its `loop`.
@@ -310,6 +315,7 @@ impl Emitter<'_> {
                 self.i(W::Br(self.nest - 1));
             }
             Some(b) if enterable(self.func.blocks[b].insts[0].inst.op) => {
+                self.flush();
                 self.i(W::I32Const(((target - self.lo) / 2) as i32));
                 self.i(W::LocalSet(BLK));
                 self.i(W::Br(self.depth_loop()));
@@ -335,7 +341,11 @@ impl Emitter<'_> {
     /// for; other jumps out of the function are tail calls (`jr a5` through a function
     /// pointer, a `switch` of calls).
     fn goto_dynamic(&mut self, ret: bool) {
-        self.i(W::LocalTee(NPC));
+        self.i(W::LocalSet(NPC));
+        // Every way on leaves the block: store once, here.
+        self.flush();
+        let dirty = std::mem::take(&mut self.dirty);
+        self.i(W::LocalGet(NPC));
         self.i(W::LocalGet(BASE));
         self.i(W::I64Sub);
         self.i(W::I64Const(self.lo.wrapping_sub(self.delta) as i64));
@@ -358,6 +368,7 @@ impl Emitter<'_> {
         } else {
             self.tail_call(None);
         }
+        self.dirty = dirty;
     }
 
     /// A jump (no link register written) to the run-time address in `NPC`, another
@@ -373,8 +384,7 @@ impl Emitter<'_> {
 
     /// Stores the registers that may differ from the hart's copy, and `NPC` as the pc.
     fn hand_over(&mut self) {
-        let dirty = self.dirty;
-        self.flush(dirty);
+        self.flush();
         self.i(W::LocalGet(HART));
         self.i(W::LocalGet(NPC));
         self.i(W::I64Store(mem(HART_PC as u64)));
@@ -454,20 +464,20 @@ impl Emitter<'_> {
         }
     }
 
-    /// Stores the registers the function may have written into the hart (`mask`: those
-    /// that may differ from the hart's copy here).
-    fn flush(&mut self, mask: u64) {
+    /// Stores the registers that may differ from the hart's copy (`dirty`) into the hart,
+    /// as every way out of a block does: blocks begin with the hart up to date.
+    fn flush(&mut self) {
         for r in 1..64u8 {
-            if self.written[r as usize] && mask & 1 << r != 0 {
+            if self.dirty & 1 << r != 0 {
                 self.store_reg(r);
             }
         }
     }
 
-    /// Loads the registers the function mentions from the hart.
-    fn reload(&mut self) {
+    /// Loads the registers in `mask` from the hart.
+    fn load_regs(&mut self, mask: u64) {
         for r in 1..64u8 {
-            if self.used[r as usize] {
+            if mask & 1 << r != 0 {
                 self.load_reg(r);
             }
         }
@@ -478,7 +488,8 @@ impl Emitter<'_> {
     /// nested Wasm call with the hart up to date; when it comes back to `ret`, this
     /// function reloads the registers and goes on; anything else (a stop, a longjmp, the
     /// depth limit, code without a translation) returns to the caller with the hart as it
-    /// is, so exec (or a translated caller) continues there.
+    /// is, so exec (or a translated caller) continues there. A call ends its block, so
+    /// nothing is loaded again after it.
     fn call(&mut self, target: Option<u64>, ret: u64) {
         self.hand_over();
         let direct = target.and_then(|t| (self.callees)(t));
@@ -500,7 +511,6 @@ impl Emitter<'_> {
         self.i(W::LocalGet(T));
         self.i(W::Return);
         self.end();
-        self.reload();
         self.dirty = 0;
         // The callee used budget: cover the way on from the return address, unless a
         // check is there anyway.
@@ -532,6 +542,7 @@ impl Emitter<'_> {
     /// Returns with `NPC` as the pc, `adj` instructions of this block given back, as a
     /// stop (hart.aot.stop already set) or not.
     fn leave(&mut self, adj: u64, stop: bool) {
+        self.flush();
         self.i(W::LocalGet(BUDGET));
         if adj != 0 {
             self.i(W::I64Const(adj as i64));
@@ -672,9 +683,12 @@ impl Emitter<'_> {
         let i = at.inst;
         // The destination is stored too, so that reading it back is right whether or not
         // the instruction retired.
+        // Clean ones are in the hart already.
         let regs: Vec<u8> = sources(&i).chain(dest(&i)).collect();
         for r in regs {
-            self.store_reg(r);
+            if self.dirty & 1 << r != 0 {
+                self.store_reg(r);
+            }
         }
         self.i(W::LocalGet(HART));
         self.i(W::I64Const(pack_inst(&i) as i64));
@@ -1446,83 +1460,53 @@ impl Emitter<'_> {
     }
 }
 
-/// Whether `i` is a call (a jump that links), after which the registers are reloaded.
-fn is_call(i: &friscy_exec::isa::Inst) -> bool {
-    matches!(i.op, Op::Jal | Op::Jalr) && i.rd != 0
+/// How block `b` keeps registers in locals (bit r of each mask: x then f numbering).
+struct BlockRegs {
+    /// Every register it mentions, and those it writes.
+    used: u64,
+    written: u64,
+    /// Per instruction: the registers to load before it (first needed there), and those
+    /// it mentions last (stored after it if written: their locals die there).
+    first: Vec<u64>,
+    last: Vec<u64>,
 }
 
-/// For each block, the registers whose locals may differ from the hart on entry to it:
-/// a forward "may be written since the last load" analysis (entries from exec and the
-/// instructions after a call start clean). With an indirect jump that may stay in the
-/// function, every block may be reached from it.
-fn dirty_in(func: &Func, lo: u64, span: u64) -> Vec<u64> {
-    let n = func.blocks.len();
-    let mut din = vec![0u64; n];
-    let succ: Vec<Vec<usize>> = func
-        .blocks
-        .iter()
-        .map(|b| {
-            let mut out = Vec::new();
-            let last = b.insts.last().unwrap();
-            let i = last.inst;
-            let target = last.pc.wrapping_add(i.imm as i64 as u64);
-            let mut push = |pc: u64| {
-                if let Some(k) = func.block_at(pc) {
-                    out.push(k);
-                }
-            };
-            match i.op {
-                Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu => {
-                    push(target);
-                    push(b.end);
-                }
-                Op::Jal if i.rd == 0 => push(target),
-                Op::Jalr if i.rd == 0 => {}
-                _ => push(b.end),
-            }
-            out
-        })
-        .collect();
-    let indirect = func.blocks.iter().any(|b| {
-        let i = b.insts.last().unwrap().inst;
-        i.op == Op::Jalr && i.rd == 0
-    });
-    let _ = (lo, span);
-    loop {
-        let mut changed = false;
-        let mut from_indirect = 0u64;
-        for (bi, b) in func.blocks.iter().enumerate() {
-            let mut d = din[bi];
-            for at in &b.insts {
-                if let Some(r) = dest(&at.inst) {
-                    d |= 1 << r;
-                }
-                if is_call(&at.inst) {
-                    d = 0;
-                }
-            }
-            let last = b.insts.last().unwrap().inst;
-            if last.op == Op::Jalr && last.rd == 0 {
-                from_indirect |= d;
-            }
-            for &k in &succ[bi] {
-                if din[k] | d != din[k] {
-                    din[k] |= d;
-                    changed = true;
-                }
-            }
+fn block_regs(b: &crate::discover::Block) -> BlockRegs {
+    let n = b.insts.len();
+    let (mut used, mut written) = (0u64, 0u64);
+    let mut first = vec![0u64; n];
+    let mut last = vec![0u64; n];
+    let mut last_at = [usize::MAX; 64];
+    for (k, at) in b.insts.iter().enumerate() {
+        let mut need = 0u64;
+        for r in sources(&at.inst) {
+            need |= 1 << r;
+            last_at[r as usize] = k;
         }
-        if indirect {
-            for v in din.iter_mut() {
-                if *v | from_indirect != *v {
-                    *v |= from_indirect;
-                    changed = true;
-                }
+        if let Some(r) = dest(&at.inst) {
+            // An instruction expanded inline writes its destination last, on the one way
+            // on: no way out can see the local before that. Others (exec's interpreter,
+            // floating-point fast and slow paths, CSRs) may store it on a way out that
+            // did not write it, so it must hold the register's value: loaded first.
+            if !inline(at.inst.op) {
+                need |= 1 << r;
             }
+            last_at[r as usize] = k;
+            written |= 1 << r;
         }
-        if !changed {
-            return din;
+        first[k] = need & !used;
+        used |= need | dest(&at.inst).map_or(0, |r| 1 << r);
+    }
+    for (r, &k) in last_at.iter().enumerate() {
+        if k != usize::MAX {
+            last[k] |= 1 << r;
         }
+    }
+    BlockRegs {
+        used,
+        written,
+        first,
+        last,
     }
 }
 
@@ -1590,25 +1574,6 @@ fn budget_plan(func: &Func) -> BudgetPlan {
     BudgetPlan { check, need, any }
 }
 
-/// The registers `func` reads or writes, and those it writes.
-fn registers(func: &Func) -> ([bool; 64], [bool; 64]) {
-    let (mut used, mut written) = ([false; 64], [false; 64]);
-    for b in &func.blocks {
-        for at in &b.insts {
-            for r in sources(&at.inst) {
-                used[r as usize] = true;
-            }
-            // A register written on some paths only must hold the hart's value on the
-            // others when the exit stores it: written ones are loaded on entry too.
-            if let Some(r) = dest(&at.inst) {
-                used[r as usize] = true;
-                written[r as usize] = true;
-            }
-        }
-    }
-    (used, written)
-}
-
 /// The Wasm function for `func`; `delta` is its segment's link-time address minus file
 /// offset.
 pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Vec<u8> {
@@ -1618,7 +1583,6 @@ pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Vec<u8> {
         (5, ValType::I64),
         (32, ValType::I64),
     ]);
-    let (used, written) = registers(func);
     let lo = func.blocks[0].start;
     let span = func.blocks.last().unwrap().end - lo;
     let mut e = Emitter {
@@ -1626,8 +1590,6 @@ pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Vec<u8> {
         func,
         h,
         callees,
-        used,
-        written,
         lo,
         span,
         nest: 0,
@@ -1639,7 +1601,6 @@ pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Vec<u8> {
         plan: budget_plan(func),
         weights: Vec::new(),
     };
-    let dirty_in = dirty_in(func, lo, span);
     // Called (not entered by exec, DEPTH 0) with the frames below taking so much of the
     // stack that this one would pass `STACK_BUDGET`: return at once, before anything
     // ran. The caller stored the registers and the pc (this function's address), sees a
@@ -1658,7 +1619,6 @@ pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Vec<u8> {
     e.i(W::LocalGet(BUDGET));
     e.i(W::Return);
     e.i(W::End);
-    e.reload();
     e.i(W::LocalGet(HART));
     e.i(W::I32Load(mem(HART_AOT_TLB as u64)));
     e.i(W::LocalSet(TLB));
@@ -1716,11 +1676,24 @@ pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Vec<u8> {
                     Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu
                 ) || i.op == Op::Jal && i.rd == 0)
         });
+        // Guest registers live in locals within a block only: its start loads the ones it
+        // mentions and every way out stores those it wrote (`flush`). Kept across the
+        // whole function, all of them were live at the dispatch and Cranelift kept most
+        // in stack slots, loading and storing them at every use (docs/PERFORMANCE.md,
+        // "Registers in locals per block").
+        // Elsewhere each register is loaded where the block first needs it and stored
+        // after its last mention if written, so its local lives no longer than it must.
+        // A block that loops on itself loads all before its `loop` and keeps them in
+        // locals around it (any it writes may then differ from the hart's copy at the
+        // top).
+        let regs = block_regs(b);
+        e.dirty = 0;
         if e.self_loop {
+            e.load_regs(regs.used);
             e.i(W::Loop(BlockType::Empty));
             e.nest = 1;
+            e.dirty = regs.written;
         }
-        e.dirty = dirty_in[bi];
         // A loop's head checks that the budget covers the longest way to the next check;
         // every block takes its own count.
         if e.plan.check[bi] {
@@ -1732,19 +1705,30 @@ pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Vec<u8> {
         e.i(W::LocalSet(BUDGET));
         let mut open = true;
         for (k, at) in b.insts.iter().enumerate() {
-            if let Some(r) = dest(&at.inst) {
-                e.dirty |= 1 << r;
+            if !e.self_loop {
+                e.load_regs(regs.first[k]);
             }
             if !e.inst(at, k as u64) {
                 open = false;
                 break;
+            }
+            if !e.self_loop {
+                let done = regs.last[k] & e.dirty;
+                for r in 1..64u8 {
+                    if done & 1 << r != 0 {
+                        e.store_reg(r);
+                    }
+                }
+                e.dirty &= !done;
             }
         }
         if open {
             // A conditional branch's not-taken path, or a block cut at a leader: the next
             // block's code follows this one's.
             let falls_into_next = bi + 1 < n && func.blocks[bi + 1].start == b.end;
-            if !falls_into_next {
+            if falls_into_next {
+                e.flush();
+            } else {
                 e.goto(b.end);
             }
         }
@@ -1760,8 +1744,7 @@ pub fn emit(func: &Func, h: Helpers, delta: u64, callees: Callees) -> Vec<u8> {
     e.i(W::Br(1));
     e.i(W::End); // $L
     e.i(W::Unreachable);
-    e.i(W::End); // $exit
-    e.flush(u64::MAX);
+    e.i(W::End); // $exit: every way here stored its block's registers.
     e.i(W::LocalGet(HART));
     e.i(W::LocalGet(NPC));
     e.i(W::I64Store(mem(HART_PC as u64)));
