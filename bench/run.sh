@@ -15,7 +15,7 @@
 # Usage: bench/run.sh [--quick] [--scale X] [--repeat N] [--only "sha256 nbody ..."]
 #                     [--no-build] [--no-wasm] [--no-aot]
 #   --quick     scale 0.05: a smoke test of every engine in well under a minute
-#   --repeat N  run each engine N times and keep the fastest (default 1)
+#   --repeat N  N rounds of every program on every engine; each keeps its fastest (default 1)
 #   --no-build  use build/friscy-open.wasm as it is (default: scripts/build.sh --no-host)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -100,23 +100,20 @@ if [ $AOT = 1 ]; then
   echo "  rv2wasm $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')s wall" >&2
 fi
 
-# run NAME ENGINE CMD...: runs CMD $REPEAT times with stdout and stderr to
-# $OUT/log/NAME.ENGINE.{out,err}; sets SECS to the fastest wall time.
+# run NAME ENGINE CMD...: runs CMD once with stdout and stderr to
+# $OUT/log/NAME.ENGINE.{out,err}; keeps the fastest wall time in BEST[NAME.ENGINE].
+declare -A BEST=()
 run() {
-  local name=$1 engine=$2
+  local name=$1 engine=$2 t0 t1
   shift 2
-  SECS=""
-  for _ in $(seq "$REPEAT"); do
-    local t0 t1
-    t0=$(date +%s%N)
-    if ! "$@" >$OUT/log/$name.$engine.out 2>$OUT/log/$name.$engine.err; then
-      echo "bench: $engine $name failed: $(tail -3 $OUT/log/$name.$engine.err)" >&2
-      FAILED=1
-    fi
-    t1=$(date +%s%N)
-    SECS=$(awk -v a="$t0" -v b="$t1" -v best="$SECS" \
-      'BEGIN { s = (b - a) / 1e9; if (best != "" && best < s) s = best; printf "%.3f", s }')
-  done
+  t0=$(date +%s%N)
+  if ! "$@" >$OUT/log/$name.$engine.out 2>$OUT/log/$name.$engine.err; then
+    echo "bench: $engine $name failed: $(tail -3 $OUT/log/$name.$engine.err)" >&2
+    FAILED=1
+  fi
+  t1=$(date +%s%N)
+  BEST[$name.$engine]=$(awk -v a="$t0" -v b="$t1" -v best="${BEST[$name.$engine]:-}" \
+    'BEGIN { s = (b - a) / 1e9; if (best != "" && best < s) s = best; printf "%.3f", s }')
 }
 
 # Both sealed components are compiled once here (a cold compile takes seconds), as
@@ -151,33 +148,28 @@ ENGINES="native qemu friscy-native"
 [ $AOT = 1 ] && ENGINES="$ENGINES friscy-aot"
 RESULTS=$OUT/results.txt
 : >$RESULTS
-for p in nop $PROGS; do
-  declare -A T=()
-  run $p native $OUT/x86/$p $SCALE; T[native]=$SECS
-  run $p qemu qemu-riscv64 $OUT/rv/$p $SCALE; T[qemu]=$SECS
-  run $p friscy-native env FRISCY_NATIVE_INSTRET=1 $OUT/friscy-native --rootfs $OUT/rootfs.tar -- /$p $SCALE
-  T[friscy-native]=$SECS
-  INSTRET=$(sed -n 's/^friscy-native: instret \([0-9]*\).*/\1/p' $OUT/log/$p.friscy-native.err)
-  if [ $WASM = 1 ]; then
-    run $p friscy-wasm wasmtime run $RUN_WASM -- /$p $SCALE
-    T[friscy-wasm]=$SECS
-  else
-    T[friscy-wasm]=0
-  fi
-  if [ $AOT = 1 ]; then
-    run $p friscy-aot wasmtime run $RUN_AOT -- /$p $SCALE
-    T[friscy-aot]=$SECS
-  else
-    T[friscy-aot]=0
-  fi
-  for e in $ENGINES; do
-    if ! cmp -s $OUT/log/$p.native.out $OUT/log/$p.$e.out; then
-      echo "bench: $p: $e printed '$(head -c 200 $OUT/log/$p.$e.out)', native '$(cat $OUT/log/$p.native.out)'" >&2
-      FAILED=1
-    fi
+# --repeat N runs N rounds, each running every program on every engine once, and keeps
+# each one's fastest: this VM's speed drifts by 10-30% within minutes, and rounds spread
+# that drift over all engines where back-to-back repeats of one engine did not.
+for round in $(seq "$REPEAT"); do
+  [ "$REPEAT" -gt 1 ] && echo "  round $round of $REPEAT" >&2
+  for p in nop $PROGS; do
+    run $p native $OUT/x86/$p $SCALE
+    run $p qemu qemu-riscv64 $OUT/rv/$p $SCALE
+    run $p friscy-native env FRISCY_NATIVE_INSTRET=1 $OUT/friscy-native --rootfs $OUT/rootfs.tar -- /$p $SCALE
+    [ $WASM = 1 ] && run $p friscy-wasm wasmtime run $RUN_WASM -- /$p $SCALE
+    [ $AOT = 1 ] && run $p friscy-aot wasmtime run $RUN_AOT -- /$p $SCALE
+    for e in $ENGINES; do
+      if ! cmp -s $OUT/log/$p.native.out $OUT/log/$p.$e.out; then
+        echo "bench: $p: $e printed '$(head -c 200 $OUT/log/$p.$e.out)', native '$(cat $OUT/log/$p.native.out)'" >&2
+        FAILED=1
+      fi
+    done
   done
-  echo "$p ${T[native]} ${T[qemu]} ${T[friscy-native]} ${T[friscy-wasm]} ${T[friscy-aot]} ${INSTRET:-0} $(tr -d '\n' <$OUT/log/$p.native.out)" >>$RESULTS
-  unset T
+done
+for p in nop $PROGS; do
+  INSTRET=$(sed -n 's/^friscy-native: instret \([0-9]*\).*/\1/p' $OUT/log/$p.friscy-native.err)
+  echo "$p ${BEST[$p.native]} ${BEST[$p.qemu]} ${BEST[$p.friscy-native]} ${BEST[$p.friscy-wasm]:-0} ${BEST[$p.friscy-aot]:-0} ${INSTRET:-0} $(tr -d '\n' <$OUT/log/$p.native.out)" >>$RESULTS
 done
 
 # The table: wall times as measured; ratios (lower is faster for friscy) and MIPS (guest
