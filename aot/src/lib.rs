@@ -77,31 +77,30 @@ pub fn translate(inputs: &[Input], exec: &[u8]) -> Result<(Vec<u8>, Report)> {
             // Every entry of the file's functions, for direct calls between them.
             let first = wasm_funcs.len() as u32;
             let mut callees = std::collections::HashMap::new();
+            let entries: Vec<Vec<bool>> = funcs.iter().map(emit::entries).collect();
             for (fi, f) in funcs.iter().enumerate() {
                 let lo = f.blocks[0].start;
-                for b in &f.blocks {
-                    if emit::enterable(b.insts[0].inst.op) {
-                        callees.entry(b.start).or_insert((
-                            info.func_index(first + fi as u32),
-                            emit::entry_of(lo, b.start),
-                        ));
-                    }
+                for (b, _) in f.blocks.iter().zip(&entries[fi]).filter(|(_, e)| **e) {
+                    callees.entry(b.start).or_insert((
+                        info.func_index(first + fi as u32),
+                        emit::entry_of(lo, b.start),
+                    ));
                 }
             }
             let lookup = |pc: u64| callees.get(&pc).copied();
-            for f in funcs {
+            for (f, entry) in funcs.iter().zip(&entries) {
                 let slot = info.slot(wasm_funcs.len() as u32);
                 let fi = file.funcs.len() as u32;
                 let (mut lo, mut hi) = (u64::MAX, 0);
                 let first_block = f.blocks[0].start;
-                for b in &f.blocks {
+                for (b, &is_entry) in f.blocks.iter().zip(entry) {
                     let off = img.offset_of(b.start).context("a block outside code")?;
                     lo = lo.min(off);
                     hi = hi.max(off + (b.end - b.start));
                     report.blocks += 1;
                     report.insts += b.insts.len();
                     report.code_bytes += b.end - b.start;
-                    if emit::enterable(b.insts[0].inst.op) {
+                    if is_entry {
                         file.entries.push(manifest::Entry {
                             offset: off,
                             func: fi,
