@@ -1,10 +1,11 @@
 //! One discovered function as one Wasm function (exec's `abi::TRANSLATED_PARAMS`).
 //!
-//! Guest registers, x and f alike, live in Wasm locals within a block (f registers as
-//! their bits, as the hart holds them, so NaN boxing needs no care): each is loaded from
-//! the hart where the block first needs it and, if written, stored back after its last
-//! mention or on the way out of the block, so every block starts with the hart up to
-//! date and no guest register is live across the dispatch. A block that loops on itself
+//! Guest registers, x and f alike, live in Wasm locals within a chain of blocks (a block
+//! and those that continue it, `continues`; f registers as their bits, as the hart holds
+//! them, so NaN boxing needs no care): each is loaded from the hart where the chain first
+//! needs it and, if written, stored back after its last mention or on the way out, so
+//! every chain starts with the hart up to date and no guest register is live across the
+//! dispatch. A block that loops on itself
 //! keeps its registers in locals around its loop. Control flow is a `loop` around a `br_table` over the function's blocks (block i's
 //! code sits after the end of the i-th nested Wasm block, so falling off one block's code
 //! runs the next one's: the common fall-through costs nothing). The `entry` parameter
