@@ -138,8 +138,14 @@ precompile() {
   t1=$(date +%s%N)
   echo "  $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')s" >&2
 }
-[ $WASM = 1 ] && precompile friscy-bench && RUN_WASM=$CWASM
-[ $AOT = 1 ] && precompile friscy-bench-aot && RUN_AOT=$CWASM
+if [ $WASM = 1 ]; then
+  precompile friscy-bench
+  RUN_WASM=$CWASM
+fi
+if [ $AOT = 1 ]; then
+  precompile friscy-bench-aot
+  RUN_AOT=$CWASM
+fi
 
 step "running (scale $SCALE, best of $REPEAT)"
 FAILED=0
@@ -174,7 +180,8 @@ done
 
 # The table: wall times as measured; ratios (lower is faster for friscy) and MIPS (guest
 # instructions retired per second) from the times less each engine's start-up, which is the
-# nop row (for friscy-wasm: loading the cached compiled component and instantiating it).
+# nop row (for friscy-wasm and friscy-aot: mapping the precompiled component and
+# instantiating it).
 awk -v wasm=$WASM -v aot=$AOT '
   function net(t, k) { t -= nop[k]; return t > 0.0005 ? t : 0.0005 }
   function r(a, ka, b, kb) { return sprintf("%.2f", net(a, ka) / net(b, kb)) }

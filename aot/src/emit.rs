@@ -5,8 +5,8 @@
 //! them, so NaN boxing needs no care): each is loaded from the hart where the chain first
 //! needs it and, if written, stored back after its last mention or on the way out, so
 //! every chain starts with the hart up to date and no guest register is live across the
-//! dispatch. A block that loops on itself
-//! keeps its registers in locals around its loop. Control flow is a `loop` around a `br_table` over the function's blocks (block i's
+//! dispatch. A block that loops on itself keeps its registers in locals around its loop.
+//! Control flow is a `loop` around a `br_table` over the function's blocks (block i's
 //! code sits after the end of the i-th nested Wasm block, so falling off one block's code
 //! runs the next one's: the common fall-through costs nothing). The `entry` parameter
 //! picks the first block.
@@ -207,9 +207,10 @@ struct Emitter<'a> {
     /// own start), whose label is the outermost of `nest`.
     self_loop: bool,
     /// Registers whose local may differ from the hart's copy at this point (bit r): what
-    /// every way out of the block stores. A superset is safe (every register the block
-    /// mentions is loaded at its start, so each local holds the register's value); the
-    /// set only grows along a block's code, except after a call.
+    /// every way out of the chain stores. A superset is safe (a register's local holds its
+    /// value from its first mention in the chain on: loaded there, or written by an
+    /// instruction expanded inline, `block_regs`); along the code it only grows, except
+    /// after a call and where a register is stored after its last mention.
     dirty: u64,
     /// The budget checks (`budget_plan`).
     plan: BudgetPlan,
@@ -490,7 +491,7 @@ impl Emitter<'_> {
     /// A call (the link register already set) to the run-time address in `NPC`, whose
     /// link-time address is `target` if known, returning to `ret`. The callee runs as a
     /// nested Wasm call with the hart up to date; when it comes back to `ret`, this
-    /// function reloads the registers and goes on; anything else (a stop, a longjmp, the
+    /// function goes on (the next block loads what it needs); anything else (a stop, a longjmp, the
     /// depth limit, code without a translation) returns to the caller with the hart as it
     /// is, so exec (or a translated caller) continues there. A call ends its block, so
     /// nothing is loaded again after it.
@@ -685,9 +686,9 @@ impl Emitter<'_> {
     /// Instruction `k` run by exec's interpreter.
     fn exec1(&mut self, at: &At, k: u64) {
         let i = at.inst;
-        // The destination is stored too, so that reading it back is right whether or not
-        // the instruction retired.
-        // Clean ones are in the hart already.
+        // The hart must hold the sources and the destination (so that reading it back is
+        // right whether or not the instruction retired): the dirty ones are stored, the
+        // others are there already.
         let regs: Vec<u8> = sources(&i).chain(dest(&i)).collect();
         for r in regs {
             if self.dirty & 1 << r != 0 {
@@ -1517,9 +1518,9 @@ fn block_regs(chain: &[crate::discover::Block]) -> BlockRegs {
     }
 }
 
-/// Per block, whether it continues the block before it: that block falls into it and no
-/// other way leads here (no branch, jump or call targets it, it checks no budget, and
-/// the block before neither calls nor loops on itself), so the registers it holds in
+/// Per block, whether it continues the block before it: that block falls into it by a
+/// forward branch's not-taken path or a cut at a leader, and no other way leads here (no
+/// branch, jump or call targets it, it checks no budget), so the registers it holds in
 /// locals stay there, where each block boundary stored and loaded them (qsort's
 /// partition loop: a compare and branch falls into the next step). Such a block is not
 /// an entry: the dispatch, exec and other functions cannot start there (its registers
@@ -1553,17 +1554,10 @@ fn continues(func: &Func, plan: &BudgetPlan) -> Vec<bool> {
             Op::Jal | Op::Jalr | Op::Ecall | Op::Ebreak | Op::Illegal => false,
             _ => true,
         };
-        let self_loop = targeted[k - 1]
-            && prev.insts.iter().any(|at| {
-                func.block_at(at.pc.wrapping_add(at.inst.imm as i64 as u64)) == Some(k - 1)
-                    && matches!(
-                        at.inst.op,
-                        Op::Beq | Op::Bne | Op::Blt | Op::Bge | Op::Bltu | Op::Bgeu | Op::Jal
-                    )
-            });
+        // (A block that loops on itself ends with a backward branch or a jump: never
+        // continued.)
         cont[k] = prev.end == b.start
             && falls
-            && !self_loop
             && !targeted[k]
             && !plan.check[k]
             && enterable(b.insts[0].inst.op);
@@ -1859,5 +1853,20 @@ mod tests {
         // The loop head: its 2 instructions, then the call's block (1) before the call.
         assert_eq!(plan.need, [1, 3, 1, 1]);
         assert_eq!(plan.any, 3);
+    }
+
+    #[test]
+    fn only_a_forward_branchs_fall_through_continues_a_block() {
+        // 0x10078: beq a0, x0, +8       (forward, to 0x10080)
+        // 0x1007c: addi a0, a0, -1      <- reached only by falling through: continues
+        // 0x10080: addi a1, a1, 1       <- the branch's target: an entry
+        // 0x10084: jalr x0, 0(ra)
+        let funcs = discover_code(&[0x0005_0463, 0xfff5_0513, 0x0015_8593, 0x0000_8067]);
+        let starts: Vec<u64> = funcs[0].blocks.iter().map(|b| b.start).collect();
+        assert_eq!(starts, [0x10078, 0x1007c, 0x10080]);
+        assert_eq!(entries(&funcs[0]), [true, false, true]);
+        // A loop's exit (after the backward bne), a call's return site and the loop head
+        // all start chains of their own.
+        assert_eq!(entries(&discover_code(&LOOP_AND_CALL)[0]), [true; 4]);
     }
 }
