@@ -412,6 +412,20 @@ fn the_rootfs_cache_keeps_valid_tars_only_and_can_be_pruned() {
     assert_eq!(r.status, Some(0), "{}", r.stderr);
     assert!(r.stderr.contains("removed 1 cached image"), "{}", r.stderr);
     assert_eq!(entries(&cache), 0);
+    // A cache limit that is not a size is an error that names it, for either cache.
+    for var in ["FRISCY_ROOTFS_CACHE_MAX", "FRISCY_COMPILED_CACHE_MAX"] {
+        let r = run(Command::new(built("friscy"))
+            .env("FRISCY_CACHE", &cache)
+            .env(var, "lots")
+            .args(["cache", "prune"]));
+        assert_ne!(r.status, Some(0), "{var}: {}", r.stderr);
+        assert!(
+            r.stderr
+                .contains(&format!("{var}=\"lots\": expected a size like 4g")),
+            "{var}: {}",
+            r.stderr
+        );
+    }
     std::fs::remove_dir_all(&dir).ok();
 }
 

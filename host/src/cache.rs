@@ -70,29 +70,19 @@ pub fn evict(dir: &Path, ext: &str, budget: u64, keep: Option<&Path>) -> (usize,
 
 /// At most this much compiled code is kept (`FRISCY_COMPILED_CACHE_MAX`, default 4 GiB:
 /// a translated Debian Python alone compiles to 690 MB).
-pub fn compiled_max() -> u64 {
-    std::env::var("FRISCY_COMPILED_CACHE_MAX")
-        .ok()
-        .and_then(|v| parse_size(&v))
-        .unwrap_or(4 << 30)
+pub fn compiled_max() -> anyhow::Result<u64> {
+    size_limit("FRISCY_COMPILED_CACHE_MAX", 4 << 30)
 }
 
-/// `4g`, `512m`, `100k` or bytes.
-fn parse_size(v: &str) -> Option<u64> {
-    let v = v.trim().to_ascii_lowercase();
-    let (num, shift) = match v.strip_suffix(['k', 'm', 'g', 't']) {
-        Some(n) => (
-            n,
-            match v.as_bytes()[v.len() - 1] {
-                b'k' => 10,
-                b'm' => 20,
-                b'g' => 30,
-                _ => 40,
-            },
-        ),
-        None => (v.as_str(), 0),
-    };
-    num.parse::<u64>().ok()?.checked_mul(1u64 << shift)
+/// The size in environment variable `var` (`4g`, `512m`, bytes: the kernel's
+/// `limits::parse_size`), or `default` when it is unset or empty; any other value is an
+/// error that names it.
+pub fn size_limit(var: &str, default: u64) -> anyhow::Result<u64> {
+    match std::env::var(var) {
+        Ok(v) if !v.is_empty() => friscy_kernel::limits::parse_size(&v)
+            .ok_or_else(|| anyhow::anyhow!("{var}={v:?}: expected a size like 4g")),
+        _ => Ok(default),
+    }
 }
 
 #[cfg(test)]
@@ -127,14 +117,5 @@ mod tests {
         );
         assert!(dir.join("c.cwasm").exists() && dir.join("other.idx").exists());
         std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("4g"), Some(4 << 30));
-        assert_eq!(parse_size("512M"), Some(512 << 20));
-        assert_eq!(parse_size("100"), Some(100));
-        assert_eq!(parse_size("x"), None);
-        assert_eq!(parse_size("99999999999t"), None);
     }
 }

@@ -126,7 +126,7 @@ fn compile(engine: &Engine, bytes: &[u8], origin: &str, key: &str) -> Result<Com
         if std::fs::write(&tmp, serialized).is_ok() && std::fs::rename(&tmp, cached).is_ok() {
             // Every rebuilt component adds an entry: keep the most recently used.
             let dir = cached.parent().unwrap();
-            crate::cache::evict(dir, ".cwasm", crate::cache::compiled_max(), Some(cached));
+            crate::cache::evict(dir, ".cwasm", crate::cache::compiled_max()?, Some(cached));
         }
     }
     Ok(component)

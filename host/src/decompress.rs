@@ -19,7 +19,7 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use sha2::{Digest, Sha256};
 
 /// Compressed inputs at least this large get a status line while they decompress (the
@@ -87,11 +87,7 @@ const STALE_PART: Duration = Duration::from_secs(24 * 3600);
 
 /// The cache's size limit: `FRISCY_ROOTFS_CACHE_MAX` (a size like 2g), or 8 GiB.
 pub fn cache_max() -> Result<u64> {
-    match std::env::var("FRISCY_ROOTFS_CACHE_MAX") {
-        Ok(v) if !v.is_empty() => friscy_kernel::limits::parse_size(&v)
-            .ok_or_else(|| anyhow!("FRISCY_ROOTFS_CACHE_MAX={v:?}: expected a size like 4g")),
-        _ => Ok(DEFAULT_CACHE_MAX),
-    }
+    friscy_host::cache::size_limit("FRISCY_ROOTFS_CACHE_MAX", DEFAULT_CACHE_MAX)
 }
 
 /// Decompressed copies too big for the cache (`cached_tar`), removed by `release`.
@@ -268,7 +264,7 @@ pub fn prune(all: bool) -> Result<Pruned> {
     use friscy_host::cache;
     let (index_max, compiled_max) = match all {
         true => (0, 0),
-        false => (crate::rootfs::INDEX_CACHE_MAX, cache::compiled_max()),
+        false => (crate::rootfs::INDEX_CACHE_MAX, cache::compiled_max()?),
     };
     let compiled = dir.with_file_name("compiled");
     Ok(Pruned {
