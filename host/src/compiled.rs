@@ -112,6 +112,8 @@ fn cached(engine: &Engine, key: &str) -> Option<Component> {
 /// Compile `bytes` and keep the result in the cache under `key`.
 fn compile(engine: &Engine, bytes: &[u8], origin: &str, key: &str) -> Result<Component> {
     let cache = cache_dir().map(|d| d.join(format!("{key}.cwasm")));
+    // Its limit is read before the compile, so that a bad value fails at once.
+    let max = crate::cache::compiled_max()?;
     let component = Component::new(engine, bytes)
         .map_err(anyhow::Error::from)
         .with_context(|| format!("compiling {origin}"))?;
@@ -126,7 +128,7 @@ fn compile(engine: &Engine, bytes: &[u8], origin: &str, key: &str) -> Result<Com
         if std::fs::write(&tmp, serialized).is_ok() && std::fs::rename(&tmp, cached).is_ok() {
             // Every rebuilt component adds an entry: keep the most recently used.
             let dir = cached.parent().unwrap();
-            crate::cache::evict(dir, ".cwasm", crate::cache::compiled_max()?, Some(cached));
+            crate::cache::evict(dir, ".cwasm", max, Some(cached));
         }
     }
     Ok(component)
