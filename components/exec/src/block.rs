@@ -36,11 +36,49 @@ pub const SINK: u8 = 32;
 const DEAD: u64 = u64::MAX;
 /// No link.
 pub const NO_LINK: u32 = u32::MAX;
+/// The entry after a block's last instruction: an illegal instruction of length 0, which
+/// no decoded instruction is (their lengths are 2 and 4).
+pub const END: Inst = Inst {
+    op: crate::isa::Op::Illegal,
+    rd: 0,
+    rs1: 0,
+    rs2: 0,
+    rs3: 0,
+    rm: 0,
+    len: 0,
+    imm: 0,
+};
+
+impl Block {
+    /// The number of instructions (without `END`).
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.insts.len() - 1
+    }
+
+    /// Never empty: a block has at least one instruction (`is_empty` for clippy's sake).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn dead() -> Block {
+        Block {
+            start: DEAD,
+            insts: vec![END],
+            offsets: vec![0],
+            links: [NO_LINK; 2],
+            aot: NO_AOT,
+            aot_base: 0,
+        }
+    }
+}
 
 /// A decoded basic block.
 #[derive(Clone, Debug)]
 pub struct Block {
     pub start: u64,
+    /// The instructions, then `END`: the interpreter's fast tier runs a block up to this
+    /// sentinel instead of counting (one value fewer live in its loop).
     pub insts: Vec<Inst>,
     /// The byte offset from the block's start of each instruction, then of the block's end
     /// (`insts.len() + 1` entries): the interpreter keeps no pc while it runs a block and
@@ -121,14 +159,7 @@ impl CodeCache {
         };
         for pc in pcs {
             if let Some(idx) = self.by_pc.remove(&pc) {
-                self.blocks[idx as usize] = Block {
-                    start: DEAD,
-                    insts: Vec::new(),
-                    offsets: Vec::new(),
-                    links: [NO_LINK; 2],
-                    aot: NO_AOT,
-                    aot_base: 0,
-                };
+                self.blocks[idx as usize] = Block::dead();
                 self.free.push(idx);
                 let slot = front_slot(pc);
                 if self.front[slot].0 == pc {
@@ -170,6 +201,20 @@ impl CodeCache {
     #[inline(always)]
     pub fn block(&self, idx: u32) -> &Block {
         &self.blocks[idx as usize]
+    }
+
+    /// The index of `block`, one of this cache's.
+    #[inline(always)]
+    pub fn index_of(&self, block: &Block) -> u32 {
+        // SAFETY: `block` is an element of `self.blocks` (callers got it from `block` or
+        // `get`), so both pointers are into the same allocation.
+        (unsafe { (block as *const Block).offset_from(self.blocks.as_ptr()) }) as u32
+    }
+
+    /// The block with index `idx`, if there is one (`idx` may be `NO_LINK`).
+    #[inline(always)]
+    pub fn get(&self, idx: u32) -> Option<&Block> {
+        self.blocks.get(idx as usize)
     }
 
     /// The index of the block starting at `pc`, decoding it on a miss. Fails only if the
@@ -246,6 +291,7 @@ impl CodeCache {
                 break;
             }
         }
+        insts.push(END);
         mem.mark_code(start);
         self.by_page.entry(page).or_default().push(start);
         if last_page != page {

@@ -149,7 +149,8 @@ fn product_exact(a: u64, b: u64) -> bool {
     let (za, zb) = (ma.trailing_zeros(), mb.trailing_zeros());
     match (53 - za) + (53 - zb) {
         ..=53 => true,
-        54 => ((ma >> za) as u128 * (mb >> zb) as u128) >> 53 == 0,
+        // The odd parts have 54 bits between them, so their product fits in a u64.
+        54 => ((ma >> za) * (mb >> zb)) >> 53 == 0,
         _ => false,
     }
 }
@@ -255,8 +256,11 @@ fn fast_fma32(a: u64, b: u64, c: u64, neg_prod: bool, neg_c: bool, flags: &mut u
     Some(r.to_bits() as u64)
 }
 
-/// fadd / fsub.
-pub fn add<F: Reg>(h: &mut Hart, i: &Inst, negate_b: bool) -> FpResult {
+/// fadd / fsub. With `FAST` (the interpreter's fast tier), `Err` also when the native
+/// fast path does not apply, having changed nothing; the same for mul, div, sqrt and fma.
+// Inlined so that the fast tier makes no call (its fallback is not taken there).
+#[inline(always)]
+pub fn add<F: Reg, const FAST: bool>(h: &mut Hart, i: &Inst, negate_b: bool) -> FpResult {
     let rm = rm(h, i)?;
     let (a, b) = (src::<F>(h, i.rs1), src::<F>(h, i.rs2));
     let b = if negate_b && !sf::is_nan::<F>(b) {
@@ -270,6 +274,8 @@ pub fn add<F: Reg>(h: &mut Hart, i: &Inst, negate_b: bool) -> FpResult {
         .flatten()
     {
         Some(r) => r,
+        // The fast tier does not call softfloat: the full interpreter redoes it.
+        None if FAST => return Err(0),
         None => sf::add::<F>(a, b, false, rm, &mut fl),
     };
     h.fflags |= fl;
@@ -277,7 +283,9 @@ pub fn add<F: Reg>(h: &mut Hart, i: &Inst, negate_b: bool) -> FpResult {
     Ok(())
 }
 
-pub fn mul<F: Reg>(h: &mut Hart, i: &Inst) -> FpResult {
+// Inlined so that the fast tier makes no call (its fallback is not taken there).
+#[inline(always)]
+pub fn mul<F: Reg, const FAST: bool>(h: &mut Hart, i: &Inst) -> FpResult {
     let rm = rm(h, i)?;
     let (a, b) = (src::<F>(h, i.rs1), src::<F>(h, i.rs2));
     let mut fl = h.fflags & NX;
@@ -286,6 +294,8 @@ pub fn mul<F: Reg>(h: &mut Hart, i: &Inst) -> FpResult {
         .flatten()
     {
         Some(r) => r,
+        // The fast tier does not call softfloat: the full interpreter redoes it.
+        None if FAST => return Err(0),
         None => sf::mul::<F>(a, b, rm, &mut fl),
     };
     h.fflags |= fl;
@@ -293,7 +303,9 @@ pub fn mul<F: Reg>(h: &mut Hart, i: &Inst) -> FpResult {
     Ok(())
 }
 
-pub fn div<F: Reg>(h: &mut Hart, i: &Inst) -> FpResult {
+// Inlined so that the fast tier makes no call (its fallback is not taken there).
+#[inline(always)]
+pub fn div<F: Reg, const FAST: bool>(h: &mut Hart, i: &Inst) -> FpResult {
     let rm = rm(h, i)?;
     let (a, b) = (src::<F>(h, i.rs1), src::<F>(h, i.rs2));
     let mut fl = h.fflags & NX;
@@ -302,6 +314,8 @@ pub fn div<F: Reg>(h: &mut Hart, i: &Inst) -> FpResult {
         .flatten()
     {
         Some(r) => r,
+        // The fast tier does not call softfloat: the full interpreter redoes it.
+        None if FAST => return Err(0),
         None => sf::div::<F>(a, b, rm, &mut fl),
     };
     h.fflags |= fl;
@@ -309,7 +323,9 @@ pub fn div<F: Reg>(h: &mut Hart, i: &Inst) -> FpResult {
     Ok(())
 }
 
-pub fn sqrt<F: Reg>(h: &mut Hart, i: &Inst) -> FpResult {
+// Inlined so that the fast tier makes no call (its fallback is not taken there).
+#[inline(always)]
+pub fn sqrt<F: Reg, const FAST: bool>(h: &mut Hart, i: &Inst) -> FpResult {
     let rm = rm(h, i)?;
     let a = src::<F>(h, i.rs1);
     let mut fl = h.fflags & NX;
@@ -318,6 +334,8 @@ pub fn sqrt<F: Reg>(h: &mut Hart, i: &Inst) -> FpResult {
         .flatten()
     {
         Some(r) => r,
+        // The fast tier does not call softfloat: the full interpreter redoes it.
+        None if FAST => return Err(0),
         None => sf::sqrt::<F>(a, rm, &mut fl),
     };
     h.fflags |= fl;
@@ -326,7 +344,14 @@ pub fn sqrt<F: Reg>(h: &mut Hart, i: &Inst) -> FpResult {
 }
 
 /// fmadd (false, false), fmsub (false, true), fnmsub (true, false), fnmadd (true, true).
-pub fn fma<F: Reg>(h: &mut Hart, i: &Inst, neg_prod: bool, neg_c: bool) -> FpResult {
+// Inlined so that the fast tier makes no call (its fallback is not taken there).
+#[inline(always)]
+pub fn fma<F: Reg, const FAST: bool>(
+    h: &mut Hart,
+    i: &Inst,
+    neg_prod: bool,
+    neg_c: bool,
+) -> FpResult {
     let rm = rm(h, i)?;
     let (a, b, c) = (src::<F>(h, i.rs1), src::<F>(h, i.rs2), src::<F>(h, i.rs3));
     let mut fl = 0;
@@ -337,6 +362,8 @@ pub fn fma<F: Reg>(h: &mut Hart, i: &Inst, neg_prod: bool, neg_c: bool) -> FpRes
     };
     let r = match fast {
         Some(r) => r,
+        // The fast tier does not call softfloat: the full interpreter redoes it.
+        None if FAST => return Err(0),
         None => sf::fma::<F>(a, b, c, neg_prod, neg_c, rm, &mut fl),
     };
     h.fflags |= fl;

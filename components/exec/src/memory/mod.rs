@@ -381,13 +381,32 @@ impl Memory {
     /// Guest load of `N` bytes (little-endian, any alignment).
     #[inline(always)]
     pub fn load<const N: usize>(&mut self, addr: u64) -> Result<[u8; N], Fault> {
-        if let Some(host) = self.tlb.read_hit::<N>(addr) {
-            // SAFETY: a TLB hit names a live frame mapped readable in this space (module
-            // invariant); an aligned N-byte access stays inside it. `[u8; N]` has
-            // alignment 1.
-            return Ok(unsafe { (host as *const [u8; N]).read() });
+        if let Some(v) = self.load_hit(addr) {
+            return Ok(v);
         }
         self.load_slow(addr)
+    }
+
+    /// A load of `N` bytes if the TLB has it (aligned, page mapped readable), else `None`
+    /// and nothing done: the interpreter's fast tier, which calls nothing.
+    #[inline(always)]
+    pub fn load_hit<const N: usize>(&self, addr: u64) -> Option<[u8; N]> {
+        let host = self.tlb.read_hit::<N>(addr)?;
+        // SAFETY: a TLB hit names a live frame mapped readable in this space (module
+        // invariant); an aligned N-byte access stays inside it. `[u8; N]` has alignment 1.
+        Some(unsafe { (host as *const [u8; N]).read() })
+    }
+
+    /// A store of `N` bytes if the TLB allows it in place; `false` and nothing done if not.
+    #[inline(always)]
+    pub fn store_hit<const N: usize>(&mut self, addr: u64, data: [u8; N]) -> bool {
+        let Some(host) = self.tlb.write_hit::<N>(addr) else {
+            return false;
+        };
+        // SAFETY: a write hit names a live frame this space may write in place (one
+        // reference, or shared; never one holding decoded code); aligned, in bounds.
+        unsafe { (host as *mut [u8; N]).write(data) };
+        true
     }
 
     #[inline(never)]
@@ -400,10 +419,7 @@ impl Memory {
     /// Guest store of `N` bytes (little-endian, any alignment).
     #[inline(always)]
     pub fn store<const N: usize>(&mut self, addr: u64, data: [u8; N]) -> Result<(), Fault> {
-        if let Some(host) = self.tlb.write_hit::<N>(addr) {
-            // SAFETY: a write hit names a live frame this space may write in place (one
-            // reference, or shared; never one holding decoded code); aligned, in bounds.
-            unsafe { (host as *mut [u8; N]).write(data) };
+        if self.store_hit(addr, data) {
             return Ok(());
         }
         self.write(addr, &data)
