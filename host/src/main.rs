@@ -219,6 +219,10 @@ fn run(args: RunArgs) -> Result<u8> {
     terminal::add_to_linker(&mut linker)?;
 
     let mut wasi = WasiCtx::builder();
+    // This host calls into the components synchronously: a blocking WASI call (a read
+    // of a `-v` file) may block this thread instead of going to tokio's blocking pool and
+    // back, which cost two thread handoffs per call (a third of a `cp` through `-v`).
+    wasi.allow_blocking_current_thread(true);
     // docker run: without -i the container's stdin is empty.
     if args.interactive {
         wasi.inherit_stdin();

@@ -271,6 +271,9 @@ fn prepare(plan: Plan) -> Result<Prepared> {
     friscy_host::tree::add_to_linker(&mut linker, tree, plan.config.clone().into_bytes())?;
 
     let mut wasi = WasiCtx::builder();
+    // Synchronous calls into the component: blocking WASI calls (mount reads and writes)
+    // run on this thread rather than through tokio's blocking pool (as the friscy host).
+    wasi.allow_blocking_current_thread(true);
     wasi.arg("friscy");
     for a in &plan.args {
         wasi.arg(a);
