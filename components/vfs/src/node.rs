@@ -268,6 +268,59 @@ impl Table {
         }
     }
 
+    /// `attach` for all of an empty directory's entries at once, in listing order: its
+    /// maps are built in bulk from the sorted entries rather than by one insertion each
+    /// (the prebuilt index's load, at every start). Fails, having attached nothing, on a
+    /// name that appears twice.
+    pub(crate) fn attach_all(
+        &mut self,
+        parent: Ino,
+        mut names: Vec<(Vec<u8>, Ino)>,
+    ) -> Result<(), ()> {
+        let Ok(p) = self.dir(parent) else {
+            return Err(());
+        };
+        debug_assert!(p.entries.is_empty());
+        let first = p.next_seq;
+        // Sorted by name with their sequence numbers: a name twice is then two neighbours.
+        let mut by_name: Vec<(Vec<u8>, (u64, Ino))> = Vec::with_capacity(names.len());
+        let order: BTreeMap<u64, Vec<u8>> = names
+            .iter()
+            .enumerate()
+            .map(|(k, (name, _))| (first + k as u64, name.clone()))
+            .collect();
+        for (k, (name, ino)) in names.drain(..).enumerate() {
+            by_name.push((name, (first + k as u64, ino)));
+        }
+        by_name.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if by_name.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err(());
+        }
+        let mut subdirs = 0;
+        for (name, (_, ino)) in &by_name {
+            match self.get_mut(*ino) {
+                Ok(n) => match &mut n.body {
+                    Body::Dir(d) => {
+                        d.parent = parent;
+                        d.name = name.clone();
+                        d.removed = false;
+                        subdirs += 1;
+                    }
+                    _ => n.nlink += 1,
+                },
+                Err(_) => return Err(()),
+            }
+        }
+        let count = by_name.len() as u64;
+        let p = self.dir_mut(parent).map_err(|_| ())?;
+        // Already sorted and distinct: `from_iter` builds the tree in one pass.
+        p.entries = by_name.into_iter().collect();
+        p.order = order;
+        p.next_seq = first + count;
+        p.subdirs += subdirs;
+        Ok(())
+    }
+
     /// Remove the name from `parent` and drop the link it held. A directory is not marked
     /// removed here (rename moves it); the caller does that for rmdir.
     pub(crate) fn detach(&mut self, parent: Ino, name: &[u8]) -> Option<Ino> {

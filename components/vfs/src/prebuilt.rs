@@ -376,14 +376,20 @@ fn decode(blob: &[u8], tar_len: u64) -> Result<Table, IndexError> {
             return Err(bad("a directory record"));
         }
         listed[dir] = true;
-        for _ in 0..r.u32()? {
+        let count = r.u32()?;
+        // Each entry takes at least 12 bytes: a count beyond the blob is a lie.
+        if count as usize > r.b.len() / 12 {
+            return Err(bad("a directory's entry count"));
+        }
+        let mut names = Vec::with_capacity(count as usize);
+        for _ in 0..count {
             let name = r.bytes()?;
             let child = r.u64()? as usize;
             let name_ok = !name.is_empty()
                 && name != b"."
                 && name != b".."
                 && !name.iter().any(|&b| b == b'/' || b == 0);
-            if !name_ok || table.child(dir as Ino, name).is_some() {
+            if !name_ok {
                 return Err(bad("an entry's name"));
             }
             if child >= slots || child == ROOT as usize || table.get(child as Ino).is_err() {
@@ -396,7 +402,11 @@ fn decode(blob: &[u8], tar_len: u64) -> Result<Table, IndexError> {
                 }
             }
             reached[child] = true;
-            table.attach(dir as Ino, name, child as Ino);
+            names.push((name.to_vec(), child as Ino));
+        }
+        // All of a directory's entries at once (a name twice is refused there).
+        if table.attach_all(dir as Ino, names).is_err() {
+            return Err(bad("an entry's name"));
         }
     }
     // Every inode the image holds has a name (the tar gives no other way to make one),
@@ -548,5 +558,30 @@ mod tests {
         }
         // A blob made for another archive.
         assert!(decode(&blob, tar.len() as u64 - 512).is_err());
+    }
+
+    #[test]
+    fn a_name_twice_in_a_directory_is_refused() {
+        let mut b = tar::Builder::new(Vec::new());
+        for path in ["d/aa", "d/bb"] {
+            let mut h = tar::Header::new_ustar();
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_mode(0o644);
+            h.set_size(1);
+            b.append_data(&mut h, path, &b"x"[..]).unwrap();
+        }
+        let tar = b.into_inner().unwrap();
+        let table = crate::index::build(&tar).unwrap();
+        let blob = encode(&table, tar.len() as u64);
+        assert!(decode(&blob, tar.len() as u64).is_ok());
+        // "bb" (a u32 length of 2, then the name) renamed "aa".
+        let at = blob
+            .windows(6)
+            .position(|w| w == b"\x02\0\0\0bb")
+            .expect("the entry bb");
+        let mut twice = blob.clone();
+        twice[at + 4..at + 6].copy_from_slice(b"aa");
+        let err = decode(&twice, tar.len() as u64).err().expect("refused");
+        assert!(format!("{err:?}").contains("an entry's name"), "{err:?}");
     }
 }
