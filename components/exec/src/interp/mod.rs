@@ -369,7 +369,11 @@ fn exec_block<const FAST: bool>(
         // a value live into every arm is one Cranelift keeps in a stack slot).
         macro_rules! rd {
             () => {
-                (unsafe { core::ptr::read_volatile(&i.rd) }) as usize
+                (if cfg!(target_arch = "wasm32") {
+                    unsafe { core::ptr::read_volatile(&i.rd) }
+                } else {
+                    i.rd
+                }) as usize
             };
         }
         macro_rules! pc {
