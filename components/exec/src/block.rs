@@ -15,7 +15,8 @@
 //!
 //! The instructions are stored as the interpreter wants them: an `Inst` whose integer
 //! destination is x0 writes `SINK` instead, a register nobody reads, so the interpreter
-//! never has to restore x0 after an instruction.
+//! never has to restore x0 after an instruction; and the list ends in `END`, where the
+//! interpreter's fast tier stops.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -50,15 +51,10 @@ pub const END: Inst = Inst {
 };
 
 impl Block {
-    /// The number of instructions (without `END`).
+    /// The number of instructions (without `END`); at least one.
     #[inline(always)]
-    pub fn len(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.insts.len() - 1
-    }
-
-    /// Never empty: a block has at least one instruction (`is_empty` for clippy's sake).
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     fn dead() -> Block {

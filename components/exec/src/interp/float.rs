@@ -8,6 +8,10 @@
 //! underflow thresholds, and detect inexactness with error-free transformations; anything
 //! else goes to `softfloat`, which implements every mode and flag exactly.
 //!
+//! add, mul, div, sqrt and fma take `FAST` (the interpreter's fast tier, which calls no
+//! function): there they give up with `Err` when the native path does not apply, having
+//! changed nothing, and are `inline(always)` so that the fast path makes no call either.
+//!
 //! NX is sticky: once a program has an inexact result, fflags keeps NX until the program
 //! writes fflags, and most floating-point code never does. So the fast paths start from
 //! the hart's NX (`fl`) and skip the exactness test when it is already set; the range
@@ -256,9 +260,7 @@ fn fast_fma32(a: u64, b: u64, c: u64, neg_prod: bool, neg_c: bool, flags: &mut u
     Some(r.to_bits() as u64)
 }
 
-/// fadd / fsub. With `FAST` (the interpreter's fast tier), `Err` also when the native
-/// fast path does not apply, having changed nothing; the same for mul, div, sqrt and fma.
-// Inlined so that the fast tier makes no call (its fallback is not taken there).
+/// fadd / fsub.
 #[inline(always)]
 pub fn add<F: Reg, const FAST: bool>(h: &mut Hart, i: &Inst, negate_b: bool) -> FpResult {
     let rm = rm(h, i)?;
@@ -283,7 +285,6 @@ pub fn add<F: Reg, const FAST: bool>(h: &mut Hart, i: &Inst, negate_b: bool) -> 
     Ok(())
 }
 
-// Inlined so that the fast tier makes no call (its fallback is not taken there).
 #[inline(always)]
 pub fn mul<F: Reg, const FAST: bool>(h: &mut Hart, i: &Inst) -> FpResult {
     let rm = rm(h, i)?;
@@ -303,7 +304,6 @@ pub fn mul<F: Reg, const FAST: bool>(h: &mut Hart, i: &Inst) -> FpResult {
     Ok(())
 }
 
-// Inlined so that the fast tier makes no call (its fallback is not taken there).
 #[inline(always)]
 pub fn div<F: Reg, const FAST: bool>(h: &mut Hart, i: &Inst) -> FpResult {
     let rm = rm(h, i)?;
@@ -323,7 +323,6 @@ pub fn div<F: Reg, const FAST: bool>(h: &mut Hart, i: &Inst) -> FpResult {
     Ok(())
 }
 
-// Inlined so that the fast tier makes no call (its fallback is not taken there).
 #[inline(always)]
 pub fn sqrt<F: Reg, const FAST: bool>(h: &mut Hart, i: &Inst) -> FpResult {
     let rm = rm(h, i)?;
@@ -344,7 +343,6 @@ pub fn sqrt<F: Reg, const FAST: bool>(h: &mut Hart, i: &Inst) -> FpResult {
 }
 
 /// fmadd (false, false), fmsub (false, true), fnmsub (true, false), fnmadd (true, true).
-// Inlined so that the fast tier makes no call (its fallback is not taken there).
 #[inline(always)]
 pub fn fma<F: Reg, const FAST: bool>(
     h: &mut Hart,

@@ -2,7 +2,8 @@
 //!
 //! `run` looks up (or decodes) the block at pc and `exec_block` executes it with one big
 //! `match` over `Op`, with no wildcard arm, so every instruction in `isa.rs` must be
-//! handled here. Simple integer semantics are written inline; the families with rules of
+//! handled here; in two tiers (`run_blocks`): a fast one that calls no function, and the
+//! full one for what the fast one leaves to it. Simple integer semantics are written inline; the families with rules of
 //! their own live in submodules (`muldiv`, `float` over `softfloat`, `csr`, `bitmanip`).
 //! No pc is kept while a block runs (see `exec_block`); pc and instret are written back
 //! per block, or at a stop.
@@ -142,7 +143,7 @@ pub(crate) fn run_blocks(h: &mut Hart, space: &mut Space, budget: u64, translate
             return RunEnd::Stop(StopReason::BudgetExhausted);
         }
         let block = code.block(cur.idx);
-        let len = block.len();
+        let len = block.count();
         // The fast tier runs whole blocks; the last, partial one of a slice, and an
         // instruction it cannot run, are run here one at a time.
         let slow = if (len - cur.pos) as u64 > left {
@@ -163,7 +164,7 @@ pub(crate) fn run_blocks(h: &mut Hart, space: &mut Space, budget: u64, translate
             continue;
         }
         let block = code.block(cur.idx);
-        let last = cur.pos + 1 == block.len();
+        let last = cur.pos + 1 == block.count();
         let exit = exec_block::<false>(h, mem, code, block, cur.pos, cur.pos + 1, &mut cur);
         let exit = match exit {
             Exit::Next(exit) => exit,
@@ -221,7 +222,7 @@ fn follow(
 #[inline(never)]
 fn run_fast(h: &mut Hart, mem: &mut Memory, code: &CodeCache, cur: &mut Cursor) -> Exit {
     let block = code.block(cur.idx);
-    exec_block::<true>(h, mem, code, block, cur.pos, block.len(), cur)
+    exec_block::<true>(h, mem, code, block, cur.pos, block.count(), cur)
 }
 
 /// How `exec_one` ended.
@@ -279,7 +280,8 @@ pub(crate) fn exec_one(h: &mut Hart, mem: &mut Memory, inst: crate::isa::Inst) -
     })
 }
 
-/// Runs instructions `from..count` of `block`; `h.pc` is the pc of instruction `from`.
+/// Runs instructions `from..count` of `block` (`h.pc` is not read: pcs come from the
+/// block's start and offsets).
 ///
 /// No pc or instruction index is kept per instruction: the few that need their pc (auipc,
 /// the stops) derive it from the block's offsets and the instruction pointer, and control
@@ -307,17 +309,17 @@ fn exec_block<const FAST: bool>(
     // that Cranelift can keep them in registers: pcs and indices are derived from the
     // block where an instruction needs one, and a control transfer leaves from its arm.
     let mut block = block;
-    debug_assert!(from < count && count <= block.len());
+    debug_assert!(from < count && count <= block.count());
     // The instructions this call runs in the block, counted back from its end: instret
     // is settled per block, so it is lowered by the ones before `from` here and raised by
     // the block's index at a stop or its count at the end.
     h.instret = h.instret.wrapping_sub(from as u64);
-    // SAFETY (of the pointer arithmetic and reads): `from < count <= block.len()`, and
+    // SAFETY (of the pointer arithmetic and reads): `from < count <= block.count()`, and
     // the fast tier, which does not compare with `count`, stops at `END`, which is last.
     let mut p = unsafe { block.insts.as_ptr().add(from) };
     macro_rules! count {
         () => {
-            if FAST { block.len() } else { count }
+            if FAST { block.count() } else { count }
         };
     }
     // Where the block ends (the fall-through pc).
@@ -337,7 +339,7 @@ fn exec_block<const FAST: bool>(
                 match code.get(block.links[exit]) {
                     Some(b)
                         if b.start == next
-                            && cur.limit.wrapping_sub(h.instret) >= b.len() as u64
+                            && cur.limit.wrapping_sub(h.instret) >= b.count() as u64
                             && (b.aot == crate::aot::NO_AOT || !cur.translated) =>
                     {
                         block = b;
@@ -384,7 +386,7 @@ fn exec_block<const FAST: bool>(
         // The pc of a control transfer, the block's last instruction.
         macro_rules! last_pc {
             () => {{
-                debug_assert_eq!(n!() + 1, block.len(), "a control transfer ends its block");
+                debug_assert_eq!(n!() + 1, block.count(), "a control transfer ends its block");
                 end!().wrapping_sub(i.len as u64)
             }};
         }
