@@ -242,20 +242,8 @@ impl Table {
     /// Add the name `name` -> `ino` to `parent` (which must not have it already): the
     /// child's link count (or, for a directory, its parent link) follows.
     pub(crate) fn attach(&mut self, parent: Ino, name: &[u8], ino: Ino) {
-        let is_dir = match self.get_mut(ino) {
-            Ok(n) => match &mut n.body {
-                Body::Dir(d) => {
-                    d.parent = parent;
-                    d.name = name.to_vec();
-                    d.removed = false;
-                    true
-                }
-                _ => {
-                    n.nlink += 1;
-                    false
-                }
-            },
-            Err(_) => return,
+        let Some(is_dir) = self.link_child(parent, name, ino) else {
+            return;
         };
         if let Ok(p) = self.dir_mut(parent) {
             let seq = p.next_seq;
@@ -268,48 +256,49 @@ impl Table {
         }
     }
 
+    /// The child's side of a new name `name` in `parent`: a directory's parent and name,
+    /// or another link. Whether it is a directory; None if `ino` is no node.
+    fn link_child(&mut self, parent: Ino, name: &[u8], ino: Ino) -> Option<bool> {
+        let n = self.get_mut(ino).ok()?;
+        Some(match &mut n.body {
+            Body::Dir(d) => {
+                d.parent = parent;
+                d.name = name.to_vec();
+                d.removed = false;
+                true
+            }
+            _ => {
+                n.nlink += 1;
+                false
+            }
+        })
+    }
+
     /// `attach` for all of an empty directory's entries at once, in listing order: its
     /// maps are built in bulk from the sorted entries rather than by one insertion each
     /// (the prebuilt index's load, at every start). Fails, having attached nothing, on a
     /// name that appears twice.
-    pub(crate) fn attach_all(
-        &mut self,
-        parent: Ino,
-        mut names: Vec<(Vec<u8>, Ino)>,
-    ) -> Result<(), ()> {
+    pub(crate) fn attach_all(&mut self, parent: Ino, names: Vec<(Vec<u8>, Ino)>) -> Result<(), ()> {
         let Ok(p) = self.dir(parent) else {
             return Err(());
         };
         debug_assert!(p.entries.is_empty());
         let first = p.next_seq;
-        // Sorted by name with their sequence numbers: a name twice is then two neighbours.
-        let mut by_name: Vec<(Vec<u8>, (u64, Ino))> = Vec::with_capacity(names.len());
-        let order: BTreeMap<u64, Vec<u8>> = names
-            .iter()
-            .enumerate()
-            .map(|(k, (name, _))| (first + k as u64, name.clone()))
+        let order: BTreeMap<u64, Vec<u8>> = (first..)
+            .zip(names.iter().map(|(name, _)| name.clone()))
             .collect();
-        for (k, (name, ino)) in names.drain(..).enumerate() {
-            by_name.push((name, (first + k as u64, ino)));
-        }
+        // Sorted by name with their sequence numbers: a name twice is then two neighbours.
+        let mut by_name: Vec<(Vec<u8>, (u64, Ino))> = (first..)
+            .zip(names)
+            .map(|(seq, (name, ino))| (name, (seq, ino)))
+            .collect();
         by_name.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         if by_name.windows(2).any(|w| w[0].0 == w[1].0) {
             return Err(());
         }
         let mut subdirs = 0;
         for (name, (_, ino)) in &by_name {
-            match self.get_mut(*ino) {
-                Ok(n) => match &mut n.body {
-                    Body::Dir(d) => {
-                        d.parent = parent;
-                        d.name = name.clone();
-                        d.removed = false;
-                        subdirs += 1;
-                    }
-                    _ => n.nlink += 1,
-                },
-                Err(_) => return Err(()),
-            }
+            subdirs += self.link_child(parent, name, *ino).ok_or(())? as u32;
         }
         let count = by_name.len() as u64;
         let p = self.dir_mut(parent).map_err(|_| ())?;
