@@ -23,7 +23,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::aot::{NO_AOT, SpaceAot};
 use crate::decode::{decode16, decode32, inst_len};
-use crate::isa::Inst;
+use crate::isa::{Inst, Op};
 use crate::machine::Fault;
 use crate::memory::{Memory, PAGE_SIZE};
 
@@ -285,6 +285,14 @@ impl CodeCache {
             pc = end;
             if inst.ends_block() || insts.len() >= MAX_BLOCK || pc / PAGE_SIZE != page {
                 break;
+            }
+        }
+        // Superinstructions (`Op::pair`): an instruction that makes one with the next
+        // becomes it. Overlapping pairs are all marked: the fast tier takes them two by
+        // two from wherever it enters the block, and skips the second's own mark.
+        for k in 1..insts.len() {
+            if let Some(pair) = Op::fuse(insts[k - 1].op, insts[k].op) {
+                insts[k - 1].op = pair;
             }
         }
         insts.push(END);

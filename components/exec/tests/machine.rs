@@ -174,6 +174,36 @@ fn budget_bounds_execution() {
     assert_eq!(m.instret(h), 1002);
 }
 
+/// Superinstructions (`Op::pair`): two adjacent instructions run with one dispatch in the
+/// fast tier, but each still retires on its own (budgets, stops between them).
+#[test]
+fn superinstructions_retire_one_instruction_at_a_time() {
+    // addi+addi pairs: a budget can end between the two.
+    let (mut m, _, h) = setup("addi a0, a0, 1\n addi a0, a0, 2\n addi a0, a0, 4\n ebreak");
+    assert_eq!(m.run(h, 1), StopReason::BudgetExhausted);
+    assert_eq!((m.x(h, 10), m.pc(h), m.instret(h)), (1, CODE + 4, 1));
+    assert_eq!(m.run(h, 1), StopReason::BudgetExhausted);
+    assert_eq!((m.x(h, 10), m.pc(h), m.instret(h)), (3, CODE + 8, 2));
+    assert_eq!(m.run(h, 100), StopReason::Breakpoint);
+    assert_eq!((m.x(h, 10), m.instret(h)), (7, 3));
+    // The second half's load misses the TLB (the page's first access) and leaves the fast
+    // tier: the first half has retired and must not run again. (The jump makes the pair
+    // the first instruction of a block.)
+    let pair = "j 1f\n 1: addi a1, a1, 1\n ld a2, 8(t0)\n ebreak";
+    let (mut m, _, h) = setup(&format!("lui t0, 0x20\n li a2, 7\n {pair}"));
+    assert_eq!(m.run(h, 100), StopReason::Breakpoint);
+    assert_eq!((m.x(h, 11), m.x(h, 12), m.instret(h)), (1, 0, 5));
+    // The second half faults: the first has retired, pc is the second's.
+    let (mut m, _, h) = setup(&format!("lui t0, 0x40\n {pair}"));
+    let f = Fault {
+        addr: 0x40008,
+        access: Access::Load,
+        cause: FaultCause::Unmapped,
+    };
+    assert_eq!(m.run(h, 100), StopReason::Fault(f));
+    assert_eq!((m.x(h, 11), m.pc(h), m.instret(h)), (1, CODE + 12, 3));
+}
+
 #[test]
 fn self_modifying_code_matches_qemu() {
     let bin = common::build("asm/selfmod.S");

@@ -3,8 +3,10 @@
 //! `run` looks up (or decodes) the block at pc and `exec_block` executes it with one big
 //! `match` over `Op`, with no wildcard arm, so every instruction in `isa.rs` must be
 //! handled here; in two tiers (`run_blocks`): a fast one that calls no function, and the
-//! full one for what the fast one leaves to it. Simple integer semantics are written inline; the families with rules of
-//! their own live in submodules (`muldiv`, `float` over `softfloat`, `csr`, `bitmanip`).
+//! full one for what the fast one leaves to it. The fast tier also runs superinstructions
+//! (`Op::pair`: two adjacent instructions in one arm). Simple integer semantics are
+//! written inline; the families with rules of their own live in submodules (`muldiv`,
+//! `float` over `softfloat`, `csr`, `bitmanip`).
 //! No pc is kept while a block runs (see `exec_block`); pc and instret are written back
 //! per block, or at a stop.
 
@@ -14,7 +16,7 @@ mod float;
 mod muldiv;
 
 use crate::block::{Block, CodeCache};
-use crate::isa::Op;
+use crate::isa::{Op, for_each_pair};
 use crate::machine::{Space, SpaceId, StopReason, Syscall};
 use crate::memory::Memory;
 use crate::softfloat::{F32, F64};
@@ -358,7 +360,8 @@ fn exec_block<const FAST: bool>(
             break;
         }
         // `i` is `p`, advanced after the `match`: one pointer live in the arms, not two.
-        let i = unsafe { &*p };
+        #[allow(unused_assignments)]
+        let mut i = unsafe { &*p };
         // This instruction's index in the block, for the cold paths that need it.
         macro_rules! n {
             () => {
@@ -523,278 +526,371 @@ fn exec_block<const FAST: bool>(
                 })
             };
         }
-        match i.op {
-            // RV64I.
-            Op::Lui => h.x[rd!()] = imm!(),
-            Op::Auipc => h.x[rd!()] = pc!().wrapping_add(imm!()),
-            Op::Jal => {
-                let next = last_pc!().wrapping_add(imm!());
-                h.x[rd!()] = end!();
-                done!(next)
-            }
-            Op::Jalr => {
-                // Read rs1 before writing rd: they may be the same register.
-                let next = addr!() & !1;
-                h.x[rd!()] = end!();
-                done!(next)
-            }
-            Op::Beq => branch!(a!() == b!()),
-            Op::Bne => branch!(a!() != b!()),
-            Op::Blt => branch!((a!() as i64) < (b!() as i64)),
-            Op::Bge => branch!((a!() as i64) >= (b!() as i64)),
-            Op::Bltu => branch!(a!() < b!()),
-            Op::Bgeu => branch!(a!() >= b!()),
-            Op::Lb => h.x[rd!()] = load!(i8) as i64 as u64,
-            Op::Lh => h.x[rd!()] = load!(i16) as i64 as u64,
-            Op::Lw => h.x[rd!()] = load!(i32) as i64 as u64,
-            Op::Ld => h.x[rd!()] = load!(u64),
-            Op::Lbu => h.x[rd!()] = load!(u8) as u64,
-            Op::Lhu => h.x[rd!()] = load!(u16) as u64,
-            Op::Lwu => h.x[rd!()] = load!(u32) as u64,
-            Op::Sb => store!(b!() as u8),
-            Op::Sh => store!(b!() as u16),
-            Op::Sw => store!(b!() as u32),
-            Op::Sd => store!(b!()),
-            Op::Addi => h.x[rd!()] = a!().wrapping_add(imm!()),
-            Op::Slti => h.x[rd!()] = ((a!() as i64) < (imm!() as i64)) as u64,
-            Op::Sltiu => h.x[rd!()] = (a!() < imm!()) as u64,
-            Op::Xori => h.x[rd!()] = a!() ^ imm!(),
-            Op::Ori => h.x[rd!()] = a!() | imm!(),
-            Op::Andi => h.x[rd!()] = a!() & imm!(),
-            Op::Slli => h.x[rd!()] = a!() << shamt!(),
-            Op::Srli => h.x[rd!()] = a!() >> shamt!(),
-            Op::Srai => h.x[rd!()] = ((a!() as i64) >> shamt!()) as u64,
-            Op::Add => h.x[rd!()] = a!().wrapping_add(b!()),
-            Op::Sub => h.x[rd!()] = a!().wrapping_sub(b!()),
-            Op::Sll => h.x[rd!()] = a!() << (b!() & 63),
-            Op::Slt => h.x[rd!()] = ((a!() as i64) < (b!() as i64)) as u64,
-            Op::Sltu => h.x[rd!()] = (a!() < b!()) as u64,
-            Op::Xor => h.x[rd!()] = a!() ^ b!(),
-            Op::Srl => h.x[rd!()] = a!() >> (b!() & 63),
-            Op::Sra => h.x[rd!()] = ((a!() as i64) >> (b!() & 63)) as u64,
-            Op::Or => h.x[rd!()] = a!() | b!(),
-            Op::And => h.x[rd!()] = a!() & b!(),
-            Op::Addiw => h.x[rd!()] = sext32(a!().wrapping_add(imm!()) as u32),
-            Op::Slliw => h.x[rd!()] = sext32((a!() as u32) << shamt!()),
-            Op::Srliw => h.x[rd!()] = sext32((a!() as u32) >> shamt!()),
-            Op::Sraiw => h.x[rd!()] = ((a!() as i32) >> shamt!()) as i64 as u64,
-            Op::Addw => h.x[rd!()] = sext32(a!().wrapping_add(b!()) as u32),
-            Op::Subw => h.x[rd!()] = sext32(a!().wrapping_sub(b!()) as u32),
-            Op::Sllw => h.x[rd!()] = sext32((a!() as u32) << (b!() & 31)),
-            Op::Srlw => h.x[rd!()] = sext32((a!() as u32) >> (b!() & 31)),
-            Op::Sraw => h.x[rd!()] = ((a!() as i32) >> (b!() & 31)) as i64 as u64,
-            // One hart runs at a time and memory is never reordered: fences are no-ops.
-            Op::Fence => {}
-            Op::Ecall => {
-                h.pc = pc!().wrapping_add(i.len as u64);
-                h.instret = h.instret.wrapping_add(n!() as u64 + 1);
-                if FAST {
-                    cur.idx = code.index_of(block);
-                }
-                let x = &h.x;
-                let args = [x[10], x[11], x[12], x[13], x[14], x[15]];
-                return Exit::Stop(StopReason::Ecall(Syscall { nr: x[17], args }));
-            }
-            Op::Ebreak => stop!(StopReason::Breakpoint),
-            Op::FenceI => {
-                if FAST {
-                    slow!()
-                }
-                h.pc = pc!().wrapping_add(i.len as u64);
-                h.instret = h.instret.wrapping_add(n!() as u64 + 1);
-                return Exit::FenceI;
-            }
-            // Zicsr: csrrs/csrrc with rs1 = x0 (or a zero uimm) do not write (unpriv 7.1).
-            Op::Csrrw => full!(csr!(CsrOp::Write, a!(), true)),
-            Op::Csrrs => full!(csr!(CsrOp::Set, a!(), i.rs1 != 0)),
-            Op::Csrrc => full!(csr!(CsrOp::Clear, a!(), i.rs1 != 0)),
-            Op::Csrrwi => full!(csr!(CsrOp::Write, i.rs1 as u64, true)),
-            Op::Csrrsi => full!(csr!(CsrOp::Set, i.rs1 as u64, i.rs1 != 0)),
-            Op::Csrrci => full!(csr!(CsrOp::Clear, i.rs1 as u64, i.rs1 != 0)),
-            // M.
-            Op::Mul => h.x[rd!()] = a!().wrapping_mul(b!()),
-            Op::Mulh => h.x[rd!()] = muldiv::mulh(a!(), b!()),
-            Op::Mulhsu => h.x[rd!()] = muldiv::mulhsu(a!(), b!()),
-            Op::Mulhu => h.x[rd!()] = muldiv::mulhu(a!(), b!()),
-            Op::Div => h.x[rd!()] = muldiv::div(a!(), b!()),
-            Op::Divu => h.x[rd!()] = muldiv::divu(a!(), b!()),
-            Op::Rem => h.x[rd!()] = muldiv::rem(a!(), b!()),
-            Op::Remu => h.x[rd!()] = muldiv::remu(a!(), b!()),
-            Op::Mulw => h.x[rd!()] = sext32(a!().wrapping_mul(b!()) as u32),
-            Op::Divw => h.x[rd!()] = muldiv::divw(a!(), b!()),
-            Op::Divuw => h.x[rd!()] = muldiv::divuw(a!(), b!()),
-            Op::Remw => h.x[rd!()] = muldiv::remw(a!(), b!()),
-            Op::Remuw => h.x[rd!()] = muldiv::remuw(a!(), b!()),
-            // A. Misaligned atomics are performed rather than trapped.
-            Op::LrW => {
-                if FAST {
-                    slow!()
-                }
-                let a = a!();
-                h.x[rd!()] = u32::from_le_bytes(try_mem!(mem.load(a))) as i32 as i64 as u64;
-                h.reservation = Some(a);
-            }
-            Op::LrD => {
-                if FAST {
-                    slow!()
-                }
-                let a = a!();
-                h.x[rd!()] = u64::from_le_bytes(try_mem!(mem.load(a)));
-                h.reservation = Some(a);
-            }
-            Op::ScW => {
-                if FAST {
-                    slow!()
-                }
-                if h.reservation == Some(a!()) {
-                    try_mem!(mem.store(a!(), (b!() as u32).to_le_bytes()));
-                    h.x[rd!()] = 0;
-                } else {
-                    h.x[rd!()] = 1;
-                }
-                h.reservation = None;
-            }
-            Op::ScD => {
-                if FAST {
-                    slow!()
-                }
-                if h.reservation == Some(a!()) {
-                    try_mem!(mem.store(a!(), b!().to_le_bytes()));
-                    h.x[rd!()] = 0;
-                } else {
-                    h.x[rd!()] = 1;
-                }
-                h.reservation = None;
-            }
-            Op::AmoswapW => full!(amo_w!(|_old| b!() as u32)),
-            Op::AmoaddW => full!(amo_w!(|old| old.wrapping_add(b!() as u32))),
-            Op::AmoxorW => full!(amo_w!(|old| old ^ b!() as u32)),
-            Op::AmoandW => full!(amo_w!(|old| old & b!() as u32)),
-            Op::AmoorW => full!(amo_w!(|old| old | b!() as u32)),
-            Op::AmominW => full!(amo_w!(|old| (old as i32).min(b!() as i32) as u32)),
-            Op::AmomaxW => full!(amo_w!(|old| (old as i32).max(b!() as i32) as u32)),
-            Op::AmominuW => full!(amo_w!(|old| old.min(b!() as u32))),
-            Op::AmomaxuW => full!(amo_w!(|old| old.max(b!() as u32))),
-            Op::AmoswapD => full!(amo_d!(|_old| b!())),
-            Op::AmoaddD => full!(amo_d!(|old| old.wrapping_add(b!()))),
-            Op::AmoxorD => full!(amo_d!(|old| old ^ b!())),
-            Op::AmoandD => full!(amo_d!(|old| old & b!())),
-            Op::AmoorD => full!(amo_d!(|old| old | b!())),
-            Op::AmominD => full!(amo_d!(|old| (old as i64).min(b!() as i64) as u64)),
-            Op::AmomaxD => full!(amo_d!(|old| (old as i64).max(b!() as i64) as u64)),
-            Op::AmominuD => full!(amo_d!(|old| old.min(b!()))),
-            Op::AmomaxuD => full!(amo_d!(|old| old.max(b!()))),
-            // F. Loads NaN-box; stores take the low bits as they are (unpriv 20.5).
-            Op::Flw => h.f[i.rd as usize] = load!(u32) as u64 | 0xffff_ffff_0000_0000,
-            Op::Fsw => store!(h.f[i.rs2 as usize] as u32),
-            Op::FmaddS => fp!(float::fma::<F32, FAST>(h, i, false, false)),
-            Op::FmsubS => fp!(float::fma::<F32, FAST>(h, i, false, true)),
-            Op::FnmsubS => fp!(float::fma::<F32, FAST>(h, i, true, false)),
-            Op::FnmaddS => fp!(float::fma::<F32, FAST>(h, i, true, true)),
-            Op::FaddS => fp!(float::add::<F32, FAST>(h, i, false)),
-            Op::FsubS => fp!(float::add::<F32, FAST>(h, i, true)),
-            Op::FmulS => fp!(float::mul::<F32, FAST>(h, i)),
-            Op::FdivS => fp!(float::div::<F32, FAST>(h, i)),
-            Op::FsqrtS => fp!(float::sqrt::<F32, FAST>(h, i)),
-            Op::FsgnjS => float::sgnj::<F32>(h, i, 0),
-            Op::FsgnjnS => float::sgnj::<F32>(h, i, 1),
-            Op::FsgnjxS => float::sgnj::<F32>(h, i, 2),
-            Op::FminS => full!(float::min_max::<F32>(h, i, false)),
-            Op::FmaxS => full!(float::min_max::<F32>(h, i, true)),
-            Op::FcvtWS => full!(h.x[rd!()] = fp!(float::to_int::<F32>(h, i, true, 32))),
-            Op::FcvtWuS => full!(h.x[rd!()] = fp!(float::to_int::<F32>(h, i, false, 32))),
-            Op::FcvtLS => full!(h.x[rd!()] = fp!(float::to_int::<F32>(h, i, true, 64))),
-            Op::FcvtLuS => full!(h.x[rd!()] = fp!(float::to_int::<F32>(h, i, false, 64))),
-            Op::FmvXW => h.x[rd!()] = sext32(h.f[i.rs1 as usize] as u32),
-            Op::FclassS => full!(h.x[rd!()] = float::class::<F32>(h, i)),
-            Op::FeqS => full!(h.x[rd!()] = float::compare::<F32>(h, i, 0)),
-            Op::FltS => full!(h.x[rd!()] = float::compare::<F32>(h, i, 1)),
-            Op::FleS => full!(h.x[rd!()] = float::compare::<F32>(h, i, 2)),
-            Op::FcvtSW => full!(fp!(float::from_int::<F32>(h, i, a!(), true, 32))),
-            Op::FcvtSWu => full!(fp!(float::from_int::<F32>(h, i, a!(), false, 32))),
-            Op::FcvtSL => full!(fp!(float::from_int::<F32>(h, i, a!(), true, 64))),
-            Op::FcvtSLu => full!(fp!(float::from_int::<F32>(h, i, a!(), false, 64))),
-            Op::FmvWX => h.f[i.rd as usize] = a!() | 0xffff_ffff_0000_0000,
-            // D.
-            Op::Fld => h.f[i.rd as usize] = load!(u64),
-            Op::Fsd => store!(h.f[i.rs2 as usize]),
-            Op::FmaddD => fp!(float::fma::<F64, FAST>(h, i, false, false)),
-            Op::FmsubD => fp!(float::fma::<F64, FAST>(h, i, false, true)),
-            Op::FnmsubD => fp!(float::fma::<F64, FAST>(h, i, true, false)),
-            Op::FnmaddD => fp!(float::fma::<F64, FAST>(h, i, true, true)),
-            Op::FaddD => fp!(float::add::<F64, FAST>(h, i, false)),
-            Op::FsubD => fp!(float::add::<F64, FAST>(h, i, true)),
-            Op::FmulD => fp!(float::mul::<F64, FAST>(h, i)),
-            Op::FdivD => fp!(float::div::<F64, FAST>(h, i)),
-            Op::FsqrtD => fp!(float::sqrt::<F64, FAST>(h, i)),
-            Op::FsgnjD => float::sgnj::<F64>(h, i, 0),
-            Op::FsgnjnD => float::sgnj::<F64>(h, i, 1),
-            Op::FsgnjxD => float::sgnj::<F64>(h, i, 2),
-            Op::FminD => full!(float::min_max::<F64>(h, i, false)),
-            Op::FmaxD => full!(float::min_max::<F64>(h, i, true)),
-            Op::FcvtSD => full!(fp!(float::convert::<F64, F32>(h, i))),
-            Op::FcvtDS => full!(fp!(float::convert::<F32, F64>(h, i))),
-            Op::FeqD => full!(h.x[rd!()] = float::compare::<F64>(h, i, 0)),
-            Op::FltD => full!(h.x[rd!()] = float::compare::<F64>(h, i, 1)),
-            Op::FleD => full!(h.x[rd!()] = float::compare::<F64>(h, i, 2)),
-            Op::FclassD => full!(h.x[rd!()] = float::class::<F64>(h, i)),
-            Op::FcvtWD => full!(h.x[rd!()] = fp!(float::to_int::<F64>(h, i, true, 32))),
-            Op::FcvtWuD => full!(h.x[rd!()] = fp!(float::to_int::<F64>(h, i, false, 32))),
-            Op::FcvtLD => full!(h.x[rd!()] = fp!(float::to_int::<F64>(h, i, true, 64))),
-            Op::FcvtLuD => full!(h.x[rd!()] = fp!(float::to_int::<F64>(h, i, false, 64))),
-            Op::FcvtDW => full!(fp!(float::from_int::<F64>(h, i, a!(), true, 32))),
-            Op::FcvtDWu => full!(fp!(float::from_int::<F64>(h, i, a!(), false, 32))),
-            Op::FcvtDL => full!(fp!(float::from_int::<F64>(h, i, a!(), true, 64))),
-            Op::FcvtDLu => full!(fp!(float::from_int::<F64>(h, i, a!(), false, 64))),
-            Op::FmvXD => h.x[rd!()] = h.f[i.rs1 as usize],
-            Op::FmvDX => h.f[i.rd as usize] = a!(),
-            // Zba.
-            Op::AddUw => h.x[rd!()] = b!().wrapping_add(a!() as u32 as u64),
-            Op::Sh1add => h.x[rd!()] = b!().wrapping_add(a!() << 1),
-            Op::Sh2add => h.x[rd!()] = b!().wrapping_add(a!() << 2),
-            Op::Sh3add => h.x[rd!()] = b!().wrapping_add(a!() << 3),
-            Op::Sh1addUw => h.x[rd!()] = b!().wrapping_add((a!() as u32 as u64) << 1),
-            Op::Sh2addUw => h.x[rd!()] = b!().wrapping_add((a!() as u32 as u64) << 2),
-            Op::Sh3addUw => h.x[rd!()] = b!().wrapping_add((a!() as u32 as u64) << 3),
-            Op::SlliUw => h.x[rd!()] = (a!() as u32 as u64) << shamt!(),
-            // Zbb.
-            Op::Andn => h.x[rd!()] = a!() & !b!(),
-            Op::Orn => h.x[rd!()] = a!() | !b!(),
-            Op::Xnor => h.x[rd!()] = !(a!() ^ b!()),
-            Op::Clz => h.x[rd!()] = a!().leading_zeros() as u64,
-            Op::Clzw => h.x[rd!()] = (a!() as u32).leading_zeros() as u64,
-            Op::Ctz => h.x[rd!()] = a!().trailing_zeros() as u64,
-            Op::Ctzw => h.x[rd!()] = (a!() as u32).trailing_zeros() as u64,
-            Op::Cpop => h.x[rd!()] = a!().count_ones() as u64,
-            Op::Cpopw => h.x[rd!()] = (a!() as u32).count_ones() as u64,
-            Op::Max => h.x[rd!()] = (a!() as i64).max(b!() as i64) as u64,
-            Op::Maxu => h.x[rd!()] = a!().max(b!()),
-            Op::Min => h.x[rd!()] = (a!() as i64).min(b!() as i64) as u64,
-            Op::Minu => h.x[rd!()] = a!().min(b!()),
-            Op::SextB => h.x[rd!()] = a!() as i8 as i64 as u64,
-            Op::SextH => h.x[rd!()] = a!() as i16 as i64 as u64,
-            Op::ZextH => h.x[rd!()] = a!() as u16 as u64,
-            Op::Rol => h.x[rd!()] = a!().rotate_left((b!() & 63) as u32),
-            Op::Rolw => h.x[rd!()] = bitmanip::rolw(a!(), b!()),
-            Op::Ror => h.x[rd!()] = a!().rotate_right((b!() & 63) as u32),
-            Op::Rorw => h.x[rd!()] = bitmanip::rorw(a!(), b!()),
-            Op::Rori => h.x[rd!()] = a!().rotate_right(shamt!() as u32),
-            Op::Roriw => h.x[rd!()] = bitmanip::rorw(a!(), shamt!()),
-            Op::OrcB => h.x[rd!()] = bitmanip::orc_b(a!()),
-            Op::Rev8 => h.x[rd!()] = a!().swap_bytes(),
-            // Zbs.
-            Op::Bclr => h.x[rd!()] = a!() & !(1 << (b!() & 63)),
-            Op::Bclri => h.x[rd!()] = a!() & !(1 << shamt!()),
-            Op::Bext => h.x[rd!()] = (a!() >> (b!() & 63)) & 1,
-            Op::Bexti => h.x[rd!()] = (a!() >> shamt!()) & 1,
-            Op::Binv => h.x[rd!()] = a!() ^ (1 << (b!() & 63)),
-            Op::Binvi => h.x[rd!()] = a!() ^ (1 << shamt!()),
-            Op::Bset => h.x[rd!()] = a!() | (1 << (b!() & 63)),
-            Op::Bseti => h.x[rd!()] = a!() | (1 << shamt!()),
-            // `END`, after the block's last instruction (the fast tier does not count).
-            Op::Illegal if FAST && i.len == 0 => done!(end!()),
-            Op::Illegal => stop!(StopReason::IllegalInstruction(i.imm as u32)),
+        // The instructions superinstructions are made of (`Op::pair`, build.rs), run as
+        // instruction `i`: written once here, for their own arms and for the pairs'.
+        macro_rules! run {
+            (Lui) => {
+                h.x[rd!()] = imm!()
+            };
+            (Lw) => {
+                h.x[rd!()] = load!(i32) as i64 as u64
+            };
+            (Ld) => {
+                h.x[rd!()] = load!(u64)
+            };
+            (Lbu) => {
+                h.x[rd!()] = load!(u8) as u64
+            };
+            (Sw) => {
+                store!(b!() as u32)
+            };
+            (Sd) => {
+                store!(b!())
+            };
+            (Addi) => {
+                h.x[rd!()] = a!().wrapping_add(imm!())
+            };
+            (Andi) => {
+                h.x[rd!()] = a!() & imm!()
+            };
+            (Slli) => {
+                h.x[rd!()] = a!() << shamt!()
+            };
+            (Srli) => {
+                h.x[rd!()] = a!() >> shamt!()
+            };
+            (Add) => {
+                h.x[rd!()] = a!().wrapping_add(b!())
+            };
+            (Sub) => {
+                h.x[rd!()] = a!().wrapping_sub(b!())
+            };
+            (Xor) => {
+                h.x[rd!()] = a!() ^ b!()
+            };
+            (Or) => {
+                h.x[rd!()] = a!() | b!()
+            };
+            (And) => {
+                h.x[rd!()] = a!() & b!()
+            };
+            (Addiw) => {
+                h.x[rd!()] = sext32(a!().wrapping_add(imm!()) as u32)
+            };
+            (Slliw) => {
+                h.x[rd!()] = sext32((a!() as u32) << shamt!())
+            };
+            (Srliw) => {
+                h.x[rd!()] = sext32((a!() as u32) >> shamt!())
+            };
+            (Addw) => {
+                h.x[rd!()] = sext32(a!().wrapping_add(b!()) as u32)
+            };
+            (Fld) => {
+                h.f[i.rd as usize] = load!(u64)
+            };
+            (Fsd) => {
+                store!(h.f[i.rs2 as usize])
+            };
+            (FaddD) => {
+                fp!(float::add::<F64, FAST>(h, i, false))
+            };
+            (FsubD) => {
+                fp!(float::add::<F64, FAST>(h, i, true))
+            };
+            (FmulD) => {
+                fp!(float::mul::<F64, FAST>(h, i))
+            };
         }
+        // The `match`, written inside a macro because its superinstruction arms come from
+        // the generated list (`for_each_pair!`, below).
+        macro_rules! dispatch {
+            ($($pair:ident $first:ident $second:ident;)*) => {
+                match i.op {
+                    // Superinstructions: the second of the two is in the next slot (a slow
+                    // exit there leaves with the first retired).
+                    $(Op::$pair => {
+                        run!($first);
+                        if FAST {
+                            p = unsafe { p.add(1) };
+                            i = unsafe { &*p };
+                            run!($second);
+                        }
+                    })*
+                    // RV64I.
+                    Op::Lui => run!(Lui),
+                    Op::Auipc => h.x[rd!()] = pc!().wrapping_add(imm!()),
+                    Op::Jal => {
+                        let next = last_pc!().wrapping_add(imm!());
+                        h.x[rd!()] = end!();
+                        done!(next)
+                    }
+                    Op::Jalr => {
+                        // Read rs1 before writing rd: they may be the same register.
+                        let next = addr!() & !1;
+                        h.x[rd!()] = end!();
+                        done!(next)
+                    }
+                    Op::Beq => branch!(a!() == b!()),
+                    Op::Bne => branch!(a!() != b!()),
+                    Op::Blt => branch!((a!() as i64) < (b!() as i64)),
+                    Op::Bge => branch!((a!() as i64) >= (b!() as i64)),
+                    Op::Bltu => branch!(a!() < b!()),
+                    Op::Bgeu => branch!(a!() >= b!()),
+                    Op::Lb => h.x[rd!()] = load!(i8) as i64 as u64,
+                    Op::Lh => h.x[rd!()] = load!(i16) as i64 as u64,
+                    Op::Lw => run!(Lw),
+                    Op::Ld => run!(Ld),
+                    Op::Lbu => run!(Lbu),
+                    Op::Lhu => h.x[rd!()] = load!(u16) as u64,
+                    Op::Lwu => h.x[rd!()] = load!(u32) as u64,
+                    Op::Sb => store!(b!() as u8),
+                    Op::Sh => store!(b!() as u16),
+                    Op::Sw => run!(Sw),
+                    Op::Sd => run!(Sd),
+                    Op::Addi => run!(Addi),
+                    Op::Slti => h.x[rd!()] = ((a!() as i64) < (imm!() as i64)) as u64,
+                    Op::Sltiu => h.x[rd!()] = (a!() < imm!()) as u64,
+                    Op::Xori => h.x[rd!()] = a!() ^ imm!(),
+                    Op::Ori => h.x[rd!()] = a!() | imm!(),
+                    Op::Andi => run!(Andi),
+                    Op::Slli => run!(Slli),
+                    Op::Srli => run!(Srli),
+                    Op::Srai => h.x[rd!()] = ((a!() as i64) >> shamt!()) as u64,
+                    Op::Add => run!(Add),
+                    Op::Sub => run!(Sub),
+                    Op::Sll => h.x[rd!()] = a!() << (b!() & 63),
+                    Op::Slt => h.x[rd!()] = ((a!() as i64) < (b!() as i64)) as u64,
+                    Op::Sltu => h.x[rd!()] = (a!() < b!()) as u64,
+                    Op::Xor => run!(Xor),
+                    Op::Srl => h.x[rd!()] = a!() >> (b!() & 63),
+                    Op::Sra => h.x[rd!()] = ((a!() as i64) >> (b!() & 63)) as u64,
+                    Op::Or => run!(Or),
+                    Op::And => run!(And),
+                    Op::Addiw => run!(Addiw),
+                    Op::Slliw => run!(Slliw),
+                    Op::Srliw => run!(Srliw),
+                    Op::Sraiw => h.x[rd!()] = ((a!() as i32) >> shamt!()) as i64 as u64,
+                    Op::Addw => run!(Addw),
+                    Op::Subw => h.x[rd!()] = sext32(a!().wrapping_sub(b!()) as u32),
+                    Op::Sllw => h.x[rd!()] = sext32((a!() as u32) << (b!() & 31)),
+                    Op::Srlw => h.x[rd!()] = sext32((a!() as u32) >> (b!() & 31)),
+                    Op::Sraw => h.x[rd!()] = ((a!() as i32) >> (b!() & 31)) as i64 as u64,
+                    // One hart runs at a time and memory is never reordered: fences are no-ops.
+                    Op::Fence => {}
+                    Op::Ecall => {
+                        h.pc = pc!().wrapping_add(i.len as u64);
+                        h.instret = h.instret.wrapping_add(n!() as u64 + 1);
+                        if FAST {
+                            cur.idx = code.index_of(block);
+                        }
+                        let x = &h.x;
+                        let args = [x[10], x[11], x[12], x[13], x[14], x[15]];
+                        return Exit::Stop(StopReason::Ecall(Syscall { nr: x[17], args }));
+                    }
+                    Op::Ebreak => stop!(StopReason::Breakpoint),
+                    Op::FenceI => {
+                        if FAST {
+                            slow!()
+                        }
+                        h.pc = pc!().wrapping_add(i.len as u64);
+                        h.instret = h.instret.wrapping_add(n!() as u64 + 1);
+                        return Exit::FenceI;
+                    }
+                    // Zicsr: csrrs/csrrc with rs1 = x0 (or a zero uimm) do not write (unpriv 7.1).
+                    Op::Csrrw => full!(csr!(CsrOp::Write, a!(), true)),
+                    Op::Csrrs => full!(csr!(CsrOp::Set, a!(), i.rs1 != 0)),
+                    Op::Csrrc => full!(csr!(CsrOp::Clear, a!(), i.rs1 != 0)),
+                    Op::Csrrwi => full!(csr!(CsrOp::Write, i.rs1 as u64, true)),
+                    Op::Csrrsi => full!(csr!(CsrOp::Set, i.rs1 as u64, i.rs1 != 0)),
+                    Op::Csrrci => full!(csr!(CsrOp::Clear, i.rs1 as u64, i.rs1 != 0)),
+                    // M.
+                    Op::Mul => h.x[rd!()] = a!().wrapping_mul(b!()),
+                    Op::Mulh => h.x[rd!()] = muldiv::mulh(a!(), b!()),
+                    Op::Mulhsu => h.x[rd!()] = muldiv::mulhsu(a!(), b!()),
+                    Op::Mulhu => h.x[rd!()] = muldiv::mulhu(a!(), b!()),
+                    Op::Div => h.x[rd!()] = muldiv::div(a!(), b!()),
+                    Op::Divu => h.x[rd!()] = muldiv::divu(a!(), b!()),
+                    Op::Rem => h.x[rd!()] = muldiv::rem(a!(), b!()),
+                    Op::Remu => h.x[rd!()] = muldiv::remu(a!(), b!()),
+                    Op::Mulw => h.x[rd!()] = sext32(a!().wrapping_mul(b!()) as u32),
+                    Op::Divw => h.x[rd!()] = muldiv::divw(a!(), b!()),
+                    Op::Divuw => h.x[rd!()] = muldiv::divuw(a!(), b!()),
+                    Op::Remw => h.x[rd!()] = muldiv::remw(a!(), b!()),
+                    Op::Remuw => h.x[rd!()] = muldiv::remuw(a!(), b!()),
+                    // A. Misaligned atomics are performed rather than trapped.
+                    Op::LrW => {
+                        if FAST {
+                            slow!()
+                        }
+                        let a = a!();
+                        h.x[rd!()] = u32::from_le_bytes(try_mem!(mem.load(a))) as i32 as i64 as u64;
+                        h.reservation = Some(a);
+                    }
+                    Op::LrD => {
+                        if FAST {
+                            slow!()
+                        }
+                        let a = a!();
+                        h.x[rd!()] = u64::from_le_bytes(try_mem!(mem.load(a)));
+                        h.reservation = Some(a);
+                    }
+                    Op::ScW => {
+                        if FAST {
+                            slow!()
+                        }
+                        if h.reservation == Some(a!()) {
+                            try_mem!(mem.store(a!(), (b!() as u32).to_le_bytes()));
+                            h.x[rd!()] = 0;
+                        } else {
+                            h.x[rd!()] = 1;
+                        }
+                        h.reservation = None;
+                    }
+                    Op::ScD => {
+                        if FAST {
+                            slow!()
+                        }
+                        if h.reservation == Some(a!()) {
+                            try_mem!(mem.store(a!(), b!().to_le_bytes()));
+                            h.x[rd!()] = 0;
+                        } else {
+                            h.x[rd!()] = 1;
+                        }
+                        h.reservation = None;
+                    }
+                    Op::AmoswapW => full!(amo_w!(|_old| b!() as u32)),
+                    Op::AmoaddW => full!(amo_w!(|old| old.wrapping_add(b!() as u32))),
+                    Op::AmoxorW => full!(amo_w!(|old| old ^ b!() as u32)),
+                    Op::AmoandW => full!(amo_w!(|old| old & b!() as u32)),
+                    Op::AmoorW => full!(amo_w!(|old| old | b!() as u32)),
+                    Op::AmominW => full!(amo_w!(|old| (old as i32).min(b!() as i32) as u32)),
+                    Op::AmomaxW => full!(amo_w!(|old| (old as i32).max(b!() as i32) as u32)),
+                    Op::AmominuW => full!(amo_w!(|old| old.min(b!() as u32))),
+                    Op::AmomaxuW => full!(amo_w!(|old| old.max(b!() as u32))),
+                    Op::AmoswapD => full!(amo_d!(|_old| b!())),
+                    Op::AmoaddD => full!(amo_d!(|old| old.wrapping_add(b!()))),
+                    Op::AmoxorD => full!(amo_d!(|old| old ^ b!())),
+                    Op::AmoandD => full!(amo_d!(|old| old & b!())),
+                    Op::AmoorD => full!(amo_d!(|old| old | b!())),
+                    Op::AmominD => full!(amo_d!(|old| (old as i64).min(b!() as i64) as u64)),
+                    Op::AmomaxD => full!(amo_d!(|old| (old as i64).max(b!() as i64) as u64)),
+                    Op::AmominuD => full!(amo_d!(|old| old.min(b!()))),
+                    Op::AmomaxuD => full!(amo_d!(|old| old.max(b!()))),
+                    // F. Loads NaN-box; stores take the low bits as they are (unpriv 20.5).
+                    Op::Flw => h.f[i.rd as usize] = load!(u32) as u64 | 0xffff_ffff_0000_0000,
+                    Op::Fsw => store!(h.f[i.rs2 as usize] as u32),
+                    Op::FmaddS => fp!(float::fma::<F32, FAST>(h, i, false, false)),
+                    Op::FmsubS => fp!(float::fma::<F32, FAST>(h, i, false, true)),
+                    Op::FnmsubS => fp!(float::fma::<F32, FAST>(h, i, true, false)),
+                    Op::FnmaddS => fp!(float::fma::<F32, FAST>(h, i, true, true)),
+                    Op::FaddS => fp!(float::add::<F32, FAST>(h, i, false)),
+                    Op::FsubS => fp!(float::add::<F32, FAST>(h, i, true)),
+                    Op::FmulS => fp!(float::mul::<F32, FAST>(h, i)),
+                    Op::FdivS => fp!(float::div::<F32, FAST>(h, i)),
+                    Op::FsqrtS => fp!(float::sqrt::<F32, FAST>(h, i)),
+                    Op::FsgnjS => float::sgnj::<F32>(h, i, 0),
+                    Op::FsgnjnS => float::sgnj::<F32>(h, i, 1),
+                    Op::FsgnjxS => float::sgnj::<F32>(h, i, 2),
+                    Op::FminS => full!(float::min_max::<F32>(h, i, false)),
+                    Op::FmaxS => full!(float::min_max::<F32>(h, i, true)),
+                    Op::FcvtWS => full!(h.x[rd!()] = fp!(float::to_int::<F32>(h, i, true, 32))),
+                    Op::FcvtWuS => full!(h.x[rd!()] = fp!(float::to_int::<F32>(h, i, false, 32))),
+                    Op::FcvtLS => full!(h.x[rd!()] = fp!(float::to_int::<F32>(h, i, true, 64))),
+                    Op::FcvtLuS => full!(h.x[rd!()] = fp!(float::to_int::<F32>(h, i, false, 64))),
+                    Op::FmvXW => h.x[rd!()] = sext32(h.f[i.rs1 as usize] as u32),
+                    Op::FclassS => full!(h.x[rd!()] = float::class::<F32>(h, i)),
+                    Op::FeqS => full!(h.x[rd!()] = float::compare::<F32>(h, i, 0)),
+                    Op::FltS => full!(h.x[rd!()] = float::compare::<F32>(h, i, 1)),
+                    Op::FleS => full!(h.x[rd!()] = float::compare::<F32>(h, i, 2)),
+                    Op::FcvtSW => full!(fp!(float::from_int::<F32>(h, i, a!(), true, 32))),
+                    Op::FcvtSWu => full!(fp!(float::from_int::<F32>(h, i, a!(), false, 32))),
+                    Op::FcvtSL => full!(fp!(float::from_int::<F32>(h, i, a!(), true, 64))),
+                    Op::FcvtSLu => full!(fp!(float::from_int::<F32>(h, i, a!(), false, 64))),
+                    Op::FmvWX => h.f[i.rd as usize] = a!() | 0xffff_ffff_0000_0000,
+                    // D.
+                    Op::Fld => run!(Fld),
+                    Op::Fsd => run!(Fsd),
+                    Op::FmaddD => fp!(float::fma::<F64, FAST>(h, i, false, false)),
+                    Op::FmsubD => fp!(float::fma::<F64, FAST>(h, i, false, true)),
+                    Op::FnmsubD => fp!(float::fma::<F64, FAST>(h, i, true, false)),
+                    Op::FnmaddD => fp!(float::fma::<F64, FAST>(h, i, true, true)),
+                    Op::FaddD => run!(FaddD),
+                    Op::FsubD => run!(FsubD),
+                    Op::FmulD => run!(FmulD),
+                    Op::FdivD => fp!(float::div::<F64, FAST>(h, i)),
+                    Op::FsqrtD => fp!(float::sqrt::<F64, FAST>(h, i)),
+                    Op::FsgnjD => float::sgnj::<F64>(h, i, 0),
+                    Op::FsgnjnD => float::sgnj::<F64>(h, i, 1),
+                    Op::FsgnjxD => float::sgnj::<F64>(h, i, 2),
+                    Op::FminD => full!(float::min_max::<F64>(h, i, false)),
+                    Op::FmaxD => full!(float::min_max::<F64>(h, i, true)),
+                    Op::FcvtSD => full!(fp!(float::convert::<F64, F32>(h, i))),
+                    Op::FcvtDS => full!(fp!(float::convert::<F32, F64>(h, i))),
+                    Op::FeqD => full!(h.x[rd!()] = float::compare::<F64>(h, i, 0)),
+                    Op::FltD => full!(h.x[rd!()] = float::compare::<F64>(h, i, 1)),
+                    Op::FleD => full!(h.x[rd!()] = float::compare::<F64>(h, i, 2)),
+                    Op::FclassD => full!(h.x[rd!()] = float::class::<F64>(h, i)),
+                    Op::FcvtWD => full!(h.x[rd!()] = fp!(float::to_int::<F64>(h, i, true, 32))),
+                    Op::FcvtWuD => full!(h.x[rd!()] = fp!(float::to_int::<F64>(h, i, false, 32))),
+                    Op::FcvtLD => full!(h.x[rd!()] = fp!(float::to_int::<F64>(h, i, true, 64))),
+                    Op::FcvtLuD => full!(h.x[rd!()] = fp!(float::to_int::<F64>(h, i, false, 64))),
+                    Op::FcvtDW => full!(fp!(float::from_int::<F64>(h, i, a!(), true, 32))),
+                    Op::FcvtDWu => full!(fp!(float::from_int::<F64>(h, i, a!(), false, 32))),
+                    Op::FcvtDL => full!(fp!(float::from_int::<F64>(h, i, a!(), true, 64))),
+                    Op::FcvtDLu => full!(fp!(float::from_int::<F64>(h, i, a!(), false, 64))),
+                    Op::FmvXD => h.x[rd!()] = h.f[i.rs1 as usize],
+                    Op::FmvDX => h.f[i.rd as usize] = a!(),
+                    // Zba.
+                    Op::AddUw => h.x[rd!()] = b!().wrapping_add(a!() as u32 as u64),
+                    Op::Sh1add => h.x[rd!()] = b!().wrapping_add(a!() << 1),
+                    Op::Sh2add => h.x[rd!()] = b!().wrapping_add(a!() << 2),
+                    Op::Sh3add => h.x[rd!()] = b!().wrapping_add(a!() << 3),
+                    Op::Sh1addUw => h.x[rd!()] = b!().wrapping_add((a!() as u32 as u64) << 1),
+                    Op::Sh2addUw => h.x[rd!()] = b!().wrapping_add((a!() as u32 as u64) << 2),
+                    Op::Sh3addUw => h.x[rd!()] = b!().wrapping_add((a!() as u32 as u64) << 3),
+                    Op::SlliUw => h.x[rd!()] = (a!() as u32 as u64) << shamt!(),
+                    // Zbb.
+                    Op::Andn => h.x[rd!()] = a!() & !b!(),
+                    Op::Orn => h.x[rd!()] = a!() | !b!(),
+                    Op::Xnor => h.x[rd!()] = !(a!() ^ b!()),
+                    Op::Clz => h.x[rd!()] = a!().leading_zeros() as u64,
+                    Op::Clzw => h.x[rd!()] = (a!() as u32).leading_zeros() as u64,
+                    Op::Ctz => h.x[rd!()] = a!().trailing_zeros() as u64,
+                    Op::Ctzw => h.x[rd!()] = (a!() as u32).trailing_zeros() as u64,
+                    Op::Cpop => h.x[rd!()] = a!().count_ones() as u64,
+                    Op::Cpopw => h.x[rd!()] = (a!() as u32).count_ones() as u64,
+                    Op::Max => h.x[rd!()] = (a!() as i64).max(b!() as i64) as u64,
+                    Op::Maxu => h.x[rd!()] = a!().max(b!()),
+                    Op::Min => h.x[rd!()] = (a!() as i64).min(b!() as i64) as u64,
+                    Op::Minu => h.x[rd!()] = a!().min(b!()),
+                    Op::SextB => h.x[rd!()] = a!() as i8 as i64 as u64,
+                    Op::SextH => h.x[rd!()] = a!() as i16 as i64 as u64,
+                    Op::ZextH => h.x[rd!()] = a!() as u16 as u64,
+                    Op::Rol => h.x[rd!()] = a!().rotate_left((b!() & 63) as u32),
+                    Op::Rolw => h.x[rd!()] = bitmanip::rolw(a!(), b!()),
+                    Op::Ror => h.x[rd!()] = a!().rotate_right((b!() & 63) as u32),
+                    Op::Rorw => h.x[rd!()] = bitmanip::rorw(a!(), b!()),
+                    Op::Rori => h.x[rd!()] = a!().rotate_right(shamt!() as u32),
+                    Op::Roriw => h.x[rd!()] = bitmanip::rorw(a!(), shamt!()),
+                    Op::OrcB => h.x[rd!()] = bitmanip::orc_b(a!()),
+                    Op::Rev8 => h.x[rd!()] = a!().swap_bytes(),
+                    // Zbs.
+                    Op::Bclr => h.x[rd!()] = a!() & !(1 << (b!() & 63)),
+                    Op::Bclri => h.x[rd!()] = a!() & !(1 << shamt!()),
+                    Op::Bext => h.x[rd!()] = (a!() >> (b!() & 63)) & 1,
+                    Op::Bexti => h.x[rd!()] = (a!() >> shamt!()) & 1,
+                    Op::Binv => h.x[rd!()] = a!() ^ (1 << (b!() & 63)),
+                    Op::Binvi => h.x[rd!()] = a!() ^ (1 << shamt!()),
+                    Op::Bset => h.x[rd!()] = a!() | (1 << (b!() & 63)),
+                    Op::Bseti => h.x[rd!()] = a!() | (1 << shamt!()),
+                    // `END`, after the block's last instruction (the fast tier does not count).
+                    Op::Illegal if FAST && i.len == 0 => done!(end!()),
+                    Op::Illegal => stop!(StopReason::IllegalInstruction(i.imm as u32)),
+                }
+            };
+        }
+        for_each_pair!(dispatch);
         p = unsafe { p.add(1) };
     }
     // Only the slow tier gets here (the fast one leaves at `END`).
