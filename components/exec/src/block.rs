@@ -207,6 +207,18 @@ impl CodeCache {
         (unsafe { (block as *const Block).offset_from(self.blocks.as_ptr()) }) as u32
     }
 
+    /// The block the front cache holds for `pc`, if any (it may have been dropped since:
+    /// callers compare its `start`).
+    #[inline(always)]
+    pub fn front_get(&self, pc: u64) -> Option<&Block> {
+        let (fpc, idx) = self.front[front_slot(pc)];
+        if fpc == pc {
+            self.blocks.get(idx as usize)
+        } else {
+            None
+        }
+    }
+
     /// The block with index `idx`, if there is one (`idx` may be `NO_LINK`).
     #[inline(always)]
     pub fn get(&self, idx: u32) -> Option<&Block> {

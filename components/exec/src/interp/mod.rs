@@ -629,6 +629,25 @@ fn exec_block<const FAST: bool>(
                         // Read rs1 before writing rd: they may be the same register.
                         let next = addr!() & !1;
                         h.x[rd!()] = end!();
+                        if FAST {
+                            // An indirect jump's link knows its last target only: ask the
+                            // front cache for the others before leaving the fast tier.
+                            let left = cur.limit.wrapping_sub(h.instret.wrapping_add(block.count() as u64));
+                            match code.front_get(next) {
+                                Some(b)
+                                    if b.start == next
+                                        && left >= b.count() as u64
+                                        && (b.aot == crate::aot::NO_AOT || !cur.translated) =>
+                                {
+                                    h.pc = next;
+                                    h.instret = h.instret.wrapping_add(block.count() as u64);
+                                    block = b;
+                                    p = b.insts.as_ptr();
+                                    continue;
+                                }
+                                _ => {}
+                            }
+                        }
                         done!(next)
                     }
                     Op::Beq => branch!(a!() == b!()),
