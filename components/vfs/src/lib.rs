@@ -305,7 +305,7 @@ impl<L> Vfs<L> {
     pub fn forget(&mut self, node: Ino) {
         let unlinked = match self.table.get(node) {
             Ok(n) => match &n.body {
-                Body::Dir(d) => d.removed && d.entries.is_empty(),
+                Body::Dir(d) => d.removed && d.listing().is_ok_and(|l| l.entries.is_empty()),
                 _ => n.nlink == 0,
             },
             Err(_) => false,
