@@ -187,19 +187,25 @@ pub(crate) fn read<R: RootfsSource + ?Sized>(
     if footer.version != VERSION {
         return Err((footer, IndexError::Version(footer.version)));
     }
-    let mut blob = Vec::with_capacity(footer.blob_len as usize);
+    let mut blob = Vec::new();
     while (blob.len() as u64) < footer.blob_len {
         let want = (footer.blob_len - blob.len() as u64).min(4 << 20) as u32;
         let got = src.read_at(footer.blob_off + blob.len() as u64, want);
         if got.is_empty() {
             return Err((footer, IndexError::Malformed("the image ends inside it")));
         }
-        blob.extend_from_slice(&got);
+        // Usually one read: kept as it came, not copied.
+        if blob.is_empty() {
+            blob = got;
+            blob.reserve_exact((footer.blob_len - blob.len() as u64) as usize);
+        } else {
+            blob.extend_from_slice(&got);
+        }
     }
     if crc32fast::hash(&blob) != footer.blob_crc {
         return Err((footer, IndexError::Checksum));
     }
-    let table = decode(&blob, footer.tar_len).map_err(|e| (footer, e))?;
+    let table = decode(blob, footer.tar_len).map_err(|e| (footer, e))?;
     Ok(Some((footer, table)))
 }
 
@@ -335,9 +341,9 @@ fn name_ok(name: &[u8]) -> bool {
 /// every listing (two maps, two copies of each name) was most of reading the index.
 #[derive(Clone)]
 pub(crate) struct Packed {
-    /// The blob's directory records (read and checked at the start).
-    section: Arc<[u8]>,
-    /// Where this directory's entries start in `section`, and how many there are.
+    /// The whole blob (read and checked at the start).
+    blob: Arc<Vec<u8>>,
+    /// Where this directory's entries start in `blob`, and how many there are.
     at: usize,
     count: u32,
 }
@@ -353,7 +359,7 @@ impl fmt::Debug for Packed {
 /// directory cannot be listed or looked into; the rest of the tree is unaffected).
 pub(crate) fn unpack(p: &Packed) -> Result<Listing, Errno> {
     let mut r = Reader {
-        b: p.section.get(p.at..).ok_or(Errno::EIO)?,
+        b: p.blob.get(p.at..).ok_or(Errno::EIO)?,
     };
     let mut names = Vec::with_capacity(p.count as usize);
     for _ in 0..p.count {
@@ -364,10 +370,12 @@ pub(crate) fn unpack(p: &Packed) -> Result<Listing, Errno> {
     Listing::from_names(names).map_err(|_| Errno::EIO)
 }
 
-fn decode(blob: &[u8], tar_len: u64) -> Result<Table, IndexError> {
+fn decode(blob: Vec<u8>, tar_len: u64) -> Result<Table, IndexError> {
     use friscy_abi::mode::{S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
     let bad = IndexError::Malformed;
-    let mut r = Reader { b: blob };
+    // Kept whole for the listings made later (`Packed`), rather than copying their part.
+    let blob: Arc<Vec<u8>> = Arc::new(blob);
+    let mut r = Reader { b: &blob };
     if r.u64()? != tar_len {
         return Err(bad("it names another archive length"));
     }
@@ -416,8 +424,6 @@ fn decode(blob: &[u8], tar_len: u64) -> Result<Table, IndexError> {
     // The directory entries: each directory once, after the entry that reaches it. Every
     // record is checked here but the one thing that needs its names sorted (a name
     // twice); its listing is made when the directory is first used (`unpack`).
-    let section: Arc<[u8]> = Arc::from(r.b);
-    let mut r = Reader { b: &section };
     let slots = slots as usize;
     let mut reached = vec![false; slots];
     let mut listed = vec![false; slots];
@@ -433,7 +439,7 @@ fn decode(blob: &[u8], tar_len: u64) -> Result<Table, IndexError> {
         if count as usize > r.b.len() / 12 {
             return Err(bad("a directory's entry count"));
         }
-        let at = section.len() - r.b.len();
+        let at = blob.len() - r.b.len();
         let mut subdirs = 0;
         for _ in 0..count {
             let name = r.bytes()?;
@@ -456,7 +462,7 @@ fn decode(blob: &[u8], tar_len: u64) -> Result<Table, IndexError> {
             subdirs += is_dir.ok_or(bad("an entry's inode"))? as u32;
         }
         let packed = Packed {
-            section: section.clone(),
+            blob: blob.clone(),
             at,
             count,
         };
@@ -711,7 +717,7 @@ mod tests {
         // Truncations, and bytes changed behind the checksum's back.
         for cut in 0..blob.len() {
             assert!(
-                decode(&blob[..cut], tar.len() as u64).is_err(),
+                decode(blob[..cut].to_vec(), tar.len() as u64).is_err(),
                 "cut at {cut}"
             );
         }
@@ -726,12 +732,12 @@ mod tests {
                 b[i] = (rng >> 32) as u8;
             }
             // Read (every listing made, as the guest may ask for any) or refused.
-            if let Ok(t) = decode(&b, tar.len() as u64) {
+            if let Ok(t) = decode(b, tar.len() as u64) {
                 dump(&t);
             }
         }
         // A blob made for another archive.
-        assert!(decode(&blob, tar.len() as u64 - 512).is_err());
+        assert!(decode(blob.clone(), tar.len() as u64 - 512).is_err());
     }
 
     #[test]
@@ -747,7 +753,7 @@ mod tests {
         let tar = b.into_inner().unwrap();
         let table = crate::index::build(&tar).unwrap();
         let blob = encode(&table, tar.len() as u64);
-        assert!(decode(&blob, tar.len() as u64).is_ok());
+        assert!(decode(blob.clone(), tar.len() as u64).is_ok());
         // "bb" (a u32 length of 2, then the name) renamed "aa".
         let at = blob
             .windows(6)
@@ -757,7 +763,7 @@ mod tests {
         twice[at + 4..at + 6].copy_from_slice(b"aa");
         // Only seen once the names are sorted: when the directory is first used, whose
         // listing is then an I/O error (and the rest of the tree as it was).
-        let table = decode(&twice, tar.len() as u64).expect("read");
+        let table = decode(twice, tar.len() as u64).expect("read");
         let d = table.child(ROOT, b"d").expect("d");
         assert!(table.dir(d).unwrap().is_packed());
         assert_eq!(table.dir(d).unwrap().listing().err(), Some(Errno::EIO));
