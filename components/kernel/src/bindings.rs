@@ -306,6 +306,11 @@ fn run(make: impl FnOnce() -> Result<Kernel, String>) -> Result<(), ()> {
         let report = kernel.aot_report();
         kernel.report(&report);
     }
+    // The instance ends with this call (the layer is saved, every process is gone):
+    // freeing the kernel piece by piece (the inode table, the page cache, the processes'
+    // pages) would only cost time, for memory that goes with the instance. Debian's
+    // `/bin/true` spent about 0.3 ms of its start in dlfree and drops here.
+    std::mem::forget(kernel);
     if status == 0 {
         return Ok(());
     }

@@ -95,8 +95,10 @@ impl Writer {
         cur_dir: Ino,
         path: &[u8],
     ) {
-        let Ok(d) = cur.dir(cur_dir) else { return };
-        let base_d = base_dir.and_then(|b| base.dir(b).ok());
+        let Ok(d) = cur.dir(cur_dir).and_then(|d| d.listing()) else {
+            return;
+        };
+        let base_d = base_dir.and_then(|b| base.dir(b).and_then(|d| d.listing()).ok());
         // Deletions first, so that applying in order never removes what this layer adds.
         if let Some(bd) = base_d {
             for name in bd.entries.keys() {
@@ -378,7 +380,8 @@ fn opaque(table: &mut Table, dir: Ino, comps: &[&[u8]]) {
         // The root cannot be replaced: empty it.
         let names: Vec<Vec<u8>> = table
             .dir(dir)
-            .map(|d| d.entries.keys().cloned().collect())
+            .and_then(|d| d.listing())
+            .map(|l| l.entries.keys().cloned().collect())
             .unwrap_or_default();
         for n in names {
             crate::index::replace(table, dir, &n);

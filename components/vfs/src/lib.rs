@@ -13,6 +13,7 @@
 //! the inode table (and the overlay), `file` holds copy-on-write file contents, `path`
 //! resolves paths, `ops` implements the changes (create, remove, rename, ...).
 
+mod checksum;
 mod file;
 mod index;
 mod layer;
@@ -305,7 +306,7 @@ impl<L> Vfs<L> {
     pub fn forget(&mut self, node: Ino) {
         let unlinked = match self.table.get(node) {
             Ok(n) => match &n.body {
-                Body::Dir(d) => d.removed && d.entries.is_empty(),
+                Body::Dir(d) => d.removed && d.listing().is_ok_and(|l| l.entries.is_empty()),
                 _ => n.nlink == 0,
             },
             Err(_) => false,

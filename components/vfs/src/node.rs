@@ -8,29 +8,92 @@
 //! Inode numbers are table indices, never reused, and so stable across copy-up.
 
 use crate::file::FileData;
+use crate::prebuilt::{self, Packed};
 use crate::{Ino, Stat, Timespec};
 use friscy_abi::Errno;
 use friscy_abi::mode::S_IFDIR;
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 /// The root directory's inode number.
 pub(crate) const ROOT: Ino = 1;
 
-/// A directory's entries, each with a sequence number that orders the listing and makes
-/// readdir cookies stable while entries are added and removed.
+/// A directory: where it hangs in the tree, and its entries.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Dir {
     /// The parent directory (the root is its own parent).
     pub parent: Ino,
     /// This directory's name in its parent (for `path`).
     pub name: Vec<u8>,
-    pub entries: BTreeMap<Vec<u8>, (u64, Ino)>,
-    pub order: BTreeMap<u64, Vec<u8>>,
-    next_seq: u64,
-    /// How many entries are directories (for nlink).
+    /// The entries, made when first used: from the prebuilt index's record when `packed`
+    /// names one (a start decodes only the directories it looks into), else empty.
+    listing: OnceCell<Listing>,
+    packed: Option<Packed>,
+    /// How many entries are directories (for nlink; known before the listing is made).
     pub subdirs: u32,
     /// Removed by rmdir (or replaced by rename) while something may still refer to it.
     pub removed: bool,
+}
+
+/// A directory's entries, each with a sequence number that orders the listing and makes
+/// readdir cookies stable while entries are added and removed.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Listing {
+    pub entries: BTreeMap<Vec<u8>, (u64, Ino)>,
+    pub order: BTreeMap<u64, Vec<u8>>,
+    next_seq: u64,
+}
+
+impl Listing {
+    /// A listing of these entries in this order, built in bulk from the sorted entries
+    /// rather than by one insertion each. Fails on a name that appears twice.
+    pub(crate) fn from_names(names: Vec<(Vec<u8>, Ino)>) -> Result<Listing, ()> {
+        let order: BTreeMap<u64, Vec<u8>> = (0..)
+            .zip(names.iter().map(|(name, _)| name.clone()))
+            .collect();
+        // Sorted by name with their sequence numbers: a name twice is then two neighbours.
+        let mut by_name: Vec<(Vec<u8>, (u64, Ino))> = (0..)
+            .zip(names)
+            .map(|(seq, (name, ino))| (name, (seq, ino)))
+            .collect();
+        by_name.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        if by_name.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err(());
+        }
+        Ok(Listing {
+            next_seq: by_name.len() as u64,
+            // Already sorted and distinct: `from_iter` builds the tree in one pass.
+            entries: by_name.into_iter().collect(),
+            order,
+        })
+    }
+}
+
+impl Dir {
+    /// The entries, decoded from the prebuilt index the first time: EIO if its record
+    /// turns out damaged (prebuilt.rs checked all it could without decoding it).
+    pub(crate) fn listing(&self) -> Result<&Listing, Errno> {
+        if let Some(l) = self.listing.get() {
+            return Ok(l);
+        }
+        let l = match &self.packed {
+            Some(p) => prebuilt::unpack(p)?,
+            None => Listing::default(),
+        };
+        Ok(self.listing.get_or_init(|| l))
+    }
+
+    pub(crate) fn listing_mut(&mut self) -> Result<&mut Listing, Errno> {
+        self.listing()?;
+        self.packed = None;
+        self.listing.get_mut().ok_or(Errno::EIO)
+    }
+
+    /// Whether the listing is still only a record in the prebuilt index (for tests).
+    #[cfg(test)]
+    pub(crate) fn is_packed(&self) -> bool {
+        self.listing.get().is_none() && self.packed.is_some()
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -183,7 +246,8 @@ impl Table {
     }
 
     pub(crate) fn child(&self, dir: Ino, name: &[u8]) -> Option<Ino> {
-        self.dir(dir).ok()?.entries.get(name).map(|&(_, ino)| ino)
+        let l = self.dir(dir).ok()?.listing().ok()?;
+        l.entries.get(name).map(|&(_, ino)| ino)
     }
 
     pub(crate) fn alloc(&mut self, node: Node) -> Ino {
@@ -245,11 +309,13 @@ impl Table {
         let Some(is_dir) = self.link_child(parent, name, ino) else {
             return;
         };
-        if let Ok(p) = self.dir_mut(parent) {
-            let seq = p.next_seq;
-            p.next_seq += 1;
-            p.entries.insert(name.to_vec(), (seq, ino));
-            p.order.insert(seq, name.to_vec());
+        if let Ok(p) = self.dir_mut(parent)
+            && let Ok(l) = p.listing_mut()
+        {
+            let seq = l.next_seq;
+            l.next_seq += 1;
+            l.entries.insert(name.to_vec(), (seq, ino));
+            l.order.insert(seq, name.to_vec());
             if is_dir {
                 p.subdirs += 1;
             }
@@ -258,7 +324,7 @@ impl Table {
 
     /// The child's side of a new name `name` in `parent`: a directory's parent and name,
     /// or another link. Whether it is a directory; None if `ino` is no node.
-    fn link_child(&mut self, parent: Ino, name: &[u8], ino: Ino) -> Option<bool> {
+    pub(crate) fn link_child(&mut self, parent: Ino, name: &[u8], ino: Ino) -> Option<bool> {
         let n = self.get_mut(ino).ok()?;
         Some(match &mut n.body {
             Body::Dir(d) => {
@@ -274,48 +340,24 @@ impl Table {
         })
     }
 
-    /// `attach` for all of an empty directory's entries at once, in listing order: its
-    /// maps are built in bulk from the sorted entries rather than by one insertion each
-    /// (the prebuilt index's load, at every start). Fails, having attached nothing, on a
-    /// name that appears twice.
-    pub(crate) fn attach_all(&mut self, parent: Ino, names: Vec<(Vec<u8>, Ino)>) -> Result<(), ()> {
-        let Ok(p) = self.dir(parent) else {
-            return Err(());
-        };
-        debug_assert!(p.entries.is_empty());
-        let first = p.next_seq;
-        let order: BTreeMap<u64, Vec<u8>> = (first..)
-            .zip(names.iter().map(|(name, _)| name.clone()))
-            .collect();
-        // Sorted by name with their sequence numbers: a name twice is then two neighbours.
-        let mut by_name: Vec<(Vec<u8>, (u64, Ino))> = (first..)
-            .zip(names)
-            .map(|(seq, (name, ino))| (name, (seq, ino)))
-            .collect();
-        by_name.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        if by_name.windows(2).any(|w| w[0].0 == w[1].0) {
-            return Err(());
-        }
-        let mut subdirs = 0;
-        for (name, (_, ino)) in &by_name {
-            subdirs += self.link_child(parent, name, *ino).ok_or(())? as u32;
-        }
-        let count = by_name.len() as u64;
-        let p = self.dir_mut(parent).map_err(|_| ())?;
-        // Already sorted and distinct: `from_iter` builds the tree in one pass.
-        p.entries = by_name.into_iter().collect();
-        p.order = order;
-        p.next_seq = first + count;
-        p.subdirs += subdirs;
+    /// Give a directory its entries as a prebuilt index's record, for `Dir::listing` to
+    /// decode when first used; `link_child` has been called for each entry, and
+    /// `subdirs` of them are directories.
+    pub(crate) fn pack(&mut self, dir: Ino, packed: Packed, subdirs: u32) -> Result<(), Errno> {
+        let d = self.dir_mut(dir)?;
+        debug_assert!(d.listing.get().is_none_or(|l| l.entries.is_empty()));
+        d.listing = OnceCell::new();
+        d.packed = Some(packed);
+        d.subdirs = subdirs;
         Ok(())
     }
 
     /// Remove the name from `parent` and drop the link it held. A directory is not marked
     /// removed here (rename moves it); the caller does that for rmdir.
     pub(crate) fn detach(&mut self, parent: Ino, name: &[u8]) -> Option<Ino> {
-        let p = self.dir_mut(parent).ok()?;
-        let (seq, ino) = p.entries.remove(name)?;
-        p.order.remove(&seq);
+        let l = self.dir_mut(parent).ok()?.listing_mut().ok()?;
+        let (seq, ino) = l.entries.remove(name)?;
+        l.order.remove(&seq);
         let node = self.get_mut(ino).ok()?;
         if node.is_dir() {
             if let Ok(p) = self.dir_mut(parent) {
@@ -336,13 +378,13 @@ impl Table {
 
     /// Drop a subtree that no longer has a name (an image entry replaced by a later one).
     pub(crate) fn drop_tree(&mut self, ino: Ino) {
-        let children: Vec<Ino> = match self.dir(ino) {
-            Ok(d) => d.entries.values().map(|&(_, c)| c).collect(),
+        let listing = self.dir(ino).and_then(|d| d.listing());
+        let children: Vec<Ino> = match listing {
+            Ok(l) => l.entries.values().map(|&(_, c)| c).collect(),
             Err(_) => Vec::new(),
         };
-        let names: Vec<Vec<u8>> = self
-            .dir(ino)
-            .map(|d| d.entries.keys().cloned().collect())
+        let names: Vec<Vec<u8>> = listing
+            .map(|l| l.entries.keys().cloned().collect())
             .unwrap_or_default();
         for name in names {
             self.detach(ino, &name);

@@ -62,7 +62,8 @@ impl Table {
         let old = match self
             .dir_mut(parent)
             .ok()
-            .and_then(|p| p.entries.get_mut(name))
+            .and_then(|p| p.listing_mut().ok())
+            .and_then(|l| l.entries.get_mut(name))
         {
             Some(entry) => std::mem::replace(&mut entry.1, ino),
             None => return,
@@ -100,11 +101,12 @@ impl Table {
             });
         }
         let from = cookie.max(FIRST_ENTRY_COOKIE) - FIRST_ENTRY_COOKIE;
-        for (&seq, name) in d.order.range(from..) {
+        let l = d.listing()?;
+        for (&seq, name) in l.order.range(from..) {
             if out.len() >= max {
                 break;
             }
-            let Some(&(_, ino)) = d.entries.get(name) else {
+            let Some(&(_, ino)) = l.entries.get(name) else {
                 continue;
             };
             out.push(Dirent {
@@ -119,7 +121,8 @@ impl Table {
 
     /// A directory that new names can go into.
     fn target_dir(&self, parent: Ino, name: &[u8]) -> Result<(), Errno> {
-        self.live_dir(parent)?;
+        // Its listing too: EIO rather than a name that looks free in a damaged one.
+        self.live_dir(parent)?.listing()?;
         check_new_name(name)?;
         if self.child(parent, name).is_some() {
             return Err(Errno::EEXIST);
@@ -218,7 +221,7 @@ impl Table {
         dir: bool,
         now: Option<Timespec>,
     ) -> Result<(), Errno> {
-        self.dir(parent)?;
+        self.dir(parent)?.listing()?;
         match (name, dir) {
             // rmdir(2): EINVAL for ".", ENOTEMPTY for "..", EBUSY for the root.
             (b".", true) => return Err(Errno::EINVAL),
@@ -233,7 +236,9 @@ impl Table {
         match (self.get(child)?.is_dir(), dir) {
             (true, false) => return Err(Errno::EISDIR),
             (false, true) => return Err(Errno::ENOTDIR),
-            (true, true) if !self.dir(child)?.entries.is_empty() => return Err(Errno::ENOTEMPTY),
+            (true, true) if !self.dir(child)?.listing()?.entries.is_empty() => {
+                return Err(Errno::ENOTEMPTY);
+            }
             _ => {}
         }
         self.detach(parent, name);
@@ -260,8 +265,8 @@ impl Table {
         {
             return Err(Errno::EINVAL);
         }
-        self.dir(old_parent)?;
-        self.live_dir(new_parent)?;
+        self.dir(old_parent)?.listing()?;
+        self.live_dir(new_parent)?.listing()?;
         let special = |n: &[u8]| matches!(n, b"." | b".." | b"/" | b"");
         // do_renameat2: EBUSY when either final component is "." or ".." (or the root),
         // except that RENAME_NOREPLACE turns the new side's into EEXIST.
@@ -323,7 +328,7 @@ impl Table {
                 match (src_dir, self.get(dst)?.is_dir()) {
                     (true, false) => return Err(Errno::ENOTDIR),
                     (false, true) => return Err(Errno::EISDIR),
-                    (true, true) if !self.dir(dst)?.entries.is_empty() => {
+                    (true, true) if !self.dir(dst)?.listing()?.entries.is_empty() => {
                         return Err(Errno::ENOTEMPTY);
                     }
                     _ => {}

@@ -56,7 +56,7 @@ impl Table {
                     }
                 }
                 _ => {
-                    let (_, child) = *dir.entries.get(comp).ok_or(Errno::ENOENT)?;
+                    let (_, child) = *dir.listing()?.entries.get(comp).ok_or(Errno::ENOENT)?;
                     match &self.get(child)?.body {
                         Body::Symlink(target) if !last || follow || trailing_slash => {
                             *links += 1;
