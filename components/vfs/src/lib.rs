@@ -13,7 +13,6 @@
 //! the inode table (and the overlay), `file` holds copy-on-write file contents, `path`
 //! resolves paths, `ops` implements the changes (create, remove, rename, ...).
 
-mod checksum;
 mod file;
 mod index;
 mod layer;
