@@ -13,8 +13,8 @@
 //!
 //! The whole trailer is a multiple of 512 bytes, so the image stays whole tar blocks.
 //! Footer: `MAGIC` (16 bytes), format version (u32), 4 zero bytes, tar_len, blob offset,
-//! blob length and the blob's XXH64 (seed 0, the `xxhash-rust` crate; u64 each), 4 zero bytes, CRC-32 of
-//! the footer's first 60 bytes (u32); little-endian. The blob: `tar_len` again, the node count, every inode in
+//! blob length and the blob's XXH64 (seed 0, the `xxhash-rust` crate; u64 each), 4 zero
+//! bytes, CRC-32 of the footer's first 60 bytes (u32); little-endian. The blob: `tar_len` again, the node count, every inode in
 //! number order (holes included, so inode numbers are the same as the tar gives), then
 //! the directories' entries, breadth first from the root, each directory's in listing
 //! order.
