@@ -369,16 +369,13 @@ fn exec_block<const FAST: bool>(
             };
         }
         // An integer destination (x0 is `SINK`, see block.rs). Register indices are `u8`s
-        // into 256-entry files, so indexing needs neither a mask nor a bounds check. Read
-        // in each arm (volatile, so LLVM does not hoist the load in front of the `match`:
-        // a value live into every arm is one Cranelift keeps in a stack slot).
+        // into 256-entry files, so indexing needs neither a mask nor a bounds check. (It
+        // was a volatile read on wasm32 before superinstructions, against LLVM hoisting it
+        // in front of the `match`; with the pairs the plain read gives Cranelift 1-3% fewer
+        // instructions: docs/PERFORMANCE.md, "Superinstructions".)
         macro_rules! rd {
             () => {
-                (if cfg!(target_arch = "wasm32") {
-                    unsafe { core::ptr::read_volatile(&i.rd) }
-                } else {
-                    i.rd
-                }) as usize
+                i.rd as usize
             };
         }
         macro_rules! pc {
