@@ -77,6 +77,32 @@ int main(int argc, char **argv) {
     printf("truncated: e[0]=%c e[10]=%c\n", e[0], e[10]);
     close(fd);
 
+    // Pages never touched by the program: read by the kernel's own copies (write(2) to a
+    // pipe or file, from the mapping), by a forked child, after mremap moved them, and
+    // after the file was unlinked.
+    snprintf(path, sizeof path, "%s/big", dir);
+    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    for (int i = 0; i < 64; i++)
+        fill(fd, 'a' + i % 26, i * pg, pg);
+    char *big = mmap(NULL, 64 * pg, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    int p[2];
+    pipe(p);
+    write(p[1], big + 40 * pg + 4090, 12);
+    char got[13] = {0};
+    read(p[0], got, 12);
+    printf("copied from untouched pages: %s\n", got);
+    pid_t kid = fork();
+    if (kid == 0)
+        _exit(big[50 * pg]);
+    int st;
+    waitpid(kid, &st, 0);
+    printf("child read: %c\n", WEXITSTATUS(st));
+    char *moved = mremap(big, 64 * pg, 64 * pg, MREMAP_MAYMOVE | MREMAP_FIXED,
+                         mmap(NULL, 64 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    unlink(path);
+    printf("moved, unlinked: %c %c %c\n", moved[0], moved[33 * pg], moved[63 * pg + 4095]);
+
     // This program copied, run, then rewritten in place with one byte of its data changed
     // and run again: the second run must see the new bytes, not pages cached from the first.
     snprintf(path, sizeof path, "%s/self", dir);

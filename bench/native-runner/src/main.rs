@@ -88,8 +88,14 @@ impl Machine for Counting {
     fn obj_create(&mut self, pages: u64) -> ObjId {
         self.inner.obj_create(pages)
     }
+    fn obj_create_unfilled(&mut self, pages: u64) -> ObjId {
+        self.inner.obj_create_unfilled(pages)
+    }
     fn obj_drop(&mut self, obj: ObjId) {
         self.inner.obj_drop(obj)
+    }
+    fn object_at(&mut self, space: SpaceId, addr: u64) -> Option<(ObjId, u64)> {
+        self.inner.object_at(space, addr)
     }
     fn obj_resize(&mut self, obj: ObjId, pages: u64) -> Result<(), MapError> {
         self.inner.obj_resize(obj, pages)

@@ -41,6 +41,7 @@ fn fault(f: machine::Fault) -> wit::Fault {
             machine::FaultCause::Unmapped => wit::FaultCause::Unmapped,
             machine::FaultCause::Protection => wit::FaultCause::Protection,
             machine::FaultCause::OutOfMemory => wit::FaultCause::OutOfMemory,
+            machine::FaultCause::NotFilled => wit::FaultCause::NotFilled,
         },
     }
 }
@@ -179,8 +180,14 @@ impl wit::Guest for Exec {
     fn object_create(pages: u64) -> u32 {
         with(|m| m.obj_create(pages))
     }
+    fn object_create_unfilled(pages: u64) -> u32 {
+        with(|m| m.obj_create_unfilled(pages))
+    }
     fn object_drop(obj: u32) {
         with(|m| m.obj_drop(obj));
+    }
+    fn object_at(space: u32, addr: u64) -> Option<(u32, u64)> {
+        with(|m| m.object_at(space, addr))
     }
     fn object_resize(obj: u32, pages: u64) -> Result<(), wit::MapError> {
         with(|m| m.obj_resize(obj, pages)).map_err(map_error)

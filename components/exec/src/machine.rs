@@ -44,13 +44,16 @@ pub enum Access {
     Fetch,
 }
 
-/// Why an access faulted: SEGV_MAPERR (`Unmapped`), SEGV_ACCERR (`Protection`), or no
-/// memory for a page the access needed (`OutOfMemory`: the kernel's OOM path).
+/// Why an access faulted: SEGV_MAPERR (`Unmapped`), SEGV_ACCERR (`Protection`), no
+/// memory for a page the access needed (`OutOfMemory`: the kernel's OOM path), or a page
+/// of a memory object the kernel has not filled yet (`NotFilled`: a major fault; the
+/// kernel fills it, `object_at` says which, and the access is retried).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FaultCause {
     Unmapped,
     Protection,
     OutOfMemory,
+    NotFilled,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,7 +159,16 @@ pub trait Machine {
     /// memory, a file's page cache). Lives until `obj_drop` (its mapped pages until they
     /// are unmapped too).
     fn obj_create(&mut self, pages: u64) -> ObjId;
+    /// A memory object of `pages` pages not filled yet (a file's page cache): an access
+    /// through a mapping to a page `obj_write` has not reached faults with `NotFilled`.
+    fn obj_create_unfilled(&mut self, pages: u64) -> ObjId;
+    /// The owner is done with `obj`. Mappings of it keep working (their untouched pages
+    /// still come from it, unfilled ones still fault with `NotFilled`); its id is reused
+    /// only once nothing maps it.
     fn obj_drop(&mut self, obj: ObjId);
+    /// The memory object mapped at `addr` in `space` and its page number there (what a
+    /// `NotFilled` fault needs filled), or None if no object backs the page.
+    fn object_at(&mut self, space: SpaceId, addr: u64) -> Option<(ObjId, u64)>;
     /// Grows or shrinks an object (ftruncate of a mapped file).
     fn obj_resize(&mut self, obj: ObjId, pages: u64) -> Result<(), MapError>;
     /// Copies `data` into the object at byte `offset`.
@@ -198,7 +210,7 @@ pub type ObjId = ObjectId;
 fn object_error(e: ObjectError) -> MapError {
     match e {
         ObjectError::OutOfMemory => MapError::OutOfMemory,
-        ObjectError::NoObject | ObjectError::PastEnd => MapError::Invalid,
+        ObjectError::NoObject | ObjectError::PastEnd | ObjectError::NotFilled => MapError::Invalid,
     }
 }
 
@@ -287,6 +299,23 @@ impl Machines {
             harts: Table::new(),
         }
     }
+
+    /// Frees the objects their owners dropped that no region of any space maps any more
+    /// (called when mappings go away: munmap, an address space's end, a drop).
+    fn collect_objects(&mut self) {
+        let Physical { frames, objects } = &mut *self.phys.borrow_mut();
+        for obj in objects.dropped() {
+            let mapped = self
+                .spaces
+                .slots
+                .iter()
+                .flatten()
+                .any(|s| s.mem.maps_object(obj));
+            if !mapped {
+                objects.drop_object(obj, frames);
+            }
+        }
+    }
 }
 
 impl Default for Machines {
@@ -319,6 +348,7 @@ impl Machine for Machines {
 
     fn space_drop(&mut self, space: SpaceId) {
         self.spaces.remove(space);
+        self.collect_objects();
     }
 
     fn hart_new(&mut self, space: SpaceId) -> HartId {
@@ -337,7 +367,9 @@ impl Machine for Machines {
 
     fn unmap(&mut self, space: SpaceId, addr: u64, len: u64) -> Result<(), MapError> {
         let s = self.spaces.get_mut(space);
-        s.remap(addr, len, |mem| mem.unmap(addr, len))
+        s.remap(addr, len, |mem| mem.unmap(addr, len))?;
+        self.collect_objects();
+        Ok(())
     }
 
     fn protect(&mut self, space: SpaceId, addr: u64, len: u64, prot: Prot) -> Result<(), MapError> {
@@ -437,9 +469,17 @@ impl Machine for Machines {
         self.phys.borrow_mut().objects.create(pages)
     }
 
+    fn obj_create_unfilled(&mut self, pages: u64) -> ObjId {
+        self.phys.borrow_mut().objects.create_unfilled(pages)
+    }
+
     fn obj_drop(&mut self, obj: ObjId) {
-        let Physical { frames, objects } = &mut *self.phys.borrow_mut();
-        objects.drop_object(obj, frames);
+        self.phys.borrow_mut().objects.mark_dropped(obj);
+        self.collect_objects();
+    }
+
+    fn object_at(&mut self, space: SpaceId, addr: u64) -> Option<(ObjId, u64)> {
+        self.spaces.get(space).mem.object_at(addr)
     }
 
     fn obj_resize(&mut self, obj: ObjId, pages: u64) -> Result<(), MapError> {

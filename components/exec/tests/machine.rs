@@ -294,6 +294,97 @@ fn fork_copies_memory_independently() {
     m.space_drop(c);
 }
 
+/// A page cache's object: its pages fault with `NotFilled` until written (also for the
+/// kernel's own copies and for instruction fetch), `object_at` names the page to fill,
+/// and an object dropped while mapped keeps serving its mappings (its id too) until
+/// nothing maps it.
+#[test]
+fn unfilled_object_pages_fault_until_written_and_outlive_their_drop() {
+    let (mut m, s, h) = setup("li t0, 0x41008\n ld a0, 0(t0)\n ebreak");
+    const FILE: u64 = 0x40000;
+    let obj = m.obj_create_unfilled(3);
+    m.map_object(s, FILE, 3 * 4096, Prot::READ, obj, 0, false)
+        .unwrap();
+    assert_eq!(
+        m.run(h, 100),
+        StopReason::Fault(Fault {
+            addr: 0x41008,
+            access: Access::Load,
+            cause: FaultCause::NotFilled,
+        })
+    );
+    assert_eq!(m.pc(h), CODE + 8, "the load did not retire");
+    assert_eq!(m.object_at(s, 0x41008), Some((obj, 1)));
+    assert_eq!(m.object_at(s, DATA), None);
+    let mut buf = [0; 8];
+    assert_eq!(
+        m.read(s, 0x41008, &mut buf).unwrap_err().cause,
+        FaultCause::NotFilled
+    );
+    // The kernel fills page 1 (a partial write: the rest of the page reads as zero).
+    m.obj_write(obj, 4096 + 8, &42u64.to_le_bytes()).unwrap();
+    assert_eq!(m.run(h, 100), StopReason::Breakpoint);
+    assert_eq!(m.x(h, 10), 42);
+    m.read(s, 0x41000, &mut buf).unwrap();
+    assert_eq!(buf, [0; 8]);
+    // A second mapping of it, in a fork; the owner drops it: pages already filled stay,
+    // page 2 still faults and can still be filled, and the id is not handed out again.
+    let c = m.space_fork(s);
+    m.obj_drop(obj);
+    assert_eq!(
+        m.read(c, 0x42000, &mut buf).unwrap_err().cause,
+        FaultCause::NotFilled
+    );
+    assert_eq!(m.object_at(c, 0x42000), Some((obj, 2)));
+    m.obj_write(obj, 2 * 4096, b"filled!!").unwrap();
+    m.read(c, 0x42000, &mut buf).unwrap();
+    assert_eq!(&buf, b"filled!!");
+    let other = m.obj_create(1);
+    assert_ne!(other, obj);
+    assert_eq!(
+        m.map_object(s, 0x50000, 4096, Prot::READ, obj, 0, false),
+        Err(MapError::Invalid),
+        "a dropped object cannot be mapped again"
+    );
+    // Page 0 was never filled: after the drop it still faults for the kernel to fill.
+    assert_eq!(
+        m.read(s, FILE, &mut buf).unwrap_err().cause,
+        FaultCause::NotFilled
+    );
+    // Once nothing maps it, the object is gone and its id free again.
+    m.unmap(s, FILE, 3 * 4096).unwrap();
+    assert_eq!(m.object_at(c, 0x42000), Some((obj, 2)));
+    m.hart_drop(h);
+    m.space_drop(c);
+    assert_eq!(m.obj_create(1), obj);
+}
+
+/// Growing an unfilled object adds unfilled pages; a zero object's pages read as zero.
+#[test]
+fn object_growth_keeps_its_kind() {
+    let mut m = Machines::new();
+    let s = m.space_new();
+    let file = m.obj_create_unfilled(1);
+    let shm = m.obj_create(1);
+    m.obj_resize(file, 2).unwrap();
+    m.obj_resize(shm, 2).unwrap();
+    m.map_object(s, 0x10000, 8192, Prot::READ, file, 0, false)
+        .unwrap();
+    m.map_object(s, 0x20000, 8192, Prot::READ, shm, 0, true)
+        .unwrap();
+    let mut buf = [1; 4];
+    assert_eq!(
+        m.read(s, 0x11000, &mut buf).unwrap_err().cause,
+        FaultCause::NotFilled
+    );
+    m.read(s, 0x21000, &mut buf).unwrap();
+    assert_eq!(buf, [0; 4]);
+    // Reading the object itself sees unfilled pages as zero.
+    let mut raw = [1; 4];
+    m.obj_read(file, 4096, &mut raw).unwrap();
+    assert_eq!(raw, [0; 4]);
+}
+
 #[test]
 fn map_errors() {
     let mut m = Machines::new();

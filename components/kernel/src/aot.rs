@@ -73,6 +73,11 @@ impl Kernel {
             return;
         }
         if let Some(key) = self.file_key(ino, data) {
+            // exec checks the registered pages' bytes now (its translations run only on
+            // pages that hold them), so they are read now rather than when touched.
+            if self.page_cache_fill_file(ino, offset, len).is_err() {
+                return;
+            }
             self.machine.map_file(space, addr, len, key, offset);
         }
     }

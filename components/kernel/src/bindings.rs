@@ -512,6 +512,7 @@ mod imported {
                 m::FaultCause::Unmapped => FaultCause::Unmapped,
                 m::FaultCause::Protection => FaultCause::Protection,
                 m::FaultCause::OutOfMemory => FaultCause::OutOfMemory,
+                m::FaultCause::NotFilled => FaultCause::NotFilled,
             },
         }
     }
@@ -636,8 +637,14 @@ mod imported {
         fn obj_create(&mut self, pages: u64) -> ObjId {
             m::object_create(pages)
         }
+        fn obj_create_unfilled(&mut self, pages: u64) -> ObjId {
+            m::object_create_unfilled(pages)
+        }
         fn obj_drop(&mut self, obj: ObjId) {
             m::object_drop(obj)
+        }
+        fn object_at(&mut self, space: SpaceId, addr: u64) -> Option<(ObjId, u64)> {
+            m::object_at(space, addr)
         }
         fn obj_resize(&mut self, obj: ObjId, pages: u64) -> Result<(), MapError> {
             m::object_resize(obj, pages).map_err(map_err)

@@ -522,7 +522,7 @@ impl Kernel {
         // ELF requires p_vaddr and p_offset to agree modulo the page size; a file that
         // breaks the rule is copied instead of mapped.
         let cached = if vaddr % PAGE_SIZE == ph.offset % PAGE_SIZE {
-            self.page_cache(file.ino, first, first + pages).ok()?
+            self.page_cache(file.ino).ok()?
         } else {
             None
         };
@@ -549,7 +549,8 @@ impl Kernel {
                     if chunk.is_empty() {
                         break;
                     }
-                    self.machine.write(space, vaddr + done, &chunk).ok()?;
+                    self.guest(space, |m| m.write(space, vaddr + done, &chunk))
+                        .ok()?;
                     done += chunk.len() as u64;
                 }
             }
@@ -558,9 +559,8 @@ impl Kernel {
             let from = vaddr + ph.filesz;
             let to = file_end.min(page_up(vaddr.checked_add(ph.memsz)?)?);
             if to > from {
-                self.machine
-                    .write(space, from, &vec![0; (to - from) as usize])
-                    .ok()?;
+                let zeros = vec![0; (to - from) as usize];
+                self.guest(space, |m| m.write(space, from, &zeros)).ok()?;
             }
         }
         Some(())
@@ -710,7 +710,7 @@ impl Kernel {
         let mut image: Vec<u8> = table.iter().flat_map(|w| w.to_le_bytes()).collect();
         image.resize((strings_lo - sp) as usize, 0);
         image.extend_from_slice(&strings);
-        self.machine.write(space, sp, &image).ok()?;
+        self.guest(space, |m| m.write(space, sp, &image)).ok()?;
         let full = table[auxv_at..].chunks(2).map(|c| (c[0], c[1])).collect();
         Some((sp, full))
     }

@@ -8,28 +8,42 @@
 //! every fork+exec in a shell loop, and the hundred shared objects a Python start maps
 //! cost page-table work, not a read of the file and a copy of every byte.
 //!
-//! Pages are read from the vfs when a mapping first needs them (`filled`), not the whole
-//! file at once: a 30 MiB libnode.so costs only the pages its mappings cover.
+//! Pages are read from the vfs when a mapping first touches them, not when the file is
+//! mapped (Linux's page faults on a file mapping): each object starts unfilled, an access
+//! to a page not read yet stops the hart with a `NotFilled` fault, and `page_cache_fault`
+//! reads the `FAULT_AROUND` pages around it (only those not read yet) before the access
+//! is retried; the kernel's own copies to and from the guest do the same
+//! (`Kernel::guest`). So `true` costs the pages busybox and musl run, not their 1.4 MiB,
+//! and a 30 MiB libnode.so the pages Node uses. (With code translated ahead of time the
+//! mapping's pages are read at once instead: exec checks the bytes it registers.)
 //!
 //! Validity: an entry remembers the file's size, mtime and ctime when it was made; every
 //! use compares them with a fresh stat and starts over if the file changed (write(2),
 //! truncate, a host-side change under a bind mount). Mappings made before keep the pages
-//! they had, which POSIX allows for private mappings. A file that also has MAP_SHARED
-//! mappings is not cached here (shm.rs owns its pages; mappings copy as before).
+//! they had, which POSIX allows for private mappings; pages they had not touched are
+//! read when touched from the file as it is then, as Linux shows an untouched private
+//! page the file's current contents. A file that also has MAP_SHARED mappings is not
+//! cached here (shm.rs owns its pages; mappings copy as before).
 //!
 //! Size: entries past `LIMIT_PAGES` in total are dropped least recently used first; a
-//! dropped entry's frames stay alive as long as mappings use them.
+//! dropped entry's frames stay alive as long as mappings use them, and its pages not read
+//! yet can still be filled (the entry is kept by object until every page is read or exec
+//! reuses the object's id, which it does only once nothing maps it).
 
 use std::collections::HashMap;
 
 use friscy_abi::{Errno, PAGE_SIZE};
-use friscy_exec::ObjId;
+use friscy_exec::{ObjId, SpaceId};
 use friscy_vfs::{Ino, Timespec};
 
 use crate::Kernel;
 
 /// At most this many cached pages (256 MiB) across files not dropped yet.
 const LIMIT_PAGES: u64 = 64 << 10;
+
+/// Pages read together at a fault, aligned (Linux's fault-around maps 64 KiB and its
+/// read-around reads 128 KiB; one vfs read and one exec write per fault either way).
+const FAULT_AROUND: u64 = 32;
 
 /// What identifies one version of a file's contents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,7 +55,7 @@ struct Stamp {
 
 #[derive(Debug)]
 struct Cached {
-    obj: ObjId,
+    ino: Ino,
     /// The object's size in pages: the file's, rounded up.
     pages: u64,
     /// One bit per page: read from the file already.
@@ -49,6 +63,8 @@ struct Cached {
     stamp: Stamp,
     /// The `clock` value of the last use (for LRU).
     used: u64,
+    /// Dropped from `files` (file changed, or LRU); mappings may still fault on it.
+    dropped: bool,
 }
 
 impl Cached {
@@ -58,16 +74,22 @@ impl Cached {
     fn set_filled(&mut self, page: u64) {
         self.filled[(page / 64) as usize] |= 1 << (page % 64);
     }
+    fn all_filled(&self) -> bool {
+        (0..self.pages).all(|p| self.is_filled(p))
+    }
 }
 
 #[derive(Debug, Default)]
 pub struct PageCache {
-    files: HashMap<Ino, Cached>,
+    /// The current entry of each cached file.
+    files: HashMap<Ino, ObjId>,
+    /// Every object made here that may still need pages filled: current and dropped.
+    objs: HashMap<ObjId, Cached>,
     total_pages: u64,
     clock: u64,
 }
 
-/// A range of a file's cached pages, ready to map privately.
+/// A file's cached pages, ready to map privately.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CachedRange {
     pub obj: ObjId,
@@ -76,14 +98,10 @@ pub struct CachedRange {
 }
 
 impl Kernel {
-    /// The page cache object of `ino` with pages [first, last) (clipped to the file) read
-    /// from the file, or None when the file is not cacheable (it has MAP_SHARED mappings).
-    pub fn page_cache(
-        &mut self,
-        ino: Ino,
-        first: u64,
-        last: u64,
-    ) -> Result<Option<CachedRange>, Errno> {
+    /// The page cache object of `ino` (nothing is read: pages are filled when touched,
+    /// `page_cache_fault`), or None when the file is not cacheable (it has MAP_SHARED
+    /// mappings).
+    pub fn page_cache(&mut self, ino: Ino) -> Result<Option<CachedRange>, Errno> {
         if self.shm_has_file(ino) {
             return Ok(None);
         }
@@ -95,69 +113,126 @@ impl Kernel {
         };
         self.page_cache.clock += 1;
         let clock = self.page_cache.clock;
-        if self
-            .page_cache
-            .files
-            .get(&ino)
-            .is_some_and(|c| c.stamp != stamp)
+        if let Some(obj) = self.page_cache.files.get(&ino)
+            && self.page_cache.objs[obj].stamp != stamp
         {
             self.page_cache_drop(ino);
         }
         if !self.page_cache.files.contains_key(&ino) {
             let pages = st.size.div_ceil(PAGE_SIZE);
             self.page_cache_make_room(pages);
-            let obj = self.machine.obj_create(pages);
+            let obj = self.machine.obj_create_unfilled(pages);
             self.page_cache.total_pages += pages;
-            self.page_cache.files.insert(
-                ino,
+            self.page_cache.files.insert(ino, obj);
+            // exec reuses an id only once nothing maps its object: an entry left under
+            // it is done with.
+            self.page_cache.objs.insert(
+                obj,
                 Cached {
-                    obj,
+                    ino,
                     pages,
                     filled: vec![0; pages.div_ceil(64) as usize],
                     stamp,
                     used: clock,
+                    dropped: false,
                 },
             );
         }
-        let c = self.page_cache.files.get_mut(&ino).unwrap();
+        let obj = self.page_cache.files[&ino];
+        let c = self.page_cache.objs.get_mut(&obj).unwrap();
         c.used = clock;
-        let (obj, pages) = (c.obj, c.pages);
+        Ok(Some(CachedRange {
+            obj,
+            pages: c.pages,
+        }))
+    }
+
+    /// Reads the pages of `obj` in [first, last) (clipped to it) not read yet from its
+    /// file. Pages past the file's end as it is now stay zero.
+    pub fn page_cache_fill(&mut self, obj: ObjId, first: u64, last: u64) -> Result<(), Errno> {
+        let Some(c) = self.page_cache.objs.get(&obj) else {
+            return Err(Errno::EFAULT);
+        };
+        let ino = c.ino;
+        let last = last.min(c.pages);
         // Read the runs of pages not read yet, 1 MiB at most per vfs call.
-        let last = last.min(pages);
         let mut page = first.min(last);
         while page < last {
-            if self.page_cache.files[&ino].is_filled(page) {
+            if self.page_cache.objs[&obj].is_filled(page) {
                 page += 1;
                 continue;
             }
             let mut run_end = page + 1;
             while run_end < last
                 && run_end - page < 256
-                && !self.page_cache.files[&ino].is_filled(run_end)
+                && !self.page_cache.objs[&obj].is_filled(run_end)
             {
                 run_end += 1;
             }
             let offset = page * PAGE_SIZE;
-            let want = ((run_end - page) * PAGE_SIZE).min(st.size.saturating_sub(offset));
+            let want = (run_end - page) * PAGE_SIZE;
             let mut done = 0;
             while done < want {
                 let chunk = self.fs.read(ino, offset + done, (want - done) as u32)?;
                 if chunk.is_empty() {
-                    break; // the rest of the object stays zero, as past EOF
+                    break;
                 }
-                if self.machine.obj_write(obj, offset + done, &chunk).is_err() {
-                    self.page_cache_drop(ino);
-                    return Err(Errno::ENOMEM);
-                }
+                self.machine
+                    .obj_write(obj, offset + done, &chunk)
+                    .map_err(|_| Errno::ENOMEM)?;
                 done += chunk.len() as u64;
             }
-            let c = self.page_cache.files.get_mut(&ino).unwrap();
+            // Past the end of the file (it shrank since the entry was made): zero pages,
+            // so that no page of the run faults again.
+            let mut at = done.next_multiple_of(PAGE_SIZE);
+            while at < want {
+                self.machine
+                    .obj_write(obj, offset + at, &[0])
+                    .map_err(|_| Errno::ENOMEM)?;
+                at += PAGE_SIZE;
+            }
+            let c = self.page_cache.objs.get_mut(&obj).unwrap();
             for p in page..run_end {
                 c.set_filled(p);
             }
             page = run_end;
         }
-        Ok(Some(CachedRange { obj, pages }))
+        let c = &self.page_cache.objs[&obj];
+        if c.dropped && c.all_filled() {
+            self.page_cache.objs.remove(&obj);
+        }
+        Ok(())
+    }
+
+    /// Reads the cached pages of `ino` holding bytes [offset, offset+len) now, if the
+    /// file is in the page cache.
+    pub(crate) fn page_cache_fill_file(
+        &mut self,
+        ino: Ino,
+        offset: u64,
+        len: u64,
+    ) -> Result<(), Errno> {
+        match self.page_cache.files.get(&ino) {
+            Some(&obj) => self.page_cache_fill(
+                obj,
+                offset / PAGE_SIZE,
+                offset.saturating_add(len).div_ceil(PAGE_SIZE),
+            ),
+            None => Ok(()),
+        }
+    }
+
+    /// A `NotFilled` fault at `addr` in `space`: reads the pages around it. Err when no
+    /// page-cache object backs the address or its file cannot be read (SIGBUS, or EFAULT
+    /// in a kernel copy).
+    pub fn page_cache_fault(&mut self, space: SpaceId, addr: u64) -> Result<(), Errno> {
+        let (obj, page) = self.machine.object_at(space, addr).ok_or(Errno::EFAULT)?;
+        let first = page - page % FAULT_AROUND;
+        self.page_cache_fill(obj, first, first + FAULT_AROUND)?;
+        match self.page_cache.objs.get(&obj) {
+            Some(c) if page < c.pages && !c.is_filled(page) => Err(Errno::EFAULT),
+            _ => Ok(()),
+        }
     }
 
     /// write(2) of `data` at `offset` to `ino` (already in the file): the cached pages
@@ -165,21 +240,21 @@ impl Kernel {
     /// bytes, as on Linux. Other changes (truncate, copy_file_range...) are caught by the
     /// stamp check at the next use instead.
     pub fn page_cache_written(&mut self, ino: Ino, offset: u64, data: &[u8]) {
-        if !self.page_cache.files.contains_key(&ino) {
+        let Some(&obj) = self.page_cache.files.get(&ino) else {
             return;
-        }
+        };
         let Ok(st) = self.fs.stat(ino) else {
             self.page_cache_drop(ino);
             return;
         };
-        let c = self.page_cache.files.get_mut(&ino).unwrap();
+        let c = self.page_cache.objs.get_mut(&obj).unwrap();
         let pages = st.size.div_ceil(PAGE_SIZE);
         if pages < c.pages {
             self.page_cache_drop(ino);
             return;
         }
         if pages > c.pages {
-            if self.machine.obj_resize(c.obj, pages).is_err() {
+            if self.machine.obj_resize(obj, pages).is_err() {
                 self.page_cache_drop(ino);
                 return;
             }
@@ -187,37 +262,51 @@ impl Kernel {
             c.pages = pages;
             c.filled.resize(pages.div_ceil(64) as usize, 0);
         }
-        // Bytes landing on pages not read yet are harmless: filling them later reads the
-        // file, which holds the same bytes.
-        let end = (pages * PAGE_SIZE).min(offset + data.len() as u64);
-        if offset < end
-            && self
-                .machine
-                .obj_write(c.obj, offset, &data[..(end - offset) as usize])
-                .is_err()
-        {
-            self.page_cache_drop(ino);
-            return;
-        }
+        // Only pages read already take the bytes: one not read yet would become a page
+        // holding just them, and reading it later reads the file, which holds them.
         c.stamp = Stamp {
             size: st.size,
             mtime: st.mtime,
             ctime: st.ctime,
         };
+        let end = (pages * PAGE_SIZE).min(offset + data.len() as u64);
+        let mut at = offset;
+        while at < end {
+            let page = at / PAGE_SIZE;
+            let next = ((page + 1) * PAGE_SIZE).min(end);
+            if self.page_cache.objs[&obj].is_filled(page) {
+                let bytes = &data[(at - offset) as usize..(next - offset) as usize];
+                if self.machine.obj_write(obj, at, bytes).is_err() {
+                    self.page_cache_drop(ino);
+                    return;
+                }
+            }
+            at = next;
+        }
     }
 
-    /// Forget `ino`'s cached pages (mappings keep the frames they have).
+    /// Forget `ino`'s cached pages (mappings keep the frames they have, and can still
+    /// have the pages they have not touched filled).
     pub fn page_cache_drop(&mut self, ino: Ino) {
-        if let Some(c) = self.page_cache.files.remove(&ino) {
+        if let Some(obj) = self.page_cache.files.remove(&ino) {
+            let c = self.page_cache.objs.get_mut(&obj).unwrap();
             self.page_cache.total_pages -= c.pages;
-            self.machine.obj_drop(c.obj);
+            c.dropped = true;
+            if c.all_filled() {
+                self.page_cache.objs.remove(&obj);
+            }
+            self.machine.obj_drop(obj);
         }
     }
 
     /// Drop least recently used entries until `pages` more fit under the limit.
     fn page_cache_make_room(&mut self, pages: u64) {
         while self.page_cache.total_pages + pages > LIMIT_PAGES {
-            let Some((&oldest, _)) = self.page_cache.files.iter().min_by_key(|(_, c)| c.used)
+            let Some((&oldest, _)) = self
+                .page_cache
+                .files
+                .iter()
+                .min_by_key(|(_, obj)| self.page_cache.objs[obj].used)
             else {
                 return;
             };

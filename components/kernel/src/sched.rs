@@ -199,6 +199,25 @@ impl Kernel {
                     self.fault(p, signal::SIGILL, signal::ILL_ILLOPC, pc, &why);
                     progressed = true;
                 }
+                StopReason::Fault(f) if f.cause == FaultCause::NotFilled => {
+                    // A file page not read yet (a major fault): read it and run the
+                    // access again. No memory for it is the OOM path, as for any page;
+                    // a page that cannot be read is SIGBUS, as on Linux.
+                    match self.page_cache_fault(p.space, f.addr) {
+                        Ok(()) => {}
+                        Err(Errno::ENOMEM) => {
+                            self.oom(p);
+                        }
+                        Err(e) => {
+                            let why = format!(
+                                "Bus error (file page at 0x{:x} could not be read: {e:?})",
+                                f.addr
+                            );
+                            self.fault(p, signal::SIGBUS, signal::BUS_ADRERR, f.addr, &why);
+                        }
+                    }
+                    progressed = true;
+                }
                 StopReason::Fault(f) if f.cause == FaultCause::OutOfMemory => {
                     // No frame for a page this process touched (the memory limit, or the
                     // host's memory): Linux's OOM killer picks the largest process
@@ -210,9 +229,9 @@ impl Kernel {
                 StopReason::Fault(f) => {
                     let (code, kind) = match f.cause {
                         FaultCause::Unmapped => (signal::SEGV_MAPERR, "unmapped"),
-                        FaultCause::Protection | FaultCause::OutOfMemory => {
-                            (signal::SEGV_ACCERR, "protected")
-                        }
+                        FaultCause::Protection
+                        | FaultCause::OutOfMemory
+                        | FaultCause::NotFilled => (signal::SEGV_ACCERR, "protected"),
                     };
                     let access = match f.access {
                         Access::Load => "load",
@@ -497,7 +516,10 @@ impl Kernel {
             ss_flags
         };
         let frame = signal::build_frame(&info, &regs, saved_mask, (ss_sp, ss_size, stack_flags));
-        if self.machine.write(p.space, frame_addr, &frame).is_err() {
+        if self
+            .guest(p.space, |m| m.write(p.space, frame_addr, &frame))
+            .is_err()
+        {
             let exe = String::from_utf8_lossy(&p.exe).into_owned();
             p.death_reason = Some(format!(
                 "{exe}: Segmentation fault (no room for the frame of signal {sig} at 0x{frame_addr:x})"
@@ -619,9 +641,9 @@ impl Kernel {
         self.machine.hart_drop(t.hart);
         if t.clear_child_tid != 0 {
             // CLONE_CHILD_CLEARTID: how pthread_join learns the thread is gone.
-            let _ = self
-                .machine
-                .write(p.space, t.clear_child_tid, &0u32.to_le_bytes());
+            let _ = self.guest(p.space, |m| {
+                m.write(p.space, t.clear_child_tid, &0u32.to_le_bytes())
+            });
             let key = self.futex_key(p.space, t.clear_child_tid, false);
             self.futex_wake(p, key, 1, u32::MAX);
         }

@@ -35,9 +35,9 @@ use std::rc::Rc;
 
 use frames::FRAME_CODE;
 pub use frames::{FRAME_SIZE, FrameId, Frames, OutOfFrames, ZERO_FRAME};
-pub use objects::{ObjectError, ObjectId, Objects};
+pub use objects::{ObjectError, ObjectId, Objects, UNFILLED};
 use page_table::{PTE_CODE, PTE_R, PTE_SHARED, PTE_W, PTE_X, PageTable, Pte};
-use regions::{Backing, Regions};
+use regions::{Backing, Region, Regions};
 use tlb::{PAGE_MASK, Tlb};
 
 use crate::machine::{Access, Fault, FaultCause, MapError, Prot};
@@ -223,7 +223,7 @@ impl Memory {
         if pages.end << PAGE_SHIFT > USER_TOP {
             return Err(MapError::OutOfMemory);
         }
-        if self.phys.borrow().objects.pages(obj).is_err() {
+        if !self.phys.borrow().objects.is_live(obj) {
             return Err(MapError::Invalid);
         }
         self.clear_pages(pages.clone());
@@ -234,6 +234,27 @@ impl Memory {
             Backing::Object { obj, first, shared },
         );
         Ok(())
+    }
+
+    /// The memory object mapped at `addr` and the object's page there, if an object
+    /// backs that page.
+    pub fn object_at(&self, addr: u64) -> Option<(ObjectId, u64)> {
+        let vpn = addr >> PAGE_SHIFT;
+        match self.regions.find(vpn)? {
+            (
+                start,
+                Region {
+                    backing: Backing::Object { obj, first, .. },
+                    ..
+                },
+            ) => Some((obj, first + (vpn - start))),
+            _ => None,
+        }
+    }
+
+    /// Whether a region of this space maps object `obj`.
+    pub(crate) fn maps_object(&self, obj: ObjectId) -> bool {
+        self.regions.objects().any(|o| o == obj)
     }
 
     /// munmap: holes are fine.
@@ -314,6 +335,15 @@ impl Memory {
                                 addr,
                                 access,
                                 cause: FaultCause::OutOfMemory,
+                            });
+                        }
+                        // A file page not read yet: the kernel fills it and the access is
+                        // retried.
+                        Err(ObjectError::NotFilled) => {
+                            return Err(Fault {
+                                addr,
+                                access,
+                                cause: FaultCause::NotFilled,
                             });
                         }
                         // Past the end of the object (Linux: SIGBUS past a file's end).

@@ -8,24 +8,48 @@
 //! An object holds one reference on each of its frames; mappings hold their own through
 //! their page-table entries, so a frame lives as long as either does. A frame appears when
 //! a page is first touched (by a mapping or by `write`); untouched pages read as zero.
+//!
+//! A page cache's object starts *unfilled* (`create_unfilled`): its pages are `UNFILLED`
+//! until the kernel writes them from the file, and a mapping that touches one faults
+//! with `FaultCause::NotFilled` (Linux's major fault) so that the kernel reads that part
+//! of the file then, not the whole file when it is mapped.
+//!
+//! An object its owner drops while mappings still name it stays (`dropped`), id
+//! included, until no region does (`Machines::collect_objects`): a mapping's untouched
+//! pages still come from it, and its id is not handed to another object meanwhile.
 
 use super::frames::{FRAME_SIZE, FrameId, Frames, OutOfFrames, ZERO_FRAME};
 
 /// A memory object's number.
 pub type ObjectId = u32;
 
-/// One object: its frames by page (`ZERO_FRAME`: not touched yet).
+/// An object page the kernel has not filled yet (no frame id reaches it: Wasm memory
+/// holds at most 2^20 frames).
+pub const UNFILLED: FrameId = FrameId::MAX;
+
+/// One object: its frames by page (`ZERO_FRAME`: not touched yet; `UNFILLED`: not
+/// filled yet).
 #[derive(Debug, Default)]
 pub struct Object {
     pub frames: Vec<FrameId>,
+    /// Pages it grows by are `UNFILLED` (a page cache's object).
+    unfilled: bool,
+    /// Its owner dropped it; mappings still named it then.
+    dropped: bool,
 }
 
-/// No such object, or a page past its end.
+/// No such object, a page past its end, or a page not filled yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ObjectError {
     NoObject,
     PastEnd,
     OutOfMemory,
+    NotFilled,
+}
+
+/// Whether `f` holds a frame reference (not the zero frame, not a page to fill).
+fn is_frame(f: FrameId) -> bool {
+    f != ZERO_FRAME && f != UNFILLED
 }
 
 impl From<OutOfFrames> for ObjectError {
@@ -39,13 +63,29 @@ impl From<OutOfFrames> for ObjectError {
 pub struct Objects {
     slots: Vec<Option<Object>>,
     free: Vec<ObjectId>,
+    /// How many objects are dropped but not freed yet (`collect_objects` has work).
+    dropped: usize,
 }
 
 impl Objects {
+    /// An object of `pages` zero pages.
     pub fn create(&mut self, pages: u64) -> ObjectId {
-        let o = Object {
+        self.insert(Object {
             frames: vec![ZERO_FRAME; pages as usize],
-        };
+            ..Object::default()
+        })
+    }
+
+    /// An object of `pages` pages to be filled by `write` before mappings can use them.
+    pub fn create_unfilled(&mut self, pages: u64) -> ObjectId {
+        self.insert(Object {
+            frames: vec![UNFILLED; pages as usize],
+            unfilled: true,
+            dropped: false,
+        })
+    }
+
+    fn insert(&mut self, o: Object) -> ObjectId {
         match self.free.pop() {
             Some(id) => {
                 self.slots[id as usize] = Some(o);
@@ -72,16 +112,46 @@ impl Objects {
             .ok_or(ObjectError::NoObject)
     }
 
-    /// Drops the object's references to its frames (mappings keep theirs).
+    /// Drops the object's references to its frames (mappings keep theirs) and frees its
+    /// id. Only for an object no region names (see `mark_dropped`).
     pub fn drop_object(&mut self, id: ObjectId, frames: &mut Frames) {
         if let Some(Some(o)) = self.slots.get_mut(id as usize).map(Option::take) {
+            self.dropped -= o.dropped as usize;
             for f in o.frames {
-                if f != ZERO_FRAME {
+                if is_frame(f) {
                     frames.put(f);
                 }
             }
             self.free.push(id);
         }
+    }
+
+    /// The owner is done with the object; it is freed once no region names it.
+    pub fn mark_dropped(&mut self, id: ObjectId) {
+        if let Ok(o) = self.get_mut(id)
+            && !o.dropped
+        {
+            o.dropped = true;
+            self.dropped += 1;
+        }
+    }
+
+    /// The objects dropped by their owners but not freed yet.
+    pub fn dropped(&self) -> Vec<ObjectId> {
+        if self.dropped == 0 {
+            return Vec::new();
+        }
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| o.as_ref().is_some_and(|o| o.dropped))
+            .map(|(id, _)| id as ObjectId)
+            .collect()
+    }
+
+    /// Whether the object exists and its owner has not dropped it (it may be mapped).
+    pub fn is_live(&self, id: ObjectId) -> bool {
+        self.get(id).is_ok_and(|o| !o.dropped)
     }
 
     /// Grows or shrinks the object to `pages` (ftruncate of a mapped file).
@@ -93,11 +163,12 @@ impl Objects {
     ) -> Result<(), ObjectError> {
         let o = self.get_mut(id)?;
         for f in o.frames.drain(pages.min(o.frames.len() as u64) as usize..) {
-            if f != ZERO_FRAME {
+            if is_frame(f) {
                 frames.put(f);
             }
         }
-        o.frames.resize(pages as usize, ZERO_FRAME);
+        let new = if o.unfilled { UNFILLED } else { ZERO_FRAME };
+        o.frames.resize(pages as usize, new);
         Ok(())
     }
 
@@ -105,7 +176,8 @@ impl Objects {
         Ok(self.get(id)?.frames.len() as u64)
     }
 
-    /// The frame of page `page`, made if it was not touched yet.
+    /// The frame of page `page`, made if it was not touched yet (`NotFilled` if the page
+    /// waits for the kernel to fill it).
     pub fn frame(
         &mut self,
         id: ObjectId,
@@ -117,13 +189,17 @@ impl Objects {
             .frames
             .get_mut(page as usize)
             .ok_or(ObjectError::PastEnd)?;
-        if *slot == ZERO_FRAME {
-            *slot = frames.alloc_zeroed()?;
+        match *slot {
+            UNFILLED => return Err(ObjectError::NotFilled),
+            ZERO_FRAME => *slot = frames.alloc_zeroed()?,
+            _ => {}
         }
         Ok(*slot)
     }
 
-    /// Copies `data` into the object at byte `offset` (filling it from a file).
+    /// Copies `data` into the object at byte `offset` (filling it from a file). A page not
+    /// filled yet counts as zero before: the kernel writes a page whole (or up to the
+    /// file's end) when it fills one.
     pub fn write(
         &mut self,
         id: ObjectId,
@@ -141,6 +217,10 @@ impl Objects {
             let page = at / FRAME_SIZE as u64;
             let within = (at % FRAME_SIZE as u64) as usize;
             let n = (FRAME_SIZE - within).min(data.len() - done);
+            let o = self.get_mut(id)?;
+            if o.frames[page as usize] == UNFILLED {
+                o.frames[page as usize] = ZERO_FRAME;
+            }
             let f = self.frame(id, page, frames)?;
             frames.bytes_mut(f)[within..within + n].copy_from_slice(&data[done..done + n]);
             done += n;
@@ -148,7 +228,8 @@ impl Objects {
         Ok(())
     }
 
-    /// `len` bytes of the object at byte `offset` (untouched pages read as zero).
+    /// `len` bytes of the object at byte `offset` (untouched and unfilled pages read as
+    /// zero).
     pub fn read(
         &self,
         id: ObjectId,
@@ -168,7 +249,7 @@ impl Objects {
             let within = (at % FRAME_SIZE as u64) as usize;
             let n = (FRAME_SIZE - within).min(len - done);
             let f = o.frames[page];
-            if f != ZERO_FRAME {
+            if is_frame(f) {
                 out[done..done + n].copy_from_slice(&frames.bytes(f)[within..within + n]);
             }
             done += n;

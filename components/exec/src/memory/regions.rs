@@ -90,6 +90,14 @@ impl Regions {
         self.merge_around(start, end);
     }
 
+    /// The objects the regions map (with repeats).
+    pub fn objects(&self) -> impl Iterator<Item = ObjectId> + '_ {
+        self.map.values().filter_map(|r| match r.backing {
+            Backing::Object { obj, .. } => Some(obj),
+            Backing::Anonymous => None,
+        })
+    }
+
     /// Whether every page of `[start, end)` is mapped.
     pub fn covers(&self, start: u64, end: u64) -> bool {
         let mut at = start;

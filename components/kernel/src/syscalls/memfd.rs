@@ -36,8 +36,7 @@ pub fn sys_memfd_create(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     }
     // The name is read up to NAME_MAX + 1 bytes: a longer one is EINVAL.
     let name = k
-        .machine
-        .read_cstr(p.space, a[0], NAME_MAX + 1)
+        .guest(p.space, |m| m.read_cstr(p.space, a[0], NAME_MAX + 1))
         .map_err(|_| Errno::EFAULT)?;
     if name.len() > NAME_MAX {
         return Err(Errno::EINVAL);

@@ -151,7 +151,7 @@ pub fn sys_mmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             map_region(&mut *k.machine, p.space, &mut p.mm, start, end, prot, name)?;
             let first = offset / PAGE_SIZE;
             let want = len / PAGE_SIZE;
-            match k.page_cache(ino, first, first + want)? {
+            match k.page_cache(ino)? {
                 Some(c) => {
                     let n = c.pages.saturating_sub(first).min(want);
                     if n > 0 {

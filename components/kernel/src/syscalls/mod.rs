@@ -37,6 +37,7 @@ pub use table::{Support, name, support};
 use friscy_abi::Errno;
 
 use crate::{Kernel, Process};
+use friscy_exec::{Fault, FaultCause, Machine, SpaceId};
 
 pub type SysResult = Result<u64, Errno>;
 pub type Args = [u64; 6];
@@ -50,7 +51,7 @@ pub fn dispatch(k: &mut Kernel, proc: &mut Process, nr: u64, args: Args) -> Opti
     let first_try = proc.thread().restart.is_none();
     // Inputs are rendered before the call: a successful execve replaces the space.
     let traced = k.trace.then(|| {
-        let mem = &mut trace::Space(&mut *k.machine, proc.space);
+        let mem = &mut trace::Space(k, proc.space);
         trace::Call::capture(proc.tid(), nr, table::name(nr), &args, mem)
     });
     let result = match table::call(k, proc, nr, args) {
@@ -79,7 +80,7 @@ pub fn dispatch(k: &mut Kernel, proc: &mut Process, nr: u64, args: Args) -> Opti
             true => trace::Outcome::Unfinished,
             false => trace::Outcome::Done(result),
         };
-        let line = call.finish(outcome, &mut trace::Space(&mut *k.machine, proc.space));
+        let line = call.finish(outcome, &mut trace::Space(k, proc.space));
         k.host.diagnostic(&line);
     }
     if parked {
@@ -110,11 +111,34 @@ pub fn fault_errno(f: friscy_exec::Fault) -> Errno {
 }
 
 impl Kernel {
+    /// `op`, a copy to or from the guest memory of `space`, retried after reading each
+    /// file page it finds not read yet (a page fault inside copy_from_user: the page
+    /// cache fills the page, `page_cache_fault`). A page that cannot be read is a fault
+    /// (EFAULT).
+    pub fn guest<T>(
+        &mut self,
+        space: SpaceId,
+        mut op: impl FnMut(&mut dyn Machine) -> Result<T, Fault>,
+    ) -> Result<T, Fault> {
+        loop {
+            match op(&mut *self.machine) {
+                Err(f) if f.cause == FaultCause::NotFilled => {
+                    if self.page_cache_fault(space, f.addr).is_err() {
+                        return Err(Fault {
+                            cause: FaultCause::Unmapped,
+                            ..f
+                        });
+                    }
+                }
+                r => return r,
+            }
+        }
+    }
+
     /// copy_from_user: EFAULT if any byte is not readable by the guest.
     pub fn read_user(&mut self, proc: &Process, addr: u64, len: usize) -> Result<Vec<u8>, Errno> {
         let mut buf = vec![0; len];
-        self.machine
-            .read(proc.space, addr, &mut buf)
+        self.guest(proc.space, |m| m.read(proc.space, addr, &mut buf))
             .map_err(fault_errno)?;
         Ok(buf)
     }
@@ -122,8 +146,7 @@ impl Kernel {
     /// copy_to_user: EFAULT if any byte is not writable by the guest (ENOMEM if a page
     /// could not be given memory).
     pub fn write_user(&mut self, proc: &Process, addr: u64, data: &[u8]) -> Result<(), Errno> {
-        self.machine
-            .write(proc.space, addr, data)
+        self.guest(proc.space, |m| m.write(proc.space, addr, data))
             .map_err(fault_errno)
     }
 
@@ -139,8 +162,7 @@ impl Kernel {
     /// A path argument: NUL-terminated, ENAMETOOLONG past PATH_MAX.
     pub fn read_path(&mut self, proc: &Process, addr: u64) -> Result<Vec<u8>, Errno> {
         let s = self
-            .machine
-            .read_cstr(proc.space, addr, PATH_MAX)
+            .guest(proc.space, |m| m.read_cstr(proc.space, addr, PATH_MAX))
             .map_err(|_| Errno::EFAULT)?;
         if s.len() >= PATH_MAX {
             return Err(Errno::ENAMETOOLONG);

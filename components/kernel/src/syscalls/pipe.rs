@@ -234,9 +234,10 @@ fn gather_into(
             continue;
         }
         let take = ((seg_len - skip) as usize).min(dst.len() - at);
-        k.machine
-            .read(p.space, base + skip, &mut dst[at..at + take])
-            .map_err(|_| Errno::EFAULT)?;
+        k.guest(p.space, |m| {
+            m.read(p.space, base + skip, &mut dst[at..at + take])
+        })
+        .map_err(|_| Errno::EFAULT)?;
         at += take;
         skip = 0;
     }

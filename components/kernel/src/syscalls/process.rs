@@ -135,7 +135,7 @@ pub fn sys_clone(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     };
     if flags & CLONE_CHILD_SETTID != 0 {
         // In the child's memory (for fork, its own copy).
-        let _ = k.machine.write(space, ctid, &(tid as u32).to_le_bytes());
+        let _ = k.guest(space, |m| m.write(space, ctid, &(tid as u32).to_le_bytes()));
     }
     if flags & CLONE_PARENT_SETTID != 0 {
         k.write_user(p, ptid, &(tid as u32).to_le_bytes())?;
@@ -171,8 +171,7 @@ fn read_string_array(k: &mut Kernel, p: &Process, mut addr: u64) -> Result<Vec<V
             return Ok(out);
         }
         let s = k
-            .machine
-            .read_cstr(p.space, ptr, ARG_MAX)
+            .guest(p.space, |m| m.read_cstr(p.space, ptr, ARG_MAX))
             .map_err(|_| Errno::EFAULT)?;
         total += s.len() + 1 + 8;
         if total > ARG_MAX {

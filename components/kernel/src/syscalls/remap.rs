@@ -23,11 +23,9 @@ impl Kernel {
         while done < len {
             let n = (len - done).min(1 << 20) as usize;
             let mut buf = vec![0; n];
-            self.machine
-                .read(p.space, from + done, &mut buf)
+            self.guest(p.space, |m| m.read(p.space, from + done, &mut buf))
                 .map_err(|_| Errno::EFAULT)?;
-            self.machine
-                .write(p.space, to + done, &buf)
+            self.guest(p.space, |m| m.write(p.space, to + done, &buf))
                 .map_err(|_| Errno::EFAULT)?;
             done += n as u64;
         }

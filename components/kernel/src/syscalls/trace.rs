@@ -8,9 +8,10 @@
 //! read's data, pipe2's descriptors) are rendered afterwards ([`Call::finish`]).
 
 use friscy_abi::Errno;
-use friscy_exec::{Machine, SpaceId};
+use friscy_exec::SpaceId;
 
 use super::{Args, SysResult};
+use crate::Kernel;
 
 /// strace's default `-s 32`: longer strings and buffers end in `...`.
 const STRSIZE: usize = 32;
@@ -28,15 +29,20 @@ pub trait GuestMem {
 }
 
 /// A process's address space through the machine: what the dispatcher hands the trace.
-pub struct Space<'a>(pub &'a mut dyn Machine, pub SpaceId);
+pub struct Space<'a>(pub &'a mut Kernel, pub SpaceId);
 
 impl GuestMem for Space<'_> {
     fn bytes(&mut self, addr: u64, len: usize) -> Option<Vec<u8>> {
         let mut buf = vec![0; len];
-        self.0.read(self.1, addr, &mut buf).ok().map(|()| buf)
+        let space = self.1;
+        self.0
+            .guest(space, |m| m.read(space, addr, &mut buf))
+            .ok()
+            .map(|()| buf)
     }
     fn cstr(&mut self, addr: u64, max: usize) -> Option<Vec<u8>> {
-        self.0.read_cstr(self.1, addr, max).ok()
+        let space = self.1;
+        self.0.guest(space, |m| m.read_cstr(space, addr, max)).ok()
     }
 }
 
