@@ -204,6 +204,41 @@ fn superinstructions_retire_one_instruction_at_a_time() {
     assert_eq!((m.x(h, 11), m.pc(h), m.instret(h)), (1, CODE + 12, 3));
 }
 
+/// An indirect call whose target changes every time (its block's link remembers only the
+/// last one) goes on in the fast tier through the front cache, within the budget: slices
+/// of any size retire exactly their budget and end where one long run does.
+#[test]
+fn indirect_jumps_to_changing_targets_respect_budgets() {
+    let src = "la t1, 2f\n la t2, 3f\n li s0, 50\n\
+               1: jalr ra, 0(t1)\n mv t3, t1\n mv t1, t2\n mv t2, t3\n\
+               addi s0, s0, -1\n bnez s0, 1b\n ebreak\n\
+               2: addi a0, a0, 1\n ret\n\
+               3: addi a0, a0, 100\n addi a1, a1, 1\n ret";
+    let (mut m, _, h) = setup(src);
+    assert_eq!(m.run(h, 1 << 20), StopReason::Breakpoint);
+    let (total, a0, a1) = (m.instret(h), m.x(h, 10), m.x(h, 11));
+    assert_eq!((a0, a1), (25 + 25 * 100, 25));
+    for slice in 1..=13 {
+        let (mut m, _, h) = setup(src);
+        loop {
+            let before = m.instret(h);
+            match m.run(h, slice) {
+                StopReason::BudgetExhausted => assert_eq!(m.instret(h), before + slice),
+                StopReason::Breakpoint => {
+                    assert!(m.instret(h) <= before + slice, "slice {slice} overran");
+                    break;
+                }
+                other => panic!("slice {slice}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            (m.instret(h), m.x(h, 10), m.x(h, 11)),
+            (total, a0, a1),
+            "slice {slice}"
+        );
+    }
+}
+
 #[test]
 fn self_modifying_code_matches_qemu() {
     let bin = common::build("asm/selfmod.S");
