@@ -12,7 +12,7 @@
 //! a limit; running out (the limit, or the host refusing memory) is an error the kernel
 //! turns into ENOMEM or an OOM kill, never an abort.
 
-use std::alloc::{Layout, alloc_zeroed};
+use std::alloc::{Layout, alloc};
 use std::ptr::NonNull;
 
 /// A frame's number.
@@ -80,7 +80,7 @@ impl Drop for Frames {
         // nothing refers to them any more. A process that makes many machines (a test
         // harness, the fuzzers) would otherwise keep every chunk it ever had.
         for chunk in self.chunks.drain(..) {
-            // SAFETY: each chunk came from `alloc_zeroed` with `chunk_layout()` in `grow`
+            // SAFETY: each chunk came from `alloc` with `chunk_layout()` in `grow`
             // and is freed once, here.
             unsafe { std::alloc::dealloc(chunk.as_ptr(), chunk_layout()) };
         }
@@ -103,7 +103,9 @@ impl Frames {
         // The zero frame: frame 0 of the first chunk, pinned.
         f.grow()
             .expect("friscy-exec: no memory for the first frames");
-        f.free.retain(|&id| id & !FRESH != ZERO_FRAME);
+        f.free.retain(|&id| id != ZERO_FRAME);
+        // SAFETY: frame 0 of the live first chunk, which nothing refers to yet.
+        unsafe { f.ptr(ZERO_FRAME).write_bytes(0, FRAME_SIZE) };
         f.refs[0] = 1;
         // Capacity, not zeros: the linear memory grows now, but no host page is touched
         // (zeroing 4 MiB cost every start ~1,000 page faults).
@@ -111,12 +113,14 @@ impl Frames {
         f
     }
 
-    /// Adds a chunk of fresh (zeroed) frames to the free list.
+    /// Adds a chunk of frames to the free list. They are not zeroed here but when taken
+    /// (`alloc_zeroed`), so that a chunk's frames no one takes are never touched: zeroing
+    /// the whole chunk made the host fault in all 64 pages of the last one at every start.
     fn grow(&mut self) -> Result<(), OutOfFrames> {
         let layout = chunk_layout();
         // SAFETY: the layout has a non-zero size. A null return (the host refused memory)
         // is an error, not an abort, which is the point of allocating frames by hand.
-        let ptr = NonNull::new(unsafe { alloc_zeroed(layout) }).ok_or(OutOfFrames)?;
+        let ptr = NonNull::new(unsafe { alloc(layout) }).ok_or(OutOfFrames)?;
         // The bookkeeping grows with it, fallibly too.
         let room = self.chunks.try_reserve(1).is_ok()
             && self.refs.try_reserve(CHUNK_FRAMES).is_ok()
@@ -131,13 +135,9 @@ impl Frames {
         self.chunks.push(ptr);
         self.refs.resize(self.refs.len() + CHUNK_FRAMES, 0);
         self.flags.resize(self.refs.len(), 0);
-        // Fresh frames are zero; `alloc` zeroes only reused ones. Pushed in reverse so
-        // the lowest numbers come out first.
-        self.free.extend(
-            (first..first + CHUNK_FRAMES as FrameId)
-                .rev()
-                .map(|f| f | FRESH),
-        );
+        // Pushed in reverse so the lowest numbers come out first.
+        self.free
+            .extend((first..first + CHUNK_FRAMES as FrameId).rev());
         Ok(())
     }
 
@@ -154,16 +154,14 @@ impl Frames {
     /// A zero-filled frame with one reference.
     pub fn alloc_zeroed(&mut self) -> Result<FrameId, OutOfFrames> {
         let f = self.take()?;
-        if f & FRESH == 0 {
-            // SAFETY: `f` is a frame of a live chunk that nothing refers to.
-            unsafe { self.ptr(f).write_bytes(0, FRAME_SIZE) };
-        }
-        Ok(f & !FRESH)
+        // SAFETY: `f` is a frame of a live chunk that nothing refers to.
+        unsafe { self.ptr(f).write_bytes(0, FRAME_SIZE) };
+        Ok(f)
     }
 
     /// A frame with one reference holding a copy of `src`.
     pub fn alloc_copy(&mut self, src: FrameId) -> Result<FrameId, OutOfFrames> {
-        let f = self.take()? & !FRESH;
+        let f = self.take()?;
         // SAFETY: both are frames of live chunks, and distinct (`f` was free, `src` is not).
         unsafe {
             std::ptr::copy_nonoverlapping(self.ptr(src), self.ptr(f), FRAME_SIZE);
@@ -171,7 +169,7 @@ impl Frames {
         Ok(f)
     }
 
-    /// Takes a frame off the free list (still tagged `FRESH` if it never held data).
+    /// Takes a frame off the free list (its bytes are whatever they were).
     fn take(&mut self) -> Result<FrameId, OutOfFrames> {
         if self.in_use >= self.limit {
             return Err(OutOfFrames);
@@ -185,7 +183,7 @@ impl Frames {
             return Err(OutOfFrames);
         }
         let f = self.free.pop().ok_or(OutOfFrames)?;
-        let id = (f & !FRESH) as usize;
+        let id = f as usize;
         self.refs[id] = 1;
         self.flags[id] = 0;
         self.in_use += 1;
@@ -251,10 +249,6 @@ impl Frames {
         unsafe { std::slice::from_raw_parts_mut(self.ptr(f), FRAME_SIZE) }
     }
 }
-
-/// Marks a frame on the free list that has never held data (so needs no zeroing). Frame
-/// numbers stay below 2^31: 2^31 frames would be 8 TiB.
-const FRESH: FrameId = 1 << 31;
 
 #[cfg(test)]
 mod tests {
