@@ -229,8 +229,9 @@ impl Kernel {
         let (obj, page) = self.machine.object_at(space, addr).ok_or(Errno::EFAULT)?;
         let first = page - page % FAULT_AROUND;
         self.page_cache_fill(obj, first, first + FAULT_AROUND)?;
+        // The page must be filled now, or the access would fault again forever.
         match self.page_cache.objs.get(&obj) {
-            Some(c) if page < c.pages && !c.is_filled(page) => Err(Errno::EFAULT),
+            Some(c) if page >= c.pages || !c.is_filled(page) => Err(Errno::EFAULT),
             _ => Ok(()),
         }
     }
