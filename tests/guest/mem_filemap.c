@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -86,6 +87,14 @@ int main(int argc, char **argv) {
         fill(fd, 'a' + i % 26, i * pg, pg);
     char *big = mmap(NULL, 64 * pg, PROT_READ, MAP_PRIVATE, fd, 0);
     close(fd);
+    // A second file, mapped and never touched before it is unlinked.
+    char path2[300];
+    snprintf(path2, sizeof path2, "%s/big2", dir);
+    fd = open(path2, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    for (int i = 0; i < 64; i++)
+        fill(fd, 'A' + i % 26, i * pg, pg);
+    char *kept = mmap(NULL, 64 * pg, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
     int p[2];
     pipe(p);
     write(p[1], big + 40 * pg + 4090, 12);
@@ -101,7 +110,12 @@ int main(int argc, char **argv) {
     char *moved = mremap(big, 64 * pg, 64 * pg, MREMAP_MAYMOVE | MREMAP_FIXED,
                          mmap(NULL, 64 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
     unlink(path);
+    unlink(path2);
+    // statfs frees the storage of unlinked files no descriptor holds: a mapping holds it.
+    struct statfs sfs;
+    statfs(dir, &sfs);
     printf("moved, unlinked: %c %c %c\n", moved[0], moved[33 * pg], moved[63 * pg + 4095]);
+    printf("untouched, unlinked: %c %c\n", kept[45 * pg], kept[62 * pg + 7]);
 
     // This program copied, run, then rewritten in place with one byte of its data changed
     // and run again: the second run must see the new bytes, not pages cached from the first.

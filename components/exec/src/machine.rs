@@ -362,7 +362,10 @@ impl Machine for Machines {
 
     fn map(&mut self, space: SpaceId, addr: u64, len: u64, prot: Prot) -> Result<(), MapError> {
         let s = self.spaces.get_mut(space);
-        s.remap(addr, len, |mem| mem.map(addr, len, prot))
+        s.remap(addr, len, |mem| mem.map(addr, len, prot))?;
+        // What it replaced may have been a dropped object's last mapping.
+        self.collect_objects();
+        Ok(())
     }
 
     fn unmap(&mut self, space: SpaceId, addr: u64, len: u64) -> Result<(), MapError> {
@@ -517,7 +520,9 @@ impl Machine for Machines {
         let s = self.spaces.get_mut(space);
         s.remap(addr, len, |mem| {
             mem.map_object(addr, len, prot, obj, first, shared)
-        })
+        })?;
+        self.collect_objects();
+        Ok(())
     }
 
     fn set_memory_limit(&mut self, bytes: u64) {

@@ -394,6 +394,34 @@ fn unfilled_object_pages_fault_until_written_and_outlive_their_drop() {
     assert_eq!(m.obj_create(1), obj);
 }
 
+/// Filling an object is all or nothing: when frames run out part way, the pages it did
+/// not get to stay unfilled (they fault for the kernel again), none become zero pages.
+#[test]
+fn a_fill_that_runs_out_of_memory_changes_no_page() {
+    let mut m = Machines::new();
+    let s = m.space_new();
+    let obj = m.obj_create_unfilled(8);
+    m.map_object(s, 0x10000, 8 * 4096, Prot::READ, obj, 0, false)
+        .unwrap();
+    m.set_memory_limit(m.memory_in_use() + 3 * 4096);
+    assert_eq!(
+        m.obj_write(obj, 0, &[7; 5 * 4096]),
+        Err(MapError::OutOfMemory)
+    );
+    assert_eq!(m.memory_in_use() % 4096, 0);
+    let mut b = [0; 1];
+    for page in 0..5 {
+        assert_eq!(
+            m.read(s, 0x10000 + page * 4096, &mut b).unwrap_err().cause,
+            FaultCause::NotFilled,
+            "page {page}"
+        );
+    }
+    m.obj_write(obj, 0, &[7; 3 * 4096]).unwrap();
+    m.read(s, 0x12000, &mut b).unwrap();
+    assert_eq!(b, [7]);
+}
+
 /// Growing an unfilled object adds unfilled pages; a zero object's pages read as zero.
 #[test]
 fn object_growth_keeps_its_kind() {

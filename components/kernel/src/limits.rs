@@ -427,6 +427,13 @@ impl Kernel {
                 }
             }
         }
+        // Mapped pages of an unlinked file not read yet are read now, before its storage
+        // goes: mappings hold no descriptor.
+        for ino in self.page_cache_unread_files() {
+            if !open.contains(&ino) && self.fs.stat(ino).is_ok_and(|st| st.nlink == 0) {
+                let _ = self.page_cache_settle(ino);
+            }
+        }
         self.fs.reclaim(&open)
     }
 

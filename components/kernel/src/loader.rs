@@ -529,6 +529,8 @@ impl Kernel {
         match cached {
             Some(c) => {
                 let n = c.pages.saturating_sub(first).min(pages);
+                self.page_cache_mapped(file.ino, c.obj, first, first + n)
+                    .ok()?;
                 self.machine
                     .map_object(
                         space,

@@ -179,6 +179,9 @@ impl Kernel {
             }
             let offset = page * PAGE_SIZE;
             let want = (run_end - page) * PAGE_SIZE;
+            // Pages are marked as they are written (exec's `obj_write` is all or
+            // nothing), so a read or memory error part way leaves every page either
+            // filled and marked, or unfilled and unmarked.
             let mut done = 0;
             while done < want {
                 let chunk = self.fs.read(ino, offset + done, (want - done) as u32)?;
@@ -189,7 +192,10 @@ impl Kernel {
                     .obj_write(obj, offset + done, &chunk)
                     .map_err(|_| Errno::ENOMEM)?;
                 done += chunk.len() as u64;
+                self.page_cache_mark(obj, page, page + done / PAGE_SIZE);
             }
+            // At the end of the file, its last page is complete (zeros after the end).
+            self.page_cache_mark(obj, page, page + done.div_ceil(PAGE_SIZE));
             // Past the end of the file (it shrank since the entry was made): zero pages,
             // so that no page of the run faults again.
             let mut at = done.next_multiple_of(PAGE_SIZE);
@@ -197,17 +203,31 @@ impl Kernel {
                 self.machine
                     .obj_write(obj, offset + at, &[0])
                     .map_err(|_| Errno::ENOMEM)?;
+                self.page_cache_mark(obj, page + at / PAGE_SIZE, page + at / PAGE_SIZE + 1);
                 at += PAGE_SIZE;
-            }
-            let c = self.page_cache.objs.get_mut(&obj).unwrap();
-            for p in page..run_end {
-                c.set_filled(p);
             }
             page = run_end;
         }
         let c = &self.page_cache.objs[&obj];
         if c.dropped && c.all_filled() {
             self.page_cache.objs.remove(&obj);
+        }
+        Ok(())
+    }
+
+    /// Pages [first, last) of `ino`'s object `obj`, just mapped: read now if the file is
+    /// on a host mount (`-v`), where an inode stands for a path, so that a file replaced
+    /// on the host (a rebuilt binary renamed over the old) cannot fill a running
+    /// program's later pages from the new file; otherwise left to be read when touched.
+    pub fn page_cache_mapped(
+        &mut self,
+        ino: Ino,
+        obj: ObjId,
+        first: u64,
+        last: u64,
+    ) -> Result<(), Errno> {
+        if crate::mounts::is_host(ino) {
+            self.page_cache_fill(obj, first, last)?;
         }
         Ok(())
     }
@@ -228,6 +248,45 @@ impl Kernel {
             ),
             None => Ok(()),
         }
+    }
+
+    fn page_cache_mark(&mut self, obj: ObjId, first: u64, last: u64) {
+        let c = self.page_cache.objs.get_mut(&obj).unwrap();
+        for p in first..last {
+            c.set_filled(p);
+        }
+    }
+
+    /// Reads every page not read yet of `ino`'s cached objects (its current entry and
+    /// dropped ones mappings may still use): before its contents go (truncation, the
+    /// storage of an unlinked file freed), so that mappings made before keep the bytes
+    /// they mapped, as they did when mappings were read whole.
+    pub fn page_cache_settle(&mut self, ino: Ino) -> Result<(), Errno> {
+        let objs: Vec<ObjId> = self
+            .page_cache
+            .objs
+            .iter()
+            .filter(|(_, c)| c.ino == ino && !c.all_filled())
+            .map(|(&obj, _)| obj)
+            .collect();
+        for obj in objs {
+            self.page_cache_fill(obj, 0, u64::MAX)?;
+        }
+        Ok(())
+    }
+
+    /// The files whose cached objects still have pages to read from them.
+    pub fn page_cache_unread_files(&self) -> Vec<Ino> {
+        let mut inos: Vec<Ino> = self
+            .page_cache
+            .objs
+            .values()
+            .filter(|c| !c.all_filled())
+            .map(|c| c.ino)
+            .collect();
+        inos.sort_unstable();
+        inos.dedup();
+        inos
     }
 
     /// A `NotFilled` fault at `addr` in `space`: reads the pages around it. Err when no

@@ -199,7 +199,8 @@ impl Objects {
 
     /// Copies `data` into the object at byte `offset` (filling it from a file). A page not
     /// filled yet counts as zero before: the kernel writes a page whole (or up to the
-    /// file's end) when it fills one.
+    /// file's end) when it fills one. All or nothing: if a frame cannot be had, no page
+    /// changes (a page the kernel could not fill stays unfilled, not zero).
     pub fn write(
         &mut self,
         id: ObjectId,
@@ -211,17 +212,36 @@ impl Objects {
         if end.div_ceil(FRAME_SIZE as u64) > self.pages(id)? {
             return Err(ObjectError::PastEnd);
         }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let pages = offset / FRAME_SIZE as u64..end.div_ceil(FRAME_SIZE as u64);
+        // Frames for the pages that have none, first.
+        let o = self.get_mut(id)?;
+        let mut made: Vec<(usize, FrameId)> = Vec::new();
+        for page in pages.clone() {
+            let slot = o.frames[page as usize];
+            if slot == ZERO_FRAME || slot == UNFILLED {
+                match frames.alloc_zeroed() {
+                    Ok(f) => made.push((page as usize, f)),
+                    Err(e) => {
+                        for (_, f) in made {
+                            frames.put(f);
+                        }
+                        return Err(e.into());
+                    }
+                }
+            }
+        }
+        for (page, f) in made {
+            o.frames[page] = f;
+        }
         let mut done = 0usize;
-        while done < data.len() {
+        for page in pages {
             let at = offset + done as u64;
-            let page = at / FRAME_SIZE as u64;
             let within = (at % FRAME_SIZE as u64) as usize;
             let n = (FRAME_SIZE - within).min(data.len() - done);
-            let o = self.get_mut(id)?;
-            if o.frames[page as usize] == UNFILLED {
-                o.frames[page as usize] = ZERO_FRAME;
-            }
-            let f = self.frame(id, page, frames)?;
+            let f = o.frames[page as usize];
             frames.bytes_mut(f)[within..within + n].copy_from_slice(&data[done..done + n]);
             done += n;
         }

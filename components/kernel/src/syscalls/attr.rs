@@ -63,6 +63,10 @@ impl Kernel {
             return Err(Errno::EPERM);
         }
         self.check_writable(ino)?;
+        if attr.size.is_some() {
+            // Mappings keep the bytes they mapped (pages not read yet are read now).
+            self.page_cache_settle(ino)?;
+        }
         self.fs.set_attr(ino, attr)
     }
 

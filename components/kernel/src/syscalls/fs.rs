@@ -409,6 +409,8 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             return Err(Errno::EISDIR);
         }
         if flags & O_TRUNC != 0 && flags & O_ACCMODE != 0 && kind == S_IFREG {
+            // Mappings keep the bytes they mapped (pages not read yet are read now).
+            k.page_cache_settle(ino)?;
             k.fs.set_attr(
                 ino,
                 &friscy_vfs::SetAttr {

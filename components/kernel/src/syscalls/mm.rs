@@ -155,6 +155,7 @@ pub fn sys_mmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
                 Some(c) => {
                     let n = c.pages.saturating_sub(first).min(want);
                     if n > 0 {
+                        k.page_cache_mapped(ino, c.obj, first, first + n)?;
                         k.machine
                             .map_object(p.space, start, n * PAGE_SIZE, prot, c.obj, first, false)
                             .map_err(|_| Errno::ENOMEM)?;

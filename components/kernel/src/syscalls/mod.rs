@@ -114,7 +114,7 @@ impl Kernel {
     /// `op`, a copy to or from the guest memory of `space`, retried after reading each
     /// file page it finds not read yet (a page fault inside copy_from_user: the page
     /// cache fills the page, `page_cache_fault`). A page that cannot be read is a fault
-    /// (EFAULT).
+    /// (EFAULT; ENOMEM when there was no memory for it).
     pub fn guest<T>(
         &mut self,
         space: SpaceId,
@@ -123,11 +123,12 @@ impl Kernel {
         loop {
             match op(&mut *self.machine) {
                 Err(f) if f.cause == FaultCause::NotFilled => {
-                    if self.page_cache_fault(space, f.addr).is_err() {
-                        return Err(Fault {
-                            cause: FaultCause::Unmapped,
-                            ..f
-                        });
+                    if let Err(e) = self.page_cache_fault(space, f.addr) {
+                        let cause = match e {
+                            Errno::ENOMEM => FaultCause::OutOfMemory,
+                            _ => FaultCause::Unmapped,
+                        };
+                        return Err(Fault { cause, ..f });
                     }
                 }
                 r => return r,
