@@ -12,7 +12,10 @@
 fn main() {
     println!("cargo::rerun-if-env-changed=FRISCY_PIE");
     let linux = std::env::var("CARGO_CFG_TARGET_OS").is_ok_and(|os| os == "linux");
-    if linux && std::env::var_os("FRISCY_PIE").is_none() {
+    // A crt-static build links static-pie, which -no-pie contradicts.
+    let crt_static = std::env::var("CARGO_CFG_TARGET_FEATURE")
+        .is_ok_and(|f| f.split(',').any(|f| f == "crt-static"));
+    if linux && !crt_static && std::env::var_os("FRISCY_PIE").is_none() {
         println!("cargo::rustc-link-arg-bins=-no-pie");
     }
 }
