@@ -18,6 +18,17 @@ static void fill(int fd, char c, long off, long n) {
         pwrite(fd, buf, n - done < (long)sizeof buf ? n - done : (long)sizeof buf, off + done);
 }
 
+// A 64-page file whose page i holds the letter `first + i % 26`, mapped read-only and
+// privately (its descriptor closed).
+static char *map_lettered(const char *path, char first) {
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    for (int i = 0; i < 64; i++)
+        fill(fd, first + i % 26, i * 4096L, 4096);
+    char *m = mmap(NULL, 64 * 4096L, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    return m;
+}
+
 static int run(const char *path) {
     pid_t pid = fork();
     if (pid == 0) {
@@ -82,19 +93,11 @@ int main(int argc, char **argv) {
     // pipe or file, from the mapping), by a forked child, after mremap moved them, and
     // after the file was unlinked.
     snprintf(path, sizeof path, "%s/big", dir);
-    fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
-    for (int i = 0; i < 64; i++)
-        fill(fd, 'a' + i % 26, i * pg, pg);
-    char *big = mmap(NULL, 64 * pg, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
+    char *big = map_lettered(path, 'a');
     // A second file, mapped and never touched before it is unlinked.
     char path2[300];
     snprintf(path2, sizeof path2, "%s/big2", dir);
-    fd = open(path2, O_RDWR | O_CREAT | O_TRUNC, 0644);
-    for (int i = 0; i < 64; i++)
-        fill(fd, 'A' + i % 26, i * pg, pg);
-    char *kept = mmap(NULL, 64 * pg, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
+    char *kept = map_lettered(path2, 'A');
     int p[2];
     pipe(p);
     write(p[1], big + 40 * pg + 4090, 12);

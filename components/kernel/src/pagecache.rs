@@ -12,8 +12,8 @@
 //! mapped (Linux's page faults on a file mapping): each object starts unfilled, an access
 //! to a page not read yet stops the hart with a `NotFilled` fault, and `page_cache_fault`
 //! reads a few pages around it (only those not read yet; more while the faults of a file
-//! run sequentially, as Linux's read-ahead grows) before the access is retried; the kernel's own copies to and from the guest do the same
-//! (`Kernel::guest`). So `true` costs the pages busybox and musl run, not their 1.4 MiB,
+//! run sequentially, as Linux's read-ahead grows) before the access is retried; the
+//! kernel's own copies to and from the guest do the same (`Kernel::guest`). So `true` costs the pages busybox and musl run, not their 1.4 MiB,
 //! and a 30 MiB libnode.so the pages Node uses. (With code translated ahead of time the
 //! mapping's pages are read at once instead: exec checks the bytes it registers.)
 //!
@@ -70,8 +70,6 @@ struct Cached {
     /// The page after the range the last fault read, and that range's length: a fault
     /// there reads twice as much.
     ahead: (u64, u64),
-    /// Dropped from `files` (file changed, or LRU); mappings may still fault on it.
-    dropped: bool,
 }
 
 impl Cached {
@@ -142,7 +140,6 @@ impl Kernel {
                     stamp,
                     used: clock,
                     ahead: (u64::MAX, 0),
-                    dropped: false,
                 },
             );
         }
@@ -208,8 +205,9 @@ impl Kernel {
             }
             page = run_end;
         }
+        // A dropped entry (no longer its file's) is kept only while it has pages to read.
         let c = &self.page_cache.objs[&obj];
-        if c.dropped && c.all_filled() {
+        if self.page_cache.files.get(&c.ino) != Some(&obj) && c.all_filled() {
             self.page_cache.objs.remove(&obj);
         }
         Ok(())
@@ -368,9 +366,8 @@ impl Kernel {
     /// have the pages they have not touched filled).
     pub fn page_cache_drop(&mut self, ino: Ino) {
         if let Some(obj) = self.page_cache.files.remove(&ino) {
-            let c = self.page_cache.objs.get_mut(&obj).unwrap();
+            let c = &self.page_cache.objs[&obj];
             self.page_cache.total_pages -= c.pages;
-            c.dropped = true;
             if c.all_filled() {
                 self.page_cache.objs.remove(&obj);
             }

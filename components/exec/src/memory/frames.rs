@@ -235,8 +235,9 @@ impl Frames {
     /// Frame `f`'s bytes.
     pub fn bytes(&self, f: FrameId) -> &[u8] {
         // SAFETY: a frame is FRAME_SIZE bytes of a live chunk, initialised (a frame is
-        // zeroed or copied into when taken, and only frames taken are read). Shared references to frames are only handed out while no
-        // `&mut Frames` exists, and guest stores go through `&mut` paths.
+        // zeroed or copied into when taken, and only frames taken are read). Shared
+        // references to frames are only handed out while no `&mut Frames` exists, and
+        // guest stores go through `&mut` paths.
         unsafe { std::slice::from_raw_parts(self.ptr(f), FRAME_SIZE) }
     }
 

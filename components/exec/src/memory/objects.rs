@@ -64,7 +64,7 @@ pub struct Objects {
     slots: Vec<Option<Object>>,
     free: Vec<ObjectId>,
     /// How many objects are dropped but not freed yet (`collect_objects` has work).
-    dropped: usize,
+    dropped_count: usize,
 }
 
 impl Objects {
@@ -116,7 +116,7 @@ impl Objects {
     /// id. Only for an object no region names (see `mark_dropped`).
     pub fn drop_object(&mut self, id: ObjectId, frames: &mut Frames) {
         if let Some(Some(o)) = self.slots.get_mut(id as usize).map(Option::take) {
-            self.dropped -= o.dropped as usize;
+            self.dropped_count -= o.dropped as usize;
             for f in o.frames {
                 if is_frame(f) {
                     frames.put(f);
@@ -132,13 +132,13 @@ impl Objects {
             && !o.dropped
         {
             o.dropped = true;
-            self.dropped += 1;
+            self.dropped_count += 1;
         }
     }
 
     /// The objects dropped by their owners but not freed yet.
     pub fn dropped(&self) -> Vec<ObjectId> {
-        if self.dropped == 0 {
+        if self.dropped_count == 0 {
             return Vec::new();
         }
         self.slots
