@@ -336,32 +336,11 @@ generated::export!(Component with_types_in generated);
     not(feature = "browser")
 ))]
 fn make_kernel() -> Result<Kernel, String> {
-    use friscy_vfs::{RootfsSource, Vfs};
+    use friscy_vfs::{RootfsImport, Vfs};
+    use generated::friscy::vfs::rootfs as r;
 
-    struct ImportedRootfs;
-    impl RootfsSource for ImportedRootfs {
-        fn size(&self) -> u64 {
-            generated::friscy::vfs::rootfs::size()
-        }
-        fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
-            // Words from a data component: wasmtime's adapter copies a list<u8> byte by
-            // byte (friscy_vfs::read_via_words); bytes from a host (`prefers-words`).
-            thread_local! {
-                static WORDS: std::cell::OnceCell<bool> = const { std::cell::OnceCell::new() };
-            }
-            if WORDS.with(|w| *w.get_or_init(generated::friscy::vfs::rootfs::prefers_words)) {
-                friscy_vfs::read_via_words(
-                    offset,
-                    len,
-                    self.size(),
-                    generated::friscy::vfs::rootfs::read_words,
-                )
-            } else {
-                generated::friscy::vfs::rootfs::read(offset, len)
-            }
-        }
-    }
-    let vfs = Vfs::new(ImportedRootfs).map_err(|e| format!("rootfs: {e}"))?;
+    let image = RootfsImport::new(r::size, r::read, r::read_words, r::prefers_words);
+    let vfs = Vfs::new(image).map_err(|e| format!("rootfs: {e}"))?;
     let mut k = Kernel::new(
         Box::new(friscy_exec::Machines::new()),
         with_mounts(Box::new(vfs))?,

@@ -342,6 +342,18 @@ impl Fs for Mounts {
         }
     }
 
+    fn read_into(&mut self, node: Ino, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        match self.host(node) {
+            Some((host, rel)) => {
+                let got = host.read(&rel, offset, buf.len().min(u32::MAX as usize) as u32)?;
+                let n = got.len().min(buf.len());
+                buf[..n].copy_from_slice(&got[..n]);
+                Ok(n)
+            }
+            None => self.lower.read_into(node, offset, buf),
+        }
+    }
+
     fn write(&mut self, node: Ino, offset: u64, data: &[u8]) -> Result<u32, Errno> {
         match self.host(node) {
             Some((host, rel)) => host.write(&rel, offset, data),

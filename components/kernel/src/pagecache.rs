@@ -92,7 +92,14 @@ pub struct PageCache {
     objs: HashMap<ObjId, Cached>,
     total_pages: u64,
     clock: u64,
+    /// Where fills read a file's bytes before exec copies them into frames: kept, so
+    /// that reading allocates nothing after the first fill (fresh Wasm memory costs a
+    /// host page fault per 4 KiB). At most `FILL_PIECE` long.
+    scratch: Vec<u8>,
 }
+
+/// The most a fill reads from the filesystem at once.
+const FILL_PIECE: u64 = 32 * PAGE_SIZE;
 
 /// A file's cached pages, ready to map privately.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,17 +187,20 @@ impl Kernel {
             // nothing), so a read or memory error part way leaves every page either
             // filled and marked, or unfilled and unmarked.
             let mut done = 0;
+            let mut buf = std::mem::take(&mut self.page_cache.scratch);
             while done < want {
-                let chunk = self.fs.read(ino, offset + done, (want - done) as u32)?;
-                if chunk.is_empty() {
+                buf.resize((want - done).min(FILL_PIECE) as usize, 0);
+                let n = self.fs.read_into(ino, offset + done, &mut buf)?;
+                if n == 0 {
                     break;
                 }
                 self.machine
-                    .obj_write(obj, offset + done, &chunk)
+                    .obj_write(obj, offset + done, &buf[..n])
                     .map_err(|_| Errno::ENOMEM)?;
-                done += chunk.len() as u64;
+                done += n as u64;
                 self.page_cache_mark(obj, page, page + done / PAGE_SIZE);
             }
+            self.page_cache.scratch = buf;
             // At the end of the file, its last page is complete (zeros after the end).
             self.page_cache_mark(obj, page, page + done.div_ceil(PAGE_SIZE));
             // Past the end of the file (it shrank since the entry was made): zero pages,

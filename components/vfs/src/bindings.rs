@@ -17,38 +17,15 @@ use exports::friscy::vfs::fs as t;
 
 #[cfg(not(feature = "tree-component"))]
 mod lower {
-    use crate::{RootfsSource, Tar, Vfs};
+    use crate::{RootfsImport, Tar, Vfs};
 
     /// The image, read through the `rootfs` import in chunks.
-    pub struct ImportedRootfs;
-
-    impl RootfsSource for ImportedRootfs {
-        fn size(&self) -> u64 {
-            super::friscy::vfs::rootfs::size()
-        }
-        fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
-            // Words from a data component: wasmtime's adapter copies a list<u8> byte by
-            // byte (friscy_vfs::read_via_words); bytes from a host (`prefers-words`).
-            thread_local! {
-                static WORDS: std::cell::OnceCell<bool> = const { std::cell::OnceCell::new() };
-            }
-            if WORDS.with(|w| *w.get_or_init(super::friscy::vfs::rootfs::prefers_words)) {
-                crate::read_via_words(
-                    offset,
-                    len,
-                    self.size(),
-                    super::friscy::vfs::rootfs::read_words,
-                )
-            } else {
-                super::friscy::vfs::rootfs::read(offset, len)
-            }
-        }
-    }
-
-    pub type Lower = Tar<ImportedRootfs>;
+    pub type Lower = Tar<RootfsImport>;
 
     pub fn open() -> Result<Vfs<Lower>, String> {
-        Vfs::new(ImportedRootfs).map_err(|e| e.to_string())
+        use super::friscy::vfs::rootfs as r;
+        let image = RootfsImport::new(r::size, r::read, r::read_words, r::prefers_words);
+        Vfs::new(image).map_err(|e| e.to_string())
     }
 }
 

@@ -65,16 +65,33 @@ impl FileData {
         offset: u64,
         len: u32,
     ) -> Result<Vec<u8>, Errno> {
-        if offset >= self.size {
-            return Ok(Vec::new());
-        }
-        let n = (self.size - offset).min(len as u64) as usize;
-        let end = offset + n as u64;
+        let n = self.size.saturating_sub(offset).min(len as u64) as usize;
         let mut out = vec![0u8; n];
+        self.read_into(lower, offset, &mut out)?;
+        Ok(out)
+    }
+
+    /// The bytes at `offset` into the front of `buf`; how many there were (fewer than
+    /// `buf.len()` only at the end of the file).
+    pub(crate) fn read_into<L: LowerLayer>(
+        &self,
+        lower: &mut L,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, Errno> {
+        if offset >= self.size {
+            return Ok(0);
+        }
+        let n = (self.size - offset).min(buf.len() as u64) as usize;
+        let end = offset + n as u64;
+        let out = &mut buf[..n];
+        let mut m = 0;
         if offset < self.lower_len {
-            let m = (self.lower_len.min(end) - offset) as usize;
+            m = (self.lower_len.min(end) - offset) as usize;
             lower.read_into(self.lower_file, offset, &mut out[..m])?;
         }
+        // Past the image's part: the written pages below, zeros (holes) elsewhere.
+        out[m..].fill(0);
         let first = offset / PAGE as u64;
         let last = (end - 1) / PAGE as u64;
         for (&idx, page) in self.pages.range(first..=last) {
@@ -84,7 +101,7 @@ impl FileData {
             out[(from - offset) as usize..(to - offset) as usize]
                 .copy_from_slice(&page[(from - page_start) as usize..(to - page_start) as usize]);
         }
-        Ok(out)
+        Ok(n)
     }
 
     /// Pages written so far (the upper layer's share of this file).

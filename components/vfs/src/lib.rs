@@ -28,7 +28,9 @@ mod tree;
 pub mod host_tree;
 
 pub use friscy_abi::Errno;
-pub use source::{LowerLayer, RootfsSource, Tar, read_via_words, words_from};
+pub use source::{
+    LowerLayer, RootfsImport, RootfsSource, Tar, read_via_words, read_via_words_into, words_from,
+};
 pub use tar::TarError;
 pub use tree::{Tree, TreeEntry, TreeError, TreeSource};
 
@@ -112,6 +114,16 @@ pub trait Fs {
     /// Up to `len` bytes at `offset` of a regular file (EISDIR for a directory, EINVAL
     /// for other types, which the kernel serves itself).
     fn read(&mut self, node: Ino, offset: u64, len: u32) -> Result<Vec<u8>, Errno>;
+    /// `read` into the front of `buf`: how many bytes there were (fewer than `buf.len()`
+    /// only at the end of the file). For callers with a buffer of their own (the kernel's
+    /// page cache), so no buffer is allocated per read.
+    fn read_into(&mut self, node: Ino, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        let len = buf.len().min(u32::MAX as usize) as u32;
+        let got = self.read(node, offset, len)?;
+        let n = got.len().min(buf.len());
+        buf[..n].copy_from_slice(&got[..n]);
+        Ok(n)
+    }
     fn write(&mut self, node: Ino, offset: u64, data: &[u8]) -> Result<u32, Errno>;
     /// Entries after `cookie` (0 starts; "." and ".." included), at most `max` of them.
     fn readdir(&mut self, dir: Ino, cookie: u64, max: u32) -> Result<Vec<Dirent>, Errno>;
@@ -354,6 +366,14 @@ impl<L: LowerLayer> Fs for Vfs<L> {
     fn read(&mut self, node: Ino, offset: u64, len: u32) -> Result<Vec<u8>, Errno> {
         match &self.table.get(node)?.body {
             Body::File(f) => f.read(&mut self.lower, offset, len),
+            Body::Dir(_) => Err(Errno::EISDIR),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn read_into(&mut self, node: Ino, offset: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        match &self.table.get(node)?.body {
+            Body::File(f) => f.read_into(&mut self.lower, offset, buf),
             Body::Dir(_) => Err(Errno::EISDIR),
             _ => Err(Errno::EINVAL),
         }

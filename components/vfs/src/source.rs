@@ -11,6 +11,24 @@ pub trait RootfsSource {
     fn size(&self) -> u64;
     /// Up to `len` bytes at `offset`; shorter only at the end of the image.
     fn read_at(&self, offset: u64, len: u32) -> Vec<u8>;
+    /// The bytes at `offset` into the front of `buf`; how many there were (fewer than
+    /// `buf.len()` only at the end of the image). Providers override it to skip
+    /// `read_at`'s buffer: a fresh allocation is fresh Wasm memory, a host page fault
+    /// per 4 KiB the first time it is touched.
+    fn read_into(&self, offset: u64, buf: &mut [u8]) -> usize {
+        let mut done = 0;
+        while done < buf.len() {
+            let want = (buf.len() - done).min(u32::MAX as usize / 2);
+            let got = self.read_at(offset + done as u64, want as u32);
+            let n = got.len().min(want);
+            buf[done..done + n].copy_from_slice(&got[..n]);
+            done += n;
+            if n < want {
+                break;
+            }
+        }
+        done
+    }
 }
 
 fn slice_at(bytes: &[u8], offset: u64, len: u32) -> Vec<u8> {
@@ -21,12 +39,24 @@ fn slice_at(bytes: &[u8], offset: u64, len: u32) -> Vec<u8> {
     bytes[start..end].to_vec()
 }
 
+fn slice_into(bytes: &[u8], offset: u64, buf: &mut [u8]) -> usize {
+    let start = usize::try_from(offset)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    let n = buf.len().min(bytes.len() - start);
+    buf[..n].copy_from_slice(&bytes[start..start + n]);
+    n
+}
+
 impl RootfsSource for Vec<u8> {
     fn size(&self) -> u64 {
         self.len() as u64
     }
     fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
         slice_at(self, offset, len)
+    }
+    fn read_into(&self, offset: u64, buf: &mut [u8]) -> usize {
+        slice_into(self, offset, buf)
     }
 }
 
@@ -37,6 +67,9 @@ impl RootfsSource for &[u8] {
     fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
         slice_at(self, offset, len)
     }
+    fn read_into(&self, offset: u64, buf: &mut [u8]) -> usize {
+        slice_into(self, offset, buf)
+    }
 }
 
 impl<T: RootfsSource + ?Sized> RootfsSource for Box<T> {
@@ -46,6 +79,9 @@ impl<T: RootfsSource + ?Sized> RootfsSource for Box<T> {
     fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
         (**self).read_at(offset, len)
     }
+    fn read_into(&self, offset: u64, buf: &mut [u8]) -> usize {
+        (**self).read_into(offset, buf)
+    }
 }
 
 impl<T: RootfsSource + ?Sized> RootfsSource for std::sync::Arc<T> {
@@ -54,6 +90,9 @@ impl<T: RootfsSource + ?Sized> RootfsSource for std::sync::Arc<T> {
     }
     fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
         (**self).read_at(offset, len)
+    }
+    fn read_into(&self, offset: u64, buf: &mut [u8]) -> usize {
+        (**self).read_into(offset, buf)
     }
 }
 
@@ -70,27 +109,132 @@ pub fn read_via_words(
     size: u64,
     read_words: impl FnOnce(u64, u32) -> Vec<u64>,
 ) -> Vec<u8> {
-    let len = (len as u64).min(size.saturating_sub(offset)) as u32;
+    let len = (len as u64).min(size.saturating_sub(offset)) as usize;
+    let mut bytes = vec![0u8; len];
+    let n = read_via_words_into(offset, &mut bytes, size, read_words);
+    bytes.truncate(n);
+    bytes
+}
+
+/// `read_into` over a provider's `read-words`, as `read_via_words`: the bytes at `offset`
+/// into the front of `buf`, and how many there were.
+pub fn read_via_words_into(
+    offset: u64,
+    buf: &mut [u8],
+    size: u64,
+    read_words: impl FnOnce(u64, u32) -> Vec<u64>,
+) -> usize {
+    // The span asked for (len plus up to 7 bytes each side, rounded to words) must fit
+    // the u32 length.
+    let len = (buf.len() as u64)
+        .min(size.saturating_sub(offset))
+        .min(u32::MAX as u64 - 15) as usize;
     if len == 0 {
-        return Vec::new();
+        return 0;
     }
     let start = offset & !7;
-    let end = offset + len as u64;
-    // At most len + 14 bytes: fits in a u32 unless len is within 14 of u32::MAX.
-    let span = ((end - start).div_ceil(8) * 8).min(u32::MAX as u64 & !7) as u32;
-    let words = read_words(start, span);
     let skip = (offset - start) as usize;
-    if words.len() * 8 <= skip {
-        return Vec::new();
+    let span = (skip + len).div_ceil(8) * 8;
+    let words = read_words(start, span as u32);
+    let n = (words.len() * 8).saturating_sub(skip).min(len);
+    copy_word_bytes(&words, skip, &mut buf[..n]);
+    n
+}
+
+/// Bytes `skip..skip + out.len()` of `words` laid out little-endian, into `out`.
+fn copy_word_bytes(words: &[u64], skip: usize, out: &mut [u8]) {
+    // A partial first word, then whole words (a loop the compiler turns into plain
+    // copies), then a partial last word.
+    if out.is_empty() {
+        return;
     }
-    let n = (words.len() * 8 - skip).min(len as usize);
-    let mut bytes = vec![0u8; words.len() * 8];
-    for (out, w) in bytes.chunks_exact_mut(8).zip(&words) {
-        out.copy_from_slice(&w.to_le_bytes());
+    let head = ((8 - skip % 8) % 8).min(out.len());
+    let first = skip / 8;
+    if head > 0 {
+        out[..head].copy_from_slice(&words[first].to_le_bytes()[skip % 8..skip % 8 + head]);
     }
-    bytes.truncate(skip + n);
-    bytes.drain(..skip);
-    bytes
+    let words = &words[skip.div_ceil(8)..];
+    let body = &mut out[head..];
+    let whole = body.len() / 8;
+    for (o, w) in body.chunks_exact_mut(8).zip(words) {
+        o.copy_from_slice(&w.to_le_bytes());
+    }
+    let tail = &mut body[whole * 8..];
+    if !tail.is_empty() {
+        let n = tail.len();
+        tail.copy_from_slice(&words[whole].to_le_bytes()[..n]);
+    }
+}
+
+/// A `RootfsSource` over the functions of a `friscy:vfs/rootfs` import, for the
+/// components that import one (the vfs component and the fused kernel): words from a
+/// data component, whose bytes wasmtime's adapter would copy one per loop iteration
+/// (`read_via_words`), bytes from a host (the import's `prefers-words` says which).
+pub struct RootfsImport {
+    pub size: fn() -> u64,
+    pub read: fn(u64, u32) -> Vec<u8>,
+    pub read_words: fn(u64, u32) -> Vec<u64>,
+    pub prefers_words: fn() -> bool,
+    /// `prefers_words`'s answer and `size`, asked once.
+    known: std::cell::OnceCell<(bool, u64)>,
+}
+
+impl RootfsImport {
+    pub fn new(
+        size: fn() -> u64,
+        read: fn(u64, u32) -> Vec<u8>,
+        read_words: fn(u64, u32) -> Vec<u64>,
+        prefers_words: fn() -> bool,
+    ) -> Self {
+        RootfsImport {
+            size,
+            read,
+            read_words,
+            prefers_words,
+            known: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn known(&self) -> (bool, u64) {
+        *self
+            .known
+            .get_or_init(|| ((self.prefers_words)(), (self.size)()))
+    }
+}
+
+impl RootfsSource for RootfsImport {
+    fn size(&self) -> u64 {
+        self.known().1
+    }
+    fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
+        let (words, size) = self.known();
+        if words {
+            read_via_words(offset, len, size, self.read_words)
+        } else {
+            (self.read)(offset, len)
+        }
+    }
+    fn read_into(&self, offset: u64, buf: &mut [u8]) -> usize {
+        let (words, size) = self.known();
+        let mut done = 0;
+        while done < buf.len() {
+            let at = offset + done as u64;
+            let n = if words {
+                read_via_words_into(at, &mut buf[done..], size, self.read_words)
+            } else {
+                let want = (buf.len() - done).min(u32::MAX as usize / 2);
+                let got = (self.read)(at, want as u32);
+                let n = got.len().min(want);
+                buf[done..done + n].copy_from_slice(&got[..n]);
+                n
+            };
+            if n == 0 {
+                break;
+            }
+            done += n;
+        }
+        done
+    }
 }
 
 /// A `read-words` provider over `read_at` (the other half of `read_via_words`): empty for
@@ -117,8 +261,13 @@ impl RootfsSource for std::fs::File {
         self.metadata().map(|m| m.len()).unwrap_or(0)
     }
     fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
-        use std::os::unix::fs::FileExt;
         let mut buf = vec![0; len as usize];
+        let n = self.read_into(offset, &mut buf);
+        buf.truncate(n);
+        buf
+    }
+    fn read_into(&self, offset: u64, buf: &mut [u8]) -> usize {
+        use std::os::unix::fs::FileExt;
         let mut done = 0;
         while done < buf.len() {
             match FileExt::read_at(self, &mut buf[done..], offset + done as u64) {
@@ -126,13 +275,16 @@ impl RootfsSource for std::fs::File {
                 Ok(n) => done += n,
             }
         }
-        buf.truncate(done);
-        buf
+        done
     }
 }
 
 /// Size of the chunks read from the image, for indexing and for file contents.
 pub(crate) const CHUNK: usize = 64 * 1024;
+/// Reads of at least this many bytes go to the image directly, not through the chunk
+/// cache: the page cache's fills (4 pages and up) and large read(2)s, which the cache would
+/// only copy once more.
+const DIRECT: usize = 16 * 1024;
 /// How many file-content chunks the cache keeps.
 const CACHE_SLOTS: usize = 8;
 
@@ -174,22 +326,26 @@ impl<R: RootfsSource> Tar<R> {
             self.slots[i].used = tick;
             return &self.slots[i].data;
         }
-        let data = self.src.read_at(chunk * CHUNK as u64, CHUNK as u32);
-        let slot = Slot {
-            chunk,
-            used: tick,
-            data,
-        };
+        // A slot's buffer is reused when its chunk is replaced: after the first few
+        // chunks, reading one allocates nothing (fresh memory costs a host fault a page).
         let i = if self.slots.len() < CACHE_SLOTS {
-            self.slots.push(slot);
+            self.slots.push(Slot {
+                chunk,
+                used: tick,
+                data: Vec::new(),
+            });
             self.slots.len() - 1
         } else {
-            let i = (0..self.slots.len())
+            (0..self.slots.len())
                 .min_by_key(|&i| self.slots[i].used)
-                .unwrap_or(0);
-            self.slots[i] = slot;
-            i
+                .unwrap_or(0)
         };
+        let slot = &mut self.slots[i];
+        slot.chunk = chunk;
+        slot.used = tick;
+        slot.data.resize(CHUNK, 0);
+        let n = self.src.read_into(chunk * CHUNK as u64, &mut slot.data);
+        slot.data.truncate(n);
         &self.slots[i].data
     }
 }
@@ -198,20 +354,11 @@ impl<R: RootfsSource> LowerLayer for Tar<R> {
     fn read_into(&mut self, file: u64, offset: u64, buf: &mut [u8]) -> Result<(), Errno> {
         // A member's contents are contiguous in the image.
         let offset = file + offset;
-        if buf.len() >= CHUNK {
-            // Large reads go straight to the image (in u32-sized pieces) and bypass the cache.
-            let mut done = 0usize;
-            while done < buf.len() {
-                let want = (buf.len() - done).min(u32::MAX as usize / 2) as u32;
-                let got = self.src.read_at(offset + done as u64, want);
-                let n = got.len().min(want as usize);
-                buf[done..done + n].copy_from_slice(&got[..n]);
-                if n < want as usize {
-                    buf[done + n..].fill(0);
-                    return Ok(());
-                }
-                done += n;
-            }
+        if buf.len() >= DIRECT {
+            // Reads of whole pages and more (the page cache's, large read(2)s) go
+            // straight into `buf` and bypass the cache.
+            let n = self.src.read_into(offset, buf);
+            buf[n..].fill(0);
             return Ok(());
         }
         let mut done = 0usize;
@@ -257,6 +404,39 @@ mod tests {
             let got = read_via_words(off, len, image.size(), |o, l| words_from(&image, o, l));
             assert_eq!(got, image.read_at(off, len), "offset {off}, len {len}");
         }
+        // Into a buffer (dirty, so nothing passes by being zero already), at every
+        // alignment of both ends, and through `RootfsImport` over words and over bytes.
+        thread_local! {
+            static IMAGE: Vec<u8> = (0..10_003u32).map(|i| (i * 13 % 251) as u8).collect();
+        }
+        fn size() -> u64 {
+            IMAGE.with(|i| i.len() as u64)
+        }
+        fn read(o: u64, l: u32) -> Vec<u8> {
+            IMAGE.with(|i| i.read_at(o, l))
+        }
+        fn words(o: u64, l: u32) -> Vec<u64> {
+            IMAGE.with(|i| words_from(i, o, l))
+        }
+        let by_words = RootfsImport::new(size, read, words, || true);
+        let by_bytes = RootfsImport::new(size, read, words, || false);
+        for off in (0..24).chain(9_980..10_010) {
+            for len in (0..20).chain([4096, 4099, 20_000]) {
+                let want = image.read_at(off, len as u32);
+                let mut buf = vec![0xEE; len];
+                let n = read_via_words_into(off, &mut buf, image.size(), |o, l| {
+                    words_from(&image, o, l)
+                });
+                assert_eq!(buf[..n], want[..], "offset {off}, len {len}");
+                assert!(buf[n..].iter().all(|&b| b == 0xEE));
+                for src in [&by_words, &by_bytes] {
+                    let mut buf = vec![0xEE; len];
+                    let n = src.read_into(off, &mut buf);
+                    assert_eq!(buf[..n], want[..], "offset {off}, len {len}");
+                    assert_eq!(src.read_at(off, len as u32), want);
+                }
+            }
+        }
         assert_eq!(words_from(&image, 3, 16), Vec::<u64>::new());
         assert_eq!(
             read_via_words(u64::MAX - 2, 8, u64::MAX, |o, l| words_from(&image, o, l)),
@@ -268,7 +448,15 @@ mod tests {
     fn chunked_reads_match_the_image_and_pad_past_its_end() {
         let image: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
         let mut lower = Tar::new(image.clone());
-        for &(off, len) in &[(0u64, 10usize), (65_530, 20), (131_000, 4096), (5, 70_000)] {
+        for &(off, len) in &[
+            (0u64, 10usize),
+            (65_530, 20),
+            (131_000, 4096),
+            (5, 70_000),
+            (300, 20_000),
+            (0, 10),
+            (131_000, 4096),
+        ] {
             let mut buf = vec![0xAA; len];
             lower.read_into(0, off, &mut buf).unwrap();
             assert_eq!(buf[..], image[off as usize..off as usize + len]);
@@ -277,9 +465,25 @@ mod tests {
         let mut buf = vec![0xAA; 10];
         lower.read_into(100, 5, &mut buf).unwrap();
         assert_eq!(buf[..], image[105..115]);
-        let mut buf = vec![0xAA; 100];
-        lower.read_into(0, 199_950, &mut buf).unwrap();
-        assert_eq!(buf[..50], image[199_950..]);
-        assert!(buf[50..].iter().all(|&b| b == 0));
+        for len in [100, 20_000] {
+            let mut buf = vec![0xAA; len];
+            lower.read_into(0, 199_950, &mut buf).unwrap();
+            assert_eq!(buf[..50], image[199_950..]);
+            assert!(buf[50..].iter().all(|&b| b == 0));
+        }
+        // More chunks than slots: the slots' buffers are reused for other chunks.
+        let chunks = CACHE_SLOTS + 3;
+        let image: Vec<u8> = (0..(chunks * CHUNK) as u32)
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let mut lower = Tar::new(image.clone());
+        for round in 0..3 {
+            for c in 0..chunks {
+                let off = (c * 7 + round) % chunks * CHUNK + c * 17;
+                let mut buf = vec![0xAA; 100];
+                lower.read_into(0, off as u64, &mut buf).unwrap();
+                assert_eq!(buf[..], image[off..off + 100]);
+            }
+        }
     }
 }
