@@ -22,7 +22,74 @@ pub struct RootfsFile {
     /// The file's size.
     file_len: u64,
     /// Served after the file: a prebuilt index it lacks (or nothing).
-    trailer: Vec<u8>,
+    trailer: Trailer,
+}
+
+/// The prebuilt index served after an image: built just now, or the cache's copy mapped
+/// (not read: reading 431 KiB into fresh heap at every start cost Debian's `/bin/true`
+/// about 100 page faults; a mapping of a file in the host's page cache costs a few).
+enum Trailer {
+    Built(Vec<u8>),
+    Mapped(Mapped),
+}
+
+impl Trailer {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Trailer::Built(b) => b,
+            Trailer::Mapped(m) => m.bytes(),
+        }
+    }
+}
+
+/// A whole file mapped read-only. Only for the cache's index files: they are written
+/// under a temporary name and renamed into place, never changed in place, so what is
+/// mapped stays as it was checked (an evicted file is unlinked, which keeps the mapping).
+struct Mapped {
+    ptr: *const u8,
+    len: usize,
+}
+
+// The mapping is read-only and owned by this value.
+unsafe impl Send for Mapped {}
+unsafe impl Sync for Mapped {}
+
+impl Mapped {
+    fn of(file: &File) -> Option<Mapped> {
+        use std::os::fd::AsRawFd;
+        let len = usize::try_from(file.metadata().ok()?.len()).ok()?;
+        if len == 0 {
+            return None;
+        }
+        // SAFETY: a new private read-only mapping of `len` bytes of an open file; nothing
+        // in this process writes through it.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_PRIVATE,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        (ptr != libc::MAP_FAILED).then_some(Mapped {
+            ptr: ptr as *const u8,
+            len,
+        })
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` maps `len` readable bytes for as long as `self` lives.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        // SAFETY: the mapping `of` made, unmapped once.
+        unsafe { libc::munmap(self.ptr as *mut libc::c_void, self.len) };
+    }
 }
 
 /// The image as an uncompressed tar: the file itself, or for a gzip or zstd image its
@@ -65,7 +132,7 @@ impl RootfsFile {
     }
 
     fn size(&self) -> u64 {
-        self.file_len + self.trailer.len() as u64
+        self.file_len + self.trailer.bytes().len() as u64
     }
 
     fn read(&self, offset: u64, len: u32) -> Vec<u8> {
@@ -90,7 +157,7 @@ impl RootfsFile {
         }
         if from_file < len {
             let at = (offset + from_file as u64 - self.file_len) as usize;
-            buf[from_file..].copy_from_slice(&self.trailer[at..at + len - from_file]);
+            buf[from_file..].copy_from_slice(&self.trailer.bytes()[at..at + len - from_file]);
         }
         buf
     }
@@ -99,11 +166,11 @@ impl RootfsFile {
 /// The prebuilt index to serve after `tar`, if it has none of its own: from the cache, or
 /// built now and kept there. Empty when the tar cannot be indexed (the vfs then reports
 /// what is wrong with it) or already carries an index.
-fn index_trailer(path: &Path, meta: &std::fs::Metadata, file: &File, by_name: bool) -> Vec<u8> {
+fn index_trailer(path: &Path, meta: &std::fs::Metadata, file: &File, by_name: bool) -> Trailer {
     use friscy_vfs::prebuilt;
     use std::hash::{Hash, Hasher};
     if prebuilt::footer(file).is_some() {
-        return Vec::new();
+        return Trailer::Built(Vec::new());
     }
     let mut h = std::collections::hash_map::DefaultHasher::new();
     if by_name {
@@ -116,14 +183,14 @@ fn index_trailer(path: &Path, meta: &std::fs::Metadata, file: &File, by_name: bo
     let dir = friscy_host::cache::base().join("index");
     let cached = dir.join(format!("{:016x}.idx", h.finish()));
     // A damaged cache entry (checksums) is made again.
-    if let Ok(t) = std::fs::read(&cached)
-        && prebuilt::trailer_ok(&t, meta.len())
+    if let Some(t) = File::open(&cached).ok().and_then(|f| Mapped::of(&f))
+        && prebuilt::trailer_ok(t.bytes(), meta.len())
     {
         friscy_host::cache::touch(&cached);
-        return t;
+        return Trailer::Mapped(t);
     }
     let Ok(t) = prebuilt::trailer(file) else {
-        return Vec::new();
+        return Trailer::Built(Vec::new());
     };
     // The cache is an optimisation: failing to write it is not an error.
     let _ = std::fs::create_dir_all(&dir);
@@ -133,7 +200,7 @@ fn index_trailer(path: &Path, meta: &std::fs::Metadata, file: &File, by_name: bo
         // Least recently used first; a changed tar leaves its old index behind.
         friscy_host::cache::evict(&dir, ".idx", INDEX_CACHE_MAX, Some(&cached));
     }
-    t
+    Trailer::Built(t)
 }
 
 /// Room for prebuilt indexes in the cache (Debian's is 431 KiB).

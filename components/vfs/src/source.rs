@@ -179,6 +179,10 @@ pub struct RootfsImport {
     known: std::cell::OnceCell<(bool, u64)>,
 }
 
+/// The most `RootfsImport::read_into` asks the import for at once (the page cache's fills
+/// are at most this).
+const IMPORT_PIECE: usize = 128 * 1024;
+
 impl RootfsImport {
     pub fn new(
         size: fn() -> u64,
@@ -219,12 +223,14 @@ impl RootfsSource for RootfsImport {
         let mut done = 0;
         while done < buf.len() {
             let at = offset + done as u64;
+            // In pieces: the import returns each as a fresh list, so a bounded piece is
+            // memory the allocator hands out again for the next one.
+            let piece = (buf.len() - done).min(IMPORT_PIECE);
             let n = if words {
-                read_via_words_into(at, &mut buf[done..], size, self.read_words)
+                read_via_words_into(at, &mut buf[done..done + piece], size, self.read_words)
             } else {
-                let want = (buf.len() - done).min(u32::MAX as usize / 2);
-                let got = (self.read)(at, want as u32);
-                let n = got.len().min(want);
+                let got = (self.read)(at, piece as u32);
+                let n = got.len().min(piece);
                 buf[done..done + n].copy_from_slice(&got[..n]);
                 n
             };
