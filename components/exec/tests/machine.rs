@@ -152,6 +152,40 @@ fn store_and_fetch_faults() {
 }
 
 #[test]
+fn instructions_straddling_a_page_end() {
+    // A 4-byte instruction at the last parcel of a page: its high half comes from the
+    // next page (decoding reads a block's own page directly, the rest by translation).
+    let src = "j 1f\n .org 4090\n 1: addi a0, a0, 1\n addi a0, a0, 2\n addi a0, a0, 4\n ebreak";
+    let (mut m, _, h) = setup(src);
+    assert_eq!(m.run(h, 100), StopReason::Breakpoint);
+    assert_eq!(m.x(h, 10), 7);
+    assert_eq!(m.pc(h), CODE + 4102);
+    // The next page not executable: the fetch of the high half faults there, with pc at
+    // the instruction and nothing of it done.
+    let (mut m, s, h) = setup(src);
+    m.protect(s, CODE + 4096, 4096, Prot::READ).unwrap();
+    let f = Fault {
+        addr: CODE + 4096,
+        access: Access::Fetch,
+        cause: FaultCause::Protection,
+    };
+    assert_eq!(m.run(h, 100), StopReason::Fault(f));
+    assert_eq!(m.pc(h), CODE + 4094);
+    assert_eq!(m.x(h, 10), 1);
+    assert_eq!(m.instret(h), 2);
+    // And unmapped.
+    let (mut m, s, h) = setup(src);
+    m.unmap(s, CODE + 4096, 4096).unwrap();
+    let f = Fault {
+        addr: CODE + 4096,
+        access: Access::Fetch,
+        cause: FaultCause::Unmapped,
+    };
+    assert_eq!(m.run(h, 100), StopReason::Fault(f));
+    assert_eq!(m.pc(h), CODE + 4094);
+}
+
+#[test]
 fn misaligned_access_works() {
     let (mut m, s, h) =
         setup("li t0, 0x20003\n li t1, 0x1122334455667788\n sd t1, 0(t0)\n lw a0, 1(t0)\n ebreak");

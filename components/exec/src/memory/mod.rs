@@ -500,6 +500,14 @@ impl Memory {
         Ok(unsafe { page.add((addr & !PAGE_MASK) as usize) })
     }
 
+    /// The host address of the start of `addr`'s page, to fetch from (needs `X`; a fault
+    /// names `addr`). Valid while the space's mappings and frames stay as they are: the
+    /// decoding of one block, which fetches its page's parcels through it instead of
+    /// translating every byte.
+    pub(crate) fn fetch_page(&mut self, addr: u64) -> Result<*const u8, Fault> {
+        self.translate(addr, Access::Fetch).map(|p| p as *const u8)
+    }
+
     /// Fetch of one 16-bit instruction parcel (needs `X`).
     pub fn fetch16(&mut self, addr: u64) -> Result<u16, Fault> {
         let mut b = [0u8; 2];
