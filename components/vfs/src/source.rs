@@ -179,9 +179,10 @@ pub struct RootfsImport {
     known: std::cell::OnceCell<(bool, u64)>,
 }
 
-/// The most `RootfsImport::read_into` asks the import for at once (the page cache's fills
-/// are at most this).
-const IMPORT_PIECE: usize = 128 * 1024;
+/// The most `RootfsImport::read_into` asks the import for at once. Under 128 KiB: a
+/// native host (glibc) serves allocations that size and up with a fresh mmap each time,
+/// so larger pieces cost the host a page fault per 4 KiB on every call.
+const IMPORT_PIECE: usize = 64 * 1024;
 
 impl RootfsImport {
     pub fn new(
