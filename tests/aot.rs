@@ -137,6 +137,33 @@ fn alpine_busybox_runs_translated() {
     );
 }
 
+/// A program with no translation, in an image where others have some: its file is not
+/// hashed (no translated file has its size) nor read whole; musl's loader, translated, is.
+#[test]
+fn untranslated_files_are_not_hashed() {
+    let Some(image) = alpine_tar() else { return };
+    let r = run(Command::new(built("friscy"))
+        .arg("run")
+        .arg("--component")
+        .arg(built("friscy-aot-open.wasm"))
+        .arg("--rootfs")
+        .arg(&image)
+        .args([
+            "-e",
+            "FRISCY_AOT_STATS=1",
+            "--",
+            "/usr/bin/getconf",
+            "PAGE_SIZE",
+        ]));
+    assert_eq!(ok(&r), "4096\n");
+    let line = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("friscy: aot: "))
+        .unwrap_or_else(|| panic!("no aot report in stderr:\n{}", r.stderr));
+    assert!(line.ends_with(", 1 mapped files hashed)"), "{line}");
+}
+
 /// `build/rv2wasm INPUTS --exec build/EXEC -o OUT`.
 fn rv2wasm(inputs: &[std::path::PathBuf], exec: &str, out: &std::path::Path) -> Run {
     run(Command::new(built("rv2wasm"))

@@ -71,6 +71,7 @@ pub fn translate(inputs: &[Input], exec: &[u8]) -> Result<(Vec<u8>, Report)> {
         for (img, funcs) in &parsed {
             let mut file = manifest::File {
                 key: FileKey::of(img.data),
+                size: img.data.len() as u64,
                 funcs: Vec::new(),
                 entries: Vec::new(),
             };

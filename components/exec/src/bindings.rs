@@ -174,8 +174,8 @@ impl wit::Guest for Exec {
         let s = with(|m| m.exec_stats());
         (s.translated, s.interpreted)
     }
-    fn translated_files() -> u32 {
-        with(|m| m.translated_files())
+    fn translated_file_sizes() -> Vec<u64> {
+        with(|m| m.translated_file_sizes())
     }
     fn object_create(pages: u64) -> u32 {
         with(|m| m.obj_create(pages))

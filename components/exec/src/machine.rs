@@ -150,9 +150,14 @@ pub trait Machine {
     fn exec_stats(&self) -> ExecStats {
         ExecStats::default()
     }
-    /// How many files there is translated code for (0: `map_file` is not worth calling).
+    /// The sizes of the files there is translated code for (none: `map_file` is not
+    /// worth calling; a file of another size has no translation).
+    fn translated_file_sizes(&self) -> Vec<u64> {
+        Vec::new()
+    }
+    /// How many files there is translated code for.
     fn translated_files(&self) -> u32 {
-        0
+        self.translated_file_sizes().len() as u32
     }
 
     /// A memory object of `pages` zero pages: frames that mappings share (MAP_SHARED
@@ -465,8 +470,8 @@ impl Machine for Machines {
         crate::aot::stats()
     }
 
-    fn translated_files(&self) -> u32 {
-        crate::aot::translated_files()
+    fn translated_file_sizes(&self) -> Vec<u64> {
+        crate::aot::translated_file_sizes()
     }
     fn obj_create(&mut self, pages: u64) -> ObjId {
         self.phys.borrow_mut().objects.create(pages)

@@ -610,8 +610,8 @@ mod imported {
                 interpreted,
             }
         }
-        fn translated_files(&self) -> u32 {
-            m::translated_files()
+        fn translated_file_sizes(&self) -> Vec<u64> {
+            m::translated_file_sizes()
         }
         fn obj_create(&mut self, pages: u64) -> ObjId {
             m::object_create(pages)

@@ -4,8 +4,8 @@
 //! `friscy_aot_manifest_copy` copies out); exec reads it once. Little-endian:
 //!
 //! ```text
-//! "FRAOTMF1"  layout (abi::layout(), 12 x u32)  nfiles: u32
-//! per file:   key: [u8; 16]  nfuncs: u32  nentries: u32
+//! "FRAOTMF2"  layout (abi::layout(), 12 x u32)  nfiles: u32
+//! per file:   key: [u8; 16]  size: u64  nfuncs: u32  nentries: u32
 //!             funcs:   (slot: u32, lo: u64, hi: u64)*      table slot, code byte range
 //!             entries: (offset: u64, func: u32, entry: u32)*  sorted by offset
 //! ```
@@ -14,7 +14,7 @@
 
 use super::FileKey;
 
-const MAGIC: &[u8; 8] = b"FRAOTMF1";
+const MAGIC: &[u8; 8] = b"FRAOTMF2";
 
 /// A translated function: its table slot and the file bytes its code covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,6 +36,8 @@ pub struct Entry {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct File {
     pub key: FileKey,
+    /// The file's length (`key` covers it too): files of other sizes need no key.
+    pub size: u64,
     pub funcs: Vec<Func>,
     /// Sorted by offset.
     pub entries: Vec<Entry>,
@@ -72,6 +74,7 @@ impl Manifest {
         out.extend_from_slice(&(self.files.len() as u32).to_le_bytes());
         for f in &self.files {
             out.extend_from_slice(&f.key.0);
+            out.extend_from_slice(&f.size.to_le_bytes());
             out.extend_from_slice(&(f.funcs.len() as u32).to_le_bytes());
             out.extend_from_slice(&(f.entries.len() as u32).to_le_bytes());
             for g in &f.funcs {
@@ -101,6 +104,7 @@ impl Manifest {
         let mut files = Vec::new();
         for _ in 0..nfiles {
             let key = FileKey(r.take(16)?.try_into().ok()?);
+            let size = r.u64()?;
             let (nfuncs, nentries) = (r.u32()?, r.u32()?);
             let mut funcs = Vec::with_capacity(nfuncs.min(1 << 20) as usize);
             for _ in 0..nfuncs {
@@ -127,6 +131,7 @@ impl Manifest {
             }
             files.push(File {
                 key,
+                size,
                 funcs,
                 entries,
             });
@@ -164,6 +169,7 @@ mod tests {
             layout: super::super::abi::layout().to_vec(),
             files: vec![File {
                 key: FileKey([7; 16]),
+                size: 0x2000,
                 funcs: vec![Func {
                     slot: 70,
                     lo: 0x1000,

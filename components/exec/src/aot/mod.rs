@@ -84,6 +84,13 @@ pub fn translated_files() -> u32 {
     loaded().map_or(0, |l| l.manifest.files.len() as u32)
 }
 
+/// The sizes of the files this module holds translated code for.
+pub fn translated_file_sizes() -> Vec<u64> {
+    loaded().map_or(Vec::new(), |l| {
+        l.manifest.files.iter().map(|f| f.size).collect()
+    })
+}
+
 /// Instructions retired by translated code and by the interpreter, over the instance.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
