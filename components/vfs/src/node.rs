@@ -8,7 +8,7 @@
 //! Inode numbers are table indices, never reused, and so stable across copy-up.
 
 use crate::file::FileData;
-use crate::prebuilt::{self, Packed};
+use crate::prebuilt::{self, Packed, Unmade};
 use crate::{Ino, Stat, Timespec};
 use friscy_abi::Errno;
 use friscy_abi::mode::S_IFDIR;
@@ -89,6 +89,14 @@ impl Dir {
         self.listing.get_mut().ok_or(Errno::EIO)
     }
 
+    /// Its entries as a prebuilt index's record, decoded when first used; `subdirs` of
+    /// them are directories.
+    pub(crate) fn set_packed(&mut self, packed: Packed, subdirs: u32) {
+        self.listing = OnceCell::new();
+        self.packed = Some(packed);
+        self.subdirs = subdirs;
+    }
+
     /// Whether the listing is still only a record in the prebuilt index (for tests).
     #[cfg(test)]
     pub(crate) fn is_packed(&self) -> bool {
@@ -165,7 +173,10 @@ impl Node {
 /// All inodes, indexed by number (0 is never used).
 #[derive(Clone)]
 pub(crate) struct Table {
-    nodes: Vec<Option<Node>>,
+    /// The nodes made, by number. An empty cell is a free number, or a node of the
+    /// prebuilt index not made yet (`unmade`), which the first look makes.
+    nodes: Vec<OnceCell<Box<Node>>>,
+    unmade: Option<Unmade>,
     /// Nodes allocated and not released (for the inode limit).
     live: u64,
 }
@@ -179,27 +190,33 @@ impl Table {
         };
         let root = Node::new(S_IFDIR | 0o755, Body::Dir(root), Timespec::default());
         Table {
-            nodes: vec![None, Some(root)],
+            nodes: vec![OnceCell::new(), OnceCell::from(Box::new(root))],
+            unmade: None,
             live: 1,
         }
     }
 
-    /// A table of these nodes (index 0 unused, 1 the root), with no directory entries
-    /// yet (`attach` adds them); None unless the root is a directory.
-    pub(crate) fn from_nodes(nodes: Vec<Option<Node>>) -> Option<Table> {
-        let root_is_dir = nodes.len() > ROOT as usize
-            && nodes[0].is_none()
-            && nodes[ROOT as usize].as_ref().is_some_and(|n| n.is_dir());
-        let mut nodes = nodes;
-        if let Some(Some(Node {
-            body: Body::Dir(root),
-            ..
-        })) = nodes.get_mut(ROOT as usize)
-        {
-            root.parent = ROOT;
-        }
-        let live = nodes.iter().flatten().count() as u64;
-        root_is_dir.then_some(Table { nodes, live })
+    /// A table of `slots` numbers whose `live` nodes are all still records of a prebuilt
+    /// index (checked: the root is a directory); None if memory cannot hold the numbers.
+    pub(crate) fn unmade(slots: usize, unmade: Unmade, live: u64) -> Option<Table> {
+        // Room for the nodes every start adds (/dev's, /tmp's files) before the vector
+        // moves.
+        let mut nodes = Vec::new();
+        nodes
+            .try_reserve_exact(slots.checked_add(slots / 16 + 64)?)
+            .ok()?;
+        nodes.resize_with(slots, OnceCell::new);
+        Some(Table {
+            nodes,
+            unmade: Some(unmade),
+            live,
+        })
+    }
+
+    /// How many nodes have been made (for tests: the rest are records).
+    #[cfg(test)]
+    pub(crate) fn made(&self) -> usize {
+        self.nodes.iter().filter(|n| n.get().is_some()).count()
     }
 
     /// How many inode numbers have been handed out, plus one (0 is never used).
@@ -209,18 +226,34 @@ impl Table {
 
     /// The node, ENOENT for a number that was never allocated or was released.
     pub(crate) fn get(&self, ino: Ino) -> Result<&Node, Errno> {
-        usize::try_from(ino)
+        let cell = usize::try_from(ino)
             .ok()
             .and_then(|i| self.nodes.get(i))
-            .and_then(|n| n.as_ref())
-            .ok_or(Errno::ENOENT)
+            .ok_or(Errno::ENOENT)?;
+        if let Some(n) = cell.get() {
+            return Ok(n);
+        }
+        let n = self
+            .unmade
+            .as_ref()
+            .and_then(|u| u.peek(ino))
+            .ok_or(Errno::ENOENT)?;
+        Ok(cell.get_or_init(|| Box::new(n)))
     }
 
     pub(crate) fn get_mut(&mut self, ino: Ino) -> Result<&mut Node, Errno> {
-        usize::try_from(ino)
+        let i = usize::try_from(ino)
             .ok()
-            .and_then(|i| self.nodes.get_mut(i))
-            .and_then(|n| n.as_mut())
+            .filter(|&i| i < self.nodes.len())
+            .ok_or(Errno::ENOENT)?;
+        if self.nodes[i].get().is_none()
+            && let Some(n) = self.unmade.as_mut().and_then(|u| u.make(ino))
+        {
+            let _ = self.nodes[i].set(Box::new(n));
+        }
+        self.nodes[i]
+            .get_mut()
+            .map(|n| &mut **n)
             .ok_or(Errno::ENOENT)
     }
 
@@ -251,7 +284,7 @@ impl Table {
     }
 
     pub(crate) fn alloc(&mut self, node: Node) -> Ino {
-        self.nodes.push(Some(node));
+        self.nodes.push(OnceCell::from(Box::new(node)));
         self.live += 1;
         (self.nodes.len() - 1) as Ino
     }
@@ -262,10 +295,11 @@ impl Table {
     }
 
     /// Pages of written data in all files (the writable layer's size, counted afresh).
+    /// Nodes not made yet are the image's as it was: none.
     pub(crate) fn written_pages(&self) -> u64 {
         self.nodes
             .iter()
-            .flatten()
+            .filter_map(OnceCell::get)
             .map(|n| match &n.body {
                 Body::File(f) => f.pages(),
                 _ => 0,
@@ -274,10 +308,11 @@ impl Table {
     }
 
     /// Every node that has lost its last name but not its storage (unlinked files, which
-    /// open descriptors may still use), with the pages its data holds.
+    /// open descriptors may still use), with the pages its data holds. Nodes not made yet
+    /// all have their names.
     pub(crate) fn orphans(&self) -> impl Iterator<Item = (Ino, u64)> + '_ {
         self.nodes.iter().enumerate().filter_map(|(i, n)| {
-            let n = n.as_ref()?;
+            let n = n.get()?;
             match &n.body {
                 Body::File(f) if n.nlink == 0 => Some((i as Ino, f.pages())),
                 Body::Symlink(_) | Body::Special if n.nlink == 0 => Some((i as Ino, 0)),
@@ -289,18 +324,27 @@ impl Table {
     /// Drop an inode's storage for good (it must have no names left). Returns the pages
     /// of written data it held.
     pub(crate) fn release(&mut self, ino: Ino) -> u64 {
-        if ino != ROOT
-            && let Some(slot) = usize::try_from(ino)
-                .ok()
-                .and_then(|i| self.nodes.get_mut(i))
-            && let Some(node) = slot.take()
-        {
-            self.live -= 1;
-            if let Body::File(f) = &node.body {
-                return f.pages();
-            }
+        if ino == ROOT {
+            return 0;
         }
-        0
+        let Some(slot) = usize::try_from(ino)
+            .ok()
+            .and_then(|i| self.nodes.get_mut(i))
+        else {
+            return 0;
+        };
+        let made = slot.take();
+        let unmade = self.unmade.as_mut().is_some_and(|u| u.forget(ino));
+        if made.is_some() || unmade {
+            self.live -= 1;
+        }
+        match made.as_deref() {
+            Some(Node {
+                body: Body::File(f),
+                ..
+            }) => f.pages(),
+            _ => 0,
+        }
     }
 
     /// Add the name `name` -> `ino` to `parent` (which must not have it already): the
@@ -338,18 +382,6 @@ impl Table {
                 false
             }
         })
-    }
-
-    /// Give a directory its entries as a prebuilt index's record, for `Dir::listing` to
-    /// decode when first used; `link_child` has been called for each entry, and
-    /// `subdirs` of them are directories.
-    pub(crate) fn pack(&mut self, dir: Ino, packed: Packed, subdirs: u32) -> Result<(), Errno> {
-        let d = self.dir_mut(dir)?;
-        debug_assert!(d.listing.get().is_none_or(|l| l.entries.is_empty()));
-        d.listing = OnceCell::new();
-        d.packed = Some(packed);
-        d.subdirs = subdirs;
-        Ok(())
     }
 
     /// Remove the name from `parent` and drop the link it held. A directory is not marked

@@ -378,70 +378,203 @@ pub(crate) fn unpack(p: &Packed) -> Result<Listing, Errno> {
     Listing::from_names(names).map_err(|_| Errno::EIO)
 }
 
-fn decode(blob: Vec<u8>, tar_len: u64) -> Result<Table, IndexError> {
+/// No record: an inode number the index does not use (or, in `Unmade`, one made already
+/// or released), or no name (the root's).
+const NONE: u32 = u32::MAX;
+
+/// An inode's record: the node, without its link count or a directory's place in the
+/// tree (the directory records give those).
+fn node_record(r: &mut Reader, tar_len: u64) -> Result<Option<Node>, IndexError> {
     use friscy_abi::mode::{S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
     let bad = IndexError::Malformed;
-    // Kept whole for the listings made later (`Packed`), rather than copying their part.
+    let tag = r.u8()?;
+    if tag == TAG_NONE {
+        return Ok(None);
+    }
+    let (mode, uid, gid, rdev) = (r.u32()?, r.u32()?, r.u32()?, r.u64()?);
+    let (atime, mtime, ctime) = (r.time()?, r.time()?, r.time()?);
+    let (body, ftype) = match tag {
+        TAG_FILE => {
+            let (file, len) = (r.u64()?, r.u64()?);
+            if file.checked_add(len).is_none_or(|end| end > tar_len) {
+                return Err(bad("a file lies outside the archive"));
+            }
+            (Body::File(FileData::lower(file, len)), Some(S_IFREG))
+        }
+        TAG_DIR => (Body::Dir(Dir::default()), Some(S_IFDIR)),
+        TAG_SYMLINK => (Body::Symlink(r.bytes()?.to_vec()), Some(S_IFLNK)),
+        TAG_SPECIAL => (Body::Special, None),
+        _ => return Err(bad("an inode's kind")),
+    };
+    let ok_type = match ftype {
+        Some(t) => mode & S_IFMT == t,
+        None => !matches!(mode & S_IFMT, S_IFREG | S_IFDIR | S_IFLNK) && mode & S_IFMT != 0,
+    };
+    if !ok_type {
+        return Err(bad("an inode's mode does not match its kind"));
+    }
+    let mut node = Node::new(mode, body, mtime);
+    (node.uid, node.gid, node.rdev) = (uid, gid, rdev);
+    (node.atime, node.ctime) = (atime, ctime);
+    Ok(Some(node))
+}
+
+/// A directory's part of the tree, from the directory records.
+#[derive(Clone, Copy, Debug)]
+struct DirRecord {
+    /// Where its name lies in the blob (in its parent's record), NONE for the root.
+    name_at: u32,
+    /// Its own record: where its entries start, how many, how many are directories.
+    at: u32,
+    count: u32,
+    subdirs: u32,
+}
+
+/// The index's inodes not made yet. The table makes a node from its record the first
+/// time it is asked for it (`Table::get`): a start uses a few dozen of the thousands an
+/// image has, and making every node (about 140 bytes each in Wasm) was 250 host page
+/// faults of Debian's `/bin/true` (4,576 inodes). The records were all checked when the
+/// index was read, so making one cannot fail.
+#[derive(Clone)]
+pub(crate) struct Unmade {
+    blob: Arc<Vec<u8>>,
+    tar_len: u64,
+    /// Per inode number: where its record starts in `blob`; NONE once made or released
+    /// (or never an inode).
+    at: Vec<u32>,
+    /// Per inode number: a non-directory's link count, a directory's parent.
+    link: Vec<u32>,
+    dirs: std::collections::HashMap<u32, DirRecord>,
+}
+
+impl Unmade {
+    /// Node `ino`, made now from its record, if it has one not made yet. Its record is
+    /// then forgotten: the table holds the node from here on.
+    pub(crate) fn make(&mut self, ino: Ino) -> Option<Node> {
+        let i = usize::try_from(ino).ok()?;
+        let at = std::mem::replace(self.at.get_mut(i)?, NONE);
+        if at == NONE {
+            return None;
+        }
+        self.build(i, at)
+    }
+
+    /// Node `ino` as `make` would make it, leaving its record in place (for a shared
+    /// look: the table keeps what this returns).
+    pub(crate) fn peek(&self, ino: Ino) -> Option<Node> {
+        let i = usize::try_from(ino).ok()?;
+        let at = *self.at.get(i)?;
+        if at == NONE {
+            return None;
+        }
+        self.build(i, at)
+    }
+
+    /// Forgets node `ino`'s record (it is released, or the table made it); whether it had
+    /// one.
+    pub(crate) fn forget(&mut self, ino: Ino) -> bool {
+        usize::try_from(ino)
+            .ok()
+            .and_then(|i| self.at.get_mut(i))
+            .is_some_and(|a| std::mem::replace(a, NONE) != NONE)
+    }
+
+    fn build(&self, i: usize, at: u32) -> Option<Node> {
+        let mut r = Reader {
+            b: self.blob.get(at as usize..)?,
+        };
+        let mut node = node_record(&mut r, self.tar_len).ok()??;
+        match &mut node.body {
+            Body::Dir(d) => {
+                let rec = self.dirs.get(&(i as u32))?;
+                d.parent = if i == ROOT as usize {
+                    ROOT
+                } else {
+                    self.link[i] as Ino
+                };
+                if rec.name_at != NONE {
+                    let mut n = Reader {
+                        b: self.blob.get(rec.name_at as usize..)?,
+                    };
+                    d.name = n.bytes().ok()?.to_vec();
+                }
+                let packed = Packed {
+                    blob: self.blob.clone(),
+                    at: rec.at as usize,
+                    count: rec.count,
+                };
+                d.set_packed(packed, rec.subdirs);
+            }
+            _ => node.nlink = self.link[i],
+        }
+        Some(node)
+    }
+}
+
+fn decode(blob: Vec<u8>, tar_len: u64) -> Result<Table, IndexError> {
+    let bad = IndexError::Malformed;
+    // Kept whole for the nodes and listings made later, rather than copying their parts.
     let blob: Arc<Vec<u8>> = Arc::new(blob);
     let mut r = Reader { b: &blob };
     if r.u64()? != tar_len {
         return Err(bad("it names another archive length"));
     }
     let slots = r.u64()?;
-    // Every node takes at least one byte: a count beyond the blob is a lie.
+    // Every node takes at least one byte: a count beyond the blob is a lie (and the
+    // blob's size, under MAX_BLOB, keeps numbers and offsets in a u32).
     if slots < 2 || slots > blob.len() as u64 {
         return Err(bad("the inode count"));
     }
-    // Room for the nodes every start adds (/dev's, /tmp's files): a table grown past
-    // its capacity moves whole into fresh memory (Debian's: 4,576 nodes, 0.3 ms).
-    let spare = slots as usize / 16 + 64;
-    let mut nodes: Vec<Option<Node>> = Vec::with_capacity(slots as usize + spare);
-    nodes.push(None);
-    for _ in 1..slots {
-        let tag = r.u8()?;
-        if tag == TAG_NONE {
-            nodes.push(None);
-            continue;
-        }
-        let (mode, uid, gid, rdev) = (r.u32()?, r.u32()?, r.u32()?, r.u64()?);
-        let (atime, mtime, ctime) = (r.time()?, r.time()?, r.time()?);
-        let (body, ftype) = match tag {
-            TAG_FILE => {
-                let (file, len) = (r.u64()?, r.u64()?);
-                if file.checked_add(len).is_none_or(|end| end > tar_len) {
-                    return Err(bad("a file lies outside the archive"));
-                }
-                (Body::File(FileData::lower(file, len)), Some(S_IFREG))
-            }
-            TAG_DIR => (Body::Dir(Dir::default()), Some(S_IFDIR)),
-            TAG_SYMLINK => (Body::Symlink(r.bytes()?.to_vec()), Some(S_IFLNK)),
-            TAG_SPECIAL => (Body::Special, None),
-            _ => return Err(bad("an inode's kind")),
-        };
-        let ok_type = match ftype {
-            Some(t) => mode & S_IFMT == t,
-            None => !matches!(mode & S_IFMT, S_IFREG | S_IFDIR | S_IFLNK) && mode & S_IFMT != 0,
-        };
-        if !ok_type {
-            return Err(bad("an inode's mode does not match its kind"));
-        }
-        let mut node = Node::new(mode, body, mtime);
-        (node.uid, node.gid, node.rdev) = (uid, gid, rdev);
-        (node.atime, node.ctime) = (atime, ctime);
-        nodes.push(Some(node));
+    let slots = slots as usize;
+    // Per-number vectors, allocated so that a count too big for memory (which a crafted
+    // index could claim) is an error: the tar is indexed instead.
+    fn room<T: Clone>(n: usize, fill: T) -> Result<Vec<T>, IndexError> {
+        let mut v = Vec::new();
+        v.try_reserve_exact(n)
+            .map_err(|_| IndexError::Malformed("more inodes than memory holds"))?;
+        v.resize(n, fill);
+        Ok(v)
     }
-    let mut table = Table::from_nodes(nodes).ok_or(bad("the root is not a directory"))?;
+    // Every record is checked now (and the node it makes dropped): a damaged index is
+    // refused whole at the start, never found out later.
+    const FILE: u8 = 1;
+    const DIR: u8 = 2;
+    // Filled by pushing, in number order.
+    let (mut at, mut kind) = (room(slots, NONE)?, room(slots, 0u8)?);
+    at.clear();
+    kind.clear();
+    at.push(NONE);
+    kind.push(0u8);
+    for _ in 1..slots {
+        let pos = (blob.len() - r.b.len()) as u32;
+        match node_record(&mut r, tar_len)? {
+            None => {
+                at.push(NONE);
+                kind.push(0);
+            }
+            Some(n) => {
+                at.push(pos);
+                kind.push(if n.is_dir() { DIR } else { FILE });
+            }
+        }
+    }
+    if kind[ROOT as usize] != DIR {
+        return Err(bad("the root is not a directory"));
+    }
+    let mut link = room(slots, 0u32)?;
+    let mut dirs = std::collections::HashMap::new();
+    link[ROOT as usize] = ROOT as u32;
 
     // The directory entries: each directory once, after the entry that reaches it. Every
     // record is checked here but the one thing that needs its names sorted (a name
     // twice); its listing is made when the directory is first used (`unpack`).
-    let slots = slots as usize;
-    let mut reached = vec![false; slots];
-    let mut listed = vec![false; slots];
+    let mut reached = room(slots, false)?;
+    let mut listed = room(slots, false)?;
+    let mut names = room(slots, NONE)?;
     reached[ROOT as usize] = true;
     while !r.b.is_empty() {
         let dir = r.u64()? as usize;
-        if dir >= slots || !reached[dir] || listed[dir] || table.dir(dir as Ino).is_err() {
+        if dir >= slots || !reached[dir] || listed[dir] || kind[dir] != DIR {
             return Err(bad("a directory record"));
         }
         listed[dir] = true;
@@ -450,45 +583,58 @@ fn decode(blob: Vec<u8>, tar_len: u64) -> Result<Table, IndexError> {
         if count as usize > r.b.len() / 12 {
             return Err(bad("a directory's entry count"));
         }
-        let at = blob.len() - r.b.len();
+        let entries_at = (blob.len() - r.b.len()) as u32;
         let mut subdirs = 0;
         for _ in 0..count {
             // Its name is checked when the listing is made (`unpack`): the only way to
             // the child is through that listing.
-            let name = r.bytes()?;
+            let name_at = (blob.len() - r.b.len()) as u32;
+            r.bytes()?;
             let child = r.u64()? as usize;
-            if child >= slots || child == ROOT as usize || table.get(child as Ino).is_err() {
+            if child >= slots || child == ROOT as usize || kind[child] == 0 {
                 return Err(bad("an entry's inode"));
             }
-            if table.dir(child as Ino).is_ok() {
+            if kind[child] == DIR {
                 // A directory has one name: a second would make a cycle or a hard link.
                 if reached[child] {
                     return Err(bad("a directory named twice"));
                 }
+                link[child] = dir as u32;
+                names[child] = name_at;
+                subdirs += 1;
+            } else {
+                // Its link count.
+                link[child] += 1;
             }
             reached[child] = true;
-            // Its link count, or a directory's parent and name.
-            let is_dir = table.link_child(dir as Ino, name, child as Ino);
-            subdirs += is_dir.ok_or(bad("an entry's inode"))? as u32;
         }
-        let packed = Packed {
-            blob: blob.clone(),
-            at,
-            count,
-        };
-        table
-            .pack(dir as Ino, packed, subdirs)
-            .map_err(|_| bad("a directory record"))?;
+        dirs.insert(
+            dir as u32,
+            DirRecord {
+                name_at: names[dir],
+                at: entries_at,
+                count,
+                subdirs,
+            },
+        );
     }
     // Every inode the image holds has a name (the tar gives no other way to make one),
     // and every directory has its record, empty or not.
-    if (1..slots).any(|i| table.get(i as Ino).is_ok() && !reached[i]) {
+    if (1..slots).any(|i| kind[i] != 0 && !reached[i]) {
         return Err(bad("an inode with no name"));
     }
-    if (1..slots).any(|i| table.dir(i as Ino).is_ok() && !listed[i]) {
+    if (1..slots).any(|i| kind[i] == DIR && !listed[i]) {
         return Err(bad("a directory without its record"));
     }
-    Ok(table)
+    let live = kind.iter().filter(|&&k| k != 0).count() as u64;
+    let unmade = Unmade {
+        blob,
+        tar_len,
+        at,
+        link,
+        dirs,
+    };
+    Table::unmade(slots, unmade, live).ok_or(bad("more inodes than memory holds"))
 }
 
 #[cfg(test)]
@@ -653,6 +799,15 @@ mod tests {
         let mut all = vec![b"".to_vec()];
         paths(&mut eager(), b"", &mut all);
         assert!(all.len() > 15, "{all:?}");
+
+        // A start makes no node, and a lookup only those it passes (each resolve below
+        // makes the directory it names too).
+        let fs = lazy();
+        assert_eq!(fs.table.made(), 0);
+        let mut fs = lazy();
+        fs.lookup(ROOT, b"/usr/lib/deep", false).unwrap();
+        assert_eq!(fs.table.made(), 4, "the root, usr, lib and deep");
+        assert_eq!(fs.table.live(), eager().table.live());
 
         // A start decodes no listing; a lookup only those of the directories it passes.
         let mut fs = lazy();
