@@ -213,6 +213,20 @@ impl friscy_vfs::RootfsSource for RootfsFile {
     fn read_at(&self, offset: u64, len: u32) -> Vec<u8> {
         self.read(offset, len)
     }
+    fn read_into(&self, offset: u64, buf: &mut [u8]) -> usize {
+        // `read` hands over at most MAX_CHUNK at once: ask until the image ends.
+        let mut done = 0;
+        while done < buf.len() {
+            let want = (buf.len() - done).min(MAX_CHUNK as usize);
+            let got = self.read(offset + done as u64, want as u32);
+            buf[done..done + got.len()].copy_from_slice(&got);
+            done += got.len();
+            if got.len() < want {
+                break;
+            }
+        }
+        done
+    }
 }
 
 /// Whether a file of this type can be an image.

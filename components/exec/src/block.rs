@@ -283,7 +283,19 @@ impl CodeCache {
         // once and its parcels read directly (a translation per byte was a fifth of the
         // decoding). A parcel past it (the high half of an instruction that crosses into
         // the next page) is fetched on its own.
-        let base = mem.fetch_page(start)?;
+        // A fault before the first instruction (a page not filled yet, often) gives the
+        // scratch vectors back.
+        macro_rules! fail {
+            ($f:expr) => {{
+                self.scratch_insts = insts;
+                self.scratch_offsets = offsets;
+                return Err($f);
+            }};
+        }
+        let base = match mem.fetch_page(start) {
+            Ok(base) => base,
+            Err(f) => fail!(f),
+        };
         let parcel = |mem: &mut Memory, at: u64| -> Result<u16, Fault> {
             let off = at.wrapping_sub(page * PAGE_SIZE);
             if off <= PAGE_SIZE - 2 {
@@ -299,7 +311,7 @@ impl CodeCache {
         loop {
             let low = match parcel(mem, pc) {
                 Ok(low) => low,
-                Err(f) if insts.is_empty() => return Err(f),
+                Err(f) if insts.is_empty() => fail!(f),
                 Err(_) => break,
             };
             let mut inst = if inst_len(low) == 2 {
@@ -307,7 +319,7 @@ impl CodeCache {
             } else {
                 let high = match parcel(mem, pc.wrapping_add(2)) {
                     Ok(high) => high,
-                    Err(f) if insts.is_empty() => return Err(f),
+                    Err(f) if insts.is_empty() => fail!(f),
                     Err(_) => break,
                 };
                 decode32(low as u32 | (high as u32) << 16)

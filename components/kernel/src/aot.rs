@@ -53,7 +53,13 @@ impl Kernel {
                 let mut all = vec![0u8; usize::try_from(st.size).ok()?];
                 let mut done = 0;
                 while done < all.len() {
-                    let n = self.fs.read_into(ino, done as u64, &mut all[done..]).ok()?;
+                    // In pieces: a filesystem without its own read_into (a component's,
+                    // a host mount) makes a buffer of what it is asked for.
+                    let piece = (all.len() - done).min(1 << 20);
+                    let n = self
+                        .fs
+                        .read_into(ino, done as u64, &mut all[done..done + piece])
+                        .ok()?;
                     if n == 0 {
                         break;
                     }

@@ -58,7 +58,13 @@ fn loaded() -> Option<&'static Loaded> {
             if bytes.is_empty() {
                 return None;
             }
-            let manifest = Manifest::decode(&bytes)?;
+            let Some(manifest) = Manifest::decode(&bytes) else {
+                eprintln!(
+                    "friscy-exec: translated code carries a manifest this exec cannot read \
+                     (made by another rv2wasm); ignoring it"
+                );
+                return None;
+            };
             if !manifest.abi_matches() {
                 eprintln!("friscy-exec: translated code was built for another exec; ignoring it");
                 return None;
@@ -77,11 +83,6 @@ fn loaded() -> Option<&'static Loaded> {
 /// Whether this module holds translated code.
 pub fn enabled() -> bool {
     loaded().is_some()
-}
-
-/// How many files this module holds translated code for.
-pub fn translated_files() -> u32 {
-    loaded().map_or(0, |l| l.manifest.files.len() as u32)
 }
 
 /// The sizes of the files this module holds translated code for.
