@@ -279,10 +279,6 @@ impl CodeCache {
         let mut pc = start;
         let page = start / PAGE_SIZE;
         let mut last_page = page;
-        // Every instruction of a block starts in its first page: that page is translated
-        // once and its parcels read directly (a translation per byte was a fifth of the
-        // decoding). A parcel past it (the high half of an instruction that crosses into
-        // the next page) is fetched on its own.
         // A fault before the first instruction (a page not filled yet, often) gives the
         // scratch vectors back.
         macro_rules! fail {
@@ -292,6 +288,10 @@ impl CodeCache {
                 return Err($f);
             }};
         }
+        // Every instruction of a block starts in its first page: that page is translated
+        // once and its parcels read directly (a translation per byte was a fifth of the
+        // decoding). A parcel past it (the high half of an instruction that crosses into
+        // the next page) is fetched on its own.
         let base = match mem.fetch_page(start) {
             Ok(base) => base,
             Err(f) => fail!(f),

@@ -160,29 +160,24 @@ fn instructions_straddling_a_page_end() {
     assert_eq!(m.run(h, 100), StopReason::Breakpoint);
     assert_eq!(m.x(h, 10), 7);
     assert_eq!(m.pc(h), CODE + 4102);
-    // The next page not executable: the fetch of the high half faults there, with pc at
-    // the instruction and nothing of it done.
-    let (mut m, s, h) = setup(src);
-    m.protect(s, CODE + 4096, 4096, Prot::READ).unwrap();
-    let f = Fault {
-        addr: CODE + 4096,
-        access: Access::Fetch,
-        cause: FaultCause::Protection,
-    };
-    assert_eq!(m.run(h, 100), StopReason::Fault(f));
-    assert_eq!(m.pc(h), CODE + 4094);
-    assert_eq!(m.x(h, 10), 1);
-    assert_eq!(m.instret(h), 2);
-    // And unmapped.
-    let (mut m, s, h) = setup(src);
-    m.unmap(s, CODE + 4096, 4096).unwrap();
-    let f = Fault {
-        addr: CODE + 4096,
-        access: Access::Fetch,
-        cause: FaultCause::Unmapped,
-    };
-    assert_eq!(m.run(h, 100), StopReason::Fault(f));
-    assert_eq!(m.pc(h), CODE + 4094);
+    // The next page not executable, or not mapped: the fetch of the high half faults
+    // there, with pc at the instruction and nothing of it done.
+    for cause in [FaultCause::Protection, FaultCause::Unmapped] {
+        let (mut m, s, h) = setup(src);
+        match cause {
+            FaultCause::Protection => m.protect(s, CODE + 4096, 4096, Prot::READ).unwrap(),
+            _ => m.unmap(s, CODE + 4096, 4096).unwrap(),
+        }
+        let f = Fault {
+            addr: CODE + 4096,
+            access: Access::Fetch,
+            cause,
+        };
+        assert_eq!(m.run(h, 100), StopReason::Fault(f), "{cause:?}");
+        assert_eq!(m.pc(h), CODE + 4094);
+        assert_eq!(m.x(h, 10), 1);
+        assert_eq!(m.instret(h), 2);
+    }
 }
 
 #[test]

@@ -50,23 +50,31 @@ impl Kernel {
         let key = match data {
             Some(d) if d.len() as u64 == st.size => FileKey::of(d),
             _ => {
-                let mut all = vec![0u8; usize::try_from(st.size).ok()?];
-                let mut done = 0;
-                while done < all.len() {
-                    // In pieces: a filesystem without its own read_into (a component's,
-                    // a host mount) makes a buffer of what it is asked for.
-                    let piece = (all.len() - done).min(1 << 20);
-                    let n = self
-                        .fs
-                        .read_into(ino, done as u64, &mut all[done..done + piece])
-                        .ok()?;
-                    if n == 0 {
+                // Through one buffer of at most 1 MiB (pieces of whole 32-byte stripes),
+                // not the whole file in fresh memory.
+                let mut h = friscy_exec::aot::KeyHasher::default();
+                let mut buf = vec![0u8; st.size.min(1 << 20) as usize];
+                let mut at = 0;
+                while at < st.size {
+                    let want = (st.size - at).min(buf.len() as u64) as usize;
+                    let mut filled = 0;
+                    while filled < want {
+                        let n = self
+                            .fs
+                            .read_into(ino, at + filled as u64, &mut buf[filled..want])
+                            .ok()?;
+                        if n == 0 {
+                            break;
+                        }
+                        filled += n;
+                    }
+                    h.update(&buf[..filled]);
+                    at += filled as u64;
+                    if filled < want {
                         break;
                     }
-                    done += n;
                 }
-                all.truncate(done);
-                FileKey::of(&all)
+                h.finish()
             }
         };
         self.file_keys.computed += 1;

@@ -171,10 +171,10 @@ fn copy_word_bytes(words: &[u64], skip: usize, out: &mut [u8]) {
 /// data component, whose bytes wasmtime's adapter would copy one per loop iteration
 /// (`read_via_words`), bytes from a host (the import's `prefers-words` says which).
 pub struct RootfsImport {
-    pub size: fn() -> u64,
-    pub read: fn(u64, u32) -> Vec<u8>,
-    pub read_words: fn(u64, u32) -> Vec<u64>,
-    pub prefers_words: fn() -> bool,
+    size: fn() -> u64,
+    read: fn(u64, u32) -> Vec<u8>,
+    read_words: fn(u64, u32) -> Vec<u64>,
+    prefers_words: fn() -> bool,
     /// `prefers_words`'s answer and `size`, asked once.
     known: std::cell::OnceCell<(bool, u64)>,
 }

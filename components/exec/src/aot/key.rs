@@ -35,17 +35,44 @@ fn avalanche(mut h: u64, m1: u64, m2: u64) -> u64 {
     h ^ (h >> 32)
 }
 
-impl FileKey {
-    /// The key of a file with these contents.
-    pub fn of(data: &[u8]) -> FileKey {
-        let mut acc = [P1.wrapping_add(P2), P2, 0, 0u64.wrapping_sub(P1)];
-        let stripes = data.len() / 32;
+/// `FileKey::of` over a file given in pieces (the kernel hashes a mapped file through one
+/// small buffer instead of reading it whole into fresh memory). Every piece but the last
+/// must be a whole number of 32-byte stripes.
+#[derive(Clone, Debug)]
+pub struct KeyHasher {
+    acc: [u64; 4],
+    len: u64,
+    /// The last piece's bytes after its whole stripes (at most 31).
+    tail: Vec<u8>,
+}
+
+impl Default for KeyHasher {
+    fn default() -> Self {
+        KeyHasher {
+            acc: [P1.wrapping_add(P2), P2, 0, 0u64.wrapping_sub(P1)],
+            len: 0,
+            tail: Vec::new(),
+        }
+    }
+}
+
+impl KeyHasher {
+    /// The next piece of the file.
+    pub fn update(&mut self, piece: &[u8]) {
+        debug_assert!(self.tail.is_empty(), "a piece after a partial stripe");
+        let stripes = piece.len() / 32;
         for s in 0..stripes {
             let o = s * 32;
-            for (lane, a) in acc.iter_mut().enumerate() {
-                *a = round(*a, word(data, o + lane * 8));
+            for (lane, a) in self.acc.iter_mut().enumerate() {
+                *a = round(*a, word(piece, o + lane * 8));
             }
         }
+        self.tail.extend_from_slice(&piece[stripes * 32..]);
+        self.len += piece.len() as u64;
+    }
+
+    pub fn finish(self) -> FileKey {
+        let acc = self.acc;
         let mut h = acc[0]
             .rotate_left(1)
             .wrapping_add(acc[1].rotate_left(7))
@@ -59,10 +86,9 @@ impl FileKey {
                 .wrapping_mul(P2)
                 .wrapping_add(P3);
         }
-        h = h.wrapping_add(data.len() as u64);
-        g = g.wrapping_add((data.len() as u64).wrapping_mul(P5));
-        let tail = &data[stripes * 32..];
-        for (i, &b) in tail.iter().enumerate() {
+        h = h.wrapping_add(self.len);
+        g = g.wrapping_add(self.len.wrapping_mul(P5));
+        for (i, &b) in self.tail.iter().enumerate() {
             h = (h ^ (b as u64).wrapping_mul(P5))
                 .rotate_left(11)
                 .wrapping_mul(P1);
@@ -76,6 +102,15 @@ impl FileKey {
         out[..8].copy_from_slice(&lo.to_le_bytes());
         out[8..].copy_from_slice(&hi.to_le_bytes());
         FileKey(out)
+    }
+}
+
+impl FileKey {
+    /// The key of a file with these contents.
+    pub fn of(data: &[u8]) -> FileKey {
+        let mut h = KeyHasher::default();
+        h.update(data);
+        h.finish()
     }
 
     /// The two halves, as the WIT interface carries them.
@@ -118,5 +153,19 @@ mod tests {
         assert_eq!(FileKey::of(&base), k);
         let (lo, hi) = k.halves();
         assert_eq!(FileKey::from_halves(lo, hi), k);
+    }
+
+    #[test]
+    fn pieces_give_the_whole_files_key() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 13 % 251) as u8).collect();
+        for piece in [32, 64, 96, 512, 992, 1024] {
+            for len in [0, 1, 31, 32, 33, 500, 992, 999, 1000] {
+                let mut h = KeyHasher::default();
+                for p in data[..len].chunks(piece) {
+                    h.update(p);
+                }
+                assert_eq!(h.finish(), FileKey::of(&data[..len]), "{piece} {len}");
+            }
+        }
     }
 }

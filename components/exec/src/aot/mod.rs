@@ -32,7 +32,7 @@ use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::OnceLock;
 
-pub use key::FileKey;
+pub use key::{FileKey, KeyHasher};
 
 use crate::interp::{self, Hart, RunEnd};
 use crate::machine::{Space, StopReason, Syscall};
