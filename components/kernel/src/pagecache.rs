@@ -13,9 +13,10 @@
 //! to a page not read yet stops the hart with a `NotFilled` fault, and `page_cache_fault`
 //! reads a few pages around it (only those not read yet; more while the faults of a file
 //! run sequentially, as Linux's read-ahead grows) before the access is retried; the
-//! kernel's own copies to and from the guest do the same (`Kernel::guest`). So `true` costs the pages busybox and musl run, not their 1.4 MiB,
-//! and a 30 MiB libnode.so the pages Node uses. (With code translated ahead of time the
-//! mapping's pages are read at once instead: exec checks the bytes it registers.)
+//! kernel's own copies to and from the guest do the same (`Kernel::guest`). So `true`
+//! costs the pages busybox and musl run, not their 1.4 MiB, and a 30 MiB libnode.so the
+//! pages Node uses. (A file with code translated ahead of time has its executable pages
+//! read when registered instead: exec watches the bytes it registers.)
 //!
 //! Validity: an entry remembers the file's size, mtime and ctime when it was made; every
 //! use compares them with a fresh stat and starts over if the file changed (write(2),
@@ -167,7 +168,7 @@ impl Kernel {
         };
         let ino = c.ino;
         let last = last.min(c.pages);
-        // Read the runs of pages not read yet, 1 MiB at most per vfs call.
+        // Read the runs of pages not read yet (1 MiB at most, in FILL_PIECE reads).
         let mut page = first.min(last);
         while page < last {
             if self.page_cache.objs[&obj].is_filled(page) {
