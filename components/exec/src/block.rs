@@ -57,6 +57,19 @@ impl Block {
         self.insts.len() - 1
     }
 
+    /// The byte offset of instruction `n` from the block's start (`n == count()`: its
+    /// end). Unchecked: the interpreter's fast tier must call no function, and a bounds
+    /// check is a call to the panic handler, which made Cranelift keep the instance
+    /// pointer in a register pair across every arm (docs/PERFORMANCE.md, "No calls at
+    /// all").
+    #[inline(always)]
+    pub fn offset(&self, n: usize) -> u64 {
+        debug_assert!(n < self.offsets.len());
+        // SAFETY: callers pass the index of one of the block's instructions or its count,
+        // and `offsets` has `count() + 1` entries (`build`, `dead`).
+        (unsafe { *self.offsets.get_unchecked(n) }) as u64
+    }
+
     fn dead() -> Block {
         Block {
             start: DEAD,
@@ -216,7 +229,11 @@ impl CodeCache {
     /// callers compare its `start`).
     #[inline(always)]
     pub fn front_get(&self, pc: u64) -> Option<&Block> {
-        let (fpc, idx) = self.front[front_slot(pc)];
+        debug_assert_eq!(self.front.len(), FRONT);
+        // SAFETY: `front` always has `FRONT` entries (`default`, the only constructor) and
+        // `front_slot` masks with `FRONT - 1`. Unchecked because the fast tier calls this
+        // and must call no function, a bounds check's panic included (`Block::offset`).
+        let (fpc, idx) = unsafe { *self.front.get_unchecked(front_slot(pc)) };
         if fpc == pc {
             self.blocks.get(idx as usize)
         } else {

@@ -151,7 +151,7 @@ pub(crate) fn run_blocks(h: &mut Hart, space: &mut Space, budget: u64, translate
         let slow = if (len - cur.pos) as u64 > left {
             true
         } else {
-            match run_fast(h, mem, code, &mut cur) {
+            match run_fast(h, mem, code, block, &mut cur) {
                 Exit::Stop(reason) => return RunEnd::Stop(reason),
                 Exit::Slow => true,
                 Exit::Next(exit) => match follow(h, mem, code, &mut cur, exit) {
@@ -222,8 +222,13 @@ fn follow(
 /// does not fit in the slice or has translated code, or a stop. A function of its own
 /// that calls nothing, so that Cranelift allocates registers for its loop alone.
 #[inline(never)]
-fn run_fast(h: &mut Hart, mem: &mut Memory, code: &CodeCache, cur: &mut Cursor) -> Exit {
-    let block = code.block(cur.idx);
+fn run_fast(
+    h: &mut Hart,
+    mem: &mut Memory,
+    code: &CodeCache,
+    block: &Block,
+    cur: &mut Cursor,
+) -> Exit {
     exec_block::<true>(h, mem, code, block, cur.pos, block.count(), cur)
 }
 
@@ -327,7 +332,7 @@ fn exec_block<const FAST: bool>(
     // Where the block ends (the fall-through pc).
     macro_rules! end {
         () => {
-            block.start.wrapping_add(block.offsets[count!()] as u64)
+            block.start.wrapping_add(block.offset(count!()))
         };
     }
     // Leaves the block for `$next`: in the fast tier, into the next block if it can.
@@ -380,7 +385,7 @@ fn exec_block<const FAST: bool>(
         }
         macro_rules! pc {
             () => {
-                block.start.wrapping_add(block.offsets[n!()] as u64)
+                block.start.wrapping_add(block.offset(n!()))
             };
         }
         // The pc of a control transfer, the block's last instruction.
