@@ -186,6 +186,31 @@ fn rv2wasm_translates_all_of_alpine() {
     assert!(r.stderr.contains("rv2wasm: 17 files"), "{}", r.stderr);
 }
 
+/// Inputs with no riscv64 ELF file among them are an error (each skip said, nothing
+/// written), not an exec component that only ever interprets.
+#[test]
+fn rv2wasm_with_nothing_to_translate_fails() {
+    let dir = std::env::temp_dir().join(format!("friscy-aot-none-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = dir.join("notes.txt");
+    std::fs::write(&text, "not an ELF file\n").unwrap();
+    let out = dir.join("out.wasm");
+    let r = rv2wasm(&[text], "components/exec.wasm", &out);
+    let written = out.exists();
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(r.status, Some(1), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("notes.txt: not a riscv64 ELF"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("nothing to translate"), "{}", r.stderr);
+    assert!(
+        !written,
+        "rv2wasm wrote a component with nothing translated"
+    );
+}
+
 /// rv2wasm on Debian's glibc (libc.so.6 and the dynamic loader) and python3.13, as files
 /// taken out of the image: no panic, a component that validates, and most of the code
 /// found. (Running the result needs its 100 MB of Wasm compiled, minutes; that was done

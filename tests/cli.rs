@@ -285,6 +285,35 @@ fn typos_are_short_errors_with_suggestions() {
     assert!(r.stdout.lines().count() <= 50, "{}", r.stdout);
 }
 
+/// A file that is not an image is one short, printable line from both tools (the tar
+/// crate's own error quotes the unparsable bytes), and a non-zero exit.
+#[test]
+fn a_file_that_is_not_an_image_is_one_printable_line() {
+    let tmp = Temp::new("notimage");
+    let junk = tmp.0.join("junk.tar");
+    // Bytes no tar header has: a checksum field of non-digits.
+    let bytes: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 | 0x80)
+        .collect();
+    std::fs::write(&junk, &bytes).unwrap();
+    let r = run(Command::new(built("friscy-pack"))
+        .arg(&junk)
+        .arg("-o")
+        .arg(tmp.0.join("out")));
+    assert_eq!(r.status, Some(1), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("not a readable tar archive"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.is_ascii() && r.stderr.len() < 200, "{}", r.stderr);
+    let r = friscy(&tmp.0, &["run", text(&junk), "ls"]);
+    assert_eq!(r.status, Some(125), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+    assert!(r.stderr.is_ascii() && r.stderr.len() < 200, "{}", r.stderr);
+}
+
 #[test]
 fn completions_are_generated_for_each_shell() {
     let tmp = Temp::new("completions");

@@ -32,8 +32,12 @@ struct Args {
 fn main() -> Result<()> {
     let args = Args::parse();
     let t0 = Instant::now();
-    let exec = std::fs::read(&args.exec)
-        .with_context(|| format!("reading exec component {}", args.exec.display()))?;
+    let exec = std::fs::read(&args.exec).with_context(|| {
+        format!(
+            "reading exec component {} (build it with scripts/build.sh, or name it with --exec)",
+            args.exec.display()
+        )
+    })?;
     let mut inputs = Vec::new();
     let mut tars = 0;
     for f in &args.files {
@@ -56,11 +60,19 @@ fn main() -> Result<()> {
         anyhow::bail!("--only picks files out of a rootfs tar, and no input is one");
     }
     let (out, r) = friscy_aot::translate(&inputs, &exec)?;
-    std::fs::write(&args.output, &out)
-        .with_context(|| format!("writing {}", args.output.display()))?;
     for (name, why) in &r.skipped {
         eprintln!("rv2wasm: skipped {name}: {why}");
     }
+    // An exec component with nothing translated would run, but only ever interpret: a
+    // mistake (a wrong path, a tar that is not a rootfs) better said than written out.
+    if r.files == 0 {
+        anyhow::bail!(
+            "nothing to translate: no riscv64 ELF executable or shared object among the inputs; {} not written",
+            args.output.display()
+        );
+    }
+    std::fs::write(&args.output, &out)
+        .with_context(|| format!("writing {}", args.output.display()))?;
     let secs = t0.elapsed().as_secs_f64();
     eprintln!(
         "rv2wasm: {} files, {} functions, {} blocks, {} instructions; {} of {} bytes of code translated ({:.1}%); {} -> {} bytes; {:.2}s",

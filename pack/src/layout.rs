@@ -315,6 +315,22 @@ fn verify_config_name(name: &str, data: &[u8]) -> Result<()> {
 }
 
 /// Member name to (data offset, size) for every regular file of an uncompressed tar.
+/// The tar crate's errors quote the field they could not parse, which for a file that is
+/// not a tar at all is a screenful of binary: say where it went wrong instead, and keep
+/// any quote short and printable.
+fn tar_error(e: std::io::Error, entries: usize) -> anyhow::Error {
+    if entries == 0 {
+        return anyhow::anyhow!("its first header does not parse as a tar header");
+    }
+    let text: String = e
+        .to_string()
+        .chars()
+        .flat_map(char::escape_debug)
+        .take(160)
+        .collect();
+    anyhow::anyhow!("after {entries} members: {text}")
+}
+
 fn index_tar(path: &Path) -> Result<HashMap<String, (u64, u64)>> {
     let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let file_len = file.metadata()?.len();
@@ -322,7 +338,7 @@ fn index_tar(path: &Path) -> Result<HashMap<String, (u64, u64)>> {
     let mut members = HashMap::new();
     let mut entries = 0;
     for entry in archive.entries_with_seek()? {
-        let entry = entry?;
+        let entry = entry.map_err(|e| tar_error(e, entries))?;
         entries += 1;
         if !entry.header().entry_type().is_file() {
             continue;
