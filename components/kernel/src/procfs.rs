@@ -766,9 +766,9 @@ fn status(p: &Process, rss: u64) -> String {
         "0000000000000000"
     };
     format!(
-        "Name:\t{}\nUmask:\t{:04o}\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\n\
-         PPid:\t0\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t{fdsize}\n\
-         Groups:\t{groups}\nVmSize:\t{kb:>8} kB\nVmRSS:\t{rss_kb:>8} kB\nThreads:\t1\nCapInh:\t0000000000000000\n\
+        "Name:\t{}\nUmask:\t{:04o}\nState:\t{state}\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\n\
+         PPid:\t{ppid}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t{fdsize}\n\
+         Groups:\t{groups}\nVmSize:\t{kb:>8} kB\nVmRSS:\t{rss_kb:>8} kB\nThreads:\t{threads}\nCapInh:\t0000000000000000\n\
          CapPrm:\t{caps}\nCapEff:\t{caps}\nCapBnd:\t000001ffffffffff\n\
          CapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t0\nCpus_allowed:\t1\n\
          Cpus_allowed_list:\t0\n",
@@ -783,6 +783,15 @@ fn status(p: &Process, rss: u64) -> String {
         g.saved,
         g.fs,
         pid = p.pid,
+        // The names fs/proc/array.c gives the letters.
+        state = match state_letter(p) {
+            'Z' => "Z (zombie)",
+            'T' => "T (stopped)",
+            'S' => "S (sleeping)",
+            _ => "R (running)",
+        },
+        ppid = p.ppid,
+        threads = p.threads.len().max(1),
     )
 }
 
