@@ -159,6 +159,23 @@ fn user_option_sets_ids_home_and_permissions() {
     );
 }
 
+/// Lowering one's nice value needs privilege (CAP_SYS_NICE, or RLIMIT_NICE, which is 0):
+/// a user may only raise it, as on Linux; root may do both.
+#[test]
+fn only_root_lowers_a_nice_value() {
+    let Some(alpine) = alpine_tar() else { return };
+    let tmp = Temp::new("nice");
+    let script = "nice -n 5 nice; nice -n 5 sh -c 'nice -n -2 nice || echo refused'; ulimit -e";
+    let r = friscy(
+        &tmp.0,
+        &["run", "-u", "nobody", text(&alpine), "sh", "-c", script],
+    );
+    assert_eq!(r.stdout, "5\nrefused\n0\n", "{}", r.stderr);
+    assert!(r.stderr.contains("Permission denied"), "{}", r.stderr);
+    let r = friscy(&tmp.0, &["run", text(&alpine), "sh", "-c", script]);
+    assert_eq!(r.stdout, "5\n3\n0\n", "{}", r.stderr);
+}
+
 #[test]
 fn workdir_entrypoint_hostname_and_environment() {
     let Some(alpine) = alpine_tar() else { return };

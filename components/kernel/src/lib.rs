@@ -327,6 +327,7 @@ impl Kernel {
             fds,
             cwd,
             umask: 0o022,
+            sched: Default::default(),
             creds: image.creds,
             exe: image.exe,
             comm: process::comm_of(&path),

@@ -505,6 +505,7 @@ mod tests {
             fds: Default::default(),
             cwd: k.fs.root(),
             umask: 0o022,
+            sched: Default::default(),
             exe: format!("/bin/p{pid}").into_bytes(),
             comm: format!("p{pid}").into_bytes(),
             argv: Vec::new(),

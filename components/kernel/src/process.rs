@@ -111,6 +111,20 @@ impl Thread {
     }
 }
 
+/// What setpriority(2) and sched_setscheduler(2) set: friscy reports it back (getpriority,
+/// /proc/PID/stat) but runs every thread alike.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sched {
+    /// -20 (most favoured) to 19.
+    pub nice: i8,
+    /// SCHED_OTHER (0), SCHED_FIFO, SCHED_RR, SCHED_BATCH or SCHED_IDLE.
+    pub policy: u32,
+    /// The real-time priority: 1 to 99 under SCHED_FIFO and SCHED_RR, else 0.
+    pub priority: u8,
+    /// SCHED_RESET_ON_FORK: children start with the defaults.
+    pub reset_on_fork: bool,
+}
+
 /// A process's life cycle as wait(2) sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
@@ -136,6 +150,8 @@ pub struct Process {
     pub fds: FdTable,
     pub cwd: Ino,
     pub umask: u32,
+    /// Nice value and scheduling policy (syscalls/sched.rs): recorded and reported.
+    pub sched: Sched,
     /// User and group ids and supplementary groups (creds.rs). Shared by all threads: a
     /// set*id call changes the whole process, which is what libcs make of it anyway
     /// (glibc and musl broadcast the change to every thread).

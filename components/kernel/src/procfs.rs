@@ -716,8 +716,8 @@ fn pid_stat(p: &Process) -> String {
     let (tty_nr, tpgid) = tty_fields(p);
     format!(
         "{pid} ({comm}) {state} {ppid} {pgrp} {sid} {tty_nr} {tpgid} 4194304 0 0 0 0 {utime} 0 \
-         {cutime} 0 20 0 {threads} 0 0 {vsize} {pages} 18446744073709551615 {} {} {} 0 0 0 0 0 \
-         0 0 0 0 {exit_signal} 0 0 0 0 0 0 0 0 {} 0 0 0 0 0\n",
+         {cutime} 0 {priority} {nice} {threads} 0 0 {vsize} {pages} 18446744073709551615 {} {} {} \
+         0 0 0 0 0 0 0 0 0 {exit_signal} 0 {rt_priority} {policy} 0 0 0 0 0 {} 0 0 0 0 0\n",
         code.0,
         code.1,
         p.mm.stack_top,
@@ -733,6 +733,14 @@ fn pid_stat(p: &Process) -> String {
         threads = p.threads.len().max(1),
         vsize = vsize(p),
         exit_signal = p.exit_signal,
+        // task_prio(): 20 + nice for normal policies, -1 - rt_priority for real-time.
+        priority = match p.sched.policy {
+            1 | 2 => -1 - p.sched.priority as i32,
+            _ => 20 + p.sched.nice as i32,
+        },
+        nice = p.sched.nice,
+        rt_priority = p.sched.priority,
+        policy = p.sched.policy,
     )
 }
 

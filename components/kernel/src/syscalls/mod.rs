@@ -19,6 +19,7 @@ mod pipe;
 mod poll;
 mod process;
 mod remap;
+mod sched;
 pub mod signal;
 pub(crate) mod socket;
 mod splice;

@@ -112,6 +112,7 @@ pub fn sys_clone(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         fds: p.fds.clone(),
         cwd: p.cwd,
         umask: p.umask,
+        sched: super::sched::inherit(p.sched),
         creds: p.creds.clone(),
         exe: p.exe.clone(),
         comm: p.comm.clone(),
@@ -597,12 +598,13 @@ fn default_limit(resource: usize) -> (u64, u64) {
         4 => (0, RLIM_INFINITY),                     // RLIMIT_CORE
         7 => crate::limits::DEFAULT_NOFILE,          // RLIMIT_NOFILE
         8 => (8 << 20, 8 << 20),                     // RLIMIT_MEMLOCK
+        13 | 14 => (0, 0),                           // RLIMIT_NICE, RLIMIT_RTPRIO
         _ => (RLIM_INFINITY, RLIM_INFINITY),
     }
 }
 
 impl Kernel {
-    fn limits(&self, p: &Process, resource: u64) -> Result<(u64, u64), Errno> {
+    pub(crate) fn limits(&self, p: &Process, resource: u64) -> Result<(u64, u64), Errno> {
         let r = resource as usize;
         if r >= RLIMIT_NLIMITS {
             return Err(Errno::EINVAL);

@@ -4,8 +4,8 @@
 
 use super::{
     Args, SysResult, attr, creds, descriptors, epoll, fs, futex, hwprobe, icache, info, lock,
-    memfd, mm, names, poll, process, remap, signal, socket, splice, stat, sync, time, timerfd,
-    transfer, usage,
+    memfd, mm, names, poll, process, remap, sched, signal, socket, splice, stat, sync, time,
+    timerfd, transfer, usage,
 };
 use crate::{Kernel, Process};
 
@@ -112,9 +112,15 @@ syscall_table! {
     113 clock_gettime => Some(time::sys_clock_gettime), Full;
     114 clock_getres => Some(time::sys_clock_getres), Full;
     115 clock_nanosleep => Some(time::sys_clock_nanosleep), Partial("TIMER_ABSTIME on realtime and monotonic");
+    118 sched_setparam => Some(sched::sys_sched_setparam), Partial("recorded and reported, per process; every thread runs alike");
+    119 sched_setscheduler => Some(sched::sys_sched_setscheduler), Partial("recorded and reported, per process; every thread runs alike");
+    120 sched_getscheduler => Some(sched::sys_sched_getscheduler), Full;
+    121 sched_getparam => Some(sched::sys_sched_getparam), Full;
     122 sched_setaffinity => Some(process::sys_sched_setaffinity), Full;
     123 sched_getaffinity => Some(process::sys_sched_getaffinity), Full;
     124 sched_yield => Some(process::sys_sched_yield), Full;
+    125 sched_get_priority_max => Some(sched::sys_sched_get_priority_max), Full;
+    126 sched_get_priority_min => Some(sched::sys_sched_get_priority_min), Full;
     129 kill => Some(signal::sys_kill), Full;
     130 tkill => Some(signal::sys_tkill), Full;
     131 tgkill => Some(signal::sys_tgkill), Full;
@@ -125,6 +131,8 @@ syscall_table! {
     136 rt_sigpending => Some(signal::sys_rt_sigpending), Full;
     137 rt_sigtimedwait => Some(signal::sys_rt_sigtimedwait), Full;
     139 rt_sigreturn => Some(signal::sys_rt_sigreturn), Full;
+    140 setpriority => Some(sched::sys_setpriority), Partial("recorded and reported, per process; every thread runs alike");
+    141 getpriority => Some(sched::sys_getpriority), Full;
     143 setregid => Some(creds::sys_setregid), Full;
     144 setgid => Some(creds::sys_setgid), Full;
     145 setreuid => Some(creds::sys_setreuid), Full;
