@@ -65,9 +65,10 @@ enum Kind {
     Comm,
     Mounts,
     Statm,
+    MountInfo,
 }
 
-const KINDS: [Kind; 26] = [
+const KINDS: [Kind; 27] = [
     Kind::Root,
     Kind::SelfLink,
     Kind::MountsLink,
@@ -94,6 +95,7 @@ const KINDS: [Kind; 26] = [
     Kind::Comm,
     Kind::Mounts,
     Kind::Statm,
+    Kind::MountInfo,
 ];
 
 /// The entries of /proc besides the process directories, in listing order.
@@ -119,6 +121,7 @@ const PID_ENTRIES: &[(&str, Kind)] = &[
     ("exe", Kind::Exe),
     ("fd", Kind::FdDir),
     ("maps", Kind::Maps),
+    ("mountinfo", Kind::MountInfo),
     ("mounts", Kind::Mounts),
     ("root", Kind::RootLink),
     ("stat", Kind::Stat),
@@ -500,6 +503,7 @@ fn generate(k: &mut Kernel, p: &Process, kind: Kind, pid: i32) -> Result<Vec<u8>
         Kind::SysStat => sys_stat(k, p),
         Kind::Loadavg => loadavg(k, p),
         Kind::Mounts => MOUNTS.into(),
+        Kind::MountInfo => mountinfo(),
         Kind::Maps => {
             let vmas: Vec<(u64, Vma)> = process(k, p, pid)?
                 .mm
@@ -543,6 +547,23 @@ fn generate(k: &mut Kernel, p: &Process, kind: Kind, pid: i32) -> Result<Vec<u8>
 /// layer, which is what overlayfs is to Docker) and /proc.
 const MOUNTS: &str =
     "overlay / overlay rw,relatime 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n";
+
+/// The same mounts as /proc/PID/mountinfo shows them (proc_pid_mountinfo(5)): mount id,
+/// parent id, the st_dev stat(2) gives their files (the root filesystem is 0:1, /proc
+/// `DEV`), root, mount point, options, then the filesystem type, source and superblock
+/// options. GNU df reads this first (then /etc/mtab, which minimal images lack).
+fn mountinfo() -> String {
+    let root = crate::syscalls::stat::dev_of(0); // any inode outside /proc
+    let (major, minor) = (crate::syscalls::stat::major, crate::syscalls::stat::minor);
+    format!(
+        "1 0 {}:{} / / rw,relatime - overlay overlay rw\n\
+         2 1 {}:{} / /proc rw,nosuid,nodev,noexec,relatime - proc proc rw\n",
+        major(root),
+        minor(root),
+        major(DEV),
+        minor(DEV)
+    )
+}
 
 /// The ISA exec implements (components/exec/src/isa.rs: RV64GC, Zicsr, Zifencei, the
 /// cycle/time/instret counters, Zba, Zbb, Zbs), in the format of arch/riscv/kernel/cpu.c.

@@ -180,12 +180,14 @@ syscall_table! {
     210 shutdown => Some(socket::sys_shutdown), Full;
     211 sendmsg => Some(socket::sys_sendmsg), Partial("control messages: SCM_RIGHTS, SCM_CREDENTIALS");
     212 recvmsg => Some(socket::sys_recvmsg), Partial("control messages: SCM_RIGHTS, SCM_CREDENTIALS (with SO_PASSCRED)");
+    213 readahead => Some(sync::sys_readahead), Full;
     214 brk => Some(mm::sys_brk), Full;
     215 munmap => Some(mm::sys_munmap), Full;
     216 mremap => Some(remap::sys_mremap), Partial("a MAP_SHARED mapping cannot be moved or grown (ENOMEM)");
     220 clone => Some(process::sys_clone), Partial("CLONE_VM only with CLONE_THREAD or CLONE_VFORK; no namespaces");
     221 execve => Some(process::sys_execve), Full;
     222 mmap => Some(mm::sys_mmap), Partial("a shared file mapping's pages reach the file on msync, munmap and exit (read(2) sees them at once); ftruncate does not take pages past a mapped file's new end away (no SIGBUS)");
+    223 fadvise64 => Some(sync::sys_fadvise64), Full;
     226 mprotect => Some(mm::sys_mprotect), Full;
     227 msync => Some(remap::sys_msync), Full;
     233 madvise => Some(mm::sys_madvise), Partial("advice only; MADV_DONTNEED zeroes private pages");

@@ -181,6 +181,8 @@ fn signature(name: &str) -> Option<(&'static [Arg], Ret)> {
         "sync" | "sched_yield" | "rt_sigreturn" | "setsid" | "getpid" | "getppid" | "getuid"
         | "geteuid" | "getgid" | "getegid" | "gettid" => &[],
         "fsync" | "fdatasync" | "syncfs" => &[Fd],
+        "fadvise64" => &[Fd, Dec, Dec, Dec],
+        "readahead" => &[Fd, Dec, UDec],
         "utimensat" => &[DirFd, Path, Ptr, AtFlags],
         "exit" | "exit_group" => &[Dec],
         "waitid" => &[Dec, Dec, Ptr, WaitOptions, Ptr],
