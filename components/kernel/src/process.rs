@@ -89,6 +89,9 @@ pub struct Thread {
     pub fault_info: Option<SigInfo>,
     /// exit(2) was called: the scheduler removes the thread.
     pub exiting: bool,
+    /// The name a thread other than the leader gave itself (prctl PR_SET_NAME), or was
+    /// given by the thread that made it; `None`: the process's `comm`.
+    pub comm: Option<Vec<u8>>,
 }
 
 impl Thread {
@@ -107,6 +110,7 @@ impl Thread {
             futex_woken: false,
             fault_info: None,
             exiting: false,
+            comm: None,
         }
     }
 }
@@ -211,6 +215,14 @@ pub fn comm_of(path: &[u8]) -> Vec<u8> {
 }
 
 impl Process {
+    /// The calling thread's name (prctl PR_GET_NAME): the process's comm for the leader.
+    pub fn thread_name(&self) -> &[u8] {
+        match &self.thread().comm {
+            Some(own) if self.thread().tid != self.pid => own,
+            _ => &self.comm,
+        }
+    }
+
     /// The thread whose syscall is being handled.
     pub fn thread(&self) -> &Thread {
         &self.threads[self.cur]

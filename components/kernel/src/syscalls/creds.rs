@@ -183,6 +183,8 @@ pub fn sys_prctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     const PR_SET_KEEPCAPS: u64 = 8;
     const PR_CAPBSET_READ: u64 = 23;
     const PR_CAPBSET_DROP: u64 = 24;
+    const PR_SET_NAME: u64 = 15;
+    const PR_GET_NAME: u64 = 16;
     const PR_SET_NO_NEW_PRIVS: u64 = 38;
     const PR_GET_NO_NEW_PRIVS: u64 = 39;
     /// CAP_LAST_CAP (CAP_CHECKPOINT_RESTORE).
@@ -205,6 +207,27 @@ pub fn sys_prctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             Ok(0)
         }
         PR_GET_NO_NEW_PRIVS if a[1..5] == [0, 0, 0, 0] => Ok(p.creds.no_new_privs as u64),
+        // The calling thread's name (comm, TASK_COMM_LEN 16 with its NUL): the process's
+        // own for the thread-group leader (/proc/PID/comm, ps), the thread's otherwise.
+        PR_SET_NAME => {
+            let name = k
+                .guest(p.space, |m| m.read_cstr(p.space, a[1], 15))
+                .map_err(|_| Errno::EFAULT)?;
+            let name = name[..name.len().min(15)].to_vec();
+            if p.thread().tid == p.pid {
+                p.comm = name;
+            } else {
+                let cur = p.cur;
+                p.threads[cur].comm = Some(name);
+            }
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            let mut name = p.thread_name().to_vec();
+            name.resize(16, 0);
+            k.write_user(p, a[1], &name)?;
+            Ok(0)
+        }
         PR_SET_KEEPCAPS | PR_CAPBSET_READ | PR_CAPBSET_DROP | PR_SET_NO_NEW_PRIVS
         | PR_GET_NO_NEW_PRIVS => Err(Errno::EINVAL),
         option => {

@@ -65,6 +65,8 @@ pub fn sys_clone(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         k.machine.set_registers(hart, &regs);
         let mut t = Thread::new(tid, hart);
         t.sigmask = p.thread().sigmask;
+        // A new thread starts with a copy of its creator's name.
+        t.comm = Some(p.thread_name().to_vec());
         if flags & CLONE_CHILD_CLEARTID != 0 {
             t.clear_child_tid = ctid;
         }
@@ -115,7 +117,7 @@ pub fn sys_clone(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         sched: super::sched::inherit(p.sched),
         creds: p.creds.clone(),
         exe: p.exe.clone(),
-        comm: p.comm.clone(),
+        comm: p.thread_name().to_vec(),
         argv: p.argv.clone(),
         envp: p.envp.clone(),
         rlimits: p.rlimits,
