@@ -115,8 +115,8 @@ impl Thread {
     }
 }
 
-/// What setpriority(2) and sched_setscheduler(2) set: friscy reports it back (getpriority,
-/// /proc/PID/stat) but runs every thread alike.
+/// What setpriority(2), sched_setscheduler(2) and ioprio_set(2) set: friscy reports it
+/// back (getpriority, /proc/PID/stat) but runs every thread alike.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Sched {
     /// -20 (most favoured) to 19.
@@ -127,6 +127,8 @@ pub struct Sched {
     pub priority: u8,
     /// SCHED_RESET_ON_FORK: children start with the defaults.
     pub reset_on_fork: bool,
+    /// ioprio_set(2)'s class << 13 | level (0: IOPRIO_CLASS_NONE, the default).
+    pub ioprio: u16,
 }
 
 /// A process's life cycle as wait(2) sees it.

@@ -1,5 +1,5 @@
-//! Scheduling priorities: getpriority/setpriority (nice, renice) and the sched_*
-//! policy calls (chrt, os.sched_setscheduler).
+//! Scheduling priorities: getpriority/setpriority (nice, renice), the sched_* policy
+//! calls (chrt, os.sched_setscheduler) and ioprio_get/ioprio_set (ionice).
 //!
 //! friscy runs every thread on one interpreter loop and does not weigh them by priority,
 //! so these record what was asked and report it back, with Linux's ranges, permission
@@ -31,6 +31,17 @@ const SCHED_RESET_ON_FORK: u32 = 0x4000_0000;
 /// RLIMIT_NICE and RLIMIT_RTPRIO: what an unprivileged process may raise itself to.
 const RLIMIT_NICE: u64 = 13;
 const RLIMIT_RTPRIO: u64 = 14;
+
+/// SCHED_FLAG_RESET_ON_FORK and SCHED_FLAG_KEEP_POLICY (sched_setattr's `sched_flags`).
+const SCHED_FLAG_RESET_ON_FORK: u64 = 0x01;
+const SCHED_FLAG_KEEP_POLICY: u64 = 0x08;
+const SCHED_FLAG_KEEP_PARAMS: u64 = 0x10;
+/// `struct sched_attr`'s first published size, and the size with the utilisation clamps.
+const SCHED_ATTR_SIZE_VER0: u64 = 48;
+const SCHED_ATTR_SIZE_VER1: u64 = 56;
+/// The time slice sched_getattr reports for a normal task: EEVDF's base slice (0.75 ms)
+/// scaled by 1 + ilog2(CPUs), one CPU here.
+const BASE_SLICE_NS: u64 = 750_000;
 
 /// The processes `which`/`who` select (getpriority(2)): the caller first, then the others.
 fn select(k: &Kernel, p: &Process, which: u64, who: u32) -> Result<Vec<Pid>, Errno> {
@@ -73,26 +84,37 @@ pub fn sys_setpriority(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     if pids.is_empty() {
         return Err(Errno::ESRCH);
     }
-    let nice_limit = k.limits(p, RLIMIT_NICE)?.0;
     let mut error = None;
     for pid in pids {
-        let (uid, euid, old) = {
-            let q = if pid == p.pid { &*p } else { &k.procs[&pid] };
-            (q.creds.uid.real, q.creds.uid.eff, q.sched.nice)
-        };
-        let caller = &p.creds;
-        if !caller.capable() && uid != caller.uid.eff && euid != caller.uid.eff {
-            error = Some(Errno::EPERM);
-            continue;
+        if let Err(e) = set_nice(k, p, pid, nice) {
+            error = Some(e);
         }
-        // can_nice(): CAP_SYS_NICE, or 20 - nice within RLIMIT_NICE.
-        if nice < old && !caller.capable() && (20 - nice as i64) as u64 > nice_limit {
-            error = Some(Errno::EACCES);
-            continue;
-        }
-        k.sched_mut(p, pid).nice = nice;
     }
     error.map_or(Ok(0), Err)
+}
+
+/// Whether the caller may change `pid`'s priorities: its own, a process of the same user,
+/// or with privilege (EPERM otherwise).
+fn may_change(k: &Kernel, p: &Process, pid: Pid) -> Result<(), Errno> {
+    let q = if pid == p.pid { p } else { &k.procs[&pid] };
+    let caller = &p.creds;
+    if caller.capable() || q.creds.uid.real == caller.uid.eff || q.creds.uid.eff == caller.uid.eff {
+        Ok(())
+    } else {
+        Err(Errno::EPERM)
+    }
+}
+
+/// set_one_prio(): a lower nice value than the process has needs CAP_SYS_NICE, or 20 -
+/// nice within RLIMIT_NICE (EACCES).
+fn set_nice(k: &mut Kernel, p: &mut Process, pid: Pid, nice: i8) -> Result<(), Errno> {
+    may_change(k, p, pid)?;
+    let old = k.sched_of(p, pid).nice;
+    if nice < old && !p.creds.capable() && (20 - nice as i64) as u64 > k.limits(p, RLIMIT_NICE)?.0 {
+        return Err(Errno::EACCES);
+    }
+    k.sched_mut(p, pid).nice = nice;
+    Ok(())
 }
 
 /// The process sched_* calls name (0: the caller).
@@ -118,10 +140,24 @@ fn set_scheduler(k: &mut Kernel, p: &mut Process, a: Args, policy: Option<u32>) 
     let priority = k.read_user(p, param, 4)?;
     let priority = i32::from_le_bytes(priority.try_into().expect("4 bytes"));
     let old = k.sched_of(p, pid);
-    let (policy, reset) = match policy {
-        Some(v) => (v & !SCHED_RESET_ON_FORK, v & SCHED_RESET_ON_FORK != 0),
-        None => (old.policy, old.reset_on_fork),
-    };
+    let policy = policy.unwrap_or(
+        old.policy
+            | if old.reset_on_fork {
+                SCHED_RESET_ON_FORK
+            } else {
+                0
+            },
+    );
+    set_policy(k, p, pid, policy, priority)
+}
+
+/// Sets `pid`'s policy (with SCHED_RESET_ON_FORK or'ed in) and real-time priority.
+fn set_policy(k: &mut Kernel, p: &mut Process, pid: Pid, policy: u32, priority: i32) -> SysResult {
+    let old = k.sched_of(p, pid);
+    let (policy, reset) = (
+        policy & !SCHED_RESET_ON_FORK,
+        policy & SCHED_RESET_ON_FORK != 0,
+    );
     let realtime = matches!(policy, SCHED_FIFO | SCHED_RR);
     match policy {
         SCHED_OTHER | SCHED_BATCH | SCHED_IDLE if priority == 0 => {}
@@ -129,15 +165,8 @@ fn set_scheduler(k: &mut Kernel, p: &mut Process, a: Args, policy: Option<u32>) 
         // SCHED_DEADLINE is set with sched_setattr only.
         _ => return Err(Errno::EINVAL),
     }
-    let caller = &p.creds;
-    if !caller.capable() {
-        let (uid, euid) = {
-            let q = if pid == p.pid { &*p } else { &k.procs[&pid] };
-            (q.creds.uid.real, q.creds.uid.eff)
-        };
-        if uid != caller.uid.eff && euid != caller.uid.eff {
-            return Err(Errno::EPERM);
-        }
+    may_change(k, p, pid)?;
+    if !p.creds.capable() {
         // Real-time needs CAP_SYS_NICE or RLIMIT_RTPRIO; so does leaving SCHED_IDLE or
         // clearing reset-on-fork (sched/syscalls.c user_check_sched_setscheduler).
         let rtprio = k.limits(p, RLIMIT_RTPRIO)?.0;
@@ -199,6 +228,150 @@ pub fn sys_sched_get_priority_min(_k: &mut Kernel, _p: &mut Process, a: Args) ->
     }
 }
 
+/// sched_getattr(2): the policy, flags, nice value and priority in a `struct sched_attr`
+/// of the size the caller gives (at least the first published one), with `size` set to
+/// what was written.
+pub fn sys_sched_getattr(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (attr, size, flags) = (a[1], a[2], a[3]);
+    if attr == 0 || flags != 0 || !(SCHED_ATTR_SIZE_VER0..=4096).contains(&size) {
+        return Err(Errno::EINVAL);
+    }
+    let s = k.sched_of(p, target(k, p, a[0] as i64)?);
+    let normal = !matches!(s.policy, SCHED_FIFO | SCHED_RR);
+    let len = size.min(SCHED_ATTR_SIZE_VER1);
+    let mut out = Vec::with_capacity(len as usize);
+    out.extend_from_slice(&(len as u32).to_le_bytes());
+    out.extend_from_slice(&s.policy.to_le_bytes());
+    out.extend_from_slice(
+        &(if s.reset_on_fork {
+            SCHED_FLAG_RESET_ON_FORK
+        } else {
+            0
+        })
+        .to_le_bytes(),
+    );
+    out.extend_from_slice(&(if normal { s.nice as i32 } else { 0 }).to_le_bytes());
+    out.extend_from_slice(&(s.priority as u32).to_le_bytes());
+    // sched_runtime, sched_deadline, sched_period; then the utilisation clamps' range.
+    out.extend_from_slice(&(if normal { BASE_SLICE_NS } else { 0 }).to_le_bytes());
+    out.extend_from_slice(&[0; 16]);
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&1024u32.to_le_bytes());
+    out.truncate(len as usize);
+    k.write_user(p, attr, &out)?;
+    Ok(0)
+}
+
+/// sched_setattr(2): sched_setscheduler and setpriority in one (SCHED_DEADLINE and the
+/// utilisation clamps are not supported: EINVAL, logged when tracing).
+pub fn sys_sched_setattr(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (attr, flags) = (a[1], a[2]);
+    if attr == 0 || flags != 0 || (a[0] as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let size =
+        match u32::from_le_bytes(k.read_user(p, attr, 4)?.try_into().expect("4 bytes")) as u64 {
+            0 => SCHED_ATTR_SIZE_VER0,
+            n => n,
+        };
+    // sched_copy_attr(): a size the kernel cannot take is E2BIG, with its own size
+    // written back; bytes past what it knows must be zero.
+    if !(SCHED_ATTR_SIZE_VER0..=4096).contains(&size) {
+        k.write_user(p, attr, &(SCHED_ATTR_SIZE_VER1 as u32).to_le_bytes())?;
+        return Err(Errno::E2BIG);
+    }
+    let bytes = k.read_user(p, attr, size as usize)?;
+    if size > SCHED_ATTR_SIZE_VER1
+        && bytes[SCHED_ATTR_SIZE_VER1 as usize..]
+            .iter()
+            .any(|&b| b != 0)
+    {
+        k.write_user(p, attr, &(SCHED_ATTR_SIZE_VER1 as u32).to_le_bytes())?;
+        return Err(Errno::E2BIG);
+    }
+    let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
+    let sched_flags = u64::from_le_bytes(bytes[8..16].try_into().expect("8 bytes"));
+    let (nice, priority) = (u32_at(16) as i32, u32_at(20));
+    let pid = target(k, p, a[0] as i64)?;
+    let known = SCHED_FLAG_RESET_ON_FORK | SCHED_FLAG_KEEP_POLICY | SCHED_FLAG_KEEP_PARAMS;
+    let mut policy = u32_at(4);
+    if sched_flags & !known != 0 || policy == SCHED_DEADLINE {
+        if k.trace {
+            k.report(
+                "sched_setattr: SCHED_DEADLINE and utilisation clamps are not supported (EINVAL)",
+            );
+        }
+        return Err(Errno::EINVAL);
+    }
+    let old = k.sched_of(p, pid);
+    if sched_flags & SCHED_FLAG_KEEP_POLICY != 0 {
+        policy = old.policy;
+    }
+    let reset = if sched_flags & SCHED_FLAG_RESET_ON_FORK != 0 {
+        SCHED_RESET_ON_FORK
+    } else {
+        0
+    };
+    // The policy and priority with sched_setscheduler's checks, then the nice value
+    // with setpriority's.
+    let param = if sched_flags & SCHED_FLAG_KEEP_PARAMS != 0 {
+        old.priority as u32
+    } else {
+        priority
+    };
+    set_policy(k, p, pid, policy | reset, param as i32)?;
+    if !matches!(policy, SCHED_FIFO | SCHED_RR) && sched_flags & SCHED_FLAG_KEEP_PARAMS == 0 {
+        set_nice(k, p, pid, (nice as i64).clamp(MIN_NICE, MAX_NICE) as i8)?;
+    }
+    Ok(0)
+}
+
+/// ioprio_set(2)'s which values (IOPRIO_WHO_PROCESS, _PGRP, _USER), offset from
+/// getpriority's by one.
+const IOPRIO_WHO_PROCESS: u64 = 1;
+const IOPRIO_CLASS_RT: u16 = 1;
+const IOPRIO_CLASS_BE: u16 = 2;
+const IOPRIO_CLASS_IDLE: u16 = 3;
+
+/// ioprio_get(2): the best (lowest) I/O priority among the selected processes.
+pub fn sys_ioprio_get(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    if !(IOPRIO_WHO_PROCESS..=IOPRIO_WHO_PROCESS + 2).contains(&a[0]) {
+        return Err(Errno::EINVAL);
+    }
+    let pids = select(k, p, a[0] - IOPRIO_WHO_PROCESS, a[1] as u32)?;
+    pids.iter()
+        .map(|&pid| k.sched_of(p, pid).ioprio)
+        .min()
+        .map(u64::from)
+        .ok_or(Errno::ESRCH)
+}
+
+/// ioprio_set(2): class and level checked as Linux does (real-time needs privilege).
+pub fn sys_ioprio_set(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    if !(IOPRIO_WHO_PROCESS..=IOPRIO_WHO_PROCESS + 2).contains(&a[0]) {
+        return Err(Errno::EINVAL);
+    }
+    // ioprio_check_cap(): the class is bits 15:13, the level bits 2:0 (bits 12:3 are
+    // hints since Linux 6.5, passed along unchecked).
+    let ioprio = a[2] as u16;
+    let (class, level) = ((ioprio >> 13) & 7, ioprio & 7);
+    match class {
+        IOPRIO_CLASS_RT if !p.creds.capable() => return Err(Errno::EPERM),
+        IOPRIO_CLASS_RT | IOPRIO_CLASS_BE | IOPRIO_CLASS_IDLE => {}
+        0 if level == 0 => {}
+        _ => return Err(Errno::EINVAL),
+    }
+    let pids = select(k, p, a[0] - IOPRIO_WHO_PROCESS, a[1] as u32)?;
+    if pids.is_empty() {
+        return Err(Errno::ESRCH);
+    }
+    for pid in pids {
+        may_change(k, p, pid)?;
+        k.sched_mut(p, pid).ioprio = ioprio;
+    }
+    Ok(0)
+}
+
 impl Kernel {
     fn sched_of(&self, p: &Process, pid: Pid) -> Sched {
         if pid == p.pid {
@@ -218,11 +391,12 @@ impl Kernel {
 }
 
 /// What a child starts with (fork, clone): the parent's, or SCHED_OTHER and a nice of at
-/// least 0 when the parent asked for SCHED_RESET_ON_FORK.
+/// least 0 when the parent asked for SCHED_RESET_ON_FORK (the I/O priority is kept).
 pub fn inherit(s: Sched) -> Sched {
     if s.reset_on_fork {
         Sched {
             nice: s.nice.max(0),
+            ioprio: s.ioprio,
             ..Sched::default()
         }
     } else {

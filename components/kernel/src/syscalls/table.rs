@@ -53,6 +53,8 @@ syscall_table! {
     29  ioctl => Some(fs::sys_ioctl), Partial("FIOCLEX/FIONCLEX, FIONBIO, FIONREAD; terminals (tty.rs): termios, window size, controlling tty and job control, pty masters; no TIOCPKT, modem lines or TIOCL*");
     32  flock => Some(lock::sys_flock), Partial("a wait only the caller itself could end fails with EDEADLK instead of hanging");
     33  mknodat => Some(names::sys_mknodat), Full;
+    30  ioprio_set => Some(sched::sys_ioprio_set), Partial("recorded and reported, per process; I/O is not scheduled");
+    31  ioprio_get => Some(sched::sys_ioprio_get), Full;
     34  mkdirat => Some(fs::sys_mkdirat), Full;
     35  unlinkat => Some(fs::sys_unlinkat), Full;
     36  symlinkat => Some(names::sys_symlinkat), Full;
@@ -199,6 +201,8 @@ syscall_table! {
     261 prlimit64 => Some(process::sys_prlimit64), Partial("own process only");
     267 syncfs => Some(sync::sys_syncfs), Full;
     269 sendmmsg => Some(socket::sys_sendmmsg), Full;
+    274 sched_setattr => Some(sched::sys_sched_setattr), Partial("no SCHED_DEADLINE or utilisation clamps; recorded and reported, per process");
+    275 sched_getattr => Some(sched::sys_sched_getattr), Full;
     276 renameat2 => Some(names::sys_renameat2), Partial("no RENAME_WHITEOUT (EINVAL)");
     278 getrandom => Some(info::sys_getrandom), Full;
     279 memfd_create => Some(memfd::sys_memfd_create), Partial("no sealing (F_ADD_SEALS, F_GET_SEALS are EINVAL); no MFD_HUGETLB (ENOENT)");
