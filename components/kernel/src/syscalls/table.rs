@@ -211,6 +211,7 @@ syscall_table! {
     287 pwritev2 => Some(transfer::sys_pwritev2), Full;
     291 statx => Some(stat::sys_statx), Partial("no birth time (STATX_BTIME)");
     293 rseq => None, Unsupported("glibc falls back without restartable sequences");
+    425 io_uring_setup => None, Unsupported("libuv (Node) and other users fall back to plain syscalls");
     435 clone3 => None, Unsupported("libcs fall back to clone");
     436 close_range => Some(descriptors::sys_close_range), Full;
     439 faccessat2 => Some(fs::sys_faccessat2), Full;

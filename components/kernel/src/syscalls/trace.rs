@@ -231,6 +231,7 @@ fn signature(name: &str) -> Option<(&'static [Arg], Ret)> {
         "mremap" => &[Ptr, UDec, UDec, Hex, Ptr],
         "clone" => &[CloneFlags, Ptr, Ptr, Ptr, Ptr],
         "clone3" => &[Ptr, UDec],
+        "io_uring_setup" => &[UDec, Ptr],
         "execve" => &[Path, Argv, Ptr],
         "mmap" => &[Ptr, UDec, Prot, MapFlags, Fd, Hex],
         "mprotect" => &[Ptr, UDec, Prot],
