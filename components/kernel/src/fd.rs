@@ -64,6 +64,8 @@ pub enum FileKind {
     Socket(Shared<crate::socket::Socket>),
     /// A timer (timerfd_create).
     TimerFd(Shared<crate::syscalls::timerfd::TimerFd>),
+    /// A signal mask read as a descriptor (signalfd4).
+    SignalFd(Shared<crate::syscalls::signalfd::SignalFd>),
     /// A terminal: the console or a pty's slave side, or a pty master (tty/).
     Tty(crate::tty::TtyEnd),
 }

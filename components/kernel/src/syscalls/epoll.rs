@@ -175,7 +175,7 @@ fn epoll_wait(k: &mut Kernel, p: &mut Process, a: Args, timeout: Option<u64>) ->
             if let Some(at) = super::timerfd::expiry(&f.borrow()) {
                 timer = Some(timer.map_or(at, |t| t.min(at)));
             }
-            let ready = k.poll_file(&f.borrow(), e.events as u16) as u32
+            let ready = k.poll_file(p, &f.borrow(), e.events as u16) as u32
                 & ((e.events & !EPOLL_CONTROL) | POLLERR as u32 | POLLHUP as u32);
             if ready != 0 {
                 out.extend_from_slice(&ready.to_le_bytes());

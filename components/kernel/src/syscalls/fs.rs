@@ -117,7 +117,9 @@ impl Kernel {
             }
             FileKind::EventFd(e) => e.0.borrow_mut().read(len),
             FileKind::TimerFd(t) => t.0.borrow_mut().read(self.host.monotonic_ns(), len),
-            FileKind::Epoll(_) => Err(Errno::EINVAL),
+            // read(2) and readv(2) take signalfds before this (signalfd.rs): what else
+            // reads through here (sendfile, splice) cannot read one.
+            FileKind::Epoll(_) | FileKind::SignalFd(_) => Err(Errno::EINVAL),
             FileKind::Socket(s) => self.socket_read(&s.0, len),
             FileKind::Tty(end) if end.master => end.tty.borrow_mut().master_read(len),
             FileKind::Tty(end) => end.tty.borrow_mut().read(len),
@@ -139,7 +141,7 @@ impl Kernel {
             FileKind::Device(Device::Full) => Err(Errno::ENOSPC),
             FileKind::Device(_) => Ok(data.len() as u64),
             FileKind::EventFd(e) => e.0.borrow_mut().write(data),
-            FileKind::Epoll(_) | FileKind::TimerFd(_) => Err(Errno::EINVAL),
+            FileKind::Epoll(_) | FileKind::TimerFd(_) | FileKind::SignalFd(_) => Err(Errno::EINVAL),
             FileKind::Socket(s) => self.socket_write(&s.0, data),
             FileKind::Pipe(end) => {
                 let mut pipe = end.pipe.borrow_mut();
@@ -504,6 +506,12 @@ pub fn maybe_block(k: &mut Kernel, p: &mut Process, fd: i32, r: SysResult) -> Sy
 
 /// Whether `fd` is a socket: its reads and writes are sends and receives (socket.rs),
 /// with the socket's own blocking rules.
+fn is_signalfd(p: &Process, fd: i32) -> bool {
+    p.fds
+        .file(fd)
+        .is_ok_and(|f| super::signalfd::is_signalfd(&f.borrow()))
+}
+
 fn is_socket(p: &Process, fd: i32) -> bool {
     p.fds
         .file(fd)
@@ -511,6 +519,9 @@ fn is_socket(p: &Process, fd: i32) -> bool {
 }
 
 pub fn sys_read(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    if is_signalfd(p, fd_arg(a[0])) {
+        return super::signalfd::read(k, p, fd_arg(a[0]), &[(a[1], a[2])]);
+    }
     if super::tty::is_tty(p, fd_arg(a[0])) {
         return super::tty::read(k, p, fd_arg(a[0]), &[(a[1], a[2])]);
     }
@@ -594,6 +605,10 @@ pub fn sys_pwrite64(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 }
 
 pub fn sys_readv(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    if is_signalfd(p, fd_arg(a[0])) {
+        let iov = k.read_iovecs(p, a[1], a[2])?;
+        return super::signalfd::read(k, p, fd_arg(a[0]), &iov);
+    }
     if super::tty::is_tty(p, fd_arg(a[0])) {
         let iov = k.read_iovecs(p, a[1], a[2])?;
         return super::tty::read(k, p, fd_arg(a[0]), &iov);
@@ -653,8 +668,8 @@ pub fn sys_lseek(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             return Err(Errno::ESPIPE);
         }
         // lseek on /dev/null and friends succeeds and reports 0 (drivers/char/mem.c), as
-        // on a timerfd (noop_llseek).
-        FileKind::Device(_) | FileKind::TimerFd(_) => return Ok(0),
+        // on a timerfd or signalfd (noop_llseek).
+        FileKind::Device(_) | FileKind::TimerFd(_) | FileKind::SignalFd(_) => return Ok(0),
     };
     let base = match (a[2], ino, &f.kind) {
         (0, _, _) => 0,                                        // SEEK_SET
@@ -901,11 +916,11 @@ pub fn sys_fcntl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 
 impl Kernel {
     /// FIONREAD: bytes a read would return now.
-    fn bytes_readable(&mut self, f: &OpenFile) -> Result<u64, Errno> {
+    fn bytes_readable(&mut self, p: &Process, f: &OpenFile) -> Result<u64, Errno> {
         Ok(match &f.kind {
             FileKind::Pipe(end) => end.pipe.borrow().buf.len() as u64,
             FileKind::Stdio(Stdio::In) => {
-                self.poll_file(f, 0);
+                self.poll_file(p, f, 0);
                 self.stdin_buf.len() as u64
             }
             FileKind::Inode(ino) => {
@@ -974,7 +989,7 @@ pub fn sys_ioctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         }
         FIONREAD => {
             let file = p.fds.file(fd)?;
-            let n = k.bytes_readable(&file.borrow())?;
+            let n = k.bytes_readable(p, &file.borrow())?;
             k.write_user(p, a[2], &(n.min(i32::MAX as u64) as i32).to_le_bytes())?;
             Ok(0)
         }

@@ -188,6 +188,7 @@ fn lock_key(kind: &FileKind) -> Option<u64> {
         FileKind::EventFd(e) => (1 << 60) | (std::rc::Rc::as_ptr(&e.0) as usize as u64 >> 3),
         FileKind::Socket(s) => (1 << 60) | (std::rc::Rc::as_ptr(&s.0) as usize as u64 >> 3),
         FileKind::TimerFd(t) => (1 << 60) | (std::rc::Rc::as_ptr(&t.0) as usize as u64 >> 3),
+        FileKind::SignalFd(s) => (1 << 60) | (std::rc::Rc::as_ptr(&s.0) as usize as u64 >> 3),
         FileKind::Tty(t) => (1 << 60) | (std::rc::Rc::as_ptr(&t.tty) as usize as u64 >> 3),
         FileKind::Stdio(s) => {
             u64::MAX

@@ -21,6 +21,7 @@ mod process;
 mod remap;
 mod sched;
 pub mod signal;
+pub mod signalfd;
 pub(crate) mod socket;
 mod splice;
 pub(crate) mod stat;

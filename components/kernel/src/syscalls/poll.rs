@@ -58,8 +58,10 @@ impl Kernel {
 
     /// The poll(2) events an open file reports now. `asked` is what the caller waits for
     /// (sockets register interest with the host from it).
-    pub fn poll_file(&mut self, f: &OpenFile, asked: u16) -> u16 {
+    /// `p` is the caller: a signalfd is readable for the thread whose signals are pending.
+    pub fn poll_file(&mut self, p: &Process, f: &OpenFile, asked: u16) -> u16 {
         match &f.kind {
+            FileKind::SignalFd(s) => super::signalfd::events(p, &s.0.borrow()),
             FileKind::Socket(_) => super::socket::poll_socket(self, f, asked),
             FileKind::Pipe(end) => super::pipe::pipe_events(end),
             FileKind::Stdio(Stdio::In) => {
@@ -204,7 +206,7 @@ pub fn sys_ppoll(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         } else {
             match p.fds.file(fd) {
                 Ok(f) => {
-                    let ev = k.poll_file(&f.borrow(), events);
+                    let ev = k.poll_file(p, &f.borrow(), events);
                     files.push(Some(f));
                     ev & (events | POLLERR | POLLHUP)
                 }
@@ -264,7 +266,7 @@ pub fn sys_pselect6(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         let f = p.fds.file(fd)?;
         let asked = if rin[w] & bit != 0 { POLLIN } else { 0 }
             | if win[w] & bit != 0 { POLLOUT } else { 0 };
-        let ev = k.poll_file(&f.borrow(), asked);
+        let ev = k.poll_file(p, &f.borrow(), asked);
         files.push(Some(f));
         if rin[w] & bit != 0 && ev & (POLLIN | POLLHUP | POLLERR) != 0 {
             rout[w] |= bit;

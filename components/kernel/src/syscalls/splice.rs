@@ -128,10 +128,11 @@ fn file_source(k: &mut Kernel, p: &Process, file: FileRef, ptr: u64) -> Result<S
 /// The sink for a writable descriptor that is neither a pipe nor a socket.
 fn file_sink(k: &mut Kernel, p: &Process, file: FileRef, ptr: u64) -> Result<Sink, Errno> {
     match file.borrow().kind {
-        // No splice_write (eventfd, epoll, timerfd), or no write at all (stdin).
+        // No splice_write (eventfd, epoll, timerfd, signalfd), or no write at all (stdin).
         FileKind::EventFd(_)
         | FileKind::Epoll(_)
         | FileKind::TimerFd(_)
+        | FileKind::SignalFd(_)
         | FileKind::Proc(_)
         | FileKind::Stdio(crate::Stdio::In) => return Err(Errno::EINVAL),
         _ => {}

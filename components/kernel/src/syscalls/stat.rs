@@ -58,7 +58,10 @@ pub fn pseudo_dev(kind: &FileKind) -> Option<u64> {
         FileKind::Pipe(end) if end.fifo.is_none() => Some(makedev(0, 13)),
         FileKind::Stdio(_) => Some(makedev(0, 13)),
         FileKind::Socket(_) => Some(makedev(0, 8)),
-        FileKind::Epoll(_) | FileKind::EventFd(_) | FileKind::TimerFd(_) => Some(makedev(0, 14)),
+        FileKind::Epoll(_)
+        | FileKind::EventFd(_)
+        | FileKind::TimerFd(_)
+        | FileKind::SignalFd(_) => Some(makedev(0, 14)),
         _ => None,
     }
 }
@@ -232,7 +235,10 @@ impl Kernel {
                 ..Stat::default()
             }),
             // Anonymous inodes: mode 0600 and no file type, as Linux shows them.
-            FileKind::Epoll(_) | FileKind::EventFd(_) | FileKind::TimerFd(_) => Ok(Stat {
+            FileKind::Epoll(_)
+            | FileKind::EventFd(_)
+            | FileKind::TimerFd(_)
+            | FileKind::SignalFd(_) => Ok(Stat {
                 mode: 0o600,
                 nlink: 1,
                 ..Stat::default()

@@ -4,8 +4,8 @@
 
 use super::{
     Args, SysResult, attr, creds, descriptors, epoll, fs, futex, hwprobe, icache, info, lock,
-    memfd, mm, names, poll, process, remap, sched, signal, socket, splice, stat, sync, time,
-    timerfd, transfer, usage,
+    memfd, mm, names, poll, process, remap, sched, signal, signalfd, socket, splice, stat, sync,
+    time, timerfd, transfer, usage,
 };
 use crate::{Kernel, Process};
 
@@ -87,6 +87,7 @@ syscall_table! {
     71  sendfile => Some(splice::sys_sendfile), Full;
     72  pselect6 => Some(poll::sys_pselect6), Partial("the timeout is not updated");
     73  ppoll => Some(poll::sys_ppoll), Full;
+    74  signalfd4 => Some(signalfd::sys_signalfd4), Full;
     75  vmsplice => Some(splice::sys_vmsplice), Partial("copies: no page gifting (SPLICE_F_GIFT is a hint)");
     76  splice => Some(splice::sys_splice), Partial("copies through the kernel; datagram sockets as a source are EINVAL");
     77  tee => Some(splice::sys_tee), Full;

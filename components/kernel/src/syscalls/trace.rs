@@ -113,6 +113,7 @@ fn signature(name: &str) -> Option<(&'static [Arg], Ret)> {
         "epoll_pwait" => &[Fd, Ptr, Dec, Dec, Ptr, UDec],
         "epoll_pwait2" => &[Fd, Ptr, Dec, Ptr, Ptr, UDec],
         "timerfd_create" => &[Dec, FdFlags],
+        "signalfd4" => &[Fd, Ptr, UDec, FdFlags],
         "timerfd_settime" => &[Fd, Hex, Ptr, Ptr],
         "timerfd_gettime" => &[Fd, Ptr],
         "dup" => &[Fd],
