@@ -176,6 +176,23 @@ fn only_root_lowers_a_nice_value() {
     assert_eq!(r.stdout, "5\n3\n0\n", "{}", r.stderr);
 }
 
+/// No filesystem of friscy's keeps extended attributes, and says so as Linux filesystems
+/// without them do: setting or getting one is EOPNOTSUPP, the list is empty (Python's
+/// shutil.copy2 takes that as "no xattrs here"; ENOSYS made it fail).
+#[test]
+fn extended_attributes_are_not_supported_like_on_linux() {
+    let Some(debian) = friscy_tests::debian_tar() else {
+        return;
+    };
+    let tmp = Temp::new("xattr");
+    let script = "import os, errno\nopen('/tmp/f', 'w').close()\nprint(os.listxattr('/tmp/f'))\n\
+                  for call in (lambda: os.setxattr('/tmp/f', 'user.a', b'1'), lambda: os.getxattr('/tmp/f', 'user.a'), lambda: os.removexattr('/tmp/f', 'user.a')):\n    \
+                  try: call()\n    except OSError as e: print(errno.errorcode[e.errno])";
+    let r = friscy(&tmp.0, &["run", text(&debian), "python3", "-c", script]);
+    // errno 95, EOPNOTSUPP, which Python names ENOTSUP (the same number on Linux).
+    assert_eq!(r.stdout, "[]\nENOTSUP\nENOTSUP\nENOTSUP\n", "{}", r.stderr);
+}
+
 #[test]
 fn workdir_entrypoint_hostname_and_environment() {
     let Some(alpine) = alpine_tar() else { return };

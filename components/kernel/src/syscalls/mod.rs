@@ -33,6 +33,7 @@ mod trace;
 mod transfer;
 pub(crate) mod tty;
 mod usage;
+mod xattr;
 
 pub use table::{Support, name, support};
 

@@ -5,7 +5,7 @@
 use super::{
     Args, SysResult, attr, creds, descriptors, epoll, fs, futex, hwprobe, icache, info, lock,
     memfd, mm, names, poll, process, remap, sched, signal, signalfd, socket, splice, stat, sync,
-    time, timerfd, transfer, usage,
+    time, timerfd, transfer, usage, xattr,
 };
 use crate::{Kernel, Process};
 
@@ -42,6 +42,18 @@ macro_rules! syscall_table {
 }
 
 syscall_table! {
+    5   setxattr => Some(xattr::sys_setxattr), Partial("no filesystem keeps attributes: EOPNOTSUPP after Linux's argument checks");
+    6   lsetxattr => Some(xattr::sys_lsetxattr), Partial("as setxattr");
+    7   fsetxattr => Some(xattr::sys_fsetxattr), Partial("as setxattr");
+    8   getxattr => Some(xattr::sys_getxattr), Partial("as setxattr");
+    9   lgetxattr => Some(xattr::sys_lgetxattr), Partial("as setxattr");
+    10  fgetxattr => Some(xattr::sys_fgetxattr), Partial("as setxattr");
+    11  listxattr => Some(xattr::sys_listxattr), Partial("an empty list: no filesystem keeps attributes");
+    12  llistxattr => Some(xattr::sys_llistxattr), Partial("as listxattr");
+    13  flistxattr => Some(xattr::sys_flistxattr), Partial("as listxattr");
+    14  removexattr => Some(xattr::sys_removexattr), Partial("as setxattr");
+    15  lremovexattr => Some(xattr::sys_lremovexattr), Partial("as setxattr");
+    16  fremovexattr => Some(xattr::sys_fremovexattr), Partial("as setxattr");
     17  getcwd => Some(fs::sys_getcwd), Full;
     19  eventfd2 => Some(epoll::sys_eventfd2), Full;
     20  epoll_create1 => Some(epoll::sys_epoll_create1), Full;

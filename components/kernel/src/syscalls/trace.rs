@@ -107,6 +107,14 @@ fn signature(name: &str) -> Option<(&'static [Arg], Ret)> {
     use Arg::*;
     let args: &'static [Arg] = match name {
         "getcwd" => &[OutStr, UDec],
+        "setxattr" | "lsetxattr" => &[Path, Path, Ptr, UDec, Hex],
+        "fsetxattr" => &[Fd, Path, Ptr, UDec, Hex],
+        "getxattr" | "lgetxattr" => &[Path, Path, Ptr, UDec],
+        "fgetxattr" => &[Fd, Path, Ptr, UDec],
+        "listxattr" | "llistxattr" => &[Path, Ptr, UDec],
+        "flistxattr" => &[Fd, Ptr, UDec],
+        "removexattr" | "lremovexattr" => &[Path, Path],
+        "fremovexattr" => &[Fd, Path],
         "eventfd2" => &[UDec, Hex],
         "epoll_create1" => &[Hex],
         "epoll_ctl" => &[Fd, Dec, Fd, Ptr],
