@@ -193,6 +193,28 @@ fn extended_attributes_are_not_supported_like_on_linux() {
     assert_eq!(r.stdout, "[]\nENOTSUP\nENOTSUP\nENOTSUP\n", "{}", r.stderr);
 }
 
+/// A container cannot set the clock (docker drops CAP_SYS_TIME): EPERM for the real-time
+/// clock once the arguments are valid, EINVAL for clocks that cannot be set at all.
+#[test]
+fn the_clock_cannot_be_set() {
+    let Some(alpine) = alpine_tar() else { return };
+    let tmp = Temp::new("clock");
+    // (busybox reports the failure and goes on to print the date it meant.)
+    let r = friscy(&tmp.0, &["run", text(&alpine), "date", "-s", "@0"]);
+    assert!(
+        r.stderr.contains("can't set date: Operation not permitted"),
+        "{}",
+        r.stderr
+    );
+    let Some(debian) = friscy_tests::debian_tar() else {
+        return;
+    };
+    let script = "import time, errno\nfor c, t in ((time.CLOCK_REALTIME, 0), (time.CLOCK_MONOTONIC, 0), (time.CLOCK_REALTIME, -1)):\n    \
+                  try: time.clock_settime(c, t)\n    except OSError as e: print(errno.errorcode[e.errno])";
+    let r = friscy(&tmp.0, &["run", text(&debian), "python3", "-c", script]);
+    assert_eq!(r.stdout, "EPERM\nEINVAL\nEINVAL\n", "{}", r.stderr);
+}
+
 #[test]
 fn workdir_entrypoint_hostname_and_environment() {
     let Some(alpine) = alpine_tar() else { return };

@@ -124,6 +124,7 @@ syscall_table! {
     101 nanosleep => Some(time::sys_nanosleep), Full;
     102 getitimer => Some(signal::sys_getitimer), Partial("ITIMER_REAL only");
     103 setitimer => Some(signal::sys_setitimer), Partial("ITIMER_REAL only");
+    112 clock_settime => Some(time::sys_clock_settime), Partial("EPERM: a container cannot set the clock (no CAP_SYS_TIME)");
     113 clock_gettime => Some(time::sys_clock_gettime), Full;
     114 clock_getres => Some(time::sys_clock_getres), Full;
     115 clock_nanosleep => Some(time::sys_clock_nanosleep), Partial("TIMER_ABSTIME on realtime and monotonic");
@@ -172,6 +173,7 @@ syscall_table! {
     166 umask => Some(fs::sys_umask), Full;
     167 prctl => Some(creds::sys_prctl), Partial("credential options only: PR_[GS]ET_KEEPCAPS, PR_CAPBSET_READ/DROP, PR_[GS]ET_NO_NEW_PRIVS");
     169 gettimeofday => Some(time::sys_gettimeofday), Full;
+    170 settimeofday => Some(time::sys_settimeofday), Partial("EPERM: a container cannot set the clock (no CAP_SYS_TIME)");
     172 getpid => Some(process::sys_getpid), Full;
     173 getppid => Some(process::sys_getppid), Full;
     174 getuid => Some(creds::sys_getuid), Full;

@@ -77,6 +77,33 @@ pub fn sys_clock_getres(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     Ok(0)
 }
 
+/// clock_settime(2): friscy cannot set the host's clock, and a container has no
+/// CAP_SYS_TIME (docker drops it), so setting CLOCK_REALTIME is EPERM once the arguments
+/// pass Linux's checks; clocks that cannot be set are EINVAL.
+pub fn sys_clock_settime(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    if a[0] != CLOCK_REALTIME {
+        k.clock_now(a[0])?;
+        return Err(Errno::EINVAL);
+    }
+    // A negative or out-of-range time is EINVAL (read_timespec checks both).
+    k.read_timespec(p, a[1])?;
+    Err(Errno::EPERM)
+}
+
+/// settimeofday(2): as clock_settime (a NULL time with a time zone only is accepted and
+/// ignored, as Linux does for the obsolete time zone).
+pub fn sys_settimeofday(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    if a[0] == 0 {
+        return Ok(0);
+    }
+    let sec = k.read_u64(p, a[0])? as i64;
+    let usec = k.read_u64(p, a[0] + 8)? as i64;
+    if sec < 0 || !(0..1_000_000).contains(&usec) {
+        return Err(Errno::EINVAL);
+    }
+    Err(Errno::EPERM)
+}
+
 pub fn sys_gettimeofday(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     if a[0] != 0 {
         let (sec, nsec) = k.host.wall_clock();
