@@ -215,6 +215,51 @@ fn the_clock_cannot_be_set() {
     assert_eq!(r.stdout, "EPERM\nEINVAL\nEINVAL\n", "{}", r.stderr);
 }
 
+/// The interfaces a container started with `--network none` has: `lo` with 127.0.0.1/8
+/// and ::1/128, through netlink (getifaddrs, if_nameindex, busybox ip) and the interface
+/// ioctls (if_nametoindex). Node's os.networkInterfaces() threw without them.
+#[test]
+fn the_guest_sees_the_loopback_interface() {
+    let Some(alpine) = alpine_tar() else { return };
+    let tmp = Temp::new("lo");
+    let r = friscy(&tmp.0, &["run", text(&alpine), "ip", "addr"]);
+    assert!(
+        r.stdout
+            .starts_with("1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(
+        r.stdout.contains("inet 127.0.0.1/8 scope host lo"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout.contains("inet6 ::1/128 scope host"),
+        "{}",
+        r.stdout
+    );
+    let Some(debian) = friscy_tests::debian_tar() else {
+        return;
+    };
+    let script = "import socket\nprint(socket.if_nameindex(), socket.if_nametoindex('lo'), socket.if_indextoname(1))\n\
+                  try: socket.if_nametoindex('eth0')\nexcept OSError as e: print(e)";
+    let r = friscy(&tmp.0, &["run", text(&debian), "python3", "-c", script]);
+    assert_eq!(
+        r.stdout, "[(1, 'lo')] 1 lo\nno interface with this name\n",
+        "{}",
+        r.stderr
+    );
+    let js = "const i = require('os').networkInterfaces(); console.log(Object.keys(i), i.lo.map(a => a.cidr + ' ' + a.internal))";
+    let r = friscy(&tmp.0, &["run", text(&debian), "node", "-e", js]);
+    assert_eq!(
+        r.stdout, "[ 'lo' ] [ '127.0.0.1/8 true', '::1/128 true' ]\n",
+        "{}",
+        r.stderr
+    );
+}
+
 #[test]
 fn workdir_entrypoint_hostname_and_environment() {
     let Some(alpine) = alpine_tar() else { return };

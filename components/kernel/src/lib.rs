@@ -20,6 +20,7 @@ pub mod loader;
 pub mod mm;
 pub mod mounts;
 mod namei;
+pub mod netlink;
 pub mod pagecache;
 mod perm;
 pub mod pipe;

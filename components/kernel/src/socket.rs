@@ -35,14 +35,17 @@ pub enum SockType {
     Stream,
     Dgram,
     Seqpacket,
+    /// SOCK_RAW: netlink sockets only (IP ones need CAP_NET_RAW).
+    Raw,
 }
 
 impl SockType {
-    /// SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET.
+    /// SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_RAW.
     pub fn linux(self) -> u32 {
         match self {
             SockType::Stream => 1,
             SockType::Dgram => 2,
+            SockType::Raw => 3,
             SockType::Seqpacket => 5,
         }
     }
@@ -147,6 +150,8 @@ impl Drop for Inet {
 pub enum Imp {
     Inet(Inet),
     Unix(Unix),
+    /// AF_NETLINK, NETLINK_ROUTE: answered by the kernel itself (netlink.rs).
+    Netlink(crate::netlink::Netlink),
 }
 
 #[derive(Debug)]
@@ -182,14 +187,14 @@ impl Socket {
     pub fn unix(&self) -> Option<&Unix> {
         match &self.imp {
             Imp::Unix(u) => Some(u),
-            Imp::Inet(_) => None,
+            Imp::Inet(_) | Imp::Netlink(_) => None,
         }
     }
 
     pub fn unix_mut(&mut self) -> Option<&mut Unix> {
         match &mut self.imp {
             Imp::Unix(u) => Some(u),
-            Imp::Inet(_) => None,
+            Imp::Inet(_) | Imp::Netlink(_) => None,
         }
     }
 }
@@ -285,6 +290,8 @@ pub struct Received {
     /// The sender's address: AF_UNIX datagrams, and IP datagrams.
     pub unix_from: Option<UnixAddr>,
     pub inet_from: Option<std::net::SocketAddr>,
+    /// From the kernel over netlink (sockaddr_nl with port 0).
+    pub netlink_from: bool,
     /// The message was longer than the buffer (datagram/seqpacket: the rest is dropped,
     /// MSG_TRUNC).
     pub full_len: usize,

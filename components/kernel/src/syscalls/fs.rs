@@ -941,6 +941,9 @@ impl Kernel {
                             _ => u.rx_bytes as u64,
                         }
                     }
+                    crate::socket::Imp::Netlink(n) => {
+                        n.replies.front().map_or(0, |m| m.len() as u64)
+                    }
                     crate::socket::Imp::Inet(i) => match i.dns_replies.front() {
                         Some(r) => r.len() as u64,
                         None => self
@@ -992,6 +995,11 @@ pub fn sys_ioctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             let n = k.bytes_readable(p, &file.borrow())?;
             k.write_user(p, a[2], &(n.min(i32::MAX as u64) as i32).to_le_bytes())?;
             Ok(0)
+        }
+        cmd if crate::netlink::ifreq::is_interface_ioctl(cmd)
+            || cmd == crate::netlink::ifreq::SIOCGIFCONF =>
+        {
+            super::socket::interface_ioctl(k, p, fd, cmd, a[2])
         }
         _ if super::tty::is_tty(p, fd) => super::tty::ioctl(k, p, fd, a),
         _ => {

@@ -85,6 +85,11 @@ pub(crate) enum Addr {
     Unix(UnixName),
     /// AF_UNSPEC (connect to it dissolves a datagram association).
     Unspec,
+    /// AF_NETLINK: a port id (0 is the kernel) and multicast groups.
+    Netlink {
+        port: u32,
+        groups: u32,
+    },
 }
 
 pub(crate) enum UnixName {
@@ -130,6 +135,13 @@ impl Kernel {
     pub(crate) fn socket_events(&mut self, s: &Socket, asked: u16) -> u16 {
         let mut ev = 0;
         match &s.imp {
+            Imp::Netlink(n) => {
+                if !n.replies.is_empty() {
+                    ev |= POLLIN | POLLRDNORM;
+                }
+                // Requests are answered when sent: there is always room.
+                ev |= POLLOUT | POLLWRNORM;
+            }
             Imp::Inet(i) => {
                 let r = self.net.readiness(i.handle);
                 if r.readable || !i.dns_replies.is_empty() {
@@ -202,7 +214,7 @@ impl Kernel {
             let timeo = if write { s.sndtimeo } else { s.rcvtimeo };
             let handle = match &s.imp {
                 Imp::Inet(i) => Some(i.handle),
-                Imp::Unix(_) => None,
+                Imp::Unix(_) | Imp::Netlink(_) => None,
             };
             (timeo, handle)
         };
@@ -229,6 +241,19 @@ impl Kernel {
         let ty = sock.borrow().ty;
         let mut s = sock.borrow_mut();
         match &mut s.imp {
+            Imp::Netlink(n) => {
+                match to {
+                    None | Some(Addr::Netlink { port: 0, .. }) => {}
+                    // No other process listens on netlink here.
+                    Some(Addr::Netlink { .. }) => return Err(Errno::ECONNREFUSED),
+                    Some(_) => return Err(Errno::EINVAL),
+                }
+                if n.port == 0 {
+                    n.port = p.map_or(1, |p| p.pid as u32);
+                }
+                n.request(data)?;
+                Ok(data.len())
+            }
             Imp::Inet(i) => {
                 if !fds.is_empty() {
                     return Err(Errno::EINVAL);
@@ -315,6 +340,26 @@ impl Kernel {
         let ty = s.ty;
         let connected_peer = peer_of(&s).is_some();
         match &mut s.imp {
+            Imp::Netlink(n) => {
+                let Some(front) = n.replies.front() else {
+                    return Err(Errno::EAGAIN);
+                };
+                let full_len = front.len();
+                let data = if peek {
+                    front[..full_len.min(max)].to_vec()
+                } else {
+                    // A datagram cut to the buffer loses the rest (MSG_TRUNC tells).
+                    let mut d = n.replies.pop_front().expect("front");
+                    d.truncate(max);
+                    d
+                };
+                Ok(Received {
+                    data,
+                    full_len,
+                    netlink_from: true,
+                    ..Received::default()
+                })
+            }
             Imp::Inet(i) => {
                 if let Some(reply) = i.dns_replies.front() {
                     let mut data = reply.clone();
@@ -433,6 +478,16 @@ fn read_addr(k: &mut Kernel, p: &Process, addr: u64, len: u64) -> Result<Addr, E
                 ip, port, flow, scope,
             ))))
         }
+        crate::netlink::AF_NETLINK => {
+            if len < 12 {
+                return Err(Errno::EINVAL);
+            }
+            let word = |i: usize| u32::from_le_bytes(raw[i..i + 4].try_into().unwrap());
+            Ok(Addr::Netlink {
+                port: word(4),
+                groups: word(8),
+            })
+        }
         _ => Err(Errno::EAFNOSUPPORT),
     }
 }
@@ -533,6 +588,20 @@ pub fn sys_socket(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     if ty & !(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
         return Err(Errno::EINVAL);
     }
+    if domain == crate::netlink::AF_NETLINK {
+        // SOCK_RAW and SOCK_DGRAM are the same for netlink, and need no privilege.
+        let st = match ty & SOCK_TYPE_MASK {
+            2 => SockType::Dgram,
+            3 => SockType::Raw,
+            _ => return Err(Errno::ESOCKTNOSUPPORT),
+        };
+        if protocol != crate::netlink::NETLINK_ROUTE {
+            return Err(Errno::EPROTONOSUPPORT);
+        }
+        let imp = Imp::Netlink(crate::netlink::Netlink::default());
+        let sock = Socket::new(domain, st, protocol, imp);
+        return install(p, Rc::new(RefCell::new(sock)), ty);
+    }
     let st = sock_type(ty)?;
     let sock = match domain {
         AF_UNIX => {
@@ -575,8 +644,8 @@ pub fn sys_socket(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
                 }),
             )
         }
-        // AF_NETLINK (iproute2, glibc's getifaddrs), AF_PACKET...: not offered; the
-        // caller gets what a kernel without that family says.
+        // AF_PACKET and the rest: not offered; the caller gets what a kernel without
+        // that family says.
         _ => return Err(Errno::EAFNOSUPPORT),
     };
     install(p, Rc::new(RefCell::new(sock)), ty)
@@ -680,6 +749,22 @@ pub fn sys_bind(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             }
             Ok(0)
         }
+        (crate::netlink::AF_NETLINK, Addr::Netlink { port, groups }) => {
+            let mut s = sock.borrow_mut();
+            let Imp::Netlink(n) = &mut s.imp else {
+                unreachable!()
+            };
+            if n.port != 0 && port != 0 && port != n.port {
+                return Err(Errno::EINVAL);
+            }
+            // Port 0 asks for one: the process's pid, as Linux gives a process's first
+            // netlink socket (the only sender here is the kernel, so it need not differ).
+            if n.port == 0 {
+                n.port = if port == 0 { p.pid as u32 } else { port };
+            }
+            n.groups = groups;
+            Ok(0)
+        }
         (AF_INET, Addr::Unspec) => Err(Errno::EAFNOSUPPORT),
         _ => Err(Errno::EINVAL),
     }
@@ -694,6 +779,7 @@ pub fn sys_listen(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::EOPNOTSUPP);
     }
     match &mut s.imp {
+        Imp::Netlink(_) => return Err(Errno::EOPNOTSUPP),
         Imp::Inet(i) => k.net.listen(i.handle, backlog as u32)?,
         Imp::Unix(u) => {
             if u.connected {
@@ -732,6 +818,7 @@ fn accept(k: &mut Kernel, p: &mut Process, fd: i32, addr: u64, lenp: u64, flags:
         let mut s = sock.borrow_mut();
         let (domain, ty, protocol) = (s.domain, s.ty, s.protocol);
         match &mut s.imp {
+            Imp::Netlink(_) => Err(Errno::EOPNOTSUPP),
             Imp::Inet(i) => match k.net.accept(i.handle) {
                 Ok((handle, peer)) => {
                     let new = Socket::new(
@@ -777,6 +864,10 @@ pub fn sys_connect(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         (s.domain, s.ty)
     };
     match (domain, addr) {
+        // Only the kernel answers on netlink: connecting to it just sets the default
+        // destination, which sendto without an address already is.
+        (crate::netlink::AF_NETLINK, Addr::Netlink { port: 0, .. }) => Ok(0),
+        (crate::netlink::AF_NETLINK, Addr::Netlink { .. }) => Err(Errno::ECONNREFUSED),
         (AF_UNIX, Addr::Unix(name)) => {
             let target = k.unix_lookup(p, &name)?;
             if target.borrow().ty != ty {
@@ -872,6 +963,9 @@ pub fn sys_connect(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 fn sock_name(k: &mut Kernel, sock: &SockRef, peer: bool) -> Result<Vec<u8>, Errno> {
     let s = sock.borrow();
     match &s.imp {
+        // The peer of a netlink socket is the kernel (connected or not).
+        Imp::Netlink(_) if peer => Ok(crate::netlink::kernel_addr()),
+        Imp::Netlink(n) => Ok(crate::netlink::addr_bytes(n.port, n.groups)),
         Imp::Unix(u) => {
             if peer {
                 if s.ty != SockType::Dgram && !u.connected || u.peer.is_none() {
@@ -906,6 +1000,48 @@ fn sock_name(k: &mut Kernel, sock: &SockRef, peer: bool) -> Result<Vec<u8>, Errn
             Ok(inet_bytes(a))
         }
     }
+}
+
+/// The interface ioctls (netlink.rs `ifreq`): on sockets only (ENOTTY otherwise), about
+/// the one interface a guest has, `lo`.
+pub(crate) fn interface_ioctl(
+    k: &mut Kernel,
+    p: &Process,
+    fd: i32,
+    cmd: u64,
+    arg: u64,
+) -> SysResult {
+    use crate::netlink::ifreq;
+    let (_, sock) = socket_of(p, fd).map_err(|e| {
+        if e == Errno::ENOTSOCK {
+            Errno::ENOTTY
+        } else {
+            e
+        }
+    })?;
+    let inet = sock.borrow().domain == AF_INET;
+    if cmd == ifreq::SIOCGIFCONF {
+        if !inet {
+            return Err(Errno::EINVAL);
+        }
+        // struct ifconf: ifc_len (int, then padding), ifc_buf. A NULL buffer asks for the
+        // length needed.
+        let len = i32::from_le_bytes(k.read_user(p, arg, 4)?.try_into().unwrap());
+        let buf = k.read_u64(p, arg + 8)?;
+        let mut n = 0;
+        if buf != 0 && len >= ifreq::SIZE as i32 {
+            k.write_user(p, buf, &ifreq::lo_record())?;
+            n = ifreq::SIZE;
+        } else if buf == 0 {
+            n = ifreq::SIZE;
+        }
+        k.write_user(p, arg, &(n as i32).to_le_bytes())?;
+        return Ok(0);
+    }
+    let mut ifr: [u8; ifreq::SIZE] = k.read_user(p, arg, ifreq::SIZE)?.try_into().unwrap();
+    ifreq::answer(cmd, &mut ifr, inet)?;
+    k.write_user(p, arg, &ifr)?;
+    Ok(0)
 }
 
 pub fn sys_getsockname(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
@@ -945,7 +1081,7 @@ fn send_common(
         let s = sock.borrow();
         let chunk = match s.imp {
             Imp::Inet(_) => STREAM_CHUNK_INET,
-            Imp::Unix(_) => STREAM_CHUNK_UNIX,
+            Imp::Unix(_) | Imp::Netlink(_) => STREAM_CHUNK_UNIX,
         };
         (s.ty == SockType::Stream, chunk)
     };
@@ -1123,6 +1259,8 @@ pub fn sys_recvfrom(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (n, r) = recv_common(k, p, fd, &[(buf, len)], flags)?;
     if let Some(from) = r.inet_from {
         put_addr(k, p, addr, lenp, &inet_bytes(from))?;
+    } else if r.netlink_from {
+        put_addr(k, p, addr, lenp, &crate::netlink::kernel_addr())?;
     } else if r.unix_from.is_some() || addr != 0 && socket_of(p, fd)?.1.borrow().domain == AF_UNIX {
         put_addr(k, p, addr, lenp, &unix_bytes(r.unix_from.as_ref()))?;
     } else if addr != 0 && lenp != 0 {
@@ -1215,6 +1353,7 @@ fn recv_msg(k: &mut Kernel, p: &mut Process, fd: i32, at: u64, flags: u32) -> Sy
     // The sender's address.
     let name = match (&r.inet_from, sock.borrow().domain) {
         (Some(a), _) => Some(inet_bytes(*a)),
+        (None, _) if r.netlink_from => Some(crate::netlink::kernel_addr()),
         (None, AF_UNIX) if sock.borrow().ty == SockType::Dgram => {
             Some(unix_bytes(r.unix_from.as_ref()))
         }
@@ -1397,6 +1536,8 @@ pub fn sys_shutdown(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let mut s = sock.borrow_mut();
     let ty = s.ty;
     match &mut s.imp {
+        // netlink_proto_ops has no shutdown: sock_no_shutdown.
+        Imp::Netlink(_) => Err(Errno::EOPNOTSUPP),
         Imp::Inet(i) => k.net.shutdown(i.handle, how as u8).map(|_| 0),
         Imp::Unix(u) => {
             if ty != SockType::Dgram && !u.connected {
@@ -1540,7 +1681,7 @@ pub fn sys_getsockopt(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             (SOL_SOCKET, SO_SNDTIMEO) => ns_timeval(s.sndtimeo),
             (SOL_SOCKET, SO_ERROR) => match &s.imp {
                 Imp::Inet(i) => int(k.net.take_error(i.handle).map_or(0, |e| e as u64)),
-                Imp::Unix(_) => int(0),
+                Imp::Unix(_) | Imp::Netlink(_) => int(0),
             },
             (SOL_SOCKET, SO_PEERCRED) => {
                 let c = match &s.imp {
@@ -1549,7 +1690,7 @@ pub fn sys_getsockopt(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
                         uid: u32::MAX,
                         gid: u32::MAX,
                     }),
-                    Imp::Inet(_) => Cred {
+                    Imp::Inet(_) | Imp::Netlink(_) => Cred {
                         pid: 0,
                         uid: u32::MAX,
                         gid: u32::MAX,

@@ -182,7 +182,7 @@ syscall_table! {
     177 getegid => Some(creds::sys_getegid), Full;
     178 gettid => Some(process::sys_gettid), Full;
     179 sysinfo => Some(info::sys_sysinfo), Full;
-    198 socket => Some(socket::sys_socket), Partial("AF_UNIX in the kernel; AF_INET/AF_INET6 TCP and UDP through the net backend; no raw, netlink or packet sockets");
+    198 socket => Some(socket::sys_socket), Partial("AF_UNIX in the kernel; AF_INET/AF_INET6 TCP and UDP through the net backend; AF_NETLINK route queries answered for lo (netlink.rs); no raw or packet sockets");
     199 socketpair => Some(socket::sys_socketpair), Full;
     200 bind => Some(socket::sys_bind), Full;
     201 listen => Some(socket::sys_listen), Full;
