@@ -192,6 +192,8 @@ pub struct Process {
     pub vfork_parent: Option<Pid>,
     /// ITIMER_REAL: (next expiry in monotonic ns, interval ns).
     pub itimer_real: Option<(u64, u64)>,
+    /// timer_create(2)'s timers, by id (syscalls/posix_timer.rs).
+    pub timers: Vec<Option<crate::syscalls::posix_timer::PosixTimer>>,
     /// Instructions retired by this process and by its reaped children (getrusage, times).
     pub instret: u64,
     pub children_instret: u64,

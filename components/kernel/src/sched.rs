@@ -101,6 +101,12 @@ impl Kernel {
             };
             post_signal(p, signal::SIGALRM, info);
         }
+        if crate::syscalls::posix_timer::next_expiry(p).is_some() {
+            let now = self.host.monotonic_ns();
+            if crate::syscalls::posix_timer::fire(p, now) {
+                self.progress += 1;
+            }
+        }
         let mut ran = false;
         let mut i = 0;
         while i < p.threads.len() && p.exit.is_none() {
@@ -305,6 +311,7 @@ impl Kernel {
                 continue;
             }
             earliest(p.itimer_real.map(|(expiry, _)| expiry));
+            earliest(crate::syscalls::posix_timer::next_expiry(p));
             if matches!(p.state, State::Stopped { .. }) {
                 continue;
             }
@@ -576,6 +583,7 @@ impl Kernel {
             pid: child.pid,
             status,
             addr: 0,
+            timer: None,
         };
         post_signal(parent, sig, info);
     }
@@ -600,6 +608,7 @@ impl Kernel {
         }
         p.state = State::Zombie(status);
         p.itimer_real = None;
+        p.timers.clear();
         for c in self.procs.values_mut() {
             if c.ppid == p.pid {
                 c.ppid = 1;
@@ -736,6 +745,7 @@ impl Kernel {
                 pid: child_pid,
                 status: signal::SIGCONT as i32,
                 addr: 0,
+                timer: None,
             };
             if ppid == cur.pid {
                 post_signal(cur, signal::SIGCHLD, info);

@@ -177,6 +177,8 @@ pub struct SigInfo {
     pub status: i32,
     /// SIGSEGV/SIGBUS/SIGILL/SIGTRAP: the faulting address.
     pub addr: u64,
+    /// A POSIX timer's signal (si_code SI_TIMER): its id, overrun and sigev_value.
+    pub timer: Option<(i32, i32, u64)>,
 }
 
 pub const SIGINFO_SIZE: usize = 128;
@@ -186,6 +188,13 @@ impl SigInfo {
         let mut b = [0; SIGINFO_SIZE];
         b[0..4].copy_from_slice(&(self.signo as i32).to_le_bytes());
         b[8..12].copy_from_slice(&self.code.to_le_bytes());
+        if let Some((id, overrun, value)) = self.timer {
+            // _sigfault's place holds _timer: si_tid, si_overrun, si_value.
+            b[16..20].copy_from_slice(&id.to_le_bytes());
+            b[20..24].copy_from_slice(&overrun.to_le_bytes());
+            b[24..32].copy_from_slice(&value.to_le_bytes());
+            return b;
+        }
         match self.signo {
             SIGSEGV | SIGBUS | SIGILL | SIGTRAP | SIGFPE if self.code > 0 => {
                 b[16..24].copy_from_slice(&self.addr.to_le_bytes());

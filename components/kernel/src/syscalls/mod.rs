@@ -17,6 +17,7 @@ mod mm;
 mod names;
 mod pipe;
 mod poll;
+pub mod posix_timer;
 mod process;
 mod remap;
 mod sched;

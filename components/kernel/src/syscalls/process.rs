@@ -132,6 +132,7 @@ pub fn sys_clone(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         continued: false,
         vfork_parent: vfork.then_some(p.pid),
         itimer_real: None,
+        timers: Vec::new(),
         instret: 0,
         children_instret: 0,
         death_reason: None,
@@ -231,6 +232,8 @@ impl Kernel {
         p.creds = image.creds;
         p.exe = image.exe;
         p.comm = crate::process::comm_of(path);
+        // execve deletes the POSIX timers (ITIMER_REAL survives it).
+        p.timers.clear();
         p.argv = image.argv;
         p.envp = envp;
         let mut t = Thread::new(p.pid, image.hart);
@@ -443,6 +446,7 @@ pub fn sys_waitid(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
                     pid: ch.pid,
                     status: ch.si_status,
                     addr: 0,
+                    timer: None,
                 };
                 k.write_user(p, infop, &info.encode())?;
             }

@@ -53,6 +53,13 @@ fn record(si: &SigInfo) -> [u8; RECORD] {
         b[40..44].copy_from_slice(&si.status.to_le_bytes());
     }
     b[72..80].copy_from_slice(&si.addr.to_le_bytes());
+    if let Some((id, overrun, value)) = si.timer {
+        // ssi_tid is the timer's id; ssi_int and ssi_ptr its sigev_value.
+        b[24..28].copy_from_slice(&id.to_le_bytes());
+        b[32..36].copy_from_slice(&overrun.to_le_bytes());
+        b[44..48].copy_from_slice(&(value as u32).to_le_bytes());
+        b[48..56].copy_from_slice(&value.to_le_bytes());
+    }
     b
 }
 

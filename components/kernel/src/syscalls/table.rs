@@ -4,8 +4,8 @@
 
 use super::{
     Args, SysResult, attr, creds, descriptors, epoll, fs, futex, hwprobe, icache, info, lock,
-    memfd, mm, names, poll, process, remap, sched, signal, signalfd, socket, splice, stat, sync,
-    time, timerfd, transfer, usage, xattr,
+    memfd, mm, names, poll, posix_timer, process, remap, sched, signal, signalfd, socket, splice,
+    stat, sync, time, timerfd, transfer, usage, xattr,
 };
 use crate::{Kernel, Process};
 
@@ -124,6 +124,11 @@ syscall_table! {
     101 nanosleep => Some(time::sys_nanosleep), Full;
     102 getitimer => Some(signal::sys_getitimer), Partial("ITIMER_REAL only");
     103 setitimer => Some(signal::sys_setitimer), Partial("ITIMER_REAL only");
+    107 timer_create => Some(posix_timer::sys_timer_create), Partial("no CPU-time clocks");
+    108 timer_gettime => Some(posix_timer::sys_timer_gettime), Full;
+    109 timer_getoverrun => Some(posix_timer::sys_timer_getoverrun), Full;
+    110 timer_settime => Some(posix_timer::sys_timer_settime), Full;
+    111 timer_delete => Some(posix_timer::sys_timer_delete), Full;
     112 clock_settime => Some(time::sys_clock_settime), Partial("EPERM: a container cannot set the clock (no CAP_SYS_TIME)");
     113 clock_gettime => Some(time::sys_clock_gettime), Full;
     114 clock_getres => Some(time::sys_clock_getres), Full;

@@ -1,0 +1,314 @@
+//! POSIX per-process timers: timer_create, timer_settime, timer_gettime,
+//! timer_getoverrun, timer_delete (kernel/time/posix-timers.c).
+//!
+//! A timer notifies by a signal to the process (SIGEV_SIGNAL), to one of its threads
+//! (SIGEV_THREAD_ID, which glibc's SIGEV_THREAD timers use underneath) or not at all
+//! (SIGEV_NONE, polled with timer_gettime). Expiry times are kept on the host's monotonic
+//! clock (CLOCK_REALTIME ones converted when set, as timerfd does: friscy's wall clock
+//! cannot be set), and the scheduler fires due timers as it does ITIMER_REAL. While a
+//! timer's signal is still pending, further expirations are counted as its overrun
+//! instead of queued. The CPU-time clocks are not offered (EINVAL, logged when tracing).
+
+use friscy_abi::Errno;
+
+use super::{Args, SysResult};
+use crate::Kernel;
+use crate::process::{Pid, Process};
+use crate::signal::{self, SigInfo, bit};
+
+const CLOCK_REALTIME: u64 = 0;
+const CLOCK_MONOTONIC: u64 = 1;
+const CLOCK_PROCESS_CPUTIME_ID: u64 = 2;
+const CLOCK_THREAD_CPUTIME_ID: u64 = 3;
+const CLOCK_BOOTTIME: u64 = 7;
+const CLOCK_REALTIME_ALARM: u64 = 8;
+const CLOCK_BOOTTIME_ALARM: u64 = 9;
+const SIGEV_SIGNAL: u32 = 0;
+const SIGEV_NONE: u32 = 1;
+const SIGEV_THREAD_ID: u32 = 4;
+const TIMER_ABSTIME: u64 = 1;
+/// si_code of a timer's signal.
+pub const SI_TIMER: i32 = -2;
+/// DELAYTIMER_MAX: overrun counts saturate here.
+const DELAYTIMER_MAX: u32 = i32::MAX as u32;
+const NS: u64 = 1_000_000_000;
+
+#[derive(Clone, Debug)]
+pub struct PosixTimer {
+    /// Absolute times are wall-clock times (CLOCK_REALTIME).
+    realtime: bool,
+    notify: u32,
+    signo: u8,
+    /// The thread SIGEV_THREAD_ID names.
+    tid: Pid,
+    /// sigev_value, handed back in the signal's si_value.
+    value: u64,
+    /// The next expiry, in host monotonic nanoseconds; `None` when disarmed.
+    next: Option<u64>,
+    interval: u64,
+    /// Whether its last signal may still be pending (not taken yet).
+    posted: bool,
+    /// Expirations counted for that signal: the ones it stands for beyond the first,
+    /// and those while it was pending.
+    overrun: u32,
+    /// The overrun of the last signal taken (timer_getoverrun).
+    last_overrun: u32,
+}
+
+impl PosixTimer {
+    /// Whether the timer's signal is pending for its target in `p`.
+    fn signal_pending(&self, p: &Process) -> bool {
+        let pending = if self.notify == SIGEV_THREAD_ID {
+            p.threads
+                .iter()
+                .find(|th| th.tid == self.tid)
+                .map_or(0, |th| th.pending)
+        } else {
+            p.pending
+        };
+        pending & bit(self.signo) != 0
+    }
+}
+
+/// Once a timer's signal has been taken (delivered, or read by sigwaitinfo or a
+/// signalfd), its overrun becomes timer_getoverrun's, as Linux settles it at dequeue.
+fn settle(p: &mut Process, id: usize) {
+    let Some(t) = &p.timers[id] else { return };
+    if t.posted && !t.signal_pending(p) {
+        let t = p.timers[id].as_mut().expect("checked");
+        t.last_overrun = t.overrun;
+        t.overrun = 0;
+        t.posted = false;
+    }
+}
+
+fn timer_mut(p: &mut Process, id: u64) -> Result<&mut PosixTimer, Errno> {
+    p.timers
+        .get_mut(id as i32 as usize)
+        .and_then(Option::as_mut)
+        .filter(|_| (id as i32) >= 0)
+        .ok_or(Errno::EINVAL)
+}
+
+pub fn sys_timer_create(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (clock, sevp, idp) = (a[0], a[1], a[2]);
+    let realtime = match clock {
+        CLOCK_REALTIME => true,
+        CLOCK_MONOTONIC | CLOCK_BOOTTIME => false,
+        // Alarm clocks wake a suspended machine: CAP_WAKE_ALARM, which docker drops.
+        CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM => return Err(Errno::EPERM),
+        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
+            if k.trace {
+                k.report("timer_create: CPU-time clocks are not supported (EINVAL)");
+            }
+            return Err(Errno::EINVAL);
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    let id = p
+        .timers
+        .iter()
+        .position(Option::is_none)
+        .unwrap_or(p.timers.len());
+    let mut t = PosixTimer {
+        realtime,
+        notify: SIGEV_SIGNAL,
+        signo: signal::SIGALRM,
+        tid: p.pid,
+        value: id as u64,
+        next: None,
+        interval: 0,
+        posted: false,
+        overrun: 0,
+        last_overrun: 0,
+    };
+    if sevp != 0 {
+        // struct sigevent: sigev_value, sigev_signo, sigev_notify, then _tid.
+        let b = k.read_user(p, sevp, 20)?;
+        let word = |i: usize| u32::from_le_bytes(b[i..i + 4].try_into().unwrap());
+        t.value = u64::from_le_bytes(b[0..8].try_into().unwrap());
+        let (signo, notify, tid) = (word(8), word(12), word(16) as Pid);
+        match notify {
+            SIGEV_NONE => {}
+            SIGEV_SIGNAL | SIGEV_THREAD_ID => {
+                if signo == 0 || signo > signal::NSIG as u32 {
+                    return Err(Errno::EINVAL);
+                }
+                t.signo = signo as u8;
+                if notify == SIGEV_THREAD_ID {
+                    // good_sigevent(): a thread of this process.
+                    if !p.threads.iter().any(|th| th.tid == tid) {
+                        return Err(Errno::EINVAL);
+                    }
+                    t.tid = tid;
+                }
+            }
+            _ => return Err(Errno::EINVAL),
+        }
+        t.notify = notify;
+    }
+    k.write_user(p, idp, &(id as i32).to_le_bytes())?;
+    if id == p.timers.len() {
+        p.timers.push(Some(t));
+    } else {
+        p.timers[id] = Some(t);
+    }
+    Ok(0)
+}
+
+/// (it_value, it_interval): time to the next expiry and the period.
+fn remaining(t: &PosixTimer, now: u64) -> (u64, u64) {
+    // A due timer that has not fired yet shows 1 ns left, as Linux shows a timer whose
+    // expiry is being handled.
+    (
+        t.next.map_or(0, |n| n.saturating_sub(now).max(1)),
+        t.interval,
+    )
+}
+
+fn write_itimerspec(
+    k: &mut Kernel,
+    p: &Process,
+    addr: u64,
+    (value, interval): (u64, u64),
+) -> Result<(), Errno> {
+    let mut b = Vec::with_capacity(32);
+    for v in [interval / NS, interval % NS, value / NS, value % NS] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    k.write_user(p, addr, &b)
+}
+
+pub fn sys_timer_settime(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (id, flags, new, old) = (a[0], a[1], a[2], a[3]);
+    let b = k.read_user(p, new, 32)?;
+    let word = |i: usize| i64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
+    let ns = |sec: i64, nsec: i64| {
+        if sec < 0 || !(0..NS as i64).contains(&nsec) {
+            return Err(Errno::EINVAL);
+        }
+        Ok((sec as u64).saturating_mul(NS).saturating_add(nsec as u64))
+    };
+    let (interval, value) = (ns(word(0), word(1))?, ns(word(2), word(3))?);
+    let now = k.host.monotonic_ns();
+    let wall = {
+        let (s, n) = k.host.wall_clock();
+        (s.max(0) as u64).saturating_mul(NS) + n as u64
+    };
+    let t = timer_mut(p, id)?;
+    let previous = remaining(t, now);
+    t.interval = interval;
+    t.overrun = 0;
+    t.next = if value == 0 {
+        None
+    } else if flags & TIMER_ABSTIME == 0 {
+        Some(now.saturating_add(value))
+    } else if t.realtime {
+        // The same instant on the monotonic clock (possibly already past).
+        Some(if value >= wall {
+            now.saturating_add(value - wall)
+        } else {
+            now.saturating_sub(wall - value)
+        })
+    } else {
+        Some(value)
+    };
+    if old != 0 {
+        write_itimerspec(k, p, old, previous)?;
+    }
+    Ok(0)
+}
+
+pub fn sys_timer_gettime(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let now = k.host.monotonic_ns();
+    let cur = remaining(timer_mut(p, a[0])?, now);
+    write_itimerspec(k, p, a[1], cur)?;
+    Ok(0)
+}
+
+pub fn sys_timer_getoverrun(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    timer_mut(p, a[0])?;
+    settle(p, a[0] as usize);
+    Ok(timer_mut(p, a[0])?.last_overrun as u64)
+}
+
+pub fn sys_timer_delete(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    timer_mut(p, a[0])?;
+    p.timers[a[0] as usize] = None;
+    while p.timers.last().is_some_and(Option::is_none) {
+        p.timers.pop();
+    }
+    Ok(0)
+}
+
+/// The earliest armed expiry among `p`'s timers (the scheduler's idle wait wakes for it).
+pub fn next_expiry(p: &Process) -> Option<u64> {
+    p.timers.iter().flatten().filter_map(|t| t.next).min()
+}
+
+/// Fires `p`'s timers due at `now`: each sends its signal, or counts an overrun while the
+/// previous one is still pending. Returns whether any signal was sent.
+pub fn fire(p: &mut Process, now: u64) -> bool {
+    let mut sent = false;
+    for id in 0..p.timers.len() {
+        let Some(t) = p.timers[id].as_mut() else {
+            continue;
+        };
+        let Some(next) = t.next.filter(|&n| n <= now) else {
+            continue;
+        };
+        // Expirations up to now (one for a one-shot timer).
+        let n = match (now - next).checked_div(t.interval) {
+            None => {
+                t.next = None;
+                1
+            }
+            Some(more) => {
+                t.next = Some(next.saturating_add((more + 1).saturating_mul(t.interval)));
+                more + 1
+            }
+        };
+        if t.notify == SIGEV_NONE {
+            continue;
+        }
+        settle(p, id);
+        let t = p.timers[id].as_mut().expect("looked at above");
+        let n = n.min(DELAYTIMER_MAX as u64) as u32;
+        if t.posted {
+            // Its signal is still pending: count, do not queue again.
+            t.overrun = t.overrun.saturating_add(n).min(DELAYTIMER_MAX);
+            continue;
+        }
+        let (sig, tid) = (t.signo, t.tid);
+        if t.notify == SIGEV_THREAD_ID && !p.threads.iter().any(|th| th.tid == tid) {
+            // The thread it names has exited: Linux sends nothing either.
+            continue;
+        }
+        let t = p.timers[id].as_mut().expect("looked at above");
+        t.posted = true;
+        t.overrun = n - 1;
+        let info = SigInfo {
+            signo: sig,
+            code: SI_TIMER,
+            timer: Some((id as i32, (n - 1) as i32, t.value)),
+            ..SigInfo::default()
+        };
+        if t.notify == SIGEV_THREAD_ID {
+            let th = p
+                .threads
+                .iter_mut()
+                .find(|th| th.tid == tid)
+                .expect("found above");
+            th.pending |= bit(sig);
+            p.siginfo[sig as usize - 1] = info;
+        } else {
+            crate::sched::post_signal(p, sig, info);
+            if p.pending & bit(sig) == 0 {
+                // Ignored, and discarded at once: nothing is pending to count against.
+                p.timers[id].as_mut().expect("looked at above").posted = false;
+            }
+        }
+        sent = true;
+    }
+    sent
+}
