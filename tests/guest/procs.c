@@ -163,14 +163,23 @@ static void t_pipe(void) {
     close(fds[1]);
     signal(SIGPIPE, SIG_DFL);
     pipe(fds);
+    /* The child writes only once the parent has closed its read end too (a barrier
+     * pipe): before, a child that wrote first found a reader and exited 0. */
+    int go[2];
+    pipe(go);
     pid = fork();
     if (pid == 0) {
         close(fds[0]);
+        close(go[1]);
+        read(go[0], buf, 1);
         write(fds[1], "x", 1);
         _exit(0);
     }
     close(fds[0]);
     close(fds[1]);
+    close(go[0]);
+    write(go[1], "g", 1);
+    close(go[1]);
     waitpid(pid, &st, 0);
     report_status("writer without readers", st);
 

@@ -66,6 +66,8 @@ pub enum FileKind {
     TimerFd(Shared<crate::syscalls::timerfd::TimerFd>),
     /// A signal mask read as a descriptor (signalfd4).
     SignalFd(Shared<crate::syscalls::signalfd::SignalFd>),
+    /// A process named by a descriptor (pidfd_open): its pid.
+    PidFd(crate::process::Pid),
     /// A terminal: the console or a pty's slave side, or a pty master (tty/).
     Tty(crate::tty::TtyEnd),
 }

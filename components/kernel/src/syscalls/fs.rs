@@ -119,7 +119,7 @@ impl Kernel {
             FileKind::TimerFd(t) => t.0.borrow_mut().read(self.host.monotonic_ns(), len),
             // read(2) and readv(2) take signalfds before this (signalfd.rs): what else
             // reads through here (sendfile, splice) cannot read one.
-            FileKind::Epoll(_) | FileKind::SignalFd(_) => Err(Errno::EINVAL),
+            FileKind::Epoll(_) | FileKind::SignalFd(_) | FileKind::PidFd(_) => Err(Errno::EINVAL),
             FileKind::Socket(s) => self.socket_read(&s.0, len),
             FileKind::Tty(end) if end.master => end.tty.borrow_mut().master_read(len),
             FileKind::Tty(end) => end.tty.borrow_mut().read(len),
@@ -141,7 +141,10 @@ impl Kernel {
             FileKind::Device(Device::Full) => Err(Errno::ENOSPC),
             FileKind::Device(_) => Ok(data.len() as u64),
             FileKind::EventFd(e) => e.0.borrow_mut().write(data),
-            FileKind::Epoll(_) | FileKind::TimerFd(_) | FileKind::SignalFd(_) => Err(Errno::EINVAL),
+            FileKind::Epoll(_)
+            | FileKind::TimerFd(_)
+            | FileKind::SignalFd(_)
+            | FileKind::PidFd(_) => Err(Errno::EINVAL),
             FileKind::Socket(s) => self.socket_write(&s.0, data),
             FileKind::Pipe(end) => {
                 let mut pipe = end.pipe.borrow_mut();
@@ -664,6 +667,7 @@ pub fn sys_lseek(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         | FileKind::Epoll(_)
         | FileKind::EventFd(_)
         | FileKind::Socket(_)
+        | FileKind::PidFd(_)
         | FileKind::Tty(_) => {
             return Err(Errno::ESPIPE);
         }

@@ -15,6 +15,7 @@ pub(crate) mod lock;
 mod memfd;
 mod mm;
 mod names;
+mod pidfd;
 mod pipe;
 mod poll;
 pub mod posix_timer;

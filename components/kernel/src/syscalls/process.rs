@@ -435,6 +435,7 @@ pub fn sys_waitid(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         1 if id > 0 => Which::Pid(id),       // P_PID
         2 if id == 0 => Which::Pgid(p.pgid), // P_PGID
         2 if id > 0 => Which::Pgid(id),
+        3 => Which::Pid(super::pidfd::pid_of(p, id)?), // P_PIDFD
         _ => return Err(Errno::EINVAL),
     };
     match k.wait_change(p, which, opts)? {

@@ -61,7 +61,8 @@ pub fn pseudo_dev(kind: &FileKind) -> Option<u64> {
         FileKind::Epoll(_)
         | FileKind::EventFd(_)
         | FileKind::TimerFd(_)
-        | FileKind::SignalFd(_) => Some(makedev(0, 14)),
+        | FileKind::SignalFd(_)
+        | FileKind::PidFd(_) => Some(makedev(0, 14)),
         _ => None,
     }
 }
@@ -238,7 +239,8 @@ impl Kernel {
             FileKind::Epoll(_)
             | FileKind::EventFd(_)
             | FileKind::TimerFd(_)
-            | FileKind::SignalFd(_) => Ok(Stat {
+            | FileKind::SignalFd(_)
+            | FileKind::PidFd(_) => Ok(Stat {
                 mode: 0o600,
                 nlink: 1,
                 ..Stat::default()

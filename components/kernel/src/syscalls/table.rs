@@ -4,8 +4,8 @@
 
 use super::{
     Args, SysResult, attr, creds, descriptors, epoll, fs, futex, hwprobe, icache, info, lock,
-    memfd, mm, names, poll, posix_timer, process, remap, sched, signal, signalfd, socket, splice,
-    stat, sync, time, timerfd, transfer, usage, xattr,
+    memfd, mm, names, pidfd, poll, posix_timer, process, remap, sched, signal, signalfd, socket,
+    splice, stat, sync, time, timerfd, transfer, usage, xattr,
 };
 use crate::{Kernel, Process};
 
@@ -231,7 +231,9 @@ syscall_table! {
     287 pwritev2 => Some(transfer::sys_pwritev2), Full;
     291 statx => Some(stat::sys_statx), Partial("no birth time (STATX_BTIME)");
     293 rseq => None, Unsupported("glibc falls back without restartable sequences");
+    424 pidfd_send_signal => Some(pidfd::sys_pidfd_send_signal), Full;
     425 io_uring_setup => None, Unsupported("libuv (Node) and other users fall back to plain syscalls");
+    434 pidfd_open => Some(pidfd::sys_pidfd_open), Partial("no PIDFD_THREAD");
     435 clone3 => None, Unsupported("libcs fall back to clone");
     436 close_range => Some(descriptors::sys_close_range), Full;
     439 faccessat2 => Some(fs::sys_faccessat2), Full;

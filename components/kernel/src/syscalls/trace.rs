@@ -246,6 +246,8 @@ fn signature(name: &str) -> Option<(&'static [Arg], Ret)> {
         "clone" => &[CloneFlags, Ptr, Ptr, Ptr, Ptr],
         "clone3" => &[Ptr, UDec],
         "io_uring_setup" => &[UDec, Ptr],
+        "pidfd_open" => &[Dec, Hex],
+        "pidfd_send_signal" => &[Fd, Signal, Ptr, Hex],
         "execve" => &[Path, Argv, Ptr],
         "mmap" => &[Ptr, UDec, Prot, MapFlags, Fd, Hex],
         "mprotect" => &[Ptr, UDec, Prot],
