@@ -194,7 +194,8 @@ fn extended_attributes_are_not_supported_like_on_linux() {
 }
 
 /// A container cannot set the clock (docker drops CAP_SYS_TIME): EPERM for the real-time
-/// clock once the arguments are valid, EINVAL for clocks that cannot be set at all.
+/// clock once the arguments are valid, EINVAL for clocks that cannot be set at all; nor
+/// read the kernel log.
 #[test]
 fn the_clock_cannot_be_set() {
     let Some(alpine) = alpine_tar() else { return };
@@ -203,6 +204,13 @@ fn the_clock_cannot_be_set() {
     let r = friscy(&tmp.0, &["run", text(&alpine), "date", "-s", "@0"]);
     assert!(
         r.stderr.contains("can't set date: Operation not permitted"),
+        "{}",
+        r.stderr
+    );
+    // Nor read the kernel's log (docker drops CAP_SYSLOG).
+    let r = friscy(&tmp.0, &["run", text(&alpine), "dmesg"]);
+    assert!(
+        r.stderr.contains("klogctl: Operation not permitted"),
         "{}",
         r.stderr
     );

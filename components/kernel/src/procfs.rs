@@ -66,9 +66,10 @@ enum Kind {
     Mounts,
     Statm,
     MountInfo,
+    Limits,
 }
 
-const KINDS: [Kind; 27] = [
+const KINDS: [Kind; 28] = [
     Kind::Root,
     Kind::SelfLink,
     Kind::MountsLink,
@@ -96,6 +97,7 @@ const KINDS: [Kind; 27] = [
     Kind::Mounts,
     Kind::Statm,
     Kind::MountInfo,
+    Kind::Limits,
 ];
 
 /// The entries of /proc besides the process directories, in listing order.
@@ -120,6 +122,7 @@ const PID_ENTRIES: &[(&str, Kind)] = &[
     ("environ", Kind::Environ),
     ("exe", Kind::Exe),
     ("fd", Kind::FdDir),
+    ("limits", Kind::Limits),
     ("maps", Kind::Maps),
     ("mountinfo", Kind::MountInfo),
     ("mounts", Kind::Mounts),
@@ -536,6 +539,7 @@ fn generate(k: &mut Kernel, p: &Process, kind: Kind, pid: i32) -> Result<Vec<u8>
                 Kind::Stat => pid_stat(q),
                 Kind::Statm => statm(q, rss),
                 Kind::Status => status(q, rss),
+                Kind::Limits => limits(k, q),
                 _ => return Err(Errno::EINVAL),
             }
         }
@@ -763,6 +767,49 @@ fn pid_stat(p: &Process) -> String {
         rt_priority = p.sched.priority,
         policy = p.sched.policy,
     )
+}
+
+/// /proc/<pid>/limits (proc_pid_limits in fs/proc/base.c): each resource's soft and hard
+/// limit as setrlimit(2) left them, in Linux's table.
+fn limits(k: &Kernel, p: &Process) -> String {
+    const ROWS: [(&str, &str); 16] = [
+        ("Max cpu time", "seconds"),
+        ("Max file size", "bytes"),
+        ("Max data size", "bytes"),
+        ("Max stack size", "bytes"),
+        ("Max core file size", "bytes"),
+        ("Max resident set", "bytes"),
+        ("Max processes", "processes"),
+        ("Max open files", "files"),
+        ("Max locked memory", "bytes"),
+        ("Max address space", "bytes"),
+        ("Max file locks", "locks"),
+        ("Max pending signals", "signals"),
+        ("Max msgqueue size", "bytes"),
+        ("Max nice priority", ""),
+        ("Max realtime priority", ""),
+        ("Max realtime timeout", "us"),
+    ];
+    let value = |v: u64| {
+        if v == u64::MAX {
+            "unlimited".to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    let mut out = format!(
+        "{:<25} {:<20} {:<20} {:<10}\n",
+        "Limit", "Soft Limit", "Hard Limit", "Units"
+    );
+    for (r, (name, units)) in ROWS.iter().enumerate() {
+        let (soft, hard) = k.limits(p, r as u64).unwrap_or((u64::MAX, u64::MAX));
+        out += &format!(
+            "{name:<25} {:<20} {:<20} {units:<10}\n",
+            value(soft),
+            value(hard)
+        );
+    }
+    out
 }
 
 /// /proc/<pid>/statm: size, resident, shared, text, lib, data, dirty in pages (`rss`:

@@ -133,6 +133,7 @@ syscall_table! {
     113 clock_gettime => Some(time::sys_clock_gettime), Full;
     114 clock_getres => Some(time::sys_clock_getres), Full;
     115 clock_nanosleep => Some(time::sys_clock_nanosleep), Partial("TIMER_ABSTIME on realtime and monotonic");
+    116 syslog => Some(info::sys_syslog), Partial("EPERM: a container may not read the kernel log (no CAP_SYSLOG)");
     118 sched_setparam => Some(sched::sys_sched_setparam), Partial("recorded and reported, per process; every thread runs alike");
     119 sched_setscheduler => Some(sched::sys_sched_setscheduler), Partial("recorded and reported, per process; every thread runs alike");
     120 sched_getscheduler => Some(sched::sys_sched_getscheduler), Full;

@@ -209,6 +209,7 @@ fn signature(name: &str) -> Option<(&'static [Arg], Ret)> {
         "setitimer" => &[Dec, Ptr, Ptr],
         "clock_gettime" | "clock_getres" | "clock_settime" => &[Clock, Ptr],
         "settimeofday" => &[Ptr, Ptr],
+        "syslog" => &[Dec, Ptr, Dec],
         "clock_nanosleep" => &[Clock, Hex, Ptr, Ptr],
         "sched_setaffinity" | "sched_getaffinity" => &[Dec, UDec, Ptr],
         "sched_setscheduler" => &[Dec, Dec, Ptr],
