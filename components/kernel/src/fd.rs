@@ -219,6 +219,20 @@ impl FdTable {
     }
 }
 
+/// A descriptor for an object on Linux's anonymous-inode filesystem (epoll, eventfd,
+/// timerfd, signalfd, pidfd): open O_RDWR (`flags` adds O_NONBLOCK), named
+/// `anon_inode:[NAME]` in /proc/self/fd.
+pub fn install_anon(
+    fds: &mut FdTable,
+    kind: FileKind,
+    name: &str,
+    flags: u32,
+    cloexec: bool,
+) -> Result<i32, Errno> {
+    let file = new_file(kind, 2 | flags, format!("anon_inode:[{name}]").into_bytes());
+    fds.insert(FdEntry { file, cloexec })
+}
+
 pub fn new_file(kind: FileKind, flags: u32, path: Vec<u8>) -> FileRef {
     Rc::new(RefCell::new(OpenFile {
         kind,

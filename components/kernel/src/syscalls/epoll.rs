@@ -15,7 +15,7 @@ use friscy_abi::Errno;
 use super::fs::{O_CLOEXEC, O_NONBLOCK};
 use super::poll::{POLLERR, POLLHUP};
 use super::{Args, SysResult};
-use crate::fd::{FdEntry, FileKind, OpenFile, Shared, new_file};
+use crate::fd::{FileKind, OpenFile, Shared, install_anon};
 use crate::process::Wake;
 use crate::{Kernel, Process};
 
@@ -54,15 +54,13 @@ pub fn sys_epoll_create1(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult
     if flags & !O_CLOEXEC != 0 {
         return Err(Errno::EINVAL);
     }
-    let file = new_file(
+    Ok(install_anon(
+        &mut p.fds,
         FileKind::Epoll(Shared::default()),
-        2, // O_RDWR
-        b"anon_inode:[eventpoll]".to_vec(),
-    );
-    Ok(p.fds.insert(FdEntry {
-        file,
-        cloexec: flags & O_CLOEXEC != 0,
-    })? as u64)
+        "eventpoll",
+        0,
+        flags & O_CLOEXEC != 0,
+    )? as u64)
 }
 
 pub fn sys_epoll_ctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
@@ -209,15 +207,13 @@ pub fn sys_eventfd2(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         count: initval as u64,
         semaphore: flags & EFD_SEMAPHORE != 0,
     };
-    let file = new_file(
+    Ok(install_anon(
+        &mut p.fds,
         FileKind::EventFd(Shared(Rc::new(RefCell::new(efd)))),
-        2 | (flags & O_NONBLOCK),
-        b"anon_inode:[eventfd]".to_vec(),
-    );
-    Ok(p.fds.insert(FdEntry {
-        file,
-        cloexec: flags & O_CLOEXEC != 0,
-    })? as u64)
+        "eventfd",
+        flags & O_NONBLOCK,
+        flags & O_CLOEXEC != 0,
+    )? as u64)
 }
 
 impl EventFd {

@@ -12,7 +12,7 @@ use super::fs::{O_NONBLOCK, fd_arg};
 use super::poll::{POLLHUP, POLLIN, POLLRDNORM};
 use super::{Args, SysResult};
 use crate::Kernel;
-use crate::fd::{FdEntry, FileKind, new_file};
+use crate::fd::{FileKind, install_anon};
 use crate::process::{Pid, Process};
 use crate::signal::{self, SigInfo};
 
@@ -31,15 +31,13 @@ pub fn sys_pidfd_open(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
                 .any(|q| q.threads.iter().any(|t| t.tid == pid));
         return Err(if thread { Errno::EINVAL } else { Errno::ESRCH });
     }
-    let file = new_file(
+    Ok(install_anon(
+        &mut p.fds,
         FileKind::PidFd(pid),
-        2 | (flags & O_NONBLOCK), // O_RDWR
-        b"anon_inode:[pidfd]".to_vec(),
-    );
-    Ok(p.fds.insert(FdEntry {
-        file,
-        cloexec: true,
-    })? as u64)
+        "pidfd",
+        flags & O_NONBLOCK,
+        true,
+    )? as u64)
 }
 
 /// The process a pidfd names (EBADF for a descriptor that is not one).

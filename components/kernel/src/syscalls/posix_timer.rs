@@ -11,6 +11,7 @@
 
 use friscy_abi::Errno;
 
+use super::timerfd::{read_itimerspec, write_itimerspec};
 use super::{Args, SysResult};
 use crate::Kernel;
 use crate::process::{Pid, Process};
@@ -166,30 +167,9 @@ fn remaining(t: &PosixTimer, now: u64) -> (u64, u64) {
     )
 }
 
-fn write_itimerspec(
-    k: &mut Kernel,
-    p: &Process,
-    addr: u64,
-    (value, interval): (u64, u64),
-) -> Result<(), Errno> {
-    let mut b = Vec::with_capacity(32);
-    for v in [interval / NS, interval % NS, value / NS, value % NS] {
-        b.extend_from_slice(&v.to_le_bytes());
-    }
-    k.write_user(p, addr, &b)
-}
-
 pub fn sys_timer_settime(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (id, flags, new, old) = (a[0], a[1], a[2], a[3]);
-    let b = k.read_user(p, new, 32)?;
-    let word = |i: usize| i64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
-    let ns = |sec: i64, nsec: i64| {
-        if sec < 0 || !(0..NS as i64).contains(&nsec) {
-            return Err(Errno::EINVAL);
-        }
-        Ok((sec as u64).saturating_mul(NS).saturating_add(nsec as u64))
-    };
-    let (interval, value) = (ns(word(0), word(1))?, ns(word(2), word(3))?);
+    let (interval, value) = read_itimerspec(k, p, new)?;
     let now = k.host.monotonic_ns();
     let wall = {
         let (s, n) = k.host.wall_clock();

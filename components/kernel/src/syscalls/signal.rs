@@ -112,26 +112,35 @@ pub fn read_timespec_ns(k: &mut Kernel, p: &Process, addr: u64) -> Result<u64, E
 }
 
 /// Take a pending signal from `set` synchronously (sigwaitinfo, sigtimedwait).
+/// Takes the lowest signal of `want` pending for the current thread (its own pending set
+/// first, then the process's) off that set, with its siginfo: what rt_sigtimedwait
+/// returns and a signalfd reads.
+pub(crate) fn take_pending(p: &mut Process, want: SigSet) -> Option<SigInfo> {
+    let ready = (p.thread().pending | p.pending) & want;
+    if ready == 0 {
+        return None;
+    }
+    let sig = ready.trailing_zeros() as u8 + 1;
+    let t = p.thread_mut();
+    let si = if t.pending & bit(sig) != 0 {
+        t.pending &= !bit(sig);
+        t.fault_info.take().unwrap_or(p.siginfo[sig as usize - 1])
+    } else {
+        p.pending &= !bit(sig);
+        p.siginfo[sig as usize - 1]
+    };
+    Some(SigInfo { signo: sig, ..si })
+}
+
 pub fn sys_rt_sigtimedwait(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (set, info, timeout, size) = (a[0], a[1], a[2], a[3]);
     check_sigsetsize(size)?;
     let want: SigSet = k.read_u64(p, set)? & !signal::UNBLOCKABLE;
-    let t = p.thread();
-    let ready = (t.pending | p.pending) & want;
-    if ready != 0 {
-        let sig = ready.trailing_zeros() as u8 + 1;
-        let t = p.thread_mut();
-        let si = if t.pending & bit(sig) != 0 {
-            t.pending &= !bit(sig);
-            t.fault_info.take().unwrap_or(p.siginfo[sig as usize - 1])
-        } else {
-            p.pending &= !bit(sig);
-            p.siginfo[sig as usize - 1]
-        };
+    if let Some(si) = take_pending(p, want) {
         if info != 0 {
-            k.write_user(p, info, &SigInfo { signo: sig, ..si }.encode())?;
+            k.write_user(p, info, &si.encode())?;
         }
-        return Ok(sig as u64);
+        return Ok(si.signo as u64);
     }
     let timeout_ns = if timeout != 0 {
         Some(read_timespec_ns(k, p, timeout)?)

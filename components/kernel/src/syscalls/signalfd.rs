@@ -13,9 +13,9 @@ use super::fs::{O_CLOEXEC, O_NONBLOCK, fd_arg};
 use super::poll::{POLLIN, POLLRDNORM};
 use super::{Args, SysResult};
 use crate::Kernel;
-use crate::fd::{FdEntry, FileKind, OpenFile, Shared, new_file};
+use crate::fd::{FileKind, OpenFile, Shared, install_anon};
 use crate::process::{Process, Wake};
-use crate::signal::{SigInfo, SigSet, UNBLOCKABLE, bit};
+use crate::signal::{SigInfo, SigSet, UNBLOCKABLE};
 
 /// `struct signalfd_siginfo`: 128 bytes per signal read.
 const RECORD: usize = 128;
@@ -88,20 +88,10 @@ pub fn read(k: &mut Kernel, p: &mut Process, fd: i32, iov: &[(u64, u64)]) -> Sys
     }
     let mut out = Vec::new();
     while out.len() + RECORD <= len as usize {
-        let ready = pending(p, mask);
-        if ready == 0 {
+        let Some(si) = super::signal::take_pending(p, mask) else {
             break;
-        }
-        let sig = ready.trailing_zeros() as u8 + 1;
-        let t = p.thread_mut();
-        let si = if t.pending & bit(sig) != 0 {
-            t.pending &= !bit(sig);
-            t.fault_info.take().unwrap_or(p.siginfo[sig as usize - 1])
-        } else {
-            p.pending &= !bit(sig);
-            p.siginfo[sig as usize - 1]
         };
-        out.extend_from_slice(&record(&SigInfo { signo: sig, ..si }));
+        out.extend_from_slice(&record(&si));
     }
     // A fault writing the records would lose them, as on Linux (which copies each one
     // out after taking it).
@@ -132,17 +122,15 @@ pub fn sys_signalfd4(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             _ => Err(Errno::EINVAL),
         };
     }
-    let file = new_file(
+    Ok(install_anon(
+        &mut p.fds,
         FileKind::SignalFd(Shared(std::rc::Rc::new(std::cell::RefCell::new(
             SignalFd { mask },
         )))),
-        2 | (flags & O_NONBLOCK), // O_RDWR
-        b"anon_inode:[signalfd]".to_vec(),
-    );
-    Ok(p.fds.insert(FdEntry {
-        file,
-        cloexec: flags & O_CLOEXEC != 0,
-    })? as u64)
+        "signalfd",
+        flags & O_NONBLOCK,
+        flags & O_CLOEXEC != 0,
+    )? as u64)
 }
 
 /// Whether `f` is a signalfd (read goes to `read` above).

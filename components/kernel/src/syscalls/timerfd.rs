@@ -13,7 +13,7 @@ use friscy_abi::Errno;
 use super::fs::{O_CLOEXEC, O_NONBLOCK, fd_arg};
 use super::poll::{POLLIN, POLLRDNORM};
 use super::{Args, SysResult};
-use crate::fd::{FdEntry, FileKind, OpenFile, Shared, new_file};
+use crate::fd::{FileKind, OpenFile, Shared, install_anon};
 use crate::{Kernel, Process};
 
 const CLOCK_REALTIME: u64 = 0;
@@ -118,8 +118,9 @@ impl Kernel {
     }
 }
 
-/// Read a struct itimerspec: (it_interval, it_value) in nanoseconds.
-fn read_itimerspec(k: &mut Kernel, p: &Process, addr: u64) -> Result<(u64, u64), Errno> {
+/// Read a struct itimerspec: (it_interval, it_value) in nanoseconds (also for
+/// timer_settime, posix_timer.rs).
+pub(crate) fn read_itimerspec(k: &mut Kernel, p: &Process, addr: u64) -> Result<(u64, u64), Errno> {
     let b = k.read_user(p, addr, 32)?;
     let word = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
     let ns = |sec: u64, nsec: u64| {
@@ -131,7 +132,8 @@ fn read_itimerspec(k: &mut Kernel, p: &Process, addr: u64) -> Result<(u64, u64),
     Ok((ns(word(0), word(1))?, ns(word(2), word(3))?))
 }
 
-fn write_itimerspec(
+/// Write a struct itimerspec from (it_value, it_interval) in nanoseconds.
+pub(crate) fn write_itimerspec(
     k: &mut Kernel,
     p: &Process,
     addr: u64,
@@ -165,15 +167,13 @@ pub fn sys_timerfd_create(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResul
         realtime,
         ..TimerFd::default()
     };
-    let file = new_file(
+    Ok(install_anon(
+        &mut p.fds,
         FileKind::TimerFd(Shared(std::rc::Rc::new(std::cell::RefCell::new(timer)))),
-        2 | (flags & O_NONBLOCK), // O_RDWR
-        b"anon_inode:[timerfd]".to_vec(),
-    );
-    Ok(p.fds.insert(FdEntry {
-        file,
-        cloexec: flags & O_CLOEXEC != 0,
-    })? as u64)
+        "timerfd",
+        flags & O_NONBLOCK,
+        flags & O_CLOEXEC != 0,
+    )? as u64)
 }
 
 pub fn sys_timerfd_settime(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
