@@ -268,6 +268,22 @@ fn the_guest_sees_the_loopback_interface() {
     );
 }
 
+/// A POSIX timer id is an int: the upper half of the register is ignored, as Linux does
+/// (a 64-bit id once indexed the kernel's table past its end).
+#[test]
+fn timer_ids_are_ints() {
+    let Some(debian) = friscy_tests::debian_tar() else {
+        return;
+    };
+    let tmp = Temp::new("timerid");
+    let script = "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\nt = ctypes.c_int()\n\
+                  print(libc.syscall(107, 1, None, ctypes.byref(t)), t.value)\n\
+                  print(libc.syscall(109, ctypes.c_long((1 << 32) | t.value)), libc.syscall(111, ctypes.c_long((1 << 32) | t.value)))\n\
+                  print(libc.syscall(111, t.value), ctypes.get_errno())";
+    let r = friscy(&tmp.0, &["run", text(&debian), "python3", "-c", script]);
+    assert_eq!(r.stdout, "0 0\n0 0\n-1 22\n", "{}", r.stderr);
+}
+
 #[test]
 fn workdir_entrypoint_hostname_and_environment() {
     let Some(alpine) = alpine_tar() else { return };

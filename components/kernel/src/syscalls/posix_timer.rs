@@ -11,7 +11,7 @@
 
 use friscy_abi::Errno;
 
-use super::timerfd::{read_itimerspec, write_itimerspec};
+use super::timerfd::{expirations, first_expiry_at, read_itimerspec, write_itimerspec};
 use super::{Args, SysResult};
 use crate::Kernel;
 use crate::process::{Pid, Process};
@@ -32,7 +32,6 @@ const TIMER_ABSTIME: u64 = 1;
 pub const SI_TIMER: i32 = -2;
 /// DELAYTIMER_MAX: overrun counts saturate here.
 const DELAYTIMER_MAX: u32 = i32::MAX as u32;
-const NS: u64 = 1_000_000_000;
 
 #[derive(Clone, Debug)]
 pub struct PosixTimer {
@@ -83,12 +82,19 @@ fn settle(p: &mut Process, id: usize) {
     }
 }
 
-fn timer_mut(p: &mut Process, id: u64) -> Result<&mut PosixTimer, Errno> {
-    p.timers
-        .get_mut(id as i32 as usize)
-        .and_then(Option::as_mut)
-        .filter(|_| (id as i32) >= 0)
-        .ok_or(Errno::EINVAL)
+/// A timer id argument: timer_t is an int, so the register's upper bits are ignored;
+/// EINVAL for an id no timer has.
+fn timer_id(p: &Process, arg: u64) -> Result<usize, Errno> {
+    let id = usize::try_from(arg as i32).map_err(|_| Errno::EINVAL)?;
+    match p.timers.get(id) {
+        Some(Some(_)) => Ok(id),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+fn timer_mut(p: &mut Process, arg: u64) -> Result<&mut PosixTimer, Errno> {
+    let id = timer_id(p, arg)?;
+    Ok(p.timers[id].as_mut().expect("timer_id checked it"))
 }
 
 pub fn sys_timer_create(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
@@ -171,28 +177,13 @@ pub fn sys_timer_settime(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult 
     let (id, flags, new, old) = (a[0], a[1], a[2], a[3]);
     let (interval, value) = read_itimerspec(k, p, new)?;
     let now = k.host.monotonic_ns();
-    let wall = {
-        let (s, n) = k.host.wall_clock();
-        (s.max(0) as u64).saturating_mul(NS) + n as u64
-    };
+    let realtime = timer_mut(p, id)?.realtime;
+    let next = first_expiry_at(k, value, flags & TIMER_ABSTIME != 0, realtime, now);
     let t = timer_mut(p, id)?;
     let previous = remaining(t, now);
     t.interval = interval;
     t.overrun = 0;
-    t.next = if value == 0 {
-        None
-    } else if flags & TIMER_ABSTIME == 0 {
-        Some(now.saturating_add(value))
-    } else if t.realtime {
-        // The same instant on the monotonic clock (possibly already past).
-        Some(if value >= wall {
-            now.saturating_add(value - wall)
-        } else {
-            now.saturating_sub(wall - value)
-        })
-    } else {
-        Some(value)
-    };
+    t.next = next;
     if old != 0 {
         write_itimerspec(k, p, old, previous)?;
     }
@@ -207,14 +198,14 @@ pub fn sys_timer_gettime(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult 
 }
 
 pub fn sys_timer_getoverrun(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    timer_mut(p, a[0])?;
-    settle(p, a[0] as usize);
+    let id = timer_id(p, a[0])?;
+    settle(p, id);
     Ok(timer_mut(p, a[0])?.last_overrun as u64)
 }
 
 pub fn sys_timer_delete(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    timer_mut(p, a[0])?;
-    p.timers[a[0] as usize] = None;
+    let id = timer_id(p, a[0])?;
+    p.timers[id] = None;
     while p.timers.last().is_some_and(Option::is_none) {
         p.timers.pop();
     }
@@ -234,20 +225,10 @@ pub fn fire(p: &mut Process, now: u64) -> bool {
         let Some(t) = p.timers[id].as_mut() else {
             continue;
         };
-        let Some(next) = t.next.filter(|&n| n <= now) else {
+        let n = expirations(&mut t.next, t.interval, now);
+        if n == 0 {
             continue;
-        };
-        // Expirations up to now (one for a one-shot timer).
-        let n = match (now - next).checked_div(t.interval) {
-            None => {
-                t.next = None;
-                1
-            }
-            Some(more) => {
-                t.next = Some(next.saturating_add((more + 1).saturating_mul(t.interval)));
-                more + 1
-            }
-        };
+        }
         if t.notify == SIGEV_NONE {
             continue;
         }

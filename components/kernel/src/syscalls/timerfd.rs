@@ -39,22 +39,8 @@ pub struct TimerFd {
 impl TimerFd {
     /// Count the expirations up to `now`.
     fn update(&mut self, now: u64) {
-        let Some(next) = self.next else { return };
-        if now < next {
-            return;
-        }
-        match (now - next).checked_div(self.interval) {
-            None => {
-                // One-shot (no interval).
-                self.ticks += 1;
-                self.next = None;
-            }
-            Some(more) => {
-                let n = more + 1;
-                self.ticks = self.ticks.saturating_add(n);
-                self.next = Some(next.saturating_add(n.saturating_mul(self.interval)));
-            }
-        }
+        let n = expirations(&mut self.next, self.interval, now);
+        self.ticks = self.ticks.saturating_add(n);
     }
 
     /// read(2): the expiration count as 8 bytes; EAGAIN ("would block") when there is none.
@@ -89,6 +75,53 @@ impl TimerFd {
     fn get(&mut self, now: u64) -> (u64, u64) {
         self.update(now);
         (self.next.map_or(0, |n| n - now), self.interval)
+    }
+}
+
+/// How many times a timer due at `*next` (every `interval` ns; 0: once) has expired by
+/// `now`, moving `*next` past `now` (or to `None` for a one-shot timer that fired).
+/// Shared with POSIX timers (posix_timer.rs).
+pub(crate) fn expirations(next: &mut Option<u64>, interval: u64, now: u64) -> u64 {
+    let Some(due) = next.filter(|&d| d <= now) else {
+        return 0;
+    };
+    match (now - due).checked_div(interval) {
+        None => {
+            *next = None;
+            1
+        }
+        Some(more) => {
+            *next = Some(due.saturating_add((more + 1).saturating_mul(interval)));
+            more + 1
+        }
+    }
+}
+
+/// When a timer set to `value` ns fires, on the host's monotonic clock: `value` from now,
+/// or at `value` itself when `absolute` (a wall-clock time for a `realtime` timer, turned
+/// into the same instant on the monotonic clock, possibly already past). `None`: disarmed.
+/// Shared with POSIX timers.
+pub(crate) fn first_expiry_at(
+    k: &Kernel,
+    value: u64,
+    absolute: bool,
+    realtime: bool,
+    now: u64,
+) -> Option<u64> {
+    if value == 0 {
+        None
+    } else if !absolute {
+        Some(now.saturating_add(value))
+    } else if realtime {
+        let (s, n) = k.host.wall_clock();
+        let wall = (s.max(0) as u64).saturating_mul(NS) + n as u64;
+        Some(if value >= wall {
+            now.saturating_add(value - wall)
+        } else {
+            now.saturating_sub(wall - value)
+        })
+    } else {
+        Some(value)
     }
 }
 
@@ -188,22 +221,7 @@ pub fn sys_timerfd_settime(k: &mut Kernel, p: &mut Process, a: Args) -> SysResul
     let previous = t.get(now);
     t.ticks = 0;
     t.interval = interval;
-    t.next = if value == 0 {
-        None
-    } else if flags & TFD_TIMER_ABSTIME == 0 {
-        Some(now.saturating_add(value))
-    } else if t.realtime {
-        let (s, n) = k.host.wall_clock();
-        let wall = (s.max(0) as u64).saturating_mul(NS) + n as u64;
-        // The same instant on the monotonic clock (possibly already past).
-        Some(if value >= wall {
-            now.saturating_add(value - wall)
-        } else {
-            now.saturating_sub(wall - value)
-        })
-    } else {
-        Some(value)
-    };
+    t.next = first_expiry_at(k, value, flags & TFD_TIMER_ABSTIME != 0, t.realtime, now);
     drop(t);
     if old != 0 {
         write_itimerspec(k, p, old, previous)?;
