@@ -162,7 +162,7 @@ impl Kernel {
             fifos: Default::default(),
             yield_now: false,
             locks: Default::default(),
-            net: Box::new(friscy_net::NoNet),
+            net: Box::new(friscy_net::loopback::Loopback::new()),
             net_graveyard: Default::default(),
             net_interest: BTreeMap::new(),
             net_queued: false,
@@ -268,6 +268,11 @@ impl Kernel {
         }
         if self.net.enabled() {
             self.point_resolver_at_friscy();
+        } else if !self.net.local() {
+            // No network allowed (wasmtime without -S inherit-network, friscy run without
+            // --net, a page without a proxy): the guest keeps its own loopback, as a
+            // container with `--network none` does.
+            self.net = Box::new(friscy_net::loopback::Loopback::new());
         }
         let path_var = envp
             .iter()

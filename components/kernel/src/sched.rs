@@ -81,6 +81,13 @@ impl Kernel {
             }
             if !ran && !self.idle() {
                 self.report("deadlock: every guest process is waiting and nothing can wake them");
+                let listening = self.net.local_listeners();
+                if let Some(a) = listening.first() {
+                    // A server without --net: only the guest could have connected.
+                    self.report(&format!(
+                        "the guest listens on {a} of its own loopback, which only it can reach: run with --net to serve the host"
+                    ));
+                }
                 self.kill_everything();
                 self.flush_net();
                 return ExitStatus::Signal(signal::SIGKILL);

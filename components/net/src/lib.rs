@@ -6,10 +6,12 @@
 //! connect) and the kernel parks the guest task until [`Net::readiness`] changes, waiting
 //! on the pollable [`Net::subscribe`] hands out.
 //!
-//! Implementations: `std_net` over the host's sockets (native tests and a no-Wasm host),
-//! `wasi` over `wasi:sockets` (the net component and the fused kernel), and the kernel's
-//! WIT import of `friscy:net/sockets` (composed build).
+//! Implementations: `wasi` over `wasi:sockets` (the net component and the fused kernel),
+//! `relay` over a WebSocket to friscy-proxy (browsers), the kernel's WIT import of
+//! `friscy:net/sockets` (composed build), and [`loopback::Loopback`]: no network, only
+//! the guest's own `lo` (what the kernel switches to when the others are not allowed).
 
+pub mod loopback;
 pub mod relay;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -109,6 +111,18 @@ pub trait Net {
     fn subscribe_queued(&mut self) -> Vec<u32> {
         Vec::new()
     }
+    /// Whether every socket lives inside the backend (the guest's loopback): readiness
+    /// then changes only through calls on it, so the kernel need not wait on the host for
+    /// it and treats parked socket calls as it treats AF_UNIX ones.
+    fn local(&self) -> bool {
+        false
+    }
+    /// The addresses of listening sockets, when the backend is [`Net::local`]: what the
+    /// kernel names when a run ends with every process waiting (no one outside can
+    /// connect to them).
+    fn local_listeners(&self) -> Vec<SockAddr> {
+        Vec::new()
+    }
     /// Name resolution (what the kernel's DNS responder answers): the addresses of `name`.
     fn resolve(&mut self, name: &str) -> Result<Vec<IpAddr>, Errno>;
     /// Whether the guest may reach the network at all: under wasmtime without
@@ -186,65 +200,5 @@ pub fn family_of(addr: &SockAddr) -> Family {
     match addr {
         SocketAddr::V4(_) => Family::Inet,
         SocketAddr::V6(_) => Family::Inet6,
-    }
-}
-
-/// Networking switched off (no `--net`, no `-S inherit-network`): socket(2) of an IP family
-/// is refused with EACCES, as a sandbox that forbids networking does, so programs report
-/// "Permission denied" rather than hang or misbehave.
-pub struct NoNet;
-
-impl Net for NoNet {
-    fn create(&mut self, _: Family, _: Kind) -> Result<Socket, Errno> {
-        Err(Errno::EACCES)
-    }
-    fn close(&mut self, _: Socket) {}
-    fn bind(&mut self, _: Socket, _: SockAddr) -> Result<(), Errno> {
-        Err(Errno::EBADF)
-    }
-    fn connect(&mut self, _: Socket, _: SockAddr) -> Result<(), Errno> {
-        Err(Errno::EBADF)
-    }
-    fn listen(&mut self, _: Socket, _: u32) -> Result<(), Errno> {
-        Err(Errno::EBADF)
-    }
-    fn accept(&mut self, _: Socket) -> Result<(Socket, SockAddr), Errno> {
-        Err(Errno::EBADF)
-    }
-    fn send(&mut self, _: Socket, _: &[u8], _: Option<SockAddr>) -> Result<usize, Errno> {
-        Err(Errno::EBADF)
-    }
-    fn recv(&mut self, _: Socket, _: usize, _: bool) -> Result<(Vec<u8>, Option<SockAddr>), Errno> {
-        Err(Errno::EBADF)
-    }
-    fn shutdown(&mut self, _: Socket, _: u8) -> Result<(), Errno> {
-        Err(Errno::EBADF)
-    }
-    fn local_address(&mut self, _: Socket) -> Result<SockAddr, Errno> {
-        Err(Errno::EBADF)
-    }
-    fn remote_address(&mut self, _: Socket) -> Result<SockAddr, Errno> {
-        Err(Errno::EBADF)
-    }
-    fn set_option(&mut self, _: Socket, _: SockOpt, _: u64) -> Result<(), Errno> {
-        Err(Errno::EBADF)
-    }
-    fn get_option(&mut self, _: Socket, _: SockOpt) -> Result<u64, Errno> {
-        Err(Errno::EBADF)
-    }
-    fn take_error(&mut self, _: Socket) -> Option<Errno> {
-        None
-    }
-    fn readiness(&mut self, _: Socket) -> Readiness {
-        Readiness::default()
-    }
-    fn subscribe(&mut self, _: Socket, _: bool, _: bool) -> Vec<u32> {
-        Vec::new()
-    }
-    fn resolve(&mut self, _: &str) -> Result<Vec<IpAddr>, Errno> {
-        Err(Errno::EACCES)
-    }
-    fn enabled(&mut self) -> bool {
-        false
     }
 }

@@ -125,6 +125,11 @@ impl Kernel {
     /// Remember that a parked thread waits for `handle` to become readable or writable, so
     /// the idle wait includes its pollables.
     pub(crate) fn want_net(&mut self, handle: u32, read: bool, write: bool) {
+        if self.net.local() {
+            // Only another guest thread can change a loopback socket: parked calls are
+            // retried after its progress, and nothing outside is worth waiting for.
+            return;
+        }
         let e = self.net_interest.entry(handle).or_default();
         e.0 |= read;
         e.1 |= write;
@@ -733,7 +738,8 @@ pub fn sys_bind(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         }
         (AF_INET | AF_INET6, Addr::Inet(mut addr)) => {
             if (domain == AF_INET) != addr.is_ipv4() {
-                return Err(Errno::EINVAL);
+                // inet_bind and inet6_bind check the family before anything else.
+                return Err(Errno::EAFNOSUPPORT);
             }
             let guest_port = addr.port();
             if let Some(&(_, host)) = k.port_map.iter().find(|(g, _)| *g == guest_port) {
@@ -929,7 +935,15 @@ pub fn sys_connect(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
                     return Ok(0);
                 }
             }
-            let r = k.net.connect(i.handle, addr);
+            let mut r = k.net.connect(i.handle, addr);
+            if r == Err(Errno::EINPROGRESS) && k.net.local() && !nonblocking(&file, 0) {
+                // The loopback answers at once: a blocking connect takes the answer
+                // rather than parking for an event that has already happened.
+                r = k.net.connect(i.handle, addr);
+            }
+            if r == Err(Errno::ENETUNREACH) && k.trace && k.net.local() {
+                k.report("connect: the guest has only its loopback; run with --net for the host's network");
+            }
             match r {
                 Ok(()) => {
                     i.connecting = false;
