@@ -185,7 +185,8 @@ fn without_network_permission_the_guest_has_only_its_loopback() {
     assert_eq!(r.stdout, "listening\n");
     assert_ne!(r.status, Some(0));
     assert!(
-        r.stderr.contains("listens on 127.0.0.1:8000 of its own loopback")
+        r.stderr
+            .contains("listens on 127.0.0.1:8000 of its own loopback")
             && r.stderr.contains("--net"),
         "{}",
         r.stderr

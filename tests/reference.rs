@@ -306,6 +306,9 @@ cases! {
     // tests/guest/net_loopback.c: TCP and UDP semantics over 127.0.0.1 and ::1 (friscy
     // without --net: the guest's own loopback, as `docker run --network none` has).
     pass net_loopback_no_net: AlpineGuests, cmd(&["/opt/friscy/bin/net_loopback"]);
+    // tests/guest/ipc_sysv_shm.c: System V shared memory (shmget, shmat, shmdt, shmctl)
+    // across fork, IPC_RMID while attached, read-only attaches, permissions.
+    pass ipc_sysv_shm: AlpineGuests, cmd(&["/opt/friscy/bin/ipc_sysv_shm"]);
     pass io_backpressure_files: AlpineGuests, cmd(&["/opt/friscy/bin/io_backpressure", "file", "intr"]);
     // --- Archive pipelines (issue 13: busybox tar's sendfile into a full pipe lost data).
     // Listings are sorted: the order of readdir is the filesystem's.

@@ -92,6 +92,8 @@ pub struct Kernel {
     pub futexes: HashMap<FutexKey, VecDeque<FutexWaiter>>,
     /// MAP_SHARED memory objects and where they are mapped.
     pub shm: shm::SharedMemory,
+    /// System V shared memory segments (syscalls/sysv_shm.rs).
+    pub(crate) sysv_shm: syscalls::sysv_shm::Segments,
     /// Files' pages shared copy-on-write by private mappings (pagecache.rs).
     pub page_cache: pagecache::PageCache,
     /// Input read from the host's stdin that no guest has consumed yet (poll looked ahead).
@@ -154,6 +156,7 @@ impl Kernel {
             progress: 0,
             futexes: HashMap::new(),
             shm: Default::default(),
+            sysv_shm: Default::default(),
             page_cache: Default::default(),
             stdin_buf: Vec::new(),
             stdin_eof: false,

@@ -35,6 +35,8 @@ struct Object {
     pages: u64,
     /// The file behind it (a shared file mapping).
     file: Option<Ino>,
+    /// A System V segment holds it (syscalls/sysv_shm.rs): it stays while unmapped.
+    pinned: bool,
 }
 
 /// A range of an address space mapping part of an object.
@@ -101,6 +103,35 @@ impl SharedMemory {
         (*s == space && a.end > addr).then(|| (a.obj, a.offset + (addr - start)))
     }
 
+    /// How many attaches `obj` has: its mappings that start at its first byte.
+    pub fn attaches(&self, obj: u64) -> usize {
+        self.maps
+            .values()
+            .filter(|a| a.obj == obj && a.offset == 0)
+            .count()
+    }
+
+    /// Whether the object still exists.
+    pub fn exists(&self, obj: u64) -> bool {
+        self.objects.contains_key(&obj)
+    }
+
+    /// Whether `obj` is attached at `addr` of `space` from its first byte.
+    pub fn attached_at(&self, space: SpaceId, addr: u64, obj: u64) -> bool {
+        self.maps
+            .get(&(space, addr))
+            .is_some_and(|a| a.obj == obj && a.offset == 0)
+    }
+
+    /// The ranges of [start, end) in `space` that map `obj`, clipped to it.
+    pub fn pieces_of(&self, space: SpaceId, start: u64, end: u64, obj: u64) -> Vec<(u64, u64)> {
+        self.overlapping(space, start, end)
+            .into_iter()
+            .filter(|(_, a)| a.obj == obj)
+            .map(|(s, a)| (s.max(start), a.end.min(end)))
+            .collect()
+    }
+
     /// fork(2): the child maps what the parent maps (exec's fork shares the frames).
     pub fn fork(&mut self, parent: SpaceId, child: SpaceId) {
         let copies: Vec<(u64, Attach)> = self
@@ -119,8 +150,45 @@ impl Kernel {
         let exec = self.machine.obj_create(pages);
         let id = self.shm.next_id;
         self.shm.next_id += 1;
-        self.shm.objects.insert(id, Object { exec, pages, file });
+        self.shm.objects.insert(
+            id,
+            Object {
+                exec,
+                pages,
+                file,
+                pinned: false,
+            },
+        );
         id
+    }
+
+    /// A System V segment's object: zero pages that stay while nothing maps them, until
+    /// `shm_release_segment_object`.
+    pub fn shm_new_segment_object(&mut self, pages: u64) -> u64 {
+        let id = self.shm_new_object(pages, None);
+        self.shm.objects.get_mut(&id).expect("object").pinned = true;
+        id
+    }
+
+    /// IPC_RMID: the segment's object goes now if nothing maps it, else with its last
+    /// mapping.
+    pub fn shm_release_segment_object(&mut self, obj: u64) {
+        if let Some(o) = self.shm.objects.get_mut(&obj) {
+            o.pinned = false;
+            self.shm_release(&[obj]);
+        }
+    }
+
+    /// shmat(2): map [start, end) of `space` to the whole of `obj`.
+    pub fn shm_attach_object(
+        &mut self,
+        space: SpaceId,
+        start: u64,
+        end: u64,
+        prot: Prot,
+        obj: u64,
+    ) -> Result<(), Errno> {
+        self.shm_attach(space, start, end, prot, obj, 0)
     }
 
     /// Map [start, end) of `space` to `obj` from byte `offset`, shared.
@@ -314,7 +382,7 @@ impl Kernel {
             if self.shm_write_back(id).is_err() && self.trace {
                 self.report("MAP_SHARED: writing a file mapping back to its file failed");
             }
-            if !self.shm.maps.values().any(|a| a.obj == id) {
+            if !self.shm.objects[&id].pinned && !self.shm.maps.values().any(|a| a.obj == id) {
                 let obj = self.shm.objects.remove(&id).unwrap();
                 self.machine.obj_drop(obj.exec);
                 if let Some(ino) = obj.file {

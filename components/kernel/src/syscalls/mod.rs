@@ -28,6 +28,7 @@ pub(crate) mod socket;
 mod splice;
 pub(crate) mod stat;
 mod sync;
+pub(crate) mod sysv_shm;
 mod table;
 mod time;
 pub mod timerfd;

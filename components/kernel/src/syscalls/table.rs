@@ -5,7 +5,7 @@
 use super::{
     Args, SysResult, attr, creds, descriptors, epoll, fs, futex, hwprobe, icache, info, lock,
     memfd, mm, names, pidfd, poll, posix_timer, process, remap, sched, signal, signalfd, socket,
-    splice, stat, sync, time, timerfd, transfer, usage, xattr,
+    splice, stat, sync, sysv_shm, time, timerfd, transfer, usage, xattr,
 };
 use crate::{Kernel, Process};
 
@@ -188,6 +188,10 @@ syscall_table! {
     177 getegid => Some(creds::sys_getegid), Full;
     178 gettid => Some(process::sys_gettid), Full;
     179 sysinfo => Some(info::sys_sysinfo), Full;
+    194 shmget => Some(sysv_shm::sys_shmget), Full;
+    195 shmctl => Some(sysv_shm::sys_shmctl), Partial("SHM_LOCK and SHM_UNLOCK are recorded only (nothing is swapped)");
+    196 shmat => Some(sysv_shm::sys_shmat), Full;
+    197 shmdt => Some(sysv_shm::sys_shmdt), Full;
     198 socket => Some(socket::sys_socket), Partial("AF_UNIX in the kernel; AF_INET/AF_INET6 TCP and UDP through the net backend; AF_NETLINK route queries answered for lo (netlink.rs); no raw or packet sockets");
     199 socketpair => Some(socket::sys_socketpair), Full;
     200 bind => Some(socket::sys_bind), Full;
