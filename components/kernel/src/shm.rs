@@ -179,20 +179,9 @@ impl Kernel {
         }
     }
 
-    /// shmat(2): map [start, end) of `space` to the whole of `obj`.
-    pub fn shm_attach_object(
-        &mut self,
-        space: SpaceId,
-        start: u64,
-        end: u64,
-        prot: Prot,
-        obj: u64,
-    ) -> Result<(), Errno> {
-        self.shm_attach(space, start, end, prot, obj, 0)
-    }
-
-    /// Map [start, end) of `space` to `obj` from byte `offset`, shared.
-    fn shm_attach(
+    /// Map [start, end) of `space` to `obj` from byte `offset`, shared (mmap; shmat with
+    /// offset 0).
+    pub(crate) fn shm_attach(
         &mut self,
         space: SpaceId,
         start: u64,

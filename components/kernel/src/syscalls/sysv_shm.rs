@@ -85,6 +85,11 @@ pub struct Segments {
 }
 
 impl Segments {
+    /// What IPC_INFO and SHM_INFO return: the highest index in use (ipcs walks up to it).
+    fn highest_index(&self) -> u64 {
+        self.by_index.keys().next_back().map_or(0, |&i| i as u64)
+    }
+
     fn id_of(index: i32, s: &Segment) -> i32 {
         s.seq as i32 * IPCMNI + index
     }
@@ -281,7 +286,7 @@ pub fn sys_shmat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         .into_bytes(),
     );
     map_region(&mut *k.machine, p.space, &mut p.mm, start, end, prot, name)?;
-    k.shm_attach_object(p.space, start, end, prot, obj)?;
+    k.shm_attach(p.space, start, end, prot, obj, 0)?;
     let now = k.now_secs();
     let s = k.sysv_shm.by_index.get_mut(&index).expect("segment");
     s.atime = now;
@@ -332,12 +337,7 @@ pub fn sys_shmctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
                 b.extend_from_slice(&v.to_le_bytes());
             }
             k.write_user(p, buf, &b)?;
-            return Ok(k
-                .sysv_shm
-                .by_index
-                .keys()
-                .next_back()
-                .map_or(0, |&i| i as u64));
+            return Ok(k.sysv_shm.highest_index());
         }
         SHM_INFO => {
             // struct shm_info: used_ids, then shm_tot, shm_rss, shm_swp and two unused.
@@ -354,12 +354,7 @@ pub fn sys_shmctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
                 b.extend_from_slice(&v.to_le_bytes());
             }
             k.write_user(p, buf, &b)?;
-            return Ok(k
-                .sysv_shm
-                .by_index
-                .keys()
-                .next_back()
-                .map_or(0, |&i| i as u64));
+            return Ok(k.sysv_shm.highest_index());
         }
         SHM_STAT | SHM_STAT_ANY => {
             // `id` is an index here (ipcs walks them); the segment's id is returned.
