@@ -172,9 +172,9 @@ cases! {
     pass alpine_sigpipe: Alpine, sh("yes | head -n 3");
     // --- Alpine: sockets (loopback, so the reference's network and friscy's --net agree).
     pass alpine_wget_from_nc_server: Alpine, sh("(printf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nhello from nc\\n' | nc -l -p 18299 > /tmp/req) & sleep 1; wget -q -O- http://127.0.0.1:18299/path; wait; head -n 1 /tmp/req").net();
-    pass alpine_wget_from_nc_server_no_net: Alpine, sh("(printf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nhello from nc\\n' | nc -l -p 18299 > /tmp/req) & sleep 1; wget -q -O- http://127.0.0.1:18299/path; wait; head -n 1 /tmp/req");
+    pass alpine_wget_from_nc_server_no_net: Alpine, sh("(printf 'HTTP/1.0 200 OK\\r\\nContent-Type: text/plain\\r\\n\\r\\nhello from nc\\n' | nc -l -p 18399 > /tmp/req) & sleep 1; wget -q -O- http://127.0.0.1:18399/path; wait; head -n 1 /tmp/req");
     pass alpine_nc_loopback: Alpine, sh("nc -l -p 18298 > /tmp/got & sleep 1; echo hello over tcp | nc 127.0.0.1 18298; wait; cat /tmp/got").net();
-    pass alpine_nc_loopback_no_net: Alpine, sh("nc -l -p 18298 > /tmp/got & sleep 1; echo hello over tcp | nc 127.0.0.1 18298; wait; cat /tmp/got");
+    pass alpine_nc_loopback_no_net: Alpine, sh("nc -l -p 18398 > /tmp/got & sleep 1; echo hello over tcp | nc 127.0.0.1 18398; wait; cat /tmp/got");
     pass alpine_wget_refused: Alpine, sh("wget -q -O- http://127.0.0.1:9/ ; echo $?").net();
     pass alpine_wget_refused_no_net: Alpine, sh("wget -q -O- http://127.0.0.1:9/ ; echo $?");
     pass alpine_fifo: Alpine, sh("mkfifo /tmp/f; ls -l /tmp/f | cut -c1; (echo through the fifo > /tmp/f &); cat /tmp/f; exec 3<>/tmp/f; echo rdwr >&3; read -r l <&3; echo $l; rm /tmp/f");

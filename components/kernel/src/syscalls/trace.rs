@@ -159,6 +159,10 @@ fn signature(name: &str) -> Option<(&'static [Arg], Ret)> {
         "pipe2" => &[OutFds, FdFlags],
         "getdents64" => &[Fd, Ptr, UDec],
         "lseek" => &[Fd, Dec, Whence],
+        "shmget" => &[Hex, UDec, Hex],
+        "shmat" => &[Dec, Ptr, Hex],
+        "shmdt" => &[Ptr],
+        "shmctl" => &[Dec, Dec, Ptr],
         "socket" => &[Dec, Hex, Dec],
         "socketpair" => &[Dec, Hex, Dec, OutFds],
         "bind" | "connect" => &[Fd, Ptr, UDec],
@@ -262,7 +266,7 @@ fn signature(name: &str) -> Option<(&'static [Arg], Ret)> {
         _ => return None,
     };
     let ret = match name {
-        "mmap" | "brk" | "mremap" => Ret::Hex,
+        "mmap" | "brk" | "mremap" | "shmat" => Ret::Hex,
         "exit" | "exit_group" => Ret::None,
         _ => Ret::Dec,
     };
