@@ -309,6 +309,10 @@ cases! {
     // tests/guest/ipc_sysv_shm.c: System V shared memory (shmget, shmat, shmdt, shmctl)
     // across fork, IPC_RMID while attached, read-only attaches, permissions.
     pass ipc_sysv_shm: AlpineGuests, cmd(&["/opt/friscy/bin/ipc_sysv_shm"]);
+    // tests/guest/ipc_sysv_sem.c and ipc_sysv_msg.c: semaphores and message queues,
+    // blocking across processes, EINTR, EIDRM, SEM_UNDO, permissions.
+    pass ipc_sysv_sem: AlpineGuests, cmd(&["/opt/friscy/bin/ipc_sysv_sem"]);
+    pass ipc_sysv_msg: AlpineGuests, cmd(&["/opt/friscy/bin/ipc_sysv_msg"]);
     pass io_backpressure_files: AlpineGuests, cmd(&["/opt/friscy/bin/io_backpressure", "file", "intr"]);
     // --- Archive pipelines (issue 13: busybox tar's sendfile into a full pipe lost data).
     // Listings are sorted: the order of readdir is the filesystem's.

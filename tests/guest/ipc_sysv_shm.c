@@ -2,6 +2,7 @@
 // and private, attaches shared with a forked child, nattch, IPC_RMID while attached,
 // read-only attaches, and the errors. Prints only what every Linux prints (no ids, which
 // come from the machine's IPC namespace). Compared against the qemu chroot reference.
+#define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,18 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *err(long r) {
-    if (r != -1) return "ok";
-    switch (errno) {
-    case EEXIST: return "EEXIST";
-    case ENOENT: return "ENOENT";
-    case EINVAL: return "EINVAL";
-    case EACCES: return "EACCES";
-    case EPERM: return "EPERM";
-    case EIDRM: return "EIDRM";
-    default: return strerror(errno);
-    }
-}
+static const char *err(long r) { return r == -1 ? strerrorname_np(errno) : "ok"; }
 
 static unsigned long nattch(int id) {
     struct shmid_ds ds;

@@ -4,6 +4,7 @@
 // whether addresses agree (ephemeral port numbers differ between runs and machines).
 // Compared against the qemu chroot reference; friscy runs it without --net, on the
 // guest's own loopback.
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,24 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-static const char *err(int r) {
-    if (r >= 0) return "ok";
-    switch (errno) {
-    case EADDRINUSE: return "EADDRINUSE";
-    case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
-    case ECONNREFUSED: return "ECONNREFUSED";
-    case ECONNRESET: return "ECONNRESET";
-    case EINPROGRESS: return "EINPROGRESS";
-    case EISCONN: return "EISCONN";
-    case ENOTCONN: return "ENOTCONN";
-    case EPIPE: return "EPIPE";
-    case EAGAIN: return "EAGAIN";
-    case EINVAL: return "EINVAL";
-    case EAFNOSUPPORT: return "EAFNOSUPPORT";
-    case EDESTADDRREQ: return "EDESTADDRREQ";
-    default: return strerror(errno);
-    }
-}
+static const char *err(int r) { return r < 0 ? strerrorname_np(errno) : "ok"; }
 
 static struct sockaddr_in v4(const char *ip, int port) {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};

@@ -15,6 +15,7 @@ pub mod fd;
 pub mod host;
 pub mod host_dir;
 pub mod image;
+pub mod ipc;
 pub mod limits;
 pub mod loader;
 pub mod mm;
@@ -94,6 +95,10 @@ pub struct Kernel {
     pub shm: shm::SharedMemory,
     /// System V shared memory segments (syscalls/sysv_shm.rs).
     pub(crate) sysv_shm: syscalls::sysv_shm::Segments,
+    /// System V semaphore sets and SEM_UNDO records (syscalls/sysv_sem.rs).
+    pub(crate) sysv_sem: syscalls::sysv_sem::Semaphores,
+    /// System V message queues (syscalls/sysv_msg.rs).
+    pub(crate) sysv_msg: syscalls::sysv_msg::Queues,
     /// Files' pages shared copy-on-write by private mappings (pagecache.rs).
     pub page_cache: pagecache::PageCache,
     /// Input read from the host's stdin that no guest has consumed yet (poll looked ahead).
@@ -157,6 +162,8 @@ impl Kernel {
             futexes: HashMap::new(),
             shm: Default::default(),
             sysv_shm: Default::default(),
+            sysv_sem: Default::default(),
+            sysv_msg: Default::default(),
             page_cache: Default::default(),
             stdin_buf: Vec::new(),
             stdin_eof: false,

@@ -606,6 +606,7 @@ impl Kernel {
             self.machine.hart_drop(t.hart);
         }
         self.locks.close_all(p.pid, std::mem::take(&mut p.fds));
+        self.sem_exit(p.pid);
         self.tty_exit(p);
         if let Some(parent) = p.vfork_parent.take() {
             self.release_vfork(p, parent);

@@ -124,6 +124,11 @@ pub fn sys_mmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let end = start.checked_add(len).ok_or(Errno::ENOMEM)?;
     // MAP_NORESERVE: no commitment (limits.rs); its pages still need frames when touched.
     let noreserve = flags & MAP_NORESERVE != 0;
+    if noreserve && kind & MAP_SHARED != 0 && file.is_none() && len > k.limits.memory {
+        // Shared anonymous memory is one object whose page table exists from the start:
+        // more than the container may ever hold cannot be reserved.
+        return Err(Errno::ENOMEM);
+    }
     if !noreserve {
         k.mem_charge(p, limits::map_growth(&p.mm, start, end, prot))?;
     }

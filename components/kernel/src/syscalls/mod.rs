@@ -28,6 +28,8 @@ pub(crate) mod socket;
 mod splice;
 pub(crate) mod stat;
 mod sync;
+pub(crate) mod sysv_msg;
+pub(crate) mod sysv_sem;
 pub(crate) mod sysv_shm;
 mod table;
 mod time;

@@ -5,7 +5,7 @@
 use super::{
     Args, SysResult, attr, creds, descriptors, epoll, fs, futex, hwprobe, icache, info, lock,
     memfd, mm, names, pidfd, poll, posix_timer, process, remap, sched, signal, signalfd, socket,
-    splice, stat, sync, sysv_shm, time, timerfd, transfer, usage, xattr,
+    splice, stat, sync, sysv_msg, sysv_sem, sysv_shm, time, timerfd, transfer, usage, xattr,
 };
 use crate::{Kernel, Process};
 
@@ -188,6 +188,14 @@ syscall_table! {
     177 getegid => Some(creds::sys_getegid), Full;
     178 gettid => Some(process::sys_gettid), Full;
     179 sysinfo => Some(info::sys_sysinfo), Full;
+    186 msgget => Some(sysv_msg::sys_msgget), Full;
+    187 msgctl => Some(sysv_msg::sys_msgctl), Full;
+    188 msgrcv => Some(sysv_msg::sys_msgrcv), Partial("no MSG_COPY (ENOSYS, as a kernel without CONFIG_CHECKPOINT_RESTORE)");
+    189 msgsnd => Some(sysv_msg::sys_msgsnd), Full;
+    190 semget => Some(sysv_sem::sys_semget), Full;
+    191 semctl => Some(sysv_sem::sys_semctl), Full;
+    192 semtimedop => Some(sysv_sem::sys_semtimedop), Full;
+    193 semop => Some(sysv_sem::sys_semop), Full;
     194 shmget => Some(sysv_shm::sys_shmget), Full;
     195 shmctl => Some(sysv_shm::sys_shmctl), Partial("SHM_LOCK and SHM_UNLOCK are recorded only (nothing is swapped)");
     196 shmat => Some(sysv_shm::sys_shmat), Full;
