@@ -285,6 +285,39 @@ fn timer_ids_are_ints() {
 }
 
 #[test]
+fn proc_sys_is_read_only_and_follows_the_container() {
+    let Some(alpine) = alpine_tar() else { return };
+    let tmp = Temp::new("procsys");
+    // The values this kernel works by (what the reference cannot show: its /proc/sys is
+    // the host's), and EROFS for writes, as Docker mounts /proc/sys read-only.
+    let script = "cat /proc/sys/kernel/hostname /proc/sys/kernel/osrelease /proc/sys/vm/overcommit_memory; \
+                  sysctl -n fs.nr_open; \
+                  [ \"$(cat /proc/sys/kernel/random/boot_id)\" = \"$(cat /proc/sys/kernel/random/boot_id)\" ] && echo same boot_id; \
+                  [ \"$(cat /proc/sys/kernel/random/uuid)\" != \"$(cat /proc/sys/kernel/random/uuid)\" ] && echo new uuids; \
+                  echo 1 > /proc/sys/vm/overcommit_memory; echo $?; \
+                  cd /proc/sys/net/ipv4 && pwd -P && ls ..";
+    let r = friscy(
+        &tmp.0,
+        &[
+            "run",
+            "--hostname",
+            "box",
+            text(&alpine),
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    assert_eq!(
+        r.stdout,
+        "box\n6.6.0-friscy\n2\n1048576\nsame boot_id\nnew uuids\n1\n/proc/sys/net/ipv4\ncore\nipv4\n",
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("Read-only file system"), "{}", r.stderr);
+}
+
+#[test]
 fn workdir_entrypoint_hostname_and_environment() {
     let Some(alpine) = alpine_tar() else { return };
     let tmp = Temp::new("opts");

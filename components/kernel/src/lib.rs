@@ -139,6 +139,8 @@ pub struct Kernel {
     pub(crate) file_keys: aot::FileKeys,
     /// uname's nodename (`friscy run --hostname`, FRISCY_HOSTNAME).
     pub hostname: Vec<u8>,
+    /// /proc/sys/kernel/random/boot_id, made at its first read.
+    pub(crate) boot_id: String,
     /// The root filesystem is read-only (`friscy run --read-only`), but for these places.
     pub read_only: Option<ReadOnly>,
     /// Memory, tasks, descriptors, disk and time (limits.rs); set before `run_command`.
@@ -183,6 +185,7 @@ impl Kernel {
             layer: Default::default(),
             file_keys: Default::default(),
             hostname: syscalls::info::UTS_NODENAME.as_bytes().to_vec(),
+            boot_id: String::new(),
             read_only: None,
             limits: Default::default(),
             started_ns: None,

@@ -1,7 +1,8 @@
 //! /proc, served by the kernel itself (procfs(5)): the global files (cpuinfo, meminfo,
 //! mounts, uptime, version, filesystems, stat, loadavg) and one directory per process
 //! (exe, cwd, root, fd/, maps, stat, statm, status, cmdline, environ, auxv, comm,
-//! mounts), plus the `self` link.
+//! mounts), plus the `self` link, and /proc/sys: the tunables programs read (read-only,
+//! as Docker mounts it: opening one for writing is EROFS).
 //!
 //! Nodes are inode numbers in a range the vfs never hands out (bit 62 set), so the rest of
 //! the kernel carries them where it carries vfs inodes (a directory descriptor, the cwd)
@@ -46,6 +47,10 @@ enum Kind {
     Filesystems,
     SysStat,
     Loadavg,
+    /// A directory of /proc/sys (n: its index in `sysctl_dirs`, 0 for /proc/sys).
+    SysctlDir,
+    /// A file of /proc/sys (n: its index in `SYSCTL`).
+    Sysctl,
     PidDir = 32,
     Exe,
     Cwd,
@@ -69,7 +74,7 @@ enum Kind {
     Limits,
 }
 
-const KINDS: [Kind; 28] = [
+const KINDS: [Kind; 30] = [
     Kind::Root,
     Kind::SelfLink,
     Kind::MountsLink,
@@ -80,6 +85,8 @@ const KINDS: [Kind; 28] = [
     Kind::Filesystems,
     Kind::SysStat,
     Kind::Loadavg,
+    Kind::SysctlDir,
+    Kind::Sysctl,
     Kind::PidDir,
     Kind::Exe,
     Kind::Cwd,
@@ -109,9 +116,144 @@ const ROOT_ENTRIES: &[(&str, Kind)] = &[
     ("mounts", Kind::MountsLink),
     ("self", Kind::SelfLink),
     ("stat", Kind::SysStat),
+    ("sys", Kind::SysctlDir),
     ("uptime", Kind::Uptime),
     ("version", Kind::Version),
 ];
+
+/// The files of /proc/sys, sorted (what their contents are: `sysctl`).
+const SYSCTL: &[&str] = &[
+    "fs/file-max",
+    "fs/nr_open",
+    "kernel/cap_last_cap",
+    "kernel/domainname",
+    "kernel/hostname",
+    "kernel/msgmax",
+    "kernel/msgmnb",
+    "kernel/msgmni",
+    "kernel/ngroups_max",
+    "kernel/osrelease",
+    "kernel/ostype",
+    "kernel/overflowgid",
+    "kernel/overflowuid",
+    "kernel/pid_max",
+    "kernel/random/boot_id",
+    "kernel/random/entropy_avail",
+    "kernel/random/poolsize",
+    "kernel/random/uuid",
+    "kernel/sem",
+    "kernel/shmall",
+    "kernel/shmmax",
+    "kernel/shmmni",
+    "kernel/threads-max",
+    "kernel/version",
+    "net/core/somaxconn",
+    "net/ipv4/ip_local_port_range",
+    "vm/max_map_count",
+    "vm/overcommit_memory",
+    "vm/overcommit_ratio",
+];
+
+/// The directories of /proc/sys: "" (itself), then every prefix of a `SYSCTL` path, in
+/// order.
+fn sysctl_dirs() -> Vec<&'static str> {
+    let mut dirs = vec![""];
+    for f in SYSCTL {
+        let mut at = 0;
+        while let Some(i) = f[at..].find('/') {
+            let d = &f[..at + i];
+            if !dirs.contains(&d) {
+                dirs.push(d);
+            }
+            at += i + 1;
+        }
+    }
+    dirs
+}
+
+/// The entries directly in /proc/sys directory `dir`: (name, kind, index).
+fn sysctl_children(dir: &str) -> Vec<(&'static str, Kind, u32)> {
+    let under = |path: &'static str| -> Option<&'static str> {
+        let rest = if dir.is_empty() {
+            path
+        } else {
+            path.strip_prefix(dir)?.strip_prefix('/')?
+        };
+        (!rest.is_empty() && !rest.contains('/')).then_some(rest)
+    };
+    let mut out: Vec<(&'static str, Kind, u32)> = sysctl_dirs()
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, d)| under(d).map(|n| (n, Kind::SysctlDir, i as u32)))
+        .collect();
+    out.extend(
+        SYSCTL
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| under(f).map(|n| (n, Kind::Sysctl, i as u32))),
+    );
+    out.sort_by_key(|&(n, _, _)| n);
+    out
+}
+
+/// A random version 4 UUID, as the kernel's random/uuid gives one per read.
+fn uuid(k: &mut Kernel) -> String {
+    let mut b = [0u8; 16];
+    k.host.random(&mut b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// The contents of /proc/sys/`path`: the values this kernel works by (its IPC limits,
+/// port range, descriptor and task limits, uname), Linux's defaults for the rest.
+fn sysctl(k: &mut Kernel, path: &str) -> String {
+    let v = match path {
+        "fs/file-max" => "9223372036854775807".to_string(),
+        "fs/nr_open" => crate::limits::NR_OPEN.to_string(),
+        "kernel/cap_last_cap" => "40".into(),
+        "kernel/domainname" => "(none)".into(),
+        "kernel/hostname" => String::from_utf8_lossy(&k.hostname).into_owned(),
+        "kernel/msgmax" => "8192".into(),
+        "kernel/msgmnb" => "16384".into(),
+        "kernel/msgmni" => crate::ipc::IPC_MNI.to_string(),
+        "kernel/ngroups_max" => crate::creds::NGROUPS_MAX.to_string(),
+        "kernel/osrelease" => info::UTS_RELEASE.into(),
+        "kernel/ostype" => info::UTS_SYSNAME.into(),
+        "kernel/overflowgid" | "kernel/overflowuid" => "65534".into(),
+        "kernel/pid_max" => "4194304".into(),
+        "kernel/random/boot_id" => {
+            if k.boot_id.is_empty() {
+                k.boot_id = uuid(k);
+            }
+            k.boot_id.clone()
+        }
+        "kernel/random/entropy_avail" | "kernel/random/poolsize" => "256".into(),
+        "kernel/random/uuid" => uuid(k),
+        "kernel/sem" => format!("32000\t1024000000\t500\t{}", crate::ipc::IPC_MNI),
+        "kernel/shmall" | "kernel/shmmax" => (u64::MAX - (1 << 24)).to_string(),
+        "kernel/shmmni" => crate::syscalls::sysv_shm::SHMMNI.to_string(),
+        "kernel/threads-max" => k.limits.pids.to_string(),
+        "kernel/version" => info::UTS_VERSION.into(),
+        "net/core/somaxconn" => "4096".into(),
+        "net/ipv4/ip_local_port_range" => "32768\t60999".into(),
+        "vm/max_map_count" => "65530".into(),
+        // Commitments are checked against the memory limit (limits.rs): strict
+        // accounting, with the whole limit as the commit limit.
+        "vm/overcommit_memory" => "2".into(),
+        "vm/overcommit_ratio" => "100".into(),
+        _ => String::new(),
+    };
+    v + "\n"
+}
 
 /// The entries of /proc/<pid>.
 const PID_ENTRIES: &[(&str, Kind)] = &[
@@ -194,7 +336,7 @@ pub enum Follow {
 
 /// The entry `name` of /proc directory `dir` (".." leaves /proc for the vfs root).
 pub fn lookup(k: &mut Kernel, p: &Process, dir: Ino, name: &[u8]) -> Result<Ino, Errno> {
-    let (kind, pid, _) = decode(dir)?;
+    let (kind, pid, n) = decode(dir)?;
     let find = |table: &[(&str, Kind)], pid| {
         table
             .iter()
@@ -206,6 +348,27 @@ pub fn lookup(k: &mut Kernel, p: &Process, dir: Ino, name: &[u8]) -> Result<Ino,
         (Kind::Root, b"..") => Ok(k.fs.root()),
         (Kind::PidDir, b"..") => Ok(ROOT),
         (Kind::FdDir, b"..") => Ok(ino(Kind::PidDir, pid, 0)),
+        (Kind::SysctlDir, b"..") => {
+            let dirs = sysctl_dirs();
+            let me = dirs.get(n as usize).ok_or(Errno::ENOENT)?;
+            Ok(match me.rfind('/') {
+                Some(i) => {
+                    let up = dirs.iter().position(|d| *d == &me[..i]).unwrap_or(0);
+                    ino(Kind::SysctlDir, 0, up as u32)
+                }
+                None if me.is_empty() => ROOT,
+                None => ino(Kind::SysctlDir, 0, 0),
+            })
+        }
+        (Kind::SysctlDir, _) => {
+            let dirs = sysctl_dirs();
+            let me = dirs.get(n as usize).ok_or(Errno::ENOENT)?;
+            sysctl_children(me)
+                .into_iter()
+                .find(|(c, _, _)| c.as_bytes() == name)
+                .map(|(_, kind, i)| ino(kind, 0, i))
+                .ok_or(Errno::ENOENT)
+        }
         (Kind::Root, _) => {
             if let Some(found) = find(ROOT_ENTRIES, 0) {
                 return Ok(found);
@@ -246,7 +409,10 @@ fn is_link(kind: Kind) -> bool {
 }
 
 fn is_dir(kind: Kind) -> bool {
-    matches!(kind, Kind::Root | Kind::PidDir | Kind::FdDir)
+    matches!(
+        kind,
+        Kind::Root | Kind::PidDir | Kind::FdDir | Kind::SysctlDir
+    )
 }
 
 pub fn stat(k: &mut Kernel, p: &Process, node: Ino) -> Result<Stat, Errno> {
@@ -258,6 +424,8 @@ pub fn stat(k: &mut Kernel, p: &Process, node: Ino) -> Result<Stat, Errno> {
         Kind::Root => (S_IFDIR | 0o555, 2 + pids(k, p).len() as u32),
         Kind::PidDir => (S_IFDIR | 0o555, 2 + PID_ENTRIES.len() as u32),
         Kind::FdDir => (S_IFDIR | 0o500, 2),
+        Kind::SysctlDir => (S_IFDIR | 0o555, 2),
+        Kind::Sysctl => (S_IFREG | 0o644, 1),
         Kind::SelfLink | Kind::MountsLink => (S_IFLNK | 0o777, 1),
         // fd/N shows the descriptor's access mode (proc_fd_link: lr-x, l-wx or lrwx).
         Kind::Fd => {
@@ -320,7 +488,7 @@ pub fn readdir(
     cookie: u64,
     max: u32,
 ) -> Result<Vec<Dirent>, Errno> {
-    let (kind, pid, _) = decode(dir)?;
+    let (kind, pid, n) = decode(dir)?;
     let parent = lookup(k, p, dir, b"..")?;
     let mut all: Vec<(Ino, u8, Vec<u8>)> = vec![
         (dir, DT_DIR, b".".to_vec()),
@@ -352,6 +520,13 @@ pub fn readdir(
             process(k, p, pid)?;
             for &(name, kind) in PID_ENTRIES {
                 all.push((ino(kind, pid, 0), dtype(kind), name.into()));
+            }
+        }
+        Kind::SysctlDir => {
+            let dirs = sysctl_dirs();
+            let me = dirs.get(n as usize).ok_or(Errno::ENOENT)?;
+            for (name, kind, i) in sysctl_children(me) {
+                all.push((ino(kind, 0, i), dtype(kind), name.into()));
             }
         }
         Kind::FdDir => {
@@ -445,7 +620,7 @@ pub fn follow(k: &mut Kernel, p: &Process, node: Ino) -> Result<Follow, Errno> {
 
 /// The absolute path of a /proc directory.
 pub fn path(k: &mut Kernel, p: &Process, dir: Ino) -> Result<Vec<u8>, Errno> {
-    let (kind, pid, _) = decode(dir)?;
+    let (kind, pid, n) = decode(dir)?;
     if pid != 0 {
         process(k, p, pid)?;
     }
@@ -453,6 +628,11 @@ pub fn path(k: &mut Kernel, p: &Process, dir: Ino) -> Result<Vec<u8>, Errno> {
         Kind::Root => "/proc".to_string(),
         Kind::PidDir => format!("/proc/{pid}"),
         Kind::FdDir => format!("/proc/{pid}/fd"),
+        Kind::SysctlDir => match sysctl_dirs().get(n as usize) {
+            Some(&"") => "/proc/sys".to_string(),
+            Some(d) => format!("/proc/sys/{d}"),
+            None => return Err(Errno::ENOENT),
+        },
         _ => return Err(Errno::ENOTDIR),
     }
     .into_bytes())
@@ -465,8 +645,19 @@ pub fn is_symlink(node: Ino) -> bool {
 
 /// Open a /proc node: directories stay inodes (for getdents64), files get their contents
 /// now, and a followed fd link opens what that descriptor has open (a new description).
-pub fn open(k: &mut Kernel, p: &Process, node: Ino) -> Result<FileKind, Errno> {
+/// /proc/sys is read-only: opening one of its files for writing is EROFS.
+pub fn open(k: &mut Kernel, p: &Process, node: Ino, write: bool) -> Result<FileKind, Errno> {
     let (kind, pid, fd) = decode(node)?;
+    if kind == Kind::Sysctl {
+        if write {
+            return Err(Errno::EROFS);
+        }
+        let path = SYSCTL.get(fd as usize).ok_or(Errno::ENOENT)?;
+        return Ok(FileKind::Proc(ProcFile {
+            ino: node,
+            data: sysctl(k, path).into_bytes().into(),
+        }));
+    }
     if is_dir(kind) {
         return Ok(FileKind::Inode(node));
     }

@@ -413,7 +413,13 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         if kind == S_IFDIR && (flags & O_ACCMODE != 0 || flags & O_CREAT != 0) {
             return Err(Errno::EISDIR);
         }
-        if flags & O_TRUNC != 0 && flags & O_ACCMODE != 0 && kind == S_IFREG {
+        // /proc's files are generated, not stored: O_TRUNC means nothing to them (a shell's
+        // `echo 1 > /proc/sys/...` opens with it).
+        if flags & O_TRUNC != 0
+            && flags & O_ACCMODE != 0
+            && kind == S_IFREG
+            && !crate::procfs::is_proc(ino)
+        {
             // Mappings keep the bytes they mapped (pages not read yet are read now).
             k.page_cache_settle(ino)?;
             k.fs.set_attr(
@@ -431,7 +437,7 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     // (devfs.rs); open(2) gives ENXIO for block devices and sockets.
     let what = match kind {
         _ if flags & O_PATH != 0 => FileKind::Inode(ino),
-        _ if crate::procfs::is_proc(ino) => crate::procfs::open(k, p, ino)?,
+        _ if crate::procfs::is_proc(ino) => crate::procfs::open(k, p, ino, flags & O_ACCMODE != 0)?,
         S_IFCHR => crate::devfs::open_char(k, p, st.rdev, flags)?,
         S_IFBLK | S_IFSOCK => return Err(Errno::ENXIO),
         S_IFIFO => super::pipe::open_fifo(k, p, ino, flags)?,

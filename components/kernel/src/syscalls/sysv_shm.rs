@@ -15,8 +15,7 @@ use friscy_exec::Prot;
 
 use super::{Args, SysResult};
 use crate::ipc::{
-    Got, IPC_64, IPC_INFO, IPC_MNI, IPC_PRIVATE, IPC_RMID, IPC_SET, IPC_STAT, IpcPerm, IpcTable,
-    PERM_SIZE,
+    Got, IPC_64, IPC_INFO, IPC_PRIVATE, IPC_RMID, IPC_SET, IPC_STAT, IpcPerm, IpcTable, PERM_SIZE,
 };
 use crate::limits;
 use crate::mm::{VmaName, map_region, page_up};
@@ -38,9 +37,10 @@ const SHM_LOCKED: u32 = 0o2000;
 
 /// asm-generic's SHMLBA: attach addresses are multiples of a page.
 const SHMLBA: u64 = PAGE_SIZE;
-/// Linux's defaults (SHMMAX, SHMALL in pages).
+/// Linux's defaults (SHMMAX, SHMALL in pages, SHMMNI segments).
 const SHMMAX: u64 = u64::MAX - (1 << 24);
 const SHMALL: u64 = u64::MAX - (1 << 24);
+pub const SHMMNI: u64 = 4096;
 
 /// struct shmid64_ds (asm-generic, 64-bit): 112 bytes.
 const SHMID_DS_SIZE: usize = 112;
@@ -109,7 +109,7 @@ pub fn sys_shmget(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let pages = page_up(size).ok_or(Errno::EINVAL)? / PAGE_SIZE;
-    if k.sysv_shm.by_index.len() >= IPC_MNI as usize {
+    if k.sysv_shm.by_index.len() as u64 >= SHMMNI {
         return Err(Errno::ENOSPC);
     }
     // A segment commits its size when made, as Linux's shmem does (ENOMEM), here with
@@ -228,7 +228,7 @@ pub fn sys_shmctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         IPC_INFO => {
             // struct shminfo64: shmmax, shmmin, shmmni, shmseg, shmall, then 4 unused.
             let mut b = Vec::with_capacity(72);
-            let mni = IPC_MNI as u64;
+            let mni = SHMMNI;
             for v in [SHMMAX, 1, mni, mni, SHMALL, 0, 0, 0, 0] {
                 b.extend_from_slice(&v.to_le_bytes());
             }
