@@ -1,7 +1,8 @@
 //! /proc, served by the kernel itself (procfs(5)): the global files (cpuinfo, meminfo,
 //! mounts, uptime, version, filesystems, stat, loadavg) and one directory per process
 //! (exe, cwd, root, fd/, maps, stat, statm, status, cmdline, environ, auxv, comm,
-//! mounts), plus the `self` link, and /proc/sys: the tunables programs read (read-only,
+//! mounts, task/ with one directory per thread whose comm, stat and status are the
+//! thread's), plus the `self` link, and /proc/sys: the tunables programs read (read-only,
 //! as Docker mounts it: opening one for writing is EROFS).
 //!
 //! Nodes are inode numbers in a range the vfs never hands out (bit 62 set), so the rest of
@@ -72,9 +73,15 @@ enum Kind {
     Statm,
     MountInfo,
     Limits,
+    /// task/, and task/TID (n: the tid) with the thread's own comm, stat and status.
+    TaskDir,
+    TidDir,
+    TidComm,
+    TidStat,
+    TidStatus,
 }
 
-const KINDS: [Kind; 30] = [
+const KINDS: [Kind; 35] = [
     Kind::Root,
     Kind::SelfLink,
     Kind::MountsLink,
@@ -105,6 +112,11 @@ const KINDS: [Kind; 30] = [
     Kind::Statm,
     Kind::MountInfo,
     Kind::Limits,
+    Kind::TaskDir,
+    Kind::TidDir,
+    Kind::TidComm,
+    Kind::TidStat,
+    Kind::TidStatus,
 ];
 
 /// The entries of /proc besides the process directories, in listing order.
@@ -272,7 +284,52 @@ const PID_ENTRIES: &[(&str, Kind)] = &[
     ("stat", Kind::Stat),
     ("statm", Kind::Statm),
     ("status", Kind::Status),
+    ("task", Kind::TaskDir),
 ];
+
+/// The entries of /proc/<pid>/task/<tid>: the thread's own comm, stat and status, and
+/// the process's entries (a thread shares them), without task/.
+const TID_ENTRIES: &[(&str, Kind)] = &[
+    ("auxv", Kind::Auxv),
+    ("cmdline", Kind::Cmdline),
+    ("comm", Kind::TidComm),
+    ("cwd", Kind::Cwd),
+    ("environ", Kind::Environ),
+    ("exe", Kind::Exe),
+    ("fd", Kind::FdDir),
+    ("limits", Kind::Limits),
+    ("maps", Kind::Maps),
+    ("mountinfo", Kind::MountInfo),
+    ("mounts", Kind::Mounts),
+    ("root", Kind::RootLink),
+    ("stat", Kind::TidStat),
+    ("statm", Kind::Statm),
+    ("status", Kind::TidStatus),
+];
+
+/// Whether a kind is one of a thread's own (its inode carries the tid).
+fn per_thread(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::TidDir | Kind::TidComm | Kind::TidStat | Kind::TidStatus
+    )
+}
+
+/// The tids of a process's threads (a zombie keeps its leader's, as Linux lists it).
+fn tids(q: &Process) -> Vec<i32> {
+    if q.threads.is_empty() {
+        return vec![q.pid];
+    }
+    q.threads.iter().map(|t| t.tid).collect()
+}
+
+/// The thread `tid` of process `q`: None for a zombie's leader, ENOENT if there is none.
+fn thread_of(q: &Process, tid: i32) -> Result<Option<&crate::process::Thread>, Errno> {
+    if !tids(q).contains(&tid) {
+        return Err(Errno::ENOENT);
+    }
+    Ok(q.threads.iter().find(|t| t.tid == tid))
+}
 
 /// /proc itself.
 pub const ROOT: Ino = PROC_BIT | (Kind::Root as u64) << 24;
@@ -381,6 +438,25 @@ pub fn lookup(k: &mut Kernel, p: &Process, dir: Ino, name: &[u8]) -> Result<Ino,
             process(k, p, pid)?;
             find(PID_ENTRIES, pid).ok_or(Errno::ENOENT)
         }
+        (Kind::TaskDir, b"..") => Ok(ino(Kind::PidDir, pid, 0)),
+        (Kind::TaskDir, _) => {
+            let tid = parse_num(name).ok_or(Errno::ENOENT)?;
+            thread_of(process(k, p, pid)?, tid)?;
+            Ok(ino(Kind::TidDir, pid, tid as u32))
+        }
+        (Kind::TidDir, b"..") => Ok(ino(Kind::TaskDir, pid, 0)),
+        (Kind::TidDir, _) => {
+            thread_of(process(k, p, pid)?, n)?;
+            let (_, kind) = TID_ENTRIES
+                .iter()
+                .find(|(e, _)| e.as_bytes() == name)
+                .ok_or(Errno::ENOENT)?;
+            Ok(ino(
+                *kind,
+                pid,
+                if per_thread(*kind) { n as u32 } else { 0 },
+            ))
+        }
         (Kind::FdDir, _) => {
             let fd: i32 = parse_num(name).ok_or(Errno::ENOENT)?;
             process(k, p, pid)?.fds.get(fd).map_err(|_| Errno::ENOENT)?;
@@ -411,7 +487,7 @@ fn is_link(kind: Kind) -> bool {
 fn is_dir(kind: Kind) -> bool {
     matches!(
         kind,
-        Kind::Root | Kind::PidDir | Kind::FdDir | Kind::SysctlDir
+        Kind::Root | Kind::PidDir | Kind::FdDir | Kind::SysctlDir | Kind::TaskDir | Kind::TidDir
     )
 }
 
@@ -425,6 +501,12 @@ pub fn stat(k: &mut Kernel, p: &Process, node: Ino) -> Result<Stat, Errno> {
         Kind::PidDir => (S_IFDIR | 0o555, 2 + PID_ENTRIES.len() as u32),
         Kind::FdDir => (S_IFDIR | 0o500, 2),
         Kind::SysctlDir => (S_IFDIR | 0o555, 2),
+        Kind::TaskDir => (S_IFDIR | 0o555, 2 + tids(process(k, p, pid)?).len() as u32),
+        Kind::TidDir => {
+            thread_of(process(k, p, pid)?, fd)?;
+            (S_IFDIR | 0o555, 2 + TID_ENTRIES.len() as u32)
+        }
+        Kind::TidComm => (S_IFREG | 0o644, 1),
         Kind::Sysctl => (S_IFREG | 0o644, 1),
         Kind::SelfLink | Kind::MountsLink => (S_IFLNK | 0o777, 1),
         // fd/N shows the descriptor's access mode (proc_fd_link: lr-x, l-wx or lrwx).
@@ -529,6 +611,22 @@ pub fn readdir(
                 all.push((ino(kind, 0, i), dtype(kind), name.into()));
             }
         }
+        Kind::TaskDir => {
+            for tid in tids(process(k, p, pid)?) {
+                all.push((
+                    ino(Kind::TidDir, pid, tid as u32),
+                    DT_DIR,
+                    tid.to_string().into_bytes(),
+                ));
+            }
+        }
+        Kind::TidDir => {
+            thread_of(process(k, p, pid)?, n)?;
+            for &(name, kind) in TID_ENTRIES {
+                let at = if per_thread(kind) { n as u32 } else { 0 };
+                all.push((ino(kind, pid, at), dtype(kind), name.into()));
+            }
+        }
         Kind::FdDir => {
             for (fd, _) in process(k, p, pid)?.fds.iter() {
                 all.push((
@@ -628,6 +726,8 @@ pub fn path(k: &mut Kernel, p: &Process, dir: Ino) -> Result<Vec<u8>, Errno> {
         Kind::Root => "/proc".to_string(),
         Kind::PidDir => format!("/proc/{pid}"),
         Kind::FdDir => format!("/proc/{pid}/fd"),
+        Kind::TaskDir => format!("/proc/{pid}/task"),
+        Kind::TidDir => format!("/proc/{pid}/task/{n}"),
         Kind::SysctlDir => match sysctl_dirs().get(n as usize) {
             Some(&"") => "/proc/sys".to_string(),
             Some(d) => format!("/proc/sys/{d}"),
@@ -668,14 +768,15 @@ pub fn open(k: &mut Kernel, p: &Process, node: Ino, write: bool) -> Result<FileK
             .map_err(|_| Errno::ENOENT)?;
         return Ok(file.borrow().kind.clone());
     }
-    let data = generate(k, p, kind, pid)?;
+    let data = generate(k, p, kind, pid, fd)?;
     Ok(FileKind::Proc(ProcFile {
         ino: node,
         data: data.into(),
     }))
 }
 
-fn generate(k: &mut Kernel, p: &Process, kind: Kind, pid: i32) -> Result<Vec<u8>, Errno> {
+/// The contents of a /proc file (`n`: the tid of a thread's own files).
+fn generate(k: &mut Kernel, p: &Process, kind: Kind, pid: i32, n: i32) -> Result<Vec<u8>, Errno> {
     let text = match kind {
         Kind::Cpuinfo => cpuinfo(),
         Kind::Meminfo => {
@@ -727,9 +828,17 @@ fn generate(k: &mut Kernel, p: &Process, kind: Kind, pid: i32) -> Result<Vec<u8>
                         .collect());
                 }
                 Kind::Comm => format!("{}\n", comm(q)),
-                Kind::Stat => pid_stat(q),
+                Kind::Stat => pid_stat(q, None),
+                Kind::TidComm | Kind::TidStat | Kind::TidStatus => {
+                    let t = thread_of(q, n)?;
+                    match kind {
+                        Kind::TidComm => format!("{}\n", thread_comm(q, t)),
+                        Kind::TidStat => pid_stat(q, t),
+                        _ => status(q, rss, t),
+                    }
+                }
                 Kind::Statm => statm(q, rss),
-                Kind::Status => status(q, rss),
+                Kind::Status => status(q, rss, None),
                 Kind::Limits => limits(k, q),
                 _ => return Err(Errno::EINVAL),
             }
@@ -800,6 +909,48 @@ fn nul_joined(items: &[Vec<u8>]) -> Vec<u8> {
 fn comm(p: &Process) -> String {
     let base = &p.comm;
     String::from_utf8_lossy(&base[..base.len().min(15)]).into_owned()
+}
+
+/// A thread's name: its own (prctl PR_SET_NAME, a write to task/TID/comm) or the
+/// process's.
+fn thread_comm(p: &Process, t: Option<&crate::process::Thread>) -> String {
+    match t.and_then(|t| t.comm.as_ref().filter(|_| t.tid != p.pid)) {
+        Some(own) => String::from_utf8_lossy(&own[..own.len().min(15)]).into_owned(),
+        None => comm(p),
+    }
+}
+
+/// A thread's state letter: the process's when it is a zombie or stopped, else whether
+/// this thread is parked in a syscall.
+fn thread_state(p: &Process, t: Option<&crate::process::Thread>) -> char {
+    match (state_letter(p), t) {
+        ('Z' | 'T', _) | (_, None) => state_letter(p),
+        (_, Some(t)) if t.block.is_some() => 'S',
+        _ => 'R',
+    }
+}
+
+/// A write to a comm file (comm_write in fs/proc/base.c): only within the writer's own
+/// thread group (EINVAL otherwise); the first 15 bytes name the process (comm) or the
+/// thread (task/TID/comm), a newline included, as Linux keeps it.
+pub fn write(p: &mut Process, node: Ino, data: &[u8]) -> Result<u64, Errno> {
+    let (kind, pid, tid) = decode(node)?;
+    if !matches!(kind, Kind::Comm | Kind::TidComm) || pid != p.pid {
+        return Err(Errno::EINVAL);
+    }
+    let name = data[..data.len().min(15)].to_vec();
+    let tid = if kind == Kind::Comm { pid } else { tid };
+    if tid == p.pid {
+        p.comm = name;
+    } else {
+        let t = p
+            .threads
+            .iter_mut()
+            .find(|t| t.tid == tid)
+            .ok_or(Errno::ESRCH)?;
+        t.comm = Some(name);
+    }
+    Ok(data.len() as u64)
 }
 
 fn maps(k: &mut Kernel, vmas: &[(u64, Vma)]) -> String {
@@ -921,7 +1072,9 @@ fn tty_fields(p: &Process) -> (u64, i32) {
 /// start time and the argument/environment addresses are not recorded and read as 0;
 /// CPU time is estimated from instructions retired; rss is reported as the mapped size
 /// (pages are not tracked as resident or not).
-fn pid_stat(p: &Process) -> String {
+/// /proc/<pid>/stat, or with a thread its task/<tid>/stat (the thread's id, name and
+/// state).
+fn pid_stat(p: &Process, t: Option<&crate::process::Thread>) -> String {
     let pages = vsize(p) / 4096;
     let code =
         p.mm.vmas
@@ -938,9 +1091,9 @@ fn pid_stat(p: &Process) -> String {
         code.1,
         p.mm.stack_top,
         p.mm.brk_start,
-        pid = p.pid,
-        comm = comm(p),
-        state = state_letter(p),
+        pid = t.map_or(p.pid, |t| t.tid),
+        comm = thread_comm(p, t),
+        state = thread_state(p, t),
         ppid = p.ppid,
         pgrp = p.pgid,
         sid = p.sid,
@@ -1020,7 +1173,8 @@ fn statm(p: &Process, rss: u64) -> String {
     )
 }
 
-fn status(p: &Process, rss: u64) -> String {
+/// /proc/<pid>/status, or with a thread its task/<tid>/status.
+fn status(p: &Process, rss: u64, t: Option<&crate::process::Thread>) -> String {
     let kb = vsize(p) / 1024;
     let rss_kb = rss / 1024;
     let fdsize = p.fds.iter().last().map_or(0, |(fd, _)| fd + 1).max(64);
@@ -1033,13 +1187,13 @@ fn status(p: &Process, rss: u64) -> String {
         "0000000000000000"
     };
     format!(
-        "Name:\t{}\nUmask:\t{:04o}\nState:\t{state}\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\n\
+        "Name:\t{}\nUmask:\t{:04o}\nState:\t{state}\nTgid:\t{pid}\nNgid:\t0\nPid:\t{tid}\n\
          PPid:\t{ppid}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t{fdsize}\n\
          Groups:\t{groups}\nVmSize:\t{kb:>8} kB\nVmRSS:\t{rss_kb:>8} kB\nThreads:\t{threads}\nCapInh:\t0000000000000000\n\
          CapPrm:\t{caps}\nCapEff:\t{caps}\nCapBnd:\t000001ffffffffff\n\
          CapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t0\nCpus_allowed:\t1\n\
          Cpus_allowed_list:\t0\n",
-        comm(p),
+        thread_comm(p, t),
         p.umask,
         u.real,
         u.eff,
@@ -1050,8 +1204,9 @@ fn status(p: &Process, rss: u64) -> String {
         g.saved,
         g.fs,
         pid = p.pid,
+        tid = t.map_or(p.pid, |t| t.tid),
         // The names fs/proc/array.c gives the letters.
-        state = match state_letter(p) {
+        state = match thread_state(p, t) {
             'Z' => "Z (zombie)",
             'T' => "T (stopped)",
             'S' => "S (sleeping)",

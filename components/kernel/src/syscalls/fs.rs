@@ -558,6 +558,7 @@ pub fn sys_write(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         }
         WriteTo::Pipe(file) => return super::pipe::pipe_write(k, p, &file, &[(a[1], a[2])]),
         WriteTo::Discard(file) => return discard(&file, a[2]),
+        WriteTo::Proc(file) => return proc_write(k, p, &file, &[(a[1], a[2])]),
         WriteTo::Other => {}
     }
     let r = k.write_segs(p, fd_arg(a[0]), &[(a[1], a[2])], None);
@@ -568,6 +569,8 @@ pub fn sys_write(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 /// (pipe.rs) have their own blocking rules; everything else is `do_write`.
 enum WriteTo {
     Socket,
+    /// A /proc file with a write operation (comm): procfs.rs.
+    Proc(crate::fd::FileRef),
     Pipe(crate::fd::FileRef),
     /// /dev/null and /dev/zero: the bytes are never looked at.
     Discard(crate::fd::FileRef),
@@ -584,6 +587,25 @@ fn discard(file: &crate::fd::FileRef, len: u64) -> SysResult {
     Ok(len.min(0x7fff_f000))
 }
 
+/// write(2)/writev(2) to a /proc file: the bytes of all segments at once (a comm write
+/// takes the first 15).
+fn proc_write(
+    k: &mut Kernel,
+    p: &mut Process,
+    file: &crate::fd::FileRef,
+    segs: &[(u64, u64)],
+) -> SysResult {
+    let ino = match &file.borrow().kind {
+        FileKind::Proc(pf) if file.borrow().flags & O_ACCMODE != 0 => pf.ino,
+        _ => return Err(Errno::EBADF),
+    };
+    let mut data = Vec::new();
+    for &(at, len) in segs {
+        data.extend(k.read_user(p, at, len.min(4096) as usize)?);
+    }
+    crate::procfs::write(p, ino, &data)
+}
+
 fn write_target(p: &Process, fd: i32) -> WriteTo {
     let Ok(file) = p.fds.file(fd) else {
         return WriteTo::Other; // do_write reports EBADF
@@ -593,6 +615,9 @@ fn write_target(p: &Process, fd: i32) -> WriteTo {
         FileKind::Device(Device::Null | Device::Zero)
     ) {
         return WriteTo::Discard(file);
+    }
+    if matches!(file.borrow().kind, FileKind::Proc(_)) {
+        return WriteTo::Proc(file);
     }
     let (socket, pipe_writer) = match &file.borrow().kind {
         FileKind::Socket(_) => (true, false),
@@ -656,6 +681,7 @@ pub fn sys_writev(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             let total = iov.iter().fold(0u64, |t, &(_, l)| t.saturating_add(l));
             return discard(&file, total);
         }
+        WriteTo::Proc(file) => return proc_write(k, p, &file, &iov),
         WriteTo::Other => {}
     }
     let r = k.write_segs(p, fd_arg(a[0]), &iov, None);
