@@ -287,25 +287,20 @@ const PID_ENTRIES: &[(&str, Kind)] = &[
     ("task", Kind::TaskDir),
 ];
 
-/// The entries of /proc/<pid>/task/<tid>: the thread's own comm, stat and status, and
-/// the process's entries (a thread shares them), without task/.
-const TID_ENTRIES: &[(&str, Kind)] = &[
-    ("auxv", Kind::Auxv),
-    ("cmdline", Kind::Cmdline),
-    ("comm", Kind::TidComm),
-    ("cwd", Kind::Cwd),
-    ("environ", Kind::Environ),
-    ("exe", Kind::Exe),
-    ("fd", Kind::FdDir),
-    ("limits", Kind::Limits),
-    ("maps", Kind::Maps),
-    ("mountinfo", Kind::MountInfo),
-    ("mounts", Kind::Mounts),
-    ("root", Kind::RootLink),
-    ("stat", Kind::TidStat),
-    ("statm", Kind::Statm),
-    ("status", Kind::TidStatus),
-];
+/// The entries of /proc/<pid>/task/<tid>: the process's (a thread shares them) without
+/// task/, except that comm, stat and status are the thread's own.
+fn tid_entries() -> impl Iterator<Item = (&'static str, Kind)> {
+    PID_ENTRIES.iter().filter_map(|&(name, kind)| {
+        let kind = match kind {
+            Kind::TaskDir => return None,
+            Kind::Comm => Kind::TidComm,
+            Kind::Stat => Kind::TidStat,
+            Kind::Status => Kind::TidStatus,
+            other => other,
+        };
+        Some((name, kind))
+    })
+}
 
 /// Whether a kind is one of a thread's own (its inode carries the tid).
 fn per_thread(kind: Kind) -> bool {
@@ -447,15 +442,10 @@ pub fn lookup(k: &mut Kernel, p: &Process, dir: Ino, name: &[u8]) -> Result<Ino,
         (Kind::TidDir, b"..") => Ok(ino(Kind::TaskDir, pid, 0)),
         (Kind::TidDir, _) => {
             thread_of(process(k, p, pid)?, n)?;
-            let (_, kind) = TID_ENTRIES
-                .iter()
+            let (_, kind) = tid_entries()
                 .find(|(e, _)| e.as_bytes() == name)
                 .ok_or(Errno::ENOENT)?;
-            Ok(ino(
-                *kind,
-                pid,
-                if per_thread(*kind) { n as u32 } else { 0 },
-            ))
+            Ok(ino(kind, pid, if per_thread(kind) { n as u32 } else { 0 }))
         }
         (Kind::FdDir, _) => {
             let fd: i32 = parse_num(name).ok_or(Errno::ENOENT)?;
@@ -504,7 +494,7 @@ pub fn stat(k: &mut Kernel, p: &Process, node: Ino) -> Result<Stat, Errno> {
         Kind::TaskDir => (S_IFDIR | 0o555, 2 + tids(process(k, p, pid)?).len() as u32),
         Kind::TidDir => {
             thread_of(process(k, p, pid)?, fd)?;
-            (S_IFDIR | 0o555, 2 + TID_ENTRIES.len() as u32)
+            (S_IFDIR | 0o555, 2 + tid_entries().count() as u32)
         }
         Kind::TidComm => (S_IFREG | 0o644, 1),
         Kind::Sysctl => (S_IFREG | 0o644, 1),
@@ -622,7 +612,7 @@ pub fn readdir(
         }
         Kind::TidDir => {
             thread_of(process(k, p, pid)?, n)?;
-            for &(name, kind) in TID_ENTRIES {
+            for (name, kind) in tid_entries() {
                 let at = if per_thread(kind) { n as u32 } else { 0 };
                 all.push((ino(kind, pid, at), dtype(kind), name.into()));
             }
