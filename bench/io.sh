@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# I/O benchmarks (issue 13): pipes, file copies, fork, TCP, an HTTP server and an archive,
+# I/O benchmarks (issue 13): pipes, file copies, fork, TCP (guest to host, and guest to
+# guest on friscy's own loopback), an HTTP server and an archive,
 # each in the same run under friscy composed (`build/friscy run --component
 # build/friscy-open.wasm`: kernel, exec, vfs and net as separate components under
 # wasmtime), under friscy fused (`build/friscy-fused-open.wasm`, what `friscy run` runs by
@@ -175,6 +176,17 @@ if want tcp; then
     [ $dir = receive ] && label="TCP receive: $MIB MiB host -> guest (nc -l)"
     row "$label" MB/s "$(rate "$mb" "$f")" "$(rate "$mb" "$u")" "$(rate "$mb" "$q")"
   done
+fi
+
+# --- TCP inside the guest: a server and a client over 127.0.0.1, without --net (friscy's
+# own loopback, components/net/src/loopback.rs; the reference's is the host kernel's).
+# Timed inside the guest, the client's dd | nc.
+if want loopback; then
+  cmd="nc -l -p $PORT >/dev/null & sleep 0.5; time -f %e sh -c 'dd if=/dev/zero bs=65536 count=$((MIB * 16)) 2>/dev/null | nc 127.0.0.1 $PORT'; wait"
+  f=$(best_seconds friscy "$alpine" -- /bin/sh -c "$cmd")
+  u=$(best_seconds fused "$alpine" -- /bin/sh -c "$cmd")
+  q=$(best_seconds qemu "$alpine" -- /bin/sh -c "$cmd")
+  row "TCP guest -> guest, no --net: $MIB MiB (nc)" MB/s "$(rate "$mb" "$f")" "$(rate "$mb" "$u")" "$(rate "$mb" "$q")"
 fi
 
 # --- an HTTP server under load: python3 -m http.server (threads), 4 host clients.
