@@ -198,6 +198,13 @@ impl<T> IpcTable<T> {
     }
 }
 
+impl crate::Kernel {
+    /// The wall-clock seconds the families record (their otime, ctime, stime...).
+    pub(crate) fn now_secs(&self) -> i64 {
+        self.host.wall_clock().0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

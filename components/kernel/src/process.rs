@@ -7,6 +7,7 @@
 //! tasks inside one Wasm instance: the kernel runs one hart at a time for a budget of
 //! instructions, round robin.
 
+use friscy_abi::Errno;
 use friscy_exec::{HartId, SpaceId};
 use friscy_vfs::Ino;
 
@@ -221,10 +222,31 @@ pub fn comm_of(path: &[u8]) -> Vec<u8> {
 impl Process {
     /// The calling thread's name (prctl PR_GET_NAME): the process's comm for the leader.
     pub fn thread_name(&self) -> &[u8] {
-        match &self.thread().comm {
-            Some(own) if self.thread().tid != self.pid => own,
+        self.name_of(self.thread())
+    }
+
+    /// A thread's name: its own (prctl PR_SET_NAME, task/TID/comm), or the process's.
+    pub fn name_of<'a>(&'a self, t: &'a Thread) -> &'a [u8] {
+        match &t.comm {
+            Some(own) if t.tid != self.pid => own,
             _ => &self.comm,
         }
+    }
+
+    /// Name thread `tid` (the leader's name is the process's comm): the first 15 bytes.
+    pub fn set_name(&mut self, tid: Pid, name: &[u8]) -> Result<(), Errno> {
+        let name = name[..name.len().min(15)].to_vec();
+        if tid == self.pid {
+            self.comm = name;
+            return Ok(());
+        }
+        let t = self
+            .threads
+            .iter_mut()
+            .find(|t| t.tid == tid)
+            .ok_or(Errno::ESRCH)?;
+        t.comm = Some(name);
+        Ok(())
     }
 
     /// The thread whose syscall is being handled.

@@ -904,8 +904,11 @@ fn comm(p: &Process) -> String {
 /// A thread's name: its own (prctl PR_SET_NAME, a write to task/TID/comm) or the
 /// process's.
 fn thread_comm(p: &Process, t: Option<&crate::process::Thread>) -> String {
-    match t.and_then(|t| t.comm.as_ref().filter(|_| t.tid != p.pid)) {
-        Some(own) => String::from_utf8_lossy(&own[..own.len().min(15)]).into_owned(),
+    match t {
+        Some(t) => {
+            let name = p.name_of(t);
+            String::from_utf8_lossy(&name[..name.len().min(15)]).into_owned()
+        }
         None => comm(p),
     }
 }
@@ -928,18 +931,7 @@ pub fn write(p: &mut Process, node: Ino, data: &[u8]) -> Result<u64, Errno> {
     if !matches!(kind, Kind::Comm | Kind::TidComm) || pid != p.pid {
         return Err(Errno::EINVAL);
     }
-    let name = data[..data.len().min(15)].to_vec();
-    let tid = if kind == Kind::Comm { pid } else { tid };
-    if tid == p.pid {
-        p.comm = name;
-    } else {
-        let t = p
-            .threads
-            .iter_mut()
-            .find(|t| t.tid == tid)
-            .ok_or(Errno::ESRCH)?;
-        t.comm = Some(name);
-    }
+    p.set_name(if kind == Kind::Comm { pid } else { tid }, data)?;
     Ok(data.len() as u64)
 }
 

@@ -213,13 +213,8 @@ pub fn sys_prctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             let name = k
                 .guest(p.space, |m| m.read_cstr(p.space, a[1], 15))
                 .map_err(|_| Errno::EFAULT)?;
-            let name = name[..name.len().min(15)].to_vec();
-            if p.thread().tid == p.pid {
-                p.comm = name;
-            } else {
-                let cur = p.cur;
-                p.threads[cur].comm = Some(name);
-            }
+            let tid = p.tid();
+            p.set_name(tid, &name)?;
             Ok(0)
         }
         PR_GET_NAME => {

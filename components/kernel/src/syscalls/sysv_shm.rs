@@ -89,10 +89,6 @@ impl Kernel {
         b.resize(SHMID_DS_SIZE, 0);
         b
     }
-
-    pub(crate) fn now_secs(&self) -> i64 {
-        self.host.wall_clock().0
-    }
 }
 
 pub fn sys_shmget(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
