@@ -68,20 +68,30 @@ export class Ring {
     Atomics.store(this.idx, 1, r | 0);
     return out;
   }
-  /** One length-prefixed message, or false if it does not fit now. */
+  /**
+   * One length-prefixed message, or false if it does not fit now. The length and the body
+   * are published by one store of the write counter: the consumer runs on another thread
+   * and must never see a length whose body is not there yet (it would pop a short message
+   * and read the rest of the body as the next length).
+   */
   pushMessage(msg) {
     if (this.free() < 4 + msg.length) return false;
-    const len = new Uint8Array(4);
-    new DataView(len.buffer).setUint32(0, msg.length, true);
-    this.push(len);
-    this.push(msg);
+    const framed = new Uint8Array(4 + msg.length);
+    new DataView(framed.buffer).setUint32(0, msg.length, true);
+    framed.set(msg, 4);
+    this.push(framed);
     return true;
   }
-  /** The next whole message, or null. */
+  /** The next whole message, or null (also while only part of one is visible). */
   popMessage() {
-    if (this.used() < 4) return null;
-    const len = this.pop(4);
-    return this.pop(new DataView(len.buffer).getUint32(0, true));
+    const used = this.used();
+    if (used < 4) return null;
+    const r = Atomics.load(this.idx, 1) >>> 0;
+    let len = 0;
+    for (let i = 3; i >= 0; i--) len = len * 256 + this.data[(r + i) % this.cap];
+    if (used < 4 + len) return null;
+    this.pop(4);
+    return this.pop(len);
   }
 }
 
