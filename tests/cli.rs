@@ -268,6 +268,38 @@ fn the_guest_sees_the_loopback_interface() {
     );
 }
 
+/// fexecve (execveat with AT_EMPTY_PATH) of a file and of a memfd, execveat relative to a
+/// directory descriptor and its AT_SYMLINK_NOFOLLOW: what the qemu reference cannot show
+/// (qemu-user 7.2 answers execveat with ENOSYS).
+#[test]
+fn execveat_runs_open_files_and_memfds() {
+    let Some(debian) = friscy_tests::debian_tar() else {
+        return;
+    };
+    let tmp = Temp::new("execveat");
+    let script = "import os, ctypes\n\
+                  libc = ctypes.CDLL(None, use_errno=True)\n\
+                  def run(child):\n    pid = os.fork()\n    if pid == 0:\n        try: child()\n        except OSError as e: print('error', e.errno, flush=True)\n        os._exit(9)\n    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])\n\
+                  print(run(lambda: os.execve(os.open('/bin/echo', os.O_RDONLY), ['echo', 'from an fd'], {})))\n\
+                  def memfd():\n    fd = os.memfd_create('prog', 0)\n    os.write(fd, open('/usr/bin/false', 'rb').read())\n    os.execve(fd, ['false'], {})\n\
+                  print(run(memfd))\n\
+                  argv = (ctypes.c_char_p * 3)(b'echo', b'relative', None)\n\
+                  env = (ctypes.c_char_p * 1)(None)\n\
+                  def at(path, flags):\n    d = os.open('/usr/bin', os.O_RDONLY | os.O_DIRECTORY)\n    libc.syscall(281, d, path, argv, env, flags)\n    raise OSError(ctypes.get_errno(), 'execveat')\n\
+                  print(run(lambda: at(b'echo', 0)))\n\
+                  os.symlink('/usr/bin/echo', '/tmp/link')\n\
+                  print(run(lambda: at(b'/tmp/link', 0x100)), run(lambda: at(b'', 0)), run(lambda: at(b'echo', 0x4)))";
+    let r = friscy(
+        &tmp.0,
+        &["run", text(&debian), "python3", "-u", "-c", script],
+    );
+    assert_eq!(
+        r.stdout, "from an fd\n0\n1\nrelative\n0\nerror 40\nerror 2\nerror 22\n9 9 9\n",
+        "{}",
+        r.stderr
+    );
+}
+
 /// A POSIX timer id is an int: the upper half of the register is ignored, as Linux does
 /// (a 64-bit id once indexed the kernel's table past its end).
 #[test]

@@ -99,6 +99,9 @@ pub struct OpenFile {
     pub offset: u64,
     /// The path it was opened by (for /proc/self/fd and diagnostics).
     pub path: Vec<u8>,
+    /// For edge-triggered epoll (epoll.rs): how often a reader, a writer, was sent away to
+    /// wait for more (EAGAIN, or fewer bytes than asked).
+    pub edges: crate::syscalls::epoll::Edges,
 }
 
 pub type FileRef = Rc<RefCell<OpenFile>>;
@@ -239,5 +242,6 @@ pub fn new_file(kind: FileKind, flags: u32, path: Vec<u8>) -> FileRef {
         flags,
         offset: 0,
         path,
+        edges: Default::default(),
     }))
 }

@@ -299,7 +299,7 @@ impl Kernel {
             ));
             return Err(127);
         };
-        let image = match self.load_program(&creds, cwd, &path, argv, &envp) {
+        let image = match self.load_program(&creds, cwd, &path, None, argv, &envp) {
             Ok(image) => image,
             Err(e) => {
                 let msg = e.message();
@@ -364,6 +364,7 @@ impl Kernel {
             continued: false,
             vfork_parent: None,
             itimer_real: None,
+            itimer_cpu: [None; 2],
             timers: Vec::new(),
             instret: 0,
             children_instret: 0,

@@ -522,6 +522,7 @@ mod tests {
             continued: false,
             vfork_parent: None,
             itimer_real: None,
+            itimer_cpu: [None; 2],
             timers: Vec::new(),
             instret: 0,
             children_instret: 0,

@@ -173,14 +173,21 @@ impl Kernel {
 
     /// Open a regular file that is to be executed by `creds` and read its first bytes
     /// (headers, a `#!` line); its owner and mode (for set-user-ID) come along.
+    /// The executable at `path`, or the file `open` itself (execveat with AT_EMPTY_PATH,
+    /// fexecve: `path` only names it then).
     fn read_executable(
         &mut self,
         creds: &Creds,
         cwd: Ino,
         path: &[u8],
+        open: Option<Ino>,
     ) -> Result<(Owner, ExecFile), ExecError> {
         use friscy_abi::mode::{S_IFDIR, S_IFMT, S_IFREG};
-        let ino = match self.lookup_as(creds, cwd, path, true) {
+        let found = match open {
+            Some(ino) => Ok(ino),
+            None => self.lookup_as(creds, cwd, path, true),
+        };
+        let ino = match found {
             Ok(ino) => ino,
             Err(Errno::ENOENT) => return Err(ExecError::NotFound(path.to_vec())),
             Err(e) => return Err(ExecError::Denied(path.to_vec(), e)),
@@ -264,11 +271,12 @@ impl Kernel {
         creds: &Creds,
         cwd: Ino,
         path: &[u8],
+        open: Option<Ino>,
         mut argv: Vec<Vec<u8>>,
         envp: &[Vec<u8>],
     ) -> Result<Image, ExecError> {
         let mut path = path.to_vec();
-        let (owner, mut file) = self.read_executable(creds, cwd, &path)?;
+        let (owner, mut file) = self.read_executable(creds, cwd, &path, open)?;
         // Set-user-ID and set-group-ID count on the file execve was given, and Linux
         // ignores them on scripts (binfmt_script).
         let mut new_creds = creds.clone();
@@ -299,7 +307,7 @@ impl Kernel {
             new_argv.push(path.clone());
             new_argv.extend(argv.into_iter().skip(1));
             argv = new_argv;
-            file = match self.read_executable(creds, cwd, &interp) {
+            file = match self.read_executable(creds, cwd, &interp, None) {
                 Ok((_, f)) => f,
                 Err(ExecError::NotFound(_)) => {
                     return Err(ExecError::InterpreterNotFound {
@@ -314,7 +322,7 @@ impl Kernel {
         let (exe, interp) = self.parse_exec(&mut file, &path)?;
         let interp_file = match &interp {
             None => None,
-            Some(ip) => match self.read_executable(creds, cwd, ip) {
+            Some(ip) => match self.read_executable(creds, cwd, ip, None) {
                 Ok((_, f)) => Some(f),
                 Err(ExecError::NotFound(_)) => {
                     return Err(ExecError::InterpreterNotFound {

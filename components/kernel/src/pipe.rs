@@ -24,17 +24,66 @@ pub const PIPE_BUF_SIZE: usize = 65536;
 /// Writes of at most this many bytes are atomic (PIPE_BUF).
 pub const PIPE_BUF: usize = 4096;
 
-/// A pipe's bytes: a ring of PIPE_BUF_SIZE bytes, allocated at the first write. Writers
-/// copy guest memory straight into its free space and readers copy out of its filled part
-/// (`spare`, `as_slices`), so a byte is copied once on its way in and once on its way out.
-#[derive(Default)]
+/// The largest capacity F_SETPIPE_SZ grants without CAP_SYS_RESOURCE
+/// (/proc/sys/fs/pipe-max-size).
+pub const PIPE_MAX_SIZE: usize = 1 << 20;
+/// The largest capacity at all (round_pipe_size refuses more than 2^31 bytes).
+const PIPE_SIZE_LIMIT: usize = 1 << 31;
+
+/// A pipe's bytes: a ring of `cap` bytes (PIPE_BUF_SIZE unless F_SETPIPE_SZ changed it),
+/// allocated at the first write. Writers copy guest memory straight into its free space
+/// and readers copy out of its filled part (`spare`, `as_slices`), so a byte is copied once
+/// on its way in and once on its way out.
 pub struct Ring {
     data: Vec<u8>,
     head: usize,
     len: usize,
+    cap: usize,
+}
+
+impl Default for Ring {
+    fn default() -> Ring {
+        Ring {
+            data: Vec::new(),
+            head: 0,
+            len: 0,
+            cap: PIPE_BUF_SIZE,
+        }
+    }
 }
 
 impl Ring {
+    pub fn capacity(&self) -> usize {
+        self.cap
+    }
+    /// F_SETPIPE_SZ's size as the pipe gets it (round_pipe_size): a power of two pages;
+    /// EINVAL past 2^31 bytes.
+    pub fn round_capacity(size: usize) -> Result<usize, friscy_abi::Errno> {
+        if size > PIPE_SIZE_LIMIT {
+            return Err(friscy_abi::Errno::EINVAL);
+        }
+        Ok(size.max(4096).next_power_of_two())
+    }
+
+    /// F_SETPIPE_SZ (pipe_set_size): `size` rounded as `round_capacity` does; EBUSY if the
+    /// bytes in it would not fit. Returns the new capacity.
+    pub fn set_capacity(&mut self, size: usize) -> Result<usize, friscy_abi::Errno> {
+        use friscy_abi::Errno;
+        let cap = Self::round_capacity(size)?;
+        if cap < self.len {
+            return Err(Errno::EBUSY);
+        }
+        if !self.data.is_empty() {
+            let bytes = self.peek(self.len);
+            self.data = Vec::new();
+            self.head = 0;
+            self.len = 0;
+            self.cap = cap;
+            self.extend(&bytes);
+        }
+        self.cap = cap;
+        Ok(cap)
+    }
     pub fn len(&self) -> usize {
         self.len
     }
@@ -74,7 +123,7 @@ impl Ring {
     /// `commit` then adds what was written.
     pub fn spare(&mut self) -> (&mut [u8], &mut [u8]) {
         if self.data.is_empty() {
-            self.data = vec![0; PIPE_BUF_SIZE];
+            self.data = vec![0; self.cap];
         }
         let cap = self.data.len();
         let tail = (self.head + self.len) % cap;
@@ -87,7 +136,7 @@ impl Ring {
         }
     }
     pub fn commit(&mut self, n: usize) {
-        self.len = (self.len + n).min(PIPE_BUF_SIZE);
+        self.len = (self.len + n).min(self.cap);
     }
     /// Append `bytes` (at most the free space).
     pub fn extend(&mut self, bytes: &[u8]) {
@@ -117,7 +166,7 @@ pub struct Pipe {
 impl Pipe {
     /// Bytes a writer may add now.
     pub fn space(&self) -> usize {
-        PIPE_BUF_SIZE.saturating_sub(self.buf.len())
+        self.buf.capacity().saturating_sub(self.buf.len())
     }
 
     /// How many of `len` bytes a write may put in now: EPIPE without readers, EAGAIN
@@ -298,5 +347,21 @@ mod tests {
         r.consume(r.len());
         assert!(r.is_empty());
         assert_eq!(r.spare().0.len(), PIPE_BUF_SIZE);
+    }
+
+    #[test]
+    fn a_resized_ring_keeps_its_bytes_in_order() {
+        let mut r = Ring::default();
+        let all: Vec<u8> = (0..60_000).map(|i| (i % 251) as u8).collect();
+        r.extend(&all[..50_000]);
+        r.consume(40_000);
+        r.extend(&all[50_000..]); // wraps
+        assert_eq!(r.set_capacity(4096), Err(friscy_abi::Errno::EBUSY));
+        assert_eq!(r.set_capacity(100_000), Ok(131_072));
+        assert_eq!(r.peek(r.len()), &all[40_000..]);
+        assert_eq!(r.spare().0.len() + r.spare().1.len(), 131_072 - 20_000);
+        r.consume(r.len());
+        assert_eq!(r.set_capacity(1), Ok(4096));
+        assert_eq!(r.set_capacity(usize::MAX), Err(friscy_abi::Errno::EINVAL));
     }
 }

@@ -193,6 +193,9 @@ pub struct Process {
     pub vfork_parent: Option<Pid>,
     /// ITIMER_REAL: (next expiry in monotonic ns, interval ns).
     pub itimer_real: Option<(u64, u64)>,
+    /// ITIMER_VIRTUAL and ITIMER_PROF: (next expiry, interval) in ns of the process's CPU
+    /// time (`cpu_ns`; both count user time, as nearly all of it is here).
+    pub itimer_cpu: [Option<(u64, u64)>; 2],
     /// timer_create(2)'s timers, by id (syscalls/posix_timer.rs).
     pub timers: Vec<Option<crate::syscalls::posix_timer::PosixTimer>>,
     /// Instructions retired by this process and by its reaped children (getrusage, times).
@@ -270,6 +273,12 @@ impl Process {
             .get_or_insert_with(Restart::default)
             .done = done;
     }
+    /// The CPU time the process has used, in ns: its instructions at the nominal 100 per
+    /// microsecond getrusage and times report.
+    pub fn cpu_ns(&self) -> u64 {
+        self.instret.saturating_mul(10)
+    }
+
     pub fn is_zombie(&self) -> bool {
         matches!(self.state, State::Zombie(_))
     }

@@ -137,6 +137,7 @@ const ROOT_ENTRIES: &[(&str, Kind)] = &[
 const SYSCTL: &[&str] = &[
     "fs/file-max",
     "fs/nr_open",
+    "fs/pipe-max-size",
     "kernel/cap_last_cap",
     "kernel/domainname",
     "kernel/hostname",
@@ -231,6 +232,7 @@ fn sysctl(k: &mut Kernel, path: &str) -> String {
     let v = match path {
         "fs/file-max" => "9223372036854775807".to_string(),
         "fs/nr_open" => crate::limits::NR_OPEN.to_string(),
+        "fs/pipe-max-size" => crate::pipe::PIPE_MAX_SIZE.to_string(),
         "kernel/cap_last_cap" => "40".into(),
         "kernel/domainname" => "(none)".into(),
         "kernel/hostname" => String::from_utf8_lossy(&k.hostname).into_owned(),
@@ -336,6 +338,15 @@ fn ino(kind: Kind, pid: i32, n: u32) -> Ino {
 /// Whether an inode number is a /proc node.
 pub fn is_proc(ino: Ino) -> bool {
     ino & PROC_BIT != 0
+}
+
+/// The process a /proc/PID directory is (pidfd_send_signal takes its descriptor as a
+/// pidfd), or None for any other node.
+pub fn pid_dir(ino: Ino) -> Option<i32> {
+    match decode(ino) {
+        Ok((Kind::PidDir, pid, _)) if is_proc(ino) => Some(pid),
+        _ => None,
+    }
 }
 
 /// (kind, pid, fd) of a /proc inode.

@@ -171,6 +171,9 @@ impl Kernel {
             let used = after - before;
             budget = budget.saturating_sub(used);
             p.instret += used;
+            if p.itimer_cpu != [None; 2] {
+                fire_cpu_itimers(p);
+            }
             progressed |= used > 1;
             match stop {
                 StopReason::Ecall(call) => {
@@ -616,6 +619,7 @@ impl Kernel {
         }
         p.state = State::Zombie(status);
         p.itimer_real = None;
+        p.itimer_cpu = [None; 2];
         p.timers.clear();
         for c in self.procs.values_mut() {
             if c.ppid == p.pid {
@@ -806,4 +810,36 @@ pub fn post_signal(p: &mut Process, sig: u8, info: SigInfo) -> bool {
     p.pending |= bit(sig);
     p.siginfo[sig as usize - 1] = info;
     continued
+}
+
+/// ITIMER_VIRTUAL and ITIMER_PROF: SIGVTALRM and SIGPROF once the process's CPU time
+/// reaches their expiry (checked after each run of its threads), then re-armed with the
+/// interval (one signal for intervals missed meanwhile, as Linux's pending bit gives).
+fn fire_cpu_itimers(p: &mut Process) {
+    let now = p.cpu_ns();
+    for (i, sig) in [(0, signal::SIGVTALRM), (1, signal::SIGPROF)] {
+        let Some((expiry, interval)) = p.itimer_cpu[i] else {
+            continue;
+        };
+        if now < expiry {
+            continue;
+        }
+        p.itimer_cpu[i] = (interval > 0).then(|| {
+            let next = expiry.saturating_add(interval);
+            (
+                if next > now {
+                    next
+                } else {
+                    now.saturating_add(interval)
+                },
+                interval,
+            )
+        });
+        let info = SigInfo {
+            signo: sig,
+            code: signal::SI_KERNEL,
+            ..SigInfo::default()
+        };
+        post_signal(p, sig, info);
+    }
 }

@@ -2,9 +2,15 @@
 //! tokio). Readiness itself comes from `Kernel::poll_file` (poll.rs), so epoll sees exactly
 //! what poll sees.
 //!
-//! Notification is level-triggered. EPOLLET is accepted and reported like level-triggered
-//! readiness: an edge-triggered user drains until EAGAIN anyway, so it only sees extra
-//! wake-ups, never missed ones. EPOLLONESHOT disarms an entry after it is reported.
+//! Level-triggered entries are reported whenever they are ready. Edge-triggered ones
+//! (EPOLLET: Go's netpoller, mio/tokio, nginx) are reported when something happened since
+//! their last report: a readiness bit that was clear at an earlier look is set now, or the
+//! file's reader (writer) was sent away to wait since, by EAGAIN or a short transfer
+//! (`Edges`): after that, readiness means new data (new room). Linux reports at every
+//! wake-up of the file (each arrival); this reports whenever a user that reads or writes
+//! until EAGAIN, as edge-triggered users must, could have missed one, and never again for
+//! readiness nobody acted on: an idle writable socket is reported once, not at every wait
+//! (an event loop that never sleeps). EPOLLONESHOT disarms an entry after it is reported.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -15,7 +21,7 @@ use friscy_abi::Errno;
 use super::fs::{O_CLOEXEC, O_NONBLOCK};
 use super::poll::{POLLERR, POLLHUP};
 use super::{Args, SysResult};
-use crate::fd::{FileKind, OpenFile, Shared, install_anon};
+use crate::fd::{FileKind, FileRef, OpenFile, Shared, install_anon};
 use crate::process::Wake;
 use crate::{Kernel, Process};
 
@@ -23,9 +29,14 @@ const EPOLL_CTL_ADD: u64 = 1;
 const EPOLL_CTL_DEL: u64 = 2;
 const EPOLL_CTL_MOD: u64 = 3;
 const EPOLLEXCLUSIVE: u32 = 1 << 28;
+const EPOLLET: u32 = 1 << 31;
+/// The readiness bits a reader's edge makes worth reporting again (EPOLLIN, EPOLLPRI,
+/// EPOLLRDNORM, EPOLLRDBAND, EPOLLRDHUP), and a writer's (EPOLLOUT, EPOLLWRNORM, EPOLLWRBAND).
+const IN_BITS: u32 = 0x1 | 0x2 | 0x40 | 0x80 | 0x2000;
+const OUT_BITS: u32 = 0x4 | 0x100 | 0x200;
 const EPOLLONESHOT: u32 = 1 << 30;
 /// Flags in `events` that are not readiness bits.
-const EPOLL_CONTROL: u32 = (1 << 31) | EPOLLONESHOT | (1 << 29) | EPOLLEXCLUSIVE;
+const EPOLL_CONTROL: u32 = EPOLLET | EPOLLONESHOT | (1 << 29) | EPOLLEXCLUSIVE;
 
 #[derive(Debug)]
 struct Interest {
@@ -36,6 +47,68 @@ struct Interest {
     data: u64,
     /// EPOLLONESHOT fired: no more reports until EPOLL_CTL_MOD.
     disarmed: bool,
+    /// EPOLLET: the readiness seen at the last look, and the file's edges at the last
+    /// report (None: not reported since added or modified).
+    seen: u32,
+    reported: Option<Edges>,
+}
+
+impl Interest {
+    fn new(file: &FileRef, events: u32, data: u64) -> Interest {
+        Interest {
+            file: Rc::downgrade(file),
+            events,
+            data,
+            disarmed: false,
+            seen: 0,
+            reported: None,
+        }
+    }
+}
+
+/// How often a file's reader and writer were sent away to wait (EAGAIN, or fewer bytes
+/// than asked: the buffer was emptied, or filled), counted by the dispatcher when a call
+/// finishes (`note_edges`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Edges {
+    pub read: u64,
+    pub write: u64,
+}
+
+/// After a finished syscall: count the edges of the files it read and wrote.
+pub fn note_edges(p: &Process, nr: u64, a: &Args, result: &SysResult) {
+    // (descriptor argument, reads: true / writes: false); the asked length is a[2] for the
+    // calls that have one there, other calls count every finish (an extra report at worst).
+    let (files, len): (&[(usize, bool)], Option<u64>) = match nr {
+        // read, pread64, recvfrom
+        63 | 67 | 207 => (&[(0, true)], Some(a[2])),
+        // write, pwrite64, sendto
+        64 | 68 | 206 => (&[(0, false)], Some(a[2])),
+        // readv, preadv, accept, recvmsg, accept4, recvmmsg, preadv2
+        65 | 69 | 202 | 212 | 242 | 243 | 286 => (&[(0, true)], None),
+        // writev, pwritev, vmsplice, sendmsg, sendmmsg, pwritev2
+        66 | 70 | 75 | 211 | 269 | 287 => (&[(0, false)], None),
+        // sendfile(out, in), tee(in, out), splice(in, off_in, out)
+        71 => (&[(0, false), (1, true)], None),
+        77 => (&[(0, true), (1, false)], None),
+        76 => (&[(0, true), (2, false)], None),
+        _ => return,
+    };
+    if let (Ok(n), Some(len)) = (result, len)
+        && *n >= len
+    {
+        return;
+    }
+    for &(i, read) in files {
+        if let Ok(f) = p.fds.file(a[i] as i32) {
+            let edges = &mut f.borrow_mut().edges;
+            if read {
+                edges.read += 1;
+            } else {
+                edges.write += 1;
+            }
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -99,24 +172,15 @@ pub fn sys_epoll_ctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             if set.interest.contains_key(&fd) {
                 return Err(Errno::EEXIST);
             }
-            set.interest.insert(
-                fd,
-                Interest {
-                    file: Rc::downgrade(&target),
-                    events,
-                    data,
-                    disarmed: false,
-                },
-            );
+            set.interest
+                .insert(fd, Interest::new(&target, events, data));
         }
         EPOLL_CTL_MOD => {
             let e = set.interest.get_mut(&fd).ok_or(Errno::ENOENT)?;
             if events & EPOLLEXCLUSIVE != 0 {
                 return Err(Errno::EINVAL);
             }
-            e.events = events;
-            e.data = data;
-            e.disarmed = false;
+            *e = Interest::new(&target, events, data);
         }
         EPOLL_CTL_DEL => {
             set.interest.remove(&fd).ok_or(Errno::ENOENT)?;
@@ -175,7 +239,16 @@ fn epoll_wait(k: &mut Kernel, p: &mut Process, a: Args, timeout: Option<u64>) ->
             }
             let ready = k.poll_file(p, &f.borrow(), e.events as u16) as u32
                 & ((e.events & !EPOLL_CONTROL) | POLLERR as u32 | POLLHUP as u32);
-            if ready != 0 {
+            let seen = std::mem::replace(&mut e.seen, ready);
+            let edges = f.borrow().edges;
+            let report = e.events & EPOLLET == 0
+                || ready & !seen != 0
+                || e.reported.is_none_or(|r| {
+                    (ready & IN_BITS != 0 && r.read != edges.read)
+                        || (ready & OUT_BITS != 0 && r.write != edges.write)
+                });
+            if ready != 0 && report {
+                e.reported = Some(edges);
                 out.extend_from_slice(&ready.to_le_bytes());
                 out.extend_from_slice(&[0; 4]);
                 out.extend_from_slice(&e.data.to_le_bytes());

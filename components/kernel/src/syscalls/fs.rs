@@ -905,6 +905,8 @@ pub fn sys_fcntl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     const F_GETFL: u64 = 3;
     const F_SETFL: u64 = 4;
     const F_DUPFD_CLOEXEC: u64 = 1030;
+    const F_SETPIPE_SZ: u64 = 1031;
+    const F_GETPIPE_SZ: u64 = 1032;
     const FD_CLOEXEC: u64 = 1;
     let fd = fd_arg(a[0]);
     match a[1] {
@@ -946,7 +948,43 @@ pub fn sys_fcntl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         | lock::F_OFD_GETLK
         | lock::F_OFD_SETLK
         | lock::F_OFD_SETLKW => lock::fcntl_lock(k, p, a),
-        _ => Err(Errno::EINVAL),
+        F_SETPIPE_SZ | F_GETPIPE_SZ => {
+            let file = p.fds.file(fd)?;
+            let f = file.borrow();
+            let FileKind::Pipe(end) = &f.kind else {
+                return Err(Errno::EBADF);
+            };
+            let mut pipe = end.pipe.borrow_mut();
+            if a[1] == F_GETPIPE_SZ {
+                return Ok(pipe.buf.capacity() as u64);
+            }
+            // Past /proc/sys/fs/pipe-max-size needs CAP_SYS_RESOURCE, which docker does not
+            // grant (as for RLIMIT_NOFILE's hard limit).
+            let size = a[2] as u32 as usize;
+            let cap = crate::pipe::Ring::round_capacity(size)?;
+            if cap > crate::pipe::PIPE_MAX_SIZE && cap > pipe.buf.capacity() {
+                return Err(Errno::EPERM);
+            }
+            pipe.buf.set_capacity(cap)?;
+            drop(pipe);
+            k.progress += 1;
+            Ok(cap as u64)
+        }
+        cmd => {
+            // Unknown commands are EINVAL on Linux too; these are known ones not done here.
+            let name = match cmd {
+                8 | 9 | 15 | 16 => "F_SETOWN/F_GETOWN (signal-driven I/O)",
+                10 | 11 => "F_SETSIG/F_GETSIG",
+                1024 | 1025 => "F_SETLEASE/F_GETLEASE",
+                1026 => "F_NOTIFY",
+                1033 | 1034 => "F_ADD_SEALS/F_GET_SEALS",
+                _ => "",
+            };
+            if k.trace && !name.is_empty() {
+                k.report(&format!("fcntl {name} is not supported: returning EINVAL"));
+            }
+            Err(Errno::EINVAL)
+        }
     }
 }
 

@@ -97,6 +97,7 @@ pub fn dispatch(k: &mut Kernel, proc: &mut Process, nr: u64, args: Args) -> Opti
     // The call is over: forget its restart state, put back a mask it swapped in (ppoll,
     // pselect6), and let parked threads look again at what it may have changed.
     k.progress += 1;
+    epoll::note_edges(proc, nr, &args, &result);
     if let Some(t) = proc.threads.get_mut(proc.cur) {
         t.restart = None;
         if let Some(mask) = t.saved_sigmask.take() {

@@ -48,6 +48,17 @@ pub fn pid_of(p: &Process, fd: i32) -> Result<Pid, Errno> {
     }
 }
 
+/// The process pidfd_send_signal names: a pidfd, or a /proc/PID directory descriptor
+/// (which Linux accepts there too).
+fn signal_target(p: &Process, fd: i32) -> Result<Pid, Errno> {
+    if let FileKind::Inode(ino) = p.fds.file(fd)?.borrow().kind
+        && let Some(pid) = crate::procfs::pid_dir(ino)
+    {
+        return Ok(pid);
+    }
+    pid_of(p, fd)
+}
+
 /// poll(2) on a pidfd, as the caller `p` sees it.
 pub fn events(k: &Kernel, p: &Process, pid: Pid) -> u16 {
     if pid == p.pid {
@@ -68,7 +79,7 @@ pub fn sys_pidfd_send_signal(k: &mut Kernel, p: &mut Process, a: Args) -> SysRes
     if flags != 0 || sig > signal::NSIG as u64 {
         return Err(Errno::EINVAL);
     }
-    let pid = pid_of(p, fd)?;
+    let pid = signal_target(p, fd)?;
     let sig = sig as u8;
     let mut info = SigInfo {
         signo: sig,

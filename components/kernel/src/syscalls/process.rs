@@ -132,6 +132,7 @@ pub fn sys_clone(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         continued: false,
         vfork_parent: vfork.then_some(p.pid),
         itimer_real: None,
+        itimer_cpu: [None; 2],
         timers: Vec::new(),
         instret: 0,
         children_instret: 0,
@@ -156,7 +157,50 @@ pub fn sys_execve(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let path = k.read_path(p, a[0])?;
     let argv = read_string_array(k, p, a[1])?;
     let envp = read_string_array(k, p, a[2])?;
-    k.execve(p, &path, argv, envp)
+    k.execve(p, &path, None, argv, envp)
+}
+
+/// execveat(dirfd, path, argv, envp, flags): execve relative to a directory descriptor,
+/// or of the open file itself with AT_EMPTY_PATH (fexecve, a memfd included); with
+/// AT_SYMLINK_NOFOLLOW a final symlink is ELOOP.
+pub fn sys_execveat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (dirfd, flags) = (a[0] as i32, a[4]);
+    use super::fs::{AT_EMPTY_PATH, AT_SYMLINK_NOFOLLOW};
+    use friscy_abi::mode::{S_IFLNK, S_IFMT};
+    let (nofollow, empty) = (AT_SYMLINK_NOFOLLOW, AT_EMPTY_PATH);
+    if flags & !(nofollow | empty) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let path = k.read_path(p, a[1])?;
+    let argv = read_string_array(k, p, a[2])?;
+    let envp = read_string_array(k, p, a[3])?;
+    if path.is_empty() {
+        if flags & empty == 0 {
+            return Err(Errno::ENOENT);
+        }
+        let file = p.fds.file(dirfd)?;
+        let (kind, name) = {
+            let f = file.borrow();
+            (f.kind.clone(), f.path.clone())
+        };
+        let crate::fd::FileKind::Inode(ino) = kind else {
+            return Err(Errno::EACCES);
+        };
+        return k.execve(p, &name, Some(ino), argv, envp);
+    }
+    let full = if path.starts_with(b"/") {
+        path.clone()
+    } else {
+        k.absolute_path(p, dirfd, path.clone())
+    };
+    if flags & nofollow != 0 {
+        let start = k.start_dir(p, dirfd, &path)?;
+        let ino = k.resolve(p, start, &path, false)?;
+        if k.stat_ino(p, ino)?.mode & S_IFMT == S_IFLNK {
+            return Err(Errno::ELOOP);
+        }
+    }
+    k.execve(p, &full, None, argv, envp)
 }
 
 /// ARG_MAX as Linux computes it for an 8 MiB stack: a quarter of it.
@@ -192,6 +236,7 @@ impl Kernel {
         &mut self,
         p: &mut Process,
         path: &[u8],
+        open: Option<friscy_vfs::Ino>,
         argv: Vec<Vec<u8>>,
         envp: Vec<Vec<u8>>,
     ) -> SysResult {
@@ -199,7 +244,7 @@ impl Kernel {
             return Err(Errno::ENOENT);
         }
         let image = self
-            .load_program(&p.creds, p.cwd, path, argv, &envp)
+            .load_program(&p.creds, p.cwd, path, open, argv, &envp)
             .map_err(|e| e.errno())?;
         // The new program's memory replaces the old one's in the container's account.
         // (A vfork child's map is its parent's, which stays.)
@@ -571,9 +616,22 @@ pub fn sys_sched_yield(k: &mut Kernel, _p: &mut Process, _a: Args) -> SysResult 
     Ok(0)
 }
 
+/// The thread sched_{get,set}affinity name: 0 for the caller, else a thread id of a live
+/// process (ESRCH otherwise, -1 included: find_task_by_vpid).
+fn affinity_target(k: &Kernel, p: &Process, tid: u64) -> Result<(), Errno> {
+    let tid = tid as i32;
+    let live = |q: &Process| !q.is_zombie() && q.threads.iter().any(|t| t.tid == tid);
+    if tid == 0 || live(p) || k.procs.values().any(live) {
+        Ok(())
+    } else {
+        Err(Errno::ESRCH)
+    }
+}
+
 /// friscy runs every thread on one CPU.
 pub fn sys_sched_getaffinity(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (len, mask) = (a[1] as usize, a[2]);
+    affinity_target(k, p, a[0])?;
     if len < 8 || len % 8 != 0 {
         return Err(Errno::EINVAL);
     }
@@ -585,6 +643,7 @@ pub fn sys_sched_getaffinity(k: &mut Kernel, p: &mut Process, a: Args) -> SysRes
 
 pub fn sys_sched_setaffinity(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (len, mask) = (a[1] as usize, a[2]);
+    affinity_target(k, p, a[0])?;
     if len == 0 {
         return Err(Errno::EINVAL);
     }

@@ -228,6 +228,18 @@ pub fn sys_sched_get_priority_min(_k: &mut Kernel, _p: &mut Process, a: Args) ->
     }
 }
 
+/// sched_rr_get_interval(2): SCHED_RR's time slice (RR_TIMESLICE, 100 ms); 0 for the
+/// other policies, as Linux reports them (EEVDF's slice is below a jiffy).
+pub fn sys_sched_rr_get_interval(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let s = k.sched_of(p, target(k, p, a[0] as i32 as i64)?);
+    let ns: u64 = if s.policy == SCHED_RR { 100_000_000 } else { 0 };
+    let mut ts = [0u8; 16];
+    ts[0..8].copy_from_slice(&(ns / 1_000_000_000).to_le_bytes());
+    ts[8..16].copy_from_slice(&(ns % 1_000_000_000).to_le_bytes());
+    k.write_user(p, a[1], &ts)?;
+    Ok(0)
+}
+
 /// sched_getattr(2): the policy, flags, nice value and priority in a `struct sched_attr`
 /// of the size the caller gives (at least the first published one), with `size` set to
 /// what was written.

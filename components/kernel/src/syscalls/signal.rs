@@ -358,48 +358,58 @@ fn ns_timeval(ns: u64) -> [u8; 16] {
     b
 }
 
-fn itimer_value(k: &mut Kernel, p: &Process) -> [u8; 32] {
+/// An interval timer: (next expiry, interval), in ns of its clock.
+type ITimer = Option<(u64, u64)>;
+
+/// A timer as `struct itimerval` (interval, then the time left: at least 1 us while it
+/// runs) from its (expiry, interval) and the clock's `now`.
+fn itimerval(timer: ITimer, now: u64) -> [u8; 32] {
     let mut b = [0u8; 32];
-    if let Some((expiry, interval)) = p.itimer_real {
-        let left = expiry.saturating_sub(k.host.monotonic_ns()).max(1000);
+    if let Some((expiry, interval)) = timer {
+        let left = expiry.saturating_sub(now).max(1000);
         b[0..16].copy_from_slice(&ns_timeval(interval));
         b[16..32].copy_from_slice(&ns_timeval(left));
     }
     b
 }
 
-pub fn sys_getitimer(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    match a[0] {
-        ITIMER_REAL => {
-            let v = itimer_value(k, p);
-            k.write_user(p, a[1], &v)?;
-            Ok(0)
+/// ITIMER_REAL counts monotonic time; ITIMER_VIRTUAL and ITIMER_PROF the process's CPU
+/// time (`Process::cpu_ns`): the timer's slot, and its clock now.
+fn itimer_slot<'a>(
+    k: &mut Kernel,
+    p: &'a mut Process,
+    which: u64,
+) -> Result<(&'a mut ITimer, u64), Errno> {
+    match which {
+        ITIMER_REAL => Ok((&mut p.itimer_real, k.host.monotonic_ns())),
+        1 | 2 => {
+            let now = p.cpu_ns();
+            Ok((&mut p.itimer_cpu[which as usize - 1], now))
         }
-        // ITIMER_VIRTUAL and ITIMER_PROF count CPU time, which friscy does not track.
-        1 | 2 => Err(Errno::ENOSYS),
         _ => Err(Errno::EINVAL),
     }
 }
 
+pub fn sys_getitimer(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (slot, now) = itimer_slot(k, p, a[0])?;
+    let v = itimerval(*slot, now);
+    k.write_user(p, a[1], &v)?;
+    Ok(0)
+}
+
 pub fn sys_setitimer(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (which, new, old) = (a[0], a[1], a[2]);
-    if which != ITIMER_REAL {
-        return if which <= 2 {
-            Err(Errno::ENOSYS)
-        } else {
-            Err(Errno::EINVAL)
-        };
-    }
-    let previous = itimer_value(k, p);
-    if new != 0 {
-        let b = k.read_user(p, new, 32)?;
+    let b = if new != 0 {
+        Some(k.read_user(p, new, 32)?)
+    } else {
+        None
+    };
+    let (slot, now) = itimer_slot(k, p, which)?;
+    let previous = itimerval(*slot, now);
+    if let Some(b) = b {
         let interval = timeval_ns(&b[0..16])?;
         let value = timeval_ns(&b[16..32])?;
-        p.itimer_real = if value == 0 {
-            None
-        } else {
-            Some((k.host.monotonic_ns().saturating_add(value), interval))
-        };
+        *slot = (value != 0).then(|| (now.saturating_add(value), interval));
     }
     if old != 0 {
         k.write_user(p, old, &previous)?;

@@ -122,8 +122,8 @@ syscall_table! {
     99  set_robust_list => Some(process::sys_set_robust_list), Partial("recorded; not walked at thread death");
     100 get_robust_list => Some(process::sys_get_robust_list), Full;
     101 nanosleep => Some(time::sys_nanosleep), Full;
-    102 getitimer => Some(signal::sys_getitimer), Partial("ITIMER_REAL only");
-    103 setitimer => Some(signal::sys_setitimer), Partial("ITIMER_REAL only");
+    102 getitimer => Some(signal::sys_getitimer), Partial("ITIMER_VIRTUAL and ITIMER_PROF count CPU time as getrusage does: instructions at 100 per microsecond");
+    103 setitimer => Some(signal::sys_setitimer), Partial("ITIMER_VIRTUAL and ITIMER_PROF count CPU time as getrusage does: instructions at 100 per microsecond");
     107 timer_create => Some(posix_timer::sys_timer_create), Partial("no CPU-time clocks");
     108 timer_gettime => Some(posix_timer::sys_timer_gettime), Full;
     109 timer_getoverrun => Some(posix_timer::sys_timer_getoverrun), Full;
@@ -143,6 +143,7 @@ syscall_table! {
     124 sched_yield => Some(process::sys_sched_yield), Full;
     125 sched_get_priority_max => Some(sched::sys_sched_get_priority_max), Full;
     126 sched_get_priority_min => Some(sched::sys_sched_get_priority_min), Full;
+    127 sched_rr_get_interval => Some(sched::sys_sched_rr_get_interval), Full;
     129 kill => Some(signal::sys_kill), Full;
     130 tkill => Some(signal::sys_tkill), Full;
     131 tgkill => Some(signal::sys_tgkill), Full;
@@ -239,6 +240,7 @@ syscall_table! {
     276 renameat2 => Some(names::sys_renameat2), Partial("no RENAME_WHITEOUT (EINVAL)");
     278 getrandom => Some(info::sys_getrandom), Full;
     279 memfd_create => Some(memfd::sys_memfd_create), Partial("no sealing (F_ADD_SEALS, F_GET_SEALS are EINVAL); no MFD_HUGETLB (ENOENT)");
+    281 execveat => Some(process::sys_execveat), Full;
     285 copy_file_range => Some(splice::sys_copy_file_range), Full;
     286 preadv2 => Some(transfer::sys_preadv2), Full;
     287 pwritev2 => Some(transfer::sys_pwritev2), Full;
