@@ -300,6 +300,27 @@ fn execveat_runs_open_files_and_memfds() {
     );
 }
 
+/// /proc/PID/fd lists at stable positions: CPython's subprocess closes the descriptors
+/// it reads from /proc/self/fd between getdents calls (close_fds with pass_fds when
+/// close_range cannot cover it), and none may be skipped (the qemu reference cannot show
+/// this: its children kept them).
+#[test]
+fn close_fds_closes_every_descriptor_but_the_passed_one() {
+    let Some(debian) = friscy_tests::debian_tar() else {
+        return;
+    };
+    let tmp = Temp::new("closefds");
+    let script = "import os, subprocess\n\
+                  open_fds = []\n\
+                  for x in range(5):\n    fds = os.pipe(); os.set_inheritable(fds[0], True); os.set_inheritable(fds[1], True); open_fds += fds\n\
+                  env = {'ALL': ' '.join(map(str, open_fds))}\n\
+                  for i in (0, 5, 9):\n    \
+                  out = subprocess.check_output(['sh', '-c', 'for f in /proc/self/fd/*; do n=${f##*/}; [ -e \"$f\" ] && case \" $ALL \" in *\" $n \"*) echo -n \"$n \";; esac; done; true'], close_fds=True, pass_fds=(open_fds[i],), env=env)\n    \
+                  print(i, [int(fd) - open_fds[0] for fd in out.split()])";
+    let r = friscy(&tmp.0, &["run", text(&debian), "python3", "-c", script]);
+    assert_eq!(r.stdout, "0 [0]\n5 [5]\n9 [9]\n", "{}", r.stderr);
+}
+
 /// A POSIX timer id is an int: the upper half of the register is ignored, as Linux does
 /// (a 64-bit id once indexed the kernel's table past its end).
 #[test]

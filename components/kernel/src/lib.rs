@@ -137,8 +137,10 @@ pub struct Kernel {
     pub(crate) layer: persist::LayerState,
     /// Content keys of files, for exec's translated code (aot.rs).
     pub(crate) file_keys: aot::FileKeys,
-    /// uname's nodename (`friscy run --hostname`, FRISCY_HOSTNAME).
+    /// uname's nodename (`friscy run --hostname`, FRISCY_HOSTNAME; sethostname), and its
+    /// NIS domain name (setdomainname): the container's UTS namespace.
     pub hostname: Vec<u8>,
+    pub domainname: Vec<u8>,
     /// /proc/sys/kernel/random/boot_id, made at its first read.
     pub(crate) boot_id: String,
     /// The root filesystem is read-only (`friscy run --read-only`), but for these places.
@@ -185,6 +187,7 @@ impl Kernel {
             layer: Default::default(),
             file_keys: Default::default(),
             hostname: syscalls::info::UTS_NODENAME.as_bytes().to_vec(),
+            domainname: b"(none)".to_vec(),
             boot_id: String::new(),
             read_only: None,
             limits: Default::default(),

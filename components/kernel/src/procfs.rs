@@ -234,7 +234,7 @@ fn sysctl(k: &mut Kernel, path: &str) -> String {
         "fs/nr_open" => crate::limits::NR_OPEN.to_string(),
         "fs/pipe-max-size" => crate::pipe::PIPE_MAX_SIZE.to_string(),
         "kernel/cap_last_cap" => "40".into(),
-        "kernel/domainname" => "(none)".into(),
+        "kernel/domainname" => String::from_utf8_lossy(&k.domainname).into_owned(),
         "kernel/hostname" => String::from_utf8_lossy(&k.hostname).into_owned(),
         "kernel/msgmax" => "8192".into(),
         "kernel/msgmnb" => "16384".into(),
@@ -577,6 +577,11 @@ pub fn readdir(
         (dir, DT_DIR, b".".to_vec()),
         (parent, DT_DIR, b"..".to_vec()),
     ];
+    // Entries named by a number (pids, tids, fds) sit at a position of their own, that
+    // number past the fixed entries (Linux: fd + 2 in /proc/PID/fd), so a reader that
+    // closes descriptors or sees processes go between two getdents calls skips nothing:
+    // CPython's subprocess closes the fds it lists from /proc/self/fd as it reads.
+    let mut numbered: Vec<(u64, Ino, u8, Vec<u8>)> = Vec::new();
     let dtype = |kind: Kind| {
         if is_dir(kind) {
             DT_DIR
@@ -592,7 +597,8 @@ pub fn readdir(
                 all.push((ino(kind, 0, 0), dtype(kind), name.into()));
             }
             for pid in pids(k, p) {
-                all.push((
+                numbered.push((
+                    pid as u64,
                     ino(Kind::PidDir, pid, 0),
                     DT_DIR,
                     pid.to_string().into_bytes(),
@@ -614,7 +620,8 @@ pub fn readdir(
         }
         Kind::TaskDir => {
             for tid in tids(process(k, p, pid)?) {
-                all.push((
+                numbered.push((
+                    tid as u64,
                     ino(Kind::TidDir, pid, tid as u32),
                     DT_DIR,
                     tid.to_string().into_bytes(),
@@ -630,7 +637,8 @@ pub fn readdir(
         }
         Kind::FdDir => {
             for (fd, _) in process(k, p, pid)?.fds.iter() {
-                all.push((
+                numbered.push((
+                    fd as u64,
                     ino(Kind::Fd, pid, fd as u32),
                     DT_LNK,
                     fd.to_string().into_bytes(),
@@ -639,16 +647,25 @@ pub fn readdir(
         }
         _ => return Err(Errno::ENOTDIR),
     }
-    Ok(all
+    let fixed = all.len() as u64;
+    numbered.sort_by_key(|e| e.0);
+    let positioned = all
         .into_iter()
         .enumerate()
-        .skip(cookie as usize)
+        .map(|(i, e)| (i as u64, e))
+        .chain(
+            numbered
+                .into_iter()
+                .map(|(n, ino, kind, name)| (fixed + n, (ino, kind, name))),
+        );
+    Ok(positioned
+        .filter(|(at, _)| *at >= cookie)
         .take(max as usize)
-        .map(|(i, (ino, kind, name))| Dirent {
+        .map(|(at, (ino, kind, name))| Dirent {
             ino,
             kind,
             name,
-            next: i as u64 + 1,
+            next: at + 1,
         })
         .collect())
 }

@@ -1,4 +1,4 @@
-//! System information syscalls: uname, sysinfo, getrandom.
+//! System information syscalls: uname, sethostname, setdomainname, sysinfo, getrandom.
 
 use friscy_abi::Errno;
 
@@ -24,7 +24,7 @@ pub fn sys_uname(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         UTS_RELEASE.as_bytes(),
         UTS_VERSION.as_bytes(),
         UTS_MACHINE.as_bytes(),
-        b"(none)",
+        &k.domainname,
     ]
     .iter()
     .enumerate()
@@ -32,6 +32,32 @@ pub fn sys_uname(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         buf[i * 65..i * 65 + s.len()].copy_from_slice(s);
     }
     k.write_user(p, a[0], &buf)?;
+    Ok(0)
+}
+
+/// __NEW_UTS_LEN: the longest host or domain name.
+const UTS_LEN: u64 = 64;
+
+/// sethostname(2) and setdomainname(2): the container has its own UTS namespace, so root
+/// (CAP_SYS_ADMIN in it) may rename it, as in the qemu reference's namespace; anyone else
+/// gets EPERM, and a name longer than 64 bytes EINVAL.
+fn set_uts_name(k: &mut Kernel, p: &Process, a: Args) -> Result<Vec<u8>, Errno> {
+    if !p.creds.capable() {
+        return Err(Errno::EPERM);
+    }
+    if a[1] > UTS_LEN {
+        return Err(Errno::EINVAL);
+    }
+    k.read_user(p, a[0], a[1] as usize)
+}
+
+pub fn sys_sethostname(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    k.hostname = set_uts_name(k, p, a)?;
+    Ok(0)
+}
+
+pub fn sys_setdomainname(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    k.domainname = set_uts_name(k, p, a)?;
     Ok(0)
 }
 

@@ -174,6 +174,8 @@ syscall_table! {
     158 getgroups => Some(creds::sys_getgroups), Full;
     159 setgroups => Some(creds::sys_setgroups), Full;
     160 uname => Some(info::sys_uname), Full;
+    161 sethostname => Some(info::sys_sethostname), Full;
+    162 setdomainname => Some(info::sys_setdomainname), Full;
     163 getrlimit => Some(process::sys_getrlimit), Full;
     164 setrlimit => Some(process::sys_setrlimit), Full;
     165 getrusage => Some(usage::sys_getrusage), Partial("user time estimated from instructions retired; maxrss is the mapped size");

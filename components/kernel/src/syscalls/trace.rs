@@ -240,6 +240,7 @@ fn signature(name: &str) -> Option<(&'static [Arg], Ret)> {
         "rt_sigprocmask" => &[SigHow, Ptr, Ptr, UDec],
         "rt_sigtimedwait" => &[Ptr, Ptr, Ptr, UDec],
         "times" | "uname" | "sysinfo" => &[Ptr],
+        "sethostname" | "setdomainname" => &[Buf(1), UDec],
         "setpgid" => &[Dec, Dec],
         "getpgid" | "getsid" => &[Dec],
         "getgroups" | "setgroups" => &[Dec, Ptr],
