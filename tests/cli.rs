@@ -321,6 +321,38 @@ fn close_fds_closes_every_descriptor_but_the_passed_one() {
     assert_eq!(r.stdout, "0 [0]\n5 [5]\n9 [9]\n", "{}", r.stderr);
 }
 
+/// A shared file mapping larger than the memory limit fails with ENOMEM and leaves
+/// nothing behind (its frames were held until the OOM killer came); a smaller one works.
+#[test]
+fn a_shared_mapping_past_the_memory_limit_is_enomem_and_leaks_nothing() {
+    let Some(debian) = friscy_tests::debian_tar() else {
+        return;
+    };
+    let tmp = Temp::new("shmlimit");
+    let script = "import mmap\n\
+                  def free(): return int(open('/proc/meminfo').read().split('\\n')[1].split()[1])\n\
+                  f = open('/tmp/full', 'w+b')\n\
+                  for i in range(80): f.write(b'\\x01' * (1 << 20))\n\
+                  f.flush(); before = free()\n\
+                  try: mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)\n\
+                  except OSError as e: print('mmap', e.errno)\n\
+                  print('free again', abs(free() - before) < 1024)\n\
+                  m = mmap.mmap(f.fileno(), 1 << 20, access=mmap.ACCESS_READ); print(m[5], m[(1 << 20) - 1])";
+    let r = friscy(
+        &tmp.0,
+        &[
+            "run",
+            "--memory",
+            "64m",
+            text(&debian),
+            "python3",
+            "-c",
+            script,
+        ],
+    );
+    assert_eq!(r.stdout, "mmap 12\nfree again True\n1 1\n", "{}", r.stderr);
+}
+
 /// A POSIX timer id is an int: the upper half of the register is ignored, as Linux does
 /// (a 64-bit id once indexed the kernel's table past its end).
 #[test]

@@ -278,6 +278,10 @@ cases! {
     // TCP over 127.0.0.1 and an eventfd.
     pass io_epoll: AlpineGuests, cmd(&["/opt/friscy/bin/io_epoll"]).net();
     pass io_epoll_no_net: AlpineGuests, cmd(&["/opt/friscy/bin/io_epoll"]);
+    // Shared mappings of a 5 GiB sparse file at high offsets (the Python test suite's
+    // LargeMmapTests): only the mapped range is read, holes take no frames, and a store
+    // reaches the file without filling its holes.
+    pass debian_python_mmap_sparse_file: Debian, py("import mmap, os\nf = open('/tmp/big', 'w+b'); f.seek(0x14FFFFFFF); f.write(b' '); f.flush()\nwith mmap.mmap(f.fileno(), 0, offset=0x140000000, access=mmap.ACCESS_READ) as m:\n    print(len(m), m[0xFFFFFFF], m[0])\nwith mmap.mmap(f.fileno(), 0x10000, offset=0x14FFF0000, access=mmap.ACCESS_WRITE) as m:\n    m[0] = 7\nf.seek(0x14FFF0000); print(f.read(1))");
     pass debian_python_big_pipe_write: Debian, py("import os\nr, w = os.pipe()\npid = os.fork()\nif pid == 0:\n    os.close(w); n = 0\n    while (b := os.read(r, 7000)): n += len(b)\n    print('child read', n, flush=True); os._exit(0)\nos.close(r); print(os.write(w, b'x' * 300000), flush=True); os.close(w); os.waitpid(pid, 0)");
     pass debian_python_timerfd: Debian, py("import os, time, select\nfd = os.timerfd_create(time.CLOCK_MONOTONIC)\nos.timerfd_settime(fd, initial=0.05, interval=0.02)\np = select.poll(); p.register(fd, select.POLLIN)\nprint(p.poll(), int.from_bytes(os.read(fd, 8), 'little') >= 1)\ntime.sleep(0.1); print(int.from_bytes(os.read(fd, 8), 'little') >= 4, os.timerfd_gettime(fd)[1])\nfl = os.timerfd_create(time.CLOCK_REALTIME, flags=os.TFD_NONBLOCK)\ntry:\n    os.read(fl, 8)\nexcept BlockingIOError as e:\n    print('EAGAIN', e.errno)");
     pass debian_bash_fifo: Debian, bash("mkfifo /tmp/f; stat -c %F /tmp/f; { seq 1 20000; } > /tmp/f & wc -l < /tmp/f; wait; timeout 1 cat /tmp/f; echo status $?");

@@ -10,10 +10,12 @@
 //! a file object, and the objects' lifetimes.
 //!
 //! Futexes in shared mappings are keyed by (object, offset), so waiters in different
-//! processes meet. A file object is filled from the file when first mapped and grown as
-//! longer mappings appear; write(2) to the file updates it and read(2) of the file sees it
-//! (`shm_file_written`, `shm_file_overlay`), and its contents go back to the file on
-//! msync, on munmap and when the last mapping of it goes (exit, execve).
+//! processes meet. A file object holds the pages some mapping of it covers, read from the
+//! file when a mapping first covers them (`PageRanges`: a mapping at a high offset of a
+//! large file reads its own range only, and a sparse file's holes take no frames);
+//! write(2) to the file updates those pages and read(2) of the file sees them
+//! (`shm_file_written`, `shm_file_overlay`), and the ones that differ from the file go
+//! back to it on msync, on munmap and when the last mapping of it goes (exit, execve).
 //!
 //! Limits: mremap cannot move or grow a shared mapping (ENOMEM); ftruncate does not shrink
 //! a mapped file's object (pages past the new end stay readable instead of SIGBUS).
@@ -37,6 +39,64 @@ struct Object {
     file: Option<Ino>,
     /// A System V segment holds it (syscalls/sysv_shm.rs): it stays while unmapped.
     pinned: bool,
+    /// A file object: the pages read from the file so far (those some mapping covers);
+    /// the rest are zero and neither shown to read(2) nor written back.
+    filled: PageRanges,
+}
+
+/// Disjoint page ranges, [start, end), by start.
+#[derive(Debug, Default)]
+struct PageRanges(BTreeMap<u64, u64>);
+
+impl PageRanges {
+    /// The parts of [lo, hi) not in the set, in order.
+    fn gaps(&self, lo: u64, hi: u64) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        let mut at = lo;
+        for (s, e) in self.overlapping(lo, hi) {
+            if s > at {
+                out.push((at, s));
+            }
+            at = at.max(e);
+        }
+        if at < hi {
+            out.push((at, hi));
+        }
+        out
+    }
+    /// The set's ranges that overlap [lo, hi), clipped to it.
+    fn overlapping(&self, lo: u64, hi: u64) -> Vec<(u64, u64)> {
+        let before = self.0.range(..lo).next_back().filter(|(_, e)| **e > lo);
+        before
+            .into_iter()
+            .chain(self.0.range(lo..hi))
+            .map(|(&s, &e)| (s.max(lo), e.min(hi)))
+            .filter(|(s, e)| s < e)
+            .collect()
+    }
+    fn add(&mut self, lo: u64, hi: u64) {
+        let (mut lo, mut hi) = (lo, hi);
+        let touching: Vec<(u64, u64)> = self
+            .0
+            .range(..=hi)
+            .filter(|(_, e)| **e >= lo)
+            .map(|(&s, &e)| (s, e))
+            .collect();
+        for (s, e) in touching {
+            self.0.remove(&s);
+            lo = lo.min(s);
+            hi = hi.max(e);
+        }
+        self.0.insert(lo, hi);
+    }
+    /// The byte ranges of the set that overlap bytes [lo, hi), clipped to them.
+    fn bytes_overlapping(&self, lo: u64, hi: u64) -> Vec<(u64, u64)> {
+        self.overlapping(lo / PAGE_SIZE, hi.div_ceil(PAGE_SIZE))
+            .into_iter()
+            .map(|(s, e)| ((s * PAGE_SIZE).max(lo), (e * PAGE_SIZE).min(hi)))
+            .filter(|(s, e)| s < e)
+            .collect()
+    }
 }
 
 /// A range of an address space mapping part of an object.
@@ -157,6 +217,7 @@ impl Kernel {
                 pages,
                 file,
                 pinned: false,
+                filled: PageRanges::default(),
             },
         );
         id
@@ -241,29 +302,66 @@ impl Kernel {
                 id
             }
         };
-        // Extend the object with the file's bytes (zeros past its end) if this mapping
-        // reaches further than the others.
-        let have = self.shm.objects[&id].pages;
-        if want > have {
-            let exec = self.shm.objects[&id].exec;
+        // Grow the object if this mapping reaches further than the others, and read the
+        // file's bytes (zeros past its end) into the pages it covers that no other mapping
+        // covered: a mapping at a high offset of a large file reads only its own range.
+        let (have, exec) = (self.shm.objects[&id].pages, self.shm.objects[&id].exec);
+        let first = offset / PAGE_SIZE;
+        let gaps = self.shm.objects[&id].filled.gaps(first, want);
+        let mut made = if want > have {
             self.machine
                 .obj_resize(exec, want)
-                .map_err(|_| Errno::ENOMEM)?;
-            self.shm.objects.get_mut(&id).unwrap().pages = want;
-            let mut at = have * PAGE_SIZE;
-            let stop = want * PAGE_SIZE;
-            while at < stop {
-                let chunk = self.fs.read(ino, at, (stop - at).min(1 << 20) as u32)?;
-                if chunk.is_empty() {
-                    break;
-                }
-                self.machine
-                    .obj_write(exec, at, &chunk)
-                    .map_err(|_| Errno::ENOMEM)?;
-                at += chunk.len() as u64;
+                .map_err(|_| Errno::ENOMEM)
+        } else {
+            Ok(())
+        };
+        for &(lo, hi) in &gaps {
+            if made.is_ok() {
+                made = self.shm_fill(exec, ino, lo * PAGE_SIZE, hi * PAGE_SIZE);
             }
         }
+        if let Err(e) = made {
+            // Nothing maps the new pages yet: give back what they took (zero them, shrink
+            // the object), and the whole object if this mapping was to be its first (no
+            // write-back: nothing was stored through it).
+            for &(lo, hi) in gaps.iter().filter(|(lo, _)| *lo < have) {
+                let hi = hi.min(have);
+                let zeros = vec![0; ((hi - lo) * PAGE_SIZE) as usize];
+                let _ = self.machine.obj_write(exec, lo * PAGE_SIZE, &zeros);
+            }
+            let _ = self.machine.obj_resize(exec, have);
+            if self.shm.objects[&id].filled.0.is_empty() {
+                self.machine.obj_drop(exec);
+                self.shm.objects.remove(&id);
+                self.shm.files.remove(&ino);
+            }
+            return Err(e);
+        }
+        let obj = self.shm.objects.get_mut(&id).unwrap();
+        obj.pages = obj.pages.max(want);
+        obj.filled.add(first, want);
         self.shm_attach(space, start, end, prot, id, offset)
+    }
+
+    /// Copies bytes [at, stop) of file `ino` into object `exec`. Runs of zeros (a sparse
+    /// file's holes, a file's end) are skipped: the object's pages read as zero until
+    /// written, so they cost no frames.
+    fn shm_fill(&mut self, exec: ObjId, ino: Ino, mut at: u64, stop: u64) -> Result<(), Errno> {
+        while at < stop {
+            let chunk = self.fs.read(ino, at, (stop - at).min(1 << 20) as u32)?;
+            if chunk.is_empty() {
+                break;
+            }
+            for (i, page) in chunk.chunks(PAGE_SIZE as usize).enumerate() {
+                if page.iter().any(|&b| b != 0) {
+                    self.machine
+                        .obj_write(exec, at + i as u64 * PAGE_SIZE, page)
+                        .map_err(|_| Errno::ENOMEM)?;
+                }
+            }
+            at += chunk.len() as u64;
+        }
+        Ok(())
     }
 
     /// Whether `ino` has MAP_SHARED mappings (whose pages this module owns).
@@ -276,11 +374,16 @@ impl Kernel {
         let Some(obj) = self.shm.files.get(&ino).map(|id| &self.shm.objects[id]) else {
             return;
         };
-        let end = (obj.pages * PAGE_SIZE).min(offset + data.len() as u64);
-        if offset < end {
-            let _ = self
-                .machine
-                .obj_write(obj.exec, offset, &data[..(end - offset) as usize]);
+        let exec = obj.exec;
+        for (lo, hi) in obj
+            .filled
+            .bytes_overlapping(offset, offset + data.len() as u64)
+        {
+            let _ = self.machine.obj_write(
+                exec,
+                lo,
+                &data[(lo - offset) as usize..(hi - offset) as usize],
+            );
         }
     }
 
@@ -290,10 +393,13 @@ impl Kernel {
         let Some(obj) = self.shm.files.get(&ino).map(|id| &self.shm.objects[id]) else {
             return;
         };
-        let end = (obj.pages * PAGE_SIZE).min(offset + data.len() as u64);
-        if offset < end {
-            let n = (end - offset) as usize;
-            let _ = self.machine.obj_read(obj.exec, offset, &mut data[..n]);
+        let exec = obj.exec;
+        for (lo, hi) in obj
+            .filled
+            .bytes_overlapping(offset, offset + data.len() as u64)
+        {
+            let part = &mut data[(lo - offset) as usize..(hi - offset) as usize];
+            let _ = self.machine.obj_read(exec, lo, part);
         }
     }
 
@@ -303,18 +409,54 @@ impl Kernel {
         let Some(obj) = self.shm.objects.get(&id) else {
             return Ok(());
         };
-        let (Some(ino), exec, pages) = (obj.file, obj.exec, obj.pages) else {
+        let (Some(ino), exec) = (obj.file, obj.exec) else {
             return Ok(());
         };
-        let size = self.fs.stat(ino)?.size.min(pages * PAGE_SIZE);
-        let mut at = 0;
-        while at < size {
-            let n = (size - at).min(1 << 20);
+        let size = self.fs.stat(ino)?.size;
+        for (lo, hi) in obj.filled.bytes_overlapping(0, size) {
+            self.shm_write_back_range(ino, exec, lo, hi)?;
+        }
+        Ok(())
+    }
+
+    /// Writes bytes [at, stop) of a file object back to its file.
+    fn shm_write_back_range(
+        &mut self,
+        ino: Ino,
+        exec: ObjId,
+        mut at: u64,
+        stop: u64,
+    ) -> Result<(), Errno> {
+        while at < stop {
+            let n = (stop - at).min(1 << 20);
             let mut buf = vec![0; n as usize];
             self.machine
                 .obj_read(exec, at, &mut buf)
                 .map_err(|_| Errno::EIO)?;
-            self.fs.write(ino, at, &buf)?;
+            // Only the pages that differ from the file are written: a sparse file keeps
+            // its holes, and a large mapping with a few stores costs a few writes.
+            let old = self.fs.read(ino, at, n as u32)?;
+            let page = PAGE_SIZE as usize;
+            let differs = |i: usize| {
+                buf[i * page..((i + 1) * page).min(buf.len())]
+                    != *old
+                        .get(i * page..((i + 1) * page).min(buf.len()))
+                        .unwrap_or(&[])
+            };
+            let count = buf.len().div_ceil(page);
+            let mut i = 0;
+            while i < count {
+                if !differs(i) {
+                    i += 1;
+                    continue;
+                }
+                let first = i;
+                while i < count && differs(i) {
+                    i += 1;
+                }
+                let range = first * page..(i * page).min(buf.len());
+                self.fs.write(ino, at + range.start as u64, &buf[range])?;
+            }
             at += n;
         }
         Ok(())
@@ -385,6 +527,23 @@ impl Kernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn page_ranges_merge_and_report_gaps() {
+        let mut r = PageRanges::default();
+        assert_eq!(r.gaps(0, 10), [(0, 10)]);
+        r.add(2, 4);
+        r.add(6, 8);
+        assert_eq!(r.gaps(0, 10), [(0, 2), (4, 6), (8, 10)]);
+        assert_eq!(r.gaps(3, 7), [(4, 6)]);
+        assert_eq!(r.overlapping(3, 7), [(3, 4), (6, 7)]);
+        r.add(4, 6); // touching both: one range
+        assert_eq!(r.0.iter().collect::<Vec<_>>(), [(&2, &8)]);
+        assert_eq!(r.gaps(2, 8), []);
+        let p = PAGE_SIZE;
+        assert_eq!(r.bytes_overlapping(0, 3 * p + 5), [(2 * p, 3 * p + 5)]);
+        assert_eq!(r.bytes_overlapping(8 * p, 9 * p), []);
+    }
 
     #[test]
     fn keys_split_and_fork() {

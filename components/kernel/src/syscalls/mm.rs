@@ -139,41 +139,59 @@ pub fn sys_mmap(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         Some((_, path)) => VmaName::File(path.clone()),
         None => VmaName::Anonymous,
     };
-    match file {
-        None => {
-            map_region(&mut *k.machine, p.space, &mut p.mm, start, end, prot, name)?;
-            if shared {
-                k.shm_map_anonymous(p.space, start, end, prot)?;
-            }
-        }
-        Some((ino, _)) if shared => {
-            map_region(&mut *k.machine, p.space, &mut p.mm, start, end, prot, name)?;
-            k.shm_map_file(p.space, start, end, prot, ino, offset)?;
-        }
-        Some((ino, _)) => {
-            // A private file mapping: the file's pages from the page cache, copy-on-write;
-            // past EOF, zero pages (Linux would raise SIGBUS on whole pages past EOF).
-            map_region(&mut *k.machine, p.space, &mut p.mm, start, end, prot, name)?;
-            let first = offset / PAGE_SIZE;
-            let want = len / PAGE_SIZE;
-            match k.page_cache(ino)? {
-                Some(c) => {
-                    let n = c.pages.saturating_sub(first).min(want);
-                    if n > 0 {
-                        k.page_cache_mapped(ino, c.obj, first, first + n)?;
-                        k.machine
-                            .map_object(p.space, start, n * PAGE_SIZE, prot, c.obj, first, false)
-                            .map_err(|_| Errno::ENOMEM)?;
-                    }
+    let made = (|| -> Result<(), Errno> {
+        match file {
+            None => {
+                map_region(&mut *k.machine, p.space, &mut p.mm, start, end, prot, name)?;
+                if shared {
+                    k.shm_map_anonymous(p.space, start, end, prot)?;
                 }
-                None => copy_file(k, p, ino, offset, start, len, prot)?,
             }
-            if prot.contains(Prot::EXEC) {
-                // Code translated ahead of time for the file may run here (ld.so's and
-                // dlopen's mappings).
-                k.map_file(p.space, start, len, ino, offset, None);
+            Some((ino, _)) if shared => {
+                map_region(&mut *k.machine, p.space, &mut p.mm, start, end, prot, name)?;
+                k.shm_map_file(p.space, start, end, prot, ino, offset)?;
+            }
+            Some((ino, _)) => {
+                // A private file mapping: the file's pages from the page cache, copy-on-write;
+                // past EOF, zero pages (Linux would raise SIGBUS on whole pages past EOF).
+                map_region(&mut *k.machine, p.space, &mut p.mm, start, end, prot, name)?;
+                let first = offset / PAGE_SIZE;
+                let want = len / PAGE_SIZE;
+                match k.page_cache(ino)? {
+                    Some(c) => {
+                        let n = c.pages.saturating_sub(first).min(want);
+                        if n > 0 {
+                            k.page_cache_mapped(ino, c.obj, first, first + n)?;
+                            k.machine
+                                .map_object(
+                                    p.space,
+                                    start,
+                                    n * PAGE_SIZE,
+                                    prot,
+                                    c.obj,
+                                    first,
+                                    false,
+                                )
+                                .map_err(|_| Errno::ENOMEM)?;
+                        }
+                    }
+                    None => copy_file(k, p, ino, offset, start, len, prot)?,
+                }
+                if prot.contains(Prot::EXEC) {
+                    // Code translated ahead of time for the file may run here (ld.so's and
+                    // dlopen's mappings).
+                    k.map_file(p.space, start, len, ino, offset, None);
+                }
             }
         }
+        Ok(())
+    })();
+    if let Err(e) = made {
+        // Nothing of a failed mapping stays (its frames, its range, its commitment).
+        k.shm_unmap(p.space, start, end);
+        let _ = k.machine.unmap(p.space, start, end - start);
+        p.mm.remove(start, end);
+        return Err(e);
     }
     if noreserve {
         p.mm.set_noreserve(start, end);
