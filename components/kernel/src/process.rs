@@ -93,6 +93,8 @@ pub struct Thread {
     /// The name a thread other than the leader gave itself (prctl PR_SET_NAME), or was
     /// given by the thread that made it; `None`: the process's `comm`.
     pub comm: Option<Vec<u8>>,
+    /// Instructions this thread retired (CLOCK_THREAD_CPUTIME_ID).
+    pub instret: u64,
 }
 
 impl Thread {
@@ -112,6 +114,7 @@ impl Thread {
             fault_info: None,
             exiting: false,
             comm: None,
+            instret: 0,
         }
     }
 }

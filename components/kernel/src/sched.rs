@@ -171,6 +171,7 @@ impl Kernel {
             let used = after - before;
             budget = budget.saturating_sub(used);
             p.instret += used;
+            p.thread_mut().instret += used;
             if p.itimer_cpu != [None; 2] {
                 fire_cpu_itimers(p);
             }

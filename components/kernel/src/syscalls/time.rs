@@ -15,19 +15,51 @@ const CLOCK_MONOTONIC_COARSE: u64 = 6;
 const CLOCK_BOOTTIME: u64 = 7;
 const TIMER_ABSTIME: u64 = 1;
 
+/// The CPU time of a process or thread in ns: its instructions at the nominal 100 per
+/// microsecond getrusage and times report (`Process::cpu_ns`).
+fn instret_ns(instret: u64) -> u64 {
+    instret.saturating_mul(10)
+}
+
 impl Kernel {
-    /// The time on `clock` as (seconds, nanoseconds).
-    fn clock_now(&self, clock: u64) -> Result<(i64, u32), Errno> {
-        match clock {
-            CLOCK_REALTIME | CLOCK_REALTIME_COARSE => Ok(self.host.wall_clock()),
-            CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME
-            // One thread on one CPU: CPU time is approximated by elapsed time.
-            | CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
-                let ns = self.host.monotonic_ns();
-                Ok(((ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as u32))
+    /// The time on `clock` as (seconds, nanoseconds), as `p` sees it: the CPU-time clocks
+    /// are its own (CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID) or those
+    /// clock_getcpuclockid and pthread_getcpuclockid make for a process or a thread of
+    /// its own: a negative id, ~pid << 3, 4 for a thread, then the kind (profiling,
+    /// virtual or scheduler time: the same here, as nearly all time is user time).
+    fn clock_now(&self, p: &Process, clock: u64) -> Result<(i64, u32), Errno> {
+        let ns = match clock {
+            CLOCK_REALTIME | CLOCK_REALTIME_COARSE => return Ok(self.host.wall_clock()),
+            CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME => {
+                self.host.monotonic_ns()
             }
-            _ => Err(Errno::EINVAL),
-        }
+            CLOCK_PROCESS_CPUTIME_ID => p.cpu_ns(),
+            CLOCK_THREAD_CPUTIME_ID => instret_ns(p.thread().instret),
+            _ => {
+                let id = clock as i32;
+                if id >= 0 || id & 3 == 3 {
+                    return Err(Errno::EINVAL);
+                }
+                let pid = !(id >> 3);
+                if id & 4 != 0 {
+                    // A thread of the caller's own process.
+                    let t = match pid {
+                        0 => p.thread(),
+                        _ => p
+                            .threads
+                            .iter()
+                            .find(|t| t.tid == pid)
+                            .ok_or(Errno::EINVAL)?,
+                    };
+                    instret_ns(t.instret)
+                } else if pid == 0 || pid == p.pid {
+                    p.cpu_ns()
+                } else {
+                    self.procs.get(&pid).ok_or(Errno::EINVAL)?.cpu_ns()
+                }
+            }
+        };
+        Ok(((ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as u32))
     }
 
     fn read_timespec(&mut self, p: &Process, addr: u64) -> Result<(i64, u64), Errno> {
@@ -64,13 +96,13 @@ fn write_timespec(
 }
 
 pub fn sys_clock_gettime(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    let now = k.clock_now(a[0])?;
+    let now = k.clock_now(p, a[0])?;
     write_timespec(k, p, a[1], now)?;
     Ok(0)
 }
 
 pub fn sys_clock_getres(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    k.clock_now(a[0])?;
+    k.clock_now(p, a[0])?;
     if a[1] != 0 {
         write_timespec(k, p, a[1], (0, 1))?;
     }
@@ -82,7 +114,7 @@ pub fn sys_clock_getres(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 /// pass Linux's checks; clocks that cannot be set are EINVAL.
 pub fn sys_clock_settime(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     if a[0] != CLOCK_REALTIME {
-        k.clock_now(a[0])?;
+        k.clock_now(p, a[0])?;
         return Err(Errno::EINVAL);
     }
     // A negative or out-of-range time is EINVAL (read_timespec checks both).
@@ -128,7 +160,12 @@ pub fn sys_nanosleep(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 
 pub fn sys_clock_nanosleep(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (clock, flags) = (a[0], a[1]);
-    let now = k.clock_now(clock)?;
+    // Sleeping on a thread's CPU clock is EINVAL on Linux; a process's CPU clock is slept
+    // on as on the monotonic one (it would wait for other threads to compute that long).
+    if clock == CLOCK_THREAD_CPUTIME_ID || (clock as i32) < 0 && clock & 4 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let now = k.clock_now(p, clock)?;
     let (sec, nsec) = k.read_timespec(p, a[2])?;
     let want = (sec as u64)
         .saturating_mul(1_000_000_000)

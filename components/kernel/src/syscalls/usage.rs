@@ -20,7 +20,8 @@ const INSTRET_PER_TICK: u64 = 100 * 1_000_000 / USER_HZ;
 
 pub fn sys_getrusage(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let mut b = match a[0] as i64 {
-        RUSAGE_SELF | RUSAGE_THREAD => rusage_bytes(p.instret),
+        RUSAGE_SELF => rusage_bytes(p.instret),
+        RUSAGE_THREAD => rusage_bytes(p.thread().instret),
         RUSAGE_CHILDREN => rusage_bytes(p.children_instret),
         _ => return Err(Errno::EINVAL),
     };
