@@ -804,6 +804,7 @@ mod imported {
             SockOpt::ReceiveBufferSize => n::SocketOption::ReceiveBufferSize,
             SockOpt::SendBufferSize => n::SocketOption::SendBufferSize,
             SockOpt::HopLimit => n::SocketOption::HopLimit,
+            SockOpt::V6Only => n::SocketOption::V6Only,
         }
     }
 

@@ -27,6 +27,7 @@ fn opt(o: t::SocketOption) -> SockOpt {
         t::SocketOption::ReceiveBufferSize => SockOpt::ReceiveBufferSize,
         t::SocketOption::SendBufferSize => SockOpt::SendBufferSize,
         t::SocketOption::HopLimit => SockOpt::HopLimit,
+        t::SocketOption::V6Only => SockOpt::V6Only,
     }
 }
 

@@ -58,6 +58,8 @@ pub enum SockOpt {
     ReceiveBufferSize,
     SendBufferSize,
     HopLimit,
+    /// IPV6_V6ONLY (0 by default: IPv6 sockets are dual-stack).
+    V6Only,
 }
 
 /// An IP socket address; `std::net::SocketAddr` already is exactly that.

@@ -5,7 +5,9 @@
 //!
 //! Linux's behaviours kept here, because programs test for them:
 //! - ports: one namespace per protocol shared by IPv4 and IPv6 (IPv6 sockets are
-//!   dual-stack, IPV6_V6ONLY being 0 by default): EADDRINUSE unless both sockets set
+//!   dual-stack, IPV6_V6ONLY being 0 by default; with it set, `::` takes IPv6 only and
+//!   leaves the port to IPv4 sockets, as nginx's and asyncio's `[::]` and `0.0.0.0`
+//!   listeners on one port need): EADDRINUSE unless both sockets set
 //!   SO_REUSEADDR and (TCP) neither listens; port 0 and an unbound connect, send or
 //!   listen take an ephemeral port (32768-60999, ip_local_port_range).
 //! - addresses: binding a non-loopback address is EADDRNOTAVAIL; 0.0.0.0 and `::` as
@@ -88,6 +90,8 @@ struct Lo {
     /// SO_ERROR.
     error: Option<Errno>,
     reuse: bool,
+    /// IPV6_V6ONLY.
+    v6only: bool,
     keepalive: bool,
     nodelay: bool,
     hop_limit: u64,
@@ -114,6 +118,7 @@ impl Lo {
             wr_shut: false,
             error: None,
             reuse: false,
+            v6only: false,
             keepalive: false,
             nodelay: false,
             hop_limit: 64,
@@ -168,14 +173,52 @@ fn in_family(addr: SocketAddr, family: Family) -> SocketAddr {
     }
 }
 
-/// Whether a socket bound to `bound` receives what is sent to `dst` (same port assumed).
-fn accepts(bound: SocketAddr, bound_family: Family, dst: IpAddr) -> bool {
-    let (b, d) = (v4_of(bound.ip()), v4_of(dst));
-    if is_wildcard(b) {
-        // 0.0.0.0 takes IPv4 only; `::` both (dual-stack).
-        return bound_family == Family::Inet6 || d.is_ipv4();
+/// The addresses of one family a bound socket takes: none, all (a wildcard) or one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cover<T> {
+    Nothing,
+    All,
+    One(T),
+}
+
+impl<T: PartialEq> Cover<T> {
+    fn has(&self, a: T) -> bool {
+        match self {
+            Cover::Nothing => false,
+            Cover::All => true,
+            Cover::One(x) => *x == a,
+        }
     }
-    b == d
+    /// Whether two sockets' covers share an address.
+    fn meets(&self, other: &Cover<T>) -> bool {
+        match (self, other) {
+            (Cover::Nothing, _) | (_, Cover::Nothing) => false,
+            (Cover::One(a), Cover::One(b)) => a == b,
+            _ => true,
+        }
+    }
+}
+
+/// What a socket bound to `ip` takes, of IPv4 and of IPv6: 0.0.0.0 all of IPv4, `::`
+/// all of IPv6 and, unless IPV6_V6ONLY, all of IPv4 too.
+fn cover(ip: IpAddr, v6only: bool) -> (Cover<Ipv4Addr>, Cover<Ipv6Addr>) {
+    match v4_of(ip) {
+        IpAddr::V4(a) if a.is_unspecified() => (Cover::All, Cover::Nothing),
+        IpAddr::V4(a) => (Cover::One(a), Cover::Nothing),
+        IpAddr::V6(a) if a.is_unspecified() => {
+            (if v6only { Cover::Nothing } else { Cover::All }, Cover::All)
+        }
+        IpAddr::V6(a) => (Cover::Nothing, Cover::One(a)),
+    }
+}
+
+/// Whether a socket bound to `bound` receives what is sent to `dst` (same port assumed).
+fn accepts(bound: SocketAddr, v6only: bool, dst: IpAddr) -> bool {
+    let (v4, v6) = cover(bound.ip(), v6only);
+    match v4_of(dst) {
+        IpAddr::V4(d) => v4.has(d),
+        IpAddr::V6(d) => v6.has(d),
+    }
 }
 
 /// The address a connection or datagram to `dst` comes from when the sender is bound to
@@ -213,13 +256,14 @@ impl Loopback {
 
     /// Whether binding `addr` (of `kind`, by socket `s`) clashes with a bound socket.
     fn in_use(&self, s: Socket, kind: Kind, addr: SocketAddr, reuse: bool) -> bool {
+        let mine = cover(addr.ip(), self.socks.get(&s).is_some_and(|o| o.v6only));
         self.socks.iter().any(|(&h, o)| {
             let Some(l) = o.local else { return false };
             if h == s || o.kind != kind || l.port() != addr.port() {
                 return false;
             }
-            let (a, b) = (v4_of(l.ip()), v4_of(addr.ip()));
-            let overlap = is_wildcard(a) || is_wildcard(b) || a == b;
+            let theirs = cover(l.ip(), o.v6only);
+            let overlap = mine.0.meets(&theirs.0) || mine.1.meets(&theirs.1);
             let shared =
                 reuse && o.reuse && (kind == Kind::Datagram || o.state != State::Listening);
             overlap && !shared
@@ -269,7 +313,7 @@ impl Loopback {
         let mut best = None;
         for (&h, o) in &self.socks {
             let Some(l) = o.local else { continue };
-            if o.kind != kind || l.port() != dst.port() || !accepts(l, o.family, dst.ip()) {
+            if o.kind != kind || l.port() != dst.port() || !accepts(l, o.v6only, dst.ip()) {
                 continue;
             }
             if o.family == Family::Inet && !v4_of(dst.ip()).is_ipv4() {
@@ -478,19 +522,20 @@ impl Net for Loopback {
         if o.local.is_none() {
             self.autobind(s, None)?;
         }
-        let (local, reuse) = {
+        let (local, reuse, v6only) = {
             let o = self.get(s)?;
-            (o.local.expect("bound"), o.reuse)
+            (o.local.expect("bound"), o.reuse, o.v6only)
         };
         // A second socket bound with SO_REUSEADDR may not listen on a port another
         // already listens on.
+        let mine = cover(local.ip(), v6only);
         let clash = self.socks.iter().any(|(&h, o)| {
             h != s
                 && o.kind == Kind::Stream
                 && o.state == State::Listening
                 && o.local.is_some_and(|l| {
-                    let (a, b) = (v4_of(l.ip()), v4_of(local.ip()));
-                    l.port() == local.port() && (is_wildcard(a) || is_wildcard(b) || a == b)
+                    let theirs = cover(l.ip(), o.v6only);
+                    l.port() == local.port() && (mine.0.meets(&theirs.0) || mine.1.meets(&theirs.1))
                 })
         });
         if clash && reuse {
@@ -699,6 +744,16 @@ impl Net for Loopback {
         let o = self.get(s)?;
         match opt {
             SockOpt::ReuseAddress => o.reuse = value != 0,
+            SockOpt::V6Only => {
+                // Level IPPROTO_IPV6 on an IPv4 socket, and a change once bound (Linux).
+                if o.family != Family::Inet6 {
+                    return Err(Errno::ENOPROTOOPT);
+                }
+                if o.local.is_some() {
+                    return Err(Errno::EINVAL);
+                }
+                o.v6only = value != 0;
+            }
             SockOpt::KeepAlive => o.keepalive = value != 0,
             SockOpt::NoDelay => o.nodelay = value != 0,
             SockOpt::HopLimit => {
@@ -725,6 +780,8 @@ impl Net for Loopback {
         let o = self.get(s)?;
         Ok(match opt {
             SockOpt::ReuseAddress => o.reuse as u64,
+            SockOpt::V6Only if o.family != Family::Inet6 => return Err(Errno::ENOPROTOOPT),
+            SockOpt::V6Only => o.v6only as u64,
             SockOpt::KeepAlive => o.keepalive as u64,
             SockOpt::NoDelay => o.nodelay as u64,
             SockOpt::HopLimit => o.hop_limit,

@@ -86,7 +86,7 @@ struct Sock {
     error: Option<Errno>,
     /// A connect whose outcome the next connect(2) must report (see `connect`).
     connect_unreported: bool,
-    options: [u64; 6],
+    options: [u64; 7],
     // TCP.
     rx: VecDeque<u8>,
     rx_eof: bool,
@@ -115,7 +115,7 @@ impl Sock {
             remote: None,
             error: None,
             connect_unreported: false,
-            options: [0, 0, 0, window as u64, window as u64, 64],
+            options: [0, 0, 0, window as u64, window as u64, 64, 0],
             rx: VecDeque::new(),
             rx_eof: false,
             rd_shut: false,
@@ -138,6 +138,7 @@ fn opt_index(opt: SockOpt) -> usize {
         SockOpt::ReceiveBufferSize => 3,
         SockOpt::SendBufferSize => 4,
         SockOpt::HopLimit => 5,
+        SockOpt::V6Only => 6,
     }
 }
 

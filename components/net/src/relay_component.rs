@@ -56,6 +56,7 @@ fn opt_in(o: wit::SocketOption) -> SockOpt {
         wit::SocketOption::ReceiveBufferSize => SockOpt::ReceiveBufferSize,
         wit::SocketOption::SendBufferSize => SockOpt::SendBufferSize,
         wit::SocketOption::HopLimit => SockOpt::HopLimit,
+        wit::SocketOption::V6Only => SockOpt::V6Only,
     }
 }
 

@@ -90,6 +90,9 @@ struct Tcp {
     /// Options wasi:sockets has no call for, remembered so getsockopt reads them back.
     no_delay: u64,
     reuse_address: u64,
+    /// IPV6_V6ONLY: a listener on `[::]` gets no IPv4 twin (its port stays free for an
+    /// IPv4 listener, as nginx's default `listen 80; listen [::]:80;` needs).
+    v6only: u64,
     /// An AF_INET6 socket the guest connected to an IPv4-mapped address: the host socket
     /// is IPv4 (wasi:sockets refuses mapped addresses), and its addresses are shown to the
     /// guest mapped back.
@@ -116,6 +119,8 @@ struct Udp {
     /// A datagram a readiness check (or MSG_PEEK) received but recv has not taken.
     held: Option<(Vec<u8>, SockAddr)>,
     reuse_address: u64,
+    /// IPV6_V6ONLY (wasi's IPv6 datagram sockets take IPv6 only either way).
+    v6only: u64,
 }
 
 enum Entry {
@@ -397,6 +402,7 @@ impl Net for WasiNet {
                 shut_pending: false,
                 no_delay: 0,
                 reuse_address: 0,
+                v6only: 0,
                 mapped: false,
             })),
             Kind::Datagram => Entry::Udp(Box::new(Udp {
@@ -407,6 +413,7 @@ impl Net for WasiNet {
                 streams: None,
                 held: None,
                 reuse_address: 0,
+                v6only: 0,
             })),
         };
         Ok(self.insert(entry))
@@ -518,7 +525,7 @@ impl Net for WasiNet {
                 t.sock.start_listen().map_err(errno)?;
                 t.sock.finish_listen().map_err(errno)?;
                 let v4 = match t.sock.local_address().map(from_wasi) {
-                    Ok(SocketAddr::V6(a)) if a.ip().is_unspecified() => {
+                    Ok(SocketAddr::V6(a)) if a.ip().is_unspecified() && t.v6only == 0 => {
                         dual_stack_twin(network, a.port(), backlog)
                     }
                     _ => None,
@@ -564,6 +571,7 @@ impl Net for WasiNet {
             shut_pending: false,
             no_delay: 0,
             reuse_address: 0,
+            v6only: 0,
             mapped,
         })));
         Ok((new, peer))
@@ -787,6 +795,26 @@ impl Net for WasiNet {
             (Entry::Udp(_), SockOpt::KeepAlive | SockOpt::NoDelay) => {
                 return Err(Errno::ENOPROTOOPT);
             }
+            (Entry::Tcp(t), SockOpt::V6Only) => {
+                if t.sock.address_family() != IpAddressFamily::Ipv6 {
+                    return Err(Errno::ENOPROTOOPT);
+                }
+                if !matches!(t.state, TcpState::Fresh) || t.sock.local_address().is_ok() {
+                    return Err(Errno::EINVAL);
+                }
+                t.v6only = (value != 0) as u64;
+                Ok(())
+            }
+            (Entry::Udp(u), SockOpt::V6Only) => {
+                if u.family != Family::Inet6 {
+                    return Err(Errno::ENOPROTOOPT);
+                }
+                if u.bound {
+                    return Err(Errno::EINVAL);
+                }
+                u.v6only = (value != 0) as u64;
+                Ok(())
+            }
         };
         r.map_err(errno)
     }
@@ -807,6 +835,14 @@ impl Net for WasiNet {
             (Entry::Udp(_), SockOpt::KeepAlive | SockOpt::NoDelay) => {
                 return Err(Errno::ENOPROTOOPT);
             }
+            (Entry::Tcp(t), SockOpt::V6Only) => match t.sock.address_family() {
+                IpAddressFamily::Ipv6 => Ok(t.v6only),
+                IpAddressFamily::Ipv4 => return Err(Errno::ENOPROTOOPT),
+            },
+            (Entry::Udp(u), SockOpt::V6Only) => match u.family {
+                Family::Inet6 => Ok(u.v6only),
+                Family::Inet => return Err(Errno::ENOPROTOOPT),
+            },
         };
         r.map_err(errno)
     }

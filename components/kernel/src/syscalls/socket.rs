@@ -64,6 +64,7 @@ const SO_DOMAIN: i32 = 39;
 const TCP_NODELAY: i32 = 1;
 const IP_TTL: i32 = 2;
 const IPV6_UNICAST_HOPS: i32 = 16;
+const IPV6_V6ONLY: i32 = 26;
 
 const SCM_RIGHTS: i32 = 1;
 const SCM_CREDENTIALS: i32 = 2;
@@ -1611,6 +1612,7 @@ fn net_opt(level: i32, name: i32) -> Option<SockOpt> {
         (SOL_SOCKET, SO_SNDBUF) => Some(SockOpt::SendBufferSize),
         (IPPROTO_TCP, TCP_NODELAY) => Some(SockOpt::NoDelay),
         (IPPROTO_IP, IP_TTL) | (IPPROTO_IPV6, IPV6_UNICAST_HOPS) => Some(SockOpt::HopLimit),
+        (IPPROTO_IPV6, IPV6_V6ONLY) => Some(SockOpt::V6Only),
         _ => None,
     }
 }
@@ -1632,8 +1634,8 @@ fn storable(level: i32, name: i32) -> bool {
         // IP_TOS, IP_RECVERR, IP_MTU_DISCOVER, IP_PKTINFO, IP_FREEBIND, IP_BIND_ADDRESS_NO_PORT,
         // IP_MULTICAST_TTL/LOOP.
         IPPROTO_IP => matches!(name, 1 | 8 | 10 | 11 | 15 | 24 | 33 | 34),
-        // IPV6_V6ONLY, IPV6_RECVERR, IPV6_MTU_DISCOVER, IPV6_RECVPKTINFO, IPV6_TCLASS.
-        IPPROTO_IPV6 => matches!(name, 23 | 25 | 26 | 49 | 67),
+        // IPV6_RECVERR, IPV6_MTU_DISCOVER, IPV6_RECVPKTINFO, IPV6_TCLASS.
+        IPPROTO_IPV6 => matches!(name, 23 | 25 | 49 | 67),
         _ => false,
     }
 }
