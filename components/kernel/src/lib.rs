@@ -141,6 +141,8 @@ pub struct Kernel {
     /// NIS domain name (setdomainname): the container's UTS namespace.
     pub hostname: Vec<u8>,
     pub domainname: Vec<u8>,
+    /// Files with an owner for signal-driven I/O (syscalls/fasync.rs).
+    pub(crate) fasync: Vec<syscalls::fasync::AsyncFile>,
     /// /proc/sys/kernel/random/boot_id, made at its first read.
     pub(crate) boot_id: String,
     /// The root filesystem is read-only (`friscy run --read-only`), but for these places.
@@ -188,6 +190,7 @@ impl Kernel {
             file_keys: Default::default(),
             hostname: syscalls::info::UTS_NODENAME.as_bytes().to_vec(),
             domainname: b"(none)".to_vec(),
+            fasync: Vec::new(),
             boot_id: String::new(),
             read_only: None,
             limits: Default::default(),
@@ -368,6 +371,8 @@ impl Kernel {
             vfork_parent: None,
             itimer_real: None,
             itimer_cpu: [None; 2],
+            dumpable: true,
+            pdeath_sig: 0,
             timers: Vec::new(),
             instret: 0,
             children_instret: 0,

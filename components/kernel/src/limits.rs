@@ -523,6 +523,8 @@ mod tests {
             vfork_parent: None,
             itimer_real: None,
             itimer_cpu: [None; 2],
+            dumpable: true,
+            pdeath_sig: 0,
             timers: Vec::new(),
             instret: 0,
             children_instret: 0,

@@ -199,6 +199,11 @@ pub struct Process {
     /// ITIMER_VIRTUAL and ITIMER_PROF: (next expiry, interval) in ns of the process's CPU
     /// time (`cpu_ns`; both count user time, as nearly all of it is here).
     pub itimer_cpu: [Option<(u64, u64)>; 2],
+    /// prctl PR_SET_DUMPABLE (core dumps and ptrace access; reported back only).
+    pub dumpable: bool,
+    /// prctl PR_SET_PDEATHSIG: the signal this process gets when its parent exits (0:
+    /// none); a fork's child starts without one.
+    pub pdeath_sig: u8,
     /// timer_create(2)'s timers, by id (syscalls/posix_timer.rs).
     pub timers: Vec<Option<crate::syscalls::posix_timer::PosixTimer>>,
     /// Instructions retired by this process and by its reaped children (getrusage, times).

@@ -97,6 +97,9 @@ impl Kernel {
 
     /// Give each thread of `p` a time slice. Returns whether anything happened.
     fn run_process(&mut self, p: &mut Process) -> bool {
+        // Signal-driven I/O: what became ready since the last look (another process's
+        // write, data from the host during the idle wait) reaches the files' owners.
+        self.fasync_check(p);
         if let Some((expiry, interval)) = p.itimer_real
             && self.host.monotonic_ns() >= expiry
         {
@@ -622,10 +625,24 @@ impl Kernel {
         p.itimer_real = None;
         p.itimer_cpu = [None; 2];
         p.timers.clear();
+        let mut orphans = Vec::new();
         for c in self.procs.values_mut() {
             if c.ppid == p.pid {
                 c.ppid = 1;
+                if c.pdeath_sig != 0 && !c.is_zombie() {
+                    orphans.push((c.pid, c.pdeath_sig));
+                }
             }
+        }
+        // PR_SET_PDEATHSIG: the children that asked hear of their parent's exit.
+        for (pid, sig) in orphans {
+            let info = SigInfo {
+                signo: sig,
+                code: signal::SI_USER,
+                pid: p.pid,
+                ..SigInfo::default()
+            };
+            self.signal_process(p, pid, sig, info);
         }
         let (code, st) = match status {
             ExitStatus::Code(c) => (signal::CLD_EXITED, c as i32),

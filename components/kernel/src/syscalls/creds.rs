@@ -177,8 +177,13 @@ pub fn sys_capget(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 }
 
 /// prctl(2): the options about credentials (keep capabilities, no new privileges, the
-/// capability bounding set); other options are EINVAL.
+/// capability bounding set, dumpable), thread names and the parent-death signal; other
+/// options are EINVAL.
 pub fn sys_prctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    const PR_SET_PDEATHSIG: u64 = 1;
+    const PR_GET_PDEATHSIG: u64 = 2;
+    const PR_GET_DUMPABLE: u64 = 3;
+    const PR_SET_DUMPABLE: u64 = 4;
     const PR_GET_KEEPCAPS: u64 = 7;
     const PR_SET_KEEPCAPS: u64 = 8;
     const PR_CAPBSET_READ: u64 = 23;
@@ -190,6 +195,20 @@ pub fn sys_prctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     /// CAP_LAST_CAP (CAP_CHECKPOINT_RESTORE).
     const CAP_LAST_CAP: u64 = 40;
     match a[0] {
+        PR_SET_PDEATHSIG if a[1] <= crate::signal::NSIG as u64 => {
+            p.pdeath_sig = a[1] as u8;
+            Ok(0)
+        }
+        PR_GET_PDEATHSIG => {
+            k.write_user(p, a[1], &(p.pdeath_sig as i32).to_le_bytes())?;
+            Ok(0)
+        }
+        PR_GET_DUMPABLE => Ok(p.dumpable as u64),
+        // SUID_DUMP_USER (1) or SUID_DUMP_DISABLE (0); 2 is for the kernel only.
+        PR_SET_DUMPABLE if a[1] <= 1 => {
+            p.dumpable = a[1] == 1;
+            Ok(0)
+        }
         PR_GET_KEEPCAPS => Ok(p.creds.keep_caps as u64),
         PR_SET_KEEPCAPS if a[1] <= 1 => {
             p.creds.keep_caps = a[1] == 1;
@@ -224,7 +243,7 @@ pub fn sys_prctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             Ok(0)
         }
         PR_SET_KEEPCAPS | PR_CAPBSET_READ | PR_CAPBSET_DROP | PR_SET_NO_NEW_PRIVS
-        | PR_GET_NO_NEW_PRIVS => Err(Errno::EINVAL),
+        | PR_GET_NO_NEW_PRIVS | PR_SET_PDEATHSIG | PR_SET_DUMPABLE => Err(Errno::EINVAL),
         option => {
             if k.trace {
                 k.report(&format!("prctl option {option} is not supported (EINVAL)"));

@@ -6,7 +6,7 @@ use friscy_abi::Errno;
 use friscy_abi::mode::*;
 use friscy_vfs::Ino;
 
-use super::{Args, SysResult, lock};
+use super::{Args, SysResult, fasync, lock};
 use crate::creds::{MAY_EXEC, MAY_READ, MAY_WRITE};
 use crate::fd::{Device, FdEntry, FileKind, OpenFile, new_file};
 use crate::host::Stdio;
@@ -935,13 +935,26 @@ pub fn sys_fcntl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         }
         F_GETFL => Ok(p.fds.file(fd)?.borrow().flags as u64),
         F_SETFL => {
-            // fcntl(2): only O_APPEND, O_NONBLOCK (and async/direct flags) can change.
+            // fcntl(2): only O_APPEND, O_NONBLOCK, O_ASYNC (and direct I/O flags) change.
             let file = p.fds.file(fd)?;
-            let mut f = file.borrow_mut();
-            let settable = O_APPEND | O_NONBLOCK;
-            f.flags = (f.flags & !settable) | (a[2] as u32 & settable);
+            let settable = O_APPEND | O_NONBLOCK | fasync::O_ASYNC;
+            let arming = {
+                let mut f = file.borrow_mut();
+                let was = f.flags & fasync::O_ASYNC;
+                f.flags = (f.flags & !settable) | (a[2] as u32 & settable);
+                was == 0 && f.flags & fasync::O_ASYNC != 0
+            };
+            if arming {
+                k.fasync_armed(p, &file);
+            }
             Ok(0)
         }
+        fasync::F_SETOWN
+        | fasync::F_GETOWN
+        | fasync::F_SETSIG
+        | fasync::F_GETSIG
+        | fasync::F_SETOWN_EX
+        | fasync::F_GETOWN_EX => fasync::fcntl(k, p, a),
         lock::F_GETLK
         | lock::F_SETLK
         | lock::F_SETLKW
@@ -973,8 +986,6 @@ pub fn sys_fcntl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         cmd => {
             // Unknown commands are EINVAL on Linux too; these are known ones not done here.
             let name = match cmd {
-                8 | 9 | 15 | 16 => "F_SETOWN/F_GETOWN (signal-driven I/O)",
-                10 | 11 => "F_SETSIG/F_GETSIG",
                 1024 | 1025 => "F_SETLEASE/F_GETLEASE",
                 1026 => "F_NOTIFY",
                 1033 | 1034 => "F_ADD_SEALS/F_GET_SEALS",
@@ -1046,6 +1057,7 @@ pub fn sys_ioctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     const FIOCLEX: u64 = 0x5451;
     const FIONREAD: u64 = 0x541b;
     const FIONBIO: u64 = 0x5421;
+    const FIOASYNC: u64 = 0x5452;
     let fd = fd_arg(a[0]);
     match a[1] {
         FIOCLEX | FIONCLEX => {
@@ -1061,6 +1073,25 @@ pub fn sys_ioctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
                 f.flags |= O_NONBLOCK;
             } else {
                 f.flags &= !O_NONBLOCK;
+            }
+            Ok(0)
+        }
+        // O_ASYNC, as F_SETFL sets it (nginx arms its channels this way).
+        FIOASYNC => {
+            let on = u32::from_le_bytes(k.read_user(p, a[2], 4)?.try_into().unwrap()) != 0;
+            let file = p.fds.file(fd)?;
+            let arming = {
+                let mut f = file.borrow_mut();
+                let was = f.flags & fasync::O_ASYNC != 0;
+                if on {
+                    f.flags |= fasync::O_ASYNC;
+                } else {
+                    f.flags &= !fasync::O_ASYNC;
+                }
+                on && !was
+            };
+            if arming {
+                k.fasync_armed(p, &file);
             }
             Ok(0)
         }

@@ -6,6 +6,7 @@ mod attr;
 mod creds;
 mod descriptors;
 pub mod epoll;
+pub(crate) mod fasync;
 pub mod fs;
 mod futex;
 mod hwprobe;

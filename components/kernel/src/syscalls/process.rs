@@ -133,6 +133,8 @@ pub fn sys_clone(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         vfork_parent: vfork.then_some(p.pid),
         itimer_real: None,
         itimer_cpu: [None; 2],
+        dumpable: true,
+        pdeath_sig: 0,
         timers: Vec::new(),
         instret: 0,
         children_instret: 0,
@@ -276,6 +278,9 @@ impl Kernel {
         p.mm = image.mm;
         p.creds = image.creds;
         p.exe = image.exe;
+        // A new program is dumpable again (a set-user-ID one would not be; core dumps are
+        // not made here either way).
+        p.dumpable = true;
         p.comm = crate::process::comm_of(path);
         // execve deletes the POSIX timers (ITIMER_REAL survives it).
         p.timers.clear();

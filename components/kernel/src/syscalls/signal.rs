@@ -219,6 +219,23 @@ fn user_info(p: &Process, sig: u8, code: i32) -> SigInfo {
     }
 }
 
+impl Kernel {
+    /// The live processes of process group `pgid`, the caller `cur` (not in `procs` while
+    /// it runs) included if it is one.
+    pub(crate) fn group_members(&self, cur: &Process, pgid: Pid) -> Vec<Pid> {
+        let mut v: Vec<Pid> = self
+            .procs
+            .values()
+            .filter(|c| c.pgid == pgid && !c.is_zombie())
+            .map(|c| c.pid)
+            .collect();
+        if cur.pgid == pgid {
+            v.push(cur.pid);
+        }
+        v
+    }
+}
+
 pub fn sys_kill(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (pid, sig) = (a[0] as i32, a[1]);
     if sig > signal::NSIG as u64 {
@@ -236,19 +253,7 @@ pub fn sys_kill(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             .filter(|c| c.pid > 1 && !c.is_zombie())
             .map(|c| c.pid)
             .collect(),
-        n => {
-            let group = if n == 0 { p.pgid } else { -n };
-            let mut v: Vec<Pid> = k
-                .procs
-                .values()
-                .filter(|c| c.pgid == group && !c.is_zombie())
-                .map(|c| c.pid)
-                .collect();
-            if p.pgid == group {
-                v.push(p.pid);
-            }
-            v
-        }
+        n => k.group_members(p, if n == 0 { p.pgid } else { -n }),
     };
     let mut any = false;
     let mut denied = false;

@@ -35,6 +35,8 @@ const MSG_OOB: u32 = 0x1;
 pub(crate) const MSG_PEEK: u32 = 0x2;
 const MSG_CTRUNC: u32 = 0x8;
 const MSG_TRUNC: u32 = 0x20;
+/// The largest IP datagram's payload (65535 less the smallest headers, rounded up).
+const UDP_MAX: usize = 65536;
 const MSG_DONTWAIT: u32 = 0x40;
 const MSG_EOR: u32 = 0x80;
 const MSG_WAITALL: u32 = 0x100;
@@ -381,8 +383,16 @@ impl Kernel {
                         ..Received::default()
                     });
                 }
-                let (data, from) = self.net.recv(i.handle, max, peek)?;
+                // A datagram is asked for whole (backends cut it to what is asked for), so
+                // that MSG_TRUNC can tell its real length.
+                let ask = if ty == SockType::Stream {
+                    max
+                } else {
+                    max.max(UDP_MAX)
+                };
+                let (mut data, from) = self.net.recv(i.handle, ask, peek)?;
                 let full_len = data.len();
+                data.truncate(max);
                 Ok(Received {
                     data,
                     full_len,

@@ -61,8 +61,8 @@ syscall_table! {
     22  epoll_pwait => Some(epoll::sys_epoll_pwait), Partial("EPOLLET reported level-triggered");
     23  dup => Some(fs::sys_dup), Full;
     24  dup3 => Some(fs::sys_dup3), Full;
-    25  fcntl => Some(fs::sys_fcntl), Partial("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL, record and OFD locks; F_SETLKW gets EDEADLK only when no one else could release the lock (no cycle detection across processes)");
-    29  ioctl => Some(fs::sys_ioctl), Partial("FIOCLEX/FIONCLEX, FIONBIO, FIONREAD; terminals (tty.rs): termios, window size, controlling tty and job control, pty masters; no TIOCPKT, modem lines or TIOCL*");
+    25  fcntl => Some(fs::sys_fcntl), Partial("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL, record and OFD locks, F_GETPIPE_SZ/SETPIPE_SZ, signal-driven I/O (F_SETOWN*, F_SETSIG: on readiness gained, not every wake-up); no leases, F_NOTIFY or seals (EINVAL); F_SETLKW gets EDEADLK only when no one else could release the lock (no cycle detection across processes)");
+    29  ioctl => Some(fs::sys_ioctl), Partial("FIOCLEX/FIONCLEX, FIONBIO, FIOASYNC, FIONREAD; terminals (tty.rs): termios, window size, controlling tty and job control, pty masters; no TIOCPKT, modem lines or TIOCL*");
     32  flock => Some(lock::sys_flock), Partial("a wait only the caller itself could end fails with EDEADLK instead of hanging");
     33  mknodat => Some(names::sys_mknodat), Full;
     30  ioprio_set => Some(sched::sys_ioprio_set), Partial("recorded and reported, per process; I/O is not scheduled");
