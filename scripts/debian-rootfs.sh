@@ -29,8 +29,8 @@ MIRROR="${FRISCY_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 # gzip, diffutils, mawk, util-linux are in minbase already). nodejs: V8 is the hardest
 # guest there is (address-space reservations, JIT code, threads). nginx: the most pulled
 # server image's program (master and workers, epoll edge-triggered, SIGIO channels,
-# IPV6_V6ONLY listeners).
-PACKAGES="python3 sqlite3 procps cpio nodejs nginx"
+# IPV6_V6ONLY listeners). redis: a server that forks to save its data set (BGSAVE).
+PACKAGES="python3 sqlite3 procps cpio nodejs nginx redis-server redis-tools"
 # More packages for an image of one's own (a separate cache entry; never the tests' image).
 EXTRA="${FRISCY_DEBIAN_EXTRA:-}"
 PACKAGES="$PACKAGES${EXTRA:+ $EXTRA}"

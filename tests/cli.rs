@@ -353,6 +353,27 @@ fn a_shared_mapping_past_the_memory_limit_is_enomem_and_leaks_nothing() {
     assert_eq!(r.stdout, "mmap 12\nfree again True\n1 1\n", "{}", r.stderr);
 }
 
+/// /proc/PID/cmdline reads the argument strings as they are now: nginx's processes
+/// retitle themselves (setproctitle over argv and the environment after it), and ps
+/// shows the titles (the qemu reference cannot: ps there reads qemu's own arguments).
+#[test]
+fn ps_shows_the_titles_nginx_gives_its_processes() {
+    let Some(debian) = friscy_tests::debian_tar() else {
+        return;
+    };
+    let tmp = Temp::new("proctitle");
+    let script = "printf 'pid /tmp/n.pid; events {} http { server { listen 127.0.0.1:8080; } }' > /tmp/n.conf; \
+                  nginx -c /tmp/n.conf && sleep 1; ps -o args= -C nginx | sort; \
+                  cat /proc/self/cmdline | tr '\\0' ' '; echo; nginx -c /tmp/n.conf -s quit 2>/dev/null";
+    let r = friscy(&tmp.0, &["run", text(&debian), "bash", "-c", script]);
+    assert_eq!(
+        r.stdout,
+        "nginx: master process nginx -c /tmp/n.conf\nnginx: worker process\ncat /proc/self/cmdline \n",
+        "{}",
+        r.stderr
+    );
+}
+
 /// A POSIX timer id is an int: the upper half of the register is ignored, as Linux does
 /// (a 64-bit id once indexed the kernel's table past its end).
 #[test]

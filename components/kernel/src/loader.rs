@@ -503,10 +503,12 @@ impl Kernel {
             (at::CLKTCK, 100),
             (at::SECURE, 0),
         ];
-        let (sp, saved_auxv) = self
+        let (sp, saved_auxv, args, env) = self
             .build_stack(space, mm.stack_top, path, argv, envp, &auxv)
             .ok_or_else(oom)?;
         mm.saved_auxv = saved_auxv;
+        mm.args = args;
+        mm.env = env;
         Ok((mm, entry, sp))
     }
 
@@ -671,8 +673,13 @@ impl Kernel {
         })
     }
 
-    /// Lay out strings, random bytes, argv, envp and auxv below `top`; returns sp and the
-    /// complete auxiliary vector.
+    /// Lay out strings, random bytes, argv, envp and auxv below `top`; returns sp, the
+    /// complete auxiliary vector, and where the argument and environment strings are.
+    /// The strings go as Linux puts them (fs/exec.c copies envp, then argv, downwards
+    /// from the top, under the file name): ascending, the 16 random bytes, the argument
+    /// strings, the environment strings, the file name; setproctitle implementations
+    /// (nginx's, PostgreSQL's) count on the environment following the arguments.
+    #[allow(clippy::type_complexity)]
     fn build_stack(
         &mut self,
         space: SpaceId,
@@ -681,24 +688,28 @@ impl Kernel {
         argv: &[Vec<u8>],
         envp: &[Vec<u8>],
         auxv: &[(u64, u64)],
-    ) -> Option<(u64, Vec<(u64, u64)>)> {
-        // Strings first, from the top down, remembering each one's address.
+    ) -> Option<(u64, Vec<(u64, u64)>, (u64, u64), (u64, u64))> {
+        // Strings from the bottom up, remembering where each one ends.
         let mut strings: Vec<u8> = Vec::new();
         let offsets = |s: &[u8], strings: &mut Vec<u8>| {
             strings.extend_from_slice(s);
             strings.push(0);
             strings.len() as u64
         };
-        let execfn_off = offsets(execfn, &mut strings);
-        let env_offs: Vec<u64> = envp.iter().map(|e| offsets(e, &mut strings)).collect();
-        let arg_offs: Vec<u64> = argv.iter().map(|a| offsets(a, &mut strings)).collect();
         let mut random = [0u8; 16];
         self.host.random(&mut random);
         strings.extend_from_slice(&random);
-        let random_off = strings.len() as u64;
+        let args_off = strings.len() as u64;
+        let arg_offs: Vec<u64> = argv.iter().map(|a| offsets(a, &mut strings)).collect();
+        let env_off = strings.len() as u64;
+        let env_offs: Vec<u64> = envp.iter().map(|e| offsets(e, &mut strings)).collect();
+        let env_end = strings.len() as u64;
+        let execfn_off = offsets(execfn, &mut strings);
         // Strings occupy [top - 8 - len, top - 8); an address is (top - 8 - len) + end_off - its_len.
         let strings_lo = top - 8 - strings.len() as u64;
         let addr_of = |end_off: u64, len: usize| strings_lo + end_off - len as u64 - 1;
+        let args = (strings_lo + args_off, strings_lo + env_off);
+        let env = (strings_lo + env_off, strings_lo + env_end);
 
         let mut table: Vec<u64> = vec![argv.len() as u64];
         table.extend(arg_offs.iter().zip(argv).map(|(&o, a)| addr_of(o, a.len())));
@@ -709,7 +720,7 @@ impl Kernel {
         for &(k, v) in auxv {
             table.extend([k, v]);
         }
-        table.extend([at::RANDOM, strings_lo + random_off - 16]);
+        table.extend([at::RANDOM, strings_lo]);
         table.extend([at::EXECFN, addr_of(execfn_off, execfn.len())]);
         table.extend([at::NULL, 0]);
 
@@ -722,7 +733,7 @@ impl Kernel {
         image.extend_from_slice(&strings);
         self.guest(space, |m| m.write(space, sp, &image)).ok()?;
         let full = table[auxv_at..].chunks(2).map(|c| (c[0], c[1])).collect();
-        Some((sp, full))
+        Some((sp, full, args, env))
     }
 }
 

@@ -81,6 +81,11 @@ pub struct MemoryMap {
     /// The auxiliary vector the program started with, AT_NULL included (Linux's
     /// mm->saved_auxv, which /proc/<pid>/auxv shows).
     pub saved_auxv: Vec<(u64, u64)>,
+    /// Where execve put the argument and environment strings: [arg_start, arg_end) and
+    /// [env_start, env_end) (mm->arg_start...), which /proc/PID/cmdline and environ read
+    /// live, so that a program rewriting its argv (setproctitle) shows in ps.
+    pub args: (u64, u64),
+    pub env: (u64, u64),
 }
 
 impl MemoryMap {
@@ -98,6 +103,8 @@ impl MemoryMap {
             stack_top: STACK_TOP,
             sigreturn: 0,
             saved_auxv: Vec::new(),
+            args: (0, 0),
+            env: (0, 0),
         }
     }
 

@@ -834,8 +834,18 @@ fn generate(k: &mut Kernel, p: &Process, kind: Kind, pid: i32, n: i32) -> Result
             let rss = space.map_or(0, |s| k.machine.resident(s));
             let q = process(k, p, pid)?;
             match kind {
-                Kind::Cmdline => return Ok(nul_joined(&q.argv)),
-                Kind::Environ => return Ok(nul_joined(&q.envp)),
+                Kind::Cmdline | Kind::Environ => {
+                    let (argv, envp) = (nul_joined(&q.argv), nul_joined(&q.envp));
+                    let (args, env, space) = (q.mm.args, q.mm.env, q.space);
+                    if args.1 <= args.0 || q.is_zombie() {
+                        // Not started by execve here (or gone): what it was started with.
+                        return Ok(if kind == Kind::Cmdline { argv } else { envp });
+                    }
+                    return Ok(match kind {
+                        Kind::Cmdline => live_cmdline(k, space, args, env),
+                        _ => read_guest(k, space, env.0, env.1 - env.0),
+                    });
+                }
                 Kind::Auxv => {
                     return Ok(q
                         .mm
@@ -914,6 +924,51 @@ fn meminfo(total: u64, free: u64) -> String {
     .iter()
     .map(|(name, kb)| format!("{:<16}{kb:>8} kB\n", format!("{name}:")))
     .collect()
+}
+
+/// Bytes of another process's memory; what cannot be read ends them (the kernel's
+/// access_remote_vm reads what it can).
+fn read_guest(k: &mut Kernel, space: friscy_exec::SpaceId, addr: u64, len: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut at = addr;
+    while at < addr + len {
+        let n = (PAGE - at % PAGE).min(addr + len - at);
+        let mut buf = vec![0; n as usize];
+        if k.guest(space, |m| m.read(space, at, &mut buf)).is_err() {
+            break;
+        }
+        out.extend_from_slice(&buf);
+        at += n;
+    }
+    out
+}
+
+const PAGE: u64 = friscy_abi::PAGE_SIZE;
+
+/// /proc/PID/cmdline as Linux's get_mm_cmdline reads it: the argument strings as they
+/// are now; if the last byte of the argument area is no longer a NUL, the program wrote
+/// a title over them (setproctitle), which may run on into the environment area: up to
+/// its first NUL.
+fn live_cmdline(
+    k: &mut Kernel,
+    space: friscy_exec::SpaceId,
+    args: (u64, u64),
+    env: (u64, u64),
+) -> Vec<u8> {
+    let area = read_guest(k, space, args.0, args.1 - args.0);
+    if area.last() != Some(&0) && area.len() as u64 == args.1 - args.0 {
+        let end = if env.0 == args.1 && env.1 >= env.0 {
+            env.1
+        } else {
+            args.1
+        };
+        let all = read_guest(k, space, args.0, end - args.0);
+        return match all.iter().position(|&b| b == 0) {
+            Some(nul) => all[..=nul].to_vec(),
+            None => all,
+        };
+    }
+    area
 }
 
 fn nul_joined(items: &[Vec<u8>]) -> Vec<u8> {

@@ -1,4 +1,4 @@
-//! sync, syncfs, fsync, fdatasync: the filesystem lives in memory, so everything written
+//! sync, syncfs, fsync, fdatasync, sync_file_range: the filesystem lives in memory, so everything written
 //! is already as durable as it gets, except where the host keeps the writable layer
 //! between runs (a browser page): sync and syncfs save it now (persist.rs). What remains
 //! are the descriptor checks. Likewise the page-cache hints fadvise64 and readahead:
@@ -34,6 +34,24 @@ pub fn sys_fsync(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 
 pub fn sys_fdatasync(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     sys_fsync(k, p, a)
+}
+
+/// sync_file_range(2) (PostgreSQL's checkpointer asks it to start writeback): nothing to
+/// write back here; EINVAL for unknown flags or a negative or overflowing range, EBADF,
+/// then ESPIPE for what is not a regular file, directory or symlink (fs/sync.c).
+pub fn sys_sync_file_range(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    // SYNC_FILE_RANGE_WAIT_BEFORE, SYNC_FILE_RANGE_WRITE, SYNC_FILE_RANGE_WAIT_AFTER.
+    const VALID: u64 = 1 | 2 | 4;
+    let (offset, nbytes, flags) = (a[1] as i64, a[2] as i64, a[3]);
+    let end = offset.wrapping_add(nbytes);
+    if flags & !VALID != 0 || offset < 0 || end < 0 || end < offset {
+        return Err(Errno::EINVAL);
+    }
+    let file = p.fds.file(fd_arg(a[0]))?;
+    match file.borrow().kind {
+        FileKind::Inode(_) | FileKind::Proc(_) => Ok(0),
+        _ => Err(Errno::ESPIPE),
+    }
 }
 
 /// fadvise64(2) (posix_fadvise): ESPIPE on a pipe or FIFO, EINVAL for an unknown advice

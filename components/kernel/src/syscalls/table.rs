@@ -109,6 +109,7 @@ syscall_table! {
     81  sync => Some(sync::sys_sync), Full;
     82  fsync => Some(sync::sys_fsync), Full;
     83  fdatasync => Some(sync::sys_fdatasync), Full;
+    84  sync_file_range => Some(sync::sys_sync_file_range), Full;
     85  timerfd_create => Some(timerfd::sys_timerfd_create), Full;
     86  timerfd_settime => Some(timerfd::sys_timerfd_settime), Partial("the wall clock cannot be set, so TFD_TIMER_CANCEL_ON_SET never cancels");
     87  timerfd_gettime => Some(timerfd::sys_timerfd_gettime), Full;

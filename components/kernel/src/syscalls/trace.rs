@@ -206,6 +206,7 @@ fn signature(name: &str) -> Option<(&'static [Arg], Ret)> {
         | "geteuid" | "getgid" | "getegid" | "gettid" => &[],
         "fsync" | "fdatasync" | "syncfs" => &[Fd],
         "fadvise64" => &[Fd, Dec, Dec, Dec],
+        "sync_file_range" => &[Fd, Dec, Dec, Hex],
         "readahead" => &[Fd, Dec, UDec],
         "utimensat" => &[DirFd, Path, Ptr, AtFlags],
         "exit" | "exit_group" => &[Dec],
