@@ -11,6 +11,11 @@
 //! until EAGAIN, as edge-triggered users must, could have missed one, and never again for
 //! readiness nobody acted on: an idle writable socket is reported once, not at every wait
 //! (an event loop that never sleeps). EPOLLONESHOT disarms an entry after it is reported.
+//!
+//! An epoll descriptor is itself readable while one of its entries is ready (`any_ready`),
+//! so sets nest (sd-event, loops embedding libuv's) and poll(2) can wait on one; a cycle
+//! or nesting deeper than EPOLL_MAX_NESTS is ELOOP. A timerfd inside a nested set does not
+//! bound the outer waiter's sleep (its expiry is not looked for there).
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -150,6 +155,12 @@ pub fn sys_epoll_ctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         // Regular files and directories do not support epoll (EPERM, as in Linux).
         return Err(Errno::EPERM);
     }
+    if let FileKind::Epoll(inner) = &target.borrow().kind
+        && op == EPOLL_CTL_ADD
+        && makes_loop(ep, inner, 0)
+    {
+        return Err(Errno::ELOOP);
+    }
     let (events, data) = if op == EPOLL_CTL_DEL {
         (0, 0)
     } else {
@@ -191,6 +202,60 @@ pub fn sys_epoll_ctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 }
 
 /// epoll_pwait(epfd, events, maxevents, timeout_ms, sigmask, sigsetsize).
+/// How deep epoll sets may nest (EPOLL_MAX_NESTS, fs/eventpoll.c).
+const MAX_NESTS: usize = 4;
+
+thread_local! {
+    /// The depth of nested `any_ready` looks now (a set inside a set...).
+    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether some entry of the set is ready for what it asks (as a poll of the epoll
+/// descriptor sees it: readable). Edge-triggered entries count while ready, so a nesting
+/// loop may wake once more than Linux would; it never misses one.
+pub fn any_ready(k: &mut Kernel, p: &Process, ep: &Shared<Epoll>) -> bool {
+    if DEPTH.get() > MAX_NESTS {
+        return false;
+    }
+    let files: Vec<(FileRef, u32)> = match ep.0.try_borrow() {
+        Ok(set) => set
+            .interest
+            .values()
+            .filter(|e| !e.disarmed)
+            .filter_map(|e| Some((e.file.upgrade()?, e.events)))
+            .collect(),
+        // The set is being looked at already (it contains itself through another set).
+        Err(_) => return false,
+    };
+    DEPTH.set(DEPTH.get() + 1);
+    let ready = files.iter().any(|(f, events)| match f.try_borrow() {
+        Ok(f) => {
+            let got = k.poll_file(p, &f, *events as u16) as u32;
+            got & ((events & !EPOLL_CONTROL) | POLLERR as u32 | POLLHUP as u32) != 0
+        }
+        Err(_) => false,
+    });
+    DEPTH.set(DEPTH.get() - 1);
+    ready
+}
+
+/// Whether adding the set `inner` to `outer` would close a loop or nest too deep (ELOOP,
+/// as ep_loop_check).
+fn makes_loop(outer: &Shared<Epoll>, inner: &Shared<Epoll>, depth: usize) -> bool {
+    if outer == inner || depth > MAX_NESTS {
+        return true;
+    }
+    let Ok(set) = inner.0.try_borrow() else {
+        return true;
+    };
+    set.interest.values().any(|e| {
+        e.file.upgrade().is_some_and(|f| match &f.borrow().kind {
+            FileKind::Epoll(next) => makes_loop(outer, next, depth + 1),
+            _ => false,
+        })
+    })
+}
+
 pub fn sys_epoll_pwait(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let timeout_ms = a[3] as i32;
     let timeout = (timeout_ms >= 0).then(|| timeout_ms as u64 * 1_000_000);

@@ -110,8 +110,15 @@ impl Kernel {
                 ev
             }
             FileKind::TimerFd(t) => t.0.borrow_mut().events(self.host.monotonic_ns()),
-            // Nested epoll sets are not looked into.
-            FileKind::Epoll(_) => 0,
+            // An epoll set is readable while one of its entries would be reported (its own
+            // poll, or nesting in another set: sd-event, embedders of libuv's loop).
+            FileKind::Epoll(ep) => {
+                if super::epoll::any_ready(self, p, ep) {
+                    POLLIN | POLLRDNORM
+                } else {
+                    0
+                }
+            }
             // Regular files and the memory devices are always ready (DEFAULT_POLLMASK).
             _ => POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM,
         }
