@@ -225,6 +225,12 @@ pub fn initial_rlimits(limits: &crate::limits::Limits) -> [Option<(u64, u64)>; 1
 }
 
 /// The comm of a program started by `path`.
+/// CPU time in ns for instructions retired: the nominal 100 per microsecond that
+/// getrusage and times report (CLOCK_*_CPUTIME_ID, ITIMER_VIRTUAL and ITIMER_PROF too).
+pub fn instret_ns(instret: u64) -> u64 {
+    instret.saturating_mul(10)
+}
+
 pub fn comm_of(path: &[u8]) -> Vec<u8> {
     let base = path.rsplit(|&c| c == b'/').next().unwrap_or(path);
     base[..base.len().min(15)].to_vec()
@@ -281,10 +287,9 @@ impl Process {
             .get_or_insert_with(Restart::default)
             .done = done;
     }
-    /// The CPU time the process has used, in ns: its instructions at the nominal 100 per
-    /// microsecond getrusage and times report.
+    /// The CPU time the process has used, in ns (`instret_ns`).
     pub fn cpu_ns(&self) -> u64 {
-        self.instret.saturating_mul(10)
+        instret_ns(self.instret)
     }
 
     pub fn is_zombie(&self) -> bool {

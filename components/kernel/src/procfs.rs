@@ -835,11 +835,15 @@ fn generate(k: &mut Kernel, p: &Process, kind: Kind, pid: i32, n: i32) -> Result
             let q = process(k, p, pid)?;
             match kind {
                 Kind::Cmdline | Kind::Environ => {
-                    let (argv, envp) = (nul_joined(&q.argv), nul_joined(&q.envp));
                     let (args, env, space) = (q.mm.args, q.mm.env, q.space);
                     if args.1 <= args.0 || q.is_zombie() {
                         // Not started by execve here (or gone): what it was started with.
-                        return Ok(if kind == Kind::Cmdline { argv } else { envp });
+                        let strings = if kind == Kind::Cmdline {
+                            &q.argv
+                        } else {
+                            &q.envp
+                        };
+                        return Ok(nul_joined(strings));
                     }
                     return Ok(match kind {
                         Kind::Cmdline => live_cmdline(k, space, args, env),

@@ -201,7 +201,6 @@ pub fn sys_epoll_ctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     Ok(0)
 }
 
-/// epoll_pwait(epfd, events, maxevents, timeout_ms, sigmask, sigsetsize).
 /// How deep epoll sets may nest (EPOLL_MAX_NESTS, fs/eventpoll.c).
 const MAX_NESTS: usize = 4;
 
@@ -256,6 +255,7 @@ fn makes_loop(outer: &Shared<Epoll>, inner: &Shared<Epoll>, depth: usize) -> boo
     })
 }
 
+/// epoll_pwait(epfd, events, maxevents, timeout_ms, sigmask, sigsetsize).
 pub fn sys_epoll_pwait(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let timeout_ms = a[3] as i32;
     let timeout = (timeout_ms >= 0).then(|| timeout_ms as u64 * 1_000_000);

@@ -4,12 +4,13 @@
 //! master and workers set it on their channel socketpairs, and refuse to start workers
 //! when FIOASYNC fails.
 //!
-//! Linux sends the signal at each wake-up of the file. Here the kernel looks at the files
-//! that have an owner after every finished syscall and after the idle wait (when data
-//! may have arrived from outside), and signals each whose readiness gained a bit since
-//! the last look (`Kernel::fasync_check`): a reader that waits for SIGIO in sigsuspend
-//! hears of the data another process wrote, which is what programs rely on. Readiness a
-//! file already had when it was armed is not signalled, as on Linux.
+//! Linux sends the signal at each wake-up of the file. Here the scheduler looks at the
+//! files that have an owner each time it runs a process (so after another process's write,
+//! and after the idle wait, when data may have come from outside), and signals each whose
+//! readiness gained a bit since the last look (`Kernel::fasync_check`): a reader that
+//! waits for SIGIO in sigsuspend hears of the data another process wrote, which is what
+//! programs rely on. Readiness a file already had when it was armed is not signalled, as
+//! on Linux.
 
 use std::cell::RefCell;
 use std::rc::Weak;
@@ -62,12 +63,17 @@ pub struct AsyncFile {
 }
 
 impl Kernel {
-    fn fasync_entry(&mut self, p: &Process, file: &FileRef) -> &mut AsyncFile {
-        let at = match self.fasync.iter().position(|a| {
+    fn fasync_find(&self, file: &FileRef) -> Option<usize> {
+        self.fasync.iter().position(|a| {
             a.file
                 .upgrade()
                 .is_some_and(|f| std::rc::Rc::ptr_eq(&f, file))
-        }) {
+        })
+    }
+
+    /// The file's entry, made (with its readiness now) if it has none.
+    fn fasync_entry(&mut self, p: &Process, file: &FileRef) -> &mut AsyncFile {
+        let at = match self.fasync_find(file) {
             Some(at) => at,
             None => {
                 let ready = self.poll_file(p, &file.borrow(), WATCHED) & WATCHED;
@@ -84,10 +90,23 @@ impl Kernel {
         &mut self.fasync[at]
     }
 
-    /// O_ASYNC was just turned on for `file`: what it is ready for now is not news.
-    pub(crate) fn fasync_armed(&mut self, p: &Process, file: &FileRef) {
-        let ready = self.poll_file(p, &file.borrow(), WATCHED) & WATCHED;
-        self.fasync_entry(p, file).ready = ready;
+    /// Sets or clears O_ASYNC on `file` (F_SETFL, FIOASYNC). When it turns on, what the
+    /// file is ready for now is not news.
+    pub(crate) fn set_o_async(&mut self, p: &Process, file: &FileRef, on: bool) {
+        let was = {
+            let mut f = file.borrow_mut();
+            let was = f.flags & O_ASYNC != 0;
+            f.flags = if on {
+                f.flags | O_ASYNC
+            } else {
+                f.flags & !O_ASYNC
+            };
+            was
+        };
+        if on && !was {
+            let ready = self.poll_file(p, &file.borrow(), WATCHED) & WATCHED;
+            self.fasync_entry(p, file).ready = ready;
+        }
     }
 
     /// Signals the owners of files whose readiness gained a bit since the last look.
@@ -147,7 +166,7 @@ pub fn fcntl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             e.owner_tid = false;
             Ok(0)
         }
-        F_GETOWN => Ok(k.fasync_entry(p, &file).owner as i64 as u64),
+        F_GETOWN => Ok(k.fasync_find(&file).map_or(0, |i| k.fasync[i].owner) as i64 as u64),
         F_SETSIG => {
             if a[2] > signal::NSIG as u64 {
                 return Err(Errno::EINVAL);
@@ -155,7 +174,7 @@ pub fn fcntl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             k.fasync_entry(p, &file).sig = a[2] as u8;
             Ok(0)
         }
-        F_GETSIG => Ok(k.fasync_entry(p, &file).sig as u64),
+        F_GETSIG => Ok(k.fasync_find(&file).map_or(0, |i| k.fasync[i].sig) as u64),
         F_SETOWN_EX => {
             let b = k.read_user(p, a[2], 8)?;
             let ty = i32::from_le_bytes(b[0..4].try_into().unwrap());
@@ -171,8 +190,10 @@ pub fn fcntl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             Ok(0)
         }
         F_GETOWN_EX => {
-            let e = k.fasync_entry(p, &file);
-            let (ty, pid) = match (e.owner, e.owner_tid) {
+            let (owner, tid) = k
+                .fasync_find(&file)
+                .map_or((0, false), |i| (k.fasync[i].owner, k.fasync[i].owner_tid));
+            let (ty, pid) = match (owner, tid) {
                 (o, _) if o < 0 => (F_OWNER_PGRP, -o),
                 (o, true) => (F_OWNER_TID, o),
                 (o, false) => (F_OWNER_PID, o),

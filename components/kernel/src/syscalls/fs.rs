@@ -937,16 +937,12 @@ pub fn sys_fcntl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         F_SETFL => {
             // fcntl(2): only O_APPEND, O_NONBLOCK, O_ASYNC (and direct I/O flags) change.
             let file = p.fds.file(fd)?;
-            let settable = O_APPEND | O_NONBLOCK | fasync::O_ASYNC;
-            let arming = {
+            let settable = O_APPEND | O_NONBLOCK;
+            {
                 let mut f = file.borrow_mut();
-                let was = f.flags & fasync::O_ASYNC;
                 f.flags = (f.flags & !settable) | (a[2] as u32 & settable);
-                was == 0 && f.flags & fasync::O_ASYNC != 0
-            };
-            if arming {
-                k.fasync_armed(p, &file);
             }
+            k.set_o_async(p, &file, a[2] as u32 & fasync::O_ASYNC != 0);
             Ok(0)
         }
         fasync::F_SETOWN
@@ -1080,19 +1076,7 @@ pub fn sys_ioctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         FIOASYNC => {
             let on = u32::from_le_bytes(k.read_user(p, a[2], 4)?.try_into().unwrap()) != 0;
             let file = p.fds.file(fd)?;
-            let arming = {
-                let mut f = file.borrow_mut();
-                let was = f.flags & fasync::O_ASYNC != 0;
-                if on {
-                    f.flags |= fasync::O_ASYNC;
-                } else {
-                    f.flags &= !fasync::O_ASYNC;
-                }
-                on && !was
-            };
-            if arming {
-                k.fasync_armed(p, &file);
-            }
+            k.set_o_async(p, &file, on);
             Ok(0)
         }
         FIONREAD => {

@@ -3,6 +3,7 @@
 use friscy_abi::Errno;
 
 use super::{Args, SysResult};
+use crate::process::instret_ns;
 use crate::{Kernel, Process};
 
 const CLOCK_REALTIME: u64 = 0;
@@ -14,12 +15,6 @@ const CLOCK_REALTIME_COARSE: u64 = 5;
 const CLOCK_MONOTONIC_COARSE: u64 = 6;
 const CLOCK_BOOTTIME: u64 = 7;
 const TIMER_ABSTIME: u64 = 1;
-
-/// The CPU time of a process or thread in ns: its instructions at the nominal 100 per
-/// microsecond getrusage and times report (`Process::cpu_ns`).
-fn instret_ns(instret: u64) -> u64 {
-    instret.saturating_mul(10)
-}
 
 impl Kernel {
     /// The time on `clock` as (seconds, nanoseconds), as `p` sees it: the CPU-time clocks
