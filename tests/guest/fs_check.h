@@ -20,7 +20,7 @@ static void report(const char *what, long v) {
 #define T(x) report(#x, (long)(x))
 
 // The parts of lstat that do not depend on the host (no inode, device or times).
-static void show(const char *path) {
+__attribute__((unused)) static void show(const char *path) {
     struct stat s;
     if (lstat(path, &s) != 0) {
         printf("lstat(%s) = -1 %s\n", path, strerrorname_np(errno));

@@ -3,11 +3,14 @@
 //! discretionary access checks Linux makes with them (generic_permission, the sticky bit,
 //! ownership for chmod/chown/utimes, protected hard links).
 //!
-//! Capabilities are reduced to "id 0 may do anything", which is what Linux gives a process
-//! without file capabilities or securebits (cap_emulate_setxuid, cap_task_fix_setuid):
-//! the filesystem capabilities (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER,
-//! CAP_CHOWN, CAP_FSETID, CAP_MKNOD) follow fsuid 0, the others (CAP_SETUID, CAP_SETGID,
-//! CAP_KILL) euid 0.
+//! Capabilities (capabilities(7)) are kept as Linux keeps them: effective, permitted,
+//! inheritable, bounding and ambient sets and the securebits, changed by capset, prctl,
+//! the setuid family (cap_task_fix_setuid: root's capabilities follow uid 0 unless
+//! SECBIT_NO_SETUID_FIXUP or SECBIT_KEEP_CAPS says otherwise) and execve
+//! (cap_bprm_creds_from_file, with no file capabilities: friscy's filesystems keep no
+//! xattrs). Each check names the capability Linux checks. The container's root starts
+//! with every capability but CAP_SYS_RESOURCE: the limits friscy enforces (--memory,
+//! --ulimit) are the container's, which nothing inside may exceed, as under Docker.
 
 use friscy_abi::Errno;
 use friscy_abi::mode::{S_IFDIR, S_IFMT, S_IFREG};
@@ -26,6 +29,92 @@ pub const NO_ID: u32 = u32::MAX;
 
 /// Linux's NGROUPS_MAX.
 pub const NGROUPS_MAX: usize = 65536;
+
+/// Capability numbers (include/uapi/linux/capability.h).
+pub mod cap {
+    pub const CHOWN: u32 = 0;
+    pub const DAC_OVERRIDE: u32 = 1;
+    pub const DAC_READ_SEARCH: u32 = 2;
+    pub const FOWNER: u32 = 3;
+    pub const FSETID: u32 = 4;
+    pub const KILL: u32 = 5;
+    pub const SETGID: u32 = 6;
+    pub const SETUID: u32 = 7;
+    pub const SETPCAP: u32 = 8;
+    pub const LINUX_IMMUTABLE: u32 = 9;
+    pub const IPC_LOCK: u32 = 14;
+    pub const IPC_OWNER: u32 = 15;
+    pub const SYS_CHROOT: u32 = 18;
+    pub const SYS_ADMIN: u32 = 21;
+    pub const SYS_NICE: u32 = 23;
+    pub const SYS_RESOURCE: u32 = 24;
+    pub const MKNOD: u32 = 27;
+    pub const MAC_OVERRIDE: u32 = 32;
+    /// CAP_LAST_CAP (CAP_CHECKPOINT_RESTORE).
+    pub const LAST: u32 = 40;
+    /// CAP_VALID_MASK: every capability this kernel knows.
+    pub const ALL: u64 = (1 << (LAST + 1)) - 1;
+
+    pub const fn bit(cap: u32) -> u64 {
+        1 << cap
+    }
+
+    /// CAP_FS_SET: what moves with the filesystem uid (cap_drop_fs_set, cap_raise_fs_set).
+    pub const FS_SET: u64 = bit(CHOWN)
+        | bit(MKNOD)
+        | bit(DAC_OVERRIDE)
+        | bit(DAC_READ_SEARCH)
+        | bit(FOWNER)
+        | bit(FSETID)
+        | bit(MAC_OVERRIDE)
+        | bit(LINUX_IMMUTABLE);
+
+    /// The container's bounding set: all but CAP_SYS_RESOURCE (the module's comment).
+    pub const CONTAINER: u64 = ALL & !bit(SYS_RESOURCE);
+}
+
+/// securebits (include/uapi/linux/securebits.h): each flag, and its lock one bit above.
+pub mod secbit {
+    pub const NOROOT: u32 = 1 << 0;
+    pub const NO_SETUID_FIXUP: u32 = 1 << 2;
+    pub const KEEP_CAPS: u32 = 1 << 4;
+    pub const NO_CAP_AMBIENT_RAISE: u32 = 1 << 6;
+    /// SECURE_ALL_BITS and SECURE_ALL_LOCKS.
+    pub const ALL_BITS: u32 = NOROOT | NO_SETUID_FIXUP | KEEP_CAPS | NO_CAP_AMBIENT_RAISE;
+    pub const ALL_LOCKS: u32 = ALL_BITS << 1;
+}
+
+/// A process's capability sets (each a mask of `1 << cap`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caps {
+    pub eff: u64,
+    pub prm: u64,
+    pub inh: u64,
+    pub bnd: u64,
+    pub amb: u64,
+}
+
+impl Caps {
+    /// Root's: everything the bounding set allows, effective and permitted.
+    fn root() -> Caps {
+        Caps {
+            eff: cap::CONTAINER,
+            prm: cap::CONTAINER,
+            inh: 0,
+            bnd: cap::CONTAINER,
+            amb: 0,
+        }
+    }
+
+    /// Another user's: none, under the same bounding set.
+    fn none() -> Caps {
+        Caps {
+            eff: 0,
+            prm: 0,
+            ..Caps::root()
+        }
+    }
+}
 
 /// One kind of id (user or group): real, effective, saved set-id and filesystem.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -129,15 +218,16 @@ impl Ids {
 }
 
 /// A process's credentials.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Creds {
     pub uid: Ids,
     pub gid: Ids,
     /// Supplementary groups, sorted (setgroups(2) keeps them so; getgroups returns them).
     pub groups: Vec<u32>,
-    /// prctl(PR_SET_KEEPCAPS): recorded and reported (capabilities follow the ids here,
-    /// so it changes nothing else); cleared by execve.
-    pub keep_caps: bool,
+    pub caps: Caps,
+    /// prctl(PR_SET_SECUREBITS); SECBIT_KEEP_CAPS is also PR_SET_KEEPCAPS, and execve
+    /// clears it.
+    pub securebits: u32,
     /// prctl(PR_SET_NO_NEW_PRIVS): execve no longer honours set-user-ID and set-group-ID.
     /// Inherited, and never cleared.
     pub no_new_privs: bool,
@@ -151,12 +241,20 @@ pub struct Owner {
     pub gid: u32,
 }
 
+impl Default for Creds {
+    fn default() -> Creds {
+        Creds::root()
+    }
+}
+
 impl Creds {
     /// Root with no supplementary groups: what process 1 runs as by default.
     pub fn root() -> Creds {
-        Creds::default()
+        Creds::new(0, 0, Vec::new())
     }
 
+    /// A container's first process as `uid`: root's capabilities for uid 0, none for
+    /// anyone else (as if root had called setuid).
     pub fn new(uid: u32, gid: u32, mut groups: Vec<u32>) -> Creds {
         groups.sort_unstable();
         groups.dedup();
@@ -164,18 +262,100 @@ impl Creds {
             uid: Ids::all(uid),
             gid: Ids::all(gid),
             groups,
-            ..Creds::default()
+            caps: if uid == 0 { Caps::root() } else { Caps::none() },
+            securebits: 0,
+            no_new_privs: false,
         }
     }
 
-    /// CAP_SETUID, CAP_SETGID, CAP_KILL...: euid 0.
-    pub fn capable(&self) -> bool {
-        self.uid.eff == 0
+    /// capable(): whether `cap` is in the effective set.
+    pub fn capable(&self, cap: u32) -> bool {
+        self.caps.eff & cap::bit(cap) != 0
     }
 
-    /// CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN, CAP_FSETID, CAP_MKNOD...: fsuid 0.
-    pub fn fs_capable(&self) -> bool {
-        self.uid.fs == 0
+    /// Search and read of any directory, read of any file (CAP_DAC_READ_SEARCH or
+    /// CAP_DAC_OVERRIDE): whether path walks may skip the per-directory checks.
+    pub fn may_search_all(&self) -> bool {
+        self.capable(cap::DAC_READ_SEARCH) || self.capable(cap::DAC_OVERRIDE)
+    }
+
+    pub fn keep_caps(&self) -> bool {
+        self.securebits & secbit::KEEP_CAPS != 0
+    }
+
+    /// A change of the user ids by the setuid family: `change` gets the ids and whether
+    /// the caller has CAP_SETUID, then the capability sets follow (cap_emulate_setxuid):
+    /// leaving uid 0 in all of real, effective and saved clears permitted and effective
+    /// (unless SECBIT_KEEP_CAPS) and ambient; an effective uid leaving 0 clears the
+    /// effective set, one becoming 0 gets the permitted set.
+    pub fn set_uids(
+        &mut self,
+        change: impl FnOnce(&mut Ids, bool) -> Result<(), Errno>,
+    ) -> Result<(), Errno> {
+        let old = self.uid;
+        let capable = self.capable(cap::SETUID);
+        change(&mut self.uid, capable)?;
+        if self.securebits & secbit::NO_SETUID_FIXUP != 0 {
+            return Ok(());
+        }
+        let any_root = |i: &Ids| i.real == 0 || i.eff == 0 || i.saved == 0;
+        let c = &mut self.caps;
+        if any_root(&old) && !any_root(&self.uid) {
+            if self.securebits & secbit::KEEP_CAPS == 0 {
+                c.prm = 0;
+                c.eff = 0;
+            }
+            c.amb = 0;
+        }
+        if old.eff == 0 && self.uid.eff != 0 {
+            c.eff = 0;
+        }
+        if old.eff != 0 && self.uid.eff == 0 {
+            c.eff = c.prm;
+        }
+        Ok(())
+    }
+
+    /// setfsuid(2): the previous filesystem uid. The filesystem capabilities leave the
+    /// effective set with fsuid 0 and come back from the permitted set with it.
+    pub fn set_fsuid(&mut self, id: u32) -> u32 {
+        let cap = self.capable(cap::SETUID);
+        let old = self.uid.set_fs(id, cap);
+        if self.securebits & secbit::NO_SETUID_FIXUP == 0 {
+            let c = &mut self.caps;
+            if old == 0 && self.uid.fs != 0 {
+                c.eff &= !cap::FS_SET;
+            }
+            if old != 0 && self.uid.fs == 0 {
+                c.eff |= c.prm & cap::FS_SET;
+            }
+        }
+        old
+    }
+
+    /// capset(2)'s rules (cap_capset): the inheritable set may only grow within
+    /// inheritable | permitted (without CAP_SETPCAP) and inheritable | bounding, the
+    /// permitted set only shrink, the effective set stay within the permitted one. The
+    /// ambient set keeps what is still both permitted and inheritable.
+    pub fn capset(&mut self, eff: u64, prm: u64, inh: u64) -> Result<(), Errno> {
+        let (eff, prm, inh) = (eff & cap::ALL, prm & cap::ALL, inh & cap::ALL);
+        let old = self.caps;
+        let within = |set: u64, of: u64| set & !of == 0;
+        if (!self.capable(cap::SETPCAP) && !within(inh, old.inh | old.prm))
+            || !within(inh, old.inh | old.bnd)
+            || !within(prm, old.prm)
+            || !within(eff, prm)
+        {
+            return Err(Errno::EPERM);
+        }
+        self.caps = Caps {
+            eff,
+            prm,
+            inh,
+            amb: old.amb & prm & inh,
+            ..old
+        };
+        Ok(())
     }
 
     /// in_group_p: the filesystem group or a supplementary one.
@@ -190,6 +370,9 @@ impl Creds {
         let mut c = self.clone();
         c.uid.fs = c.uid.real;
         c.gid.fs = c.gid.real;
+        if c.securebits & secbit::NO_SETUID_FIXUP == 0 {
+            c.caps.eff = if c.uid.real == 0 { c.caps.prm } else { 0 };
+        }
         c
     }
 
@@ -208,9 +391,22 @@ impl Creds {
         if mask & !bits == 0 {
             return Ok(());
         }
-        if self.fs_capable() {
-            let dir = o.mode & S_IFMT == S_IFDIR;
-            if dir || mask & MAY_EXEC == 0 || o.mode & 0o111 != 0 {
+        let dir = o.mode & S_IFMT == S_IFDIR;
+        if dir {
+            // Reading and searching a directory: CAP_DAC_READ_SEARCH; anything:
+            // CAP_DAC_OVERRIDE.
+            if (mask & MAY_WRITE == 0 && self.capable(cap::DAC_READ_SEARCH))
+                || self.capable(cap::DAC_OVERRIDE)
+            {
+                return Ok(());
+            }
+        } else {
+            // Files: CAP_DAC_OVERRIDE, but execution only with some execute bit;
+            // reading alone also CAP_DAC_READ_SEARCH.
+            if self.capable(cap::DAC_OVERRIDE) && (mask & MAY_EXEC == 0 || o.mode & 0o111 != 0) {
+                return Ok(());
+            }
+            if mask == MAY_READ && self.capable(cap::DAC_READ_SEARCH) {
                 return Ok(());
             }
         }
@@ -219,7 +415,7 @@ impl Creds {
 
     /// inode_owner_or_capable(): chmod, utimes with explicit times, the sticky bit.
     pub fn owns(&self, o: Owner) -> bool {
-        self.uid.fs == o.uid || self.fs_capable()
+        self.uid.fs == o.uid || self.capable(cap::FOWNER)
     }
 
     /// may_delete()'s sticky-directory rule (check_sticky): in a sticky directory only
@@ -228,13 +424,13 @@ impl Creds {
         dir.mode & S_ISVTX == 0
             || self.uid.fs == victim.uid
             || self.uid.fs == dir.uid
-            || self.fs_capable()
+            || self.capable(cap::FOWNER)
     }
 
     /// chown_ok()/chgrp_ok(): root may give anything to anyone; the owner may only set the
     /// owner it already has and a group it is in.
     pub fn may_chown(&self, o: Owner, uid: Option<u32>, gid: Option<u32>) -> bool {
-        if self.fs_capable() {
+        if self.capable(cap::CHOWN) {
             return true;
         }
         let uid_ok = uid.is_none_or(|u| u == o.uid && self.uid.fs == o.uid);
@@ -245,7 +441,7 @@ impl Creds {
     /// The mode chmod(2) stores: set-group-ID is dropped when the caller is neither in the
     /// file's group nor root (inode_init_owner / setattr_copy).
     pub fn chmod_mode(&self, o: Owner, mode: u32) -> u32 {
-        if mode & S_ISGID != 0 && !self.in_group(o.gid) && !self.fs_capable() {
+        if mode & S_ISGID != 0 && !self.in_group(o.gid) && !self.capable(cap::FSETID) {
             mode & !S_ISGID
         } else {
             mode
@@ -256,7 +452,7 @@ impl Creds {
     /// default): linking a file one does not own needs a regular file that is neither
     /// set-user-ID nor executable set-group-ID, and read and write permission on it.
     pub fn may_link(&self, o: Owner) -> bool {
-        if self.uid.fs == o.uid || self.fs_capable() {
+        if self.uid.fs == o.uid || self.capable(cap::FOWNER) {
             return true;
         }
         let safe = o.mode & S_IFMT == S_IFREG
@@ -282,7 +478,7 @@ impl Creds {
         if mode & S_IFMT != S_IFDIR
             && mode & (S_ISGID | 0o010) == (S_ISGID | 0o010)
             && !self.in_group(gid)
-            && !self.fs_capable()
+            && !self.capable(cap::FSETID)
         {
             mode &= !S_ISGID;
         }
@@ -295,9 +491,13 @@ impl Creds {
 
     /// execve(2) of a set-user-ID or set-group-ID (with group execute) file: the effective
     /// ids become the file's; the saved and filesystem ids follow the effective ones
-    /// whatever the file (bprm_fill_uid, commit_creds).
+    /// whatever the file (bprm_fill_uid, commit_creds). Capabilities as
+    /// cap_bprm_creds_from_file computes them for a file without file capabilities: a
+    /// new effective or real uid 0 (without SECBIT_NOROOT) permits bounding |
+    /// inheritable, made effective with an effective uid 0; anyone else keeps only the
+    /// ambient set, which a set-id execution clears.
     pub fn exec(&mut self, file: Owner) {
-        self.keep_caps = false;
+        let old_real = (self.uid.real, self.gid.real);
         if file.mode & S_ISUID != 0 && !self.no_new_privs {
             self.uid.eff = file.uid;
         }
@@ -308,12 +508,27 @@ impl Creds {
         self.uid.fs = self.uid.eff;
         self.gid.saved = self.gid.eff;
         self.gid.fs = self.gid.eff;
+        let c = &mut self.caps;
+        let mut prm = 0;
+        let mut effective = false;
+        if self.securebits & secbit::NOROOT == 0 {
+            if self.uid.eff == 0 || self.uid.real == 0 {
+                prm = c.bnd | c.inh;
+            }
+            effective = self.uid.eff == 0;
+        }
+        if (self.uid.eff, self.gid.eff) != old_real {
+            c.amb = 0;
+        }
+        c.prm = prm | c.amb;
+        c.eff = if effective { c.prm } else { c.amb };
+        self.securebits &= !secbit::KEEP_CAPS;
     }
 
     /// kill(2)'s check_kill_permission(): root, or the sender's real or effective uid is
     /// the target's real or saved uid.
     pub fn may_signal(&self, target: &Creds) -> bool {
-        self.capable()
+        self.capable(cap::KILL)
             || [self.uid.real, self.uid.eff]
                 .iter()
                 .any(|&u| u == target.uid.real || u == target.uid.saved)

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use friscy_abi::Errno;
 
-use crate::creds::Creds;
+use crate::creds::{Creds, cap};
 
 pub const IPC_PRIVATE: i32 = 0;
 pub const IPC_CREAT: u64 = 0o1000;
@@ -69,7 +69,7 @@ impl IpcPerm {
         } else {
             self.mode
         } & 7;
-        if want & !bits & 7 == 0 || c.capable() {
+        if want & !bits & 7 == 0 || c.capable(cap::IPC_OWNER) {
             Ok(())
         } else {
             Err(Errno::EACCES)
@@ -79,7 +79,7 @@ impl IpcPerm {
     /// Whether the caller may change or remove the object (IPC_SET, IPC_RMID): its owner,
     /// creator or root.
     pub fn owned_by(&self, c: &Creds) -> bool {
-        c.uid.eff == self.uid || c.uid.eff == self.cuid || c.capable()
+        c.uid.eff == self.uid || c.uid.eff == self.cuid || c.capable(cap::SYS_ADMIN)
     }
 
     /// struct ipc64_perm.

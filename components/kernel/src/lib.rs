@@ -373,6 +373,8 @@ impl Kernel {
             itimer_cpu: [None; 2],
             dumpable: true,
             pdeath_sig: 0,
+            personality: 0,
+            membarrier: 0,
             timers: Vec::new(),
             instret: 0,
             children_instret: 0,

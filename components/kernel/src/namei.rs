@@ -50,7 +50,7 @@ impl Kernel {
         }
         // Other users' paths are walked here to check each directory's search permission
         // (perm.rs); root's go to the vfs in one call.
-        if procfs::is_proc(start) || under_proc(path) || !p.creds.fs_capable() {
+        if procfs::is_proc(start) || under_proc(path) || !p.creds.may_search_all() {
             let mut crossed = false;
             return self.walk(p, start, path, follow, &mut crossed);
         }
@@ -91,7 +91,7 @@ impl Kernel {
         push_components(&mut stack, path);
         let dir_wanted = path.ends_with(b"/");
         let mut links = 0;
-        let check = !p.creds.fs_capable();
+        let check = !p.creds.may_search_all();
         while let Some(name) = stack.pop() {
             let last = stack.is_empty();
             if check {

@@ -14,7 +14,7 @@ use friscy_abi::Errno;
 use friscy_abi::mode::{S_IFBLK, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG};
 use friscy_vfs::{Ino, SetAttr};
 
-use crate::creds::{Creds, MAY_EXEC, MAY_WRITE, Owner};
+use crate::creds::{Creds, MAY_EXEC, MAY_WRITE, Owner, cap};
 use crate::{Kernel, mounts, procfs};
 
 /// Symlinks followed in one resolution before ELOOP (Linux's MAXSYMLINKS).
@@ -76,8 +76,8 @@ impl Kernel {
         if mask & MAY_WRITE != 0 {
             self.check_writable(ino)?;
         }
-        // Root reads and writes everything: no need to look.
-        if creds.fs_capable() && mask & MAY_EXEC == 0 {
+        // CAP_DAC_OVERRIDE reads and writes everything: no need to look.
+        if creds.capable(cap::DAC_OVERRIDE) && mask & MAY_EXEC == 0 {
             return Ok(());
         }
         let o = self.owner(ino)?;
@@ -100,7 +100,7 @@ impl Kernel {
             return Ok(());
         };
         self.may_create(creds, dir)?;
-        if !creds.fs_capable() {
+        if !creds.capable(cap::FOWNER) {
             let (d, v) = (self.owner(dir)?, self.owner(victim)?);
             if !creds.sticky_allows(d, v) {
                 return Err(Errno::EPERM);
@@ -123,7 +123,7 @@ impl Kernel {
         if unchecked(parent) {
             return self.fs.create(parent, name, mode, rdev);
         }
-        if !creds.fs_capable() || self.read_only.is_some() {
+        if !creds.capable(cap::DAC_OVERRIDE) || self.read_only.is_some() {
             // An existing name is EEXIST before any permission error (filename_create).
             if self.fs.lookup(parent, name, false).is_ok() {
                 return Err(Errno::EEXIST);
@@ -131,7 +131,7 @@ impl Kernel {
             self.may_create(creds, parent)?;
         }
         // vfs_mknod(): device nodes need CAP_MKNOD.
-        if matches!(mode & S_IFMT, S_IFCHR | S_IFBLK) && !creds.fs_capable() {
+        if matches!(mode & S_IFMT, S_IFCHR | S_IFBLK) && !creds.capable(cap::MKNOD) {
             return Err(Errno::EPERM);
         }
         let o = creds.new_owner(self.owner(parent)?, mode);
@@ -151,7 +151,7 @@ impl Kernel {
         if unchecked(parent) {
             return self.fs.symlink(parent, name, target);
         }
-        if !creds.fs_capable() || self.read_only.is_some() {
+        if !creds.capable(cap::DAC_OVERRIDE) || self.read_only.is_some() {
             if self.fs.lookup(parent, name, false).is_ok() {
                 return Err(Errno::EEXIST);
             }
@@ -178,7 +178,7 @@ impl Kernel {
         Ok(())
     }
 
-    /// Resolve a vfs path as `creds`: in one vfs call for root, else a component at a
+    /// Resolve a vfs path as `creds`: in one vfs call for whoever may search everything, else a component at a
     /// time with search permission on each directory (what link_path_walk checks). /proc
     /// is not entered here (namei.rs does that for processes).
     pub(crate) fn lookup_as(
@@ -188,7 +188,7 @@ impl Kernel {
         path: &[u8],
         follow: bool,
     ) -> Result<Ino, Errno> {
-        if creds.fs_capable() {
+        if creds.may_search_all() {
             return self.fs.lookup(start, path, follow);
         }
         if path.is_empty() {
@@ -236,7 +236,7 @@ impl Kernel {
         path: &[u8],
     ) -> Result<(Ino, Vec<u8>), Errno> {
         let (dir, name) = self.fs.lookup_parent(start, path)?;
-        if creds.fs_capable() {
+        if creds.may_search_all() {
             return Ok((dir, name));
         }
         // Walk the leading part again with the checks (the vfs answered without them).

@@ -204,6 +204,11 @@ pub struct Process {
     /// prctl PR_SET_PDEATHSIG: the signal this process gets when its parent exits (0:
     /// none); a fork's child starts without one.
     pub pdeath_sig: u8,
+    /// personality(2): PER_LINUX (0) and flags, inherited by fork and execve.
+    pub personality: u32,
+    /// membarrier(2) registrations (the REGISTER_* command bits); execve and fork clear
+    /// them with the address space.
+    pub membarrier: u64,
     /// timer_create(2)'s timers, by id (syscalls/posix_timer.rs).
     pub timers: Vec<Option<crate::syscalls::posix_timer::PosixTimer>>,
     /// Instructions retired by this process and by its reaped children (getrusage, times).

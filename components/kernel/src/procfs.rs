@@ -79,9 +79,10 @@ enum Kind {
     TidComm,
     TidStat,
     TidStatus,
+    Personality,
 }
 
-const KINDS: [Kind; 35] = [
+const KINDS: [Kind; 36] = [
     Kind::Root,
     Kind::SelfLink,
     Kind::MountsLink,
@@ -117,6 +118,7 @@ const KINDS: [Kind; 35] = [
     Kind::TidComm,
     Kind::TidStat,
     Kind::TidStatus,
+    Kind::Personality,
 ];
 
 /// The entries of /proc besides the process directories, in listing order.
@@ -282,6 +284,7 @@ const PID_ENTRIES: &[(&str, Kind)] = &[
     ("maps", Kind::Maps),
     ("mountinfo", Kind::MountInfo),
     ("mounts", Kind::Mounts),
+    ("personality", Kind::Personality),
     ("root", Kind::RootLink),
     ("stat", Kind::Stat),
     ("statm", Kind::Statm),
@@ -531,7 +534,7 @@ pub fn stat(k: &mut Kernel, p: &Process, node: Ino) -> Result<Stat, Errno> {
                 .map_err(|_| Errno::ENOENT)?;
             return k.stat_file(p, &file.borrow());
         }
-        Kind::Environ | Kind::Auxv => (S_IFREG | 0o400, 1),
+        Kind::Environ | Kind::Auxv | Kind::Personality => (S_IFREG | 0o400, 1),
         Kind::Comm => (S_IFREG | 0o644, 1),
         _ => (S_IFREG | 0o444, 1),
     };
@@ -872,6 +875,7 @@ fn generate(k: &mut Kernel, p: &Process, kind: Kind, pid: i32, n: i32) -> Result
                 Kind::Statm => statm(q, rss),
                 Kind::Status => status(q, rss, None),
                 Kind::Limits => limits(k, q),
+                Kind::Personality => format!("{:08x}\n", q.personality),
                 _ => return Err(Errno::EINVAL),
             }
         }
@@ -1250,17 +1254,13 @@ fn status(p: &Process, rss: u64, t: Option<&crate::process::Thread>) -> String {
     let (u, g) = (p.creds.uid, p.creds.gid);
     // Groups: each followed by a space, as Linux prints them.
     let groups: String = p.creds.groups.iter().map(|g| format!("{g} ")).collect();
-    let caps = if p.creds.capable() {
-        "000001ffffffffff"
-    } else {
-        "0000000000000000"
-    };
+    let c = p.creds.caps;
     format!(
         "Name:\t{}\nUmask:\t{:04o}\nState:\t{state}\nTgid:\t{pid}\nNgid:\t0\nPid:\t{tid}\n\
          PPid:\t{ppid}\nTracerPid:\t0\nUid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t{fdsize}\n\
-         Groups:\t{groups}\nVmSize:\t{kb:>8} kB\nVmRSS:\t{rss_kb:>8} kB\nThreads:\t{threads}\nCapInh:\t0000000000000000\n\
-         CapPrm:\t{caps}\nCapEff:\t{caps}\nCapBnd:\t000001ffffffffff\n\
-         CapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t0\nCpus_allowed:\t1\n\
+         Groups:\t{groups}\nVmSize:\t{kb:>8} kB\nVmRSS:\t{rss_kb:>8} kB\nThreads:\t{threads}\nCapInh:\t{:016x}\n\
+         CapPrm:\t{:016x}\nCapEff:\t{:016x}\nCapBnd:\t{:016x}\n\
+         CapAmb:\t{:016x}\nNoNewPrivs:\t{}\nSeccomp:\t0\nCpus_allowed:\t1\n\
          Cpus_allowed_list:\t0\n",
         thread_comm(p, t),
         p.umask,
@@ -1272,6 +1272,12 @@ fn status(p: &Process, rss: u64, t: Option<&crate::process::Thread>) -> String {
         g.eff,
         g.saved,
         g.fs,
+        c.inh,
+        c.prm,
+        c.eff,
+        c.bnd,
+        c.amb,
+        p.creds.no_new_privs as u8,
         pid = p.pid,
         tid = t.map_or(p.pid, |t| t.tid),
         // The names fs/proc/array.c gives the letters.

@@ -595,9 +595,9 @@ impl Kernel {
             signo: sig,
             code,
             pid: child.pid,
+            uid: child.creds.uid.real,
             status,
-            addr: 0,
-            timer: None,
+            ..SigInfo::default()
         };
         post_signal(parent, sig, info);
     }
@@ -773,9 +773,9 @@ impl Kernel {
                 signo: signal::SIGCHLD,
                 code: signal::CLD_CONTINUED,
                 pid: child_pid,
+                uid: target.creds.uid.real,
                 status: signal::SIGCONT as i32,
-                addr: 0,
-                timer: None,
+                ..SigInfo::default()
             };
             if ppid == cur.pid {
                 post_signal(cur, signal::SIGCHLD, info);

@@ -173,6 +173,11 @@ pub struct SigInfo {
     pub code: i32,
     /// kill/tgkill/SIGCHLD: the sender or child pid.
     pub pid: i32,
+    /// kill/tgkill: the sender's real uid.
+    pub uid: u32,
+    /// rt_sigqueueinfo/rt_tgsigqueueinfo: bytes 16..32 of the caller's siginfo (si_pid,
+    /// si_uid and si_value for SI_QUEUE), delivered as given.
+    pub queued: Option<[u8; 16]>,
     /// SIGCHLD: the exit code or signal.
     pub status: i32,
     /// SIGSEGV/SIGBUS/SIGILL/SIGTRAP: the faulting address.
@@ -188,6 +193,10 @@ impl SigInfo {
         let mut b = [0; SIGINFO_SIZE];
         b[0..4].copy_from_slice(&(self.signo as i32).to_le_bytes());
         b[8..12].copy_from_slice(&self.code.to_le_bytes());
+        if let Some(fields) = self.queued {
+            b[16..32].copy_from_slice(&fields);
+            return b;
+        }
         if let Some((id, overrun, value)) = self.timer {
             // _sigfault's place holds _timer: si_tid, si_overrun, si_value.
             b[16..20].copy_from_slice(&id.to_le_bytes());
@@ -201,7 +210,7 @@ impl SigInfo {
             }
             _ => {
                 b[16..20].copy_from_slice(&self.pid.to_le_bytes());
-                // si_uid stays 0 (root).
+                b[20..24].copy_from_slice(&self.uid.to_le_bytes());
                 if self.signo == SIGCHLD {
                     b[24..28].copy_from_slice(&self.status.to_le_bytes());
                 }

@@ -152,6 +152,35 @@ fn credentials_and_permission_checks_match_linux() {
     same_as_linux("creds");
 }
 
+/// Capability sets through capget/capset, prctl (bounding, ambient, securebits, keep
+/// capabilities), the setuid family and execve, and the checks that use them (a root
+/// without CAP_DAC_OVERRIDE). As root, with binfmt_misc for the exec'd children.
+#[test]
+fn capabilities_match_linux() {
+    let uid = std::process::Command::new("id").arg("-u").output();
+    if !uid.is_ok_and(|o| o.stdout.starts_with(b"0\n")) {
+        eprintln!("SKIPPED: the reference for capabilities must run as root");
+        return;
+    }
+    if !harness::qemu_execs_children() {
+        return;
+    }
+    same_as_linux("caps");
+}
+
+/// personality, getcpu, membarrier, the mlock family, mincore, and signals queued with
+/// rt_sigqueueinfo/rt_tgsigqueueinfo (and kill's si_uid): as root, since part of it
+/// runs as another user.
+#[test]
+fn personality_barriers_locks_and_queued_signals_match_linux() {
+    let uid = std::process::Command::new("id").arg("-u").output();
+    if !uid.is_ok_and(|o| o.stdout.starts_with(b"0\n")) {
+        eprintln!("SKIPPED: the reference must run as root");
+        return;
+    }
+    same_as_linux("sys_misc");
+}
+
 #[test]
 fn memfd_create_files_match_linux() {
     same_as_linux("mem_memfd");

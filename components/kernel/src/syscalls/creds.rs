@@ -1,11 +1,11 @@
 //! Credentials: the uid and gid getters and setters, the supplementary group list
-//! (credentials(7)), capget and the credential options of prctl(2). The rules for who may change what live in creds.rs; here are the
-//! arguments and the guest memory.
+//! (credentials(7)), capget/capset and the credential options of prctl(2). The rules for
+//! who may change what live in creds.rs; here are the arguments and the guest memory.
 
 use friscy_abi::Errno;
 
 use super::{Args, SysResult};
-use crate::creds::NGROUPS_MAX;
+use crate::creds::{NGROUPS_MAX, cap, secbit};
 use crate::{Kernel, Process};
 
 /// An id argument: the kernel takes uid_t/gid_t as 32 bits, -1 meaning "unchanged".
@@ -47,50 +47,52 @@ pub fn sys_getresgid(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     put_res(k, p, a, [g.real, g.eff, g.saved])
 }
 
-pub fn sys_setuid(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    let cap = p.creds.capable();
-    p.creds.uid.set(id(a[0]), cap)?;
-    Ok(0)
-}
+// The user-id setters: CAP_SETUID, and the capability sets follow (Creds::set_uids).
 
-pub fn sys_setgid(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    let cap = p.creds.capable();
-    p.creds.gid.set(id(a[0]), cap)?;
+pub fn sys_setuid(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    p.creds.set_uids(|ids, cap| ids.set(id(a[0]), cap))?;
     Ok(0)
 }
 
 pub fn sys_setreuid(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    let cap = p.creds.capable();
-    p.creds.uid.set_re(id(a[0]), id(a[1]), cap)?;
-    Ok(0)
-}
-
-pub fn sys_setregid(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    let cap = p.creds.capable();
-    p.creds.gid.set_re(id(a[0]), id(a[1]), cap)?;
+    p.creds
+        .set_uids(|ids, cap| ids.set_re(id(a[0]), id(a[1]), cap))?;
     Ok(0)
 }
 
 pub fn sys_setresuid(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    let cap = p.creds.capable();
-    p.creds.uid.set_res(id(a[0]), id(a[1]), id(a[2]), cap)?;
-    Ok(0)
-}
-
-pub fn sys_setresgid(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    let cap = p.creds.capable();
-    p.creds.gid.set_res(id(a[0]), id(a[1]), id(a[2]), cap)?;
+    p.creds
+        .set_uids(|ids, cap| ids.set_res(id(a[0]), id(a[1]), id(a[2]), cap))?;
     Ok(0)
 }
 
 /// setfsuid(2): the previous filesystem uid, whether or not it changed.
 pub fn sys_setfsuid(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    let cap = p.creds.capable();
-    Ok(p.creds.uid.set_fs(id(a[0]), cap) as u64)
+    Ok(p.creds.set_fsuid(id(a[0])) as u64)
+}
+
+// The group-id setters: CAP_SETGID; capabilities do not follow group ids.
+
+pub fn sys_setgid(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let cap = p.creds.capable(cap::SETGID);
+    p.creds.gid.set(id(a[0]), cap)?;
+    Ok(0)
+}
+
+pub fn sys_setregid(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let cap = p.creds.capable(cap::SETGID);
+    p.creds.gid.set_re(id(a[0]), id(a[1]), cap)?;
+    Ok(0)
+}
+
+pub fn sys_setresgid(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let cap = p.creds.capable(cap::SETGID);
+    p.creds.gid.set_res(id(a[0]), id(a[1]), id(a[2]), cap)?;
+    Ok(0)
 }
 
 pub fn sys_setfsgid(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    let cap = p.creds.capable();
+    let cap = p.creds.capable(cap::SETGID);
     Ok(p.creds.gid.set_fs(id(a[0]), cap) as u64)
 }
 
@@ -117,13 +119,13 @@ pub fn sys_getgroups(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     Ok(n as u64)
 }
 
-/// setgroups(2): CAP_SETGID (euid 0) only; at most NGROUPS_MAX groups.
+/// setgroups(2): CAP_SETGID only; at most NGROUPS_MAX groups.
 pub fn sys_setgroups(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let size = a[0] as i32;
     if size < 0 || size as usize > NGROUPS_MAX {
         return Err(Errno::EINVAL);
     }
-    if !p.creds.capable() {
+    if !p.creds.capable(cap::SETGID) {
         return Err(Errno::EPERM);
     }
     let raw = k.read_user(p, a[1], size as usize * 4)?;
@@ -137,42 +139,76 @@ pub fn sys_setgroups(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     Ok(0)
 }
 
-/// capget(2): the capability sets of the calling process (pid 0 or its own), all
-/// capabilities for euid 0 and none otherwise (creds.rs reduces capabilities to that).
-pub fn sys_capget(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    const VERSION_3: u32 = 0x2008_0522;
-    let hdr = k.read_user(p, a[0], 8)?;
+/// The capability header's versions (include/uapi/linux/capability.h): version 1 has one
+/// 32-bit word per set, 2 (deprecated) and 3 two.
+const CAP_VERSION_1: u32 = 0x1998_0330;
+const CAP_VERSION_2: u32 = 0x2007_1026;
+const CAP_VERSION_3: u32 = 0x2008_0522;
+
+/// cap_validate_magic(): the header's version and pid, and how many words per set the
+/// data holds. Linux writes the version it prefers back into a header it does not know
+/// and fails with EINVAL.
+fn cap_header(k: &mut Kernel, p: &Process, addr: u64) -> Result<(usize, i32), Errno> {
+    let hdr = k.read_user(p, addr, 8)?;
     let version = u32::from_le_bytes(hdr[0..4].try_into().unwrap());
     let pid = i32::from_le_bytes(hdr[4..8].try_into().unwrap());
-    if version != VERSION_3 {
-        // Linux writes back the version it prefers and fails with EINVAL.
-        k.write_user(p, a[0], &VERSION_3.to_le_bytes())?;
+    match version {
+        CAP_VERSION_1 => Ok((1, pid)),
+        CAP_VERSION_2 | CAP_VERSION_3 => Ok((2, pid)),
+        _ => {
+            k.write_user(p, addr, &CAP_VERSION_3.to_le_bytes())?;
+            Err(Errno::EINVAL)
+        }
+    }
+}
+
+/// capget(2): the effective, permitted and inheritable sets of a process (pid 0: the
+/// caller), as `words` __user_cap_data_struct (low 32 bits first). A null data pointer
+/// only probes the version: 0 even for an unknown one (which is still written back).
+pub fn sys_capget(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (words, pid) = match cap_header(k, p, a[0]) {
+        Err(Errno::EINVAL) if a[1] == 0 => return Ok(0),
+        r => r?,
+    };
+    if a[1] == 0 {
+        return Ok(0);
+    }
+    if pid < 0 {
         return Err(Errno::EINVAL);
     }
-    let creds = if pid == 0 || pid == p.pid {
-        p.creds.clone()
+    // Credentials are per process here (Linux's are per thread).
+    let caps = if pid == 0 || pid == p.pid || p.threads.iter().any(|t| t.tid == pid) {
+        p.creds.caps
     } else {
-        match k.procs.get(&pid) {
-            Some(q) => q.creds.clone(),
-            None => return Err(Errno::ESRCH),
-        }
+        k.procs.get(&pid).ok_or(Errno::ESRCH)?.creds.caps
     };
-    if a[1] != 0 {
-        // Two __user_cap_data_struct (effective, permitted, inheritable), low then high
-        // 32 bits. CAP_LAST_CAP is 40 (CAP_CHECKPOINT_RESTORE).
-        let (lo, hi) = if creds.capable() {
-            (u32::MAX, (1u32 << 9) - 1)
-        } else {
-            (0, 0)
-        };
-        let mut b = Vec::with_capacity(24);
-        for word in [lo, hi] {
-            b.extend(word.to_le_bytes()); // effective
-            b.extend(word.to_le_bytes()); // permitted
-            b.extend(0u32.to_le_bytes()); // inheritable
+    let mut b = Vec::with_capacity(24);
+    for w in 0..words {
+        for set in [caps.eff, caps.prm, caps.inh] {
+            b.extend(((set >> (32 * w)) as u32).to_le_bytes());
         }
-        k.write_user(p, a[1], &b)?;
     }
+    k.write_user(p, a[1], &b)?;
+    Ok(0)
+}
+
+/// capset(2): the caller's own sets only (EPERM for another pid), under the rules of
+/// Creds::capset. Version 1 data leaves the upper 32 capabilities cleared.
+pub fn sys_capset(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (words, pid) = cap_header(k, p, a[0])?;
+    if pid != 0 && pid != p.tid() {
+        return Err(Errno::EPERM);
+    }
+    let raw = k.read_user(p, a[1], words * 12)?;
+    let word = |i: usize| u32::from_le_bytes(raw[i * 4..i * 4 + 4].try_into().unwrap()) as u64;
+    let mut sets = [0u64; 3];
+    for w in 0..words {
+        for (i, set) in sets.iter_mut().enumerate() {
+            *set |= word(w * 3 + i) << (32 * w);
+        }
+    }
+    let [eff, prm, inh] = sets;
+    p.creds.capset(eff, prm, inh)?;
     Ok(0)
 }
 
@@ -186,14 +222,16 @@ pub fn sys_prctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     const PR_SET_DUMPABLE: u64 = 4;
     const PR_GET_KEEPCAPS: u64 = 7;
     const PR_SET_KEEPCAPS: u64 = 8;
-    const PR_CAPBSET_READ: u64 = 23;
-    const PR_CAPBSET_DROP: u64 = 24;
     const PR_SET_NAME: u64 = 15;
     const PR_GET_NAME: u64 = 16;
+    const PR_CAPBSET_READ: u64 = 23;
+    const PR_CAPBSET_DROP: u64 = 24;
+    const PR_GET_SECUREBITS: u64 = 27;
+    const PR_SET_SECUREBITS: u64 = 28;
     const PR_SET_NO_NEW_PRIVS: u64 = 38;
     const PR_GET_NO_NEW_PRIVS: u64 = 39;
-    /// CAP_LAST_CAP (CAP_CHECKPOINT_RESTORE).
-    const CAP_LAST_CAP: u64 = 40;
+    const PR_CAP_AMBIENT: u64 = 47;
+    let valid = |c: u64| c <= cap::LAST as u64;
     match a[0] {
         PR_SET_PDEATHSIG if a[1] <= crate::signal::NSIG as u64 => {
             p.pdeath_sig = a[1] as u8;
@@ -209,18 +247,46 @@ pub fn sys_prctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             p.dumpable = a[1] == 1;
             Ok(0)
         }
-        PR_GET_KEEPCAPS => Ok(p.creds.keep_caps as u64),
+        PR_GET_KEEPCAPS => Ok(p.creds.keep_caps() as u64),
         PR_SET_KEEPCAPS if a[1] <= 1 => {
-            p.creds.keep_caps = a[1] == 1;
+            if p.creds.securebits & (secbit::KEEP_CAPS << 1) != 0 {
+                return Err(Errno::EPERM);
+            }
+            p.creds.securebits &= !secbit::KEEP_CAPS;
+            if a[1] == 1 {
+                p.creds.securebits |= secbit::KEEP_CAPS;
+            }
             Ok(0)
         }
-        // Every capability is in the bounding set; dropping one needs CAP_SETPCAP (root)
-        // and changes nothing here, where root's power follows euid 0 alone.
-        PR_CAPBSET_READ if a[1] <= CAP_LAST_CAP => Ok(1),
-        PR_CAPBSET_DROP if a[1] <= CAP_LAST_CAP => match p.creds.capable() {
-            true => Ok(0),
-            false => Err(Errno::EPERM),
-        },
+        PR_CAPBSET_READ if valid(a[1]) => Ok((p.creds.caps.bnd >> a[1]) & 1),
+        // cap_prctl_drop(): CAP_SETPCAP before the capability's validity.
+        PR_CAPBSET_DROP => {
+            if !p.creds.capable(cap::SETPCAP) {
+                return Err(Errno::EPERM);
+            }
+            if !valid(a[1]) {
+                return Err(Errno::EINVAL);
+            }
+            p.creds.caps.bnd &= !cap::bit(a[1] as u32);
+            Ok(0)
+        }
+        PR_GET_SECUREBITS => Ok(p.creds.securebits as u64),
+        // A locked bit may not change nor be unlocked; unknown bits and no CAP_SETPCAP
+        // are EPERM too (cap_task_prctl).
+        PR_SET_SECUREBITS => {
+            let old = p.creds.securebits as u64;
+            let locks = old & secbit::ALL_LOCKS as u64;
+            if (locks >> 1) & (old ^ a[1]) != 0
+                || locks & !a[1] != 0
+                || a[1] & !((secbit::ALL_BITS | secbit::ALL_LOCKS) as u64) != 0
+                || !p.creds.capable(cap::SETPCAP)
+            {
+                return Err(Errno::EPERM);
+            }
+            p.creds.securebits = a[1] as u32;
+            Ok(0)
+        }
+        PR_CAP_AMBIENT => cap_ambient(p, a),
         PR_SET_NO_NEW_PRIVS if a[1] == 1 && a[2..5] == [0, 0, 0] => {
             p.creds.no_new_privs = true;
             Ok(0)
@@ -242,13 +308,52 @@ pub fn sys_prctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             k.write_user(p, a[1], &name)?;
             Ok(0)
         }
-        PR_SET_KEEPCAPS | PR_CAPBSET_READ | PR_CAPBSET_DROP | PR_SET_NO_NEW_PRIVS
-        | PR_GET_NO_NEW_PRIVS | PR_SET_PDEATHSIG | PR_SET_DUMPABLE => Err(Errno::EINVAL),
+        PR_SET_KEEPCAPS | PR_CAPBSET_READ | PR_SET_NO_NEW_PRIVS | PR_GET_NO_NEW_PRIVS
+        | PR_SET_PDEATHSIG | PR_SET_DUMPABLE => Err(Errno::EINVAL),
         option => {
             if k.trace {
                 k.report(&format!("prctl option {option} is not supported (EINVAL)"));
             }
             Err(Errno::EINVAL)
         }
+    }
+}
+
+/// prctl(PR_CAP_AMBIENT, op, cap, 0, 0): the ambient set, whose members must be both
+/// permitted and inheritable (and SECBIT_NO_CAP_AMBIENT_RAISE unset) to be raised.
+fn cap_ambient(p: &mut Process, a: Args) -> SysResult {
+    const IS_SET: u64 = 1;
+    const RAISE: u64 = 2;
+    const LOWER: u64 = 3;
+    const CLEAR_ALL: u64 = 4;
+    let c = &mut p.creds;
+    if a[1] == CLEAR_ALL {
+        if a[2] | a[3] | a[4] != 0 {
+            return Err(Errno::EINVAL);
+        }
+        c.caps.amb = 0;
+        return Ok(0);
+    }
+    if a[2] > cap::LAST as u64 || a[3] | a[4] != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let bit = cap::bit(a[2] as u32);
+    match a[1] {
+        IS_SET => Ok((c.caps.amb & bit != 0) as u64),
+        RAISE => {
+            if c.caps.prm & bit == 0
+                || c.caps.inh & bit == 0
+                || c.securebits & secbit::NO_CAP_AMBIENT_RAISE != 0
+            {
+                return Err(Errno::EPERM);
+            }
+            c.caps.amb |= bit;
+            Ok(0)
+        }
+        LOWER => {
+            c.caps.amb &= !bit;
+            Ok(0)
+        }
+        _ => Err(Errno::EINVAL),
     }
 }

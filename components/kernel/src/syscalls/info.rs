@@ -42,7 +42,7 @@ const UTS_LEN: u64 = 64;
 /// (CAP_SYS_ADMIN in it) may rename it, as in the qemu reference's namespace; anyone else
 /// gets EPERM, and a name longer than 64 bytes EINVAL.
 fn set_uts_name(k: &mut Kernel, p: &Process, a: Args) -> Result<Vec<u8>, Errno> {
-    if !p.creds.capable() {
+    if !p.creds.capable(crate::creds::cap::SYS_ADMIN) {
         return Err(Errno::EPERM);
     }
     if a[1] > UTS_LEN {

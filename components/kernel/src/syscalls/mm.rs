@@ -299,3 +299,102 @@ pub fn sys_madvise(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     }
     Ok(0)
 }
+
+/// mlock's range: the page-aligned [start, end) covering `len` bytes from `addr`.
+fn lock_range(addr: u64, len: u64) -> Result<(u64, u64), Errno> {
+    let start = page_down(addr);
+    let end = page_up(addr.checked_add(len).ok_or(Errno::ENOMEM)?).ok_or(Errno::ENOMEM)?;
+    Ok((start, end))
+}
+
+/// can_do_mlock() and the RLIMIT_MEMLOCK check: CAP_IPC_LOCK may lock anything; others
+/// need a non-zero limit (EPERM) that `bytes` stays within (ENOMEM).
+fn may_lock(k: &Kernel, p: &Process, bytes: u64) -> Result<(), Errno> {
+    if p.creds.capable(crate::creds::cap::IPC_LOCK) {
+        return Ok(());
+    }
+    const RLIMIT_MEMLOCK: u64 = 8;
+    let limit = k.limits(p, RLIMIT_MEMLOCK)?.0;
+    if limit == 0 {
+        return Err(Errno::EPERM);
+    }
+    if bytes > limit {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(())
+}
+
+/// mlock(2) and mlock2(2): friscy never pages guest memory out, so every mapped page is
+/// already as locked as Linux would make it; what remains are Linux's checks: the flags
+/// (MLOCK_ONFAULT only), the privilege and limit, and a range that is wholly mapped
+/// (ENOMEM). The limit is checked per call, not summed over the process's locks.
+pub fn sys_mlock(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    mlock(k, p, a[0], a[1], 0)
+}
+
+pub fn sys_mlock2(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    mlock(k, p, a[0], a[1], a[2])
+}
+
+fn mlock(k: &mut Kernel, p: &mut Process, addr: u64, len: u64, flags: u64) -> SysResult {
+    const MLOCK_ONFAULT: u64 = 1;
+    if flags & !MLOCK_ONFAULT != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let (start, end) = lock_range(addr, len)?;
+    may_lock(k, p, end - start)?;
+    if start != end && !p.mm.is_mapped(start, end) {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(0)
+}
+
+/// munlock(2): ENOMEM for a range that is not wholly mapped.
+pub fn sys_munlock(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (start, end) = lock_range(a[0], a[1])?;
+    if start != end && !p.mm.is_mapped(start, end) {
+        return Err(Errno::ENOMEM);
+    }
+    Ok(0)
+}
+
+/// mlockall(2): the flags as Linux checks them (MCL_ONFAULT only with another), then
+/// the privilege, and with MCL_CURRENT the whole address space against the limit.
+pub fn sys_mlockall(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    const MCL_CURRENT: u64 = 1;
+    const MCL_FUTURE: u64 = 2;
+    const MCL_ONFAULT: u64 = 4;
+    let flags = a[0];
+    if flags == 0 || flags & !(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0 || flags == MCL_ONFAULT
+    {
+        return Err(Errno::EINVAL);
+    }
+    let mapped = if flags & MCL_CURRENT != 0 {
+        p.mm.vmas.iter().map(|(start, v)| v.end - start).sum()
+    } else {
+        0
+    };
+    may_lock(k, p, mapped)?;
+    Ok(0)
+}
+
+pub fn sys_munlockall(_k: &mut Kernel, _p: &mut Process, _a: Args) -> SysResult {
+    Ok(0)
+}
+
+/// mincore(2): one byte per page of a wholly mapped range (ENOMEM otherwise; EINVAL
+/// for an unaligned start). friscy keeps every page in memory, so each is reported
+/// resident, including anonymous pages never touched (Linux: not resident).
+pub fn sys_mincore(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (addr, len, vec) = (a[0], a[1], a[2]);
+    if addr % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let end = page_up(addr.checked_add(len).ok_or(Errno::ENOMEM)?).ok_or(Errno::ENOMEM)?;
+    if !p.mm.is_mapped(addr, end) {
+        return Err(Errno::ENOMEM);
+    }
+    let pages = ((end - addr) / PAGE_SIZE) as usize;
+    k.write_user(p, vec, &vec![1u8; pages])?;
+    Ok(0)
+}

@@ -13,6 +13,7 @@ mod hwprobe;
 mod icache;
 pub(crate) mod info;
 pub(crate) mod lock;
+mod membarrier;
 mod memfd;
 mod mm;
 mod names;

@@ -135,6 +135,8 @@ pub fn sys_clone(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         itimer_cpu: [None; 2],
         dumpable: true,
         pdeath_sig: 0,
+        personality: p.personality,
+        membarrier: 0,
         timers: Vec::new(),
         instret: 0,
         children_instret: 0,
@@ -281,6 +283,7 @@ impl Kernel {
         // A new program is dumpable again (a set-user-ID one would not be; core dumps are
         // not made here either way).
         p.dumpable = true;
+        p.membarrier = 0;
         p.comm = crate::process::comm_of(path);
         // execve deletes the POSIX timers (ITIMER_REAL survives it).
         p.timers.clear();
@@ -496,8 +499,7 @@ pub fn sys_waitid(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
                     code: ch.code,
                     pid: ch.pid,
                     status: ch.si_status,
-                    addr: 0,
-                    timer: None,
+                    ..SigInfo::default()
                 };
                 k.write_user(p, infop, &info.encode())?;
             }
@@ -696,6 +698,10 @@ impl Kernel {
                 return Err(Errno::EPERM);
             }
             p.fds.set_limit(new.0);
+        } else if new.1 > old.1 && !p.creds.capable(crate::creds::cap::SYS_RESOURCE) {
+            // do_prlimit(): raising a hard limit needs CAP_SYS_RESOURCE, which the
+            // container's root does not have (creds.rs).
+            return Err(Errno::EPERM);
         }
         p.rlimits[resource as usize] = Some(new);
         Ok(())
@@ -726,4 +732,17 @@ pub fn sys_getrlimit(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 
 pub fn sys_setrlimit(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     sys_prlimit64(k, p, [0, a[0], a[1], 0, 0, 0])
+}
+
+/// personality(2): the execution domain and its flags (ADDR_NO_RANDOMIZE,
+/// READ_IMPLIES_EXEC...), kept per process, inherited by fork and execve and shown in
+/// /proc/PID/personality; 0xffffffff only asks. The old value is returned. friscy
+/// lays out memory the same whatever the flags (it does not randomise addresses), as a
+/// kernel with randomisation off would.
+pub fn sys_personality(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let old = p.personality;
+    if a[0] as u32 != 0xffff_ffff {
+        p.personality = a[0] as u32;
+    }
+    Ok(old as u64)
 }

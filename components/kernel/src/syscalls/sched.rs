@@ -11,6 +11,7 @@ use friscy_abi::Errno;
 
 use super::{Args, SysResult};
 use crate::Kernel;
+use crate::creds::cap;
 use crate::process::{Pid, Process, Sched};
 
 const PRIO_PROCESS: u64 = 0;
@@ -98,7 +99,10 @@ pub fn sys_setpriority(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 fn may_change(k: &Kernel, p: &Process, pid: Pid) -> Result<(), Errno> {
     let q = if pid == p.pid { p } else { &k.procs[&pid] };
     let caller = &p.creds;
-    if caller.capable() || q.creds.uid.real == caller.uid.eff || q.creds.uid.eff == caller.uid.eff {
+    if caller.capable(cap::SYS_NICE)
+        || q.creds.uid.real == caller.uid.eff
+        || q.creds.uid.eff == caller.uid.eff
+    {
         Ok(())
     } else {
         Err(Errno::EPERM)
@@ -110,7 +114,10 @@ fn may_change(k: &Kernel, p: &Process, pid: Pid) -> Result<(), Errno> {
 fn set_nice(k: &mut Kernel, p: &mut Process, pid: Pid, nice: i8) -> Result<(), Errno> {
     may_change(k, p, pid)?;
     let old = k.sched_of(p, pid).nice;
-    if nice < old && !p.creds.capable() && (20 - nice as i64) as u64 > k.limits(p, RLIMIT_NICE)?.0 {
+    if nice < old
+        && !p.creds.capable(cap::SYS_NICE)
+        && (20 - nice as i64) as u64 > k.limits(p, RLIMIT_NICE)?.0
+    {
         return Err(Errno::EACCES);
     }
     k.sched_mut(p, pid).nice = nice;
@@ -166,7 +173,7 @@ fn set_policy(k: &mut Kernel, p: &mut Process, pid: Pid, policy: u32, priority: 
         _ => return Err(Errno::EINVAL),
     }
     may_change(k, p, pid)?;
-    if !p.creds.capable() {
+    if !p.creds.capable(cap::SYS_NICE) {
         // Real-time needs CAP_SYS_NICE or RLIMIT_RTPRIO; so does leaving SCHED_IDLE or
         // clearing reset-on-fork (sched/syscalls.c user_check_sched_setscheduler).
         let rtprio = k.limits(p, RLIMIT_RTPRIO)?.0;
@@ -368,7 +375,7 @@ pub fn sys_ioprio_set(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let ioprio = a[2] as u16;
     let (class, level) = ((ioprio >> 13) & 7, ioprio & 7);
     match class {
-        IOPRIO_CLASS_RT if !p.creds.capable() => return Err(Errno::EPERM),
+        IOPRIO_CLASS_RT if !p.creds.capable(cap::SYS_ADMIN) => return Err(Errno::EPERM),
         IOPRIO_CLASS_RT | IOPRIO_CLASS_BE | IOPRIO_CLASS_IDLE => {}
         0 if level == 0 => {}
         _ => return Err(Errno::EINVAL),
@@ -414,4 +421,16 @@ pub fn inherit(s: Sched) -> Sched {
     } else {
         s
     }
+}
+
+/// getcpu(2): the CPU and NUMA node the caller runs on: friscy is one CPU (what
+/// sched_getaffinity and /proc/cpuinfo show) on one node. Either pointer may be null;
+/// the third argument (a cache) is unused, as since Linux 2.6.24.
+pub fn sys_getcpu(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    for addr in [a[0], a[1]] {
+        if addr != 0 {
+            k.write_user(p, addr, &0u32.to_le_bytes())?;
+        }
+    }
+    Ok(0)
 }

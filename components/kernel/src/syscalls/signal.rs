@@ -215,8 +215,35 @@ fn user_info(p: &Process, sig: u8, code: i32) -> SigInfo {
         signo: sig,
         code,
         pid: p.pid,
+        uid: p.creds.uid.real,
         ..SigInfo::default()
     }
+}
+
+/// The siginfo rt_sigqueueinfo and rt_tgsigqueueinfo take from the caller: its si_code
+/// and union delivered as given, except that only a process signalling itself may claim
+/// a kernel or kill(2) origin (si_code >= 0 or SI_TKILL: EPERM otherwise).
+fn queued_info(
+    k: &mut Kernel,
+    p: &Process,
+    sig: u64,
+    addr: u64,
+    own: bool,
+) -> Result<SigInfo, Errno> {
+    if sig > signal::NSIG as u64 {
+        return Err(Errno::EINVAL);
+    }
+    let raw = k.read_user(p, addr, 32)?;
+    let code = i32::from_le_bytes(raw[8..12].try_into().unwrap());
+    if (code >= 0 || code == signal::SI_TKILL) && !own {
+        return Err(Errno::EPERM);
+    }
+    Ok(SigInfo {
+        signo: sig as u8,
+        code,
+        queued: Some(raw[16..32].try_into().unwrap()),
+        ..SigInfo::default()
+    })
 }
 
 impl Kernel {
@@ -241,8 +268,36 @@ pub fn sys_kill(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     if sig > signal::NSIG as u64 {
         return Err(Errno::EINVAL);
     }
-    let sig = sig as u8;
-    let info = user_info(p, sig, signal::SI_USER);
+    let info = user_info(p, sig as u8, signal::SI_USER);
+    kill(k, p, pid, info)
+}
+
+/// rt_sigqueueinfo(2) (sigqueue(3)): a signal with the caller's siginfo to process
+/// `pid`, with kill(2)'s permission rules.
+pub fn sys_rt_sigqueueinfo(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let pid = a[0] as i32;
+    let info = queued_info(k, p, a[1], a[2], pid == p.pid)?;
+    if pid <= 0 {
+        // kill_proc_info takes one process: 0 and negative ids name none.
+        return Err(Errno::ESRCH);
+    }
+    kill(k, p, pid, info)
+}
+
+/// rt_tgsigqueueinfo(2): the same for one thread of thread group `tgid`.
+pub fn sys_rt_tgsigqueueinfo(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (tgid, tid) = (a[0] as i32, a[1] as i32);
+    if tgid <= 0 || tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    let own = tgid == p.pid && p.threads.iter().any(|t| t.tid == tid);
+    let info = queued_info(k, p, a[2], a[3], own)?;
+    signal_thread(k, p, Some(tgid), tid, info)
+}
+
+/// kill(2)'s delivery of `info` to `pid` (a process, a group, or -1 for all).
+fn kill(k: &mut Kernel, p: &mut Process, pid: Pid, info: SigInfo) -> SysResult {
+    let sig = info.signo;
     let targets: Vec<Pid> = match pid {
         // -INT_MIN names no group (kill_something_info refuses it the same way).
         i32::MIN => return Err(Errno::ESRCH),
@@ -288,13 +343,12 @@ fn signal_thread(
     p: &mut Process,
     tgid: Option<Pid>,
     tid: Pid,
-    sig: u64,
+    info: SigInfo,
 ) -> SysResult {
-    if sig > signal::NSIG as u64 || tid <= 0 {
+    if tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    let sig = sig as u8;
-    let info = user_info(p, sig, signal::SI_TKILL);
+    let sig = info.signo;
     let owner = if p.threads.iter().any(|t| t.tid == tid) {
         p.pid
     } else {
@@ -329,15 +383,25 @@ fn signal_thread(
     Ok(0)
 }
 
+/// tkill/tgkill's siginfo (SI_TKILL); EINVAL for a bad signal number.
+fn tkill_info(p: &Process, sig: u64) -> Result<SigInfo, Errno> {
+    if sig > signal::NSIG as u64 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(user_info(p, sig as u8, signal::SI_TKILL))
+}
+
 pub fn sys_tkill(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    signal_thread(k, p, None, a[0] as i32, a[1])
+    let info = tkill_info(p, a[1])?;
+    signal_thread(k, p, None, a[0] as i32, info)
 }
 
 pub fn sys_tgkill(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     if (a[0] as i32) <= 0 {
         return Err(Errno::EINVAL);
     }
-    signal_thread(k, p, Some(a[0] as i32), a[1] as i32, a[2])
+    let info = tkill_info(p, a[2])?;
+    signal_thread(k, p, Some(a[0] as i32), a[1] as i32, info)
 }
 
 const ITIMER_REAL: u64 = 0;

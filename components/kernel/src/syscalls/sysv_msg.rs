@@ -238,7 +238,7 @@ pub fn sys_msgctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             let ds = k.read_user(p, buf, MSQID_DS_SIZE)?;
             let qbytes = u64::from_le_bytes(ds[QBYTES_AT..QBYTES_AT + 8].try_into().unwrap());
             // Raising msg_qbytes past MSGMNB needs CAP_SYS_RESOURCE.
-            if qbytes > MSGMNB && !p.creds.capable() {
+            if qbytes > MSGMNB && !p.creds.capable(crate::creds::cap::SYS_RESOURCE) {
                 return Err(Errno::EPERM);
             }
             let now = k.now_secs();

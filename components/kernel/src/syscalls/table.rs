@@ -4,8 +4,9 @@
 
 use super::{
     Args, SysResult, attr, creds, descriptors, epoll, fs, futex, hwprobe, icache, info, lock,
-    memfd, mm, names, pidfd, poll, posix_timer, process, remap, sched, signal, signalfd, socket,
-    splice, stat, sync, sysv_msg, sysv_sem, sysv_shm, time, timerfd, transfer, usage, xattr,
+    membarrier, memfd, mm, names, pidfd, poll, posix_timer, process, remap, sched, signal,
+    signalfd, socket, splice, stat, sync, sysv_msg, sysv_sem, sysv_shm, time, timerfd, transfer,
+    usage, xattr,
 };
 use crate::{Kernel, Process};
 
@@ -114,7 +115,9 @@ syscall_table! {
     86  timerfd_settime => Some(timerfd::sys_timerfd_settime), Partial("the wall clock cannot be set, so TFD_TIMER_CANCEL_ON_SET never cancels");
     87  timerfd_gettime => Some(timerfd::sys_timerfd_gettime), Full;
     88  utimensat => Some(attr::sys_utimensat), Full;
-    90  capget => Some(creds::sys_capget), Partial("all capabilities for euid 0, none otherwise");
+    90  capget => Some(creds::sys_capget), Partial("credentials are per process, not per thread");
+    91  capset => Some(creds::sys_capset), Partial("the caller's process, not only its thread; no file capabilities");
+    92  personality => Some(process::sys_personality), Full;
     93  exit => Some(process::sys_exit), Full;
     94  exit_group => Some(process::sys_exit_group), Full;
     95  waitid => Some(process::sys_waitid), Partial("no rusage beyond user time");
@@ -154,6 +157,7 @@ syscall_table! {
     135 rt_sigprocmask => Some(signal::sys_rt_sigprocmask), Full;
     136 rt_sigpending => Some(signal::sys_rt_sigpending), Full;
     137 rt_sigtimedwait => Some(signal::sys_rt_sigtimedwait), Full;
+    138 rt_sigqueueinfo => Some(signal::sys_rt_sigqueueinfo), Full;
     139 rt_sigreturn => Some(signal::sys_rt_sigreturn), Full;
     140 setpriority => Some(sched::sys_setpriority), Partial("recorded and reported, per process; every thread runs alike");
     141 getpriority => Some(sched::sys_getpriority), Full;
@@ -181,7 +185,8 @@ syscall_table! {
     164 setrlimit => Some(process::sys_setrlimit), Full;
     165 getrusage => Some(usage::sys_getrusage), Partial("user time estimated from instructions retired; maxrss is the mapped size");
     166 umask => Some(fs::sys_umask), Full;
-    167 prctl => Some(creds::sys_prctl), Partial("credential options only: PR_[GS]ET_KEEPCAPS, PR_CAPBSET_READ/DROP, PR_[GS]ET_NO_NEW_PRIVS");
+    167 prctl => Some(creds::sys_prctl), Partial("credentials (PR_[GS]ET_KEEPCAPS, PR_[GS]ET_SECUREBITS, PR_CAPBSET_READ/DROP, PR_CAP_AMBIENT, PR_[GS]ET_NO_NEW_PRIVS), PR_[GS]ET_PDEATHSIG, PR_[GS]ET_DUMPABLE, PR_[GS]ET_NAME; other options EINVAL");
+    168 getcpu => Some(sched::sys_getcpu), Full;
     169 gettimeofday => Some(time::sys_gettimeofday), Full;
     170 settimeofday => Some(time::sys_settimeofday), Partial("EPERM: a container cannot set the clock (no CAP_SYS_TIME)");
     172 getpid => Some(process::sys_getpid), Full;
@@ -229,7 +234,13 @@ syscall_table! {
     223 fadvise64 => Some(sync::sys_fadvise64), Full;
     226 mprotect => Some(mm::sys_mprotect), Full;
     227 msync => Some(remap::sys_msync), Full;
+    228 mlock => Some(mm::sys_mlock), Partial("pages are never swapped, so locking changes nothing; RLIMIT_MEMLOCK is checked per call, not summed");
+    229 munlock => Some(mm::sys_munlock), Full;
+    230 mlockall => Some(mm::sys_mlockall), Partial("as mlock");
+    231 munlockall => Some(mm::sys_munlockall), Full;
+    232 mincore => Some(mm::sys_mincore), Partial("every mapped page is reported resident");
     233 madvise => Some(mm::sys_madvise), Partial("advice only; MADV_DONTNEED zeroes private pages");
+    240 rt_tgsigqueueinfo => Some(signal::sys_rt_tgsigqueueinfo), Full;
     242 accept4 => Some(socket::sys_accept4), Full;
     243 recvmmsg => Some(socket::sys_recvmmsg), Partial("the timeout also bounds the waits (Linux looks at it only after each message)");
     258 riscv_hwprobe => Some(hwprobe::sys_riscv_hwprobe), Full;
@@ -244,6 +255,8 @@ syscall_table! {
     278 getrandom => Some(info::sys_getrandom), Full;
     279 memfd_create => Some(memfd::sys_memfd_create), Partial("no sealing (F_ADD_SEALS, F_GET_SEALS are EINVAL); no MFD_HUGETLB (ENOENT)");
     281 execveat => Some(process::sys_execveat), Full;
+    283 membarrier => Some(membarrier::sys_membarrier), Partial("no RSEQ commands (no rseq)");
+    284 mlock2 => Some(mm::sys_mlock2), Partial("as mlock");
     285 copy_file_range => Some(splice::sys_copy_file_range), Full;
     286 preadv2 => Some(transfer::sys_preadv2), Full;
     287 pwritev2 => Some(transfer::sys_pwritev2), Full;
