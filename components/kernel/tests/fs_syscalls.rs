@@ -138,15 +138,24 @@ mkdir in /proc: ENOENT
     assert_eq!(out, want);
 }
 
+/// Whether the reference runs as root (needed to change ids, as friscy's guest starts
+/// as root); says it skips `what` otherwise.
+fn as_root(what: &str) -> bool {
+    let uid = std::process::Command::new("id").arg("-u").output();
+    let root = uid.is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if !root {
+        eprintln!("SKIPPED: the reference for {what} must run as root");
+    }
+    root
+}
+
 /// User and group ids, the setuid family, and the permission checks made with them
 /// (open, access, create, remove in sticky directories, chmod/chown/utimensat ownership,
 /// set-group-ID directories, protected hard links, kill). The reference must run as
 /// root to change ids, as friscy's guest starts.
 #[test]
 fn credentials_and_permission_checks_match_linux() {
-    let uid = std::process::Command::new("id").arg("-u").output();
-    if !uid.is_ok_and(|o| o.stdout.starts_with(b"0\n")) {
-        eprintln!("SKIPPED: the reference for credentials must run as root");
+    if !as_root("credentials") {
         return;
     }
     same_as_linux("creds");
@@ -157,12 +166,7 @@ fn credentials_and_permission_checks_match_linux() {
 /// without CAP_DAC_OVERRIDE). As root, with binfmt_misc for the exec'd children.
 #[test]
 fn capabilities_match_linux() {
-    let uid = std::process::Command::new("id").arg("-u").output();
-    if !uid.is_ok_and(|o| o.stdout.starts_with(b"0\n")) {
-        eprintln!("SKIPPED: the reference for capabilities must run as root");
-        return;
-    }
-    if !harness::qemu_execs_children() {
+    if !as_root("capabilities") || !harness::qemu_execs_children() {
         return;
     }
     same_as_linux("caps");
@@ -173,9 +177,7 @@ fn capabilities_match_linux() {
 /// runs as another user.
 #[test]
 fn personality_barriers_locks_and_queued_signals_match_linux() {
-    let uid = std::process::Command::new("id").arg("-u").output();
-    if !uid.is_ok_and(|o| o.stdout.starts_with(b"0\n")) {
-        eprintln!("SKIPPED: the reference must run as root");
+    if !as_root("personality, locks and signals") {
         return;
     }
     same_as_linux("sys_misc");

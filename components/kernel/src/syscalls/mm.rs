@@ -273,16 +273,23 @@ pub fn sys_mprotect(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     Ok(0)
 }
 
-pub fn sys_madvise(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    const MADV_DONTNEED: u64 = 4;
-    let (addr, len, advice) = (a[0], a[1], a[2]);
-    if addr % PAGE_SIZE != 0 {
+/// The end of the wholly mapped, page-aligned range madvise and mincore take: EINVAL for
+/// an unaligned start, `overflow` for a length past the address space, ENOMEM for a hole.
+fn mapped_range(p: &Process, addr: u64, len: u64, overflow: Errno) -> Result<u64, Errno> {
+    if !addr.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
-    let end = page_up(addr.checked_add(len).ok_or(Errno::EINVAL)?).ok_or(Errno::EINVAL)?;
+    let end = page_up(addr.checked_add(len).ok_or(overflow)?).ok_or(overflow)?;
     if !p.mm.is_mapped(addr, end) {
         return Err(Errno::ENOMEM);
     }
+    Ok(end)
+}
+
+pub fn sys_madvise(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    const MADV_DONTNEED: u64 = 4;
+    let (addr, len, advice) = (a[0], a[1], a[2]);
+    let end = mapped_range(p, addr, len, Errno::EINVAL)?;
     if advice == MADV_DONTNEED {
         // Private anonymous pages read back as zero afterwards: remap them fresh.
         let vmas: Vec<(u64, u64, Prot)> =
@@ -387,13 +394,7 @@ pub fn sys_munlockall(_k: &mut Kernel, _p: &mut Process, _a: Args) -> SysResult 
 /// resident, including anonymous pages never touched (Linux: not resident).
 pub fn sys_mincore(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (addr, len, vec) = (a[0], a[1], a[2]);
-    if addr % PAGE_SIZE != 0 {
-        return Err(Errno::EINVAL);
-    }
-    let end = page_up(addr.checked_add(len).ok_or(Errno::ENOMEM)?).ok_or(Errno::ENOMEM)?;
-    if !p.mm.is_mapped(addr, end) {
-        return Err(Errno::ENOMEM);
-    }
+    let end = mapped_range(p, addr, len, Errno::ENOMEM)?;
     let pages = ((end - addr) / PAGE_SIZE) as usize;
     k.write_user(p, vec, &vec![1u8; pages])?;
     Ok(0)

@@ -375,7 +375,10 @@ pub fn sys_ioprio_set(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let ioprio = a[2] as u16;
     let (class, level) = ((ioprio >> 13) & 7, ioprio & 7);
     match class {
-        IOPRIO_CLASS_RT if !p.creds.capable(cap::SYS_ADMIN) => return Err(Errno::EPERM),
+        // ioprio_check_cap(): CAP_SYS_NICE, or CAP_SYS_ADMIN as before Linux 5.9.
+        IOPRIO_CLASS_RT if !p.creds.capable(cap::SYS_NICE) && !p.creds.capable(cap::SYS_ADMIN) => {
+            return Err(Errno::EPERM);
+        }
         IOPRIO_CLASS_RT | IOPRIO_CLASS_BE | IOPRIO_CLASS_IDLE => {}
         0 if level == 0 => {}
         _ => return Err(Errno::EINVAL),
