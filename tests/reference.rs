@@ -222,6 +222,14 @@ cases! {
     // ambient capability kept across a change of user, and setarch's personality.
     // (CapBnd is left out where it is the starting set: the reference host's own.)
     pass debian_setpriv_caps: Debian, sh("setpriv --bounding-set=-all,+net_bind_service,+setuid,+setgid,+setpcap --inh-caps=-all grep ^Cap /proc/self/status; setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=+net_bind_service --ambient-caps=+net_bind_service grep '^Cap[IPEA]' /proc/self/status; setpriv --reuid=65534 --regid=65534 --clear-groups sh -c \"grep '^Cap[IPEA]' /proc/self/status; cat /proc/self/personality\"; setarch riscv64 -R cat /proc/self/personality; echo status $?");
+    // chroot: coreutils' --userspec (groups, gid, uid, then PATH inside), and a jail of
+    // dash, libc and the dynamic loader, found through the jail's /lib symlink
+    // (PT_INTERP is absolute), with `..` stopping at its root.
+    pass debian_chroot: Debian, sh("chroot --userspec=nobody:nogroup / id; J=/tmp/j; mkdir -p $J/usr/bin $J/usr/lib/riscv64-linux-gnu && ln -s usr/bin $J/bin && ln -s usr/lib $J/lib && cp /usr/bin/dash $J/usr/bin/ && cp /usr/lib/riscv64-linux-gnu/libc.so.6 $J/usr/lib/riscv64-linux-gnu/ && cp /usr/lib/ld-linux-riscv64-lp64d.so.1 $J/usr/lib/ && echo hi > $J/msg && chroot $J /bin/dash -c 'read x < /msg; echo $x; cd /../..; pwd; echo /*; echo x > /made'; ls $J; chroot /nonexistent true; echo status $?");
+    // inotify through real programs: Node's fs.watch (libuv) over a write, a rename, a
+    // chmod and an unlink, and GNU tail following a file by name.
+    pass debian_node_fs_watch: Debian, cmd(&["node", "-e", "const fs=require('fs'); fs.mkdirSync('/tmp/w'); const seen=[]; const w=fs.watch('/tmp/w',(ev,f)=>{seen.push(ev+' '+f); if(f==='done'){w.close(); console.log(seen.join('\\n'));}}); setTimeout(()=>{fs.writeFileSync('/tmp/w/a','x'); fs.renameSync('/tmp/w/a','/tmp/w/b'); fs.chmodSync('/tmp/w/b',0o600); fs.unlinkSync('/tmp/w/b'); fs.writeFileSync('/tmp/w/done','');},200);"]);
+    pass debian_tail_follow: Debian, sh("echo one > /tmp/f; (sleep 0.3; echo two >> /tmp/f; sleep 0.3; mv /tmp/f /tmp/g) & timeout 1.5 tail --follow=name /tmp/f; echo status $?; wait");
     pass debian_python_ids: Debian, py("import os\nprint(os.getresuid(), os.getresgid(), os.getgroups())\nos.setgroups([4, 24]); os.setresgid(100, 100, 0); os.setresuid(1000, 1000, 0)\nprint(os.getresuid(), os.getresgid(), os.getgroups())\ntry:\n    open('/etc/shadow')\nexcept PermissionError as e: print(e.errno)\nos.setresuid(0, 0, 0); print(os.geteuid(), len(open('/etc/shadow').read()) > 0)");
     // --- Debian: bash.
     pass debian_bash_arrays: Debian, bash("a=(x y z); echo ${#a[@]} ${a[1]}; declare -A m=([k]=v); echo ${m[k]}; s=hello; echo ${s^^} ${s:1:3} ${s/l/L}");

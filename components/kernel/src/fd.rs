@@ -66,6 +66,8 @@ pub enum FileKind {
     TimerFd(Shared<crate::syscalls::timerfd::TimerFd>),
     /// A signal mask read as a descriptor (signalfd4).
     SignalFd(Shared<crate::syscalls::signalfd::SignalFd>),
+    /// Filesystem events read as a descriptor (inotify_init1).
+    Inotify(Shared<crate::inotify::Instance>),
     /// A process named by a descriptor (pidfd_open): its pid.
     PidFd(crate::process::Pid),
     /// A terminal: the console or a pty's slave side, or a pty master (tty/).
@@ -102,6 +104,21 @@ pub struct OpenFile {
     /// For edge-triggered epoll (epoll.rs): how often a reader, a writer, was sent away to
     /// wait for more (EAGAIN, or fewer bytes than asked).
     pub edges: crate::syscalls::epoll::Edges,
+    /// inotify's registry, for a file opened by open(2): its last close is an event
+    /// (IN_CLOSE_WRITE or IN_CLOSE_NOWRITE).
+    /// (And whether it is a directory: IN_ISDIR.)
+    pub notify: Option<(crate::inotify::RegistryRef, bool)>,
+}
+
+impl Drop for OpenFile {
+    fn drop(&mut self) {
+        if let (Some((reg, dir)), FileKind::Inode(ino)) = (&self.notify, &self.kind)
+            && let Ok(mut reg) = reg.try_borrow_mut()
+        {
+            // O_ACCMODE: opened for writing (O_WRONLY or O_RDWR).
+            reg.closed(*ino, self.flags & 3 != 0, *dir);
+        }
+    }
 }
 
 pub type FileRef = Rc<RefCell<OpenFile>>;
@@ -243,5 +260,6 @@ pub fn new_file(kind: FileKind, flags: u32, path: Vec<u8>) -> FileRef {
         offset: 0,
         path,
         edges: Default::default(),
+        notify: None,
     }))
 }

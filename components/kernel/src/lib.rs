@@ -15,6 +15,7 @@ pub mod fd;
 pub mod host;
 pub mod host_dir;
 pub mod image;
+pub mod inotify;
 pub mod ipc;
 pub mod limits;
 pub mod loader;
@@ -77,6 +78,8 @@ pub struct FutexWaiter {
 pub struct Kernel {
     pub machine: Box<dyn Machine>,
     pub fs: Box<dyn Fs>,
+    /// inotify's watches (inotify.rs): `fs` reports its changes to them.
+    pub inotify: inotify::RegistryRef,
     pub host: Box<dyn Host>,
     /// Print every syscall (strace-like) and unsupported ones, on the host's diagnostics.
     pub trace: bool,
@@ -89,6 +92,9 @@ pub struct Kernel {
     /// Bumped whenever a syscall completes: threads parked on `Wake::Event` retry once it
     /// has moved past the value they parked at.
     pub progress: u64,
+    /// The root directory of the process whose syscall runs now (chroot(2); None: the
+    /// container's root). Path walks start absolute paths here and stop `..` at it.
+    pub(crate) cur_root: Option<Ino>,
     /// FUTEX_WAIT queues.
     pub futexes: HashMap<FutexKey, VecDeque<FutexWaiter>>,
     /// MAP_SHARED memory objects and where they are mapped.
@@ -156,15 +162,19 @@ pub struct Kernel {
 impl Kernel {
     pub fn new(machine: Box<dyn Machine>, fs: Box<dyn Fs>, host: Box<dyn Host>) -> Kernel {
         let ttys = tty::Ttys::new(host.console_mode(), host.console_size());
+        let inotify = inotify::RegistryRef::default();
+        let fs = Box::new(inotify::Notifying::new(fs, inotify.clone()));
         let mut k = Kernel {
             machine,
             fs,
+            inotify,
             host,
             trace: false,
             enosys_seen: HashSet::new(),
             procs: BTreeMap::new(),
             next_pid: 1,
             progress: 0,
+            cur_root: None,
             futexes: HashMap::new(),
             shm: Default::default(),
             sysv_shm: Default::default(),
@@ -351,6 +361,7 @@ impl Kernel {
             mm: image.mm,
             fds,
             cwd,
+            root: None,
             umask: 0o022,
             sched: Default::default(),
             creds: image.creds,

@@ -504,6 +504,7 @@ mod tests {
             mm,
             fds: Default::default(),
             cwd: k.fs.root(),
+            root: None,
             umask: 0o022,
             sched: Default::default(),
             exe: format!("/bin/p{pid}").into_bytes(),

@@ -373,9 +373,9 @@ impl Kernel {
     fn resolved_path(&mut self, cwd: Ino, path: &[u8]) -> Option<Vec<u8>> {
         let mut path = path.to_vec();
         for _ in 0..40 {
-            let (dir, name) = self.fs.lookup_parent(cwd, &path).ok()?;
+            let (dir, name) = self.lookup_parent_as(&Creds::root(), cwd, &path).ok()?;
             let ino = self.fs.lookup(dir, &name, false).ok()?;
-            let dir_path = self.fs.path(dir).ok()?;
+            let dir_path = self.path_in_root(dir).ok()?;
             let st = self.fs.stat(ino).ok()?;
             if st.mode & friscy_abi::mode::S_IFMT != friscy_abi::mode::S_IFLNK {
                 let mut out = dir_path;

@@ -49,8 +49,13 @@ impl Kernel {
             return Err(Errno::ENOENT);
         }
         // Other users' paths are walked here to check each directory's search permission
-        // (perm.rs); root's go to the vfs in one call.
-        if procfs::is_proc(start) || under_proc(path) || !p.creds.may_search_all() {
+        // (perm.rs), and a chrooted process's to keep them inside its root; root's go to
+        // the vfs in one call.
+        if procfs::is_proc(start)
+            || under_proc(path)
+            || !p.creds.may_search_all()
+            || self.cur_root.is_some()
+        {
             let mut crossed = false;
             return self.walk(p, start, path, follow, &mut crossed);
         }
@@ -84,7 +89,10 @@ impl Kernel {
         follow: bool,
         crossed: &mut bool,
     ) -> Result<Ino, Errno> {
-        let root = self.fs.root();
+        // /proc is mounted on the container's root; a chroot's absolute paths start at
+        // its own root, and `..` stops there (follow_dotdot).
+        let mount_root = self.fs.root();
+        let root = self.cur_root.unwrap_or(mount_root);
         let mut cur = if path.starts_with(b"/") { root } else { start };
         *crossed = procfs::is_proc(cur);
         let mut stack = Vec::new();
@@ -97,9 +105,12 @@ impl Kernel {
             if check {
                 self.may(&p.creds, cur, crate::creds::MAY_EXEC)?;
             }
+            if cur == root && name == b".." {
+                continue; // the root's parent is itself
+            }
             let next = if procfs::is_proc(cur) {
                 procfs::lookup(self, p, cur, &name)?
-            } else if cur == root && name == b"proc" {
+            } else if cur == mount_root && name == b"proc" {
                 *crossed = true;
                 procfs::ROOT
             } else {
@@ -147,7 +158,25 @@ impl Kernel {
         if procfs::is_proc(dir) {
             return procfs::path(self, p, dir);
         }
-        self.fs.path(dir)
+        self.path_in_root(dir)
+    }
+
+    /// A directory's path as the running process sees it: from its chroot's root, or,
+    /// for a directory outside that root, "(unreachable)" and the path from the
+    /// container's root (what getcwd(2) gives since Linux 2.6.36).
+    pub(crate) fn path_in_root(&mut self, dir: Ino) -> Result<Vec<u8>, Errno> {
+        let path = self.fs.path(dir)?;
+        let Some(root) = self.cur_root else {
+            return Ok(path);
+        };
+        let base = self.fs.path(root)?;
+        if path == base {
+            return Ok(b"/".to_vec());
+        }
+        match path.strip_prefix(base.as_slice()) {
+            Some(rest) if rest.starts_with(b"/") => Ok(rest.to_vec()),
+            _ => Ok([b"(unreachable)".as_slice(), &path].concat()),
+        }
     }
 
     /// The absolute form of a path opened from `dirfd`, for /proc/<pid>/fd (lexically

@@ -178,9 +178,10 @@ impl Kernel {
         Ok(())
     }
 
-    /// Resolve a vfs path as `creds`: in one vfs call for whoever may search everything, else a component at a
-    /// time with search permission on each directory (what link_path_walk checks). /proc
-    /// is not entered here (namei.rs does that for processes).
+    /// Resolve a vfs path as `creds`: in one vfs call for whoever may search everything
+    /// (outside a chroot), else a component at a time with search permission on each
+    /// directory (what link_path_walk checks) and the chroot's root as `/`. /proc is not
+    /// entered here (namei.rs does that for processes).
     pub(crate) fn lookup_as(
         &mut self,
         creds: &Creds,
@@ -188,20 +189,26 @@ impl Kernel {
         path: &[u8],
         follow: bool,
     ) -> Result<Ino, Errno> {
-        if creds.may_search_all() {
+        let check = !creds.may_search_all();
+        if !check && self.cur_root.is_none() {
             return self.fs.lookup(start, path, follow);
         }
         if path.is_empty() {
             return Err(Errno::ENOENT);
         }
-        let root = self.fs.root();
+        let root = self.cur_root.unwrap_or(self.fs.root());
         let mut cur = if path.starts_with(b"/") { root } else { start };
         let mut stack: Vec<Vec<u8>> = Vec::new();
         push_components(&mut stack, path);
         let dir_wanted = path.ends_with(b"/");
         let mut links = 0;
         while let Some(name) = stack.pop() {
-            self.may(creds, cur, MAY_EXEC)?;
+            if check {
+                self.may(creds, cur, MAY_EXEC)?;
+            }
+            if cur == root && name == b".." {
+                continue; // the root's parent is itself
+            }
             let next = self.fs.lookup(cur, &name, false)?;
             let last = stack.is_empty();
             if last && !follow && !dir_wanted {
@@ -235,17 +242,39 @@ impl Kernel {
         start: Ino,
         path: &[u8],
     ) -> Result<(Ino, Vec<u8>), Errno> {
-        let (dir, name) = self.fs.lookup_parent(start, path)?;
-        if creds.may_search_all() {
-            return Ok((dir, name));
-        }
-        // Walk the leading part again with the checks (the vfs answered without them).
         let trimmed = trim_trailing_slashes(path);
         let head = match trimmed.iter().rposition(|&c| c == b'/') {
             Some(0) => b"/".as_slice(),
             Some(i) => &trimmed[..i],
             None => b".".as_slice(),
         };
+        if let Some(root) = self.cur_root {
+            // In a chroot the vfs cannot resolve the directory (its `/` is another):
+            // walk to it here, then take the last name as the vfs would.
+            if trimmed.is_empty() {
+                return Err(Errno::ENOENT);
+            }
+            if trimmed == b"/" {
+                return Ok((root, b"/".to_vec()));
+            }
+            let dir = self.lookup_as(creds, start, head, true)?;
+            if self.fs.stat(dir)?.mode & S_IFMT != S_IFDIR {
+                return Err(Errno::ENOTDIR);
+            }
+            if !creds.may_search_all() {
+                self.may(creds, dir, MAY_EXEC)?;
+            }
+            let name = match trimmed.iter().rposition(|&c| c == b'/') {
+                Some(i) => trimmed[i + 1..].to_vec(),
+                None => trimmed.to_vec(),
+            };
+            return Ok((dir, name));
+        }
+        let (dir, name) = self.fs.lookup_parent(start, path)?;
+        if creds.may_search_all() {
+            return Ok((dir, name));
+        }
+        // Walk the leading part again with the checks (the vfs answered without them).
         let checked = self.lookup_as(creds, start, head, true)?;
         self.may(creds, checked, MAY_EXEC)?;
         Ok((dir, name))

@@ -159,6 +159,8 @@ pub struct Process {
     pub mm: MemoryMap,
     pub fds: FdTable,
     pub cwd: Ino,
+    /// chroot(2)'s root directory (None: the container's own root).
+    pub root: Option<Ino>,
     pub umask: u32,
     /// Nice value and scheduling policy (syscalls/sched.rs): recorded and reported.
     pub sched: Sched,

@@ -138,6 +138,9 @@ const ROOT_ENTRIES: &[(&str, Kind)] = &[
 /// The files of /proc/sys, sorted (what their contents are: `sysctl`).
 const SYSCTL: &[&str] = &[
     "fs/file-max",
+    "fs/inotify/max_queued_events",
+    "fs/inotify/max_user_instances",
+    "fs/inotify/max_user_watches",
     "fs/nr_open",
     "fs/pipe-max-size",
     "kernel/cap_last_cap",
@@ -233,6 +236,9 @@ fn uuid(k: &mut Kernel) -> String {
 fn sysctl(k: &mut Kernel, path: &str) -> String {
     let v = match path {
         "fs/file-max" => "9223372036854775807".to_string(),
+        "fs/inotify/max_queued_events" => crate::inotify::MAX_QUEUED_EVENTS.to_string(),
+        "fs/inotify/max_user_instances" => crate::inotify::MAX_USER_INSTANCES.to_string(),
+        "fs/inotify/max_user_watches" => crate::inotify::MAX_USER_WATCHES.to_string(),
         "fs/nr_open" => crate::limits::NR_OPEN.to_string(),
         "fs/pipe-max-size" => crate::pipe::PIPE_MAX_SIZE.to_string(),
         "kernel/cap_last_cap" => "40".into(),
@@ -684,7 +690,11 @@ pub fn readlink(k: &mut Kernel, p: &Process, node: Ino) -> Result<Vec<u8>, Errno
             let cwd = process(k, p, pid)?.cwd;
             k.ino_path(p, cwd)
         }
-        Kind::RootLink => Ok(b"/".to_vec()),
+        // The process's root as the reader sees it (its chroot, or "/").
+        Kind::RootLink => match process(k, p, pid)?.root {
+            Some(root) => k.path_in_root(root),
+            None => Ok(b"/".to_vec()),
+        },
         Kind::Fd => {
             let file = process(k, p, pid)?
                 .fds
@@ -715,12 +725,14 @@ pub fn follow(k: &mut Kernel, p: &Process, node: Ino) -> Result<Follow, Errno> {
     Ok(match kind {
         Kind::SelfLink | Kind::MountsLink => Follow::Path(readlink(k, p, node)?),
         Kind::Exe => {
-            let exe = process(k, p, pid)?.exe.clone();
-            let root = k.fs.root();
-            Follow::Node(k.fs.lookup(root, &exe, true)?)
+            // The path execve recorded is from the process's own root (a chroot's).
+            let q = process(k, p, pid)?;
+            let (exe, root) = (q.exe.clone(), q.root.unwrap_or(k.fs.root()));
+            let rel = exe.strip_prefix(b"/").unwrap_or(&exe);
+            Follow::Node(k.fs.lookup(root, rel, true)?)
         }
         Kind::Cwd => Follow::Node(process(k, p, pid)?.cwd),
-        Kind::RootLink => Follow::Node(k.fs.root()),
+        Kind::RootLink => Follow::Node(process(k, p, pid)?.root.unwrap_or(k.fs.root())),
         Kind::Fd => {
             let file = process(k, p, pid)?
                 .fds

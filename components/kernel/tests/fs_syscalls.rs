@@ -183,6 +183,24 @@ fn personality_barriers_locks_and_queued_signals_match_linux() {
     same_as_linux("sys_misc");
 }
 
+/// inotify: the events of creates, writes, reads, attribute changes, renames, links and
+/// removals in a watched directory and on a watched file, the watch options, and the
+/// descriptor's read sizes, FIONREAD and poll.
+#[test]
+fn inotify_events_match_linux() {
+    same_as_linux("fs_inotify");
+}
+
+/// chroot: absolute paths, `..` and absolute symlinks inside the new root, a child's
+/// execve there, the working directory left outside, and EPERM without CAP_SYS_CHROOT.
+#[test]
+fn chroot_matches_linux() {
+    if !as_root("chroot") || !harness::qemu_execs_children() {
+        return;
+    }
+    same_as_linux("fs_chroot");
+}
+
 #[test]
 fn memfd_create_files_match_linux() {
     same_as_linux("mem_memfd");

@@ -109,6 +109,12 @@ impl Kernel {
                 let mut data = self.fs.read(*ino, offset, len as u32)?;
                 // The newest bytes of a file with shared mappings are in them (shm.rs).
                 self.shm_file_overlay(*ino, offset, &mut data);
+                if !data.is_empty() && file.notify.is_some() {
+                    let isdir = 0; // directories are not read(2)
+                    self.inotify
+                        .borrow_mut()
+                        .inode_event(*ino, crate::inotify::IN_ACCESS | isdir);
+                }
                 Ok(data)
             }
             FileKind::Proc(pf) => {
@@ -116,6 +122,7 @@ impl Kernel {
                 Ok(pf.data[start..(start + len).min(pf.data.len())].to_vec())
             }
             FileKind::EventFd(e) => e.0.borrow_mut().read(len),
+            FileKind::Inotify(i) => i.0.borrow_mut().read(len),
             FileKind::TimerFd(t) => t.0.borrow_mut().read(self.host.monotonic_ns(), len),
             // read(2) and readv(2) take signalfds before this (signalfd.rs): what else
             // reads through here (sendfile, splice) cannot read one.
@@ -144,6 +151,7 @@ impl Kernel {
             FileKind::Epoll(_)
             | FileKind::TimerFd(_)
             | FileKind::SignalFd(_)
+            | FileKind::Inotify(_)
             | FileKind::PidFd(_) => Err(Errno::EINVAL),
             FileKind::Socket(s) => self.socket_write(&s.0, data),
             FileKind::Pipe(end) => {
@@ -413,11 +421,25 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         if kind == S_IFDIR && (flags & O_ACCMODE != 0 || flags & O_CREAT != 0) {
             return Err(Errno::EISDIR);
         }
+        if matches!(kind, S_IFREG | S_IFDIR) && !crate::procfs::is_proc(ino) {
+            // inotify: IN_OPEN, before the truncation's IN_MODIFY (as do_open orders
+            // them); the last close is IN_CLOSE_* (fd.rs).
+            let isdir = if kind == S_IFDIR {
+                crate::inotify::IN_ISDIR
+            } else {
+                0
+            };
+            k.inotify
+                .borrow_mut()
+                .inode_event(ino, crate::inotify::IN_OPEN | isdir);
+        }
         // /proc's files are generated, not stored: O_TRUNC means nothing to them (a shell's
-        // `echo 1 > /proc/sys/...` opens with it).
+        // `echo 1 > /proc/sys/...` opens with it). A file this call made is empty already
+        // (Linux does not truncate it either).
         if flags & O_TRUNC != 0
             && flags & O_ACCMODE != 0
             && kind == S_IFREG
+            && !created
             && !crate::procfs::is_proc(ino)
         {
             // Mappings keep the bytes they mapped (pages not read yet are read now).
@@ -443,7 +465,13 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         S_IFIFO => super::pipe::open_fifo(k, p, ino, flags)?,
         _ => FileKind::Inode(ino),
     };
-    install(k, p, dirfd, path, what, flags)
+    let watched = matches!(what, FileKind::Inode(_)) && flags & O_PATH == 0;
+    let fd = install(k, p, dirfd, path, what, flags)?;
+    if watched {
+        // inotify: the description's last close is IN_CLOSE_* (fd.rs).
+        p.fds.file(fd as i32)?.borrow_mut().notify = Some((k.inotify.clone(), kind == S_IFDIR));
+    }
+    Ok(fd)
 }
 
 /// The end of open(2): a description for `what`, at the lowest free descriptor.
@@ -461,6 +489,7 @@ pub(crate) fn install(
         flags & !(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | O_NOFOLLOW),
         path,
     );
+
     Ok(p.fds.insert(FdEntry {
         file,
         cloexec: flags & O_CLOEXEC != 0,
@@ -705,7 +734,10 @@ pub fn sys_lseek(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         }
         // lseek on /dev/null and friends succeeds and reports 0 (drivers/char/mem.c), as
         // on a timerfd or signalfd (noop_llseek).
-        FileKind::Device(_) | FileKind::TimerFd(_) | FileKind::SignalFd(_) => return Ok(0),
+        FileKind::Device(_)
+        | FileKind::TimerFd(_)
+        | FileKind::SignalFd(_)
+        | FileKind::Inotify(_) => return Ok(0),
     };
     let base = match (a[2], ino, &f.kind) {
         (0, _, _) => 0,                                        // SEEK_SET
@@ -767,6 +799,13 @@ pub fn sys_getdents64(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         f.offset = e.next;
     }
     k.write_user(p, buf, &out)?;
+    if f.notify.is_some() {
+        // iterate_dir(): every listing is an access, even one at the end.
+        use crate::inotify::{IN_ACCESS, IN_ISDIR};
+        k.inotify
+            .borrow_mut()
+            .inode_event(ino, IN_ACCESS | IN_ISDIR);
+    }
     Ok(out.len() as u64)
 }
 
@@ -836,6 +875,28 @@ pub fn sys_chdir(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let path = k.read_path(p, a[0])?;
     let ino = k.lookup_at(p, AT_FDCWD, &path, true)?;
     set_cwd(k, p, ino)
+}
+
+/// chroot(2): the directory `path` names becomes the process's `/` (CAP_SYS_CHROOT;
+/// search permission on it). Absolute paths and `..` at it stay inside from then on, for
+/// its children and across execve; the working directory is left where it is, as Linux
+/// leaves it (so a process can still reach outside through it or open descriptors).
+pub fn sys_chroot(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let path = k.read_path(p, a[0])?;
+    let ino = k.lookup_at(p, AT_FDCWD, &path, true)?;
+    if k.stat_ino(p, ino)?.mode & S_IFMT != S_IFDIR {
+        return Err(Errno::ENOTDIR);
+    }
+    k.may(&p.creds.clone(), ino, MAY_EXEC)?;
+    if !p.creds.capable(crate::creds::cap::SYS_CHROOT) {
+        return Err(Errno::EPERM);
+    }
+    if crate::procfs::is_proc(ino) {
+        // /proc's directories are made on demand, not kept: not a root to walk from.
+        return Err(Errno::EINVAL);
+    }
+    p.root = (ino != k.fs.root()).then_some(ino);
+    Ok(0)
 }
 
 pub fn sys_fchdir(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
@@ -1000,6 +1061,7 @@ impl Kernel {
     fn bytes_readable(&mut self, p: &Process, f: &OpenFile) -> Result<u64, Errno> {
         Ok(match &f.kind {
             FileKind::Pipe(end) => end.pipe.borrow().buf.len() as u64,
+            FileKind::Inotify(i) => i.0.borrow().pending_bytes(),
             FileKind::Stdio(Stdio::In) => {
                 self.poll_file(p, f, 0);
                 self.stdin_buf.len() as u64

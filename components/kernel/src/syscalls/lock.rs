@@ -189,6 +189,7 @@ fn lock_key(kind: &FileKind) -> Option<u64> {
         FileKind::Socket(s) => (1 << 60) | (std::rc::Rc::as_ptr(&s.0) as usize as u64 >> 3),
         FileKind::TimerFd(t) => (1 << 60) | (std::rc::Rc::as_ptr(&t.0) as usize as u64 >> 3),
         FileKind::SignalFd(s) => (1 << 60) | (std::rc::Rc::as_ptr(&s.0) as usize as u64 >> 3),
+        FileKind::Inotify(i) => (1 << 60) | (std::rc::Rc::as_ptr(&i.0) as usize as u64 >> 3),
         // A pidfd by its pid, in a range of its own.
         FileKind::PidFd(pid) => (1 << 59) | *pid as u64,
         FileKind::Tty(t) => (1 << 60) | (std::rc::Rc::as_ptr(&t.tty) as usize as u64 >> 3),

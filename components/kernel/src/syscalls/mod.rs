@@ -12,6 +12,7 @@ mod futex;
 mod hwprobe;
 mod icache;
 pub(crate) mod info;
+mod inotify;
 pub(crate) mod lock;
 mod membarrier;
 mod memfd;
@@ -64,6 +65,7 @@ pub fn dispatch(k: &mut Kernel, proc: &mut Process, nr: u64, args: Args) -> Opti
         let mem = &mut trace::Space(k, proc.space);
         trace::Call::capture(proc.tid(), nr, table::name(nr), &args, mem)
     });
+    k.cur_root = proc.root;
     let result = match table::call(k, proc, nr, args) {
         Some(r) => r,
         None => {
@@ -81,6 +83,7 @@ pub fn dispatch(k: &mut Kernel, proc: &mut Process, nr: u64, args: Args) -> Opti
             Err(Errno::ENOSYS)
         }
     };
+    k.cur_root = None;
     let parked = result == Err(Errno::ERESTARTSYS);
     if !k.net_graveyard.borrow().is_empty() {
         k.reap_sockets();

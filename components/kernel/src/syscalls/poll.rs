@@ -62,6 +62,10 @@ impl Kernel {
     pub fn poll_file(&mut self, p: &Process, f: &OpenFile, asked: u16) -> u16 {
         match &f.kind {
             FileKind::SignalFd(s) => super::signalfd::events(p, &s.0.borrow()),
+            FileKind::Inotify(i) => match i.0.borrow().readable() {
+                true => POLLIN | POLLRDNORM,
+                false => 0,
+            },
             FileKind::PidFd(pid) => super::pidfd::events(self, p, *pid),
             FileKind::Socket(_) => super::socket::poll_socket(self, f, asked),
             FileKind::Pipe(end) => super::pipe::pipe_events(end),

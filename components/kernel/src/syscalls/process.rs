@@ -113,6 +113,7 @@ pub fn sys_clone(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         mm: p.mm.clone(),
         fds: p.fds.clone(),
         cwd: p.cwd,
+        root: p.root,
         umask: p.umask,
         sched: super::sched::inherit(p.sched),
         creds: p.creds.clone(),

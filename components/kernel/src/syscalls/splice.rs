@@ -133,6 +133,7 @@ fn file_sink(k: &mut Kernel, p: &Process, file: FileRef, ptr: u64) -> Result<Sin
         | FileKind::Epoll(_)
         | FileKind::TimerFd(_)
         | FileKind::SignalFd(_)
+        | FileKind::Inotify(_)
         | FileKind::PidFd(_)
         | FileKind::Proc(_)
         | FileKind::Stdio(crate::Stdio::In) => return Err(Errno::EINVAL),

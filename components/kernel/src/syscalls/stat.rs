@@ -62,6 +62,7 @@ pub fn pseudo_dev(kind: &FileKind) -> Option<u64> {
         | FileKind::EventFd(_)
         | FileKind::TimerFd(_)
         | FileKind::SignalFd(_)
+        | FileKind::Inotify(_)
         | FileKind::PidFd(_) => Some(makedev(0, 14)),
         _ => None,
     }
@@ -240,6 +241,7 @@ impl Kernel {
             | FileKind::EventFd(_)
             | FileKind::TimerFd(_)
             | FileKind::SignalFd(_)
+            | FileKind::Inotify(_)
             | FileKind::PidFd(_) => Ok(Stat {
                 mode: 0o600,
                 nlink: 1,

@@ -3,8 +3,8 @@
 //! number when tracing).
 
 use super::{
-    Args, SysResult, attr, creds, descriptors, epoll, fs, futex, hwprobe, icache, info, lock,
-    membarrier, memfd, mm, names, pidfd, poll, posix_timer, process, remap, sched, signal,
+    Args, SysResult, attr, creds, descriptors, epoll, fs, futex, hwprobe, icache, info, inotify,
+    lock, membarrier, memfd, mm, names, pidfd, poll, posix_timer, process, remap, sched, signal,
     signalfd, socket, splice, stat, sync, sysv_msg, sysv_sem, sysv_shm, time, timerfd, transfer,
     usage, xattr,
 };
@@ -63,6 +63,9 @@ syscall_table! {
     23  dup => Some(fs::sys_dup), Full;
     24  dup3 => Some(fs::sys_dup3), Full;
     25  fcntl => Some(fs::sys_fcntl), Partial("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL, record and OFD locks, F_GETPIPE_SZ/SETPIPE_SZ, signal-driven I/O (F_SETOWN*, F_SETSIG: on readiness gained, not every wake-up); no leases, F_NOTIFY or seals (EINVAL); F_SETLKW gets EDEADLK only when no one else could release the lock (no cycle detection across processes)");
+    26  inotify_init1 => Some(inotify::sys_inotify_init1), Partial("no events for changes made on the host to -v mounts; IN_DELETE_SELF when the last name goes, open or not; IN_EXCL_UNLINK ignored");
+    27  inotify_add_watch => Some(inotify::sys_inotify_add_watch), Partial("as inotify_init1");
+    28  inotify_rm_watch => Some(inotify::sys_inotify_rm_watch), Full;
     29  ioctl => Some(fs::sys_ioctl), Partial("FIOCLEX/FIONCLEX, FIONBIO, FIOASYNC, FIONREAD; terminals (tty.rs): termios, window size, controlling tty and job control, pty masters; no TIOCPKT, modem lines or TIOCL*");
     32  flock => Some(lock::sys_flock), Partial("a wait only the caller itself could end fails with EDEADLK instead of hanging");
     33  mknodat => Some(names::sys_mknodat), Full;
@@ -80,6 +83,7 @@ syscall_table! {
     48  faccessat => Some(fs::sys_faccessat), Full;
     49  chdir => Some(fs::sys_chdir), Full;
     50  fchdir => Some(fs::sys_fchdir), Full;
+    51  chroot => Some(fs::sys_chroot), Partial("not into /proc");
     52  fchmod => Some(attr::sys_fchmod), Full;
     53  fchmodat => Some(attr::sys_fchmodat), Full;
     54  fchownat => Some(attr::sys_fchownat), Full;
