@@ -32,7 +32,7 @@ __attribute__((unused)) static void show(const char *path) {
 
 // Make and enter the working directory given as argv[1] (a fresh path on the host under
 // qemu, anywhere in the image under friscy).
-static void enter(int argc, char **argv) {
+__attribute__((unused)) static void enter(int argc, char **argv) {
     if (argc < 2 || mkdir(argv[1], 0755) != 0 || chdir(argv[1]) != 0) {
         perror("workdir");
         _exit(2);

@@ -39,6 +39,9 @@ pub struct Ring {
     head: usize,
     len: usize,
     cap: usize,
+    /// How many times bytes were added: each wakes the reader, which an edge-triggered
+    /// epoll reports again (epoll.rs; pipe_write wakes epoll readers at every write).
+    pub added: u64,
 }
 
 impl Default for Ring {
@@ -48,6 +51,7 @@ impl Default for Ring {
             head: 0,
             len: 0,
             cap: PIPE_BUF_SIZE,
+            added: 0,
         }
     }
 }
@@ -136,6 +140,7 @@ impl Ring {
         }
     }
     pub fn commit(&mut self, n: usize) {
+        self.added += (n > 0) as u64;
         self.len = (self.len + n).min(self.cap);
     }
     /// Append `bytes` (at most the free space).

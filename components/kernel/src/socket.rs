@@ -116,6 +116,9 @@ pub struct Unix {
     pub max_backlog: usize,
     pub rx: VecDeque<Msg>,
     pub rx_bytes: usize,
+    /// Messages queued here so far: each wakes the reader, which an edge-triggered epoll
+    /// reports again (epoll.rs).
+    pub arrivals: u64,
     /// shutdown(SHUT_RD) here, or SHUT_WR by the peer: reads see end of file.
     pub rd_shut: bool,
     /// shutdown(SHUT_WR) here: writes fail with EPIPE.
@@ -277,6 +280,7 @@ pub fn deliver(to: &SockRef, mut msg: Msg, stream: bool) -> Result<usize, Errno>
     }
     let n = msg.data.len();
     u.rx_bytes += n;
+    u.arrivals += 1;
     u.rx.push_back(msg);
     Ok(n)
 }

@@ -116,6 +116,25 @@ pub fn note_edges(p: &Process, nr: u64, a: &Args, result: &SysResult) {
     }
 }
 
+/// A file's edges as epoll compares them: the times its reader and writer were sent
+/// away, plus, where the kernel keeps the queue, the times data arrived for the reader
+/// (a pipe write, a unix socket message, an eventfd write). Linux wakes an edge-triggered
+/// entry at each arrival, so a reader that did not drain is told of new data.
+pub(crate) fn wakeups(f: &OpenFile) -> Edges {
+    let mut e = f.edges;
+    match &f.kind {
+        FileKind::Pipe(end) => e.read += end.pipe.borrow().buf.added,
+        FileKind::EventFd(ev) => e.read += ev.0.borrow().writes,
+        FileKind::Socket(s) => {
+            if let crate::socket::Imp::Unix(u) = &s.0.borrow().imp {
+                e.read += u.arrivals;
+            }
+        }
+        _ => {}
+    }
+    e
+}
+
 #[derive(Debug, Default)]
 pub struct Epoll {
     interest: BTreeMap<i32, Interest>,
@@ -125,6 +144,8 @@ pub struct Epoll {
 pub struct EventFd {
     pub count: u64,
     pub semaphore: bool,
+    /// Writes so far: each wakes readers (an edge-triggered epoll reports again).
+    pub writes: u64,
 }
 
 pub fn sys_epoll_create1(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
@@ -305,7 +326,7 @@ fn epoll_wait(k: &mut Kernel, p: &mut Process, a: Args, timeout: Option<u64>) ->
             let ready = k.poll_file(p, &f.borrow(), e.events as u16) as u32
                 & ((e.events & !EPOLL_CONTROL) | POLLERR as u32 | POLLHUP as u32);
             let seen = std::mem::replace(&mut e.seen, ready);
-            let edges = f.borrow().edges;
+            let edges = wakeups(&f.borrow());
             let report = e.events & EPOLLET == 0
                 || ready & !seen != 0
                 || e.reported.is_none_or(|r| {
@@ -344,6 +365,7 @@ pub fn sys_eventfd2(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let efd = EventFd {
         count: initval as u64,
         semaphore: flags & EFD_SEMAPHORE != 0,
+        writes: 0,
     };
     Ok(install_anon(
         &mut p.fds,
@@ -381,6 +403,7 @@ impl EventFd {
             return Err(Errno::EAGAIN);
         }
         self.count += v;
+        self.writes += 1;
         Ok(8)
     }
 }

@@ -7,10 +7,12 @@
 //! Linux sends the signal at each wake-up of the file. Here the scheduler looks at the
 //! files that have an owner each time it runs a process (so after another process's write,
 //! and after the idle wait, when data may have come from outside), and signals each whose
-//! readiness gained a bit since the last look (`Kernel::fasync_check`): a reader that
+//! readiness gained a bit since the last look, or whose reader got more data (the arrivals
+//! epoll counts: pipes, unix sockets, eventfds) (`Kernel::fasync_check`): a reader that
 //! waits for SIGIO in sigsuspend hears of the data another process wrote, which is what
-//! programs rely on. Readiness a file already had when it was armed is not signalled, as
-//! on Linux.
+//! programs rely on. Several arrivals between two looks make one signal (as a standard
+//! signal still pending would). Readiness a file already had when it was armed is not
+//! signalled, as on Linux.
 
 use std::cell::RefCell;
 use std::rc::Weak;
@@ -60,6 +62,9 @@ pub struct AsyncFile {
     sig: u8,
     /// The readiness at the last look.
     ready: u16,
+    /// The reader's arrivals at the last look (epoll::wakeups): each new one is a
+    /// POLL_IN signal, as Linux's kill_fasync at every write into a pipe or socket.
+    arrivals: u64,
 }
 
 impl Kernel {
@@ -77,12 +82,14 @@ impl Kernel {
             Some(at) => at,
             None => {
                 let ready = self.poll_file(p, &file.borrow(), WATCHED) & WATCHED;
+                let arrivals = super::epoll::wakeups(&file.borrow()).read;
                 self.fasync.push(AsyncFile {
                     file: std::rc::Rc::downgrade(file),
                     owner: 0,
                     owner_tid: false,
                     sig: 0,
                     ready,
+                    arrivals,
                 });
                 self.fasync.len() - 1
             }
@@ -105,11 +112,15 @@ impl Kernel {
         };
         if on && !was {
             let ready = self.poll_file(p, &file.borrow(), WATCHED) & WATCHED;
-            self.fasync_entry(p, file).ready = ready;
+            let arrivals = super::epoll::wakeups(&file.borrow()).read;
+            let a = self.fasync_entry(p, file);
+            a.ready = ready;
+            a.arrivals = arrivals;
         }
     }
 
-    /// Signals the owners of files whose readiness gained a bit since the last look.
+    /// Signals the owners of files whose readiness gained a bit since the last look, or
+    /// whose reader got more data.
     pub(crate) fn fasync_check(&mut self, p: &mut Process) {
         if self.fasync.is_empty() {
             return;
@@ -123,10 +134,15 @@ impl Kernel {
             let Ok(f) = file.try_borrow() else { continue };
             let armed = f.flags & O_ASYNC != 0 && self.fasync[i].owner != 0;
             let ready = self.poll_file(p, &f, WATCHED) & WATCHED;
+            let arrivals = super::epoll::wakeups(&f).read;
             drop(f);
             let a = &mut self.fasync[i];
-            let gained = ready & !a.ready;
+            let mut gained = ready & !a.ready;
+            if arrivals != a.arrivals && ready & POLLIN != 0 {
+                gained |= POLLIN; // more data for a reader that had some already
+            }
             a.ready = ready;
+            a.arrivals = arrivals;
             if armed && gained != 0 {
                 sends.push((a.owner, a.sig, gained));
             }

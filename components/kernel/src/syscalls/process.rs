@@ -24,8 +24,93 @@ const CLONE_NEW_ANY: u64 =
     0x0002_0000 | 0x0200_0000 | 0x0400_0000 | 0x0800_0000 | 0x1000_0000 | 0x2000_0000 | 0x4000_0000;
 
 /// clone(flags, newsp, parent_tid, tls, child_tid): the riscv64 argument order.
+/// clone3's flag that resets the child's signal handlers (flush_signal_handlers).
+const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
+/// The exit signal's bits in clone(2)'s flags.
+const CSIGNAL: u64 = 0xff;
+
+/// CLONE_CLEAR_SIGHAND: handlers go back to SIG_DFL; ignored signals stay ignored.
+fn clear_handlers(mut acts: [crate::signal::SigAction; 64]) -> [crate::signal::SigAction; 64] {
+    for a in acts.iter_mut() {
+        if a.handler > crate::signal::SIG_IGN {
+            *a = crate::signal::SigAction::default();
+        }
+    }
+    acts
+}
+
+/// clone(2): riscv64's argument order (flags, stack, parent_tid, tls, child_tid); only
+/// the low 32 bits of the flags count, the lowest 8 being the exit signal.
 pub fn sys_clone(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    let (flags, newsp, ptid, tls, ctid) = (a[0], a[1], a[2], a[3], a[4]);
+    do_clone(k, p, a[0] & 0xffff_ffff, a[1], a[2], a[3], a[4])
+}
+
+/// clone3(2): `struct clone_args` (flags, pidfd, child_tid, parent_tid, exit_signal,
+/// stack, stack_size, tls, set_tid, set_tid_size, cgroup), `size` bytes of it; the stack
+/// is given by its lowest address and size. Checked as copy_clone_args_from_user and
+/// clone3_args_valid check it, then the same clone as clone(2).
+pub fn sys_clone3(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    const VER0: u64 = 64;
+    const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+    let size = a[1];
+    if size < VER0 {
+        return Err(Errno::EINVAL);
+    }
+    if size > friscy_abi::PAGE_SIZE {
+        return Err(Errno::E2BIG);
+    }
+    let raw = k.read_user(p, a[0], size as usize)?;
+    // Fields past the ones this kernel knows must be zero (E2BIG otherwise).
+    if raw
+        .get(88..)
+        .is_some_and(|rest| rest.iter().any(|&b| b != 0))
+    {
+        return Err(Errno::E2BIG);
+    }
+    let field = |i: usize| {
+        raw.get(i * 8..i * 8 + 8)
+            .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap()))
+    };
+    let (flags, pidfd, child_tid, parent_tid, exit_signal) =
+        (field(0), field(1), field(2), field(3), field(4));
+    let (stack, stack_size, tls, set_tid_size) = (field(5), field(6), field(7), field(9));
+    let known = 0xffff_ff00 | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP;
+    if flags & !known != 0
+        || exit_signal & !CSIGNAL != 0
+        || exit_signal > crate::signal::NSIG as u64
+        || (stack == 0) != (stack_size == 0)
+        || flags & (CLONE_CLEAR_SIGHAND | CLONE_SIGHAND) == CLONE_CLEAR_SIGHAND | CLONE_SIGHAND
+        || (flags & CLONE_THREAD != 0 && exit_signal != 0)
+        || set_tid_size > 32
+    {
+        return Err(Errno::EINVAL);
+    }
+    // Choosing the child's pid needs CAP_SYS_ADMIN over the pid namespace, which a
+    // container's root does not have here; cgroups are not offered.
+    if set_tid_size != 0 {
+        return Err(Errno::EPERM);
+    }
+    if flags & CLONE_INTO_CGROUP != 0 {
+        return Err(Errno::EBADF);
+    }
+    let _ = pidfd; // only with CLONE_PIDFD, which do_clone refuses
+    let sp = if stack_size != 0 {
+        stack.wrapping_add(stack_size)
+    } else {
+        0
+    };
+    do_clone(k, p, flags | exit_signal, sp, parent_tid, tls, child_tid)
+}
+
+fn do_clone(
+    k: &mut Kernel,
+    p: &mut Process,
+    flags: u64,
+    newsp: u64,
+    ptid: u64,
+    tls: u64,
+    ctid: u64,
+) -> SysResult {
     if flags & CLONE_THREAD != 0 && flags & CLONE_SIGHAND == 0
         || flags & CLONE_SIGHAND != 0 && flags & CLONE_VM == 0
     {
@@ -124,12 +209,16 @@ pub fn sys_clone(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         rlimits: p.rlimits,
         threads: vec![t],
         cur: 0,
-        sigactions: p.sigactions,
+        sigactions: if flags & CLONE_CLEAR_SIGHAND != 0 {
+            clear_handlers(p.sigactions)
+        } else {
+            p.sigactions
+        },
         pending: 0,
         siginfo: [SigInfo::default(); 64],
         state: State::Running,
         exit: None,
-        exit_signal: (flags & 0xff) as u8,
+        exit_signal: (flags & CSIGNAL) as u8,
         continued: false,
         vfork_parent: vfork.then_some(p.pid),
         itimer_real: None,

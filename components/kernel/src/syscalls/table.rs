@@ -58,11 +58,11 @@ syscall_table! {
     17  getcwd => Some(fs::sys_getcwd), Full;
     19  eventfd2 => Some(epoll::sys_eventfd2), Full;
     20  epoll_create1 => Some(epoll::sys_epoll_create1), Full;
-    21  epoll_ctl => Some(epoll::sys_epoll_ctl), Partial("EPOLLET reported level-triggered");
-    22  epoll_pwait => Some(epoll::sys_epoll_pwait), Partial("EPOLLET reported level-triggered");
+    21  epoll_ctl => Some(epoll::sys_epoll_ctl), Partial("EPOLLET: IP sockets are not reported again for data that arrives before a drain (docs/ARCHITECTURE.md)");
+    22  epoll_pwait => Some(epoll::sys_epoll_pwait), Partial("as epoll_ctl");
     23  dup => Some(fs::sys_dup), Full;
     24  dup3 => Some(fs::sys_dup3), Full;
-    25  fcntl => Some(fs::sys_fcntl), Partial("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL, record and OFD locks, F_GETPIPE_SZ/SETPIPE_SZ, signal-driven I/O (F_SETOWN*, F_SETSIG: on readiness gained, not every wake-up); no leases, F_NOTIFY or seals (EINVAL); F_SETLKW gets EDEADLK only when no one else could release the lock (no cycle detection across processes)");
+    25  fcntl => Some(fs::sys_fcntl), Partial("F_DUPFD*, F_GETFD/SETFD, F_GETFL/SETFL, record and OFD locks, F_GETPIPE_SZ/SETPIPE_SZ, signal-driven I/O (F_SETOWN*, F_SETSIG: on readiness gained or new data, looked at when a process runs); no leases, F_NOTIFY or seals (EINVAL); F_SETLKW gets EDEADLK only when no one else could release the lock (no cycle detection across processes)");
     26  inotify_init1 => Some(inotify::sys_inotify_init1), Partial("no events for changes made on the host to -v mounts; IN_DELETE_SELF when the last name goes, open or not; IN_EXCL_UNLINK ignored");
     27  inotify_add_watch => Some(inotify::sys_inotify_add_watch), Partial("as inotify_init1");
     28  inotify_rm_watch => Some(inotify::sys_inotify_rm_watch), Full;
@@ -269,10 +269,10 @@ syscall_table! {
     424 pidfd_send_signal => Some(pidfd::sys_pidfd_send_signal), Full;
     425 io_uring_setup => None, Unsupported("libuv (Node) and other users fall back to plain syscalls");
     434 pidfd_open => Some(pidfd::sys_pidfd_open), Partial("no PIDFD_THREAD");
-    435 clone3 => None, Unsupported("libcs fall back to clone");
+    435 clone3 => Some(process::sys_clone3), Partial("as clone; no set_tid (EPERM) or CLONE_INTO_CGROUP (EBADF)");
     436 close_range => Some(descriptors::sys_close_range), Full;
     439 faccessat2 => Some(fs::sys_faccessat2), Full;
-    441 epoll_pwait2 => Some(epoll::sys_epoll_pwait2), Partial("EPOLLET reported level-triggered");
+    441 epoll_pwait2 => Some(epoll::sys_epoll_pwait2), Partial("as epoll_ctl");
     452 fchmodat2 => Some(attr::sys_fchmodat2), Full;
 }
 
