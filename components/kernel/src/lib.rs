@@ -130,6 +130,11 @@ pub struct Kernel {
     /// `Net::pump` says all went): the scheduler pumps them on every round and the idle
     /// wait waits for them too.
     pub(crate) net_queued: bool,
+    /// `Net::activity` at the last idle wait.
+    pub(crate) net_activity: u64,
+    /// /etc/resolv.conf was rewritten at start (the network is on): a runtime path,
+    /// never saved in the writable layer (persist.rs).
+    pub(crate) resolv_conf_written: bool,
     /// Bound AF_UNIX names (paths by inode, abstract names by bytes).
     pub(crate) unix_names:
         HashMap<socket::UnixKey, std::rc::Weak<std::cell::RefCell<socket::Socket>>>,
@@ -192,6 +197,8 @@ impl Kernel {
             net_graveyard: Default::default(),
             net_interest: BTreeMap::new(),
             net_queued: false,
+            net_activity: 0,
+            resolv_conf_written: false,
             unix_names: HashMap::new(),
             unix_autobind: 0,
             port_map: Vec::new(),
@@ -297,6 +304,7 @@ impl Kernel {
         }
         if self.net.enabled() {
             self.point_resolver_at_friscy();
+            self.resolv_conf_written = true;
         } else if !self.net.local() {
             // No network allowed (wasmtime without -S inherit-network, friscy run without
             // --net, a page without a proxy): the guest keeps its own loopback, as a

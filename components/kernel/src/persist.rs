@@ -29,8 +29,11 @@ impl Kernel {
     /// Paths the runtime makes itself on every start: never part of the saved layer.
     fn runtime_paths(&mut self) -> Vec<Vec<u8>> {
         let mut paths = vec![b"/dev".to_vec(), b"/proc".to_vec()];
-        if self.net.enabled() {
-            // Rewritten to name the embedded DNS responder (dns.rs) on every start.
+        // Rewritten to name the embedded DNS responder (dns.rs) on every start with the
+        // network on. (Remembered then, not asked of the backend here: asking makes a
+        // relay take in its pending messages in the middle of the idle wait, where a
+        // socket they made ready would wake no one.)
+        if self.resolv_conf_written {
             paths.push(b"/etc/resolv.conf".to_vec());
         }
         paths

@@ -336,28 +336,39 @@ impl Kernel {
                 }
             }
         }
-        // Sockets parked threads wait on: their pollables, or (a backend without any) a
-        // short timer to look again.
-        let mut pollables = Vec::new();
         let interest = std::mem::take(&mut self.net_interest);
-        for (&h, &(read, write)) in &interest {
-            let p = self.net.subscribe(h, read, write);
-            if p.is_empty() {
-                earliest(Some(self.host.monotonic_ns() + NET_POLL_NS));
-            }
-            pollables.extend(p);
-        }
         // The writable layer is saved once things have settled (persist.rs).
         earliest(self.save_layer_when_idle());
         // A console reads the host's input even when no one waits for it: Ctrl-C must
         // reach a guest that sleeps.
         stdin |= self.console_wants_input();
+        let mut pollables = Vec::new();
         if self.net_queued {
             // Queued TCP bytes move on (and may unblock a sender) as the stream drains.
             self.net_queued = self.net.pump();
             if self.net_queued {
                 pollables.extend(self.net.subscribe_queued());
             }
+        }
+        // A backend that takes in its news during any call (the browser's relay) may have
+        // made a waited-for socket ready in a call that woke no one (one made for another
+        // socket, or the kernel's own): its pollable will not fire for news already taken
+        // in, so the waiters go on now instead (`Net::activity`).
+        let activity = self.net.activity();
+        if activity != self.net_activity && pollables.is_empty() {
+            self.net_activity = activity;
+            self.net_interest = interest;
+            self.progress += 1;
+            return true;
+        }
+        // Sockets parked threads wait on: their pollables, or (a backend without any) a
+        // short timer to look again.
+        for (&h, &(read, write)) in &interest {
+            let p = self.net.subscribe(h, read, write);
+            if p.is_empty() {
+                earliest(Some(self.host.monotonic_ns() + NET_POLL_NS));
+            }
+            pollables.extend(p);
         }
         if deadline.is_none() && !stdin && pollables.is_empty() {
             return false;

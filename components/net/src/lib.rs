@@ -113,6 +113,15 @@ pub trait Net {
     fn subscribe_queued(&mut self) -> Vec<u32> {
         Vec::new()
     }
+    /// A count that moves whenever the backend took in news that may have changed some
+    /// socket's readiness outside any wait on its pollables (the relay takes in every
+    /// message that has arrived at the start of each call, whichever socket the call is
+    /// for). The kernel compares it before sleeping: a change means a waiter may be able
+    /// to go on, and its pollable will not fire for news already taken in. Backends whose
+    /// pollables stay ready until the news is used keep the default.
+    fn activity(&self) -> u64 {
+        0
+    }
     /// Whether every socket lives inside the backend (the guest's loopback): readiness
     /// then changes only through calls on it, so the kernel need not wait on the host for
     /// it and treats parked socket calls as it treats AF_UNIX ones.

@@ -162,6 +162,8 @@ pub struct RelayNet<T: Transport> {
     resolutions: HashMap<String, Resolution>,
     /// Resolve request id to the name asked for.
     resolve_ids: HashMap<u32, String>,
+    /// Messages taken in so far (`Net::activity`).
+    taken: u64,
 }
 
 impl<T: Transport> RelayNet<T> {
@@ -181,6 +183,7 @@ impl<T: Transport> RelayNet<T> {
             next_stream: 1,
             resolutions: HashMap::new(),
             resolve_ids: HashMap::new(),
+            taken: 0,
         }
     }
 
@@ -204,11 +207,14 @@ impl<T: Transport> RelayNet<T> {
     pub fn pump(&mut self) {
         while !self.down {
             match self.transport.try_recv() {
-                Ok(Some(msg)) => match Frame::decode(&msg) {
-                    Ok(f) => self.handle(f),
-                    // A proxy that sends garbage cannot be trusted with the rest.
-                    Err(_) => self.fail_all(),
-                },
+                Ok(Some(msg)) => {
+                    self.taken += 1;
+                    match Frame::decode(&msg) {
+                        Ok(f) => self.handle(f),
+                        // A proxy that sends garbage cannot be trusted with the rest.
+                        Err(_) => self.fail_all(),
+                    }
+                }
                 Ok(None) => break,
                 Err(Closed) => self.fail_all(),
             }
@@ -780,6 +786,10 @@ impl<T: Transport> Net for RelayNet<T> {
     fn subscribe(&mut self, _: Socket, _: bool, _: bool) -> Vec<u32> {
         // Every readiness change arrives as a message: one pollable serves all sockets.
         self.transport.subscribe().into_iter().collect()
+    }
+
+    fn activity(&self) -> u64 {
+        self.taken
     }
 
     /// The first call for a name asks the proxy and returns `EAGAIN`; once the answer has
