@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 
 static void wait_child(pid_t pid) {
@@ -124,6 +125,34 @@ static void show_info(const char *what, int value) {
     got = 0;
 }
 
+// The same signals read through a signalfd: ssi_code, ssi_pid, ssi_uid, ssi_int.
+static void through_signalfd(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    int fd = signalfd(-1, &set, 0);
+    struct signalfd_siginfo si;
+    T(sigqueue(getpid(), SIGUSR2, (union sigval){.sival_int = 99}));
+    T(read(fd, &si, sizeof si));
+    printf("  -> signo %u code %d pid is me %d uid %u int %d\n", si.ssi_signo, si.ssi_code,
+           si.ssi_pid == (unsigned)getpid(), si.ssi_uid, si.ssi_int);
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        T(setresuid(1000, 1000, 1000));
+        T(kill(getpid(), SIGUSR2));
+        T(read(fd, &si, sizeof si));
+        printf("  -> signo %u code %d pid is me %d uid %u\n", si.ssi_signo, si.ssi_code,
+               si.ssi_pid == (unsigned)getpid(), si.ssi_uid);
+        fflush(stdout);
+        _exit(0);
+    }
+    wait_child(pid);
+    close(fd);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+}
+
 static void queued(void) {
     struct sigaction sa = {0};
     sa.sa_sigaction = on_signal;
@@ -174,5 +203,6 @@ int main(int argc, char **argv) {
     barriers();
     locks();
     queued();
+    through_signalfd();
     return 0;
 }

@@ -243,7 +243,8 @@ impl Kernel {
         path: &[u8],
     ) -> Result<(Ino, Vec<u8>), Errno> {
         let trimmed = trim_trailing_slashes(path);
-        let head = match trimmed.iter().rposition(|&c| c == b'/') {
+        let slash = trimmed.iter().rposition(|&c| c == b'/');
+        let head = match slash {
             Some(0) => b"/".as_slice(),
             Some(i) => &trimmed[..i],
             None => b".".as_slice(),
@@ -264,11 +265,8 @@ impl Kernel {
             if !creds.may_search_all() {
                 self.may(creds, dir, MAY_EXEC)?;
             }
-            let name = match trimmed.iter().rposition(|&c| c == b'/') {
-                Some(i) => trimmed[i + 1..].to_vec(),
-                None => trimmed.to_vec(),
-            };
-            return Ok((dir, name));
+            let name = slash.map_or(trimmed, |i| &trimmed[i + 1..]);
+            return Ok((dir, name.to_vec()));
         }
         let (dir, name) = self.fs.lookup_parent(start, path)?;
         if creds.may_search_all() {

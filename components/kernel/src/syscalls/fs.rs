@@ -110,10 +110,9 @@ impl Kernel {
                 // The newest bytes of a file with shared mappings are in them (shm.rs).
                 self.shm_file_overlay(*ino, offset, &mut data);
                 if !data.is_empty() && file.notify.is_some() {
-                    let isdir = 0; // directories are not read(2)
                     self.inotify
                         .borrow_mut()
-                        .inode_event(*ino, crate::inotify::IN_ACCESS | isdir);
+                        .inode_event(*ino, crate::inotify::IN_ACCESS);
                 }
                 Ok(data)
             }
@@ -489,7 +488,6 @@ pub(crate) fn install(
         flags & !(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | O_NOFOLLOW),
         path,
     );
-
     Ok(p.fds.insert(FdEntry {
         file,
         cloexec: flags & O_CLOEXEC != 0,

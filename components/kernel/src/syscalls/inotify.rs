@@ -10,8 +10,7 @@ use super::{Args, SysResult};
 use crate::creds::MAY_READ;
 use crate::fd::{FileKind, Shared, install_anon};
 use crate::inotify::{
-    IN_ALL_EVENTS, IN_DONT_FOLLOW, IN_EXCL_UNLINK, IN_MASK_ADD, IN_MASK_CREATE, IN_ONESHOT,
-    IN_ONLYDIR, InstanceRef,
+    IN_ALL_EVENTS, IN_DONT_FOLLOW, IN_MASK_ADD, IN_MASK_CREATE, IN_ONLYDIR, InstanceRef,
 };
 use crate::{Kernel, Process};
 
@@ -74,7 +73,6 @@ pub fn sys_inotify_add_watch(k: &mut Kernel, p: &mut Process, a: Args) -> SysRes
     } else {
         None
     };
-    let mask = mask & (IN_ALL_EVENTS | IN_ONESHOT | IN_EXCL_UNLINK | IN_MASK_ADD | IN_MASK_CREATE);
     let wd = k
         .inotify
         .borrow_mut()

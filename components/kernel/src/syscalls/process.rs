@@ -71,8 +71,8 @@ pub fn sys_clone3(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         raw.get(i * 8..i * 8 + 8)
             .map_or(0, |b| u64::from_le_bytes(b.try_into().unwrap()))
     };
-    let (flags, pidfd, child_tid, parent_tid, exit_signal) =
-        (field(0), field(1), field(2), field(3), field(4));
+    // (Field 1, the pidfd, is only for CLONE_PIDFD, which do_clone refuses.)
+    let (flags, child_tid, parent_tid, exit_signal) = (field(0), field(2), field(3), field(4));
     let (stack, stack_size, tls, set_tid_size) = (field(5), field(6), field(7), field(9));
     let known = 0xffff_ff00 | CLONE_CLEAR_SIGHAND | CLONE_INTO_CGROUP;
     if flags & !known != 0
@@ -80,7 +80,7 @@ pub fn sys_clone3(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         || exit_signal > crate::signal::NSIG as u64
         || (stack == 0) != (stack_size == 0)
         || flags & (CLONE_CLEAR_SIGHAND | CLONE_SIGHAND) == CLONE_CLEAR_SIGHAND | CLONE_SIGHAND
-        || (flags & CLONE_THREAD != 0 && exit_signal != 0)
+        || (flags & (CLONE_THREAD | CLONE_PARENT) != 0 && exit_signal != 0)
         || set_tid_size > 32
     {
         return Err(Errno::EINVAL);
@@ -93,7 +93,6 @@ pub fn sys_clone3(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     if flags & CLONE_INTO_CGROUP != 0 {
         return Err(Errno::EBADF);
     }
-    let _ = pidfd; // only with CLONE_PIDFD, which do_clone refuses
     let sp = if stack_size != 0 {
         stack.wrapping_add(stack_size)
     } else {

@@ -48,7 +48,14 @@ fn record(si: &SigInfo) -> [u8; RECORD] {
     b[0..4].copy_from_slice(&(si.signo as u32).to_le_bytes());
     b[8..12].copy_from_slice(&si.code.to_le_bytes());
     b[12..16].copy_from_slice(&(si.pid as u32).to_le_bytes());
-    // ssi_uid stays 0: senders are root or the process itself here (as SigInfo).
+    b[16..20].copy_from_slice(&si.uid.to_le_bytes());
+    if let Some(q) = si.queued {
+        // sigqueue's si_pid, si_uid and si_value as the sender gave them: ssi_int and
+        // ssi_ptr are the value.
+        b[12..20].copy_from_slice(&q[0..8]);
+        b[44..48].copy_from_slice(&q[8..12]);
+        b[48..56].copy_from_slice(&q[8..16]);
+    }
     if si.signo == crate::signal::SIGCHLD {
         b[40..44].copy_from_slice(&si.status.to_le_bytes());
     }

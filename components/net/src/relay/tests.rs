@@ -386,3 +386,35 @@ fn a_proxy_speaking_garbage_is_dropped() {
     assert!(net.readiness(s).error);
     assert!(net.is_down());
 }
+
+#[test]
+fn news_taken_in_for_another_socket_moves_the_activity_count() {
+    // The browser stall: a call on one socket (here a throwaway UDP socket, as
+    // `Net::enabled` makes) takes in the CONNECTED of another. Its pollable has nothing
+    // left to fire for, so the kernel must learn of it from `activity`.
+    let wire = Fake::default();
+    let mut net = RelayNet::new(wire.clone());
+    let tcp = net.create(Family::Inet, Kind::Stream).unwrap();
+    assert_eq!(
+        net.connect(tcp, addr("192.0.2.1:80")),
+        Err(Errno::EINPROGRESS)
+    );
+    let stream = wire.take_sent()[0].stream();
+    let before = net.activity();
+    wire.push(Frame::Connected {
+        stream,
+        credit: 100,
+        local: addr("10.1.1.1:5000"),
+        remote: addr("192.0.2.1:80"),
+    });
+    let udp = net.create(Family::Inet, Kind::Datagram).unwrap();
+    assert_ne!(
+        net.activity(),
+        before,
+        "the CONNECTED was taken in by create"
+    );
+    assert!(net.readiness(tcp).writable);
+    let after = net.activity();
+    net.close(udp);
+    assert_eq!(net.activity(), after, "no news, no movement");
+}
