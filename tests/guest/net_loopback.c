@@ -106,6 +106,24 @@ static void tcp_basics(void) {
     printf("read again: %zd\n", read(c, buf, sizeof buf));
     close(c);
 
+    // SO_LINGER on with a time of 0: close resets the connection (an abortive close).
+    pair4(&l, &c, &a);
+    struct linger lg = {.l_onoff = 5, .l_linger = 0}, back;
+    printf("SO_LINGER short: %s\n", err(setsockopt(a, SOL_SOCKET, SO_LINGER, &lg, 4)));
+    printf("SO_LINGER: %s\n", err(setsockopt(a, SOL_SOCKET, SO_LINGER, &lg, sizeof lg)));
+    socklen_t bl = sizeof back;
+    getsockopt(a, SOL_SOCKET, SO_LINGER, &back, &bl);
+    printf("SO_LINGER read back: %d %d (%d bytes)\n", back.l_onoff, back.l_linger, (int)bl);
+    send(a, "sent before", 11, 0);
+    close(a);
+    show_poll("after abortive close", c, POLLIN | POLLOUT);
+    r = read(c, buf, sizeof buf);
+    printf("read what came first: %zd %.*s\n", r, r > 0 ? (int)r : 0, buf);
+    printf("read after abort: %s\n", err((int)read(c, buf, sizeof buf)));
+    printf("read again: %zd\n", read(c, buf, sizeof buf));
+    printf("write after abort: %s\n", err((int)send(c, "x", 1, MSG_NOSIGNAL)));
+    close(c);
+
     // Nothing to accept on a non-blocking listener.
     fcntl(l, F_SETFL, O_NONBLOCK);
     printf("accept empty: %s\n", err(accept(l, NULL, NULL)));

@@ -122,7 +122,7 @@ pub struct Kernel {
     /// IP sockets' backend (wasi:sockets, a WebSocket relay, or none).
     pub net: Box<dyn friscy_net::Net>,
     /// Net handles of IP sockets whose last descriptor closed, to close after the syscall.
-    pub(crate) net_graveyard: std::rc::Rc<std::cell::RefCell<Vec<u32>>>,
+    pub(crate) net_graveyard: std::rc::Rc<std::cell::RefCell<Vec<(u32, bool)>>>,
     /// What parked threads wait for on IP sockets (handle -> read, write): the idle wait
     /// subscribes to exactly these.
     pub(crate) net_interest: BTreeMap<u32, (bool, bool)>,

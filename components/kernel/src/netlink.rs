@@ -154,7 +154,8 @@ impl Netlink {
     /// replies. A datagram too short for a header is dropped, as Linux does.
     pub fn request(&mut self, data: &[u8]) -> Result<(), Errno> {
         let mut at = 0;
-        while data.len() - at >= 16 {
+        // `at` can pass the end: a last message's length is rounded up to 4 bytes.
+        while data.len().saturating_sub(at) >= 16 {
             let h = &data[at..];
             let len = u32::from_le_bytes(h[0..4].try_into().expect("16 bytes")) as usize;
             if len < 16 || len > h.len() {
@@ -414,6 +415,21 @@ mod tests {
         let v4 = &n.replies[2];
         assert_eq!(v4[16], AF_INET);
         assert_eq!(find_attr(&v4[24..], IFA_LOCAL), Some(&[127, 0, 0, 1][..]));
+    }
+
+    #[test]
+    fn a_request_with_an_unaligned_length_is_answered() {
+        // Go's syscall.NetlinkRIB: a header and a 1-byte rtgenmsg, 17 bytes in all; the
+        // next message would start at 20, past the datagram's end.
+        let mut n = Netlink::default();
+        n.request(&header(
+            RTM_GETADDR,
+            NLM_F_REQUEST | NLM_F_DUMP,
+            8,
+            &[AF_INET],
+        ))
+        .unwrap();
+        assert_eq!(types(&n), [(RTM_NEWADDR, 8), (NLMSG_DONE, 8)]);
     }
 
     #[test]

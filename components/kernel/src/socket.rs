@@ -131,7 +131,11 @@ pub struct Unix {
 #[derive(Debug)]
 pub struct Inet {
     pub handle: u32,
-    pub graveyard: Rc<RefCell<Vec<u32>>>,
+    /// Where the handle goes when the last descriptor does, with `abort`.
+    pub graveyard: Rc<RefCell<Vec<(u32, bool)>>>,
+    /// SO_LINGER on with a time of 0: the last close resets the connection (an abortive
+    /// close, RST instead of FIN) and drops what is unsent.
+    pub abort: bool,
     /// A connect(2) is under way (EINPROGRESS was returned or the caller is parked).
     pub connecting: bool,
     /// Datagram sockets: answers of the embedded DNS responder waiting to be read, and
@@ -145,7 +149,7 @@ pub struct Inet {
 
 impl Drop for Inet {
     fn drop(&mut self) {
-        self.graveyard.borrow_mut().push(self.handle);
+        self.graveyard.borrow_mut().push((self.handle, self.abort));
     }
 }
 

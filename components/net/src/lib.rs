@@ -70,6 +70,13 @@ pub trait Net {
     fn create(&mut self, family: Family, kind: Kind) -> Result<Socket, Errno>;
     /// close(2) of the last descriptor.
     fn close(&mut self, s: Socket);
+    /// close(2) of the last descriptor with SO_LINGER on and a time of 0: the connection
+    /// is reset (RST, unsent bytes dropped), so the peer's next read or write fails with
+    /// ECONNRESET. Backends that cannot send a reset (wasi:sockets has no linger option)
+    /// close normally.
+    fn abort(&mut self, s: Socket) {
+        self.close(s);
+    }
     fn bind(&mut self, s: Socket, addr: SockAddr) -> Result<(), Errno>;
     /// Starts a connection: `EINPROGRESS` until it finishes, then the socket is writable and
     /// [`Net::take_error`] gives its result (as SO_ERROR does). Datagram sockets connect at once.

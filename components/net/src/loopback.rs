@@ -390,6 +390,27 @@ impl Loopback {
         self.next
     }
 
+    /// close(2) of the last descriptor; `abort`: with SO_LINGER 0 (always a reset).
+    fn close_with(&mut self, s: Socket, abort: bool) {
+        let Some(o) = self.socks.remove(&s) else {
+            return;
+        };
+        if let Some(peer) = o.peer {
+            // Unread bytes make Linux answer with a reset instead of a FIN
+            // (tcp_close()), as does SO_LINGER 0.
+            let reset = abort || !o.stream_rx.is_empty();
+            self.hang_up(peer, reset, false);
+        }
+        for pending in o.backlog {
+            // Connections nobody accepted are reset.
+            if let Some(end) = self.socks.remove(&pending)
+                && let Some(client) = end.peer
+            {
+                self.hang_up(client, true, false);
+            }
+        }
+    }
+
     /// The other end of `s`'s connection learns that `s` is gone (close) or will send no
     /// more (`shut_only`).
     fn hang_up(&mut self, peer: Socket, reset: bool, shut_only: bool) {
@@ -417,22 +438,11 @@ impl Net for Loopback {
     }
 
     fn close(&mut self, s: Socket) {
-        let Some(o) = self.socks.remove(&s) else {
-            return;
-        };
-        if let Some(peer) = o.peer {
-            // Unread bytes make Linux answer with a reset instead of a FIN.
-            let reset = !o.stream_rx.is_empty();
-            self.hang_up(peer, reset, false);
-        }
-        for pending in o.backlog {
-            // Connections nobody accepted are reset.
-            if let Some(end) = self.socks.remove(&pending)
-                && let Some(client) = end.peer
-            {
-                self.hang_up(client, true, false);
-            }
-        }
+        self.close_with(s, false);
+    }
+
+    fn abort(&mut self, s: Socket) {
+        self.close_with(s, true);
     }
 
     fn bind(&mut self, s: Socket, addr: SockAddr) -> Result<(), Errno> {
@@ -979,6 +989,21 @@ mod tests {
         let (_, c, a) = connection(&mut n, Family::Inet, v4(0));
         n.send(c, b"unread", None).unwrap();
         n.close(a);
+        assert_eq!(n.recv(c, 100, false), Err(Errno::ECONNRESET));
+        assert_eq!(n.recv(c, 100, false).unwrap().0, b"");
+        assert_eq!(n.send(c, b"x", None), Err(Errno::EPIPE));
+    }
+
+    #[test]
+    fn an_abortive_close_resets_the_peer() {
+        // SO_LINGER 0 (Go's TestNotTemporaryRead): RST instead of FIN; what the peer had
+        // already received stays readable, then the reset, then end of file.
+        let mut n = Loopback::new();
+        let (_, c, a) = connection(&mut n, Family::Inet, v4(0));
+        n.send(a, b"delivered", None).unwrap();
+        n.abort(a);
+        assert!(n.readiness(c).error);
+        assert_eq!(n.recv(c, 100, false).unwrap().0, b"delivered");
         assert_eq!(n.recv(c, 100, false), Err(Errno::ECONNRESET));
         assert_eq!(n.recv(c, 100, false).unwrap().0, b"");
         assert_eq!(n.send(c, b"x", None), Err(Errno::EPIPE));

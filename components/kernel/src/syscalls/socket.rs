@@ -56,6 +56,7 @@ const SO_ERROR: i32 = 4;
 const SO_SNDBUF: i32 = 7;
 const SO_RCVBUF: i32 = 8;
 const SO_KEEPALIVE: i32 = 9;
+const SO_LINGER: i32 = 13;
 const SO_PASSCRED: i32 = 16;
 const SO_PEERCRED: i32 = 17;
 const SO_RCVTIMEO: i32 = 20;
@@ -118,10 +119,14 @@ fn nonblocking(file: &FileRef, flags: u32) -> bool {
 impl Kernel {
     /// Close the net handles of IP sockets whose last descriptor went away.
     pub(crate) fn reap_sockets(&mut self) {
-        let dead: Vec<u32> = std::mem::take(&mut *self.net_graveyard.borrow_mut());
-        for h in dead {
+        let dead: Vec<(u32, bool)> = std::mem::take(&mut *self.net_graveyard.borrow_mut());
+        for (h, abort) in dead {
             self.net_interest.remove(&h);
-            self.net.close(h);
+            if abort {
+                self.net.abort(h);
+            } else {
+                self.net.close(h);
+            }
         }
     }
 
@@ -653,6 +658,7 @@ pub fn sys_socket(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
                 Imp::Inet(Inet {
                     handle,
                     graveyard: k.net_graveyard.clone(),
+                    abort: false,
                     connecting: false,
                     dns_replies: Default::default(),
                     dns_connected: false,
@@ -845,6 +851,7 @@ fn accept(k: &mut Kernel, p: &mut Process, fd: i32, addr: u64, lenp: u64, flags:
                         Imp::Inet(Inet {
                             handle,
                             graveyard: k.net_graveyard.clone(),
+                            abort: false,
                             connecting: false,
                             dns_replies: Default::default(),
                             dns_connected: false,
@@ -1286,10 +1293,11 @@ pub fn sys_recvfrom(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         put_addr(k, p, addr, lenp, &inet_bytes(from))?;
     } else if r.netlink_from {
         put_addr(k, p, addr, lenp, &crate::netlink::kernel_addr())?;
-    } else if r.unix_from.is_some() || addr != 0 && socket_of(p, fd)?.1.borrow().domain == AF_UNIX {
-        put_addr(k, p, addr, lenp, &unix_bytes(r.unix_from.as_ref()))?;
+    } else if let Some(from) = &r.unix_from {
+        put_addr(k, p, addr, lenp, &unix_bytes(Some(from)))?;
     } else if addr != 0 && lenp != 0 {
-        // A connected stream: no address (Linux leaves the buffer and sets 0).
+        // A connected stream, or an unbound AF_UNIX sender: no address (Linux's
+        // unix_copy_addr() copies nothing, so the buffer is left and the length is 0).
         k.write_user(p, lenp, &0u32.to_le_bytes())?;
     }
     Ok(n)
@@ -1379,9 +1387,8 @@ fn recv_msg(k: &mut Kernel, p: &mut Process, fd: i32, at: u64, flags: u32) -> Sy
     let name = match (&r.inet_from, sock.borrow().domain) {
         (Some(a), _) => Some(inet_bytes(*a)),
         (None, _) if r.netlink_from => Some(crate::netlink::kernel_addr()),
-        (None, AF_UNIX) if sock.borrow().ty == SockType::Dgram => {
-            Some(unix_bytes(r.unix_from.as_ref()))
-        }
+        // An unbound sender has no address: msg_namelen 0, as unix_copy_addr() leaves it.
+        (None, AF_UNIX) => r.unix_from.as_ref().map(|a| unix_bytes(Some(a))),
         _ => None,
     };
     let mut namelen = 0u32;
@@ -1395,7 +1402,9 @@ fn recv_msg(k: &mut Kernel, p: &mut Process, fd: i32, at: u64, flags: u32) -> Sy
     k.write_user(p, at + 8, &namelen.to_le_bytes())?;
     // Control messages: the passed descriptors, installed now; credentials if asked.
     let mut control = Vec::new();
-    let mut out_flags = 0u32;
+    // ____sys_recvmsg(): msg_flags starts as the caller's MSG_CMSG_CLOEXEC (Go's
+    // syscall tests check it comes back).
+    let mut out_flags = flags & MSG_CMSG_CLOEXEC;
     if r.data.len() < r.full_len {
         out_flags |= MSG_TRUNC;
     }
@@ -1661,6 +1670,22 @@ pub fn sys_setsockopt(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     match (level, name) {
         (SOL_SOCKET, SO_RCVTIMEO) => s.rcvtimeo = timeval_ns(&v)?,
         (SOL_SOCKET, SO_SNDTIMEO) => s.sndtimeo = timeval_ns(&v)?,
+        (SOL_SOCKET, SO_LINGER) => {
+            // struct linger { int l_onoff; int l_linger; }: sock_setsockopt() keeps a flag
+            // (getsockopt reads back 1 for any non-zero l_onoff) and the time.
+            if v.len() < 8 {
+                return Err(Errno::EINVAL);
+            }
+            let on = i32::from_le_bytes(v[0..4].try_into().expect("4 bytes")) != 0;
+            let secs = i32::from_le_bytes(v[4..8].try_into().expect("4 bytes"));
+            if let Imp::Inet(i) = &mut s.imp {
+                i.abort = on && secs == 0;
+            }
+            let mut kept = (on as i32).to_le_bytes().to_vec();
+            kept.extend_from_slice(&secs.to_le_bytes());
+            s.stored.retain(|(key, _)| *key != (level, name));
+            s.stored.push(((level, name), kept));
+        }
         _ => {
             if let (Imp::Inet(i), Some(opt)) = (&s.imp, net_opt(level, name)) {
                 let h = i.handle;
@@ -1745,7 +1770,7 @@ pub fn sys_getsockopt(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
                         Some(v) => v,
                         None if storable(level, name) || net_opt(level, name).is_some() => {
                             // SO_LINGER is a struct of two ints; the rest are ints.
-                            if (level, name) == (SOL_SOCKET, 13) {
+                            if (level, name) == (SOL_SOCKET, SO_LINGER) {
                                 vec![0; 8]
                             } else {
                                 int(0)
