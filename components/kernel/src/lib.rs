@@ -390,6 +390,7 @@ impl Kernel {
             vfork_parent: None,
             itimer_real: None,
             itimer_cpu: [None; 2],
+            aimed: Vec::new(),
             dumpable: true,
             pdeath_sig: 0,
             personality: 0,

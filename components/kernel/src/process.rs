@@ -86,8 +86,11 @@ pub struct Thread {
     pub restart: Option<Restart>,
     /// Set by FUTEX_WAKE for a thread in a futex wait.
     pub futex_woken: bool,
-    /// siginfo of a synchronous fault (SIGSEGV and its address...) pending for this thread.
-    pub fault_info: Option<SigInfo>,
+    /// The siginfo of signals pending for this thread (a fault's address, tgkill's
+    /// sender, a thread timer's id and value), one per signal number: kept apart from the
+    /// process's, so that a process-wide signal of the same number (ITIMER_PROF beside a
+    /// thread's CPU timer, as Go's profiler has) cannot overwrite it.
+    pub siginfo: Vec<SigInfo>,
     /// exit(2) was called: the scheduler removes the thread.
     pub exiting: bool,
     /// The name a thread other than the leader gave itself (prctl PR_SET_NAME), or was
@@ -98,6 +101,22 @@ pub struct Thread {
 }
 
 impl Thread {
+    /// Makes `info.signo` pending for this thread with `info`.
+    pub fn post(&mut self, info: SigInfo) {
+        let sig = info.signo;
+        self.pending |= crate::signal::bit(sig);
+        self.siginfo.retain(|i| i.signo != sig);
+        self.siginfo.push(info);
+    }
+
+    /// Takes `sig` off this thread's pending set, with the siginfo it was posted with
+    /// (`None` for one posted without: SIGPIPE).
+    pub fn take(&mut self, sig: u8) -> Option<SigInfo> {
+        self.pending &= !crate::signal::bit(sig);
+        let i = self.siginfo.iter().position(|i| i.signo == sig)?;
+        Some(self.siginfo.swap_remove(i))
+    }
+
     pub fn new(tid: Pid, hart: HartId) -> Thread {
         Thread {
             tid,
@@ -111,7 +130,7 @@ impl Thread {
             block: None,
             restart: None,
             futex_woken: false,
-            fault_info: None,
+            siginfo: Vec::new(),
             exiting: false,
             comm: None,
             instret: 0,
@@ -201,6 +220,11 @@ pub struct Process {
     /// ITIMER_VIRTUAL and ITIMER_PROF: (next expiry, interval) in ns of the process's CPU
     /// time (`cpu_ns`; both count user time, as nearly all of it is here).
     pub itimer_cpu: [Option<(u64, u64)>; 2],
+    /// Process-wide pending signals aimed at one thread, as Linux's complete_signal()
+    /// picks the thread that was running for ITIMER_PROF's and ITIMER_VIRTUAL's: the
+    /// other threads leave them to it while it lives and does not block them (a
+    /// profiler's sample must land in the code that used the time).
+    pub aimed: Vec<(u8, Pid)>,
     /// prctl PR_SET_DUMPABLE (core dumps and ptrace access; reported back only).
     pub dumpable: bool,
     /// prctl PR_SET_PDEATHSIG: the signal this process gets when its parent exits (0:

@@ -168,7 +168,14 @@ impl Kernel {
                 Some((h, n)) if h == hart => n,
                 _ => self.machine.instret(hart),
             };
-            let stop = self.machine.run(hart, budget);
+            // A CPU-time timer expires at an instruction, as the tick finds the thread
+            // wherever it is: run up to it, not to the next syscall, so that a profiler's
+            // samples land where the time went.
+            let slice = match cpu_timers_due_in(p) {
+                Some(n) => budget.min(n.max(1)),
+                None => budget,
+            };
+            let stop = self.machine.run(hart, slice);
             let after = self.machine.instret(hart);
             last = Some((hart, after));
             let used = after - before;
@@ -177,6 +184,9 @@ impl Kernel {
             p.thread_mut().instret += used;
             if p.itimer_cpu != [None; 2] {
                 fire_cpu_itimers(p);
+            }
+            if !p.timers.is_empty() && crate::syscalls::posix_timer::fire_cpu(p) {
+                self.progress += 1;
             }
             progressed |= used > 1;
             match stop {
@@ -201,7 +211,9 @@ impl Kernel {
                         }
                     }
                 }
-                StopReason::BudgetExhausted => return true,
+                // The slice's end (the loop's top returns), or a CPU timer's expiry (its
+                // signal is delivered there and the slice goes on).
+                StopReason::BudgetExhausted => {}
                 StopReason::Breakpoint => {
                     let pc = self.machine.pc(hart);
                     self.fault(
@@ -275,9 +287,7 @@ impl Kernel {
         let act = p.sigactions[sig as usize - 1];
         let blocked = p.thread().sigmask & bit(sig) != 0;
         if act.handler > signal::SIG_IGN && !blocked {
-            let t = p.thread_mut();
-            t.pending |= bit(sig);
-            t.fault_info = Some(SigInfo {
+            p.thread_mut().post(SigInfo {
                 signo: sig,
                 code,
                 addr,
@@ -454,23 +464,27 @@ impl Kernel {
         ) {
             return false;
         }
-        let deliverable = (t.pending | p.pending) & !(t.sigmask & !signal::UNBLOCKABLE);
+        let mut shared = p.pending;
+        for &(sig, tid) in &p.aimed {
+            if tid != t.tid
+                && p.threads
+                    .iter()
+                    .any(|o| o.tid == tid && !o.exiting && o.sigmask & bit(sig) == 0)
+            {
+                shared &= !bit(sig);
+            }
+        }
+        let deliverable = (t.pending | shared) & !(t.sigmask & !signal::UNBLOCKABLE);
         if deliverable == 0 {
             return false;
         }
         let sig = deliverable.trailing_zeros() as u8 + 1;
         let info = if t.pending & bit(sig) != 0 {
-            let t = p.thread_mut();
-            t.pending &= !bit(sig);
-            match t.fault_info.take() {
-                Some(info) if info.signo == sig => info,
-                other => {
-                    t.fault_info = other;
-                    p.siginfo[sig as usize - 1]
-                }
-            }
+            let own = p.thread_mut().take(sig);
+            own.unwrap_or(p.siginfo[sig as usize - 1])
         } else {
             p.pending &= !bit(sig);
+            p.aimed.retain(|(s, _)| *s != sig);
             p.siginfo[sig as usize - 1]
         };
         let act = p.sigactions[sig as usize - 1];
@@ -841,9 +855,31 @@ pub fn post_signal(p: &mut Process, sig: u8, info: SigInfo) -> bool {
     continued
 }
 
+/// Instructions the current thread of `p` can retire before a CPU-time timer
+/// (ITIMER_VIRTUAL, ITIMER_PROF, or a POSIX timer on its process's or its own CPU clock)
+/// expires; `None` when none is armed.
+fn cpu_timers_due_in(p: &Process) -> Option<u64> {
+    if p.itimer_cpu == [None; 2] && p.timers.is_empty() {
+        return None;
+    }
+    let now = p.cpu_ns();
+    let itimers = p
+        .itimer_cpu
+        .iter()
+        .flatten()
+        .map(|&(expiry, _)| expiry.saturating_sub(now));
+    let ns = itimers
+        .chain(crate::syscalls::posix_timer::cpu_ns_left(p))
+        .min()?;
+    // instret_ns: 10 ns an instruction.
+    Some(ns.div_ceil(10))
+}
+
 /// ITIMER_VIRTUAL and ITIMER_PROF: SIGVTALRM and SIGPROF once the process's CPU time
 /// reaches their expiry (checked after each run of its threads), then re-armed with the
 /// interval (one signal for intervals missed meanwhile, as Linux's pending bit gives).
+/// The signal is the process's, aimed at the thread that was running, as Linux's check at
+/// the tick sends it to `current` (`Process::aimed`).
 fn fire_cpu_itimers(p: &mut Process) {
     let now = p.cpu_ns();
     for (i, sig) in [(0, signal::SIGVTALRM), (1, signal::SIGPROF)] {
@@ -870,5 +906,10 @@ fn fire_cpu_itimers(p: &mut Process) {
             ..SigInfo::default()
         };
         post_signal(p, sig, info);
+        let tid = p.thread().tid;
+        if p.pending & bit(sig) != 0 && p.thread().sigmask & bit(sig) == 0 {
+            p.aimed.retain(|(s, _)| *s != sig);
+            p.aimed.push((sig, tid));
+        }
     }
 }

@@ -46,3 +46,8 @@ fn fifos_and_unix_sockets_under_back_pressure_lose_nothing_like_linux() {
 fn copies_between_files_match_linux() {
     same_as_linux_with("io_backpressure", &["file", "intr"]);
 }
+
+#[test]
+fn cpu_time_timers_and_itimer_prof_match_linux() {
+    same_as_linux("timer_cpu");
+}

@@ -7,14 +7,20 @@
 //! clock (CLOCK_REALTIME ones converted when set, as timerfd does: friscy's wall clock
 //! cannot be set), and the scheduler fires due timers as it does ITIMER_REAL. While a
 //! timer's signal is still pending, further expirations are counted as its overrun
-//! instead of queued. The CPU-time clocks are not offered (EINVAL, logged when tracing).
+//! instead of queued.
+//!
+//! Timers on a CPU-time clock (CLOCK_PROCESS_CPUTIME_ID, CLOCK_THREAD_CPUTIME_ID, and the
+//! ids clock_getcpuclockid/pthread_getcpuclockid make for the caller's own process or
+//! threads) keep their expiry in that clock's nanoseconds and are fired by the scheduler
+//! after each run of a thread (`fire_cpu`), as Linux checks them at the tick: Go's
+//! profiler gives every thread one (SIGEV_THREAD_ID, SIGPROF).
 
 use friscy_abi::Errno;
 
 use super::timerfd::{expirations, first_expiry_at, read_itimerspec, write_itimerspec};
 use super::{Args, SysResult};
 use crate::Kernel;
-use crate::process::{Pid, Process};
+use crate::process::{Pid, Process, instret_ns};
 use crate::signal::{self, SigInfo, bit};
 
 const CLOCK_REALTIME: u64 = 0;
@@ -33,17 +39,29 @@ pub const SI_TIMER: i32 = -2;
 /// DELAYTIMER_MAX: overrun counts saturate here.
 const DELAYTIMER_MAX: u32 = i32::MAX as u32;
 
+/// The clock a timer counts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TimerClock {
+    Monotonic,
+    /// CLOCK_REALTIME: absolute times are wall-clock times.
+    Realtime,
+    /// The process's CPU time.
+    ProcessCpu,
+    /// One thread's CPU time.
+    ThreadCpu(Pid),
+}
+
 #[derive(Clone, Debug)]
 pub struct PosixTimer {
-    /// Absolute times are wall-clock times (CLOCK_REALTIME).
-    realtime: bool,
+    clock: TimerClock,
     notify: u32,
     signo: u8,
     /// The thread SIGEV_THREAD_ID names.
     tid: Pid,
     /// sigev_value, handed back in the signal's si_value.
     value: u64,
-    /// The next expiry, in host monotonic nanoseconds; `None` when disarmed.
+    /// The next expiry, in host monotonic nanoseconds (a CPU clock's own nanoseconds for
+    /// one on a CPU clock); `None` when disarmed.
     next: Option<u64>,
     interval: u64,
     /// Whether its last signal may still be pending (not taken yet).
@@ -56,6 +74,13 @@ pub struct PosixTimer {
 }
 
 impl PosixTimer {
+    fn on_cpu_clock(&self) -> bool {
+        matches!(
+            self.clock,
+            TimerClock::ProcessCpu | TimerClock::ThreadCpu(_)
+        )
+    }
+
     /// Whether the timer's signal is pending for its target in `p`.
     fn signal_pending(&self, p: &Process) -> bool {
         let pending = if self.notify == SIGEV_THREAD_ID {
@@ -97,28 +122,76 @@ fn timer_mut(p: &mut Process, arg: u64) -> Result<&mut PosixTimer, Errno> {
     Ok(p.timers[id].as_mut().expect("timer_id checked it"))
 }
 
-pub fn sys_timer_create(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    let (clock, sevp, idp) = (a[0], a[1], a[2]);
-    let realtime = match clock {
-        CLOCK_REALTIME => true,
-        CLOCK_MONOTONIC | CLOCK_BOOTTIME => false,
+/// A clock id given to timer_create: the CPU-time ones are the caller's process, the
+/// calling thread, or (clock_getcpuclockid's encoding: ~pid << 3, 4 for a thread, then
+/// the kind, 3 being invalid) the caller's process or one of its threads by id.
+fn timer_clock(k: &mut Kernel, p: &Process, clock: u64) -> Result<TimerClock, Errno> {
+    Ok(match clock {
+        CLOCK_REALTIME => TimerClock::Realtime,
+        CLOCK_MONOTONIC | CLOCK_BOOTTIME => TimerClock::Monotonic,
         // Alarm clocks wake a suspended machine: CAP_WAKE_ALARM, which docker drops.
         CLOCK_REALTIME_ALARM | CLOCK_BOOTTIME_ALARM => return Err(Errno::EPERM),
-        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
-            if k.trace {
-                k.report("timer_create: CPU-time clocks are not supported (EINVAL)");
+        CLOCK_PROCESS_CPUTIME_ID => TimerClock::ProcessCpu,
+        CLOCK_THREAD_CPUTIME_ID => TimerClock::ThreadCpu(p.thread().tid),
+        _ => {
+            let id = clock as i32;
+            if id >= 0 || id & 3 == 3 {
+                return Err(Errno::EINVAL);
             }
-            return Err(Errno::EINVAL);
+            let pid = !(id >> 3);
+            if id & 4 != 0 {
+                let tid = if pid == 0 { p.thread().tid } else { pid };
+                if !p.threads.iter().any(|t| t.tid == tid) {
+                    return Err(Errno::EINVAL);
+                }
+                TimerClock::ThreadCpu(tid)
+            } else if pid == 0 || pid == p.pid {
+                TimerClock::ProcessCpu
+            } else {
+                // Linux lets a timer count another process's CPU time; friscy keeps
+                // timers per process and does not.
+                if k.trace {
+                    k.report("timer_create: another process's CPU clock is not supported");
+                }
+                return Err(Errno::EINVAL);
+            }
         }
-        _ => return Err(Errno::EINVAL),
-    };
+    })
+}
+
+/// The current time of a CPU-time clock; `None` for the other clocks, and for a thread
+/// that has exited (its clock stopped).
+fn cpu_now(p: &Process, clock: TimerClock) -> Option<u64> {
+    match clock {
+        TimerClock::ProcessCpu => Some(p.cpu_ns()),
+        TimerClock::ThreadCpu(tid) => p
+            .threads
+            .iter()
+            .find(|t| t.tid == tid)
+            .map(|t| instret_ns(t.instret)),
+        TimerClock::Monotonic | TimerClock::Realtime => None,
+    }
+}
+
+/// The time on a timer's own clock: the host's monotonic clock, or its CPU clock.
+fn timer_now(k: &Kernel, p: &Process, t: &PosixTimer) -> u64 {
+    if t.on_cpu_clock() {
+        cpu_now(p, t.clock).unwrap_or(0)
+    } else {
+        k.host.monotonic_ns()
+    }
+}
+
+pub fn sys_timer_create(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    let (clock, sevp, idp) = (a[0], a[1], a[2]);
+    let clock = timer_clock(k, p, clock)?;
     let id = p
         .timers
         .iter()
         .position(Option::is_none)
         .unwrap_or(p.timers.len());
     let mut t = PosixTimer {
-        realtime,
+        clock,
         notify: SIGEV_SIGNAL,
         signo: signal::SIGALRM,
         tid: p.pid,
@@ -176,8 +249,9 @@ fn remaining(t: &PosixTimer, now: u64) -> (u64, u64) {
 pub fn sys_timer_settime(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (id, flags, new, old) = (a[0], a[1], a[2], a[3]);
     let (interval, value) = read_itimerspec(k, p, new)?;
-    let now = k.host.monotonic_ns();
-    let realtime = timer_mut(p, id)?.realtime;
+    let t = timer_mut(p, id)?.clone();
+    let now = timer_now(k, p, &t);
+    let realtime = t.clock == TimerClock::Realtime;
     let next = first_expiry_at(k, value, flags & TIMER_ABSTIME != 0, realtime, now);
     let t = timer_mut(p, id)?;
     let previous = remaining(t, now);
@@ -191,8 +265,8 @@ pub fn sys_timer_settime(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult 
 }
 
 pub fn sys_timer_gettime(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    let now = k.host.monotonic_ns();
-    let cur = remaining(timer_mut(p, a[0])?, now);
+    let t = timer_mut(p, a[0])?.clone();
+    let cur = remaining(&t, timer_now(k, p, &t));
     write_itimerspec(k, p, a[1], cur)?;
     Ok(0)
 }
@@ -212,9 +286,45 @@ pub fn sys_timer_delete(_k: &mut Kernel, p: &mut Process, a: Args) -> SysResult 
     Ok(0)
 }
 
-/// The earliest armed expiry among `p`'s timers (the scheduler's idle wait wakes for it).
+/// The earliest armed expiry among `p`'s timers on the monotonic and wall clocks (the
+/// scheduler's idle wait wakes for it; CPU clocks do not move while it waits).
 pub fn next_expiry(p: &Process) -> Option<u64> {
-    p.timers.iter().flatten().filter_map(|t| t.next).min()
+    p.timers
+        .iter()
+        .flatten()
+        .filter(|t| !t.on_cpu_clock())
+        .filter_map(|t| t.next)
+        .min()
+}
+
+/// Nanoseconds of CPU time the current thread of `p` can use before one of the CPU-time
+/// timers it advances (the process's, its own) expires; `None` when none is armed.
+pub fn cpu_ns_left(p: &Process) -> Option<u64> {
+    let tid = p.thread().tid;
+    p.timers
+        .iter()
+        .flatten()
+        .filter(|t| t.clock == TimerClock::ProcessCpu || t.clock == TimerClock::ThreadCpu(tid))
+        .filter_map(|t| Some(t.next?.saturating_sub(cpu_now(p, t.clock)?)))
+        .min()
+}
+
+/// Fires `p`'s timers on CPU-time clocks that are due (after a run of one of its
+/// threads). Returns whether any signal was sent.
+pub fn fire_cpu(p: &mut Process) -> bool {
+    let mut sent = false;
+    for id in 0..p.timers.len() {
+        let Some(t) = p.timers[id].as_ref() else {
+            continue;
+        };
+        let Some(now) = cpu_now(p, t.clock) else {
+            continue;
+        };
+        let t = p.timers[id].as_mut().expect("looked at above");
+        let n = expirations(&mut t.next, t.interval, now);
+        sent |= n > 0 && notify(p, id, n);
+    }
+    sent
 }
 
 /// Fires `p`'s timers due at `now`: each sends its signal, or counts an overrun while the
@@ -225,51 +335,55 @@ pub fn fire(p: &mut Process, now: u64) -> bool {
         let Some(t) = p.timers[id].as_mut() else {
             continue;
         };
+        if t.on_cpu_clock() {
+            continue;
+        }
         let n = expirations(&mut t.next, t.interval, now);
-        if n == 0 {
-            continue;
-        }
-        if t.notify == SIGEV_NONE {
-            continue;
-        }
-        settle(p, id);
-        let t = p.timers[id].as_mut().expect("looked at above");
-        let n = n.min(DELAYTIMER_MAX as u64) as u32;
-        if t.posted {
-            // Its signal is still pending: count, do not queue again.
-            t.overrun = t.overrun.saturating_add(n).min(DELAYTIMER_MAX);
-            continue;
-        }
-        let (sig, tid) = (t.signo, t.tid);
-        if t.notify == SIGEV_THREAD_ID && !p.threads.iter().any(|th| th.tid == tid) {
-            // The thread it names has exited: Linux sends nothing either.
-            continue;
-        }
-        let t = p.timers[id].as_mut().expect("looked at above");
-        t.posted = true;
-        t.overrun = n - 1;
-        let info = SigInfo {
-            signo: sig,
-            code: SI_TIMER,
-            timer: Some((id as i32, (n - 1) as i32, t.value)),
-            ..SigInfo::default()
-        };
-        if t.notify == SIGEV_THREAD_ID {
-            let th = p
-                .threads
-                .iter_mut()
-                .find(|th| th.tid == tid)
-                .expect("found above");
-            th.pending |= bit(sig);
-            p.siginfo[sig as usize - 1] = info;
-        } else {
-            crate::sched::post_signal(p, sig, info);
-            if p.pending & bit(sig) == 0 {
-                // Ignored, and discarded at once: nothing is pending to count against.
-                p.timers[id].as_mut().expect("looked at above").posted = false;
-            }
-        }
-        sent = true;
+        sent |= n > 0 && notify(p, id, n);
     }
     sent
+}
+
+/// Timer `id` expired `n` times: its signal, or `n` more overruns while the last one is
+/// still pending. Returns whether a signal was sent.
+fn notify(p: &mut Process, id: usize, n: u64) -> bool {
+    if p.timers[id].as_ref().expect("a live timer").notify == SIGEV_NONE {
+        return false;
+    }
+    settle(p, id);
+    let t = p.timers[id].as_mut().expect("a live timer");
+    let n = n.min(DELAYTIMER_MAX as u64) as u32;
+    if t.posted {
+        // Its signal is still pending: count, do not queue again.
+        t.overrun = t.overrun.saturating_add(n).min(DELAYTIMER_MAX);
+        return false;
+    }
+    let (sig, tid) = (t.signo, t.tid);
+    if t.notify == SIGEV_THREAD_ID && !p.threads.iter().any(|th| th.tid == tid) {
+        // The thread it names has exited: Linux sends nothing either.
+        return false;
+    }
+    t.posted = true;
+    t.overrun = n - 1;
+    let info = SigInfo {
+        signo: sig,
+        code: SI_TIMER,
+        timer: Some((id as i32, (n - 1) as i32, t.value)),
+        ..SigInfo::default()
+    };
+    if t.notify == SIGEV_THREAD_ID {
+        let th = p
+            .threads
+            .iter_mut()
+            .find(|th| th.tid == tid)
+            .expect("found above");
+        th.post(info);
+    } else {
+        crate::sched::post_signal(p, sig, info);
+        if p.pending & bit(sig) == 0 {
+            // Ignored, and discarded at once: nothing is pending to count against.
+            p.timers[id].as_mut().expect("a live timer").posted = false;
+        }
+    }
+    true
 }

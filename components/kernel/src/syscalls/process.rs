@@ -222,6 +222,7 @@ fn do_clone(
         vfork_parent: vfork.then_some(p.pid),
         itimer_real: None,
         itimer_cpu: [None; 2],
+        aimed: Vec::new(),
         dumpable: true,
         pdeath_sig: 0,
         personality: p.personality,

@@ -123,10 +123,10 @@ pub(crate) fn take_pending(p: &mut Process, want: SigSet) -> Option<SigInfo> {
     let sig = ready.trailing_zeros() as u8 + 1;
     let t = p.thread_mut();
     let si = if t.pending & bit(sig) != 0 {
-        t.pending &= !bit(sig);
-        t.fault_info.take().unwrap_or(p.siginfo[sig as usize - 1])
+        t.take(sig).unwrap_or(p.siginfo[sig as usize - 1])
     } else {
         p.pending &= !bit(sig);
+        p.aimed.retain(|(s, _)| *s != sig);
         p.siginfo[sig as usize - 1]
     };
     Some(SigInfo { signo: sig, ..si })
@@ -374,8 +374,7 @@ fn signal_thread(
     let act = target.sigactions[sig as usize - 1];
     if act.handler > signal::SIG_IGN && sig != signal::SIGKILL {
         let t = target.threads.iter_mut().find(|t| t.tid == tid).unwrap();
-        t.pending |= bit(sig);
-        target.siginfo[sig as usize - 1] = info;
+        t.post(SigInfo { signo: sig, ..info });
         k.progress += 1;
     } else {
         k.signal_process(p, owner, sig, info);
