@@ -759,6 +759,14 @@ impl Kernel {
         if queue.is_empty() {
             self.futexes.remove(&key);
         }
+        // Wakeup preemption: the waker's slice ends here, so the thread it woke runs
+        // before the waker goes on for a whole slice, as Linux's scheduler runs a woken
+        // thread at once (another CPU, or preempting the waker on this one). Without it a
+        // thread that wakes another and loops (Go's stop-the-world beside a locked
+        // thread's handoff) can keep it from ever getting a turn.
+        if !woken.is_empty() {
+            self.yield_now = true;
+        }
         for w in &woken {
             let proc = if w.pid == cur.pid {
                 Some(&mut *cur)
