@@ -51,3 +51,8 @@ fn copies_between_files_match_linux() {
 fn cpu_time_timers_and_itimer_prof_match_linux() {
     same_as_linux("timer_cpu");
 }
+
+#[test]
+fn a_futex_wake_lets_the_woken_thread_run_like_linux() {
+    same_as_linux("sched_wakeup");
+}
