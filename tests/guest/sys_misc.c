@@ -1,5 +1,5 @@
 // sys_misc: personality, getcpu, membarrier, the mlock family, mincore and queued
-// signals (sigqueue, rt_tgsigqueueinfo, si_uid), printed for comparison with Linux.
+// signals (sigqueue, rt_tgsigqueueinfo, si_uid) and unshare, printed for comparison with Linux.
 // Only what does not depend on the host is printed (not which CPU, not the full
 // membarrier command set, not untouched pages' residency).
 #include "fs_check.h"
@@ -12,6 +12,9 @@
 #include <sys/mman.h>
 #include <sys/personality.h>
 #include <sys/resource.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/sem.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 
@@ -196,6 +199,31 @@ static void queued(void) {
     wait_child(pid);
 }
 
+static void *idle_thread(void *arg) {
+    pause();
+    return arg;
+}
+
+// unshare(2) in a lone thread: nothing to part, so it succeeds; with a second thread the
+// thread group cannot be left.
+static void unsharing(void) {
+    T(unshare(0));
+    T(unshare(CLONE_FS | CLONE_FILES));
+    T(unshare(0x1));
+    int id = semget(IPC_PRIVATE, 1, 0600);
+    struct sembuf up = {.sem_num = 0, .sem_op = 2, .sem_flg = SEM_UNDO};
+    T(semop(id, &up, 1));
+    T(semctl(id, 0, GETVAL));
+    // Linux applies the undo list here (exit_sem), but only when no other thread shares
+    // it: qemu-user's own helper threads do, so the value after is not compared.
+    T(unshare(CLONE_SYSVSEM));
+    semctl(id, 0, IPC_RMID);
+    pthread_t t;
+    pthread_create(&t, NULL, idle_thread, NULL);
+    T(unshare(CLONE_THREAD));
+    T(unshare(CLONE_VM));
+}
+
 int main(int argc, char **argv) {
     enter(argc, argv);
     personalities();
@@ -204,5 +232,6 @@ int main(int argc, char **argv) {
     locks();
     queued();
     through_signalfd();
+    unsharing();
     return 0;
 }

@@ -708,6 +708,54 @@ pub fn sys_setsid(k: &mut Kernel, p: &mut Process, _a: Args) -> SysResult {
     Ok(p.pid as u64)
 }
 
+/// unshare(2). A process that is one thread shares nothing that CLONE_FS, CLONE_FILES,
+/// CLONE_VM, CLONE_SIGHAND or CLONE_THREAD could part, so those succeed doing nothing (as
+/// on Linux); CLONE_SYSVSEM drops its semaphore undo list, applying it (exit_sem). With
+/// other threads, friscy keeps one working directory, descriptor table and undo list per
+/// process, so parting them is EINVAL (logged when tracing). New namespaces are EPERM,
+/// as clone's (friscy has one of each).
+pub fn sys_unshare(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    const CLONE_NEWTIME: u64 = 0x80;
+    const CLONE_FS: u64 = 0x200;
+    const CLONE_FILES: u64 = 0x400;
+    const CLONE_SYSVSEM: u64 = 0x4_0000;
+    let flags = a[0];
+    let known = CLONE_THREAD
+        | CLONE_FS
+        | CLONE_SIGHAND
+        | CLONE_VM
+        | CLONE_FILES
+        | CLONE_SYSVSEM
+        | CLONE_NEW_ANY
+        | CLONE_NEWTIME;
+    if flags & !known != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let alone = p.threads.len() == 1;
+    // check_unshare_flags(): a thread group, shared handlers or memory cannot be left.
+    if flags & (CLONE_THREAD | CLONE_SIGHAND | CLONE_VM) != 0 && !alone {
+        return Err(Errno::EINVAL);
+    }
+    if flags & (CLONE_NEW_ANY | CLONE_NEWTIME) != 0 {
+        if k.trace {
+            k.report("unshare: new namespaces are not supported (EPERM)");
+        }
+        return Err(Errno::EPERM);
+    }
+    if flags & (CLONE_FS | CLONE_FILES | CLONE_SYSVSEM) != 0 && !alone {
+        if k.trace {
+            k.report(
+                "unshare: a thread's own working directory, descriptors or undo list are not supported",
+            );
+        }
+        return Err(Errno::EINVAL);
+    }
+    if flags & CLONE_SYSVSEM != 0 {
+        k.sem_exit(p.pid);
+    }
+    Ok(0)
+}
+
 pub fn sys_sched_yield(k: &mut Kernel, _p: &mut Process, _a: Args) -> SysResult {
     k.yield_now = true;
     Ok(0)

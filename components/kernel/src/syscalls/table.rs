@@ -126,6 +126,7 @@ syscall_table! {
     94  exit_group => Some(process::sys_exit_group), Full;
     95  waitid => Some(process::sys_waitid), Partial("no rusage beyond user time");
     96  set_tid_address => Some(process::sys_set_tid_address), Full;
+    97  unshare => Some(process::sys_unshare), Partial("only what a lone thread shares (nothing to part); no namespaces (EPERM)");
     98  futex => Some(futex::sys_futex), Partial("no priority-inheritance ops");
     99  set_robust_list => Some(process::sys_set_robust_list), Partial("recorded; not walked at thread death");
     100 get_robust_list => Some(process::sys_get_robust_list), Full;
