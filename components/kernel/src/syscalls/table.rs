@@ -133,7 +133,7 @@ syscall_table! {
     101 nanosleep => Some(time::sys_nanosleep), Full;
     102 getitimer => Some(signal::sys_getitimer), Partial("ITIMER_VIRTUAL and ITIMER_PROF count CPU time as getrusage does: instructions at 100 per microsecond");
     103 setitimer => Some(signal::sys_setitimer), Partial("ITIMER_VIRTUAL and ITIMER_PROF count CPU time as getrusage does: instructions at 100 per microsecond");
-    107 timer_create => Some(posix_timer::sys_timer_create), Partial("no CPU-time clocks");
+    107 timer_create => Some(posix_timer::sys_timer_create), Partial("CPU-time clocks count instructions (100 per microsecond); not another process's CPU clock");
     108 timer_gettime => Some(posix_timer::sys_timer_gettime), Full;
     109 timer_getoverrun => Some(posix_timer::sys_timer_getoverrun), Full;
     110 timer_settime => Some(posix_timer::sys_timer_settime), Full;
