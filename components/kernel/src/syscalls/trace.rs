@@ -260,6 +260,7 @@ fn signature(name: &str) -> Option<(&'static [Arg], Ret)> {
         "mremap" => &[Ptr, UDec, UDec, Hex, Ptr],
         "clone" => &[CloneFlags, Ptr, Ptr, Ptr, Ptr],
         "clone3" => &[Ptr, UDec],
+        "unshare" => &[CloneFlags],
         "io_uring_setup" => &[UDec, Ptr],
         "pidfd_open" => &[Dec, Hex],
         "pidfd_send_signal" => &[Fd, Signal, Ptr, Hex],
