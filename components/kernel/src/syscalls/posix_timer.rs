@@ -123,8 +123,8 @@ fn timer_mut(p: &mut Process, arg: u64) -> Result<&mut PosixTimer, Errno> {
 }
 
 /// A clock id given to timer_create: the CPU-time ones are the caller's process, the
-/// calling thread, or (clock_getcpuclockid's encoding: ~pid << 3, 4 for a thread, then
-/// the kind, 3 being invalid) the caller's process or one of its threads by id.
+/// calling thread, or (`time::cpu_clock_id`) the caller's process or one of its threads
+/// by id.
 fn timer_clock(k: &mut Kernel, p: &Process, clock: u64) -> Result<TimerClock, Errno> {
     Ok(match clock {
         CLOCK_REALTIME => TimerClock::Realtime,
@@ -134,12 +134,8 @@ fn timer_clock(k: &mut Kernel, p: &Process, clock: u64) -> Result<TimerClock, Er
         CLOCK_PROCESS_CPUTIME_ID => TimerClock::ProcessCpu,
         CLOCK_THREAD_CPUTIME_ID => TimerClock::ThreadCpu(p.thread().tid),
         _ => {
-            let id = clock as i32;
-            if id >= 0 || id & 3 == 3 {
-                return Err(Errno::EINVAL);
-            }
-            let pid = !(id >> 3);
-            if id & 4 != 0 {
+            let (pid, thread) = super::time::cpu_clock_id(clock).ok_or(Errno::EINVAL)?;
+            if thread {
                 let tid = if pid == 0 { p.thread().tid } else { pid };
                 if !p.threads.iter().any(|t| t.tid == tid) {
                     return Err(Errno::EINVAL);

@@ -3,7 +3,7 @@
 use friscy_abi::Errno;
 
 use super::{Args, SysResult};
-use crate::process::instret_ns;
+use crate::process::{Pid, instret_ns};
 use crate::{Kernel, Process};
 
 const CLOCK_REALTIME: u64 = 0;
@@ -15,6 +15,18 @@ const CLOCK_REALTIME_COARSE: u64 = 5;
 const CLOCK_MONOTONIC_COARSE: u64 = 6;
 const CLOCK_BOOTTIME: u64 = 7;
 const TIMER_ABSTIME: u64 = 1;
+
+/// A CPU-time clock id as clock_getcpuclockid and pthread_getcpuclockid make them: a
+/// negative id, ~pid << 3, 4 for a thread, then the kind (profiling, virtual or scheduler
+/// time; 3 is invalid). Returns the pid or tid (0: the caller's own) and whether it names
+/// a thread; `None` for any other id.
+pub(crate) fn cpu_clock_id(clock: u64) -> Option<(Pid, bool)> {
+    let id = clock as i32;
+    if id >= 0 || id & 3 == 3 {
+        return None;
+    }
+    Some((!(id >> 3), id & 4 != 0))
+}
 
 impl Kernel {
     /// The time on `clock` as (seconds, nanoseconds), as `p` sees it: the CPU-time clocks
@@ -31,12 +43,8 @@ impl Kernel {
             CLOCK_PROCESS_CPUTIME_ID => p.cpu_ns(),
             CLOCK_THREAD_CPUTIME_ID => instret_ns(p.thread().instret),
             _ => {
-                let id = clock as i32;
-                if id >= 0 || id & 3 == 3 {
-                    return Err(Errno::EINVAL);
-                }
-                let pid = !(id >> 3);
-                if id & 4 != 0 {
+                let (pid, thread) = cpu_clock_id(clock).ok_or(Errno::EINVAL)?;
+                if thread {
                     // A thread of the caller's own process.
                     let t = match pid {
                         0 => p.thread(),
