@@ -255,13 +255,21 @@ pub fn initial_rlimits(limits: &crate::limits::Limits) -> [Option<(u64, u64)>; 1
     r
 }
 
-/// The comm of a program started by `path`.
 /// CPU time in ns for instructions retired: the nominal 100 per microsecond that
 /// getrusage and times report (CLOCK_*_CPUTIME_ID, ITIMER_VIRTUAL and ITIMER_PROF too).
 pub fn instret_ns(instret: u64) -> u64 {
-    instret.saturating_mul(10)
+    instret.saturating_mul(NS_PER_INSTRUCTION)
 }
 
+/// The instructions that take at least `ns` of CPU time (`instret_ns`'s inverse, rounded
+/// up).
+pub fn instret_for_ns(ns: u64) -> u64 {
+    ns.div_ceil(NS_PER_INSTRUCTION)
+}
+
+const NS_PER_INSTRUCTION: u64 = 10;
+
+/// The comm of a program started by `path`.
 pub fn comm_of(path: &[u8]) -> Vec<u8> {
     let base = path.rsplit(|&c| c == b'/').next().unwrap_or(path);
     base[..base.len().min(15)].to_vec()

@@ -879,8 +879,7 @@ fn cpu_timers_due_in(p: &Process) -> Option<u64> {
     let ns = itimers
         .chain(crate::syscalls::posix_timer::cpu_ns_left(p))
         .min()?;
-    // instret_ns: 10 ns an instruction.
-    Some(ns.div_ceil(10))
+    Some(crate::process::instret_for_ns(ns))
 }
 
 /// ITIMER_VIRTUAL and ITIMER_PROF: SIGVTALRM and SIGPROF once the process's CPU time

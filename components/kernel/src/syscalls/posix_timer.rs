@@ -169,12 +169,12 @@ fn cpu_now(p: &Process, clock: TimerClock) -> Option<u64> {
     }
 }
 
-/// The time on a timer's own clock: the host's monotonic clock, or its CPU clock.
-fn timer_now(k: &Kernel, p: &Process, t: &PosixTimer) -> u64 {
-    if t.on_cpu_clock() {
-        cpu_now(p, t.clock).unwrap_or(0)
-    } else {
-        k.host.monotonic_ns()
+/// The time on a timer's clock: its CPU clock, or the host's monotonic clock.
+fn timer_now(k: &Kernel, p: &Process, clock: TimerClock) -> u64 {
+    match clock {
+        TimerClock::Monotonic | TimerClock::Realtime => k.host.monotonic_ns(),
+        // A thread that has exited: its clock stopped (the timer never fires).
+        TimerClock::ProcessCpu | TimerClock::ThreadCpu(_) => cpu_now(p, clock).unwrap_or(0),
     }
 }
 
@@ -245,9 +245,9 @@ fn remaining(t: &PosixTimer, now: u64) -> (u64, u64) {
 pub fn sys_timer_settime(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     let (id, flags, new, old) = (a[0], a[1], a[2], a[3]);
     let (interval, value) = read_itimerspec(k, p, new)?;
-    let t = timer_mut(p, id)?.clone();
-    let now = timer_now(k, p, &t);
-    let realtime = t.clock == TimerClock::Realtime;
+    let clock = timer_mut(p, id)?.clock;
+    let now = timer_now(k, p, clock);
+    let realtime = clock == TimerClock::Realtime;
     let next = first_expiry_at(k, value, flags & TIMER_ABSTIME != 0, realtime, now);
     let t = timer_mut(p, id)?;
     let previous = remaining(t, now);
@@ -261,8 +261,9 @@ pub fn sys_timer_settime(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult 
 }
 
 pub fn sys_timer_gettime(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
-    let t = timer_mut(p, a[0])?.clone();
-    let cur = remaining(&t, timer_now(k, p, &t));
+    let clock = timer_mut(p, a[0])?.clock;
+    let now = timer_now(k, p, clock);
+    let cur = remaining(timer_mut(p, a[0])?, now);
     write_itimerspec(k, p, a[1], cur)?;
     Ok(0)
 }

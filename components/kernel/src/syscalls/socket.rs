@@ -1680,6 +1680,11 @@ pub fn sys_setsockopt(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             let secs = i32::from_le_bytes(v[4..8].try_into().expect("4 bytes"));
             if let Imp::Inet(i) = &mut s.imp {
                 i.abort = on && secs == 0;
+                if i.abort && !k.net.local() && k.trace {
+                    k.report(
+                        "setsockopt(SO_LINGER 0): the host network has no abortive close; the close will end the connection normally",
+                    );
+                }
             }
             let mut kept = (on as i32).to_le_bytes().to_vec();
             kept.extend_from_slice(&secs.to_le_bytes());
