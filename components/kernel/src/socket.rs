@@ -303,6 +303,11 @@ pub struct Received {
     /// The message was longer than the buffer (datagram/seqpacket: the rest is dropped,
     /// MSG_TRUNC).
     pub full_len: usize,
+    /// What an IP datagram carried besides its bytes (recvmsg's IP control messages).
+    pub meta: Option<friscy_net::DgramMeta>,
+    /// From the error queue (MSG_ERRQUEUE): a datagram of ours that bounced, sent to
+    /// `inet_from`.
+    pub bounced: bool,
 }
 
 /// Take up to `max` bytes. Streams read across writes but stop at a write that carries

@@ -65,6 +65,51 @@ pub enum SockOpt {
 /// An IP socket address; `std::net::SocketAddr` already is exactly that.
 pub type SockAddr = SocketAddr;
 
+/// What sendmsg(2)'s IP control messages choose for one datagram: the source address
+/// (IP_PKTINFO's ipi_spec_dst, IPV6_PKTINFO's address), the TTL or hop limit (IP_TTL,
+/// IPV6_HOPLIMIT) and the TOS or traffic class (IP_TOS, IPV6_TCLASS, or the socket's
+/// IP_TOS/IPV6_TCLASS option, which the kernel keeps). `None`: the socket's own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SendMeta {
+    pub src: Option<IpAddr>,
+    pub ttl: Option<u8>,
+    pub tos: Option<u8>,
+}
+
+/// What a received datagram carried besides its bytes and sender, for recvmsg(2)'s
+/// control messages (IP_PKTINFO, IP_TTL, IP_TOS, IP_ORIGDSTADDR and the IPv6 ones).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DgramMeta {
+    /// The address it was sent to; `None` where the backend cannot tell (wasi:sockets
+    /// reports only the sender).
+    pub dst: Option<SockAddr>,
+    pub ttl: u8,
+    pub tos: u8,
+}
+
+impl Default for DgramMeta {
+    /// What an unknown datagram is taken to carry: Linux's default TTL (ip_default_ttl,
+    /// and IPv6's hop limit) and TOS 0.
+    fn default() -> DgramMeta {
+        DgramMeta {
+            dst: None,
+            ttl: 64,
+            tos: 0,
+        }
+    }
+}
+
+/// A datagram that came back undeliverable (an ICMP port unreachable), from a socket's
+/// error queue (IP_RECVERR, MSG_ERRQUEUE).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bounced {
+    /// The payload, cut to what was asked for.
+    pub data: Vec<u8>,
+    pub full_len: usize,
+    /// Where it was sent.
+    pub dst: SockAddr,
+}
+
 pub trait Net {
     /// socket(2).
     fn create(&mut self, family: Family, kind: Kind) -> Result<Socket, Errno>;
@@ -95,6 +140,42 @@ pub trait Net {
         max: usize,
         peek: bool,
     ) -> Result<(Vec<u8>, Option<SockAddr>), Errno>;
+    /// sendmsg(2) of a datagram with IP control messages. Backends that cannot choose
+    /// the source, TTL or TOS of what they send (wasi:sockets) keep the default: `send`,
+    /// the host's choices (the kernel's trace says so).
+    fn send_meta(
+        &mut self,
+        s: Socket,
+        data: &[u8],
+        to: Option<SockAddr>,
+        meta: SendMeta,
+    ) -> Result<usize, Errno> {
+        let _ = meta;
+        self.send(s, data, to)
+    }
+    /// recvmsg(2): `recv` and what the datagram carried. The default knows only the
+    /// sender (`DgramMeta::default()`).
+    fn recv_meta(
+        &mut self,
+        s: Socket,
+        max: usize,
+        peek: bool,
+    ) -> Result<(Vec<u8>, Option<SockAddr>, DgramMeta), Errno> {
+        let (data, from) = self.recv(s, max, peek)?;
+        Ok((data, from, DgramMeta::default()))
+    }
+    /// IP_RECVERR/IPV6_RECVERR: whether datagrams that bounce are queued for
+    /// [`Net::recv_error`] (and set the socket's error even when it is not connected).
+    /// Backends that never hear of a bounce (wasi:sockets has no ICMP) keep the default.
+    fn set_recverr(&mut self, s: Socket, on: bool) {
+        let _ = (s, on);
+    }
+    /// recvmsg(2) with MSG_ERRQUEUE: the oldest bounced datagram, or `EAGAIN` (the error
+    /// queue never blocks).
+    fn recv_error(&mut self, s: Socket, max: usize) -> Result<Bounced, Errno> {
+        let _ = (s, max);
+        Err(Errno::EAGAIN)
+    }
     /// shutdown(2): 0 = SHUT_RD, 1 = SHUT_WR, 2 = SHUT_RDWR.
     fn shutdown(&mut self, s: Socket, how: u8) -> Result<(), Errno>;
     fn local_address(&mut self, s: Socket) -> Result<SockAddr, Errno>;

@@ -31,7 +31,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 
 use friscy_abi::Errno;
 
-use crate::{Family, Kind, Net, Readiness, SockAddr, SockOpt, Socket, family_of};
+use crate::{
+    Bounced, DgramMeta, Family, Kind, Net, Readiness, SendMeta, SockAddr, SockOpt, Socket,
+    family_of,
+};
 
 /// A socket's receive buffer unless the guest sets SO_RCVBUF (Linux's tcp_rmem default).
 const DEFAULT_RCVBUF: u64 = 131_072;
@@ -76,9 +79,14 @@ struct Lo {
     peer: Option<Socket>,
     /// Stream bytes received and not yet read.
     stream_rx: VecDeque<u8>,
-    /// Datagrams received and not yet read, with their senders.
-    dgram_rx: VecDeque<(Vec<u8>, SocketAddr)>,
+    /// Datagrams received and not yet read, with their senders and what they carried.
+    dgram_rx: VecDeque<(Vec<u8>, SocketAddr, DgramMeta)>,
     dgram_bytes: usize,
+    /// IP_RECVERR: datagrams this socket sent that bounced (no one had the port), with
+    /// where they went, waiting for MSG_ERRQUEUE.
+    recverr: bool,
+    errq: VecDeque<(Vec<u8>, SocketAddr)>,
+    errq_bytes: usize,
     /// Listening: connections made and not yet accepted (their server-side handles).
     backlog: VecDeque<Socket>,
     /// The peer shut its writing side or closed: reads end at what is queued.
@@ -111,6 +119,9 @@ impl Lo {
             stream_rx: VecDeque::new(),
             dgram_rx: VecDeque::new(),
             dgram_bytes: 0,
+            recverr: false,
+            errq: VecDeque::new(),
+            errq_bytes: 0,
             backlog: VecDeque::new(),
             eof: false,
             peer_closed: false,
@@ -568,6 +579,16 @@ impl Net for Loopback {
     }
 
     fn send(&mut self, s: Socket, data: &[u8], to: Option<SockAddr>) -> Result<usize, Errno> {
+        self.send_meta(s, data, to, SendMeta::default())
+    }
+
+    fn send_meta(
+        &mut self,
+        s: Socket,
+        data: &[u8],
+        to: Option<SockAddr>,
+        meta: SendMeta,
+    ) -> Result<usize, Errno> {
         let (family, kind) = {
             let o = self.get(s)?;
             (o.family, o.kind)
@@ -595,9 +616,20 @@ impl Net for Loopback {
             }
             let local = self.autobind(s, None)?;
             let mut from = local;
-            if is_wildcard(from.ip()) {
+            // IP_PKTINFO's source address wins over the bound one (udp_sendmsg).
+            if let Some(src) = meta.src.filter(|a| !is_wildcard(*a)) {
+                if !is_local(src) {
+                    return Err(Errno::EINVAL);
+                }
+                from.set_ip(src);
+            } else if is_wildcard(from.ip()) {
                 from.set_ip(source_for(dst.ip()));
             }
+            let sent = DgramMeta {
+                dst: Some(dst),
+                ttl: meta.ttl.unwrap_or(self.get(s)?.hop_limit as u8),
+                tos: meta.tos.unwrap_or(0),
+            };
             match self.find(Kind::Datagram, dst, from) {
                 Some(r) => {
                     let rx = self.get(r)?;
@@ -605,13 +637,26 @@ impl Net for Loopback {
                     if rx.dgram_bytes + data.len() <= rx.rcvbuf as usize || rx.dgram_rx.is_empty() {
                         rx.dgram_bytes += data.len();
                         let f = in_family(from, rx.family);
-                        rx.dgram_rx.push_back((data.to_vec(), f));
+                        let d = DgramMeta {
+                            dst: Some(in_family(dst, rx.family)),
+                            ..sent
+                        };
+                        rx.dgram_rx.push_back((data.to_vec(), f, d));
                     }
                 }
                 None => {
-                    // Port unreachable: a connected socket hears of it.
+                    // Port unreachable (the ICMP error comes back at once over lo): a
+                    // connected socket hears of it as its pending error; with IP_RECVERR
+                    // any socket does, and the datagram waits on its error queue
+                    // (__udp4_lib_err, ip_icmp_error), within its receive buffer.
                     let o = self.get(s)?;
-                    if o.remote.is_some() && to.is_none() {
+                    if o.recverr {
+                        if o.errq_bytes + data.len() <= o.rcvbuf as usize {
+                            o.errq_bytes += data.len();
+                            o.errq.push_back((data.to_vec(), dst));
+                        }
+                        o.error = Some(Errno::ECONNREFUSED);
+                    } else if o.remote.is_some() && to.is_none() {
                         o.error = Some(Errno::ECONNREFUSED);
                     }
                 }
@@ -658,18 +703,57 @@ impl Net for Loopback {
         max: usize,
         peek: bool,
     ) -> Result<(Vec<u8>, Option<SockAddr>), Errno> {
+        self.recv_meta(s, max, peek).map(|(d, from, _)| (d, from))
+    }
+
+    fn set_recverr(&mut self, s: Socket, on: bool) {
+        if let Ok(o) = self.get(s) {
+            o.recverr = on;
+            if !on {
+                // ip_setsockopt: turning it off purges the queue.
+                o.errq.clear();
+                o.errq_bytes = 0;
+            }
+        }
+    }
+
+    fn recv_error(&mut self, s: Socket, max: usize) -> Result<Bounced, Errno> {
+        let o = self.get(s)?;
+        let (mut data, dst) = o.errq.pop_front().ok_or(Errno::EAGAIN)?;
+        o.errq_bytes -= data.len();
+        // sock_dequeue_err_skb: the pending error becomes the next report's, or none.
+        o.error = if o.errq.is_empty() {
+            None
+        } else {
+            Some(Errno::ECONNREFUSED)
+        };
+        let full_len = data.len();
+        data.truncate(max);
+        Ok(Bounced {
+            data,
+            full_len,
+            dst: in_family(dst, o.family),
+        })
+    }
+
+    fn recv_meta(
+        &mut self,
+        s: Socket,
+        max: usize,
+        peek: bool,
+    ) -> Result<(Vec<u8>, Option<SockAddr>, DgramMeta), Errno> {
         let o = self.get(s)?;
         if o.kind == Kind::Datagram {
             if let Some(e) = o.error.take() {
                 return Err(e);
             }
-            let Some((d, from)) = (if peek {
+            let Some((d, from, meta)) = (if peek {
                 o.dgram_rx.front().cloned()
             } else {
                 o.dgram_rx.pop_front()
             }) else {
                 return if o.rd_shut {
-                    Ok((Vec::new(), None))
+                    Ok((Vec::new(), None, DgramMeta::default()))
                 } else {
                     Err(Errno::EAGAIN)
                 };
@@ -679,7 +763,7 @@ impl Net for Loopback {
             }
             let mut d = d;
             d.truncate(max);
-            return Ok((d, Some(from)));
+            return Ok((d, Some(from), meta));
         }
         if o.state == State::Listening {
             return Err(Errno::ENOTCONN);
@@ -689,7 +773,7 @@ impl Net for Loopback {
                 return Err(e);
             }
             if o.eof || o.rd_shut || o.state == State::Closed {
-                return Ok((Vec::new(), None));
+                return Ok((Vec::new(), None, DgramMeta::default()));
             }
             if matches!(
                 o.state,
@@ -712,7 +796,7 @@ impl Net for Loopback {
             o.stream_rx.drain(..n);
             v
         };
-        Ok((out, None))
+        Ok((out, None, DgramMeta::default()))
     }
 
     fn shutdown(&mut self, s: Socket, how: u8) -> Result<(), Errno> {
@@ -819,7 +903,9 @@ impl Net for Loopback {
             ..Readiness::default()
         };
         if o.kind == Kind::Datagram {
-            r.readable = !o.dgram_rx.is_empty() || r.error || o.rd_shut;
+            // datagram_poll: an error (pending or queued) is POLLERR alone.
+            r.error |= !o.errq.is_empty();
+            r.readable = !o.dgram_rx.is_empty() || o.rd_shut;
             r.writable = true;
             return r;
         }

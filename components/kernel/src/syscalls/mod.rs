@@ -13,6 +13,7 @@ mod hwprobe;
 mod icache;
 pub(crate) mod info;
 mod inotify;
+mod ip_cmsg;
 pub(crate) mod lock;
 mod membarrier;
 mod memfd;

@@ -14,9 +14,10 @@ use std::rc::Rc;
 
 use friscy_abi::Errno;
 use friscy_abi::mode::{S_IFMT, S_IFSOCK};
-use friscy_net::{Family, Kind, SockOpt};
+use friscy_net::{Family, Kind, SendMeta, SockOpt};
 
 use super::fs::{AT_FDCWD, O_CLOEXEC, O_NONBLOCK};
+use super::ip_cmsg::{self, SendCmsg};
 use super::poll::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
 use super::{Args, SysResult};
 use crate::fd::{FdEntry, FileKind, FileRef, OpenFile, Shared, new_file};
@@ -39,6 +40,7 @@ const MSG_TRUNC: u32 = 0x20;
 const UDP_MAX: usize = 65536;
 const MSG_DONTWAIT: u32 = 0x40;
 const MSG_EOR: u32 = 0x80;
+const MSG_ERRQUEUE: u32 = 0x2000;
 const MSG_WAITALL: u32 = 0x100;
 const MSG_NOSIGNAL: u32 = 0x4000;
 const MSG_WAITFORONE: u32 = 0x10000;
@@ -251,6 +253,19 @@ impl Kernel {
         fds: Vec<FileRef>,
         p: Option<&Process>,
     ) -> Result<usize, Errno> {
+        self.sock_send_ip(sock, data, to, fds, p, SendMeta::default())
+    }
+
+    /// `sock_send` with what sendmsg's IP control messages chose (`ip`).
+    pub(crate) fn sock_send_ip(
+        &mut self,
+        sock: &SockRef,
+        data: &[u8],
+        to: Option<Addr>,
+        fds: Vec<FileRef>,
+        p: Option<&Process>,
+        mut ip: SendMeta,
+    ) -> Result<usize, Errno> {
         let ty = sock.borrow().ty;
         let mut s = sock.borrow_mut();
         match &mut s.imp {
@@ -288,9 +303,21 @@ impl Kernel {
                     }
                     return Ok(data.len());
                 }
-                let r = self.net.send(i.handle, data, to);
-                self.net_queued |= ty == SockType::Stream && r.is_ok();
-                r
+                if ty == SockType::Stream {
+                    let r = self.net.send(i.handle, data, to);
+                    self.net_queued |= r.is_ok();
+                    return r;
+                }
+                ip.tos = ip.tos.or_else(|| ip_cmsg::default_tos(&s));
+                if ip.src.is_some() && !self.net.local() && self.trace {
+                    self.report(
+                        "sendmsg(IP_PKTINFO): the host network picks the source address itself",
+                    );
+                }
+                let Imp::Inet(i) = &s.imp else {
+                    unreachable!("matched above")
+                };
+                self.net.send_meta(i.handle, data, to, ip)
             }
             Imp::Unix(u) => {
                 if u.wr_shut {
@@ -388,20 +415,37 @@ impl Kernel {
                         ..Received::default()
                     });
                 }
+                if flags & MSG_ERRQUEUE != 0 {
+                    // ip_recv_error: the error queue, never the data.
+                    let b = self.net.recv_error(i.handle, max)?;
+                    return Ok(Received {
+                        data: b.data,
+                        full_len: b.full_len,
+                        inet_from: Some(b.dst),
+                        bounced: true,
+                        ..Received::default()
+                    });
+                }
+                if ty == SockType::Stream {
+                    let (data, from) = self.net.recv(i.handle, max, peek)?;
+                    return Ok(Received {
+                        full_len: data.len(),
+                        data,
+                        inet_from: from,
+                        ..Received::default()
+                    });
+                }
                 // A datagram is asked for whole (backends cut it to what is asked for), so
                 // that MSG_TRUNC can tell its real length.
-                let ask = if ty == SockType::Stream {
-                    max
-                } else {
-                    max.max(UDP_MAX)
-                };
-                let (mut data, from) = self.net.recv(i.handle, ask, peek)?;
+                let (mut data, from, meta) =
+                    self.net.recv_meta(i.handle, max.max(UDP_MAX), peek)?;
                 let full_len = data.len();
                 data.truncate(max);
                 Ok(Received {
                     data,
                     full_len,
                     inet_from: from,
+                    meta: Some(meta),
                     ..Received::default()
                 })
             }
@@ -514,7 +558,7 @@ fn read_addr(k: &mut Kernel, p: &Process, addr: u64, len: u64) -> Result<Addr, E
 }
 
 /// The sockaddr bytes of an IP address.
-fn inet_bytes(a: SocketAddr) -> Vec<u8> {
+pub(super) fn inet_bytes(a: SocketAddr) -> Vec<u8> {
     match a {
         SocketAddr::V4(a) => {
             let mut b = Vec::with_capacity(16);
@@ -1104,7 +1148,7 @@ fn send_common(
     fd: i32,
     iov: &[(u64, u64)],
     mut to: Option<Addr>,
-    mut fds: Vec<FileRef>,
+    (mut fds, ip): (Vec<FileRef>, SendMeta),
     flags: u32,
 ) -> SysResult {
     let (file, sock) = socket_of(p, fd)?;
@@ -1119,7 +1163,7 @@ fn send_common(
     };
     if !stream {
         let data = super::pipe::gather(k, p, iov, 0, total.min(IO_MAX as u64) as usize)?;
-        return match k.sock_send(&sock, &data, to, fds, Some(p)) {
+        return match k.sock_send_ip(&sock, &data, to, fds, Some(p), ip) {
             Ok(n) => Ok(n as u64),
             Err(Errno::EAGAIN) => k.sock_block(p, &file, &sock, flags, true),
             Err(e) => Err(broken(p, e, flags)),
@@ -1196,6 +1240,12 @@ fn recv_common(
     let (file, sock) = socket_of(p, fd)?;
     let want: u64 = iov.iter().fold(0u64, |t, &(_, l)| t.saturating_add(l));
     let stream = sock.borrow().ty == SockType::Stream;
+    // An IP socket's error queue never blocks (unix(7) has none: an ordinary receive).
+    let flags = if flags & MSG_ERRQUEUE != 0 && matches!(sock.borrow().imp, Imp::Inet(_)) {
+        flags | MSG_DONTWAIT
+    } else {
+        flags & !MSG_ERRQUEUE
+    };
     let wait_all = flags & MSG_WAITALL != 0 && flags & MSG_PEEK == 0 && stream;
     let mut done = if wait_all {
         p.thread().restart.map_or(0, |r| r.done)
@@ -1270,7 +1320,7 @@ pub(crate) fn socket_rw(
     write: bool,
 ) -> SysResult {
     if write {
-        send_common(k, p, fd, iov, None, Vec::new(), 0)
+        send_common(k, p, fd, iov, None, Default::default(), 0)
     } else {
         recv_common(k, p, fd, iov, 0).map(|(n, _)| n)
     }
@@ -1283,7 +1333,7 @@ pub fn sys_sendto(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     } else {
         None
     };
-    send_common(k, p, fd, &[(buf, len)], to, Vec::new(), flags)
+    send_common(k, p, fd, &[(buf, len)], to, Default::default(), flags)
 }
 
 pub fn sys_recvfrom(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
@@ -1326,11 +1376,18 @@ fn read_msghdr(k: &mut Kernel, p: &Process, at: u64) -> Result<MsgHdr, Errno> {
     })
 }
 
-/// Descriptors to pass (SCM_RIGHTS) from a sendmsg control buffer.
-fn read_cmsgs(k: &mut Kernel, p: &Process, h: &MsgHdr) -> Result<Vec<FileRef>, Errno> {
+/// What a sendmsg control buffer carries: descriptors to pass (SCM_RIGHTS) and IP
+/// per-datagram choices (ip_cmsg.rs), for a socket of `domain`.
+fn read_cmsgs(
+    k: &mut Kernel,
+    p: &Process,
+    h: &MsgHdr,
+    domain: u16,
+) -> Result<(Vec<FileRef>, SendMeta), Errno> {
     let mut fds = Vec::new();
+    let mut ip = SendMeta::default();
     if h.control == 0 || h.controllen == 0 {
-        return Ok(fds);
+        return Ok((fds, ip));
     }
     if h.controllen > 64 * 1024 {
         return Err(Errno::ENOBUFS);
@@ -1344,23 +1401,22 @@ fn read_cmsgs(k: &mut Kernel, p: &Process, h: &MsgHdr) -> Result<Vec<FileRef>, E
         if len < 16 || at + len > buf.len() {
             return Err(Errno::EINVAL);
         }
-        match (level, ty) {
-            (SOL_SOCKET, SCM_RIGHTS) => {
-                for c in buf[at + 16..at + len].chunks_exact(4) {
-                    let fd = i32::from_le_bytes(c.try_into().unwrap());
+        // Credentials are the sender's own: nothing to check (SendCmsg::Skip).
+        match ip_cmsg::parse_send(domain, level, ty, &buf[at + 16..at + len])? {
+            SendCmsg::Rights(list) => {
+                for fd in list {
                     fds.push(p.fds.file(fd)?);
                 }
                 if fds.len() > SCM_MAX_FD {
                     return Err(Errno::EINVAL);
                 }
             }
-            // Credentials are the sender's own (root in the container): nothing to check.
-            (SOL_SOCKET, SCM_CREDENTIALS) => {}
-            _ => return Err(Errno::EINVAL),
+            SendCmsg::Skip => {}
+            SendCmsg::Ip(m) => ip_cmsg::merge(&mut ip, m),
         }
         at += (len + 7) & !7;
     }
-    Ok(fds)
+    Ok((fds, ip))
 }
 
 fn send_msg(k: &mut Kernel, p: &mut Process, fd: i32, at: u64, flags: u32) -> SysResult {
@@ -1371,11 +1427,9 @@ fn send_msg(k: &mut Kernel, p: &mut Process, fd: i32, at: u64, flags: u32) -> Sy
     } else {
         None
     };
-    let fds = read_cmsgs(k, p, &h)?;
-    if !fds.is_empty() && socket_of(p, fd)?.1.borrow().domain != AF_UNIX {
-        return Err(Errno::EINVAL);
-    }
-    send_common(k, p, fd, &iov, to, fds, flags & !MSG_EOR)
+    let domain = socket_of(p, fd)?.1.borrow().domain;
+    let anc = read_cmsgs(k, p, &h, domain)?;
+    send_common(k, p, fd, &iov, to, anc, flags & !MSG_EOR)
 }
 
 fn recv_msg(k: &mut Kernel, p: &mut Process, fd: i32, at: u64, flags: u32) -> SysResult {
@@ -1408,6 +1462,28 @@ fn recv_msg(k: &mut Kernel, p: &mut Process, fd: i32, at: u64, flags: u32) -> Sy
     if r.data.len() < r.full_len {
         out_flags |= MSG_TRUNC;
     }
+    // An IP datagram's control messages, or the error queue's report.
+    let ip_cmsgs = {
+        let s = sock.borrow();
+        let handle = match &s.imp {
+            Imp::Inet(i) => Some(i.handle),
+            Imp::Unix(_) | Imp::Netlink(_) => None,
+        };
+        match (handle, r.bounced, &r.meta) {
+            (Some(_), true, _) => {
+                out_flags |= MSG_ERRQUEUE;
+                vec![ip_cmsg::bounce_cmsg(
+                    &s,
+                    r.inet_from.expect("bounced to somewhere"),
+                )]
+            }
+            (Some(h), false, Some(meta)) => {
+                let local = k.net.local_address(h).ok();
+                ip_cmsg::recv_cmsgs(&s, meta, local, k.host.wall_clock())
+            }
+            _ => Vec::new(),
+        }
+    };
     if !r.fds.is_empty() {
         let room = (h.controllen as usize).saturating_sub(16) / 4;
         let cloexec = flags & MSG_CMSG_CLOEXEC != 0;
@@ -1451,6 +1527,18 @@ fn recv_msg(k: &mut Kernel, p: &mut Process, fd: i32, at: u64, flags: u32) -> Sy
             control.extend_from_slice(&c.gid.to_le_bytes());
             control.extend_from_slice(&[0; 4]);
         } else {
+            out_flags |= MSG_CTRUNC;
+        }
+    }
+    if !ip_cmsgs.is_empty() {
+        let room = if h.control == 0 {
+            0
+        } else {
+            (h.controllen as usize).saturating_sub(control.len())
+        };
+        let (bytes, cut) = ip_cmsg::put_cmsgs(&ip_cmsgs, room);
+        control.extend_from_slice(&bytes);
+        if cut {
             out_flags |= MSG_CTRUNC;
         }
     }
@@ -1643,20 +1731,51 @@ fn storable(level: i32, name: i32) -> bool {
         // SO_DEBUG, SO_DONTROUTE, SO_BROADCAST, SO_OOBINLINE, SO_NO_CHECK, SO_PRIORITY,
         // SO_LINGER, SO_REUSEPORT, SO_PASSCRED, SO_RCVLOWAT, SO_SNDLOWAT, SO_BINDTODEVICE,
         // SO_TIMESTAMP, SO_MARK, SO_BUSY_POLL, SO_ZEROCOPY...
+        // SO_TIMESTAMP, SO_TIMESTAMPNS and their _NEW forms are honoured by recvmsg on IP
+        // datagrams (ip_cmsg.rs).
         SOL_SOCKET => matches!(
             name,
-            1 | 5 | 6 | 10 | 11 | 12 | 13 | 15 | 16 | 18 | 19 | 25 | 29 | 36 | 46 | 60
+            1 | 5
+                | 6
+                | 10
+                | 11
+                | 12
+                | 13
+                | 15
+                | 16
+                | 18
+                | 19
+                | 25
+                | 29
+                | 35
+                | 36
+                | 46
+                | 60
+                | 63
+                | 64
         ),
         // TCP_MAXSEG, TCP_CORK, TCP_KEEPIDLE/INTVL/CNT, TCP_SYNCNT, TCP_LINGER2,
         // TCP_DEFER_ACCEPT, TCP_WINDOW_CLAMP, TCP_QUICKACK, TCP_USER_TIMEOUT, TCP_FASTOPEN...
         IPPROTO_TCP => matches!(name, 2..=12 | 18 | 23 | 30),
-        // IP_TOS, IP_RECVERR, IP_MTU_DISCOVER, IP_PKTINFO, IP_FREEBIND, IP_BIND_ADDRESS_NO_PORT,
-        // IP_MULTICAST_TTL/LOOP.
-        IPPROTO_IP => matches!(name, 1 | 8 | 10 | 11 | 15 | 24 | 33 | 34),
-        // IPV6_RECVERR, IPV6_MTU_DISCOVER, IPV6_RECVPKTINFO, IPV6_TCLASS.
-        IPPROTO_IPV6 => matches!(name, 23 | 25 | 49 | 67),
+        // IP_TOS, IP_PKTINFO, IP_MTU_DISCOVER, IP_RECVERR, IP_RECVTTL, IP_RECVTOS,
+        // IP_FREEBIND, IP_RECVORIGDSTADDR, IP_BIND_ADDRESS_NO_PORT, IP_MULTICAST_TTL/LOOP.
+        // The TOS and the IP_RECV* ones show in what recvmsg and sendmsg carry (ip_cmsg.rs),
+        // IP_RECVERR in the error queue (the backend's).
+        IPPROTO_IP => matches!(name, 1 | 8 | 10 | 11 | 12 | 13 | 15 | 20 | 24 | 33 | 34),
+        // IPV6_MULTICAST_IF/HOPS/LOOP, IPV6_MTU_DISCOVER, IPV6_RECVERR, IPV6_RECVPKTINFO,
+        // IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS, IPV6_TCLASS, IPV6_RECVORIGDSTADDR.
+        IPPROTO_IPV6 => matches!(name, 17 | 18 | 19 | 23 | 25 | 49 | 51 | 66 | 67 | 74),
         _ => false,
     }
+}
+
+/// Stored options whose effect friscy carries out (ip_cmsg.rs and the error queue): the
+/// trace does not call them ineffective.
+fn honoured(level: i32, name: i32) -> bool {
+    matches!(
+        (level, name),
+        (IPPROTO_IP, 1 | 8 | 11 | 12 | 13 | 20) | (IPPROTO_IPV6, 25 | 49 | 51 | 66 | 67 | 74)
+    )
 }
 
 pub fn sys_setsockopt(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
@@ -1692,6 +1811,14 @@ pub fn sys_setsockopt(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             s.stored.push(((level, name), kept));
         }
         _ => {
+            if let Imp::Inet(i) = &s.imp
+                && matches!(
+                    (level, name),
+                    (IPPROTO_IP, ip_cmsg::IP_RECVERR) | (IPPROTO_IPV6, ip_cmsg::IPV6_RECVERR)
+                )
+            {
+                k.net.set_recverr(i.handle, int_opt(&v)? != 0);
+            }
             if let (Imp::Inet(i), Some(opt)) = (&s.imp, net_opt(level, name)) {
                 let h = i.handle;
                 k.net.set_option(h, opt, int_opt(&v)?)?;
@@ -1703,7 +1830,7 @@ pub fn sys_setsockopt(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
                 )
             ) || storable(level, name)
             {
-                if k.trace && !matches!(level, SOL_SOCKET) {
+                if k.trace && !matches!(level, SOL_SOCKET) && !honoured(level, name) {
                     k.report(&format!(
                         "setsockopt(level {level}, option {name}) accepted without effect"
                     ));
