@@ -667,6 +667,11 @@ pub fn sys_socket(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         let sock = Socket::new(domain, st, protocol, imp);
         return install(p, Rc::new(RefCell::new(sock)), ty);
     }
+    if !matches!(domain, AF_UNIX | AF_INET | AF_INET6) {
+        // AF_PACKET and the rest: not offered; the caller gets what a kernel without
+        // that family says, whatever the type (__sock_create looks up the family first).
+        return Err(Errno::EAFNOSUPPORT);
+    }
     let st = sock_type(ty)?;
     let sock = match domain {
         AF_UNIX => {
@@ -710,9 +715,7 @@ pub fn sys_socket(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
                 }),
             )
         }
-        // AF_PACKET and the rest: not offered; the caller gets what a kernel without
-        // that family says.
-        _ => return Err(Errno::EAFNOSUPPORT),
+        _ => unreachable!("families checked above"),
     };
     install(p, Rc::new(RefCell::new(sock)), ty)
 }
