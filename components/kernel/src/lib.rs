@@ -373,6 +373,7 @@ impl Kernel {
             umask: 0o022,
             sched: Default::default(),
             creds: image.creds,
+            creds_of: pid,
             exe: image.exe,
             comm: process::comm_of(&path),
             argv: image.argv,

@@ -535,6 +535,7 @@ mod tests {
             death_reason: None,
             ctty: None,
             creds: crate::creds::Creds::root(),
+            creds_of: pid,
         }
     }
 

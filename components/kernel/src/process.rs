@@ -98,6 +98,9 @@ pub struct Thread {
     pub comm: Option<Vec<u8>>,
     /// Instructions this thread retired (CLOCK_THREAD_CPUTIME_ID).
     pub instret: u64,
+    /// This thread's credentials while another thread's are the process's `creds`
+    /// (`Process::select`); `None` for the thread whose they are.
+    pub creds: Option<Box<crate::creds::Creds>>,
 }
 
 impl Thread {
@@ -134,6 +137,7 @@ impl Thread {
             exiting: false,
             comm: None,
             instret: 0,
+            creds: None,
         }
     }
 }
@@ -183,10 +187,15 @@ pub struct Process {
     pub umask: u32,
     /// Nice value and scheduling policy (syscalls/sched.rs): recorded and reported.
     pub sched: Sched,
-    /// User and group ids and supplementary groups (creds.rs). Shared by all threads: a
-    /// set*id call changes the whole process, which is what libcs make of it anyway
-    /// (glibc and musl broadcast the change to every thread).
+    /// User and group ids, supplementary groups and capabilities (creds.rs) of the thread
+    /// `creds_of`: as on Linux each thread has its own (a set*id syscall, setfsuid or
+    /// capset changes the caller's alone; glibc, musl and Go make setuid and its kin
+    /// process-wide by running the syscall in every thread). The running thread's are
+    /// here, so every check reads `p.creds`; the others' wait in `Thread::creds`
+    /// (`Process::select` swaps them). Another process looking at this one sees the
+    /// credentials of the thread that ran last.
     pub creds: crate::creds::Creds,
+    pub creds_of: Pid,
     /// The executable's canonical path (/proc/self/exe).
     pub exe: Vec<u8>,
     /// The task name (/proc/self/comm, ps): the last component of the path execve was
@@ -303,6 +312,26 @@ impl Process {
             .ok_or(Errno::ESRCH)?;
         t.comm = Some(name);
         Ok(())
+    }
+
+    /// Make thread `i` the current one, its credentials the process's `creds`.
+    pub fn select(&mut self, i: usize) {
+        self.cur = i;
+        let tid = self.threads[i].tid;
+        if tid == self.creds_of {
+            return;
+        }
+        let mine = self.threads[i].creds.take();
+        let theirs = match mine {
+            Some(c) => std::mem::replace(&mut self.creds, *c),
+            // A thread made before it had credentials of its own: the process's.
+            None => self.creds.clone(),
+        };
+        let of = self.creds_of;
+        if let Some(t) = self.threads.iter_mut().find(|t| t.tid == of) {
+            t.creds = Some(Box::new(theirs));
+        }
+        self.creds_of = tid;
     }
 
     /// The thread whose syscall is being handled.

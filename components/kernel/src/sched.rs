@@ -123,7 +123,7 @@ impl Kernel {
             if matches!(p.state, State::Stopped { .. }) {
                 break;
             }
-            p.cur = i;
+            p.select(i);
             ran |= self.run_thread(p);
             if p.exit.is_none() && p.threads.get(i).is_some_and(|t| t.exiting) {
                 self.remove_thread(p, i);
@@ -701,6 +701,11 @@ impl Kernel {
     /// End one thread of a process (exit(2)); the last one ends the process.
     fn remove_thread(&mut self, p: &mut Process, i: usize) {
         let t = p.threads.remove(i);
+        if t.tid == p.creds_of && !p.threads.is_empty() {
+            // Its credentials go with it: the process's become another thread's.
+            p.cur = 0;
+            p.select(0);
+        }
         self.futex_dequeue(p.pid, t.tid);
         self.machine.hart_drop(t.hart);
         if t.clear_child_tid != 0 {

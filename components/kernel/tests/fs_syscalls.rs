@@ -161,6 +161,16 @@ fn credentials_and_permission_checks_match_linux() {
     same_as_linux("creds");
 }
 
+/// Credentials per thread: setfsuid and the raw set*id syscalls change one thread, glibc's
+/// setresgid every thread (SIGSETXID), a new thread copies its maker's. As root.
+#[test]
+fn per_thread_credentials_match_linux() {
+    if !as_root("per-thread credentials") {
+        return;
+    }
+    same_as_linux("creds_threads");
+}
+
 /// Capability sets through capget/capset, prctl (bounding, ambient, securebits, keep
 /// capabilities), the setuid family and execve, and the checks that use them (a root
 /// without CAP_DAC_OVERRIDE). As root, with binfmt_misc for the exec'd children.

@@ -149,6 +149,8 @@ fn do_clone(
         k.machine.set_registers(hart, &regs);
         let mut t = Thread::new(tid, hart);
         t.sigmask = p.thread().sigmask;
+        // A new thread starts with its creator's credentials (copy_creds).
+        t.creds = Some(Box::new(p.creds.clone()));
         // A new thread starts with a copy of its creator's name.
         t.comm = Some(p.thread_name().to_vec());
         if flags & CLONE_CHILD_CLEARTID != 0 {
@@ -201,6 +203,7 @@ fn do_clone(
         umask: p.umask,
         sched: super::sched::inherit(p.sched),
         creds: p.creds.clone(),
+        creds_of: tid,
         exe: p.exe.clone(),
         comm: p.thread_name().to_vec(),
         argv: p.argv.clone(),
@@ -384,6 +387,8 @@ impl Kernel {
         t.pending = pending;
         p.threads = vec![t];
         p.cur = 0;
+        // The calling thread's credentials, which are the process's now.
+        p.creds_of = p.pid;
         // One by one, as close(2) would: a description's own locks go with its last
         // descriptor, and the process's record locks with any descriptor of the file.
         for entry in p.fds.remove_cloexec() {
