@@ -239,6 +239,15 @@ pub struct Process {
     /// prctl PR_SET_PDEATHSIG: the signal this process gets when its parent exits (0:
     /// none); a fork's child starts without one.
     pub pdeath_sig: u8,
+    /// prctl PR_SET_CHILD_SUBREAPER: orphaned descendants are adopted by this process
+    /// rather than by process 1 (tini, dumb-init and s6 ask for it). Not inherited.
+    pub child_subreaper: bool,
+    /// prctl PR_SET_TIMERSLACK (ns), PR_MCE_KILL's policy and PR_SET_THP_DISABLE:
+    /// recorded and reported back (no timer here is coarsened, no memory error or huge
+    /// page exists); inherited by fork.
+    pub timer_slack: u64,
+    pub mce_kill: u8,
+    pub thp_disable: bool,
     /// personality(2): PER_LINUX (0) and flags, inherited by fork and execve.
     pub personality: u32,
     /// membarrier(2) registrations (the REGISTER_* command bits); execve and fork clear
@@ -252,6 +261,11 @@ pub struct Process {
     /// Why the process died of a signal, for the one-line report if it is the first one.
     pub death_reason: Option<String>,
 }
+
+/// prctl PR_GET_TIMERSLACK's default: 50 us.
+pub const DEFAULT_TIMER_SLACK: u64 = 50_000;
+/// PR_MCE_KILL_GET's answer until a policy is set: the system's default.
+pub const PR_MCE_KILL_DEFAULT: u8 = 2;
 
 /// RLIMIT_NOFILE, the resource number of the limit the container sets.
 pub const RLIMIT_NOFILE: usize = 7;

@@ -650,13 +650,44 @@ impl Kernel {
         p.itimer_real = None;
         p.itimer_cpu = [None; 2];
         p.timers.clear();
+        // Orphans go to the nearest living ancestor that asked to be a child subreaper
+        // (PR_SET_CHILD_SUBREAPER), else to process 1 (find_new_reaper).
+        let reaper = {
+            let mut at = p.ppid;
+            let mut seen = 0;
+            loop {
+                match self.procs.get(&at) {
+                    Some(a) if at != 1 && seen < 4096 => {
+                        if a.child_subreaper && !a.is_zombie() && a.exit.is_none() {
+                            break at;
+                        }
+                        at = a.ppid;
+                        seen += 1;
+                    }
+                    _ => break 1,
+                }
+            }
+        };
         let mut orphans = Vec::new();
+        let mut zombies = Vec::new();
         for c in self.procs.values_mut() {
             if c.ppid == p.pid {
-                c.ppid = 1;
+                c.ppid = reaper;
                 if c.pdeath_sig != 0 && !c.is_zombie() {
                     orphans.push((c.pid, c.pdeath_sig));
                 }
+                if let State::Zombie(st) = c.state {
+                    zombies.push((c.pid, st));
+                }
+            }
+        }
+        // An orphan that had already exited is announced to its new parent
+        // (reparent_leader), so that it is waited for.
+        for (pid, st) in zombies {
+            if let Some(c) = self.procs.remove(&pid) {
+                let (code, status) = exit_code(st);
+                self.notify_parent(&c, code, status);
+                self.procs.insert(pid, c);
             }
         }
         // PR_SET_PDEATHSIG: the children that asked hear of their parent's exit.
@@ -669,13 +700,7 @@ impl Kernel {
             };
             self.signal_process(p, pid, sig, info);
         }
-        let (code, st) = match status {
-            ExitStatus::Code(c) => (signal::CLD_EXITED, c as i32),
-            ExitStatus::Signal(s) if signal::default_action(s) == DefaultAction::Core => {
-                (signal::CLD_DUMPED, s as i32)
-            }
-            ExitStatus::Signal(s) => (signal::CLD_KILLED, s as i32),
-        };
+        let (code, st) = exit_code(status);
         self.notify_parent(p, code, st);
         // A parent that ignores SIGCHLD (or set SA_NOCLDWAIT) leaves no zombies.
         if let Some(parent) = self.procs.get_mut(&p.ppid) {
@@ -923,5 +948,16 @@ fn fire_cpu_itimers(p: &mut Process) {
             p.aimed.retain(|(s, _)| *s != sig);
             p.aimed.push((sig, tid));
         }
+    }
+}
+
+/// SIGCHLD's si_code and si_status for a process that ended with `status`.
+fn exit_code(status: ExitStatus) -> (i32, i32) {
+    match status {
+        ExitStatus::Code(c) => (signal::CLD_EXITED, c as i32),
+        ExitStatus::Signal(s) if signal::default_action(s) == DefaultAction::Core => {
+            (signal::CLD_DUMPED, s as i32)
+        }
+        ExitStatus::Signal(s) => (signal::CLD_KILLED, s as i32),
     }
 }

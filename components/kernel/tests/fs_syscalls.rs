@@ -171,6 +171,15 @@ fn per_thread_credentials_match_linux() {
     same_as_linux("creds_threads");
 }
 
+/// prctl's child subreaper (orphans and already-exited orphans adopted by the nearest
+/// ancestor that asked) and the options only recorded (timer slack, machine-check policy,
+/// transparent huge pages, perf events), against the host's Linux: qemu-user refuses
+/// these options itself.
+#[test]
+fn subreaper_and_recorded_prctl_options_match_linux() {
+    harness::same_as_host_linux("proc_subreaper");
+}
+
 /// Capability sets through capget/capset, prctl (bounding, ambient, securebits, keep
 /// capabilities), the setuid family and execve, and the checks that use them (a root
 /// without CAP_DAC_OVERRIDE). As root, with binfmt_misc for the exec'd children.

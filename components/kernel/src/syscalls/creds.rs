@@ -213,8 +213,10 @@ pub fn sys_capset(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
 }
 
 /// prctl(2): the options about credentials (keep capabilities, no new privileges, the
-/// capability bounding set, dumpable), thread names and the parent-death signal; other
-/// options are EINVAL.
+/// capability bounding set, dumpable), thread names, the parent-death signal, the child
+/// subreaper, and the ones that are only recorded (timer slack, machine-check policy,
+/// transparent huge pages, perf events: none of them has anything to act on here);
+/// other options are EINVAL.
 pub fn sys_prctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     const PR_SET_PDEATHSIG: u64 = 1;
     const PR_GET_PDEATHSIG: u64 = 2;
@@ -231,6 +233,16 @@ pub fn sys_prctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
     const PR_SET_NO_NEW_PRIVS: u64 = 38;
     const PR_GET_NO_NEW_PRIVS: u64 = 39;
     const PR_CAP_AMBIENT: u64 = 47;
+    const PR_SET_TIMERSLACK: u64 = 29;
+    const PR_GET_TIMERSLACK: u64 = 30;
+    const PR_TASK_PERF_EVENTS_DISABLE: u64 = 31;
+    const PR_TASK_PERF_EVENTS_ENABLE: u64 = 32;
+    const PR_MCE_KILL: u64 = 33;
+    const PR_MCE_KILL_GET: u64 = 34;
+    const PR_SET_CHILD_SUBREAPER: u64 = 36;
+    const PR_GET_CHILD_SUBREAPER: u64 = 37;
+    const PR_SET_THP_DISABLE: u64 = 41;
+    const PR_GET_THP_DISABLE: u64 = 42;
     let valid = |c: u64| c <= cap::LAST as u64;
     match a[0] {
         PR_SET_PDEATHSIG if a[1] <= crate::signal::NSIG as u64 => {
@@ -308,8 +320,48 @@ pub fn sys_prctl(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             k.write_user(p, a[1], &name)?;
             Ok(0)
         }
+        PR_SET_CHILD_SUBREAPER => {
+            p.child_subreaper = a[1] != 0;
+            Ok(0)
+        }
+        PR_GET_CHILD_SUBREAPER => {
+            k.write_user(p, a[1], &(p.child_subreaper as i32).to_le_bytes())?;
+            Ok(0)
+        }
+        // 0 restores the default (the thread's default slack, 50 us here).
+        PR_SET_TIMERSLACK => {
+            p.timer_slack = if a[1] == 0 {
+                crate::process::DEFAULT_TIMER_SLACK
+            } else {
+                a[1]
+            };
+            Ok(0)
+        }
+        PR_GET_TIMERSLACK => Ok(p.timer_slack),
+        // No perf event is ever counting here, so there is nothing to pause or resume.
+        PR_TASK_PERF_EVENTS_DISABLE | PR_TASK_PERF_EVENTS_ENABLE => Ok(0),
+        // PR_MCE_KILL_CLEAR (0) or PR_MCE_KILL_SET (1) with PR_MCE_KILL_LATE (0),
+        // PR_MCE_KILL_EARLY (1) or PR_MCE_KILL_DEFAULT (2); the rest must be 0.
+        PR_MCE_KILL if a[3] == 0 && a[4] == 0 => match (a[1], a[2]) {
+            (0, 0) => {
+                p.mce_kill = crate::process::PR_MCE_KILL_DEFAULT;
+                Ok(0)
+            }
+            (1, policy @ 0..=2) => {
+                p.mce_kill = policy as u8;
+                Ok(0)
+            }
+            _ => Err(Errno::EINVAL),
+        },
+        PR_MCE_KILL_GET if a[1..5] == [0, 0, 0, 0] => Ok(p.mce_kill as u64),
+        PR_SET_THP_DISABLE if a[2..5] == [0, 0, 0] => {
+            p.thp_disable = a[1] != 0;
+            Ok(0)
+        }
+        PR_GET_THP_DISABLE if a[1..5] == [0, 0, 0, 0] => Ok(p.thp_disable as u64),
         PR_SET_KEEPCAPS | PR_CAPBSET_READ | PR_SET_NO_NEW_PRIVS | PR_GET_NO_NEW_PRIVS
-        | PR_SET_PDEATHSIG | PR_SET_DUMPABLE => Err(Errno::EINVAL),
+        | PR_SET_PDEATHSIG | PR_SET_DUMPABLE | PR_MCE_KILL | PR_MCE_KILL_GET
+        | PR_SET_THP_DISABLE | PR_GET_THP_DISABLE => Err(Errno::EINVAL),
         option => {
             if k.trace {
                 k.report(&format!("prctl option {option} is not supported (EINVAL)"));

@@ -191,7 +191,35 @@ pub fn same_as_linux_with(name: &str, args: &[&str]) {
     compare(name, args, args);
 }
 
+/// `same_as_linux` with the host's own Linux as the reference: the program compiled for
+/// the host (`cc`) and run natively, for syscalls that qemu-user 7.2 refuses itself (some
+/// prctl options). Only for programs whose output does not depend on the architecture.
+#[allow(dead_code)]
+pub fn same_as_host_linux(name: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let exe = std::env::temp_dir().join(format!("friscy-host-{}-{name}", std::process::id()));
+    let status = Command::new("cc")
+        .args(["-O2", "-pthread", "-o"])
+        .arg(&exe)
+        .arg(root.join(format!("tests/guest/{name}.c")))
+        .status()
+        .expect("cc");
+    assert!(status.success());
+    let out = Command::new(&exe).output().expect("the host build");
+    std::fs::remove_file(&exe).ok();
+    let reference = (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    );
+    compare_with(name, &[], reference, "linux");
+}
+
 fn compare(name: &str, args: &[&str], qemu_args: &[&str]) {
+    let reference = qemu(&guest(name), qemu_args);
+    compare_with(name, args, reference, "qemu");
+}
+
+fn compare_with(name: &str, args: &[&str], reference: (i32, String), what: &str) {
     let prog = std::fs::read(guest(name)).unwrap();
     let path = format!("bin/{name}");
     let argv: Vec<String> = std::iter::once(format!("/{path}"))
@@ -202,13 +230,13 @@ fn compare(name: &str, args: &[&str], qemu_args: &[&str]) {
         &[(&path, 0o755, prog), ("tmp/.keep", 0o644, Vec::new())],
         &argv,
     );
-    let (qstatus, qout) = qemu(&guest(name), qemu_args);
+    let (qstatus, qout) = reference;
     assert_eq!(err, "", "{name}: friscy's stderr");
     let diff: Vec<String> = out
         .lines()
         .zip(qout.lines())
         .filter(|(a, b)| a != b)
-        .map(|(a, b)| format!("friscy: {a}\n  qemu: {b}"))
+        .map(|(a, b)| format!("friscy: {a}\n  {what}: {b}"))
         .collect();
     assert!(
         diff.is_empty(),
