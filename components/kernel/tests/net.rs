@@ -20,3 +20,10 @@ fn ip_control_messages_match_linux() {
 fn loopback_sockets_match_linux() {
     same_as_linux("net_loopback");
 }
+
+/// POLLRDHUP/EPOLLRDHUP on TCP and AF_UNIX stream sockets (a peer's SHUT_WR or close, an
+/// own SHUT_RD), and the edge-triggered report of a close after the reader drained.
+#[test]
+fn read_hangup_matches_linux() {
+    same_as_linux("io_rdhup");
+}

@@ -176,6 +176,12 @@ pub trait Net {
         let _ = (s, max);
         Err(Errno::EAGAIN)
     }
+    /// Whether a stream socket's reading side is shut (the peer's FIN came, or SHUT_RD):
+    /// poll's POLLRDHUP. The default peeks a byte: end of stream once what was sent has
+    /// been read (Linux says so as soon as the FIN arrives, bytes still queued or not).
+    fn read_shut(&mut self, s: Socket) -> bool {
+        matches!(self.recv(s, 1, true), Ok((d, _)) if d.is_empty())
+    }
     /// shutdown(2): 0 = SHUT_RD, 1 = SHUT_WR, 2 = SHUT_RDWR.
     fn shutdown(&mut self, s: Socket, how: u8) -> Result<(), Errno>;
     fn local_address(&mut self, s: Socket) -> Result<SockAddr, Errno>;

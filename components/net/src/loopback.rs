@@ -706,6 +706,12 @@ impl Net for Loopback {
         self.recv_meta(s, max, peek).map(|(d, from, _)| (d, from))
     }
 
+    fn read_shut(&mut self, s: Socket) -> bool {
+        self.socks
+            .get(&s)
+            .is_some_and(|o| o.kind == Kind::Stream && (o.eof || o.rd_shut))
+    }
+
     fn set_recverr(&mut self, s: Socket, on: bool) {
         if let Ok(o) = self.get(s) {
             o.recverr = on;

@@ -20,6 +20,9 @@ pub const POLLHUP: u16 = 0x10;
 pub const POLLNVAL: u16 = 0x20;
 pub const POLLRDNORM: u16 = 0x40;
 pub const POLLWRNORM: u16 = 0x100;
+/// A stream socket's reading side is shut: the peer sent its last byte (shutdown or
+/// close) or the socket shut its own (tokio's `is_read_closed`, Go's netpoller, libuv).
+pub const POLLRDHUP: u16 = 0x2000;
 
 /// O_DIRECT: a "packet mode" pipe; accepted, and behaves as a byte pipe.
 const O_DIRECT: u32 = 0o40000;

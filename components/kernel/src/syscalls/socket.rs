@@ -18,7 +18,7 @@ use friscy_net::{Family, Kind, SendMeta, SockOpt};
 
 use super::fs::{AT_FDCWD, O_CLOEXEC, O_NONBLOCK};
 use super::ip_cmsg::{self, SendCmsg};
-use super::poll::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
+use super::poll::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM};
 use super::{Args, SysResult};
 use crate::fd::{FdEntry, FileKind, FileRef, OpenFile, Shared, new_file};
 use crate::process::Wake;
@@ -171,6 +171,14 @@ impl Kernel {
                 if r.error {
                     ev |= POLLERR;
                 }
+                // Asked for only: it costs the backend a look (tcp_poll's RCV_SHUTDOWN).
+                if asked & POLLRDHUP != 0
+                    && s.ty == SockType::Stream
+                    && r.readable
+                    && self.net.read_shut(i.handle)
+                {
+                    ev |= POLLRDHUP;
+                }
                 let want_read = asked & (POLLIN | POLLRDNORM) != 0 && ev & POLLIN == 0;
                 let want_write = asked & (POLLOUT | POLLWRNORM) != 0 && ev & POLLOUT == 0;
                 if ev & (POLLHUP | POLLERR) == 0 && (want_read || want_write) {
@@ -188,6 +196,11 @@ impl Kernel {
                 if !u.rx.is_empty() || u.rd_shut {
                     ev |= POLLIN | POLLRDNORM;
                 }
+                // RCV_SHUTDOWN: the peer shut its writing side or went, or SHUT_RD here
+                // (unix_poll, unix_dgram_poll).
+                if u.rd_shut || (s.ty != SockType::Dgram && u.connected && peer.is_none()) {
+                    ev |= POLLRDHUP;
+                }
                 let stream_like = s.ty != SockType::Dgram;
                 if stream_like {
                     if u.connected && peer.is_none() {
@@ -196,14 +209,17 @@ impl Kernel {
                         ev |= POLLHUP;
                     }
                 }
+                // unix_writable: the socket's own send allowance, which the peer's queue
+                // stands for here; a shut writing side, a gone peer or none yet (POLLHUP
+                // above) still say POLLOUT (a write then fails), as Linux does.
                 let room = match &peer {
                     Some(p) => p
                         .try_borrow()
                         .map(|p| p.unix().is_some_and(|pu| pu.rx_bytes < UNIX_RCVBUF))
                         .unwrap_or(true),
-                    None => !stream_like,
+                    None => true,
                 };
-                if room && !u.wr_shut {
+                if room {
                     ev |= POLLOUT | POLLWRNORM;
                 }
             }
