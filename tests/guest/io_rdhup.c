@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static void bits(const char *what, unsigned ev) {
@@ -112,9 +113,64 @@ static void run(int family) {
     close(sv[1]);
 }
 
+static const char *err(long r) { return r < 0 ? strerrorname_np(errno) : "ok"; }
+
+// A connection the server never accepted, then the listener closes: the client is reset
+// (unix_release_sock of the embryo, tcp's RST). And a peer that closes with bytes it has
+// not read resets the other end too.
+static void resets(int family) {
+    const char *f = family == AF_UNIX ? "unix" : "tcp";
+    char line[64], buf[16];
+    int l, c;
+    if (family == AF_UNIX) {
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        snprintf(a.sun_path, sizeof a.sun_path, "/tmp/io_rdhup.%d", getpid());
+        unlink(a.sun_path);
+        l = socket(AF_UNIX, SOCK_STREAM, 0);
+        bind(l, (struct sockaddr *)&a, sizeof a);
+        listen(l, 4);
+        c = socket(AF_UNIX, SOCK_STREAM, 0);
+        printf("%s connect: %s\n", f, err(connect(c, (struct sockaddr *)&a, sizeof a)));
+        unlink(a.sun_path);
+    } else {
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        socklen_t n = sizeof a;
+        l = socket(AF_INET, SOCK_STREAM, 0);
+        bind(l, (struct sockaddr *)&a, sizeof a);
+        listen(l, 4);
+        getsockname(l, (struct sockaddr *)&a, &n);
+        c = socket(AF_INET, SOCK_STREAM, 0);
+        printf("%s connect: %s\n", f, err(connect(c, (struct sockaddr *)&a, sizeof a)));
+    }
+    close(l);
+    usleep(10000);
+    snprintf(line, sizeof line, "%s listener closed", f);
+    polled(line, c);
+    int e = 0;
+    socklen_t el = sizeof e;
+    getsockopt(c, SOL_SOCKET, SO_ERROR, &e, &el);
+    printf("%s SO_ERROR: %s\n", f, e ? strerrorname_np(e) : "0");
+    printf("%s read: %s\n", f, err(read(c, buf, sizeof buf)));
+    close(c);
+
+    int sv[2];
+    pair_of(family, sv);
+    write(sv[0], "unread", 6);
+    usleep(10000);
+    close(sv[1]);
+    usleep(10000);
+    snprintf(line, sizeof line, "%s peer closed unread", f);
+    polled(line, sv[0]);
+    printf("%s read: %s\n", f, err(read(sv[0], buf, sizeof buf)));
+    printf("%s read again: %s\n", f, err(read(sv[0], buf, sizeof buf)));
+    close(sv[0]);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     run(AF_INET);
     run(AF_UNIX);
+    resets(AF_INET);
+    resets(AF_UNIX);
     return 0;
 }

@@ -124,6 +124,11 @@ pub struct Unix {
     /// shutdown(SHUT_WR) here: writes fail with EPIPE.
     pub wr_shut: bool,
     pub cred: Cred,
+    /// The pending error (sk_err, SO_ERROR): ECONNRESET once the peer was closed with
+    /// bytes it had not read, or never accepted (its listener closed).
+    pub error: Option<Errno>,
+    /// The server's end of a connection still in its listener's backlog.
+    pub embryo: bool,
 }
 
 /// An IP socket: a handle of the net backend. Dropping the last reference queues the
@@ -145,6 +150,25 @@ pub struct Inet {
     /// The local port the guest asked for, when the port map bound another on the host
     /// (getsockname reports the guest's).
     pub guest_port: Option<(u16, u16)>,
+}
+
+impl Drop for Socket {
+    /// unix_release_sock: a stream or seqpacket socket that goes with bytes unread, or
+    /// before it was accepted, resets its peer (ECONNRESET, then end of file).
+    fn drop(&mut self) {
+        let Imp::Unix(u) = &self.imp else {
+            return;
+        };
+        if self.ty == SockType::Dgram || (u.rx.is_empty() && !u.embryo) {
+            return;
+        }
+        if let Some(peer) = u.peer.as_ref().and_then(|p| p.upgrade())
+            && let Ok(mut peer) = peer.try_borrow_mut()
+            && let Some(pu) = peer.unix_mut()
+        {
+            pu.error = Some(Errno::ECONNRESET);
+        }
+    }
 }
 
 impl Drop for Inet {

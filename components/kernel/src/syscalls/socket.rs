@@ -196,6 +196,9 @@ impl Kernel {
                 if !u.rx.is_empty() || u.rd_shut {
                     ev |= POLLIN | POLLRDNORM;
                 }
+                if u.error.is_some() {
+                    ev |= POLLERR;
+                }
                 // RCV_SHUTDOWN: the peer shut its writing side or went, or SHUT_RD here
                 // (unix_poll, unix_dgram_poll).
                 if u.rd_shut || (s.ty != SockType::Dgram && u.connected && peer.is_none()) {
@@ -470,6 +473,10 @@ impl Kernel {
                     return Err(Errno::EINVAL);
                 }
                 if u.rx.is_empty() {
+                    // A reset is reported once nothing is left to read, then end of file.
+                    if let Some(e) = u.error.take() {
+                        return Err(e);
+                    }
                     if ty == SockType::Dgram {
                         return if u.rd_shut {
                             Ok(Received::default())
@@ -927,6 +934,7 @@ fn accept(k: &mut Kernel, p: &mut Process, fd: i32, addr: u64, lenp: u64, flags:
             },
             Imp::Unix(u) => match u.backlog.as_mut().and_then(|b| b.pop_front()) {
                 Some(new) => {
+                    new.borrow_mut().unix_mut().unwrap().embryo = false;
                     let peer = new.borrow().unix().unwrap().peer_name.clone();
                     Ok((new, unix_bytes(peer.as_ref())))
                 }
@@ -987,6 +995,7 @@ pub fn sys_connect(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             let server = new_unix(ty, server_cred);
             let lname = target.borrow().unix().unwrap().name.clone();
             server.borrow_mut().unix_mut().unwrap().name = lname;
+            server.borrow_mut().unix_mut().unwrap().embryo = true;
             pair(&sock, &server);
             target
                 .borrow_mut()
@@ -1872,6 +1881,12 @@ pub fn sys_getsockopt(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         return Err(Errno::EINVAL);
     }
     let int = |v: u64| (v as i32).to_le_bytes().to_vec();
+    // SO_ERROR takes an AF_UNIX socket's pending error (sock_error).
+    let unix_error = if (level, name) == (SOL_SOCKET, SO_ERROR) {
+        sock.borrow_mut().unix_mut().and_then(|u| u.error.take())
+    } else {
+        None
+    };
     let bytes = {
         let s = sock.borrow();
         match (level, name) {
@@ -1883,7 +1898,8 @@ pub fn sys_getsockopt(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
             (SOL_SOCKET, SO_SNDTIMEO) => ns_timeval(s.sndtimeo),
             (SOL_SOCKET, SO_ERROR) => match &s.imp {
                 Imp::Inet(i) => int(k.net.take_error(i.handle).map_or(0, |e| e as u64)),
-                Imp::Unix(_) | Imp::Netlink(_) => int(0),
+                Imp::Unix(_) => int(unix_error.map_or(0, |e| e as u64)),
+                Imp::Netlink(_) => int(0),
             },
             (SOL_SOCKET, SO_PEERCRED) => {
                 let c = match &s.imp {
@@ -1920,11 +1936,13 @@ pub fn sys_getsockopt(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
                     _ => match stored {
                         Some(v) => v,
                         None if storable(level, name) || net_opt(level, name).is_some() => {
-                            // SO_LINGER is a struct of two ints; the rest are ints.
-                            if (level, name) == (SOL_SOCKET, SO_LINGER) {
-                                vec![0; 8]
-                            } else {
-                                int(0)
+                            // SO_LINGER is a struct of two ints; the rest are ints, 0 but
+                            // for the multicast options Linux starts at 1 (loopback on,
+                            // TTL and hops 1).
+                            match (level, name) {
+                                (SOL_SOCKET, SO_LINGER) => vec![0; 8],
+                                (IPPROTO_IP, 33 | 34) | (IPPROTO_IPV6, 18 | 19) => int(1),
+                                _ => int(0),
                             }
                         }
                         None => return Err(Errno::ENOPROTOOPT),
