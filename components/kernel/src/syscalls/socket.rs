@@ -69,6 +69,8 @@ const SO_DOMAIN: i32 = 39;
 const TCP_NODELAY: i32 = 1;
 const IP_TTL: i32 = 2;
 const IPV6_UNICAST_HOPS: i32 = 16;
+const IP_MTU: i32 = 14;
+const IPV6_MTU: i32 = 24;
 const IPV6_V6ONLY: i32 = 26;
 
 const SCM_RIGHTS: i32 = 1;
@@ -581,6 +583,14 @@ fn read_addr(k: &mut Kernel, p: &Process, addr: u64, len: u64) -> Result<Addr, E
 }
 
 /// The sockaddr bytes of an IP address.
+/// An IPv4-mapped loopback address (an IPv6 socket's IPv4 peer).
+fn v4_loopback(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V6(a) => a.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        std::net::IpAddr::V4(_) => false,
+    }
+}
+
 pub(super) fn inet_bytes(a: SocketAddr) -> Vec<u8> {
     match a {
         SocketAddr::V4(a) => {
@@ -1792,7 +1802,8 @@ fn storable(level: i32, name: i32) -> bool {
         IPPROTO_IP => matches!(name, 1 | 8 | 10 | 11 | 12 | 13 | 15 | 20 | 24 | 33 | 34),
         // IPV6_MULTICAST_IF/HOPS/LOOP, IPV6_MTU_DISCOVER, IPV6_RECVERR, IPV6_RECVPKTINFO,
         // IPV6_RECVHOPLIMIT, IPV6_RECVTCLASS, IPV6_TCLASS, IPV6_RECVORIGDSTADDR.
-        IPPROTO_IPV6 => matches!(name, 17 | 18 | 19 | 23 | 25 | 49 | 51 | 66 | 67 | 74),
+        // IPV6_DONTFRAG (62) too: nothing is fragmented here.
+        IPPROTO_IPV6 => matches!(name, 17 | 18 | 19 | 23 | 25 | 49 | 51 | 62 | 66 | 67 | 74),
         _ => false,
     }
 }
@@ -1900,6 +1911,19 @@ pub fn sys_getsockopt(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
                 Imp::Inet(i) => int(k.net.take_error(i.handle).map_or(0, |e| e as u64)),
                 Imp::Unix(_) => int(unix_error.map_or(0, |e| e as u64)),
                 Imp::Netlink(_) => int(0),
+            },
+            // The path MTU of a connected socket: the loopback's (65536; IP_MTU caps it at
+            // an IPv4 packet's 65535, as Linux does), else Ethernet's, which is all a wasi
+            // socket can guess.
+            (IPPROTO_IP, IP_MTU) | (IPPROTO_IPV6, IPV6_MTU) => match &s.imp {
+                Imp::Inet(i) => match k.net.remote_address(i.handle) {
+                    Ok(peer) if peer.ip().is_loopback() || v4_loopback(peer.ip()) => {
+                        int(if level == IPPROTO_IP { 65535 } else { 65536 })
+                    }
+                    Ok(_) => int(1500),
+                    Err(_) => return Err(Errno::ENOTCONN),
+                },
+                Imp::Unix(_) | Imp::Netlink(_) => return Err(Errno::EOPNOTSUPP),
             },
             (SOL_SOCKET, SO_PEERCRED) => {
                 let c = match &s.imp {
