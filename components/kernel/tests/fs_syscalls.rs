@@ -180,6 +180,13 @@ fn subreaper_and_recorded_prctl_options_match_linux() {
     harness::same_as_host_linux("proc_subreaper");
 }
 
+/// process_vm_readv/writev between a parent and its child and on itself, a fault partway,
+/// and the errors, against the host's Linux (qemu-user does not offer them).
+#[test]
+fn process_vm_copies_match_linux() {
+    harness::same_as_host_linux("mem_process_vm");
+}
+
 /// Capability sets through capget/capset, prctl (bounding, ambient, securebits, keep
 /// capabilities), the setuid family and execve, and the checks that use them (a root
 /// without CAP_DAC_OVERRIDE). As root, with binfmt_misc for the exec'd children.

@@ -24,6 +24,7 @@ mod pipe;
 mod poll;
 pub mod posix_timer;
 mod process;
+mod process_vm;
 mod remap;
 mod sched;
 pub mod signal;

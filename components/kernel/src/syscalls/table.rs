@@ -4,9 +4,9 @@
 
 use super::{
     Args, SysResult, attr, creds, descriptors, epoll, fs, futex, hwprobe, icache, info, inotify,
-    lock, membarrier, memfd, mm, names, pidfd, poll, posix_timer, process, remap, sched, signal,
-    signalfd, socket, splice, stat, sync, sysv_msg, sysv_sem, sysv_shm, time, timerfd, transfer,
-    usage, xattr,
+    lock, membarrier, memfd, mm, names, pidfd, poll, posix_timer, process, process_vm, remap,
+    sched, signal, signalfd, socket, splice, stat, sync, sysv_msg, sysv_sem, sysv_shm, time,
+    timerfd, transfer, usage, xattr,
 };
 use crate::{Kernel, Process};
 
@@ -254,6 +254,8 @@ syscall_table! {
     261 prlimit64 => Some(process::sys_prlimit64), Partial("own process only");
     267 syncfs => Some(sync::sys_syncfs), Full;
     269 sendmmsg => Some(socket::sys_sendmmsg), Full;
+    270 process_vm_readv => Some(process_vm::sys_process_vm_readv), Full;
+    271 process_vm_writev => Some(process_vm::sys_process_vm_writev), Full;
     274 sched_setattr => Some(sched::sys_sched_setattr), Partial("no SCHED_DEADLINE or utilisation clamps; recorded and reported, per process");
     275 sched_getattr => Some(sched::sys_sched_getattr), Full;
     276 renameat2 => Some(names::sys_renameat2), Partial("no RENAME_WHITEOUT (EINVAL)");

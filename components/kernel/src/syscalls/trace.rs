@@ -183,6 +183,7 @@ fn signature(name: &str) -> Option<(&'static [Arg], Ret)> {
         "shutdown" => &[Fd, Dec],
         "sendmsg" | "recvmsg" => &[Fd, Ptr, Hex],
         "sendmmsg" => &[Fd, Ptr, UDec, Hex],
+        "process_vm_readv" | "process_vm_writev" => &[Dec, Ptr, UDec, Ptr, UDec, Hex],
         "recvmmsg" => &[Fd, Ptr, UDec, Hex, Ptr],
         "read" => &[Fd, OutBuf, UDec],
         "write" => &[Fd, Buf(2), UDec],
