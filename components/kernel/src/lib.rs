@@ -95,6 +95,8 @@ pub struct Kernel {
     /// The root directory of the process whose syscall runs now (chroot(2); None: the
     /// container's root). Path walks start absolute paths here and stop `..` at it.
     pub(crate) cur_root: Option<Ino>,
+    /// openat2's RESOLVE_* restrictions while it resolves its path (namei.rs).
+    pub(crate) resolve_how: Option<namei::ResolveHow>,
     /// FUTEX_WAIT queues.
     pub futexes: HashMap<FutexKey, VecDeque<FutexWaiter>>,
     /// MAP_SHARED memory objects and where they are mapped.
@@ -180,6 +182,7 @@ impl Kernel {
             next_pid: 1,
             progress: 0,
             cur_root: None,
+            resolve_how: None,
             futexes: HashMap::new(),
             shm: Default::default(),
             sysv_shm: Default::default(),

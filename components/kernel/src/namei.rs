@@ -35,6 +35,36 @@ fn push_components(stack: &mut Vec<Vec<u8>>, path: &[u8]) {
     }
 }
 
+/// openat2(2)'s restrictions on a resolution (`Kernel::resolve_how` while it lasts).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResolveHow {
+    /// The RESOLVE_* flags.
+    pub flags: u64,
+    /// The directory the path starts from (RESOLVE_BENEATH's floor, RESOLVE_IN_ROOT's
+    /// root).
+    pub base: Ino,
+}
+
+pub const RESOLVE_NO_XDEV: u64 = 0x01;
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub const RESOLVE_BENEATH: u64 = 0x08;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+/// Lookups that would block are EAGAIN (none does here).
+pub const RESOLVE_CACHED: u64 = 0x20;
+
+/// Which filesystem a node is on, as RESOLVE_NO_XDEV compares them: the image, /proc or
+/// a host mount.
+fn mount_of(ino: Ino) -> u8 {
+    if procfs::is_proc(ino) {
+        1
+    } else if crate::mounts::is_host(ino) {
+        2
+    } else {
+        0
+    }
+}
+
 impl Kernel {
     /// Resolve `path` from directory `start`, following a final symlink only if `follow`
     /// (or if the path ends in '/').
@@ -55,6 +85,7 @@ impl Kernel {
             || under_proc(path)
             || !p.creds.may_search_all()
             || self.cur_root.is_some()
+            || self.resolve_how.is_some()
         {
             let mut crossed = false;
             return self.walk(p, start, path, follow, &mut crossed);
@@ -92,8 +123,25 @@ impl Kernel {
         // /proc is mounted on the container's root; a chroot's absolute paths start at
         // its own root, and `..` stops there (follow_dotdot).
         let mount_root = self.fs.root();
-        let root = self.cur_root.unwrap_or(mount_root);
+        let how = self.resolve_how.unwrap_or(ResolveHow {
+            flags: 0,
+            base: start,
+        });
+        let beneath = how.flags & RESOLVE_BENEATH != 0;
+        let no_symlinks = how.flags & RESOLVE_NO_SYMLINKS != 0;
+        let no_magic = how.flags & (RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS) != 0;
+        let no_xdev = how.flags & RESOLVE_NO_XDEV != 0;
+        let root = if how.flags & RESOLVE_IN_ROOT != 0 {
+            how.base
+        } else {
+            self.cur_root.unwrap_or(mount_root)
+        };
+        if beneath && path.starts_with(b"/") {
+            return Err(Errno::EXDEV);
+        }
         let mut cur = if path.starts_with(b"/") { root } else { start };
+        // RESOLVE_BENEATH: how far below `base` the walk is (a `..` at 0 would leave it).
+        let mut depth = 0usize;
         *crossed = procfs::is_proc(cur);
         let mut stack = Vec::new();
         push_components(&mut stack, path);
@@ -104,6 +152,14 @@ impl Kernel {
             let last = stack.is_empty();
             if check {
                 self.may(&p.creds, cur, crate::creds::MAY_EXEC)?;
+            }
+            if name == b".." && beneath {
+                if depth == 0 {
+                    return Err(Errno::EXDEV);
+                }
+                depth -= 1;
+            } else if name != b"." && name != b".." {
+                depth += 1;
             }
             if cur == root && name == b".." {
                 continue; // the root's parent is itself
@@ -116,6 +172,9 @@ impl Kernel {
             } else {
                 self.fs.lookup(cur, &name, false)?
             };
+            if no_xdev && mount_of(next) != mount_of(cur) {
+                return Err(Errno::EXDEV);
+            }
             if last && !follow && !dir_wanted {
                 cur = next;
                 break;
@@ -123,23 +182,35 @@ impl Kernel {
             if procfs::is_proc(next) {
                 if procfs::is_symlink(next) {
                     links += 1;
-                    if links > MAX_SYMLINKS {
+                    if links > MAX_SYMLINKS || no_symlinks {
                         return Err(Errno::ELOOP);
                     }
+                    // A symlink's own name is not a step down.
+                    depth = depth.saturating_sub(1);
                     match procfs::follow(self, p, next)? {
                         // Relative to the directory holding the link, which is `cur`.
                         Follow::Path(target) => push_components(&mut stack, &target),
+                        // A magic link (/proc/PID/fd/N, exe, cwd, root): it jumps.
+                        Follow::Node(_)
+                            if no_magic || beneath || how.flags & RESOLVE_IN_ROOT != 0 =>
+                        {
+                            return Err(if no_magic { Errno::ELOOP } else { Errno::EXDEV });
+                        }
                         Follow::Node(node) => cur = node,
                     }
                     continue;
                 }
             } else if self.fs.stat(next)?.mode & S_IFMT == S_IFLNK {
                 links += 1;
-                if links > MAX_SYMLINKS {
+                if links > MAX_SYMLINKS || no_symlinks {
                     return Err(Errno::ELOOP);
                 }
+                depth = depth.saturating_sub(1);
                 let target = self.fs.readlink(next)?;
                 if target.starts_with(b"/") {
+                    if beneath {
+                        return Err(Errno::EXDEV);
+                    }
                     cur = root;
                 }
                 push_components(&mut stack, &target);

@@ -187,6 +187,14 @@ fn process_vm_copies_match_linux() {
     harness::same_as_host_linux("mem_process_vm");
 }
 
+/// openat2: struct open_how's checks and the RESOLVE_* restrictions (beneath, in root, no
+/// symlinks, no magic links, no mount crossing), against the host's Linux (qemu-user 7.2
+/// does not offer openat2).
+#[test]
+fn openat2_matches_linux() {
+    harness::same_as_host_linux("fs_openat2");
+}
+
 /// Capability sets through capget/capset, prctl (bounding, ambient, securebits, keep
 /// capabilities), the setuid family and execve, and the checks that use them (a root
 /// without CAP_DAC_OVERRIDE). As root, with binfmt_misc for the exec'd children.

@@ -365,6 +365,79 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         a[2] as u32,
         a[3] as u32,
     );
+    open_at(k, p, dirfd, path, flags, mode)
+}
+
+/// openat2(2): openat with `struct open_how` (flags, mode, resolve), checked strictly
+/// (unknown flags or resolve bits, a mode without O_CREAT, are EINVAL; a larger struct
+/// must be zero beyond what is known, E2BIG), and the RESOLVE_* restrictions applied to
+/// the walk (namei.rs): no mount crossing, no magic links or no symlinks at all, nothing
+/// above the starting directory (BENEATH, EXDEV) or the starting directory as the root
+/// (IN_ROOT). RESOLVE_CACHED always succeeds: every lookup here is "cached".
+pub fn sys_openat2(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
+    use crate::namei::*;
+    /// OPEN_HOW_SIZE_VER0.
+    const VER0: u64 = 24;
+    let (dirfd, path, how_at, size) = (fd_arg(a[0]), k.read_path(p, a[1])?, a[2], a[3]);
+    if size < VER0 {
+        return Err(Errno::EINVAL);
+    }
+    if size > 4096 {
+        return Err(Errno::E2BIG);
+    }
+    let how = k.read_user(p, how_at, size as usize)?;
+    if how[VER0 as usize..].iter().any(|&b| b != 0) {
+        return Err(Errno::E2BIG);
+    }
+    let word = |i: usize| u64::from_le_bytes(how[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    let (flags, mode, resolve) = (word(0), word(1), word(2));
+    // build_open_how/build_open_flags: every flag known, a mode only to create with.
+    // O_ACCMODE and every O_* flag up to __O_TMPFILE (VALID_OPEN_FLAGS): bits 2-5 are
+    // none.
+    const VALID: u64 = 0o37_777_703;
+    if flags > u32::MAX as u64 || flags & !(VALID | O_TMPFILE_BIT as u64) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let creating = flags & (O_CREAT as u64 | O_TMPFILE_BIT as u64) != 0;
+    if mode & !0o7777 != 0 || (!creating && mode != 0) {
+        return Err(Errno::EINVAL);
+    }
+    let known = RESOLVE_NO_XDEV
+        | RESOLVE_NO_MAGICLINKS
+        | RESOLVE_NO_SYMLINKS
+        | RESOLVE_BENEATH
+        | RESOLVE_IN_ROOT
+        | RESOLVE_CACHED;
+    if resolve & !known != 0
+        || resolve & (RESOLVE_BENEATH | RESOLVE_IN_ROOT) == (RESOLVE_BENEATH | RESOLVE_IN_ROOT)
+    {
+        return Err(Errno::EINVAL);
+    }
+    if resolve & RESOLVE_CACHED != 0 && flags & (O_CREAT | O_TRUNC | O_TMPFILE_BIT) as u64 != 0 {
+        return Err(Errno::EAGAIN);
+    }
+    if resolve & !RESOLVE_CACHED == 0 {
+        return open_at(k, p, dirfd, path, flags as u32, mode as u32);
+    }
+    // IN_ROOT takes an absolute path from the starting directory too.
+    let base = k.start_dir(p, dirfd, b".")?;
+    k.resolve_how = Some(ResolveHow {
+        flags: resolve,
+        base,
+    });
+    let r = open_at(k, p, dirfd, path, flags as u32, mode as u32);
+    k.resolve_how = None;
+    r
+}
+
+fn open_at(
+    k: &mut Kernel,
+    p: &mut Process,
+    dirfd: i32,
+    path: Vec<u8>,
+    flags: u32,
+    mode: u32,
+) -> SysResult {
     if flags & O_TMPFILE_BIT != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
@@ -381,7 +454,18 @@ pub fn sys_openat(k: &mut Kernel, p: &mut Process, a: Args) -> SysResult {
         Ok(_) if flags & (O_CREAT | O_EXCL) == (O_CREAT | O_EXCL) => return Err(Errno::EEXIST),
         Ok(ino) => ino,
         Err(Errno::ENOENT) if flags & O_CREAT != 0 => {
-            let (parent, name) = k.parent_at(p, dirfd, &path)?;
+            let (parent, name) = if k.resolve_how.is_some() {
+                // openat2's restrictions apply to the directory the name goes in.
+                let cut = path.iter().rposition(|&c| c == b'/');
+                let (dir, name) = match cut {
+                    Some(0) => (&b"/"[..], &path[1..]),
+                    Some(i) => (&path[..i], &path[i + 1..]),
+                    None => (&b"."[..], &path[..]),
+                };
+                (k.lookup_at(p, dirfd, dir, true)?, name.to_vec())
+            } else {
+                k.parent_at(p, dirfd, &path)?
+            };
             if name.is_empty() || name == b"." || name == b".." || path.ends_with(b"/") {
                 return Err(Errno::EISDIR);
             }

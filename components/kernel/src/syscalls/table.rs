@@ -274,6 +274,7 @@ syscall_table! {
     434 pidfd_open => Some(pidfd::sys_pidfd_open), Partial("no PIDFD_THREAD");
     435 clone3 => Some(process::sys_clone3), Partial("as clone; no set_tid (EPERM) or CLONE_INTO_CGROUP (EBADF)");
     436 close_range => Some(descriptors::sys_close_range), Full;
+    437 openat2 => Some(fs::sys_openat2), Partial("RESOLVE_NO_XDEV sees the image, /proc and host mounts as the only mounts; RESOLVE_CACHED never says EAGAIN for a lookup");
     439 faccessat2 => Some(fs::sys_faccessat2), Full;
     441 epoll_pwait2 => Some(epoll::sys_epoll_pwait2), Partial("as epoll_ctl");
     452 fchmodat2 => Some(attr::sys_fchmodat2), Full;

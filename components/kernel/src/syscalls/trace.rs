@@ -154,6 +154,7 @@ fn signature(name: &str) -> Option<(&'static [Arg], Ret)> {
         "fchownat" => &[DirFd, Path, Dec, Dec, AtFlags],
         "fchown" => &[Fd, Dec, Dec],
         "openat" => &[DirFd, Path, OpenFlags, OpenMode],
+        "openat2" => &[DirFd, Path, Ptr, UDec],
         "close" => &[Fd],
         "close_range" => &[UDec, UDec, Hex],
         "pipe2" => &[OutFds, FdFlags],
