@@ -11,14 +11,11 @@ use std::net::{IpAddr, SocketAddr};
 use friscy_abi::Errno;
 use friscy_net::{DgramMeta, SendMeta};
 
+use super::socket::{
+    IP_TTL, IPPROTO_IP as SOL_IP, IPPROTO_IPV6 as SOL_IPV6, SCM_CREDENTIALS, SCM_RIGHTS, SOL_SOCKET,
+};
 use crate::socket::{AF_INET6, Socket};
 
-pub(super) const SOL_SOCKET: i32 = 1;
-pub(super) const SOL_IP: i32 = 0;
-pub(super) const SOL_IPV6: i32 = 41;
-
-const SCM_RIGHTS: i32 = 1;
-const SCM_CREDENTIALS: i32 = 2;
 /// The SOL_SOCKET timestamps: the option and the control message share the number.
 /// On 64-bit Linux the _OLD ones (29, 35) and the _NEW ones (63, 64) carry the same
 /// 16-byte structures.
@@ -28,7 +25,6 @@ const SO_TIMESTAMP_NEW: i32 = 63;
 const SO_TIMESTAMPNS_NEW: i32 = 64;
 
 const IP_TOS: i32 = 1;
-const IP_TTL: i32 = 2;
 const IP_PKTINFO: i32 = 8;
 pub(super) const IP_RECVERR: i32 = 11;
 const IP_RECVTTL: i32 = 12;

@@ -46,11 +46,11 @@ const MSG_NOSIGNAL: u32 = 0x4000;
 const MSG_WAITFORONE: u32 = 0x10000;
 const MSG_CMSG_CLOEXEC: u32 = 0x4000_0000;
 
-const SOL_SOCKET: i32 = 1;
-const IPPROTO_IP: i32 = 0;
+pub(super) const SOL_SOCKET: i32 = 1;
+pub(super) const IPPROTO_IP: i32 = 0;
 const IPPROTO_TCP: i32 = 6;
 const IPPROTO_UDP: i32 = 17;
-const IPPROTO_IPV6: i32 = 41;
+pub(super) const IPPROTO_IPV6: i32 = 41;
 
 const SO_REUSEADDR: i32 = 2;
 const SO_TYPE: i32 = 3;
@@ -67,14 +67,14 @@ const SO_ACCEPTCONN: i32 = 30;
 const SO_PROTOCOL: i32 = 38;
 const SO_DOMAIN: i32 = 39;
 const TCP_NODELAY: i32 = 1;
-const IP_TTL: i32 = 2;
+pub(super) const IP_TTL: i32 = 2;
 const IPV6_UNICAST_HOPS: i32 = 16;
 const IP_MTU: i32 = 14;
 const IPV6_MTU: i32 = 24;
 const IPV6_V6ONLY: i32 = 26;
 
-const SCM_RIGHTS: i32 = 1;
-const SCM_CREDENTIALS: i32 = 2;
+pub(super) const SCM_RIGHTS: i32 = 1;
+pub(super) const SCM_CREDENTIALS: i32 = 2;
 /// SCM_MAX_FD: descriptors one message may carry.
 const SCM_MAX_FD: usize = 253;
 /// The most one receive, or one datagram send, moves (bounds the guest memory copied).
