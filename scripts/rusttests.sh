@@ -19,7 +19,9 @@
 # under `sh -c` so that the harness is not a session leader (a pty test that opens a
 # slave would make it the leader's controlling terminal, and closing the master would
 # hang it up, as on Linux). One line per test binary: passed, failed, and the names of
-# failing tests; logs in $FRISCY_RUSTTESTS_LOGS (default /tmp/friscy-rusttests).
+# failing tests; logs in $FRISCY_RUSTTESTS_LOGS (default /tmp/friscy-rusttests). Each
+# binary gets FRISCY_RUSTTESTS_TIMEOUT seconds (default 300: some of tokio's debug-built
+# stress tests take longer interpreted, and end as exit 124).
 # Not part of scripts/test.sh: building the tests takes about 15 minutes on 2 cores.
 #
 # Failures that are friscy's known limits (docs/COMPATIBILITY.md): mount(2) (ENOSYS),
@@ -95,7 +97,7 @@ for l in sys.stdin:
     start=$SECONDS
     rc=0
     # shellcheck disable=SC2086 # FRISCY_RUSTTESTS_ARGS is a list of test flags
-    timeout 900 build/friscy run --rootfs "$image" -v "$bins:/rt:ro" -v "$src:/src:ro" -w /src \
+    timeout "${FRISCY_RUSTTESTS_TIMEOUT:-300}" build/friscy run --rootfs "$image" -v "$bins:/rt:ro" -v "$src:/src:ro" -w /src \
       -- /bin/sh -c "/rt/$(basename "$exe") --test-threads=1 ${FRISCY_RUSTTESTS_ARGS:-}; exit \$?" \
       >"$log" 2>&1 || rc=$?
     [ "$rc" = 0 ] || failed=$((failed + 1))
