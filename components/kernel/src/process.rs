@@ -335,15 +335,17 @@ impl Process {
         if tid == self.creds_of {
             return;
         }
-        let mine = self.threads[i].creds.take();
-        let theirs = match mine {
-            Some(c) => std::mem::replace(&mut self.creds, *c),
-            // A thread made before it had credentials of its own: the process's.
-            None => self.creds.clone(),
-        };
+        // Every thread but `creds_of` holds its own (clone gives them); one that did not
+        // would take the process's. The box moves to the thread giving way: no allocation
+        // per switch.
+        let mut held = self.threads[i]
+            .creds
+            .take()
+            .unwrap_or_else(|| Box::new(self.creds.clone()));
+        std::mem::swap(&mut self.creds, &mut held);
         let of = self.creds_of;
         if let Some(t) = self.threads.iter_mut().find(|t| t.tid == of) {
-            t.creds = Some(Box::new(theirs));
+            t.creds = Some(held);
         }
         self.creds_of = tid;
     }

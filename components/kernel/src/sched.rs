@@ -728,7 +728,6 @@ impl Kernel {
         let t = p.threads.remove(i);
         if t.tid == p.creds_of && !p.threads.is_empty() {
             // Its credentials go with it: the process's become another thread's.
-            p.cur = 0;
             p.select(0);
         }
         self.futex_dequeue(p.pid, t.tid);

@@ -54,19 +54,22 @@ const ICMPV6_PORT_UNREACH: u8 = 4;
 /// The loopback interface's index (the only interface the guest has: netlink.rs).
 const LO_IFINDEX: u32 = 1;
 
-/// The options that are in force on a socket, read from what setsockopt stored.
-fn on(s: &Socket, level: i32, name: i32) -> bool {
-    s.stored
+/// An int option's stored value. setsockopt takes a shorter value for some IP options
+/// (a byte), read here as the int it stands for.
+pub(super) fn stored_int(s: &Socket, level: i32, name: i32) -> Option<i32> {
+    let (_, v) = s
+        .stored
         .iter()
-        .any(|((l, n), v)| *l == level && *n == name && v.iter().take(4).any(|&b| b != 0))
+        .find(|((l, n), _)| *l == level && *n == name)?;
+    let mut b = [0u8; 4];
+    let n = v.len().min(4);
+    b[..n].copy_from_slice(&v[..n]);
+    Some(i32::from_le_bytes(b))
 }
 
-/// An int option's stored value.
-pub(super) fn stored_int(s: &Socket, level: i32, name: i32) -> Option<i32> {
-    s.stored
-        .iter()
-        .find(|((l, n), _)| *l == level && *n == name)
-        .and_then(|(_, v)| Some(i32::from_le_bytes(v.get(..4)?.try_into().ok()?)))
+/// Whether a flag option is on.
+fn on(s: &Socket, level: i32, name: i32) -> bool {
+    stored_int(s, level, name).is_some_and(|v| v != 0)
 }
 
 /// One control message a send carried, checked as Linux checks it.
@@ -92,6 +95,13 @@ pub(super) fn parse_send(domain: u16, level: i32, ty: i32, data: &[u8]) -> Resul
         }
         Ok(i32::from_le_bytes(data.try_into().expect("4 bytes")))
     };
+    let ip = |src, ttl, tos| Ok(SendCmsg::Ip(SendMeta { src, ttl, tos }));
+    // IPV6_HOPLIMIT and IPV6_TCLASS: 0-255, or -1 for the socket's own.
+    let v6_byte = || match int()? {
+        -1 => Ok(None),
+        v @ 0..=255 => Ok(Some(v as u8)),
+        _ => Err(Errno::EINVAL),
+    };
     let inet = domain != crate::socket::AF_UNIX;
     match level {
         SOL_SOCKET => match ty {
@@ -113,33 +123,21 @@ pub(super) fn parse_send(domain: u16, level: i32, ty: i32, data: &[u8]) -> Resul
                 }
                 check_ifindex(&data[0..4])?;
                 let spec: [u8; 4] = data[4..8].try_into().expect("4 bytes");
-                let src = (spec != [0; 4]).then(|| IpAddr::from(spec));
-                Ok(SendCmsg::Ip(SendMeta {
-                    src,
-                    ..SendMeta::default()
-                }))
+                ip((spec != [0; 4]).then(|| IpAddr::from(spec)), None, None)
             }
             IP_TTL => match int()? {
-                v @ 1..=255 => Ok(SendCmsg::Ip(SendMeta {
-                    ttl: Some(v as u8),
-                    ..SendMeta::default()
-                })),
+                v @ 1..=255 => ip(None, Some(v as u8), None),
                 _ => Err(Errno::EINVAL),
             },
-            IP_TOS => {
-                // An int or a single byte (ip_cmsg_send).
-                let v = match data.len() {
-                    1 => data[0] as i32,
-                    _ => int()?,
-                };
-                if !(0..=255).contains(&v) {
-                    return Err(Errno::EINVAL);
-                }
-                Ok(SendCmsg::Ip(SendMeta {
-                    tos: Some(v as u8),
-                    ..SendMeta::default()
-                }))
-            }
+            // An int or a single byte (ip_cmsg_send).
+            IP_TOS => match if data.len() == 1 {
+                data[0] as i32
+            } else {
+                int()?
+            } {
+                v @ 0..=255 => ip(None, None, Some(v as u8)),
+                _ => Err(Errno::EINVAL),
+            },
             _ => Err(Errno::EINVAL),
         },
         SOL_IPV6 if domain == AF_INET6 => match ty {
@@ -150,29 +148,10 @@ pub(super) fn parse_send(domain: u16, level: i32, ty: i32, data: &[u8]) -> Resul
                 }
                 check_ifindex(&data[16..20])?;
                 let a: [u8; 16] = data[..16].try_into().expect("16 bytes");
-                let src = (a != [0; 16]).then(|| IpAddr::from(a));
-                Ok(SendCmsg::Ip(SendMeta {
-                    src,
-                    ..SendMeta::default()
-                }))
+                ip((a != [0; 16]).then(|| IpAddr::from(a)), None, None)
             }
-            // -1 is the socket's own.
-            IPV6_HOPLIMIT => match int()? {
-                -1 => Ok(SendCmsg::Ip(SendMeta::default())),
-                v @ 0..=255 => Ok(SendCmsg::Ip(SendMeta {
-                    ttl: Some(v as u8),
-                    ..SendMeta::default()
-                })),
-                _ => Err(Errno::EINVAL),
-            },
-            IPV6_TCLASS => match int()? {
-                -1 => Ok(SendCmsg::Ip(SendMeta::default())),
-                v @ 0..=255 => Ok(SendCmsg::Ip(SendMeta {
-                    tos: Some(v as u8),
-                    ..SendMeta::default()
-                })),
-                _ => Err(Errno::EINVAL),
-            },
+            IPV6_HOPLIMIT => ip(None, v6_byte()?, None),
+            IPV6_TCLASS => ip(None, None, v6_byte()?),
             _ => Err(Errno::EINVAL),
         },
         _ => Ok(SendCmsg::Skip),
@@ -211,33 +190,48 @@ pub(super) type Cmsg = (i32, i32, Vec<u8>);
 
 /// The control messages a datagram received on IP socket `s` carries, in Linux's order:
 /// the timestamp first (sock_recv_cmsgs), then the IP ones in the order of their flag
-/// bits (ip_cmsg_recv_offset; ip6_datagram_recv_ctl for IPv6). `local` is the socket's
-/// address, for a backend that cannot tell where a datagram was sent; `now` the wall
-/// clock (a loopback datagram arrives as it is sent).
+/// bits (ip_cmsg_recv_offset; ip6_datagram_recv_ctl for IPv6). `local` gives the
+/// socket's address, for a backend that cannot tell where a datagram was sent; `now` the
+/// wall clock (a loopback datagram arrives as it is sent). Both are asked only when a
+/// message needs them.
 pub(super) fn recv_cmsgs(
     s: &Socket,
     meta: &DgramMeta,
-    local: Option<SocketAddr>,
-    now: (i64, u32),
+    local: impl FnOnce() -> Option<SocketAddr>,
+    now: impl FnOnce() -> (i64, u32),
 ) -> Vec<Cmsg> {
     let mut out = Vec::new();
-    let (sec, nsec) = now;
-    let mut stamp = |ty: i32, sub: i64| {
+    let stamp = |ty: i32, ns: bool| {
+        let (sec, nsec) = now();
+        let sub = if ns { nsec as i64 } else { nsec as i64 / 1000 };
         let mut b = sec.to_le_bytes().to_vec();
         b.extend_from_slice(&sub.to_le_bytes());
         out.push((SOL_SOCKET, ty, b));
     };
     // sock_recv_timestamp: the nanosecond form wins when both are set.
     if on(s, SOL_SOCKET, SO_TIMESTAMPNS_NEW) {
-        stamp(SO_TIMESTAMPNS_NEW, nsec as i64);
+        stamp(SO_TIMESTAMPNS_NEW, true);
     } else if on(s, SOL_SOCKET, SO_TIMESTAMPNS_OLD) {
-        stamp(SO_TIMESTAMPNS_OLD, nsec as i64);
+        stamp(SO_TIMESTAMPNS_OLD, true);
     } else if on(s, SOL_SOCKET, SO_TIMESTAMP_NEW) {
-        stamp(SO_TIMESTAMP_NEW, nsec as i64 / 1000);
+        stamp(SO_TIMESTAMP_NEW, false);
     } else if on(s, SOL_SOCKET, SO_TIMESTAMP_OLD) {
-        stamp(SO_TIMESTAMP_OLD, nsec as i64 / 1000);
+        stamp(SO_TIMESTAMP_OLD, false);
     }
-    let Some(dst) = meta.dst.or(local) else {
+    const ASKED: [(i32, i32); 8] = [
+        (SOL_IP, IP_PKTINFO),
+        (SOL_IP, IP_RECVTTL),
+        (SOL_IP, IP_RECVTOS),
+        (SOL_IP, IP_ORIGDSTADDR),
+        (SOL_IPV6, IPV6_RECVPKTINFO),
+        (SOL_IPV6, IPV6_RECVHOPLIMIT),
+        (SOL_IPV6, IPV6_RECVTCLASS),
+        (SOL_IPV6, IPV6_ORIGDSTADDR),
+    ];
+    if !ASKED.iter().any(|&(l, n)| on(s, l, n)) {
+        return out;
+    }
+    let Some(dst) = meta.dst.or_else(local) else {
         return out;
     };
     let v4 = match dst.ip() {

@@ -289,6 +289,10 @@ impl Kernel {
     ) -> Result<usize, Errno> {
         let ty = sock.borrow().ty;
         let mut s = sock.borrow_mut();
+        if ty != SockType::Stream && ip.tos.is_none() && matches!(s.imp, Imp::Inet(_)) {
+            // The socket's IP_TOS/IPV6_TCLASS, unless the message chose.
+            ip.tos = ip_cmsg::default_tos(&s);
+        }
         match &mut s.imp {
             Imp::Netlink(n) => {
                 match to {
@@ -329,15 +333,11 @@ impl Kernel {
                     self.net_queued |= r.is_ok();
                     return r;
                 }
-                ip.tos = ip.tos.or_else(|| ip_cmsg::default_tos(&s));
                 if ip.src.is_some() && !self.net.local() && self.trace {
                     self.report(
                         "sendmsg(IP_PKTINFO): the host network picks the source address itself",
                     );
                 }
-                let Imp::Inet(i) = &s.imp else {
-                    unreachable!("matched above")
-                };
                 self.net.send_meta(i.handle, data, to, ip)
             }
             Imp::Unix(u) => {
@@ -582,7 +582,6 @@ fn read_addr(k: &mut Kernel, p: &Process, addr: u64, len: u64) -> Result<Addr, E
     }
 }
 
-/// The sockaddr bytes of an IP address.
 /// An IPv4-mapped loopback address (an IPv6 socket's IPv4 peer).
 fn v4_loopback(ip: std::net::IpAddr) -> bool {
     match ip {
@@ -591,6 +590,7 @@ fn v4_loopback(ip: std::net::IpAddr) -> bool {
     }
 }
 
+/// The sockaddr bytes of an IP address.
 pub(super) fn inet_bytes(a: SocketAddr) -> Vec<u8> {
     match a {
         SocketAddr::V4(a) => {
@@ -1515,10 +1515,12 @@ fn recv_msg(k: &mut Kernel, p: &mut Process, fd: i32, at: u64, flags: u32) -> Sy
                     r.inet_from.expect("bounced to somewhere"),
                 )]
             }
-            (Some(h), false, Some(meta)) => {
-                let local = k.net.local_address(h).ok();
-                ip_cmsg::recv_cmsgs(&s, meta, local, k.host.wall_clock())
-            }
+            (Some(h), false, Some(meta)) => ip_cmsg::recv_cmsgs(
+                &s,
+                meta,
+                || k.net.local_address(h).ok(),
+                || k.host.wall_clock(),
+            ),
             _ => Vec::new(),
         }
     };
